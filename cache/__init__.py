@@ -1,0 +1,1 @@
+"""The encrypted local cache: keys, snapshots, sync engine and authorised reads."""

@@ -1,0 +1,1 @@
+"""Portico configuration: the YAML schema, its loader, secrets and the error tree."""

@@ -1,0 +1,232 @@
+"""The shape of Portico's YAML config, as pydantic models that forbid unknown keys.
+
+Durations are ISO 8601 (``PT30M``, ``P1D``) or plain seconds; secrets are
+``{env: NAME}`` or ``{file: PATH}`` references (:mod:`config.secrets`). Connector
+``options`` are validated against the connector type's own model by
+:func:`config.loader.load` callers that know the registry (``portico config validate``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from config.secrets import SecretRef
+
+
+class Strict(BaseModel):
+    # Unknown keys are errors: a misspelt key silently ignored is a policy not applied.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_tz(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (expected an IANA name like Europe/London)") from None
+    return value
+
+
+class DistrictSettings(Strict):
+    name: str = Field(min_length=1)
+    timezone: str = "UTC"
+    _tz = field_validator("timezone")(_check_tz)
+
+
+class CacheSettings(Strict):
+    url: str = "sqlite:///portico-cache.db"
+    # Where wrapped data keys live. Kept apart from the cache so a copy of the cache
+    # alone cannot be decrypted and a destroyed key is gone from old cache copies too.
+    keystore_url: str | None = None
+    kek: SecretRef
+    stale_after: dt.timedelta = dt.timedelta(hours=6)
+
+    @field_validator("url", "keystore_url")
+    @classmethod
+    def _db_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("expected a sqlite:///path or postgresql://host/db URL")
+        return value
+
+
+class Blackout(Strict):
+    """A window with no scheduled syncs: yearly dates (``MM-DD``) and/or daily times."""
+
+    from_date: str | None = Field(default=None, pattern=r"^\d{2}-\d{2}$")
+    to_date: str | None = Field(default=None, pattern=r"^\d{2}-\d{2}$")
+    from_time: dt.time | None = None
+    to_time: dt.time | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Blackout:
+        if (self.from_date is None) != (self.to_date is None):
+            raise ValueError("from_date and to_date go together")
+        if (self.from_time is None) != (self.to_time is None):
+            raise ValueError("from_time and to_time go together")
+        if self.from_date is None and self.from_time is None:
+            raise ValueError("a blackout needs from_date/to_date, from_time/to_time, or both")
+        return self
+
+
+class Schedule(Strict):
+    interval: dt.timedelta | None = None
+    cron: str | None = None
+    jitter: dt.timedelta = dt.timedelta(0)
+    timezone: str | None = None  # defaults to the district's
+    blackout: list[Blackout] = Field(default_factory=list)
+    # A full pull on this cadence finds deletes the source has no endpoint for.
+    full_every: dt.timedelta = dt.timedelta(days=1)
+
+    _tz = field_validator("timezone")(lambda v: v if v is None else _check_tz(v))
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Schedule:
+        if (self.interval is None) == (self.cron is None):
+            raise ValueError("a schedule has exactly one of 'interval' or 'cron'")
+        if self.cron is not None and len(self.cron.split()) != 5:
+            raise ValueError("cron takes five fields: minute hour day month day-of-week")
+        return self
+
+
+class GuardRule(Strict):
+    max_drop_share: float = Field(default=0.10, ge=0, le=1)
+    max_drop_count: int | None = Field(default=None, ge=0)
+
+
+class Guards(Strict):
+    """Thresholds that hold a snapshot for approval instead of publishing it."""
+
+    default: GuardRule = GuardRule()
+    per_kind: dict[str, GuardRule] = Field(default_factory=dict)
+    guarded_kinds: list[str] = Field(default_factory=lambda: ["student", "contact", "link"])
+    max_rejected: int = Field(default=100, ge=0)
+
+    def rule(self, kind: str) -> GuardRule:
+        return self.per_kind.get(kind, self.default)
+
+
+class ConnectorSettings(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    type: str
+    enabled: bool = True
+    schedule: Schedule | None = None
+    guards: Guards = Guards()
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class VisibilityRule(Strict):
+    lag: dt.timedelta = dt.timedelta(0)
+    same_day_not_before: dt.time | None = None
+
+
+class Visibility(Strict):
+    attendance: VisibilityRule = VisibilityRule(
+        lag=dt.timedelta(minutes=30), same_day_not_before=dt.time(10, 30)
+    )
+    timetable: VisibilityRule = VisibilityRule()
+    grades: VisibilityRule = VisibilityRule(lag=dt.timedelta(hours=24))
+    assignments: VisibilityRule = VisibilityRule(lag=dt.timedelta(hours=24))
+    behaviour: VisibilityRule = VisibilityRule(lag=dt.timedelta(hours=1))
+    notices: VisibilityRule = VisibilityRule()
+    reports: VisibilityRule = VisibilityRule()
+
+
+class AupSettings(Strict):
+    version: str = Field(min_length=1)
+    text: str | None = None
+    file: str | None = None
+
+
+class AccessSettings(Strict):
+    password_policy: Literal["school-aup", "nist"] = "nist"  # noqa: S105 - a preset's name, not a password
+    mfa: Literal["off", "optional", "required"] = "optional"
+    session_idle_timeout: dt.timedelta = dt.timedelta(minutes=20)
+    session_absolute_timeout: dt.timedelta = dt.timedelta(hours=8)
+    invitation_ttl: dt.timedelta = dt.timedelta(days=7)
+    reset_ttl: dt.timedelta = dt.timedelta(hours=1)
+    # Parent access when a student comes of age. "june-30" (Minneapolis policy 1050):
+    # continues to 30 June of the school year in which the student turns 18 unless
+    # the student asks in writing; "at-birthday": ends on the 18th birthday;
+    # "continues": never ends on age alone.
+    adult_age: int = Field(default=18, ge=14, le=21)
+    adult_parent_access: Literal["june-30", "at-birthday", "continues"] = "june-30"
+    students_may_sign_in: bool = True
+    aup: AupSettings = AupSettings(
+        version="1", text="Use of the portal means agreeing to the district's acceptable-use policy."
+    )
+
+
+class MetricsSettings(Strict):
+    enabled: bool = True
+    token: SecretRef | None = None
+
+
+class ApiSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    docs: bool = False
+    max_range: dt.timedelta = dt.timedelta(days=366)
+    default_page_size: int = Field(default=100, ge=1, le=1000)
+    max_page_size: int = Field(default=500, ge=1, le=5000)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    metrics: MetricsSettings = MetricsSettings()
+
+
+class MailSettings(Strict):
+    backend: Literal["smtp", "outbox"] = "outbox"
+    from_address: str = "portico@localhost"
+    outbox_dir: str = "outbox"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretRef | None = None
+
+
+class SchoolContact(Strict):
+    """The person at a school who receives correction requests."""
+
+    school_id: str
+    email: str
+
+
+class PrivacySettings(Strict):
+    leaver_retention: dt.timedelta = dt.timedelta(days=365)
+    data_contacts: list[SchoolContact] = Field(default_factory=list)
+    district_data_contact: str | None = None
+
+
+class LoggingSettings(Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class PorticoConfig(Strict):
+    district: DistrictSettings
+    cache: CacheSettings
+    connectors: list[ConnectorSettings] = Field(min_length=1)
+    visibility: Visibility = Visibility()
+    access: AccessSettings = AccessSettings()
+    api: ApiSettings = ApiSettings()
+    mail: MailSettings = MailSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PorticoConfig:
+        seen: set[str] = set()
+        for c in self.connectors:
+            if c.name in seen:
+                raise ValueError(f"connector name {c.name!r} is used twice")
+            seen.add(c.name)
+        return self
+
+    def connector(self, name: str) -> ConnectorSettings:
+        for c in self.connectors:
+            if c.name == name:
+                return c
+        raise KeyError(name)

@@ -1,0 +1,1 @@
+"""Connectors: sources (SIS) mapped into canonical records."""

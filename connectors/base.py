@@ -1,0 +1,92 @@
+"""The connector contract: streams, pages of canonical records, and state.
+
+A connector turns one source (a SIS API, an export folder) into canonical records
+(:mod:`connectors.records`). It is small on purpose:
+
+``streams()``
+    The streams it can read, each naming the record kinds it produces.
+``check()``
+    A cheap reachability/configuration check; returns a list of problems (empty
+    when fine). Never raises for an unreachable source.
+``read(stream, state, full=...)``
+    Yields :class:`Page` objects in order. Records that cannot be normalised are
+    returned in ``Page.rejected`` as :class:`~config.errors.RecordError` (set
+    aside and counted), never raised. Errors that stop the stream are raised:
+    :class:`~config.errors.SourceUnavailableError` (retry later),
+    :class:`~config.errors.SourceAuthError` (operator action),
+    :class:`~config.errors.SourceDataError` (stop this run).
+
+State is an opaque string per stream (an incremental cursor). The connector returns
+the new cursor on the last page; the sync engine saves it only in the same
+transaction that publishes the data it describes, so a crash never skips data.
+
+A page says whether the stream is being read in full (``full=True``): only after a
+complete full read may the engine treat records it did not see as deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from config.errors import RecordError
+from connectors.records import Record
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """A stream a connector can read and the record kinds it yields."""
+
+    name: str
+    kinds: tuple[str, ...]
+    incremental: bool = False
+
+
+@dataclass
+class Page:
+    """One page of a stream: records, set-aside rows, and progress information."""
+
+    records: list[Record]
+    rejected: list[RecordError] = field(default_factory=list)
+    full: bool = True
+    cursor: str | None = None
+    expected_total: int | None = None
+    retries: int = 0
+
+
+@dataclass
+class CheckResult:
+    """Outcome of ``Connector.check``: problems are safe-to-log sentences."""
+
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What the sync engine needs from a connector (see module docstring)."""
+
+    name: str
+
+    def streams(self) -> list[StreamInfo]:
+        """The streams this connector reads, in the order they should be read."""
+        ...
+
+    def check(self) -> CheckResult:
+        """Check the source can be reached and is configured right."""
+        ...
+
+    def read(self, stream: str, state: str | None, *, full: bool = False) -> Iterator[Page]:
+        """Yield pages of ``stream``; incremental from ``state`` unless ``full``."""
+        ...
+
+    def close(self) -> None:
+        """Release network clients and file handles."""
+        ...
+
+
+__all__ = ["CheckResult", "Connector", "Page", "RecordError", "StreamInfo"]

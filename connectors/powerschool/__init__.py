@@ -1,0 +1,1 @@
+"""PowerSchool-like REST connector."""

@@ -1,0 +1,79 @@
+"""Connector types by name: built-ins plus third-party entry points.
+
+A connector type is registered with an options model (pydantic, ``extra="forbid"``)
+and a builder. YAML names the type; ``portico config validate`` checks each
+connector's ``options`` against the type's model, so a typo names its key and line.
+Third parties add a type through the ``portico.connectors`` entry-point group whose
+object is a :class:`ConnectorType`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from config.secrets import SecretResolver
+from connectors.base import Connector
+
+
+@dataclass
+class BuildContext:
+    """What a connector may need beyond its options: injected for tests and the demo."""
+
+    secrets: SecretResolver = field(default_factory=SecretResolver)
+    base_dir: Path = field(default_factory=Path.cwd)
+    transport: httpx.BaseTransport | None = None
+    sleep: Callable[[float], None] | None = None
+
+
+@dataclass(frozen=True)
+class ConnectorType:
+    name: str
+    options_model: type[BaseModel]
+    build: Callable[[str, Any, BuildContext], Connector]
+
+
+_BUILTINS = {
+    "powerschool": "connectors.powerschool.connector:CONNECTOR_TYPE",
+    "cloudschool": "connectors.cloudschool.connector:CONNECTOR_TYPE",
+}
+
+
+def _load(ref: str) -> ConnectorType:
+    module_name, _, attr = ref.partition(":")
+    module = __import__(module_name, fromlist=[attr])
+    ct = getattr(module, attr)
+    if not isinstance(ct, ConnectorType):
+        raise TypeError(f"{ref} is not a ConnectorType")
+    return ct
+
+
+def available() -> list[str]:
+    names = set(_BUILTINS)
+    names.update(ep.name for ep in entry_points(group="portico.connectors"))
+    return sorted(names)
+
+
+def get(type_name: str) -> ConnectorType:
+    """The connector type called ``type_name``; KeyError if there is none."""
+    if type_name in _BUILTINS:
+        return _load(_BUILTINS[type_name])
+    for ep in entry_points(group="portico.connectors"):
+        if ep.name == type_name:
+            ct = ep.load()
+            if isinstance(ct, ConnectorType):
+                return ct
+    raise KeyError(type_name)
+
+
+def build(type_name: str, name: str, options: dict[str, Any], ctx: BuildContext) -> Connector:
+    """Validate ``options`` against the type's model and build the connector."""
+    ct = get(type_name)
+    model = ct.options_model.model_validate(options)
+    return ct.build(name, model, ctx)

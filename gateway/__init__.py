@@ -1,0 +1,1 @@
+"""The read-only parent and student HTTP API, and the operator CLI."""
