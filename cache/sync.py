@@ -131,8 +131,11 @@ class SyncEngine:
     def _run_locked(self, connector: Connector, full: bool, progress: Progress) -> SyncOutcome:
         with self.engine.begin() as conn:
             state = load_state(conn, self.source)
-            if state is None or state.published_run is None or state.last_full_at is None or (
-                self.cs.schedule and utcnow() - state.last_full_at >= self.cs.schedule.full_every
+            if (
+                state is None
+                or state.published_run is None
+                or state.last_full_at is None
+                or (self.cs.schedule and utcnow() - state.last_full_at >= self.cs.schedule.full_every)
             ):
                 full = True
             run_id = create_run(conn, self.source, full)
