@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, text
 from cache.encode import Encoded, Encoder, aad
 from cache.keystore import Keyring
 from cache.runs import save_state, update_run
-from cache.types import utcnow
+from cache.types import binder, utcnow
 from config.errors import RecordError
 from connectors.records import Record
 
@@ -61,23 +61,6 @@ class StageResult:
     rejected: list[dict[str, str]] = field(default_factory=list)
 
 
-def _sqlite_value(v: object) -> object:
-    # The sqlite3 module's default date adapters are deprecated; store the same text
-    # SQLAlchemy's SQLite dialect writes so both paths read back alike.
-    if isinstance(v, dt.datetime):
-        v = v.astimezone(dt.UTC)
-        return f"{v:%Y-%m-%d %H:%M:%S}.{v.microsecond:06d}"
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    return v
-
-
-def _pg_value(v: object) -> object:
-    if isinstance(v, dt.datetime):
-        return v.astimezone(dt.UTC).replace(tzinfo=None)
-    return v
-
-
 class Staging:
     """Writes one run of one source into the cache, invisibly until published."""
 
@@ -93,7 +76,7 @@ class Staging:
         self.result = StageResult()
         self.conn: Connection = engine.connect()
         self.sqlite = engine.dialect.name == "sqlite"
-        self._val = _sqlite_value if self.sqlite else _pg_value
+        self._val = binder(engine.dialect.name)
         ph = "?" if self.sqlite else "%s"
         self._insert_sql = f"INSERT INTO record ({_INSERT_COLS}) VALUES ({', '.join([ph] * 17)})"
         self._tracking: set[str] = set()
