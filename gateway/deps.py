@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from sqlalchemy import Connection
 
+from cache import audit
 from cache.accounts import Account
 from cache.reader import Principal, Reader
 from cache.runs import load_state
@@ -103,19 +105,63 @@ class View:
     state: SourceState
     today: dt.date
     now: dt.datetime
+    request_id: str
+    address_index: str | None
 
     @property
     def published(self) -> int:
         assert self.state.published_run is not None
         return self.state.published_run
 
+    def audit(
+        self, category: str, student_refs: list[str | None], outcome: str, action: str = "read"
+    ) -> None:
+        """Record this read in the hash-chained audit log, durably, before data is returned."""
+        p = self.principal
+        entries = [
+            audit.Entry(
+                actor_kind=p.role,
+                actor_id=p.account_id,
+                category=category,
+                outcome=outcome,
+                source=p.source,
+                student_ref=ref,
+                action=action,
+                request_id=self.request_id,
+                address_index=self.address_index,
+            )
+            for ref in student_refs
+        ]
+        audit.append(self.reader.conn, entries)
+        self.reader.conn.commit()
 
-async def view(principal: DataPrincipal, conn: Conn, app: App) -> View:
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = request.state.request_id = uuid.uuid4().hex
+    return rid  # type: ignore[no-any-return]
+
+
+def address_index(request: Request, app: Portico) -> str | None:
+    host = request.client.host if request.client else None
+    return app.cache.keyring.index.ref("address", host) if host else None
+
+
+async def view(request: Request, principal: DataPrincipal, conn: Conn, app: App) -> View:
     state = load_state(conn, principal.source)
     if state is None or state.published_run is None:
         raise SnapshotUnavailableError("nothing published yet")
     now = dt.datetime.now(dt.UTC)
-    return View(Reader(conn, app.cache.keyring), principal, state, now.astimezone(app.tz).date(), now)
+    return View(
+        Reader(conn, app.cache.keyring),
+        principal,
+        state,
+        now.astimezone(app.tz).date(),
+        now,
+        request_id(request),
+        address_index(request, app),
+    )
 
 
 ViewDep = Annotated[View, Depends(view)]

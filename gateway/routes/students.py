@@ -36,12 +36,12 @@ def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) ->
     return names
 
 
-def authorised(view: View, student_id: str) -> StudentHandle:
-    """The student if the caller may see it now; otherwise the one uniform 404."""
-    if len(student_id) > 64:
-        raise not_found()
-    principal = view.principal
-    found = view.reader.student(principal, view.published, view.today, student_id)
+def authorised(view: View, student_id: str, category: str) -> StudentHandle:
+    """The student if the caller may see it now (audited either way); otherwise the one uniform 404."""
+    found = None
+    if len(student_id) <= 24:
+        found = view.reader.student(view.principal, view.published, view.today, student_id)
+    view.audit(category, [student_id[:24]], "allowed" if found else "denied")
     if found is None:
         raise not_found()
     return found
@@ -59,6 +59,7 @@ def lag_filters(rule: VisibilityRule, view: View, app: Portico) -> tuple[dt.date
 @router.api_route("", methods=GET)
 async def list_students(view: ViewDep, app: App) -> Response:
     visible = view.reader.students(view.principal, view.published, view.today)
+    view.audit("directory", [s.ref for s in visible], "allowed")
     names = school_names(view.reader, app, visible)
     data = [student_summary(s.ref, s.data, names.get(s.data["school_id"])) for s in visible]
     return envelope(data, meta(app.config, view.state, dt.timedelta(0)))
@@ -66,7 +67,7 @@ async def list_students(view: ViewDep, app: App) -> Response:
 
 @router.api_route("/{student_id}", methods=GET)
 async def get_student(student_id: str, view: ViewDep, app: App) -> Response:
-    s = authorised(view, student_id)
+    s = authorised(view, student_id, "profile")
     names = school_names(view.reader, app, [s])
     return envelope(
         student_profile(s.ref, s.data, names.get(s.data["school_id"])),
@@ -84,7 +85,7 @@ async def attendance(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
-    s = authorised(view, student_id)
+    s = authorised(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     after = decode_cursor(cursor, 2)
