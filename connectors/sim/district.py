@@ -1,0 +1,236 @@
+"""One deterministic synthetic district that yields canonical records of every kind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from connectors.records import Enrollment, Record
+from connectors.sim.attendance import AttendanceBook
+from connectors.sim.calendar import school_days, school_year, terms
+from connectors.sim.classes import COURSES_PER_STUDENT, build_schools, build_sections, build_timetable
+from connectors.sim.coursework import Coursework
+from connectors.sim.pastoral import Pastoral
+from connectors.sim.roster import SPECIAL_FAMILIES, SPECIAL_STUDENTS, Roster, build_people, default_families
+
+KINDS = ("school", "student", "contact", "link", "section", "enrollment", "timetable",
+         "attendance", "assignment", "result", "grade", "behaviour", "notice", "report")
+DEFAULT_TIMEZONE = {"us": "America/New_York", "uk": "Europe/London"}
+
+
+@dataclass(frozen=True)
+class DistrictSpec:
+    """What to generate; the same spec always yields byte-identical records."""
+
+    seed: int = 7
+    schools: int = 2
+    students: int = 200
+    families: int | None = None  # default: about 0.65 * students
+    today: dt.date = dt.date(2026, 11, 24)
+    style: str = "us"  # "us" or "uk"
+    timezone: str | None = None  # default: America/New_York (us) or Europe/London (uk)
+
+    def __post_init__(self) -> None:
+        if self.style not in DEFAULT_TIMEZONE:
+            raise ValueError("style must be 'us' or 'uk'")
+        if self.schools < 1:
+            raise ValueError("schools must be at least 1")
+        if self.students < SPECIAL_STUDENTS:
+            raise ValueError(f"students must be at least {SPECIAL_STUDENTS} (the awkward cases need them)")
+        families = default_families(self.students) if self.families is None else self.families
+        # Families 0..10 are the special ones; every other family needs a child of its own.
+        general_students, general_families = self.students - SPECIAL_STUDENTS, families - SPECIAL_FAMILIES
+        if general_families < (1 if general_students else 0) or general_families > general_students:
+            raise ValueError(f"families must be between {SPECIAL_FAMILIES + 1} and students - 1")
+        object.__setattr__(self, "families", families)
+        if self.timezone is None:
+            object.__setattr__(self, "timezone", DEFAULT_TIMEZONE[self.style])
+
+
+@dataclass(frozen=True)
+class Cases:
+    """Source ids of the awkward cases, placed in the first families of every district."""
+
+    two_child_contact: str
+    split_household: tuple[str, str, str]  # (student, contact living with, contact living apart)
+    no_responsibility_contact: str  # portal_access True: only responsibility is missing
+    no_portal_contact: str
+    court_order_link: tuple[str, str]  # (student, contact); the link otherwise grants everything
+    leaver: str
+    future_leaver: str
+    turning_18: str
+    adult: str
+    same_name_contacts: tuple[str, str]
+    student_login: str
+
+
+@dataclass
+class _Kind:
+    count: Callable[[], int]
+    iter: Callable[[int, int], Iterator[Record]]
+    index: dict[str, int] = field(default_factory=dict)
+
+
+class SyntheticDistrict:
+    """Records of a district described by a ``DistrictSpec``; see DISTRICT_API.md."""
+
+    def __init__(self, spec: DistrictSpec) -> None:
+        self.spec = spec
+        self.style = spec.style
+        self.timezone: str = spec.timezone or DEFAULT_TIMEZONE[spec.style]
+        self.today = spec.today
+        self.year_start, self.year_end = school_year(spec.today, spec.style)
+        self.school_days = school_days(self.year_start, self.year_end, spec.style)
+        self.days_so_far = bisect_right(self.school_days, spec.today)
+        rng = random.Random(spec.seed)
+        roster = Roster()
+        build_schools(roster, rng, spec.schools, self.timezone, self.year_start, self.year_end, spec.style)
+        assert spec.families is not None  # resolved by DistrictSpec.__post_init__
+        build_people(roster, rng, spec.style, spec.schools, spec.students, spec.families,
+                     self.year_start, self.year_end, spec.today)
+        build_sections(roster, rng, spec.style, self.year_start)
+        build_timetable(roster, rng, spec.style, self.year_start, self.year_end)
+        self.roster = roster
+        # Each student's school days on roll so far, as [first, end) indexes into school_days.
+        self.ranges: list[tuple[int, int]] = []
+        for s in roster.students:
+            first = bisect_left(self.school_days, s.entry_date)
+            end = bisect_left(self.school_days, s.exit_date) if s.exit_date else len(self.school_days)
+            self.ranges.append((first, max(first, min(end, self.days_so_far))))
+        self.student_index = {s.source_id: i for i, s in enumerate(roster.students)}
+        self._kinds: dict[str, _Kind] = {}
+
+    def kinds(self) -> tuple[str, ...]:
+        """Record kinds in dependency order."""
+        return KINDS
+
+    @cached_property
+    def cases(self) -> Cases:
+        r = self.roster
+        sp = r.special
+
+        def student(key: str) -> str:
+            return r.students[int(sp[key])].source_id  # type: ignore[call-overload]
+
+        def contact(i: object) -> str:
+            return r.contacts[int(i)].source_id  # type: ignore[call-overload]
+
+        split = sp["split_household"]
+        court = sp["court_order_link"]
+        twins = sp["same_name_contacts"]
+        assert isinstance(split, tuple) and isinstance(court, tuple) and isinstance(twins, tuple)
+        return Cases(
+            two_child_contact=contact(sp["two_child_contact"]),
+            split_household=(r.students[split[0]].source_id, contact(split[1]), contact(split[2])),
+            no_responsibility_contact=contact(sp["no_responsibility_contact"]),
+            no_portal_contact=contact(sp["no_portal_contact"]),
+            court_order_link=(r.students[court[0]].source_id, contact(court[1])),
+            leaver=student("leaver"), future_leaver=student("future_leaver"),
+            turning_18=student("turning_18"), adult=student("adult"),
+            same_name_contacts=(contact(twins[0]), contact(twins[1])),
+            student_login=student("student_login"),
+        )
+
+    # the generic interface -------------------------------------------------------
+    def count(self, kind: str) -> int:
+        """Exact number of records of ``kind``."""
+        return self._kind(kind).count()
+
+    def iter(self, kind: str, start: int = 0, stop: int | None = None) -> Iterator[Record]:
+        """Records ``[start, stop)`` of ``kind`` in a stable order, without generating earlier ones."""
+        k = self._kind(kind)
+        total = k.count()
+        start = max(0, min(start, total))
+        stop = total if stop is None else max(start, min(stop, total))
+        return k.iter(start, stop)
+
+    def get(self, kind: str, source_id: str) -> Record | None:
+        """The record of ``kind`` with ``source_id``, or None (a scan for the larger bulk kinds)."""
+        k = self._kind(kind)
+        if kind == "attendance":
+            return self._attendance.get(source_id, self.student_index)
+        if kind == "enrollment":
+            student, _, section = source_id.partition("-")
+            i = self.student_index.get(student)
+            if i is None:
+                return None
+            for slot, s in enumerate(self.roster.student_sections[i]):
+                if self.roster.sections[s].source_id == section:
+                    return next(k.iter(i * COURSES_PER_STUDENT + slot, i * COURSES_PER_STUDENT + slot + 1))
+            return None
+        if kind in ("result", "grade", "behaviour"):
+            return next((r for r in k.iter(0, k.count()) if r.source_id == source_id), None)
+        if not k.index:
+            k.index = {r.source_id: n for n, r in enumerate(k.iter(0, k.count()))}
+        n = k.index.get(source_id)
+        return None if n is None else next(k.iter(n, n + 1))
+
+    # kinds -------------------------------------------------------------------------
+    def _kind(self, kind: str) -> _Kind:
+        if kind not in KINDS:
+            raise KeyError(f"unknown record kind: {kind}")
+        if kind not in self._kinds:
+            self._kinds[kind] = self._make(kind)
+        return self._kinds[kind]
+
+    def _make(self, kind: str) -> _Kind:
+        r = self.roster
+        lists: dict[str, list] = {  # type: ignore[type-arg]
+            "school": r.schools, "student": r.students, "contact": r.contacts, "link": r.links,
+            "section": r.sections, "timetable": r.timetable,
+        }
+        if kind in lists:
+            items = lists[kind]
+            return _Kind(lambda: len(items), lambda a, b: iter(items[a:b]))
+        if kind == "notice":
+            return _Kind(lambda: len(self._pastoral.notices), lambda a, b: iter(self._pastoral.notices[a:b]))
+        if kind == "enrollment":
+            return _Kind(lambda: len(r.students) * COURSES_PER_STUDENT, self._enrollments)
+        if kind == "attendance":
+            return _Kind(self._attendance.count, self._attendance.iter)
+        if kind in ("assignment", "result", "grade"):
+            cw = self._coursework
+            return {
+                "assignment": _Kind(cw.count_assignments, cw.assignments),
+                "result": _Kind(cw.count_results, cw.results),
+                "grade": _Kind(cw.count_grades, lambda a, b: cw.grades(a, b, COURSES_PER_STUDENT)),
+            }[kind]
+        pa = self._pastoral
+        return {
+            "behaviour": _Kind(pa.count_behaviour, pa.behaviour),
+            "report": _Kind(pa.count_reports, pa.reports),
+        }[kind]
+
+    def _enrollments(self, start: int, stop: int) -> Iterator[Enrollment]:
+        r = self.roster
+        for i in range(start, stop):
+            student, slot = divmod(i, COURSES_PER_STUDENT)
+            st = r.students[student]
+            section = r.sections[r.student_sections[student][slot]]
+            yield Enrollment(
+                source_id=f"{st.source_id}-{section.source_id}", section_id=section.source_id,
+                student_id=st.source_id, start_date=max(st.entry_date, self.year_start),
+                end_date=st.exit_date or self.year_end,
+            )
+
+    @cached_property
+    def _attendance(self) -> AttendanceBook:
+        return AttendanceBook(self.spec.seed, self.style, self.timezone, self.school_days,
+                              [s.source_id for s in self.roster.students], self.ranges)
+
+    @cached_property
+    def _coursework(self) -> Coursework:
+        return Coursework(self.spec.seed, self.style, self.roster, self.school_days, self.days_so_far,
+                          terms(self.year_start, self.year_end, self.style), self.today)
+
+    @cached_property
+    def _pastoral(self) -> Pastoral:
+        return Pastoral(self.spec.seed, self.style, self.timezone, self.roster, self.school_days,
+                        self.ranges, self.year_start, self.today)
+
+
+__all__ = ["KINDS", "Cases", "DistrictSpec", "SyntheticDistrict"]
