@@ -22,10 +22,10 @@ WHOLE_DAY = {
 }
 # Per-session outcome on the other days, by a hash value in 0..9999 (upper bounds).
 PRESENT_BELOW, LATE_BELOW, VERY_LATE_BELOW, AUTHORISED_BELOW = 9650, 9850, 9900, 9950
-SESSION_CODES = {
-    "us": {"present": ("P",), "late": ("T", L), "very_late": ("T", L), "auth": ("E", A), "unauth": ("A", U)},
-    "uk": {"present": ("/", "\\"), "late": ("L", L), "very_late": ("U", U), "auth": ("M", A),
-           "unauth": ("O", U)},
+PRESENT_CODES = {"us": ("P",), "uk": ("/", "\\")}  # uk: "/" AM, "\\" PM
+SESSION_CODES: dict[str, dict[str, tuple[str, AttendanceCategory]]] = {
+    "us": {"late": ("T", L), "very_late": ("T", L), "auth": ("E", A), "unauth": ("A", U)},
+    "uk": {"late": ("L", L), "very_late": ("U", U), "auth": ("M", A), "unauth": ("O", U)},
 }
 # When registers are taken, local time, and how many minutes after that a mark may land.
 REGISTER = {"AM": (dt.time(8, 40), 51), "PM": (dt.time(13, 20), 31), "day": (dt.time(8, 40), 51)}
@@ -83,7 +83,7 @@ class AttendanceBook:
         sid, key = self.student_ids[student], self.student_keys[student]
         sessions, style = self.sessions, self.style
         codes, whole = SESSION_CODES[style], WHOLE_DAY[style]
-        present = codes["present"]
+        present = PRESENT_CODES[style]
         late, very_late, auth, unauth = codes["late"], codes["very_late"], codes["auth"], codes["unauth"]
         dates, day_keys, suffixes, recorded = self.days, self.day_keys, self.suffixes, self.recorded
         for d in range(day, end_day):

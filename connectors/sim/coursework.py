@@ -9,6 +9,7 @@ from itertools import accumulate
 
 from connectors.records import Assignment, AssignmentResult, Grade, ResultStatus
 from connectors.sim import names
+from connectors.sim.classes import COURSES_PER_STUDENT
 from connectors.sim.roster import Roster, mix
 
 ASSIGNMENTS_PER_SECTION = 30  # about three a month over a ten-month year
@@ -29,16 +30,32 @@ class Coursework:
         self.seed, self.style, self.roster, self.days = seed, style, roster, days
         self.today = today
         self.step = max(1, len(days) // ASSIGNMENTS_PER_SECTION)
-        n = len(roster.sections)
-        # Results exist only for assignments already due; due dates rise with k.
-        self.due_counts = [
-            sum(1 for k in range(ASSIGNMENTS_PER_SECTION) if self._due_index(s, k) < days_so_far)
-            for s in range(n)
+        students = roster.students
+
+        def on_roll(student: int, day: dt.date) -> bool:
+            exit_date = students[student].exit_date
+            return exit_date is None or exit_date > day
+
+        # Members who leave sort last (latest exit first), so those still on roll on any
+        # date are a prefix of the list and each (section, assignment) is one slice.
+        self.members = [
+            sorted(m, key=lambda st: -(students[st].exit_date or dt.date.max).toordinal())
+            for m in roster.section_students
         ]
-        self.result_offsets = [0, *accumulate(
-            self.due_counts[s] * len(roster.section_students[s]) for s in range(n))]
+        self.result_keys: list[tuple[int, int, int]] = []  # (section, k, members marked)
+        for section, members in enumerate(self.members):
+            for k in range(ASSIGNMENTS_PER_SECTION):
+                due = self._due_index(section, k)
+                if due >= days_so_far:
+                    break  # due dates rise with k: the rest are not due yet
+                marked = sum(1 for st in members if on_roll(st, days[due]))
+                self.result_keys.append((section, k, marked))
+        self.result_offsets = [0, *accumulate(n for _s, _k, n in self.result_keys)]
+        # Grades: every enrollment of a student on roll when the term began, term by term.
         self.terms = [t for t in terms if t[1] <= today]
-        self.enrollments = sum(len(t) for t in roster.student_sections)
+        self.term_students = [[st for st in range(len(students)) if on_roll(st, first)]
+                              for _name, first, _last in self.terms]
+        self.grade_offsets = [0, *accumulate(len(t) * COURSES_PER_STUDENT for t in self.term_students)]
 
     def _due_index(self, section: int, k: int) -> int:
         return min(len(self.days) - 1, k * self.step + _key(self.seed, 1, section, k) % self.step)
@@ -68,19 +85,20 @@ class Coursework:
         return self.result_offsets[-1]
 
     def results(self, start: int, stop: int) -> Iterator[AssignmentResult]:
-        section = bisect_right(self.result_offsets, start) - 1
+        students, keys, offsets = self.roster.students, self.result_keys, self.result_offsets
+        pos = bisect_right(offsets, start) - 1
         i = start
-        students = self.roster.students
         while i < stop:
-            base = self.result_offsets[section]
-            members = self.roster.section_students[section]
-            end = min(stop, self.result_offsets[section + 1])
-            for j in range(i - base, end - base):
-                k, m = divmod(j, len(members))
-                a = section * ASSIGNMENTS_PER_SECTION + k
+            section, k, _marked = keys[pos]
+            members = self.members[section]
+            a = section * ASSIGNMENTS_PER_SECTION + k
+            aid = self.assignment_id(a)
+            points = POINTS[(_key(self.seed, 2, section, k) >> 16) % len(POINTS)]
+            end = min(stop, offsets[pos + 1])
+            for m in range(i - offsets[pos], end - offsets[pos]):
                 student = members[m]
+                sid = students[student].source_id
                 h = _key(self.seed, 3, a, student)
-                points = POINTS[(_key(self.seed, 2, section, k) >> 16) % len(POINTS)]
                 v = h % 100
                 score: float | None = round(points * (0.45 + (h >> 8) % 56 / 100), 1)
                 if v < 80:
@@ -91,38 +109,39 @@ class Coursework:
                     status, score = ResultStatus.MISSING, None
                 elif v < 95:
                     status, score = ResultStatus.EXEMPT, None
-                else:
+                else:  # not marked yet
                     status, score = ResultStatus.NONE, None
                 comment = names.COMMENTS[(h >> 20) % len(names.COMMENTS)] if (h >> 32) % 10 == 0 else None
                 yield AssignmentResult(
-                    source_id=f"{self.assignment_id(a)}-{students[student].source_id}",
-                    assignment_id=self.assignment_id(a), student_id=students[student].source_id,
+                    source_id=f"{aid}-{sid}", assignment_id=aid, student_id=sid,
                     score=score, status=status, comment=comment,
                 )
             i = end
-            section += 1
+            pos += 1
 
     # grades --------------------------------------------------------------------
     def count_grades(self) -> int:
-        return self.enrollments * len(self.terms)
+        return self.grade_offsets[-1]
 
-    def grades(self, start: int, stop: int, per_student: int) -> Iterator[Grade]:
+    def grades(self, start: int, stop: int) -> Iterator[Grade]:
         roster = self.roster
+        t = bisect_right(self.grade_offsets, start) - 1
         for i in range(start, stop):
-            t, e = divmod(i, self.enrollments)
-            student, slot = divmod(e, per_student)
-            section = roster.student_sections[student][slot]
+            while self.grade_offsets[t + 1] <= i:
+                t += 1
+            j, slot = divmod(i - self.grade_offsets[t], COURSES_PER_STUDENT)
+            student = self.term_students[t][j]
+            section = roster.sections[roster.student_sections[student][slot]]
             name, _first, last = self.terms[t]
-            h = _key(self.seed, 4, e, t)
+            h = _key(self.seed, 4, student * COURSES_PER_STUDENT + slot, t)
             percent = round(55 + (h % 4400) / 100, 1)
             if self.style == "uk":
                 mark = str(min(9, 1 + int(percent - 50) // 6))
             else:
                 mark = next(letter for floor, letter in US_LETTERS if percent >= floor)
-            updated = min(last, self.today)
             sid = roster.students[student].source_id
             yield Grade(
-                source_id=f"{sid}-{roster.sections[section].source_id}-{name}", student_id=sid,
-                section_id=roster.sections[section].source_id, term=name, mark=mark, percent=percent,
-                updated_at=dt.datetime.combine(updated, dt.time(17, (h >> 16) % 60), dt.UTC),
+                source_id=f"{sid}-{section.source_id}-{name}", student_id=sid,
+                section_id=section.source_id, term=name, mark=mark, percent=percent,
+                updated_at=dt.datetime.combine(min(last, self.today), dt.time(17, (h >> 16) % 60), dt.UTC),
             )

@@ -15,7 +15,14 @@ from connectors.sim.calendar import school_days, school_year, terms
 from connectors.sim.classes import COURSES_PER_STUDENT, build_schools, build_sections, build_timetable
 from connectors.sim.coursework import Coursework
 from connectors.sim.pastoral import Pastoral
-from connectors.sim.roster import SPECIAL_FAMILIES, SPECIAL_STUDENTS, Roster, build_people, default_families
+from connectors.sim.roster import (
+    SPECIAL_FAMILIES,
+    SPECIAL_STUDENTS,
+    Cases,
+    Roster,
+    build_people,
+    default_families,
+)
 
 KINDS = ("school", "student", "contact", "link", "section", "enrollment", "timetable",
          "attendance", "assignment", "result", "grade", "behaviour", "notice", "report")
@@ -49,23 +56,6 @@ class DistrictSpec:
         object.__setattr__(self, "families", families)
         if self.timezone is None:
             object.__setattr__(self, "timezone", DEFAULT_TIMEZONE[self.style])
-
-
-@dataclass(frozen=True)
-class Cases:
-    """Source ids of the awkward cases, placed in the first families of every district."""
-
-    two_child_contact: str
-    split_household: tuple[str, str, str]  # (student, contact living with, contact living apart)
-    no_responsibility_contact: str  # portal_access True: only responsibility is missing
-    no_portal_contact: str
-    court_order_link: tuple[str, str]  # (student, contact); the link otherwise grants everything
-    leaver: str
-    future_leaver: str
-    turning_18: str
-    adult: str
-    same_name_contacts: tuple[str, str]
-    student_login: str
 
 
 @dataclass
@@ -108,32 +98,11 @@ class SyntheticDistrict:
         """Record kinds in dependency order."""
         return KINDS
 
-    @cached_property
+    @property
     def cases(self) -> Cases:
-        r = self.roster
-        sp = r.special
-
-        def student(key: str) -> str:
-            return r.students[int(sp[key])].source_id  # type: ignore[call-overload]
-
-        def contact(i: object) -> str:
-            return r.contacts[int(i)].source_id  # type: ignore[call-overload]
-
-        split = sp["split_household"]
-        court = sp["court_order_link"]
-        twins = sp["same_name_contacts"]
-        assert isinstance(split, tuple) and isinstance(court, tuple) and isinstance(twins, tuple)
-        return Cases(
-            two_child_contact=contact(sp["two_child_contact"]),
-            split_household=(r.students[split[0]].source_id, contact(split[1]), contact(split[2])),
-            no_responsibility_contact=contact(sp["no_responsibility_contact"]),
-            no_portal_contact=contact(sp["no_portal_contact"]),
-            court_order_link=(r.students[court[0]].source_id, contact(court[1])),
-            leaver=student("leaver"), future_leaver=student("future_leaver"),
-            turning_18=student("turning_18"), adult=student("adult"),
-            same_name_contacts=(contact(twins[0]), contact(twins[1])),
-            student_login=student("student_login"),
-        )
+        """Source ids of the awkward cases (see ``Cases``)."""
+        assert self.roster.cases is not None  # set by build_people
+        return self.roster.cases
 
     # the generic interface -------------------------------------------------------
     def count(self, kind: str) -> int:
@@ -162,12 +131,20 @@ class SyntheticDistrict:
                 if self.roster.sections[s].source_id == section:
                     return next(k.iter(i * COURSES_PER_STUDENT + slot, i * COURSES_PER_STUDENT + slot + 1))
             return None
-        if kind in ("result", "grade", "behaviour"):
+        if kind in ("behaviour", "report"):  # "<student>-B<n>" / "<student>-R<n>"
+            student, _, tail = source_id.rpartition("-")
+            i = self.student_index.get(student)
+            offsets = self._pastoral.event_offsets if kind == "behaviour" else self._pastoral.report_offsets
+            if i is None or tail[:1] != ("B" if kind == "behaviour" else "R") or not tail[1:].isdigit():
+                return None
+            at = offsets[i] + int(tail[1:]) - 1
+            return next(k.iter(at, at + 1)) if offsets[i] <= at < offsets[i + 1] else None
+        if kind in ("result", "grade"):  # rare lookups: a scan keeps memory flat
             return next((r for r in k.iter(0, k.count()) if r.source_id == source_id), None)
         if not k.index:
             k.index = {r.source_id: n for n, r in enumerate(k.iter(0, k.count()))}
-        n = k.index.get(source_id)
-        return None if n is None else next(k.iter(n, n + 1))
+        found = k.index.get(source_id)
+        return None if found is None else next(k.iter(found, found + 1))
 
     # kinds -------------------------------------------------------------------------
     def _kind(self, kind: str) -> _Kind:
@@ -197,7 +174,7 @@ class SyntheticDistrict:
             return {
                 "assignment": _Kind(cw.count_assignments, cw.assignments),
                 "result": _Kind(cw.count_results, cw.results),
-                "grade": _Kind(cw.count_grades, lambda a, b: cw.grades(a, b, COURSES_PER_STUDENT)),
+                "grade": _Kind(cw.count_grades, cw.grades),
             }[kind]
         pa = self._pastoral
         return {

@@ -39,6 +39,11 @@ class Pastoral:
         if interim <= today:
             period = "Autumn" if style == "uk" else "Q1"
             self.reports_meta.append((f"{period} progress report", period, interim))
+        # A student who left before a report was issued does not get it.
+        self.report_offsets = [0, *accumulate(
+            sum(1 for *_, issued in self.reports_meta if s.exit_date is None or s.exit_date > issued)
+            for s in roster.students
+        )]
         self.notices = self._notices(year_start, today)
 
     # behaviour -----------------------------------------------------------------
@@ -71,12 +76,15 @@ class Pastoral:
 
     # reports -------------------------------------------------------------------
     def count_reports(self) -> int:
-        return len(self.roster.students) * len(self.reports_meta)
+        return self.report_offsets[-1]
 
     def reports(self, start: int, stop: int) -> Iterator[ProgressReport]:
-        per = len(self.reports_meta)
+        offsets = self.report_offsets
+        student = bisect_right(offsets, start) - 1
         for i in range(start, stop):
-            student, k = divmod(i, per)
+            while offsets[student + 1] <= i:
+                student += 1
+            k = i - offsets[student]
             title, period, issued = self.reports_meta[k]
             h = _key(self.seed, 6, student, k)
             sid = self.roster.students[student].source_id
@@ -88,7 +96,8 @@ class Pastoral:
     # notices -------------------------------------------------------------------
     def _notices(self, year_start: dt.date, today: dt.date) -> list[Notice]:
         """District, school, year and section notices; some expired, some not yet published."""
-        roster, zone, out = self.roster, self.zone, []
+        roster, zone = self.roster, self.zone
+        out: list[Notice] = []
         grades = UK_GRADES if self.style == "uk" else US_GRADES
         day = dt.timedelta(days=1)
 

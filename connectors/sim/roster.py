@@ -33,6 +33,23 @@ def mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
+@dataclass(frozen=True)
+class Cases:
+    """Source ids of the awkward cases, placed in the first families of every district."""
+
+    two_child_contact: str  # responsibility and portal access for two enrolled children
+    split_household: tuple[str, str, str]  # (student, contact living with, contact living apart)
+    no_responsibility_contact: str  # portal_access True: only responsibility is missing
+    no_portal_contact: str  # responsibility, but portal_access False
+    court_order_link: tuple[str, str]  # (student, contact); the link otherwise grants everything
+    leaver: str  # exit_date before today, transferred
+    future_leaver: str  # exit_date after today, still active
+    turning_18: str  # 18th birthday inside the school year
+    adult: str  # 18 or older on the first day of the year
+    same_name_contacts: tuple[str, str]  # same names, different families and emails
+    student_login: str  # an enrolled student with data of every kind
+
+
 @dataclass
 class Roster:
     """Every structural record, plus the index arrays the bulk generators need."""
@@ -49,7 +66,7 @@ class Roster:
     student_sections: list[tuple[int, ...]] = field(default_factory=list)
     section_students: list[list[int]] = field(default_factory=list)
     timetable: list[TimetableEntry] = field(default_factory=list)
-    special: dict[str, object] = field(default_factory=dict)
+    cases: Cases | None = None
 
 
 def source_id_for(style: str, kind: str, i: int) -> str:
@@ -100,7 +117,9 @@ class _People:
         rng, n = self.rng, len(self.r.contacts)
         first = first or rng.choice(names.FIRST_NAMES)
         title = rng.choice(_REL_TITLES[relationship])
-        email = None if rng.random() < 0.05 else (
+        # About 5% of contacts have no email; the special families (built first) always do.
+        no_email = rng.random() < 0.05 and self.r.cases is not None
+        email = None if no_email else (
             f"{first}.{last}.{n + 1}@{'example.com' if n % 5 == 4 else 'example.org'}".lower()
         )
         phone = f"+44 7700 900{n % 1000:03d}" if self.style == "uk" else f"+1-555-01{n % 100:02d}"
@@ -119,6 +138,8 @@ class _People:
         age = FIRST_GRADE_AGE[self.style] + grade + age_shift
         dob = birthday or _birthday(rng, self.year_start, age)
         years_in = grade if rng.random() < 0.85 else rng.randrange(grade + 1)
+        if exit_date is not None:
+            years_in = max(1, years_in)  # a leaver joined before they left
         entry = self.year_start.replace(year=self.year_start.year - years_in)
         label = self.grades[grade]
         homeroom = f"{grade + 7}{'ABCD'[n % 4]}" if self.style == "uk" else f"Room {101 + (n * 7) % 40}"
@@ -165,48 +186,51 @@ class _People:
                 self.link(kid, c, rel, prio, responsibility=parent, portal=parent,
                           lives_with=prio < 3)
 
-    def specials(self) -> dict[str, object]:
+    def specials(self) -> Cases:
         """Families 0..10 hold the awkward cases, so even a tiny district has them all."""
         top, other_school = len(self.grades) - 1, 1 % self.n_schools
         ys, ye, today = self.year_start, self.year_end, self.today
-        out: dict[str, object] = {}
         sur = [self.rng.choice(names.FAMILY_NAMES) for _ in range(SPECIAL_FAMILIES)]
+
+        def st(i: int) -> str:
+            return self.r.students[i].source_id
+
+        def co(i: int) -> str:
+            return self.r.contacts[i].source_id
+
         # 0: one parent, two enrolled children (in two schools when there are two).
         kids = [self.student(sur[0], 0), self.student(sur[0], other_school)]
         mum, dad = self.contact("Mother", sur[0]), self.contact("Father", sur[0])
         for kid in kids:
             self.link(kid, mum, "Mother", 1)
             self.link(kid, dad, "Father", 2)
-        out["two_child_contact"], out["student_login"] = mum, kids[0]
         # 1: split household: both parents hold responsibility, the child lives with one.
         kid, a, b = self.student(sur[1], 0), self.contact("Mother", sur[1]), self.contact("Father", sur[1])
         self.link(kid, a, "Mother", 1)
         self.link(kid, b, "Father", 2, lives_with=False)
-        out["split_household"] = (kid, a, b)
+        split = (st(kid), co(a), co(b))
         # 2: a parent whose link carries a court order (otherwise full rights, to isolate it).
         kid, a, b = self.student(sur[2], 0), self.contact("Mother", sur[2]), self.contact("Father", sur[2])
         self.link(kid, a, "Mother", 1)
         self.link(kid, b, "Father", 2, lives_with=False, court_order=True)
-        out["court_order_link"] = (kid, b)
+        court = (st(kid), co(b))
         # 3: a grandparent with portal access but no parental responsibility.
         kid, a = self.student(sur[3], 0), self.contact("Father", sur[3])
-        g = self.contact("Grandmother", self.rng.choice(names.FAMILY_NAMES))
+        grandparent = self.contact("Grandmother", self.rng.choice(names.FAMILY_NAMES))
         self.link(kid, a, "Father", 1)
-        self.link(kid, g, "Grandmother", 2, responsibility=False, lives_with=False)
-        out["no_responsibility_contact"] = g
+        self.link(kid, grandparent, "Grandmother", 2, responsibility=False, lives_with=False)
         # 4: a parent with responsibility whose portal access is switched off.
-        kid, a, b = self.student(sur[4], 0), self.contact("Mother", sur[4]), self.contact("Parent", sur[4])
+        kid, a = self.student(sur[4], 0), self.contact("Mother", sur[4])
+        no_portal = self.contact("Parent", sur[4])
         self.link(kid, a, "Mother", 1)
-        self.link(kid, b, "Parent", 2, portal=False)
-        out["no_portal_contact"] = b
+        self.link(kid, no_portal, "Parent", 2, portal=False)
         # 5 and 6: two unrelated parents with identical names (emails differ by number).
         first, last = self.rng.choice(names.FIRST_NAMES), self.rng.choice(names.FAMILY_NAMES)
         twins = []
         for _ in range(2):
             kid, c = self.student(last, 0), self.contact("Parent", last, first)
             self.link(kid, c, "Parent", 1)
-            twins.append(c)
-        out["same_name_contacts"] = tuple(twins)
+            twins.append(co(c))
         # 7: left earlier this year; 8: leaves later this year.
         left = ys + dt.timedelta(days=42)
         if left >= today:
@@ -214,19 +238,26 @@ class _People:
         leaving = ye - dt.timedelta(days=30)
         if leaving <= today:
             leaving = today + dt.timedelta(days=14)
-        for key, fam, exit_date in (("leaver", 7, left), ("future_leaver", 8, leaving)):
+        leavers = []
+        for fam, exit_date in ((7, left), (8, leaving)):
             kid, c = self.student(sur[fam], 0, exit_date=exit_date), self.contact("Mother", sur[fam])
             self.link(kid, c, "Mother", 1)
-            out[key] = kid
+            leavers.append(st(kid))
         # 9: turns 18 about 100 days into the year; 10: already 18 on the first day.
         eighteenth = ys + dt.timedelta(days=100)
-        dob = eighteenth.replace(year=eighteenth.year - 18) if eighteenth.day < 29 else \
-            eighteenth.replace(year=eighteenth.year - 18, day=28)
-        for key, fam, kw in (("turning_18", 9, {"birthday": dob}), ("adult", 10, {"age_shift": 1})):
-            kid, c = self.student(sur[fam], 0, top, **kw), self.contact("Father", sur[fam])
+        dob = eighteenth.replace(year=eighteenth.year - 18, day=min(eighteenth.day, 28))
+        older = []
+        for fam, birthday, shift in ((9, dob, 0), (10, None, 1)):
+            kid, c = self.student(sur[fam], 0, top, birthday=birthday, age_shift=shift), \
+                self.contact("Father", sur[fam])
             self.link(kid, c, "Father", 1)
-            out[key] = kid
-        return out
+            older.append(st(kid))
+        return Cases(
+            two_child_contact=co(mum), split_household=split, no_responsibility_contact=co(grandparent),
+            no_portal_contact=co(no_portal), court_order_link=court, leaver=leavers[0],
+            future_leaver=leavers[1], turning_18=older[0], adult=older[1],
+            same_name_contacts=(twins[0], twins[1]), student_login=st(kids[0]),
+        )
 
 
 def default_families(students: int) -> int:
@@ -239,7 +270,7 @@ def build_people(roster: Roster, rng: random.Random, style: str, schools: int, s
                  families: int, year_start: dt.date, year_end: dt.date, today: dt.date) -> None:
     """Add every student, contact and link: the special families first, then the rest."""
     people = _People(roster, rng, style, schools, year_start, year_end, today)
-    roster.special = people.specials()
+    roster.cases = people.specials()
     sizes = _children_per_family(rng, students - SPECIAL_STUDENTS, families - SPECIAL_FAMILIES)
     for size in sizes:
         people.family(size)
