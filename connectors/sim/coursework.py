@@ -14,8 +14,18 @@ from connectors.sim.roster import Roster, mix
 
 ASSIGNMENTS_PER_SECTION = 30  # about three a month over a ten-month year
 POINTS = (10.0, 20.0, 25.0, 50.0, 100.0)
-US_LETTERS = ((93, "A"), (90, "A-"), (87, "B+"), (83, "B"), (80, "B-"), (77, "C+"), (73, "C"),
-              (70, "C-"), (60, "D"), (0, "F"))
+US_LETTERS = (
+    (93, "A"),
+    (90, "A-"),
+    (87, "B+"),
+    (83, "B"),
+    (80, "B-"),
+    (77, "C+"),
+    (73, "C"),
+    (70, "C-"),
+    (60, "D"),
+    (0, "F"),
+)
 
 
 def _key(seed: int, tag: int, a: int, b: int = 0) -> int:
@@ -25,8 +35,16 @@ def _key(seed: int, tag: int, a: int, b: int = 0) -> int:
 class Coursework:
     """Assignments by section; results by section, assignment, student; grades by term."""
 
-    def __init__(self, seed: int, style: str, roster: Roster, days: Sequence[dt.date], days_so_far: int,
-                 terms: Sequence[tuple[str, dt.date, dt.date]], today: dt.date) -> None:
+    def __init__(
+        self,
+        seed: int,
+        style: str,
+        roster: Roster,
+        days: Sequence[dt.date],
+        days_so_far: int,
+        terms: Sequence[tuple[str, dt.date, dt.date]],
+        today: dt.date,
+    ) -> None:
         self.seed, self.style, self.roster, self.days = seed, style, roster, days
         self.today = today
         self.step = max(1, len(days) // ASSIGNMENTS_PER_SECTION)
@@ -53,8 +71,9 @@ class Coursework:
         self.result_offsets = [0, *accumulate(n for _s, _k, n in self.result_keys)]
         # Grades: every enrollment of a student on roll when the term began, term by term.
         self.terms = [t for t in terms if t[1] <= today]
-        self.term_students = [[st for st in range(len(students)) if on_roll(st, first)]
-                              for _name, first, _last in self.terms]
+        self.term_students = [
+            [st for st in range(len(students)) if on_roll(st, first)] for _name, first, _last in self.terms
+        ]
         self.grade_offsets = [0, *accumulate(len(t) * COURSES_PER_STUDENT for t in self.term_students)]
 
     def _due_index(self, section: int, k: int) -> int:
@@ -74,9 +93,12 @@ class Coursework:
             due = self._due_index(section, k)
             title, category = names.ASSIGNMENT_KINDS[h % len(names.ASSIGNMENT_KINDS)]
             yield Assignment(
-                source_id=self.assignment_id(i), section_id=self.roster.sections[section].source_id,
-                title=f"{title} {k + 1}", category=category,
-                set_date=self.days[max(0, due - 2 - (h >> 8) % 6)], due_date=self.days[due],
+                source_id=self.assignment_id(i),
+                section_id=self.roster.sections[section].source_id,
+                title=f"{title} {k + 1}",
+                category=category,
+                set_date=self.days[max(0, due - 2 - (h >> 8) % 6)],
+                due_date=self.days[due],
                 points_possible=POINTS[(h >> 16) % len(POINTS)],
             )
 
@@ -113,8 +135,12 @@ class Coursework:
                     status, score = ResultStatus.NONE, None
                 comment = names.COMMENTS[(h >> 20) % len(names.COMMENTS)] if (h >> 32) % 10 == 0 else None
                 yield AssignmentResult(
-                    source_id=f"{aid}-{sid}", assignment_id=aid, student_id=sid,
-                    score=score, status=status, comment=comment,
+                    source_id=f"{aid}-{sid}",
+                    assignment_id=aid,
+                    student_id=sid,
+                    score=score,
+                    status=status,
+                    comment=comment,
                 )
             i = end
             pos += 1
@@ -141,7 +167,11 @@ class Coursework:
                 mark = next(letter for floor, letter in US_LETTERS if percent >= floor)
             sid = roster.students[student].source_id
             yield Grade(
-                source_id=f"{sid}-{section.source_id}-{name}", student_id=sid,
-                section_id=section.source_id, term=name, mark=mark, percent=percent,
+                source_id=f"{sid}-{section.source_id}-{name}",
+                student_id=sid,
+                section_id=section.source_id,
+                term=name,
+                mark=mark,
+                percent=percent,
                 updated_at=dt.datetime.combine(min(last, self.today), dt.time(17, (h >> 16) % 60), dt.UTC),
             )

@@ -12,20 +12,28 @@ from functools import cached_property
 from connectors.records import Enrollment, Record
 from connectors.sim.attendance import AttendanceBook
 from connectors.sim.calendar import school_days, school_year, terms
+from connectors.sim.cases import Cases, build_people
 from connectors.sim.classes import COURSES_PER_STUDENT, build_schools, build_sections, build_timetable
 from connectors.sim.coursework import Coursework
 from connectors.sim.pastoral import Pastoral
-from connectors.sim.roster import (
-    SPECIAL_FAMILIES,
-    SPECIAL_STUDENTS,
-    Cases,
-    Roster,
-    build_people,
-    default_families,
-)
+from connectors.sim.roster import SPECIAL_FAMILIES, SPECIAL_STUDENTS, Roster, default_families
 
-KINDS = ("school", "student", "contact", "link", "section", "enrollment", "timetable",
-         "attendance", "assignment", "result", "grade", "behaviour", "notice", "report")
+KINDS = (
+    "school",
+    "student",
+    "contact",
+    "link",
+    "section",
+    "enrollment",
+    "timetable",
+    "attendance",
+    "assignment",
+    "result",
+    "grade",
+    "behaviour",
+    "notice",
+    "report",
+)
 DEFAULT_TIMEZONE = {"us": "America/New_York", "uk": "Europe/London"}
 
 
@@ -80,8 +88,17 @@ class SyntheticDistrict:
         roster = Roster()
         build_schools(roster, rng, spec.schools, self.timezone, self.year_start, self.year_end, spec.style)
         assert spec.families is not None  # resolved by DistrictSpec.__post_init__
-        build_people(roster, rng, spec.style, spec.schools, spec.students, spec.families,
-                     self.year_start, self.year_end, spec.today)
+        self._cases = build_people(
+            roster,
+            rng,
+            spec.style,
+            spec.schools,
+            spec.students,
+            spec.families,
+            self.year_start,
+            self.year_end,
+            spec.today,
+        )
         build_sections(roster, rng, spec.style, self.year_start)
         build_timetable(roster, rng, spec.style, self.year_start, self.year_end)
         self.roster = roster
@@ -101,8 +118,7 @@ class SyntheticDistrict:
     @property
     def cases(self) -> Cases:
         """Source ids of the awkward cases (see ``Cases``)."""
-        assert self.roster.cases is not None  # set by build_people
-        return self.roster.cases
+        return self._cases
 
     # the generic interface -------------------------------------------------------
     def count(self, kind: str) -> int:
@@ -157,8 +173,12 @@ class SyntheticDistrict:
     def _make(self, kind: str) -> _Kind:
         r = self.roster
         lists: dict[str, list] = {  # type: ignore[type-arg]
-            "school": r.schools, "student": r.students, "contact": r.contacts, "link": r.links,
-            "section": r.sections, "timetable": r.timetable,
+            "school": r.schools,
+            "student": r.students,
+            "contact": r.contacts,
+            "link": r.links,
+            "section": r.sections,
+            "timetable": r.timetable,
         }
         if kind in lists:
             items = lists[kind]
@@ -189,25 +209,48 @@ class SyntheticDistrict:
             st = r.students[student]
             section = r.sections[r.student_sections[student][slot]]
             yield Enrollment(
-                source_id=f"{st.source_id}-{section.source_id}", section_id=section.source_id,
-                student_id=st.source_id, start_date=max(st.entry_date, self.year_start),
+                source_id=f"{st.source_id}-{section.source_id}",
+                section_id=section.source_id,
+                student_id=st.source_id,
+                start_date=max(st.entry_date, self.year_start),
                 end_date=st.exit_date or self.year_end,
             )
 
     @cached_property
     def _attendance(self) -> AttendanceBook:
-        return AttendanceBook(self.spec.seed, self.style, self.timezone, self.school_days,
-                              [s.source_id for s in self.roster.students], self.ranges)
+        return AttendanceBook(
+            self.spec.seed,
+            self.style,
+            self.timezone,
+            self.school_days,
+            [s.source_id for s in self.roster.students],
+            self.ranges,
+        )
 
     @cached_property
     def _coursework(self) -> Coursework:
-        return Coursework(self.spec.seed, self.style, self.roster, self.school_days, self.days_so_far,
-                          terms(self.year_start, self.year_end, self.style), self.today)
+        return Coursework(
+            self.spec.seed,
+            self.style,
+            self.roster,
+            self.school_days,
+            self.days_so_far,
+            terms(self.year_start, self.year_end, self.style),
+            self.today,
+        )
 
     @cached_property
     def _pastoral(self) -> Pastoral:
-        return Pastoral(self.spec.seed, self.style, self.timezone, self.roster, self.school_days,
-                        self.ranges, self.year_start, self.today)
+        return Pastoral(
+            self.spec.seed,
+            self.style,
+            self.timezone,
+            self.roster,
+            self.school_days,
+            self.ranges,
+            self.year_start,
+            self.today,
+        )
 
 
 __all__ = ["KINDS", "Cases", "DistrictSpec", "SyntheticDistrict"]
