@@ -125,6 +125,8 @@ def test_get_finds_records_by_source_id_and_none_for_unknown_ids(
         assert district.get(kind, "no-such-id") is None, kind
     first = records["student"][0].source_id
     assert district.get("attendance", f"{first}-2001-01-01") is None
+    assert district.get("attendance", f"{first}-2026-09-05") is None  # a Saturday
+    assert district.get("attendance", f"{first}-2026-09-08-XX") is None
     assert district.get("behaviour", f"{first}-B99999") is None
 
 
