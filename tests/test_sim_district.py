@@ -119,8 +119,7 @@ def test_get_finds_records_by_source_id_and_none_for_unknown_ids(
     district: SyntheticDistrict, records: dict[str, list[Record]]
 ) -> None:
     for kind in KINDS:
-        rows = records[kind]
-        for r in rows[:5] + rows[len(rows) // 2 : len(rows) // 2 + 5] + rows[-5:]:
+        for r in records[kind]:
             assert district.get(kind, r.source_id) == r, kind
         assert district.get(kind, "no-such-id") is None, kind
     first = records["student"][0].source_id
@@ -128,6 +127,11 @@ def test_get_finds_records_by_source_id_and_none_for_unknown_ids(
     assert district.get("attendance", f"{first}-2026-09-05") is None  # a Saturday
     assert district.get("attendance", f"{first}-2026-09-08-XX") is None
     assert district.get("behaviour", f"{first}-B99999") is None
+    assert district.get("behaviour", f"{first}-B0") is None
+    an_assignment = records["assignment"][0].source_id
+    assert district.get("result", f"0{an_assignment}-{first}") is None  # leading zeros matter
+    last_term = records["grade"][-1].source_id.rsplit("-", 1)[1]
+    assert district.get("grade", f"{first}-no-section-{last_term}") is None
 
 
 def test_an_unknown_kind_is_refused(district: SyntheticDistrict) -> None:

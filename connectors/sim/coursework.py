@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
@@ -81,6 +81,32 @@ class Coursework:
 
     def assignment_id(self, i: int) -> str:
         return f"{i + 1:07d}" if self.style == "uk" else str(700001 + i)
+
+    def result_position(self, assignment_id: str, student: int) -> int | None:
+        """Index of the result of ``student`` for ``assignment_id``, if there is one."""
+        first = 1 if self.style == "uk" else 700001
+        if not assignment_id.isdigit() or not 0 <= int(assignment_id) - first < self.count_assignments():
+            return None
+        a = int(assignment_id) - first
+        if self.assignment_id(a) != assignment_id:  # e.g. missing leading zeros
+            return None
+        section, k = divmod(a, ASSIGNMENTS_PER_SECTION)
+        pos = bisect_left(self.result_keys, (section, k, 0))
+        if pos == len(self.result_keys) or self.result_keys[pos][:2] != (section, k):
+            return None  # not due yet
+        members = self.members[section]
+        m = members.index(student) if student in members else self.result_keys[pos][2]
+        return self.result_offsets[pos] + m if m < self.result_keys[pos][2] else None
+
+    def grade_position(self, student: int, slot: int, term: str) -> int | None:
+        """Index of the grade of ``student`` in their section ``slot`` for ``term``, if any."""
+        t = next((i for i, (name, _f, _l) in enumerate(self.terms) if name == term), None)
+        if t is None:
+            return None
+        j = bisect_left(self.term_students[t], student)
+        if j == len(self.term_students[t]) or self.term_students[t][j] != student:
+            return None
+        return self.grade_offsets[t] + j * COURSES_PER_STUDENT + slot
 
     # assignments ---------------------------------------------------------------
     def count_assignments(self) -> int:

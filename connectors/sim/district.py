@@ -134,19 +134,38 @@ class SyntheticDistrict:
         return k.iter(start, stop)
 
     def get(self, kind: str, source_id: str) -> Record | None:
-        """The record of ``kind`` with ``source_id``, or None (a scan for the larger bulk kinds)."""
+        """The record of ``kind`` with ``source_id``, or None; bulk kinds parse the id (no scan)."""
         k = self._kind(kind)
         if kind == "attendance":
             return self._attendance.get(source_id, self.student_index)
-        if kind == "enrollment":
+        if kind == "enrollment":  # "<student>-<section>"
             student, _, section = source_id.partition("-")
+            i, slot = self.student_index.get(student), self._slot(student, section)
+            at = None if i is None or slot is None else i * COURSES_PER_STUDENT + slot
+        elif kind == "grade":  # "<student>-<section>-<term>"
+            student, _, rest = source_id.partition("-")
+            section, _, term = rest.partition("-")
+            i, slot = self.student_index.get(student), self._slot(student, section)
+            at = None if i is None or slot is None else self._coursework.grade_position(i, slot, term)
+        elif kind == "result":  # "<assignment>-<student>"
+            assignment, _, student = source_id.partition("-")
             i = self.student_index.get(student)
-            if i is None:
-                return None
-            for slot, s in enumerate(self.roster.student_sections[i]):
-                if self.roster.sections[s].source_id == section:
-                    return next(k.iter(i * COURSES_PER_STUDENT + slot, i * COURSES_PER_STUDENT + slot + 1))
+            at = None if i is None else self._coursework.result_position(assignment, i)
+        else:
+            at = self._position(kind, source_id)
+        return None if at is None else next(k.iter(at, at + 1))
+
+    def _slot(self, student_id: str, section_id: str) -> int | None:
+        """Which of a student's sections (0..5) has ``section_id``."""
+        i = self.student_index.get(student_id)
+        if i is None:
             return None
+        sections = [self.roster.sections[s].source_id for s in self.roster.student_sections[i]]
+        return sections.index(section_id) if section_id in sections else None
+
+    def _position(self, kind: str, source_id: str) -> int | None:
+        """Index of ``source_id`` within ``kind``: parsed for per-student kinds, else a lazy map."""
+        k = self._kind(kind)
         if kind in ("behaviour", "report"):  # "<student>-B<n>" / "<student>-R<n>"
             student, _, tail = source_id.rpartition("-")
             i = self.student_index.get(student)
@@ -154,13 +173,10 @@ class SyntheticDistrict:
             if i is None or tail[:1] != ("B" if kind == "behaviour" else "R") or not tail[1:].isdigit():
                 return None
             at = offsets[i] + int(tail[1:]) - 1
-            return next(k.iter(at, at + 1)) if offsets[i] <= at < offsets[i + 1] else None
-        if kind in ("result", "grade"):  # rare lookups: a scan keeps memory flat
-            return next((r for r in k.iter(0, k.count()) if r.source_id == source_id), None)
-        if not k.index:
+            return at if offsets[i] <= at < offsets[i + 1] else None
+        if not k.index:  # small kinds only: the bulk ones are all parsed above
             k.index = {r.source_id: n for n, r in enumerate(k.iter(0, k.count()))}
-        found = k.index.get(source_id)
-        return None if found is None else next(k.iter(found, found + 1))
+        return k.index.get(source_id)
 
     # kinds -------------------------------------------------------------------------
     def _kind(self, kind: str) -> _Kind:
