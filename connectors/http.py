@@ -118,7 +118,9 @@ class ReadOnlyClient:
         self._sleep = sleep
         self._clock = clock
         self.max_attempts = max_attempts
-        self._backoff = tenacity.wait_exponential_jitter(initial=backoff_initial, max=backoff_cap, jitter=1.0)
+        self._backoff = tenacity.wait_exponential_jitter(
+            multiplier=backoff_initial, max=backoff_cap, jitter=1.0
+        )
         self.max_retry_after = max_retry_after
         self.retries = 0
         self.requests = 0
