@@ -292,8 +292,40 @@ def _get(row: dict[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
+_CATEGORY_EXACT = {**CODE_CATEGORY, **{k.capitalize(): v for k, v in CODE_CATEGORY.items()}}
+
+
+def _attendance_fast(row: dict[str, Any]) -> r.AttendanceMark:
+    """The bulk kind (a mark per student per day) skips the generic field loop."""
+    late = row.get("minutes_late")
+    at = dt.datetime.fromisoformat(row["whencreated"])
+    offset = at.utcoffset()
+    if offset is None or offset:
+        raise ValueError("needs the generic path")
+    return r.AttendanceMark(
+        source_id=text(row["id"]),
+        student_id=text(row["studentid"]),
+        date=dt.date.fromisoformat(row["att_date"]),
+        session=text(row["att_mode"]),
+        source_code=text(row.get("att_code", "")),
+        category=_CATEGORY_EXACT[row["code_category"]],
+        minutes_late=None if late is None or late == "" else int(late),
+        recorded_at=at,
+    )
+
+
+# Fast paths for bulk kinds; any surprise falls back to the generic, diagnosing path.
+_FAST: dict[str, Callable[[dict[str, Any]], r.Record]] = {"attendance": _attendance_fast}
+
+
 def build(kind: str, row: dict[str, Any]) -> r.Record:
     """One canonical record from one wire row; RecordError names the field, not the value."""
+    fast = _FAST.get(kind)
+    if fast is not None:
+        try:
+            return fast(row)
+        except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
+            pass
     cls, fields = FIELDS[kind]
     kw: dict[str, Any] = {}
     for attr, path, key, parse, default in fields:
