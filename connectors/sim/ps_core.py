@@ -36,6 +36,7 @@ class Faults:
     server_error_status: int = 503
     drop_next: int = 0  # close the connection mid-body
     expire_tokens_after: int | None = None  # revoke every token after this many more requests
+    revoked: bool = False  # tokens are issued but every resource answers 401 (rights withdrawn)
     delay: float = 0.0  # seconds before each resource response (slow pages)
     count_skew: dict[str, int] = field(default_factory=dict)  # kind -> added to its /count
     expires_in: int = 3600  # token lifetime announced (sent as a string, as some servers do)
@@ -84,7 +85,9 @@ class PowerSchoolSim:
         self.faults = faults or Faults()
         self.v1_page_cap = v1_page_cap
         self.schema_page_cap = schema_page_cap
-        self._no_txn = {k for k, t in ps_wire.TABLES.items() if not t.has_txn} | set(tables_without_txn)
+        # Tables without transaction_date, by kind; ``tables_without_txn`` takes kinds or table names.
+        extra = {ps_wire.BY_TABLE[t].kind if t in ps_wire.BY_TABLE else t for t in tables_without_txn}
+        self._no_txn = {k for k, t in ps_wire.TABLES.items() if not t.has_txn} | extra
         self._credentials = (client_id, client_secret)
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -119,7 +122,7 @@ class PowerSchoolSim:
                 # A write attempt: counted so tests can prove a sync made none.
                 self.writes += 1
                 return _message(405, "method not allowed")
-            if not self._authorized(headers):
+            if self.faults.revoked or not self._authorized(headers):
                 self.unauthorized += 1
                 return _message(401, "invalid or expired access token")
             fault = self._fault()
