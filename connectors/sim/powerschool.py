@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from connectors.sim.district import DistrictSpec, SyntheticDistrict
 from connectors.sim.ps_core import Faults, PowerSchoolSim, SimResponse
 from connectors.sim.ps_state import District
 
@@ -108,7 +109,7 @@ def run_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> tuple[
 
 
 def serve(
-    spec: Any,
+    spec: DistrictSpec,
     host: str = "127.0.0.1",
     port: int = 8700,
     *,
@@ -119,9 +120,7 @@ def serve(
     schema_page_cap: int = 1000,
     log_level: str = "info",
 ) -> None:
-    """Serve a district built from ``spec`` (a DistrictSpec) until interrupted."""
-    from connectors.sim.district import SyntheticDistrict
-
+    """Serve a district built from ``spec`` until interrupted (``portico simulate powerschool``)."""
     app = make_app(
         SyntheticDistrict(spec),
         client_id=client_id,
