@@ -6,6 +6,8 @@ import click
 
 from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
+from gateway.cli.demo_cmds import demo_cmd
+from gateway.cli.simulate_cmds import simulate_group
 from gateway.cli.sync_cmds import status_cmd, sync_group
 
 
@@ -25,3 +27,5 @@ main.add_command(config_group)
 main.add_command(keys_group)
 main.add_command(sync_group)
 main.add_command(status_cmd)
+main.add_command(simulate_group)
+main.add_command(demo_cmd)
