@@ -66,6 +66,10 @@ def spec_from(seed: int, schools: int, students: int, today: dt.datetime | None,
 @click.option(
     "--count-skew", multiple=True, metavar="KIND=N", help="Add N to the /count of KIND (repeatable)."
 )
+@click.option(
+    "--schema-page-cap", default=1000, show_default=True, help="Largest pagesize /ws/schema allows."
+)
+@click.option("--quiet", is_flag=True, help="Log warnings only.")
 def powerschool_cmd(
     seed: int,
     schools: int,
