@@ -1,0 +1,264 @@
+"""The Cloud-School-like CSV connector: an export folder read as full snapshots.
+
+Every read is a full export (``Page.full`` is always True): a row missing from the
+export is a delete. Each stream re-checks the whole export first (``Gate``), so a
+manifest mismatch, a file still being written or a header-only file stops the run
+before any of its records are used. Every page carries the export's content
+fingerprint as its cursor: the same for every stream of one export, so the engine
+can both skip an export it already published and notice a run that straddled two
+exports. Bad rows come back in ``Page.rejected`` naming file, row and column, never
+the cell; past ``max_rejected`` in a stream the export is held (``SourceDataError``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from config.errors import RecordError, SourceDataError, SourceUnavailableError
+from connectors import records as rec
+from connectors.base import CheckResult, Page, StreamInfo
+from connectors.cloudschool import mapping, normalize, normalize_work
+from connectors.cloudschool.export import Export, ExportFile, Gate, unchanged
+from connectors.cloudschool.options import Options
+from connectors.cloudschool.reader import copy_file, iter_rows
+from connectors.cloudschool.values import BadCell
+from connectors.registry import BuildContext, ConnectorType
+
+log = structlog.get_logger(__name__)
+
+# stream -> (record kinds, entities/files read for it)
+STREAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "school": (("school",), ()),
+    "students": (("student",), ("students",)),
+    "contacts": (("contact", "link"), ("contacts",)),
+    "classes": (("section",), ("classes",)),
+    "class_members": (("enrollment",), ("class_members",)),
+    "timetable": (("timetable",), ("timetable",)),
+    "attendance": (("attendance",), ("attendance",)),
+    "assignments": (("assignment",), ("assignments",)),
+    "assignment_results": (("result",), ("assignment_results",)),
+    "assessments": (("grade",), ("assessments",)),
+    "behaviour": (("behaviour",), ("behaviour", "achievements")),
+    "notices": (("notice",), ("notices",)),
+    "progress_reports": (("report",), ("progress_reports",)),
+}
+
+CONVERTERS: dict[str, Callable[[normalize.Index, normalize.Ctx], normalize.Converter]] = {
+    "students": normalize.students,
+    "contacts": normalize.contacts,
+    "classes": normalize.classes,
+    "class_members": normalize.class_members,
+    "timetable": normalize.timetable,
+    "attendance": normalize.attendance,
+    "assignments": normalize_work.assignments,
+    "assignment_results": normalize_work.assignment_results,
+    "assessments": normalize_work.assessments,
+    "behaviour": normalize_work.behaviour,
+    "achievements": normalize_work.achievements,
+    "notices": normalize_work.notices,
+    "progress_reports": normalize_work.progress_reports,
+}
+
+# A repeated key is a bad row, named by the columns that make the key. The two bulk
+# files are not checked: a set of millions of ids would cost more memory than the
+# rest of the read, and the engine keys records by (kind, source_id) anyway.
+KEY_COLUMNS: dict[str, str | None] = {
+    "students": "StudentID",
+    "contacts": "StudentID+ContactID",
+    "classes": "ClassID",
+    "class_members": "ClassID+StudentID",
+    "timetable": "ClassID+WeekPattern+Day+Period",
+    "attendance": None,
+    "assignments": "AssignmentID",
+    "assignment_results": None,
+    "assessments": "StudentID+ClassID+ResultSet",
+    "behaviour": "IncidentID",
+    "achievements": "AwardID",
+    "notices": "NoticeID",
+    "progress_reports": "ReportID",
+}
+
+
+@dataclass
+class FileStats:
+    """Per-file counts of the last read, for logs and ``portico status``."""
+
+    rows: int = 0
+    records: int = 0
+    rejected: int = 0
+    skipped: int = 0  # rows that are not records by design (an unmarked register "-")
+
+
+class CloudSchoolConnector:
+    """Reads one school's export folder (see module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        options: Options,
+        *,
+        base_dir: Path,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.name = name
+        self.options = options
+        self.folder = base_dir / options.path
+        self.archive = base_dir / options.archive_dir if options.archive_dir else None
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._gate = Gate(options, self.folder)
+        self.stats: dict[str, FileStats] = {}
+
+    def streams(self) -> list[StreamInfo]:
+        enabled = set(mapping.enabled_entities(self.options))
+        return [
+            StreamInfo(name, kinds)
+            for name, (kinds, entities) in STREAMS.items()
+            if not entities or enabled & set(entities)
+        ]
+
+    def check(self) -> CheckResult:
+        return CheckResult(mapping.check_mapping(self.options, self.folder))
+
+    def export(self) -> Export:
+        """Check the export now (raises as ``read`` would); its fingerprint identifies it."""
+        return self._gate.check(self._clock().timestamp())
+
+    def read(self, stream: str, state: str | None, *, full: bool = False) -> Iterator[Page]:
+        if stream not in STREAMS:
+            raise ValueError(f"unknown stream {stream!r}")
+        now = self._clock()
+        export = self._gate.check(now.timestamp())
+        today = now.astimezone(ZoneInfo(self.options.timezone)).date()
+        if stream == "school":
+            yield Page([normalize.school(self.options, today)], full=True, cursor=export.fingerprint)
+            return
+        ctx = normalize.Ctx.build(self.options, today)
+        pages = _Pager(self.options.page_size, stream, self.options.max_rejected)
+        files = [export.files[e] for e in STREAMS[stream][1] if e in export.files]
+        for f in files:
+            yield from self._read_file(f, ctx, pages)
+        yield pages.flush(cursor=export.fingerprint)
+        if self.archive is not None:
+            for f in files:
+                copy_file(f.info.path, self.archive / export.fingerprint[:16])
+
+    def close(self) -> None:
+        """Nothing is held open between reads."""
+
+    def _read_file(self, f: ExportFile, ctx: normalize.Ctx, pages: _Pager) -> Iterator[Page]:
+        name, width, index = f.info.path.name, f.bound.width, f.bound.index
+        stats = self.stats[name] = FileStats()
+        convert = CONVERTERS[f.entity](lambda col: index.get(col, width), ctx)
+        key_cols = KEY_COLUMNS[f.entity]
+        seen: dict[tuple[str, str], int] | None = {} if key_cols else None
+        grades: dict[str, rec.Grade] = {}
+        rows = iter_rows(f.info.path, f.info.encoding, self.options.delimiter)
+        header = next(rows)[1]
+
+        def reject(row_no: int, column: str, reason: str) -> None:
+            stats.rejected += 1
+            pos = index.get(column)
+            field = header[pos].strip() if pos is not None else column
+            pages.reject(RecordError(reason, where=f"{name} row {row_no}", field=field))
+
+        for row_no, row in rows:
+            stats.rows += 1
+            n = len(row)
+            if n != width:
+                if n < width:
+                    reject(row_no, "", f"{n} fields where the header has {width}")
+                    continue
+                if any(c.strip() for c in row[width:]):
+                    reject(row_no, "", f"{n} fields where the header has {width} (an unquoted delimiter?)")
+                    continue
+                del row[width:]
+            row.append("")  # the sentinel absent optional columns point at
+            try:
+                out = convert(row)
+            except BadCell as bad:
+                reject(row_no, bad.field, bad.reason)
+                continue
+            if out is None:
+                stats.skipped += 1
+                continue
+            for record in out if isinstance(out, tuple) else (out,):
+                if seen is not None:
+                    first = seen.setdefault((record.kind, record.source_id), row_no)
+                    if first != row_no:
+                        if isinstance(record, rec.Grade):
+                            merged = normalize_work.merge_grades(grades[record.source_id], record)
+                            if merged is not None:
+                                grades[record.source_id] = merged
+                                continue
+                        elif isinstance(record, rec.Contact):
+                            continue  # one row per pair repeats the contact: the first row wins
+                        reject(row_no, "", f"duplicate {key_cols} (first at row {first})")
+                        break
+                if isinstance(record, rec.Grade):
+                    grades[record.source_id] = record
+                    continue
+                stats.records += 1
+                if (page := pages.add(record)) is not None:
+                    yield page
+        for grade in grades.values():
+            stats.records += 1
+            if (page := pages.add(grade)) is not None:
+                yield page
+        self._after_file(f, stats)
+
+    def _after_file(self, f: ExportFile, stats: FileStats) -> None:
+        name = f.info.path.name
+        if not unchanged(f.info):
+            raise SourceUnavailableError(f"{name}: changed while being read; trying again next run")
+        if f.manifest is not None and f.manifest.rows != stats.rows:
+            raise SourceDataError(f"{name}: {stats.rows} rows read, the manifest lists {f.manifest.rows}")
+        log.info(
+            "cloudschool.file_read",
+            connector=self.name,
+            file=name,
+            rows=stats.rows,
+            records=stats.records,
+            rejected=stats.rejected,
+            skipped=stats.skipped,
+        )
+
+
+class _Pager:
+    """Collects records and set-aside rows into pages; holds the export past max_rejected."""
+
+    def __init__(self, size: int, stream: str, max_rejected: int) -> None:
+        self.size, self.stream, self.max_rejected = size, stream, max_rejected
+        self.records: list[rec.Record] = []
+        self.rejected: list[RecordError] = []
+        self.total_rejected = 0
+
+    def add(self, record: rec.Record) -> Page | None:
+        self.records.append(record)
+        return self.flush() if len(self.records) >= self.size else None
+
+    def reject(self, error: RecordError) -> None:
+        self.total_rejected += 1
+        if self.total_rejected > self.max_rejected:
+            raise SourceDataError(
+                f"{self.stream}: more than {self.max_rejected} malformed rows (max_rejected); export held"
+            )
+        self.rejected.append(error)
+
+    def flush(self, cursor: str | None = None) -> Page:
+        page = Page(self.records, self.rejected, full=True, cursor=cursor)
+        self.records, self.rejected = [], []
+        return page
+
+
+def build(name: str, options: Any, ctx: BuildContext) -> CloudSchoolConnector:
+    return CloudSchoolConnector(name, options, base_dir=ctx.base_dir)
+
+
+CONNECTOR_TYPE = ConnectorType("cloudschool", Options, build)
