@@ -149,7 +149,7 @@ def behaviour(ix: Index, ctx: Ctx) -> Converter:
             polarity=polarity,
             points=parse_int(points, "Points") if points else 0,
             category=row[i_type].strip() or row[i_reason].strip(),
-            description=opt(row[i_text]) or opt(row[i_reason]),
+            description=opt(row[i_text]),
             staff_name=opt(row[i_staff]),
         )
 
