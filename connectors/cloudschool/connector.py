@@ -28,7 +28,7 @@ from connectors.base import CheckResult, Page, StreamInfo
 from connectors.cloudschool import mapping, normalize, normalize_work
 from connectors.cloudschool.export import Export, ExportFile, Gate, unchanged
 from connectors.cloudschool.options import Options
-from connectors.cloudschool.reader import copy_file, iter_rows
+from connectors.cloudschool.reader import copy_file, open_csv
 from connectors.cloudschool.values import BadCell
 from connectors.registry import BuildContext, ConnectorType
 
@@ -92,7 +92,7 @@ class FileStats:
     """Per-file counts of the last read, for logs and ``portico status``."""
 
     rows: int = 0
-    records: int = 0
+    landed: int = 0  # rows that gave records (a contacts row gives two, grade aspects merge)
     rejected: int = 0
     skipped: int = 0  # rows that are not records by design (an unmarked register "-")
 
@@ -158,11 +158,8 @@ class CloudSchoolConnector:
         name, width, index = f.info.path.name, f.bound.width, f.bound.index
         stats = self.stats[name] = FileStats()
         convert = CONVERTERS[f.entity](lambda col: index.get(col, width), ctx)
-        key_cols = KEY_COLUMNS[f.entity]
-        seen: dict[tuple[str, str], int] | None = {} if key_cols else None
-        grades: dict[str, rec.Grade] = {}
-        rows = iter_rows(f.info.path, f.info.encoding, self.options.delimiter)
-        header = next(rows)[1]
+        keeper = _Keeper(KEY_COLUMNS[f.entity])
+        header: list[str] = []
 
         def reject(row_no: int, column: str, reason: str) -> None:
             stats.rejected += 1
@@ -170,50 +167,50 @@ class CloudSchoolConnector:
             field = header[pos].strip() if pos is not None else column
             pages.reject(RecordError(reason, where=f"{name} row {row_no}", field=field))
 
-        for row_no, row in rows:
-            stats.rows += 1
-            n = len(row)
-            if n != width:
-                if n < width:
-                    reject(row_no, "", f"{n} fields where the header has {width}")
+        # One loop for millions of rows: counters are locals and the bulk files (no
+        # key check, one record per row) append straight to the page.
+        bulk, size, batch = keeper.key is None, pages.size, pages.records
+        n_rows = n_skipped = n_landed = 0
+        with open_csv(f.info.path, f.info.encoding, self.options.delimiter) as (head, rows):
+            header = head or []
+            for row_no, row in rows:
+                if not row:
                     continue
-                if any(c.strip() for c in row[width:]):
-                    reject(row_no, "", f"{n} fields where the header has {width} (an unquoted delimiter?)")
+                n_rows += 1
+                if len(row) != width:
+                    problem = _fit(row, width)
+                    if problem:
+                        reject(row_no, "", problem)
+                        continue
+                row.append("")  # the sentinel absent optional columns point at
+                try:
+                    out = convert(row)
+                except BadCell as bad:
+                    reject(row_no, bad.field, bad.reason)
                     continue
-                del row[width:]
-            row.append("")  # the sentinel absent optional columns point at
-            try:
-                out = convert(row)
-            except BadCell as bad:
-                reject(row_no, bad.field, bad.reason)
-                continue
-            if out is None:
-                stats.skipped += 1
-                continue
-            for record in out if isinstance(out, tuple) else (out,):
-                if seen is not None:
-                    first = seen.setdefault((record.kind, record.source_id), row_no)
-                    if first != row_no:
-                        if isinstance(record, rec.Grade):
-                            merged = normalize_work.merge_grades(grades[record.source_id], record)
-                            if merged is not None:
-                                grades[record.source_id] = merged
-                                continue
-                        elif isinstance(record, rec.Contact):
-                            continue  # one row per pair repeats the contact: the first row wins
-                        reject(row_no, "", f"duplicate {key_cols} (first at row {first})")
-                        break
-                if isinstance(record, rec.Grade):
-                    grades[record.source_id] = record
-                    continue
-                stats.records += 1
-                if (page := pages.add(record)) is not None:
-                    yield page
-        for grade in grades.values():
-            stats.records += 1
-            if (page := pages.add(grade)) is not None:
-                yield page
+                if out is None:
+                    n_skipped += 1
+                elif bulk:
+                    n_landed += 1
+                    batch.append(out)  # type: ignore[arg-type]
+                    if len(batch) >= size:
+                        yield pages.flush()
+                        batch = pages.records
+                else:
+                    duplicate = keeper.keep(out, row_no, pages)
+                    if duplicate:
+                        reject(row_no, "", duplicate)
+                    else:
+                        n_landed += 1
+                    if len(pages.records) >= size:
+                        yield pages.flush()
+                        batch = pages.records
+        for grade in keeper.grades.values():
+            pages.records.append(grade)
+        stats.rows, stats.skipped, stats.landed = n_rows, n_skipped, n_landed
         self._after_file(f, stats)
+        if len(pages.records) >= size:
+            yield pages.flush()
 
     def _after_file(self, f: ExportFile, stats: FileStats) -> None:
         name = f.info.path.name
@@ -226,10 +223,51 @@ class CloudSchoolConnector:
             connector=self.name,
             file=name,
             rows=stats.rows,
-            records=stats.records,
+            landed=stats.landed,
             rejected=stats.rejected,
             skipped=stats.skipped,
         )
+
+
+def _fit(row: list[str], width: int) -> str:
+    """Make ``row`` as wide as the header, or say why it cannot be (empty when fine)."""
+    n = len(row)
+    if n < width:
+        return f"{n} fields where the header has {width}"
+    if any(c.strip() for c in row[width:]):
+        return f"{n} fields where the header has {width} (an unquoted delimiter?)"
+    del row[width:]  # trailing empty columns
+    return ""
+
+
+class _Keeper:
+    """Key checks for the files that have them: a repeated key is a bad row, except a
+    contact repeated by one-row-per-pair (first row wins) and the rows of one grade
+    (mark and percentage arrive as separate aspects and are merged)."""
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        self.seen: dict[tuple[str, str], int] = {}
+        self.grades: dict[str, rec.Grade] = {}
+
+    def keep(self, out: normalize.Converted, row_no: int, pages: _Pager) -> str:
+        """Add the row's records to ``pages``; a reason when the row repeats a key."""
+        for record in out if isinstance(out, tuple) else (out,):
+            assert record is not None
+            first = self.seen.setdefault((record.kind, record.source_id), row_no)
+            if isinstance(record, rec.Grade):
+                if first == row_no:
+                    self.grades[record.source_id] = record
+                    continue
+                merged = normalize_work.merge_grades(self.grades[record.source_id], record)
+                if merged is None:
+                    return f"duplicate {self.key} (first at row {first})"
+                self.grades[record.source_id] = merged
+            elif first == row_no:
+                pages.records.append(record)
+            elif not isinstance(record, rec.Contact):
+                return f"duplicate {self.key} (first at row {first})"
+        return ""
 
 
 class _Pager:
@@ -240,10 +278,6 @@ class _Pager:
         self.records: list[rec.Record] = []
         self.rejected: list[RecordError] = []
         self.total_rejected = 0
-
-    def add(self, record: rec.Record) -> Page | None:
-        self.records.append(record)
-        return self.flush() if len(self.records) >= self.size else None
 
     def reject(self, error: RecordError) -> None:
         self.total_rejected += 1

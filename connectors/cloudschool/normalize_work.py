@@ -3,7 +3,7 @@ achievements, notices, progress reports) to canonical records (see normalize.py)
 
 from __future__ import annotations
 
-from connectors.cloudschool.normalize import Converter, Ctx, Index, need
+from connectors.cloudschool.normalize import Converter, Ctx, Index, need, slot_setters
 from connectors.cloudschool.values import BadCell, opt, parse_float, parse_int
 from connectors.records import (
     Assignment,
@@ -56,23 +56,35 @@ _STATUS = {
 
 
 def assignment_results(ix: Index, ctx: Ctx) -> Converter:
+    """A bulk file (students x assignments): built through slots like attendance marks."""
     i_id, i_sid, i_mark, i_status, i_comment = (
         ix(c) for c in ("AssignmentID", "StudentID", "Mark", "Status", "Comment")
     )
+    statuses: dict[str, ResultStatus] = {}
+    new, cls = object.__new__, AssignmentResult
+    s_id, s_assignment, s_student, s_score, s_status, s_comment = slot_setters(cls)
 
-    def convert(row: list[str]) -> AssignmentResult:
-        aid, sid, mark = need(row[i_id], "AssignmentID"), need(row[i_sid], "StudentID"), row[i_mark].strip()
-        status = _STATUS.get(" ".join(row[i_status].split()).casefold())
+    def status_of(cell: str) -> ResultStatus:
+        status = _STATUS.get(" ".join(cell.split()).casefold())
         if status is None:
             raise BadCell("Status", "not a result status (submitted, missing, late, exempt or blank)")
-        return AssignmentResult(
-            source_id=f"{aid}-{sid}",
-            assignment_id=aid,
-            student_id=sid,
-            score=parse_float(mark, "Mark") if mark else None,
-            status=status,
-            comment=opt(row[i_comment]),
-        )
+        statuses[cell] = status
+        return status
+
+    def convert(row: list[str]) -> AssignmentResult:
+        aid, sid, mark = row[i_id].strip(), row[i_sid].strip(), row[i_mark].strip()
+        if not aid or not sid:
+            raise BadCell("StudentID" if aid else "AssignmentID", "blank")
+        status = statuses.get(row[i_status]) or status_of(row[i_status])
+        comment = row[i_comment].strip()
+        o = new(cls)
+        s_id(o, f"{aid}-{sid}")
+        s_assignment(o, aid)
+        s_student(o, sid)
+        s_score(o, parse_float(mark, "Mark") if mark else None)
+        s_status(o, status)
+        s_comment(o, comment or None)
+        return o
 
     return convert
 

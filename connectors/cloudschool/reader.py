@@ -13,12 +13,14 @@ import csv
 import hashlib
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from config.errors import SourceDataError, SourceUnavailableError
 
 _CHUNK = 1 << 20
+Rows = Iterator[tuple[int, list[str]]]
 # Free-text cells (comments, notice bodies) can be long; the csv default of 128 KiB
 # would turn one long comment into an error for every later row.
 csv.field_size_limit(16 * 1024 * 1024)
@@ -86,27 +88,43 @@ def _decode_error(path: Path, encoding: str) -> SourceDataError:
     return SourceDataError(f"{path.name}: not readable as {encoding} (set options.encoding)")
 
 
-def iter_rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """``(row number, cells)`` of each non-blank row of ``path``, header first.
+@contextmanager
+def open_csv(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[list[str] | None, Rows]]:
+    """``(header, rows)`` of ``path``: the first non-blank row, then ``(row number, cells)``.
 
     Row numbers are what a spreadsheet shows: the header is row 1 and blank lines
-    count, while a quoted cell spanning lines stays one row.
+    count (they arrive as ``[]``; callers skip them), while a quoted cell spanning
+    lines stays one row. Decoding and CSV errors anywhere inside the ``with`` block
+    become a ``SourceDataError`` naming the file.
     """
+    reader = None
     try:
         with path.open("r", encoding=encoding, newline="") as fh:
             reader = csv.reader(fh, delimiter=delimiter, strict=False)
-            first = True
-            for n, row in enumerate(reader, start=1):
-                if not row:
-                    continue
-                if first:
-                    row[0] = row[0].lstrip("\ufeff")  # a BOM left by an explicit utf-8
-                    first = False
-                yield n, row
+            rows = enumerate(reader, start=1)
+            header = None
+            for _, row in rows:
+                if row:
+                    header = row
+                    header[0] = header[0].lstrip("\ufeff")  # a BOM left by an explicit utf-8
+                    break
+            yield header, rows
     except UnicodeDecodeError:
         raise _decode_error(path, encoding) from None
     except csv.Error as exc:
-        raise SourceDataError(f"{path.name}: unreadable CSV near line {reader.line_num} ({exc})") from None
+        line = reader.line_num if reader is not None else 0
+        raise SourceDataError(f"{path.name}: unreadable CSV near line {line} ({exc})") from None
+
+
+def iter_rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """``(row number, cells)`` of each non-blank row of ``path``, header first (see open_csv)."""
+    with open_csv(path, encoding, delimiter) as (header, rows):
+        if header is None:
+            return
+        yield 1, header
+        for n, row in rows:
+            if row:
+                yield n, row
 
 
 def read_header(path: Path, encoding: str, delimiter: str) -> list[str] | None:
