@@ -42,7 +42,9 @@ def connector(folder: Path, **options: Any) -> CloudSchoolConnector:
         "year_end_date": school.year_end_date,
         **options,
     }
-    return CloudSchoolConnector("school", Options.model_validate(opts), base_dir=folder.parent, clock=lambda: CLOCK)
+    return CloudSchoolConnector(
+        "school", Options.model_validate(opts), base_dir=folder.parent, clock=lambda: CLOCK
+    )
 
 
 def read_all(conn: CloudSchoolConnector) -> tuple[dict[str, list[Record]], list[RecordError]]:

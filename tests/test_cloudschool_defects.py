@@ -45,7 +45,9 @@ def test_accented_names_survive_windows_1252(tmp_path: Path) -> None:
     assert any(ch in s.legal_first_name for s in records["student"] for ch in "éöàüï")
 
 
-def test_quoted_commas_quotes_and_line_breaks_land_verbatim(tmp_path: Path, clean: dict[str, list[str]]) -> None:
+def test_quoted_commas_quotes_and_line_breaks_land_verbatim(
+    tmp_path: Path, clean: dict[str, list[str]]
+) -> None:
     export(tmp_path, defects={"quoted"})
     records, rejected = read_all(connector(tmp_path))
     assert rejected == []

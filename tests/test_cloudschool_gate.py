@@ -14,7 +14,9 @@ from tests.cloudschool_support import connector, export, read_all
 
 
 def _files(folder: Path) -> dict[str, tuple[str, int]]:
-    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in folder.iterdir()}
+    return {
+        p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in folder.iterdir()
+    }
 
 
 def test_a_manifest_that_matches_lets_the_export_through(tmp_path: Path) -> None:
@@ -82,7 +84,9 @@ def test_a_disabled_entity_needs_no_file(tmp_path: Path) -> None:
 
 def test_too_many_bad_rows_hold_the_whole_export(tmp_path: Path) -> None:
     export(tmp_path, defects={"malformed_rows"})
-    with pytest.raises(SourceDataError, match=r"students: more than 1 malformed rows \(max_rejected\); export held"):
+    with pytest.raises(
+        SourceDataError, match=r"students: more than 1 malformed rows \(max_rejected\); export held"
+    ):
         read_all(connector(tmp_path, max_rejected=1))
 
 

@@ -72,7 +72,9 @@ def test_a_mapped_column_absent_from_the_file_names_both_spellings(tmp_path: Pat
 
 def test_a_mapping_key_that_is_not_a_preset_column_is_named(tmp_path: Path) -> None:
     export(tmp_path)
-    problems = check_mapping(_options(tmp_path, files={"classes": {"columns": {"Teacher": "Tutor"}}}), tmp_path)
+    problems = check_mapping(
+        _options(tmp_path, files={"classes": {"columns": {"Teacher": "Tutor"}}}), tmp_path
+    )
     assert problems[0].startswith("files.classes.columns: 'Teacher' is not a column of the preset")
 
 
@@ -84,7 +86,9 @@ def test_extra_columns_can_be_ignored_quietly(tmp_path: Path) -> None:
         "classes.csv: unknown column 'Capacity' (map it under files.classes.columns or list it in "
         "files.classes.ignore_columns)"
     ]
-    assert check_mapping(_options(tmp_path, files={"classes": {"ignore_columns": ["capacity"]}}), tmp_path) == []
+    assert (
+        check_mapping(_options(tmp_path, files={"classes": {"ignore_columns": ["capacity"]}}), tmp_path) == []
+    )
 
 
 def test_headers_match_despite_spaces_case_and_underscores(tmp_path: Path) -> None:
