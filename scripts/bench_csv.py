@@ -80,23 +80,35 @@ def main() -> None:
             write_export(district, folder, changed_fraction=fraction, seed=args.seed)
     print(f"export ready in {time.perf_counter() - t0:.1f}s: {args.students} students, {base}")
     size = sum(p.stat().st_size for p in full.glob("*.csv")) / 1e6
-    rows, ceiling_s = _ceiling(full)
     conn = _connector(full, district)
-    records, rejected, read_s = _read(conn)
+    conn.export()  # hash once, as the gate of any run does; not part of the parse timing
+    # Best of two, alternating, so another process on these two cores skews both alike.
+    rows, ceiling_s = min((_ceiling(full) for _ in range(2)), key=lambda r: r[1])
+    records, rejected, read_s = min((_read(conn) for _ in range(2)), key=lambda r: r[2])
     attendance = conn.stats["attendance_sessions.csv"].rows
     print(f"files: {size:.0f} MB, {rows:,} data rows ({attendance:,} attendance sessions)")
     print(f"csv.reader ceiling : {rows / ceiling_s:>10,.0f} rows/s  ({ceiling_s:.2f}s)")
     print(f"connector full read: {rows / read_s:>10,.0f} rows/s  ({read_s:.2f}s, {records:,} records, "
-          f"{rejected} set aside)  = {ceiling_s / read_s:.0%} of the ceiling")  # fmt: skip
-    _, _, again_s = _read(conn)
-    print(f"connector re-read (hashes cached): {again_s:.2f}s")
+          f"{rejected} set aside) = {ceiling_s / read_s:.0%} of the ceiling")  # fmt: skip
+    att = full / "attendance_sessions.csv"
+    start = time.perf_counter()
+    with att.open(encoding="utf-8-sig", newline="") as fh:
+        sum(1 for _ in csv.reader(fh))
+    att_csv = time.perf_counter() - start
+    start = time.perf_counter()
+    marks = sum(len(p.records) for p in conn.read("attendance", None, full=True))
+    att_s = time.perf_counter() - start
+    print(f"attendance only    : {attendance / att_s:>10,.0f} rows/s ({marks:,} marks in {att_s:.2f}s) vs "
+          f"csv.reader {attendance / att_csv:,.0f} rows/s")  # fmt: skip
     c2 = _connector(changed, district)
+    c2.export()
     _, _, changed_s = _read(c2)
-    print(f"connector read, 1% of rows changed: {changed_s:.2f}s ({changed_s / read_s:.0%} of the full read; "
-          "the parse is always full, the saving is in the engine's change detection)")  # fmt: skip
+    print(f"connector read, 1% of rows changed: {changed_s:.2f}s ({changed_s / read_s:.0%} of the full read: "
+          "parsing is always full; the saving is the engine's change detection)")  # fmt: skip
     start = time.perf_counter()
     same = conn.export().fingerprint == _connector(full, district).export().fingerprint
-    print(f"unchanged-export check (fingerprint, cold hash): {time.perf_counter() - start:.2f}s, same={same}")
+    print(f"unchanged export recognised by fingerprint (fresh connector hashes every file): "
+          f"{time.perf_counter() - start:.2f}s, same={same}")  # fmt: skip
     if not (args.keep or args.dir):
         shutil.rmtree(base)
 

@@ -120,3 +120,24 @@ def test_every_stream_of_one_export_carries_the_same_content_fingerprint(tmp_pat
     assert connector(tmp_path).export().fingerprint in cursors
     export(tmp_path, changed_fraction=0.01)
     assert connector(tmp_path).export().fingerprint not in cursors
+
+
+def test_a_row_count_that_differs_from_the_manifest_fails_the_run(tmp_path: Path) -> None:
+    export(tmp_path)
+    manifest = tmp_path / "export_manifest.csv"
+    lines = manifest.read_text().splitlines()
+    lines = [
+        line.replace("classes.csv,", "classes.csv,1") if line.startswith("classes.csv,") else line
+        for line in lines
+    ]
+    manifest.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SourceDataError, match=r"classes\.csv: \d+ rows read, the manifest lists 1\d+"):
+        list(connector(tmp_path).read("classes", None, full=True))
+
+
+def test_a_half_written_manifest_waits_for_the_next_run(tmp_path: Path) -> None:
+    export(tmp_path)
+    manifest = tmp_path / "export_manifest.csv"
+    manifest.write_bytes(manifest.read_bytes()[:200])
+    with pytest.raises(SourceUnavailableError, match=r"export_manifest\.csv row \d+"):
+        list(connector(tmp_path).read("students", None, full=True))

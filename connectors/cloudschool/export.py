@@ -49,7 +49,7 @@ class Gate:
     def __init__(self, options: Options, folder: Path) -> None:
         self.options = options
         self.folder = folder
-        self._inspected: dict[Path, FileInfo] = {}
+        self._inspected: dict[Path, tuple[FileInfo, mapping.Bound]] = {}
 
     def check(self, now: float) -> Export:
         opts = self.options
@@ -74,12 +74,8 @@ class Gate:
                 entry = manifest.get(name)
                 if entry is None:
                     raise SourceUnavailableError(f"{name}: not listed in the manifest")
-            info = self._inspect(path)
-            if entry is not None and entry.sha256 != info.sha256:
-                raise SourceUnavailableError(
-                    f"{name}: sha256 differs from the manifest (still being written or replaced)"
-                )
-            files[entity] = ExportFile(entity, info, self._bind(entity, info), entry)
+            info, bound = self._inspect(entity, path, entry)
+            files[entity] = ExportFile(entity, info, bound, entry)
         digest = hashlib.sha256()
         for entity, f in files.items():
             digest.update(f"{entity}:{f.info.path.name}:{f.info.sha256}\n".encode())
@@ -95,12 +91,22 @@ class Gate:
             return None
         return read_manifest(path)
 
-    def _inspect(self, path: Path) -> FileInfo:
+    def _inspect(
+        self, entity: str, path: Path, entry: ManifestEntry | None
+    ) -> tuple[FileInfo, mapping.Bound]:
+        """Hash, decode check and header of ``path``, redone only when its size or mtime moved."""
         size, mtime_ns = stat_key(path)
-        info = self._inspected.get(path)
-        if info is None or (info.size, info.mtime_ns) != (size, mtime_ns):
-            info = self._inspected[path] = inspect(path, self.options.encoding)
-        return info
+        cached = self._inspected.get(path)
+        if cached is None or (cached[0].size, cached[0].mtime_ns) != (size, mtime_ns):
+            info = inspect(path, self.options.encoding)
+            if entry is not None and entry.sha256 != info.sha256:
+                raise SourceUnavailableError(
+                    f"{path.name}: sha256 differs from the manifest (still being written or replaced)"
+                )
+            cached = self._inspected[path] = (info, self._bind(entity, info))
+        elif entry is not None and entry.sha256 != cached[0].sha256:
+            raise SourceUnavailableError(f"{path.name}: sha256 differs from the manifest (replaced)")
+        return cached
 
     def _bind(self, entity: str, info: FileInfo) -> mapping.Bound:
         name = info.path.name
