@@ -11,7 +11,7 @@ from typing import Any
 from config.errors import RecordError
 from connectors.cloudschool.connector import CloudSchoolConnector
 from connectors.cloudschool.options import Options
-from connectors.records import Record
+from connectors.records import Record, School
 from connectors.sim.cloudschool import ExportSummary, write_export
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
 
@@ -24,8 +24,14 @@ def district() -> SyntheticDistrict:
     return SyntheticDistrict(DistrictSpec(seed=11, schools=2, students=40, style="uk", today=TODAY))
 
 
+def school() -> School:
+    first = next(iter(district().iter("school")))
+    assert isinstance(first, School)
+    return first
+
+
 def school_id() -> str:
-    return next(iter(district().iter("school"))).source_id
+    return school().source_id
 
 
 def export(folder: Path, **kwargs: Any) -> ExportSummary:
@@ -33,13 +39,13 @@ def export(folder: Path, **kwargs: Any) -> ExportSummary:
 
 
 def connector(folder: Path, **options: Any) -> CloudSchoolConnector:
-    school = next(iter(district().iter("school")))
+    first = school()
     opts = {
         "path": str(folder),
-        "school_id": school.source_id,
-        "school_name": school.name,
-        "year_start_date": school.year_start_date,
-        "year_end_date": school.year_end_date,
+        "school_id": first.source_id,
+        "school_name": first.name,
+        "year_start_date": first.year_start_date,
+        "year_end_date": first.year_end_date,
         **options,
     }
     return CloudSchoolConnector(

@@ -25,7 +25,7 @@ import structlog
 from config.errors import RecordError, SourceDataError, SourceUnavailableError
 from connectors import records as rec
 from connectors.base import CheckResult, Page, StreamInfo
-from connectors.cloudschool import mapping, normalize, normalize_work
+from connectors.cloudschool import attendance, mapping, normalize, normalize_work
 from connectors.cloudschool.export import Export, ExportFile, Gate, unchanged
 from connectors.cloudschool.options import Options
 from connectors.cloudschool.reader import copy_file, open_csv
@@ -57,7 +57,7 @@ CONVERTERS: dict[str, Callable[[normalize.Index, normalize.Ctx], normalize.Conve
     "classes": normalize.classes,
     "class_members": normalize.class_members,
     "timetable": normalize.timetable,
-    "attendance": normalize.attendance,
+    "attendance": attendance.attendance,
     "assignments": normalize_work.assignments,
     "assignment_results": normalize_work.assignment_results,
     "assessments": normalize_work.assessments,

@@ -3,7 +3,8 @@ achievements, notices, progress reports) to canonical records (see normalize.py)
 
 from __future__ import annotations
 
-from connectors.cloudschool.normalize import Converter, Ctx, Index, need, slot_setters
+from connectors.cloudschool.attendance import slot_setters
+from connectors.cloudschool.normalize import Converter, Ctx, Index, need
 from connectors.cloudschool.values import BadCell, opt, parse_float, parse_int
 from connectors.records import (
     Assignment,

@@ -168,4 +168,7 @@ class Options(Strict):
         return {**DEFAULT_ATTENDANCE_CODES, **self.attendance_codes}
 
     def mapping(self, entity: str) -> FileMapping:
-        return self.files.get(entity, FileMapping())  # type: ignore[call-overload]
+        for key, overrides in self.files.items():
+            if key == entity:
+                return overrides
+        return FileMapping()

@@ -12,7 +12,7 @@ import codecs
 import csv
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +116,7 @@ def open_csv(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[list[s
         raise SourceDataError(f"{path.name}: unreadable CSV near line {line} ({exc})") from None
 
 
-def iter_rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def iter_rows(path: Path, encoding: str, delimiter: str) -> Generator[tuple[int, list[str]], None, None]:
     """``(row number, cells)`` of each non-blank row of ``path``, header first (see open_csv)."""
     with open_csv(path, encoding, delimiter) as (header, rows):
         if header is None:

@@ -125,7 +125,8 @@ class DateTimeParser:
         naive: dt.datetime | None = None
         if self._fast is not None:
             try:
-                naive = dt.datetime(*self._fast(s))
+                year, month, day, hour, minute, second = self._fast(s)
+                naive = dt.datetime(year, month, day, hour, minute, second)
             except (ValueError, TypeError):
                 naive = None
         if naive is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from connectors.cloudschool.options import ENTITIES
+from connectors.records import School
 from connectors.sim.cloudschool import DEFECTS, ExportSummary, write_export
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
 
@@ -29,7 +30,7 @@ def simulate_cloudschool(
 ) -> tuple[ExportSummary, dict[str, str]]:
     """Write the export; returns what was written and the connector options to read it."""
     spec = DistrictSpec(
-        seed=seed, schools=1, students=students, style="uk", **({"today": today} if today else {})
+        seed=seed, schools=1, students=students, style="uk", today=today or DistrictSpec.today
     )
     district = SyntheticDistrict(spec)
     summary = write_export(
@@ -42,6 +43,7 @@ def simulate_cloudschool(
         seed=seed,
     )
     school = next(iter(district.iter("school")))
+    assert isinstance(school, School)
     options = {"path": str(out), "school_id": school.source_id, "school_name": school.name}
     return summary, options
 
