@@ -77,3 +77,30 @@ def build(type_name: str, name: str, options: dict[str, Any], ctx: BuildContext)
     ct = get(type_name)
     model = ct.options_model.model_validate(options)
     return ct.build(name, model, ctx)
+
+
+def validate_connectors(loaded: Any) -> list[Any]:
+    """Check every connector's type and options in a loaded config (config.loader.LoadedConfig).
+
+    Returns ConfigProblems pointing at the key and line; a connector type may add
+    checks against the world (files present, columns mapped) with ``check_config``.
+    """
+    problems = []
+    for i, cs in enumerate(loaded.config.connectors):
+        try:
+            ct = get(cs.type)
+        except KeyError:
+            problems.append(
+                loaded.problem(
+                    ("connectors", i, "type"),
+                    f"unknown connector type {cs.type!r}; available: {', '.join(available())}",
+                )
+            )
+            continue
+        model, found = loaded.validate_model(ct.options_model, cs.options, ("connectors", i, "options"))
+        problems.extend(found)
+        check = getattr(ct, "check_config", None)
+        if model is not None and check is not None:
+            for key, message in check(model, loaded.base_dir):
+                problems.append(loaded.problem(("connectors", i, "options", *key), message))
+    return problems

@@ -11,8 +11,12 @@ from zoneinfo import ZoneInfo
 from connectors.records import AttendanceCategory, AttendanceMark
 from connectors.sim.roster import mix
 
-P, L, A, U = (AttendanceCategory.PRESENT, AttendanceCategory.LATE,
-              AttendanceCategory.AUTHORISED_ABSENCE, AttendanceCategory.UNAUTHORISED_ABSENCE)
+P, L, A, U = (
+    AttendanceCategory.PRESENT,
+    AttendanceCategory.LATE,
+    AttendanceCategory.AUTHORISED_ABSENCE,
+    AttendanceCategory.UNAUTHORISED_ABSENCE,
+)
 GOLDEN = 0x9E3779B97F4A7C15
 ATTENDANCE_TAG = 0xA77E
 # Whole-day absences (about 4% of days) share one code across the day's sessions.
@@ -22,10 +26,10 @@ WHOLE_DAY = {
 }
 # Per-session outcome on the other days, by a hash value in 0..9999 (upper bounds).
 PRESENT_BELOW, LATE_BELOW, VERY_LATE_BELOW, AUTHORISED_BELOW = 9650, 9850, 9900, 9950
-SESSION_CODES = {
-    "us": {"present": ("P",), "late": ("T", L), "very_late": ("T", L), "auth": ("E", A), "unauth": ("A", U)},
-    "uk": {"present": ("/", "\\"), "late": ("L", L), "very_late": ("U", U), "auth": ("M", A),
-           "unauth": ("O", U)},
+PRESENT_CODES = {"us": ("P",), "uk": ("/", "\\")}  # uk: "/" AM, "\\" PM
+SESSION_CODES: dict[str, dict[str, tuple[str, AttendanceCategory]]] = {
+    "us": {"late": ("T", L), "very_late": ("T", L), "auth": ("E", A), "unauth": ("A", U)},
+    "uk": {"late": ("L", L), "very_late": ("U", U), "auth": ("M", A), "unauth": ("O", U)},
 }
 # When registers are taken, local time, and how many minutes after that a mark may land.
 REGISTER = {"AM": (dt.time(8, 40), 51), "PM": (dt.time(13, 20), 31), "day": (dt.time(8, 40), 51)}
@@ -34,8 +38,15 @@ REGISTER = {"AM": (dt.time(8, 40), 51), "PM": (dt.time(13, 20), 31), "day": (dt.
 class AttendanceBook:
     """Marks ordered by student, then date, then session; index -> mark in O(log students)."""
 
-    def __init__(self, seed: int, style: str, timezone: str, days: Sequence[dt.date],
-                 student_ids: Sequence[str], ranges: Sequence[tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        seed: int,
+        style: str,
+        timezone: str,
+        days: Sequence[dt.date],
+        student_ids: Sequence[str],
+        ranges: Sequence[tuple[int, int]],
+    ) -> None:
         self.seed, self.style = seed, style
         self.sessions = ("AM", "PM") if style == "uk" else ("day",)
         self.days, self.student_ids, self.ranges = days, student_ids, ranges
@@ -83,7 +94,7 @@ class AttendanceBook:
         sid, key = self.student_ids[student], self.student_keys[student]
         sessions, style = self.sessions, self.style
         codes, whole = SESSION_CODES[style], WHOLE_DAY[style]
-        present = codes["present"]
+        present = PRESENT_CODES[style]
         late, very_late, auth, unauth = codes["late"], codes["very_late"], codes["auth"], codes["unauth"]
         dates, day_keys, suffixes, recorded = self.days, self.day_keys, self.suffixes, self.recorded
         for d in range(day, end_day):
@@ -104,8 +115,13 @@ class AttendanceBook:
                     code, category = auth if v < AUTHORISED_BELOW else unauth
                 times = rec[s]
                 yield AttendanceMark(
-                    source_id=sid + suffix[s], student_id=sid, date=date, session=sessions[s],
-                    source_code=code, category=category, minutes_late=minutes,
+                    source_id=sid + suffix[s],
+                    student_id=sid,
+                    date=date,
+                    session=sessions[s],
+                    source_code=code,
+                    category=category,
+                    minutes_late=minutes,
                     recorded_at=times[(h >> (38 + 6 * s)) % len(times)],
                 )
             session = 0

@@ -12,13 +12,28 @@ from functools import cached_property
 from connectors.records import Enrollment, Record
 from connectors.sim.attendance import AttendanceBook
 from connectors.sim.calendar import school_days, school_year, terms
+from connectors.sim.cases import Cases, build_people
 from connectors.sim.classes import COURSES_PER_STUDENT, build_schools, build_sections, build_timetable
 from connectors.sim.coursework import Coursework
 from connectors.sim.pastoral import Pastoral
-from connectors.sim.roster import SPECIAL_FAMILIES, SPECIAL_STUDENTS, Roster, build_people, default_families
+from connectors.sim.roster import SPECIAL_FAMILIES, SPECIAL_STUDENTS, Roster, default_families
 
-KINDS = ("school", "student", "contact", "link", "section", "enrollment", "timetable",
-         "attendance", "assignment", "result", "grade", "behaviour", "notice", "report")
+KINDS = (
+    "school",
+    "student",
+    "contact",
+    "link",
+    "section",
+    "enrollment",
+    "timetable",
+    "attendance",
+    "assignment",
+    "result",
+    "grade",
+    "behaviour",
+    "notice",
+    "report",
+)
 DEFAULT_TIMEZONE = {"us": "America/New_York", "uk": "Europe/London"}
 
 
@@ -51,23 +66,6 @@ class DistrictSpec:
             object.__setattr__(self, "timezone", DEFAULT_TIMEZONE[self.style])
 
 
-@dataclass(frozen=True)
-class Cases:
-    """Source ids of the awkward cases, placed in the first families of every district."""
-
-    two_child_contact: str
-    split_household: tuple[str, str, str]  # (student, contact living with, contact living apart)
-    no_responsibility_contact: str  # portal_access True: only responsibility is missing
-    no_portal_contact: str
-    court_order_link: tuple[str, str]  # (student, contact); the link otherwise grants everything
-    leaver: str
-    future_leaver: str
-    turning_18: str
-    adult: str
-    same_name_contacts: tuple[str, str]
-    student_login: str
-
-
 @dataclass
 class _Kind:
     count: Callable[[], int]
@@ -90,8 +88,17 @@ class SyntheticDistrict:
         roster = Roster()
         build_schools(roster, rng, spec.schools, self.timezone, self.year_start, self.year_end, spec.style)
         assert spec.families is not None  # resolved by DistrictSpec.__post_init__
-        build_people(roster, rng, spec.style, spec.schools, spec.students, spec.families,
-                     self.year_start, self.year_end, spec.today)
+        self._cases = build_people(
+            roster,
+            rng,
+            spec.style,
+            spec.schools,
+            spec.students,
+            spec.families,
+            self.year_start,
+            self.year_end,
+            spec.today,
+        )
         build_sections(roster, rng, spec.style, self.year_start)
         build_timetable(roster, rng, spec.style, self.year_start, self.year_end)
         self.roster = roster
@@ -108,32 +115,10 @@ class SyntheticDistrict:
         """Record kinds in dependency order."""
         return KINDS
 
-    @cached_property
+    @property
     def cases(self) -> Cases:
-        r = self.roster
-        sp = r.special
-
-        def student(key: str) -> str:
-            return r.students[int(sp[key])].source_id  # type: ignore[call-overload]
-
-        def contact(i: object) -> str:
-            return r.contacts[int(i)].source_id  # type: ignore[call-overload]
-
-        split = sp["split_household"]
-        court = sp["court_order_link"]
-        twins = sp["same_name_contacts"]
-        assert isinstance(split, tuple) and isinstance(court, tuple) and isinstance(twins, tuple)
-        return Cases(
-            two_child_contact=contact(sp["two_child_contact"]),
-            split_household=(r.students[split[0]].source_id, contact(split[1]), contact(split[2])),
-            no_responsibility_contact=contact(sp["no_responsibility_contact"]),
-            no_portal_contact=contact(sp["no_portal_contact"]),
-            court_order_link=(r.students[court[0]].source_id, contact(court[1])),
-            leaver=student("leaver"), future_leaver=student("future_leaver"),
-            turning_18=student("turning_18"), adult=student("adult"),
-            same_name_contacts=(contact(twins[0]), contact(twins[1])),
-            student_login=student("student_login"),
-        )
+        """Source ids of the awkward cases (see ``Cases``)."""
+        return self._cases
 
     # the generic interface -------------------------------------------------------
     def count(self, kind: str) -> int:
@@ -149,25 +134,49 @@ class SyntheticDistrict:
         return k.iter(start, stop)
 
     def get(self, kind: str, source_id: str) -> Record | None:
-        """The record of ``kind`` with ``source_id``, or None (a scan for the larger bulk kinds)."""
+        """The record of ``kind`` with ``source_id``, or None; bulk kinds parse the id (no scan)."""
         k = self._kind(kind)
         if kind == "attendance":
             return self._attendance.get(source_id, self.student_index)
-        if kind == "enrollment":
+        if kind == "enrollment":  # "<student>-<section>"
             student, _, section = source_id.partition("-")
+            i, slot = self.student_index.get(student), self._slot(student, section)
+            at = None if i is None or slot is None else i * COURSES_PER_STUDENT + slot
+        elif kind == "grade":  # "<student>-<section>-<term>"
+            student, _, rest = source_id.partition("-")
+            section, _, term = rest.partition("-")
+            i, slot = self.student_index.get(student), self._slot(student, section)
+            at = None if i is None or slot is None else self._coursework.grade_position(i, slot, term)
+        elif kind == "result":  # "<assignment>-<student>"
+            assignment, _, student = source_id.partition("-")
             i = self.student_index.get(student)
-            if i is None:
-                return None
-            for slot, s in enumerate(self.roster.student_sections[i]):
-                if self.roster.sections[s].source_id == section:
-                    return next(k.iter(i * COURSES_PER_STUDENT + slot, i * COURSES_PER_STUDENT + slot + 1))
+            at = None if i is None else self._coursework.result_position(assignment, i)
+        else:
+            at = self._position(kind, source_id)
+        return None if at is None else next(k.iter(at, at + 1))
+
+    def _slot(self, student_id: str, section_id: str) -> int | None:
+        """Which of a student's sections (0..5) has ``section_id``."""
+        i = self.student_index.get(student_id)
+        if i is None:
             return None
-        if kind in ("result", "grade", "behaviour"):
-            return next((r for r in k.iter(0, k.count()) if r.source_id == source_id), None)
-        if not k.index:
+        sections = [self.roster.sections[s].source_id for s in self.roster.student_sections[i]]
+        return sections.index(section_id) if section_id in sections else None
+
+    def _position(self, kind: str, source_id: str) -> int | None:
+        """Index of ``source_id`` within ``kind``: parsed for per-student kinds, else a lazy map."""
+        k = self._kind(kind)
+        if kind in ("behaviour", "report"):  # "<student>-B<n>" / "<student>-R<n>"
+            student, _, tail = source_id.rpartition("-")
+            i = self.student_index.get(student)
+            offsets = self._pastoral.event_offsets if kind == "behaviour" else self._pastoral.report_offsets
+            if i is None or tail[:1] != ("B" if kind == "behaviour" else "R") or not tail[1:].isdigit():
+                return None
+            at = offsets[i] + int(tail[1:]) - 1
+            return at if offsets[i] <= at < offsets[i + 1] else None
+        if not k.index:  # small kinds only: the bulk ones are all parsed above
             k.index = {r.source_id: n for n, r in enumerate(k.iter(0, k.count()))}
-        n = k.index.get(source_id)
-        return None if n is None else next(k.iter(n, n + 1))
+        return k.index.get(source_id)
 
     # kinds -------------------------------------------------------------------------
     def _kind(self, kind: str) -> _Kind:
@@ -180,8 +189,12 @@ class SyntheticDistrict:
     def _make(self, kind: str) -> _Kind:
         r = self.roster
         lists: dict[str, list] = {  # type: ignore[type-arg]
-            "school": r.schools, "student": r.students, "contact": r.contacts, "link": r.links,
-            "section": r.sections, "timetable": r.timetable,
+            "school": r.schools,
+            "student": r.students,
+            "contact": r.contacts,
+            "link": r.links,
+            "section": r.sections,
+            "timetable": r.timetable,
         }
         if kind in lists:
             items = lists[kind]
@@ -197,7 +210,7 @@ class SyntheticDistrict:
             return {
                 "assignment": _Kind(cw.count_assignments, cw.assignments),
                 "result": _Kind(cw.count_results, cw.results),
-                "grade": _Kind(cw.count_grades, lambda a, b: cw.grades(a, b, COURSES_PER_STUDENT)),
+                "grade": _Kind(cw.count_grades, cw.grades),
             }[kind]
         pa = self._pastoral
         return {
@@ -212,25 +225,48 @@ class SyntheticDistrict:
             st = r.students[student]
             section = r.sections[r.student_sections[student][slot]]
             yield Enrollment(
-                source_id=f"{st.source_id}-{section.source_id}", section_id=section.source_id,
-                student_id=st.source_id, start_date=max(st.entry_date, self.year_start),
+                source_id=f"{st.source_id}-{section.source_id}",
+                section_id=section.source_id,
+                student_id=st.source_id,
+                start_date=max(st.entry_date, self.year_start),
                 end_date=st.exit_date or self.year_end,
             )
 
     @cached_property
     def _attendance(self) -> AttendanceBook:
-        return AttendanceBook(self.spec.seed, self.style, self.timezone, self.school_days,
-                              [s.source_id for s in self.roster.students], self.ranges)
+        return AttendanceBook(
+            self.spec.seed,
+            self.style,
+            self.timezone,
+            self.school_days,
+            [s.source_id for s in self.roster.students],
+            self.ranges,
+        )
 
     @cached_property
     def _coursework(self) -> Coursework:
-        return Coursework(self.spec.seed, self.style, self.roster, self.school_days, self.days_so_far,
-                          terms(self.year_start, self.year_end, self.style), self.today)
+        return Coursework(
+            self.spec.seed,
+            self.style,
+            self.roster,
+            self.school_days,
+            self.days_so_far,
+            terms(self.year_start, self.year_end, self.style),
+            self.today,
+        )
 
     @cached_property
     def _pastoral(self) -> Pastoral:
-        return Pastoral(self.spec.seed, self.style, self.timezone, self.roster, self.school_days,
-                        self.ranges, self.year_start, self.today)
+        return Pastoral(
+            self.spec.seed,
+            self.style,
+            self.timezone,
+            self.roster,
+            self.school_days,
+            self.ranges,
+            self.year_start,
+            self.today,
+        )
 
 
 __all__ = ["KINDS", "Cases", "DistrictSpec", "SyntheticDistrict"]

@@ -1,0 +1,67 @@
+"""One sync per source at a time: a PostgreSQL advisory lock, or a lock file beside SQLite."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, text
+
+from cache.db import is_sqlite, sqlite_path
+
+_local_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+
+
+def _lock_key(source: str) -> int:
+    # A stable signed 64-bit key per source for pg_try_advisory_lock.
+    return int.from_bytes(hashlib.sha256(f"portico-sync:{source}".encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def source_lock(engine: Engine, source: str) -> Iterator[bool]:
+    """Yield True while holding the lock for ``source``; False if someone else holds it."""
+    url = str(engine.url)
+    if not is_sqlite(url):
+        with engine.connect() as conn:
+            got = bool(
+                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(source)}).scalar()
+            )
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(source)})
+                    conn.commit()
+        return
+    path = sqlite_path(url)
+    if path is None:
+        with _guard:
+            lock = _local_locks.setdefault(source, threading.Lock())
+        got = lock.acquire(blocking=False)
+        try:
+            yield got
+        finally:
+            if got:
+                lock.release()
+        return
+    lock_file = path.with_name(f"{path.name}.sync-{source}.lock")
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            got = True
+        except BlockingIOError:
+            got = False
+        try:
+            yield got
+        finally:
+            if got:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,93 @@
+"""The cache's tables: versioned encrypted records, sync runs and per-source state.
+
+Every canonical record is one ``record`` row: a few plaintext index columns (keyed
+blind indexes and dates, never a name, SIS id, mark or comment) and an AES-GCM
+``payload``. Rows are versioned by run: a row is visible in the snapshot published by
+run P when ``valid_from <= P`` and (``valid_to`` is null or ``valid_to > P``). A sync
+stages rows for its run, then publishes by moving the source's ``published_run`` in
+one transaction, so readers see the old snapshot or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, String
+from sqlmodel import Field, SQLModel
+
+from cache.types import UtcDateTime
+
+
+class RecordRow(SQLModel, table=True):
+    __tablename__ = "record"
+    __table_args__ = (
+        Index("ix_record_ref", "source", "kind", "ref", "valid_from"),
+        Index("ix_record_student", "student_ref", "kind", "day"),
+        Index(
+            "ix_record_contact",
+            "contact_ref",
+            sqlite_where=Column("contact_ref").isnot(None),
+            postgresql_where=Column("contact_ref").isnot(None),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(sa_type=String(40))
+    kind: str = Field(sa_type=String(16))
+    ref: str = Field(sa_type=String(24))  # blind index of (source, kind, source_id): the public id
+    student_ref: str | None = Field(default=None, sa_type=String(24))
+    contact_ref: str | None = Field(default=None, sa_type=String(24))
+    parent_ref: str | None = Field(default=None, sa_type=String(24))  # section, assignment
+    day: dt.date | None = None  # the school-local date a record is about: range filters
+    stamp: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)  # when recorded: lag
+    active_from: dt.date | None = None
+    active_to: dt.date | None = None
+    guardian_until: dt.date | None = None
+    access: bool | None = None  # links: responsibility and portal access, no court order
+    audience: str | None = Field(default=None, sa_type=String(64))
+    key_id: str = Field(sa_type=String(40))
+    digest: bytes = Field(sa_type=LargeBinary)
+    payload: bytes = Field(sa_type=LargeBinary)
+    valid_from: int
+    valid_to: int | None = None
+
+
+class SyncRun(SQLModel, table=True):
+    """One sync attempt. Counts and reasons only: never record contents."""
+
+    __tablename__ = "sync_run"
+    __table_args__ = (Index("ix_sync_run_source", "source", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(sa_type=String(40))
+    status: str = Field(default="running", sa_type=String(16))
+    # running | published | held | failed | discarded | superseded | unchanged
+    full: bool = False
+    started_at: dt.datetime = Field(sa_type=UtcDateTime)
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    counts: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    rejected: list[Any] = Field(default_factory=list, sa_type=JSON)
+    hold_reasons: list[str] = Field(default_factory=list, sa_type=JSON)
+    retries: int = 0
+    error_class: str | None = Field(default=None, sa_type=String(64))
+    error: str | None = None
+    cursors: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    decided_by: str | None = None
+
+
+class SourceState(SQLModel, table=True):
+    """What each source has published, and its health."""
+
+    __tablename__ = "source_state"
+
+    source: str = Field(primary_key=True, sa_type=String(40))
+    published_run: int | None = None
+    previous_run: int | None = None
+    as_of: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    synced_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_attempt_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_full_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    consecutive_failures: int = 0
+    breaker_open_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    cursors: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

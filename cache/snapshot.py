@@ -1,0 +1,274 @@
+"""Stage a run's rows, detect changes and deletes, then publish or discard atomically.
+
+Staged rows are invisible until :meth:`Staging.publish` moves the source's
+``published_run`` in one transaction (with the stream cursors that describe them).
+Writes are committed in short batches so a long sync never blocks the API's own
+writes (sessions, audit) for long; a crash leaves only unpublished rows, which the
+next run discards. Unchanged records are neither re-encrypted nor rewritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, text
+
+from cache.encode import Encoded, Encoder, aad
+from cache.keystore import Keyring
+from cache.runs import save_state, update_run
+from cache.types import binder, utcnow
+from config.errors import RecordError
+from connectors.records import Record
+
+COMMIT_EVERY_S = 0.5
+_INSERT_COLS = (
+    "source, kind, ref, student_ref, contact_ref, parent_ref, day, stamp, active_from, active_to, "
+    "guardian_until, access, audience, key_id, digest, payload, valid_from"
+)
+_COL_KEYS = (
+    "student_ref",
+    "contact_ref",
+    "parent_ref",
+    "day",
+    "stamp",
+    "active_from",
+    "active_to",
+    "guardian_until",
+    "access",
+    "audience",
+)
+
+
+@dataclass
+class KindCounts:
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class StageResult:
+    counts: dict[str, KindCounts] = field(default_factory=lambda: defaultdict(KindCounts))
+    rejected: list[dict[str, str]] = field(default_factory=list)
+
+
+class Staging:
+    """Writes one run of one source into the cache, invisibly until published."""
+
+    def __init__(
+        self, engine: Engine, keyring: Keyring, encoder: Encoder, run_id: int, published: int | None
+    ):
+        self.engine = engine
+        self.keyring = keyring
+        self.encoder = encoder
+        self.source = encoder.source
+        self.run_id = run_id
+        self.published = published if published is not None else 0
+        self.result = StageResult()
+        self.conn: Connection = engine.connect()
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._val = binder(engine.dialect.name)
+        ph = "?" if self.sqlite else "%s"
+        self._insert_sql = f"INSERT INTO record ({_INSERT_COLS}) VALUES ({', '.join([ph] * 17)})"
+        self._tracking: set[str] = set()
+        self._last_commit = time.monotonic()
+        self.conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS seen_ids (id BIGINT PRIMARY KEY)")
+        self.conn.exec_driver_sql("DELETE FROM seen_ids")
+
+    # --- writing -------------------------------------------------------------------------
+
+    def start_stream(self, kinds: Sequence[str], full: bool) -> None:
+        """Before a full stream: remember which kinds need delete detection."""
+        if not full:
+            return
+        for kind in kinds:
+            has_rows = self.conn.execute(
+                text("SELECT 1 FROM record WHERE source=:s AND kind=:k AND valid_to IS NULL LIMIT 1"),
+                {"s": self.source, "k": kind},
+            ).first()
+            if has_rows:
+                self._tracking.add(kind)
+
+    def reject(self, err: RecordError, kind: str = "unknown") -> None:
+        self.result.counts[kind].rejected += 1
+        if len(self.result.rejected) < 500:
+            self.result.rejected.append({"where": err.where, "field": err.field, "reason": err.reason})
+
+    def write(self, records: Sequence[Record]) -> None:
+        """Stage a page of records: insert new and changed ones, note unchanged ones."""
+        by_kind: dict[str, list[Encoded]] = defaultdict(list)
+        for rec in records:
+            enc = self.encoder.encode(rec)
+            by_kind[enc.kind].append(enc)
+        for kind, encs in by_kind.items():
+            self._write_kind(kind, encs)
+        if time.monotonic() - self._last_commit > COMMIT_EVERY_S:
+            self.conn.commit()
+            self._last_commit = time.monotonic()
+
+    def _write_kind(self, kind: str, encs: list[Encoded]) -> None:
+        counts = self.result.counts[kind]
+        existing = self._existing(kind, [e.ref for e in encs])
+        to_insert: list[Encoded] = []
+        retire: list[int] = []
+        seen: list[tuple[int]] = []
+        batch_refs: set[str] = set()
+        for e in encs:
+            if e.ref in batch_refs:
+                self.reject(
+                    RecordError(
+                        "duplicate source id in this run; the first was kept", where=f"{kind} record"
+                    ),
+                    kind,
+                )
+                continue
+            batch_refs.add(e.ref)
+            hit = existing.get(e.ref)
+            if hit is None:
+                to_insert.append(e)
+                counts.added += 1
+                continue
+            row_id, digest, valid_from = hit
+            if valid_from == self.run_id:
+                self.reject(
+                    RecordError(
+                        "duplicate source id in this run; the first was kept", where=f"{kind} record"
+                    ),
+                    kind,
+                )
+                continue
+            if digest == e.digest:
+                counts.unchanged += 1
+                if kind in self._tracking:
+                    seen.append((row_id,))
+            else:
+                counts.changed += 1
+                retire.append(row_id)
+                to_insert.append(e)
+        if retire:
+            self.conn.execute(
+                text(f"UPDATE record SET valid_to=:r WHERE id IN ({','.join(str(i) for i in retire)})"),
+                {"r": self.run_id},
+            )
+        if seen:
+            self.conn.exec_driver_sql(
+                "INSERT INTO seen_ids (id) VALUES (" + ("?" if self.sqlite else "%s") + ")", seen
+            )
+        if to_insert:
+            self._insert(to_insert)
+
+    def _existing(self, kind: str, refs: list[str]) -> dict[str, tuple[int, bytes, int]]:
+        out: dict[str, tuple[int, bytes, int]] = {}
+        for i in range(0, len(refs), 900):
+            chunk = refs[i : i + 900]
+            params = {"s": self.source, "k": kind, **{f"r{j}": ref for j, ref in enumerate(chunk)}}
+            in_list = ",".join(f":r{j}" for j in range(len(chunk)))
+            for row_id, ref, digest, valid_from in self.conn.execute(
+                text(
+                    "SELECT id, ref, digest, valid_from FROM record WHERE source=:s AND kind=:k "
+                    f"AND valid_to IS NULL AND ref IN ({in_list})"
+                ),
+                params,
+            ):
+                out[ref] = (row_id, bytes(digest), valid_from)
+        return out
+
+    def _insert(self, encs: list[Encoded]) -> None:
+        keyring, val, source, run = self.keyring, self._val, self.source, self.run_id
+        keyring.ensure({e.owner for e in encs})
+        rows = []
+        for e in encs:
+            key_id = keyring.key_for(e.owner)
+            blob = keyring.sealer(key_id).seal(e.payload, aad(source, e.kind, e.ref, key_id))
+            c = e.cols
+            rows.append(
+                (source, e.kind, e.ref, *(val(c.get(k)) for k in _COL_KEYS), key_id, e.digest, blob, run)
+            )
+        self.conn.exec_driver_sql(self._insert_sql, rows)
+
+    def finish_full_stream(self, kinds: Sequence[str]) -> None:
+        """After a complete full read: published rows not seen this run are deletes."""
+        for kind in kinds:
+            if kind not in self._tracking:
+                continue
+            res = self.conn.execute(
+                text(
+                    "UPDATE record SET valid_to=:r WHERE source=:s AND kind=:k AND valid_to IS NULL "
+                    "AND valid_from <= :p AND id NOT IN (SELECT id FROM seen_ids)"
+                ),
+                {"r": self.run_id, "s": self.source, "k": kind, "p": self.published},
+            )
+            self.result.counts[kind].deleted += res.rowcount or 0
+            self._tracking.discard(kind)
+        self.conn.exec_driver_sql("DELETE FROM seen_ids")
+        self.conn.commit()
+        self._last_commit = time.monotonic()
+
+    def published_counts(self, kinds: Sequence[str]) -> dict[str, int]:
+        out = {}
+        for kind in kinds:
+            out[kind] = int(
+                self.conn.execute(
+                    text(
+                        "SELECT count(*) FROM record WHERE source=:s AND kind=:k AND valid_from <= :p "
+                        "AND (valid_to IS NULL OR valid_to > :p)"
+                    ),
+                    {"s": self.source, "k": kind, "p": self.published},
+                ).scalar()
+                or 0
+            )
+        return out
+
+    def close(self) -> None:
+        try:
+            self.conn.exec_driver_sql("DROP TABLE IF EXISTS seen_ids")
+            self.conn.commit()
+        finally:
+            self.conn.close()
+
+
+def discard_run(conn: Connection, source: str, run_id: int) -> None:
+    """Remove everything a run staged (its rows, and its retirements of older rows)."""
+    conn.execute(text("DELETE FROM record WHERE source=:s AND valid_from=:r"), {"s": source, "r": run_id})
+    conn.execute(
+        text("UPDATE record SET valid_to=NULL WHERE source=:s AND valid_to=:r"), {"s": source, "r": run_id}
+    )
+
+
+def publish_run(
+    conn: Connection, source: str, run_id: int, cursors: dict[str, str], as_of: dt.datetime, full: bool
+) -> None:
+    """Make ``run_id`` the source's visible snapshot: one transaction, with its cursors."""
+    now = utcnow()
+    prev = conn.execute(
+        text("SELECT published_run FROM source_state WHERE source=:s"), {"s": source}
+    ).scalar()
+    # Rows retired before the previous snapshot are unreachable by any reader now.
+    if prev is not None:
+        conn.execute(
+            text("DELETE FROM record WHERE source=:s AND valid_to IS NOT NULL AND valid_to <= :p"),
+            {"s": source, "p": prev},
+        )
+    extra = {"last_full_at": now} if full else {}
+    save_state(
+        conn,
+        source,
+        published_run=run_id,
+        previous_run=prev,
+        as_of=as_of,
+        synced_at=now,
+        cursors=cursors,
+        consecutive_failures=0,
+        breaker_open_until=None,
+        **extra,
+    )
+    update_run(conn, run_id, status="published", finished_at=now)

@@ -1,0 +1,38 @@
+"""Open the cache described by a config: engine, schema, keystore and keyring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from cache.crypto import KekRing
+from cache.db import create_schema, default_keystore_url, make_engine
+from cache.keystore import Keyring
+from config.secrets import SecretResolver
+from config.settings import PorticoConfig
+
+
+@dataclass
+class Cache:
+    engine: Engine
+    keyring: Keyring
+    config: PorticoConfig
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        self.keyring.engine.dispose()
+
+
+def load_keks(config: PorticoConfig, secrets: SecretResolver) -> KekRing:
+    return KekRing.parse(secrets.resolve(config.cache.kek), config.cache.kek.describe())
+
+
+def open_cache(config: PorticoConfig, secrets: SecretResolver | None = None) -> Cache:
+    secrets = secrets or SecretResolver()
+    keks = load_keks(config, secrets)
+    engine = make_engine(config.cache.url)
+    create_schema(engine)
+    ks_url = config.cache.keystore_url or default_keystore_url(config.cache.url)
+    ks_engine = engine if ks_url == config.cache.url else make_engine(ks_url)
+    return Cache(engine=engine, keyring=Keyring(ks_engine, keks), config=config)

@@ -1,0 +1,31 @@
+"""The ``portico`` command: every operator action, each with ``--help``."""
+
+from __future__ import annotations
+
+import click
+
+from gateway.cli.common import CONFIG_OPTION
+from gateway.cli.config_cmds import config_group, keys_group
+from gateway.cli.demo_cmds import demo_cmd
+from gateway.cli.simulate_cmds import simulate_group
+from gateway.cli.sync_cmds import status_cmd, sync_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@CONFIG_OPTION
+@click.pass_context
+def main(ctx: click.Context, config_path: str) -> None:
+    """Portico: a read-only parent-portal gateway in front of a school district's SIS.
+
+    Every command reads the YAML config named by --config (or $PORTICO_CONFIG) and
+    refuses to start when it is invalid.
+    """
+    ctx.obj = {"config_path": config_path}
+
+
+main.add_command(config_group)
+main.add_command(keys_group)
+main.add_command(sync_group)
+main.add_command(status_cmd)
+main.add_command(simulate_group)
+main.add_command(demo_cmd)

@@ -1,0 +1,82 @@
+"""What every command shares: loading and validating the config, opening the cache, output."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from cache.store import Cache, open_cache
+from config.errors import ConfigError, PorticoError
+from config.loader import LoadedConfig, load
+from config.secrets import SecretResolver
+from connectors import registry
+from connectors.base import Connector
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    envvar="PORTICO_CONFIG",
+    default="portico.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The YAML config file.",
+)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.secho(message, fg="red", err=True)
+    sys.exit(code)
+
+
+def load_valid(path: str) -> LoadedConfig:
+    """Load the config and every connector's options; exit listing all problems if any."""
+    try:
+        loaded = load(path)
+    except ConfigError as exc:
+        fail(_problems_text(path, [str(p) for p in exc.problems]))
+    problems = registry.validate_connectors(loaded)
+    if problems:
+        fail(_problems_text(path, [str(p) for p in problems]))
+    return loaded
+
+
+def _problems_text(path: str, lines: list[str]) -> str:
+    n = len(lines)
+    return (
+        f"{path}: {n} problem{'s' if n != 1 else ''}; Portico will not start until they are fixed:\n"
+        + "\n".join(f"  - {line}" for line in lines)
+    )
+
+
+def config_of(ctx: click.Context) -> LoadedConfig:
+    obj: dict[str, Any] = ctx.find_root().obj
+    if "loaded" not in obj:
+        obj["loaded"] = load_valid(obj["config_path"])
+    return obj["loaded"]  # type: ignore[no-any-return]
+
+
+def secrets_of(loaded: LoadedConfig) -> SecretResolver:
+    return SecretResolver(base_dir=loaded.base_dir)
+
+
+def cache_of(ctx: click.Context) -> Cache:
+    obj: dict[str, Any] = ctx.find_root().obj
+    if "cache" not in obj:
+        loaded = config_of(ctx)
+        try:
+            obj["cache"] = open_cache(loaded.config, secrets_of(loaded))
+        except PorticoError as exc:
+            fail(f"cannot open the cache: {exc}")
+        ctx.call_on_close(obj["cache"].dispose)
+    return obj["cache"]  # type: ignore[no-any-return]
+
+
+def build_connector(loaded: LoadedConfig, name: str, **ctx_overrides: Any) -> Connector:
+    cs = loaded.config.connector(name)
+    bctx = registry.BuildContext(secrets=secrets_of(loaded), base_dir=loaded.base_dir, **ctx_overrides)
+    try:
+        return registry.build(cs.type, cs.name, cs.options, bctx)
+    except PorticoError as exc:
+        fail(f"connector {name}: {exc}")

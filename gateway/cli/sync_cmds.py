@@ -1,0 +1,191 @@
+"""``portico sync`` (run now, with progress), ``sync show|approve|discard``, ``portico status``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from cache.runs import all_states, get_run, is_stale, recent_runs
+from cache.sync import Progress, SyncEngine, SyncOutcome, decide
+from cache.types import utcnow
+from connectors.base import Page
+from gateway.cli.common import build_connector, cache_of, config_of, fail
+
+
+def _progress(console: Console, plain: bool) -> Progress:
+    last = {"t": 0.0}
+    started: dict[str, float] = {}
+
+    def on_page(stream: str, page: Page, records: int, pages: int) -> None:
+        now = time.monotonic()
+        started.setdefault(stream, now)
+        if now - last["t"] < (2.0 if plain else 0.2) and not (
+            page.expected_total and records >= page.expected_total
+        ):
+            return
+        last["t"] = now
+        rate = records / max(now - started[stream], 1e-6)
+        total = f"/{page.expected_total}" if page.expected_total else ""
+        line = f"{stream}: {records}{total} records, {pages} pages, {rate:,.0f} records/s"
+        if plain:
+            click.echo(line)
+        else:
+            console.print(line, end="\r", highlight=False)
+
+    def on_done(stream: str, records: int, seconds: float) -> None:
+        click.echo(f"{stream}: {records} records in {seconds:.1f}s" + " " * 30)
+
+    return Progress(on_page=on_page, on_stream_done=on_done)
+
+
+def print_outcome(out: SyncOutcome) -> None:
+    click.echo(f"{out.source}: run {out.run_id} {out.status} in {out.seconds:.1f}s ({out.records} records)")
+    for kind, c in sorted(out.counts.items()):
+        click.echo(
+            f"  {kind:<11} +{c['added']} ~{c['changed']} -{c['deleted']} ={c['unchanged']} set aside {c['rejected']}"
+        )
+    for reason in out.hold_reasons:
+        click.echo(f"  held: {reason}")
+    if out.error and out.status == "failed":
+        click.echo(f"  error: {out.error_class}: {out.error}")
+
+
+@click.group("sync", invoke_without_command=True)
+@click.option("--connector", "names", multiple=True, help="Sync only this connector (repeatable).")
+@click.option(
+    "--full", is_flag=True, help="Pull everything (finds deletes) instead of changes since the last run."
+)
+@click.pass_context
+def sync_group(ctx: click.Context, names: tuple[str, ...], full: bool) -> None:
+    """Sync connectors now, showing progress per stream; or inspect and decide held runs."""
+    if ctx.invoked_subcommand is not None:
+        return
+    loaded = config_of(ctx)
+    cache = cache_of(ctx)
+    chosen = names or tuple(c.name for c in loaded.config.connectors if c.enabled)
+    console = Console(stderr=False)
+    plain = not sys.stdout.isatty()
+    worst = 0
+    for name in chosen:
+        try:
+            cs = loaded.config.connector(name)
+        except KeyError:
+            fail(f"no connector named {name!r} in {loaded.file}")
+        connector = build_connector(loaded, name)
+        try:
+            out = SyncEngine(cache.engine, cache.keyring, loaded.config, cs).run(
+                connector, full=full, progress=_progress(console, plain)
+            )
+        finally:
+            connector.close()
+        print_outcome(out)
+        worst = max(worst, {"published": 0, "held": 3, "skipped": 4}.get(out.status, 1))
+    sys.exit(worst)
+
+
+@sync_group.command("show")
+@click.argument("run_id", type=int)
+@click.pass_context
+def show_cmd(ctx: click.Context, run_id: int) -> None:
+    """Summary of RUN: counts per entity, set-aside rows, hold reasons (no personal data)."""
+    cache = cache_of(ctx)
+    with cache.engine.connect() as conn:
+        run = get_run(conn, run_id)
+    if run is None:
+        fail(f"no run {run_id}")
+    click.echo(f"run {run.id} of {run.source}: {run.status} ({'full' if run.full else 'incremental'})")
+    click.echo(
+        f"  started {run.started_at:%Y-%m-%d %H:%M:%S}Z, finished {run.finished_at or '-'}; retries {run.retries}"
+    )
+    for kind, c in sorted((run.counts or {}).items()):
+        click.echo(
+            f"  {kind:<11} added {c['added']}, changed {c['changed']}, removed {c['deleted']}, "
+            f"unchanged {c['unchanged']}, set aside {c['rejected']}"
+        )
+    for reason in run.hold_reasons or []:
+        click.echo(f"  held because: {reason}")
+    if run.error:
+        click.echo(f"  error: {run.error_class}: {run.error}")
+    for rej in (run.rejected or [])[:50]:
+        click.echo(f"  set aside: {rej.get('where')} {rej.get('field') or ''} {rej.get('reason')}")
+
+
+def _decide(ctx: click.Context, run_id: int, approve: bool) -> None:
+    cache = cache_of(ctx)
+    with cache.engine.connect() as conn:
+        run = get_run(conn, run_id)
+    if run is None:
+        fail(f"no run {run_id}")
+    import getpass
+
+    status = decide(cache.engine, run.source, run_id, approve=approve, by=f"cli:{getpass.getuser()}")
+    click.echo(f"run {run_id} {status}")
+
+
+@sync_group.command("approve")
+@click.argument("run_id", type=int)
+@click.pass_context
+def approve_cmd(ctx: click.Context, run_id: int) -> None:
+    """Publish held RUN as the source's snapshot."""
+    _decide(ctx, run_id, True)
+
+
+@sync_group.command("discard")
+@click.argument("run_id", type=int)
+@click.pass_context
+def discard_cmd(ctx: click.Context, run_id: int) -> None:
+    """Throw away held RUN; the last published snapshot keeps serving."""
+    _decide(ctx, run_id, False)
+
+
+def _age(when: dt.datetime | None) -> str:
+    if when is None:
+        return "never"
+    secs = int((utcnow() - when).total_seconds())
+    return (
+        f"{secs // 3600}h{secs % 3600 // 60:02d}m ago"
+        if secs >= 3600
+        else f"{secs // 60}m{secs % 60:02d}s ago"
+    )
+
+
+@click.command("status")
+@click.option("--runs", "n_runs", default=5, show_default=True, help="Recent runs to show per connector.")
+@click.pass_context
+def status_cmd(ctx: click.Context, n_runs: int) -> None:
+    """Each connector's published snapshot, staleness, breaker, and its last runs."""
+    loaded = config_of(ctx)
+    cache = cache_of(ctx)
+    with cache.engine.connect() as conn:
+        states = {s.source: s for s in all_states(conn)}
+        runs = {c.name: recent_runs(conn, c.name, n_runs) for c in loaded.config.connectors}
+    console = Console()
+    for c in loaded.config.connectors:
+        st = states.get(c.name)
+        stale = is_stale(st, loaded.config.cache.stale_after)
+        head = f"[bold]{c.name}[/bold] ({c.type})"
+        if st is None or st.published_run is None:
+            console.print(f"{head}: nothing published yet")
+        else:
+            console.print(
+                f"{head}: snapshot of run {st.published_run}, synced {_age(st.synced_at)}"
+                f"{' [red]STALE[/red]' if stale else ''}; failures in a row: {st.consecutive_failures}"
+                + (f"; breaker open until {st.breaker_open_until:%H:%M:%S}Z" if st.breaker_open_until else "")
+            )
+        table = Table("run", "status", "started (UTC)", "secs", "records", "retries", "why")
+        for r in runs[c.name]:
+            secs = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "-"
+            recs = sum(
+                v.get("added", 0) + v.get("changed", 0) + v.get("unchanged", 0)
+                for v in (r.counts or {}).values()
+            )
+            why = "; ".join(r.hold_reasons or []) or (f"{r.error_class}: {r.error}" if r.error else "")
+            table.add_row(
+                str(r.id), r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", secs, str(recs), str(r.retries), why
+            )
+        console.print(table)
