@@ -8,6 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from config.errors import SourceDataError
+from config.loader import load
+from connectors import registry
 from connectors.cloudschool.mapping import check_mapping
 from connectors.cloudschool.options import Options
 from tests.cloudschool_support import connector, export, read_all
@@ -118,3 +120,27 @@ def test_a_district_adds_its_own_attendance_code(tmp_path: Path) -> None:
     opts = _options(tmp_path, attendance_codes={"V": {"category": "authorised_absence", "meaning": "visit"}})
     assert opts.codes()["V"].category == "authorised_absence"
     assert opts.codes()["/"].category == "present"
+
+
+def test_config_validate_names_the_file_column_and_yaml_line(tmp_path: Path) -> None:
+    export(tmp_path / "exports" / "maple", manifest=False)
+    _rename_header(tmp_path / "exports" / "maple" / "students.csv", "DOB", "Birthday")
+    config = tmp_path / "portico.yaml"
+    config.write_text(
+        "district: {name: Demo}\n"
+        "cache: {kek: {env: PORTICO_KEK}}\n"
+        "connectors:\n"
+        "  - name: maple\n"
+        "    type: cloudschool\n"
+        "    options:\n"
+        "      path: exports/maple\n"
+        "      school_id: '100'\n"
+        "      school_name: Maple\n"
+        "      files:\n"
+        "        students:\n"
+        "          ignore_columns: [Birthday]\n"
+    )
+    problems = [str(p) for p in registry.validate_connectors(load(str(config)))]
+    assert problems == [
+        f"{config}:11: connectors[maple].options.files.students.columns: students.csv: missing column 'DOB'"
+    ]

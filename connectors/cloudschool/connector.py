@@ -297,4 +297,16 @@ def build(name: str, options: Any, ctx: BuildContext) -> CloudSchoolConnector:
     return CloudSchoolConnector(name, options, base_dir=ctx.base_dir)
 
 
-CONNECTOR_TYPE = ConnectorType("cloudschool", Options, build)
+def check_config(options: Any, base_dir: Path) -> list[tuple[mapping.Key, str]]:
+    """The mapping checked against the export folder (``registry.validate_connectors`` hook)."""
+    return mapping.mapping_problems(options, base_dir / options.path)
+
+
+@dataclass(frozen=True)
+class CloudSchoolType(ConnectorType):
+    """A connector type whose config check also reads the export folder's headers."""
+
+    check_config: Callable[[Any, Path], list[tuple[mapping.Key, str]]] = check_config
+
+
+CONNECTOR_TYPE = CloudSchoolType("cloudschool", Options, build)

@@ -170,44 +170,60 @@ def enabled_entities(options: Options) -> list[str]:
     return [e for e in ENTITIES if options.mapping(e).enabled]
 
 
-def mapping_key_problems(options: Options) -> list[str]:
+Key = tuple[str | int, ...]  # where in the connector's ``options`` a problem belongs
+
+
+def mapping_key_problems(options: Options) -> list[tuple[Key, str]]:
     """Mapping keys that are not preset columns (a typo would silently map nothing)."""
-    problems = []
+    problems: list[tuple[Key, str]] = []
     for entity, fm in options.files.items():
         for col in fm.columns:
             if col not in PRESET[entity].columns:
                 problems.append(
-                    f"files.{entity}.columns: {col!r} is not a column of the preset "
-                    f"(one of {', '.join(PRESET[entity].columns)})"
+                    (
+                        ("files", entity, "columns", col),
+                        f"files.{entity}.columns: {col!r} is not a column of the preset "
+                        f"(one of {', '.join(PRESET[entity].columns)})",
+                    )
                 )
+    return problems
+
+
+def mapping_problems(options: Options, folder: Path) -> list[tuple[Key, str]]:
+    """Every problem between the mapping and the files present in ``folder``, each with the
+    options key it belongs to (for ``portico config validate`` to point at a line)."""
+    problems = mapping_key_problems(options)
+    if not folder.is_dir():
+        return [*problems, (("path",), f"{folder.name or folder}: export folder not found")]
+    for entity in enabled_entities(options):
+        name = file_name(options, entity)
+        path = folder / name
+        key: Key = ("files", entity)
+        if not path.is_file():
+            problems.append((key, f"{name}: file not found in the export folder (files.{entity})"))
+            continue
+        try:
+            header = read_header(path, detect_encoding(path, options.encoding), options.delimiter)
+        except SourceDataError as exc:
+            problems.append((key, str(exc)))
+            continue
+        if header is None:
+            problems.append((key, f"{name}: empty file (no header row)"))
+            continue
+        bound = bind(options, entity, header)
+        problems += [((*key, "columns"), f"{name}: missing column {c}") for c in bound.missing]
+        problems += [
+            (
+                (*key, "columns"),
+                f"{name}: unknown column {c!r} (map it under files.{entity}.columns or list it in "
+                f"files.{entity}.ignore_columns)",
+            )
+            for c in bound.unknown
+        ]
+        problems += [((*key, "columns"), f"{name}: column {c!r} appears twice") for c in bound.duplicates]
     return problems
 
 
 def check_mapping(options: Options, folder: Path) -> list[str]:
     """Every problem between the mapping and the files present in ``folder``; empty when fine."""
-    problems = mapping_key_problems(options)
-    if not folder.is_dir():
-        return [*problems, f"{folder.name or folder}: export folder not found"]
-    for entity in enabled_entities(options):
-        name = file_name(options, entity)
-        path = folder / name
-        if not path.is_file():
-            problems.append(f"{name}: file not found in the export folder (files.{entity})")
-            continue
-        try:
-            header = read_header(path, detect_encoding(path, options.encoding), options.delimiter)
-        except SourceDataError as exc:
-            problems.append(str(exc))
-            continue
-        if header is None:
-            problems.append(f"{name}: empty file (no header row)")
-            continue
-        bound = bind(options, entity, header)
-        problems += [f"{name}: missing column {c}" for c in bound.missing]
-        problems += [
-            f"{name}: unknown column {c!r} (map it under files.{entity}.columns or list it in "
-            f"files.{entity}.ignore_columns)"
-            for c in bound.unknown
-        ]
-        problems += [f"{name}: column {c!r} appears twice" for c in bound.duplicates]
-    return problems
+    return [message for _, message in mapping_problems(options, folder)]
