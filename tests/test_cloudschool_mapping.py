@@ -144,3 +144,15 @@ def test_config_validate_names_the_file_column_and_yaml_line(tmp_path: Path) -> 
     assert problems == [
         f"{config}:11: connectors[maple].options.files.students.columns: students.csv: missing column 'DOB'"
     ]
+
+
+def test_a_file_without_a_header_row_is_named_without_echoing_its_first_row(tmp_path: Path) -> None:
+    export(tmp_path, manifest=False)
+    path = tmp_path / "contacts.csv"
+    header, first, *rest = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([first, *rest]) + "\n", encoding="utf-8")
+    problems = check_mapping(_options(tmp_path), tmp_path)
+    assert problems == ["contacts.csv: the first row names none of the mapped columns"]
+    with pytest.raises(SourceDataError, match=r"contacts\.csv: the first row names none") as exc:
+        read_all(connector(tmp_path, settle_seconds=0))
+    assert not any(cell and cell in str(exc.value) for cell in first.split(",") if len(cell) > 2)

@@ -119,6 +119,8 @@ class Gate:
         if header is None:
             raise SourceDataError(f"{name}: empty file (no header row); export held")
         bound = mapping.bind(self.options, entity, header[1])
+        if not bound.index:
+            raise SourceDataError(f"{name}: the first row names none of the mapped columns; export held")
         if bound.missing:
             raise SourceDataError(f"{name}: missing column {', '.join(bound.missing)}; export held")
         if first_row is None and not self.options.mapping(entity).allow_empty:

@@ -211,6 +211,11 @@ def mapping_problems(options: Options, folder: Path) -> list[tuple[Key, str]]:
             problems.append((key, f"{name}: empty file (no header row)"))
             continue
         bound = bind(options, entity, header)
+        if not bound.index:
+            # Nothing matched: most likely a file without a header row, whose first row is
+            # data. Its cells are not echoed, since they would be personal data in a log.
+            problems.append(((*key, "columns"), f"{name}: the first row names none of the mapped columns"))
+            continue
         problems += [((*key, "columns"), f"{name}: missing column {c}") for c in bound.missing]
         problems += [
             (
