@@ -132,6 +132,8 @@ class CloudSchoolConnector:
         return self._gate.check(time.time())
 
     def read(self, stream: str, state: str | None, *, full: bool = False) -> Iterator[Page]:
+        """Pages of ``stream`` from the export as it is now. ``state`` and ``full`` do not
+        change anything: an export is always complete, so every read is full."""
         if stream not in STREAMS:
             raise ValueError(f"unknown stream {stream!r}")
         # Settling compares file mtimes with the wall clock; ``clock`` only says what
@@ -146,10 +148,10 @@ class CloudSchoolConnector:
         files = [export.files[e] for e in STREAMS[stream][1] if e in export.files]
         for f in files:
             yield from self._read_file(f, ctx, pages)
-        yield pages.flush(cursor=export.fingerprint)
-        if self.archive is not None:
+        if self.archive is not None:  # before the last page, so a consumer that stops there still archives
             for f in files:
                 copy_file(f.info.path, self.archive / export.fingerprint[:16])
+        yield pages.flush(cursor=export.fingerprint)
 
     def close(self) -> None:
         """Nothing is held open between reads."""

@@ -38,6 +38,7 @@ DEFECTS: dict[str, str] = {
     "formula_cells": "text cells starting with =, +, - or @",
     "malformed_rows": "extra rows with a bad date, a blank id, an unknown mark, missing fields",
     "leading_zero_ids": "student and contact ids padded with two more leading zeros",
+    "drop_students": "every other student missing from students.csv and contacts.csv",
 }
 MANIFEST = "export_manifest.csv"
 # The free-text column of each file that the quoted/formula defects write into.
@@ -122,6 +123,8 @@ def _rows(entity: str, source: Iterable[list[str]], defects: set[str], change: f
                 i = cols.index(c)
                 for row in rows:
                     row[i] = "00" + row[i]
+    if "drop_students" in defects and entity in ("students", "contacts"):
+        rows = [row for row in rows if row[0][-1:] not in "02468"]  # StudentID is the first column
     if change and (entity in CHANGE or entity == "attendance"):
         summary.changed[entity] = _change(entity, rows, cols, change, rng)
     text = cols.index(TEXT_COLUMN[entity]) if entity in TEXT_COLUMN else None
