@@ -12,7 +12,7 @@ from config.errors import SourceDataError
 from connectors import registry
 from connectors.cloudschool.connector import CloudSchoolConnector
 from connectors.cloudschool.values import BadCell, DateParser, DateTimeParser, Flags, parse_time
-from connectors.sim.cloudschool_cli import cloudschool_command
+from connectors.sim.cloudschool_cli import cloudschool_command, demo_connector
 from tests.cloudschool_support import connector, export
 
 
@@ -76,3 +76,11 @@ def test_the_simulate_command_writes_an_export_the_connector_reads(tmp_path: Pat
     assert b"\r\n" in (tmp_path / "out" / "students.csv").read_bytes()
     bad = CliRunner().invoke(cloudschool_command, ["--out", str(tmp_path / "x"), "--defect", "nonsense"])
     assert bad.exit_code != 0
+
+
+def test_the_demo_connector_entry_validates_and_reads(tmp_path: Path) -> None:
+    entry = demo_connector(tmp_path, students=20, today=dt.date(2026, 11, 24))
+    ctx = registry.BuildContext(base_dir=tmp_path)
+    conn = registry.build("cloudschool", str(entry["name"]), entry["options"], ctx)  # type: ignore[arg-type]
+    assert conn.check().ok
+    assert sum(len(p.records) for p in conn.read("students", None, full=True)) == 20

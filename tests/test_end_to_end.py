@@ -41,7 +41,10 @@ def _synced(tmp_path: Path, db_url: str, district: SyntheticDistrict) -> Iterato
     cache = open_cache(config, SecretResolver(base_dir=tmp_path))
     ctx = registry.BuildContext(secrets=SecretResolver(env={"PS_ID": CID, "PS_SECRET": SECRET}))
     connector = registry.build(
-        "powerschool", "sis", {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"}}, ctx
+        "powerschool",
+        "sis",
+        {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"}},
+        ctx,
     )
     try:
         outcome = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).run(connector)
@@ -73,22 +76,39 @@ def test_a_guardian_reads_exactly_their_children_and_attendance_through_the_api(
     contact = district.get("contact", contact_id)
     idx = cache.keyring.index
     with cache.engine.begin() as conn:
-        accounts.create(conn, cache.keyring, role="guardian", source="sis", subject_ref=idx.ref("sis", "contact", contact_id),
-                        username=contact.email, password="a long demo passphrase", aup_version=config.access.aup.version)
+        accounts.create(
+            conn,
+            cache.keyring,
+            role="guardian",
+            source="sis",
+            subject_ref=idx.ref("sis", "contact", contact_id),
+            username=contact.email,
+            password="a long demo passphrase",
+            aup_version=config.access.aup.version,
+        )
     expected = set()
     for link in district.iter("link"):
-        if link.contact_id == contact_id and link.parental_responsibility and link.portal_access and not link.court_order:
+        if (
+            link.contact_id == contact_id
+            and link.parental_responsibility
+            and link.portal_access
+            and not link.court_order
+        ):
             st = district.get("student", link.student_id)
             if st.exit_date is None or st.exit_date > TODAY:
                 expected.add(idx.ref("sis", "student", link.student_id))
     assert len(expected) == 2
     with TestClient(create_app(config, cache)) as client:
-        token = client.post("/v1/auth/login", json={"username": contact.email, "password": "a long demo passphrase"}).json()
+        token = client.post(
+            "/v1/auth/login", json={"username": contact.email, "password": "a long demo passphrase"}
+        ).json()
         h = {"Authorization": f"Bearer {token['access_token']}"}
         listed = client.get("/v1/students", headers=h).json()
         assert {s["id"] for s in listed["data"]} == expected
         sid = sorted(expected)[0]
-        att = client.get(f"/v1/students/{sid}/attendance", headers=h, params={"from": str(TODAY - dt.timedelta(days=14))})
+        att = client.get(
+            f"/v1/students/{sid}/attendance", headers=h, params={"from": str(TODAY - dt.timedelta(days=14))}
+        )
         assert att.status_code == 200
         body = att.json()
         assert body["data"], "two weeks of school days have attendance"
@@ -98,8 +118,14 @@ def test_a_guardian_reads_exactly_their_children_and_attendance_through_the_api(
 def _needles(district: SyntheticDistrict) -> set[bytes]:
     out: set[bytes] = set()
     for s in district.iter("student"):
-        out.update({f"{s.legal_first_name} {s.legal_last_name}".encode(), s.source_id.encode(),
-                    s.date_of_birth.isoformat().encode(), s.date_of_birth.strftime("%m/%d/%Y").encode()})
+        out.update(
+            {
+                f"{s.legal_first_name} {s.legal_last_name}".encode(),
+                s.source_id.encode(),
+                s.date_of_birth.isoformat().encode(),
+                s.date_of_birth.strftime("%m/%d/%Y").encode(),
+            }
+        )
         if s.email:
             out.add(s.email.encode())
         for name in (s.legal_first_name, s.legal_last_name, s.preferred_first_name):

@@ -48,6 +48,22 @@ def simulate_cloudschool(
     return summary, options
 
 
+def demo_connector(
+    workdir: Path, *, name: str = "school", students: int = 120, seed: int = 11, today: dt.date | None = None
+) -> dict[str, object]:
+    """Write a clean export under ``workdir/cloudschool-export`` and return the YAML
+    ``connectors:`` entry that reads it (for ``portico demo``: one PowerSchool-like
+    district and one Cloud-School-like school side by side)."""
+    folder = workdir / "cloudschool-export"
+    _, options = simulate_cloudschool(folder, students=students, seed=seed, today=today)
+    return {
+        "name": name,
+        "type": "cloudschool",
+        "schedule": {"interval": "PT1H"},
+        "options": {**options, "path": "cloudschool-export", "settle_seconds": 0},
+    }
+
+
 @click.command("cloudschool")
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False), help="folder to write the export into"
