@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,24 @@ def test_an_unmarked_register_is_neither_published_nor_an_error(tmp_path: Path) 
     assert not any(p.rejected for p in pages)
     assert conn.stats["attendance_sessions.csv"].skipped == 1
     assert all(isinstance(r, rec.AttendanceMark) for p in pages for r in p.records)
+
+
+def test_a_district_with_semicolons_and_iso_dates_maps_them_in_options(
+    tmp_path: Path, clean: dict[str, list[str]]
+) -> None:
+    export(tmp_path, manifest=False)
+    for path in tmp_path.glob("*.csv"):
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+        for row in rows[1:]:
+            for i, cell in enumerate(row):
+                if len(cell) >= 10 and cell[2] == "/" and cell[5] == "/":  # DD/MM/YYYY[ HH:MM]
+                    row[i] = f"{cell[6:10]}-{cell[3:5]}-{cell[0:2]}{cell[10:]}"
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, delimiter=";").writerows(rows)
+    conn = connector(
+        tmp_path, delimiter=";", date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M", settle_seconds=0
+    )
+    records, rejected = read_all(conn)
+    assert rejected == []
+    assert {kind: sorted(map(repr, rs)) for kind, rs in records.items()} == clean

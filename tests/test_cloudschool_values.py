@@ -33,6 +33,7 @@ def test_school_local_date_times_become_aware_utc_across_summer_time() -> None:
     assert parse("01/07/2026 09:30", "At") == dt.datetime(2026, 7, 1, 8, 30, tzinfo=dt.UTC)
     assert parse("01/12/2026 09:30", "At") == dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
     assert parse("01/07/2026", "At") == dt.datetime(2026, 6, 30, 23, 0, tzinfo=dt.UTC)
+    assert parse("01/07/2026 09:30:15", "At") == dt.datetime(2026, 7, 1, 8, 30, 15, tzinfo=dt.UTC)
     with pytest.raises(BadCell, match="not a date-time"):
         parse("01/07/2026 25:99", "At")
 

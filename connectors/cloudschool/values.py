@@ -129,14 +129,17 @@ class DateTimeParser:
                 naive = dt.datetime(year, month, day, hour, minute, second)
             except (ValueError, TypeError):
                 naive = None
+        for fmt in (self.fmt, self.fmt + ":%S"):  # some exports add seconds
+            if naive is None:
+                try:
+                    naive = dt.datetime.strptime(s, fmt)
+                except ValueError:
+                    naive = None
         if naive is None:
             try:
-                naive = dt.datetime.strptime(s, self.fmt)
-            except ValueError:
-                try:
-                    return self.local(self._date(s, field), dt.time())
-                except BadCell:
-                    raise BadCell(field, f"not a date-time in the format {self.fmt}") from None
+                return self.local(self._date(s, field), dt.time())
+            except BadCell:
+                raise BadCell(field, f"not a date-time in the format {self.fmt}") from None
         return naive.replace(tzinfo=self._tz).astimezone(dt.UTC)
 
 
