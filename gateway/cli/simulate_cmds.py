@@ -81,6 +81,8 @@ def powerschool_cmd(
     expire_tokens_after: int | None,
     delay: float,
     count_skew: tuple[str, ...],
+    schema_page_cap: int,
+    quiet: bool,
 ) -> None:
     """Serve a synthetic district the way a PowerSchool server does (OAuth, /ws/v1, /ws/schema)."""
     client_id = os.environ.get(client_id_env) or "sim-" + secrets.token_hex(4)
@@ -110,4 +112,6 @@ def powerschool_cmd(
         client_id=client_id,
         client_secret=client_secret,
         faults=faults,
+        schema_page_cap=schema_page_cap,
+        log_level="warning" if quiet else "info",
     )
