@@ -8,6 +8,7 @@ import secrets
 
 import click
 
+from connectors.sim.cloudschool_cli import cloudschool_command
 from connectors.sim.district import DistrictSpec
 from connectors.sim.powerschool import Faults, serve
 
@@ -119,3 +120,6 @@ def powerschool_cmd(
         schema_page_cap=schema_page_cap,
         log_level="warning" if quiet else "info",
     )
+
+
+simulate_group.add_command(cloudschool_command)
