@@ -253,3 +253,21 @@ def test_over_a_real_loopback_server_drops_and_slow_pages_are_survived_or_report
     finally:
         sim.faults.delay = 0.0
         stop()
+
+
+def test_an_unreadable_cursor_means_a_full_read(sim: PowerSchoolSim, district: SyntheticDistrict) -> None:
+    pages = list(connect(sim).read("grades", "not-a-date"))
+    assert all(p.full for p in pages) and len(records(pages)) == district.count("grade")
+
+
+def test_the_cursor_is_the_latest_instant_whatever_the_layout() -> None:
+    from connectors.powerschool.paging import latest
+
+    rows = [
+        {"transaction_date": "2026-09-01T10:00:00.000000+00:00"},
+        {"transaction_date": "2026-09-01T08:30:00-04:00"},  # 12:30 UTC: the latest
+        {"transaction_date": "2026-09-01T11:59:59.999999+00:00"},
+        {},
+    ]
+    assert latest(rows, None) == "2026-09-01T08:30:00-04:00"
+    assert latest(rows, "2026-09-02T00:00:00.000000+00:00") == "2026-09-02T00:00:00.000000+00:00"

@@ -186,3 +186,17 @@ def test_faults_count_down(client: Client) -> None:
     with pytest.raises(httpx.RemoteProtocolError):
         client.get("/ws/v1/metadata")
     assert orjson.loads(client.get("/ws/v1/metadata").content)["metadata"]
+
+
+@pytest.mark.parametrize("index", [0, 1, 999, 1000, 59_999, 3_599_999, 86_399_999, 86_400_000, 123_456_789])
+def test_base_transaction_dates_rise_a_millisecond_per_position(
+    district: SyntheticDistrict, index: int
+) -> None:
+    from connectors.sim.ps_state import SimState
+
+    state = SimState(district)
+    text = state.base_txn(index)
+    assert dt.datetime.fromisoformat(text) - dt.datetime.fromisoformat(state.base_txn(0)) == dt.timedelta(
+        milliseconds=index
+    )
+    assert state._base_index_from(text) == index  # noqa: SLF001 - the inverse the q= filter relies on

@@ -257,7 +257,8 @@ class PowerSchoolSim:
             return _json(200, {"count": self._count(kind, view)})
         start, size = self._paging(query, self.schema_page_cap)
         with_txn = kind not in self._no_txn
-        keep = set(projection) if projection else None
+        # A projection naming every column needs no per-row filtering.
+        keep = set(projection) if projection and not known <= set(projection) else None
         records = []
         for rec, txn in self.state.page(kind, view, start, start + size):
             cols = ps_wire.to_wire(rec)

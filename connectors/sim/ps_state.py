@@ -102,13 +102,21 @@ class SimState:
         self._inserted: dict[str, list[Row]] = {}
         self._views: dict[tuple[Any, ...], array[int]] = {}
         self._epoch = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) - dt.timedelta(days=60)
+        self._epoch_day = self._epoch.date().isoformat()
+        self._head = (-1, "")
         self._clock = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) + dt.timedelta(days=400)
 
     # --- transaction dates ---------------------------------------------------------------
 
     def base_txn(self, index: int) -> str:
         """Base records were last changed long ago, in position order, a millisecond apart."""
-        return (self._epoch + dt.timedelta(milliseconds=index)).isoformat()
+        seconds, ms = divmod(index, 1000)
+        if seconds >= 86400:
+            return (self._epoch + dt.timedelta(milliseconds=index)).isoformat(timespec="microseconds")
+        if seconds != self._head[0]:  # formatted by hand, the head once per 1000 rows: runs per row
+            minutes, sec = divmod(seconds, 60)
+            self._head = (seconds, f"{self._epoch_day}T{minutes // 60:02d}:{minutes % 60:02d}:{sec:02d}.")
+        return f"{self._head[1]}{ms:03d}000+00:00"
 
     def _base_index_from(self, value: str) -> int:
         """The first base position whose transaction_date is >= ``value``."""
@@ -118,7 +126,7 @@ class SimState:
 
     def _tick(self) -> str:
         self._clock += dt.timedelta(milliseconds=1)
-        return self._clock.isoformat()
+        return self._clock.isoformat(timespec="microseconds")
 
     # --- overlay mutations -----------------------------------------------------------------
 
@@ -173,6 +181,11 @@ class SimState:
         """(position, row) pairs: a position >= 0 is a base index, < 0 an inserted record."""
         changed = self._changed.get(kind, {})
         inserted = self._inserted.get(kind, [])
+        if isinstance(refs, range) and refs.step == 1:  # an unfiltered page: one district range
+            txn = self.base_txn
+            for i, rec in enumerate(self.district.iter(kind, refs.start, refs.stop), refs.start):
+                yield i, changed.get(i) or (rec, txn(i))
+            return
         pending: list[int] = []
 
         def flush() -> Iterator[tuple[int, Row]]:

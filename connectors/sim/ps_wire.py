@@ -101,7 +101,8 @@ def _seconds(t: dt.time) -> str:
 
 
 def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat()
+    # Skipping astimezone for values already in UTC halves the cost on the bulk kinds.
+    return (value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)).isoformat()
 
 
 def _put(out: dict[str, Any], key: str, value: object) -> None:
