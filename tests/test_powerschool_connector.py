@@ -168,8 +168,8 @@ def test_an_incremental_read_returns_changed_records_and_advances_the_cursor(sim
     got = records(pages)
     assert not any(p.full for p in pages)
     assert set(some) <= {rec.source_id for rec in got} and len(got) <= len(some) + 1
-    changed = {rec.source_id: rec for rec in got}
-    before = {rec.source_id: rec for rec in first[0].records}
+    changed: dict[str, Any] = {rec.source_id: rec for rec in got}
+    before: dict[str, Any] = {rec.source_id: rec for rec in first[0].records}
     assert all(changed[i].minutes_late != before[i].minutes_late for i in some)
     assert pages[-1].cursor is not None and pages[-1].cursor > cursor
     again = {rec.source_id for rec in records(c.read("attendance", pages[-1].cursor))}
@@ -205,7 +205,8 @@ def test_school_ids_restricts_schools_students_and_sections(
     assert [s.source_id for s in records(c.read("schools", None))] == [school]
     students = records(c.read("students", None))
     assert students and all(s.school_id == school for s in students)
-    assert len(students) == sum(1 for s in district.iter("student") if s.school_id == school)
+    roster: list[Any] = list(district.iter("student"))
+    assert len(students) == sum(1 for s in roster if s.school_id == school)
 
 
 def test_page_size_option_is_capped_by_the_metadata(sim: PowerSchoolSim) -> None:

@@ -141,16 +141,17 @@ def test_tables_without_transaction_date_say_invalid_field(client: Client) -> No
 
 
 def test_q_filters_and_count_agree(client: Client, district: SyntheticDistrict) -> None:
-    day = next(district.iter("attendance")).date.isoformat()
+    marks: list[Any] = list(district.iter("attendance"))
+    day = marks[0].date.isoformat()
     q = f"att_date=le={day}"
     count = client.get("/ws/schema/table/attendance/count", q=q).json()["count"]
     rows = client.get("/ws/schema/table/attendance", q=q, pagesize=1000).json()["record"]
-    assert count == len(rows) == sum(1 for a in district.iter("attendance") if a.date.isoformat() <= day)
+    assert count == len(rows) == sum(1 for a in marks if a.date.isoformat() <= day)
 
 
 def test_pages_are_generated_from_bounded_ranges_of_the_district(district: SyntheticDistrict) -> None:
     watched = Watched(district)
-    client = Client(PowerSchoolSim(watched, client_id=CID, client_secret=SECRET, schema_page_cap=100))  # type: ignore[arg-type]
+    client = Client(PowerSchoolSim(watched, client_id=CID, client_secret=SECRET, schema_page_cap=100))
     client.get("/ws/schema/table/attendance", page=3, pagesize=100)
     assert watched.calls == [("attendance", 200, 300)]
 

@@ -108,7 +108,8 @@ class PowerSchoolConnector:
 
     def _get(self, spec: StreamSpec, path: str, params: dict[str, Any], accept: tuple[int, ...] = ()) -> Any:
         method = "POST" if spec.api == "query" else "GET"
-        body = {} if method == "POST" else None
+        # PowerQueries take their arguments as a JSON body; these take none.
+        body: dict[str, Any] | None = {} if method == "POST" else None
         response = self.session.request(method, path, params=params, json=body, accept=accept)
         if response.status_code == 400:
             message = json_body(response)

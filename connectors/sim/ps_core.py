@@ -231,9 +231,9 @@ class PowerSchoolSim:
         if kind == "student":
             wanted = {e.strip() for e in query.get("expansions", "").split(",")}
             for item in items:  # expansions not asked for are not sent
-                for block in ("demographics", "school_enrollment", "schedule_setup", "contact_info"):
-                    if block not in wanted:
-                        item.pop(block, None)
+                for name in ("demographics", "school_enrollment", "schedule_setup", "contact_info"):
+                    if name not in wanted:
+                        item.pop(name, None)
         plural = f"{kind}s"
         if not items:
             return _json(200, {plural: ""})
