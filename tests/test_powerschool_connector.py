@@ -272,3 +272,12 @@ def test_the_cursor_is_the_latest_instant_whatever_the_layout() -> None:
     ]
     assert latest(rows, None) == "2026-09-01T08:30:00-04:00"
     assert latest(rows, "2026-09-02T00:00:00.000000+00:00") == "2026-09-02T00:00:00.000000+00:00"
+
+
+def test_tokens_that_die_every_few_requests_are_refreshed_each_time(
+    sim: PowerSchoolSim, district: SyntheticDistrict
+) -> None:
+    sim.faults.token_max_requests = 3
+    got = records(connect(sim).read("attendance", None))
+    assert by_id(got) == by_id(list(district.iter("attendance")))
+    assert sim.tokens_issued > 3 and sim.writes == 0

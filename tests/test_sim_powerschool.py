@@ -201,3 +201,23 @@ def test_base_transaction_dates_rise_a_millisecond_per_position(
         milliseconds=index
     )
     assert state._base_index_from(text) == index  # noqa: SLF001 - the inverse the q= filter relies on
+
+
+def test_faults_parse_from_cli_pairs() -> None:
+    from connectors.sim.ps_core import Faults
+
+    f = Faults.parse(["rate_limit_next=3", "retry_after=5", "delay=0.25", "count_skew.attendance=-1",
+                      "expire_tokens_after=10", "revoked=no"])  # fmt: skip
+    assert (f.rate_limit_next, f.retry_after, f.delay, f.count_skew, f.expire_tokens_after, f.revoked) == (
+        3, "5", 0.25, {"attendance": -1}, 10, False,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="unknown fault"):
+        Faults.parse(["rate_limit=3"])
+    with pytest.raises(ValueError):
+        Faults.parse(["delay=slow"])
+
+
+def test_a_token_dies_after_its_request_budget(district: SyntheticDistrict) -> None:
+    client = Client(PowerSchoolSim(district, client_id=CID, client_secret=SECRET))
+    client.sim.faults.token_max_requests = 2
+    assert [client.get("/ws/v1/metadata").status_code for _ in range(3)] == [200, 200, 401]
