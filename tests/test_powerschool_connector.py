@@ -197,7 +197,7 @@ def test_deleted_and_inserted_records_show_in_the_next_full_read(
     assert len(got) == district.count("behaviour") - len(gone) + 1
 
 
-def test_school_ids_restricts_schools_students_and_sections(
+def test_school_ids_restricts_every_stream_but_contacts_and_notices_to_those_schools(
     sim: PowerSchoolSim, district: SyntheticDistrict
 ) -> None:
     school = next(district.iter("school")).source_id
@@ -207,6 +207,15 @@ def test_school_ids_restricts_schools_students_and_sections(
     assert students and all(s.school_id == school for s in students)
     roster: list[Any] = list(district.iter("student"))
     assert len(students) == sum(1 for s in roster if s.school_id == school)
+    mine = {s.source_id for s in students}
+    marks: list[Any] = records(c.read("attendance", None))
+    everyone: list[Any] = list(district.iter("attendance"))
+    assert marks and {m.student_id for m in marks} <= mine
+    assert len(marks) == sum(1 for m in everyone if m.student_id in mine)
+    sections = {s.source_id for s in records(c.read("sections", None))}
+    enrolments: list[Any] = records(c.read("enrollments", None))
+    assert enrolments and {e.section_id for e in enrolments} <= sections
+    assert len(records(c.read("notices", None))) == district.count("notice")
 
 
 def test_page_size_option_is_capped_by_the_metadata(sim: PowerSchoolSim) -> None:

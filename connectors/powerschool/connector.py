@@ -45,7 +45,7 @@ class Options(BaseModel):
     page_size: int | None = Field(default=None, ge=1)  # default: the cap /ws/v1/metadata announces
     timeout: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=5, ge=1, le=20)
-    school_ids: list[str] | None = None  # read only these schools (schools, students, sections)
+    school_ids: list[str] | None = None  # read only these schools' records (not contacts or notices)
     token_path: str = TOKEN_PATH
 
     @field_validator("base_url")
@@ -200,12 +200,16 @@ class PowerSchoolConnector:
     # --- /ws/schema ----------------------------------------------------------------------
 
     def _year_start(self) -> str | None:
-        starts = [s.get("school_year", {}).get("start_date") for s in self._schools()]
+        years = [s.get("school_year") for s in self._schools()]
+        starts = [y.get("start_date") for y in years if isinstance(y, dict)]
         found = sorted(d for d in starts if isinstance(d, str) and d)
         return found[0] if found else None
 
     def _read_schema(self, spec: StreamSpec, since: str | None, state: str | None) -> Iterator[Page]:
         clauses = []
+        if self.options.school_ids and spec.kind not in ("contact", "notice"):
+            # Contacts have no school; district-wide notices would be lost to the filter.
+            clauses.append(f"schoolid=in=({','.join(self.options.school_ids)})")
         if spec.kind == "attendance":
             start = self._year_start()  # only this school year's marks
             if start:

@@ -291,14 +291,14 @@ class PowerSchoolSim:
             return _json(200, {"count": self._count(kind, view)})
         start, size = self._paging(query, self.schema_page_cap)
         with_txn = kind not in self._no_txn
-        # A projection naming every column needs no per-row filtering.
-        keep = set(projection) if projection and not known <= set(projection) else None
+        # Columns to strip from each row; usually none or one, so dropping beats rebuilding.
+        drop = tuple(known - set(projection)) if projection else ()
         records = []
         for rec, txn in self.state.page(kind, view, start, start + size):
-            cols = ps_wire.to_wire(rec)
-            if with_txn:
-                cols["transaction_date"] = txn
-            if keep is not None:
-                cols = {k: v for k, v in cols.items() if k in keep}
+            cols = self.state.columns(rec, txn)
+            if not with_txn:
+                del cols["transaction_date"]
+            for name in drop:
+                cols.pop(name, None)
             records.append({"id": rec.source_id, "name": table.table, "tables": {table.table: cols}})
         return _json(200, {"name": table.table, "record": records, "@extensions": ""})
