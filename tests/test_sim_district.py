@@ -90,6 +90,10 @@ def test_a_slice_is_the_same_range_of_the_full_sequence(
         assert list(district.iter(kind, start, stop)) == records[kind][start:stop], kind
 
 
+_SHARED = SyntheticDistrict(SMALL["uk"])
+_SHARED_RECORDS = {kind: list(_SHARED.iter(kind)) for kind in KINDS}
+
+
 @given(data=st.data())
 @settings(max_examples=60, deadline=None)
 def test_any_slice_of_any_kind_matches_the_full_sequence(data: st.DataObject) -> None:
@@ -99,10 +103,6 @@ def test_any_slice_of_any_kind_matches_the_full_sequence(data: st.DataObject) ->
     start = data.draw(st.integers(0, len(full)))
     stop = data.draw(st.integers(start, len(full)))
     assert list(district.iter(kind, start, stop)) == full[start:stop]
-
-
-_SHARED = SyntheticDistrict(SMALL["uk"])
-_SHARED_RECORDS = {kind: list(_SHARED.iter(kind)) for kind in KINDS}
 
 
 def test_a_deep_slice_of_a_large_attendance_sequence_matches_lookups_by_id() -> None:
