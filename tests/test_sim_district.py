@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from collections import defaultdict
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -132,6 +133,12 @@ def test_get_finds_records_by_source_id_and_none_for_unknown_ids(
     assert district.get("result", f"0{an_assignment}-{first}") is None  # leading zeros matter
     last_term = records["grade"][-1].source_id.rsplit("-", 1)[1]
     assert district.get("grade", f"{first}-no-section-{last_term}") is None
+
+
+def test_every_record_serialises_with_orjson_as_the_cache_stores_it(records: dict[str, list[Record]]) -> None:
+    for kind, rows in records.items():
+        for r in rows[:50]:
+            assert orjson.loads(orjson.dumps(r))["source_id"] == r.source_id, kind
 
 
 def test_an_unknown_kind_is_refused(district: SyntheticDistrict) -> None:

@@ -81,7 +81,13 @@ class _Kind:
 
 
 class SyntheticDistrict:
-    """Records of a district described by a ``DistrictSpec``; see DISTRICT_API.md."""
+    """Records of a district described by a ``DistrictSpec``.
+
+    ``iter(kind, start, stop)`` computes records ``[start, stop)`` directly from their
+    index (bulk kinds never generate earlier records); structural kinds (schools,
+    people, links, sections, timetable) are built once per instance. ``cases`` names
+    the awkward records that tests and the demo rely on.
+    """
 
     def __init__(self, spec: DistrictSpec) -> None:
         self.spec = spec
