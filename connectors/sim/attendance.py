@@ -11,8 +11,12 @@ from zoneinfo import ZoneInfo
 from connectors.records import AttendanceCategory, AttendanceMark
 from connectors.sim.roster import mix
 
-P, L, A, U = (AttendanceCategory.PRESENT, AttendanceCategory.LATE,
-              AttendanceCategory.AUTHORISED_ABSENCE, AttendanceCategory.UNAUTHORISED_ABSENCE)
+P, L, A, U = (
+    AttendanceCategory.PRESENT,
+    AttendanceCategory.LATE,
+    AttendanceCategory.AUTHORISED_ABSENCE,
+    AttendanceCategory.UNAUTHORISED_ABSENCE,
+)
 GOLDEN = 0x9E3779B97F4A7C15
 ATTENDANCE_TAG = 0xA77E
 # Whole-day absences (about 4% of days) share one code across the day's sessions.
@@ -34,8 +38,15 @@ REGISTER = {"AM": (dt.time(8, 40), 51), "PM": (dt.time(13, 20), 31), "day": (dt.
 class AttendanceBook:
     """Marks ordered by student, then date, then session; index -> mark in O(log students)."""
 
-    def __init__(self, seed: int, style: str, timezone: str, days: Sequence[dt.date],
-                 student_ids: Sequence[str], ranges: Sequence[tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        seed: int,
+        style: str,
+        timezone: str,
+        days: Sequence[dt.date],
+        student_ids: Sequence[str],
+        ranges: Sequence[tuple[int, int]],
+    ) -> None:
         self.seed, self.style = seed, style
         self.sessions = ("AM", "PM") if style == "uk" else ("day",)
         self.days, self.student_ids, self.ranges = days, student_ids, ranges
@@ -104,8 +115,13 @@ class AttendanceBook:
                     code, category = auth if v < AUTHORISED_BELOW else unauth
                 times = rec[s]
                 yield AttendanceMark(
-                    source_id=sid + suffix[s], student_id=sid, date=date, session=sessions[s],
-                    source_code=code, category=category, minutes_late=minutes,
+                    source_id=sid + suffix[s],
+                    student_id=sid,
+                    date=date,
+                    session=sessions[s],
+                    source_code=code,
+                    category=category,
+                    minutes_late=minutes,
                     recorded_at=times[(h >> (38 + 6 * s)) % len(times)],
                 )
             session = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
@@ -14,8 +14,18 @@ from connectors.sim.roster import Roster, mix
 
 ASSIGNMENTS_PER_SECTION = 30  # about three a month over a ten-month year
 POINTS = (10.0, 20.0, 25.0, 50.0, 100.0)
-US_LETTERS = ((93, "A"), (90, "A-"), (87, "B+"), (83, "B"), (80, "B-"), (77, "C+"), (73, "C"),
-              (70, "C-"), (60, "D"), (0, "F"))
+US_LETTERS = (
+    (93, "A"),
+    (90, "A-"),
+    (87, "B+"),
+    (83, "B"),
+    (80, "B-"),
+    (77, "C+"),
+    (73, "C"),
+    (70, "C-"),
+    (60, "D"),
+    (0, "F"),
+)
 
 
 def _key(seed: int, tag: int, a: int, b: int = 0) -> int:
@@ -25,8 +35,16 @@ def _key(seed: int, tag: int, a: int, b: int = 0) -> int:
 class Coursework:
     """Assignments by section; results by section, assignment, student; grades by term."""
 
-    def __init__(self, seed: int, style: str, roster: Roster, days: Sequence[dt.date], days_so_far: int,
-                 terms: Sequence[tuple[str, dt.date, dt.date]], today: dt.date) -> None:
+    def __init__(
+        self,
+        seed: int,
+        style: str,
+        roster: Roster,
+        days: Sequence[dt.date],
+        days_so_far: int,
+        terms: Sequence[tuple[str, dt.date, dt.date]],
+        today: dt.date,
+    ) -> None:
         self.seed, self.style, self.roster, self.days = seed, style, roster, days
         self.today = today
         self.step = max(1, len(days) // ASSIGNMENTS_PER_SECTION)
@@ -53,8 +71,9 @@ class Coursework:
         self.result_offsets = [0, *accumulate(n for _s, _k, n in self.result_keys)]
         # Grades: every enrollment of a student on roll when the term began, term by term.
         self.terms = [t for t in terms if t[1] <= today]
-        self.term_students = [[st for st in range(len(students)) if on_roll(st, first)]
-                              for _name, first, _last in self.terms]
+        self.term_students = [
+            [st for st in range(len(students)) if on_roll(st, first)] for _name, first, _last in self.terms
+        ]
         self.grade_offsets = [0, *accumulate(len(t) * COURSES_PER_STUDENT for t in self.term_students)]
 
     def _due_index(self, section: int, k: int) -> int:
@@ -62,6 +81,32 @@ class Coursework:
 
     def assignment_id(self, i: int) -> str:
         return f"{i + 1:07d}" if self.style == "uk" else str(700001 + i)
+
+    def result_position(self, assignment_id: str, student: int) -> int | None:
+        """Index of the result of ``student`` for ``assignment_id``, if there is one."""
+        first = 1 if self.style == "uk" else 700001
+        if not assignment_id.isdigit() or not 0 <= int(assignment_id) - first < self.count_assignments():
+            return None
+        a = int(assignment_id) - first
+        if self.assignment_id(a) != assignment_id:  # e.g. missing leading zeros
+            return None
+        section, k = divmod(a, ASSIGNMENTS_PER_SECTION)
+        pos = bisect_left(self.result_keys, (section, k, 0))
+        if pos == len(self.result_keys) or self.result_keys[pos][:2] != (section, k):
+            return None  # not due yet
+        members = self.members[section]
+        m = members.index(student) if student in members else self.result_keys[pos][2]
+        return self.result_offsets[pos] + m if m < self.result_keys[pos][2] else None
+
+    def grade_position(self, student: int, slot: int, term: str) -> int | None:
+        """Index of the grade of ``student`` in their section ``slot`` for ``term``, if any."""
+        t = next((i for i, (name, _f, _l) in enumerate(self.terms) if name == term), None)
+        if t is None:
+            return None
+        j = bisect_left(self.term_students[t], student)
+        if j == len(self.term_students[t]) or self.term_students[t][j] != student:
+            return None
+        return self.grade_offsets[t] + j * COURSES_PER_STUDENT + slot
 
     # assignments ---------------------------------------------------------------
     def count_assignments(self) -> int:
@@ -74,9 +119,12 @@ class Coursework:
             due = self._due_index(section, k)
             title, category = names.ASSIGNMENT_KINDS[h % len(names.ASSIGNMENT_KINDS)]
             yield Assignment(
-                source_id=self.assignment_id(i), section_id=self.roster.sections[section].source_id,
-                title=f"{title} {k + 1}", category=category,
-                set_date=self.days[max(0, due - 2 - (h >> 8) % 6)], due_date=self.days[due],
+                source_id=self.assignment_id(i),
+                section_id=self.roster.sections[section].source_id,
+                title=f"{title} {k + 1}",
+                category=category,
+                set_date=self.days[max(0, due - 2 - (h >> 8) % 6)],
+                due_date=self.days[due],
                 points_possible=POINTS[(h >> 16) % len(POINTS)],
             )
 
@@ -113,8 +161,12 @@ class Coursework:
                     status, score = ResultStatus.NONE, None
                 comment = names.COMMENTS[(h >> 20) % len(names.COMMENTS)] if (h >> 32) % 10 == 0 else None
                 yield AssignmentResult(
-                    source_id=f"{aid}-{sid}", assignment_id=aid, student_id=sid,
-                    score=score, status=status, comment=comment,
+                    source_id=f"{aid}-{sid}",
+                    assignment_id=aid,
+                    student_id=sid,
+                    score=score,
+                    status=status,
+                    comment=comment,
                 )
             i = end
             pos += 1
@@ -141,7 +193,11 @@ class Coursework:
                 mark = next(letter for floor, letter in US_LETTERS if percent >= floor)
             sid = roster.students[student].source_id
             yield Grade(
-                source_id=f"{sid}-{section.source_id}-{name}", student_id=sid,
-                section_id=section.source_id, term=name, mark=mark, percent=percent,
+                source_id=f"{sid}-{section.source_id}-{name}",
+                student_id=sid,
+                section_id=section.source_id,
+                term=name,
+                mark=mark,
+                percent=percent,
                 updated_at=dt.datetime.combine(min(last, self.today), dt.time(17, (h >> 16) % 60), dt.UTC),
             )

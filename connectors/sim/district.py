@@ -8,24 +8,33 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.records import Enrollment, Record
 from connectors.sim.attendance import AttendanceBook
 from connectors.sim.calendar import school_days, school_year, terms
+from connectors.sim.cases import Cases, build_people
 from connectors.sim.classes import COURSES_PER_STUDENT, build_schools, build_sections, build_timetable
 from connectors.sim.coursework import Coursework
 from connectors.sim.pastoral import Pastoral
-from connectors.sim.roster import (
-    SPECIAL_FAMILIES,
-    SPECIAL_STUDENTS,
-    Cases,
-    Roster,
-    build_people,
-    default_families,
-)
+from connectors.sim.roster import SPECIAL_FAMILIES, SPECIAL_STUDENTS, Roster, default_families
 
-KINDS = ("school", "student", "contact", "link", "section", "enrollment", "timetable",
-         "attendance", "assignment", "result", "grade", "behaviour", "notice", "report")
+KINDS = (
+    "school",
+    "student",
+    "contact",
+    "link",
+    "section",
+    "enrollment",
+    "timetable",
+    "attendance",
+    "assignment",
+    "result",
+    "grade",
+    "behaviour",
+    "notice",
+    "report",
+)
 DEFAULT_TIMEZONE = {"us": "America/New_York", "uk": "Europe/London"}
 
 
@@ -54,8 +63,14 @@ class DistrictSpec:
         if general_families < (1 if general_students else 0) or general_families > general_students:
             raise ValueError(f"families must be between {SPECIAL_FAMILIES + 1} and students - 1")
         object.__setattr__(self, "families", families)
+        if isinstance(self.today, dt.datetime):  # a datetime would not compare with the dates
+            object.__setattr__(self, "today", self.today.date())
         if self.timezone is None:
             object.__setattr__(self, "timezone", DEFAULT_TIMEZONE[self.style])
+        try:
+            ZoneInfo(str(self.timezone))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("timezone must be an IANA time zone name") from exc
 
 
 @dataclass
@@ -66,7 +81,13 @@ class _Kind:
 
 
 class SyntheticDistrict:
-    """Records of a district described by a ``DistrictSpec``; see DISTRICT_API.md."""
+    """Records of a district described by a ``DistrictSpec``.
+
+    ``iter(kind, start, stop)`` computes records ``[start, stop)`` directly from their
+    index (bulk kinds never generate earlier records); structural kinds (schools,
+    people, links, sections, timetable) are built once per instance. ``cases`` names
+    the awkward records that tests and the demo rely on.
+    """
 
     def __init__(self, spec: DistrictSpec) -> None:
         self.spec = spec
@@ -80,8 +101,17 @@ class SyntheticDistrict:
         roster = Roster()
         build_schools(roster, rng, spec.schools, self.timezone, self.year_start, self.year_end, spec.style)
         assert spec.families is not None  # resolved by DistrictSpec.__post_init__
-        build_people(roster, rng, spec.style, spec.schools, spec.students, spec.families,
-                     self.year_start, self.year_end, spec.today)
+        self._cases = build_people(
+            roster,
+            rng,
+            spec.style,
+            spec.schools,
+            spec.students,
+            spec.families,
+            self.year_start,
+            self.year_end,
+            spec.today,
+        )
         build_sections(roster, rng, spec.style, self.year_start)
         build_timetable(roster, rng, spec.style, self.year_start, self.year_end)
         self.roster = roster
@@ -101,8 +131,7 @@ class SyntheticDistrict:
     @property
     def cases(self) -> Cases:
         """Source ids of the awkward cases (see ``Cases``)."""
-        assert self.roster.cases is not None  # set by build_people
-        return self.roster.cases
+        return self._cases
 
     # the generic interface -------------------------------------------------------
     def count(self, kind: str) -> int:
@@ -118,19 +147,38 @@ class SyntheticDistrict:
         return k.iter(start, stop)
 
     def get(self, kind: str, source_id: str) -> Record | None:
-        """The record of ``kind`` with ``source_id``, or None (a scan for the larger bulk kinds)."""
+        """The record of ``kind`` with ``source_id``, or None; bulk kinds parse the id (no scan)."""
         k = self._kind(kind)
         if kind == "attendance":
             return self._attendance.get(source_id, self.student_index)
-        if kind == "enrollment":
+        if kind == "enrollment":  # "<student>-<section>"
             student, _, section = source_id.partition("-")
+            i, slot = self.student_index.get(student), self._slot(student, section)
+            at = None if i is None or slot is None else i * COURSES_PER_STUDENT + slot
+        elif kind == "grade":  # "<student>-<section>-<term>"
+            student, _, rest = source_id.partition("-")
+            section, _, term = rest.partition("-")
+            i, slot = self.student_index.get(student), self._slot(student, section)
+            at = None if i is None or slot is None else self._coursework.grade_position(i, slot, term)
+        elif kind == "result":  # "<assignment>-<student>"
+            assignment, _, student = source_id.partition("-")
             i = self.student_index.get(student)
-            if i is None:
-                return None
-            for slot, s in enumerate(self.roster.student_sections[i]):
-                if self.roster.sections[s].source_id == section:
-                    return next(k.iter(i * COURSES_PER_STUDENT + slot, i * COURSES_PER_STUDENT + slot + 1))
+            at = None if i is None else self._coursework.result_position(assignment, i)
+        else:
+            at = self._position(kind, source_id)
+        return None if at is None else next(k.iter(at, at + 1))
+
+    def _slot(self, student_id: str, section_id: str) -> int | None:
+        """Which of a student's sections (0..5) has ``section_id``."""
+        i = self.student_index.get(student_id)
+        if i is None:
             return None
+        sections = [self.roster.sections[s].source_id for s in self.roster.student_sections[i]]
+        return sections.index(section_id) if section_id in sections else None
+
+    def _position(self, kind: str, source_id: str) -> int | None:
+        """Index of ``source_id`` within ``kind``: parsed for per-student kinds, else a lazy map."""
+        k = self._kind(kind)
         if kind in ("behaviour", "report"):  # "<student>-B<n>" / "<student>-R<n>"
             student, _, tail = source_id.rpartition("-")
             i = self.student_index.get(student)
@@ -138,13 +186,10 @@ class SyntheticDistrict:
             if i is None or tail[:1] != ("B" if kind == "behaviour" else "R") or not tail[1:].isdigit():
                 return None
             at = offsets[i] + int(tail[1:]) - 1
-            return next(k.iter(at, at + 1)) if offsets[i] <= at < offsets[i + 1] else None
-        if kind in ("result", "grade"):  # rare lookups: a scan keeps memory flat
-            return next((r for r in k.iter(0, k.count()) if r.source_id == source_id), None)
-        if not k.index:
+            return at if offsets[i] <= at < offsets[i + 1] else None
+        if not k.index:  # small kinds only: the bulk ones are all parsed above
             k.index = {r.source_id: n for n, r in enumerate(k.iter(0, k.count()))}
-        found = k.index.get(source_id)
-        return None if found is None else next(k.iter(found, found + 1))
+        return k.index.get(source_id)
 
     # kinds -------------------------------------------------------------------------
     def _kind(self, kind: str) -> _Kind:
@@ -157,8 +202,12 @@ class SyntheticDistrict:
     def _make(self, kind: str) -> _Kind:
         r = self.roster
         lists: dict[str, list] = {  # type: ignore[type-arg]
-            "school": r.schools, "student": r.students, "contact": r.contacts, "link": r.links,
-            "section": r.sections, "timetable": r.timetable,
+            "school": r.schools,
+            "student": r.students,
+            "contact": r.contacts,
+            "link": r.links,
+            "section": r.sections,
+            "timetable": r.timetable,
         }
         if kind in lists:
             items = lists[kind]
@@ -189,25 +238,48 @@ class SyntheticDistrict:
             st = r.students[student]
             section = r.sections[r.student_sections[student][slot]]
             yield Enrollment(
-                source_id=f"{st.source_id}-{section.source_id}", section_id=section.source_id,
-                student_id=st.source_id, start_date=max(st.entry_date, self.year_start),
+                source_id=f"{st.source_id}-{section.source_id}",
+                section_id=section.source_id,
+                student_id=st.source_id,
+                start_date=max(st.entry_date, self.year_start),
                 end_date=st.exit_date or self.year_end,
             )
 
     @cached_property
     def _attendance(self) -> AttendanceBook:
-        return AttendanceBook(self.spec.seed, self.style, self.timezone, self.school_days,
-                              [s.source_id for s in self.roster.students], self.ranges)
+        return AttendanceBook(
+            self.spec.seed,
+            self.style,
+            self.timezone,
+            self.school_days,
+            [s.source_id for s in self.roster.students],
+            self.ranges,
+        )
 
     @cached_property
     def _coursework(self) -> Coursework:
-        return Coursework(self.spec.seed, self.style, self.roster, self.school_days, self.days_so_far,
-                          terms(self.year_start, self.year_end, self.style), self.today)
+        return Coursework(
+            self.spec.seed,
+            self.style,
+            self.roster,
+            self.school_days,
+            self.days_so_far,
+            terms(self.year_start, self.year_end, self.style),
+            self.today,
+        )
 
     @cached_property
     def _pastoral(self) -> Pastoral:
-        return Pastoral(self.spec.seed, self.style, self.timezone, self.roster, self.school_days,
-                        self.ranges, self.year_start, self.today)
+        return Pastoral(
+            self.spec.seed,
+            self.style,
+            self.timezone,
+            self.roster,
+            self.school_days,
+            self.ranges,
+            self.year_start,
+            self.today,
+        )
 
 
 __all__ = ["KINDS", "Cases", "DistrictSpec", "SyntheticDistrict"]

@@ -69,8 +69,18 @@ UK_COURSES: tuple[tuple[str, str], ...] = (
 )
 
 SCHOOL_NAMES: tuple[str, ...] = (
-    "Riverside", "Oakfield", "Hillcrest", "Maple Grove", "Lakeview", "Brookside", "Westfield",
-    "Cedar Park", "Northgate", "Elm Street", "Harbour View", "Meadowbank",
+    "Riverside",
+    "Oakfield",
+    "Hillcrest",
+    "Maple Grove",
+    "Lakeview",
+    "Brookside",
+    "Westfield",
+    "Cedar Park",
+    "Northgate",
+    "Elm Street",
+    "Harbour View",
+    "Meadowbank",
 )
 
 ASSIGNMENT_KINDS: tuple[tuple[str, str], ...] = (
@@ -83,15 +93,28 @@ ASSIGNMENT_KINDS: tuple[tuple[str, str], ...] = (
 )
 
 ACHIEVEMENTS: tuple[str, ...] = (
-    "Excellent homework", "Helping others", "Outstanding effort", "Great participation",
-    "Improved progress", "Leadership",
+    "Excellent homework",
+    "Helping others",
+    "Outstanding effort",
+    "Great participation",
+    "Improved progress",
+    "Leadership",
 )
 BEHAVIOURS: tuple[str, ...] = (
-    "Late to lesson", "Disruption", "No homework", "Equipment missing", "Uniform", "Unkind words",
+    "Late to lesson",
+    "Disruption",
+    "No homework",
+    "Equipment missing",
+    "Uniform",
+    "Unkind words",
 )
 COMMENTS: tuple[str, ...] = (
-    "Well done.", "Please show your working.", "Good effort, check spelling.",
-    "Handed in after the deadline.", "Excellent analysis.", "See me about corrections.",
+    "Well done.",
+    "Please show your working.",
+    "Good effort, check spelling.",
+    "Handed in after the deadline.",
+    "Excellent analysis.",
+    "See me about corrections.",
 )
 REPORT_COMMENTS: tuple[str, ...] = (
     "A settled and hard-working term; keep reading at home.",

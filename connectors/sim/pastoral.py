@@ -26,8 +26,17 @@ def _utc(day: dt.date, hour: int, minute: int, zone: ZoneInfo) -> dt.datetime:
 class Pastoral:
     """Behaviour by student then event; reports by student; notices as a small list."""
 
-    def __init__(self, seed: int, style: str, timezone: str, roster: Roster, days: Sequence[dt.date],
-                 ranges: Sequence[tuple[int, int]], year_start: dt.date, today: dt.date) -> None:
+    def __init__(
+        self,
+        seed: int,
+        style: str,
+        timezone: str,
+        roster: Roster,
+        days: Sequence[dt.date],
+        ranges: Sequence[tuple[int, int]],
+        year_start: dt.date,
+        today: dt.date,
+    ) -> None:
         self.seed, self.style, self.roster, self.days, self.ranges = seed, style, roster, days, ranges
         self.zone = ZoneInfo(timezone)
         self.event_offsets = [0, *accumulate((b - a) // DAYS_PER_EVENT for a, b in ranges)]
@@ -40,10 +49,13 @@ class Pastoral:
             period = "Autumn" if style == "uk" else "Q1"
             self.reports_meta.append((f"{period} progress report", period, interim))
         # A student who left before a report was issued does not get it.
-        self.report_offsets = [0, *accumulate(
-            sum(1 for *_, issued in self.reports_meta if s.exit_date is None or s.exit_date > issued)
-            for s in roster.students
-        )]
+        self.report_offsets = [
+            0,
+            *accumulate(
+                sum(1 for *_, issued in self.reports_meta if s.exit_date is None or s.exit_date > issued)
+                for s in roster.students
+            ),
+        ]
         self.notices = self._notices(year_start, today)
 
     # behaviour -----------------------------------------------------------------
@@ -67,11 +79,14 @@ class Pastoral:
             points = 1 + (h >> 32) % 3
             sid = roster.students[student].source_id
             yield BehaviourEvent(
-                source_id=f"{sid}-B{k + 1}", student_id=sid,
+                source_id=f"{sid}-B{k + 1}",
+                student_id=sid,
                 occurred_at=_utc(day, 9 + (h >> 40) % 6, (h >> 48) % 60, self.zone),
                 polarity=Polarity.ACHIEVEMENT if good else Polarity.BEHAVIOUR,
-                points=points if good else -points, category=category,
-                description=f"{category} in class" if (h >> 56) % 4 else None, staff_name=teacher,
+                points=points if good else -points,
+                category=category,
+                description=f"{category} in class" if (h >> 56) % 4 else None,
+                staff_name=teacher,
             )
 
     # reports -------------------------------------------------------------------
@@ -89,8 +104,12 @@ class Pastoral:
             h = _key(self.seed, 6, student, k)
             sid = self.roster.students[student].source_id
             yield ProgressReport(
-                source_id=f"{sid}-R{k + 1}", student_id=sid, title=title, period=period,
-                issued_date=issued, comments=names.REPORT_COMMENTS[h % len(names.REPORT_COMMENTS)],
+                source_id=f"{sid}-R{k + 1}",
+                student_id=sid,
+                title=title,
+                period=period,
+                issued_date=issued,
+                comments=names.REPORT_COMMENTS[h % len(names.REPORT_COMMENTS)],
             )
 
     # notices -------------------------------------------------------------------
@@ -101,29 +120,80 @@ class Pastoral:
         grades = UK_GRADES if self.style == "uk" else US_GRADES
         day = dt.timedelta(days=1)
 
-        def add(audience: Audience, title: str, body: str, start: dt.date, end: dt.date | None,
-                school: str | None = None, year: str | None = None, section: str | None = None) -> None:
-            out.append(Notice(
-                source_id=f"N{len(out) + 1:05d}", audience=audience, school_id=school, year_group=year,
-                section_id=section, title=title, body=body, publish_from=_utc(start, 7, 30, zone),
-                publish_to=_utc(end, 18, 0, zone) if end else None,
-            ))
+        def add(
+            audience: Audience,
+            title: str,
+            body: str,
+            start: dt.date,
+            end: dt.date | None,
+            school: str | None = None,
+            year: str | None = None,
+            section: str | None = None,
+        ) -> None:
+            out.append(
+                Notice(
+                    source_id=f"N{len(out) + 1:05d}",
+                    audience=audience,
+                    school_id=school,
+                    year_group=year,
+                    section_id=section,
+                    title=title,
+                    body=body,
+                    publish_from=_utc(start, 7, 30, zone),
+                    publish_to=_utc(end, 18, 0, zone) if end else None,
+                )
+            )
 
-        add(Audience.DISTRICT, "Welcome back", "The new school year starts this week.",
-            year_start - 7 * day, year_start + 14 * day)
-        add(Audience.DISTRICT, "Winter weather closures", "How we tell families about closures.",
-            today - 10 * day, today + 60 * day)
+        add(
+            Audience.DISTRICT,
+            "Welcome back",
+            "The new school year starts this week.",
+            year_start - 7 * day,
+            year_start + 14 * day,
+        )
+        add(
+            Audience.DISTRICT,
+            "Winter weather closures",
+            "How we tell families about closures.",
+            today - 10 * day,
+            today + 60 * day,
+        )
         add(Audience.DISTRICT, "Enrollment for next year", "Applications open soon.", today + 14 * day, None)
         for school in roster.schools:
-            add(Audience.SCHOOL, "Picture day", "Class photographs this week.", year_start,
-                year_start + 21 * day, school=school.source_id)
-            add(Audience.SCHOOL, "Parent conferences", "Book a conversation with teachers.",
-                today - 3 * day, today + 30 * day, school=school.source_id)
+            add(
+                Audience.SCHOOL,
+                "Picture day",
+                "Class photographs this week.",
+                year_start,
+                year_start + 21 * day,
+                school=school.source_id,
+            )
+            add(
+                Audience.SCHOOL,
+                "Parent conferences",
+                "Book a conversation with teachers.",
+                today - 3 * day,
+                today + 30 * day,
+                school=school.source_id,
+            )
             for grade in grades:
-                add(Audience.YEAR, f"{grade} trip", f"Details of the {grade} trip.", today - 5 * day,
-                    today + 40 * day, school=school.source_id, year=grade)
+                add(
+                    Audience.YEAR,
+                    f"{grade} trip",
+                    f"Details of the {grade} trip.",
+                    today - 5 * day,
+                    today + 40 * day,
+                    school=school.source_id,
+                    year=grade,
+                )
         for n, section in enumerate(roster.sections):
             start = today - (n % 20) * day
-            add(Audience.SECTION, f"{section.course_name}: this week", "Bring your notebook.",
-                start, start + 10 * day, section=section.source_id)
+            add(
+                Audience.SECTION,
+                f"{section.course_name}: this week",
+                "Bring your notebook.",
+                start,
+                start + 10 * day,
+                section=section.source_id,
+            )
         return out

@@ -21,7 +21,7 @@ US_GRADES = ("K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 UK_GRADES = tuple(f"Year {n}" for n in range(7, 14))
 # Age on the first day of the school year of a pupil in the first grade of each style.
 FIRST_GRADE_AGE = {"us": 5, "uk": 11}
-SPECIAL_FAMILIES = 11  # families 0..10 hold the awkward cases (see build_people)
+SPECIAL_FAMILIES = 11  # families 0..10 hold the awkward cases (see cases.place_cases)
 SPECIAL_STUDENTS = 12
 MASK = (1 << 64) - 1
 
@@ -31,23 +31,6 @@ def mix(x: int) -> int:
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
     return x ^ (x >> 31)
-
-
-@dataclass(frozen=True)
-class Cases:
-    """Source ids of the awkward cases, placed in the first families of every district."""
-
-    two_child_contact: str  # responsibility and portal access for two enrolled children
-    split_household: tuple[str, str, str]  # (student, contact living with, contact living apart)
-    no_responsibility_contact: str  # portal_access True: only responsibility is missing
-    no_portal_contact: str  # responsibility, but portal_access False
-    court_order_link: tuple[str, str]  # (student, contact); the link otherwise grants everything
-    leaver: str  # exit_date before today, transferred
-    future_leaver: str  # exit_date after today, still active
-    turning_18: str  # 18th birthday inside the school year
-    adult: str  # 18 or older on the first day of the year
-    same_name_contacts: tuple[str, str]  # same names, different families and emails
-    student_login: str  # an enrolled student with data of every kind
 
 
 @dataclass
@@ -66,11 +49,10 @@ class Roster:
     student_sections: list[tuple[int, ...]] = field(default_factory=list)
     section_students: list[list[int]] = field(default_factory=list)
     timetable: list[TimetableEntry] = field(default_factory=list)
-    cases: Cases | None = None
 
 
 def source_id_for(style: str, kind: str, i: int) -> str:
-    # uk sources keep leading zeros; us sources use numeric-looking strings.
+    """Source id of the i-th student/contact/section: uk ids keep leading zeros, us ids are numeric."""
     if style == "uk":
         return {"student": f"{i + 1:06d}", "contact": f"{i + 1:07d}", "section": f"{i + 1:05d}"}[kind]
     return str({"student": 100001, "contact": 500001, "section": 3001}[kind] + i)
@@ -82,7 +64,7 @@ def _birthday(rng: random.Random, year_start: dt.date, age: int) -> dt.date:
     return latest - dt.timedelta(days=rng.randrange(1, 364))
 
 
-def _children_per_family(rng: random.Random, students: int, families: int) -> list[int]:
+def children_per_family(rng: random.Random, students: int, families: int) -> list[int]:
     """Split ``students`` children over ``families`` families, each with at least one."""
     sizes = [1] * families
     remaining = students - families
@@ -98,19 +80,34 @@ def _children_per_family(rng: random.Random, students: int, families: int) -> li
 
 
 _REL_TITLES = {
-    "Mother": ("Mrs", "Ms"), "Father": ("Mr",), "Parent": ("Mx", "Dr"), "Guardian": ("Ms", "Mr"),
-    "Grandmother": ("Mrs",), "Grandfather": ("Mr",), "Aunt": ("Ms",), "Carer": ("Mr", "Ms"),
+    "Mother": ("Mrs", "Ms"),
+    "Father": ("Mr",),
+    "Parent": ("Mx", "Dr"),
+    "Guardian": ("Ms", "Mr"),
+    "Grandmother": ("Mrs",),
+    "Grandfather": ("Mr",),
+    "Aunt": ("Ms",),
+    "Carer": ("Mr", "Ms"),
     "Step-parent": ("Mr", "Ms"),
 }
 
 
-class _People:
+class People:
     """Builds students, contacts and links family by family."""
 
-    def __init__(self, roster: Roster, rng: random.Random, style: str, schools: int,
-                 year_start: dt.date, year_end: dt.date, today: dt.date) -> None:
+    def __init__(
+        self,
+        roster: Roster,
+        rng: random.Random,
+        style: str,
+        schools: int,
+        year_start: dt.date,
+        year_end: dt.date,
+        today: dt.date,
+    ) -> None:
         self.r, self.rng, self.style, self.n_schools = roster, rng, style, schools
         self.year_start, self.year_end, self.today = year_start, year_end, today
+        self.special = True  # while the special families are built
         self.grades = UK_GRADES if style == "uk" else US_GRADES
 
     def contact(self, relationship: str, last: str, first: str | None = None) -> int:
@@ -118,19 +115,35 @@ class _People:
         first = first or rng.choice(names.FIRST_NAMES)
         title = rng.choice(_REL_TITLES[relationship])
         # About 5% of contacts have no email; the special families (built first) always do.
-        no_email = rng.random() < 0.05 and self.r.cases is not None
-        email = None if no_email else (
-            f"{first}.{last}.{n + 1}@{'example.com' if n % 5 == 4 else 'example.org'}".lower()
+        no_email = rng.random() < 0.05 and not self.special
+        email = (
+            None
+            if no_email
+            else (f"{first}.{last}.{n + 1}@{'example.com' if n % 5 == 4 else 'example.org'}".lower())
         )
         phone = f"+44 7700 900{n % 1000:03d}" if self.style == "uk" else f"+1-555-01{n % 100:02d}"
-        self.r.contacts.append(Contact(
-            source_id=source_id_for(self.style, "contact", n), first_name=first, last_name=last,
-            title=title if self.style == "uk" else f"{title}.", email=email, phone=phone,
-        ))
+        self.r.contacts.append(
+            Contact(
+                source_id=source_id_for(self.style, "contact", n),
+                first_name=first,
+                last_name=last,
+                title=title if self.style == "uk" else f"{title}.",
+                email=email,
+                phone=phone,
+            )
+        )
         return n
 
-    def student(self, last: str, school: int, grade: int | None = None, *, age_shift: int = 0,
-                birthday: dt.date | None = None, exit_date: dt.date | None = None) -> int:
+    def student(
+        self,
+        last: str,
+        school: int,
+        grade: int | None = None,
+        *,
+        age_shift: int = 0,
+        birthday: dt.date | None = None,
+        exit_date: dt.date | None = None,
+    ) -> int:
         rng, n = self.rng, len(self.r.students)
         grade = rng.randrange(len(self.grades)) if grade is None else grade
         first = rng.choice(names.FIRST_NAMES)
@@ -145,132 +158,78 @@ class _People:
         homeroom = f"{grade + 7}{'ABCD'[n % 4]}" if self.style == "uk" else f"Room {101 + (n * 7) % 40}"
         left = exit_date is not None and exit_date < self.today
         sid = source_id_for(self.style, "student", n)
-        self.r.students.append(Student(
-            source_id=sid, school_id=self.r.schools[school].source_id, legal_first_name=first,
-            legal_last_name=last, preferred_first_name=preferred, preferred_last_name=None,
-            date_of_birth=dob, grade_level=label, homeroom=homeroom,
-            enrollment_status=EnrollmentStatus.TRANSFERRED if left else EnrollmentStatus.ACTIVE,
-            entry_date=entry, exit_date=exit_date,
-            email=f"{first}.{last}.{sid}@students.example.org".lower() if grade >= 3 else None,
-        ))
+        self.r.students.append(
+            Student(
+                source_id=sid,
+                school_id=self.r.schools[school].source_id,
+                legal_first_name=first,
+                legal_last_name=last,
+                preferred_first_name=preferred,
+                preferred_last_name=None,
+                date_of_birth=dob,
+                grade_level=label,
+                homeroom=homeroom,
+                enrollment_status=EnrollmentStatus.TRANSFERRED if left else EnrollmentStatus.ACTIVE,
+                entry_date=entry,
+                exit_date=exit_date,
+                # Older pupils have a school email address; young us pupils do not.
+                email=f"{first}.{last}.s{sid}@example.org".lower()
+                if grade >= 3 or self.style == "uk"
+                else None,
+            )
+        )
         self.r.student_school.append(school)
         self.r.student_grade.append(grade)
         return n
 
-    def link(self, student: int, contact: int, relationship: str, priority: int, *,
-             responsibility: bool = True, portal: bool = True, lives_with: bool = True,
-             court_order: bool = False) -> None:
+    def link(
+        self,
+        student: int,
+        contact: int,
+        relationship: str,
+        priority: int,
+        *,
+        responsibility: bool = True,
+        portal: bool = True,
+        lives_with: bool = True,
+        court_order: bool = False,
+    ) -> None:
         sid = self.r.students[student].source_id
         cid = self.r.contacts[contact].source_id
-        self.r.links.append(StudentContact(
-            source_id=f"{sid}-{cid}", student_id=sid, contact_id=cid, relationship=relationship,
-            parental_responsibility=responsibility, portal_access=portal, lives_with=lives_with,
-            court_order=court_order, priority=priority,
-        ))
+        self.r.links.append(
+            StudentContact(
+                source_id=f"{sid}-{cid}",
+                student_id=sid,
+                contact_id=cid,
+                relationship=relationship,
+                parental_responsibility=responsibility,
+                portal_access=portal,
+                lives_with=lives_with,
+                court_order=court_order,
+                priority=priority,
+            )
+        )
 
     def family(self, size: int) -> None:
         rng = self.rng
         last = rng.choice(names.FAMILY_NAMES)
         kids = [self.student(last, rng.randrange(self.n_schools)) for _ in range(size)]
         rel_a = rng.choice(("Mother", "Father", "Parent", "Guardian", "Mother"))
-        guardians = [(self.contact(rel_a, last), rel_a, True)]
+        # (contact, relationship, has parental responsibility, lives with the children)
+        guardians = [(self.contact(rel_a, last), rel_a, True, True)]
         if rng.random() < 0.7:  # about 70% of families have two guardians
             rel_b = rng.choice(("Father", "Mother", "Parent", "Step-parent"))
             other = last if rng.random() < 0.7 else rng.choice(names.FAMILY_NAMES)
-            guardians.append((self.contact(rel_b, other), rel_b, rel_b != "Step-parent"))
+            guardians.append((self.contact(rel_b, other), rel_b, rel_b != "Step-parent", True))
         if rng.random() < 0.2:  # an emergency contact without parental responsibility
             rel_c = rng.choice(("Grandmother", "Grandfather", "Aunt", "Carer"))
-            guardians.append((self.contact(rel_c, rng.choice(names.FAMILY_NAMES)), rel_c, False))
+            guardians.append((self.contact(rel_c, rng.choice(names.FAMILY_NAMES)), rel_c, False, False))
         for kid in kids:
-            for prio, (c, rel, parent) in enumerate(guardians, start=1):
-                self.link(kid, c, rel, prio, responsibility=parent, portal=parent,
-                          lives_with=prio < 3)
-
-    def specials(self) -> Cases:
-        """Families 0..10 hold the awkward cases, so even a tiny district has them all."""
-        top, other_school = len(self.grades) - 1, 1 % self.n_schools
-        ys, ye, today = self.year_start, self.year_end, self.today
-        sur = [self.rng.choice(names.FAMILY_NAMES) for _ in range(SPECIAL_FAMILIES)]
-
-        def st(i: int) -> str:
-            return self.r.students[i].source_id
-
-        def co(i: int) -> str:
-            return self.r.contacts[i].source_id
-
-        # 0: one parent, two enrolled children (in two schools when there are two).
-        kids = [self.student(sur[0], 0), self.student(sur[0], other_school)]
-        mum, dad = self.contact("Mother", sur[0]), self.contact("Father", sur[0])
-        for kid in kids:
-            self.link(kid, mum, "Mother", 1)
-            self.link(kid, dad, "Father", 2)
-        # 1: split household: both parents hold responsibility, the child lives with one.
-        kid, a, b = self.student(sur[1], 0), self.contact("Mother", sur[1]), self.contact("Father", sur[1])
-        self.link(kid, a, "Mother", 1)
-        self.link(kid, b, "Father", 2, lives_with=False)
-        split = (st(kid), co(a), co(b))
-        # 2: a parent whose link carries a court order (otherwise full rights, to isolate it).
-        kid, a, b = self.student(sur[2], 0), self.contact("Mother", sur[2]), self.contact("Father", sur[2])
-        self.link(kid, a, "Mother", 1)
-        self.link(kid, b, "Father", 2, lives_with=False, court_order=True)
-        court = (st(kid), co(b))
-        # 3: a grandparent with portal access but no parental responsibility.
-        kid, a = self.student(sur[3], 0), self.contact("Father", sur[3])
-        grandparent = self.contact("Grandmother", self.rng.choice(names.FAMILY_NAMES))
-        self.link(kid, a, "Father", 1)
-        self.link(kid, grandparent, "Grandmother", 2, responsibility=False, lives_with=False)
-        # 4: a parent with responsibility whose portal access is switched off.
-        kid, a = self.student(sur[4], 0), self.contact("Mother", sur[4])
-        no_portal = self.contact("Parent", sur[4])
-        self.link(kid, a, "Mother", 1)
-        self.link(kid, no_portal, "Parent", 2, portal=False)
-        # 5 and 6: two unrelated parents with identical names (emails differ by number).
-        first, last = self.rng.choice(names.FIRST_NAMES), self.rng.choice(names.FAMILY_NAMES)
-        twins = []
-        for _ in range(2):
-            kid, c = self.student(last, 0), self.contact("Parent", last, first)
-            self.link(kid, c, "Parent", 1)
-            twins.append(co(c))
-        # 7: left earlier this year; 8: leaves later this year.
-        left = ys + dt.timedelta(days=42)
-        if left >= today:
-            left = today - dt.timedelta(days=7)
-        leaving = ye - dt.timedelta(days=30)
-        if leaving <= today:
-            leaving = today + dt.timedelta(days=14)
-        leavers = []
-        for fam, exit_date in ((7, left), (8, leaving)):
-            kid, c = self.student(sur[fam], 0, exit_date=exit_date), self.contact("Mother", sur[fam])
-            self.link(kid, c, "Mother", 1)
-            leavers.append(st(kid))
-        # 9: turns 18 about 100 days into the year; 10: already 18 on the first day.
-        eighteenth = ys + dt.timedelta(days=100)
-        dob = eighteenth.replace(year=eighteenth.year - 18, day=min(eighteenth.day, 28))
-        older = []
-        for fam, birthday, shift in ((9, dob, 0), (10, None, 1)):
-            kid, c = self.student(sur[fam], 0, top, birthday=birthday, age_shift=shift), \
-                self.contact("Father", sur[fam])
-            self.link(kid, c, "Father", 1)
-            older.append(st(kid))
-        return Cases(
-            two_child_contact=co(mum), split_household=split, no_responsibility_contact=co(grandparent),
-            no_portal_contact=co(no_portal), court_order_link=court, leaver=leavers[0],
-            future_leaver=leavers[1], turning_18=older[0], adult=older[1],
-            same_name_contacts=(twins[0], twins[1]), student_login=st(kids[0]),
-        )
+            for prio, (c, rel, parent, home) in enumerate(guardians, start=1):
+                self.link(kid, c, rel, prio, responsibility=parent, portal=parent, lives_with=home)
 
 
 def default_families(students: int) -> int:
     """About 0.65 families per student, but enough for the special families in small districts."""
     low = SPECIAL_FAMILIES + (students - SPECIAL_STUDENTS + 1) // 2
     return min(max(round(0.65 * students), low), students - 1)
-
-
-def build_people(roster: Roster, rng: random.Random, style: str, schools: int, students: int,
-                 families: int, year_start: dt.date, year_end: dt.date, today: dt.date) -> None:
-    """Add every student, contact and link: the special families first, then the rest."""
-    people = _People(roster, rng, style, schools, year_start, year_end, today)
-    roster.cases = people.specials()
-    sizes = _children_per_family(rng, students - SPECIAL_STUDENTS, families - SPECIAL_FAMILIES)
-    for size in sizes:
-        people.family(size)
