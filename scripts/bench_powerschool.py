@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing
-import socket
 import sys
 import time
 from pathlib import Path
@@ -22,15 +21,9 @@ import httpx  # noqa: E402
 from config.secrets import SecretResolver  # noqa: E402
 from connectors import registry  # noqa: E402
 from connectors.sim.district import DistrictSpec, SyntheticDistrict  # noqa: E402
-from connectors.sim.powerschool import serve  # noqa: E402
+from connectors.sim.powerschool import free_port, serve  # noqa: E402
 
 CID, SECRET = "bench-client", "bench-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _serve(spec: DistrictSpec, port: int, cap: int) -> None:
@@ -53,7 +46,7 @@ def main() -> None:
     if args.full_year:
         today = probe.year_end
     spec = DistrictSpec(seed=7, schools=args.schools, students=args.students, today=today)
-    port = _free_port()
+    port = free_port()
     server = multiprocessing.Process(target=_serve, args=(spec, port, args.page_cap), daemon=True)
     server.start()
     base = f"http://127.0.0.1:{port}"
