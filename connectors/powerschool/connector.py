@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from config.errors import PorticoError, SourceDataError
@@ -56,6 +57,7 @@ class Options(BaseModel):
         return value.rstrip("/")
 
 
+log = structlog.get_logger("portico.connectors.powerschool")
 _INVALID_TXN = "Invalid field transaction_date"
 
 
@@ -218,6 +220,7 @@ class PowerSchoolConnector:
             yield from self._pull(spec, clauses, since, state, with_txn=spec.incremental)
         except _NoTransactionDate:
             # The source lacks transaction_date here: pull the table in full, no cursor.
+            log.info("sis.full_fallback", stream=spec.name, reason="Invalid field transaction_date")
             yield from self._pull(spec, clauses, None, None, with_txn=False)
 
     def _pull(
