@@ -34,7 +34,7 @@ def sim(district: SyntheticDistrict) -> PowerSchoolSim:
 def connect(
     sim: PowerSchoolSim | None = None,
     sleeps: list[float] | None = None,
-    base_url: str = "http://sis.test",
+    base_url: str = "https://sis.test",
     transport: httpx.BaseTransport | None = None,
     secret: str = SECRET,
     **options: Any,
@@ -97,7 +97,7 @@ def test_a_full_sync_makes_zero_write_calls_and_the_counter_would_see_one(sim: P
     for stream in c.streams():
         list(c.read(stream.name, None, full=True))
     assert sim.writes == 0
-    sim.handle(httpx.Request("PUT", "http://sis.test/ws/v1/student/1"))
+    sim.handle(httpx.Request("PUT", "https://sis.test/ws/v1/student/1"))
     assert sim.writes == 1
 
 
@@ -240,8 +240,28 @@ def test_options_refuse_unknown_keys_and_non_http_urls() -> None:
     base = {"client_id": {"env": "A"}, "client_secret": {"env": "B"}}
     with pytest.raises(ValueError, match="pagesize"):
         Options.model_validate({**base, "base_url": "https://sis.example.org", "pagesize": 5})
-    with pytest.raises(ValueError, match="http"):
+    with pytest.raises(ValueError, match="https"):
         Options.model_validate({**base, "base_url": "ftp://sis.example.org"})
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://sis.example.org", True),
+        ("http://127.0.0.1:8700", True),
+        ("http://localhost:8700", True),
+        ("http://[::1]:8700", True),
+        ("http://sis.example.org", False),
+        ("http://10.0.0.5", False),
+    ],
+)
+def test_plain_http_is_allowed_only_to_loopback(url: str, ok: bool) -> None:
+    base = {"client_id": {"env": "A"}, "client_secret": {"env": "B"}, "base_url": url}
+    if ok:
+        assert Options.model_validate(base).base_url == url
+    else:
+        with pytest.raises(ValueError, match="loopback"):
+            Options.model_validate(base)
 
 
 def test_over_a_real_loopback_server_drops_and_slow_pages_are_survived_or_reported(

@@ -10,6 +10,7 @@ transaction_date`` gets a full pull of that table instead.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -52,9 +53,23 @@ class Options(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("expected an http(s):// URL of the SIS")
+        url = httpx.URL(value)
+        if url.scheme not in ("https", "http") or not url.host:
+            raise ValueError("expected an https:// URL of the SIS")
+        # Plain http would carry the client secret, tokens and student data in clear text;
+        # it is allowed only to this machine (the bundled simulator, a local TLS proxy).
+        if url.scheme == "http" and not _loopback(url.host):
+            raise ValueError("plain http:// is allowed only to a loopback address; use https://")
         return value.rstrip("/")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 log = structlog.get_logger("portico.connectors.powerschool")
