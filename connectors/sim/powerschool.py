@@ -23,7 +23,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from connectors.sim.ps_core import Faults, PowerSchoolSim, SimResponse
+from connectors.sim.ps_core import PowerSchoolSim, SimResponse
+from connectors.sim.ps_faults import Faults
 from connectors.sim.ps_state import District
 
 __all__ = ["Faults", "PowerSchoolSim", "free_port", "make_app", "run_in_thread", "serve"]

@@ -14,7 +14,6 @@ import bisect
 import dataclasses
 import datetime as dt
 import random
-import re
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,6 +21,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from connectors.records import Record
+from connectors.sim.ps_query import Clause, matches, txn_instant
 from connectors.sim.ps_wire import to_wire
 
 
@@ -45,50 +45,7 @@ _SCHOOL_VIA = {
     "report": ("student", "student_id"),
 }
 Row = tuple[Record, str]  # a record and its transaction_date on the wire
-Clause = tuple[str, str, str]  # field, operator, value
-_CLAUSE = re.compile(r"^([A-Za-z0-9_.]+)(==|=(?:eq|ne|gt|ge|lt|le|in)=)(.*)$")
 _CHUNK = 2000
-
-
-class BadQuery(ValueError):
-    """A ``q=`` the simulator cannot parse; answered with 400."""
-
-
-def parse_q(q: str | None) -> tuple[Clause, ...]:
-    """PowerSchool's FIQL-like filter: ``a=ge=1;b==x;c=in=(1,2)`` (clauses ANDed)."""
-    if not q:
-        return ()
-    clauses = []
-    for part in q.split(";"):
-        m = _CLAUSE.match(part.strip())
-        if not m:
-            raise BadQuery(part)
-        op = "eq" if m.group(2) == "==" else m.group(2).strip("=")
-        clauses.append((m.group(1), op, m.group(3)))
-    return tuple(clauses)
-
-
-def _txn(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
-
-
-def _matches(cols: dict[str, Any], clauses: Sequence[Clause]) -> bool:
-    for field, op, want in clauses:
-        have = cols.get(field)
-        if have is None:
-            return False
-        if op == "in":
-            if have not in want.strip("()").split(","):
-                return False
-            continue
-        a: Any = have
-        b: Any = want
-        if field == "transaction_date":
-            a, b = _txn(have), _txn(want)
-        ok = {"eq": a == b, "ne": a != b, "gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b}[op]
-        if not ok:
-            return False
-    return True
 
 
 # Mutations applied by ``change`` when the test gives none: a visible edit per kind.
@@ -163,7 +120,7 @@ class SimState:
 
     def _base_index_from(self, value: str) -> int:
         """The first base position whose transaction_date is >= ``value``."""
-        delta = _txn(value) - self._epoch
+        delta = txn_instant(value) - self._epoch
         ms = delta / dt.timedelta(milliseconds=1)
         return max(0, int(ms) + (0 if ms == int(ms) else 1))
 
@@ -307,7 +264,7 @@ class SimState:
             for ref in self._candidates(kind, first):
                 # Base rows from ``first`` on pass the date by construction; overlay rows are checked.
                 txn = self._overlay_txn(kind, ref) if since is not None else None
-                if txn is not None and _txn(txn) < _txn(since or txn):
+                if txn is not None and txn_instant(txn) < txn_instant(since or txn):
                     continue
                 out.append(ref)
             if rest or where is not None:
@@ -317,7 +274,7 @@ class SimState:
                         continue
                     if rest:
                         cols = self.columns(rec, txn)
-                        if not _matches(cols, rest):
+                        if not matches(cols, rest):
                             continue
                     kept.append(ref)
                 out = kept
