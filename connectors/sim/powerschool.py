@@ -123,6 +123,7 @@ def serve(
     faults: Faults | None = None,
     v1_page_cap: int = 100,
     schema_page_cap: int = 1000,
+    tables_without_txn: Sequence[str] = (),
     log_level: str = "info",
 ) -> None:
     """Serve a district built from ``spec`` until interrupted (``portico simulate powerschool``)."""
@@ -133,5 +134,6 @@ def serve(
         faults=faults,
         v1_page_cap=v1_page_cap,
         schema_page_cap=schema_page_cap,
+        tables_without_txn=tables_without_txn,
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
