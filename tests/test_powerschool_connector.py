@@ -13,6 +13,7 @@ from config.secrets import SecretResolver
 from connectors import registry
 from connectors.base import Connector, Page
 from connectors.powerschool.connector import Options, PowerSchoolConnector
+from connectors.records import Student
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
 from connectors.sim.powerschool import make_app, run_in_thread
 from connectors.sim.ps_core import PowerSchoolSim
@@ -310,3 +311,56 @@ def test_tokens_that_die_every_few_requests_are_refreshed_each_time(
     got = records(connect(sim).read("attendance", None))
     assert by_id(got) == by_id(list(district.iter("attendance")))
     assert sim.tokens_issued > 3 and sim.writes == 0
+
+
+def test_hand_shaped_quirks_pass_through_the_whole_connector() -> None:
+    import respx
+
+    router = respx.MockRouter(base_url="https://sis.test")
+    router.post("/oauth/access_token").mock(
+        return_value=httpx.Response(200, json={"access_token": "t", "expires_in": "3600"})
+    )
+    router.get("/ws/v1/metadata").mock(
+        return_value=httpx.Response(200, json={"metadata": {"student_max_page_size": "100"}})
+    )
+    school = {
+        "id": "7",
+        "name": "North",
+        "time_zone": "America/Chicago",
+        "school_year": {"start_date": "2026-08-20", "end_date": "2027-06-01"},
+    }
+    student = {
+        "id": "0042",
+        "name": {"first_name": "Ana", "last_name": "Silva"},
+        "demographics": {"birth_date": "2014-01-02"},
+        "school_enrollment": {
+            "school_id": 7,
+            "grade_level": 0,
+            "enroll_status_code": "0",
+            "entry_date": "2026-08-20",
+        },
+        "schedule_setup": "",
+        "contact_info": "",
+    }
+    router.get("/ws/v1/district/school/count").mock(
+        return_value=httpx.Response(200, json={"resource": {"count": "1"}})
+    )
+    router.get("/ws/v1/district/school").mock(
+        return_value=httpx.Response(200, json={"schools": {"school": school}})
+    )
+    router.get("/ws/v1/school/7/student/count").mock(
+        return_value=httpx.Response(200, json={"resource": {"count": 1}})
+    )
+    router.get("/ws/v1/school/7/student").mock(
+        return_value=httpx.Response(200, json={"students": {"@expansions": "", "student": student}})
+    )
+    router.get("/ws/v1/school/7/section/count").mock(
+        return_value=httpx.Response(200, json={"resource": {"count": 0}})
+    )
+    c = connect(transport=httpx.MockTransport(router.handler))
+    (page,) = list(c.read("students", None))
+    (got,) = page.records
+    assert isinstance(got, Student)
+    assert (got.source_id, got.school_id, got.grade_level, got.homeroom) == ("0042", "7", "K", None)
+    sections = list(c.read("sections", None))
+    assert len(sections) == 1 and sections[0].records == [] and sections[0].expected_total == 0
