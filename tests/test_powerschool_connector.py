@@ -357,6 +357,7 @@ def test_hand_shaped_quirks_pass_through_the_whole_connector() -> None:
     router.get("/ws/v1/school/7/section/count").mock(
         return_value=httpx.Response(200, json={"resource": {"count": 0}})
     )
+    router.get("/ws/v1/school/7/section").mock(return_value=httpx.Response(200, json={"sections": ""}))
     c = connect(transport=httpx.MockTransport(router.handler))
     (page,) = list(c.read("students", None))
     (got,) = page.records
@@ -364,3 +365,21 @@ def test_hand_shaped_quirks_pass_through_the_whole_connector() -> None:
     assert (got.source_id, got.school_id, got.grade_level, got.homeroom) == ("0042", "7", "K", None)
     sections = list(c.read("sections", None))
     assert len(sections) == 1 and sections[0].records == [] and sections[0].expected_total == 0
+
+
+def test_an_undercount_ending_on_a_page_boundary_is_still_caught(district: SyntheticDistrict) -> None:
+    total = district.count("grade")
+    sim = PowerSchoolSim(district, client_id=CID, client_secret=SECRET, schema_page_cap=10_000)
+    sim.faults.count_skew["grade"] = -1
+    with pytest.raises(SourceDataError, match="beyond"):
+        list(connect(sim, page_size=total - 1).read("grades", None))
+    sim.faults.count_skew["grade"] = -total
+    with pytest.raises(SourceDataError, match="beyond"):
+        list(connect(sim).read("grades", None))
+
+
+def test_an_empty_table_is_one_empty_full_page(district: SyntheticDistrict) -> None:
+    sim = PowerSchoolSim(district, client_id=CID, client_secret=SECRET)
+    sim.state.delete("report", fraction=1.0)
+    (page,) = list(connect(sim).read("reports", None))
+    assert page.records == [] and page.full and page.expected_total == 0

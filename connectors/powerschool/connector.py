@@ -11,6 +11,7 @@ transaction_date`` gets a full pull of that table instead.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -250,7 +251,9 @@ class PowerSchoolConnector:
         size = self._page_size(SCHEMA_CAP_KEY)
         full = since is None
         cursor = state if with_txn else None
-        fetched = self._fetch_pages(spec, None, params, count, size) if count else iter([(1, [], True)])
+        pages = self._fetch_pages(spec, None, params, count, size)
+        # An empty table still yields one (empty) page, after the source confirmed it is empty.
+        fetched = pages if count else itertools.chain(pages, [(1, [], True)])
         for first, rows, last in fetched:
             records, rejected = normalize.build_many(spec.kind, rows, spec.name, first)
             if with_txn:
