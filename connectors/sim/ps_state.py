@@ -46,6 +46,7 @@ _SCHOOL_VIA = {
 }
 Row = tuple[Record, str]  # a record and its transaction_date on the wire
 _CHUNK = 2000
+_MAX_VIEWS = 64
 
 
 # Mutations applied by ``change`` when the test gives none: a visible edit per kind.
@@ -278,6 +279,8 @@ class SimState:
                             continue
                     kept.append(ref)
                 out = kept
+            if len(self._views) >= _MAX_VIEWS:  # each incremental cursor is a new key: stay bounded
+                self._views.pop(next(iter(self._views)))
             self._views[cache_key] = out
             return out
 
