@@ -24,6 +24,7 @@ class Watched:
     def __init__(self, inner: SyntheticDistrict) -> None:
         self.inner = inner
         self.year_start = inner.year_start
+        self.today = inner.today
         self.calls: list[tuple[str, int, int | None]] = []
 
     def count(self, kind: str) -> int:

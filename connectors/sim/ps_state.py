@@ -27,6 +27,7 @@ from connectors.sim.ps_wire import to_wire
 
 class District(Protocol):
     year_start: dt.date
+    today: dt.date
 
     def count(self, kind: str) -> int: ...
     def iter(self, kind: str, start: int = 0, stop: int | None = None) -> Iterator[Any]: ...
@@ -75,7 +76,10 @@ class SimState:
         self._epoch = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) - dt.timedelta(days=60)
         self._epoch_day = self._epoch.date().isoformat()
         self._head = (-1, "")
-        self._clock = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) + dt.timedelta(days=400)
+        # Edits happen "today", and always after every base date (those span ms per row).
+        self._clock = max(
+            dt.datetime.combine(district.today, dt.time(12), dt.UTC), self._epoch + dt.timedelta(days=2)
+        )
 
     # --- wire columns ----------------------------------------------------------------------
 
