@@ -254,6 +254,8 @@ def test_options_refuse_unknown_keys_and_non_http_urls() -> None:
         ("http://[::1]:8700", True),
         ("http://sis.example.org", False),
         ("http://10.0.0.5", False),
+        ("https://[not-a-host", False),
+        ("https://", False),
     ],
 )
 def test_plain_http_is_allowed_only_to_loopback(url: str, ok: bool) -> None:
@@ -261,7 +263,7 @@ def test_plain_http_is_allowed_only_to_loopback(url: str, ok: bool) -> None:
     if ok:
         assert Options.model_validate(base).base_url == url
     else:
-        with pytest.raises(ValueError, match="loopback"):
+        with pytest.raises(ValueError, match="loopback|https://"):
             Options.model_validate(base)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,12 +55,16 @@ class Options(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        url = httpx.URL(value)
-        if url.scheme not in ("https", "http") or not url.host:
+        try:
+            url = urllib.parse.urlsplit(value)
+            scheme, host = url.scheme, url.hostname
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            scheme, host = "", None
+        if scheme not in ("https", "http") or not host:
             raise ValueError("expected an https:// URL of the SIS")
         # Plain http would carry the client secret, tokens and student data in clear text;
         # it is allowed only to this machine (the bundled simulator, a local TLS proxy).
-        if url.scheme == "http" and not _loopback(url.host):
+        if scheme == "http" and not _loopback(host):
             raise ValueError("plain http:// is allowed only to a loopback address; use https://")
         return value.rstrip("/")
 
