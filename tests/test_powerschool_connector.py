@@ -385,3 +385,12 @@ def test_an_empty_table_is_one_empty_full_page(district: SyntheticDistrict) -> N
     sim.state.delete("report", fraction=1.0)
     (page,) = list(connect(sim).read("reports", None))
     assert page.records == [] and page.full and page.expected_total == 0
+
+
+def test_streams_can_be_limited_and_unknown_names_are_refused(sim: PowerSchoolSim) -> None:
+    c = connect(sim, streams=["attendance", "schools"])
+    assert [s.name for s in c.streams()] == ["schools", "attendance"]  # dependency order kept
+    with pytest.raises(KeyError):
+        list(c.read("reports", None))
+    with pytest.raises(ValueError, match="repotrs"):
+        connect(sim, streams=["repotrs"])
