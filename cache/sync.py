@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy import Engine
 
+from cache import breaker
 from cache.encode import Encoder, adult_cutoff
 from cache.keystore import Keyring
 from cache.locks import source_lock
@@ -25,7 +26,7 @@ from config.errors import (
     SourceDataError,
     SourceUnavailableError,
 )
-from config.settings import ConnectorSettings, PorticoConfig
+from config.settings import ConnectorSettings, GuardRule, PorticoConfig
 from connectors.base import Connector, Page
 
 log = structlog.get_logger("portico.sync")
@@ -59,6 +60,7 @@ class SyncOutcome:
     retries: int = 0
     seconds: float = 0.0
     records: int = 0
+    breaker: str = "closed"
 
 
 def _classify(exc: BaseException) -> tuple[str, bool]:
@@ -162,6 +164,7 @@ class SyncEngine:
                 )
                 if held:
                     update_run(conn, run_id, status="held", hold_reasons=held, finished_at=utcnow())
+                    breaker.record_success(conn, self.source)
                     outcome.status, outcome.hold_reasons = "held", held
                 else:
                     publish_run(conn, self.source, run_id, cursors, as_of, full)
@@ -189,10 +192,10 @@ class SyncEngine:
                     hold_reasons=[outcome.error] if outcome.status == "held" else [],
                 )
                 if counts_failure:
-                    st = load_state(conn, self.source)
-                    save_state(
-                        conn, self.source, consecutive_failures=(st.consecutive_failures if st else 0) + 1
-                    )
+                    view = breaker.record_failure(conn, self.source, self.cs.breaker)
+                    outcome.breaker = view.state
+                else:
+                    breaker.record_success(conn, self.source)
             outcome.hold_reasons = [outcome.error] if outcome.status == "held" else []
         finally:
             staging.close()
@@ -261,15 +264,28 @@ class SyncEngine:
             if prior and full and c is not None and c.added + c.changed + c.unchanged == 0:
                 reasons.append(f"the source returned no {kind} records (had {prior})")
                 continue
-            rule = g.rule(kind)
-            if prior and deleted / prior > rule.max_drop_share:
-                reasons.append(
-                    f"{deleted} of {prior} {kind} records would be removed "
-                    f"(more than {rule.max_drop_share:.0%})"
-                )
-            elif rule.max_drop_count is not None and deleted > rule.max_drop_count:
-                reasons.append(f"{deleted} {kind} records would be removed (more than {rule.max_drop_count})")
+            reasons.extend(_rule_reasons(kind, g.rule(kind), prior, deleted, deleted - (c.added if c else 0)))
         return reasons
+
+
+def _rule_reasons(kind: str, rule: GuardRule, prior: int, deleted: int, shrink: int) -> list[str]:
+    """A kind's delete and shrinkage thresholds (share of the published count, and absolute)."""
+    out = []
+    if prior and deleted / prior > rule.max_drop_share:
+        out.append(
+            f"{deleted} of {prior} {kind} records would be removed (more than {rule.max_drop_share:.0%})"
+        )
+    elif rule.max_drop_count is not None and deleted > rule.max_drop_count:
+        out.append(f"{deleted} {kind} records would be removed (more than {rule.max_drop_count})")
+    if shrink <= 0:
+        return out
+    if prior and rule.max_shrink_share is not None and shrink / prior > rule.max_shrink_share:
+        out.append(
+            f"{kind} records would shrink by {shrink} of {prior} (more than {rule.max_shrink_share:.0%})"
+        )
+    elif rule.max_shrink_count is not None and shrink > rule.max_shrink_count:
+        out.append(f"{kind} records would shrink by {shrink} (more than {rule.max_shrink_count})")
+    return out
 
 
 def decide(engine: Engine, source: str, run_id: int, *, approve: bool, by: str) -> str:

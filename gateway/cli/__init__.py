@@ -6,6 +6,7 @@ import click
 
 from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
+from gateway.cli.serve_cmds import COMMANDS as SERVE_COMMANDS
 from gateway.cli.sync_cmds import status_cmd, sync_group
 
 
@@ -25,3 +26,5 @@ main.add_command(config_group)
 main.add_command(keys_group)
 main.add_command(sync_group)
 main.add_command(status_cmd)
+for _cmd in SERVE_COMMANDS:
+    main.add_command(_cmd)
