@@ -14,6 +14,7 @@ from cache import breaker
 from cache.runs import all_states, get_run, is_stale, recent_runs
 from cache.sync import Progress, SyncEngine, SyncOutcome, decide
 from cache.types import utcnow
+from config.errors import PorticoError
 from connectors.base import Page
 from gateway.cli.common import build_connector, cache_of, config_of, fail
 
@@ -130,7 +131,10 @@ def _decide(ctx: click.Context, run_id: int, approve: bool) -> None:
         fail(f"no run {run_id}")
     import getpass
 
-    status = decide(cache.engine, run.source, run_id, approve=approve, by=f"cli:{getpass.getuser()}")
+    try:
+        status = decide(cache.engine, run.source, run_id, approve=approve, by=f"cli:{getpass.getuser()}")
+    except PorticoError as exc:
+        fail(str(exc))
     click.echo(f"run {run_id} {status}")
 
 
