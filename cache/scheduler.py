@@ -137,6 +137,8 @@ class SyncScheduler:
             # alive and say which connector failed, without any record content.
             log.exception("sync.job_crashed", source=name)
             return "error"
+        if outcome.status == "skipped":
+            log.info("sync.skipped", source=name, reason="locked", detail=outcome.error)
         return outcome.status
 
     def start(self) -> None:
