@@ -131,7 +131,8 @@ class Encoder:
             cols["active_to"] = self.local_date(rec.publish_to) if rec.publish_to else None
         elif isinstance(rec, r.ProgressReport):
             cols["day"] = rec.issued_date
-        extra = repr(sorted(cols.items())).encode()
+        # The other columns derive from the payload; guardian_until also from config.
+        extra = str(cols["guardian_until"]).encode() if kind == "student" else b""
         return Encoded(kind, ref, owner, payload, self.index.digest(payload + extra), cols)
 
     def audience(self, n: r.Notice) -> str:

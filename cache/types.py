@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import DateTime
@@ -30,3 +31,29 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def sqlite_value(v: object) -> object:
+    """Dates as the text SQLAlchemy's SQLite dialect stores (sqlite3's own adapters are deprecated)."""
+    if isinstance(v, dt.datetime):
+        v = v.astimezone(dt.UTC)
+        return f"{v:%Y-%m-%d %H:%M:%S}.{v.microsecond:06d}"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v
+
+
+def pg_value(v: object) -> object:
+    """Aware datetimes as naive UTC for ``timestamp without time zone`` columns."""
+    if isinstance(v, dt.datetime):
+        return v.astimezone(dt.UTC).replace(tzinfo=None)
+    return v
+
+
+def binder(dialect_name: str) -> Callable[[object], object]:
+    return sqlite_value if dialect_name == "sqlite" else pg_value
+
+
+def bind_all(dialect_name: str, params: dict[str, Any]) -> dict[str, Any]:
+    conv = binder(dialect_name)
+    return {k: conv(v) for k, v in params.items()}

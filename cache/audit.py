@@ -1,0 +1,158 @@
+"""The access audit: every read of student data, append-only and hash-chained.
+
+Each event's hash covers its fields and the previous event's hash, so changing,
+removing, reordering or inserting a row breaks the chain at that point
+(:func:`verify`). Appends are serialised by a one-row ``audit_head`` table locked for
+update, so several API processes extend one chain. Events carry ids and blind
+indexes only: the caller's address is stored as a keyed index (for breach reports),
+never in clear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import Connection, Engine, Index, String, insert, select, update
+from sqlmodel import Field, SQLModel
+
+from cache.types import UtcDateTime, utcnow
+
+GENESIS = "0" * 64
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_student", "student_ref", "at"), Index("ix_audit_at", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(sa_type=UtcDateTime)
+    actor_kind: str = Field(sa_type=String(16))  # guardian | student | operator | system
+    actor_id: str = Field(sa_type=String(64))  # account id, or operator name
+    source: str | None = Field(default=None, sa_type=String(40))
+    student_ref: str | None = Field(default=None, sa_type=String(24))
+    category: str = Field(sa_type=String(32))  # attendance, grades, export, profile ...
+    action: str = Field(default="read", sa_type=String(16))  # read | export | purge ...
+    outcome: str = Field(sa_type=String(16))  # allowed | denied
+    request_id: str | None = Field(default=None, sa_type=String(40))
+    address_index: str | None = Field(default=None, sa_type=String(24))
+    prev_hash: str = Field(sa_type=String(64))
+    hash: str = Field(sa_type=String(64))
+
+
+class AuditHead(SQLModel, table=True):
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = 0
+    last_hash: str = Field(default=GENESIS, sa_type=String(64))
+
+
+EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+_FIELDS = (
+    "at",
+    "actor_kind",
+    "actor_id",
+    "source",
+    "student_ref",
+    "category",
+    "action",
+    "outcome",
+    "request_id",
+    "address_index",
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    actor_kind: str
+    actor_id: str
+    category: str
+    outcome: str
+    source: str | None = None
+    student_ref: str | None = None
+    action: str = "read"
+    request_id: str | None = None
+    address_index: str | None = None
+
+
+def chain_hash(prev_hash: str, event_id: int, values: dict[str, object]) -> str:
+    body = {k: values.get(k) for k in _FIELDS}
+    at = body["at"]
+    if isinstance(at, dt.datetime):
+        body["at"] = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return hashlib.sha256(
+        prev_hash.encode() + str(event_id).encode() + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
+
+
+def append(conn: Connection, entries: list[Entry]) -> None:
+    """Append events to the chain inside the caller's transaction (commit to make them durable)."""
+    if not entries:
+        return
+    head = conn.execute(
+        select(HEAD.c.last_id, HEAD.c.last_hash).where(HEAD.c.id == 1).with_for_update()
+    ).first()
+    if head is None:
+        conn.execute(insert(HEAD).values(id=1, last_id=0, last_hash=GENESIS))
+        last_id, last_hash = 0, GENESIS
+    else:
+        last_id, last_hash = int(head.last_id), str(head.last_hash)
+    rows = []
+    now = utcnow()
+    for e in entries:
+        last_id += 1
+        values: dict[str, object] = {"at": now, **{k: getattr(e, k) for k in _FIELDS if k != "at"}}
+        h = chain_hash(last_hash, last_id, values)
+        rows.append({"id": last_id, **values, "prev_hash": last_hash, "hash": h})
+        last_hash = h
+    conn.execute(insert(EVENTS), rows)
+    conn.execute(update(HEAD).where(HEAD.c.id == 1).values(last_id=last_id, last_hash=last_hash))
+
+
+def record(engine: Engine, entries: list[Entry]) -> None:
+    with engine.begin() as conn:
+        append(conn, entries)
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_id: int | None = None
+    problem: str | None = None
+
+
+def verify(conn: Connection, batch: int = 5000) -> VerifyResult:
+    """Walk the chain: ids consecutive from 1, each hash recomputed, head matches the end."""
+    expected_id, prev = 1, GENESIS
+    checked = 0
+    last_seen = 0
+    while True:
+        rows = (
+            conn.execute(select(EVENTS).where(EVENTS.c.id > last_seen).order_by(EVENTS.c.id).limit(batch))
+            .mappings()
+            .all()
+        )
+        for row in rows:
+            if row["id"] != expected_id:
+                return VerifyResult(
+                    False, checked, expected_id, f"event {expected_id} is missing or out of order"
+                )
+            if row["prev_hash"] != prev or chain_hash(prev, row["id"], dict(row)) != row["hash"]:
+                return VerifyResult(False, checked, row["id"], f"event {row['id']} was altered or inserted")
+            prev = row["hash"]
+            expected_id += 1
+            checked += 1
+            last_seen = row["id"]
+        if len(rows) < batch:
+            break
+    head = conn.execute(select(HEAD.c.last_id, HEAD.c.last_hash).where(HEAD.c.id == 1)).first()
+    if head is not None and (int(head.last_id) != checked or head.last_hash != prev):
+        return VerifyResult(False, checked, checked + 1, "events after the last one shown were removed")
+    if head is None and checked:
+        return VerifyResult(False, checked, None, "the chain head is missing")
+    return VerifyResult(True, checked)

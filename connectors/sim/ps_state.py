@@ -1,0 +1,280 @@
+"""The simulator's mutable view of the district: an overlay of changes, plus filtered paging.
+
+The district itself is immutable and random-access (``iter(kind, start, stop)``); this
+overlay records changed, inserted and deleted records so tests and benchmarks can
+exercise incremental syncs. Every base record has a ``transaction_date`` that rises
+with its position; changed and inserted records get a later one from the overlay clock.
+Filtered views (a school's students, a ``q=`` filter) are lists of positions, built
+once per overlay version and cached, so paging never rebuilds the district.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import datetime as dt
+import random
+import re
+import threading
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+from connectors.records import Record
+from connectors.sim.ps_wire import to_wire
+
+
+class District(Protocol):
+    year_start: dt.date
+
+    def count(self, kind: str) -> int: ...
+    def iter(self, kind: str, start: int = 0, stop: int | None = None) -> Iterator[Any]: ...
+
+
+Row = tuple[Record, str]  # a record and its transaction_date on the wire
+Clause = tuple[str, str, str]  # field, operator, value
+_CLAUSE = re.compile(r"^([A-Za-z0-9_.]+)(==|=(?:eq|ne|gt|ge|lt|le|in)=)(.*)$")
+_CHUNK = 2000
+
+
+class BadQuery(ValueError):
+    """A ``q=`` the simulator cannot parse; answered with 400."""
+
+
+def parse_q(q: str | None) -> tuple[Clause, ...]:
+    """PowerSchool's FIQL-like filter: ``a=ge=1;b==x;c=in=(1,2)`` (clauses ANDed)."""
+    if not q:
+        return ()
+    clauses = []
+    for part in q.split(";"):
+        m = _CLAUSE.match(part.strip())
+        if not m:
+            raise BadQuery(part)
+        op = "eq" if m.group(2) == "==" else m.group(2).strip("=")
+        clauses.append((m.group(1), op, m.group(3)))
+    return tuple(clauses)
+
+
+def _txn(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def _matches(cols: dict[str, Any], clauses: Sequence[Clause]) -> bool:
+    for field, op, want in clauses:
+        have = cols.get(field)
+        if have is None:
+            return False
+        if op == "in":
+            if have not in want.strip("()").split(","):
+                return False
+            continue
+        a: Any = have
+        b: Any = want
+        if field == "transaction_date":
+            a, b = _txn(have), _txn(want)
+        ok = {"eq": a == b, "ne": a != b, "gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b}[op]
+        if not ok:
+            return False
+    return True
+
+
+# Mutations applied by ``change`` when the test gives none: a visible edit per kind.
+def _default_mutation(record: Any) -> Any:
+    for name in ("homeroom", "room", "phone", "comment", "comments", "description", "title", "mark"):
+        if hasattr(record, name):
+            current = getattr(record, name)
+            return dataclasses.replace(record, **{name: f"{current or ''}*"})
+    if hasattr(record, "minutes_late"):
+        return dataclasses.replace(record, minutes_late=(record.minutes_late or 0) + 1)
+    return record
+
+
+class SimState:
+    """Overlay of changes over an immutable district, and filtered, paged reads of it."""
+
+    def __init__(self, district: District, *, seed: int = 0) -> None:
+        self.district = district
+        self._lock = threading.RLock()
+        self._rng = random.Random(seed)
+        self.version = 0
+        self._changed: dict[str, dict[int, Row]] = {}
+        self._deleted: dict[str, list[int]] = {}
+        self._inserted: dict[str, list[Row]] = {}
+        self._views: dict[tuple[Any, ...], array[int]] = {}
+        self._epoch = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) - dt.timedelta(days=60)
+        self._clock = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) + dt.timedelta(days=400)
+
+    # --- transaction dates ---------------------------------------------------------------
+
+    def base_txn(self, index: int) -> str:
+        """Base records were last changed long ago, in position order, a millisecond apart."""
+        return (self._epoch + dt.timedelta(milliseconds=index)).isoformat()
+
+    def _base_index_from(self, value: str) -> int:
+        """The first base position whose transaction_date is >= ``value``."""
+        delta = _txn(value) - self._epoch
+        ms = delta / dt.timedelta(milliseconds=1)
+        return max(0, int(ms) + (0 if ms == int(ms) else 1))
+
+    def _tick(self) -> str:
+        self._clock += dt.timedelta(milliseconds=1)
+        return self._clock.isoformat()
+
+    # --- overlay mutations -----------------------------------------------------------------
+
+    def _pick(self, kind: str, fraction: float | None, ids: Iterable[str] | None) -> list[int]:
+        n = self.district.count(kind)
+        if ids is not None:
+            wanted = set(ids)
+            return [i for i, rec in enumerate(self.district.iter(kind)) if rec.source_id in wanted]
+        k = max(1, round(n * (fraction or 0.0))) if n else 0
+        return sorted(self._rng.sample(range(n), k))
+
+    def change(
+        self,
+        kind: str,
+        fraction: float | None = None,
+        ids: Iterable[str] | None = None,
+        mutate: Callable[[Any], Any] = _default_mutation,
+    ) -> list[str]:
+        """Edit some records (a share or by source id); each gets a new transaction_date."""
+        with self._lock:
+            changed = self._changed.setdefault(kind, {})
+            out = []
+            for i in self._pick(kind, fraction, ids):
+                base = changed[i][0] if i in changed else next(self.district.iter(kind, i, i + 1))
+                changed[i] = (mutate(base), self._tick())
+                out.append(base.source_id)
+            self._bump()
+            return out
+
+    def insert(self, records: Iterable[Record]) -> None:
+        with self._lock:
+            for rec in records:
+                self._inserted.setdefault(rec.kind, []).append((rec, self._tick()))
+            self._bump()
+
+    def delete(self, kind: str, fraction: float | None = None, ids: Iterable[str] | None = None) -> list[str]:
+        """Remove records from the source (found later only by comparing full pulls)."""
+        with self._lock:
+            picked = self._pick(kind, fraction, ids)
+            deleted = set(self._deleted.get(kind, [])) | set(picked)
+            self._deleted[kind] = sorted(deleted)
+            self._bump()
+            return [next(self.district.iter(kind, i, i + 1)).source_id for i in picked]
+
+    def _bump(self) -> None:
+        self.version += 1
+        self._views.clear()
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def _rows(self, kind: str, refs: Iterable[int]) -> Iterator[tuple[int, Row]]:
+        """(position, row) pairs: a position >= 0 is a base index, < 0 an inserted record."""
+        changed = self._changed.get(kind, {})
+        inserted = self._inserted.get(kind, [])
+        pending: list[int] = []
+
+        def flush() -> Iterator[tuple[int, Row]]:
+            # Consecutive base positions are generated in one district.iter call.
+            start = pending[0]
+            for i, rec in enumerate(self.district.iter(kind, start, pending[-1] + 1), start):
+                yield i, changed.get(i) or (rec, self.base_txn(i))
+            pending.clear()
+
+        for ref in refs:
+            if ref >= 0 and (not pending or (ref == pending[-1] + 1 and len(pending) < _CHUNK)):
+                pending.append(ref)
+                continue
+            if pending:
+                yield from flush()
+            if ref >= 0:
+                pending.append(ref)
+            else:
+                yield ref, inserted[-ref - 1]
+        if pending:
+            yield from flush()
+
+    def _plain(self, kind: str) -> bool:
+        return not self._deleted.get(kind) and not self._inserted.get(kind)
+
+    def _candidates(self, kind: str, first: int) -> Iterator[int]:
+        deleted = self._deleted.get(kind, [])
+        n = self.district.count(kind)
+        changed = self._changed.get(kind, {})
+        # Changed records sit at their base position but carry an overlay date.
+        for i in sorted(i for i in changed if i < first):
+            if not _is_deleted(deleted, i):
+                yield i
+        for i in range(first, n):
+            if not _is_deleted(deleted, i):
+                yield i
+        for j in range(len(self._inserted.get(kind, []))):
+            yield -j - 1
+
+    def _overlay_txn(self, kind: str, ref: int) -> str | None:
+        if ref < 0:
+            return self._inserted[kind][-ref - 1][1]
+        row = self._changed.get(kind, {}).get(ref)
+        return row[1] if row else None
+
+    def _trivial(self, kind: str, clause: Clause) -> bool:
+        """Clauses every record passes: the connector's "this school year" attendance filter."""
+        field, op, value = clause
+        return (
+            kind == "attendance"
+            and field == "att_date"
+            and op == "ge"
+            and (value <= self.district.year_start.isoformat())
+        )
+
+    def view(
+        self,
+        kind: str,
+        clauses: Sequence[Clause] = (),
+        where: Callable[[Any], bool] | None = None,
+        key: Any = None,
+    ) -> Sequence[int]:
+        """Positions of the rows that pass the filters, in a stable order."""
+        with self._lock:
+            clauses = [c for c in clauses if not self._trivial(kind, c)]
+            if not clauses and where is None and self._plain(kind):
+                return range(self.district.count(kind))
+            cache_key = (kind, tuple(clauses), key)
+            found = self._views.get(cache_key)
+            if found is not None:
+                return found
+            since = max((v for f, op, v in clauses if f == "transaction_date" and op == "ge"), default=None)
+            rest = [c for c in clauses if not (c[0] == "transaction_date" and c[1] == "ge")]
+            first = 0 if since is None else self._base_index_from(since)
+            out = array("q")
+            for ref in self._candidates(kind, first):
+                # Base rows from ``first`` on pass the date by construction; overlay rows are checked.
+                txn = self._overlay_txn(kind, ref) if since is not None else None
+                if txn is not None and _txn(txn) < _txn(since or txn):
+                    continue
+                out.append(ref)
+            if rest or where is not None:
+                kept = array("q")
+                for ref, (rec, txn) in self._rows(kind, out):
+                    if where is not None and not where(rec):
+                        continue
+                    if rest:
+                        cols = to_wire(rec)
+                        cols["transaction_date"] = txn
+                        if not _matches(cols, rest):
+                            continue
+                    kept.append(ref)
+                out = kept
+            self._views[cache_key] = out
+            return out
+
+    def page(self, kind: str, view: Sequence[int], start: int, stop: int) -> Iterator[Row]:
+        return (row for _, row in self._rows(kind, view[start:stop]))
+
+
+def _is_deleted(deleted: list[int], i: int) -> bool:
+    if not deleted:
+        return False
+    j = bisect.bisect_left(deleted, i)
+    return j < len(deleted) and deleted[j] == i

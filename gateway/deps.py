@@ -1,0 +1,167 @@
+"""Request dependencies: the database connection, the signed-in account, the principal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection
+
+from cache import audit
+from cache.accounts import Account
+from cache.reader import Principal, Reader
+from cache.runs import load_state
+from cache.schema import SourceState
+from cache.store import Cache
+from config.errors import SnapshotUnavailableError
+from config.settings import PorticoConfig
+from gateway import sessions
+from gateway.problems import Problem
+
+
+@dataclass
+class Portico:
+    """What the app serves from: set once at start-up on ``app.state.portico``."""
+
+    config: PorticoConfig
+    cache: Cache
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.district.timezone)
+
+
+def portico(request: Request) -> Portico:
+    return request.app.state.portico  # type: ignore[no-any-return]
+
+
+async def connection(request: Request) -> AsyncIterator[Connection]:
+    # Handlers are async with short synchronous queries: on two cores this beats a
+    # thread pool (see MEASURED.md and scripts/bench_api).
+    with portico(request).cache.engine.connect() as conn:
+        yield conn
+
+
+Conn = Annotated[Connection, Depends(connection)]
+App = Annotated[Portico, Depends(portico)]
+
+
+def unauthorized() -> Problem:
+    return Problem(
+        401, "unauthorized", "Unauthorized", "Sign in to continue.", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token or len(token) > 200:
+        raise unauthorized()
+    return token.strip()
+
+
+async def current_account(request: Request, conn: Conn, app: App) -> Account:
+    account = sessions.resolve(conn, bearer(request), app.config.access)
+    if account is None:
+        raise unauthorized()
+    request.state.account_id = account.id
+    return account
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]
+
+
+def principal_of(account: Account) -> Principal:
+    return Principal(account.id, account.role, account.source, account.subject_ref)
+
+
+async def data_principal(account: CurrentAccount, app: App) -> Principal:
+    """A principal allowed to read data now: the current acceptable-use policy is accepted."""
+    if account.aup_version != app.config.access.aup.version:
+        raise Problem(
+            403,
+            "aup-not-accepted",
+            "Acceptable-use policy not accepted",
+            "Accept the current acceptable-use policy (POST /v1/me/aup) to see data.",
+            extra={"aup_version": app.config.access.aup.version},
+        )
+    return principal_of(account)
+
+
+DataPrincipal = Annotated[Principal, Depends(data_principal)]
+
+
+@dataclass
+class View:
+    """A principal's view of its source: the published run and when it was synced."""
+
+    reader: Reader
+    principal: Principal
+    state: SourceState
+    today: dt.date
+    now: dt.datetime
+    request_id: str
+    address_index: str | None
+
+    @property
+    def published(self) -> int:
+        assert self.state.published_run is not None
+        return self.state.published_run
+
+    def audit(
+        self, category: str, student_refs: list[str | None], outcome: str, action: str = "read"
+    ) -> None:
+        """Record this read in the hash-chained audit log, durably, before data is returned."""
+        p = self.principal
+        entries = [
+            audit.Entry(
+                actor_kind=p.role,
+                actor_id=p.account_id,
+                category=category,
+                outcome=outcome,
+                source=p.source,
+                student_ref=ref,
+                action=action,
+                request_id=self.request_id,
+                address_index=self.address_index,
+            )
+            for ref in student_refs
+        ]
+        audit.append(self.reader.conn, entries)
+        self.reader.conn.commit()
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = request.state.request_id = uuid.uuid4().hex
+    return rid  # type: ignore[no-any-return]
+
+
+def address_index(request: Request, app: Portico) -> str | None:
+    host = request.client.host if request.client else None
+    return app.cache.keyring.index.ref("address", host) if host else None
+
+
+async def view(request: Request, principal: DataPrincipal, conn: Conn, app: App) -> View:
+    state = load_state(conn, principal.source)
+    if state is None or state.published_run is None:
+        raise SnapshotUnavailableError("nothing published yet")
+    now = dt.datetime.now(dt.UTC)
+    return View(
+        Reader(conn, app.cache.keyring),
+        principal,
+        state,
+        now.astimezone(app.tz).date(),
+        now,
+        request_id(request),
+        address_index(request, app),
+    )
+
+
+ViewDep = Annotated[View, Depends(view)]

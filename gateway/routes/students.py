@@ -1,0 +1,110 @@
+"""Student routes: the list, one profile, and attendance, each through the authorised view."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from cache.reader import Reader, StudentHandle
+from config.settings import VisibilityRule
+from gateway.deps import App, Portico, View, ViewDep
+from gateway.envelope import envelope, meta
+from gateway.params import date_range, decode_cursor, encode_cursor, page_limit
+from gateway.present import attendance_mark, student_profile, student_summary
+from gateway.problems import not_found
+
+router = APIRouter(prefix="/v1/students", tags=["students"])
+GET = ["GET", "HEAD"]
+
+
+def today_in(app: Portico) -> dt.date:
+    return dt.datetime.now(app.tz).date()
+
+
+def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for s in students:
+        school_id = s.data["school_id"]
+        if school_id in names:
+            continue
+        ref = app.cache.keyring.index.ref(s.source, "school", school_id)
+        found = reader.shared(s.source, "school", ref, s.published_run)
+        if found is not None:
+            names[school_id] = found["name"]
+    return names
+
+
+def authorised(view: View, student_id: str, category: str) -> StudentHandle:
+    """The student if the caller may see it now (audited either way); otherwise the one uniform 404."""
+    found = None
+    if len(student_id) <= 24:
+        found = view.reader.student(view.principal, view.published, view.today, student_id)
+    view.audit(category, [student_id[:24]], "allowed" if found else "denied")
+    if found is None:
+        raise not_found()
+    return found
+
+
+def lag_filters(rule: VisibilityRule, view: View, app: Portico) -> tuple[dt.datetime, dt.date | None]:
+    """Records recorded after ``now - lag`` are hidden; so is today before the same-day time."""
+    visible_before = view.now - rule.lag
+    hide_day = None
+    if rule.same_day_not_before is not None and view.now.astimezone(app.tz).time() < rule.same_day_not_before:
+        hide_day = view.today
+    return visible_before, hide_day
+
+
+@router.api_route("", methods=GET)
+async def list_students(view: ViewDep, app: App) -> Response:
+    visible = view.reader.students(view.principal, view.published, view.today)
+    view.audit("directory", [s.ref for s in visible], "allowed")
+    names = school_names(view.reader, app, visible)
+    data = [student_summary(s.ref, s.data, names.get(s.data["school_id"])) for s in visible]
+    return envelope(data, meta(app.config, view.state, dt.timedelta(0)))
+
+
+@router.api_route("/{student_id}", methods=GET)
+async def get_student(student_id: str, view: ViewDep, app: App) -> Response:
+    s = authorised(view, student_id, "profile")
+    names = school_names(view.reader, app, [s])
+    return envelope(
+        student_profile(s.ref, s.data, names.get(s.data["school_id"])),
+        meta(app.config, view.state, dt.timedelta(0)),
+    )
+
+
+@router.api_route("/{student_id}/attendance", methods=GET)
+async def attendance(
+    student_id: str,
+    view: ViewDep,
+    app: App,
+    from_: str | None = Query(default=None, alias="from"),
+    to: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Response:
+    s = authorised(view, student_id, "attendance")
+    rng = date_range(from_, to, view.today, app.config.api)
+    n = page_limit(limit, app.config.api)
+    after = decode_cursor(cursor, 2)
+    rule = app.config.visibility.attendance
+    visible_before, hide_day = lag_filters(rule, view, app)
+    rows = view.reader.records(
+        s,
+        "attendance",
+        day_from=rng.start,
+        day_to=rng.end,
+        visible_before=visible_before,
+        hide_day=hide_day,
+        after=after,
+        limit=n + 1,
+    )  # type: ignore[arg-type]
+    next_cursor = None
+    if len(rows) > n:
+        rows = rows[:n]
+        last_ref, last = rows[-1]
+        next_cursor = encode_cursor(str(last["date"]), last_ref)
+    data = [attendance_mark(ref, a) for ref, a in rows]
+    return envelope(data, meta(app.config, view.state, rule.lag, next_cursor))

@@ -1,0 +1,74 @@
+"""Opaque bearer sessions: created at login, checked on every request, killed together.
+
+A session dies on logout, idle timeout, absolute timeout, password change, account
+disable or revocation. There is no "remember me": every session has an absolute end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from cache.accounts import Account, Session
+from cache.types import utcnow
+from config.settings import AccessSettings
+from gateway.security import new_token, token_hash
+
+SESSIONS = Session.__table__  # type: ignore[attr-defined]
+ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
+# last_seen_at is written at most this often: one write per minute, not per request.
+TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+def create(conn: Connection, account_id: str, access: AccessSettings) -> tuple[str, int]:
+    """A new session; returns the bearer token (shown once) and its lifetime in seconds."""
+    token, hashed = new_token()
+    now = utcnow()
+    conn.execute(
+        insert(SESSIONS).values(
+            token_hash=hashed,
+            account_id=account_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + access.session_absolute_timeout,
+        )
+    )
+    return token, int(access.session_absolute_timeout.total_seconds())
+
+
+def resolve(conn: Connection, token: str, access: AccessSettings) -> Account | None:
+    """The active account behind ``token``, or None (unknown, expired, idle, disabled)."""
+    hashed = token_hash(token)
+    row = (
+        conn.execute(
+            select(
+                SESSIONS.c.expires_at.label("s_expires"), SESSIONS.c.last_seen_at.label("s_seen"), ACCOUNTS
+            )
+            .join(ACCOUNTS, ACCOUNTS.c.id == SESSIONS.c.account_id)
+            .where(SESSIONS.c.token_hash == hashed)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    now = utcnow()
+    last_seen = row["s_seen"]
+    if row["s_expires"] <= now or now - last_seen > access.session_idle_timeout or row["status"] != "active":
+        conn.execute(delete(SESSIONS).where(SESSIONS.c.token_hash == hashed))
+        conn.commit()
+        return None
+    if now - last_seen > TOUCH_EVERY:
+        conn.execute(update(SESSIONS).where(SESSIONS.c.token_hash == hashed).values(last_seen_at=now))
+        conn.commit()
+    return Account(**{k: row[k] for k in Account.model_fields})
+
+
+def end(conn: Connection, token: str) -> None:
+    conn.execute(delete(SESSIONS).where(SESSIONS.c.token_hash == token_hash(token)))
+
+
+def end_all(conn: Connection, account_id: str) -> int:
+    """Kill every session of an account at once (password change, disable, revocation)."""
+    return conn.execute(delete(SESSIONS).where(SESSIONS.c.account_id == account_id)).rowcount or 0
