@@ -26,7 +26,7 @@ from connectors.sim.district import DistrictSpec, SyntheticDistrict
 from connectors.sim.ps_core import Faults, PowerSchoolSim, SimResponse
 from connectors.sim.ps_state import District
 
-__all__ = ["Faults", "PowerSchoolSim", "make_app", "run_in_thread", "serve"]
+__all__ = ["Faults", "PowerSchoolSim", "free_port", "make_app", "run_in_thread", "serve"]
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -82,15 +82,19 @@ def make_app(
     return app
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (for servers started in a thread or child process)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
+_free_port = free_port  # the name scripts/bench_sync.py imports
+
+
 def run_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
     """Serve ``app`` from a daemon thread; returns (base_url, stop). Loopback only by default."""
-    port = port or _free_port(host)
+    port = port or free_port(host)
     config = uvicorn.Config(app, host=host, port=port, log_level="critical", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"ps-sim-{port}", daemon=True)

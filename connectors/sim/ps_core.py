@@ -15,8 +15,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import httpx
@@ -36,10 +36,36 @@ class Faults:
     server_error_status: int = 503
     drop_next: int = 0  # close the connection mid-body
     expire_tokens_after: int | None = None  # revoke every token after this many more requests
+    token_max_requests: int | None = None  # each token dies after serving this many requests
     revoked: bool = False  # tokens are issued but every resource answers 401 (rights withdrawn)
     delay: float = 0.0  # seconds before each resource response (slow pages)
     count_skew: dict[str, int] = field(default_factory=dict)  # kind -> added to its /count
     expires_in: int = 3600  # token lifetime announced (sent as a string, as some servers do)
+
+    @classmethod
+    def parse(cls, items: Iterable[str]) -> Faults:
+        """Faults from ``key=value`` strings, as the CLI's ``--fault`` gives them:
+        ``rate_limit_next=3``, ``retry_after=5``, ``delay=0.5``, ``count_skew.attendance=1``."""
+        faults = cls()
+        kinds = {f.name: f.type for f in fields(cls)}
+        for item in items:
+            key, sep, value = item.partition("=")
+            name, _, kind = key.strip().partition(".")
+            if not sep or name not in kinds or (name == "count_skew") != bool(kind):
+                raise ValueError(f"unknown fault {key.strip()!r}; known: {', '.join(sorted(kinds))}")
+            if name == "count_skew":
+                faults.count_skew[kind] = int(value)
+                continue
+            typ = str(kinds[name])
+            parsed: object = value
+            if typ.startswith("int"):
+                parsed = int(value)
+            elif typ == "float":
+                parsed = float(value)
+            elif typ == "bool":
+                parsed = value.strip().lower() in ("1", "true", "yes", "y")
+            setattr(faults, name, parsed)
+        return faults
 
 
 @dataclass
@@ -89,7 +115,8 @@ class PowerSchoolSim:
         extra = {ps_wire.BY_TABLE[t].kind if t in ps_wire.BY_TABLE else t for t in tables_without_txn}
         self._no_txn = {k for k, t in ps_wire.TABLES.items() if not t.has_txn} | extra
         self._credentials = (client_id, client_secret)
-        self._tokens: dict[str, float] = {}
+        self._tokens: dict[str, float] = {}  # token -> expiry (monotonic seconds)
+        self._token_uses: dict[str, int] = {}
         self._lock = threading.Lock()
         self._sleep = sleep
         self.requests = 0
@@ -157,7 +184,14 @@ class PowerSchoolSim:
     def _authorized(self, headers: Mapping[str, str]) -> bool:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         expiry = self._tokens.get(token) if scheme.lower() == "bearer" else None
-        return expiry is not None and time.monotonic() < expiry
+        if expiry is None or time.monotonic() >= expiry:
+            return False
+        limit = self.faults.token_max_requests
+        uses = self._token_uses[token] = self._token_uses.get(token, 0) + 1
+        if limit is not None and uses > limit:
+            del self._tokens[token]
+            return False
+        return True
 
     def _fault(self) -> SimResponse | None:
         f = self.faults
@@ -231,9 +265,9 @@ class PowerSchoolSim:
         if kind == "student":
             wanted = {e.strip() for e in query.get("expansions", "").split(",")}
             for item in items:  # expansions not asked for are not sent
-                for block in ("demographics", "school_enrollment", "schedule_setup", "contact_info"):
-                    if block not in wanted:
-                        item.pop(block, None)
+                for name in ("demographics", "school_enrollment", "schedule_setup", "contact_info"):
+                    if name not in wanted:
+                        item.pop(name, None)
         plural = f"{kind}s"
         if not items:
             return _json(200, {plural: ""})
@@ -257,13 +291,14 @@ class PowerSchoolSim:
             return _json(200, {"count": self._count(kind, view)})
         start, size = self._paging(query, self.schema_page_cap)
         with_txn = kind not in self._no_txn
-        keep = set(projection) if projection else None
+        # Columns to strip from each row; usually none or one, so dropping beats rebuilding.
+        drop = tuple(known - set(projection)) if projection else ()
         records = []
         for rec, txn in self.state.page(kind, view, start, start + size):
-            cols = ps_wire.to_wire(rec)
-            if with_txn:
-                cols["transaction_date"] = txn
-            if keep is not None:
-                cols = {k: v for k, v in cols.items() if k in keep}
+            cols = self.state.columns(rec, txn)
+            if not with_txn:
+                del cols["transaction_date"]
+            for name in drop:
+                cols.pop(name, None)
             records.append({"id": rec.source_id, "name": table.table, "tables": {table.table: cols}})
         return _json(200, {"name": table.table, "record": records, "@extensions": ""})

@@ -18,6 +18,7 @@ import re
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cached_property
 from typing import Any, Protocol
 
 from connectors.records import Record
@@ -31,6 +32,18 @@ class District(Protocol):
     def iter(self, kind: str, start: int = 0, stop: int | None = None) -> Iterator[Any]: ...
 
 
+# Kinds whose rows carry a schoolid, and through which reference it is found.
+_SCHOOL_VIA = {
+    "link": ("student", "student_id"),
+    "enrollment": ("section", "section_id"),
+    "timetable": ("section", "section_id"),
+    "attendance": ("student", "student_id"),
+    "assignment": ("section", "section_id"),
+    "result": ("assignment", "assignment_id"),
+    "grade": ("section", "section_id"),
+    "behaviour": ("student", "student_id"),
+    "report": ("student", "student_id"),
+}
 Row = tuple[Record, str]  # a record and its transaction_date on the wire
 Clause = tuple[str, str, str]  # field, operator, value
 _CLAUSE = re.compile(r"^([A-Za-z0-9_.]+)(==|=(?:eq|ne|gt|ge|lt|le|in)=)(.*)$")
@@ -102,13 +115,51 @@ class SimState:
         self._inserted: dict[str, list[Row]] = {}
         self._views: dict[tuple[Any, ...], array[int]] = {}
         self._epoch = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) - dt.timedelta(days=60)
+        self._epoch_day = self._epoch.date().isoformat()
+        self._head = (-1, "")
         self._clock = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) + dt.timedelta(days=400)
+
+    # --- wire columns ----------------------------------------------------------------------
+
+    @cached_property
+    def _schools(self) -> dict[str, dict[str, str]]:
+        """Which school a student, section or assignment belongs to (structural kinds: small)."""
+        d = self.district
+        sections = {s.source_id: s.school_id for s in d.iter("section")}
+        return {
+            "student": {s.source_id: s.school_id for s in d.iter("student")},
+            "section": sections,
+            "assignment": {a.source_id: sections.get(a.section_id, "") for a in d.iter("assignment")},
+        }
+
+    def school_of(self, record: Any) -> str | None:
+        """The school a schema-table row belongs to (PowerSchool tables carry ``schoolid``)."""
+        via = _SCHOOL_VIA.get(record.kind)
+        if via is None:
+            return None
+        owner, attr = via
+        return self._schools[owner].get(getattr(record, attr))
+
+    def columns(self, record: Any, txn: str) -> dict[str, Any]:
+        """A record's schema-table columns, with its schoolid and transaction_date."""
+        cols = to_wire(record)
+        school = self.school_of(record)
+        if school:
+            cols["schoolid"] = school
+        cols["transaction_date"] = txn
+        return cols
 
     # --- transaction dates ---------------------------------------------------------------
 
     def base_txn(self, index: int) -> str:
         """Base records were last changed long ago, in position order, a millisecond apart."""
-        return (self._epoch + dt.timedelta(milliseconds=index)).isoformat()
+        seconds, ms = divmod(index, 1000)
+        if seconds >= 86400:
+            return (self._epoch + dt.timedelta(milliseconds=index)).isoformat(timespec="microseconds")
+        if seconds != self._head[0]:  # formatted by hand, the head once per 1000 rows: runs per row
+            minutes, sec = divmod(seconds, 60)
+            self._head = (seconds, f"{self._epoch_day}T{minutes // 60:02d}:{minutes % 60:02d}:{sec:02d}.")
+        return f"{self._head[1]}{ms:03d}000+00:00"
 
     def _base_index_from(self, value: str) -> int:
         """The first base position whose transaction_date is >= ``value``."""
@@ -118,7 +169,7 @@ class SimState:
 
     def _tick(self) -> str:
         self._clock += dt.timedelta(milliseconds=1)
-        return self._clock.isoformat()
+        return self._clock.isoformat(timespec="microseconds")
 
     # --- overlay mutations -----------------------------------------------------------------
 
@@ -173,6 +224,11 @@ class SimState:
         """(position, row) pairs: a position >= 0 is a base index, < 0 an inserted record."""
         changed = self._changed.get(kind, {})
         inserted = self._inserted.get(kind, [])
+        if isinstance(refs, range) and refs.step == 1:  # an unfiltered page: one district range
+            txn = self.base_txn
+            for i, rec in enumerate(self.district.iter(kind, refs.start, refs.stop), refs.start):
+                yield i, changed.get(i) or (rec, txn(i))
+            return
         pending: list[int] = []
 
         def flush() -> Iterator[tuple[int, Row]]:
@@ -260,8 +316,7 @@ class SimState:
                     if where is not None and not where(rec):
                         continue
                     if rest:
-                        cols = to_wire(rec)
-                        cols["transaction_date"] = txn
+                        cols = self.columns(rec, txn)
                         if not _matches(cols, rest):
                             continue
                     kept.append(ref)
