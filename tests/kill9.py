@@ -44,6 +44,7 @@ class Report:
     bad_reads: list[str] = field(default_factory=list)
     integrity_failures: list[str] = field(default_factory=list)
     final_status: str = ""
+    final_output: str = ""
     sync_seconds: float = 0.0
 
 
@@ -80,16 +81,16 @@ def read_until(db: Path, stop: Path) -> dict[str, object]:
     return {"reads": reads, "bad": bad[:20]}
 
 
-def sync_child(config: Path) -> int:
-    """Fork a child running `portico sync`; its output goes to /dev/null."""
+def sync_child(config: Path, output: Path | None = None) -> int:
+    """Fork a child running `portico sync`; its output goes to ``output`` (or /dev/null)."""
     pid = os.fork()
     if pid:
         return pid
     code = 70
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
+        out = os.open(output or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
         from gateway.cli import main
 
         main.main(args=["--config", str(config), "sync"], standalone_mode=False)
@@ -98,6 +99,24 @@ def sync_child(config: Path) -> int:
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
         os._exit(code)
+
+
+def last_run(db: Path) -> int:
+    with sqlite3.connect(db, timeout=30) as conn:
+        try:
+            return int(conn.execute("SELECT coalesce(max(id), 0) FROM sync_run").fetchone()[0])
+        except sqlite3.OperationalError:  # no schema yet
+            return 0
+
+
+def wait_for_run(db: Path, after: int, limit: float = 30.0) -> float:
+    """Poll until a run newer than ``after`` exists; returns the monotonic time it was seen."""
+    deadline = time.monotonic() + limit
+    while last_run(db) <= after:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the sync did not start")
+        time.sleep(0.005)
+    return time.monotonic()
 
 
 def wait(pid: int) -> int:
@@ -114,16 +133,19 @@ def run_statuses(db: Path) -> dict[str, int]:
 
 def kill_loop(workdir: Path, rounds: int, seed: int = 0) -> Report:
     install()
+    # Imported here, before forking, so no child pays for it.
+    import gateway.cli  # noqa: F401
     rng = random.Random(seed)
     db = workdir / "cache.db"
     state = workdir / "source.json"
     config = write_config(
-        workdir, f"sqlite:///{db}", options={"state_file": str(state), "page_size": 20, "page_delay": 0.01}
+        workdir, f"sqlite:///{db}", options={"state_file": str(state), "page_size": 20, "page_delay": 0.005}
     )
     report = Report()
     write_state(state, VERSIONS["a"], "a")
-    t0 = time.monotonic()
-    assert wait(sync_child(config)) == 0, "the first sync did not publish"
+    pid = sync_child(config)
+    t0 = wait_for_run(db, 0)
+    assert wait(pid) == 0, "the first sync did not publish"
     report.sync_seconds = time.monotonic() - t0
     stop = workdir / "stop-reader"
     reader = subprocess.Popen(
@@ -135,8 +157,13 @@ def kill_loop(workdir: Path, rounds: int, seed: int = 0) -> Report:
         for i in range(rounds):
             version = "b" if i % 2 == 0 else "a"
             write_state(state, VERSIONS[version], version)
+            last = last_run(db)
             pid = sync_child(config)
-            time.sleep(rng.uniform(0, report.sync_seconds * 1.2))
+            if rng.random() < 0.2:
+                time.sleep(rng.uniform(0, 0.5))  # while it starts up
+            else:
+                wait_for_run(db, last)  # once its run exists: anywhere in the sync
+                time.sleep(rng.uniform(0, report.sync_seconds))
             os.kill(pid, signal.SIGKILL)
             code = wait(pid)
             report.kills += 1
@@ -146,8 +173,11 @@ def kill_loop(workdir: Path, rounds: int, seed: int = 0) -> Report:
             if check != "ok":
                 report.integrity_failures.append(f"round {i}: {check}")
         write_state(state, VERSIONS["a"], "a")
-        code = wait(sync_child(config))
+        final_log = workdir / "final-sync.log"
+        code = wait(sync_child(config, final_log))
         report.final_status = "published" if code == 0 else f"exit {code}"
+        if code:
+            report.final_output = final_log.read_text()[-2000:]
     finally:
         stop.touch()
         out, _ = reader.communicate(timeout=60)
