@@ -17,9 +17,10 @@ _local_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
 
-def _lock_key(schema: str, source: str) -> int:
-    # A stable signed 64-bit key per (schema, source): advisory locks are database-wide,
-    # and two deployments in two schemas of one database must not block each other.
+def _lock_key(source: str, schema: str = "") -> int:
+    # A stable signed 64-bit key per source for pg_try_advisory_lock. Advisory locks are
+    # database-wide, so the schema is part of the key: two caches in one database (or
+    # two test runs in their own schemas) must not block each other.
     digest = hashlib.sha256(f"portico-sync:{schema}:{source}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -30,7 +31,7 @@ def source_lock(engine: Engine, source: str) -> Iterator[bool]:
     url = str(engine.url)
     if not is_sqlite(url):
         with engine.connect() as conn:
-            key = _lock_key(str(conn.execute(text("SELECT current_schema()")).scalar()), source)
+            key = _lock_key(source, str(conn.execute(text("SELECT current_schema()")).scalar()))
             got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
             conn.commit()
             try:

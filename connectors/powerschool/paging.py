@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from config.errors import SourceDataError
+from config.errors import SourceChangedError, SourceDataError
 from connectors.powerschool import normalize
 from connectors.powerschool.streams import StreamSpec
 
@@ -49,7 +49,7 @@ class Pager:
                 pending = self._pool().submit(fetch, page + 1) if not last or probe else None
                 expected = min(size, count - (page - 1) * size)
                 if len(rows) != expected:
-                    raise SourceDataError(
+                    raise SourceChangedError(
                         f"stream {stream} page {page}: {len(rows)} rows where /count promised "
                         f"{expected}; the source changed or miscounted, so the stream is not published"
                     )
