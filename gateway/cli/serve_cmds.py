@@ -23,18 +23,30 @@ log = structlog.get_logger("portico.serve")
 
 
 def configure_logging(settings: LoggingSettings) -> None:
-    """Structured log lines: JSON in production, aligned key=value on a console."""
+    """Structured log lines (JSON in production) for Portico, uvicorn and APScheduler alike."""
     level = getattr(logging, settings.level.upper())
-    logging.basicConfig(level=level, format="%(message)s")
-    renderer = (
+    renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if settings.format == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, stamp],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # APScheduler says "Running job"/"executed successfully" each time; Portico logs runs itself.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamp,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -114,11 +126,16 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
     loaded = config_of(ctx)
     configure_logging(loaded.config.logging)
     cache = cache_of(ctx)
+    # uvicorn handles SIGTERM/SIGINT itself, then raises the signal again once it has
+    # stopped; these handlers catch that so the scheduler can finish its run and stop.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda s, _f: log.info("serve.stopping", signal=signal.Signals(s).name))
     scheduler = start_scheduler(loaded, cache)
     try:
         _serve_api(loaded, cache, host, port)
     finally:
         scheduler.shutdown(wait=True)
+        log.info("serve.stopped")
 
 
 @click.command("api")
