@@ -257,6 +257,24 @@ class Staging:
         self.conn.commit()
         self._last_commit = time.monotonic()
 
+    def pending_deletes(self, kinds: Sequence[str]) -> int:
+        """Published rows of ``kinds`` a full stream has not seen (so far): would-be deletes."""
+        total = 0
+        for kind in kinds:
+            if kind not in self._tracking:
+                continue
+            total += int(
+                self.conn.execute(
+                    text(
+                        "SELECT count(*) FROM record WHERE source=:s AND kind=:k AND valid_to IS NULL "
+                        "AND valid_from <= :p AND id NOT IN (SELECT id FROM seen_ids)"
+                    ),
+                    {"s": self.source, "k": kind, "p": self.published},
+                ).scalar()
+                or 0
+            )
+        return total
+
     def published_counts(self, kinds: Sequence[str]) -> dict[str, int]:
         out = {}
         for kind in kinds:

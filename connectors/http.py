@@ -24,11 +24,13 @@ from typing import Any
 
 import httpx
 import orjson
+import structlog
 import tenacity
 
 from config.errors import ReadOnlyViolation, SourceAuthError, SourceDataError, SourceUnavailableError
 
 AllowRule = tuple[str, str]
+log = structlog.get_logger("portico.connectors.http")
 
 # The read allow-list of a PowerSchool-like SIS: plain reads, the token request, and the
 # POST that PowerQueries use to *read* (a named, server-defined query; it cannot write).
@@ -134,6 +136,14 @@ class ReadOnlyClient:
 
     def _count(self, state: tenacity.RetryCallState) -> None:
         self.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        # The error text names only method, path and status: safe to log.
+        log.warning(
+            "sis.retry",
+            attempt=state.attempt_number,
+            wait=round(state.next_action.sleep, 2) if state.next_action else None,
+            reason=str(exc),
+        )
 
     def request(
         self,

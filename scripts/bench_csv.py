@@ -90,7 +90,9 @@ def _publish(base: Path, full: Path, changed: Path, district: SyntheticDistrict)
         conn.export()
         out = sync.run(conn, full=True)
         rows = sum(s.rows for s in conn.stats.values())
-        changes = {k: (c["added"], c["changed"], c["deleted"]) for k, c in out.counts.items() if k == "attendance"}
+        changes = {
+            k: (c["added"], c["changed"], c["deleted"]) for k, c in out.counts.items() if k == "attendance"
+        }
         print(f"parse to published snapshot, {label}: {out.status} in {out.seconds:.1f}s = "
               f"{rows / out.seconds:,.0f} rows/s; attendance (added, changed, deleted) {changes}")  # fmt: skip
     cache.dispose()

@@ -185,3 +185,14 @@ def test_retry_after_parsing_accepts_seconds_and_dates_and_ignores_junk() -> Non
     assert parse_retry_after(email.utils.formatdate(50.0, usegmt=True), 90.0) == 0
     assert parse_retry_after("soon", 0) is None
     assert parse_retry_after(None, 0) is None
+
+
+def test_retries_are_logged_without_query_strings_or_bodies() -> None:
+    from structlog.testing import capture_logs
+
+    handler = Recorder(httpx.Response(503, text="Ada Okafor's record"), httpx.Response(200))
+    with capture_logs() as logs:
+        make(handler).request("GET", "/ws/schema/table/attendance", params={"q": "studentid==000123"})
+    (event,) = [e for e in logs if e["event"] == "sis.retry"]
+    assert "/ws/schema/table/attendance" in event["reason"] and "503" in event["reason"]
+    assert "000123" not in repr(event) and "Ada" not in repr(event)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
 import orjson
 import pytest
 
 from connectors import records as r
 from connectors.powerschool import normalize as n
+from connectors.powerschool import values as v
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
 from connectors.sim.ps_wire import to_wire
 
-STUDENT = {
+STUDENT: dict[str, Any] = {
     "id": "000123",
     "name": {"first_name": "Ada", "last_name": "Okafor"},
     "demographics": {"birth_date": "2012-03-04"},
@@ -61,8 +63,8 @@ def test_numbers_as_strings_and_as_numbers_mean_the_same() -> None:
 
 
 def test_grade_zero_is_kindergarten_and_named_grades_pass_through() -> None:
-    assert n.grade_level("0") == "K" and n.grade_level(0) == "K"
-    assert n.grade_level("Year 7") == "Year 7"
+    assert v.grade_level("0") == "K" and v.grade_level(0) == "K"
+    assert v.grade_level("Year 7") == "Year 7"
 
 
 def test_ids_keep_their_leading_zeros() -> None:
@@ -84,14 +86,14 @@ def test_schema_rows_unnest_columns_from_the_table_block() -> None:
 
 
 def test_seconds_since_midnight_become_clock_times() -> None:
-    assert n.clock_time("30600") == dt.time(8, 30)
-    assert n.clock_time("08:30") == dt.time(8, 30)
+    assert v.clock_time("30600") == dt.time(8, 30)
+    assert v.clock_time("08:30") == dt.time(8, 30)
 
 
 def test_result_status_comes_from_powerschool_flags() -> None:
-    assert n.result_status({"ismissing": "1"}) is r.ResultStatus.MISSING
-    assert n.result_status({"isexempt": "1", "islate": "0"}) is r.ResultStatus.EXEMPT
-    assert n.result_status({}) is r.ResultStatus.NONE
+    assert v.result_status({"ismissing": "1"}) is r.ResultStatus.MISSING
+    assert v.result_status({"isexempt": "1", "islate": "0"}) is r.ResultStatus.EXEMPT
+    assert v.result_status({}) is r.ResultStatus.NONE
 
 
 def test_a_row_missing_a_required_field_is_set_aside_naming_stream_position_and_field() -> None:
@@ -118,8 +120,8 @@ def test_a_row_that_is_not_an_object_is_set_aside_not_raised() -> None:
 
 def test_datetimes_without_an_offset_are_rejected() -> None:
     with pytest.raises(ValueError):
-        n.aware("2026-09-01T08:40:00")
-    assert n.aware("2026-09-01T08:40:00-04:00") == dt.datetime(2026, 9, 1, 12, 40, tzinfo=dt.UTC)
+        v.aware("2026-09-01T08:40:00")
+    assert v.aware("2026-09-01T08:40:00-04:00") == dt.datetime(2026, 9, 1, 12, 40, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +168,52 @@ def test_attendance_with_a_local_offset_is_converted_to_utc(district: SyntheticD
     assert isinstance(mark, r.AttendanceMark)
     assert mark.recorded_at == dt.datetime(2026, 9, 1, 12, 40, tzinfo=dt.UTC)
     assert mark.recorded_at.utcoffset() == dt.timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"scorepoints": 12},
+        {"scorepoints": "12.5"},
+        {"scorepoints": ""},
+        {"commentvalue": ""},
+        {"ismissing": "1"},
+    ],
+)
+def test_the_fast_result_path_agrees_with_the_generic_one(changes: dict[str, Any]) -> None:
+    row = {"id": "R1", "assignmentsectionid": "A1", "studentid": "000123", "scorepoints": "7.0", **changes}
+    assert n.build("result", row) == n.build_generic("result", row)
+
+
+def test_the_fast_paths_agree_with_the_generic_one_on_the_district(district: SyntheticDistrict) -> None:
+    for kind in ("attendance", "result"):
+        for rec in district.iter(kind, 0, 300):
+            row = to_wire(rec)
+            assert n.build(kind, row) == n.build_generic(kind, row) == rec
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"att_code": None}, {"minutes_late": ""}, {"minutes_late": 4}, {"code_category": "NOT_REQUIRED"},
+     {"whencreated": "2026-09-01T08:40:00-04:00"}, {"studentid": 123}],
+)  # fmt: skip
+def test_the_fast_attendance_path_agrees_with_the_generic_one(changes: dict[str, Any]) -> None:
+    row = {
+        "id": "M1",
+        "studentid": "000123",
+        "att_date": "2026-09-01",
+        "att_mode": "day",
+        "att_code": "T",
+        "code_category": "Tardy",
+        "minutes_late": "5",
+        "whencreated": "2026-09-01T12:40:00+00:00",
+        **changes,
+    }
+    assert n.build("attendance", row) == n.build_generic("attendance", row)
+
+
+def test_a_boolean_score_is_rejected_by_both_paths() -> None:
+    row = {"id": "R1", "assignmentsectionid": "A1", "studentid": "000123", "scorepoints": True}
+    _, rejected = n.build_many("result", [row], "results", first=1)
+    assert rejected[0].field == "scorepoints"

@@ -7,10 +7,12 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import httpx
+import structlog
 
 from config.errors import SourceAuthError, SourceDataError
 from connectors.http import ReadOnlyClient, json_body
 
+log = structlog.get_logger("portico.connectors.powerschool")
 TOKEN_PATH = "/oauth/access_token"  # noqa: S105 - a URL path, not a password
 
 
@@ -92,6 +94,7 @@ class TokenSession:
             self.invalidate()
             if attempt == 2:
                 break
+            log.info("sis.token_rejected", path=path, action="refresh once and retry")
         raise SourceAuthError(f"{method} {path} answered 401 twice, even with a fresh token")
 
 

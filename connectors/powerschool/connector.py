@@ -10,21 +10,20 @@ transaction_date`` gets a full pull of that table instead.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
+import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import structlog
 
 from config.errors import PorticoError, SourceDataError
-from config.secrets import SecretRef
 from connectors.base import CheckResult, Page, StreamInfo
 from connectors.http import ReadOnlyClient, json_body
-from connectors.powerschool import normalize
-from connectors.powerschool.auth import TOKEN_PATH, TokenSession
+from connectors.powerschool import normalize, paging
+from connectors.powerschool.auth import TokenSession
+from connectors.powerschool.options import Options
 from connectors.powerschool.streams import (
     BY_NAME,
     SCHEMA_CAP_KEY,
@@ -35,29 +34,10 @@ from connectors.powerschool.streams import (
 )
 from connectors.registry import BuildContext, ConnectorType
 
-
-class Options(BaseModel):
-    """``options:`` of a ``type: powerschool`` connector in YAML."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base_url: str
-    client_id: SecretRef
-    client_secret: SecretRef
-    page_size: int | None = Field(default=None, ge=1)  # default: the cap /ws/v1/metadata announces
-    timeout: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1, le=20)
-    school_ids: list[str] | None = None  # read only these schools (schools, students, sections)
-    token_path: str = TOKEN_PATH
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("expected an http(s):// URL of the SIS")
-        return value.rstrip("/")
+__all__ = ["CONNECTOR_TYPE", "Options", "PowerSchoolConnector", "build"]
 
 
+log = structlog.get_logger("portico.connectors.powerschool")
 _INVALID_TXN = "Invalid field transaction_date"
 
 
@@ -75,11 +55,16 @@ class PowerSchoolConnector:
         self.client = session.client
         self._metadata: dict[str, Any] | None = None
         self._retries_seen = 0
+        self._pager = paging.Pager(name)
 
     # --- contract ------------------------------------------------------------------------
 
     def streams(self) -> list[StreamInfo]:
-        return [StreamInfo(s.name, (s.kind,), incremental=s.incremental) for s in STREAMS]
+        return [StreamInfo(s.name, (s.kind,), incremental=s.incremental) for s in self._specs()]
+
+    def _specs(self) -> list[StreamSpec]:
+        chosen = self.options.streams
+        return [s for s in STREAMS if chosen is None or s.name in chosen]
 
     def check(self) -> CheckResult:
         try:
@@ -91,22 +76,26 @@ class PowerSchoolConnector:
 
     def read(self, stream: str, state: str | None, *, full: bool = False) -> Iterator[Page]:
         spec = BY_NAME.get(stream)
-        if spec is None:
+        if spec is None or spec not in self._specs():
             raise KeyError(stream)
         self._retries_seen = self.client.retries
         if spec.api in ("district", "school"):
             return self._read_v1(spec)
+        if paging.parse_txn(state) is None:
+            state = None  # absent or unreadable: read in full
         since = state if (spec.incremental and state and not full) else None
         return self._read_schema(spec, since, state)
 
     def close(self) -> None:
+        self._pager.close()
         self.client.close()
 
     # --- helpers -------------------------------------------------------------------------
 
     def _get(self, spec: StreamSpec, path: str, params: dict[str, Any], accept: tuple[int, ...] = ()) -> Any:
         method = "POST" if spec.api == "query" else "GET"
-        body = {} if method == "POST" else None
+        # PowerQueries take their arguments as a JSON body; these take none.
+        body: dict[str, Any] | None = {} if method == "POST" else None
         response = self.session.request(method, path, params=params, json=body, accept=accept)
         if response.status_code == 400:
             message = json_body(response)
@@ -154,27 +143,14 @@ class PowerSchoolConnector:
 
     def _fetch_pages(
         self, spec: StreamSpec, school_id: str | None, params: dict[str, Any], count: int, size: int
-    ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-        """(position of first row, rows) per page; SourceDataError if a page disagrees with the count."""
+    ) -> Iterator[tuple[int, list[dict[str, Any]], bool]]:
         path = spec.list_path(school_id)
-        for page in range(1, math.ceil(count / size) + 1):
+
+        def fetch(page: int) -> list[dict[str, Any]]:
             body = self._get(spec, path, {**params, "page": page, "pagesize": size}, accept=(400,))
-            try:
-                if spec.api in ("district", "school"):
-                    rows = normalize.v1_items(body, f"{spec.resource}s", spec.resource)
-                else:
-                    rows = normalize.schema_rows(body, spec.table)
-            except ValueError:
-                raise SourceDataError(
-                    f"stream {spec.name} page {page}: body has an unexpected shape"
-                ) from None
-            expected = min(size, count - (page - 1) * size)
-            if len(rows) != expected:
-                raise SourceDataError(
-                    f"stream {spec.name} page {page}: {len(rows)} rows where /count promised {expected}; "
-                    "the source changed or miscounted, so the stream is not published"
-                )
-            yield (page - 1) * size + 1, rows
+            return paging.rows_of(spec, body, page)
+
+        return self._pager.pages(spec.name, fetch, count, size)
 
     # --- /ws/v1 --------------------------------------------------------------------------
 
@@ -182,7 +158,7 @@ class PowerSchoolConnector:
         spec = BY_NAME["schools"]
         count = self._count(spec, None, {})
         size = self._page_size(V1_CAP_KEYS["school"])
-        rows = [row for _, page in self._fetch_pages(spec, None, {}, count, size) for row in page]
+        rows = [row for _, page, _ in self._fetch_pages(spec, None, {}, count, size) for row in page]
         wanted = self.options.school_ids
         return [r for r in rows if wanted is None or str(r.get("id")) in wanted]
 
@@ -199,7 +175,7 @@ class PowerSchoolConnector:
         offset = 0
         emitted = False
         for school_id, count in counts:
-            for first, rows in self._fetch_pages(spec, school_id, params, count, size):
+            for first, rows, _ in self._fetch_pages(spec, school_id, params, count, size):
                 records, rejected = normalize.build_many(spec.kind, rows, spec.name, offset + first)
                 emitted = True
                 yield Page(records, rejected, full=True, expected_total=total, retries=self._retries())
@@ -210,12 +186,16 @@ class PowerSchoolConnector:
     # --- /ws/schema ----------------------------------------------------------------------
 
     def _year_start(self) -> str | None:
-        starts = [s.get("school_year", {}).get("start_date") for s in self._schools()]
+        years = [s.get("school_year") for s in self._schools()]
+        starts = [y.get("start_date") for y in years if isinstance(y, dict)]
         found = sorted(d for d in starts if isinstance(d, str) and d)
         return found[0] if found else None
 
     def _read_schema(self, spec: StreamSpec, since: str | None, state: str | None) -> Iterator[Page]:
         clauses = []
+        if self.options.school_ids and spec.kind not in ("contact", "notice"):
+            # Contacts have no school; district-wide notices would be lost to the filter.
+            clauses.append(f"schoolid=in=({','.join(self.options.school_ids)})")
         if spec.kind == "attendance":
             start = self._year_start()  # only this school year's marks
             if start:
@@ -224,6 +204,7 @@ class PowerSchoolConnector:
             yield from self._pull(spec, clauses, since, state, with_txn=spec.incremental)
         except _NoTransactionDate:
             # The source lacks transaction_date here: pull the table in full, no cursor.
+            log.info("sis.full_fallback", stream=spec.name, reason="Invalid field transaction_date")
             yield from self._pull(spec, clauses, None, None, with_txn=False)
 
     def _pull(
@@ -237,18 +218,16 @@ class PowerSchoolConnector:
         count = self._count(spec, None, params)
         size = self._page_size(SCHEMA_CAP_KEY)
         full = since is None
-        cursor, best = (state, _parse_txn(state)) if with_txn and state else (None, None)
-        pages = list(range(math.ceil(count / size))) or [0]
-        fetched = self._fetch_pages(spec, None, params, count, size) if count else iter([(1, [])])
-        for index, (first, rows) in zip(pages, fetched, strict=True):
+        cursor = state if with_txn else None
+        pages = self._fetch_pages(spec, None, params, count, size)
+        # An empty table still yields one (empty) page, after the source confirmed it is empty.
+        fetched = pages if count else itertools.chain(pages, [(1, [], True)])
+        for first, rows, last in fetched:
             records, rejected = normalize.build_many(spec.kind, rows, spec.name, first)
             if with_txn:
-                for row in rows:
-                    value = row.get("transaction_date")
-                    when = _parse_txn(value) if isinstance(value, str) else None
-                    if when is not None and (best is None or when > best):
-                        cursor, best = value, when
-            last = index == pages[-1]
+                cursor = paging.latest(rows, cursor)
+            if last and cursor is not None and paging.parse_txn(cursor) is None:
+                cursor = None  # an unreadable date: no cursor, so the next run reads in full
             yield Page(
                 records,
                 rejected,
@@ -257,16 +236,6 @@ class PowerSchoolConnector:
                 expected_total=count,
                 retries=self._retries(),
             )
-
-
-def _parse_txn(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def build(name: str, options: Options, ctx: BuildContext) -> PowerSchoolConnector:

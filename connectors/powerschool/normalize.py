@@ -15,6 +15,22 @@ from typing import Any
 
 from config.errors import RecordError
 from connectors import records as r
+from connectors.powerschool.values import (
+    CODE_CATEGORY,
+    audience,
+    aware,
+    clock_time,
+    code_category,
+    date,
+    enroll_status,
+    flag,
+    grade_level,
+    integer,
+    log_type,
+    number,
+    result_status,
+    text,
+)
 
 Parse = Callable[[Any], Any]
 # (record attribute, wire key path, its dotted name, parser, default when absent). A
@@ -62,125 +78,6 @@ def schema_rows(body: Any, table: str) -> list[dict[str, Any]]:
 
 def schema_count(body: Any) -> int:
     return int(body["count"])
-
-
-# --- value parsers: each accepts the value as JSON gives it (often a string) ------------
-
-
-def text(v: Any) -> str:
-    if isinstance(v, (dict, list)):
-        raise TypeError("not a scalar")
-    return str(v)
-
-
-def integer(v: Any) -> int:
-    if isinstance(v, bool):
-        raise TypeError("not a number")
-    if isinstance(v, int):
-        return v
-    f = float(v)
-    if not f.is_integer():
-        raise ValueError("not an integer")
-    return int(f)
-
-
-def number(v: Any) -> float:
-    if isinstance(v, bool):
-        raise TypeError("not a number")
-    return float(v)
-
-
-def flag(v: Any) -> bool:
-    s = str(v).strip().lower()
-    if s in ("1", "true", "y", "yes"):
-        return True
-    if s in ("0", "false", "n", "no"):
-        return False
-    raise ValueError("not a flag")
-
-
-def date(v: Any) -> dt.date:
-    return dt.date.fromisoformat(v)
-
-
-def aware(v: Any) -> dt.datetime:
-    value = dt.datetime.fromisoformat(v)
-    offset = value.utcoffset()
-    if offset is None:
-        raise ValueError("date-time without an offset")
-    return value.astimezone(dt.UTC) if offset else value
-
-
-def clock_time(v: Any) -> dt.time:
-    """Seconds since midnight (PowerSchool's way) or ``HH:MM[:SS]``."""
-    if isinstance(v, str) and ":" in v:
-        return dt.time.fromisoformat(v)
-    seconds = integer(v)
-    if not 0 <= seconds < 86400:
-        raise ValueError("out of range")
-    return dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60)
-
-
-_GRADE_NAMES = {0: "K", -1: "PK", -2: "PK3"}
-
-
-def grade_level(v: Any) -> str:
-    """Numeric PowerSchool grade levels (0 = K) as the district's grade names."""
-    s = str(v).strip()
-    if not s:
-        raise ValueError("empty")
-    try:
-        n = int(s)
-    except ValueError:
-        return s  # already a name, e.g. "Year 7"
-    return _GRADE_NAMES.get(n, str(n))
-
-
-ENROLL_STATUS = {
-    -1: r.EnrollmentStatus.PRE_REGISTERED,
-    0: r.EnrollmentStatus.ACTIVE,
-    1: r.EnrollmentStatus.INACTIVE,
-    2: r.EnrollmentStatus.TRANSFERRED,
-    3: r.EnrollmentStatus.GRADUATED,
-}
-CODE_CATEGORY = {
-    "present": r.AttendanceCategory.PRESENT,
-    "tardy": r.AttendanceCategory.LATE,
-    "excused": r.AttendanceCategory.AUTHORISED_ABSENCE,
-    "unexcused": r.AttendanceCategory.UNAUTHORISED_ABSENCE,
-    "not_required": r.AttendanceCategory.NOT_REQUIRED,
-}
-LOG_TYPE = {"merit": r.Polarity.ACHIEVEMENT, "discipline": r.Polarity.BEHAVIOUR}
-RESULT_FLAGS = (
-    ("isexempt", r.ResultStatus.EXEMPT),
-    ("ismissing", r.ResultStatus.MISSING),
-    ("islate", r.ResultStatus.LATE),
-    ("iscollected", r.ResultStatus.SUBMITTED),
-)
-
-
-def enroll_status(v: Any) -> r.EnrollmentStatus:
-    return ENROLL_STATUS[integer(v)]
-
-
-def code_category(v: Any) -> r.AttendanceCategory:
-    return CODE_CATEGORY[str(v).lower()]
-
-
-def log_type(v: Any) -> r.Polarity:
-    return LOG_TYPE[str(v).lower()]
-
-
-def audience(v: Any) -> r.Audience:
-    return r.Audience(v)
-
-
-def result_status(row: dict[str, Any]) -> r.ResultStatus:
-    for key, status in RESULT_FLAGS:
-        value = row.get(key)
-        if value not in (None, "") and flag(value):
-            return status
-    return r.ResultStatus.NONE
 
 
 # --- field tables per record kind -------------------------------------------------------
@@ -292,12 +189,18 @@ def _get(row: dict[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-_CATEGORY_EXACT = {**CODE_CATEGORY, **{k.capitalize(): v for k, v in CODE_CATEGORY.items()}}
+# The spellings a source sends ("Present", "Not_Required"), looked up without lower().
+_CATEGORY_EXACT = {
+    **CODE_CATEGORY,
+    **{k.capitalize(): v for k, v in CODE_CATEGORY.items()},
+    **{k.title(): v for k, v in CODE_CATEGORY.items()},
+}
 
 
 def _attendance_fast(row: dict[str, Any]) -> r.AttendanceMark:
     """The bulk kind (a mark per student per day) skips the generic field loop."""
     late = row.get("minutes_late")
+    code = row.get("att_code")
     at = dt.datetime.fromisoformat(row["whencreated"])
     offset = at.utcoffset()
     if offset is None or offset:
@@ -307,15 +210,34 @@ def _attendance_fast(row: dict[str, Any]) -> r.AttendanceMark:
         student_id=text(row["studentid"]),
         date=dt.date.fromisoformat(row["att_date"]),
         session=text(row["att_mode"]),
-        source_code=text(row.get("att_code", "")),
+        source_code="" if code is None else text(code),
         category=_CATEGORY_EXACT[row["code_category"]],
         minutes_late=None if late is None or late == "" else int(late),
         recorded_at=at,
     )
 
 
+def _result_fast(row: dict[str, Any]) -> r.AssignmentResult:
+    """The other bulk kind: a result per student per assignment."""
+    score = row.get("scorepoints")
+    comment = row.get("commentvalue")
+    if isinstance(score, bool):
+        raise TypeError("needs the generic path")
+    return r.AssignmentResult(
+        source_id=text(row["id"]),
+        assignment_id=text(row["assignmentsectionid"]),
+        student_id=text(row["studentid"]),
+        score=None if score is None or score == "" else float(score),
+        status=result_status(row),
+        comment=None if comment is None else text(comment),
+    )
+
+
 # Fast paths for bulk kinds; any surprise falls back to the generic, diagnosing path.
-_FAST: dict[str, Callable[[dict[str, Any]], r.Record]] = {"attendance": _attendance_fast}
+_FAST: dict[str, Callable[[dict[str, Any]], r.Record]] = {
+    "attendance": _attendance_fast,
+    "result": _result_fast,
+}
 
 
 def build(kind: str, row: dict[str, Any]) -> r.Record:
@@ -326,6 +248,11 @@ def build(kind: str, row: dict[str, Any]) -> r.Record:
             return fast(row)
         except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
             pass
+    return build_generic(kind, row)
+
+
+def build_generic(kind: str, row: dict[str, Any]) -> r.Record:
+    """The table-driven path every kind has; it names the offending field."""
     cls, fields = FIELDS[kind]
     kw: dict[str, Any] = {}
     for attr, path, key, parse, default in fields:

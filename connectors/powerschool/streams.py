@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.powerschool.normalize import FIELDS, RESULT_FLAGS
+from connectors.powerschool.normalize import FIELDS
+from connectors.powerschool.values import RESULT_FLAGS
 
 
 @dataclass(frozen=True)

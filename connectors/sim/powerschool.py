@@ -23,10 +23,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from connectors.sim.ps_core import Faults, PowerSchoolSim, SimResponse
+from connectors.sim.ps_core import PowerSchoolSim, SimResponse
+from connectors.sim.ps_faults import Faults
 from connectors.sim.ps_state import District
 
-__all__ = ["Faults", "PowerSchoolSim", "make_app", "run_in_thread", "serve"]
+__all__ = ["Faults", "PowerSchoolSim", "free_port", "make_app", "run_in_thread", "serve"]
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -82,15 +83,19 @@ def make_app(
     return app
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (for servers started in a thread or child process)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
+_free_port = free_port  # the name scripts/bench_sync.py imports
+
+
 def run_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
     """Serve ``app`` from a daemon thread; returns (base_url, stop). Loopback only by default."""
-    port = port or _free_port(host)
+    port = port or free_port(host)
     config = uvicorn.Config(app, host=host, port=port, log_level="critical", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"ps-sim-{port}", daemon=True)
@@ -118,6 +123,7 @@ def serve(
     faults: Faults | None = None,
     v1_page_cap: int = 100,
     schema_page_cap: int = 1000,
+    tables_without_txn: Sequence[str] = (),
     log_level: str = "info",
 ) -> None:
     """Serve a district built from ``spec`` until interrupted (``portico simulate powerschool``)."""
@@ -128,5 +134,6 @@ def serve(
         faults=faults,
         v1_page_cap=v1_page_cap,
         schema_page_cap=schema_page_cap,
+        tables_without_txn=tables_without_txn,
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

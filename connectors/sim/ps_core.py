@@ -23,23 +23,10 @@ import httpx
 import orjson
 
 from connectors.sim import ps_wire
-from connectors.sim.ps_state import BadQuery, District, SimState, parse_q
-
-
-@dataclass
-class Faults:
-    """Misbehaviour to inject; the ``*_next`` knobs count down as requests hit them."""
-
-    rate_limit_next: int = 0  # answer 429 to this many resource requests
-    retry_after: str = "1"  # Retry-After on those 429s: seconds or an HTTP-date
-    server_errors_next: int = 0  # a burst of 5xx
-    server_error_status: int = 503
-    drop_next: int = 0  # close the connection mid-body
-    expire_tokens_after: int | None = None  # revoke every token after this many more requests
-    revoked: bool = False  # tokens are issued but every resource answers 401 (rights withdrawn)
-    delay: float = 0.0  # seconds before each resource response (slow pages)
-    count_skew: dict[str, int] = field(default_factory=dict)  # kind -> added to its /count
-    expires_in: int = 3600  # token lifetime announced (sent as a string, as some servers do)
+from connectors.sim.ps_faults import Faults
+from connectors.sim.ps_query import BadQuery, parse_q
+from connectors.sim.ps_state import District, SimState
+from connectors.sim.ps_tables import BY_TABLE, COLUMNS, TABLES, Table
 
 
 @dataclass
@@ -86,10 +73,11 @@ class PowerSchoolSim:
         self.v1_page_cap = v1_page_cap
         self.schema_page_cap = schema_page_cap
         # Tables without transaction_date, by kind; ``tables_without_txn`` takes kinds or table names.
-        extra = {ps_wire.BY_TABLE[t].kind if t in ps_wire.BY_TABLE else t for t in tables_without_txn}
-        self._no_txn = {k for k, t in ps_wire.TABLES.items() if not t.has_txn} | extra
+        extra = {BY_TABLE[t].kind if t in BY_TABLE else t for t in tables_without_txn}
+        self._no_txn = {k for k, t in TABLES.items() if not t.has_txn} | extra
         self._credentials = (client_id, client_secret)
-        self._tokens: dict[str, float] = {}
+        self._tokens: dict[str, float] = {}  # token -> expiry (monotonic seconds)
+        self._token_uses: dict[str, int] = {}
         self._lock = threading.Lock()
         self._sleep = sleep
         self.requests = 0
@@ -157,7 +145,14 @@ class PowerSchoolSim:
     def _authorized(self, headers: Mapping[str, str]) -> bool:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         expiry = self._tokens.get(token) if scheme.lower() == "bearer" else None
-        return expiry is not None and time.monotonic() < expiry
+        if expiry is None or time.monotonic() >= expiry:
+            return False
+        limit = self.faults.token_max_requests
+        uses = self._token_uses[token] = self._token_uses.get(token, 0) + 1
+        if limit is not None and uses > limit:
+            del self._tokens[token]
+            return False
+        return True
 
     def _fault(self) -> SimResponse | None:
         f = self.faults
@@ -203,7 +198,7 @@ class PowerSchoolSim:
             return self._v1(m.group(2), m.group(1), query, bool(m.group(3)))
         m = _TABLE.match(path) or _QUERY.match(path)
         if m:
-            table = ps_wire.BY_TABLE.get(m.group(1))
+            table = BY_TABLE.get(m.group(1))
             if table is None or (table.api == "query") != path.startswith("/ws/schema/query/"):
                 return _message(404, "not found")
             return self._schema(table, query, bool(m.group(2)))
@@ -231,9 +226,9 @@ class PowerSchoolSim:
         if kind == "student":
             wanted = {e.strip() for e in query.get("expansions", "").split(",")}
             for item in items:  # expansions not asked for are not sent
-                for block in ("demographics", "school_enrollment", "schedule_setup", "contact_info"):
-                    if block not in wanted:
-                        item.pop(block, None)
+                for name in ("demographics", "school_enrollment", "schedule_setup", "contact_info"):
+                    if name not in wanted:
+                        item.pop(name, None)
         plural = f"{kind}s"
         if not items:
             return _json(200, {plural: ""})
@@ -244,9 +239,9 @@ class PowerSchoolSim:
         }
         return _json(200, {plural: block})
 
-    def _schema(self, table: ps_wire.Table, query: Mapping[str, str], count: bool) -> SimResponse:
+    def _schema(self, table: Table, query: Mapping[str, str], count: bool) -> SimResponse:
         kind = table.kind
-        known = ps_wire.COLUMNS[kind] | ({"transaction_date"} if kind not in self._no_txn else set())
+        known = COLUMNS[kind] | ({"transaction_date"} if kind not in self._no_txn else set())
         clauses = parse_q(query.get("q"))
         projection = [p for p in query.get("projection", "*").split(",") if p and p != "*"]
         for name in [c[0] for c in clauses] + projection:
@@ -257,13 +252,14 @@ class PowerSchoolSim:
             return _json(200, {"count": self._count(kind, view)})
         start, size = self._paging(query, self.schema_page_cap)
         with_txn = kind not in self._no_txn
-        keep = set(projection) if projection else None
+        # Columns to strip from each row; usually none or one, so dropping beats rebuilding.
+        drop = tuple(known - set(projection)) if projection else ()
         records = []
         for rec, txn in self.state.page(kind, view, start, start + size):
-            cols = ps_wire.to_wire(rec)
-            if with_txn:
-                cols["transaction_date"] = txn
-            if keep is not None:
-                cols = {k: v for k, v in cols.items() if k in keep}
+            cols = self.state.columns(rec, txn)
+            if not with_txn:
+                del cols["transaction_date"]
+            for name in drop:
+                cols.pop(name, None)
             records.append({"id": rec.source_id, "name": table.table, "tables": {table.table: cols}})
         return _json(200, {"name": table.table, "record": records, "@extensions": ""})

@@ -14,68 +14,40 @@ import bisect
 import dataclasses
 import datetime as dt
 import random
-import re
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cached_property
 from typing import Any, Protocol
 
 from connectors.records import Record
+from connectors.sim.ps_query import Clause, matches, txn_instant
 from connectors.sim.ps_wire import to_wire
 
 
 class District(Protocol):
     year_start: dt.date
+    today: dt.date
 
     def count(self, kind: str) -> int: ...
     def iter(self, kind: str, start: int = 0, stop: int | None = None) -> Iterator[Any]: ...
 
 
+# Kinds whose rows carry a schoolid, and through which reference it is found.
+_SCHOOL_VIA = {
+    "link": ("student", "student_id"),
+    "enrollment": ("section", "section_id"),
+    "timetable": ("section", "section_id"),
+    "attendance": ("student", "student_id"),
+    "assignment": ("section", "section_id"),
+    "result": ("assignment", "assignment_id"),
+    "grade": ("section", "section_id"),
+    "behaviour": ("student", "student_id"),
+    "report": ("student", "student_id"),
+}
 Row = tuple[Record, str]  # a record and its transaction_date on the wire
-Clause = tuple[str, str, str]  # field, operator, value
-_CLAUSE = re.compile(r"^([A-Za-z0-9_.]+)(==|=(?:eq|ne|gt|ge|lt|le|in)=)(.*)$")
 _CHUNK = 2000
-
-
-class BadQuery(ValueError):
-    """A ``q=`` the simulator cannot parse; answered with 400."""
-
-
-def parse_q(q: str | None) -> tuple[Clause, ...]:
-    """PowerSchool's FIQL-like filter: ``a=ge=1;b==x;c=in=(1,2)`` (clauses ANDed)."""
-    if not q:
-        return ()
-    clauses = []
-    for part in q.split(";"):
-        m = _CLAUSE.match(part.strip())
-        if not m:
-            raise BadQuery(part)
-        op = "eq" if m.group(2) == "==" else m.group(2).strip("=")
-        clauses.append((m.group(1), op, m.group(3)))
-    return tuple(clauses)
-
-
-def _txn(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
-
-
-def _matches(cols: dict[str, Any], clauses: Sequence[Clause]) -> bool:
-    for field, op, want in clauses:
-        have = cols.get(field)
-        if have is None:
-            return False
-        if op == "in":
-            if have not in want.strip("()").split(","):
-                return False
-            continue
-        a: Any = have
-        b: Any = want
-        if field == "transaction_date":
-            a, b = _txn(have), _txn(want)
-        ok = {"eq": a == b, "ne": a != b, "gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b}[op]
-        if not ok:
-            return False
-    return True
+_MAX_VIEWS = 64
 
 
 # Mutations applied by ``change`` when the test gives none: a visible edit per kind.
@@ -102,23 +74,64 @@ class SimState:
         self._inserted: dict[str, list[Row]] = {}
         self._views: dict[tuple[Any, ...], array[int]] = {}
         self._epoch = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) - dt.timedelta(days=60)
-        self._clock = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) + dt.timedelta(days=400)
+        self._epoch_day = self._epoch.date().isoformat()
+        self._head = (-1, "")
+        # Edits happen "today", and always after every base date (those span ms per row).
+        self._clock = max(
+            dt.datetime.combine(district.today, dt.time(12), dt.UTC), self._epoch + dt.timedelta(days=2)
+        )
+
+    # --- wire columns ----------------------------------------------------------------------
+
+    @cached_property
+    def _schools(self) -> dict[str, dict[str, str]]:
+        """Which school a student, section or assignment belongs to (structural kinds: small)."""
+        d = self.district
+        sections = {s.source_id: s.school_id for s in d.iter("section")}
+        return {
+            "student": {s.source_id: s.school_id for s in d.iter("student")},
+            "section": sections,
+            "assignment": {a.source_id: sections.get(a.section_id, "") for a in d.iter("assignment")},
+        }
+
+    def school_of(self, record: Any) -> str | None:
+        """The school a schema-table row belongs to (PowerSchool tables carry ``schoolid``)."""
+        via = _SCHOOL_VIA.get(record.kind)
+        if via is None:
+            return None
+        owner, attr = via
+        return self._schools[owner].get(getattr(record, attr))
+
+    def columns(self, record: Any, txn: str) -> dict[str, Any]:
+        """A record's schema-table columns, with its schoolid and transaction_date."""
+        cols = to_wire(record)
+        school = self.school_of(record)
+        if school:
+            cols["schoolid"] = school
+        cols["transaction_date"] = txn
+        return cols
 
     # --- transaction dates ---------------------------------------------------------------
 
     def base_txn(self, index: int) -> str:
         """Base records were last changed long ago, in position order, a millisecond apart."""
-        return (self._epoch + dt.timedelta(milliseconds=index)).isoformat()
+        seconds, ms = divmod(index, 1000)
+        if seconds >= 86400:
+            return (self._epoch + dt.timedelta(milliseconds=index)).isoformat(timespec="microseconds")
+        if seconds != self._head[0]:  # formatted by hand, the head once per 1000 rows: runs per row
+            minutes, sec = divmod(seconds, 60)
+            self._head = (seconds, f"{self._epoch_day}T{minutes // 60:02d}:{minutes % 60:02d}:{sec:02d}.")
+        return f"{self._head[1]}{ms:03d}000+00:00"
 
     def _base_index_from(self, value: str) -> int:
         """The first base position whose transaction_date is >= ``value``."""
-        delta = _txn(value) - self._epoch
+        delta = txn_instant(value) - self._epoch
         ms = delta / dt.timedelta(milliseconds=1)
         return max(0, int(ms) + (0 if ms == int(ms) else 1))
 
     def _tick(self) -> str:
         self._clock += dt.timedelta(milliseconds=1)
-        return self._clock.isoformat()
+        return self._clock.isoformat(timespec="microseconds")
 
     # --- overlay mutations -----------------------------------------------------------------
 
@@ -173,6 +186,11 @@ class SimState:
         """(position, row) pairs: a position >= 0 is a base index, < 0 an inserted record."""
         changed = self._changed.get(kind, {})
         inserted = self._inserted.get(kind, [])
+        if isinstance(refs, range) and refs.step == 1:  # an unfiltered page: one district range
+            txn = self.base_txn
+            for i, rec in enumerate(self.district.iter(kind, refs.start, refs.stop), refs.start):
+                yield i, changed.get(i) or (rec, txn(i))
+            return
         pending: list[int] = []
 
         def flush() -> Iterator[tuple[int, Row]]:
@@ -251,7 +269,7 @@ class SimState:
             for ref in self._candidates(kind, first):
                 # Base rows from ``first`` on pass the date by construction; overlay rows are checked.
                 txn = self._overlay_txn(kind, ref) if since is not None else None
-                if txn is not None and _txn(txn) < _txn(since or txn):
+                if txn is not None and txn_instant(txn) < txn_instant(since or txn):
                     continue
                 out.append(ref)
             if rest or where is not None:
@@ -260,12 +278,13 @@ class SimState:
                     if where is not None and not where(rec):
                         continue
                     if rest:
-                        cols = to_wire(rec)
-                        cols["transaction_date"] = txn
-                        if not _matches(cols, rest):
+                        cols = self.columns(rec, txn)
+                        if not matches(cols, rest):
                             continue
                     kept.append(ref)
                 out = kept
+            if len(self._views) >= _MAX_VIEWS:  # each incremental cursor is a new key: stay bounded
+                self._views.pop(next(iter(self._views)))
             self._views[cache_key] = out
             return out
 

@@ -17,6 +17,7 @@ from cache.crypto import new_kek_line
 from cache.store import Cache, open_cache
 from cache.sync import SyncEngine
 from config.loader import LoadedConfig
+from connectors.sim.cloudschool_cli import demo_connector
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
 from connectors.sim.powerschool import make_app, run_in_thread
 from gateway import accounts
@@ -59,32 +60,33 @@ def demo_config(workdir: Path, sis_url: str) -> dict[str, Any]:
 
 
 def demo_logins(
-    cache: Cache, loaded: LoadedConfig, district: SyntheticDistrict
+    cache: Cache, loaded: LoadedConfig, district: SyntheticDistrict, school: SyntheticDistrict
 ) -> list[tuple[str, str, str]]:
-    """Accounts for the interesting people of the district, each with a fresh password."""
-    cases = district.cases
+    """Accounts for the interesting people of each source, each with a fresh password."""
+    cases, uk = district.cases, school.cases
     idx = cache.keyring.index
-    people: list[tuple[str, str, str]] = [
-        ("parent of two children", "guardian", cases.two_child_contact),
-        ("split household, parent A", "guardian", cases.split_household[1]),
-        ("split household, parent B", "guardian", cases.split_household[2]),
-        ("student (own records)", "student", cases.student_login),
+    people: list[tuple[str, str, str, str, SyntheticDistrict]] = [
+        ("parent of two children", "district", "guardian", cases.two_child_contact, district),
+        ("split household, parent A", "district", "guardian", cases.split_household[1], district),
+        ("split household, parent B", "district", "guardian", cases.split_household[2], district),
+        ("student (own records)", "district", "student", cases.student_login, district),
+        ("UK school parent (CSV)", "school", "guardian", uk.two_child_contact, school),
     ]
     out = []
     with cache.engine.begin() as conn:
-        for label, role, sis_id in people:
+        for label, source, role, sis_id, source_district in people:
             kind = "contact" if role == "guardian" else "student"
-            record = district.get(kind, sis_id)
+            record = source_district.get(kind, sis_id)
             username = getattr(record, "email", None) or f"{kind}-{sis_id}"
-            ref = idx.ref("district", kind, sis_id)
-            if accounts.find_by_subject(conn, "district", ref) is not None:
+            ref = idx.ref(source, kind, sis_id)
+            if accounts.find_by_subject(conn, source, ref) is not None:
                 continue
             password = "-".join(secrets.token_hex(3) for _ in range(4))
             accounts.create(
                 conn,
                 cache.keyring,
                 role=role,
-                source="district",
+                source=source,
                 subject_ref=ref,
                 username=username,
                 password=password,
@@ -116,7 +118,8 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(new_kek_line() + "\n")
 
-    district = SyntheticDistrict(DistrictSpec(seed=7, schools=2, students=students, today=dt.date.today()))
+    today = dt.date.today()
+    district = SyntheticDistrict(DistrictSpec(seed=7, schools=2, students=students, today=today))
     os.environ[CLIENT_ID_ENV] = "demo-" + secrets.token_hex(4)
     os.environ[CLIENT_SECRET_ENV] = secrets.token_urlsafe(24)
     sis_app = make_app(
@@ -125,8 +128,12 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
     sis_url, stop_sis = run_in_thread(sis_app)
     click.echo(f"SIS simulator (PowerSchool-like) listening on {sis_url}")
 
+    config = demo_config(work, sis_url)
+    # One Cloud-School-like school beside the district: a CSV export folder, read in place.
+    config["connectors"].append(demo_connector(work, name="school", students=120, seed=11, today=today))
+    school = SyntheticDistrict(DistrictSpec(seed=11, schools=1, students=120, style="uk", today=today))
     config_path = work / "portico.yaml"
-    config_path.write_text(yaml.safe_dump(demo_config(work, sis_url), sort_keys=False))
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     loaded = load_valid(str(config_path))
     cache = open_cache(loaded.config, secrets_of(loaded))
     try:
@@ -140,7 +147,7 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
             print_outcome(out)
             if out.status != "published":
                 raise click.ClickException(f"the demo sync of {cs.name} did not publish ({out.status})")
-        logins = demo_logins(cache, loaded, district)
+        logins = demo_logins(cache, loaded, district, school)
         base = f"http://127.0.0.1:{port}"
         click.echo("\nDemo logins (passwords are new each run):")
         for label, username, password in logins:
