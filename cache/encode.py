@@ -84,8 +84,9 @@ class Encoder:
         v = self._refs.get(key)
         if v is None:
             v = self.index.ref(self.source, kind, source_id)
-            if len(self._refs) < 200_000:  # students, contacts, sections repeat; attendance does not
-                self._refs[key] = v
+            if len(self._refs) >= 50_000:  # bounded: memory stays flat as districts grow
+                self._refs.clear()
+            self._refs[key] = v
         return v
 
     def local_date(self, when: dt.datetime) -> dt.date:
