@@ -75,9 +75,9 @@ class _VersionIndex:
             (source, kind),
             execution_options={"stream_results": True, "max_row_buffer": 20_000},
         )
-        for digest, row_id in result:
-            self.keys.append(int.from_bytes(bytes(digest[:8]), "big"))
-            self.ids.append(row_id)
+        for part in result.partitions(20_000):
+            self.keys.extend([int.from_bytes(bytes(d[:8]), "big") for d, _ in part])
+            self.ids.extend([i for _, i in part])
         self.seen = bytearray(len(self.keys))
 
     def take(self, digest: bytes) -> bool:
