@@ -88,9 +88,16 @@ def recover(engine: Engine, source: str) -> None:
 
 class SyncEngine:
     def __init__(
-        self, engine: Engine, keyring: Keyring, config: PorticoConfig, connector_settings: ConnectorSettings
+        self,
+        engine: Engine,
+        keyring: Keyring,
+        config: PorticoConfig,
+        connector_settings: ConnectorSettings,
+        on_published: list[Callable[[str, int], None]] | None = None,
     ):
         self.engine = engine
+        # Called with (source, run id) after a snapshot is published, e.g. account provisioning.
+        self.on_published = list(on_published or [])
         self.keyring = keyring
         self.config = config
         self.cs = connector_settings
@@ -116,6 +123,9 @@ class SyncEngine:
                 )
             recover(self.engine, self.source)
             outcome = self._run_locked(connector, full, progress or Progress())
+        if outcome.status == "published" and outcome.run_id is not None:
+            for hook in self.on_published:
+                hook(self.source, outcome.run_id)
         outcome.seconds = time.monotonic() - started
         log.info(
             "sync.finished",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from cache.reader import Principal, Reader
 from cache.runs import load_state
 from cache.schema import SourceState
 from cache.store import Cache
+from cache.types import utcnow
 from config.errors import SnapshotUnavailableError
 from config.settings import PorticoConfig
 from gateway import sessions
@@ -30,10 +31,15 @@ class Portico:
 
     config: PorticoConfig
     cache: Cache
+    # What "now" is for visibility, coming of age and enrolment: tests move it.
+    clock: Callable[[], dt.datetime] = field(default=utcnow)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.config.district.timezone)
+
+    def today(self) -> dt.date:
+        return self.clock().astimezone(self.tz).date()
 
 
 def portico(request: Request) -> Portico:
@@ -152,7 +158,7 @@ async def view(request: Request, principal: DataPrincipal, conn: Conn, app: App)
     state = load_state(conn, principal.source)
     if state is None or state.published_run is None:
         raise SnapshotUnavailableError("nothing published yet")
-    now = dt.datetime.now(dt.UTC)
+    now = app.clock()
     return View(
         Reader(conn, app.cache.keyring),
         principal,

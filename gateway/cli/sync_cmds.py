@@ -14,6 +14,7 @@ from cache.runs import all_states, get_run, is_stale, recent_runs
 from cache.sync import Progress, SyncEngine, SyncOutcome, decide
 from cache.types import utcnow
 from connectors.base import Page
+from gateway import provision
 from gateway.cli.common import build_connector, cache_of, config_of, fail
 
 
@@ -78,7 +79,8 @@ def sync_group(ctx: click.Context, names: tuple[str, ...], full: bool) -> None:
             fail(f"no connector named {name!r} in {loaded.file}")
         connector = build_connector(loaded, name)
         try:
-            out = SyncEngine(cache.engine, cache.keyring, loaded.config, cs).run(
+            hooks = [provision.after_publish(cache, loaded.config)]
+            out = SyncEngine(cache.engine, cache.keyring, loaded.config, cs, on_published=hooks).run(
                 connector, full=full, progress=_progress(console, plain)
             )
         finally:

@@ -20,7 +20,7 @@ GET = ["GET", "HEAD"]
 
 
 def today_in(app: Portico) -> dt.date:
-    return dt.datetime.now(app.tz).date()
+    return app.today()
 
 
 def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) -> dict[str, str]:

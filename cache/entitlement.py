@@ -1,0 +1,58 @@
+"""Who is entitled to an account in a published snapshot: linked guardians and enrolled students.
+
+A contact is entitled only through a link granting parental responsibility and portal
+access without a court order (``link.access``) to a student on roll today. Holds and
+the coming-of-age rule are not applied here: they govern access, checked live on
+every request, while the account itself stays (holds are lifted, years roll on).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from cache.reader import CURRENT, Reader
+
+_ON_ROLL = """(st.active_from IS NULL OR st.active_from <= :today)
+  AND (st.active_to IS NULL OR st.active_to > :today)"""
+
+ENTITLED_CONTACTS = f"""
+SELECT c.ref, c.key_id, c.payload FROM record c
+WHERE c.source = :src AND c.kind = 'contact' AND {CURRENT.format(t="c")} AND c.ref IN (
+  SELECT ln.contact_ref FROM record ln
+  JOIN record st ON st.source = ln.source AND st.kind = 'student' AND st.ref = ln.student_ref
+  WHERE ln.source = :src AND ln.kind = 'link' AND ln.access = :yes
+    AND {CURRENT.format(t="ln")} AND {CURRENT.format(t="st")} AND {_ON_ROLL})
+ORDER BY c.ref
+"""
+
+ENROLLED_STUDENTS = f"""
+SELECT st.ref, st.key_id, st.payload FROM record st
+WHERE st.source = :src AND st.kind = 'student' AND {CURRENT.format(t="st")} AND {_ON_ROLL}
+ORDER BY st.ref
+"""
+
+
+def entitled_contacts(
+    reader: Reader, source: str, published: int, today: dt.date
+) -> list[tuple[str, dict[str, Any]]]:
+    """(contact ref, contact record) of every contact entitled to a guardian account today."""
+    rows = reader.query(ENTITLED_CONTACTS, {"src": source, "p": published, "today": today, "yes": True})
+    return [(ref, reader.open(source, "contact", ref, k, p)) for ref, k, p in rows]
+
+
+def enrolled_students(
+    reader: Reader, source: str, published: int, today: dt.date
+) -> list[tuple[str, dict[str, Any]]]:
+    """(student ref, student record) of every student on roll today."""
+    rows = reader.query(ENROLLED_STUDENTS, {"src": source, "p": published, "today": today})
+    return [(ref, reader.open(source, "student", ref, k, p)) for ref, k, p in rows]
+
+
+def contact(reader: Reader, source: str, published: int, ref: str) -> dict[str, Any] | None:
+    rows = reader.query(
+        f"SELECT ref, key_id, payload FROM record c WHERE c.source = :src AND c.kind = 'contact' "
+        f"AND c.ref = :ref AND {CURRENT.format(t='c')}",
+        {"src": source, "p": published, "ref": ref},
+    )
+    return reader.open(source, "contact", ref, rows[0][1], rows[0][2]) if rows else None
