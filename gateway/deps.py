@@ -42,14 +42,19 @@ class Portico:
         return self.clock().astimezone(self.tz).date()
 
 
-def portico(request: Request) -> Portico:
+def portico_of(request: Request) -> Portico:
     return request.app.state.portico  # type: ignore[no-any-return]
+
+
+async def portico(request: Request) -> Portico:
+    # async: a plain ``def`` dependency would cost a thread-pool hop on every request.
+    return portico_of(request)
 
 
 async def connection(request: Request) -> AsyncIterator[Connection]:
     # Handlers are async with short synchronous queries: on two cores this beats a
     # thread pool (see MEASURED.md and scripts/bench_api).
-    with portico(request).cache.engine.connect() as conn:
+    with portico_of(request).cache.engine.connect() as conn:
         yield conn
 
 

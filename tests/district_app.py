@@ -7,11 +7,13 @@ and sessions are created directly (argon2 per login would dominate the run time)
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from cache.accounts import Account
@@ -47,6 +49,22 @@ class Served:
     client: TestClient
     clock: Clock
     source: str = "sis"
+    _loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    _async: httpx.AsyncClient | None = None
+
+    def get(self, path: str, headers: dict[str, str]) -> httpx.Response:
+        """A GET straight into the ASGI app (a tenth of TestClient's per-request overhead)."""
+        if self._async is None:
+            transport = httpx.ASGITransport(app=self.client.app)
+            self._async = httpx.AsyncClient(transport=transport, base_url="http://portico.test")
+        return self._loop.run_until_complete(self._async.get(path, headers=headers))
+
+    def close(self) -> None:
+        if self._async is not None:
+            self._loop.run_until_complete(self._async.aclose())
+        self._loop.close()
+        self.client.close()
+        self.cache.dispose()
 
     def ref(self, kind: str, source_id: str) -> str:
         return self.cache.keyring.index.ref(self.source, kind, source_id)
