@@ -49,10 +49,11 @@ def enrolled_students(
     return [(ref, reader.open(source, "student", ref, k, p)) for ref, k, p in rows]
 
 
-def contact(reader: Reader, source: str, published: int, ref: str) -> dict[str, Any] | None:
+def person(reader: Reader, source: str, published: int, kind: str, ref: str) -> dict[str, Any] | None:
+    """A contact's or student's record by ref: for names and emails of account holders."""
     rows = reader.query(
-        f"SELECT ref, key_id, payload FROM record c WHERE c.source = :src AND c.kind = 'contact' "
+        f"SELECT ref, key_id, payload FROM record c WHERE c.source = :src AND c.kind = :k "
         f"AND c.ref = :ref AND {CURRENT.format(t='c')}",
-        {"src": source, "p": published, "ref": ref},
+        {"src": source, "k": kind, "p": published, "ref": ref},
     )
-    return reader.open(source, "contact", ref, rows[0][1], rows[0][2]) if rows else None
+    return reader.open(source, kind, ref, rows[0][1], rows[0][2]) if rows else None

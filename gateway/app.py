@@ -11,11 +11,15 @@ from cache.store import Cache
 from config.settings import PorticoConfig
 from gateway import problems
 from gateway.deps import Portico
-from gateway.routes import auth, health, me, notices, records, students
+from gateway.mail import Mailer, mailer_from
+from gateway.routes import auth, health, me, notices, records, recovery, students
 
 
 def create_app(
-    config: PorticoConfig, cache: Cache, clock: Callable[[], dt.datetime] | None = None
+    config: PorticoConfig,
+    cache: Cache,
+    clock: Callable[[], dt.datetime] | None = None,
+    mailer: Mailer | None = None,
 ) -> FastAPI:
     docs = config.api.docs
     app = FastAPI(
@@ -26,8 +30,13 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    app.state.portico = Portico(config=config, cache=cache, **({"clock": clock} if clock else {}))
+    app.state.portico = Portico(
+        config=config,
+        cache=cache,
+        mailer=mailer or mailer_from(config.mail),
+        **({"clock": clock} if clock else {}),
+    )
     problems.install(app)
-    for module in (health, auth, me, students, records, notices):
+    for module in (health, auth, recovery, me, students, records, notices):
         app.include_router(module.router)
     return app

@@ -21,7 +21,8 @@ from cache.store import Cache
 from cache.types import utcnow
 from config.errors import SnapshotUnavailableError
 from config.settings import PorticoConfig
-from gateway import sessions
+from gateway import passwords, sessions
+from gateway.mail import Mailer
 from gateway.problems import Problem
 
 
@@ -33,6 +34,7 @@ class Portico:
     cache: Cache
     # What "now" is for visibility, coming of age and enrolment: tests move it.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
+    mailer: Mailer | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -92,7 +94,22 @@ def principal_of(account: Account) -> Principal:
 
 
 async def data_principal(account: CurrentAccount, app: App) -> Principal:
-    """A principal allowed to read data now: the current acceptable-use policy is accepted."""
+    """A principal allowed to read data now: AUP accepted, password not expired, MFA as required."""
+    if passwords.preset(app.config.access.password_policy).expired(account.password_changed_at, app.clock()):
+        # Expiry never locks out: sign-in works, then only a password change is allowed.
+        raise Problem(
+            403,
+            "password-expired",
+            "Password expired",
+            "Your password has expired: choose a new one (POST /v1/auth/password) to continue.",
+        )
+    if app.config.access.mfa == "required" and account.totp_confirmed_at is None:
+        raise Problem(
+            403,
+            "mfa-required",
+            "Two-step sign-in required",
+            "Set up an authenticator app (POST /v1/me/totp) to continue.",
+        )
     if account.aup_version != app.config.access.aup.version:
         raise Problem(
             403,
