@@ -57,3 +57,35 @@ def person(reader: Reader, source: str, published: int, kind: str, ref: str) -> 
         {"src": source, "k": kind, "p": published, "ref": ref},
     )
     return reader.open(source, kind, ref, rows[0][1], rows[0][2]) if rows else None
+
+
+def school_people(reader: Reader, source: str, published: int, school_ref: str) -> set[str]:
+    """Refs of a school's students and of every contact linked to them."""
+    rows = reader.query(
+        f"SELECT ref, key_id, payload FROM record st WHERE st.source = :src AND st.kind = 'student' "
+        f"AND {CURRENT.format(t='st')}",
+        {"src": source, "p": published},
+    )
+    index = reader.keyring.index
+    students = {
+        ref
+        for ref, k, p in rows
+        if index.ref(source, "school", reader.open(source, "student", ref, k, p)["school_id"]) == school_ref
+    }
+    links = reader.query(
+        f"SELECT contact_ref, student_ref FROM record ln WHERE ln.source = :src AND ln.kind = 'link' "
+        f"AND {CURRENT.format(t='ln')}",
+        {"src": source, "p": published},
+    )
+    return students | {c for c, s in links if s in students}
+
+
+def emails(reader: Reader, source: str, published: int) -> list[str]:
+    """Every contact's and student's email in the snapshot (to find shared addresses)."""
+    rows = reader.query(
+        f"SELECT ref, kind, key_id, payload FROM record c WHERE c.source = :src "
+        f"AND c.kind IN ('contact', 'student') AND {CURRENT.format(t='c')}",
+        {"src": source, "p": published},
+    )
+    found = (reader.open(source, kind, ref, k, p).get("email") for ref, kind, k, p in rows)
+    return [e for e in found if e]
