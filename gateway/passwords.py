@@ -74,8 +74,9 @@ def _common(folded: str, extra: list[str]) -> bool:
     words = blocklist() | {w for w in extra if len(w) >= MIN_NAME_LENGTH}
     if folded in words or stem in words:
         return True
-    # One character repeated, or a run of consecutive characters ("aaaaaaaa", "abcdefgh").
-    if len(set(folded)) <= 2:
+    # Few distinct characters, a repeated unit ("passwordpassword", "abcabcabc...") or a
+    # run of consecutive characters ("abcdefgh") is as guessable as a listed password.
+    if len(set(folded)) <= 2 or re.fullmatch(r"(.+?)\1+", folded):
         return True
     steps = {ord(b) - ord(a) for a, b in zip(folded, folded[1:], strict=False)}
     return steps in ({1}, {-1})

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from cache.accounts import Account
 from cache.store import Cache, open_cache
 from cache.sync import SyncEngine
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from gateway import accounts, provision, sessions
+from gateway import accounts, provision, security, sessions
 from gateway.app import create_app
 from gateway.security import hash_password
 from tests.fakes import ListConnector, make_config
@@ -94,7 +98,7 @@ class Served:
                 conn,
                 found.id,
                 status="active",
-                password_hash=HASH,
+                password_hash=hash_password(PASSWORD),
                 aup_version=self.cache.config.access.aup.version,
                 aup_accepted_at=self.clock(),
                 password_changed_at=self.clock(),
@@ -107,15 +111,25 @@ class Served:
         return {"Authorization": f"Bearer {token}"}
 
 
-HASH = hash_password(PASSWORD)
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id with test-sized costs, for tests about throttling and flows, not hashing cost.
+
+    The unknown-user path keeps verifying against a dummy hash made with the same
+    parameters, so both paths still cost the same.
+    """
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(security, "_hasher", hasher)
+    monkeypatch.setattr(security, "_DUMMY_HASH", hasher.hash("dummy password"))
 
 
 def streams(district: SyntheticDistrict) -> dict[str, list[Any]]:
     return {kind: list(district.iter(kind)) for kind in district.kinds()}
 
 
-def serve(tmp_path: Path, db_url: str, students: int = 14, **config: Any) -> Served:
-    district = SyntheticDistrict(DistrictSpec(students=students, schools=2, today=TODAY))
+_TEMPLATES: dict[tuple[int, str], Path] = {}
+
+
+def _synced(tmp_path: Path, db_url: str, district: SyntheticDistrict, **config: Any) -> Cache:
     cfg, secrets = make_config(tmp_path, db_url, **config)
     cache = open_cache(cfg, secrets)
     out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0]).run(
@@ -123,6 +137,26 @@ def serve(tmp_path: Path, db_url: str, students: int = 14, **config: Any) -> Ser
     )
     assert out.status == "published", out
     provision.provision(cache, cfg, "sis", today=TODAY)
+    return cache
+
+
+def serve(tmp_path: Path, db_url: str, students: int = 14, **config: Any) -> Served:
+    """The district synced and provisioned; on SQLite, copied from one synced template per process."""
+    district = SyntheticDistrict(DistrictSpec(students=students, schools=2, today=TODAY))
+    if db_url.startswith("sqlite"):
+        key = (students, repr(sorted(config.items())))
+        if key not in _TEMPLATES:
+            template = Path(tempfile.mkdtemp(prefix="portico-district-"))
+            _synced(template, f"sqlite:///{template / 'cache.db'}", district, **config).dispose()
+            _TEMPLATES[key] = template
+        for name in ("cache.db", "keys.db", "kek.key"):
+            shutil.copyfile(_TEMPLATES[key] / name, tmp_path / name)
+        db_url = f"sqlite:///{tmp_path / 'cache.db'}"
+        cfg, secrets = make_config(tmp_path, db_url, **config)
+        cache = open_cache(cfg, secrets)
+    else:
+        cache = _synced(tmp_path, db_url, district, **config)
+        cfg = cache.config
     clock = Clock()
     client = TestClient(create_app(cfg, cache, clock=clock))
     return Served(district, cache, client, clock)

@@ -12,8 +12,13 @@ import pytest
 from cache.sync import SyncEngine
 from gateway import holds, provision
 from gateway.routes.me import UNAVAILABLE
-from tests.district_app import Served, serve, streams
+from tests.district_app import Served, cheap_hashing, serve, streams
 from tests.fakes import ListConnector
+
+
+@pytest.fixture(autouse=True)
+def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
+    cheap_hashing(monkeypatch)
 
 
 @pytest.fixture
