@@ -227,3 +227,13 @@ def test_a_parent_never_sees_more_than_an_unlinked_student_profile_would_allow(s
     st = next(x for x in s.district.iter("student") if s.ref("student", x.source_id) == sid)
     assert dataclasses.asdict(st)["date_of_birth"].isoformat() not in body
     assert st.source_id not in body and (st.email or "@@") not in body
+
+
+@pytest.mark.parametrize(
+    ("policy", "last_day"),
+    [("june-30", dt.date(2027, 6, 30)), ("at-birthday", dt.date(2026, 12, 3)), ("continues", None)],
+)
+def test_the_coming_of_age_rule_is_configurable_per_district(policy: str, last_day: dt.date | None) -> None:
+    from cache.encode import adult_cutoff
+
+    assert adult_cutoff(policy, 18)(dt.date(2008, 12, 4)) == last_day
