@@ -9,11 +9,12 @@ students: their schools, year groups and current classes are the audiences.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import TextClause, bindparam, text
 
 from cache.reader import CURRENT, Reader, StudentHandle
 from cache.types import bind_all
@@ -21,8 +22,13 @@ from cache.types import bind_all
 Row = tuple[str, dict[str, Any]]
 
 
+@functools.lru_cache(maxsize=256)
+def _expanding(sql: str, lists: tuple[str, ...]) -> TextClause:
+    return text(sql).bindparams(*(bindparam(n, expanding=True) for n in lists))
+
+
 def _in(reader: Reader, sql: str, params: dict[str, Any], lists: Iterable[str]) -> list[Any]:
-    stmt = text(sql).bindparams(*(bindparam(n, expanding=True) for n in lists))
+    stmt = _expanding(sql, tuple(lists))
     return list(reader.conn.execute(stmt, bind_all(reader.conn.dialect.name, params)).all())
 
 

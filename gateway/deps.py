@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
 
 from cache import audit
 from cache.accounts import Account
 from cache.reader import Principal, Reader
-from cache.runs import load_state
+from cache.runs import STATE
 from cache.schema import SourceState
 from cache.store import Cache
 from cache.types import utcnow
 from config.errors import SnapshotUnavailableError
 from config.settings import PorticoConfig
 from gateway import passwords, sessions
+from gateway.auditbatch import AuditBatcher
 from gateway.mail import Mailer
 from gateway.problems import Problem
 
@@ -35,6 +38,13 @@ class Portico:
     # What "now" is for visibility, coming of age and enrolment: tests move it.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     mailer: Mailer | None = None
+    _batcher: AuditBatcher | None = None
+
+    @property
+    def audit_batcher(self) -> AuditBatcher:
+        if self._batcher is None:
+            self._batcher = AuditBatcher(self.cache.engine)
+        return self._batcher
 
     @property
     def tz(self) -> ZoneInfo:
@@ -135,6 +145,8 @@ class View:
     now: dt.datetime
     request_id: str
     address_index: str | None
+    batcher: AuditBatcher | None = None
+    pending: list[asyncio.Future[None]] = field(default_factory=list)
 
     @property
     def published(self) -> int:
@@ -145,8 +157,30 @@ class View:
         self, category: str, student_refs: list[str | None], outcome: str, action: str = "read"
     ) -> None:
         """Record this read in the hash-chained audit log, durably, before data is returned."""
+        audit.append(self.reader.conn, self._entries(category, student_refs, outcome, action))
+        self.reader.conn.commit()
+
+    def audit_later(self, category: str, student_refs: list[str | None], outcome: str) -> None:
+        """Queue the event for the next group commit; :meth:`settle` before returning data."""
+        entries = self._entries(category, student_refs, outcome, "read")
+        if self.batcher is None:
+            audit.append(self.reader.conn, entries)
+            self.reader.conn.commit()
+            return
+        self.pending.append(self.batcher.submit(entries))
+
+    async def settle(self) -> None:
+        """Give the connection back, then wait until this request's audit events are committed."""
+        self.reader.conn.close()
+        for fut in self.pending:
+            await fut
+        self.pending.clear()
+
+    def _entries(
+        self, category: str, student_refs: list[str | None], outcome: str, action: str
+    ) -> list[audit.Entry]:
         p = self.principal
-        entries = [
+        return [
             audit.Entry(
                 actor_kind=p.role,
                 actor_id=p.account_id,
@@ -160,8 +194,6 @@ class View:
             )
             for ref in student_refs
         ]
-        audit.append(self.reader.conn, entries)
-        self.reader.conn.commit()
 
 
 def request_id(request: Request) -> str:
@@ -176,8 +208,25 @@ def address_index(request: Request, app: Portico) -> str | None:
     return app.cache.keyring.index.ref("address", host) if host else None
 
 
+_PUBLISHED = select(STATE.c.published_run, STATE.c.as_of, STATE.c.synced_at).where(
+    STATE.c.source == bindparam("s")
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _published_state(source: str, run: int | None, as_of: Any, synced_at: Any) -> SourceState:
+    # Built once per published snapshot, not per request: SQLModel construction is costly.
+    return SourceState(source=source, published_run=run, as_of=as_of, synced_at=synced_at)
+
+
+def published_state(conn: Connection, source: str) -> SourceState | None:
+    """What a data request needs of the source's state: its published run and sync times."""
+    row = conn.execute(_PUBLISHED, {"s": source}).first()
+    return None if row is None else _published_state(source, *row)
+
+
 async def view(request: Request, principal: DataPrincipal, conn: Conn, app: App) -> View:
-    state = load_state(conn, principal.source)
+    state = published_state(conn, principal.source)
     if state is None or state.published_run is None:
         raise SnapshotUnavailableError("nothing published yet")
     now = app.clock()
@@ -189,6 +238,7 @@ async def view(request: Request, principal: DataPrincipal, conn: Conn, app: App)
         now,
         request_id(request),
         address_index(request, app),
+        app.audit_batcher,
     )
 
 

@@ -10,10 +10,10 @@ from starlette.responses import Response
 from cache import queries
 from gateway import present
 from gateway.deps import App, ViewDep
-from gateway.envelope import envelope, meta
+from gateway.envelope import meta
 from gateway.params import decode_cursor, encode_cursor, page_limit
 from gateway.problems import bad_request
-from gateway.routes.students import GET
+from gateway.routes.students import GET, respond
 
 router = APIRouter(prefix="/v1", tags=["notices"])
 
@@ -59,4 +59,4 @@ async def list_notices(
         stamp = dt.datetime.fromisoformat(last["publish_from"]).astimezone(dt.UTC).isoformat()
         next_cursor = encode_cursor(str(int(cur)), stamp, ref)
     data = [present.notice(ref, cur, body) for ref, cur, body in rows]
-    return envelope(data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))

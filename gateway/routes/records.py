@@ -1,6 +1,6 @@
 """Per-student data routes: attendance summary, timetable, grades, assignments, behaviour, reports.
 
-Each handler first passes :func:`authorised` (the relationship check, audited), then
+Each handler first passes :func:`checked` (the relationship check, audited), then
 reads through the handle it returns, so a record can only come from a student the
 caller may see now; everything else is the one uniform 404.
 """
@@ -18,10 +18,10 @@ from cache import queries
 from cache.reader import StudentHandle
 from gateway import present
 from gateway.deps import App, Portico, View, ViewDep
-from gateway.envelope import envelope, meta
+from gateway.envelope import meta
 from gateway.params import date_range, decode_cursor, encode_cursor, page_limit
 from gateway.problems import not_found
-from gateway.routes.students import GET, authorised, lag_filters
+from gateway.routes.students import GET, checked, lag_filters, respond
 
 router = APIRouter(prefix="/v1/students", tags=["students"])
 FROM = Query(default=None, alias="from")
@@ -44,7 +44,7 @@ def local_day(app: Portico, stamp: str) -> str:
 async def attendance_summary(
     student_id: str, view: ViewDep, app: App, from_: str | None = FROM, to: str | None = None
 ) -> Response:
-    s = authorised(view, student_id, "attendance")
+    s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     rule = app.config.visibility.attendance
     visible_before, hide_day = lag_filters(rule, view, app)
@@ -70,7 +70,7 @@ async def attendance_summary(
         "by_category": by_category,
         "minutes_late": sum(a.get("minutes_late") or 0 for _, a in rows),
     }
-    return envelope(data, meta(app.config, view.state, rule.lag))
+    return await respond(view, data, meta(app.config, view.state, rule.lag))
 
 
 @router.api_route("/{student_id}/timetable", methods=GET)
@@ -83,7 +83,7 @@ async def timetable(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
-    s = authorised(view, student_id, "timetable")
+    s = await checked(view, student_id, "timetable")
     # The timetable looks ahead: this week by default, not the last 30 days.
     if to is None and (from_ is None or _is_date(from_)):
         to = str((dt.date.fromisoformat(from_) if from_ else view.today) + dt.timedelta(days=6))
@@ -102,7 +102,9 @@ async def timetable(
         next_cursor = encode_cursor(last.day.isoformat(), last.entry["start_time"], last.entry_ref)
     secs = sections(view, s.source, [x.section_ref for x in page])
     data = [present.lesson(x.day.isoformat(), x.entry_ref, x.entry, secs[x.section_ref]) for x in page]
-    return envelope(data, meta(app.config, view.state, app.config.visibility.timetable.lag, next_cursor))
+    return await respond(
+        view, data, meta(app.config, view.state, app.config.visibility.timetable.lag, next_cursor)
+    )
 
 
 def _is_date(raw: str) -> bool:
@@ -127,7 +129,7 @@ def _paged(
 async def grades(
     student_id: str, view: ViewDep, app: App, limit: int | None = None, cursor: str | None = None
 ) -> Response:
-    s = authorised(view, student_id, "grades")
+    s = await checked(view, student_id, "grades")
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.grades
     visible_before, _ = lag_filters(rule, view, app)
@@ -138,7 +140,7 @@ async def grades(
     refs = {g["section_id"]: section_ref(app, s, g["section_id"]) for _, g in rows}
     secs = sections(view, s.source, list(refs.values()))
     data = [present.grade(ref, g, secs[refs[g["section_id"]]]) for ref, g in rows]
-    return envelope(data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
 
 
 @router.api_route("/{student_id}/assignments", methods=GET)
@@ -152,7 +154,7 @@ async def assignments(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
-    s = authorised(view, student_id, "assignments")
+    s = await checked(view, student_id, "assignments")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.assignments
@@ -173,7 +175,7 @@ async def assignments(
         next_cursor = encode_cursor(found[-1][2]["due_date"], found[-1][0])
     secs = sections(view, s.source, [sec for _, sec, _, _ in found])
     data = [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
-    return envelope(data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
 
 
 @router.api_route("/{student_id}/behaviour", methods=GET)
@@ -186,7 +188,7 @@ async def behaviour(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
-    s = authorised(view, student_id, "behaviour")
+    s = await checked(view, student_id, "behaviour")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.behaviour
@@ -208,14 +210,14 @@ async def behaviour(
         "totals": {**totals, "net": totals["achievement"] + totals["behaviour"]},
         "events": [present.behaviour_event(ref, b) for ref, b in rows],
     }
-    return envelope(data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
 
 
 @router.api_route("/{student_id}/reports", methods=GET)
 async def reports(
     student_id: str, view: ViewDep, app: App, limit: int | None = None, cursor: str | None = None
 ) -> Response:
-    s = authorised(view, student_id, "reports")
+    s = await checked(view, student_id, "reports")
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.reports
     visible_before, _ = lag_filters(rule, view, app)
@@ -224,14 +226,15 @@ async def reports(
     )  # type: ignore[arg-type]
     rows, next_cursor = _paged(rows, n, lambda r: r["issued_date"])
     data = [present.report_summary(ref, r) for ref, r in rows]
-    return envelope(data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
 
 
 @router.api_route("/{student_id}/reports/{report_id}", methods=GET)
 async def report(student_id: str, report_id: str, view: ViewDep, app: App) -> Response:
-    s = authorised(view, student_id, "reports")
+    s = await checked(view, student_id, "reports")
     found = queries.one(view.reader, s, "report", report_id[:24]) if len(report_id) <= 24 else None
     if found is None:
+        await view.settle()
         raise not_found()
     lag = app.config.visibility.reports.lag
-    return envelope(present.report(report_id, found), meta(app.config, view.state, lag))
+    return await respond(view, present.report(report_id, found), meta(app.config, view.state, lag))
