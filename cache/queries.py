@@ -20,6 +20,9 @@ from cache.reader import CURRENT, Reader, StudentHandle
 from cache.types import bind_all
 
 Row = tuple[str, dict[str, Any]]
+# Decrypted shared records (schools, sections: no personal data) by (source, kind, ref,
+# published run). A snapshot never changes once published, so an entry never goes stale.
+_SHARED: dict[tuple[str, str, str, int], dict[str, Any]] = {}
 
 
 @functools.lru_cache(maxsize=256)
@@ -70,10 +73,17 @@ def enrollments(
 def shared_many(
     reader: Reader, source: str, kind: str, refs: Iterable[str], published: int
 ) -> dict[str, Any]:
-    """Non-personal records (sections, schools) by ref, in one query."""
-    wanted = sorted(set(refs))
+    """Non-personal records (sections, schools) by ref, in one query, remembered per snapshot."""
+    found: dict[str, Any] = {}
+    wanted = []
+    for ref in sorted(set(refs)):
+        hit = _SHARED.get((source, kind, ref, published))
+        if hit is None:
+            wanted.append(ref)
+        else:
+            found[ref] = hit
     if not wanted:
-        return {}
+        return found
     rows = _in(
         reader,
         f"SELECT ref, key_id, payload FROM record r WHERE r.source = :src AND r.kind = :k "
@@ -81,7 +91,11 @@ def shared_many(
         {"src": source, "k": kind, "refs": wanted, "p": published},
         ["refs"],
     )
-    return dict(_open_all(reader, source, kind, rows))
+    if len(_SHARED) > 20_000:  # a bound, not a policy: shared records are few per snapshot
+        _SHARED.clear()
+    for ref, rec in _open_all(reader, source, kind, rows):
+        _SHARED[(source, kind, ref, published)] = found[ref] = rec
+    return found
 
 
 @dataclass(frozen=True)
@@ -109,7 +123,7 @@ def timetable(
     rows = _in(
         reader,
         f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'timetable' "
-        f"AND r.parent_ref IN :secs AND (r.student_ref IS NULL OR r.student_ref = :sref) "
+        f"AND r.parent_ref IN :secs AND r.parent_ref IS NOT NULL AND (r.student_ref IS NULL OR r.student_ref = :sref) "
         f"AND {CURRENT.format(t='r')}",
         {"src": student.source, "secs": sorted(sections), "sref": student.ref, "p": student.published_run},
         ["secs"],
@@ -156,7 +170,7 @@ def assignments(
         return []
     sql = (
         f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'assignment' "
-        f"AND r.parent_ref IN :secs AND r.day >= :s AND r.day <= :e AND {CURRENT.format(t='r')}"
+        f"AND r.parent_ref IN :secs AND r.parent_ref IS NOT NULL AND r.day >= :s AND r.day <= :e AND {CURRENT.format(t='r')}"
     )
     params: dict[str, Any] = {
         "src": student.source,
@@ -180,7 +194,7 @@ def assignments(
         res_rows = _in(
             reader,
             f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'result' "
-            f"AND r.student_ref = :sref AND r.parent_ref IN :arefs AND {CURRENT.format(t='r')}",
+            f"AND r.student_ref = :sref AND r.parent_ref IN :arefs AND r.parent_ref IS NOT NULL AND {CURRENT.format(t='r')}",
             {
                 "src": student.source,
                 "sref": student.ref,

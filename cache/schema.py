@@ -24,6 +24,14 @@ class RecordRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_record_ref", "source", "kind", "ref", "valid_from"),
         Index("ix_record_student", "student_ref", "kind", "day"),
+        # Timetable entries and assignments by section, results by assignment.
+        Index(
+            "ix_record_parent",
+            "parent_ref",
+            "kind",
+            sqlite_where=Column("parent_ref").isnot(None),
+            postgresql_where=Column("parent_ref").isnot(None),
+        ),
         Index(
             "ix_record_contact",
             "contact_ref",

@@ -225,7 +225,11 @@ def published_state(conn: Connection, source: str) -> SourceState | None:
     return None if row is None else _published_state(source, *row)
 
 
-async def view(request: Request, principal: DataPrincipal, conn: Conn, app: App) -> View:
+async def view(request: Request, conn: Conn) -> View:
+    # The account and principal checks are called, not declared as sub-dependencies: each
+    # declared dependency costs FastAPI work on every request of the hottest routes.
+    app = portico_of(request)
+    principal = await data_principal(await current_account(request, conn, app), app)
     state = published_state(conn, principal.source)
     if state is None or state.published_run is None:
         raise SnapshotUnavailableError("nothing published yet")

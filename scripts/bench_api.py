@@ -29,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cache import maintenance  # noqa: E402
 from cache.crypto import new_kek_line  # noqa: E402
 from cache.reader import Principal, Reader  # noqa: E402
 from cache.runs import load_state  # noqa: E402
@@ -60,9 +61,9 @@ def build(base: Path, students: int, clients: int) -> list[tuple[str, str]]:
     district = SyntheticDistrict(DistrictSpec(students=students, schools=2, today=today))
     t = time.perf_counter()
     streams = {kind: list(district.iter(kind)) for kind in district.kinds()}
-    out = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).run(
-        ListConnector("sis", streams, 2000)
-    )
+    hooks = [maintenance.after_publish(cache.engine)]
+    engine = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0], on_published=hooks)
+    out = engine.run(ListConnector("sis", streams, 2000))
     print(f"district: {students} students, {out.records:,} records synced in {time.perf_counter() - t:.1f}s")
     provision.provision(cache, config, "sis", today=today)
     password_hash = hash_password("Bench parent 1 password")

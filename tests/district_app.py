@@ -20,6 +20,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
+from cache import maintenance
 from cache.accounts import Account
 from cache.store import Cache, open_cache
 from cache.sync import SyncEngine
@@ -132,7 +133,8 @@ _TEMPLATES: dict[tuple[int, str], Path] = {}
 def _synced(tmp_path: Path, db_url: str, district: SyntheticDistrict, **config: Any) -> Cache:
     cfg, secrets = make_config(tmp_path, db_url, **config)
     cache = open_cache(cfg, secrets)
-    out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0]).run(
+    hooks = [maintenance.after_publish(cache.engine)]
+    out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0], on_published=hooks).run(
         ListConnector("sis", streams(district), page_size=500)
     )
     assert out.status == "published", out

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from cache import maintenance
 from cache.runs import all_states, get_run, is_stale, recent_runs
 from cache.sync import Progress, SyncEngine, SyncOutcome, decide
 from cache.types import utcnow
@@ -79,7 +80,7 @@ def sync_group(ctx: click.Context, names: tuple[str, ...], full: bool) -> None:
             fail(f"no connector named {name!r} in {loaded.file}")
         connector = build_connector(loaded, name)
         try:
-            hooks = [provision.after_publish(cache, loaded.config)]
+            hooks = [maintenance.after_publish(cache.engine), provision.after_publish(cache, loaded.config)]
             out = SyncEngine(cache.engine, cache.keyring, loaded.config, cs, on_published=hooks).run(
                 connector, full=full, progress=_progress(console, plain)
             )
