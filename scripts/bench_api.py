@@ -43,6 +43,8 @@ from gateway.security import hash_password  # noqa: E402
 from tests.fakes import ListConnector  # noqa: E402
 
 TZ = "America/New_York"
+# Hand-written notes appended to the generated page (what was tried, where the time goes).
+ANALYSIS = ROOT / "docs" / "PERFORMANCE-api-notes.md"
 
 
 def build(base: Path, students: int, clients: int) -> list[tuple[str, str]]:
@@ -293,7 +295,7 @@ trivial JSON endpoint served the same way in the same run.
 
 Compare the ratio, not the absolute numbers: on these shared two-core machines they
 move by 10-20% from run to run (MEASURED.md).
-"""
+{analysis}"""
 
 
 if __name__ == "__main__":
