@@ -237,3 +237,20 @@ def test_the_coming_of_age_rule_is_configurable_per_district(policy: str, last_d
     from cache.encode import adult_cutoff
 
     assert adult_cutoff(policy, 18)(dt.date(2008, 12, 4)) == last_day
+
+
+def test_a_link_without_responsibility_or_portal_access_or_under_a_court_order_shows_nothing(
+    s: Served,
+) -> None:
+    """Even with an account (made by hand here), such a contact sees no student at all."""
+    c = s.district.cases
+    for cid in (c.no_responsibility_contact, c.no_portal_contact, c.court_order_link[1]):
+        account = s.ensure_account("guardian", cid)
+        assert visible(s, account.id) == set()
+        for sid in guardians_of_contact(s, cid):
+            r = s.get(f"/v1/students/{s.ref('student', sid)}/attendance", s.headers(account.id))
+            assert r.status_code == 404
+
+
+def guardians_of_contact(s: Served, contact_id: str) -> list[str]:
+    return [ln.student_id for ln in s.district.iter("link") if ln.contact_id == contact_id]  # type: ignore[union-attr]
