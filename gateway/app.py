@@ -8,6 +8,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from cache.store import Cache
+from cache.types import utcnow
 from config.settings import PorticoConfig
 from gateway import problems
 from gateway.deps import Portico
@@ -33,8 +34,8 @@ def create_app(
     app.state.portico = Portico(
         config=config,
         cache=cache,
+        clock=clock or utcnow,
         mailer=mailer or mailer_from(config.mail),
-        **({"clock": clock} if clock else {}),
     )
     problems.install(app)
     for module in (health, auth, recovery, me, students, records, notices):

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from cache import audit
 from cache.accounts import Account
+from cache.audit import Entry as AuditEntry
 from cache.reader import Principal, Reader
 from cache.runs import STATE
 from cache.schema import SourceState
@@ -178,10 +179,10 @@ class View:
 
     def _entries(
         self, category: str, student_refs: list[str | None], outcome: str, action: str
-    ) -> list[audit.Entry]:
+    ) -> list[AuditEntry]:
         p = self.principal
         return [
-            audit.Entry(
+            AuditEntry(
                 actor_kind=p.role,
                 actor_id=p.account_id,
                 category=category,

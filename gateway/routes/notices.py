@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
@@ -16,6 +17,10 @@ from gateway.problems import bad_request
 from gateway.routes.students import GET, respond
 
 router = APIRouter(prefix="/v1", tags=["notices"])
+
+
+def _triple(parts: tuple[str, ...] | None) -> tuple[str, str, str] | None:
+    return None if parts is None else (parts[0], parts[1], parts[2])
 
 
 @router.api_route("/notices", methods=GET)
@@ -39,7 +44,7 @@ async def list_notices(
         raise bad_request(f"from: {msg}", [{"field": "from", "message": msg}])
     rule = app.config.visibility.notices
     students = view.reader.students(view.principal, view.published, view.today)
-    rows: list[tuple[str, bool, dict]] = []  # type: ignore[type-arg]
+    rows: list[tuple[str, bool, dict[str, Any]]] = []
     if students:
         rows = queries.notices(
             view.reader,
@@ -49,7 +54,7 @@ async def list_notices(
             now=view.now - rule.lag,
             today=view.today,
             since=since,
-            after=decode_cursor(cursor, 3),  # type: ignore[arg-type]
+            after=_triple(decode_cursor(cursor, 3)),
             limit=n + 1,
         )
     next_cursor = None

@@ -19,7 +19,7 @@ from cache.reader import StudentHandle
 from gateway import present
 from gateway.deps import App, Portico, View, ViewDep
 from gateway.envelope import meta
-from gateway.params import date_range, decode_cursor, encode_cursor, page_limit
+from gateway.params import date_range, decode_cursor, decode_pair, encode_cursor, page_limit
 from gateway.problems import not_found
 from gateway.routes.students import GET, checked, lag_filters, respond
 
@@ -134,8 +134,8 @@ async def grades(
     rule = app.config.visibility.grades
     visible_before, _ = lag_filters(rule, view, app)
     rows = view.reader.records(
-        s, "grade", visible_before=visible_before, after=decode_cursor(cursor, 2), limit=n + 1
-    )  # type: ignore[arg-type]
+        s, "grade", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
+    )
     rows, next_cursor = _paged(rows, n, lambda g: local_day(app, g["updated_at"]))
     refs = {g["section_id"]: section_ref(app, s, g["section_id"]) for _, g in rows}
     secs = sections(view, s.source, list(refs.values()))
@@ -166,7 +166,7 @@ async def assignments(
         rng.end,
         section_ref=class_id,
         visible_before=visible_before,
-        after=decode_cursor(cursor, 2),  # type: ignore[arg-type]
+        after=decode_pair(cursor),
         limit=n + 1,
     )
     next_cursor = None
@@ -193,12 +193,22 @@ async def behaviour(
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.behaviour
     visible_before, hide_day = lag_filters(rule, view, app)
-    window = dict(day_from=rng.start, day_to=rng.end, visible_before=visible_before, hide_day=hide_day)
-    rows = view.reader.records(s, "behaviour", after=decode_cursor(cursor, 2), limit=n + 1, **window)  # type: ignore[arg-type]
+
+    def read(after: tuple[str, str] | None, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        return view.reader.records(
+            s,
+            "behaviour",
+            day_from=rng.start,
+            day_to=rng.end,
+            visible_before=visible_before,
+            hide_day=hide_day,
+            after=after,
+            limit=limit,
+        )
+
+    rows = read(decode_pair(cursor), n + 1)
     # Totals cover the whole range, not just this page: read it all only when paging.
-    every = rows
-    if cursor is not None or len(rows) > n:
-        every = view.reader.records(s, "behaviour", limit=1_000_000, **window)  # type: ignore[arg-type]
+    every = rows if cursor is None and len(rows) <= n else read(None, 1_000_000)
     totals = {"achievement": 0, "behaviour": 0}
     for _, b in every:
         totals[b["polarity"]] = totals.get(b["polarity"], 0) + int(b["points"])
@@ -222,8 +232,8 @@ async def reports(
     rule = app.config.visibility.reports
     visible_before, _ = lag_filters(rule, view, app)
     rows = view.reader.records(
-        s, "report", visible_before=visible_before, after=decode_cursor(cursor, 2), limit=n + 1
-    )  # type: ignore[arg-type]
+        s, "report", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
+    )
     rows, next_cursor = _paged(rows, n, lambda r: r["issued_date"])
     data = [present.report_summary(ref, r) for ref, r in rows]
     return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))

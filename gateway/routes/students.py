@@ -12,7 +12,7 @@ from cache.reader import Reader, StudentHandle
 from config.settings import VisibilityRule
 from gateway.deps import App, Portico, View, ViewDep
 from gateway.envelope import envelope, meta
-from gateway.params import date_range, decode_cursor, encode_cursor, page_limit
+from gateway.params import date_range, decode_pair, encode_cursor, page_limit
 from gateway.present import attendance_mark, student_profile, student_summary
 from gateway.problems import not_found
 
@@ -108,7 +108,7 @@ async def attendance(
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
-    after = decode_cursor(cursor, 2)
+    after = decode_pair(cursor)
     rule = app.config.visibility.attendance
     visible_before, hide_day = lag_filters(rule, view, app)
     rows = view.reader.records(
@@ -120,7 +120,7 @@ async def attendance(
         hide_day=hide_day,
         after=after,
         limit=n + 1,
-    )  # type: ignore[arg-type]
+    )
     next_cursor = None
     if len(rows) > n:
         rows = rows[:n]
