@@ -37,16 +37,21 @@ class Encoded:
 def adult_cutoff(policy: str, adult_age: int) -> Callable[[dt.date], dt.date | None]:
     """When guardians' access to a student ends on age alone (Minneapolis policy 1050 default)."""
 
-    def june_30(dob: dt.date) -> dt.date | None:
+    def birthday(dob: dt.date) -> dt.date:
         try:
-            birthday = dob.replace(year=dob.year + adult_age)
+            return dob.replace(year=dob.year + adult_age)
         except ValueError:  # 29 February
-            birthday = dt.date(dob.year + adult_age, 3, 1)
+            return dt.date(dob.year + adult_age, 3, 1)
+
+    def june_30(dob: dt.date) -> dt.date | None:
         # The school year runs July..June: access continues to 30 June of that year.
-        return dt.date(birthday.year if birthday.month <= 6 else birthday.year + 1, 6, 30)
+        b = birthday(dob)
+        return dt.date(b.year if b.month <= 6 else b.year + 1, 6, 30)
 
     if policy == "continues":
         return lambda dob: None
+    if policy == "at-birthday":  # the last day of access is the day before the birthday
+        return lambda dob: birthday(dob) - dt.timedelta(days=1)
     return june_30
 
 

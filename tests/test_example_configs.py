@@ -9,7 +9,7 @@ import pytest
 from config.loader import load
 from connectors import registry
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "config").glob("*.yaml"))
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "config").glob("*.example.yaml"))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

@@ -16,14 +16,16 @@ import yaml
 from cache.crypto import new_kek_line
 from cache.store import Cache, open_cache
 from cache.sync import SyncEngine
+from cache.types import utcnow
 from config.loader import LoadedConfig
 from connectors.sim.cloudschool_cli import demo_connector
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
 from connectors.sim.powerschool import make_app, run_in_thread
 from gateway import accounts
 from gateway.app import create_app
-from gateway.cli.common import build_connector, load_valid, secrets_of
+from gateway.cli.common import build_connector, load_valid, publish_hooks, secrets_of
 from gateway.cli.sync_cmds import print_outcome
+from gateway.security import hash_password
 
 CLIENT_ID_ENV, CLIENT_SECRET_ENV = "PORTICO_DEMO_PS_CLIENT_ID", "PORTICO_DEMO_PS_CLIENT_SECRET"
 
@@ -79,19 +81,35 @@ def demo_logins(
             record = source_district.get(kind, sis_id)
             username = getattr(record, "email", None) or f"{kind}-{sis_id}"
             ref = idx.ref(source, kind, sis_id)
-            if accounts.find_by_subject(conn, source, ref) is not None:
-                continue
             password = "-".join(secrets.token_hex(3) for _ in range(4))
-            accounts.create(
-                conn,
-                cache.keyring,
-                role=role,
-                source=source,
-                subject_ref=ref,
-                username=username,
-                password=password,
-                aup_version=loaded.config.access.aup.version,
-            )
+            aup = loaded.config.access.aup.version
+            existing = accounts.find_by_subject(conn, source, ref)
+            if existing is None:
+                accounts.create(
+                    conn,
+                    cache.keyring,
+                    role=role,
+                    source=source,
+                    subject_ref=ref,
+                    username=username,
+                    password=password,
+                    aup_version=aup,
+                )
+            else:
+                # Provisioned after the sync and waiting for its invitation: activate it here,
+                # as the person would by following the emailed link.
+                username = accounts.username_of(cache.keyring, existing)
+                now = utcnow()
+                accounts.set_fields(
+                    conn,
+                    existing.id,
+                    status="active",
+                    password_hash=hash_password(password),
+                    password_changed_at=now,
+                    activated_at=now,
+                    aup_version=aup,
+                    aup_accepted_at=now,
+                )
             out.append((label, username, password))
     return out
 
@@ -141,7 +159,14 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
             connector = build_connector(loaded, cs.name)
             try:
                 click.echo(f"Syncing {cs.name} ...")
-                out = SyncEngine(cache.engine, cache.keyring, loaded.config, cs).run(connector, full=True)
+                engine = SyncEngine(
+                    cache.engine,
+                    cache.keyring,
+                    loaded.config,
+                    cs,
+                    on_published=publish_hooks(cache, loaded.config),
+                )
+                out = engine.run(connector, full=True)
             finally:
                 connector.close()
             print_outcome(out)
