@@ -59,6 +59,7 @@ def create_schema(engine: Engine, metadata: MetaData | None = None) -> None:
     # Import every module that defines tables so they are registered on the metadata.
     import cache.accounts  # noqa: F401
     import cache.audit  # noqa: F401
+    import cache.privacy  # noqa: F401
     import cache.schema  # noqa: F401
 
     (metadata or SQLModel.metadata).create_all(engine)

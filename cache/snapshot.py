@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, text
 
 from cache.encode import Encoded, Encoder, aad
 from cache.keystore import Keyring
+from cache.purge_filter import PurgeFilter
 from cache.runs import save_state, update_run
 from cache.types import binder, utcnow
 from config.errors import RecordError
@@ -83,6 +84,8 @@ class Staging:
         self._last_commit = time.monotonic()
         self.conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS seen_ids (id BIGINT PRIMARY KEY)")
         self.conn.exec_driver_sql("DELETE FROM seen_ids")
+        # Purged students stay out unless the re-import rule lets them back (cache.purge_filter).
+        self.purged = PurgeFilter(self.conn, encoder, utcnow().astimezone(encoder.tz).date())
 
     # --- writing -------------------------------------------------------------------------
 
@@ -106,7 +109,7 @@ class Staging:
     def write(self, records: Sequence[Record]) -> None:
         """Stage a page of records: insert new and changed ones, note unchanged ones."""
         by_kind: dict[str, list[Encoded]] = defaultdict(list)
-        for rec in records:
+        for rec in self.purged.admit(records):
             enc = self.encoder.encode(rec)
             by_kind[enc.kind].append(enc)
         for kind, encs in by_kind.items():

@@ -8,7 +8,7 @@ from cache.store import Cache
 from config.settings import PorticoConfig
 from gateway import problems
 from gateway.deps import Portico
-from gateway.routes import auth, health, me, students
+from gateway.routes import auth, health, me, privacy, students
 
 
 def create_app(config: PorticoConfig, cache: Cache) -> FastAPI:
@@ -23,6 +23,6 @@ def create_app(config: PorticoConfig, cache: Cache) -> FastAPI:
     )
     app.state.portico = Portico(config=config, cache=cache)
     problems.install(app)
-    for module in (health, auth, me, students):
+    for module in (health, auth, me, students, privacy):
         app.include_router(module.router)
     return app
