@@ -98,19 +98,18 @@ def _load(keyring: Keyring, row: Any) -> Correction:
     )
 
 
-def of_requester(
-    conn: Connection, keyring: Keyring, source: str, student_ref: str, account_id: str
+def of_student(
+    conn: Connection, keyring: Keyring, source: str, student_ref: str, account_id: str | None
 ) -> list[Correction]:
-    rows = conn.execute(
+    """Requests about a student, newest first: one requester's (``account_id``), or everyone's (None)."""
+    q = (
         select(CORRECTIONS)
-        .where(
-            CORRECTIONS.c.source == source,
-            CORRECTIONS.c.student_ref == student_ref,
-            CORRECTIONS.c.account_id == account_id,
-        )
+        .where(CORRECTIONS.c.source == source, CORRECTIONS.c.student_ref == student_ref)
         .order_by(CORRECTIONS.c.created_at.desc())
-    ).all()
-    return [_load(keyring, r) for r in rows]
+    )
+    if account_id is not None:
+        q = q.where(CORRECTIONS.c.account_id == account_id)
+    return [_load(keyring, r) for r in conn.execute(q).all()]
 
 
 def get(conn: Connection, keyring: Keyring, cid: str) -> Correction | None:

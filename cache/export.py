@@ -91,13 +91,21 @@ def build(
     now: dt.datetime,
     tz: ZoneInfo,
     visibility: Visibility,
+    apply_lag: bool = True,
 ) -> dict[str, Any]:
-    """The export document: ``{"student_id", "generated_at", "records": {kind: [...]}, "requests": [...]}``."""
+    """The export document: ``{"student_id", "generated_at", "records": {kind: [...]}, "correction_requests"}``.
+
+    ``principal.role`` decides the contacts: a guardian gets their own link and contact
+    record only, a student none, an operator (a subject-access request handled by the
+    district) every link and linked contact.
+    """
     rows = _Rows(reader, student.source, student.published_run)
-    visible = _Visible(visibility, now, tz)
+    visible = _Visible(visibility, now, tz) if apply_lag else (lambda kind, stamp, day: True)
+    operator = principal.role == "operator"
     picked: list[Any] = []
     for row in rows.select("r.student_ref = :s", {"s": student.ref}):
-        if row.kind == "link" and (principal.role != "guardian" or row.contact_ref != principal.subject_ref):
+        mine = principal.role == "guardian" and row.contact_ref == principal.subject_ref
+        if row.kind == "link" and not (mine or operator):
             continue  # another contact's link (and for a student caller, any contact's)
         picked.append(row)
     sections = {
@@ -121,6 +129,10 @@ def build(
     picked += rows.select(f"r.kind = 'notice' AND r.audience IN ({', '.join(':' + n for n in names)})", names)
     if principal.role == "guardian":
         picked += rows.by_refs("contact", {principal.subject_ref})
+    elif operator:
+        picked += rows.by_refs(
+            "contact", {r.contact_ref for r in picked if r.kind == "link" and r.contact_ref}
+        )
 
     reader.keyring.preload(r.key_id for r in picked)
     records: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -144,11 +156,10 @@ def build(
             del records[kind]
         else:
             records[kind].sort(key=lambda x: x["id"])
+    account = None if operator else principal.account_id
     requests = [
         c.public()
-        for c in corrections.of_requester(
-            reader.conn, reader.keyring, student.source, student.ref, principal.account_id
-        )
+        for c in corrections.of_student(reader.conn, reader.keyring, student.source, student.ref, account)
     ]
     return {
         "student_id": student.ref,

@@ -84,3 +84,12 @@ def login(c: TestClient, username: str) -> dict[str, str]:
     r = c.post("/v1/auth/login", json={"username": username, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def write_config_yaml(w: World) -> Path:
+    """The world's config as a YAML file, for driving the ``portico`` CLI (another process's view)."""
+    import yaml
+
+    path = w.tmp / "portico.yaml"
+    path.write_text(yaml.safe_dump(w.config.model_dump(mode="json", exclude_none=True)))
+    return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gateway.cli import breach_cmds, privacy_cmds  # breach_cmds also adds `keys rotate`
 from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
 from gateway.cli.sync_cmds import status_cmd, sync_group
@@ -25,3 +26,5 @@ main.add_command(config_group)
 main.add_command(keys_group)
 main.add_command(sync_group)
 main.add_command(status_cmd)
+for _cmd in (*privacy_cmds.COMMANDS, breach_cmds.breach_group):
+    main.add_command(_cmd)

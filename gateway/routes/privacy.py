@@ -13,18 +13,22 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from cache import accesslog, corrections, export
-from cache.reader import StudentHandle
-from gateway import notify
-from gateway.deps import App, Portico, View, ViewDep
+from cache.keystore import Keyring
+from cache.reader import Reader
+from cache.runs import load_state
+from config.settings import PorticoConfig
+from gateway import accounts, notify
+from gateway.deps import App, ViewDep
 from gateway.envelope import NO_STORE, envelope, json_response, meta
 from gateway.params import decode_cursor, encode_cursor, page_limit
 from gateway.privacy_text import correction_email
 from gateway.problems import bad_request, not_found
-from gateway.routes.students import authorised, school_names
+from gateway.routes.students import authorised
 
 router = APIRouter(prefix="/v1/students", tags=["privacy"])
 GET = ["GET", "HEAD"]
@@ -88,7 +92,7 @@ class CorrectionIn(BaseModel):
 @router.api_route("/{student_id}/corrections", methods=GET)
 async def list_corrections(student_id: str, view: ViewDep, app: App) -> Response:
     s = authorised(view, student_id, "corrections")
-    mine = corrections.of_requester(
+    mine = corrections.of_student(
         view.reader.conn, view.reader.keyring, s.source, s.ref, view.principal.account_id
     )
     return envelope([c.public() for c in mine], meta(app.config, view.state, dt.timedelta(0)))
@@ -108,22 +112,16 @@ async def request_correction(student_id: str, body: CorrectionIn, view: ViewDep,
         message=body.message,
     )
     conn.commit()
-    to = data_contact(app, str(s.data.get("school_id")))
-    if to is None:
+    stored = corrections.get(conn, keyring, cid)
+    assert stored is not None
+    mail = correction_mail(conn, keyring, app.config, stored)
+    if mail is None:
         log.warning("correction.no_data_contact", request=cid)
     else:
-        subject, text = correction_email(
-            request_id=cid,
-            student=s.data,
-            school_name=school_names(view.reader, app, [s]).get(s.data["school_id"]),
-            requester=requester(view, s),
-            about=body.about,
-            message=body.message,
-        )
         try:
-            await run_in_threadpool(notify.send, app.config, to, subject, text)
+            await run_in_threadpool(notify.send, app.config, *mail)
         except notify.MailError as exc:
-            # Stored either way: `portico corrections notify` retries unsent requests.
+            # Stored either way: `portico corrections notify` re-sends unsent requests.
             log.warning("correction.mail_failed", request=cid, error=str(exc))
         else:
             corrections.mark_notified(conn, cid)
@@ -131,23 +129,43 @@ async def request_correction(student_id: str, body: CorrectionIn, view: ViewDep,
     return json_response({"data": {"id": cid, "status": "open"}}, status=201)
 
 
-def data_contact(app: Portico, school_id: str) -> str | None:
+def data_contact(config: PorticoConfig, school_id: str) -> str | None:
     """The school's configured data contact, else the district's."""
-    for c in app.config.privacy.data_contacts:
+    for c in config.privacy.data_contacts:
         if c.school_id == school_id:
             return c.email
-    return app.config.privacy.district_data_contact
+    return config.privacy.district_data_contact
 
 
-def requester(view: View, s: StudentHandle) -> dict[str, Any]:
-    """Who is asking, so the school can reply: the caller's own contact record, or the student."""
-    p = view.principal
-    if p.role == "student":
-        return {"role": "student", "first_name": None, "last_name": None, "email": s.data.get("email")}
-    c = view.reader.shared(p.source, "contact", p.subject_ref, view.published) or {}
-    return {
-        "role": "guardian",
-        "first_name": c.get("first_name"),
-        "last_name": c.get("last_name"),
-        "email": c.get("email"),
-    }
+def correction_mail(
+    conn: Connection, keyring: Keyring, config: PorticoConfig, c: corrections.Correction
+) -> tuple[str, str, str] | None:
+    """(to, subject, body) for the school's data contact; None if none is configured or the student is gone."""
+    state = load_state(conn, c.source)
+    if state is None or state.published_run is None:
+        return None
+    reader = Reader(conn, keyring)
+    student = reader.shared(c.source, "student", c.student_ref, state.published_run)
+    if student is None:
+        return None
+    to = data_contact(config, str(student.get("school_id")))
+    if to is None:
+        return None
+    school_ref = keyring.index.ref(c.source, "school", str(student.get("school_id")))
+    school = reader.shared(c.source, "school", school_ref, state.published_run) or {}
+    account = accounts.get(conn, c.account_id)
+    who: dict[str, Any] = {"role": account.role if account else "unknown"}
+    if account is not None and account.role == "guardian":
+        contact = reader.shared(c.source, "contact", account.subject_ref, state.published_run) or {}
+        who.update({k: contact.get(k) for k in ("first_name", "last_name", "email")})
+    elif account is not None:
+        who["email"] = student.get("email")
+    subject, body = correction_email(
+        request_id=c.id,
+        student=student,
+        school_name=school.get("name"),
+        requester=who,
+        about=c.about,
+        message=c.message,
+    )
+    return to, subject, body
