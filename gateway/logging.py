@@ -42,6 +42,7 @@ _KEYS = {"name", "dob", "names", "message_text", "body", "comment", "comments", 
 # Keys structlog and the stdlib bridge use for themselves.
 _OWN = {"event", "logger", "level", "timestamp", "exception", "stack", "logger_name"}
 _SCRUB = (
+    (re.compile(r"\$argon2[^\s'\",)]*"), "[password-hash]"),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[email]"),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [redacted]"),
     (re.compile(r"(?i)\b(token|access_token|password|secret|key|code)=[^&\s\"']+"), r"\1=[redacted]"),

@@ -61,8 +61,15 @@ def report_cmd(
         fail("--to is before --from")
     t0 = time.monotonic()
     rep = breach.report(cache.engine, cache.keyring, window, operator=operator())
-    district = loaded.config.district.name
-    base = Path(out)
+    families = write_report(rep, loaded.config.district.name, Path(out))
+    click.echo(
+        f"{len(rep.students)} students affected ({rep.reads} reads), {families} families to notify; "
+        f"drafts in {out} ({time.monotonic() - t0:.1f}s)"
+    )
+
+
+def write_report(rep: breach.Report, district: str, base: Path) -> int:
+    """summary.txt, affected.csv and families/<id>.txt (mode 600); returns the number of families."""
     write_private(base / "summary.txt", district_summary(rep, district, utcnow()).encode())
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
@@ -90,10 +97,7 @@ def report_cmd(
         write_private(
             base / "families" / f"{ref}.txt", family_draft(guardian, children, rep, district).encode()
         )
-    click.echo(
-        f"{len(rep.students)} students affected ({rep.reads} reads), {len(families)} families to notify; "
-        f"drafts in {base} ({time.monotonic() - t0:.1f}s)"
-    )
+    return len(families)
 
 
 @keys_group.command("rotate")

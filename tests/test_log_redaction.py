@@ -1,0 +1,119 @@
+"""No leaks through the logs: an end-to-end run at debug level leaves no name, email, birth date, token or password."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import structlog
+from click.testing import CliRunner
+
+from config.settings import LoggingSettings
+from gateway.cli import main
+from gateway.logging import _NoQueryString, configure_logging, reset_logging
+from tests.privacy_support import PASSWORD, build_world, client_for, login, write_config_yaml
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    buf = io.StringIO()
+    configure_logging(LoggingSettings(level="debug", format="json"), stream=buf)
+    yield buf
+    reset_logging()
+
+
+def secrets_of_district(w) -> list[str]:
+    """Every name, email, phone and birth date in the synthetic district, in the forms they could take."""
+    out: set[str] = set()
+    for s in w.district.iter("student"):
+        for name in (s.legal_first_name, s.legal_last_name, s.preferred_first_name, s.preferred_last_name):
+            if name:
+                out.add(name)
+        dob = s.date_of_birth
+        out |= {dob.isoformat(), dob.strftime("%d/%m/%Y"), dob.strftime("%m/%d/%Y"), repr(dob)}
+        if s.email:
+            out.add(s.email)
+    for c in w.district.iter("contact"):
+        out |= {x for x in (c.first_name, c.last_name, c.email, c.phone) if x}
+    return sorted(out)
+
+
+def hits(text: str, needles: list[str]) -> list[str]:
+    found = []
+    for n in needles:
+        # Names as whole words, case-sensitive ("Mark" the name, not "mark" the attendance mark).
+        pattern = re.escape(n) if not n.isalpha() else rf"\b{re.escape(n)}\b"
+        if re.search(pattern, text):
+            found.append(n)
+    return found
+
+
+def test_an_end_to_end_run_at_debug_level_logs_no_personal_data_tokens_or_passwords(
+    tmp_path: Path, captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)  # every statement and its parameters
+    w = build_world(tmp_path, f"sqlite:///{tmp_path / 'cache.db'}", students=16)
+    kid, _, _ = w.district.cases.split_household
+    sid = w.ref("student", kid)
+    student = w.district.get("student", kid)
+    assert student is not None
+    message = f"{student.legal_first_name} was present on 3 November"
+    tokens: list[str] = []
+    with client_for(w) as c:
+        for label in ("mum", "dad", "kid"):
+            h = login(c, w.users[label])
+            tokens.append(h["Authorization"].split()[1])
+            c.get("/v1/me", headers=h)
+            c.get("/v1/students", headers=h)
+            for path in ("", "/attendance", "/access-log", "/export", "/corrections"):
+                c.get(f"/v1/students/{sid}{path}", headers=h)
+            c.get(f"/v1/students/{sid}/export", headers=h, params={"format": "csv"})
+        c.post(f"/v1/students/{sid}/corrections", headers=h, json={"about": "attendance", "message": message})
+        c.post("/v1/auth/login", json={"username": w.users["mum"], "password": "Wrong password 1"})
+        c.post("/v1/auth/login", json={"username": "nobody@example.org", "password": PASSWORD})
+        c.get(f"/v1/students/{sid}/attendance", params={"from": "yesterday"}, headers=h)
+        c.get(f"/v1/students/{sid}", headers={"Authorization": f"Bearer {tokens[0]}x"})
+    monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
+    cfg = str(write_config_yaml(w))
+    now = dt.datetime.now(dt.UTC)
+    for args in (
+        ["breach", "report", "--from", (now - dt.timedelta(hours=1)).isoformat(), "--to", now.isoformat(),
+         "--out", str(tmp_path / "breach")],
+        ["corrections", "list"],
+        ["export", "--student", sid, "--out", str(tmp_path / "export.json")],
+        ["purge", "--student", kid, "--source", "sis", "--reason", "deletion-request"],
+        ["audit", "verify"],
+    ):  # fmt: skip
+        assert CliRunner().invoke(main, ["--config", cfg, *args]).exit_code == 0
+    # What a careless developer might log: redaction is the second line of defence.
+    structlog.get_logger("probe").info(
+        "probe", email=student.email, password=PASSWORD, token=tokens[1], first_name=student.legal_first_name,
+        detail={"username": w.users["dad"], "note": f"mail {student.email}"},
+    )  # fmt: skip
+    logging.getLogger("probe.stdlib").warning("login by %s with Bearer %s", w.users["mum"], tokens[2])
+
+    text = captured.getvalue()
+    lines = text.splitlines()
+    assert len(lines) > 50 and any("sync.finished" in ln for ln in lines)
+    for ln in lines:
+        orjson.loads(ln)  # JSON in production: every line parses
+    needles = (
+        secrets_of_district(w) + list(w.users.values()) + tokens + [PASSWORD, "Wrong password 1", message]
+    )
+    assert hits(text, needles) == []
+    assert "[redacted]" in text and "[email]" in text
+
+
+def test_the_access_log_of_uvicorn_keeps_the_path_and_drops_the_query_string() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/v1/students/abc?token=s3cret&x=1", "1.1", 200), None,
+    )  # fmt: skip
+    assert _NoQueryString().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /v1/students/abc HTTP/1.1" 200'
