@@ -155,3 +155,36 @@ def test_portico_audit_verify_reports_intact_and_broken_chains(world, monkeypatc
         conn.execute(text("UPDATE audit_event SET category = 'tampered' WHERE id = 17"))
     bad = CliRunner().invoke(main, ["--config", str(cfg), "audit", "verify"])
     assert bad.exit_code == 1 and "event 17" in bad.output
+
+
+def test_concurrent_writers_extend_one_unbroken_chain(tmp_path: Path) -> None:
+    """Two processes' worth of writers (separate connections) never fork the chain or collide."""
+    import threading
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    create_schema(engine)
+    with engine.begin() as conn:
+        fill(conn, 10, random.Random(3))
+    errors: list[str] = []
+
+    def writer(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(60):
+            try:
+                with engine.connect() as conn:
+                    conn.execute(
+                        text("SELECT count(*) FROM audit_event")
+                    ).scalar()  # a read first, as requests do
+                    fill(conn, 10, rng)
+                    conn.commit()
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                errors.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with engine.connect() as conn:
+        result = audit.verify(conn)
+    assert errors == [] and result.ok and result.checked == 10 + 3 * 60 * 10
