@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 from cache.encode import Encoder, adult_cutoff
 from cache.keystore import Keyring
 from cache.locks import source_lock
+from cache.purge import purge_leavers
 from cache.runs import create_run, get_run, load_state, runs_with_status, save_state, update_run
 from cache.snapshot import Staging, discard_run, publish_run
 from cache.types import utcnow
@@ -116,6 +118,8 @@ class SyncEngine:
                 )
             recover(self.engine, self.source)
             outcome = self._run_locked(connector, full, progress or Progress())
+        if outcome.status == "published":
+            self._purge_leavers()
         outcome.seconds = time.monotonic() - started
         log.info(
             "sync.finished",
@@ -127,6 +131,24 @@ class SyncEngine:
             error_class=outcome.error_class,
         )
         return outcome
+
+    def _purge_leavers(self) -> None:
+        """Leavers past the retention go at the first sync that finds them due (docs/privacy.md)."""
+        today = utcnow().astimezone(ZoneInfo(self.config.district.timezone)).date()
+        try:
+            cert = purge_leavers(
+                self.engine, self.keyring, self.source, today, self.config.privacy.leaver_retention
+            )
+        except PorticoError as exc:
+            log.warning("privacy.leaver_purge_failed", source=self.source, error=str(exc))
+            return
+        if cert is not None:
+            log.info(
+                "privacy.leavers_purged",
+                source=self.source,
+                certificate=cert["certificate"],
+                students=cert["students"],
+            )
 
     def _run_locked(self, connector: Connector, full: bool, progress: Progress) -> SyncOutcome:
         with self.engine.begin() as conn:

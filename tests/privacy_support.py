@@ -43,12 +43,14 @@ class World:
         return out
 
 
-def build_world(tmp: Path, db_url: str, students: int = 24, **overrides: Any) -> World:
+def build_world(
+    tmp: Path, db_url: str, students: int = 24, privacy: dict[str, Any] | None = None, **overrides: Any
+) -> World:
     config, secrets = make_config(
         tmp,
         db_url,
         mail={"backend": "outbox", "outbox_dir": str(tmp / "outbox")},
-        privacy={"district_data_contact": "records@district.example.org"},
+        privacy={"district_data_contact": "records@district.example.org", **(privacy or {})},
         **overrides,
     )
     cache = open_cache(config, secrets)

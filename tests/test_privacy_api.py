@@ -256,3 +256,35 @@ def test_a_correction_request_is_stored_mailed_to_the_data_contact_resolved_and_
     with world.cache.engine.connect() as conn:
         stored = conn.execute(text("SELECT body_enc FROM correction_request")).scalar()
     assert b"present" not in stored and orjson.dumps("She was present.") not in stored
+
+
+def test_an_operator_export_holds_every_contact_and_is_audited(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kid, mum, dad = world.district.cases.split_household
+    monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
+    out = world.tmp / "sar.json"
+    r = CliRunner().invoke(
+        main,
+        [
+            "--config",
+            str(write_config_yaml(world)),
+            "export",
+            "--student",
+            kid,
+            "--source",
+            "sis",
+            "--out",
+            str(out),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    doc = orjson.loads(out.read_bytes())
+    assert {x["source_id"] for x in doc["records"]["contact"]} == {mum, dad}
+    assert {x["contact_id"] for x in doc["records"]["link"]} == {mum, dad}
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    with world.cache.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT actor_kind, action FROM audit_event WHERE student_ref = :s"), {"s": kid_ref(world)}
+        ).all()
+    assert [tuple(x) for x in row] == [("operator", "export")]

@@ -158,6 +158,20 @@ def test_leavers_past_the_retention_are_purged_and_those_still_on_roll_are_not(w
     assert rows_of(world.cache.engine, leaver) == [] and rows_of(world.cache.engine, future)
 
 
+def test_a_sync_purges_leavers_past_the_configured_retention_by_itself(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    w = build_world(tmp_path, sqlite_url, students=14, privacy={"leaver_retention": "P14D"})
+    try:
+        assert rows_of(w.cache.engine, w.ref("student", w.district.cases.leaver)) == []
+        assert rows_of(w.cache.engine, w.ref("student", w.district.cases.future_leaver))
+        with w.cache.engine.connect() as conn:
+            scopes = conn.execute(text("SELECT scope, operator FROM deletion_certificate")).all()
+        assert [tuple(s) for s in scopes] == [("leavers", "system")]
+    finally:
+        w.cache.dispose()
+
+
 def test_a_reason_must_be_a_code_not_free_text(world: World) -> None:
     with pytest.raises(PurgeError):
         purge_students(
