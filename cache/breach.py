@@ -135,7 +135,8 @@ def enrich(engine: Engine, keyring: Keyring, found: dict[tuple[str, str], Affect
             if state is None or state.published_run is None:
                 continue
             cur = _current(source, state.published_run)
-            students, links = [], []
+            students: list[Any] = []
+            links: list[Any] = []
             for chunk in _chunks(sorted(refs)):
                 students += conn.execute(
                     select(*cols).where(cur, RECORDS.c.kind == "student", RECORDS.c.ref.in_(chunk))
@@ -154,7 +155,7 @@ def enrich(engine: Engine, keyring: Keyring, found: dict[tuple[str, str], Affect
                 if link["parental_responsibility"] and not link["court_order"]:
                     cref = keyring.index.ref(source, "contact", link["contact_id"])
                     notify[cref].append((r.student_ref, link["relationship"]))
-            contacts = []
+            contacts: list[Any] = []
             for chunk in _chunks(sorted(notify)):
                 contacts += conn.execute(
                     select(*cols).where(cur, RECORDS.c.kind == "contact", RECORDS.c.ref.in_(chunk))

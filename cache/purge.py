@@ -10,7 +10,6 @@ correction requests, and the contacts linked to no other student. A
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import secrets
 import time
@@ -19,18 +18,19 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from cache import audit
 from cache.accounts import AccessHold, Account, Session
-from cache.keystore import Keyring, data_key
+from cache.keystore import Keyring
 from cache.locks import source_lock
 from cache.privacy import CERTIFICATES, CORRECTIONS, PURGED
-from cache.runs import load_state
 from cache.schema import RecordRow
 from cache.types import utcnow
 from config.errors import PorticoError
 
+log = structlog.get_logger("portico.privacy")
 RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
 ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
 SESSIONS = Session.__table__  # type: ignore[attr-defined]
@@ -43,13 +43,13 @@ class PurgeError(PorticoError):
     """A purge could not run (a sync holds the lock, a bad reason code)."""
 
 
-def _chunks(items: list[str]) -> Iterator[list[str]]:
+def chunks(items: list[str]) -> Iterator[list[str]]:
     for i in range(0, len(items), CHUNK):
         yield items[i : i + CHUNK]
 
 
 @contextmanager
-def _locked(engine: Engine, source: str, wait_s: float = 60.0) -> Iterator[None]:
+def locked(engine: Engine, source: str, wait_s: float = 60.0) -> Iterator[None]:
     """Wait for a running sync of ``source`` to finish, then hold its lock."""
     deadline = time.monotonic() + wait_s
     while True:
@@ -73,7 +73,7 @@ def _linked_contacts(conn: Connection, source: str, refs: list[str]) -> dict[str
     """Contacts linked to these students and to no other student (in any stored version),
     each with the purged students it was linked to."""
     linked: dict[str, set[str]] = {}
-    for chunk in _chunks(refs):
+    for chunk in chunks(refs):
         for c, s in conn.execute(
             select(RECORDS.c.contact_ref, RECORDS.c.student_ref).where(
                 RECORDS.c.source == source, RECORDS.c.kind == "link", RECORDS.c.student_ref.in_(chunk)
@@ -82,7 +82,7 @@ def _linked_contacts(conn: Connection, source: str, refs: list[str]) -> dict[str
             if c:
                 linked.setdefault(c, set()).add(s)
     purged = set(refs)
-    for chunk in _chunks(sorted(linked)):
+    for chunk in chunks(sorted(linked)):
         for c, s in conn.execute(
             select(RECORDS.c.contact_ref, RECORDS.c.student_ref).where(
                 RECORDS.c.source == source, RECORDS.c.kind == "link", RECORDS.c.contact_ref.in_(chunk)
@@ -95,20 +95,20 @@ def _linked_contacts(conn: Connection, source: str, refs: list[str]) -> dict[str
 
 def _delete_rows(conn: Connection, source: str, refs: list[str], contacts: list[str]) -> dict[str, int]:
     counts: Counter[str] = Counter()
-    for chunk in _chunks(refs):
+    for chunk in chunks(refs):
         where = (RECORDS.c.source == source) & RECORDS.c.student_ref.in_(chunk)
         for kind, n in conn.execute(
             select(RECORDS.c.kind, func.count()).where(where).group_by(RECORDS.c.kind)
         ):
             counts[kind] += int(n)
         conn.execute(delete(RECORDS).where(where))
-    for chunk in _chunks(contacts):
+    for chunk in chunks(contacts):
         where = (RECORDS.c.source == source) & (RECORDS.c.kind == "contact") & RECORDS.c.ref.in_(chunk)
         counts["contact"] += int(conn.execute(select(func.count()).where(where)).scalar() or 0)
         conn.execute(delete(RECORDS).where(where))
     # Portico's own rows about these people.
     for role, subjects in (("student", refs), ("guardian", contacts)):
-        for chunk in _chunks(subjects):
+        for chunk in chunks(subjects):
             ids = [
                 a
                 for (a,) in conn.execute(
@@ -127,7 +127,7 @@ def _delete_rows(conn: Connection, source: str, refs: list[str], contacts: list[
                     conn.execute(delete(ACCOUNTS).where(ACCOUNTS.c.id.in_(ids))).rowcount or 0
                 )
     for subject, subjects in (("student", refs), ("contact", contacts)):
-        for chunk in _chunks(subjects):
+        for chunk in chunks(subjects):
             counts["hold"] += (
                 conn.execute(
                     delete(HOLDS).where(
@@ -136,7 +136,7 @@ def _delete_rows(conn: Connection, source: str, refs: list[str], contacts: list[
                 ).rowcount
                 or 0
             )
-    for chunk in _chunks(refs):
+    for chunk in chunks(refs):
         counts["correction"] += (
             conn.execute(
                 delete(CORRECTIONS).where(
@@ -148,7 +148,7 @@ def _delete_rows(conn: Connection, source: str, refs: list[str], contacts: list[
     return {k: v for k, v in sorted(counts.items()) if v}
 
 
-def _certify(
+def certify(
     engine: Engine,
     cert_id: str,
     scope: str,
@@ -197,7 +197,7 @@ def purge_students(
     check_reason(reason_code)
     student_refs = sorted(set(refs))
     cert_id = "del_" + secrets.token_hex(8)
-    with _locked(engine, source):
+    with locked(engine, source):
         with engine.begin() as conn:
             via = _linked_contacts(conn, source, student_refs)
             contacts = sorted(via)
@@ -242,7 +242,7 @@ def purge_students(
             )
         owners = [f"student:{r}" for r in student_refs] + [f"contact:{c}" for c in contacts]
         destroyed = keyring.destroy_many(owners)
-    return _certify(
+    return certify(
         engine,
         cert_id,
         scope,
@@ -255,113 +255,5 @@ def purge_students(
             "blocked_from_reimport": blocked,
             "subjects": [{"owner": o, "key_id_destroyed": destroyed.get(o)} for o in owners],
             "rows_deleted": rows,
-        },
-    )
-
-
-def leavers(engine: Engine, source: str, today: dt.date, retention: dt.timedelta) -> list[str]:
-    """Students of the published snapshot who left at least ``retention`` ago."""
-    with engine.connect() as conn:
-        state = load_state(conn, source)
-        if state is None or state.published_run is None:
-            return []
-        p = state.published_run
-        return sorted(
-            r
-            for (r,) in conn.execute(
-                select(RECORDS.c.ref).where(
-                    RECORDS.c.source == source,
-                    RECORDS.c.kind == "student",
-                    RECORDS.c.valid_from <= p,
-                    (RECORDS.c.valid_to.is_(None)) | (RECORDS.c.valid_to > p),
-                    RECORDS.c.active_to.isnot(None),
-                    RECORDS.c.active_to <= today - retention,
-                )
-            )
-        )
-
-
-def purge_leavers(
-    engine: Engine,
-    keyring: Keyring,
-    source: str,
-    today: dt.date,
-    retention: dt.timedelta,
-    operator: str = "system",
-) -> dict[str, Any] | None:
-    """The automatic purge after the retention period; None when nobody is due."""
-    refs = leavers(engine, source, today, retention)
-    if not refs:
-        return None
-    # Not blocked: a leaver who re-enrols comes back (the SIS enrols them again).
-    return purge_students(
-        engine,
-        keyring,
-        source,
-        refs,
-        reason_code="leaver-retention",
-        operator=operator,
-        blocked=False,
-        scope="leavers",
-    )
-
-
-def purge_district(
-    engine: Engine, keyring: Keyring, sources: list[str], *, operator: str, reason_code: str = "contract-end"
-) -> dict[str, Any]:
-    """Contract end: every row and every data key, for every source; later syncs import nothing."""
-    check_reason(reason_code)
-    cert_id = "del_" + secrets.token_hex(8)
-    counts: Counter[str] = Counter()
-    for source in sources:
-        with _locked(engine, source), engine.begin() as conn:
-            for kind, n in conn.execute(
-                select(RECORDS.c.kind, func.count())
-                .where(RECORDS.c.source == source)
-                .group_by(RECORDS.c.kind)
-            ):
-                counts[kind] += int(n)
-            conn.execute(delete(RECORDS).where(RECORDS.c.source == source))
-            ids = [a for (a,) in conn.execute(select(ACCOUNTS.c.id).where(ACCOUNTS.c.source == source))]
-            for chunk in _chunks(ids):
-                counts["session"] += (
-                    conn.execute(delete(SESSIONS).where(SESSIONS.c.account_id.in_(chunk))).rowcount or 0
-                )
-            counts["account"] += (
-                conn.execute(delete(ACCOUNTS).where(ACCOUNTS.c.source == source)).rowcount or 0
-            )
-            counts["hold"] += conn.execute(delete(HOLDS).where(HOLDS.c.source == source)).rowcount or 0
-            counts["correction"] += (
-                conn.execute(delete(CORRECTIONS).where(CORRECTIONS.c.source == source)).rowcount or 0
-            )
-            conn.execute(
-                insert(PURGED).values(
-                    source=source,
-                    subject="district",
-                    ref="*",
-                    purged_at=utcnow(),
-                    reason_code=reason_code,
-                    blocked=True,
-                    certificate_id=cert_id,
-                )
-            )
-            audit.append(
-                conn, [audit.Entry("operator", operator, "deletion", "allowed", source, None, action="purge")]
-            )
-    with keyring.engine.connect() as conn:
-        owners = [o for (o,) in conn.execute(select(data_key.c.owner))]
-    destroyed = keyring.destroy_many(owners)
-    return _certify(
-        engine,
-        cert_id,
-        "district",
-        None,
-        operator,
-        reason_code,
-        {
-            "sources": sources,
-            "data_keys_destroyed": len(destroyed),
-            "key_ids_destroyed": sorted(destroyed.values()),
-            "rows_deleted": {k: v for k, v in sorted(counts.items()) if v},
         },
     )

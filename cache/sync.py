@@ -9,15 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine
 
 from cache.encode import Encoder, adult_cutoff
 from cache.keystore import Keyring
+from cache.leavers import purge_due_leavers
 from cache.locks import source_lock
-from cache.purge import purge_leavers
 from cache.runs import create_run, get_run, load_state, runs_with_status, save_state, update_run
 from cache.snapshot import Staging, discard_run, publish_run
 from cache.types import utcnow
@@ -118,8 +117,8 @@ class SyncEngine:
                 )
             recover(self.engine, self.source)
             outcome = self._run_locked(connector, full, progress or Progress())
-        if outcome.status == "published":
-            self._purge_leavers()
+        if outcome.status == "published":  # leavers past the retention go now (docs/privacy.md)
+            purge_due_leavers(self.engine, self.keyring, self.config, self.source)
         outcome.seconds = time.monotonic() - started
         log.info(
             "sync.finished",
@@ -131,24 +130,6 @@ class SyncEngine:
             error_class=outcome.error_class,
         )
         return outcome
-
-    def _purge_leavers(self) -> None:
-        """Leavers past the retention go at the first sync that finds them due (docs/privacy.md)."""
-        today = utcnow().astimezone(ZoneInfo(self.config.district.timezone)).date()
-        try:
-            cert = purge_leavers(
-                self.engine, self.keyring, self.source, today, self.config.privacy.leaver_retention
-            )
-        except PorticoError as exc:
-            log.warning("privacy.leaver_purge_failed", source=self.source, error=str(exc))
-            return
-        if cert is not None:
-            log.info(
-                "privacy.leavers_purged",
-                source=self.source,
-                certificate=cert["certificate"],
-                students=cert["students"],
-            )
 
     def _run_locked(self, connector: Connector, full: bool, progress: Progress) -> SyncOutcome:
         with self.engine.begin() as conn:

@@ -13,7 +13,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import IO, Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -97,7 +97,7 @@ class _NoQueryString(logging.Filter):
         return True
 
 
-def configure_logging(settings: LoggingSettings, stream: IO[str] | None = None) -> None:
+def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
     """Route structlog and the standard library's loggers through redaction to one stream."""
     out = stream or sys.stdout
     level = getattr(logging, settings.level.upper())

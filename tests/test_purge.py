@@ -15,8 +15,9 @@ from cache.accounts import Account
 from cache.db import make_engine
 from cache.encode import aad
 from cache.keystore import Keyring, data_key
+from cache.leavers import purge_leavers
 from cache.privacy import PURGED
-from cache.purge import PurgeError, purge_leavers, purge_students
+from cache.purge import PurgeError, purge_students
 from cache.schema import RecordRow
 from cache.store import load_keks
 from config.secrets import SecretResolver

@@ -13,7 +13,9 @@ import click
 from sqlalchemy import select
 
 from cache import audit, corrections, export
-from cache.purge import PurgeError, purge_district, purge_leavers, purge_students
+from cache.leavers import purge_leavers
+from cache.purge import PurgeError, purge_students
+from cache.purge_district import purge_district
 from cache.reader import Principal, Reader, StudentHandle
 from cache.runs import load_state
 from cache.schema import RecordRow
