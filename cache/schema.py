@@ -22,7 +22,9 @@ from cache.types import UtcDateTime
 class RecordRow(SQLModel, table=True):
     __tablename__ = "record"
     __table_args__ = (
-        Index("ix_record_ref", "source", "kind", "ref", "valid_from"),
+        # Unique: one version of a record per run, so a duplicate in the source cannot
+        # produce two current rows (the second is skipped and counted as set aside).
+        Index("ix_record_ref", "source", "kind", "ref", "valid_from", unique=True),
         Index("ix_record_student", "student_ref", "kind", "day"),
         Index(
             "ix_record_contact",

@@ -30,18 +30,14 @@ _INSERT_COLS = (
     "source, kind, ref, student_ref, contact_ref, parent_ref, day, stamp, active_from, active_to, "
     "guardian_until, access, audience, key_id, digest, payload, valid_from"
 )
-_COL_KEYS = (
-    "student_ref",
-    "contact_ref",
-    "parent_ref",
-    "day",
-    "stamp",
-    "active_from",
-    "active_to",
-    "guardian_until",
-    "access",
-    "audience",
-)
+
+
+def _date_sqlite(v: dt.date | None) -> str | None:
+    return None if v is None else v.isoformat()
+
+
+def _date_pg(v: dt.date | None) -> dt.date | None:
+    return v
 
 
 @dataclass
@@ -77,10 +73,16 @@ class Staging:
         self.result = StageResult()
         self.conn: Connection = engine.connect()
         self.sqlite = engine.dialect.name == "sqlite"
-        self._val = binder(engine.dialect.name)
-        ph = "?" if self.sqlite else "%s"
-        self._insert_sql = f"INSERT INTO record ({_INSERT_COLS}) VALUES ({', '.join([ph] * 17)})"
+        self._stamp = binder(engine.dialect.name)
+        self._date = _date_sqlite if self.sqlite else _date_pg
+        self._ph = ph = "?" if self.sqlite else "%s"
+        # ON CONFLICT: a record repeated within one run is kept once (the unique index).
+        self._insert_sql = (
+            f"INSERT INTO record ({_INSERT_COLS}) VALUES ({', '.join([ph] * 17)}) "
+            "ON CONFLICT (source, kind, ref, valid_from) DO NOTHING"
+        )
         self._tracking: set[str] = set()
+        self._had_rows: dict[str, bool] = {}
         self._last_commit = time.monotonic()
         self.conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS seen_ids (id BIGINT PRIMARY KEY)")
         self.conn.exec_driver_sql("DELETE FROM seen_ids")
@@ -120,7 +122,11 @@ class Staging:
 
     def _write_kind(self, kind: str, encs: list[Encoded]) -> None:
         counts = self.result.counts[kind]
-        existing = self._existing(kind, [e.ref for e in encs])
+        had_rows = self._had_rows.get(kind)
+        if had_rows is None:
+            had_rows = self._had_rows[kind] = self._current_exists(kind)
+        # A kind with no rows before this run has nothing to compare against.
+        existing = self._existing(kind, [e.ref for e in encs]) if had_rows else {}
         to_insert: list[Encoded] = []
         retire: list[int] = []
         seen: list[tuple[int]] = []
@@ -169,34 +175,72 @@ class Staging:
         if to_insert:
             self._insert(to_insert)
 
+    def _current_exists(self, kind: str) -> bool:
+        return bool(
+            self.conn.execute(
+                text("SELECT 1 FROM record WHERE source=:s AND kind=:k AND valid_to IS NULL LIMIT 1"),
+                {"s": self.source, "k": kind},
+            ).first()
+        )
+
     def _existing(self, kind: str, refs: list[str]) -> dict[str, tuple[int, bytes, int]]:
         out: dict[str, tuple[int, bytes, int]] = {}
+        ph = self._ph
         for i in range(0, len(refs), 900):
             chunk = refs[i : i + 900]
-            params = {"s": self.source, "k": kind, **{f"r{j}": ref for j, ref in enumerate(chunk)}}
-            in_list = ",".join(f":r{j}" for j in range(len(chunk)))
-            for row_id, ref, digest, valid_from in self.conn.execute(
-                text(
-                    "SELECT id, ref, digest, valid_from FROM record WHERE source=:s AND kind=:k "
-                    f"AND valid_to IS NULL AND ref IN ({in_list})"
-                ),
-                params,
+            sql = (
+                f"SELECT id, ref, digest, valid_from FROM record WHERE source={ph} AND kind={ph} "
+                f"AND valid_to IS NULL AND ref IN ({','.join([ph] * len(chunk))})"
+            )
+            for row_id, ref, digest, valid_from in self.conn.exec_driver_sql(
+                sql, (self.source, kind, *chunk)
             ):
                 out[ref] = (row_id, bytes(digest), valid_from)
         return out
 
     def _insert(self, encs: list[Encoded]) -> None:
-        keyring, val, source, run = self.keyring, self._val, self.source, self.run_id
+        keyring, source, run, d, t = self.keyring, self.source, self.run_id, self._date, self._stamp
         keyring.ensure({e.owner for e in encs})
         rows = []
         for e in encs:
             key_id = keyring.key_for(e.owner)
             blob = keyring.sealer(key_id).seal(e.payload, aad(source, e.kind, e.ref, key_id))
-            c = e.cols
+            g = e.cols.get
+            stamp = g("stamp")
             rows.append(
-                (source, e.kind, e.ref, *(val(c.get(k)) for k in _COL_KEYS), key_id, e.digest, blob, run)
+                (
+                    source,
+                    e.kind,
+                    e.ref,
+                    g("student_ref"),
+                    g("contact_ref"),
+                    g("parent_ref"),
+                    d(g("day")),
+                    None if stamp is None else t(stamp),
+                    d(g("active_from")),
+                    d(g("active_to")),
+                    d(g("guardian_until")),
+                    g("access"),
+                    g("audience"),
+                    key_id,
+                    e.digest,
+                    blob,
+                    run,
+                )
             )
-        self.conn.exec_driver_sql(self._insert_sql, rows)
+        inserted = self.conn.exec_driver_sql(self._insert_sql, rows).rowcount
+        if inserted is not None and 0 <= inserted < len(rows):
+            dups = len(rows) - inserted
+            kind = encs[0].kind
+            self.result.counts[kind].added -= dups
+            for _ in range(min(dups, 5)):
+                self.reject(
+                    RecordError(
+                        "duplicate source id in this run; the first was kept", where=f"{kind} record"
+                    ),
+                    kind,
+                )
+            self.result.counts[kind].rejected += max(0, dups - 5)
 
     def finish_full_stream(self, kinds: Sequence[str]) -> None:
         """After a complete full read: published rows not seen this run are deletes."""
@@ -215,6 +259,24 @@ class Staging:
         self.conn.exec_driver_sql("DELETE FROM seen_ids")
         self.conn.commit()
         self._last_commit = time.monotonic()
+
+    def pending_deletes(self, kinds: Sequence[str]) -> int:
+        """Published rows of ``kinds`` a full stream has not seen (so far): would-be deletes."""
+        total = 0
+        for kind in kinds:
+            if kind not in self._tracking:
+                continue
+            total += int(
+                self.conn.execute(
+                    text(
+                        "SELECT count(*) FROM record WHERE source=:s AND kind=:k AND valid_to IS NULL "
+                        "AND valid_from <= :p AND id NOT IN (SELECT id FROM seen_ids)"
+                    ),
+                    {"s": self.source, "k": kind, "p": self.published},
+                ).scalar()
+                or 0
+            )
+        return total
 
     def published_counts(self, kinds: Sequence[str]) -> dict[str, int]:
         out = {}

@@ -7,6 +7,9 @@ import click
 from gateway.cli import breach_cmds, privacy_cmds  # breach_cmds also adds `keys rotate`
 from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
+from gateway.cli.demo_cmds import demo_cmd
+from gateway.cli.serve_cmds import COMMANDS as SERVE_COMMANDS
+from gateway.cli.simulate_cmds import simulate_group
 from gateway.cli.sync_cmds import status_cmd, sync_group
 
 
@@ -26,5 +29,7 @@ main.add_command(config_group)
 main.add_command(keys_group)
 main.add_command(sync_group)
 main.add_command(status_cmd)
-for _cmd in (*privacy_cmds.COMMANDS, breach_cmds.breach_group):
+main.add_command(simulate_group)
+main.add_command(demo_cmd)
+for _cmd in (*SERVE_COMMANDS, *privacy_cmds.COMMANDS, breach_cmds.breach_group):
     main.add_command(_cmd)

@@ -10,9 +10,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from cache import breaker
 from cache.runs import all_states, get_run, is_stale, recent_runs
 from cache.sync import Progress, SyncEngine, SyncOutcome, decide
 from cache.types import utcnow
+from config.errors import PorticoError
 from connectors.base import Page
 from gateway.cli.common import build_connector, cache_of, config_of, fail
 
@@ -76,6 +78,12 @@ def sync_group(ctx: click.Context, names: tuple[str, ...], full: bool) -> None:
             cs = loaded.config.connector(name)
         except KeyError:
             fail(f"no connector named {name!r} in {loaded.file}")
+        view = breaker.check(cache.engine, name, cs.breaker)
+        if view.state != "closed":
+            click.echo(
+                f"note: {name}'s circuit breaker is {view.state} after {view.failures} failed runs; "
+                "a manual sync runs anyway (scheduled runs respect it)"
+            )
         connector = build_connector(loaded, name)
         try:
             out = SyncEngine(cache.engine, cache.keyring, loaded.config, cs).run(
@@ -123,7 +131,10 @@ def _decide(ctx: click.Context, run_id: int, approve: bool) -> None:
         fail(f"no run {run_id}")
     import getpass
 
-    status = decide(cache.engine, run.source, run_id, approve=approve, by=f"cli:{getpass.getuser()}")
+    try:
+        status = decide(cache.engine, run.source, run_id, approve=approve, by=f"cli:{getpass.getuser()}")
+    except PorticoError as exc:
+        fail(str(exc))
     click.echo(f"run {run_id} {status}")
 
 
