@@ -60,7 +60,7 @@ def create(
 ) -> str:
     """Store a new open request (in the caller's transaction); returns its id."""
     cid = "cor_" + secrets.token_urlsafe(12)
-    key_id = keyring.key_for(_owner(student_ref))
+    key_id = keyring.fresh_key_for(_owner(student_ref))
     body = orjson.dumps({"about": about, "message": message})
     conn.execute(
         insert(CORRECTIONS).values(

@@ -79,6 +79,14 @@ class Keyring:
             key_id = self._owner_key[owner]
         return key_id
 
+    def fresh_key_for(self, owner: str) -> str:
+        """:meth:`key_for`, checked against the keystore first: for rare writes (a correction
+        request) in a process that may have cached a key another process has since destroyed."""
+        stored = self.key_ids_of([owner]).get(owner)
+        if stored != self._owner_key.get(owner):
+            self._owner_key.pop(owner, None)
+        return self.key_for(owner)
+
     def ensure(self, owners: Iterable[str]) -> None:
         """Make sure each owner has a data key (one transaction for all missing ones)."""
         missing = {o for o in owners if o not in self._owner_key}

@@ -135,6 +135,7 @@ def kill_loop(workdir: Path, rounds: int, seed: int = 0) -> Report:
     install()
     # Imported here, before forking, so no child pays for it.
     import gateway.cli  # noqa: F401
+
     rng = random.Random(seed)
     db = workdir / "cache.db"
     state = workdir / "source.json"

@@ -204,3 +204,12 @@ def test_the_purge_command_takes_a_sis_id_writes_a_certificate_and_purge_all_emp
     assert out.records > 0  # the SIS still sends everything ...
     with world.cache.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM record")).scalar() == 0  # ... and none of it is kept
+
+
+def test_a_process_that_cached_a_destroyed_key_writes_under_the_new_one(world: World) -> None:
+    owner = f"student:{world.ref('student', world.district.cases.student_login)}"
+    api = Keyring(world.cache.keyring.engine, load_keks(world.config, SecretResolver(base_dir=world.tmp)))
+    old = api.key_for(owner)  # cached in the "API process"
+    world.cache.keyring.destroy_many([owner])  # a purge in the operator's process
+    new = api.fresh_key_for(owner)
+    assert new != old and api.sealer(new).open(api.sealer(new).seal(b"x", b"a"), b"a") == b"x"
