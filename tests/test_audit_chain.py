@@ -12,6 +12,7 @@ from sqlalchemy import Connection, text
 
 from cache import audit
 from cache.audit import EVENTS, HEAD, chain_hash
+from cache.audit_anchor import verify_anchored
 from cache.db import create_schema, make_engine
 from gateway.cli import main
 from tests.privacy_support import build_world, write_config_yaml
@@ -150,7 +151,7 @@ def test_portico_audit_verify_reports_intact_and_broken_chains(world, monkeypatc
     with world.cache.engine.begin() as conn:
         fill(conn, 30, random.Random(2))
     ok = CliRunner().invoke(main, ["--config", str(cfg), "audit", "verify"])
-    assert ok.exit_code == 0 and "intact: 30 events" in ok.output
+    assert ok.exit_code == 0 and "intact: 30 events" in ok.output and "anchored at event 30" in ok.output
     with world.cache.engine.begin() as conn:
         conn.execute(text("UPDATE audit_event SET category = 'tampered' WHERE id = 17"))
     bad = CliRunner().invoke(main, ["--config", str(cfg), "audit", "verify"])
@@ -188,3 +189,34 @@ def test_concurrent_writers_extend_one_unbroken_chain(tmp_path: Path) -> None:
     with engine.connect() as conn:
         result = audit.verify(conn)
     assert errors == [] and result.ok and result.checked == 10 + 3 * 60 * 10
+
+
+def test_a_tail_rewritten_with_recomputed_hashes_passes_the_chain_but_not_its_anchor(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    keystore = make_engine(f"sqlite:///{tmp_path / 'keys.db'}")
+    create_schema(engine)
+    with engine.begin() as conn:
+        fill(conn, 40, random.Random(4))
+    with engine.connect() as conn:
+        first = verify_anchored(conn, keystore)
+    assert first.ok and first.new_anchor == 40
+    with engine.begin() as conn:
+        fill(conn, 20, random.Random(5))
+        # The attacker rewrites event 30 onwards and recomputes every hash and the head.
+        prev = conn.execute(text("SELECT hash FROM audit_event WHERE id = 29")).scalar()
+        for row in (
+            conn.execute(EVENTS.select().where(EVENTS.c.id >= 30).order_by(EVENTS.c.id)).mappings().all()
+        ):
+            values = dict(row) | {"actor_id": "nobody"}
+            h = chain_hash(prev, row["id"], values)
+            conn.execute(
+                EVENTS.update()
+                .where(EVENTS.c.id == row["id"])
+                .values(actor_id="nobody", prev_hash=prev, hash=h)
+            )
+            prev = h
+        conn.execute(HEAD.update().values(last_hash=prev))
+    with engine.connect() as conn:
+        assert audit.verify(conn).ok  # the chain alone cannot tell
+        second = verify_anchored(conn, keystore)
+    assert not second.ok and second.broken_anchor == 40

@@ -1,4 +1,4 @@
-"""``portico audit verify``, ``portico purge``, ``portico export``, ``portico corrections list|resolve|notify``."""
+"""``portico audit verify``, ``portico purge`` and ``portico export`` (a subject-access request)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from cache import audit, corrections, export
+from cache import audit, export
+from cache.audit_anchor import verify_anchored
 from cache.leavers import purge_leavers
 from cache.purge import PurgeError, purge_students
 from cache.purge_district import purge_district
@@ -21,8 +22,7 @@ from cache.runs import load_state
 from cache.schema import RecordRow
 from cache.store import Cache
 from cache.types import utcnow
-from gateway import notify
-from gateway.cli.common import cache_of, config_of, fail, secrets_of
+from gateway.cli.common import cache_of, config_of, fail
 
 RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
 
@@ -65,16 +65,26 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.pass_context
 def verify_cmd(ctx: click.Context) -> None:
-    """Recompute the whole chain: any row changed, removed, reordered or inserted is reported."""
+    """Recompute the whole chain and check it against earlier anchors; then anchor its head.
+
+    Any event changed, removed, reordered or inserted is reported, and so is a tail
+    rewritten with recomputed hashes up to an anchored event (anchors live in the
+    keystore database).
+    """
     cache = cache_of(ctx)
     with cache.engine.connect() as conn:
-        result = audit.verify(conn)
-    if result.ok:
-        click.echo(f"audit chain intact: {result.checked} events")
-        return
-    fail(
-        f"audit chain BROKEN at event {result.first_bad_id}: {result.problem} ({result.checked} verified before it)",
-        1,
+        result = verify_anchored(conn, cache.keyring.engine)
+    chain = result.chain
+    if not chain.ok:
+        fail(
+            f"audit chain BROKEN at event {chain.first_bad_id}: {chain.problem} ({chain.checked} verified before it)",
+            1,
+        )
+    if result.broken_anchor is not None:
+        fail(f"audit chain REWRITTEN: event {result.broken_anchor} no longer matches its anchor", 1)
+    anchored = f"; anchored at event {result.new_anchor}" if result.new_anchor else ""
+    click.echo(
+        f"audit chain intact: {chain.checked} events, {result.anchors_checked} anchors match{anchored}"
     )
 
 
@@ -226,76 +236,4 @@ def export_cmd(ctx: click.Context, student_id: str, source: str | None, fmt: str
     click.echo(f"wrote {sum(len(v) for v in doc['records'].values())} records to {out} (mode 600)")
 
 
-# --- corrections ----------------------------------------------------------------------------
-
-
-@click.group("corrections")
-def corrections_group() -> None:
-    """Correction requests from families: list, resolve, re-send to the school."""
-
-
-@corrections_group.command("list")
-@click.option("--status", type=click.Choice(corrections.STATUSES), default=None)
-@click.option("--show-text", is_flag=True, help="Print each request's text (personal data).")
-@click.pass_context
-def list_cmd(ctx: click.Context, status: str | None, show_text: bool) -> None:
-    """Every request, oldest first: id, status, when, whether the school was emailed."""
-    cache = cache_of(ctx)
-    with cache.engine.connect() as conn:
-        items = corrections.listing(conn, cache.keyring, status)
-    for c in items:
-        mailed = "emailed" if c.notified_at else "NOT EMAILED"
-        click.echo(
-            f"{c.id}  {c.status:<8} {c.created_at:%Y-%m-%d %H:%M}Z  {mailed:<11} student {c.student_ref}"
-        )
-        if show_text:
-            click.echo(f"    about: {c.about}\n    {c.message}")
-    if not items:
-        click.echo("no correction requests")
-
-
-@corrections_group.command("resolve")
-@click.argument("request_id")
-@click.option("--status", type=click.Choice(["resolved", "rejected"]), default="resolved", show_default=True)
-@click.option("--note", default=None, help="What the school did; shown to the family.")
-@click.pass_context
-def resolve_cmd(ctx: click.Context, request_id: str, status: str, note: str | None) -> None:
-    """Close a request; the family sees the new status and the note."""
-    cache = cache_of(ctx)
-    with cache.engine.begin() as conn:
-        ok = corrections.resolve(conn, cache.keyring, request_id, status=status, by=operator(), note=note)
-    if not ok:
-        fail(f"no correction request {request_id}")
-    click.echo(f"{request_id} {status}")
-
-
-@corrections_group.command("notify")
-@click.pass_context
-def notify_cmd(ctx: click.Context) -> None:
-    """Re-send requests whose email to the school's data contact did not go out."""
-    from gateway.routes.privacy import correction_mail
-
-    loaded = config_of(ctx)
-    cache = cache_of(ctx)
-    sent = failed = 0
-    with cache.engine.connect() as conn:
-        for c in corrections.listing(conn, cache.keyring, "open"):
-            if c.notified_at is not None:
-                continue
-            mail = correction_mail(conn, cache.keyring, loaded.config, c)
-            if mail is None:
-                failed += 1
-                continue
-            try:
-                notify.send(loaded.config, *mail, secrets_=secrets_of(loaded))
-            except notify.MailError as exc:
-                click.echo(f"{c.id}: {exc}", err=True)
-                failed += 1
-                continue
-            corrections.mark_notified(conn, c.id)
-            conn.commit()
-            sent += 1
-    click.echo(f"sent {sent}, not sent {failed}")
-
-
-COMMANDS = (audit_group, purge_cmd, export_cmd, corrections_group)
+COMMANDS = (audit_group, purge_cmd, export_cmd)
