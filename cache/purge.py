@@ -2,8 +2,9 @@
 
 Destroying a student's data key erases the student everywhere, old copies of the cache
 database included, because data keys live only in the separate keystore. Rows are
-deleted too (every version), with the student's account, sessions, holds and
-correction requests, and the contacts linked to no other student. A
+deleted too (every version), with the student's account, sessions and correction
+requests, the contacts linked to no other student, and the reasons of holds on them
+(the holds themselves stay, in case the student is allowed back). A
 :class:`~cache.privacy.PurgedSubject` row keeps the student out of later syncs
 (:mod:`cache.purge_filter`). Every purge runs under the source's sync lock.
 """
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from cache import audit
 from cache.accounts import AccessHold, Account, Session
@@ -126,13 +127,15 @@ def _delete_rows(conn: Connection, source: str, refs: list[str], contacts: list[
                 counts["account"] += (
                     conn.execute(delete(ACCOUNTS).where(ACCOUNTS.c.id.in_(ids))).rowcount or 0
                 )
+    # Holds stay: a student allowed back must come back under the same revocation. Their
+    # reasons were encrypted under the destroyed keys, so they are erased, not kept.
     for subject, subjects in (("student", refs), ("contact", contacts)):
         for chunk in chunks(subjects):
-            counts["hold"] += (
+            counts["hold_reason_erased"] += (
                 conn.execute(
-                    delete(HOLDS).where(
-                        HOLDS.c.source == source, HOLDS.c.subject == subject, HOLDS.c.ref.in_(chunk)
-                    )
+                    update(HOLDS)
+                    .where(HOLDS.c.source == source, HOLDS.c.subject == subject, HOLDS.c.ref.in_(chunk))
+                    .values(reason_enc=None, key_id=None)
                 ).rowcount
                 or 0
             )

@@ -213,3 +213,28 @@ def test_a_process_that_cached_a_destroyed_key_writes_under_the_new_one(world: W
     world.cache.keyring.destroy_many([owner])  # a purge in the operator's process
     new = api.fresh_key_for(owner)
     assert new != old and api.sealer(new).open(api.sealer(new).seal(b"x", b"a"), b"a") == b"x"
+
+
+def test_a_hold_survives_the_purge_so_a_returning_student_comes_back_still_held(world: World) -> None:
+    from cache.accounts import AccessHold
+    from cache.types import utcnow
+
+    sid = world.ref("student", world.district.cases.student_login)
+    holds = AccessHold.__table__  # type: ignore[attr-defined]
+    key_id = world.cache.keyring.key_for(f"student:{sid}")
+    with world.cache.engine.begin() as conn:
+        conn.execute(
+            holds.insert().values(
+                source="sis", subject="student", ref=sid, kind="child-protection", reason_enc=b"sealed",
+                key_id=key_id, created_at=utcnow(), created_by="cli:dpo",
+            )
+        )  # fmt: skip
+    purge_students(world.cache.engine, world.cache.keyring, "sis", [sid], reason_code="deletion-request",
+                   operator="t", blocked=False)  # fmt: skip
+    world.sync()
+    assert rows_of(world.cache.engine, sid)  # back: still enrolled, not blocked ...
+    with world.cache.engine.connect() as conn:
+        held = conn.execute(
+            select(holds.c.kind, holds.c.reason_enc, holds.c.released_at).where(holds.c.ref == sid)
+        ).all()
+    assert [tuple(h) for h in held] == [("child-protection", None, None)]  # ... and still held, reason erased

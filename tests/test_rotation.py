@@ -96,3 +96,15 @@ def test_the_keys_rotate_command_rotates_the_configured_key_file(
     assert r.exit_code == 0, r.output
     after = key_lines(world.tmp / "kek.key")
     assert len(after) == 1 and after != before and "retired: kek-test" in r.output
+
+
+def test_rotate_refuses_a_key_file_other_processes_do_not_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
+    cfg = write_config_yaml(world)
+    other = world.tmp / "other.key"
+    other.write_text((world.tmp / "kek.key").read_text())
+    r = CliRunner().invoke(main, ["--config", str(cfg), "keys", "rotate", "--key-file", str(other)])
+    assert r.exit_code == 2 and "must be the file cache.kek names" in r.output
+    assert key_lines(other) == key_lines(world.tmp / "kek.key")  # neither file was touched

@@ -111,12 +111,19 @@ def write_report(rep: breach.Report, district: str, base: Path) -> int:
 def rotate_cmd(ctx: click.Context, key_file: str | None) -> None:
     """Add a new KEK, rewrap every data key under it, retire old KEKs nothing uses; online."""
     loaded = config_of(ctx)
-    if key_file is None:
-        ref = loaded.config.cache.kek
-        if ref.file is None:
-            fail("cache.kek comes from an environment variable: rotate a key file with --key-file")
-        path = Path(ref.file)
-        key_file = str(path if path.is_absolute() else loaded.base_dir / path)
+    ref = loaded.config.cache.kek
+    if ref.file is None:
+        # Every process reads the KEKs from its environment: only the operator can change
+        # it everywhere, so Portico cannot rotate it online.
+        fail(
+            "cache.kek comes from an environment variable; rotate online with a key file (cache.kek: {file: ...})"
+        )
+    configured = Path(ref.file) if Path(ref.file).is_absolute() else loaded.base_dir / ref.file
+    if key_file is not None and Path(key_file).resolve() != configured.resolve():
+        fail(
+            f"--key-file must be the file cache.kek names ({ref.file}): that is the file every process re-reads"
+        )
+    key_file = str(configured)
     cache = cache_of(ctx)
     result = rotate(cache.keyring, Path(key_file))
     click.echo(f"new key-encryption key {result.new_kek}; {result.rewrapped} data keys rewrapped")
