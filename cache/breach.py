@@ -22,6 +22,7 @@ from cache import audit
 from cache.audit import EVENTS
 from cache.encode import aad
 from cache.keystore import Keyring
+from cache.purge import unindexed
 from cache.runs import load_state
 from cache.schema import RecordRow
 
@@ -142,7 +143,13 @@ def enrich(engine: Engine, keyring: Keyring, found: dict[tuple[str, str], Affect
                     select(*cols).where(cur, RECORDS.c.kind == "student", RECORDS.c.ref.in_(chunk))
                 ).all()
                 links += conn.execute(
-                    select(*cols).where(cur, RECORDS.c.kind == "link", RECORDS.c.student_ref.in_(chunk))
+                    select(*cols).where(
+                        unindexed(RECORDS.c.source) == source,
+                        unindexed(RECORDS.c.kind) == "link",
+                        RECORDS.c.student_ref.in_(chunk),
+                        RECORDS.c.valid_from <= state.published_run,
+                        RECORDS.c.valid_to.is_(None) | (RECORDS.c.valid_to > state.published_run),
+                    )
                 ).all()
             keyring.preload([r.key_id for r in students] + [r.key_id for r in links])
             for r in students:

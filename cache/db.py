@@ -43,6 +43,10 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = _normalise(url)
+    # Statement parameters never reach logs or error messages (sqlalchemy.engine at INFO
+    # logs every statement): they are blind indexes and ciphertext today, and a log is no
+    # place to find out the day one is not.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None:

@@ -42,8 +42,10 @@ class _Rows:
     def __init__(self, reader: Reader, source: str, published: int) -> None:
         self.reader, self.source, self.published = reader, source, published
 
-    def select(self, where: str, params: dict[str, Any]) -> list[Any]:
-        sql = f"SELECT {_COLS} FROM record r WHERE r.source = :src AND {CURRENT.format(t='r')} AND {where}"
+    def select(self, where: str, params: dict[str, Any], *, by_student: bool = False) -> list[Any]:
+        # By student: only the student_ref term may choose the index (see cache.purge.unindexed).
+        source = "(r.source || '')" if by_student else "r.source"
+        sql = f"SELECT {_COLS} FROM record r WHERE {source} = :src AND {CURRENT.format(t='r')} AND {where}"
         conn = self.reader.conn
         full = {"src": self.source, "p": self.published, **params}
         return list(conn.execute(text(sql), bind_all(conn.dialect.name, full)).all())
@@ -103,7 +105,7 @@ def build(
     visible = _Visible(visibility, now, tz) if apply_lag else (lambda kind, stamp, day: True)
     operator = principal.role == "operator"
     picked: list[Any] = []
-    for row in rows.select("r.student_ref = :s", {"s": student.ref}):
+    for row in rows.select("r.student_ref = :s", {"s": student.ref}, by_student=True):
         mine = principal.role == "guardian" and row.contact_ref == principal.subject_ref
         if row.kind == "link" and not (mine or operator):
             continue  # another contact's link (and for a student caller, any contact's)

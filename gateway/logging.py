@@ -141,14 +141,20 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     handler._portico = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    route_uvicorn_logs()
+
+
+def route_uvicorn_logs() -> None:
+    """Send uvicorn's loggers through ours (run uvicorn with ``log_config=None``, or call this after)."""
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, _NoQueryString) for f in access.filters):
         access.addFilter(_NoQueryString())
-    # uvicorn installs its own handlers when it configures logging; let ours do the writing.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # uvicorn's default logging config gives these their own stderr handlers, unredacted.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
         lg = logging.getLogger(name)
         lg.handlers = []
         lg.propagate = True
+        lg.setLevel(logging.NOTSET)
 
 
 def reset_logging() -> None:

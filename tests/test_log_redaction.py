@@ -6,18 +6,27 @@ import datetime as dt
 import io
 import logging
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 import structlog
+import uvicorn
 from click.testing import CliRunner
 
+from cache.sync import SyncEngine
+from config.secrets import SecretResolver
 from config.settings import LoggingSettings
+from connectors import registry
+from connectors.sim.powerschool import free_port, make_app, run_in_thread
+from gateway.app import create_app
 from gateway.cli import main
-from gateway.logging import _NoQueryString, configure_logging, reset_logging
-from tests.privacy_support import PASSWORD, build_world, client_for, login, write_config_yaml
+from gateway.logging import _NoQueryString, configure_logging, reset_logging, route_uvicorn_logs
+from tests.privacy_support import PASSWORD, World, build_world, client_for, login, write_config_yaml
 
 
 @pytest.fixture
@@ -55,11 +64,60 @@ def hits(text: str, needles: list[str]) -> list[str]:
     return found
 
 
+def sync_over_http(w: World) -> None:
+    """The same district again, from the PowerSchool-like simulator over loopback HTTP."""
+    app = make_app(w.district, client_id="log-client", client_secret="log-secret-value")
+    base_url, stop = run_in_thread(app)
+    connector = registry.build(
+        "powerschool",
+        "sis",
+        {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"}},
+        registry.BuildContext(
+            secrets=SecretResolver(env={"PS_ID": "log-client", "PS_SECRET": "log-secret-value"})
+        ),
+    )
+    try:
+        out = SyncEngine(w.cache.engine, w.cache.keyring, w.config, w.config.connectors[0]).run(
+            connector, full=True
+        )
+        assert out.status == "published", out
+    finally:
+        connector.close()
+        stop()
+
+
+def serve_and_call(w: World, sid: str) -> str:
+    """Portico under a real uvicorn with its access log on; returns the bearer token used."""
+    port = free_port("127.0.0.1")
+    route_uvicorn_logs()  # the simulator's own uvicorn reconfigured these loggers in this process
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(w.config, w.cache), host="127.0.0.1", port=port, log_config=None, access_log=True
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            r = c.post("/v1/auth/login", json={"username": w.users["mum"], "password": PASSWORD})
+            token = str(r.json()["access_token"])
+            c.get(
+                f"/v1/students/{sid}", params={"token": token}, headers={"Authorization": f"Bearer {token}"}
+            )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    return token
+
+
 def test_an_end_to_end_run_at_debug_level_logs_no_personal_data_tokens_or_passwords(
     tmp_path: Path, captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)  # every statement and its parameters
     w = build_world(tmp_path, f"sqlite:///{tmp_path / 'cache.db'}", students=16)
+    sync_over_http(w)  # the SIS side door: httpx and the connector, at debug level
     kid, _, _ = w.district.cases.split_household
     sid = w.ref("student", kid)
     student = w.district.get("student", kid)
@@ -80,6 +138,7 @@ def test_an_end_to_end_run_at_debug_level_logs_no_personal_data_tokens_or_passwo
         c.post("/v1/auth/login", json={"username": "nobody@example.org", "password": PASSWORD})
         c.get(f"/v1/students/{sid}/attendance", params={"from": "yesterday"}, headers=h)
         c.get(f"/v1/students/{sid}", headers={"Authorization": f"Bearer {tokens[0]}x"})
+    tokens.append(serve_and_call(w, sid))  # uvicorn's own access log, query string and all
     monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
     cfg = str(write_config_yaml(w))
     now = dt.datetime.now(dt.UTC)
@@ -102,6 +161,8 @@ def test_an_end_to_end_run_at_debug_level_logs_no_personal_data_tokens_or_passwo
     text = captured.getvalue()
     lines = text.splitlines()
     assert len(lines) > 50 and any("sync.finished" in ln for ln in lines)
+    assert any('"logger": "uvicorn.access"' in ln for ln in lines)  # the real server's access log was scanned
+    assert any('"logger": "httpx"' in ln for ln in lines)  # and the connector's requests to the SIS
     for ln in lines:
         orjson.loads(ln)  # JSON in production: every line parses
     needles = (
