@@ -44,12 +44,17 @@ class World:
 
 
 def build_world(
-    tmp: Path, db_url: str, students: int = 24, privacy: dict[str, Any] | None = None, **overrides: Any
+    tmp: Path,
+    db_url: str,
+    students: int = 24,
+    privacy: dict[str, Any] | None = None,
+    mail: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> World:
     config, secrets = make_config(
         tmp,
         db_url,
-        mail={"backend": "outbox", "outbox_dir": str(tmp / "outbox")},
+        mail=mail or {"backend": "outbox", "outbox_dir": str(tmp / "outbox")},
         privacy={"district_data_contact": "records@district.example.org", **(privacy or {})},
         **overrides,
     )

@@ -288,3 +288,43 @@ def test_an_operator_export_holds_every_contact_and_is_audited(
             text("SELECT actor_kind, action FROM audit_event WHERE student_ref = :s"), {"s": kid_ref(world)}
         ).all()
     assert [tuple(x) for x in row] == [("operator", "export")]
+
+
+def test_a_request_whose_mail_failed_is_kept_and_sent_by_corrections_notify(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.sim.powerschool import free_port
+
+    dead = {"backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": free_port()}
+    w = build_world(tmp_path, sqlite_url, students=14, mail=dead)
+    try:
+        sid = kid_ref(w)
+        with client_for(w) as c:
+            h = login(c, w.users["mum"])
+            r = c.post(
+                f"/v1/students/{sid}/corrections", headers=h, json={"about": "name", "message": "Spelling."}
+            )
+        assert r.status_code == 201  # stored even though the relay is down
+        monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
+        cfg = write_config_yaml(w)
+        listed = CliRunner().invoke(main, ["--config", str(cfg), "corrections", "list"])
+        assert "NOT EMAILED" in listed.output
+        import yaml
+
+        raw = yaml.safe_load(cfg.read_text())
+        raw["mail"] = {"backend": "outbox", "outbox_dir": str(tmp_path / "outbox")}
+        cfg.write_text(yaml.safe_dump(raw))
+        sent = CliRunner().invoke(main, ["--config", str(cfg), "corrections", "notify"])
+        assert sent.exit_code == 0 and "sent 1, not sent 0" in sent.output
+        assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+        again = CliRunner().invoke(main, ["--config", str(cfg), "corrections", "list", "--show-text"])
+        assert "emailed" in again.output and "Spelling." in again.output
+        with w.cache.engine.connect() as conn:
+            reads = conn.execute(
+                text(
+                    "SELECT count(*) FROM audit_event WHERE actor_kind = 'operator' AND category = 'corrections'"
+                )
+            ).scalar()
+        assert reads == 2  # the re-send and the list that showed the text
+    finally:
+        w.cache.dispose()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cache import corrections
+from cache import audit, corrections
 from gateway import notify
 from gateway.cli.common import cache_of, config_of, fail, secrets_of
 from gateway.cli.privacy_cmds import operator
+from gateway.routes.privacy import correction_mail
 
 
 @click.group("corrections")
@@ -31,6 +32,16 @@ def list_cmd(ctx: click.Context, status: str | None, show_text: bool) -> None:
         )
         if show_text:
             click.echo(f"    about: {c.about}\n    {c.message}")
+    if show_text and items:
+        # The text is about the student: an operator read like any other, in the audit chain.
+        with cache.engine.begin() as conn:
+            audit.append(
+                conn,
+                [
+                    audit.Entry("operator", operator(), "corrections", "allowed", c.source, c.student_ref)
+                    for c in items
+                ],
+            )
     if not items:
         click.echo("no correction requests")
 
@@ -54,8 +65,6 @@ def resolve_cmd(ctx: click.Context, request_id: str, status: str, note: str | No
 @click.pass_context
 def notify_cmd(ctx: click.Context) -> None:
     """Re-send requests whose email to the school's data contact did not go out."""
-    from gateway.routes.privacy import correction_mail
-
     loaded = config_of(ctx)
     cache = cache_of(ctx)
     sent = failed = 0
@@ -74,6 +83,9 @@ def notify_cmd(ctx: click.Context) -> None:
                 failed += 1
                 continue
             corrections.mark_notified(conn, c.id)
+            audit.append(
+                conn, [audit.Entry("operator", operator(), "corrections", "allowed", c.source, c.student_ref)]
+            )
             conn.commit()
             sent += 1
     click.echo(f"sent {sent}, not sent {failed}")
