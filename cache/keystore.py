@@ -197,9 +197,7 @@ class Keyring:
             conn.execute(data_key.delete().where(data_key.c.key_id == key_id))
             self._owner_key.pop(owner, None)
             self._sealers.pop(key_id, None)
-        if is_sqlite(str(self.engine.url)):
-            with self.engine.connect() as conn:
-                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        self._scrub()
         return str(key_id)
 
     def destroy_many(self, owners: Iterable[str]) -> dict[str, str]:
@@ -218,10 +216,21 @@ class Keyring:
                     destroyed[str(r.owner)] = str(r.key_id)
                     self._owner_key.pop(r.owner, None)
                     self._sealers.pop(r.key_id, None)
-        if destroyed and is_sqlite(str(self.engine.url)):
+        if destroyed:
+            self._scrub()
+        return destroyed
+
+    def _scrub(self) -> None:
+        """After deleting keys, get their bytes off the live files, not just out of the table."""
+        if is_sqlite(str(self.engine.url)):
+            # secure_delete zeroed the pages; the checkpoint moves them out of the WAL.
             with self.engine.connect() as conn:
                 conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        return destroyed
+            return
+        # PostgreSQL keeps deleted rows as dead tuples until vacuumed; VACUUM FULL rewrites
+        # the (small) table without them. It cannot run inside a transaction.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM FULL data_key"))
 
     def key_ids_of(self, owners: Iterable[str]) -> dict[str, str]:
         """owner -> key id for the owners that have a data key (no unwrapping)."""

@@ -238,3 +238,22 @@ def test_a_hold_survives_the_purge_so_a_returning_student_comes_back_still_held(
             select(holds.c.kind, holds.c.reason_enc, holds.c.released_at).where(holds.c.ref == sid)
         ).all()
     assert [tuple(h) for h in held] == [("child-protection", None, None)]  # ... and still held, reason erased
+
+
+@pytest.mark.postgres
+def test_destroying_keys_in_a_postgresql_keystore_rewrites_the_table_without_them(pg_url: str) -> None:
+    from cache.crypto import KekRing, new_kek_line
+
+    engine = make_engine(pg_url)
+    ring = Keyring(engine, KekRing.parse(new_kek_line("k1"), "test"))
+    ring.ensure(["student:a", "student:b"])
+    file_of = "SELECT pg_relation_filenode('data_key')"
+    with engine.connect() as conn:
+        before = conn.execute(text(file_of)).scalar()
+    assert set(ring.destroy_many(["student:a"])) == {"student:a"}
+    with engine.connect() as conn:
+        after = conn.execute(text(file_of)).scalar()
+        owners = conn.execute(text("SELECT owner FROM data_key ORDER BY owner")).scalars().all()
+    # A new file holds the live rows only: the destroyed key's dead tuple went with the old one.
+    assert owners == ["student:b", "system:index"] and after != before
+    engine.dispose()
