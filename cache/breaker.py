@@ -57,7 +57,8 @@ def check(engine: Engine, source: str, settings: Breaker, now: dt.datetime | Non
 def cooldown_for(failures: int, settings: Breaker) -> dt.timedelta:
     """Rest after the ``failures``-th failure in a row: doubles per failed probe, capped."""
     extra = min(max(failures - settings.failures, 0), 30)
-    return min(settings.cooldown * (2**extra), settings.max_cooldown)
+    rest: dt.timedelta = settings.cooldown * (2**extra)
+    return min(rest, settings.max_cooldown)
 
 
 def record_failure(

@@ -84,16 +84,25 @@ class Encoder:
         v = self._refs.get(key)
         if v is None:
             v = self.index.ref(self.source, kind, source_id)
-            if len(self._refs) < 200_000:  # students, contacts, sections repeat; attendance does not
-                self._refs[key] = v
+            if len(self._refs) >= 50_000:  # bounded: memory stays flat as districts grow
+                self._refs.clear()
+            self._refs[key] = v
         return v
 
     def local_date(self, when: dt.datetime) -> dt.date:
         return when.astimezone(self.tz).date()
 
-    def encode(self, rec: Record) -> Encoded:
-        kind = rec.kind
+    def digest_of(self, rec: Record) -> tuple[bytes, bytes]:
+        """The payload and its keyed digest: all a full pull needs to spot an unchanged record."""
         payload = orjson.dumps(rec)
+        # The columns derive from the payload, except guardian_until, which config shapes too.
+        extra = str(self.guardian_until(rec.date_of_birth)).encode() if isinstance(rec, r.Student) else b""
+        return payload, self.index.digest(payload + extra)
+
+    def encode(self, rec: Record, payload: bytes | None = None, digest: bytes | None = None) -> Encoded:
+        kind = rec.kind
+        if payload is None or digest is None:
+            payload, digest = self.digest_of(rec)
         if kind in _UNCACHED:
             ref = self.index.ref(self.source, kind, rec.source_id)
         else:
@@ -106,9 +115,7 @@ class Encoder:
             owner = f"contact:{ref}"
         else:
             owner = self.shared
-        # The other columns derive from the payload; guardian_until also from config.
-        extra = str(cols["guardian_until"]).encode() if kind == "student" else b""
-        return Encoded(kind, ref, owner, payload, self.index.digest(payload + extra), cols)
+        return Encoded(kind, ref, owner, payload, digest, cols)
 
     # --- per-kind plaintext columns: blind indexes, dates and flags only -------------------
 

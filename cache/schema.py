@@ -26,6 +26,15 @@ class RecordRow(SQLModel, table=True):
         # produce two current rows (the second is skipped and counted as set aside).
         Index("ix_record_ref", "source", "kind", "ref", "valid_from", unique=True),
         Index("ix_record_student", "student_ref", "kind", "day"),
+        # Retired rows only (a small share): publishing prunes them and discarding a run
+        # restores them without scanning the table.
+        Index(
+            "ix_record_retired",
+            "source",
+            "valid_to",
+            sqlite_where=Column("valid_to").isnot(None),
+            postgresql_where=Column("valid_to").isnot(None),
+        ),
         Index(
             "ix_record_contact",
             "contact_ref",

@@ -141,6 +141,8 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     handler._portico = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    # APScheduler says "Running job"/"executed successfully" each time; Portico logs runs itself.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     route_uvicorn_logs()
 
 

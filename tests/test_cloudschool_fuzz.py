@@ -14,7 +14,11 @@ from connectors.cloudschool.mapping import PRESET
 from connectors.cloudschool.options import ENTITIES
 from tests.cloudschool_support import connector
 
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+# Characters Windows-1252 can encode (control characters included), so every file can be
+# written in any of the encodings real exports arrive in.
+TEXT = st.text(st.characters(codec="cp1252"), max_size=12)
+ENCODINGS = st.sampled_from(["utf-8", "utf-8-sig", "cp1252"])
+NEWLINES = st.sampled_from(["\n", "\r\n"])
 DATES = st.dates(dt.date(1990, 1, 1), dt.date(2030, 12, 31)).map(lambda d: d.strftime("%d/%m/%Y"))
 NICE = {
     "StudentID": st.from_regex(r"\A0{0,3}[0-9]{1,5}\Z"),
@@ -41,14 +45,17 @@ def _rows(entity: str) -> st.SearchStrategy[list[list[str]]]:
     return st.lists(st.one_of(row, row, row, odd), max_size=25)
 
 
-def _read(entity: str, rows: list[list[str]]) -> None:
+def _read(entity: str, rows: list[list[str]], encoding: str = "utf-8", newline: str = "\n") -> None:
     only = {e: {"enabled": e == entity, "allow_empty": True} for e in ENTITIES}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "export"
         folder.mkdir()
         name = PRESET[entity].file
-        with (folder / name).open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
+        with (folder / name).open("w", encoding=encoding, newline="") as fh:
+            # csv.writer quotes only the characters of its own line terminator, so with
+            # "\n" a bare "\r" in a cell would really end the row: quote every cell then.
+            quoting = csv.QUOTE_MINIMAL if newline == "\r\n" else csv.QUOTE_ALL
+            writer = csv.writer(fh, lineterminator=newline, quoting=quoting)
             writer.writerow(PRESET[entity].columns)
             writer.writerows(rows)
         conn = connector(folder, settle_seconds=0, max_rejected=10**6, files=only, page_size=7)
@@ -71,15 +78,19 @@ def _read(entity: str, rows: list[list[str]]) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=_rows("students"))
-def test_fuzzed_student_rows_land_or_are_set_aside(rows: list[list[str]]) -> None:
-    _read("students", rows)
+@given(rows=_rows("students"), encoding=ENCODINGS, newline=NEWLINES)
+def test_fuzzed_student_rows_land_or_are_set_aside(
+    rows: list[list[str]], encoding: str, newline: str
+) -> None:
+    _read("students", rows, encoding, newline)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=_rows("attendance"))
-def test_fuzzed_attendance_rows_land_or_are_set_aside(rows: list[list[str]]) -> None:
-    _read("attendance", rows)
+@given(rows=_rows("attendance"), encoding=ENCODINGS, newline=NEWLINES)
+def test_fuzzed_attendance_rows_land_or_are_set_aside(
+    rows: list[list[str]], encoding: str, newline: str
+) -> None:
+    _read("attendance", rows, encoding, newline)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

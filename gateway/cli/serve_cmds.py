@@ -92,11 +92,16 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
     loaded = config_of(ctx)
     configure_logging(loaded.config.logging)
     cache = cache_of(ctx)
+    # uvicorn handles SIGTERM/SIGINT itself, then raises the signal again once it has
+    # stopped; these handlers catch that so the scheduler can finish its run and stop.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda s, _f: log.info("serve.stopping", signal=signal.Signals(s).name))
     scheduler = start_scheduler(loaded, cache)
     try:
         _serve_api(loaded, cache, host, port)
     finally:
         scheduler.shutdown(wait=True)
+        log.info("serve.stopped")
 
 
 @click.command("api")

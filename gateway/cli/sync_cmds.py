@@ -165,6 +165,14 @@ def _age(when: dt.datetime | None) -> str:
     )
 
 
+def _breaker_note(view: breaker.BreakerView) -> str:
+    if view.state == "open" and view.open_until is not None:
+        return f"; breaker open until {view.open_until:%H:%M:%S}Z"
+    if view.state == "half-open":
+        return "; breaker half-open (the next scheduled run is a probe)"
+    return ""
+
+
 @click.command("status")
 @click.option("--runs", "n_runs", default=5, show_default=True, help="Recent runs to show per connector.")
 @click.pass_context
@@ -186,7 +194,7 @@ def status_cmd(ctx: click.Context, n_runs: int) -> None:
             console.print(
                 f"{head}: snapshot of run {st.published_run}, synced {_age(st.synced_at)}"
                 f"{' [red]STALE[/red]' if stale else ''}; failures in a row: {st.consecutive_failures}"
-                + (f"; breaker open until {st.breaker_open_until:%H:%M:%S}Z" if st.breaker_open_until else "")
+                + _breaker_note(breaker.view(st, c.breaker))
             )
         table = Table("run", "status", "started (UTC)", "secs", "records", "retries", "why")
         for r in runs[c.name]:
