@@ -33,7 +33,10 @@ from tests.privacy_support import PASSWORD, World, build_world, client_for, logi
 def captured() -> Iterator[io.StringIO]:
     buf = io.StringIO()
     configure_logging(LoggingSettings(level="debug", format="json"), stream=buf)
+    sql = logging.getLogger("sqlalchemy.engine")
+    sql.setLevel(logging.INFO)  # every statement (parameters are hidden by the engine)
     yield buf
+    sql.setLevel(logging.NOTSET)
     reset_logging()
 
 
@@ -115,7 +118,6 @@ def serve_and_call(w: World, sid: str) -> str:
 def test_an_end_to_end_run_at_debug_level_logs_no_personal_data_tokens_or_passwords(
     tmp_path: Path, captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)  # every statement and its parameters
     w = build_world(tmp_path, f"sqlite:///{tmp_path / 'cache.db'}", students=16)
     sync_over_http(w)  # the SIS side door: httpx and the connector, at debug level
     kid, _, _ = w.district.cases.split_household
