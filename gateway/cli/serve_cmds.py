@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from collections.abc import Callable
@@ -14,45 +13,12 @@ import structlog
 from cache.scheduler import SyncScheduler, make_runner
 from cache.store import Cache
 from config.loader import LoadedConfig
-from config.settings import LoggingSettings
 from connectors import registry
 from connectors.base import Connector
 from gateway.cli.common import cache_of, config_of, publish_hooks, secrets_of
+from gateway.logging import configure_logging
 
 log = structlog.get_logger("portico.serve")
-
-
-def configure_logging(settings: LoggingSettings) -> None:
-    """Structured log lines (JSON in production) for Portico, uvicorn and APScheduler alike."""
-    level = getattr(logging, settings.level.upper())
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
-        if settings.format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
-    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-            foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, stamp],
-        )
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # APScheduler says "Running job"/"executed successfully" each time; Portico logs runs itself.
-    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            stamp,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        cache_logger_on_first_use=True,
-    )
 
 
 def connector_factory(loaded: LoadedConfig) -> Callable[[str], Connector]:
