@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from cache.reader import Reader, StudentHandle
 from config.settings import VisibilityRule
-from gateway.deps import App, Portico, View, ViewDep
+from gateway.deps import Portico, View, ViewDep
 from gateway.envelope import envelope, meta
 from gateway.params import date_range, decode_pair, encode_cursor, page_limit
 from gateway.present import attendance_mark, student_profile, student_summary
@@ -76,7 +76,8 @@ def lag_filters(rule: VisibilityRule, view: View, app: Portico) -> tuple[dt.date
 
 
 @router.api_route("", methods=GET)
-async def list_students(view: ViewDep, app: App) -> Response:
+async def list_students(view: ViewDep) -> Response:
+    app = view.app
     visible = view.reader.students(view.principal, view.published, view.today)
     view.audit_later("directory", [s.ref for s in visible], "allowed")
     names = school_names(view.reader, app, visible)
@@ -85,7 +86,8 @@ async def list_students(view: ViewDep, app: App) -> Response:
 
 
 @router.api_route("/{student_id}", methods=GET)
-async def get_student(student_id: str, view: ViewDep, app: App) -> Response:
+async def get_student(student_id: str, view: ViewDep) -> Response:
+    app = view.app
     s = await checked(view, student_id, "profile")
     names = school_names(view.reader, app, [s])
     return await respond(
@@ -99,12 +101,12 @@ async def get_student(student_id: str, view: ViewDep, app: App) -> Response:
 async def attendance(
     student_id: str,
     view: ViewDep,
-    app: App,
     from_: str | None = Query(default=None, alias="from"),
     to: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
+    app = view.app
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
