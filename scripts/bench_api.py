@@ -281,9 +281,9 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     print("\n" + setup + "\n\n" + "\n".join(lines))
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(
-            PAGE.format(setup=setup, table="\n".join(lines), when=dt.date.today().isoformat())
-        )
+        analysis = ANALYSIS.read_text() if ANALYSIS.exists() else ""
+        when = dt.date.today().isoformat()
+        args.write.write_text(PAGE.format(setup=setup, table="\n".join(lines), when=when, analysis=analysis))
     if not ok:
         sys.exit(1)
 
