@@ -48,7 +48,7 @@ async def attendance_summary(
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     rule = app.config.visibility.attendance
-    visible_before, hide_day = lag_filters(rule, view, app)
+    visible_before, hide_day = lag_filters(rule, view, app, s)
     rows = view.reader.records(
         s,
         "attendance",
@@ -134,7 +134,7 @@ async def grades(
     s = await checked(view, student_id, "grades")
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.grades
-    visible_before, _ = lag_filters(rule, view, app)
+    visible_before, _ = lag_filters(rule, view, app, s)
     rows = view.reader.records(
         s, "grade", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
     )
@@ -160,7 +160,7 @@ async def assignments(
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.assignments
-    visible_before, _ = lag_filters(rule, view, app)
+    visible_before, _ = lag_filters(rule, view, app, s)
     found = queries.assignments(
         view.reader,
         s,
@@ -194,7 +194,7 @@ async def behaviour(
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.behaviour
-    visible_before, hide_day = lag_filters(rule, view, app)
+    visible_before, hide_day = lag_filters(rule, view, app, s)
 
     def read(after: tuple[str, str] | None, limit: int) -> list[tuple[str, dict[str, Any]]]:
         return view.reader.records(
@@ -233,7 +233,7 @@ async def reports(
     s = await checked(view, student_id, "reports")
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.reports
-    visible_before, _ = lag_filters(rule, view, app)
+    visible_before, _ = lag_filters(rule, view, app, s)
     rows = view.reader.records(
         s, "report", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from cache import queries
 from cache.reader import Reader, StudentHandle
 from config.settings import VisibilityRule
 from gateway.deps import Portico, View, ViewDep
@@ -66,12 +68,29 @@ async def respond(view: View, data: Any, meta_: dict[str, Any]) -> Response:
     return envelope(data, meta_)
 
 
-def lag_filters(rule: VisibilityRule, view: View, app: Portico) -> tuple[dt.datetime, dt.date | None]:
-    """Records recorded after ``now - lag`` are hidden; so is today before the same-day time."""
+def school_tz(view: View, app: Portico, student: StudentHandle) -> ZoneInfo:
+    """The student's school's time zone (the district's when the school names none)."""
+    ref = app.cache.keyring.index.ref(student.source, "school", student.data["school_id"])
+    school = queries.shared_many(view.reader, student.source, "school", [ref], student.published_run).get(ref)
+    try:
+        return ZoneInfo(school["timezone"]) if school and school.get("timezone") else app.tz
+    except (ZoneInfoNotFoundError, ValueError):
+        return app.tz
+
+
+def lag_filters(
+    rule: VisibilityRule, view: View, app: Portico, student: StudentHandle | None = None
+) -> tuple[dt.datetime, dt.date | None]:
+    """Records recorded after ``now - lag`` are hidden; so is today before the same-day time.
+
+    "Today" and the same-day time are the student's school's, in its own time zone.
+    """
     visible_before = view.now - rule.lag
     hide_day = None
-    if rule.same_day_not_before is not None and view.now.astimezone(app.tz).time() < rule.same_day_not_before:
-        hide_day = view.today
+    if rule.same_day_not_before is not None:
+        local = view.now.astimezone(school_tz(view, app, student) if student else app.tz)
+        if local.time() < rule.same_day_not_before:
+            hide_day = local.date()
     return visible_before, hide_day
 
 
@@ -112,7 +131,7 @@ async def attendance(
     n = page_limit(limit, app.config.api)
     after = decode_pair(cursor)
     rule = app.config.visibility.attendance
-    visible_before, hide_day = lag_filters(rule, view, app)
+    visible_before, hide_day = lag_filters(rule, view, app, s)
     rows = view.reader.records(
         s,
         "attendance",
