@@ -17,9 +17,12 @@ _local_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
 
-def _lock_key(source: str) -> int:
-    # A stable signed 64-bit key per source for pg_try_advisory_lock.
-    return int.from_bytes(hashlib.sha256(f"portico-sync:{source}".encode()).digest()[:8], "big", signed=True)
+def _lock_key(source: str, schema: str = "") -> int:
+    # A stable signed 64-bit key per source for pg_try_advisory_lock. Advisory locks are
+    # database-wide, so the schema is part of the key: two caches in one database (or
+    # two test runs in their own schemas) must not block each other.
+    digest = hashlib.sha256(f"portico-sync:{schema}:{source}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 @contextmanager
@@ -28,15 +31,14 @@ def source_lock(engine: Engine, source: str) -> Iterator[bool]:
     url = str(engine.url)
     if not is_sqlite(url):
         with engine.connect() as conn:
-            got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(source)}).scalar()
-            )
+            key = _lock_key(source, str(conn.execute(text("SELECT current_schema()")).scalar()))
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
             conn.commit()
             try:
                 yield got
             finally:
                 if got:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(source)})
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                     conn.commit()
         return
     path = sqlite_path(url)

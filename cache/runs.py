@@ -65,7 +65,9 @@ def save_state(conn: Connection, source: str, **values: Any) -> None:
     """Upsert ``source``'s state with ``values`` (portable: update, else insert)."""
     res = conn.execute(update(STATE).where(STATE.c.source == source).values(**values))
     if not res.rowcount:
-        conn.execute(insert(STATE).values(source=source, cursors={}, consecutive_failures=0, **values))
+        conn.execute(
+            insert(STATE).values(**{"source": source, "cursors": {}, "consecutive_failures": 0, **values})
+        )
 
 
 def is_stale(state: SourceState | None, stale_after: dt.timedelta, now: dt.datetime | None = None) -> bool:

@@ -22,9 +22,19 @@ from cache.types import UtcDateTime
 class RecordRow(SQLModel, table=True):
     __tablename__ = "record"
     __table_args__ = (
-        Index("ix_record_ref", "source", "kind", "ref", "valid_from"),
+        # Unique: one version of a record per run, so a duplicate in the source cannot
+        # produce two current rows (the second is skipped and counted as set aside).
+        Index("ix_record_ref", "source", "kind", "ref", "valid_from", unique=True),
         Index("ix_record_student", "student_ref", "kind", "day"),
-        # Timetable entries and assignments by section, results by assignment.
+        # Retired rows only (a small share): publishing prunes them and discarding a run
+        # restores them without scanning the table.
+        Index(
+            "ix_record_retired",
+            "source",
+            "valid_to",
+            sqlite_where=Column("valid_to").isnot(None),
+            postgresql_where=Column("valid_to").isnot(None),
+        ),
         Index(
             "ix_record_parent",
             "parent_ref",

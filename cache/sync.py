@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy import Engine
 
+from cache import breaker
 from cache.encode import Encoder, adult_cutoff
+from cache.guards import guard_reasons
 from cache.keystore import Keyring
 from cache.locks import source_lock
 from cache.runs import create_run, get_run, load_state, runs_with_status, save_state, update_run
@@ -22,16 +24,23 @@ from cache.types import utcnow
 from config.errors import (
     PorticoError,
     SourceAuthError,
+    SourceChangedError,
     SourceDataError,
     SourceUnavailableError,
 )
 from config.settings import ConnectorSettings, PorticoConfig
 from connectors.base import Connector, Page
+from connectors.records import Record
 
 log = structlog.get_logger("portico.sync")
 
+# A run that finds the source changing under a full read is retried this many times at
+# once; if it still changes, the run fails and the next scheduled run tries again.
+CHANGE_RETRIES = 2
+
 # error class -> (run status, counts towards the breaker)
 OUTCOMES: dict[type[BaseException], tuple[str, bool]] = {
+    SourceChangedError: ("failed", False),  # retried at once (CHANGE_RETRIES), then next time
     SourceUnavailableError: ("failed", True),
     SourceAuthError: ("failed", True),
     SourceDataError: ("held", False),
@@ -59,6 +68,7 @@ class SyncOutcome:
     retries: int = 0
     seconds: float = 0.0
     records: int = 0
+    breaker: str = "closed"
 
 
 def _classify(exc: BaseException) -> tuple[str, bool]:
@@ -122,7 +132,11 @@ class SyncEngine:
                     self.source, None, "skipped", error="another sync of this source is running"
                 )
             recover(self.engine, self.source)
-            outcome = self._run_locked(connector, full, progress or Progress())
+            for attempt in range(CHANGE_RETRIES + 1):
+                outcome = self._run_locked(connector, full, progress or Progress())
+                if outcome.error_class != SourceChangedError.__name__ or attempt == CHANGE_RETRIES:
+                    break
+                log.info("sync.retry", source=self.source, run=outcome.run_id, reason="source changed")
         if outcome.status == "published" and outcome.run_id is not None:
             for hook in self.on_published:
                 hook(self.source, outcome.run_id)
@@ -157,7 +171,7 @@ class SyncEngine:
         outcome = SyncOutcome(self.source, run_id, "running")
         try:
             self._read_all(connector, staging, cursors, full, progress, outcome)
-            held = self._guard(staging, published, full)
+            held = guard_reasons(self.cs.guards, staging, published, full)
             counts = {k: c.as_dict() for k, c in staging.result.counts.items()}
             outcome.counts = counts
             staging.conn.commit()
@@ -172,6 +186,7 @@ class SyncEngine:
                 )
                 if held:
                     update_run(conn, run_id, status="held", hold_reasons=held, finished_at=utcnow())
+                    breaker.record_success(conn, self.source)
                     outcome.status, outcome.hold_reasons = "held", held
                 else:
                     publish_run(conn, self.source, run_id, cursors, as_of, full)
@@ -199,10 +214,10 @@ class SyncEngine:
                     hold_reasons=[outcome.error] if outcome.status == "held" else [],
                 )
                 if counts_failure:
-                    st = load_state(conn, self.source)
-                    save_state(
-                        conn, self.source, consecutive_failures=(st.consecutive_failures if st else 0) + 1
-                    )
+                    view = breaker.record_failure(conn, self.source, self.cs.breaker)
+                    outcome.breaker = view.state
+                else:
+                    breaker.record_success(conn, self.source)
             outcome.hold_reasons = [outcome.error] if outcome.status == "held" else []
         finally:
             staging.close()
@@ -223,6 +238,8 @@ class SyncEngine:
             stream_full = True
             started = False
             new_cursor = None
+            seen = IdSet()
+            added_before = self._added(staging, info.kinds)
             pages = connector.read(info.name, None if full else cursors.get(info.name), full=full)
             for n_pages, page in enumerate(pages, start=1):
                 if not started:
@@ -230,6 +247,7 @@ class SyncEngine:
                     started = True
                 stream_full = stream_full and page.full
                 staging.write(page.records)
+                seen.add(page.records)
                 for err in page.rejected:
                     staging.reject(err, info.kinds[0] if len(info.kinds) == 1 else "unknown")
                 records += len(page.records)
@@ -239,6 +257,9 @@ class SyncEngine:
                 if progress.on_page:
                     progress.on_page(info.name, page, records, n_pages)
             if started and stream_full:
+                # Ids came or went: offset paging may have slipped if that happened mid-read.
+                if self._added(staging, info.kinds) > added_before or staging.pending_deletes(info.kinds):
+                    self._confirm_full_read(connector, info.name, seen, outcome)
                 staging.finish_full_stream(info.kinds)
             elif not started and (full or info.name not in cursors):
                 # A full read that produced no page at all: an empty source for these kinds.
@@ -250,36 +271,43 @@ class SyncEngine:
             if progress.on_stream_done:
                 progress.on_stream_done(info.name, records, time.monotonic() - t0)
 
-    def _guard(self, staging: Staging, published: int | None, full: bool) -> list[str]:
-        """Reasons to hold this snapshot instead of publishing it (no personal data)."""
-        g = self.cs.guards
-        reasons = []
-        rejected = sum(c.rejected for c in staging.result.counts.values())
-        if rejected > g.max_rejected:
-            reasons.append(f"{rejected} records were set aside (limit {g.max_rejected})")
-        if published is None:
-            for kind in g.guarded_kinds:
-                c = staging.result.counts.get(kind)
-                if c is None or c.added == 0:
-                    reasons.append(f"the source has no {kind} records")
-            return reasons
-        before = staging.published_counts(g.guarded_kinds)
-        for kind in g.guarded_kinds:
-            c = staging.result.counts.get(kind)
-            deleted = c.deleted if c else 0
-            prior = before.get(kind, 0)
-            if prior and full and c is not None and c.added + c.changed + c.unchanged == 0:
-                reasons.append(f"the source returned no {kind} records (had {prior})")
-                continue
-            rule = g.rule(kind)
-            if prior and deleted / prior > rule.max_drop_share:
-                reasons.append(
-                    f"{deleted} of {prior} {kind} records would be removed "
-                    f"(more than {rule.max_drop_share:.0%})"
-                )
-            elif rule.max_drop_count is not None and deleted > rule.max_drop_count:
-                reasons.append(f"{deleted} {kind} records would be removed (more than {rule.max_drop_count})")
-        return reasons
+    @staticmethod
+    def _added(staging: Staging, kinds: tuple[str, ...]) -> int:
+        counts = staging.result.counts
+        return sum(counts[k].added for k in kinds if k in counts)
+
+    def _confirm_full_read(
+        self, connector: Connector, stream: str, seen: IdSet, outcome: SyncOutcome
+    ) -> None:
+        """Before a full read that adds or deletes records is staged, read it again: same ids, or retry.
+
+        Paging by offset misses a row when another is deleted behind the reader and a
+        third inserted ahead (the /count still agrees): the snapshot would lack a row that
+        never left the source. That needs ids to come or go, so only then is the stream
+        read a second time; other ids than the first read's mean the source changed, and
+        the run is retried instead.
+        """
+        again = IdSet()
+        for page in connector.read(stream, None, full=True):
+            again.add(page.records)
+            outcome.retries += page.retries
+        if again != seen:
+            raise SourceChangedError(
+                f"stream {stream} changed while it was read in full ({seen.count} then {again.count} records)"
+            )
+
+
+@dataclass
+class IdSet:
+    """An order-free fingerprint of a set of record ids: count and a sum of hashes."""
+
+    count: int = 0
+    total: int = 0
+
+    def add(self, records: list[Record]) -> None:
+        for rec in records:
+            self.count += 1
+            self.total = (self.total + hash((rec.kind, rec.source_id))) & 0xFFFF_FFFF_FFFF_FFFF
 
 
 def decide(engine: Engine, source: str, run_id: int, *, approve: bool, by: str) -> str:

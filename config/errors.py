@@ -6,6 +6,7 @@
     │   ├── SourceUnavailableError    transient: retry later (timeouts, 5xx, 429, refused)
     │   ├── SourceAuthError           stop: an operator must fix credentials or rights
     │   └── SourceDataError           the source answered with something unusable (stop the run)
+    │       └── SourceChangedError        the source changed while a stream was read in full (retry the run)
     ├── RecordError               one record is bad: set it aside with its reason, count it
     ├── ReadOnlyViolation         a request that could write to a source was refused
     ├── SnapshotHeld              guards held a snapshot for an operator's approval
@@ -65,6 +66,10 @@ class SourceAuthError(SourceError):
 
 class SourceDataError(SourceError):
     """The source answered with data Portico cannot use as a whole (stop this run)."""
+
+
+class SourceChangedError(SourceDataError):
+    """The source changed while a stream was being read in full: retry the run, publish nothing."""
 
 
 class RecordError(PorticoError):

@@ -80,6 +80,9 @@ class Schedule(Strict):
     blackout: list[Blackout] = Field(default_factory=list)
     # A full pull on this cadence finds deletes the source has no endpoint for.
     full_every: dt.timedelta = dt.timedelta(days=1)
+    # A run that could not start on time (process down, previous run still going) still
+    # runs if it is at most this late; several missed runs coalesce into one.
+    misfire_grace: dt.timedelta = dt.timedelta(minutes=30)
 
     _tz = field_validator("timezone")(lambda v: v if v is None else _check_tz(v))
 
@@ -93,8 +96,12 @@ class Schedule(Strict):
 
 
 class GuardRule(Strict):
+    """Deletes (records removed) and shrinkage (net loss: removed minus added) per kind."""
+
     max_drop_share: float = Field(default=0.10, ge=0, le=1)
     max_drop_count: int | None = Field(default=None, ge=0)
+    max_shrink_share: float | None = Field(default=None, ge=0, le=1)
+    max_shrink_count: int | None = Field(default=None, ge=0)
 
 
 class Guards(Strict):
@@ -109,12 +116,22 @@ class Guards(Strict):
         return self.per_kind.get(kind, self.default)
 
 
+class Breaker(Strict):
+    """Circuit breaker: after ``failures`` failed runs in a row, rest for ``cooldown``."""
+
+    failures: int = Field(default=3, ge=1)
+    cooldown: dt.timedelta = dt.timedelta(minutes=30)
+    # Each failed probe doubles the rest, up to this ceiling.
+    max_cooldown: dt.timedelta = dt.timedelta(hours=6)
+
+
 class ConnectorSettings(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
     type: str
     enabled: bool = True
     schedule: Schedule | None = None
     guards: Guards = Guards()
+    breaker: Breaker = Breaker()
     options: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -149,6 +149,19 @@ def test_a_district_too_small_for_the_cases_is_refused(students: int, families: 
         DistrictSpec(students=students, families=families)
 
 
+@pytest.mark.parametrize("change", [{"style": "fr"}, {"schools": 0}, {"timezone": "Mars/Olympus"}])
+def test_a_spec_with_an_unknown_style_no_schools_or_a_bad_timezone_is_refused(
+    change: dict[str, object],
+) -> None:
+    with pytest.raises(ValueError):
+        DistrictSpec(**change)  # type: ignore[arg-type]
+
+
+def test_a_spec_takes_its_styles_timezone_and_todays_date_from_a_datetime() -> None:
+    spec = DistrictSpec(style="uk", today=dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC))
+    assert spec.timezone == "Europe/London" and spec.today == dt.date(2026, 11, 24)
+
+
 def test_families_default_to_about_two_thirds_of_students() -> None:
     spec = DistrictSpec(students=1000)
     assert spec.families == 650

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from collections import defaultdict
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -90,6 +91,10 @@ def test_a_slice_is_the_same_range_of_the_full_sequence(
         assert list(district.iter(kind, start, stop)) == records[kind][start:stop], kind
 
 
+_SHARED = SyntheticDistrict(SMALL["uk"])
+_SHARED_RECORDS = {kind: list(_SHARED.iter(kind)) for kind in KINDS}
+
+
 @given(data=st.data())
 @settings(max_examples=60, deadline=None)
 def test_any_slice_of_any_kind_matches_the_full_sequence(data: st.DataObject) -> None:
@@ -99,10 +104,6 @@ def test_any_slice_of_any_kind_matches_the_full_sequence(data: st.DataObject) ->
     start = data.draw(st.integers(0, len(full)))
     stop = data.draw(st.integers(start, len(full)))
     assert list(district.iter(kind, start, stop)) == full[start:stop]
-
-
-_SHARED = SyntheticDistrict(SMALL["uk"])
-_SHARED_RECORDS = {kind: list(_SHARED.iter(kind)) for kind in KINDS}
 
 
 def test_a_deep_slice_of_a_large_attendance_sequence_matches_lookups_by_id() -> None:
@@ -132,6 +133,12 @@ def test_get_finds_records_by_source_id_and_none_for_unknown_ids(
     assert district.get("result", f"0{an_assignment}-{first}") is None  # leading zeros matter
     last_term = records["grade"][-1].source_id.rsplit("-", 1)[1]
     assert district.get("grade", f"{first}-no-section-{last_term}") is None
+
+
+def test_every_record_serialises_with_orjson_as_the_cache_stores_it(records: dict[str, list[Record]]) -> None:
+    for kind, rows in records.items():
+        for r in rows[:50]:
+            assert orjson.loads(orjson.dumps(r))["source_id"] == r.source_id, kind
 
 
 def test_an_unknown_kind_is_refused(district: SyntheticDistrict) -> None:

@@ -8,6 +8,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.records import Enrollment, Record
 from connectors.sim.attendance import AttendanceBook
@@ -62,8 +63,14 @@ class DistrictSpec:
         if general_families < (1 if general_students else 0) or general_families > general_students:
             raise ValueError(f"families must be between {SPECIAL_FAMILIES + 1} and students - 1")
         object.__setattr__(self, "families", families)
+        if isinstance(self.today, dt.datetime):  # a datetime would not compare with the dates
+            object.__setattr__(self, "today", self.today.date())
         if self.timezone is None:
             object.__setattr__(self, "timezone", DEFAULT_TIMEZONE[self.style])
+        try:
+            ZoneInfo(str(self.timezone))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("timezone must be an IANA time zone name") from exc
 
 
 @dataclass
@@ -74,7 +81,13 @@ class _Kind:
 
 
 class SyntheticDistrict:
-    """Records of a district described by a ``DistrictSpec``; see DISTRICT_API.md."""
+    """Records of a district described by a ``DistrictSpec``.
+
+    ``iter(kind, start, stop)`` computes records ``[start, stop)`` directly from their
+    index (bulk kinds never generate earlier records); structural kinds (schools,
+    people, links, sections, timetable) are built once per instance. ``cases`` names
+    the awkward records that tests and the demo rely on.
+    """
 
     def __init__(self, spec: DistrictSpec) -> None:
         self.spec = spec

@@ -21,7 +21,7 @@ US_GRADES = ("K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 UK_GRADES = tuple(f"Year {n}" for n in range(7, 14))
 # Age on the first day of the school year of a pupil in the first grade of each style.
 FIRST_GRADE_AGE = {"us": 5, "uk": 11}
-SPECIAL_FAMILIES = 11  # families 0..10 hold the awkward cases (see build_people)
+SPECIAL_FAMILIES = 11  # families 0..10 hold the awkward cases (see cases.place_cases)
 SPECIAL_STUDENTS = 12
 MASK = (1 << 64) - 1
 
@@ -52,7 +52,7 @@ class Roster:
 
 
 def source_id_for(style: str, kind: str, i: int) -> str:
-    # uk sources keep leading zeros; us sources use numeric-looking strings.
+    """Source id of the i-th student/contact/section: uk ids keep leading zeros, us ids are numeric."""
     if style == "uk":
         return {"student": f"{i + 1:06d}", "contact": f"{i + 1:07d}", "section": f"{i + 1:05d}"}[kind]
     return str({"student": 100001, "contact": 500001, "section": 3001}[kind] + i)
@@ -172,7 +172,10 @@ class People:
                 enrollment_status=EnrollmentStatus.TRANSFERRED if left else EnrollmentStatus.ACTIVE,
                 entry_date=entry,
                 exit_date=exit_date,
-                email=f"{first}.{last}.{sid}@students.example.org".lower() if grade >= 3 else None,
+                # Older pupils have a school email address; young us pupils do not.
+                email=f"{first}.{last}.s{sid}@example.org".lower()
+                if grade >= 3 or self.style == "uk"
+                else None,
             )
         )
         self.r.student_school.append(school)
@@ -212,17 +215,18 @@ class People:
         last = rng.choice(names.FAMILY_NAMES)
         kids = [self.student(last, rng.randrange(self.n_schools)) for _ in range(size)]
         rel_a = rng.choice(("Mother", "Father", "Parent", "Guardian", "Mother"))
-        guardians = [(self.contact(rel_a, last), rel_a, True)]
+        # (contact, relationship, has parental responsibility, lives with the children)
+        guardians = [(self.contact(rel_a, last), rel_a, True, True)]
         if rng.random() < 0.7:  # about 70% of families have two guardians
             rel_b = rng.choice(("Father", "Mother", "Parent", "Step-parent"))
             other = last if rng.random() < 0.7 else rng.choice(names.FAMILY_NAMES)
-            guardians.append((self.contact(rel_b, other), rel_b, rel_b != "Step-parent"))
+            guardians.append((self.contact(rel_b, other), rel_b, rel_b != "Step-parent", True))
         if rng.random() < 0.2:  # an emergency contact without parental responsibility
             rel_c = rng.choice(("Grandmother", "Grandfather", "Aunt", "Carer"))
-            guardians.append((self.contact(rel_c, rng.choice(names.FAMILY_NAMES)), rel_c, False))
+            guardians.append((self.contact(rel_c, rng.choice(names.FAMILY_NAMES)), rel_c, False, False))
         for kid in kids:
-            for prio, (c, rel, parent) in enumerate(guardians, start=1):
-                self.link(kid, c, rel, prio, responsibility=parent, portal=parent, lives_with=prio < 3)
+            for prio, (c, rel, parent, home) in enumerate(guardians, start=1):
+                self.link(kid, c, rel, prio, responsibility=parent, portal=parent, lives_with=home)
 
 
 def default_families(students: int) -> int:

@@ -7,6 +7,9 @@ import click
 from gateway.cli.access_cmds import access_group, accounts_group
 from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
+from gateway.cli.demo_cmds import demo_cmd
+from gateway.cli.serve_cmds import COMMANDS as SERVE_COMMANDS
+from gateway.cli.simulate_cmds import simulate_group
 from gateway.cli.sync_cmds import status_cmd, sync_group
 
 
@@ -26,5 +29,9 @@ main.add_command(config_group)
 main.add_command(keys_group)
 main.add_command(sync_group)
 main.add_command(status_cmd)
+main.add_command(simulate_group)
+main.add_command(demo_cmd)
+for _cmd in SERVE_COMMANDS:
+    main.add_command(_cmd)
 main.add_command(accounts_group)
 main.add_command(access_group)

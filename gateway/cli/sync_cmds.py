@@ -10,13 +10,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from cache import maintenance
+from cache import breaker
 from cache.runs import all_states, get_run, is_stale, recent_runs
 from cache.sync import Progress, SyncEngine, SyncOutcome, decide
 from cache.types import utcnow
+from config.errors import PorticoError
 from connectors.base import Page
-from gateway import provision
-from gateway.cli.common import build_connector, cache_of, config_of, fail
+from gateway.cli.common import build_connector, cache_of, config_of, fail, publish_hooks
 
 
 def _progress(console: Console, plain: bool) -> Progress:
@@ -78,9 +78,15 @@ def sync_group(ctx: click.Context, names: tuple[str, ...], full: bool) -> None:
             cs = loaded.config.connector(name)
         except KeyError:
             fail(f"no connector named {name!r} in {loaded.file}")
+        view = breaker.check(cache.engine, name, cs.breaker)
+        if view.state != "closed":
+            click.echo(
+                f"note: {name}'s circuit breaker is {view.state} after {view.failures} failed runs; "
+                "a manual sync runs anyway (scheduled runs respect it)"
+            )
         connector = build_connector(loaded, name)
         try:
-            hooks = [maintenance.after_publish(cache.engine), provision.after_publish(cache, loaded.config)]
+            hooks = publish_hooks(cache, loaded.config)
             out = SyncEngine(cache.engine, cache.keyring, loaded.config, cs, on_published=hooks).run(
                 connector, full=full, progress=_progress(console, plain)
             )
@@ -126,7 +132,10 @@ def _decide(ctx: click.Context, run_id: int, approve: bool) -> None:
         fail(f"no run {run_id}")
     import getpass
 
-    status = decide(cache.engine, run.source, run_id, approve=approve, by=f"cli:{getpass.getuser()}")
+    try:
+        status = decide(cache.engine, run.source, run_id, approve=approve, by=f"cli:{getpass.getuser()}")
+    except PorticoError as exc:
+        fail(str(exc))
     click.echo(f"run {run_id} {status}")
 
 
@@ -157,6 +166,14 @@ def _age(when: dt.datetime | None) -> str:
     )
 
 
+def _breaker_note(view: breaker.BreakerView) -> str:
+    if view.state == "open" and view.open_until is not None:
+        return f"; breaker open until {view.open_until:%H:%M:%S}Z"
+    if view.state == "half-open":
+        return "; breaker half-open (the next scheduled run is a probe)"
+    return ""
+
+
 @click.command("status")
 @click.option("--runs", "n_runs", default=5, show_default=True, help="Recent runs to show per connector.")
 @click.pass_context
@@ -178,7 +195,7 @@ def status_cmd(ctx: click.Context, n_runs: int) -> None:
             console.print(
                 f"{head}: snapshot of run {st.published_run}, synced {_age(st.synced_at)}"
                 f"{' [red]STALE[/red]' if stale else ''}; failures in a row: {st.consecutive_failures}"
-                + (f"; breaker open until {st.breaker_open_until:%H:%M:%S}Z" if st.breaker_open_until else "")
+                + _breaker_note(breaker.view(st, c.breaker))
             )
         table = Table("run", "status", "started (UTC)", "secs", "records", "retries", "why")
         for r in runs[c.name]:
