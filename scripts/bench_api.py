@@ -162,6 +162,12 @@ def run_wrk(
     }
 
 
+def server_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _ms(v: str) -> float:
     num, unit = float(re.match(r"[\d.]+", v).group(0)), re.sub(r"[\d.]+", "", v)  # type: ignore[union-attr]
     return num * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -206,9 +212,14 @@ def measure(
         for tok, path in requests[:8]:  # a correct answer first: a fast 401 would measure nothing
             r = httpx.get(url + path, headers={"Authorization": f"Bearer {tok}"})
             assert r.status_code == 200, (path, r.status_code)
+        cpu_before = server_cpu(proc.pid)
         if shutil.which("wrk") and not args.httpx:
-            return run_wrk(url, requests, args.seconds, args.clients, base)
-        return run_httpx(url, requests, args.seconds, args.clients)
+            result = run_wrk(url, requests, args.seconds, args.clients, base)
+        else:
+            result = run_httpx(url, requests, args.seconds, args.clients)
+        # The server's own CPU per request: steadier than req/s on a shared machine.
+        result["cpu_us"] = (server_cpu(proc.pid) - cpu_before) / (result["rps"] * args.seconds) * 1e6
+        return result
     finally:
         proc.terminate()
         proc.wait()
@@ -242,17 +253,17 @@ def main() -> None:
 
 def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
     med = {
-        k: {m: statistics.median(r[m] for r in v) for m in ("rps", "p50", "p99", "errors")}
+        k: {m: statistics.median(r[m] for r in v) for m in ("rps", "p50", "p99", "errors", "cpu_us")}
         for k, v in results.items()
     }
     share = med["dashboard"]["rps"] / med["trivial"]["rps"]
     ok = share >= 0.25 and med["dashboard"]["p99"] < 50 and med["dashboard"]["errors"] == 0
     tool = "wrk" if shutil.which("wrk") and not args.httpx else "httpx (async)"
     lines = [
-        "| endpoint | req/s | p50 ms | p99 ms | non-2xx |",
-        "| --- | --- | --- | --- | --- |",
+        "| endpoint | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/request |",
+        "| --- | --- | --- | --- | --- | --- |",
         *(
-            f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['errors']:.0f} |"
+            f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['errors']:.0f} | {m['cpu_us']:,.0f} |"
             for name, m in (
                 ("parent dashboard (4 routes, round robin)", med["dashboard"]),
                 ("FastAPI trivial JSON", med["trivial"]),
@@ -270,9 +281,9 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     print("\n" + setup + "\n\n" + "\n".join(lines))
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(
-            PAGE.format(setup=setup, table="\n".join(lines), when=dt.date.today().isoformat())
-        )
+        analysis = ANALYSIS.read_text() if ANALYSIS.exists() else ""
+        when = dt.date.today().isoformat()
+        args.write.write_text(PAGE.format(setup=setup, table="\n".join(lines), when=when, analysis=analysis))
     if not ok:
         sys.exit(1)
 

@@ -45,10 +45,16 @@ def _serve_api(loaded: LoadedConfig, cache: Cache, host: str | None, port: int |
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.mail import mailer_from
 
     api = loaded.config.api
+    # The mailer resolves its SMTP password reference relative to the config file.
+    mailer = mailer_from(loaded.config.mail, secrets_of(loaded), loaded.base_dir)
     uvicorn.run(
-        create_app(loaded.config, cache), host=host or api.host, port=port or api.port, log_config=None
+        create_app(loaded.config, cache, mailer=mailer),
+        host=host or api.host,
+        port=port or api.port,
+        log_config=None,
     )
 
 
