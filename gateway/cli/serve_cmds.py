@@ -32,12 +32,41 @@ def connector_factory(loaded: LoadedConfig) -> Callable[[str], Connector]:
     return build
 
 
+def add_reminder_job(scheduler: SyncScheduler, loaded: LoadedConfig, cache: Cache) -> None:
+    """Password-expiry reminders (school-aup preset: day 80, then daily from day 85), each
+    morning in the district's time; one process sends them even when several run workers."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from cache.locks import source_lock
+    from cache.types import utcnow
+    from gateway import reminders
+    from gateway.mail import mailer_from
+
+    mailer = mailer_from(loaded.config.mail, secrets_of(loaded), loaded.base_dir)
+
+    def send() -> None:
+        with source_lock(cache.engine, "password-reminders") as got:
+            if got:
+                sent = reminders.send_due(cache, loaded.config, mailer, utcnow())
+                log.info("reminders.sent", sent=sent.sent, no_email=sent.no_email, failed=sent.failed)
+
+    scheduler.scheduler.add_job(
+        send,
+        CronTrigger(hour=7, minute=30, timezone=loaded.config.district.timezone),
+        id="password-reminders",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+    )
+
+
 def start_scheduler(loaded: LoadedConfig, cache: Cache) -> SyncScheduler:
     runner = make_runner(cache, connector_factory(loaded), on_published=publish_hooks(cache, loaded.config))
     scheduler = SyncScheduler(cache, runner)
-    scheduler.start()
     if not scheduler.job_ids:
         log.warning("scheduler.no_jobs", hint="no enabled connector has a schedule")
+    add_reminder_job(scheduler, loaded, cache)
+    scheduler.start()
     return scheduler
 
 
