@@ -1,4 +1,4 @@
-"""Portico-owned state beside the snapshots: accounts, sessions and access holds.
+"""Portico-owned state beside the snapshots: accounts, sessions, holds, tokens and throttling.
 
 These rows are never touched by a sync (holds survive every later sync until
 released). Personal values (usernames, hold reasons, TOTP secrets) are encrypted
@@ -34,6 +34,7 @@ class Account(SQLModel, table=True):
     password_history: list[str] = Field(default_factory=list, sa_type=JSON)
     password_changed_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     totp_secret_enc: bytes | None = Field(default=None, sa_type=LargeBinary)
+    totp_confirmed_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     aup_version: str | None = None
     aup_accepted_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: dt.datetime = Field(sa_type=UtcDateTime)
@@ -73,3 +74,31 @@ class AccessHold(SQLModel, table=True):
     created_by: str = Field(sa_type=String(64))
     released_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     released_by: str | None = None
+
+
+class AccountToken(SQLModel, table=True):
+    """A single-use emailed token (activation or password reset): only its SHA-256 is stored."""
+
+    __tablename__ = "account_token"
+    __table_args__ = (Index("ix_account_token_account", "account_id", "purpose"),)
+
+    token_hash: str = Field(primary_key=True, sa_type=String(64))
+    account_id: str = Field(sa_type=String(32))
+    purpose: str = Field(sa_type=String(16))  # invite | reset
+    created_at: dt.datetime = Field(sa_type=UtcDateTime)
+    expires_at: dt.datetime = Field(sa_type=UtcDateTime)
+    used_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Consecutive failed sign-ins per key (a username's or an address's blind index).
+
+    In the database, not in memory, so every API replica sees the same count.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, sa_type=String(40))
+    failures: int = 0
+    last_failure_at: dt.datetime = Field(sa_type=UtcDateTime)
+    blocked_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)

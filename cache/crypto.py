@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 import re
 import secrets
@@ -119,22 +118,25 @@ class Sealer:
 
 
 class BlindIndex:
-    """Keyed HMAC-SHA256 for lookups and change detection without plaintext.
+    """Keyed BLAKE2b (a PRF, RFC 7693 keyed mode) for lookups and change detection.
 
     ``ref`` values double as the API's opaque ids: stable, not guessable, not the SIS id.
+    Keyed BLAKE2b is one native call per value, several times cheaper than HMAC-SHA256
+    from Python, which matters at millions of records per sync.
     """
 
-    __slots__ = ("_base",)
+    __slots__ = ("_key", "_ref_person")
 
     def __init__(self, key: bytes) -> None:
-        self._base = hmac.new(key, digestmod=hashlib.sha256)
+        self._key = key
+        # Separate derived keys for ids and for digests (domain separation).
+        self._ref_person = b"portico-ref"
 
     def ref(self, *parts: str) -> str:
-        h = self._base.copy()
-        h.update("\x1f".join(parts).encode())
-        return base64.urlsafe_b64encode(h.digest()[:16]).rstrip(b"=").decode()
+        h = hashlib.blake2b(
+            "\x1f".join(parts).encode(), key=self._key, digest_size=16, person=self._ref_person
+        )
+        return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
 
     def digest(self, data: bytes) -> bytes:
-        h = self._base.copy()
-        h.update(data)
-        return h.digest()[:16]
+        return hashlib.blake2b(data, key=self._key, digest_size=16, person=b"portico-digest").digest()

@@ -9,11 +9,13 @@ is "not found", the same for a stranger's child as for a child that does not exi
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from cache.encode import aad
 from cache.keystore import Keyring
@@ -28,12 +30,14 @@ _HOLDS = """NOT EXISTS (SELECT 1 FROM access_hold h WHERE h.source = st.source A
 
 # A guardian sees a student only through a live link: parental responsibility, portal
 # access and no court order (ln.access), student on roll today, the coming-of-age rule,
-# and no hold on the contact or the student.
+# and no hold on the contact or the student. The links are found first, through the
+# contact's index (the IS NOT NULL lets SQLite use that partial index), and the students
+# by their refs: microseconds whatever the size of the district, not a scan of it.
 GUARDIAN_STUDENTS = f"""
 SELECT st.ref, st.key_id, st.payload FROM record st
-JOIN record ln ON ln.source = st.source AND ln.kind = 'link' AND ln.student_ref = st.ref
-WHERE st.source = :src AND st.kind = 'student' AND {CURRENT.format(t="st")} AND {CURRENT.format(t="ln")}
-  AND ln.contact_ref = :me AND ln.access = :yes
+WHERE st.source = :src AND st.kind = 'student' AND {CURRENT.format(t="st")}
+  AND st.ref IN (SELECT ln.student_ref FROM record ln WHERE ln.source = :src AND ln.kind = 'link'
+    AND ln.contact_ref = :me AND ln.contact_ref IS NOT NULL AND ln.access = :yes AND {CURRENT.format(t="ln")})
   AND (st.active_from IS NULL OR st.active_from <= :today)
   AND (st.active_to IS NULL OR st.active_to > :today)
   AND (st.guardian_until IS NULL OR st.guardian_until >= :today)
@@ -46,6 +50,16 @@ WHERE st.source = :src AND st.kind = 'student' AND st.ref = :me AND {CURRENT.for
   AND (st.active_from IS NULL OR st.active_from <= :today)
   AND (st.active_to IS NULL OR st.active_to > :today)
 """
+
+
+@functools.lru_cache(maxsize=512)
+def driver_sql(sql: str, dialect: str) -> str:
+    """``:name`` placeholders in the driver's own style: sqlite3 takes them as they are,
+    psycopg wants ``%(name)s``. The hot read path skips SQLAlchemy's statement compilation;
+    values are still always bound, never formatted into the SQL."""
+    if dialect == "sqlite":
+        return sql
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
 
 
 @dataclass(frozen=True)
@@ -77,7 +91,10 @@ class Reader:
         return load_state(self.conn, source)
 
     def _exec(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        return list(self.conn.execute(text(sql), bind_all(self.conn.dialect.name, params)).all())
+        dialect = self.conn.dialect.name
+        return list(self.conn.exec_driver_sql(driver_sql(sql, dialect), bind_all(dialect, params)).all())
+
+    query = _exec  # for the other authorised readers in cache.queries
 
     def open(self, source: str, kind: str, ref: str, key_id: str, payload: bytes) -> dict[str, Any]:
         blob = self.keyring.sealer(key_id).open(bytes(payload), aad(source, kind, ref, key_id))

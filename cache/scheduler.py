@@ -46,14 +46,21 @@ def _log_progress(source: str) -> Progress:
     return Progress(on_stream_done=on_done)
 
 
-def make_runner(cache: Cache, connector_for: ConnectorFactory) -> RunConnector:
-    """``run_connector(name)``: build the connector, sync it under its lock, close it."""
+def make_runner(
+    cache: Cache,
+    connector_for: ConnectorFactory,
+    on_published: list[Callable[[str, int], None]] | None = None,
+) -> RunConnector:
+    """``run_connector(name)``: build the connector, sync it under its lock, close it.
+
+    ``on_published`` hooks run after each publish (provisioning, planner statistics).
+    """
 
     def run_connector(name: str) -> SyncOutcome:
         cs = cache.config.connector(name)
         connector = connector_for(name)
         try:
-            engine = SyncEngine(cache.engine, cache.keyring, cache.config, cs)
+            engine = SyncEngine(cache.engine, cache.keyring, cache.config, cs, on_published=on_published)
             return engine.run(connector, progress=_log_progress(name))
         finally:
             connector.close()

@@ -36,6 +36,13 @@ class RecordRow(SQLModel, table=True):
             postgresql_where=Column("valid_to").isnot(None),
         ),
         Index(
+            "ix_record_parent",
+            "parent_ref",
+            "kind",
+            sqlite_where=Column("parent_ref").isnot(None),
+            postgresql_where=Column("parent_ref").isnot(None),
+        ),
+        Index(
             "ix_record_contact",
             "contact_ref",
             sqlite_where=Column("contact_ref").isnot(None),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,6 +59,46 @@ class StageResult:
     rejected: list[dict[str, str]] = field(default_factory=list)
 
 
+class _VersionIndex:
+    """The current versions of one kind, by digest: sorted 8-byte prefixes, row ids, seen flags.
+
+    16 bytes per row (4 million rows: 64 MB) replace a lookup per record on full pulls;
+    rows never taken by the end of the stream are the deletes. A 64-bit prefix makes an
+    accidental match about one in 10^13 per record at district sizes.
+    """
+
+    def __init__(self, conn: Connection, ph: str, source: str, kind: str) -> None:
+        self.keys = array("Q")
+        self.ids = array("q")
+        result = conn.exec_driver_sql(
+            f"SELECT digest, id FROM record WHERE source={ph} AND kind={ph} AND valid_to IS NULL ORDER BY digest",
+            (source, kind),
+            execution_options={"stream_results": True, "max_row_buffer": 20_000},
+        )
+        for part in result.partitions(20_000):
+            self.keys.extend([int.from_bytes(bytes(d[:8]), "big") for d, _ in part])
+            self.ids.extend([i for _, i in part])
+        self.seen = bytearray(len(self.keys))
+
+    def take(self, digest: bytes) -> bool:
+        """Mark the current version with this digest as seen; False if there is none left."""
+        key = int.from_bytes(digest[:8], "big")
+        keys, seen = self.keys, self.seen
+        i = bisect_left(keys, key)
+        while i < len(keys) and keys[i] == key:
+            if not seen[i]:
+                seen[i] = 1
+                return True
+            i += 1
+        return False
+
+    def unseen_count(self) -> int:
+        return len(self.seen) - sum(self.seen)
+
+    def unseen_ids(self) -> list[int]:
+        return [self.ids[i] for i, flag in enumerate(self.seen) if not flag]
+
+
 class Staging:
     """Writes one run of one source into the cache, invisibly until published."""
 
@@ -80,25 +122,19 @@ class Staging:
             f"INSERT INTO record ({_INSERT_COLS}) VALUES ({', '.join([ph] * 17)}) "
             "ON CONFLICT (source, kind, ref, valid_from) DO NOTHING"
         )
-        self._tracking: set[str] = set()
+        self._tracking: dict[str, _VersionIndex] = {}
         self._had_rows: dict[str, bool] = {}
         self._last_commit = time.monotonic()
-        self.conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS seen_ids (id BIGINT PRIMARY KEY)")
-        self.conn.exec_driver_sql("DELETE FROM seen_ids")
 
     # --- writing -------------------------------------------------------------------------
 
     def start_stream(self, kinds: Sequence[str], full: bool) -> None:
-        """Before a full stream: remember which kinds need delete detection."""
+        """Before a full stream: index the current versions of its kinds (change and delete detection)."""
         if not full:
             return
         for kind in kinds:
-            has_rows = self.conn.execute(
-                text("SELECT 1 FROM record WHERE source=:s AND kind=:k AND valid_to IS NULL LIMIT 1"),
-                {"s": self.source, "k": kind},
-            ).first()
-            if has_rows:
-                self._tracking.add(kind)
+            if kind not in self._tracking and self._current_exists(kind):
+                self._tracking[kind] = _VersionIndex(self.conn, self._ph, self.source, kind)
 
     def reject(self, err: RecordError, kind: str = "unknown") -> None:
         self.result.counts[kind].rejected += 1
@@ -108,8 +144,19 @@ class Staging:
     def write(self, records: Sequence[Record]) -> None:
         """Stage a page of records: insert new and changed ones, note unchanged ones."""
         by_kind: dict[str, list[Encoded]] = defaultdict(list)
+        encoder, tracking = self.encoder, self._tracking
         for rec in records:
-            enc = self.encoder.encode(rec)
+            index = tracking.get(rec.kind)
+            if index is None:
+                enc = encoder.encode(rec)
+            else:
+                # Full pull of a kind we hold: an identical version is found by its digest
+                # alone, with no blind index, lookup, encryption or write.
+                payload, digest = encoder.digest_of(rec)
+                if index.take(digest):
+                    self.result.counts[rec.kind].unchanged += 1
+                    continue
+                enc = encoder.encode(rec, payload, digest)
             by_kind[enc.kind].append(enc)
         for kind, encs in by_kind.items():
             self._write_kind(kind, encs)
@@ -126,7 +173,7 @@ class Staging:
         existing = self._existing(kind, [e.ref for e in encs]) if had_rows else {}
         to_insert: list[Encoded] = []
         retire: list[int] = []
-        seen: list[tuple[int]] = []
+        index = self._tracking.get(kind)
         batch_refs: set[str] = set()
         for e in encs:
             if e.ref in batch_refs:
@@ -152,10 +199,10 @@ class Staging:
                     kind,
                 )
                 continue
+            if index is not None:
+                index.take(digest)  # the old version is accounted for: changed, not deleted
             if digest == e.digest:
                 counts.unchanged += 1
-                if kind in self._tracking:
-                    seen.append((row_id,))
             else:
                 counts.changed += 1
                 retire.append(row_id)
@@ -164,10 +211,6 @@ class Staging:
             self.conn.execute(
                 text(f"UPDATE record SET valid_to=:r WHERE id IN ({','.join(str(i) for i in retire)})"),
                 {"r": self.run_id},
-            )
-        if seen:
-            self.conn.exec_driver_sql(
-                "INSERT INTO seen_ids (id) VALUES (" + ("?" if self.sqlite else "%s") + ")", seen
             )
         if to_insert:
             self._insert(to_insert)
@@ -242,38 +285,25 @@ class Staging:
     def finish_full_stream(self, kinds: Sequence[str]) -> None:
         """After a complete full read: published rows not seen this run are deletes."""
         for kind in kinds:
-            if kind not in self._tracking:
+            index = self._tracking.pop(kind, None)
+            if index is None:
                 continue
-            res = self.conn.execute(
-                text(
-                    "UPDATE record SET valid_to=:r WHERE source=:s AND kind=:k AND valid_to IS NULL "
-                    "AND valid_from <= :p AND id NOT IN (SELECT id FROM seen_ids)"
-                ),
-                {"r": self.run_id, "s": self.source, "k": kind, "p": self.published},
-            )
-            self.result.counts[kind].deleted += res.rowcount or 0
-            self._tracking.discard(kind)
-        self.conn.exec_driver_sql("DELETE FROM seen_ids")
+            gone = index.unseen_ids()
+            for i in range(0, len(gone), 500):
+                chunk = gone[i : i + 500]
+                self.conn.execute(
+                    text(
+                        f"UPDATE record SET valid_to=:r WHERE id IN ({','.join(str(int(x)) for x in chunk)})"
+                    ),
+                    {"r": self.run_id},
+                )
+            self.result.counts[kind].deleted += len(gone)
         self.conn.commit()
         self._last_commit = time.monotonic()
 
     def pending_deletes(self, kinds: Sequence[str]) -> int:
         """Published rows of ``kinds`` a full stream has not seen (so far): would-be deletes."""
-        total = 0
-        for kind in kinds:
-            if kind not in self._tracking:
-                continue
-            total += int(
-                self.conn.execute(
-                    text(
-                        "SELECT count(*) FROM record WHERE source=:s AND kind=:k AND valid_to IS NULL "
-                        "AND valid_from <= :p AND id NOT IN (SELECT id FROM seen_ids)"
-                    ),
-                    {"s": self.source, "k": kind, "p": self.published},
-                ).scalar()
-                or 0
-            )
-        return total
+        return sum(self._tracking[k].unseen_count() for k in kinds if k in self._tracking)
 
     def published_counts(self, kinds: Sequence[str]) -> dict[str, int]:
         out = {}
@@ -291,11 +321,8 @@ class Staging:
         return out
 
     def close(self) -> None:
-        try:
-            self.conn.exec_driver_sql("DROP TABLE IF EXISTS seen_ids")
-            self.conn.commit()
-        finally:
-            self.conn.close()
+        self._tracking.clear()
+        self.conn.close()
 
 
 def discard_run(conn: Connection, source: str, run_id: int) -> None:

@@ -98,9 +98,16 @@ def recover(engine: Engine, source: str) -> None:
 
 class SyncEngine:
     def __init__(
-        self, engine: Engine, keyring: Keyring, config: PorticoConfig, connector_settings: ConnectorSettings
+        self,
+        engine: Engine,
+        keyring: Keyring,
+        config: PorticoConfig,
+        connector_settings: ConnectorSettings,
+        on_published: list[Callable[[str, int], None]] | None = None,
     ):
         self.engine = engine
+        # Called with (source, run id) after a snapshot is published, e.g. account provisioning.
+        self.on_published = list(on_published or [])
         self.keyring = keyring
         self.config = config
         self.cs = connector_settings
@@ -130,6 +137,9 @@ class SyncEngine:
                 if outcome.error_class != SourceChangedError.__name__ or attempt == CHANGE_RETRIES:
                     break
                 log.info("sync.retry", source=self.source, run=outcome.run_id, reason="source changed")
+        if outcome.status == "published" and outcome.run_id is not None:
+            for hook in self.on_published:
+                hook(self.source, outcome.run_id)
         outcome.seconds = time.monotonic() - started
         log.info(
             "sync.finished",

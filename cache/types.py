@@ -36,8 +36,9 @@ def utcnow() -> dt.datetime:
 def sqlite_value(v: object) -> object:
     """Dates as the text SQLAlchemy's SQLite dialect stores (sqlite3's own adapters are deprecated)."""
     if isinstance(v, dt.datetime):
-        v = v.astimezone(dt.UTC)
-        return f"{v:%Y-%m-%d %H:%M:%S}.{v.microsecond:06d}"
+        if v.tzinfo is not dt.UTC:
+            v = v.astimezone(dt.UTC)
+        return v.replace(tzinfo=None).isoformat(" ", "microseconds")
     if isinstance(v, dt.date):
         return v.isoformat()
     return v

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+
 from fastapi import FastAPI
 
 from cache.store import Cache
+from cache.types import utcnow
 from config.settings import PorticoConfig
 from gateway import problems
 from gateway.deps import Portico
-from gateway.routes import auth, health, me, students
+from gateway.mail import Mailer, mailer_from
+from gateway.routes import auth, health, me, notices, records, recovery, students
 
 
-def create_app(config: PorticoConfig, cache: Cache) -> FastAPI:
+def create_app(
+    config: PorticoConfig,
+    cache: Cache,
+    clock: Callable[[], dt.datetime] | None = None,
+    mailer: Mailer | None = None,
+) -> FastAPI:
     docs = config.api.docs
     app = FastAPI(
         title="Portico parent and student API",
@@ -21,8 +31,13 @@ def create_app(config: PorticoConfig, cache: Cache) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    app.state.portico = Portico(config=config, cache=cache)
+    app.state.portico = Portico(
+        config=config,
+        cache=cache,
+        clock=clock or utcnow,
+        mailer=mailer or mailer_from(config.mail),
+    )
     problems.install(app)
-    for module in (health, auth, me, students):
+    for module in (health, auth, recovery, me, students, records, notices):
         app.include_router(module.router)
     return app

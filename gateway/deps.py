@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
 
 from cache import audit
 from cache.accounts import Account
+from cache.audit import Entry as AuditEntry
 from cache.reader import Principal, Reader
-from cache.runs import load_state
+from cache.runs import STATE
 from cache.schema import SourceState
 from cache.store import Cache
+from cache.types import utcnow
 from config.errors import SnapshotUnavailableError
 from config.settings import PorticoConfig
-from gateway import sessions
+from gateway import passwords, sessions
+from gateway.auditbatch import AuditBatcher
+from gateway.mail import Mailer
 from gateway.problems import Problem
 
 
@@ -30,20 +36,38 @@ class Portico:
 
     config: PorticoConfig
     cache: Cache
+    # What "now" is for visibility, coming of age and enrolment: tests move it.
+    clock: Callable[[], dt.datetime] = field(default=utcnow)
+    mailer: Mailer | None = None
+    _batcher: AuditBatcher | None = None
+
+    @property
+    def audit_batcher(self) -> AuditBatcher:
+        if self._batcher is None:
+            self._batcher = AuditBatcher(self.cache.engine)
+        return self._batcher
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.config.district.timezone)
 
+    def today(self) -> dt.date:
+        return self.clock().astimezone(self.tz).date()
 
-def portico(request: Request) -> Portico:
+
+def portico_of(request: Request) -> Portico:
     return request.app.state.portico  # type: ignore[no-any-return]
+
+
+async def portico(request: Request) -> Portico:
+    # async: a plain ``def`` dependency would cost a thread-pool hop on every request.
+    return portico_of(request)
 
 
 async def connection(request: Request) -> AsyncIterator[Connection]:
     # Handlers are async with short synchronous queries: on two cores this beats a
     # thread pool (see MEASURED.md and scripts/bench_api).
-    with portico(request).cache.engine.connect() as conn:
+    with portico_of(request).cache.engine.connect() as conn:
         yield conn
 
 
@@ -81,7 +105,22 @@ def principal_of(account: Account) -> Principal:
 
 
 async def data_principal(account: CurrentAccount, app: App) -> Principal:
-    """A principal allowed to read data now: the current acceptable-use policy is accepted."""
+    """A principal allowed to read data now: AUP accepted, password not expired, MFA as required."""
+    if passwords.preset(app.config.access.password_policy).expired(account.password_changed_at, app.clock()):
+        # Expiry never locks out: sign-in works, then only a password change is allowed.
+        raise Problem(
+            403,
+            "password-expired",
+            "Password expired",
+            "Your password has expired: choose a new one (POST /v1/auth/password) to continue.",
+        )
+    if app.config.access.mfa == "required" and account.totp_confirmed_at is None:
+        raise Problem(
+            403,
+            "mfa-required",
+            "Two-step sign-in required",
+            "Set up an authenticator app (POST /v1/me/totp) to continue.",
+        )
     if account.aup_version != app.config.access.aup.version:
         raise Problem(
             403,
@@ -107,6 +146,8 @@ class View:
     now: dt.datetime
     request_id: str
     address_index: str | None
+    batcher: AuditBatcher | None = None
+    pending: list[asyncio.Future[None]] = field(default_factory=list)
 
     @property
     def published(self) -> int:
@@ -117,9 +158,31 @@ class View:
         self, category: str, student_refs: list[str | None], outcome: str, action: str = "read"
     ) -> None:
         """Record this read in the hash-chained audit log, durably, before data is returned."""
+        audit.append(self.reader.conn, self._entries(category, student_refs, outcome, action))
+        self.reader.conn.commit()
+
+    def audit_later(self, category: str, student_refs: list[str | None], outcome: str) -> None:
+        """Queue the event for the next group commit; :meth:`settle` before returning data."""
+        entries = self._entries(category, student_refs, outcome, "read")
+        if self.batcher is None:
+            audit.append(self.reader.conn, entries)
+            self.reader.conn.commit()
+            return
+        self.pending.append(self.batcher.submit(entries))
+
+    async def settle(self) -> None:
+        """Give the connection back, then wait until this request's audit events are committed."""
+        self.reader.conn.close()
+        for fut in self.pending:
+            await fut
+        self.pending.clear()
+
+    def _entries(
+        self, category: str, student_refs: list[str | None], outcome: str, action: str
+    ) -> list[AuditEntry]:
         p = self.principal
-        entries = [
-            audit.Entry(
+        return [
+            AuditEntry(
                 actor_kind=p.role,
                 actor_id=p.account_id,
                 category=category,
@@ -132,8 +195,6 @@ class View:
             )
             for ref in student_refs
         ]
-        audit.append(self.reader.conn, entries)
-        self.reader.conn.commit()
 
 
 def request_id(request: Request) -> str:
@@ -148,11 +209,32 @@ def address_index(request: Request, app: Portico) -> str | None:
     return app.cache.keyring.index.ref("address", host) if host else None
 
 
-async def view(request: Request, principal: DataPrincipal, conn: Conn, app: App) -> View:
-    state = load_state(conn, principal.source)
+_PUBLISHED = select(STATE.c.published_run, STATE.c.as_of, STATE.c.synced_at).where(
+    STATE.c.source == bindparam("s")
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _published_state(source: str, run: int | None, as_of: Any, synced_at: Any) -> SourceState:
+    # Built once per published snapshot, not per request: SQLModel construction is costly.
+    return SourceState(source=source, published_run=run, as_of=as_of, synced_at=synced_at)
+
+
+def published_state(conn: Connection, source: str) -> SourceState | None:
+    """What a data request needs of the source's state: its published run and sync times."""
+    row = conn.execute(_PUBLISHED, {"s": source}).first()
+    return None if row is None else _published_state(source, *row)
+
+
+async def view(request: Request, conn: Conn) -> View:
+    # The account and principal checks are called, not declared as sub-dependencies: each
+    # declared dependency costs FastAPI work on every request of the hottest routes.
+    app = portico_of(request)
+    principal = await data_principal(await current_account(request, conn, app), app)
+    state = published_state(conn, principal.source)
     if state is None or state.published_run is None:
         raise SnapshotUnavailableError("nothing published yet")
-    now = dt.datetime.now(dt.UTC)
+    now = app.clock()
     return View(
         Reader(conn, app.cache.keyring),
         principal,
@@ -161,6 +243,7 @@ async def view(request: Request, principal: DataPrincipal, conn: Conn, app: App)
         now,
         request_id(request),
         address_index(request, app),
+        app.audit_batcher,
     )
 
 

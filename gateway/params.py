@@ -70,3 +70,9 @@ def decode_cursor(raw: str | None, n: int) -> tuple[str, ...] | None:
             "cursor: not a cursor this API returned", [{"field": "cursor", "message": "invalid"}]
         )
     return parts
+
+
+def decode_pair(raw: str | None) -> tuple[str, str] | None:
+    """A (day, ref) cursor, the shape of every date-ordered list."""
+    parts = decode_cursor(raw, 2)
+    return None if parts is None else (parts[0], parts[1])

@@ -37,3 +37,87 @@ def attendance_mark(ref: str, a: dict[str, Any]) -> dict[str, Any]:
         "category": a["category"],
         "minutes_late": a.get("minutes_late"),
     }
+
+
+def section_brief(ref: str | None, sec: dict[str, Any] | None) -> dict[str, Any]:
+    if sec is None:
+        return {"id": ref, "name": None, "code": None, "teacher": None, "room": None}
+    return {
+        "id": ref,
+        "name": sec["course_name"],
+        "code": sec["course_code"],
+        "teacher": sec.get("teacher_name"),
+        "room": sec.get("room"),
+    }
+
+
+def lesson(day: str, ref: str, e: dict[str, Any], section: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": ref,
+        "date": day,
+        "day": e["day"],
+        "period": e["period"],
+        "start_time": e["start_time"],
+        "end_time": e["end_time"],
+        "class": section,
+    }
+
+
+def grade(ref: str, g: dict[str, Any], section: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": ref,
+        "class": section,
+        "term": g["term"],
+        "mark": g.get("mark"),
+        "percent": g.get("percent"),
+        "updated_at": g["updated_at"],
+    }
+
+
+def assignment(
+    ref: str, a: dict[str, Any], section: dict[str, Any], result: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "id": ref,
+        "class": section,
+        "title": a["title"],
+        "category": a.get("category"),
+        "set_date": a.get("set_date"),
+        "due_date": a["due_date"],
+        "points_possible": a.get("points_possible"),
+        "result": None
+        if result is None
+        else {"score": result.get("score"), "status": result["status"], "comment": result.get("comment")},
+    }
+
+
+def behaviour_event(ref: str, b: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": ref,
+        "occurred_at": b["occurred_at"],
+        "polarity": b["polarity"],
+        "points": b["points"],
+        "category": b["category"],
+        "description": b.get("description"),
+        "staff": b.get("staff_name"),
+    }
+
+
+def notice(ref: str, current: bool, n: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": ref,
+        "audience": n["audience"],
+        "title": n["title"],
+        "body": n["body"],
+        "publish_from": n["publish_from"],
+        "publish_to": n.get("publish_to"),
+        "current": current,
+    }
+
+
+def report_summary(ref: str, r: dict[str, Any]) -> dict[str, Any]:
+    return {"id": ref, "title": r["title"], "period": r["period"], "issued_date": r["issued_date"]}
+
+
+def report(ref: str, r: dict[str, Any]) -> dict[str, Any]:
+    return {**report_summary(ref, r), "comments": r.get("comments")}

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Connection, delete, insert, select, update
+import orjson
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from cache.accounts import Account, Session
 from cache.types import utcnow
@@ -19,6 +20,11 @@ SESSIONS = Session.__table__  # type: ignore[attr-defined]
 ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
 # last_seen_at is written at most this often: one write per minute, not per request.
 TOUCH_EVERY = dt.timedelta(seconds=60)
+_FIELDS = tuple(Account.model_fields)
+# Accounts by the values of every column: a request for an unchanged account reuses the
+# object instead of validating a new one; any change (status, password, AUP) is a new key.
+# Never mutated by callers (changes go through gateway.accounts.set_fields).
+_ACCOUNTS: dict[tuple[object, ...], Account] = {}
 
 
 def create(conn: Connection, account_id: str, access: AccessSettings) -> tuple[str, int]:
@@ -37,20 +43,18 @@ def create(conn: Connection, account_id: str, access: AccessSettings) -> tuple[s
     return token, int(access.session_absolute_timeout.total_seconds())
 
 
+# Built once: the per-request token check is the hottest query in the API.
+_RESOLVE = (
+    select(SESSIONS.c.expires_at.label("s_expires"), SESSIONS.c.last_seen_at.label("s_seen"), ACCOUNTS)
+    .join(ACCOUNTS, ACCOUNTS.c.id == SESSIONS.c.account_id)
+    .where(SESSIONS.c.token_hash == bindparam("h"))
+)
+
+
 def resolve(conn: Connection, token: str, access: AccessSettings) -> Account | None:
     """The active account behind ``token``, or None (unknown, expired, idle, disabled)."""
     hashed = token_hash(token)
-    row = (
-        conn.execute(
-            select(
-                SESSIONS.c.expires_at.label("s_expires"), SESSIONS.c.last_seen_at.label("s_seen"), ACCOUNTS
-            )
-            .join(ACCOUNTS, ACCOUNTS.c.id == SESSIONS.c.account_id)
-            .where(SESSIONS.c.token_hash == hashed)
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_RESOLVE, {"h": hashed}).mappings().first()
     if row is None:
         return None
     now = utcnow()
@@ -62,7 +66,13 @@ def resolve(conn: Connection, token: str, access: AccessSettings) -> Account | N
     if now - last_seen > TOUCH_EVERY:
         conn.execute(update(SESSIONS).where(SESSIONS.c.token_hash == hashed).values(last_seen_at=now))
         conn.commit()
-    return Account(**{k: row[k] for k in Account.model_fields})
+    key = tuple(orjson.dumps(row[k]) if isinstance(row[k], (list, dict)) else row[k] for k in _FIELDS)
+    account = _ACCOUNTS.get(key)
+    if account is None:
+        if len(_ACCOUNTS) > 4096:  # a bound on memory, not a policy
+            _ACCOUNTS.clear()
+        account = _ACCOUNTS[key] = Account(**{k: row[k] for k in _FIELDS})
+    return account
 
 
 def end(conn: Connection, token: str) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure the PowerSchool connector reading the simulator over loopback (server in its own process).
 
-Usage: VENV=... scripts/bench_powerschool.py [--students 10000] [--streams attendance] [--full-year]
+Usage: scripts/bench_powerschool [--students 10000] [--streams attendance] [--full-year]
 Prints records/s per stream and the client's µs per record (parse + normalise + paging).
 """
 

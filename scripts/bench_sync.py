@@ -193,10 +193,12 @@ def run_child(mode: str, students: int, base_url: str, extra: str = "") -> dict[
             "--extra",
             extra,
         ],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )
+    if out.returncode != 0:
+        sys.exit(f"{mode} measurement failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 

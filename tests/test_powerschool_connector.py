@@ -13,6 +13,7 @@ from config.secrets import SecretResolver
 from connectors import registry
 from connectors.base import Connector, Page
 from connectors.powerschool.connector import Options, PowerSchoolConnector
+from connectors.records import Student
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
 from connectors.sim.powerschool import make_app, run_in_thread
 from connectors.sim.ps_core import PowerSchoolSim
@@ -253,6 +254,8 @@ def test_options_refuse_unknown_keys_and_non_http_urls() -> None:
         ("http://[::1]:8700", True),
         ("http://sis.example.org", False),
         ("http://10.0.0.5", False),
+        ("https://[not-a-host", False),
+        ("https://", False),
     ],
 )
 def test_plain_http_is_allowed_only_to_loopback(url: str, ok: bool) -> None:
@@ -260,7 +263,7 @@ def test_plain_http_is_allowed_only_to_loopback(url: str, ok: bool) -> None:
     if ok:
         assert Options.model_validate(base).base_url == url
     else:
-        with pytest.raises(ValueError, match="loopback"):
+        with pytest.raises(ValueError, match="loopback|https://"):
             Options.model_validate(base)
 
 
@@ -310,3 +313,84 @@ def test_tokens_that_die_every_few_requests_are_refreshed_each_time(
     got = records(connect(sim).read("attendance", None))
     assert by_id(got) == by_id(list(district.iter("attendance")))
     assert sim.tokens_issued > 3 and sim.writes == 0
+
+
+def test_hand_shaped_quirks_pass_through_the_whole_connector() -> None:
+    import respx
+
+    router = respx.MockRouter(base_url="https://sis.test")
+    router.post("/oauth/access_token").mock(
+        return_value=httpx.Response(200, json={"access_token": "t", "expires_in": "3600"})
+    )
+    router.get("/ws/v1/metadata").mock(
+        return_value=httpx.Response(200, json={"metadata": {"student_max_page_size": "100"}})
+    )
+    school = {
+        "id": "7",
+        "name": "North",
+        "time_zone": "America/Chicago",
+        "school_year": {"start_date": "2026-08-20", "end_date": "2027-06-01"},
+    }
+    student = {
+        "id": "0042",
+        "name": {"first_name": "Ana", "last_name": "Silva"},
+        "demographics": {"birth_date": "2014-01-02"},
+        "school_enrollment": {
+            "school_id": 7,
+            "grade_level": 0,
+            "enroll_status_code": "0",
+            "entry_date": "2026-08-20",
+        },
+        "schedule_setup": "",
+        "contact_info": "",
+    }
+    router.get("/ws/v1/district/school/count").mock(
+        return_value=httpx.Response(200, json={"resource": {"count": "1"}})
+    )
+    router.get("/ws/v1/district/school").mock(
+        return_value=httpx.Response(200, json={"schools": {"school": school}})
+    )
+    router.get("/ws/v1/school/7/student/count").mock(
+        return_value=httpx.Response(200, json={"resource": {"count": 1}})
+    )
+    router.get("/ws/v1/school/7/student").mock(
+        return_value=httpx.Response(200, json={"students": {"@expansions": "", "student": student}})
+    )
+    router.get("/ws/v1/school/7/section/count").mock(
+        return_value=httpx.Response(200, json={"resource": {"count": 0}})
+    )
+    router.get("/ws/v1/school/7/section").mock(return_value=httpx.Response(200, json={"sections": ""}))
+    c = connect(transport=httpx.MockTransport(router.handler))
+    (page,) = list(c.read("students", None))
+    (got,) = page.records
+    assert isinstance(got, Student)
+    assert (got.source_id, got.school_id, got.grade_level, got.homeroom) == ("0042", "7", "K", None)
+    sections = list(c.read("sections", None))
+    assert len(sections) == 1 and sections[0].records == [] and sections[0].expected_total == 0
+
+
+def test_an_undercount_ending_on_a_page_boundary_is_still_caught(district: SyntheticDistrict) -> None:
+    total = district.count("grade")
+    sim = PowerSchoolSim(district, client_id=CID, client_secret=SECRET, schema_page_cap=10_000)
+    sim.faults.count_skew["grade"] = -1
+    with pytest.raises(SourceDataError, match="beyond"):
+        list(connect(sim, page_size=total - 1).read("grades", None))
+    sim.faults.count_skew["grade"] = -total
+    with pytest.raises(SourceDataError, match="beyond"):
+        list(connect(sim).read("grades", None))
+
+
+def test_an_empty_table_is_one_empty_full_page(district: SyntheticDistrict) -> None:
+    sim = PowerSchoolSim(district, client_id=CID, client_secret=SECRET)
+    sim.state.delete("report", fraction=1.0)
+    (page,) = list(connect(sim).read("reports", None))
+    assert page.records == [] and page.full and page.expected_total == 0
+
+
+def test_streams_can_be_limited_and_unknown_names_are_refused(sim: PowerSchoolSim) -> None:
+    c = connect(sim, streams=["attendance", "schools"])
+    assert [s.name for s in c.streams()] == ["schools", "attendance"]  # dependency order kept
+    with pytest.raises(KeyError):
+        list(c.read("reports", None))
+    with pytest.raises(ValueError, match="repotrs"):
+        connect(sim, streams=["repotrs"])

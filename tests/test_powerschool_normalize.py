@@ -168,3 +168,52 @@ def test_attendance_with_a_local_offset_is_converted_to_utc(district: SyntheticD
     assert isinstance(mark, r.AttendanceMark)
     assert mark.recorded_at == dt.datetime(2026, 9, 1, 12, 40, tzinfo=dt.UTC)
     assert mark.recorded_at.utcoffset() == dt.timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"scorepoints": 12},
+        {"scorepoints": "12.5"},
+        {"scorepoints": ""},
+        {"commentvalue": ""},
+        {"ismissing": "1"},
+    ],
+)
+def test_the_fast_result_path_agrees_with_the_generic_one(changes: dict[str, Any]) -> None:
+    row = {"id": "R1", "assignmentsectionid": "A1", "studentid": "000123", "scorepoints": "7.0", **changes}
+    assert n.build("result", row) == n.build_generic("result", row)
+
+
+def test_the_fast_paths_agree_with_the_generic_one_on_the_district(district: SyntheticDistrict) -> None:
+    for kind in ("attendance", "result"):
+        for rec in district.iter(kind, 0, 300):
+            row = to_wire(rec)
+            assert n.build(kind, row) == n.build_generic(kind, row) == rec
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"att_code": None}, {"minutes_late": ""}, {"minutes_late": 4}, {"code_category": "NOT_REQUIRED"},
+     {"whencreated": "2026-09-01T08:40:00-04:00"}, {"studentid": 123}],
+)  # fmt: skip
+def test_the_fast_attendance_path_agrees_with_the_generic_one(changes: dict[str, Any]) -> None:
+    row = {
+        "id": "M1",
+        "studentid": "000123",
+        "att_date": "2026-09-01",
+        "att_mode": "day",
+        "att_code": "T",
+        "code_category": "Tardy",
+        "minutes_late": "5",
+        "whencreated": "2026-09-01T12:40:00+00:00",
+        **changes,
+    }
+    assert n.build("attendance", row) == n.build_generic("attendance", row)
+
+
+def test_a_boolean_score_is_rejected_by_both_paths() -> None:
+    row = {"id": "R1", "assignmentsectionid": "A1", "studentid": "000123", "scorepoints": True}
+    _, rejected = n.build_many("result", [row], "results", first=1)
+    assert rejected[0].field == "scorepoints"

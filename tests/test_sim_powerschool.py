@@ -24,6 +24,7 @@ class Watched:
     def __init__(self, inner: SyntheticDistrict) -> None:
         self.inner = inner
         self.year_start = inner.year_start
+        self.today = inner.today
         self.calls: list[tuple[str, int, int | None]] = []
 
     def count(self, kind: str) -> int:
@@ -206,7 +207,7 @@ def test_base_transaction_dates_rise_a_millisecond_per_position(
 
 
 def test_faults_parse_from_cli_pairs() -> None:
-    from connectors.sim.ps_core import Faults
+    from connectors.sim.powerschool import Faults
 
     f = Faults.parse(["rate_limit_next=3", "retry_after=5", "delay=0.25", "count_skew.attendance=-1",
                       "expire_tokens_after=10", "revoked=no"])  # fmt: skip

@@ -10,21 +10,20 @@ transaction_date`` gets a full pull of that table instead.
 
 from __future__ import annotations
 
-import ipaddress
+import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from config.errors import PorticoError, SourceDataError
-from config.secrets import SecretRef
 from connectors.base import CheckResult, Page, StreamInfo
 from connectors.http import ReadOnlyClient, json_body
 from connectors.powerschool import normalize, paging
-from connectors.powerschool.auth import TOKEN_PATH, TokenSession
+from connectors.powerschool.auth import TokenSession
+from connectors.powerschool.options import Options
 from connectors.powerschool.streams import (
     BY_NAME,
     SCHEMA_CAP_KEY,
@@ -35,41 +34,7 @@ from connectors.powerschool.streams import (
 )
 from connectors.registry import BuildContext, ConnectorType
 
-
-class Options(BaseModel):
-    """``options:`` of a ``type: powerschool`` connector in YAML."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base_url: str
-    client_id: SecretRef
-    client_secret: SecretRef
-    page_size: int | None = Field(default=None, ge=1)  # default: the cap /ws/v1/metadata announces
-    timeout: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1, le=20)
-    school_ids: list[str] | None = None  # read only these schools' records (not contacts or notices)
-    token_path: str = TOKEN_PATH
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        url = httpx.URL(value)
-        if url.scheme not in ("https", "http") or not url.host:
-            raise ValueError("expected an https:// URL of the SIS")
-        # Plain http would carry the client secret, tokens and student data in clear text;
-        # it is allowed only to this machine (the bundled simulator, a local TLS proxy).
-        if url.scheme == "http" and not _loopback(url.host):
-            raise ValueError("plain http:// is allowed only to a loopback address; use https://")
-        return value.rstrip("/")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["CONNECTOR_TYPE", "Options", "PowerSchoolConnector", "build"]
 
 
 log = structlog.get_logger("portico.connectors.powerschool")
@@ -95,7 +60,11 @@ class PowerSchoolConnector:
     # --- contract ------------------------------------------------------------------------
 
     def streams(self) -> list[StreamInfo]:
-        return [StreamInfo(s.name, (s.kind,), incremental=s.incremental) for s in STREAMS]
+        return [StreamInfo(s.name, (s.kind,), incremental=s.incremental) for s in self._specs()]
+
+    def _specs(self) -> list[StreamSpec]:
+        chosen = self.options.streams
+        return [s for s in STREAMS if chosen is None or s.name in chosen]
 
     def check(self) -> CheckResult:
         try:
@@ -107,7 +76,7 @@ class PowerSchoolConnector:
 
     def read(self, stream: str, state: str | None, *, full: bool = False) -> Iterator[Page]:
         spec = BY_NAME.get(stream)
-        if spec is None:
+        if spec is None or spec not in self._specs():
             raise KeyError(stream)
         self._retries_seen = self.client.retries
         if spec.api in ("district", "school"):
@@ -250,7 +219,9 @@ class PowerSchoolConnector:
         size = self._page_size(SCHEMA_CAP_KEY)
         full = since is None
         cursor = state if with_txn else None
-        fetched = self._fetch_pages(spec, None, params, count, size) if count else iter([(1, [], True)])
+        pages = self._fetch_pages(spec, None, params, count, size)
+        # An empty table still yields one (empty) page, after the source confirmed it is empty.
+        fetched = pages if count else itertools.chain(pages, [(1, [], True)])
         for first, rows, last in fetched:
             records, rejected = normalize.build_many(spec.kind, rows, spec.name, first)
             if with_txn:

@@ -189,12 +189,18 @@ def _get(row: dict[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-_CATEGORY_EXACT = {**CODE_CATEGORY, **{k.capitalize(): v for k, v in CODE_CATEGORY.items()}}
+# The spellings a source sends ("Present", "Not_Required"), looked up without lower().
+_CATEGORY_EXACT = {
+    **CODE_CATEGORY,
+    **{k.capitalize(): v for k, v in CODE_CATEGORY.items()},
+    **{k.title(): v for k, v in CODE_CATEGORY.items()},
+}
 
 
 def _attendance_fast(row: dict[str, Any]) -> r.AttendanceMark:
     """The bulk kind (a mark per student per day) skips the generic field loop."""
     late = row.get("minutes_late")
+    code = row.get("att_code")
     at = dt.datetime.fromisoformat(row["whencreated"])
     offset = at.utcoffset()
     if offset is None or offset:
@@ -204,15 +210,34 @@ def _attendance_fast(row: dict[str, Any]) -> r.AttendanceMark:
         student_id=text(row["studentid"]),
         date=dt.date.fromisoformat(row["att_date"]),
         session=text(row["att_mode"]),
-        source_code=text(row.get("att_code", "")),
+        source_code="" if code is None else text(code),
         category=_CATEGORY_EXACT[row["code_category"]],
         minutes_late=None if late is None or late == "" else int(late),
         recorded_at=at,
     )
 
 
+def _result_fast(row: dict[str, Any]) -> r.AssignmentResult:
+    """The other bulk kind: a result per student per assignment."""
+    score = row.get("scorepoints")
+    comment = row.get("commentvalue")
+    if isinstance(score, bool):
+        raise TypeError("needs the generic path")
+    return r.AssignmentResult(
+        source_id=text(row["id"]),
+        assignment_id=text(row["assignmentsectionid"]),
+        student_id=text(row["studentid"]),
+        score=None if score is None or score == "" else float(score),
+        status=result_status(row),
+        comment=None if comment is None else text(comment),
+    )
+
+
 # Fast paths for bulk kinds; any surprise falls back to the generic, diagnosing path.
-_FAST: dict[str, Callable[[dict[str, Any]], r.Record]] = {"attendance": _attendance_fast}
+_FAST: dict[str, Callable[[dict[str, Any]], r.Record]] = {
+    "attendance": _attendance_fast,
+    "result": _result_fast,
+}
 
 
 def build(kind: str, row: dict[str, Any]) -> r.Record:
@@ -223,6 +248,11 @@ def build(kind: str, row: dict[str, Any]) -> r.Record:
             return fast(row)
         except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
             pass
+    return build_generic(kind, row)
+
+
+def build_generic(kind: str, row: dict[str, Any]) -> r.Record:
+    """The table-driven path every kind has; it names the offending field."""
     cls, fields = FIELDS[kind]
     kw: dict[str, Any] = {}
     for attr, path, key, parse, default in fields:

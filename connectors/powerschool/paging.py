@@ -36,24 +36,42 @@ class Pager:
         changed or miscounted, and a partial stream must not be published.
         """
         total = math.ceil(count / size)
+        # A count that ends on a page boundary (or is 0) cannot show an undercount by a
+        # short page, so the page after the last is asked for too and must be empty.
+        probe = count % size == 0
         # Only one request is ever in flight, so the token session needs no lock.
-        pending: Future[Rows] | None = self._pool().submit(fetch, 1) if total else None
+        pending: Future[Rows] | None = self._pool().submit(fetch, 1) if total or probe else None
         try:
             for page in range(1, total + 1):
                 assert pending is not None
                 rows = pending.result()
-                pending = self._pool().submit(fetch, page + 1) if page < total else None
+                last = page == total
+                pending = self._pool().submit(fetch, page + 1) if not last or probe else None
                 expected = min(size, count - (page - 1) * size)
                 if len(rows) != expected:
                     raise SourceChangedError(
                         f"stream {stream} page {page}: {len(rows)} rows where /count promised "
                         f"{expected}; the source changed or miscounted, so the stream is not published"
                     )
-                yield (page - 1) * size + 1, rows, page == total
+                if last and pending is not None:
+                    self._expect_empty(stream, pending, page + 1)
+                    pending = None
+                yield (page - 1) * size + 1, rows, last
+            if total == 0 and pending is not None:
+                self._expect_empty(stream, pending, 1)
+                pending = None
         finally:
             # Abandoned early: let the read in flight finish before anyone sends another.
             if pending is not None and not pending.cancel():
                 pending.exception()
+
+    @staticmethod
+    def _expect_empty(stream: str, pending: Future[Rows], page: int) -> None:
+        if pending.result():
+            raise SourceDataError(
+                f"stream {stream} page {page}: rows beyond what /count promised; "
+                "the source changed or miscounted, so the stream is not published"
+            )
 
     def close(self) -> None:
         if self._executor is not None:

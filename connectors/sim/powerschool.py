@@ -23,7 +23,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from connectors.sim.ps_core import Faults, PowerSchoolSim, SimResponse
+from connectors.sim.ps_core import PowerSchoolSim, SimResponse
+from connectors.sim.ps_faults import Faults
 from connectors.sim.ps_state import District
 
 __all__ = ["Faults", "PowerSchoolSim", "free_port", "make_app", "run_in_thread", "serve"]
@@ -122,6 +123,7 @@ def serve(
     faults: Faults | None = None,
     v1_page_cap: int = 100,
     schema_page_cap: int = 1000,
+    tables_without_txn: Sequence[str] = (),
     log_level: str = "info",
 ) -> None:
     """Serve a district built from ``spec`` until interrupted (``portico simulate powerschool``)."""
@@ -132,5 +134,6 @@ def serve(
         faults=faults,
         v1_page_cap=v1_page_cap,
         schema_page_cap=schema_page_cap,
+        tables_without_txn=tables_without_txn,
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

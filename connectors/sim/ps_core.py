@@ -15,57 +15,18 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
 
 from connectors.sim import ps_wire
-from connectors.sim.ps_state import BadQuery, District, SimState, parse_q
-
-
-@dataclass
-class Faults:
-    """Misbehaviour to inject; the ``*_next`` knobs count down as requests hit them."""
-
-    rate_limit_next: int = 0  # answer 429 to this many resource requests
-    retry_after: str = "1"  # Retry-After on those 429s: seconds or an HTTP-date
-    server_errors_next: int = 0  # a burst of 5xx
-    server_error_status: int = 503
-    drop_next: int = 0  # close the connection mid-body
-    expire_tokens_after: int | None = None  # revoke every token after this many more requests
-    token_max_requests: int | None = None  # each token dies after serving this many requests
-    revoked: bool = False  # tokens are issued but every resource answers 401 (rights withdrawn)
-    delay: float = 0.0  # seconds before each resource response (slow pages)
-    count_skew: dict[str, int] = field(default_factory=dict)  # kind -> added to its /count
-    expires_in: int = 3600  # token lifetime announced (sent as a string, as some servers do)
-
-    @classmethod
-    def parse(cls, items: Iterable[str]) -> Faults:
-        """Faults from ``key=value`` strings, as the CLI's ``--fault`` gives them:
-        ``rate_limit_next=3``, ``retry_after=5``, ``delay=0.5``, ``count_skew.attendance=1``."""
-        faults = cls()
-        kinds = {f.name: f.type for f in fields(cls)}
-        for item in items:
-            key, sep, value = item.partition("=")
-            name, _, kind = key.strip().partition(".")
-            if not sep or name not in kinds or (name == "count_skew") != bool(kind):
-                raise ValueError(f"unknown fault {key.strip()!r}; known: {', '.join(sorted(kinds))}")
-            if name == "count_skew":
-                faults.count_skew[kind] = int(value)
-                continue
-            typ = str(kinds[name])
-            parsed: object = value
-            if typ.startswith("int"):
-                parsed = int(value)
-            elif typ == "float":
-                parsed = float(value)
-            elif typ == "bool":
-                parsed = value.strip().lower() in ("1", "true", "yes", "y")
-            setattr(faults, name, parsed)
-        return faults
+from connectors.sim.ps_faults import Faults
+from connectors.sim.ps_query import BadQuery, parse_q
+from connectors.sim.ps_state import District, SimState
+from connectors.sim.ps_tables import BY_TABLE, COLUMNS, TABLES, Table
 
 
 @dataclass
@@ -112,8 +73,8 @@ class PowerSchoolSim:
         self.v1_page_cap = v1_page_cap
         self.schema_page_cap = schema_page_cap
         # Tables without transaction_date, by kind; ``tables_without_txn`` takes kinds or table names.
-        extra = {ps_wire.BY_TABLE[t].kind if t in ps_wire.BY_TABLE else t for t in tables_without_txn}
-        self._no_txn = {k for k, t in ps_wire.TABLES.items() if not t.has_txn} | extra
+        extra = {BY_TABLE[t].kind if t in BY_TABLE else t for t in tables_without_txn}
+        self._no_txn = {k for k, t in TABLES.items() if not t.has_txn} | extra
         self._credentials = (client_id, client_secret)
         self._tokens: dict[str, float] = {}  # token -> expiry (monotonic seconds)
         self._token_uses: dict[str, int] = {}
@@ -237,7 +198,7 @@ class PowerSchoolSim:
             return self._v1(m.group(2), m.group(1), query, bool(m.group(3)))
         m = _TABLE.match(path) or _QUERY.match(path)
         if m:
-            table = ps_wire.BY_TABLE.get(m.group(1))
+            table = BY_TABLE.get(m.group(1))
             if table is None or (table.api == "query") != path.startswith("/ws/schema/query/"):
                 return _message(404, "not found")
             return self._schema(table, query, bool(m.group(2)))
@@ -278,9 +239,9 @@ class PowerSchoolSim:
         }
         return _json(200, {plural: block})
 
-    def _schema(self, table: ps_wire.Table, query: Mapping[str, str], count: bool) -> SimResponse:
+    def _schema(self, table: Table, query: Mapping[str, str], count: bool) -> SimResponse:
         kind = table.kind
-        known = ps_wire.COLUMNS[kind] | ({"transaction_date"} if kind not in self._no_txn else set())
+        known = COLUMNS[kind] | ({"transaction_date"} if kind not in self._no_txn else set())
         clauses = parse_q(query.get("q"))
         projection = [p for p in query.get("projection", "*").split(",") if p and p != "*"]
         for name in [c[0] for c in clauses] + projection:

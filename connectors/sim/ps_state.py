@@ -14,7 +14,6 @@ import bisect
 import dataclasses
 import datetime as dt
 import random
-import re
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,11 +21,13 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from connectors.records import Record
+from connectors.sim.ps_query import Clause, matches, txn_instant
 from connectors.sim.ps_wire import to_wire
 
 
 class District(Protocol):
     year_start: dt.date
+    today: dt.date
 
     def count(self, kind: str) -> int: ...
     def iter(self, kind: str, start: int = 0, stop: int | None = None) -> Iterator[Any]: ...
@@ -45,50 +46,8 @@ _SCHOOL_VIA = {
     "report": ("student", "student_id"),
 }
 Row = tuple[Record, str]  # a record and its transaction_date on the wire
-Clause = tuple[str, str, str]  # field, operator, value
-_CLAUSE = re.compile(r"^([A-Za-z0-9_.]+)(==|=(?:eq|ne|gt|ge|lt|le|in)=)(.*)$")
 _CHUNK = 2000
-
-
-class BadQuery(ValueError):
-    """A ``q=`` the simulator cannot parse; answered with 400."""
-
-
-def parse_q(q: str | None) -> tuple[Clause, ...]:
-    """PowerSchool's FIQL-like filter: ``a=ge=1;b==x;c=in=(1,2)`` (clauses ANDed)."""
-    if not q:
-        return ()
-    clauses = []
-    for part in q.split(";"):
-        m = _CLAUSE.match(part.strip())
-        if not m:
-            raise BadQuery(part)
-        op = "eq" if m.group(2) == "==" else m.group(2).strip("=")
-        clauses.append((m.group(1), op, m.group(3)))
-    return tuple(clauses)
-
-
-def _txn(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
-
-
-def _matches(cols: dict[str, Any], clauses: Sequence[Clause]) -> bool:
-    for field, op, want in clauses:
-        have = cols.get(field)
-        if have is None:
-            return False
-        if op == "in":
-            if have not in want.strip("()").split(","):
-                return False
-            continue
-        a: Any = have
-        b: Any = want
-        if field == "transaction_date":
-            a, b = _txn(have), _txn(want)
-        ok = {"eq": a == b, "ne": a != b, "gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b}[op]
-        if not ok:
-            return False
-    return True
+_MAX_VIEWS = 64
 
 
 # Mutations applied by ``change`` when the test gives none: a visible edit per kind.
@@ -117,7 +76,10 @@ class SimState:
         self._epoch = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) - dt.timedelta(days=60)
         self._epoch_day = self._epoch.date().isoformat()
         self._head = (-1, "")
-        self._clock = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) + dt.timedelta(days=400)
+        # Edits happen "today", and always after every base date (those span ms per row).
+        self._clock = max(
+            dt.datetime.combine(district.today, dt.time(12), dt.UTC), self._epoch + dt.timedelta(days=2)
+        )
 
     # --- wire columns ----------------------------------------------------------------------
 
@@ -163,7 +125,7 @@ class SimState:
 
     def _base_index_from(self, value: str) -> int:
         """The first base position whose transaction_date is >= ``value``."""
-        delta = _txn(value) - self._epoch
+        delta = txn_instant(value) - self._epoch
         ms = delta / dt.timedelta(milliseconds=1)
         return max(0, int(ms) + (0 if ms == int(ms) else 1))
 
@@ -307,7 +269,7 @@ class SimState:
             for ref in self._candidates(kind, first):
                 # Base rows from ``first`` on pass the date by construction; overlay rows are checked.
                 txn = self._overlay_txn(kind, ref) if since is not None else None
-                if txn is not None and _txn(txn) < _txn(since or txn):
+                if txn is not None and txn_instant(txn) < txn_instant(since or txn):
                     continue
                 out.append(ref)
             if rest or where is not None:
@@ -317,10 +279,12 @@ class SimState:
                         continue
                     if rest:
                         cols = self.columns(rec, txn)
-                        if not _matches(cols, rest):
+                        if not matches(cols, rest):
                             continue
                     kept.append(ref)
                 out = kept
+            if len(self._views) >= _MAX_VIEWS:  # each incremental cursor is a new key: stay bounded
+                self._views.pop(next(iter(self._views)))
             self._views[cache_key] = out
             return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gateway.cli.access_cmds import access_group, accounts_group
 from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
 from gateway.cli.demo_cmds import demo_cmd
@@ -32,3 +33,5 @@ main.add_command(simulate_group)
 main.add_command(demo_cmd)
 for _cmd in SERVE_COMMANDS:
     main.add_command(_cmd)
+main.add_command(accounts_group)
+main.add_command(access_group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
@@ -11,6 +12,7 @@ from cache.store import Cache, open_cache
 from config.errors import ConfigError, PorticoError
 from config.loader import LoadedConfig, load
 from config.secrets import SecretResolver
+from config.settings import PorticoConfig
 from connectors import registry
 from connectors.base import Connector
 
@@ -80,3 +82,11 @@ def build_connector(loaded: LoadedConfig, name: str, **ctx_overrides: Any) -> Co
         return registry.build(cs.type, cs.name, cs.options, bctx)
     except PorticoError as exc:
         fail(f"connector {name}: {exc}")
+
+
+def publish_hooks(cache: Cache, config: PorticoConfig) -> list[Callable[[str, int], None]]:
+    """What runs after every publish, wherever syncs run (CLI, worker, serve, demo)."""
+    from cache import maintenance
+    from gateway import provision
+
+    return [maintenance.after_publish(cache.engine), provision.after_publish(cache, config)]

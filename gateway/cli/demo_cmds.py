@@ -16,13 +16,16 @@ import yaml
 from cache.crypto import new_kek_line
 from cache.store import Cache, open_cache
 from cache.sync import SyncEngine
+from cache.types import utcnow
 from config.loader import LoadedConfig
+from connectors.sim.cloudschool_cli import demo_connector
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
 from connectors.sim.powerschool import make_app, run_in_thread
 from gateway import accounts
 from gateway.app import create_app
-from gateway.cli.common import build_connector, load_valid, secrets_of
+from gateway.cli.common import build_connector, load_valid, publish_hooks, secrets_of
 from gateway.cli.sync_cmds import print_outcome
+from gateway.security import hash_password
 
 CLIENT_ID_ENV, CLIENT_SECRET_ENV = "PORTICO_DEMO_PS_CLIENT_ID", "PORTICO_DEMO_PS_CLIENT_SECRET"
 
@@ -59,37 +62,54 @@ def demo_config(workdir: Path, sis_url: str) -> dict[str, Any]:
 
 
 def demo_logins(
-    cache: Cache, loaded: LoadedConfig, district: SyntheticDistrict
+    cache: Cache, loaded: LoadedConfig, district: SyntheticDistrict, school: SyntheticDistrict
 ) -> list[tuple[str, str, str]]:
-    """Accounts for the interesting people of the district, each with a fresh password."""
-    cases = district.cases
+    """Accounts for the interesting people of each source, each with a fresh password."""
+    cases, uk = district.cases, school.cases
     idx = cache.keyring.index
-    people: list[tuple[str, str, str]] = [
-        ("parent of two children", "guardian", cases.two_child_contact),
-        ("split household, parent A", "guardian", cases.split_household[1]),
-        ("split household, parent B", "guardian", cases.split_household[2]),
-        ("student (own records)", "student", cases.student_login),
+    people: list[tuple[str, str, str, str, SyntheticDistrict]] = [
+        ("parent of two children", "district", "guardian", cases.two_child_contact, district),
+        ("split household, parent A", "district", "guardian", cases.split_household[1], district),
+        ("split household, parent B", "district", "guardian", cases.split_household[2], district),
+        ("student (own records)", "district", "student", cases.student_login, district),
+        ("UK school parent (CSV)", "school", "guardian", uk.two_child_contact, school),
     ]
     out = []
     with cache.engine.begin() as conn:
-        for label, role, sis_id in people:
+        for label, source, role, sis_id, source_district in people:
             kind = "contact" if role == "guardian" else "student"
-            record = district.get(kind, sis_id)
+            record = source_district.get(kind, sis_id)
             username = getattr(record, "email", None) or f"{kind}-{sis_id}"
-            ref = idx.ref("district", kind, sis_id)
-            if accounts.find_by_subject(conn, "district", ref) is not None:
-                continue
+            ref = idx.ref(source, kind, sis_id)
             password = "-".join(secrets.token_hex(3) for _ in range(4))
-            accounts.create(
-                conn,
-                cache.keyring,
-                role=role,
-                source="district",
-                subject_ref=ref,
-                username=username,
-                password=password,
-                aup_version=loaded.config.access.aup.version,
-            )
+            aup = loaded.config.access.aup.version
+            existing = accounts.find_by_subject(conn, source, ref)
+            if existing is None:
+                accounts.create(
+                    conn,
+                    cache.keyring,
+                    role=role,
+                    source=source,
+                    subject_ref=ref,
+                    username=username,
+                    password=password,
+                    aup_version=aup,
+                )
+            else:
+                # Provisioned after the sync and waiting for its invitation: activate it here,
+                # as the person would by following the emailed link.
+                username = accounts.username_of(cache.keyring, existing)
+                now = utcnow()
+                accounts.set_fields(
+                    conn,
+                    existing.id,
+                    status="active",
+                    password_hash=hash_password(password),
+                    password_changed_at=now,
+                    activated_at=now,
+                    aup_version=aup,
+                    aup_accepted_at=now,
+                )
             out.append((label, username, password))
     return out
 
@@ -116,7 +136,8 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(new_kek_line() + "\n")
 
-    district = SyntheticDistrict(DistrictSpec(seed=7, schools=2, students=students, today=dt.date.today()))
+    today = dt.date.today()
+    district = SyntheticDistrict(DistrictSpec(seed=7, schools=2, students=students, today=today))
     os.environ[CLIENT_ID_ENV] = "demo-" + secrets.token_hex(4)
     os.environ[CLIENT_SECRET_ENV] = secrets.token_urlsafe(24)
     sis_app = make_app(
@@ -125,8 +146,12 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
     sis_url, stop_sis = run_in_thread(sis_app)
     click.echo(f"SIS simulator (PowerSchool-like) listening on {sis_url}")
 
+    config = demo_config(work, sis_url)
+    # One Cloud-School-like school beside the district: a CSV export folder, read in place.
+    config["connectors"].append(demo_connector(work, name="school", students=120, seed=11, today=today))
+    school = SyntheticDistrict(DistrictSpec(seed=11, schools=1, students=120, style="uk", today=today))
     config_path = work / "portico.yaml"
-    config_path.write_text(yaml.safe_dump(demo_config(work, sis_url), sort_keys=False))
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     loaded = load_valid(str(config_path))
     cache = open_cache(loaded.config, secrets_of(loaded))
     try:
@@ -134,13 +159,20 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
             connector = build_connector(loaded, cs.name)
             try:
                 click.echo(f"Syncing {cs.name} ...")
-                out = SyncEngine(cache.engine, cache.keyring, loaded.config, cs).run(connector, full=True)
+                engine = SyncEngine(
+                    cache.engine,
+                    cache.keyring,
+                    loaded.config,
+                    cs,
+                    on_published=publish_hooks(cache, loaded.config),
+                )
+                out = engine.run(connector, full=True)
             finally:
                 connector.close()
             print_outcome(out)
             if out.status != "published":
                 raise click.ClickException(f"the demo sync of {cs.name} did not publish ({out.status})")
-        logins = demo_logins(cache, loaded, district)
+        logins = demo_logins(cache, loaded, district, school)
         base = f"http://127.0.0.1:{port}"
         click.echo("\nDemo logins (passwords are new each run):")
         for label, username, password in logins:

@@ -17,7 +17,7 @@ from config.loader import LoadedConfig
 from config.settings import LoggingSettings
 from connectors import registry
 from connectors.base import Connector
-from gateway.cli.common import cache_of, config_of, secrets_of
+from gateway.cli.common import cache_of, config_of, publish_hooks, secrets_of
 
 log = structlog.get_logger("portico.serve")
 
@@ -67,7 +67,8 @@ def connector_factory(loaded: LoadedConfig) -> Callable[[str], Connector]:
 
 
 def start_scheduler(loaded: LoadedConfig, cache: Cache) -> SyncScheduler:
-    scheduler = SyncScheduler(cache, make_runner(cache, connector_factory(loaded)))
+    runner = make_runner(cache, connector_factory(loaded), on_published=publish_hooks(cache, loaded.config))
+    scheduler = SyncScheduler(cache, runner)
     scheduler.start()
     if not scheduler.job_ids:
         log.warning("scheduler.no_jobs", hint="no enabled connector has a schedule")

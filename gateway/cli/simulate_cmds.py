@@ -8,6 +8,7 @@ import secrets
 
 import click
 
+from connectors.sim.cloudschool_cli import cloudschool_command
 from connectors.sim.district import DistrictSpec
 from connectors.sim.powerschool import Faults, serve
 
@@ -66,6 +67,10 @@ def spec_from(seed: int, schools: int, students: int, today: dt.datetime | None,
 @click.option(
     "--count-skew", multiple=True, metavar="KIND=N", help="Add N to the /count of KIND (repeatable)."
 )
+@click.option(
+    "--schema-page-cap", default=1000, show_default=True, help="Largest pagesize /ws/schema allows."
+)
+@click.option("--quiet", is_flag=True, help="Log warnings only.")
 def powerschool_cmd(
     seed: int,
     schools: int,
@@ -115,3 +120,6 @@ def powerschool_cmd(
         schema_page_cap=schema_page_cap,
         log_level="warning" if quiet else "info",
     )
+
+
+simulate_group.add_command(cloudschool_command)

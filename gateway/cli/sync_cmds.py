@@ -16,7 +16,7 @@ from cache.sync import Progress, SyncEngine, SyncOutcome, decide
 from cache.types import utcnow
 from config.errors import PorticoError
 from connectors.base import Page
-from gateway.cli.common import build_connector, cache_of, config_of, fail
+from gateway.cli.common import build_connector, cache_of, config_of, fail, publish_hooks
 
 
 def _progress(console: Console, plain: bool) -> Progress:
@@ -86,7 +86,8 @@ def sync_group(ctx: click.Context, names: tuple[str, ...], full: bool) -> None:
             )
         connector = build_connector(loaded, name)
         try:
-            out = SyncEngine(cache.engine, cache.keyring, loaded.config, cs).run(
+            hooks = publish_hooks(cache, loaded.config)
+            out = SyncEngine(cache.engine, cache.keyring, loaded.config, cs, on_published=hooks).run(
                 connector, full=full, progress=_progress(console, plain)
             )
         finally:

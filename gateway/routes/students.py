@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
@@ -11,7 +12,7 @@ from cache.reader import Reader, StudentHandle
 from config.settings import VisibilityRule
 from gateway.deps import App, Portico, View, ViewDep
 from gateway.envelope import envelope, meta
-from gateway.params import date_range, decode_cursor, encode_cursor, page_limit
+from gateway.params import date_range, decode_pair, encode_cursor, page_limit
 from gateway.present import attendance_mark, student_profile, student_summary
 from gateway.problems import not_found
 
@@ -20,7 +21,7 @@ GET = ["GET", "HEAD"]
 
 
 def today_in(app: Portico) -> dt.date:
-    return dt.datetime.now(app.tz).date()
+    return app.today()
 
 
 def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) -> dict[str, str]:
@@ -47,6 +48,24 @@ def authorised(view: View, student_id: str, category: str) -> StudentHandle:
     return found
 
 
+async def checked(view: View, student_id: str, category: str) -> StudentHandle:
+    """Like :func:`authorised`, with the audit event group-committed (see ``gateway.auditbatch``)."""
+    found = None
+    if len(student_id) <= 24:
+        found = view.reader.student(view.principal, view.published, view.today, student_id)
+    view.audit_later(category, [student_id[:24]], "allowed" if found else "denied")
+    if found is None:
+        await view.settle()
+        raise not_found()
+    return found
+
+
+async def respond(view: View, data: Any, meta_: dict[str, Any]) -> Response:
+    """The envelope, once this request's audit events are durable (no data leaves before)."""
+    await view.settle()
+    return envelope(data, meta_)
+
+
 def lag_filters(rule: VisibilityRule, view: View, app: Portico) -> tuple[dt.datetime, dt.date | None]:
     """Records recorded after ``now - lag`` are hidden; so is today before the same-day time."""
     visible_before = view.now - rule.lag
@@ -59,17 +78,18 @@ def lag_filters(rule: VisibilityRule, view: View, app: Portico) -> tuple[dt.date
 @router.api_route("", methods=GET)
 async def list_students(view: ViewDep, app: App) -> Response:
     visible = view.reader.students(view.principal, view.published, view.today)
-    view.audit("directory", [s.ref for s in visible], "allowed")
+    view.audit_later("directory", [s.ref for s in visible], "allowed")
     names = school_names(view.reader, app, visible)
     data = [student_summary(s.ref, s.data, names.get(s.data["school_id"])) for s in visible]
-    return envelope(data, meta(app.config, view.state, dt.timedelta(0)))
+    return await respond(view, data, meta(app.config, view.state, dt.timedelta(0)))
 
 
 @router.api_route("/{student_id}", methods=GET)
 async def get_student(student_id: str, view: ViewDep, app: App) -> Response:
-    s = authorised(view, student_id, "profile")
+    s = await checked(view, student_id, "profile")
     names = school_names(view.reader, app, [s])
-    return envelope(
+    return await respond(
+        view,
         student_profile(s.ref, s.data, names.get(s.data["school_id"])),
         meta(app.config, view.state, dt.timedelta(0)),
     )
@@ -85,10 +105,10 @@ async def attendance(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
-    s = authorised(view, student_id, "attendance")
+    s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
-    after = decode_cursor(cursor, 2)
+    after = decode_pair(cursor)
     rule = app.config.visibility.attendance
     visible_before, hide_day = lag_filters(rule, view, app)
     rows = view.reader.records(
@@ -100,11 +120,11 @@ async def attendance(
         hide_day=hide_day,
         after=after,
         limit=n + 1,
-    )  # type: ignore[arg-type]
+    )
     next_cursor = None
     if len(rows) > n:
         rows = rows[:n]
         last_ref, last = rows[-1]
         next_cursor = encode_cursor(str(last["date"]), last_ref)
     data = [attendance_mark(ref, a) for ref, a in rows]
-    return envelope(data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))

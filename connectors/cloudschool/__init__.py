@@ -1,0 +1,1 @@
+"""Cloud-School-like CSV export connector (one school's export folder)."""

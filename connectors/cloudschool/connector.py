@@ -1,0 +1,314 @@
+"""The Cloud-School-like CSV connector: an export folder read as full snapshots.
+
+Every read is a full export (``Page.full`` is always True): a row missing from the
+export is a delete. Each stream re-checks the whole export first (``Gate``), so a
+manifest mismatch, a file still being written or a header-only file stops the run
+before any of its records are used. Every page carries the export's content
+fingerprint as its cursor: the same for every stream of one export, so the engine
+can both skip an export it already published and notice a run that straddled two
+exports. Bad rows come back in ``Page.rejected`` naming file, row and column, never
+the cell; past ``max_rejected`` in a stream the export is held (``SourceDataError``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from config.errors import RecordError, SourceDataError, SourceUnavailableError
+from connectors import records as rec
+from connectors.base import CheckResult, Page, StreamInfo
+from connectors.cloudschool import attendance, mapping, normalize, normalize_work
+from connectors.cloudschool.export import Export, ExportFile, Gate, unchanged
+from connectors.cloudschool.options import Options
+from connectors.cloudschool.reader import copy_file, open_csv
+from connectors.cloudschool.values import BadCell
+from connectors.registry import BuildContext, ConnectorType
+
+log = structlog.get_logger(__name__)
+
+# stream -> (record kinds, entities/files read for it)
+STREAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "school": (("school",), ()),
+    "students": (("student",), ("students",)),
+    "contacts": (("contact", "link"), ("contacts",)),
+    "classes": (("section",), ("classes",)),
+    "class_members": (("enrollment",), ("class_members",)),
+    "timetable": (("timetable",), ("timetable",)),
+    "attendance": (("attendance",), ("attendance",)),
+    "assignments": (("assignment",), ("assignments",)),
+    "assignment_results": (("result",), ("assignment_results",)),
+    "assessments": (("grade",), ("assessments",)),
+    "behaviour": (("behaviour",), ("behaviour", "achievements")),
+    "notices": (("notice",), ("notices",)),
+    "progress_reports": (("report",), ("progress_reports",)),
+}
+
+CONVERTERS: dict[str, Callable[[normalize.Index, normalize.Ctx], normalize.Converter]] = {
+    "students": normalize.students,
+    "contacts": normalize.contacts,
+    "classes": normalize.classes,
+    "class_members": normalize.class_members,
+    "timetable": normalize.timetable,
+    "attendance": attendance.attendance,
+    "assignments": normalize_work.assignments,
+    "assignment_results": normalize_work.assignment_results,
+    "assessments": normalize_work.assessments,
+    "behaviour": normalize_work.behaviour,
+    "achievements": normalize_work.achievements,
+    "notices": normalize_work.notices,
+    "progress_reports": normalize_work.progress_reports,
+}
+
+# A repeated key is a bad row, named by the columns that make the key. The two bulk
+# files are not checked: a set of millions of ids would cost more memory than the
+# rest of the read, and the engine keys records by (kind, source_id) anyway.
+KEY_COLUMNS: dict[str, str | None] = {
+    "students": "StudentID",
+    "contacts": "StudentID+ContactID",
+    "classes": "ClassID",
+    "class_members": "ClassID+StudentID",
+    "timetable": "ClassID+WeekPattern+Day+Period",
+    "attendance": None,
+    "assignments": "AssignmentID",
+    "assignment_results": None,
+    "assessments": "StudentID+ClassID+ResultSet",
+    "behaviour": "IncidentID",
+    "achievements": "AwardID",
+    "notices": "NoticeID",
+    "progress_reports": "ReportID",
+}
+
+
+@dataclass
+class FileStats:
+    """Per-file counts of the last read, for logs and ``portico status``."""
+
+    rows: int = 0
+    landed: int = 0  # rows that gave records (a contacts row gives two, grade aspects merge)
+    rejected: int = 0
+    skipped: int = 0  # rows that are not records by design (an unmarked register "-")
+
+
+class CloudSchoolConnector:
+    """Reads one school's export folder (see module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        options: Options,
+        *,
+        base_dir: Path,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.name = name
+        self.options = options
+        self.folder = base_dir / options.path
+        self.archive = base_dir / options.archive_dir if options.archive_dir else None
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._gate = Gate(options, self.folder)
+        self.stats: dict[str, FileStats] = {}
+
+    def streams(self) -> list[StreamInfo]:
+        enabled = set(mapping.enabled_entities(self.options))
+        return [
+            StreamInfo(name, kinds)
+            for name, (kinds, entities) in STREAMS.items()
+            if not entities or enabled & set(entities)
+        ]
+
+    def check(self) -> CheckResult:
+        return CheckResult(mapping.check_mapping(self.options, self.folder))
+
+    def export(self) -> Export:
+        """Check the export now (raises as ``read`` would); its fingerprint identifies it."""
+        return self._gate.check(time.time())
+
+    def read(self, stream: str, state: str | None, *, full: bool = False) -> Iterator[Page]:
+        """Pages of ``stream`` from the export as it is now. ``state`` and ``full`` do not
+        change anything: an export is always complete, so every read is full."""
+        if stream not in STREAMS:
+            raise ValueError(f"unknown stream {stream!r}")
+        # Settling compares file mtimes with the wall clock; ``clock`` only says what
+        # day it is at the school (leavers, pre-registrations), so tests can pin it.
+        export = self._gate.check(time.time())
+        today = self._clock().astimezone(ZoneInfo(self.options.timezone)).date()
+        if stream == "school":
+            yield Page([normalize.school(self.options, today)], full=True, cursor=export.fingerprint)
+            return
+        ctx = normalize.Ctx.build(self.options, today)
+        pages = _Pager(self.options.page_size, stream, self.options.max_rejected)
+        files = [export.files[e] for e in STREAMS[stream][1] if e in export.files]
+        for f in files:
+            yield from self._read_file(f, ctx, pages)
+        if self.archive is not None:  # before the last page, so a consumer that stops there still archives
+            for f in files:
+                copy_file(f.info.path, self.archive / export.fingerprint[:16])
+        yield pages.flush(cursor=export.fingerprint)
+
+    def close(self) -> None:
+        """Nothing is held open between reads."""
+
+    def _read_file(self, f: ExportFile, ctx: normalize.Ctx, pages: _Pager) -> Iterator[Page]:
+        name, width, index = f.info.path.name, f.bound.width, f.bound.index
+        stats = self.stats[name] = FileStats()
+        convert = CONVERTERS[f.entity](lambda col: index.get(col, width), ctx)
+        keeper = _Keeper(KEY_COLUMNS[f.entity])
+        header: list[str] = []
+
+        def reject(row_no: int, column: str, reason: str) -> None:
+            stats.rejected += 1
+            pos = index.get(column)
+            field = header[pos].strip() if pos is not None else column
+            pages.reject(RecordError(reason, where=f"{name} row {row_no}", field=field))
+
+        # One loop for millions of rows: counters are locals and the bulk files (no
+        # key check, one record per row) append straight to the page.
+        bulk, size, batch = keeper.key is None, pages.size, pages.records
+        n_rows = n_skipped = n_landed = 0
+        with open_csv(f.info.path, f.info.encoding, self.options.delimiter) as (head, rows):
+            header = head or []
+            for row_no, row in rows:
+                if not row:
+                    continue
+                n_rows += 1
+                if len(row) != width:
+                    problem = _fit(row, width)
+                    if problem:
+                        reject(row_no, "", problem)
+                        continue
+                row.append("")  # the sentinel absent optional columns point at
+                try:
+                    out = convert(row)
+                except BadCell as bad:
+                    reject(row_no, bad.field, bad.reason)
+                    continue
+                if out is None:
+                    n_skipped += 1
+                elif bulk:
+                    n_landed += 1
+                    batch.append(out)  # type: ignore[arg-type]
+                    if len(batch) >= size:
+                        yield pages.flush()
+                        batch = pages.records
+                else:
+                    duplicate = keeper.keep(out, row_no, pages)
+                    if duplicate:
+                        reject(row_no, "", duplicate)
+                    else:
+                        n_landed += 1
+                    if len(pages.records) >= size:
+                        yield pages.flush()
+                        batch = pages.records
+        for grade in keeper.grades.values():
+            pages.records.append(grade)
+        stats.rows, stats.skipped, stats.landed = n_rows, n_skipped, n_landed
+        self._after_file(f, stats)
+        if len(pages.records) >= size:
+            yield pages.flush()
+
+    def _after_file(self, f: ExportFile, stats: FileStats) -> None:
+        name = f.info.path.name
+        if not unchanged(f.info):
+            raise SourceUnavailableError(f"{name}: changed while being read; trying again next run")
+        if f.manifest is not None and f.manifest.rows != stats.rows:
+            raise SourceDataError(f"{name}: {stats.rows} rows read, the manifest lists {f.manifest.rows}")
+        log.info(
+            "cloudschool.file_read",
+            connector=self.name,
+            file=name,
+            rows=stats.rows,
+            landed=stats.landed,
+            rejected=stats.rejected,
+            skipped=stats.skipped,
+        )
+
+
+def _fit(row: list[str], width: int) -> str:
+    """Make ``row`` as wide as the header, or say why it cannot be (empty when fine)."""
+    n = len(row)
+    if n < width:
+        return f"{n} fields where the header has {width}"
+    if any(c.strip() for c in row[width:]):
+        return f"{n} fields where the header has {width} (an unquoted delimiter?)"
+    del row[width:]  # trailing empty columns
+    return ""
+
+
+class _Keeper:
+    """Key checks for the files that have them: a repeated key is a bad row, except a
+    contact repeated by one-row-per-pair (first row wins) and the rows of one grade
+    (mark and percentage arrive as separate aspects and are merged)."""
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        self.seen: dict[tuple[str, str], int] = {}
+        self.grades: dict[str, rec.Grade] = {}
+
+    def keep(self, out: normalize.Converted, row_no: int, pages: _Pager) -> str:
+        """Add the row's records to ``pages``; a reason when the row repeats a key."""
+        for record in out if isinstance(out, tuple) else (out,):
+            assert record is not None
+            first = self.seen.setdefault((record.kind, record.source_id), row_no)
+            if isinstance(record, rec.Grade):
+                if first == row_no:
+                    self.grades[record.source_id] = record
+                    continue
+                merged = normalize_work.merge_grades(self.grades[record.source_id], record)
+                if merged is None:
+                    return f"duplicate {self.key} (first at row {first})"
+                self.grades[record.source_id] = merged
+            elif first == row_no:
+                pages.records.append(record)
+            elif not isinstance(record, rec.Contact):
+                return f"duplicate {self.key} (first at row {first})"
+        return ""
+
+
+class _Pager:
+    """Collects records and set-aside rows into pages; holds the export past max_rejected."""
+
+    def __init__(self, size: int, stream: str, max_rejected: int) -> None:
+        self.size, self.stream, self.max_rejected = size, stream, max_rejected
+        self.records: list[rec.Record] = []
+        self.rejected: list[RecordError] = []
+        self.total_rejected = 0
+
+    def reject(self, error: RecordError) -> None:
+        self.total_rejected += 1
+        if self.total_rejected > self.max_rejected:
+            raise SourceDataError(
+                f"{self.stream}: more than {self.max_rejected} malformed rows (max_rejected); export held"
+            )
+        self.rejected.append(error)
+
+    def flush(self, cursor: str | None = None) -> Page:
+        page = Page(self.records, self.rejected, full=True, cursor=cursor)
+        self.records, self.rejected = [], []
+        return page
+
+
+def build(name: str, options: Any, ctx: BuildContext) -> CloudSchoolConnector:
+    return CloudSchoolConnector(name, options, base_dir=ctx.base_dir)
+
+
+def check_config(options: Any, base_dir: Path) -> list[tuple[mapping.Key, str]]:
+    """The mapping checked against the export folder (``registry.validate_connectors`` hook)."""
+    return mapping.mapping_problems(options, base_dir / options.path)
+
+
+@dataclass(frozen=True)
+class CloudSchoolType(ConnectorType):
+    """A connector type whose config check also reads the export folder's headers."""
+
+    check_config: Callable[[Any, Path], list[tuple[mapping.Key, str]]] = check_config
+
+
+CONNECTOR_TYPE = CloudSchoolType("cloudschool", Options, build)

@@ -1,0 +1,97 @@
+"""Outgoing mail for invitations, password resets and expiry reminders: SMTP or a file outbox.
+
+A backend is chosen by name in config (``mail.backend``). The outbox writes one
+``.eml`` file per message into ``mail.outbox_dir`` for the demo and for districts that
+hand mail to another system. Errors are translated into :class:`MailError` naming the
+backend only: never the recipient or the message.
+"""
+
+from __future__ import annotations
+
+import secrets
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Protocol
+
+from config.errors import PorticoError
+from config.secrets import SecretResolver
+from config.settings import MailSettings
+
+
+class MailError(PorticoError):
+    """A message could not be handed to the mail backend."""
+
+
+@dataclass(frozen=True)
+class Message:
+    to: str
+    subject: str
+    body: str
+
+
+class Mailer(Protocol):
+    def send(self, message: Message) -> None: ...
+
+
+def _build(sender: str, m: Message) -> EmailMessage:
+    em = EmailMessage()
+    em["From"], em["To"], em["Subject"] = sender, m.to, m.subject
+    em["Date"] = formatdate(localtime=False)
+    em["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    em.set_content(m.body)
+    return em
+
+
+class OutboxMailer:
+    """One ``.eml`` file per message, readable only by the owner (it holds a token)."""
+
+    def __init__(self, settings: MailSettings, base_dir: Path | None = None) -> None:
+        self.sender = settings.from_address
+        out = Path(settings.outbox_dir)
+        self.dir = out if out.is_absolute() or base_dir is None else base_dir / out
+
+    def send(self, message: Message) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / f"{secrets.token_hex(8)}.eml"
+        try:
+            path.touch(mode=0o600)
+            path.write_bytes(bytes(_build(self.sender, message)))
+        except OSError as exc:
+            raise MailError(f"outbox: cannot write to {self.dir} ({type(exc).__name__})") from None
+
+
+class SmtpMailer:
+    """SMTP with optional STARTTLS and login; the password comes from a secret reference."""
+
+    def __init__(
+        self, settings: MailSettings, secrets_: SecretResolver | None = None, timeout: float = 10
+    ) -> None:
+        self.s = settings
+        self.password = (
+            (secrets_ or SecretResolver()).resolve(settings.smtp_password) if settings.smtp_password else None
+        )
+        self.timeout = timeout
+
+    def send(self, message: Message) -> None:
+        s = self.s
+        try:
+            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout) as smtp:
+                if s.smtp_starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if s.smtp_username and self.password is not None:
+                    smtp.login(s.smtp_username, self.password)
+                smtp.send_message(_build(s.from_address, message))
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(f"smtp {s.smtp_host}:{s.smtp_port}: {type(exc).__name__}") from None
+
+
+def mailer_from(
+    settings: MailSettings, secrets_: SecretResolver | None = None, base_dir: Path | None = None
+) -> Mailer:
+    if settings.backend == "smtp":
+        return SmtpMailer(settings, secrets_)
+    return OutboxMailer(settings, base_dir)

@@ -1,0 +1,67 @@
+"""``GET /v1/notices``: notices for the caller's students' schools, year groups and classes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from cache import queries
+from gateway import present
+from gateway.deps import App, ViewDep
+from gateway.envelope import meta
+from gateway.params import decode_cursor, encode_cursor, page_limit
+from gateway.problems import bad_request
+from gateway.routes.students import GET, respond
+
+router = APIRouter(prefix="/v1", tags=["notices"])
+
+
+def _triple(parts: tuple[str, ...] | None) -> tuple[str, str, str] | None:
+    return None if parts is None else (parts[0], parts[1], parts[2])
+
+
+@router.api_route("/notices", methods=GET)
+async def list_notices(
+    view: ViewDep,
+    app: App,
+    from_: str | None = Query(default=None, alias="from"),
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Response:
+    """Current notices first (newest first), then those that ended on or after ``from``."""
+    n = page_limit(limit, app.config.api)
+    try:
+        since = dt.date.fromisoformat(from_) if from_ else view.today - dt.timedelta(days=30)
+    except ValueError:
+        raise bad_request(
+            "from: expected a date YYYY-MM-DD", [{"field": "from", "message": "expected a date"}]
+        ) from None
+    if view.today - since > app.config.api.max_range:
+        msg = f"the range may span at most {app.config.api.max_range.days} days"
+        raise bad_request(f"from: {msg}", [{"field": "from", "message": msg}])
+    rule = app.config.visibility.notices
+    students = view.reader.students(view.principal, view.published, view.today)
+    rows: list[tuple[str, bool, dict[str, Any]]] = []
+    if students:
+        rows = queries.notices(
+            view.reader,
+            view.principal.source,
+            view.published,
+            queries.audiences(view.reader, students, view.today),
+            now=view.now - rule.lag,
+            today=view.today,
+            since=since,
+            after=_triple(decode_cursor(cursor, 3)),
+            limit=n + 1,
+        )
+    next_cursor = None
+    if len(rows) > n:
+        rows = rows[:n]
+        ref, cur, last = rows[-1]
+        stamp = dt.datetime.fromisoformat(last["publish_from"]).astimezone(dt.UTC).isoformat()
+        next_cursor = encode_cursor(str(int(cur)), stamp, ref)
+    data = [present.notice(ref, cur, body) for ref, cur, body in rows]
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))

@@ -1,0 +1,302 @@
+"""scripts/bench_api: parents' dashboards vs the trivial JSON endpoint, same server, same run.
+
+Builds a synthetic district into a temporary SQLite cache, signs in one parent per
+client (sessions created directly: argon2 at sign-in is not what is measured), then
+serves Portico and the trivial app in turn with uvicorn on 127.0.0.1 and loads each
+with ``wrk`` (32 connections) when installed, else an async httpx load generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cache import maintenance  # noqa: E402
+from cache.crypto import new_kek_line  # noqa: E402
+from cache.reader import Principal, Reader  # noqa: E402
+from cache.runs import load_state  # noqa: E402
+from cache.store import open_cache  # noqa: E402
+from cache.sync import SyncEngine  # noqa: E402
+from config.secrets import SecretResolver  # noqa: E402
+from config.settings import PorticoConfig  # noqa: E402
+from connectors.sim.district import DistrictSpec, SyntheticDistrict  # noqa: E402
+from gateway import accounts, provision, sessions  # noqa: E402
+from gateway.security import hash_password  # noqa: E402
+from tests.fakes import ListConnector  # noqa: E402
+
+TZ = "America/New_York"
+# Hand-written notes appended to the generated page (what was tried, where the time goes).
+ANALYSIS = ROOT / "docs" / "PERFORMANCE-api-notes.md"
+
+
+def build(base: Path, students: int, clients: int) -> list[tuple[str, str]]:
+    """A synced, provisioned cache in ``base``; returns (bearer token, student id) per client."""
+    (base / "kek.key").write_text(new_kek_line("kek-bench") + "\n")
+    raw = {
+        "district": {"name": "Bench District", "timezone": TZ},
+        "cache": {"url": f"sqlite:///{base / 'cache.db'}", "kek": {"file": "kek.key"}},
+        "connectors": [{"name": "sis", "type": "powerschool", "options": {}}],
+        "access": {"session_idle_timeout": "PT2H"},
+    }
+    (base / "config.json").write_text(json.dumps(raw))
+    config = PorticoConfig.model_validate(raw)
+    cache = open_cache(config, SecretResolver(base_dir=base))
+    today = dt.datetime.now(ZoneInfo(TZ)).date()
+    district = SyntheticDistrict(DistrictSpec(students=students, schools=2, today=today))
+    t = time.perf_counter()
+    streams = {kind: list(district.iter(kind)) for kind in district.kinds()}
+    hooks = [maintenance.after_publish(cache.engine)]
+    engine = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0], on_published=hooks)
+    out = engine.run(ListConnector("sis", streams, 2000))
+    print(f"district: {students} students, {out.records:,} records synced in {time.perf_counter() - t:.1f}s")
+    provision.provision(cache, config, "sis", today=today)
+    password_hash = hash_password("Bench parent 1 password")
+    pairs: list[tuple[str, str]] = []
+    with cache.engine.begin() as conn:
+        state = load_state(conn, "sis")
+        assert state is not None and state.published_run is not None
+        reader = Reader(conn, cache.keyring)
+        rows = conn.exec_driver_sql(
+            "SELECT id, subject_ref FROM account WHERE role = 'guardian' ORDER BY id"
+        ).all()
+        for account_id, ref in rows:
+            kids = reader.students(Principal(account_id, "guardian", "sis", ref), state.published_run, today)
+            if not kids:
+                continue
+            accounts.set_fields(
+                conn,
+                account_id,
+                status="active",
+                password_hash=password_hash,
+                password_changed_at=dt.datetime.now(dt.UTC),
+                aup_version=config.access.aup.version,
+                aup_accepted_at=dt.datetime.now(dt.UTC),
+            )
+            token, _ = sessions.create(conn, account_id, config.access)
+            pairs.append((token, kids[0].ref))
+            if len(pairs) == clients:
+                break
+    cache.dispose()
+    assert len(pairs) == clients, f"only {len(pairs)} parents with a visible child"
+    return pairs
+
+
+def dashboard(student: str) -> list[str]:
+    return [
+        f"/v1/students/{student}/attendance",  # defaults to the last 30 days
+        f"/v1/students/{student}/timetable",  # this week
+        f"/v1/students/{student}/grades",
+        f"/v1/students/{student}/behaviour?limit=10",  # the latest events and the totals
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(factory: str, base: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", f"scripts.bench_api_app:{factory}", "--host", "127.0.0.1",
+           "--port", str(port), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603 - our own interpreter and arguments
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(url + ("/healthz" if factory == "portico" else "/trivial"), timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{factory} server did not start")
+
+
+LUA = """
+local reqs = {REQS}
+local i = 0
+request = function()
+  i = i + 1
+  local r = reqs[(i % #reqs) + 1]
+  return wrk.format("GET", r[2], {["Authorization"] = "Bearer " .. r[1]})
+end
+"""
+
+
+def run_wrk(
+    url: str, requests: list[tuple[str, str]], seconds: int, clients: int, base: Path
+) -> dict[str, float]:
+    body = ",".join(f'{{"{tok}", "{path}"}}' for tok, path in requests)
+    script = base / "load.lua"
+    script.write_text(LUA.replace("{REQS}", "{" + body + "}"))
+    out = subprocess.run(  # noqa: S603 - wrk from PATH with our arguments
+        ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", str(script), url],  # noqa: S607
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    pct = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50": _ms(pct["50"]),
+        "p99": _ms(pct["99"]),
+        "errors": float(bad.group(1)) if bad else 0.0,
+    }
+
+
+def _ms(v: str) -> float:
+    num, unit = float(re.match(r"[\d.]+", v).group(0)), re.sub(r"[\d.]+", "", v)  # type: ignore[union-attr]
+    return num * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_httpx(url: str, requests: list[tuple[str, str]], seconds: int, clients: int) -> dict[str, float]:
+    async def main() -> dict[str, float]:
+        latencies: list[float] = []
+        errors = 0
+        end = time.perf_counter() + seconds
+
+        async def worker(n: int) -> None:
+            nonlocal errors
+            async with httpx.AsyncClient(base_url=url) as c:
+                i = n
+                while time.perf_counter() < end:
+                    tok, path = requests[i % len(requests)]
+                    t = time.perf_counter()
+                    r = await c.get(path, headers={"Authorization": f"Bearer {tok}"})
+                    latencies.append((time.perf_counter() - t) * 1000)
+                    errors += r.status_code >= 300
+                    i += clients
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(clients)))
+        q = statistics.quantiles(latencies, n=100)
+        return {
+            "rps": len(latencies) / (time.perf_counter() - started),
+            "p50": q[49],
+            "p99": q[98],
+            "errors": errors,
+        }
+
+    return asyncio.run(main())
+
+
+def measure(
+    factory: str, base: Path, requests: list[tuple[str, str]], args: argparse.Namespace
+) -> dict[str, float]:
+    proc, url = serve(factory, base)
+    try:
+        for tok, path in requests[:8]:  # a correct answer first: a fast 401 would measure nothing
+            r = httpx.get(url + path, headers={"Authorization": f"Bearer {tok}"})
+            assert r.status_code == 200, (path, r.status_code)
+        if shutil.which("wrk") and not args.httpx:
+            return run_wrk(url, requests, args.seconds, args.clients, base)
+        return run_httpx(url, requests, args.seconds, args.clients)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--students", type=int, default=200)
+    p.add_argument("--clients", type=int, default=32)
+    p.add_argument("--seconds", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument(
+        "--httpx", action="store_true", help="use the httpx load generator even when wrk is installed"
+    )
+    p.add_argument("--write", type=Path, default=None, help="write the results as Markdown to this file")
+    args = p.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="portico-bench-"))
+    try:
+        pairs = build(base, args.students, args.clients)
+        dash = [(tok, path) for tok, sid in pairs for path in dashboard(sid)]
+        triv = [(tok, "/trivial") for tok, _ in pairs]
+        results: dict[str, list[dict[str, float]]] = {"dashboard": [], "trivial": []}
+        for n in range(args.rounds):  # alternate, so drift on a shared machine hits both alike
+            results["dashboard"].append(measure("portico", base, dash, args))
+            results["trivial"].append(measure("trivial", base, triv, args))
+            print(f"round {n + 1}: dashboard {results['dashboard'][-1]}, trivial {results['trivial'][-1]}")
+        report(results, args)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
+    med = {
+        k: {m: statistics.median(r[m] for r in v) for m in ("rps", "p50", "p99", "errors")}
+        for k, v in results.items()
+    }
+    share = med["dashboard"]["rps"] / med["trivial"]["rps"]
+    ok = share >= 0.25 and med["dashboard"]["p99"] < 50 and med["dashboard"]["errors"] == 0
+    tool = "wrk" if shutil.which("wrk") and not args.httpx else "httpx (async)"
+    lines = [
+        "| endpoint | req/s | p50 ms | p99 ms | non-2xx |",
+        "| --- | --- | --- | --- | --- |",
+        *(
+            f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['errors']:.0f} |"
+            for name, m in (
+                ("parent dashboard (4 routes, round robin)", med["dashboard"]),
+                ("FastAPI trivial JSON", med["trivial"]),
+            )
+        ),
+        "",
+        f"Dashboard throughput is {share:.0%} of the trivial endpoint's (target >= 25%); "
+        f"p99 {med['dashboard']['p99']:.1f} ms (target < 50 ms): {'MET' if ok else 'NOT MET'}.",
+    ]
+    setup = (
+        f"{args.clients} concurrent clients, {args.seconds} s per measurement, median of {args.rounds} "
+        f"alternating rounds, load by {tool}; {args.students} students; uvicorn, one process, 127.0.0.1; "
+        f"{os.cpu_count()} cores shared with the load generator."
+    )
+    print("\n" + setup + "\n\n" + "\n".join(lines))
+    if args.write:
+        args.write.parent.mkdir(parents=True, exist_ok=True)
+        args.write.write_text(
+            PAGE.format(setup=setup, table="\n".join(lines), when=dt.date.today().isoformat())
+        )
+    if not ok:
+        sys.exit(1)
+
+
+PAGE = """# API performance (scripts/bench_api)
+
+Measured {when}: `scripts/bench_api --write docs/PERFORMANCE-api.md`.
+
+Each of 32 signed-in parents opens their child's dashboard: attendance for the last
+30 days, this week's timetable, grades, and the latest behaviour events with point
+totals. Every request runs the whole path: bearer-token check against the session
+table, acceptable-use and expiry gates, the relationship check inside the SQL, the
+visibility lag, AES-GCM decryption of each record, an append to the hash-chained
+audit log (committed before data is returned), and JSON. The ceiling is FastAPI's
+trivial JSON endpoint served the same way in the same run.
+
+{setup}
+
+{table}
+
+Compare the ratio, not the absolute numbers: on these shared two-core machines they
+move by 10-20% from run to run (MEASURED.md).
+{analysis}"""
+
+
+if __name__ == "__main__":
+    main()

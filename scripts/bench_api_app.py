@@ -1,0 +1,31 @@
+"""ASGI apps for scripts/bench_api: Portico built from the bench's config, and a trivial JSON endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from cache.store import open_cache
+from config.secrets import SecretResolver
+from config.settings import PorticoConfig
+from gateway.app import create_app
+
+
+def portico() -> FastAPI:
+    base = Path(os.environ["PORTICO_BENCH_DIR"])
+    config = PorticoConfig.model_validate(json.loads((base / "config.json").read_text()))
+    return create_app(config, open_cache(config, SecretResolver(base_dir=base)))
+
+
+def trivial() -> FastAPI:
+    """The framework's ceiling: the same server, no auth, no database, a constant JSON body."""
+    app = FastAPI()
+
+    @app.get("/trivial")
+    async def hello() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
