@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cache.store import Cache
 from cache.types import utcnow
@@ -14,6 +15,29 @@ from gateway import problems
 from gateway.deps import Portico
 from gateway.mail import Mailer, mailer_from
 from gateway.routes import auth, health, me, notices, privacy, records, recovery, students
+
+
+class HeadAsGet:
+    """HEAD is GET without the body (RFC 9110 §9.3.2), for every route.
+
+    Routes declare GET only, so the OpenAPI document has one operation per route
+    instead of a duplicate HEAD operation with the same id.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
 def create_app(
@@ -38,6 +62,7 @@ def create_app(
         mailer=mailer or mailer_from(config.mail),
     )
     problems.install(app)
+    app.add_middleware(HeadAsGet)
     # Starlette matches routes in order: the data routes, by far the most requested, go first.
     for module in (records, students, notices, me, auth, recovery, privacy, health):
         app.include_router(module.router)

@@ -7,6 +7,7 @@ keystore hold no generated name, email, date of birth, phone number or SIS id.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,5 +147,11 @@ def test_the_database_files_hold_no_personal_data_in_clear(district, tmp_path: P
     assert any(p.name == "cache.db" for p in files) and any(p.name == "keys.db" for p in files)
     needles = _needles(district)
     assert len(needles) > 300
-    hits = sorted(n.decode() for n in needles if n in blob)
+    # A value counts when it stands alone: a SIS id like 500067 can also occur by chance
+    # inside the hex of a key id or a hash (about 1 run in 50), which is not a leak.
+    hits = sorted(
+        n.decode()
+        for n in needles
+        if n in blob and re.search(rb"(?<![0-9A-Za-z])" + re.escape(n) + rb"(?![0-9A-Za-z])", blob)
+    )
     assert hits == [], f"{len(hits)} personal values found in clear"

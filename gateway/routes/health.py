@@ -12,12 +12,12 @@ from gateway.envelope import json_response
 router = APIRouter(tags=["health"])
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"])
+@router.api_route("/healthz", methods=["GET"])
 async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-@router.api_route("/readyz", methods=["GET", "HEAD"])
+@router.api_route("/readyz", methods=["GET"])
 async def readyz(conn: Conn) -> Response:
     n = conn.execute(text("SELECT count(*) FROM source_state WHERE published_run IS NOT NULL")).scalar()
     if not n:

@@ -32,7 +32,7 @@ class TotpCode(BaseModel):
     code: str = Field(min_length=6, max_length=10)
 
 
-@router.api_route("/me", methods=["GET", "HEAD"])
+@router.api_route("/me", methods=["GET"])
 async def me(account: CurrentAccount, conn: Conn, app: App) -> Response:
     current_aup = app.config.access.aup.version
     students = []

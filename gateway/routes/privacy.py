@@ -31,7 +31,7 @@ from gateway.problems import bad_request, not_found
 from gateway.routes.students import authorised
 
 router = APIRouter(prefix="/v1/students", tags=["privacy"])
-GET = ["GET", "HEAD"]
+GET = ["GET"]  # HEAD is served as GET without a body (gateway.app.HeadAsGet)
 log = structlog.get_logger("portico.privacy")
 
 
