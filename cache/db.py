@@ -43,6 +43,10 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = _normalise(url)
+    # Statement parameters never reach logs or error messages (sqlalchemy.engine at INFO
+    # logs every statement): they are blind indexes and ciphertext today, and a log is no
+    # place to find out the day one is not.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None:
@@ -59,6 +63,7 @@ def create_schema(engine: Engine, metadata: MetaData | None = None) -> None:
     # Import every module that defines tables so they are registered on the metadata.
     import cache.accounts  # noqa: F401
     import cache.audit  # noqa: F401
+    import cache.privacy  # noqa: F401
     import cache.schema  # noqa: F401
 
     (metadata or SQLModel.metadata).create_all(engine)

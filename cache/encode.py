@@ -50,8 +50,6 @@ def adult_cutoff(policy: str, adult_age: int) -> Callable[[dt.date], dt.date | N
 
     if policy == "continues":
         return lambda dob: None
-    if policy == "at-birthday":  # the last day of access is the day before the birthday
-        return lambda dob: birthday(dob) - dt.timedelta(days=1)
     return june_30
 
 

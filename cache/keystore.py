@@ -8,17 +8,20 @@ are overwritten on disk (``secure_delete``) and the WAL is checkpointed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, LargeBinary, MetaData, String, Table, select, text
+from sqlalchemy import Column, DateTime, Engine, LargeBinary, MetaData, String, Table, event, select, text
 from sqlalchemy.exc import IntegrityError
 
 from cache.crypto import KEY_BYTES, BlindIndex, KekRing, Sealer
 from cache.db import is_sqlite
 from cache.types import utcnow
+from config.errors import PorticoError
 
 keystore_metadata = MetaData()
 
@@ -35,6 +38,12 @@ data_key = Table(
 INDEX_OWNER = "system:index"
 
 
+def _secure_delete(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA secure_delete=ON")
+    cur.close()
+
+
 def shared_owner(source: str) -> str:
     """Owner of the key for a source's non-personal records (schools, sections, notices)."""
     return f"shared:{source}"
@@ -43,14 +52,20 @@ def shared_owner(source: str) -> str:
 class Keyring:
     """Unwrapped data keys in memory, created on first use, destroyed on purge."""
 
-    def __init__(self, engine: Engine, keks: KekRing) -> None:
+    def __init__(self, engine: Engine, keks: KekRing, reload: Callable[[], KekRing] | None = None) -> None:
         self.engine = engine
         self.keks = keks
+        # Re-reads the key file: ``portico keys rotate`` in another process adds a KEK,
+        # rewraps every data key under it and retires the old one while we keep serving.
+        self._reload = reload
         self._lock = threading.Lock()
         self._owner_key: dict[str, str] = {}
         self._sealers: dict[str, Sealer] = {}
         keystore_metadata.create_all(engine)
         if is_sqlite(str(engine.url)):
+            # secure_delete is per connection: set it on every one, so a destroyed key's
+            # bytes are overwritten in the file whichever pooled connection deletes it.
+            event.listen(engine, "connect", _secure_delete)
             with engine.begin() as conn:
                 conn.execute(text("PRAGMA secure_delete=ON"))
         self.index = BlindIndex(self._raw_key(self.key_for(INDEX_OWNER)))
@@ -64,6 +79,14 @@ class Keyring:
             key_id = self._owner_key[owner]
         return key_id
 
+    def fresh_key_for(self, owner: str) -> str:
+        """:meth:`key_for`, checked against the keystore first: for rare writes (a correction
+        request) in a process that may have cached a key another process has since destroyed."""
+        stored = self.key_ids_of([owner]).get(owner)
+        if stored != self._owner_key.get(owner):
+            self._owner_key.pop(owner, None)
+        return self.key_for(owner)
+
     def ensure(self, owners: Iterable[str]) -> None:
         """Make sure each owner has a data key (one transaction for all missing ones)."""
         missing = {o for o in owners if o not in self._owner_key}
@@ -74,6 +97,7 @@ class Keyring:
             missing -= self._owner_key.keys()
             if not missing:
                 return
+            self.reload_keks()  # wrap new keys under the newest KEK, never a retired one
             rows = []
             for owner in sorted(missing):
                 key_id = "dk_" + secrets.token_hex(8)
@@ -111,7 +135,34 @@ class Keyring:
             ).first()
         if row is None:
             raise LookupError(key_id)
+        if row.kek_id not in self.keks.ids:
+            self.reload_keks()
         return self.keks.unwrap(row.kek_id, row.wrapped, key_id)
+
+    def reload_keks(self) -> None:
+        """Pick up a rotated key file (no-op when the KEKs came from elsewhere)."""
+        if self._reload is None:
+            return
+        # The file is replaced by an atomic rename, never half-written; should it be
+        # unreadable anyway, keep serving with the ring we have.
+        with contextlib.suppress(PorticoError):
+            self.keks = self._reload()
+
+    def preload(self, key_ids: Iterable[str]) -> None:
+        """Unwrap many data keys with one query per 500 (bulk readers: breach report, export)."""
+        wanted = [k for k in dict.fromkeys(key_ids) if k not in self._sealers]
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(data_key.c.key_id, data_key.c.kek_id, data_key.c.wrapped).where(
+                        data_key.c.key_id.in_(chunk)
+                    )
+                ).all()
+            for r in rows:
+                if r.kek_id not in self.keks.ids:
+                    self.reload_keks()
+                self._sealers[r.key_id] = Sealer(self.keks.unwrap(r.kek_id, r.wrapped, r.key_id))
 
     def sealer(self, key_id: str) -> Sealer:
         """The cipher for ``key_id``; LookupError once the key has been destroyed."""
@@ -146,10 +197,53 @@ class Keyring:
             conn.execute(data_key.delete().where(data_key.c.key_id == key_id))
             self._owner_key.pop(owner, None)
             self._sealers.pop(key_id, None)
+        self._scrub()
+        return str(key_id)
+
+    def destroy_many(self, owners: Iterable[str]) -> dict[str, str]:
+        """Destroy many owners' data keys at once; returns owner -> destroyed key id."""
+        owner_list = list(dict.fromkeys(owners))
+        destroyed: dict[str, str] = {}
+        with self._lock:
+            for i in range(0, len(owner_list), 500):
+                chunk = owner_list[i : i + 500]
+                with self.engine.begin() as conn:
+                    rows = conn.execute(
+                        select(data_key.c.key_id, data_key.c.owner).where(data_key.c.owner.in_(chunk))
+                    ).all()
+                    conn.execute(data_key.delete().where(data_key.c.key_id.in_([r.key_id for r in rows])))
+                for r in rows:
+                    destroyed[str(r.owner)] = str(r.key_id)
+                    self._owner_key.pop(r.owner, None)
+                    self._sealers.pop(r.key_id, None)
+        if destroyed:
+            self._scrub()
+        return destroyed
+
+    def _scrub(self) -> None:
+        """After deleting keys, get their bytes off the live files, not just out of the table."""
         if is_sqlite(str(self.engine.url)):
+            # secure_delete zeroed the pages; the checkpoint moves them out of the WAL.
             with self.engine.connect() as conn:
                 conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        return str(key_id)
+            return
+        # PostgreSQL keeps deleted rows as dead tuples until vacuumed; VACUUM FULL rewrites
+        # the (small) table without them. It cannot run inside a transaction.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM FULL data_key"))
+
+    def key_ids_of(self, owners: Iterable[str]) -> dict[str, str]:
+        """owner -> key id for the owners that have a data key (no unwrapping)."""
+        owner_list = list(dict.fromkeys(owners))
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(owner_list), 500):
+                chunk = owner_list[i : i + 500]
+                for key_id, owner in conn.execute(
+                    select(data_key.c.key_id, data_key.c.owner).where(data_key.c.owner.in_(chunk))
+                ):
+                    out[str(owner)] = str(key_id)
+        return out
 
     def rewrap_all(self, batch: int = 500) -> int:
         """Rewrap every data key not yet under the active KEK; returns how many changed."""

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, text
 
 from cache.encode import Encoded, Encoder, aad
 from cache.keystore import Keyring
+from cache.purge_filter import PurgeFilter
 from cache.runs import save_state, update_run
 from cache.types import binder, utcnow
 from config.errors import RecordError
@@ -125,6 +126,8 @@ class Staging:
         self._tracking: dict[str, _VersionIndex] = {}
         self._had_rows: dict[str, bool] = {}
         self._last_commit = time.monotonic()
+        # Purged students stay out unless the re-import rule lets them back (cache.purge_filter).
+        self.purged = PurgeFilter(self.conn, encoder, utcnow().astimezone(encoder.tz).date())
 
     # --- writing -------------------------------------------------------------------------
 
@@ -145,7 +148,7 @@ class Staging:
         """Stage a page of records: insert new and changed ones, note unchanged ones."""
         by_kind: dict[str, list[Encoded]] = defaultdict(list)
         encoder, tracking = self.encoder, self._tracking
-        for rec in records:
+        for rec in self.purged.admit(records):
             index = tracking.get(rec.kind)
             if index is None:
                 enc = encoder.encode(rec)

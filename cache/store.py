@@ -35,4 +35,5 @@ def open_cache(config: PorticoConfig, secrets: SecretResolver | None = None) -> 
     create_schema(engine)
     ks_url = config.cache.keystore_url or default_keystore_url(config.cache.url)
     ks_engine = engine if ks_url == config.cache.url else make_engine(ks_url)
-    return Cache(engine=engine, keyring=Keyring(ks_engine, keks), config=config)
+    keyring = Keyring(ks_engine, keks, reload=lambda: load_keks(config, secrets))
+    return Cache(engine=engine, keyring=keyring, config=config)

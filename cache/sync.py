@@ -18,6 +18,7 @@ from cache.encode import Encoder, adult_cutoff
 from cache.fullread import IdSet, confirm_full_read
 from cache.guards import guard_reasons
 from cache.keystore import Keyring
+from cache.leavers import purge_due_leavers
 from cache.locks import source_lock
 from cache.runs import create_run, get_run, load_state, runs_with_status, save_state, update_run
 from cache.snapshot import Staging, discard_run, publish_run
@@ -137,6 +138,8 @@ class SyncEngine:
                 if outcome.error_class != SourceChangedError.__name__ or attempt == CHANGE_RETRIES:
                     break
                 log.info("sync.retry", source=self.source, run=outcome.run_id, reason="source changed")
+        if outcome.status == "published":  # leavers past the retention go now (docs/privacy.md)
+            purge_due_leavers(self.engine, self.keyring, self.config, self.source)
         if outcome.status == "published" and outcome.run_id is not None:
             for hook in self.on_published:
                 hook(self.source, outcome.run_id)

@@ -167,10 +167,11 @@ class AccessSettings(Strict):
     reset_ttl: dt.timedelta = dt.timedelta(hours=1)
     # Parent access when a student comes of age. "june-30" (Minneapolis policy 1050):
     # continues to 30 June of the school year in which the student turns 18 unless
-    # the student asks in writing; "at-birthday": ends on the 18th birthday;
-    # "continues": never ends on age alone.
+    # the student asks in writing; "continues": never ends on age alone. There is no
+    # "ends on the birthday" option: the cut-off date is a plaintext column used inside
+    # the authorisation query, and a birthday there would put dates of birth in clear.
     adult_age: int = Field(default=18, ge=14, le=21)
-    adult_parent_access: Literal["june-30", "at-birthday", "continues"] = "june-30"
+    adult_parent_access: Literal["june-30", "continues"] = "june-30"
     students_may_sign_in: bool = True
     aup: AupSettings = AupSettings(
         version="1", text="Use of the portal means agreeing to the district's acceptable-use policy."

@@ -59,7 +59,7 @@ def create(
 ) -> str:
     """Create an account (pending until a password is set); returns its id."""
     owner = owner_of(role, subject_ref)
-    key_id = keyring.key_for(owner)
+    key_id = keyring.fresh_key_for(owner)  # a purge elsewhere may have destroyed a cached key
     account_id = "acc_" + secrets.token_urlsafe(12)
     now = utcnow()
     index = username_index(keyring, username)

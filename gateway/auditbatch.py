@@ -19,18 +19,23 @@ from cache import audit
 class AuditBatcher:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.pending: list[tuple[list[audit.Entry], asyncio.Future[None]]] = []
+        # Per event loop: a future may only be resolved by the loop that made it.
+        self.pending: dict[
+            asyncio.AbstractEventLoop, list[tuple[list[audit.Entry], asyncio.Future[None]]]
+        ] = {}
 
     def submit(self, entries: list[audit.Entry]) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        if not self.pending:
-            loop.call_soon(self._flush)
-        self.pending.append((entries, fut))
+        queue = self.pending.get(loop)
+        if queue is None:
+            queue = self.pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        queue.append((entries, fut))
         return fut
 
-    def _flush(self) -> None:
-        batch, self.pending = self.pending, []
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self.pending.pop(loop, [])
         try:
             with self.engine.begin() as conn:
                 audit.append(conn, [e for entries, _ in batch for e in entries])

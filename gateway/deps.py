@@ -148,6 +148,13 @@ class View:
     address_index: str | None
     batcher: AuditBatcher | None = None
     pending: list[asyncio.Future[None]] = field(default_factory=list)
+    portico: Portico | None = None
+
+    @property
+    def app(self) -> Portico:
+        # Carried here so data routes need no second dependency (each costs per request).
+        assert self.portico is not None
+        return self.portico
 
     @property
     def published(self) -> int:
@@ -244,6 +251,7 @@ async def view(request: Request, conn: Conn) -> View:
         request_id(request),
         address_index(request, app),
         app.audit_batcher,
+        portico=app,
     )
 
 

@@ -123,7 +123,7 @@ def serve(factory: str, base: Path) -> tuple[subprocess.Popen[bytes], str]:
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
-            httpx.get(url + ("/healthz" if factory == "portico" else "/trivial"), timeout=1)
+            httpx.get(url + ("/trivial" if factory == "trivial" else "/healthz"), timeout=1)
             return proc, url
         except httpx.HTTPError:
             time.sleep(0.1)
@@ -160,6 +160,12 @@ def run_wrk(
         "p99": _ms(pct["99"]),
         "errors": float(bad.group(1)) if bad else 0.0,
     }
+
+
+def server_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _ms(v: str) -> float:
@@ -206,9 +212,14 @@ def measure(
         for tok, path in requests[:8]:  # a correct answer first: a fast 401 would measure nothing
             r = httpx.get(url + path, headers={"Authorization": f"Bearer {tok}"})
             assert r.status_code == 200, (path, r.status_code)
+        cpu_before = server_cpu(proc.pid)
         if shutil.which("wrk") and not args.httpx:
-            return run_wrk(url, requests, args.seconds, args.clients, base)
-        return run_httpx(url, requests, args.seconds, args.clients)
+            result = run_wrk(url, requests, args.seconds, args.clients, base)
+        else:
+            result = run_httpx(url, requests, args.seconds, args.clients)
+        # The server's own CPU per request: steadier than req/s on a shared machine.
+        result["cpu_us"] = (server_cpu(proc.pid) - cpu_before) / (result["rps"] * args.seconds) * 1e6
+        return result
     finally:
         proc.terminate()
         proc.wait()
@@ -230,10 +241,11 @@ def main() -> None:
         pairs = build(base, args.students, args.clients)
         dash = [(tok, path) for tok, sid in pairs for path in dashboard(sid)]
         triv = [(tok, "/trivial") for tok, _ in pairs]
-        results: dict[str, list[dict[str, float]]] = {"dashboard": [], "trivial": []}
+        results: dict[str, list[dict[str, float]]] = {"dashboard": [], "trivial": [], "unaudited": []}
         for n in range(args.rounds):  # alternate, so drift on a shared machine hits both alike
             results["dashboard"].append(measure("portico", base, dash, args))
             results["trivial"].append(measure("trivial", base, triv, args))
+            results["unaudited"].append(measure("portico_unaudited", base, dash, args))
             print(f"round {n + 1}: dashboard {results['dashboard'][-1]}, trivial {results['trivial'][-1]}")
         report(results, args)
     finally:
@@ -242,23 +254,26 @@ def main() -> None:
 
 def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
     med = {
-        k: {m: statistics.median(r[m] for r in v) for m in ("rps", "p50", "p99", "errors")}
+        k: {m: statistics.median(r[m] for r in v) for m in ("rps", "p50", "p99", "errors", "cpu_us")}
         for k, v in results.items()
     }
     share = med["dashboard"]["rps"] / med["trivial"]["rps"]
     ok = share >= 0.25 and med["dashboard"]["p99"] < 50 and med["dashboard"]["errors"] == 0
     tool = "wrk" if shutil.which("wrk") and not args.httpx else "httpx (async)"
     lines = [
-        "| endpoint | req/s | p50 ms | p99 ms | non-2xx |",
-        "| --- | --- | --- | --- | --- |",
+        "| endpoint | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/request |",
+        "| --- | --- | --- | --- | --- | --- |",
         *(
-            f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['errors']:.0f} |"
+            f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['errors']:.0f} | {m['cpu_us']:,.0f} |"
             for name, m in (
                 ("parent dashboard (4 routes, round robin)", med["dashboard"]),
                 ("FastAPI trivial JSON", med["trivial"]),
+                ("dashboard with the audit write skipped (bench only)", med["unaudited"]),
             )
         ),
         "",
+        f"Recording the audit adds {med['dashboard']['cpu_us'] - med['unaudited']['cpu_us']:,.0f} µs of server CPU "
+        f"per request ({1 - med['unaudited']['cpu_us'] / med['dashboard']['cpu_us']:.0%} of a dashboard request).",
         f"Dashboard throughput is {share:.0%} of the trivial endpoint's (target >= 25%); "
         f"p99 {med['dashboard']['p99']:.1f} ms (target < 50 ms): {'MET' if ok else 'NOT MET'}.",
     ]
@@ -270,9 +285,9 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     print("\n" + setup + "\n\n" + "\n".join(lines))
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(
-            PAGE.format(setup=setup, table="\n".join(lines), when=dt.date.today().isoformat())
-        )
+        analysis = ANALYSIS.read_text() if ANALYSIS.exists() else ""
+        when = dt.date.today().isoformat()
+        args.write.write_text(PAGE.format(setup=setup, table="\n".join(lines), when=when, analysis=analysis))
     if not ok:
         sys.exit(1)
 

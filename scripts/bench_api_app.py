@@ -29,3 +29,20 @@ def trivial() -> FastAPI:
         return {"ok": True}
 
     return app
+
+
+def portico_unaudited() -> FastAPI:
+    """Portico with the audit write skipped: only to measure what recording costs a request.
+
+    Never a product setting: the audit is not optional in Portico; this factory exists in
+    the benchmark alone, and replaces the flush with one that resolves the waiters.
+    """
+    from gateway.auditbatch import AuditBatcher
+
+    def flush_nothing(self: AuditBatcher, loop: object) -> None:
+        for _, fut in self.pending.pop(loop, []):  # type: ignore[call-overload]
+            if not fut.done():
+                fut.set_result(None)
+
+    AuditBatcher._flush = flush_nothing  # type: ignore[method-assign]
+    return portico()

@@ -130,12 +130,12 @@ def streams(district: SyntheticDistrict) -> dict[str, list[Any]]:
 _TEMPLATES: dict[tuple[int, str], Path] = {}
 
 
-def _synced(tmp_path: Path, db_url: str, district: SyntheticDistrict, **config: Any) -> Cache:
+def _synced(tmp_path: Path, db_url: str, sim: SyntheticDistrict, **config: Any) -> Cache:
     cfg, secrets = make_config(tmp_path, db_url, **config)
     cache = open_cache(cfg, secrets)
     hooks = [maintenance.after_publish(cache.engine)]
     out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0], on_published=hooks).run(
-        ListConnector("sis", streams(district), page_size=500)
+        ListConnector("sis", streams(sim), page_size=500)
     )
     assert out.status == "published", out
     provision.provision(cache, cfg, "sis", today=TODAY)
@@ -144,12 +144,12 @@ def _synced(tmp_path: Path, db_url: str, district: SyntheticDistrict, **config: 
 
 def serve(tmp_path: Path, db_url: str, students: int = 14, **config: Any) -> Served:
     """The district synced and provisioned; on SQLite, copied from one synced template per process."""
-    district = SyntheticDistrict(DistrictSpec(students=students, schools=2, today=TODAY))
+    sim = SyntheticDistrict(DistrictSpec(students=students, schools=2, today=TODAY))
     if db_url.startswith("sqlite"):
         key = (students, repr(sorted(config.items())))
         if key not in _TEMPLATES:
             template = Path(tempfile.mkdtemp(prefix="portico-district-"))
-            _synced(template, f"sqlite:///{template / 'cache.db'}", district, **config).dispose()
+            _synced(template, f"sqlite:///{template / 'cache.db'}", sim, **config).dispose()
             _TEMPLATES[key] = template
         for name in ("cache.db", "keys.db", "kek.key"):
             shutil.copyfile(_TEMPLATES[key] / name, tmp_path / name)
@@ -157,8 +157,8 @@ def serve(tmp_path: Path, db_url: str, students: int = 14, **config: Any) -> Ser
         cfg, secrets = make_config(tmp_path, db_url, **config)
         cache = open_cache(cfg, secrets)
     else:
-        cache = _synced(tmp_path, db_url, district, **config)
+        cache = _synced(tmp_path, db_url, sim, **config)
         cfg = cache.config
     clock = Clock()
     client = TestClient(create_app(cfg, cache, clock=clock))
-    return Served(district, cache, client, clock)
+    return Served(sim, cache, client, clock)

@@ -231,7 +231,7 @@ def test_a_parent_never_sees_more_than_an_unlinked_student_profile_would_allow(s
 
 @pytest.mark.parametrize(
     ("policy", "last_day"),
-    [("june-30", dt.date(2027, 6, 30)), ("at-birthday", dt.date(2026, 12, 3)), ("continues", None)],
+    [("june-30", dt.date(2027, 6, 30)), ("continues", None)],
 )
 def test_the_coming_of_age_rule_is_configurable_per_district(policy: str, last_day: dt.date | None) -> None:
     from cache.encode import adult_cutoff

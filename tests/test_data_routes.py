@@ -222,3 +222,22 @@ def test_notices_come_current_first_and_page_without_repeats(s: Served) -> None:
         if not cursor:
             break
     assert seen == whole
+
+
+def test_the_same_day_time_is_the_schools_own_not_the_districts(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cheap_hashing(monkeypatch)
+    s = serve(tmp_path, sqlite_url, district={"name": "Test District", "timezone": "UTC"})
+    try:
+        h, ref, sid = me(s)  # the district says UTC; the student's school is in New York
+        today = s.clock().date()
+        assert any(m.date == today for m in records(s, "attendance", sid))
+        # 15:20 UTC: past the 30-minute lag of the mark, past 10:30 in UTC, but 10:20 at school.
+        s.clock.at = dt.datetime.combine(today, dt.time(15, 20), dt.UTC)
+        early = {m["date"] for m in s.get(f"/v1/students/{ref}/attendance", h).json()["data"]}
+        s.clock.at = dt.datetime.combine(today, dt.time(15, 31), dt.UTC)  # 10:31 at school
+        later = {m["date"] for m in s.get(f"/v1/students/{ref}/attendance", h).json()["data"]}
+        assert today.isoformat() not in early and today.isoformat() in later
+    finally:
+        s.close()

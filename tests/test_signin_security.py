@@ -196,9 +196,11 @@ def test_every_session_dies_at_once_on_revocation_while_requests_are_in_flight(
             w.join()
         server.should_exit = True
         thread.join()
-    before = [code for t, code in results if t < revoked_at - 0.05]
+    # Requests sent before the revocation got data, or a 401 if they were still queued when it
+    # happened; every request sent after it is refused.
+    before = [code for t, code in results if t < revoked_at]
     after = [code for t, code in results if t > revoked_at]
-    assert before and set(before) == {200}
+    assert 200 in before and set(before) <= {200, 401}
     assert after and set(after) == {401}, (
         f"{len([c for c in after if c != 401])} requests got data after revocation"
     )

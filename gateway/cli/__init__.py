@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gateway.cli import breach_cmds, corrections_cmds, privacy_cmds  # breach_cmds adds `keys rotate`
 from gateway.cli.access_cmds import access_group, accounts_group
 from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
@@ -31,7 +32,12 @@ main.add_command(sync_group)
 main.add_command(status_cmd)
 main.add_command(simulate_group)
 main.add_command(demo_cmd)
-for _cmd in SERVE_COMMANDS:
+for _cmd in (
+    *SERVE_COMMANDS,
+    *privacy_cmds.COMMANDS,
+    corrections_cmds.corrections_group,
+    breach_cmds.breach_group,
+):
     main.add_command(_cmd)
 main.add_command(accounts_group)
 main.add_command(access_group)

@@ -56,6 +56,14 @@ def config_of(ctx: click.Context) -> LoadedConfig:
     obj: dict[str, Any] = ctx.find_root().obj
     if "loaded" not in obj:
         obj["loaded"] = load_valid(obj["config_path"])
+        # Every command logs through the redaction step, not only serve/worker/api
+        # (unless the embedding process, e.g. a test, has configured logging itself).
+        import structlog
+
+        from gateway.logging import configure_logging
+
+        if not structlog.is_configured():
+            configure_logging(obj["loaded"].config.logging)
     return obj["loaded"]  # type: ignore[no-any-return]
 
 

@@ -25,6 +25,7 @@ from gateway import accounts
 from gateway.app import create_app
 from gateway.cli.common import build_connector, load_valid, publish_hooks, secrets_of
 from gateway.cli.sync_cmds import print_outcome
+from gateway.logging import configure_logging
 from gateway.security import hash_password
 
 CLIENT_ID_ENV, CLIENT_SECRET_ENV = "PORTICO_DEMO_PS_CLIENT_ID", "PORTICO_DEMO_PS_CLIENT_SECRET"
@@ -153,6 +154,7 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
     config_path = work / "portico.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     loaded = load_valid(str(config_path))
+    configure_logging(loaded.config.logging)
     cache = open_cache(loaded.config, secrets_of(loaded))
     try:
         for cs in loaded.config.connectors:

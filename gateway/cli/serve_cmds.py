@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from collections.abc import Callable
@@ -14,45 +13,12 @@ import structlog
 from cache.scheduler import SyncScheduler, make_runner
 from cache.store import Cache
 from config.loader import LoadedConfig
-from config.settings import LoggingSettings
 from connectors import registry
 from connectors.base import Connector
 from gateway.cli.common import cache_of, config_of, publish_hooks, secrets_of
+from gateway.logging import configure_logging
 
 log = structlog.get_logger("portico.serve")
-
-
-def configure_logging(settings: LoggingSettings) -> None:
-    """Structured log lines (JSON in production) for Portico, uvicorn and APScheduler alike."""
-    level = getattr(logging, settings.level.upper())
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
-        if settings.format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
-    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-            foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, stamp],
-        )
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # APScheduler says "Running job"/"executed successfully" each time; Portico logs runs itself.
-    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            stamp,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        cache_logger_on_first_use=True,
-    )
 
 
 def connector_factory(loaded: LoadedConfig) -> Callable[[str], Connector]:
@@ -66,12 +32,41 @@ def connector_factory(loaded: LoadedConfig) -> Callable[[str], Connector]:
     return build
 
 
+def add_reminder_job(scheduler: SyncScheduler, loaded: LoadedConfig, cache: Cache) -> None:
+    """Password-expiry reminders (school-aup preset: day 80, then daily from day 85), each
+    morning in the district's time; one process sends them even when several run workers."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from cache.locks import source_lock
+    from cache.types import utcnow
+    from gateway import reminders
+    from gateway.mail import mailer_from
+
+    mailer = mailer_from(loaded.config.mail, secrets_of(loaded), loaded.base_dir)
+
+    def send() -> None:
+        with source_lock(cache.engine, "password-reminders") as got:
+            if got:
+                sent = reminders.send_due(cache, loaded.config, mailer, utcnow())
+                log.info("reminders.sent", sent=sent.sent, no_email=sent.no_email, failed=sent.failed)
+
+    scheduler.scheduler.add_job(
+        send,
+        CronTrigger(hour=7, minute=30, timezone=loaded.config.district.timezone),
+        id="password-reminders",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+    )
+
+
 def start_scheduler(loaded: LoadedConfig, cache: Cache) -> SyncScheduler:
     runner = make_runner(cache, connector_factory(loaded), on_published=publish_hooks(cache, loaded.config))
     scheduler = SyncScheduler(cache, runner)
-    scheduler.start()
     if not scheduler.job_ids:
         log.warning("scheduler.no_jobs", hint="no enabled connector has a schedule")
+    add_reminder_job(scheduler, loaded, cache)
+    scheduler.start()
     return scheduler
 
 
@@ -79,10 +74,16 @@ def _serve_api(loaded: LoadedConfig, cache: Cache, host: str | None, port: int |
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.mail import mailer_from
 
     api = loaded.config.api
+    # The mailer resolves its SMTP password reference relative to the config file.
+    mailer = mailer_from(loaded.config.mail, secrets_of(loaded), loaded.base_dir)
     uvicorn.run(
-        create_app(loaded.config, cache), host=host or api.host, port=port or api.port, log_config=None
+        create_app(loaded.config, cache, mailer=mailer),
+        host=host or api.host,
+        port=port or api.port,
+        log_config=None,
     )
 
 

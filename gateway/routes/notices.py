@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from cache import queries
 from gateway import present
-from gateway.deps import App, ViewDep
+from gateway.deps import ViewDep
 from gateway.envelope import meta
 from gateway.params import decode_cursor, encode_cursor, page_limit
 from gateway.problems import bad_request
@@ -26,12 +26,12 @@ def _triple(parts: tuple[str, ...] | None) -> tuple[str, str, str] | None:
 @router.api_route("/notices", methods=GET)
 async def list_notices(
     view: ViewDep,
-    app: App,
     from_: str | None = Query(default=None, alias="from"),
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
     """Current notices first (newest first), then those that ended on or after ``from``."""
+    app = view.app
     n = page_limit(limit, app.config.api)
     try:
         since = dt.date.fromisoformat(from_) if from_ else view.today - dt.timedelta(days=30)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from cache import queries
 from cache.reader import StudentHandle
 from gateway import present
-from gateway.deps import App, Portico, View, ViewDep
+from gateway.deps import Portico, View, ViewDep
 from gateway.envelope import meta
 from gateway.params import date_range, decode_cursor, decode_pair, encode_cursor, page_limit
 from gateway.problems import not_found
@@ -42,12 +42,13 @@ def local_day(app: Portico, stamp: str) -> str:
 
 @router.api_route("/{student_id}/attendance/summary", methods=GET)
 async def attendance_summary(
-    student_id: str, view: ViewDep, app: App, from_: str | None = FROM, to: str | None = None
+    student_id: str, view: ViewDep, from_: str | None = FROM, to: str | None = None
 ) -> Response:
+    app = view.app
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     rule = app.config.visibility.attendance
-    visible_before, hide_day = lag_filters(rule, view, app)
+    visible_before, hide_day = lag_filters(rule, view, app, s)
     rows = view.reader.records(
         s,
         "attendance",
@@ -77,12 +78,12 @@ async def attendance_summary(
 async def timetable(
     student_id: str,
     view: ViewDep,
-    app: App,
     from_: str | None = FROM,
     to: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
+    app = view.app
     s = await checked(view, student_id, "timetable")
     # The timetable looks ahead: this week by default, not the last 30 days.
     if to is None and (from_ is None or _is_date(from_)):
@@ -127,12 +128,13 @@ def _paged(
 
 @router.api_route("/{student_id}/grades", methods=GET)
 async def grades(
-    student_id: str, view: ViewDep, app: App, limit: int | None = None, cursor: str | None = None
+    student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
 ) -> Response:
+    app = view.app
     s = await checked(view, student_id, "grades")
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.grades
-    visible_before, _ = lag_filters(rule, view, app)
+    visible_before, _ = lag_filters(rule, view, app, s)
     rows = view.reader.records(
         s, "grade", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
     )
@@ -147,18 +149,18 @@ async def grades(
 async def assignments(
     student_id: str,
     view: ViewDep,
-    app: App,
     from_: str | None = FROM,
     to: str | None = None,
     class_id: str | None = Query(default=None, alias="class", max_length=24),
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
+    app = view.app
     s = await checked(view, student_id, "assignments")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.assignments
-    visible_before, _ = lag_filters(rule, view, app)
+    visible_before, _ = lag_filters(rule, view, app, s)
     found = queries.assignments(
         view.reader,
         s,
@@ -182,17 +184,17 @@ async def assignments(
 async def behaviour(
     student_id: str,
     view: ViewDep,
-    app: App,
     from_: str | None = FROM,
     to: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
+    app = view.app
     s = await checked(view, student_id, "behaviour")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.behaviour
-    visible_before, hide_day = lag_filters(rule, view, app)
+    visible_before, hide_day = lag_filters(rule, view, app, s)
 
     def read(after: tuple[str, str] | None, limit: int) -> list[tuple[str, dict[str, Any]]]:
         return view.reader.records(
@@ -225,12 +227,13 @@ async def behaviour(
 
 @router.api_route("/{student_id}/reports", methods=GET)
 async def reports(
-    student_id: str, view: ViewDep, app: App, limit: int | None = None, cursor: str | None = None
+    student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
 ) -> Response:
+    app = view.app
     s = await checked(view, student_id, "reports")
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.reports
-    visible_before, _ = lag_filters(rule, view, app)
+    visible_before, _ = lag_filters(rule, view, app, s)
     rows = view.reader.records(
         s, "report", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
     )
@@ -240,7 +243,8 @@ async def reports(
 
 
 @router.api_route("/{student_id}/reports/{report_id}", methods=GET)
-async def report(student_id: str, report_id: str, view: ViewDep, app: App) -> Response:
+async def report(student_id: str, report_id: str, view: ViewDep) -> Response:
+    app = view.app
     s = await checked(view, student_id, "reports")
     found = queries.one(view.reader, s, "report", report_id[:24]) if len(report_id) <= 24 else None
     if found is None:

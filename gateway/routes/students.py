@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from cache import queries
 from cache.reader import Reader, StudentHandle
 from config.settings import VisibilityRule
-from gateway.deps import App, Portico, View, ViewDep
+from gateway.deps import Portico, View, ViewDep
 from gateway.envelope import envelope, meta
 from gateway.params import date_range, decode_pair, encode_cursor, page_limit
 from gateway.present import attendance_mark, student_profile, student_summary
@@ -66,17 +68,35 @@ async def respond(view: View, data: Any, meta_: dict[str, Any]) -> Response:
     return envelope(data, meta_)
 
 
-def lag_filters(rule: VisibilityRule, view: View, app: Portico) -> tuple[dt.datetime, dt.date | None]:
-    """Records recorded after ``now - lag`` are hidden; so is today before the same-day time."""
+def school_tz(view: View, app: Portico, student: StudentHandle) -> ZoneInfo:
+    """The student's school's time zone (the district's when the school names none)."""
+    ref = app.cache.keyring.index.ref(student.source, "school", student.data["school_id"])
+    school = queries.shared_many(view.reader, student.source, "school", [ref], student.published_run).get(ref)
+    try:
+        return ZoneInfo(school["timezone"]) if school and school.get("timezone") else app.tz
+    except (ZoneInfoNotFoundError, ValueError):
+        return app.tz
+
+
+def lag_filters(
+    rule: VisibilityRule, view: View, app: Portico, student: StudentHandle | None = None
+) -> tuple[dt.datetime, dt.date | None]:
+    """Records recorded after ``now - lag`` are hidden; so is today before the same-day time.
+
+    "Today" and the same-day time are the student's school's, in its own time zone.
+    """
     visible_before = view.now - rule.lag
     hide_day = None
-    if rule.same_day_not_before is not None and view.now.astimezone(app.tz).time() < rule.same_day_not_before:
-        hide_day = view.today
+    if rule.same_day_not_before is not None:
+        local = view.now.astimezone(school_tz(view, app, student) if student else app.tz)
+        if local.time() < rule.same_day_not_before:
+            hide_day = local.date()
     return visible_before, hide_day
 
 
 @router.api_route("", methods=GET)
-async def list_students(view: ViewDep, app: App) -> Response:
+async def list_students(view: ViewDep) -> Response:
+    app = view.app
     visible = view.reader.students(view.principal, view.published, view.today)
     view.audit_later("directory", [s.ref for s in visible], "allowed")
     names = school_names(view.reader, app, visible)
@@ -85,7 +105,8 @@ async def list_students(view: ViewDep, app: App) -> Response:
 
 
 @router.api_route("/{student_id}", methods=GET)
-async def get_student(student_id: str, view: ViewDep, app: App) -> Response:
+async def get_student(student_id: str, view: ViewDep) -> Response:
+    app = view.app
     s = await checked(view, student_id, "profile")
     names = school_names(view.reader, app, [s])
     return await respond(
@@ -99,18 +120,18 @@ async def get_student(student_id: str, view: ViewDep, app: App) -> Response:
 async def attendance(
     student_id: str,
     view: ViewDep,
-    app: App,
     from_: str | None = Query(default=None, alias="from"),
     to: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Response:
+    app = view.app
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     after = decode_pair(cursor)
     rule = app.config.visibility.attendance
-    visible_before, hide_day = lag_filters(rule, view, app)
+    visible_before, hide_day = lag_filters(rule, view, app, s)
     rows = view.reader.records(
         s,
         "attendance",
