@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from cache import breaker
 from cache.encode import Encoder, adult_cutoff
+from cache.fullread import IdSet, confirm_full_read
 from cache.guards import guard_reasons
 from cache.keystore import Keyring
 from cache.leavers import purge_due_leavers
@@ -31,7 +32,6 @@ from config.errors import (
 )
 from config.settings import ConnectorSettings, PorticoConfig
 from connectors.base import Connector, Page
-from connectors.records import Record
 
 log = structlog.get_logger("portico.sync")
 
@@ -262,7 +262,7 @@ class SyncEngine:
             if started and stream_full:
                 # Ids came or went: offset paging may have slipped if that happened mid-read.
                 if self._added(staging, info.kinds) > added_before or staging.pending_deletes(info.kinds):
-                    self._confirm_full_read(connector, info.name, seen, outcome)
+                    outcome.retries += confirm_full_read(connector, info.name, seen)
                 staging.finish_full_stream(info.kinds)
             elif not started and (full or info.name not in cursors):
                 # A full read that produced no page at all: an empty source for these kinds.
@@ -278,39 +278,6 @@ class SyncEngine:
     def _added(staging: Staging, kinds: tuple[str, ...]) -> int:
         counts = staging.result.counts
         return sum(counts[k].added for k in kinds if k in counts)
-
-    def _confirm_full_read(
-        self, connector: Connector, stream: str, seen: IdSet, outcome: SyncOutcome
-    ) -> None:
-        """Before a full read that adds or deletes records is staged, read it again: same ids, or retry.
-
-        Paging by offset misses a row when another is deleted behind the reader and a
-        third inserted ahead (the /count still agrees): the snapshot would lack a row that
-        never left the source. That needs ids to come or go, so only then is the stream
-        read a second time; other ids than the first read's mean the source changed, and
-        the run is retried instead.
-        """
-        again = IdSet()
-        for page in connector.read(stream, None, full=True):
-            again.add(page.records)
-            outcome.retries += page.retries
-        if again != seen:
-            raise SourceChangedError(
-                f"stream {stream} changed while it was read in full ({seen.count} then {again.count} records)"
-            )
-
-
-@dataclass
-class IdSet:
-    """An order-free fingerprint of a set of record ids: count and a sum of hashes."""
-
-    count: int = 0
-    total: int = 0
-
-    def add(self, records: list[Record]) -> None:
-        for rec in records:
-            self.count += 1
-            self.total = (self.total + hash((rec.kind, rec.source_id))) & 0xFFFF_FFFF_FFFF_FFFF
 
 
 def decide(engine: Engine, source: str, run_id: int, *, approve: bool, by: str) -> str:
