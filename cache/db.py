@@ -66,7 +66,13 @@ def create_schema(engine: Engine, metadata: MetaData | None = None) -> None:
     import cache.privacy  # noqa: F401
     import cache.schema  # noqa: F401
 
-    (metadata or SQLModel.metadata).create_all(engine)
+    md = metadata or SQLModel.metadata
+    md.create_all(engine)
+    # create_all skips the indexes of tables that already exist: add any a newer
+    # version introduced (e.g. ix_record_retired), so upgrades get them too.
+    for table in md.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
 
 
 def default_keystore_url(cache_url: str) -> str:

@@ -14,7 +14,7 @@ from config.settings import PorticoConfig
 from gateway import problems
 from gateway.deps import Portico
 from gateway.mail import Mailer, mailer_from
-from gateway.routes import auth, health, me, notices, privacy, records, recovery, students
+from gateway.routes import auth, health, me, metrics, notices, privacy, records, recovery, students
 
 
 class HeadAsGet:
@@ -64,6 +64,6 @@ def create_app(
     problems.install(app)
     app.add_middleware(HeadAsGet)
     # Starlette matches routes in order: the data routes, by far the most requested, go first.
-    for module in (records, students, notices, me, auth, recovery, privacy, health):
+    for module in (records, students, notices, me, auth, recovery, privacy, health, metrics):
         app.include_router(module.router)
     return app

@@ -25,7 +25,9 @@ CONTRACT = {
 }  # fmt: skip
 
 
-def test_openapi_lists_every_contract_route_once_and_head_still_answers(tmp_path: Path, sqlite_url: str) -> None:
+def test_openapi_lists_every_contract_route_once_and_head_still_answers(
+    tmp_path: Path, sqlite_url: str
+) -> None:
     config, secrets = make_config(tmp_path, sqlite_url)
     cache = open_cache(config, secrets)
     try:

@@ -16,8 +16,12 @@ from tests.fakes import make_config
 def test_the_reminder_job_runs_daily_at_half_past_seven_local_and_sends_through_the_outbox(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    config, secrets = make_config(tmp_path, sqlite_url, access={"password_policy": "school-aup"},
-                                  mail={"backend": "outbox", "outbox_dir": str(tmp_path / "outbox")})
+    config, secrets = make_config(
+        tmp_path,
+        sqlite_url,
+        access={"password_policy": "school-aup"},
+        mail={"backend": "outbox", "outbox_dir": str(tmp_path / "outbox")},
+    )
     cache = open_cache(config, secrets)
     try:
         scheduler = SyncScheduler(cache, lambda name: None)  # type: ignore[arg-type,return-value]
@@ -30,7 +34,9 @@ def test_the_reminder_job_runs_daily_at_half_past_seven_local_and_sends_through_
         first = job.trigger.get_next_fire_time(None, now)
         second = job.trigger.get_next_fire_time(first, first + dt.timedelta(seconds=1))
         assert (first.hour, first.minute, second.hour, second.minute) == (7, 30, 7, 30)
-        assert second.astimezone(dt.UTC) - first.astimezone(dt.UTC) == dt.timedelta(hours=23)  # still 07:30 local
+        assert second.astimezone(dt.UTC) - first.astimezone(dt.UTC) == dt.timedelta(
+            hours=23
+        )  # still 07:30 local
         job.func()  # no account is due: runs cleanly, sends nothing
         assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").iterdir())
     finally:

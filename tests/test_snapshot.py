@@ -157,3 +157,18 @@ def test_an_empty_first_sync_is_held_not_published(setup) -> None:
     assert out.status == "held"
     with cache.engine.connect() as conn:
         assert conn.execute(text("SELECT published_run FROM source_state")).scalar() is None
+
+
+def test_opening_an_older_cache_adds_indexes_introduced_since(tmp_path: Path, db_url: str) -> None:
+    from sqlalchemy import inspect
+
+    config, secrets = make_config(tmp_path, db_url)
+    cache = open_cache(config, secrets)
+    with cache.engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_record_retired"))
+    cache.dispose()
+    cache = open_cache(config, secrets)
+    try:
+        assert "ix_record_retired" in {i["name"] for i in inspect(cache.engine).get_indexes("record")}
+    finally:
+        cache.dispose()
