@@ -261,7 +261,10 @@ class SyncEngine:
                     progress.on_page(info.name, page, records, n_pages)
             if started and stream_full:
                 # Ids came or went: offset paging may have slipped if that happened mid-read.
-                if self._added(staging, info.kinds) > added_before or staging.pending_deletes(info.kinds):
+                came_or_went = self._added(staging, info.kinds) > added_before or staging.pending_deletes(
+                    info.kinds
+                )
+                if came_or_went and not info.consistent:
                     outcome.retries += confirm_full_read(connector, info.name, seen)
                 staging.finish_full_stream(info.kinds)
             elif not started and (full or info.name not in cursors):

@@ -41,6 +41,10 @@ class StreamInfo:
     name: str
     kinds: tuple[str, ...]
     incremental: bool = False
+    # True when one read is a consistent snapshot of the source (a file checked for change
+    # after reading); False for paged APIs, whose full reads the engine confirms when ids
+    # came or went (offset paging can slip a row if the source changes mid-read).
+    consistent: bool = False
 
 
 @dataclass

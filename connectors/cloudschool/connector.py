@@ -119,7 +119,8 @@ class CloudSchoolConnector:
     def streams(self) -> list[StreamInfo]:
         enabled = set(mapping.enabled_entities(self.options))
         return [
-            StreamInfo(name, kinds)
+            # An export is read whole and its files re-checked afterwards: one read is consistent.
+            StreamInfo(name, kinds, consistent=True)
             for name, (kinds, entities) in STREAMS.items()
             if not entities or enabled & set(entities)
         ]
