@@ -36,6 +36,7 @@ data_key = Table(
 )
 
 INDEX_OWNER = "system:index"
+SEALERS = 4096
 
 
 def _secure_delete(dbapi_conn: Any, _record: Any) -> None:
@@ -60,6 +61,9 @@ class Keyring:
         self._reload = reload
         self._lock = threading.Lock()
         self._owner_key: dict[str, str] = {}
+        # Unwrapped keys are 32 bytes each; a cipher object is ~2.7 KB, so only the most
+        # recent SEALERS of those are kept and memory stays flat as districts grow.
+        self._raw: dict[str, bytes] = {}
         self._sealers: dict[str, Sealer] = {}
         keystore_metadata.create_all(engine)
         if is_sqlite(str(engine.url)):
@@ -150,7 +154,7 @@ class Keyring:
 
     def preload(self, key_ids: Iterable[str]) -> None:
         """Unwrap many data keys with one query per 500 (bulk readers: breach report, export)."""
-        wanted = [k for k in dict.fromkeys(key_ids) if k not in self._sealers]
+        wanted = [k for k in dict.fromkeys(key_ids) if k not in self._raw]
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
             with self.engine.connect() as conn:
@@ -162,13 +166,18 @@ class Keyring:
             for r in rows:
                 if r.kek_id not in self.keks.ids:
                     self.reload_keks()
-                self._sealers[r.key_id] = Sealer(self.keks.unwrap(r.kek_id, r.wrapped, r.key_id))
+                self._raw[r.key_id] = self.keks.unwrap(r.kek_id, r.wrapped, r.key_id)
 
     def sealer(self, key_id: str) -> Sealer:
         """The cipher for ``key_id``; LookupError once the key has been destroyed."""
         s = self._sealers.get(key_id)
         if s is None:
-            s = Sealer(self._raw_key(key_id))
+            raw = self._raw.get(key_id)
+            if raw is None:
+                raw = self._raw[key_id] = self._raw_key(key_id)
+            s = Sealer(raw)
+            if len(self._sealers) >= SEALERS:
+                self._sealers.pop(next(iter(self._sealers)))  # oldest first
             self._sealers[key_id] = s
         return s
 
@@ -176,6 +185,7 @@ class Keyring:
         """Drop unwrapped keys from memory (after a purge or rotation elsewhere)."""
         with self._lock:
             self._owner_key.clear()
+            self._raw.clear()
             self._sealers.clear()
             self._owner_key[INDEX_OWNER] = self.key_for_uncached(INDEX_OWNER)
 
@@ -196,6 +206,7 @@ class Keyring:
                 return None
             conn.execute(data_key.delete().where(data_key.c.key_id == key_id))
             self._owner_key.pop(owner, None)
+            self._raw.pop(key_id, None)
             self._sealers.pop(key_id, None)
         self._scrub()
         return str(key_id)
@@ -215,6 +226,7 @@ class Keyring:
                 for r in rows:
                     destroyed[str(r.owner)] = str(r.key_id)
                     self._owner_key.pop(r.owner, None)
+                    self._raw.pop(r.key_id, None)
                     self._sealers.pop(r.key_id, None)
         if destroyed:
             self._scrub()
