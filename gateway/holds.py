@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
+from cache import audit
 from cache.accounts import AccessHold
 from cache.encode import aad
 from cache.keystore import Keyring
@@ -70,7 +71,16 @@ def place(
         account = accounts.find_by_subject(conn, source, ref)
         if account is not None:
             sessions.end_all(conn, account.id)
+    _audit(conn, source, subject, ref, "hold", by)
     return int(hold_id)
+
+
+def _audit(conn: Connection, source: str, subject: str, ref: str, action: str, by: str) -> None:
+    """Hold changes go into the audit chain (category "hold", never shown to parents)."""
+    audit.append(conn, [audit.Entry(
+        actor_kind="operator", actor_id=by[:64], category="hold", outcome="allowed", source=source,
+        student_ref=ref if subject == "student" else None, action=action,
+    )])  # fmt: skip
 
 
 def release(conn: Connection, *, source: str, subject: str, ref: str, kind: str | None, by: str) -> int:
@@ -84,6 +94,8 @@ def release(conn: Connection, *, source: str, subject: str, ref: str, kind: str 
     if kind is not None:
         cond.append(HOLDS.c.kind == kind)
     res = conn.execute(update(HOLDS).where(*cond).values(released_at=utcnow(), released_by=by))
+    if res.rowcount:
+        _audit(conn, source, subject, ref, "release", by)
     return res.rowcount or 0
 
 
