@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import TextClause, bindparam, text
 
-from cache.reader import CURRENT, Reader, StudentHandle
+from cache.reader import CURRENT, Reader, StudentHandle, newest_first
 from cache.types import bind_all
 
 Row = tuple[str, dict[str, Any]]
@@ -179,14 +179,7 @@ def assignments(
         "e": end,
         "p": student.published_run,
     }
-    if visible_before is not None:
-        sql += " AND (r.stamp IS NULL OR r.stamp <= :vb)"
-        params["vb"] = visible_before
-    if after is not None:
-        sql += " AND (r.day < :ad OR (r.day = :ad AND r.ref > :ar))"
-        params["ad"], params["ar"] = dt.date.fromisoformat(after[0]), after[1]
-    sql += " ORDER BY r.day DESC, r.ref LIMIT :lim"
-    params["lim"] = limit
+    sql = newest_first(sql, params, visible_before=visible_before, after=after, limit=limit)
     rows = _in(reader, sql, params, ["secs"])
     found = [(ref, sec, reader.open(student.source, "assignment", ref, k, p)) for ref, k, p, sec in rows]
     results: dict[str, dict[str, Any]] = {}

@@ -62,6 +62,30 @@ def driver_sql(sql: str, dialect: str) -> str:
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
 
 
+def newest_first(
+    sql: str,
+    params: dict[str, Any],
+    *,
+    visible_before: dt.datetime | None = None,
+    hide_day: dt.date | None = None,
+    after: tuple[str, str] | None = None,
+    limit: int,
+) -> str:
+    """Append the "not live" lag, the same-day rule, the cursor and the newest-first order
+    to a query over ``record r`` (filling ``params``)."""
+    if visible_before is not None:
+        sql += " AND (r.stamp IS NULL OR r.stamp <= :vb)"
+        params["vb"] = visible_before
+    if hide_day is not None:
+        sql += " AND (r.day IS NULL OR r.day <> :hd)"
+        params["hd"] = hide_day
+    if after is not None:
+        sql += " AND (r.day < :ad OR (r.day = :ad AND r.ref > :ar))"
+        params["ad"], params["ar"] = dt.date.fromisoformat(after[0]), after[1]
+    params["lim"] = limit
+    return sql + " ORDER BY r.day DESC, r.ref LIMIT :lim"
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is asking: an account, its role and the SIS person it stands for."""
@@ -160,17 +184,9 @@ class Reader:
         if day_to is not None:
             sql += " AND r.day <= :dt"
             params["dt"] = day_to
-        if visible_before is not None:
-            sql += " AND (r.stamp IS NULL OR r.stamp <= :vb)"
-            params["vb"] = visible_before
-        if hide_day is not None:
-            sql += " AND (r.day IS NULL OR r.day <> :hd)"
-            params["hd"] = hide_day
-        if after is not None:
-            sql += " AND (r.day < :ad OR (r.day = :ad AND r.ref > :ar))"
-            params["ad"], params["ar"] = dt.date.fromisoformat(after[0]), after[1]
-        sql += " ORDER BY r.day DESC, r.ref LIMIT :lim"
-        params["lim"] = limit
+        sql = newest_first(
+            sql, params, visible_before=visible_before, hide_day=hide_day, after=after, limit=limit
+        )
         rows = self._exec(sql, params)
         return [
             (ref, self.open(student.source, kind, ref, key_id, payload)) for ref, key_id, payload, _ in rows
