@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from config.settings import ApiSettings
 from gateway.problems import bad_request
@@ -52,6 +54,20 @@ def page_limit(raw: int | None, api: ApiSettings) -> int:
         msg = f"must be between 1 and {api.max_page_size}"
         raise bad_request(f"limit: {msg}", [{"field": "limit", "message": msg}])
     return raw
+
+
+T = TypeVar("T")
+
+
+def one_page(
+    rows: Sequence[T], n: int, cursor_of: Callable[[T], tuple[str, ...]]
+) -> tuple[list[T], str | None]:
+    """Rows fetched with ``limit=n + 1``: the page of ``n``, and the cursor after its last row
+    (None when nothing follows)."""
+    if len(rows) <= n:
+        return list(rows), None
+    page = list(rows[:n])
+    return page, encode_cursor(*cursor_of(page[-1]))
 
 
 def encode_cursor(*parts: str) -> str:

@@ -12,7 +12,7 @@ from cache import queries
 from gateway import present
 from gateway.deps import ViewDep
 from gateway.envelope import meta
-from gateway.params import decode_cursor, encode_cursor, page_limit
+from gateway.params import decode_cursor, one_page, page_limit
 from gateway.problems import bad_request
 from gateway.routes.students import GET, respond
 
@@ -57,11 +57,8 @@ async def list_notices(
             after=_triple(decode_cursor(cursor, 3)),
             limit=n + 1,
         )
-    next_cursor = None
-    if len(rows) > n:
-        rows = rows[:n]
-        ref, cur, last = rows[-1]
-        stamp = dt.datetime.fromisoformat(last["publish_from"]).astimezone(dt.UTC).isoformat()
-        next_cursor = encode_cursor(str(int(cur)), stamp, ref)
+    rows, next_cursor = one_page(rows, n, lambda row: (
+        str(int(row[1])), dt.datetime.fromisoformat(row[2]["publish_from"]).astimezone(dt.UTC).isoformat(), row[0]
+    ))  # fmt: skip
     data = [present.notice(ref, cur, body) for ref, cur, body in rows]
     return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))

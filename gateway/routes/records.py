@@ -19,7 +19,7 @@ from cache.reader import StudentHandle
 from gateway import present
 from gateway.deps import Portico, View, ViewDep
 from gateway.envelope import meta
-from gateway.params import date_range, decode_cursor, decode_pair, encode_cursor, page_limit
+from gateway.params import date_range, decode_cursor, decode_pair, encode_cursor, one_page, page_limit
 from gateway.problems import not_found
 from gateway.routes.students import GET, checked, lag_filters, respond
 
@@ -171,10 +171,7 @@ async def assignments(
         after=decode_pair(cursor),
         limit=n + 1,
     )
-    next_cursor = None
-    if len(found) > n:
-        found = found[:n]
-        next_cursor = encode_cursor(found[-1][2]["due_date"], found[-1][0])
+    found, next_cursor = one_page(found, n, lambda row: (row[2]["due_date"], row[0]))
     secs = sections(view, s.source, [sec for _, sec, _, _ in found])
     data = [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
     return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))

@@ -14,7 +14,7 @@ from cache.reader import Reader, StudentHandle
 from config.settings import VisibilityRule
 from gateway.deps import Portico, View, ViewDep
 from gateway.envelope import envelope, meta
-from gateway.params import date_range, decode_pair, encode_cursor, page_limit
+from gateway.params import date_range, decode_pair, one_page, page_limit
 from gateway.present import attendance_mark, student_profile, student_summary
 from gateway.problems import not_found
 
@@ -39,11 +39,16 @@ def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) ->
     return names
 
 
+def _visible(view: View, student_id: str) -> StudentHandle | None:
+    """The student if the caller may see it now; ids longer than any ref are nobody's."""
+    if len(student_id) > 24:
+        return None
+    return view.reader.student(view.principal, view.published, view.today, student_id)
+
+
 def authorised(view: View, student_id: str, category: str) -> StudentHandle:
     """The student if the caller may see it now (audited either way); otherwise the one uniform 404."""
-    found = None
-    if len(student_id) <= 24:
-        found = view.reader.student(view.principal, view.published, view.today, student_id)
+    found = _visible(view, student_id)
     view.audit(category, [student_id[:24]], "allowed" if found else "denied")
     if found is None:
         raise not_found()
@@ -52,9 +57,7 @@ def authorised(view: View, student_id: str, category: str) -> StudentHandle:
 
 async def checked(view: View, student_id: str, category: str) -> StudentHandle:
     """Like :func:`authorised`, with the audit event group-committed (see ``gateway.auditbatch``)."""
-    found = None
-    if len(student_id) <= 24:
-        found = view.reader.student(view.principal, view.published, view.today, student_id)
+    found = _visible(view, student_id)
     view.audit_later(category, [student_id[:24]], "allowed" if found else "denied")
     if found is None:
         await view.settle()
@@ -142,10 +145,6 @@ async def attendance(
         after=after,
         limit=n + 1,
     )
-    next_cursor = None
-    if len(rows) > n:
-        rows = rows[:n]
-        last_ref, last = rows[-1]
-        next_cursor = encode_cursor(str(last["date"]), last_ref)
+    rows, next_cursor = one_page(rows, n, lambda row: (str(row[1]["date"]), row[0]))
     data = [attendance_mark(ref, a) for ref, a in rows]
     return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
