@@ -9,15 +9,12 @@ students: their schools, year groups and current classes are the audiences.
 from __future__ import annotations
 
 import datetime as dt
-import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, text
-
 from cache.reader import CURRENT, Reader, StudentHandle, newest_first
-from cache.types import bind_all
 
 Row = tuple[str, dict[str, Any]]
 # Decrypted shared records (schools, sections: no personal data) by (source, kind, ref,
@@ -25,14 +22,17 @@ Row = tuple[str, dict[str, Any]]
 _SHARED: dict[tuple[str, str, str, int], dict[str, Any]] = {}
 
 
-@functools.lru_cache(maxsize=256)
-def _expanding(sql: str, lists: tuple[str, ...]) -> TextClause:
-    return text(sql).bindparams(*(bindparam(n, expanding=True) for n in lists))
-
-
 def _in(reader: Reader, sql: str, params: dict[str, Any], lists: Iterable[str]) -> list[Any]:
-    stmt = _expanding(sql, tuple(lists))
-    return list(reader.conn.execute(stmt, bind_all(reader.conn.dialect.name, params)).all())
+    """``IN :name`` for each list in ``params``, expanded to one bound value per item."""
+    params = dict(params)
+    for name in lists:
+        values = params.pop(name)
+        keys = [f"{name}_{i}" for i in range(len(values))]
+        params.update(zip(keys, values, strict=True))
+        # An empty list matches nothing (``IN ()`` is not SQL everywhere).
+        listed = ", ".join(f":{k}" for k in keys) or "NULL"
+        sql = re.sub(rf":{name}\b", f"({listed})", sql)
+    return reader.query(sql, params)
 
 
 def _open_all(reader: Reader, source: str, kind: str, rows: list[Any]) -> list[Row]:
@@ -128,17 +128,26 @@ def timetable(
         {"src": student.source, "secs": sorted(sections), "sref": student.ref, "p": student.published_run},
         ["secs"],
     )
-    entries = [(ref, sec, reader.open(student.source, "timetable", ref, k, p)) for ref, k, p, sec in rows]
+    # Each entry's own and its enrolment's date bounds, parsed once, grouped by weekday.
+    by_weekday: dict[int, list[tuple[str, str, dict[str, Any], tuple[dt.date | None, ...]]]] = {}
+    for ref, k, p, sec in rows:
+        e = reader.open(student.source, "timetable", ref, k, p)
+        enr = sections[sec]
+        bounds = (*_bounds(e, "start_date", "end_date"), *_bounds(enr, "start_date", "end_date"))
+        by_weekday.setdefault(e["day"], []).append((ref, sec, e, bounds))
     lessons = []
     day = start
     while day <= end:
-        for ref, sec, e in entries:
-            enr = sections[sec]
-            if e["day"] != day.isoweekday() or not _within(day, e, "start_date", "end_date"):
+        week = _week_letter(day, year_start)
+        for ref, sec, e, (lo, hi, enr_lo, enr_hi) in by_weekday.get(day.isoweekday(), ()):
+            if (
+                (lo and day < lo)
+                or (hi and day > hi)
+                or (enr_lo and day < enr_lo)
+                or (enr_hi and day > enr_hi)
+            ):
                 continue
-            if not _within(day, enr, "start_date", "end_date"):
-                continue
-            if e["week_pattern"] not in ("every", _week_letter(day, year_start)):
+            if e["week_pattern"] not in ("every", week):
                 continue
             lessons.append(Lesson(day, ref, sec, e))
         day += dt.timedelta(days=1)
@@ -146,9 +155,9 @@ def timetable(
     return lessons
 
 
-def _within(day: dt.date, rec: dict[str, Any], lo: str, hi: str) -> bool:
+def _bounds(rec: dict[str, Any], lo: str, hi: str) -> tuple[dt.date | None, dt.date | None]:
     a, b = rec.get(lo), rec.get(hi)
-    return (a is None or dt.date.fromisoformat(a) <= day) and (b is None or day <= dt.date.fromisoformat(b))
+    return (dt.date.fromisoformat(a) if a else None, dt.date.fromisoformat(b) if b else None)
 
 
 def assignments(

@@ -9,8 +9,6 @@ is "not found", the same for a stranger's child as for a child that does not exi
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +19,7 @@ from cache.encode import aad
 from cache.keystore import Keyring
 from cache.runs import load_state
 from cache.schema import SourceState
-from cache.types import bind_all
+from cache.types import fetch
 
 CURRENT = "{t}.valid_from <= :p AND ({t}.valid_to IS NULL OR {t}.valid_to > :p)"
 
@@ -50,16 +48,6 @@ WHERE st.source = :src AND st.kind = 'student' AND st.ref = :me AND {CURRENT.for
   AND (st.active_from IS NULL OR st.active_from <= :today)
   AND (st.active_to IS NULL OR st.active_to > :today)
 """
-
-
-@functools.lru_cache(maxsize=512)
-def driver_sql(sql: str, dialect: str) -> str:
-    """``:name`` placeholders in the driver's own style: sqlite3 takes them as they are,
-    psycopg wants ``%(name)s``. The hot read path skips SQLAlchemy's statement compilation;
-    values are still always bound, never formatted into the SQL."""
-    if dialect == "sqlite":
-        return sql
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
 
 
 def newest_first(
@@ -115,8 +103,7 @@ class Reader:
         return load_state(self.conn, source)
 
     def _exec(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        dialect = self.conn.dialect.name
-        return list(self.conn.exec_driver_sql(driver_sql(sql, dialect), bind_all(dialect, params)).all())
+        return fetch(self.conn, sql, params)
 
     query = _exec  # for the other authorised readers in cache.queries
 

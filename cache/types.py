@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import functools
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import Column, Connection, DateTime
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
@@ -58,3 +61,46 @@ def binder(dialect_name: str) -> Callable[[object], object]:
 def bind_all(dialect_name: str, params: dict[str, Any]) -> dict[str, Any]:
     conv = binder(dialect_name)
     return {k: conv(v) for k, v in params.items()}
+
+
+def driver_sql(sql: str, dialect: str) -> str:
+    """``:name`` placeholders in the driver's own style: sqlite3 takes them as they are,
+    psycopg wants ``%(name)s``. Values are always bound, never formatted into the SQL."""
+    return sql if dialect == "sqlite" else _pyformat(sql)
+
+
+@functools.lru_cache(maxsize=512)
+def _pyformat(sql: str) -> str:
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
+
+
+def fetch(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Rows of a read run on the driver's own cursor: the API's hot path, without
+    SQLAlchemy's statement and result handling (about 100 µs a statement here).
+
+    Values come back as the driver gives them (on SQLite, datetimes are text): use
+    :func:`typed` for columns that need SQLAlchemy's conversions. The read joins the
+    connection's transaction, if any; closing the connection rolls back as always.
+    """
+    name = conn.dialect.name
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(driver_sql(sql, name), bind_all(name, params))
+        return cursor.fetchall()  # type: ignore[no-any-return]
+    finally:
+        cursor.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _processors(
+    dialect: Dialect, columns: tuple[Column[Any], ...]
+) -> tuple[Callable[[Any], Any] | None, ...]:
+    return tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+
+
+def typed(dialect: Dialect, columns: Sequence[Column[Any]], values: Sequence[Any]) -> list[Any]:
+    """``values`` read by :func:`fetch` for ``columns``, converted as SQLAlchemy would."""
+    return [
+        v if proc is None or v is None else proc(v)
+        for proc, v in zip(_processors(dialect, tuple(columns)), values, strict=True)
+    ]

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
 
 from cache import audit
 from cache.accounts import Account
@@ -21,7 +22,7 @@ from cache.reader import Principal, Reader
 from cache.runs import STATE
 from cache.schema import SourceState
 from cache.store import Cache
-from cache.types import utcnow
+from cache.types import fetch, typed, utcnow
 from config.errors import SnapshotUnavailableError
 from config.settings import PorticoConfig
 from gateway import passwords, sessions
@@ -177,6 +178,10 @@ class View:
             return
         self.pending.append(self.batcher.submit(entries))
 
+    def close(self) -> None:
+        """Give the connection back (again is harmless): after the response or an error."""
+        self.reader.conn.close()
+
     async def settle(self) -> None:
         """Give the connection back, then wait until this request's audit events are committed."""
         self.reader.conn.close()
@@ -216,21 +221,22 @@ def address_index(request: Request, app: Portico) -> str | None:
     return app.cache.keyring.index.ref("address", host) if host else None
 
 
-_PUBLISHED = select(STATE.c.published_run, STATE.c.as_of, STATE.c.synced_at).where(
-    STATE.c.source == bindparam("s")
-)
+_PUBLISHED = "SELECT published_run, as_of, synced_at FROM source_state WHERE source = :s"
 
 
 @functools.lru_cache(maxsize=64)
-def _published_state(source: str, run: int | None, as_of: Any, synced_at: Any) -> SourceState:
+def _published_state(
+    dialect: Dialect, source: str, run: int | None, as_of: Any, synced_at: Any
+) -> SourceState:
     # Built once per published snapshot, not per request: SQLModel construction is costly.
+    as_of, synced_at = typed(dialect, (STATE.c.as_of, STATE.c.synced_at), (as_of, synced_at))
     return SourceState(source=source, published_run=run, as_of=as_of, synced_at=synced_at)
 
 
 def published_state(conn: Connection, source: str) -> SourceState | None:
     """What a data request needs of the source's state: its published run and sync times."""
-    row = conn.execute(_PUBLISHED, {"s": source}).first()
-    return None if row is None else _published_state(source, *row)
+    rows = fetch(conn, _PUBLISHED, {"s": source})
+    return None if not rows else _published_state(conn.dialect, source, *rows[0])
 
 
 async def view(request: Request, conn: Conn) -> View:
@@ -253,6 +259,17 @@ async def view(request: Request, conn: Conn) -> View:
         app.audit_batcher,
         portico=app,
     )
+
+
+async def open_view(request: Request) -> View:
+    """:func:`view` for routes served without FastAPI's dependencies (``gateway.dataroutes``):
+    the caller closes the view when done."""
+    conn = portico_of(request).cache.engine.connect()
+    try:
+        return await view(request, conn)
+    except BaseException:
+        conn.close()
+        raise
 
 
 ViewDep = Annotated[View, Depends(view)]

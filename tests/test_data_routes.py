@@ -241,3 +241,27 @@ def test_the_same_day_time_is_the_schools_own_not_the_districts(
         assert today.isoformat() not in early and today.isoformat() in later
     finally:
         s.close()
+
+
+def test_bad_parameters_are_named_once_signed_in_and_never_before(s: Served) -> None:
+    h, ref, _ = me(s)
+    r = s.client.get(f"/v1/students/{ref}/grades", params={"limit": "ten", "cursor": "x"}, headers=h)
+    assert r.status_code == 400 and r.json()["errors"] == [
+        {"field": "limit", "message": "expected an integer"}
+    ]
+    r = s.client.get(f"/v1/students/{ref}/assignments", params={"class": "c" * 25}, headers=h)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "class"
+    # Nothing about the request is judged before sign-in: the same 401 as for a good one.
+    for params in ({"limit": "ten"}, {"limit": "10"}):
+        r = s.client.get(f"/v1/students/{ref}/grades", params=params)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert s.client.get(f"/v1/students/{ref}/grades", params={"unknown": "1"}, headers=h).status_code == 200
+
+
+def test_the_contract_documents_each_data_route_with_its_parameters(s: Served) -> None:
+    paths = s.client.get("/openapi.json").json()["paths"]
+    params = {p["name"]: p for p in paths["/v1/students/{student_id}/assignments"]["get"]["parameters"]}
+    assert set(params) == {"student_id", "from", "to", "class", "limit", "cursor"}
+    assert params["student_id"]["in"] == "path" and params["class"]["schema"]["anyOf"][0]["maxLength"] == 24
+    assert params["limit"]["schema"]["anyOf"][0]["type"] == "integer"
+    assert {p["name"] for p in paths["/v1/notices"]["get"]["parameters"]} == {"from", "limit", "cursor"}

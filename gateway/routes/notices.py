@@ -5,25 +5,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from starlette.responses import Response
 
 from cache import queries
 from gateway import present
+from gateway.dataroutes import DataRouter
 from gateway.deps import ViewDep
 from gateway.envelope import meta
 from gateway.params import decode_cursor, one_page, page_limit
 from gateway.problems import bad_request
-from gateway.routes.students import GET, respond
+from gateway.routes.students import respond
 
-router = APIRouter(prefix="/v1", tags=["notices"])
+router = DataRouter(prefix="/v1", tags=["notices"])
 
 
 def _triple(parts: tuple[str, ...] | None) -> tuple[str, str, str] | None:
     return None if parts is None else (parts[0], parts[1], parts[2])
 
 
-@router.api_route("/notices", methods=GET)
+@router.get("/notices")
 async def list_notices(
     view: ViewDep,
     from_: str | None = Query(default=None, alias="from"),

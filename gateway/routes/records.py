@@ -11,19 +11,20 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from starlette.responses import Response
 
 from cache import queries
 from cache.reader import StudentHandle
 from gateway import present
+from gateway.dataroutes import DataRouter
 from gateway.deps import Portico, View, ViewDep
 from gateway.envelope import meta
 from gateway.params import date_range, decode_cursor, decode_pair, encode_cursor, one_page, page_limit
 from gateway.problems import not_found
-from gateway.routes.students import GET, checked, lag_filters, respond
+from gateway.routes.students import checked, lag_filters, respond
 
-router = APIRouter(prefix="/v1/students", tags=["students"])
+router = DataRouter(prefix="/v1/students", tags=["students"])
 FROM = Query(default=None, alias="from")
 
 
@@ -40,7 +41,7 @@ def local_day(app: Portico, stamp: str) -> str:
     return dt.datetime.fromisoformat(stamp).astimezone(app.tz).date().isoformat()
 
 
-@router.api_route("/{student_id}/attendance/summary", methods=GET)
+@router.get("/{student_id}/attendance/summary")
 async def attendance_summary(
     student_id: str, view: ViewDep, from_: str | None = FROM, to: str | None = None
 ) -> Response:
@@ -74,7 +75,7 @@ async def attendance_summary(
     return await respond(view, data, meta(app.config, view.state, rule.lag))
 
 
-@router.api_route("/{student_id}/timetable", methods=GET)
+@router.get("/{student_id}/timetable")
 async def timetable(
     student_id: str,
     view: ViewDep,
@@ -126,7 +127,7 @@ def _paged(
     return rows, encode_cursor(day_of(last), ref)
 
 
-@router.api_route("/{student_id}/grades", methods=GET)
+@router.get("/{student_id}/grades")
 async def grades(
     student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
 ) -> Response:
@@ -145,7 +146,7 @@ async def grades(
     return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
 
 
-@router.api_route("/{student_id}/assignments", methods=GET)
+@router.get("/{student_id}/assignments")
 async def assignments(
     student_id: str,
     view: ViewDep,
@@ -177,7 +178,7 @@ async def assignments(
     return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
 
 
-@router.api_route("/{student_id}/behaviour", methods=GET)
+@router.get("/{student_id}/behaviour")
 async def behaviour(
     student_id: str,
     view: ViewDep,
@@ -222,7 +223,7 @@ async def behaviour(
     return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
 
 
-@router.api_route("/{student_id}/reports", methods=GET)
+@router.get("/{student_id}/reports")
 async def reports(
     student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
 ) -> Response:
@@ -239,7 +240,7 @@ async def reports(
     return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
 
 
-@router.api_route("/{student_id}/reports/{report_id}", methods=GET)
+@router.get("/{student_id}/reports/{report_id}")
 async def report(student_id: str, report_id: str, view: ViewDep) -> Response:
     app = view.app
     s = await checked(view, student_id, "reports")

@@ -6,19 +6,20 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from starlette.responses import Response
 
 from cache import queries
 from cache.reader import Reader, StudentHandle
 from config.settings import VisibilityRule
+from gateway.dataroutes import DataRouter
 from gateway.deps import Portico, View, ViewDep
 from gateway.envelope import envelope, meta
 from gateway.params import date_range, decode_pair, one_page, page_limit
 from gateway.present import attendance_mark, student_profile, student_summary
 from gateway.problems import not_found
 
-router = APIRouter(prefix="/v1/students", tags=["students"])
+router = DataRouter(prefix="/v1/students", tags=["students"])
 GET = ["GET"]  # HEAD is served as GET without a body (gateway.app.HeadAsGet)
 
 
@@ -97,7 +98,7 @@ def lag_filters(
     return visible_before, hide_day
 
 
-@router.api_route("", methods=GET)
+@router.get("")
 async def list_students(view: ViewDep) -> Response:
     app = view.app
     visible = view.reader.students(view.principal, view.published, view.today)
@@ -107,7 +108,7 @@ async def list_students(view: ViewDep) -> Response:
     return await respond(view, data, meta(app.config, view.state, dt.timedelta(0)))
 
 
-@router.api_route("/{student_id}", methods=GET)
+@router.get("/{student_id}")
 async def get_student(student_id: str, view: ViewDep) -> Response:
     app = view.app
     s = await checked(view, student_id, "profile")
@@ -119,7 +120,7 @@ async def get_student(student_id: str, view: ViewDep) -> Response:
     )
 
 
-@router.api_route("/{student_id}/attendance", methods=GET)
+@router.get("/{student_id}/attendance")
 async def attendance(
     student_id: str,
     view: ViewDep,
