@@ -83,7 +83,16 @@ def chain_hash(prev_hash: str, event_id: int, values: dict[str, object]) -> str:
     body = {k: values.get(k) for k in _FIELDS}
     at = body["at"]
     if isinstance(at, dt.datetime):
-        body["at"] = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body["at"] = _hashed_time(at)
+    return _hash(prev_hash, event_id, body)
+
+
+def _hashed_time(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _hash(prev_hash: str, event_id: int, body: dict[str, object]) -> str:
+    """The chain link over ``body``: every field of ``_FIELDS``, ``at`` as hashed text."""
     return hashlib.sha256(
         prev_hash.encode() + str(event_id).encode() + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     ).hexdigest()
@@ -116,12 +125,12 @@ def append(conn: Connection, entries: list[Entry]) -> None:
         last_id, last_hash = int(head[0]), str(head[1])
     rows = []
     now = utcnow()
-    stored_now = binder(conn.dialect.name)(now)
+    stored_now, hashed_now = binder(conn.dialect.name)(now), _hashed_time(now)
     for e in entries:
         last_id += 1
-        values: dict[str, object] = {"at": now, **{k: getattr(e, k) for k in _FIELDS if k != "at"}}
-        h = chain_hash(last_hash, last_id, values)
-        rows.append((last_id, stored_now, *(values[k] for k in _FIELDS[1:]), last_hash, h))
+        fields = [getattr(e, k) for k in _FIELDS[1:]]
+        h = _hash(last_hash, last_id, {"at": hashed_now, **dict(zip(_FIELDS[1:], fields, strict=True))})
+        rows.append((last_id, stored_now, *fields, last_hash, h))
         last_hash = h
     conn.exec_driver_sql(_INSERT.format(", ".join([ph] * (len(_FIELDS) + 3))), rows)
     conn.exec_driver_sql(

@@ -60,7 +60,8 @@ def binder(dialect_name: str) -> Callable[[object], object]:
 
 def bind_all(dialect_name: str, params: dict[str, Any]) -> dict[str, Any]:
     conv = binder(dialect_name)
-    return {k: conv(v) for k, v in params.items()}
+    # Only dates and datetimes need converting: most values pass straight through.
+    return {k: conv(v) if isinstance(v, dt.date) else v for k, v in params.items()}
 
 
 def driver_sql(sql: str, dialect: str) -> str:
@@ -83,12 +84,10 @@ def fetch(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any,
     connection's transaction, if any; closing the connection rolls back as always.
     """
     name = conn.dialect.name
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(driver_sql(sql, name), bind_all(name, params))
-        return cursor.fetchall()  # type: ignore[no-any-return]
-    finally:
-        cursor.close()
+    # sqlite3 and psycopg connections both execute on a cursor they make and hand back.
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver.execute(driver_sql(sql, name), bind_all(name, params)).fetchall()  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=64)

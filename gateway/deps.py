@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import uuid
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -184,7 +184,7 @@ class View:
 
     async def settle(self) -> None:
         """Give the connection back, then wait until this request's audit events are committed."""
-        self.reader.conn.close()
+        self.close()
         for fut in self.pending:
             await fut
         self.pending.clear()
@@ -212,13 +212,26 @@ class View:
 def request_id(request: Request) -> str:
     rid = getattr(request.state, "request_id", None)
     if rid is None:
-        rid = request.state.request_id = uuid.uuid4().hex
+        rid = request.state.request_id = os.urandom(16).hex()
     return rid  # type: ignore[no-any-return]
 
 
+_ADDRESSES: dict[tuple[int, str], str] = {}
+
+
 def address_index(request: Request, app: Portico) -> str | None:
+    """The caller's address as a keyed index (remembered: a client sends many requests)."""
     host = request.client.host if request.client else None
-    return app.cache.keyring.index.ref("address", host) if host else None
+    if not host:
+        return None
+    index = app.cache.keyring.index
+    key = (id(index), host)
+    ref = _ADDRESSES.get(key)
+    if ref is None:
+        if len(_ADDRESSES) > 10_000:  # a bound on memory, not a policy
+            _ADDRESSES.clear()
+        ref = _ADDRESSES[key] = index.ref("address", host)
+    return ref
 
 
 _PUBLISHED = "SELECT published_run, as_of, synced_at FROM source_state WHERE source = :s"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import orjson
@@ -17,7 +18,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 _duration = TypeAdapter(dt.timedelta)
 
 
+@functools.lru_cache(maxsize=64)
 def iso_duration(td: dt.timedelta) -> str:
+    # A handful of configured lags, asked for on every data request.
     return str(_duration.dump_python(td, mode="json"))
 
 

@@ -76,8 +76,12 @@ def resolve(conn: Connection, token: str, access: AccessSettings) -> Account | N
 
 def _account(conn: Connection, raw: tuple[Any, ...]) -> Account:
     """The account for a row's stored values, built once for as long as they do not change."""
-    key = tuple(orjson.dumps(v) if isinstance(v, (list, dict)) else v for v in raw)
-    account = _ACCOUNTS.get(key)
+    try:
+        key = raw  # SQLite gives JSON columns as text: the row itself is the key
+        account = _ACCOUNTS.get(key)
+    except TypeError:  # PostgreSQL gives them as lists and dicts
+        key = tuple(orjson.dumps(v) if isinstance(v, (list, dict)) else v for v in raw)
+        account = _ACCOUNTS.get(key)
     if account is None:
         if len(_ACCOUNTS) > 4096:  # a bound on memory, not a policy
             _ACCOUNTS.clear()
