@@ -17,8 +17,9 @@ from typing import Any
 from cache.reader import CURRENT, Reader, StudentHandle, newest_first
 
 Row = tuple[str, dict[str, Any]]
-# Decrypted shared records (schools, sections: no personal data) by (source, kind, ref,
-# published run). A snapshot never changes once published, so an entry never goes stale.
+# Decrypted shared records (schools, sections, class timetables: no personal data) by
+# (source, kind, ref, published run). A snapshot never changes once published, so an
+# entry never goes stale. Never mutated by callers.
 _SHARED: dict[tuple[str, str, str, int], dict[str, Any]] = {}
 
 
@@ -91,11 +92,16 @@ def shared_many(
         {"src": source, "k": kind, "refs": wanted, "p": published},
         ["refs"],
     )
-    if len(_SHARED) > 20_000:  # a bound, not a policy: shared records are few per snapshot
-        _SHARED.clear()
     for ref, rec in _open_all(reader, source, kind, rows):
-        _SHARED[(source, kind, ref, published)] = found[ref] = rec
+        _remember((source, kind, ref, published), rec)
+        found[ref] = rec
     return found
+
+
+def _remember(key: tuple[str, str, str, int], record: dict[str, Any]) -> None:
+    if len(_SHARED) > 50_000:  # a bound, not a policy: shared records are few per snapshot
+        _SHARED.clear()
+    _SHARED[key] = record
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ def timetable(
         return []
     rows = _in(
         reader,
-        f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'timetable' "
+        f"SELECT ref, key_id, payload, parent_ref, student_ref FROM record r WHERE r.source = :src AND r.kind = 'timetable' "
         f"AND r.parent_ref IN :secs AND r.parent_ref IS NOT NULL AND (r.student_ref IS NULL OR r.student_ref = :sref) "
         f"AND {CURRENT.format(t='r')}",
         {"src": student.source, "secs": sorted(sections), "sref": student.ref, "p": student.published_run},
@@ -130,8 +136,14 @@ def timetable(
     )
     # Each entry's own and its enrolment's date bounds, parsed once, grouped by weekday.
     by_weekday: dict[int, list[tuple[str, str, dict[str, Any], tuple[dt.date | None, ...]]]] = {}
-    for ref, k, p, sec in rows:
-        e = reader.open(student.source, "timetable", ref, k, p)
+    for ref, k, p, sec, own in rows:
+        # A class's lessons are shared by its students (no personal data): decrypted once
+        # per snapshot, like sections. A student's own lessons are decrypted every time.
+        e = _SHARED.get((student.source, "timetable", ref, student.published_run)) if own is None else None
+        if e is None:
+            e = reader.open(student.source, "timetable", ref, k, p)
+            if own is None:
+                _remember((student.source, "timetable", ref, student.published_run), e)
         enr = sections[sec]
         bounds = (*_bounds(e, "start_date", "end_date"), *_bounds(enr, "start_date", "end_date"))
         by_weekday.setdefault(e["day"], []).append((ref, sec, e, bounds))
