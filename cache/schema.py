@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, String, and_
 from sqlmodel import Field, SQLModel
 
 from cache.types import UtcDateTime
@@ -35,16 +35,16 @@ class RecordRow(SQLModel, table=True):
             sqlite_where=Column("valid_to").isnot(None),
             postgresql_where=Column("valid_to").isnot(None),
         ),
-        # The current versions of a kind in the order a full pull's index wants them (by
-        # row key, then digest): read from this index alone, without touching payloads.
+        # Current versions stored with a row key, in key order: a full pull's index of
+        # them is read from here alone, without touching payloads. Keyless rows (most
+        # connectors) stay out, so their inserts pay nothing for it.
         Index(
-            "ix_record_current",
+            "ix_record_row_key",
             "source",
             "kind",
             "row_key",
-            "digest",
-            sqlite_where=Column("valid_to").is_(None),
-            postgresql_where=Column("valid_to").is_(None),
+            sqlite_where=and_(Column("valid_to").is_(None), Column("row_key").isnot(None)),
+            postgresql_where=and_(Column("valid_to").is_(None), Column("row_key").isnot(None)),
         ),
         Index(
             "ix_record_parent",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -17,9 +17,9 @@ class _Counts(Protocol):
 class VersionIndex:
     """The current versions of one kind: by row key where they have one, else by digest.
 
-    Read from ``ix_record_current`` alone (no payload is touched) into two sorted
-    parts: versions stored with a row key (:class:`connectors.base.KnownRows`) by that
-    key, the others by the first 8 bytes of their digest. 16 bytes and a seen flag per
+    Two sorted parts: versions stored with a row key (:class:`connectors.base.KnownRows`)
+    by that key, read from ``ix_record_row_key`` alone (no payload is touched), and the
+    others by the first 8 bytes of their digest. 16 bytes and a seen flag per
     row (4 million rows: 68 MB) replace a lookup per record; rows never taken by the end
     of the stream are the deletes. A 64-bit key makes an accidental match about one in
     10^13 per record at district sizes.
@@ -28,21 +28,17 @@ class VersionIndex:
     def __init__(self, conn: Connection, ph: str, source: str, kind: str) -> None:
         self.dkeys, self.dids = array("Q"), array("q")
         self.rkeys, self.rids = array("q"), array("q")
-        # Straight from the driver: rows are transposed in C (zip), not unpacked one by one.
-        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            where = f"FROM record WHERE source={ph} AND kind={ph} AND valid_to IS NULL AND row_key IS"
-            cur.execute(f"SELECT row_key, id {where} NOT NULL ORDER BY row_key", (source, kind))
-            while part := cur.fetchmany(20_000):
-                keys, ids = zip(*part, strict=True)
-                self.rkeys.extend(keys)
-                self.rids.extend(ids)
-            cur.execute(f"SELECT digest, id {where} NULL ORDER BY digest", (source, kind))
-            while part := cur.fetchmany(20_000):
-                self.dkeys.extend([int.from_bytes(bytes(d[:8]), "big") for d, _ in part])
-                self.dids.extend([i for _, i in part])
-        finally:
-            cur.close()
+        where = f"FROM record WHERE source={ph} AND kind={ph} AND valid_to IS NULL AND row_key IS"
+        # Straight from the driver, rows transposed in C (zip) rather than unpacked one by one.
+        for part in _partitions(
+            conn, f"SELECT row_key, id {where} NOT NULL ORDER BY row_key", (source, kind)
+        ):
+            keys, ids = zip(*part, strict=True)
+            self.rkeys.extend(keys)
+            self.rids.extend(ids)
+        for part in _partitions(conn, f"SELECT digest, id {where} NULL ORDER BY digest", (source, kind)):
+            self.dkeys.extend([int.from_bytes(bytes(d[:8]), "big") for d, _ in part])
+            self.dids.extend([i for _, i in part])
         self.dseen = bytearray(len(self.dkeys))
         self.rseen = bytearray(len(self.rkeys))
         # Buckets of ~16 keys by their top bits: a lookup bisects 16 keys, not millions.
@@ -95,6 +91,18 @@ class VersionIndex:
 
     def unseen_ids(self) -> list[int]:
         return _unseen(self.dseen, self.dids) + _unseen(self.rseen, self.rids)
+
+
+def _partitions(conn: Connection, sql: str, params: tuple[str, str]) -> Iterator[list[Any]]:
+    """Rows of ``sql`` in batches; a server-side cursor on PostgreSQL, so memory stays flat."""
+    dbapi: Any = conn.connection.dbapi_connection
+    cur = dbapi.cursor() if conn.dialect.name == "sqlite" else dbapi.cursor(name="portico_versions")
+    try:
+        cur.execute(sql, params)
+        while part := cur.fetchmany(20_000):
+            yield part
+    finally:
+        cur.close()
 
 
 def _unseen(seen: bytearray, ids: array[int]) -> list[int]:

@@ -194,11 +194,11 @@ def test_an_existing_cache_gains_the_row_key_column_and_its_index(tmp_path: Path
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     create_schema(engine)
     with engine.begin() as conn:  # the table as a version before row keys made it
-        conn.execute(text("DROP INDEX ix_record_current"))
+        conn.execute(text("DROP INDEX ix_record_row_key"))
         conn.execute(text("ALTER TABLE record DROP COLUMN row_key"))
     create_schema(engine)
     with engine.connect() as conn:
         columns = {row[1] for row in conn.execute(text("PRAGMA table_info(record)"))}
         indexes = {row[1] for row in conn.execute(text("PRAGMA index_list(record)"))}
     engine.dispose()
-    assert "row_key" in columns and "ix_record_current" in indexes
+    assert "row_key" in columns and "ix_record_row_key" in indexes
