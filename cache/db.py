@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, inspect
 from sqlmodel import SQLModel
 
 
@@ -87,11 +87,31 @@ def create_schema(engine: Engine, metadata: MetaData | None = None) -> None:
 
     md = metadata or SQLModel.metadata
     md.create_all(engine)
+    _add_missing_columns(engine, md)
     # create_all skips the indexes of tables that already exist: add any a newer
     # version introduced (e.g. ix_record_retired), so upgrades get them too.
     for table in md.sorted_tables:
         for index in table.indexes:
             index.create(engine, checkfirst=True)
+
+
+def _add_missing_columns(engine: Engine, md: MetaData) -> None:
+    """create_all skips the columns a newer version added to existing tables (e.g.
+    ``record.row_key``): add them. Only nullable columns are ever added this way, so
+    rows written before the upgrade stay valid (NULL) without rewriting them."""
+    existing = inspect(engine)
+    for table in md.sorted_tables:
+        if not existing.has_table(table.name):
+            continue
+        have = {c["name"] for c in existing.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable:
+                raise RuntimeError(f"cannot add NOT NULL column {table.name}.{column.name} to existing rows")
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
 
 
 def default_keystore_url(cache_url: str) -> str:

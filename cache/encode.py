@@ -24,6 +24,11 @@ from connectors.records import Record
 _UNCACHED = frozenset({"attendance", "result", "assignment", "behaviour", "grade", "timetable"})
 
 
+# Kinds whose digest mixes in config besides the record (digest_of): a row key, which
+# sees only the source row, cannot vouch for them.
+CONFIG_SHAPED_KINDS = frozenset({"student"})
+
+
 @dataclass(slots=True)
 class Encoded:
     kind: str
@@ -32,6 +37,7 @@ class Encoded:
     payload: bytes
     digest: bytes
     cols: dict[str, object]
+    row_key: int | None = None
 
 
 def adult_cutoff(policy: str, adult_age: int) -> Callable[[dt.date], dt.date | None]:

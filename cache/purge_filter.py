@@ -58,32 +58,33 @@ class PurgeFilter:
     def admit(self, records: Sequence[Record]) -> Sequence[Record]:
         if not self.active:
             return records
+        return [rec for rec in records if self.admits(rec)]
+
+    def admits(self, rec: Record) -> bool:
+        """False for a record of a purged subject (counted in ``skipped``)."""
         if self.everything:
-            self.skipped += len(records)
-            return []
-        out = []
+            self.skipped += 1
+            return False
         ref = self.encoder.ref
-        for rec in records:
-            kind = rec.kind
-            if kind == "student":
-                sref = ref("student", rec.source_id)
-                if sref in self.students:
-                    assert isinstance(rec, Student)
-                    if self.students[sref] or not still_enrolled(rec, self.today):
-                        self.skipped += 1
-                        continue
-                    self._return(sref)
-            elif kind == "contact":
-                if ref("contact", rec.source_id) in self.contacts:
+        kind = rec.kind
+        if kind == "student":
+            sref = ref("student", rec.source_id)
+            if sref in self.students:
+                assert isinstance(rec, Student)
+                if self.students[sref] or not still_enrolled(rec, self.today):
                     self.skipped += 1
-                    continue
-            else:
-                student_id = getattr(rec, "student_id", None)
-                if student_id is not None and ref("student", student_id) in self.students:
-                    self.skipped += 1
-                    continue
-            out.append(rec)
-        return out
+                    return False
+                self._return(sref)
+        elif kind == "contact":
+            if ref("contact", rec.source_id) in self.contacts:
+                self.skipped += 1
+                return False
+        else:
+            student_id = getattr(rec, "student_id", None)
+            if student_id is not None and ref("student", student_id) in self.students:
+                self.skipped += 1
+                return False
+        return True
 
     def _return(self, student_ref: str) -> None:
         """The SIS still enrols an unblocked purged student: they, and their contacts, come back."""

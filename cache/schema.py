@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, String, and_
 from sqlmodel import Field, SQLModel
 
 from cache.types import UtcDateTime
@@ -34,6 +34,17 @@ class RecordRow(SQLModel, table=True):
             "valid_to",
             sqlite_where=Column("valid_to").isnot(None),
             postgresql_where=Column("valid_to").isnot(None),
+        ),
+        # Current versions stored with a row key, in key order: a full pull's index of
+        # them is read from here alone, without touching payloads. Keyless rows (most
+        # connectors) stay out, so their inserts pay nothing for it.
+        Index(
+            "ix_record_row_key",
+            "source",
+            "kind",
+            "row_key",
+            sqlite_where=and_(Column("valid_to").is_(None), Column("row_key").isnot(None)),
+            postgresql_where=and_(Column("valid_to").is_(None), Column("row_key").isnot(None)),
         ),
         Index(
             "ix_record_parent",
@@ -66,6 +77,9 @@ class RecordRow(SQLModel, table=True):
     audience: str | None = Field(default=None, sa_type=String(64))
     key_id: str = Field(sa_type=String(40))
     digest: bytes = Field(sa_type=LargeBinary)
+    # Keyed hash of the source row this version came from (connectors.base.KnownRows), so
+    # a full pull skips unchanged rows before normalising them; no content, like digest.
+    row_key: int | None = Field(default=None, sa_type=BigInteger)
     payload: bytes = Field(sa_type=LargeBinary)
     valid_from: int
     valid_to: int | None = None

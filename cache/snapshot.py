@@ -11,26 +11,25 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from array import array
-from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, text
 
-from cache.encode import Encoded, Encoder, aad
+from cache.encode import CONFIG_SHAPED_KINDS, Encoded, Encoder, aad
 from cache.keystore import Keyring
 from cache.purge_filter import PurgeFilter
 from cache.runs import save_state, update_run
 from cache.types import binder, utcnow
+from cache.versions import VersionIndex
 from config.errors import RecordError
 from connectors.records import Record
 
 COMMIT_EVERY_S = 0.5
 _INSERT_COLS = (
     "source, kind, ref, student_ref, contact_ref, parent_ref, day, stamp, active_from, active_to, "
-    "guardian_until, access, audience, key_id, digest, payload, valid_from"
+    "guardian_until, access, audience, key_id, digest, payload, valid_from, row_key"
 )
 
 
@@ -60,46 +59,6 @@ class StageResult:
     rejected: list[dict[str, str]] = field(default_factory=list)
 
 
-class _VersionIndex:
-    """The current versions of one kind, by digest: sorted 8-byte prefixes, row ids, seen flags.
-
-    16 bytes per row (4 million rows: 64 MB) replace a lookup per record on full pulls;
-    rows never taken by the end of the stream are the deletes. A 64-bit prefix makes an
-    accidental match about one in 10^13 per record at district sizes.
-    """
-
-    def __init__(self, conn: Connection, ph: str, source: str, kind: str) -> None:
-        self.keys = array("Q")
-        self.ids = array("q")
-        result = conn.exec_driver_sql(
-            f"SELECT digest, id FROM record WHERE source={ph} AND kind={ph} AND valid_to IS NULL ORDER BY digest",
-            (source, kind),
-            execution_options={"stream_results": True, "max_row_buffer": 20_000},
-        )
-        for part in result.partitions(20_000):
-            self.keys.extend([int.from_bytes(bytes(d[:8]), "big") for d, _ in part])
-            self.ids.extend([i for _, i in part])
-        self.seen = bytearray(len(self.keys))
-
-    def take(self, digest: bytes) -> bool:
-        """Mark the current version with this digest as seen; False if there is none left."""
-        key = int.from_bytes(digest[:8], "big")
-        keys, seen = self.keys, self.seen
-        i = bisect_left(keys, key)
-        while i < len(keys) and keys[i] == key:
-            if not seen[i]:
-                seen[i] = 1
-                return True
-            i += 1
-        return False
-
-    def unseen_count(self) -> int:
-        return len(self.seen) - sum(self.seen)
-
-    def unseen_ids(self) -> list[int]:
-        return [self.ids[i] for i, flag in enumerate(self.seen) if not flag]
-
-
 class Staging:
     """Writes one run of one source into the cache, invisibly until published."""
 
@@ -120,10 +79,12 @@ class Staging:
         self._ph = ph = "?" if self.sqlite else "%s"
         # ON CONFLICT: a record repeated within one run is kept once (the unique index).
         self._insert_sql = (
-            f"INSERT INTO record ({_INSERT_COLS}) VALUES ({', '.join([ph] * 17)}) "
+            f"INSERT INTO record ({_INSERT_COLS}) VALUES ({', '.join([ph] * 18)}) "
             "ON CONFLICT (source, kind, ref, valid_from) DO NOTHING"
         )
-        self._tracking: dict[str, _VersionIndex] = {}
+        self._tracking: dict[str, VersionIndex] = {}
+        self._rekey_sql = f"UPDATE record SET row_key={ph} WHERE id={ph}"
+        self._rekey: list[tuple[int, int]] = []  # (row key, id): unchanged versions keyed afresh
         self._had_rows: dict[str, bool] = {}
         self._last_commit = time.monotonic()
         # Purged students stay out unless the re-import rule lets them back (cache.purge_filter).
@@ -137,18 +98,32 @@ class Staging:
             return
         for kind in kinds:
             if kind not in self._tracking and self._current_exists(kind):
-                self._tracking[kind] = _VersionIndex(self.conn, self._ph, self.source, kind)
+                self._tracking[kind] = VersionIndex(self.conn, self._ph, self.source, kind)
+
+    def known_rows(self, kinds: Sequence[str]) -> _KnownRows:
+        """For a stream whose records carry row keys: index its kinds now (it is read whole)."""
+        shaped = CONFIG_SHAPED_KINDS.intersection(kinds)
+        if shaped:  # their digest mixes in config, which a row key does not see
+            raise ValueError(f"row keys cannot stand for {', '.join(sorted(shaped))} records")
+        self.start_stream(kinds, True)
+        return _KnownRows(self)
 
     def reject(self, err: RecordError, kind: str = "unknown") -> None:
         self.result.counts[kind].rejected += 1
         if len(self.result.rejected) < 500:
             self.result.rejected.append({"where": err.where, "field": err.field, "reason": err.reason})
 
-    def write(self, records: Sequence[Record]) -> None:
-        """Stage a page of records: insert new and changed ones, note unchanged ones."""
+    def write(self, records: Sequence[Record], row_keys: Sequence[int | None] = ()) -> None:
+        """Stage a page of records: insert new and changed ones, note unchanged ones.
+        ``row_keys``, when given, are aligned with ``records`` (connectors.base.Page)."""
         by_kind: dict[str, list[Encoded]] = defaultdict(list)
-        encoder, tracking = self.encoder, self._tracking
-        for rec in self.purged.admit(records):
+        encoder, tracking, purged = self.encoder, self._tracking, self.purged
+        keyed: Iterable[tuple[Record, int | None]] = (
+            zip(records, row_keys, strict=True) if row_keys else ((rec, None) for rec in records)
+        )
+        if purged.active:
+            keyed = [(rec, key) for rec, key in keyed if purged.admits(rec)]
+        for rec, key in keyed:
             index = tracking.get(rec.kind)
             if index is None:
                 enc = encoder.encode(rec)
@@ -156,13 +131,20 @@ class Staging:
                 # Full pull of a kind we hold: an identical version is found by its digest
                 # alone, with no blind index, lookup, encryption or write.
                 payload, digest = encoder.digest_of(rec)
-                if index.take(digest):
+                row_id = index.take(digest)
+                if row_id:
                     self.result.counts[rec.kind].unchanged += 1
+                    if key is not None:
+                        self._rekey.append((key, row_id))
                     continue
                 enc = encoder.encode(rec, payload, digest)
+            enc.row_key = key
             by_kind[enc.kind].append(enc)
         for kind, encs in by_kind.items():
             self._write_kind(kind, encs)
+        if self._rekey:
+            self.conn.exec_driver_sql(self._rekey_sql, self._rekey)
+            self._rekey = []
         if time.monotonic() - self._last_commit > COMMIT_EVERY_S:
             self.conn.commit()
             self._last_commit = time.monotonic()
@@ -193,7 +175,7 @@ class Staging:
                 to_insert.append(e)
                 counts.added += 1
                 continue
-            row_id, digest, valid_from = hit
+            row_id, digest, valid_from, old_key = hit
             if valid_from == self.run_id:
                 self.reject(
                     RecordError(
@@ -202,10 +184,13 @@ class Staging:
                     kind,
                 )
                 continue
-            if index is not None:
-                index.take(digest)  # the old version is accounted for: changed, not deleted
+            if index is not None:  # the old version is accounted for: changed, not deleted
+                index.take_version(old_key, digest)
             if digest == e.digest:
                 counts.unchanged += 1
+                if e.row_key is not None and e.row_key != old_key:
+                    # Same record from a row keyed afresh (new salt): key it, so the next pull skips it.
+                    self._rekey.append((e.row_key, row_id))
             else:
                 counts.changed += 1
                 retire.append(row_id)
@@ -226,19 +211,19 @@ class Staging:
             ).first()
         )
 
-    def _existing(self, kind: str, refs: list[str]) -> dict[str, tuple[int, bytes, int]]:
-        out: dict[str, tuple[int, bytes, int]] = {}
+    def _existing(self, kind: str, refs: list[str]) -> dict[str, tuple[int, bytes, int, int | None]]:
+        out: dict[str, tuple[int, bytes, int, int | None]] = {}
         ph = self._ph
         for i in range(0, len(refs), 900):
             chunk = refs[i : i + 900]
             sql = (
-                f"SELECT id, ref, digest, valid_from FROM record WHERE source={ph} AND kind={ph} "
+                f"SELECT id, ref, digest, valid_from, row_key FROM record WHERE source={ph} AND kind={ph} "
                 f"AND valid_to IS NULL AND ref IN ({','.join([ph] * len(chunk))})"
             )
-            for row_id, ref, digest, valid_from in self.conn.exec_driver_sql(
+            for row_id, ref, digest, valid_from, row_key in self.conn.exec_driver_sql(
                 sql, (self.source, kind, *chunk)
             ):
-                out[ref] = (row_id, bytes(digest), valid_from)
+                out[ref] = (row_id, bytes(digest), valid_from, row_key)
         return out
 
     def _insert(self, encs: list[Encoded]) -> None:
@@ -269,6 +254,7 @@ class Staging:
                     e.digest,
                     blob,
                     run,
+                    e.row_key,
                 )
             )
         inserted = self.conn.exec_driver_sql(self._insert_sql, rows).rowcount
@@ -326,6 +312,27 @@ class Staging:
     def close(self) -> None:
         self._tracking.clear()
         self.conn.close()
+
+
+class _KnownRows:
+    """What a connector sees of a Staging for a stream with row keys (connectors.base.KnownRows).
+
+    A key found among the current versions stands for the record its row gave when that
+    version was staged, so the version is counted unchanged and kept. The purge filter
+    needs no say: purging deletes a subject's rows, keys included (cache.purge), so only
+    admitted versions can be found."""
+
+    def __init__(self, staging: Staging) -> None:
+        self._staging = staging
+
+    def keyer(self, salt: bytes) -> Callable[[bytes], int]:
+        return self._staging.encoder.index.row_keyer(salt)
+
+    def taker(self, kind: str) -> Callable[[int], bool]:
+        index = self._staging._tracking.get(kind)
+        if index is None:  # nothing held yet: every row is new
+            return lambda key: False
+        return index.row_taker(self._staging.result.counts[kind])
 
 
 def discard_run(conn: Connection, source: str, run_id: int) -> None:

@@ -243,17 +243,23 @@ class SyncEngine:
             new_cursor = None
             seen = IdSet()
             added_before = self._added(staging, info.kinds)
-            pages = connector.read(info.name, None if full else cursors.get(info.name), full=full)
+            state = None if full else cursors.get(info.name)
+            if info.row_keys:  # read whole, skipping the rows whose versions it already holds
+                known = staging.known_rows(info.kinds)
+                pages = connector.read(info.name, state, full=full, known=known)  # type: ignore[call-arg]
+            else:
+                pages = connector.read(info.name, state, full=full)
             for n_pages, page in enumerate(pages, start=1):
                 if not started:
                     staging.start_stream(info.kinds, page.full)
                     started = True
                 stream_full = stream_full and page.full
-                staging.write(page.records)
-                seen.add(page.records)
+                staging.write(page.records, page.row_keys)
+                if not info.consistent:  # only a second read of an inconsistent stream needs the ids
+                    seen.add(page.records)
                 for err in page.rejected:
                     staging.reject(err, info.kinds[0] if len(info.kinds) == 1 else "unknown")
-                records += len(page.records)
+                records += len(page.records) + page.known
                 outcome.retries += page.retries
                 if page.cursor is not None:
                     new_cursor = page.cursor

@@ -22,11 +22,18 @@ transaction that publishes the data it describes, so a crash never skips data.
 
 A page says whether the stream is being read in full (``full=True``): only after a
 complete full read may the engine treat records it did not see as deleted.
+
+Row keys (optional, for connectors that re-read whole files): a stream declared with
+``StreamInfo(row_keys=True)`` is read as ``read(stream, state, full=..., known=...)``
+with a :class:`KnownRows` from the engine. The connector hashes each raw row with
+``known.keyer(salt)`` and asks ``take`` before normalising it: a known row is already
+held unchanged, so it is skipped (counted in ``Page.known``); the records of other
+rows carry their row's key in ``Page.row_keys`` for the engine to store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -45,6 +52,8 @@ class StreamInfo:
     # after reading); False for paged APIs, whose full reads the engine confirms when ids
     # came or went (offset paging can slip a row if the source changes mid-read).
     consistent: bool = False
+    # True when its records carry row keys (module docstring); every read of it is full.
+    row_keys: bool = False
 
 
 @dataclass
@@ -57,6 +66,10 @@ class Page:
     cursor: str | None = None
     expected_total: int | None = None
     retries: int = 0
+    # Aligned with ``records`` when not empty: the key of the row each came from (or None).
+    row_keys: list[int | None] = field(default_factory=list)
+    # Rows the engine already held (``KnownRows``): skipped, so not in ``records``.
+    known: int = 0
 
 
 @dataclass
@@ -68,6 +81,25 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+class KnownRows(Protocol):
+    """The engine's memory of the source rows behind the versions it holds (see module docstring).
+
+    A row key is a keyed hash of the row's raw cells and a ``salt`` naming everything its
+    normalisation depends on (mapping, options, the code, the date where it matters):
+    the same key means the same canonical record, so the row need not be normalised.
+    Use it only where one row gives at most one record with no merging across rows.
+    """
+
+    def keyer(self, salt: bytes) -> Callable[[bytes], int]:
+        """The function from a row's bytes (an injective encoding of its cells) to its key."""
+        ...
+
+    def taker(self, kind: str) -> Callable[[int], bool]:
+        """``take(key)``: True when the current version of ``kind`` came from a row with this
+        key; it is then counted unchanged and not deleted (once: a repeat is False)."""
+        ...
 
 
 @runtime_checkable
@@ -85,7 +117,8 @@ class Connector(Protocol):
         ...
 
     def read(self, stream: str, state: str | None, *, full: bool = False) -> Iterator[Page]:
-        """Yield pages of ``stream``; incremental from ``state`` unless ``full``."""
+        """Yield pages of ``stream``; incremental from ``state`` unless ``full``. Streams
+        declared with ``row_keys`` also get ``known=`` (a :class:`KnownRows`)."""
         ...
 
     def close(self) -> None:
@@ -93,4 +126,4 @@ class Connector(Protocol):
         ...
 
 
-__all__ = ["CheckResult", "Connector", "Page", "RecordError", "StreamInfo"]
+__all__ = ["CheckResult", "Connector", "KnownRows", "Page", "RecordError", "StreamInfo"]

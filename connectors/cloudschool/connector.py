@@ -13,6 +13,7 @@ the cell; past ``max_rejected`` in a stream the export is held (``SourceDataErro
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,12 +21,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import structlog
 
 from config.errors import RecordError, SourceDataError, SourceUnavailableError
 from connectors import records as rec
-from connectors.base import CheckResult, Page, StreamInfo
-from connectors.cloudschool import attendance, mapping, normalize, normalize_work
+from connectors.base import CheckResult, KnownRows, Page, StreamInfo
+from connectors.cloudschool import attendance, mapping, normalize, normalize_work, values
+from connectors.cloudschool import options as options_module
 from connectors.cloudschool.export import Export, ExportFile, Gate, unchanged
 from connectors.cloudschool.options import Options
 from connectors.cloudschool.reader import copy_file, open_csv
@@ -87,6 +90,39 @@ KEY_COLUMNS: dict[str, str | None] = {
 }
 
 
+# Row keys (connectors.base.KnownRows) are used where one row gives at most one record
+# and nothing merges across rows: the bulk files, most of an export's rows. The key
+# check, a contact repeated per pair and merged grade rows keep the others on the full path.
+KEYED_STREAMS = frozenset(
+    stream
+    for stream, (_, entities) in STREAMS.items()
+    if entities and all(KEY_COLUMNS[e] is None for e in entities)
+)
+KEYED_KINDS = {entity: STREAMS[s][0][0] for s in KEYED_STREAMS for entity in STREAMS[s][1]}
+# Entities whose records depend on the date of the read (leavers, pre-registrations).
+DATED_ENTITIES = frozenset({"students"})
+# What normalisation is made of (with the default attendance codes in options.py): any
+# change to this code re-keys every row once.
+_SOURCES = (attendance, normalize, normalize_work, values, options_module, rec)
+_CODE = hashlib.sha256(
+    Path(__file__).read_bytes() + b"".join(Path(m.__file__ or "").read_bytes() for m in _SOURCES)
+).digest()
+
+
+# Options that say where and when to read, never what a row means: left out of the salt,
+# so moving the folder or raising max_rejected does not re-key every row.
+_NOT_IN_SALT = {"path", "archive_dir", "manifest", "require_manifest", "settle_seconds", "max_rejected",
+                "page_size"}  # fmt: skip
+
+
+def row_salt(options: Options, entity: str, bound: mapping.Bound, today: dt.date) -> bytes:
+    """Everything a row's record depends on besides its cells: the code, the options, the
+    file's column positions and, for dated entities, the day (see KnownRows)."""
+    meaning = options.model_dump(mode="json", exclude=_NOT_IN_SALT)
+    dated = today.isoformat() if entity in DATED_ENTITIES else ""
+    return _CODE + orjson.dumps([entity, meaning, sorted(bound.index.items()), bound.width, dated])
+
+
 @dataclass
 class FileStats:
     """Per-file counts of the last read, for logs and ``portico status``."""
@@ -95,6 +131,7 @@ class FileStats:
     landed: int = 0  # rows that gave records (a contacts row gives two, grade aspects merge)
     rejected: int = 0
     skipped: int = 0  # rows that are not records by design (an unmarked register "-")
+    known: int = 0  # rows the engine already held unchanged (row keys): not normalised
 
 
 class CloudSchoolConnector:
@@ -120,7 +157,7 @@ class CloudSchoolConnector:
         enabled = set(mapping.enabled_entities(self.options))
         return [
             # An export is read whole and its files re-checked afterwards: one read is consistent.
-            StreamInfo(name, kinds, consistent=True)
+            StreamInfo(name, kinds, consistent=True, row_keys=name in KEYED_STREAMS)
             for name, (kinds, entities) in STREAMS.items()
             if not entities or enabled & set(entities)
         ]
@@ -132,9 +169,12 @@ class CloudSchoolConnector:
         """Check the export now (raises as ``read`` would); its fingerprint identifies it."""
         return self._gate.check(time.time())
 
-    def read(self, stream: str, state: str | None, *, full: bool = False) -> Iterator[Page]:
+    def read(
+        self, stream: str, state: str | None, *, full: bool = False, known: KnownRows | None = None
+    ) -> Iterator[Page]:
         """Pages of ``stream`` from the export as it is now. ``state`` and ``full`` do not
-        change anything: an export is always complete, so every read is full."""
+        change anything: an export is always complete, so every read is full. With
+        ``known`` (streams in KEYED_STREAMS), rows the engine already holds are skipped."""
         if stream not in STREAMS:
             raise ValueError(f"unknown stream {stream!r}")
         # Settling compares file mtimes with the wall clock; ``clock`` only says what
@@ -148,7 +188,7 @@ class CloudSchoolConnector:
         pages = _Pager(self.options.page_size, stream, self.options.max_rejected)
         files = [export.files[e] for e in STREAMS[stream][1] if e in export.files]
         for f in files:
-            yield from self._read_file(f, ctx, pages)
+            yield from self._read_file(f, ctx, pages, known)
         if self.archive is not None:  # before the last page, so a consumer that stops there still archives
             for f in files:
                 copy_file(f.info.path, self.archive / export.fingerprint[:16])
@@ -157,7 +197,9 @@ class CloudSchoolConnector:
     def close(self) -> None:
         """Nothing is held open between reads."""
 
-    def _read_file(self, f: ExportFile, ctx: normalize.Ctx, pages: _Pager) -> Iterator[Page]:
+    def _read_file(
+        self, f: ExportFile, ctx: normalize.Ctx, pages: _Pager, known: KnownRows | None
+    ) -> Iterator[Page]:
         name, width, index = f.info.path.name, f.bound.width, f.bound.index
         stats = self.stats[name] = FileStats()
         convert = CONVERTERS[f.entity](lambda col: index.get(col, width), ctx)
@@ -173,7 +215,15 @@ class CloudSchoolConnector:
         # One loop for millions of rows: counters are locals and the bulk files (no
         # key check, one record per row) append straight to the page.
         bulk, size, batch = keeper.key is None, pages.size, pages.records
-        n_rows = n_skipped = n_landed = 0
+        n_rows = n_skipped = n_landed = n_known = reported = 0
+        key = None
+        if known is not None and bulk:
+            # A row's key is taken before it is normalised: a known row costs a hash and a lookup.
+            keyer = known.keyer(row_salt(self.options, f.entity, f.bound, ctx.today))
+            take, dumps, keys = known.taker(KEYED_KINDS[f.entity]), orjson.dumps, pages.keys
+            keys.extend([None] * (len(batch) - len(keys)))  # records of an earlier file have none
+        else:
+            keyer = None
         with open_csv(f.info.path, f.info.encoding, self.options.delimiter) as (head, rows):
             header = head or []
             for row_no, row in rows:
@@ -184,6 +234,11 @@ class CloudSchoolConnector:
                     problem = _fit(row, width)
                     if problem:
                         reject(row_no, "", problem)
+                        continue
+                if keyer is not None:
+                    key = keyer(dumps(row))  # JSON of the cells: an injective encoding
+                    if take(key):
+                        n_known += 1
                         continue
                 row.append("")  # the sentinel absent optional columns point at
                 try:
@@ -196,9 +251,13 @@ class CloudSchoolConnector:
                 elif bulk:
                     n_landed += 1
                     batch.append(out)  # type: ignore[arg-type]
+                    if keyer is not None:
+                        keys.append(key)
                     if len(batch) >= size:
+                        pages.known += n_known - reported
+                        reported = n_known
                         yield pages.flush()
-                        batch = pages.records
+                        batch, keys = pages.records, pages.keys
                 else:
                     duplicate = keeper.keep(out, row_no, pages)
                     if duplicate:
@@ -210,7 +269,8 @@ class CloudSchoolConnector:
                         batch = pages.records
         for grade in keeper.grades.values():
             pages.records.append(grade)
-        stats.rows, stats.skipped, stats.landed = n_rows, n_skipped, n_landed
+        pages.known += n_known - reported
+        stats.rows, stats.skipped, stats.landed, stats.known = n_rows, n_skipped, n_landed, n_known
         self._after_file(f, stats)
         if len(pages.records) >= size:
             yield pages.flush()
@@ -229,6 +289,7 @@ class CloudSchoolConnector:
             landed=stats.landed,
             rejected=stats.rejected,
             skipped=stats.skipped,
+            known=stats.known,
         )
 
 
@@ -279,7 +340,9 @@ class _Pager:
     def __init__(self, size: int, stream: str, max_rejected: int) -> None:
         self.size, self.stream, self.max_rejected = size, stream, max_rejected
         self.records: list[rec.Record] = []
+        self.keys: list[int | None] = []  # row keys, aligned with records when not empty
         self.rejected: list[RecordError] = []
+        self.known = 0
         self.total_rejected = 0
 
     def reject(self, error: RecordError) -> None:
@@ -291,8 +354,11 @@ class _Pager:
         self.rejected.append(error)
 
     def flush(self, cursor: str | None = None) -> Page:
-        page = Page(self.records, self.rejected, full=True, cursor=cursor)
-        self.records, self.rejected = [], []
+        keys = self.keys
+        if keys:  # records appended after the keyed ones have no key
+            keys.extend([None] * (len(self.records) - len(keys)))
+        page = Page(self.records, self.rejected, full=True, cursor=cursor, row_keys=keys, known=self.known)
+        self.records, self.rejected, self.keys, self.known = [], [], [], 0
         return page
 
 
