@@ -61,7 +61,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    tune_for_reads(cache.engine)
+    pass  # tune_for_reads(cache.engine)
     app.state.portico = Portico(
         config=config,
         cache=cache,
