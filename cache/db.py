@@ -41,25 +41,6 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur.close()
 
 
-def _sqlite_read_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-    # Memory-mapped reads share the operating system's page cache across connections
-    # instead of a read() into each connection's own cache per page (the API's reads).
-    dbapi_conn.execute(f"PRAGMA mmap_size={READ_MMAP_BYTES}")
-
-
-READ_MMAP_BYTES = 256 * 1024 * 1024
-
-
-def tune_for_reads(engine: Engine) -> None:
-    """Set up ``engine`` for a read-mostly process (the API): memory-mapped SQLite reads.
-
-    Connections already pooled are closed, so every connection has the same settings.
-    """
-    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_read_pragmas):
-        event.listen(engine, "connect", _sqlite_read_pragmas)
-        engine.dispose()
-
-
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = _normalise(url)
     # Statement parameters never reach logs or error messages (sqlalchemy.engine at INFO

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cache.db import tune_for_reads
 from cache.store import Cache
 from cache.types import utcnow
 from config.settings import PorticoConfig
@@ -61,7 +60,6 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    pass  # tune_for_reads(cache.engine)
     app.state.portico = Portico(
         config=config,
         cache=cache,
