@@ -58,6 +58,11 @@ def _is_view(annotation: Any) -> bool:
     return get_origin(annotation) is Annotated and get_args(annotation)[0] is View
 
 
+def _require(ok: bool, endpoint: Endpoint, what: str) -> None:
+    if not ok:
+        raise TypeError(f"data route {endpoint.__name__}: {what}")
+
+
 def _plan(path: str, endpoint: Endpoint) -> _Plan:
     """What to pass ``endpoint``, from its signature; anything this module cannot serve fails at start-up."""
     view = None
@@ -69,12 +74,12 @@ def _plan(path: str, endpoint: Endpoint) -> _Plan:
             continue
         kinds = set(get_args(p.annotation)) - {type(None)} or {p.annotation}
         if "{" + name + "}" in path:
-            assert kinds == {str}, f"{endpoint.__name__}: path parameter {name} must be a str"
+            _require(kinds == {str}, endpoint, f"path parameter {name} must be a str")
             path_names.append(name)
         else:
             info = p.default if isinstance(p.default, FieldInfo) else None
-            assert not isinstance(p.default, Depends), f"{endpoint.__name__}: only the view is a dependency"
-            assert kinds <= {str, int} and len(kinds) == 1, f"{endpoint.__name__}: {name} must be str or int"
+            _require(not isinstance(p.default, Depends), endpoint, "only the view is a dependency")
+            _require(kinds in ({str}, {int}), endpoint, f"{name} must be str or int")
             lengths = [m.max_length for m in (info.metadata if info else []) if hasattr(m, "max_length")]
             query.append(
                 _Param(
@@ -85,7 +90,8 @@ def _plan(path: str, endpoint: Endpoint) -> _Plan:
                     info.default if info else p.default,
                 )
             )
-    assert view is not None, f"{endpoint.__name__}: a data route reads through view: ViewDep"
+    _require(view is not None, endpoint, "a data route reads through view: ViewDep")
+    assert view is not None
     return _Plan(view, tuple(path_names), tuple(query))
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from gateway.dataroutes import DataRouter
+from gateway.deps import ViewDep
 from tests.district_app import Served, cheap_hashing, serve
 
 ROUTES = (
@@ -265,3 +267,15 @@ def test_the_contract_documents_each_data_route_with_its_parameters(s: Served) -
     assert params["student_id"]["in"] == "path" and params["class"]["schema"]["anyOf"][0]["maxLength"] == 24
     assert params["limit"]["schema"]["anyOf"][0]["type"] == "integer"
     assert {p["name"] for p in paths["/v1/notices"]["get"]["parameters"]} == {"from", "limit", "cursor"}
+
+
+def test_a_data_route_this_router_cannot_serve_fails_at_start_up() -> None:
+    router = DataRouter("/v1/x", ["x"])
+
+    async def no_view(student_id: str) -> None: ...
+
+    async def a_float(view: ViewDep, ratio: float = 1.0) -> None: ...
+
+    for bad in (no_view, a_float):
+        with pytest.raises(TypeError, match=bad.__name__):
+            router.get("/{student_id}")(bad)  # type: ignore[arg-type]
