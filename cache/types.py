@@ -77,7 +77,8 @@ def _pyformat(sql: str) -> str:
 
 def fetch(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Rows of a read run on the driver's own cursor: the API's hot path, without
-    SQLAlchemy's statement and result handling (about 100 µs a statement here).
+    SQLAlchemy's statement and result handling (together, 150 µs of a dashboard
+    request's CPU in process; docs/PERFORMANCE-api.md).
 
     Values come back as the driver gives them (on SQLite, datetimes are text): use
     :func:`typed` for columns that need SQLAlchemy's conversions. The read joins the

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect
 from cache import audit
 from cache.accounts import Account
 from cache.audit import Entry as AuditEntry
+from cache.crypto import BlindIndex
 from cache.reader import Principal, Reader
 from cache.runs import STATE
 from cache.schema import SourceState
@@ -216,7 +217,7 @@ def request_id(request: Request) -> str:
     return rid  # type: ignore[no-any-return]
 
 
-_ADDRESSES: dict[tuple[int, str], str] = {}
+_ADDRESSES: dict[tuple[BlindIndex, str], str] = {}
 
 
 def address_index(request: Request, app: Portico) -> str | None:
@@ -225,7 +226,7 @@ def address_index(request: Request, app: Portico) -> str | None:
     if not host:
         return None
     index = app.cache.keyring.index
-    key = (id(index), host)
+    key = (index, host)  # the index itself, not its id: a new key never meets an old ref
     ref = _ADDRESSES.get(key)
     if ref is None:
         if len(_ADDRESSES) > 10_000:  # a bound on memory, not a policy

@@ -22,7 +22,7 @@ from gateway.deps import Portico, View, ViewDep
 from gateway.envelope import meta
 from gateway.params import date_range, decode_cursor, decode_pair, encode_cursor, one_page, page_limit
 from gateway.problems import not_found
-from gateway.routes.students import checked, lag_filters, respond
+from gateway.routes.students import checked, dated_records, lag_filters, respond
 
 router = DataRouter(prefix="/v1/students", tags=["students"])
 FROM = Query(default=None, alias="from")
@@ -49,16 +49,7 @@ async def attendance_summary(
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     rule = app.config.visibility.attendance
-    visible_before, hide_day = lag_filters(rule, view, app, s)
-    rows = view.reader.records(
-        s,
-        "attendance",
-        day_from=rng.start,
-        day_to=rng.end,
-        visible_before=visible_before,
-        hide_day=hide_day,
-        limit=1_000_000,
-    )
+    rows = dated_records(view, s, "attendance", rule, rng, limit=1_000_000)
     counts = Counter(a["category"] for _, a in rows)
     total = len(rows)
     by_category = {
@@ -117,16 +108,6 @@ def _is_date(raw: str) -> bool:
     return True
 
 
-def _paged(
-    rows: list[tuple[str, dict[str, Any]]], n: int, day_of: Any
-) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
-    if len(rows) <= n:
-        return rows, None
-    rows = rows[:n]
-    ref, last = rows[-1]
-    return rows, encode_cursor(day_of(last), ref)
-
-
 @router.get("/{student_id}/grades")
 async def grades(
     student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
@@ -139,7 +120,7 @@ async def grades(
     rows = view.reader.records(
         s, "grade", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
     )
-    rows, next_cursor = _paged(rows, n, lambda g: local_day(app, g["updated_at"]))
+    rows, next_cursor = one_page(rows, n, lambda row: (local_day(app, row[1]["updated_at"]), row[0]))
     refs = {g["section_id"]: section_ref(app, s, g["section_id"]) for _, g in rows}
     secs = sections(view, s.source, list(refs.values()))
     data = [present.grade(ref, g, secs[refs[g["section_id"]]]) for ref, g in rows]
@@ -192,27 +173,17 @@ async def behaviour(
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     rule = app.config.visibility.behaviour
-    visible_before, hide_day = lag_filters(rule, view, app, s)
-
-    def read(after: tuple[str, str] | None, limit: int) -> list[tuple[str, dict[str, Any]]]:
-        return view.reader.records(
-            s,
-            "behaviour",
-            day_from=rng.start,
-            day_to=rng.end,
-            visible_before=visible_before,
-            hide_day=hide_day,
-            after=after,
-            limit=limit,
-        )
-
-    rows = read(decode_pair(cursor), n + 1)
+    rows = dated_records(view, s, "behaviour", rule, rng, after=decode_pair(cursor), limit=n + 1)
     # Totals cover the whole range, not just this page: read it all only when paging.
-    every = rows if cursor is None and len(rows) <= n else read(None, 1_000_000)
+    every = (
+        rows
+        if cursor is None and len(rows) <= n
+        else dated_records(view, s, "behaviour", rule, rng, limit=1_000_000)
+    )
     totals = {"achievement": 0, "behaviour": 0}
     for _, b in every:
         totals[b["polarity"]] = totals.get(b["polarity"], 0) + int(b["points"])
-    rows, next_cursor = _paged(rows, n, lambda b: local_day(app, b["occurred_at"]))
+    rows, next_cursor = one_page(rows, n, lambda row: (local_day(app, row[1]["occurred_at"]), row[0]))
     data = {
         "from": rng.start,
         "to": rng.end,
@@ -235,7 +206,7 @@ async def reports(
     rows = view.reader.records(
         s, "report", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
     )
-    rows, next_cursor = _paged(rows, n, lambda r: r["issued_date"])
+    rows, next_cursor = one_page(rows, n, lambda row: (row[1]["issued_date"], row[0]))
     data = [present.report_summary(ref, r) for ref, r in rows]
     return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
 

@@ -15,7 +15,7 @@ from config.settings import VisibilityRule
 from gateway.dataroutes import DataRouter
 from gateway.deps import Portico, View, ViewDep
 from gateway.envelope import envelope, meta
-from gateway.params import date_range, decode_pair, one_page, page_limit
+from gateway.params import DateRange, date_range, decode_pair, one_page, page_limit
 from gateway.present import attendance_mark, student_profile, student_summary
 from gateway.problems import not_found
 
@@ -98,6 +98,30 @@ def lag_filters(
     return visible_before, hide_day
 
 
+def dated_records(
+    view: View,
+    student: StudentHandle,
+    kind: str,
+    rule: VisibilityRule,
+    rng: DateRange,
+    *,
+    after: tuple[str, str] | None = None,
+    limit: int,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The student's ``kind`` records dated within ``rng``, newest first, under ``rule``'s lag."""
+    visible_before, hide_day = lag_filters(rule, view, view.app, student)
+    return view.reader.records(
+        student,
+        kind,
+        day_from=rng.start,
+        day_to=rng.end,
+        visible_before=visible_before,
+        hide_day=hide_day,
+        after=after,
+        limit=limit,
+    )
+
+
 @router.get("")
 async def list_students(view: ViewDep) -> Response:
     app = view.app
@@ -133,19 +157,8 @@ async def attendance(
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
-    after = decode_pair(cursor)
     rule = app.config.visibility.attendance
-    visible_before, hide_day = lag_filters(rule, view, app, s)
-    rows = view.reader.records(
-        s,
-        "attendance",
-        day_from=rng.start,
-        day_to=rng.end,
-        visible_before=visible_before,
-        hide_day=hide_day,
-        after=after,
-        limit=n + 1,
-    )
+    rows = dated_records(view, s, "attendance", rule, rng, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (str(row[1]["date"]), row[0]))
     data = [attendance_mark(ref, a) for ref, a in rows]
     return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
