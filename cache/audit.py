@@ -104,20 +104,25 @@ _INSERT = f"INSERT INTO audit_event (id, {', '.join(_FIELDS)}, prev_hash, hash) 
 def append(conn: Connection, entries: list[Entry]) -> None:
     """Append events to the chain inside the caller's transaction (commit to make them durable).
 
-    Plain driver SQL: this runs on every API read, and SQLAlchemy's statement machinery
-    cost more than the work itself (see scripts/bench_audit).
+    On the driver's own cursor: this runs for every API read, and SQLAlchemy's statement
+    machinery cost more than the work itself (see scripts/bench_audit). The statements
+    join the connection's transaction as SQLAlchemy's would.
     """
     if not entries:
         return
+    if not conn.in_transaction():
+        conn.begin()  # as SQLAlchemy's own execute would: the caller's commit() commits it
     sqlite = conn.dialect.name == "sqlite"
     ph = "?" if sqlite else "%s"
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cur = driver.cursor()
     if sqlite:
         # Take the write lock before reading the head: the head read and the inserts must
         # be one transaction, or two processes could both extend the same last event.
-        conn.exec_driver_sql("UPDATE audit_head SET last_id = last_id WHERE id = 1")
-    head = conn.exec_driver_sql(
-        "SELECT last_id, last_hash FROM audit_head WHERE id = 1" + ("" if sqlite else " FOR UPDATE")
-    ).first()
+        cur.execute("UPDATE audit_head SET last_id = last_id WHERE id = 1")
+    cur.execute("SELECT last_id, last_hash FROM audit_head WHERE id = 1" + ("" if sqlite else " FOR UPDATE"))
+    head = cur.fetchone()
     if head is None:
         conn.execute(insert(HEAD).values(id=1, last_id=0, last_hash=GENESIS))
         last_id, last_hash = 0, GENESIS
@@ -132,10 +137,9 @@ def append(conn: Connection, entries: list[Entry]) -> None:
         h = _hash(last_hash, last_id, {"at": hashed_now, **dict(zip(_FIELDS[1:], fields, strict=True))})
         rows.append((last_id, stored_now, *fields, last_hash, h))
         last_hash = h
-    conn.exec_driver_sql(_INSERT.format(", ".join([ph] * (len(_FIELDS) + 3))), rows)
-    conn.exec_driver_sql(
-        f"UPDATE audit_head SET last_id = {ph}, last_hash = {ph} WHERE id = 1", (last_id, last_hash)
-    )
+    cur.executemany(_INSERT.format(", ".join([ph] * (len(_FIELDS) + 3))), rows)
+    cur.execute(f"UPDATE audit_head SET last_id = {ph}, last_hash = {ph} WHERE id = 1", (last_id, last_hash))
+    cur.close()
 
 
 def record(engine: Engine, entries: list[Entry]) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from cache.connections import Shelf
 from cache.crypto import KekRing
 from cache.db import create_schema, default_keystore_url, make_engine
 from cache.keystore import Keyring
@@ -18,8 +19,18 @@ class Cache:
     engine: Engine
     keyring: Keyring
     config: PorticoConfig
+    shelf: Shelf | None = None
+
+    @property
+    def connections(self) -> Shelf:
+        """Connections the API's data reads reuse (:mod:`cache.connections`)."""
+        if self.shelf is None:
+            self.shelf = Shelf(self.engine)
+        return self.shelf
 
     def dispose(self) -> None:
+        if self.shelf is not None:
+            self.shelf.close()
         self.engine.dispose()
         self.keyring.engine.dispose()
 

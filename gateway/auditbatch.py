@@ -14,11 +14,14 @@ import asyncio
 from sqlalchemy import Engine
 
 from cache import audit
+from cache.connections import Shelf
 
 
 class AuditBatcher:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, shelf: Shelf | None = None) -> None:
+        # The flush takes a connection from the API's shelf when given one (no pool checkout).
         self.engine = engine
+        self.shelf = shelf
         # Per event loop: a future may only be resolved by the loop that made it.
         self.pending: dict[
             asyncio.AbstractEventLoop, list[tuple[list[audit.Entry], asyncio.Future[None]]]
@@ -37,8 +40,7 @@ class AuditBatcher:
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self.pending.pop(loop, [])
         try:
-            with self.engine.begin() as conn:
-                audit.append(conn, [e for entries, _ in batch for e in entries])
+            self._write([e for entries, _ in batch for e in entries])
         except Exception as exc:  # noqa: BLE001 - handed to every waiting request, which fails
             for _, fut in batch:
                 if not fut.done():
@@ -47,3 +49,15 @@ class AuditBatcher:
         for _, fut in batch:
             if not fut.done():
                 fut.set_result(None)
+
+    def _write(self, entries: list[audit.Entry]) -> None:
+        if self.shelf is None:
+            with self.engine.begin() as conn:
+                audit.append(conn, entries)
+            return
+        conn = self.shelf.take()
+        try:
+            with conn.begin():
+                audit.append(conn, entries)
+        finally:
+            self.shelf.give(conn)

@@ -23,7 +23,7 @@ from cache.reader import Principal, Reader
 from cache.runs import STATE
 from cache.schema import SourceState
 from cache.store import Cache
-from cache.types import fetch, typed, utcnow
+from cache.types import typed, utcnow
 from config.errors import SnapshotUnavailableError
 from config.settings import PorticoConfig
 from gateway import passwords, sessions
@@ -46,7 +46,7 @@ class Portico:
     @property
     def audit_batcher(self) -> AuditBatcher:
         if self._batcher is None:
-            self._batcher = AuditBatcher(self.cache.engine)
+            self._batcher = AuditBatcher(self.cache.engine, self.cache.connections)
         return self._batcher
 
     @property
@@ -95,7 +95,6 @@ async def current_account(request: Request, conn: Conn, app: App) -> Account:
     account = sessions.resolve(conn, bearer(request), app.config.access)
     if account is None:
         raise unauthorized()
-    request.state.account_id = account.id
     return account
 
 
@@ -135,6 +134,16 @@ async def data_principal(account: CurrentAccount, app: App) -> Principal:
 
 
 DataPrincipal = Annotated[Principal, Depends(data_principal)]
+
+
+class _GivenBack:
+    """Where a view's connection was, once given back: any further use is a bug, loudly."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("this request's connection was already given back")
+
+
+_GIVEN_BACK: Any = _GivenBack()
 
 
 @dataclass
@@ -181,7 +190,14 @@ class View:
 
     def close(self) -> None:
         """Give the connection back (again is harmless): after the response or an error."""
-        self.reader.conn.close()
+        conn = self.reader.conn
+        if conn is _GIVEN_BACK:
+            return
+        self.reader.conn = _GIVEN_BACK
+        if self.portico is None:
+            conn.close()
+        else:
+            self.portico.cache.connections.give(conn)
 
     async def settle(self) -> None:
         """Give the connection back, then wait until this request's audit events are committed."""
@@ -211,9 +227,11 @@ class View:
 
 
 def request_id(request: Request) -> str:
-    rid = getattr(request.state, "request_id", None)
+    """This request's id in the audit log: random, the same for every event of the request."""
+    scope = request.scope
+    rid = scope.get("portico.request_id")
     if rid is None:
-        rid = request.state.request_id = os.urandom(16).hex()
+        rid = scope["portico.request_id"] = os.urandom(16).hex()
     return rid  # type: ignore[no-any-return]
 
 
@@ -235,9 +253,6 @@ def address_index(request: Request, app: Portico) -> str | None:
     return ref
 
 
-_PUBLISHED = "SELECT published_run, as_of, synced_at FROM source_state WHERE source = :s"
-
-
 @functools.lru_cache(maxsize=64)
 def _published_state(
     dialect: Dialect, source: str, run: int | None, as_of: Any, synced_at: Any
@@ -247,20 +262,19 @@ def _published_state(
     return SourceState(source=source, published_run=run, as_of=as_of, synced_at=synced_at)
 
 
-def published_state(conn: Connection, source: str) -> SourceState | None:
-    """What a data request needs of the source's state: its published run and sync times."""
-    rows = fetch(conn, _PUBLISHED, {"s": source})
-    return None if not rows else _published_state(conn.dialect, source, *rows[0])
-
-
 async def view(request: Request, conn: Conn) -> View:
-    # The account and principal checks are called, not declared as sub-dependencies: each
-    # declared dependency costs FastAPI work on every request of the hottest routes.
+    # The session, the account and the source's published state come from one query
+    # (sessions.resolve_with_state); the principal checks are called, not declared as
+    # sub-dependencies: each declared dependency costs FastAPI work on every request.
     app = portico_of(request)
-    principal = await data_principal(await current_account(request, conn, app), app)
-    state = published_state(conn, principal.source)
-    if state is None or state.published_run is None:
+    found = sessions.resolve_with_state(conn, bearer(request), app.config.access)
+    if found is None:
+        raise unauthorized()
+    principal = await data_principal(found.account, app)
+    run, as_of, synced_at = found.state
+    if run is None:
         raise SnapshotUnavailableError("nothing published yet")
+    state = _published_state(conn.dialect, principal.source, run, as_of, synced_at)
     now = app.clock()
     return View(
         Reader(conn, app.cache.keyring),
@@ -278,11 +292,12 @@ async def view(request: Request, conn: Conn) -> View:
 async def open_view(request: Request) -> View:
     """:func:`view` for routes served without FastAPI's dependencies (``gateway.dataroutes``):
     the caller closes the view when done."""
-    conn = portico_of(request).cache.engine.connect()
+    shelf = portico_of(request).cache.connections
+    conn = shelf.take()
     try:
         return await view(request, conn)
     except BaseException:
-        conn.close()
+        shelf.give(conn)
         raise
 
 

@@ -7,7 +7,7 @@ disable or revocation. There is no "remember me": every session has an absolute 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, delete, insert, update
@@ -45,33 +45,54 @@ def create(conn: Connection, account_id: str, access: AccessSettings) -> tuple[s
 
 
 # The per-request token check, the hottest query in the API: run on the driver's cursor.
+# The session's times are compared in SQL (no datetimes parsed per request), and the
+# account's source's published state comes along, which every data request needs next.
 _COLS = ", ".join(f"a.{k}" for k in _FIELDS)  # the model's own column names; values are always bound
-_RESOLVE = (
-    f"SELECT s.expires_at, s.last_seen_at, {_COLS} FROM session s JOIN account a ON a.id = s.account_id"  # noqa: S608
-)
-_RESOLVE += " WHERE s.token_hash = :h"
-_SESSION_TIMES = (SESSIONS.c.expires_at, SESSIONS.c.last_seen_at)
 _ACCOUNT_COLUMNS = tuple(ACCOUNTS.c[k] for k in _FIELDS)
+_RESOLVE = (
+    "SELECT s.expires_at > :now AND s.last_seen_at >= :idle_since, s.last_seen_at >= :touch_since, "  # noqa: S608
+    f"ss.published_run, ss.as_of, ss.synced_at, {_COLS} FROM session s JOIN account a ON a.id = s.account_id "
+    "LEFT JOIN source_state ss ON ss.source = a.source WHERE s.token_hash = :h"
+)
+
+
+class Resolved(NamedTuple):
+    account: Account
+    # The source's published run, as_of and synced_at as the driver returns them
+    # (None when the source has no state yet).
+    state: tuple[Any, Any, Any]
 
 
 def resolve(conn: Connection, token: str, access: AccessSettings) -> Account | None:
     """The active account behind ``token``, or None (unknown, expired, idle, disabled)."""
+    found = resolve_with_state(conn, token, access)
+    return None if found is None else found.account
+
+
+def resolve_with_state(conn: Connection, token: str, access: AccessSettings) -> Resolved | None:
+    """:func:`resolve`, with the published state of the account's source."""
     hashed = token_hash(token)
-    rows = fetch(conn, _RESOLVE, {"h": hashed})
+    now = utcnow()
+    params = {
+        "h": hashed,
+        "now": now,
+        "idle_since": now - access.session_idle_timeout,
+        "touch_since": now - TOUCH_EVERY,
+    }
+    rows = fetch(conn, _RESOLVE, params)
     if not rows:
         return None
-    raw = rows[0]
-    expires, last_seen = typed(conn.dialect, _SESSION_TIMES, raw[:2])
-    account = _account(conn, raw[2:])
-    now = utcnow()
-    if expires <= now or now - last_seen > access.session_idle_timeout or account.status != "active":
+    row = rows[0]
+    live, touched = row[0], row[1]
+    account = _account(conn, row[5:])
+    if not live or account.status != "active":
         conn.execute(delete(SESSIONS).where(SESSIONS.c.token_hash == hashed))
         conn.commit()
         return None
-    if now - last_seen > TOUCH_EVERY:
+    if not touched:
         conn.execute(update(SESSIONS).where(SESSIONS.c.token_hash == hashed).values(last_seen_at=now))
         conn.commit()
-    return account
+    return Resolved(account, (row[2], row[3], row[4]))
 
 
 def _account(conn: Connection, raw: tuple[Any, ...]) -> Account:

@@ -11,13 +11,15 @@ from fastapi import FastAPI
 from cache.store import open_cache
 from config.secrets import SecretResolver
 from config.settings import PorticoConfig
-from gateway.app import create_app
+from gateway.app import create_app, settle_before_serving
 
 
 def portico() -> FastAPI:
     base = Path(os.environ["PORTICO_BENCH_DIR"])
     config = PorticoConfig.model_validate(json.loads((base / "config.json").read_text()))
-    return create_app(config, open_cache(config, SecretResolver(base_dir=base)))
+    app = create_app(config, open_cache(config, SecretResolver(base_dir=base)))
+    settle_before_serving()  # as `portico serve` and `portico api` do
+    return app
 
 
 def trivial() -> FastAPI:
@@ -28,6 +30,7 @@ def trivial() -> FastAPI:
     async def hello() -> dict[str, bool]:
         return {"ok": True}
 
+    settle_before_serving()  # served exactly as Portico is
     return app
 
 

@@ -22,7 +22,7 @@ from connectors.sim.cloudschool_cli import demo_connector
 from connectors.sim.district import DistrictSpec, SyntheticDistrict
 from connectors.sim.powerschool import make_app, run_in_thread
 from gateway import accounts
-from gateway.app import create_app
+from gateway.app import create_app, settle_before_serving
 from gateway.cli.common import build_connector, load_valid, publish_hooks, secrets_of
 from gateway.cli.sync_cmds import print_outcome
 from gateway.logging import configure_logging
@@ -190,7 +190,9 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
         )
         if no_serve:
             return
-        uvicorn.run(create_app(loaded.config, cache), host="127.0.0.1", port=port, log_level="info")
+        app = create_app(loaded.config, cache)
+        settle_before_serving()
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
     finally:
         cache.dispose()
         stop_sis()

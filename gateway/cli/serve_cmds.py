@@ -73,14 +73,16 @@ def start_scheduler(loaded: LoadedConfig, cache: Cache) -> SyncScheduler:
 def _serve_api(loaded: LoadedConfig, cache: Cache, host: str | None, port: int | None) -> None:
     import uvicorn
 
-    from gateway.app import create_app
+    from gateway.app import create_app, settle_before_serving
     from gateway.mail import mailer_from
 
     api = loaded.config.api
     # The mailer resolves its SMTP password reference relative to the config file.
     mailer = mailer_from(loaded.config.mail, secrets_of(loaded), loaded.base_dir)
+    app = create_app(loaded.config, cache, mailer=mailer)
+    settle_before_serving()
     uvicorn.run(
-        create_app(loaded.config, cache, mailer=mailer),
+        app,
         host=host or api.host,
         port=port or api.port,
         log_config=None,
