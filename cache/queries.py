@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cache.reader import CURRENT, Reader, StudentHandle, newest_first
 
@@ -101,11 +100,11 @@ def shared_many(
 def _remember(key: tuple[str, str, str, int], record: dict[str, Any]) -> None:
     if len(_SHARED) > 50_000:  # a bound, not a policy: shared records are few per snapshot
         _SHARED.clear()
+        _ENTRY_DATES.clear()
     _SHARED[key] = record
 
 
-@dataclass(frozen=True)
-class Lesson:
+class Lesson(NamedTuple):
     day: dt.date
     entry_ref: str
     section_ref: str
@@ -117,6 +116,10 @@ def _week_letter(day: dt.date, year_start: dt.date | None) -> str:
     anchor = year_start or dt.date(day.year, 1, 1)
     weeks = (day - (anchor - dt.timedelta(days=anchor.weekday()))).days // 7
     return "A" if weeks % 2 == 0 else "B"
+
+
+# A class's timetable entry with its own date bounds parsed, by the same key as _SHARED.
+_ENTRY_DATES: dict[tuple[str, str, str, int], tuple[dt.date | None, dt.date | None]] = {}
 
 
 def timetable(
@@ -134,19 +137,25 @@ def timetable(
         {"src": student.source, "secs": sorted(sections), "sref": student.ref, "p": student.published_run},
         ["secs"],
     )
-    # Each entry's own and its enrolment's date bounds, parsed once, grouped by weekday.
+    # The enrolments' date bounds, parsed once each.
+    enrolled = {sec: _bounds(enr, "start_date", "end_date") for sec, enr in sections.items()}
+    # Each entry with its own and its enrolment's date bounds, grouped by weekday.
     by_weekday: dict[int, list[tuple[str, str, dict[str, Any], tuple[dt.date | None, ...]]]] = {}
     for ref, k, p, sec, own in rows:
-        # A class's lessons are shared by its students (no personal data): decrypted once
-        # per snapshot, like sections. A student's own lessons are decrypted every time.
-        e = _SHARED.get((student.source, "timetable", ref, student.published_run)) if own is None else None
+        # A class's lessons are shared by its students (no personal data): decrypted and
+        # their dates parsed once per snapshot, like sections. A student's own lessons
+        # are decrypted every time.
+        key = (student.source, "timetable", ref, student.published_run)
+        e = _SHARED.get(key) if own is None else None
         if e is None:
             e = reader.open(student.source, "timetable", ref, k, p)
+            dates = _bounds(e, "start_date", "end_date")
             if own is None:
-                _remember((student.source, "timetable", ref, student.published_run), e)
-        enr = sections[sec]
-        bounds = (*_bounds(e, "start_date", "end_date"), *_bounds(enr, "start_date", "end_date"))
-        by_weekday.setdefault(e["day"], []).append((ref, sec, e, bounds))
+                _remember(key, e)
+                _ENTRY_DATES[key] = dates
+        else:
+            dates = _ENTRY_DATES.get(key) or _bounds(e, "start_date", "end_date")
+        by_weekday.setdefault(e["day"], []).append((ref, sec, e, (*dates, *enrolled[sec])))
     lessons = []
     day = start
     while day <= end:

@@ -19,7 +19,7 @@ from cache.encode import aad
 from cache.keystore import Keyring
 from cache.runs import load_state
 from cache.schema import SourceState
-from cache.types import fetch
+from cache.types import fetch_on
 
 CURRENT = "{t}.valid_from <= :p AND ({t}.valid_to IS NULL OR {t}.valid_to > :p)"
 
@@ -98,12 +98,15 @@ class Reader:
     def __init__(self, conn: Connection, keyring: Keyring) -> None:
         self.conn = conn
         self.keyring = keyring
+        self._driver: Any = None
 
     def state(self, source: str) -> SourceState | None:
         return load_state(self.conn, source)
 
     def _exec(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        return fetch(self.conn, sql, params)
+        if self._driver is None:  # looked up once: a request runs several reads
+            self._driver = self.conn.connection.driver_connection
+        return fetch_on(self._driver, self.conn.dialect.name, sql, params)
 
     query = _exec  # for the other authorised readers in cache.queries
 

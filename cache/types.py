@@ -41,7 +41,8 @@ def sqlite_value(v: object) -> object:
     if isinstance(v, dt.datetime):
         if v.tzinfo is not dt.UTC:
             v = v.astimezone(dt.UTC)
-        return v.replace(tzinfo=None).isoformat(" ", "microseconds")
+        # "YYYY-MM-DD HH:MM:SS.ffffff" without the "+00:00" (cheaper than replace(tzinfo=None))
+        return v.isoformat(" ", "microseconds")[:26]
     if isinstance(v, dt.date):
         return v.isoformat()
     return v
@@ -84,11 +85,15 @@ def fetch(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any,
     :func:`typed` for columns that need SQLAlchemy's conversions. The read joins the
     connection's transaction, if any; closing the connection rolls back as always.
     """
-    name = conn.dialect.name
-    # sqlite3 and psycopg connections both execute on a cursor they make and hand back.
     driver = conn.connection.driver_connection
     assert driver is not None
-    return driver.execute(driver_sql(sql, name), bind_all(name, params)).fetchall()  # type: ignore[no-any-return]
+    return fetch_on(driver, conn.dialect.name, sql, params)
+
+
+def fetch_on(driver: Any, dialect_name: str, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """:func:`fetch` on a driver connection already looked up (a request runs several reads)."""
+    # sqlite3 and psycopg connections both execute on a cursor they make and hand back.
+    return driver.execute(driver_sql(sql, dialect_name), bind_all(dialect_name, params)).fetchall()  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=64)

@@ -229,8 +229,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--students", type=int, default=200)
     p.add_argument("--clients", type=int, default=32)
-    p.add_argument("--seconds", type=int, default=10)
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=int, default=8)
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument(
         "--httpx", action="store_true", help="use the httpx load generator even when wrk is installed"
     )
@@ -257,7 +257,10 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
         k: {m: statistics.median(r[m] for r in v) for m in ("rps", "p50", "p99", "errors", "cpu_us")}
         for k, v in results.items()
     }
-    share = med["dashboard"]["rps"] / med["trivial"]["rps"]
+    # Each round measures the dashboard and the ceiling back to back, so drift on a shared
+    # machine hits both alike: the verdict is the median of the rounds' own ratios.
+    ratios = sorted(d["rps"] / t["rps"] for d, t in zip(results["dashboard"], results["trivial"], strict=True))
+    share = statistics.median(ratios)
     ok = share >= 0.25 and med["dashboard"]["p99"] < 50 and med["dashboard"]["errors"] == 0
     tool = "wrk" if shutil.which("wrk") and not args.httpx else "httpx (async)"
     lines = [
@@ -274,7 +277,8 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
         "",
         f"Recording the audit adds {med['dashboard']['cpu_us'] - med['unaudited']['cpu_us']:,.0f} µs of server CPU "
         f"per request ({1 - med['unaudited']['cpu_us'] / med['dashboard']['cpu_us']:.0%} of a dashboard request).",
-        f"Dashboard throughput is {share:.0%} of the trivial endpoint's (target >= 25%); "
+        f"Dashboard throughput is {share:.0%} of the trivial endpoint's, the median of the rounds' ratios "
+        f"({', '.join(f'{r:.0%}' for r in ratios)}; target >= 25%); "
         f"p99 {med['dashboard']['p99']:.1f} ms (target < 50 ms): {'MET' if ok else 'NOT MET'}.",
     ]
     setup = (

@@ -94,7 +94,8 @@ async def timetable(
         last = page[-1]
         next_cursor = encode_cursor(last.day.isoformat(), last.entry["start_time"], last.entry_ref)
     secs = sections(view, s.source, [x.section_ref for x in page])
-    data = [present.lesson(x.day.isoformat(), x.entry_ref, x.entry, secs[x.section_ref]) for x in page]
+    days = {day: day.isoformat() for day in {x.day for x in page}}
+    data = [present.lesson(days[x.day], x.entry_ref, x.entry, secs[x.section_ref]) for x in page]
     return await respond(
         view, data, meta(app.config, view.state, app.config.visibility.timetable.lag, next_cursor)
     )
