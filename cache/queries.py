@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from cache.reader import CURRENT, Reader, StudentHandle, newest_first
 
 Row = tuple[str, dict[str, Any]]
-# Decrypted shared records (schools, sections, class timetables: no personal data) by
+# Decrypted shared records (schools, sections: no personal data) by
 # (source, kind, ref, published run). A snapshot never changes once published, so an
 # entry never goes stale. Never mutated by callers.
 _SHARED: dict[tuple[str, str, str, int], dict[str, Any]] = {}
@@ -100,7 +100,6 @@ def shared_many(
 def _remember(key: tuple[str, str, str, int], record: dict[str, Any]) -> None:
     if len(_SHARED) > 50_000:  # a bound, not a policy: shared records are few per snapshot
         _SHARED.clear()
-        _ENTRY_DATES.clear()
     _SHARED[key] = record
 
 
@@ -118,8 +117,51 @@ def _week_letter(day: dt.date, year_start: dt.date | None) -> str:
     return "A" if weeks % 2 == 0 else "B"
 
 
-# A class's timetable entry with its own date bounds parsed, by the same key as _SHARED.
-_ENTRY_DATES: dict[tuple[str, str, str, int], tuple[dt.date | None, dt.date | None]] = {}
+Entry = tuple[str, dict[str, Any], tuple[dt.date | None, dt.date | None]]  # ref, entry, its own dates
+# Each class's timetable (its entries decrypted, their dates parsed) by (source, section
+# ref, published run): shared by the class's students and no personal data, like sections.
+_CLASS_TIMETABLES: dict[tuple[str, str, int], list[Entry]] = {}
+
+_ENTRIES = (
+    "SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'timetable' "
+    f"AND r.parent_ref IN :secs AND r.parent_ref IS NOT NULL AND {CURRENT.format(t='r')}"
+)
+
+
+def _entries(reader: Reader, source: str, rows: list[Any]) -> dict[str, list[Entry]]:
+    found: dict[str, list[Entry]] = {}
+    for ref, k, p, sec in rows:
+        e = reader.open(source, "timetable", ref, k, p)
+        found.setdefault(sec, []).append((ref, e, _bounds(e, "start_date", "end_date")))
+    return found
+
+
+def class_timetables(
+    reader: Reader, student: StudentHandle, sections: Iterable[str]
+) -> dict[str, list[Entry]]:
+    """The class entries of each section (a student's own entries are not among them)."""
+    source, run = student.source, student.published_run
+    out: dict[str, list[Entry]] = {}
+    missing = []
+    for sec in sections:
+        hit = _CLASS_TIMETABLES.get((source, sec, run))
+        if hit is None:
+            missing.append(sec)
+        else:
+            out[sec] = hit
+    if missing:
+        rows = _in(
+            reader,
+            _ENTRIES + " AND r.student_ref IS NULL",
+            {"src": source, "secs": sorted(missing), "p": run},
+            ["secs"],
+        )
+        found = _entries(reader, source, rows)
+        if len(_CLASS_TIMETABLES) > 20_000:  # a bound, not a policy: a district has a few thousand classes
+            _CLASS_TIMETABLES.clear()
+        for sec in missing:
+            out[sec] = _CLASS_TIMETABLES[(source, sec, run)] = found.get(sec, [])
+    return out
 
 
 def timetable(
@@ -129,33 +171,22 @@ def timetable(
     sections = enrollments(reader, student, start, end)
     if not sections:
         return []
-    rows = _in(
+    entries = class_timetables(reader, student, sections)
+    # The student's own lessons (personal: decrypted every time) in the same classes.
+    own = _in(
         reader,
-        f"SELECT ref, key_id, payload, parent_ref, student_ref FROM record r WHERE r.source = :src AND r.kind = 'timetable' "
-        f"AND r.parent_ref IN :secs AND r.parent_ref IS NOT NULL AND (r.student_ref IS NULL OR r.student_ref = :sref) "
-        f"AND {CURRENT.format(t='r')}",
+        _ENTRIES + " AND r.student_ref = :sref",
         {"src": student.source, "secs": sorted(sections), "sref": student.ref, "p": student.published_run},
         ["secs"],
     )
-    # The enrolments' date bounds, parsed once each.
-    enrolled = {sec: _bounds(enr, "start_date", "end_date") for sec, enr in sections.items()}
+    for sec, mine in _entries(reader, student.source, own).items():
+        entries[sec] = [*entries[sec], *mine]
     # Each entry with its own and its enrolment's date bounds, grouped by weekday.
     by_weekday: dict[int, list[tuple[str, str, dict[str, Any], tuple[dt.date | None, ...]]]] = {}
-    for ref, k, p, sec, own in rows:
-        # A class's lessons are shared by its students (no personal data): decrypted and
-        # their dates parsed once per snapshot, like sections. A student's own lessons
-        # are decrypted every time.
-        key = (student.source, "timetable", ref, student.published_run)
-        e = _SHARED.get(key) if own is None else None
-        if e is None:
-            e = reader.open(student.source, "timetable", ref, k, p)
-            dates = _bounds(e, "start_date", "end_date")
-            if own is None:
-                _remember(key, e)
-                _ENTRY_DATES[key] = dates
-        else:
-            dates = _ENTRY_DATES.get(key) or _bounds(e, "start_date", "end_date")
-        by_weekday.setdefault(e["day"], []).append((ref, sec, e, (*dates, *enrolled[sec])))
+    for sec, enr in sections.items():
+        enrolled = _bounds(enr, "start_date", "end_date")
+        for ref, e, dates in entries[sec]:
+            by_weekday.setdefault(e["day"], []).append((ref, sec, e, (*dates, *enrolled)))
     lessons = []
     day = start
     while day <= end:
