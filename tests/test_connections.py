@@ -86,3 +86,16 @@ def test_a_dropped_shelf_returns_its_connections() -> None:
     del shelf  # no garbage-collector warning about a connection never checked in
     assert conn.closed
     engine.dispose()
+
+
+def test_objects_made_before_serving_are_kept_out_of_full_collections() -> None:
+    import gc
+
+    from gateway.app import settle_before_serving
+
+    assert gc.get_freeze_count() == 0
+    try:
+        settle_before_serving()
+        assert gc.get_freeze_count() > 10_000  # the imported framework, frozen
+    finally:
+        gc.unfreeze()
