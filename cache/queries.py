@@ -157,7 +157,7 @@ def class_timetables(
             ["secs"],
         )
         found = _entries(reader, source, rows)
-        if len(_CLASS_TIMETABLES) > 20_000:  # a bound, not a policy: a district has a few thousand classes
+        if len(_CLASS_TIMETABLES) > 20_000:  # a bound on memory, not a policy
             _CLASS_TIMETABLES.clear()
         for sec in missing:
             out[sec] = _CLASS_TIMETABLES[(source, sec, run)] = found.get(sec, [])
