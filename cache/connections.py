@@ -1,8 +1,8 @@
 """Connections kept between API reads instead of going back to SQLAlchemy's pool.
 
 A data request runs four or five short reads. Checking a connection out of the pool
-and back in (events, reset, the ``Connection`` wrapper) cost as much as one of those
-reads, so the API keeps a few open connections on a shelf: a request takes one and
+and back in (events, reset, the ``Connection`` wrapper) cost about 15 µs measured
+alone, half of one of those reads, so the API keeps a few open connections on a shelf: a request takes one and
 gives it back clean (no transaction open), ready for the next.
 
 A shelved connection is as the pool would hand it out: reset on return, and never

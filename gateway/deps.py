@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect
 from cache import audit
 from cache.accounts import Account
 from cache.audit import Entry as AuditEntry
+from cache.connections import Shelf
 from cache.crypto import BlindIndex
 from cache.reader import Principal, Reader
 from cache.runs import STATE
@@ -160,6 +161,9 @@ class View:
     batcher: AuditBatcher | None = None
     pending: list[asyncio.Future[None]] = field(default_factory=list)
     portico: Portico | None = None
+    # Where the connection goes back to: the shelf it came from (open_view), or, for a
+    # view made by FastAPI's dependency, None: that dependency closes it.
+    shelf: Shelf | None = None
 
     @property
     def app(self) -> Portico:
@@ -194,10 +198,10 @@ class View:
         if conn is _GIVEN_BACK:
             return
         self.reader.conn = _GIVEN_BACK
-        if self.portico is None:
+        if self.shelf is None:
             conn.close()
         else:
-            self.portico.cache.connections.give(conn)
+            self.shelf.give(conn)
 
     async def settle(self) -> None:
         """Give the connection back, then wait until this request's audit events are committed."""
@@ -295,7 +299,9 @@ async def open_view(request: Request) -> View:
     shelf = portico_of(request).cache.connections
     conn = shelf.take()
     try:
-        return await view(request, conn)
+        opened = await view(request, conn)
+        opened.shelf = shelf
+        return opened
     except BaseException:
         shelf.give(conn)
         raise

@@ -99,3 +99,42 @@ def test_objects_made_before_serving_are_kept_out_of_full_collections() -> None:
         assert gc.get_freeze_count() > 10_000  # the imported framework, frozen
     finally:
         gc.unfreeze()
+
+
+def test_a_view_gives_its_connection_back_where_it_came_from(sqlite_url: str) -> None:
+    import datetime as dt
+
+    from cache.reader import Principal, Reader
+    from cache.schema import SourceState
+    from gateway.deps import View
+
+    engine = make_engine(sqlite_url)
+    shelf = Shelf(engine)
+
+    def view_on(conn, from_shelf: Shelf | None) -> View:  # type: ignore[no-untyped-def]
+        now = dt.datetime.now(dt.UTC)
+        principal = Principal("acc", "guardian", "sis", "ref")
+        return View(
+            Reader(conn, None),
+            principal,
+            SourceState(source="sis"),
+            now.date(),
+            now,
+            "r",
+            None,
+            shelf=from_shelf,
+        )  # type: ignore[arg-type]
+
+    shelved = shelf.take()
+    v = view_on(shelved, shelf)
+    v.close()
+    v.close()  # again is harmless
+    assert not shelved.closed and shelf.take() is shelved
+    with pytest.raises(RuntimeError, match="given back"):
+        v.reader.query("SELECT 1", {})
+    # A view over FastAPI's request connection (no shelf): closed, never shelved, so the
+    # dependency that owns it can close it without another request holding it.
+    owned = engine.connect()
+    view_on(owned, None).close()
+    assert owned.closed and shelf.take() is not owned
+    engine.dispose()

@@ -20,7 +20,6 @@ from gateway.present import attendance_mark, student_profile, student_summary
 from gateway.problems import not_found
 
 router = DataRouter(prefix="/v1/students", tags=["students"])
-GET = ["GET"]  # HEAD is served as GET without a body (gateway.app.HeadAsGet)
 
 
 def today_in(app: Portico) -> dt.date:
