@@ -60,11 +60,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def create_schema(engine: Engine, metadata: MetaData | None = None) -> None:
     """Create missing tables (idempotent)."""
-    # Import every module that defines tables so they are registered on the metadata.
-    import cache.accounts  # noqa: F401
-    import cache.audit  # noqa: F401
-    import cache.privacy  # noqa: F401
-    import cache.schema  # noqa: F401
+    import cache.tables  # noqa: F401  (registers every table on the metadata)
 
     md = metadata or SQLModel.metadata
     md.create_all(engine)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from cache.connections import Shelf
-from cache.crypto import KekRing
 from cache.db import create_schema, default_keystore_url, make_engine
-from cache.keystore import Keyring
+from cache.keys.crypto import KekRing
+from cache.keys.keystore import Keyring
 from config.secrets import SecretResolver
 from config.settings import PorticoConfig
 

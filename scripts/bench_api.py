@@ -30,16 +30,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cache import maintenance  # noqa: E402
-from cache.crypto import new_kek_line  # noqa: E402
-from cache.reader import Principal, Reader  # noqa: E402
-from cache.runs import load_state  # noqa: E402
+from cache.keys.crypto import new_kek_line  # noqa: E402
+from cache.read.reader import Principal, Reader  # noqa: E402
+from cache.snapshots.runs import load_state  # noqa: E402
 from cache.store import open_cache  # noqa: E402
-from cache.sync import SyncEngine  # noqa: E402
 from config.secrets import SecretResolver  # noqa: E402
 from config.settings import PorticoConfig  # noqa: E402
-from connectors.sim.district import DistrictSpec, SyntheticDistrict  # noqa: E402
-from gateway import accounts, provision, sessions  # noqa: E402
-from gateway.security import hash_password  # noqa: E402
+from gateway.access import accounts, provision, sessions  # noqa: E402
+from gateway.access.security import hash_password  # noqa: E402
+from gateway.sync.engine import SyncEngine  # noqa: E402
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict  # noqa: E402
 from tests.fakes import ListConnector  # noqa: E402
 
 TZ = "America/New_York"

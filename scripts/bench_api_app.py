@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from cache.store import open_cache
 from config.secrets import SecretResolver
 from config.settings import PorticoConfig
-from gateway.app import create_app, settle_before_serving
+from gateway.api.app import create_app, settle_before_serving
 
 
 def portico() -> FastAPI:
@@ -40,7 +40,7 @@ def portico_unaudited() -> FastAPI:
     Never a product setting: the audit is not optional in Portico; this factory exists in
     the benchmark alone, and replaces the flush with one that resolves the waiters.
     """
-    from gateway.auditbatch import AuditBatcher
+    from gateway.api.auditbatch import AuditBatcher
 
     def flush_nothing(self: AuditBatcher, loop: object) -> None:
         for _, fut in self.pending.pop(loop, []):  # type: ignore[call-overload]

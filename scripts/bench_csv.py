@@ -25,16 +25,16 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cache.crypto import new_kek_line  # noqa: E402
+from cache.keys.crypto import new_kek_line  # noqa: E402
 from cache.store import open_cache  # noqa: E402
-from cache.sync import SyncEngine  # noqa: E402
 from config.secrets import SecretResolver  # noqa: E402
 from config.settings import PorticoConfig  # noqa: E402
 from connectors.cloudschool.connector import CloudSchoolConnector  # noqa: E402
 from connectors.cloudschool.options import Options  # noqa: E402
-from connectors.sim.calendar import school_year  # noqa: E402
-from connectors.sim.cloudschool import MANIFEST, write_export  # noqa: E402
-from connectors.sim.district import DistrictSpec, SyntheticDistrict  # noqa: E402
+from gateway.sync.engine import SyncEngine  # noqa: E402
+from simulators.cloudschool.export import MANIFEST, write_export  # noqa: E402
+from simulators.district.calendar import school_year  # noqa: E402
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict  # noqa: E402
 
 
 def _district(students: int, seed: int) -> SyntheticDistrict:

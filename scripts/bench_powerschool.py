@@ -20,8 +20,8 @@ import httpx  # noqa: E402
 
 from config.secrets import SecretResolver  # noqa: E402
 from connectors import registry  # noqa: E402
-from connectors.sim.district import DistrictSpec, SyntheticDistrict  # noqa: E402
-from connectors.sim.powerschool import free_port, serve  # noqa: E402
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict  # noqa: E402
+from simulators.powerschool.server import free_port, serve  # noqa: E402
 
 CID, SECRET = "bench-client", "bench-secret"
 

@@ -28,7 +28,7 @@ CID, SECRET = "bench-client", "bench-secret-0123456789"
 
 
 def spec(students: int) -> Any:
-    from connectors.sim.district import DistrictSpec, SyntheticDistrict
+    from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 
     # A full school year of attendance: "today" is the last day of the year.
     probe = SyntheticDistrict(DistrictSpec(seed=5, schools=max(2, students // 1000), students=students))
@@ -36,12 +36,12 @@ def spec(students: int) -> Any:
 
 
 def _sync(workdir: Path, transport: Any, base_url: str) -> dict[str, Any]:
-    from cache.crypto import new_kek_line
+    from cache.keys.crypto import new_kek_line
     from cache.store import open_cache
-    from cache.sync import SyncEngine
     from config.secrets import SecretResolver
     from config.settings import PorticoConfig
     from connectors import registry
+    from gateway.sync.engine import SyncEngine
 
     (workdir / "kek.key").write_text(new_kek_line() + "\n")
     config = PorticoConfig.model_validate(
@@ -203,7 +203,7 @@ def run_child(mode: str, students: int, base_url: str, extra: str = "") -> dict[
 
 
 def start_simulator(students: int) -> tuple[subprocess.Popen[bytes], str]:
-    from connectors.sim.powerschool import _free_port
+    from simulators.powerschool.server import _free_port
 
     port = _free_port("127.0.0.1")
     s = spec(students)

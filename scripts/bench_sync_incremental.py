@@ -31,8 +31,8 @@ from scripts.bench_sync import CID, SECRET, spec  # noqa: E402
 
 def serve_simulator(students: int) -> None:
     """Child: serve the simulator on loopback; print its URL; apply ``change F`` lines."""
-    from connectors.sim.district import SyntheticDistrict
-    from connectors.sim.powerschool import make_app, run_in_thread
+    from simulators.district.synthetic import SyntheticDistrict
+    from simulators.powerschool.server import make_app, run_in_thread
 
     district = SyntheticDistrict(spec(students))
     app = make_app(district, client_id=CID, client_secret=SECRET, schema_page_cap=5000)
@@ -91,12 +91,12 @@ def timer(into: dict[str, float]) -> Any:
 
 
 def run_three(workdir: Path, url: str, change: Any) -> dict[str, dict[str, Any]]:
-    from cache.crypto import new_kek_line
+    from cache.keys.crypto import new_kek_line
     from cache.store import open_cache
-    from cache.sync import Progress, SyncEngine
     from config.secrets import SecretResolver
     from config.settings import PorticoConfig
     from connectors import registry
+    from gateway.sync.engine import Progress, SyncEngine
 
     (workdir / "kek.key").write_text(new_kek_line() + "\n")
     config = PorticoConfig.model_validate(

@@ -12,8 +12,8 @@ from config.errors import RecordError
 from connectors.cloudschool.connector import CloudSchoolConnector
 from connectors.cloudschool.options import Options
 from connectors.records import Record, School
-from connectors.sim.cloudschool import ExportSummary, write_export
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
+from simulators.cloudschool.export import ExportSummary, write_export
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 
 TODAY = dt.date(2026, 11, 24)
 CLOCK = dt.datetime(2026, 11, 24, 18, 30, tzinfo=dt.UTC)

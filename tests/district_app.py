@@ -21,13 +21,13 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from cache import maintenance
-from cache.accounts import Account
 from cache.store import Cache, open_cache
-from cache.sync import SyncEngine
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from gateway import accounts, provision, security, sessions
-from gateway.app import create_app
-from gateway.security import hash_password
+from cache.tables.accounts import Account
+from gateway.access import accounts, provision, security, sessions
+from gateway.access.security import hash_password
+from gateway.api.app import create_app
+from gateway.sync.engine import SyncEngine
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from tests.fakes import ListConnector, make_config
 
 TODAY = dt.date(2026, 11, 24)

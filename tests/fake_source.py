@@ -120,7 +120,7 @@ def write_config(tmp_path: Path, db_url: str, **connector: Any) -> Path:
 
     key_file = tmp_path / "kek.key"
     if not key_file.exists():
-        from cache.crypto import new_kek_line
+        from cache.keys.crypto import new_kek_line
 
         key_file.write_text(new_kek_line("kek-test") + "\n")
     sis: dict[str, Any] = {

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
-from cache.crypto import new_kek_line
+from cache.keys.crypto import new_kek_line
 from config.errors import SourceUnavailableError
 from config.secrets import SecretResolver
 from config.settings import PorticoConfig

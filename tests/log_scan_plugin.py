@@ -17,8 +17,8 @@ from typing import Any, TextIO
 import pytest
 
 from config.settings import LoggingSettings
-from connectors.sim.names import FAMILY_NAMES, FIRST_NAMES
-from gateway.logging import configure_logging
+from gateway.ops.logging import configure_logging
+from simulators.district.names import FAMILY_NAMES, FIRST_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 _state: dict[str, Any] = {}

@@ -9,11 +9,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from cache.store import Cache, open_cache
-from cache.sync import SyncEngine
 from config.settings import PorticoConfig
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from gateway import accounts
-from gateway.app import create_app
+from gateway.access import accounts
+from gateway.api.app import create_app
+from gateway.sync.engine import SyncEngine
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from tests.fakes import ListConnector, make_config
 
 PASSWORD = "Correct horse battery 9"

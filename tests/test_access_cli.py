@@ -100,11 +100,11 @@ def test_invite_writes_an_activation_mail_and_disable_ends_sessions(s: Served, t
 def test_hold_changes_are_recorded_in_the_audit_chain_and_hidden_from_parents(tmp_path: Path, sqlite_url: str) -> None:
     from sqlalchemy import text
 
-    from cache import audit
-    from cache.accesslog import HIDDEN_CATEGORIES
-    from cache.crypto import new_kek_line
+    from cache.keys.crypto import new_kek_line
     from cache.store import open_cache
-    from gateway import holds
+    from gateway.access import holds
+    from gateway.privacy import audit
+    from gateway.privacy.accesslog import HIDDEN_CATEGORIES
     from tests.fakes import make_config
 
     (tmp_path / "kek.key").write_text(new_kek_line() + "\n")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cache.sync import SyncEngine
-from gateway import holds, provision
-from gateway.routes.me import UNAVAILABLE
+from gateway.access import holds, provision
+from gateway.api.routes.me import UNAVAILABLE
+from gateway.sync.engine import SyncEngine
 from tests.district_app import Served, cheap_hashing, serve, streams
 from tests.fakes import ListConnector
 
@@ -187,7 +187,7 @@ def test_students_see_only_their_own_records(s: Served) -> None:
 def test_data_routes_answer_403_until_the_current_aup_version_is_accepted_and_record_when(s: Served) -> None:
     account = s.ensure_account("guardian", s.district.cases.two_child_contact)
     with s.cache.engine.begin() as conn:
-        from gateway import accounts
+        from gateway.access import accounts
 
         accounts.set_fields(conn, account.id, aup_version="0", aup_accepted_at=None)
     h = s.headers(account.id)
@@ -234,7 +234,7 @@ def test_a_parent_never_sees_more_than_an_unlinked_student_profile_would_allow(s
     [("june-30", dt.date(2027, 6, 30)), ("continues", None)],
 )
 def test_the_coming_of_age_rule_is_configurable_per_district(policy: str, last_day: dt.date | None) -> None:
-    from cache.encode import adult_cutoff
+    from cache.snapshots.encode import adult_cutoff
 
     assert adult_cutoff(policy, 18)(dt.date(2008, 12, 4)) == last_day
 

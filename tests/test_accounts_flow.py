@@ -15,8 +15,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from config.settings import MailSettings
-from gateway import accounts, invitations, reminders, tokens
-from gateway.mail import OutboxMailer, SmtpMailer
+from gateway.access import accounts, invitations, reminders, tokens
+from gateway.ops.mail import OutboxMailer, SmtpMailer
 from tests.district_app import PASSWORD, Served, cheap_hashing, serve
 
 NEW = "Tulip garden 4 ever"

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cache.store import open_cache
-from cache.sync import SyncEngine
 from connectors.records import AttendanceCategory, AttendanceMark, Contact, School, StudentContact
-from gateway import accounts
-from gateway.app import create_app
+from gateway.access import accounts
+from gateway.api.app import create_app
+from gateway.sync.engine import SyncEngine
 from tests.fakes import ListConnector, make_config
 from tests.test_snapshot import student
 

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Connection, text
 
-from cache import audit
-from cache.audit import EVENTS, HEAD, chain_hash
-from cache.audit_anchor import verify_anchored
 from cache.db import create_schema, make_engine
 from gateway.cli import main
+from gateway.privacy import audit
+from gateway.privacy.audit import EVENTS, HEAD, chain_hash
+from gateway.privacy.audit_anchor import verify_anchored
 from tests.privacy_support import build_world, write_config_yaml
 
 FIELDS = (

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from cache import audit
 from cache.db import create_schema, make_engine
-from gateway.auditbatch import AuditBatcher
+from gateway.api.auditbatch import AuditBatcher
+from gateway.privacy import audit
 
 
 def entry(n: int) -> audit.Entry:

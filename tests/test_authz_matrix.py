@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from connectors import records as r
-from gateway import holds
+from gateway.access import holds
 from tests.district_app import Served, serve
 
 ROUTES = (

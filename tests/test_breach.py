@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cache import audit
-from cache.breach import Window, report
 from gateway.cli import main
+from gateway.privacy import audit
+from gateway.privacy.breach import Window, report
 from tests.privacy_support import World, build_world, client_for, login, write_config_yaml
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cache import breaker
 from cache.store import open_cache
-from cache.sync import SyncEngine
 from cache.types import utcnow
 from config.settings import Breaker
+from gateway.sync import breaker
+from gateway.sync.engine import SyncEngine
 from tests.fakes import ListConnector, make_config
 from tests.test_snapshot import family
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from cache import breaker
 from cache.store import open_cache
-from cache.sync import CHANGE_RETRIES, SyncEngine
 from connectors.base import Page
+from gateway.sync import breaker
+from gateway.sync.engine import CHANGE_RETRIES, SyncEngine
 from tests.fakes import ListConnector, make_config
 from tests.test_snapshot import family, student
 

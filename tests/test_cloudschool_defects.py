@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from connectors import records as rec
-from connectors.sim.cloudschool import FORMULAS
+from simulators.cloudschool.export import FORMULAS
 from tests.cloudschool_support import connector, district, export, read_all
 
 QUOTED = ', see "notes";\r\nsecond line'

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors import records as rec
-from connectors.sim.cloudschool_rows import accented, is_accented
+from simulators.cloudschool.rows import accented, is_accented
 from tests.cloudschool_support import connector, district, export, read_all, school_id
 
 LONDON = ZoneInfo("Europe/London")

@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import text
 
 from cache.db import create_schema, make_engine
-from cache.encode import aad
-from cache.purge import purge_students
+from cache.snapshots.encode import aad
 from cache.store import Cache, open_cache
-from cache.sync import SyncEngine, SyncOutcome
 from connectors.cloudschool import mapping
 from connectors.cloudschool.connector import CloudSchoolConnector, row_salt
 from connectors.cloudschool.options import Options
+from gateway.privacy.purge import purge_students
+from gateway.sync.engine import SyncEngine, SyncOutcome
 from tests.cloudschool_support import connector, export, read_all, school
 from tests.fakes import make_config
 

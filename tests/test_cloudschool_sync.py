@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from cache.runs import load_state
+from cache.snapshots.runs import load_state
 from cache.store import Cache, open_cache
-from cache.sync import SyncEngine, SyncOutcome
+from gateway.sync.engine import SyncEngine, SyncOutcome
 from tests.cloudschool_support import connector, export, school
 from tests.fakes import make_config
 

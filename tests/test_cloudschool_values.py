@@ -12,7 +12,7 @@ from config.errors import SourceDataError
 from connectors import registry
 from connectors.cloudschool.connector import CloudSchoolConnector
 from connectors.cloudschool.values import BadCell, DateParser, DateTimeParser, Flags, parse_time
-from connectors.sim.cloudschool_cli import cloudschool_command, demo_connector
+from simulators.cloudschool.rehearsal import cloudschool_command, demo_connector
 from tests.cloudschool_support import connector, export
 
 

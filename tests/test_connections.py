@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from cache import audit, connections
+from cache import connections
 from cache.connections import Shelf
 from cache.db import create_schema, make_engine
 from cache.types import fetch
+from gateway.privacy import audit
 
 
 def entry(n: int) -> audit.Entry:
@@ -91,7 +92,7 @@ def test_a_dropped_shelf_returns_its_connections() -> None:
 def test_objects_made_before_serving_are_kept_out_of_full_collections() -> None:
     import gc
 
-    from gateway.app import settle_before_serving
+    from gateway.api.app import settle_before_serving
 
     assert gc.get_freeze_count() == 0
     try:
@@ -104,9 +105,9 @@ def test_objects_made_before_serving_are_kept_out_of_full_collections() -> None:
 def test_a_view_gives_its_connection_back_where_it_came_from(sqlite_url: str) -> None:
     import datetime as dt
 
-    from cache.reader import Principal, Reader
-    from cache.schema import SourceState
-    from gateway.deps import View
+    from cache.read.reader import Principal, Reader
+    from cache.tables.records import SourceState
+    from gateway.api.deps import View
 
     engine = make_engine(sqlite_url)
     shelf = Shelf(engine)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gateway.dataroutes import DataRouter
-from gateway.deps import ViewDep
+from gateway.api.deps import ViewDep
+from gateway.api.routing import DataRouter
 from tests.district_app import Served, cheap_hashing, serve
 
 ROUTES = (

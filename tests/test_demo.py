@@ -36,7 +36,7 @@ def test_every_printed_demo_login_signs_in_and_sees_students(tmp_path: Path) -> 
     from cache.store import open_cache
     from config.loader import load
     from config.secrets import SecretResolver
-    from gateway.app import create_app
+    from gateway.api.app import create_app
 
     work = tmp_path / "demo"
     result = CliRunner().invoke(main, ["demo", "--dir", str(work), "--students", "40", "--no-serve"])

@@ -16,13 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cache.store import open_cache
-from cache.sync import SyncEngine
 from config.secrets import SecretResolver
 from connectors import registry
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from connectors.sim.powerschool import make_app, run_in_thread
-from gateway import accounts
-from gateway.app import create_app
+from gateway.access import accounts
+from gateway.api.app import create_app
+from gateway.sync.engine import SyncEngine
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
+from simulators.powerschool.server import make_app, run_in_thread
 from tests.fakes import make_config
 
 CID, SECRET = "e2e-client", "e2e-secret-value"

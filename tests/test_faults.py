@@ -19,16 +19,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from cache.store import Cache, open_cache
-from cache.sync import SyncEngine
 from config.secrets import SecretResolver
 from connectors.http import ReadOnlyClient
 from connectors.powerschool.auth import TokenSession
 from connectors.powerschool.connector import Options, PowerSchoolConnector
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from connectors.sim.powerschool import free_port, make_app, run_in_thread
-from connectors.sim.ps_core import PowerSchoolSim
-from gateway import accounts
-from gateway.app import create_app
+from gateway.access import accounts
+from gateway.api.app import create_app
+from gateway.sync.engine import SyncEngine
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
+from simulators.powerschool.core import PowerSchoolSim
+from simulators.powerschool.server import free_port, make_app, run_in_thread
 from tests.fakes import make_config
 
 CID, SECRET = "fault-client", "fault-secret"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cache.store import open_cache
-from cache.sync import SyncEngine
+from gateway.sync.engine import SyncEngine
 from tests.fakes import ListConnector, make_config
 from tests.test_snapshot import family, student
 

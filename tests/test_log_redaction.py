@@ -18,14 +18,14 @@ import structlog
 import uvicorn
 from click.testing import CliRunner
 
-from cache.sync import SyncEngine
 from config.secrets import SecretResolver
 from config.settings import LoggingSettings
 from connectors import registry
-from connectors.sim.powerschool import free_port, make_app, run_in_thread
-from gateway.app import create_app
+from gateway.api.app import create_app
 from gateway.cli import main
-from gateway.logging import _NoQueryString, configure_logging, reset_logging, route_uvicorn_logs
+from gateway.ops.logging import _NoQueryString, configure_logging, reset_logging, route_uvicorn_logs
+from gateway.sync.engine import SyncEngine
+from simulators.powerschool.server import free_port, make_app, run_in_thread
 from tests.privacy_support import PASSWORD, World, build_world, client_for, login, write_config_yaml
 
 

@@ -10,9 +10,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from cache.db import make_engine
-from cache.metrics import SyncCollector, make_registry
 from cache.store import open_cache
-from cache.sync import SyncEngine
+from gateway.ops.metrics import SyncCollector, make_registry
+from gateway.sync.engine import SyncEngine
 from tests.fakes import ListConnector, make_config
 from tests.test_snapshot import family
 

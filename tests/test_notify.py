@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from gateway import notify
+from gateway.ops import notify
 from tests.fakes import make_config
 
 

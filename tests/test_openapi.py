@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from cache.store import open_cache
-from gateway.app import create_app
+from gateway.api.app import create_app
 from tests.fakes import make_config
 
 CONTRACT = {

@@ -8,8 +8,8 @@ import unicodedata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.passwords import MIN_NAME_LENGTH, preset, unmet
-from gateway.security import hash_password, verify_password
+from gateway.access.passwords import MIN_NAME_LENGTH, preset, unmet
+from gateway.access.security import hash_password, verify_password
 
 AUP, NIST = preset("school-aup"), preset("nist")
 names = st.text(alphabet=string.ascii_letters, min_size=1, max_size=12)

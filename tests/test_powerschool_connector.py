@@ -14,9 +14,9 @@ from connectors import registry
 from connectors.base import Connector, Page
 from connectors.powerschool.connector import Options, PowerSchoolConnector
 from connectors.records import Student
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from connectors.sim.powerschool import make_app, run_in_thread
-from connectors.sim.ps_core import PowerSchoolSim
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
+from simulators.powerschool.core import PowerSchoolSim
+from simulators.powerschool.server import make_app, run_in_thread
 
 CID, SECRET = "demo-client", "demo-secret"
 

@@ -12,8 +12,8 @@ import pytest
 from connectors import records as r
 from connectors.powerschool import normalize as n
 from connectors.powerschool import values as v
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from connectors.sim.ps_wire import to_wire
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
+from simulators.powerschool.wire import to_wire
 
 STUDENT: dict[str, Any] = {
     "id": "000123",

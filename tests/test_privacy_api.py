@@ -15,12 +15,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import insert, text
 
-from cache import audit
-from cache.accounts import AccessHold
-from cache.export import LAG_RULE
-from cache.reader import CURRENT
+from cache.read.reader import CURRENT
+from cache.tables.accounts import AccessHold
 from cache.types import utcnow
 from gateway.cli import main
+from gateway.privacy import audit
+from gateway.privacy.export import LAG_RULE
 from tests.privacy_support import World, build_world, client_for, login, write_config_yaml
 
 
@@ -293,7 +293,7 @@ def test_an_operator_export_holds_every_contact_and_is_audited(
 def test_a_request_whose_mail_failed_is_kept_and_sent_by_corrections_notify(
     tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from connectors.sim.powerschool import free_port
+    from simulators.powerschool.server import free_port
 
     dead = {"backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": free_port()}
     w = build_world(tmp_path, sqlite_url, students=14, mail=dead)

@@ -11,17 +11,17 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
-from cache.accounts import Account
 from cache.db import make_engine
-from cache.encode import aad
-from cache.keystore import Keyring, data_key
-from cache.leavers import purge_leavers
-from cache.privacy import PURGED
-from cache.purge import PurgeError, purge_students
-from cache.schema import RecordRow
+from cache.keys.keystore import Keyring, data_key
+from cache.snapshots.encode import aad
 from cache.store import load_keks
+from cache.tables.accounts import Account
+from cache.tables.privacy import PURGED
+from cache.tables.records import RecordRow
 from config.secrets import SecretResolver
 from gateway.cli import main
+from gateway.privacy.leavers import purge_leavers
+from gateway.privacy.purge import PurgeError, purge_students
 from tests.privacy_support import World, build_world, write_config_yaml
 
 RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
@@ -216,7 +216,7 @@ def test_a_process_that_cached_a_destroyed_key_writes_under_the_new_one(world: W
 
 
 def test_a_hold_survives_the_purge_so_a_returning_student_comes_back_still_held(world: World) -> None:
-    from cache.accounts import AccessHold
+    from cache.tables.accounts import AccessHold
     from cache.types import utcnow
 
     sid = world.ref("student", world.district.cases.student_login)
@@ -242,7 +242,7 @@ def test_a_hold_survives_the_purge_so_a_returning_student_comes_back_still_held(
 
 @pytest.mark.postgres
 def test_destroying_keys_in_a_postgresql_keystore_rewrites_the_table_without_them(pg_url: str) -> None:
-    from cache.crypto import KekRing, new_kek_line
+    from cache.keys.crypto import KekRing, new_kek_line
 
     engine = make_engine(pg_url)
     ring = Keyring(engine, KekRing.parse(new_kek_line("k1"), "test"))

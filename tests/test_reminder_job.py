@@ -6,10 +6,10 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from cache.scheduler import SyncScheduler
 from cache.store import open_cache
 from config.loader import LoadedConfig
 from gateway.cli.serve_cmds import add_reminder_job
+from gateway.sync.scheduler import SyncScheduler
 from tests.fakes import make_config
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cache.crypto import KekRing
-from cache.reader import Principal, Reader
-from cache.rotation import key_lines, rotate
-from cache.runs import load_state
+from cache.keys.crypto import KekRing
+from cache.keys.rotation import key_lines, rotate
+from cache.read.reader import Principal, Reader
+from cache.snapshots.runs import load_state
 from cache.store import open_cache
 from config.secrets import SecretResolver
 from gateway.cli import main

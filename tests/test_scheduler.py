@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from cache import breaker
-from cache.scheduler import SyncScheduler, make_runner
 from cache.store import open_cache
-from cache.sync import SyncOutcome
 from config.loader import load
 from config.secrets import SecretResolver
 from connectors import registry
+from gateway.sync import breaker
+from gateway.sync.engine import SyncOutcome
+from gateway.sync.scheduler import SyncScheduler, make_runner
 from tests.fake_source import install, write_config, write_state
 from tests.fakes import make_config, utc
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from connectors.sim.powerschool import free_port
+from simulators.powerschool.server import free_port
 from tests.fake_source import write_config, write_state
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,8 +15,8 @@ import pytest
 import uvicorn
 
 from cache.types import utcnow
-from gateway import accounts, credentials, holds, sessions, throttle
-from gateway.routes import auth
+from gateway.access import accounts, credentials, holds, sessions, throttle
+from gateway.api.routes import auth
 from tests.district_app import PASSWORD, Served, cheap_hashing, serve
 
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.records import AttendanceCategory, AttendanceMark, Student
-from connectors.sim.calendar import holidays, school_days, school_year
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
+from simulators.district.calendar import holidays, school_days, school_year
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 
 US = DistrictSpec(seed=7, schools=2, students=40)
 UK = DistrictSpec(seed=7, schools=2, students=40, style="uk")

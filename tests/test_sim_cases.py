@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from connectors.records import Contact, EnrollmentStatus, Student, StudentContact
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 
 SPECS = [
     DistrictSpec(seed=7, schools=1, students=20),

@@ -18,7 +18,7 @@ from connectors.records import (
     Record,
     StudentContact,
 )
-from connectors.sim.district import KINDS, DistrictSpec, SyntheticDistrict
+from simulators.district.synthetic import KINDS, DistrictSpec, SyntheticDistrict
 
 SMALL = {
     "us": DistrictSpec(seed=7, schools=1, students=20),

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from connectors.records import Record
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from connectors.sim.ps_core import PowerSchoolSim
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
+from simulators.powerschool.core import PowerSchoolSim
 
 CID, SECRET = "demo-client", "demo-secret"
 
@@ -196,7 +196,7 @@ def test_faults_count_down(client: Client) -> None:
 def test_base_transaction_dates_rise_a_millisecond_per_position(
     district: SyntheticDistrict, index: int
 ) -> None:
-    from connectors.sim.ps_state import SimState
+    from simulators.powerschool.state import SimState
 
     state = SimState(district)
     text = state.base_txn(index)
@@ -207,7 +207,7 @@ def test_base_transaction_dates_rise_a_millisecond_per_position(
 
 
 def test_faults_parse_from_cli_pairs() -> None:
-    from connectors.sim.powerschool import Faults
+    from simulators.powerschool.server import Faults
 
     f = Faults.parse(["rate_limit_next=3", "retry_after=5", "delay=0.25", "count_skew.attendance=-1",
                       "expire_tokens_after=10", "revoked=no"])  # fmt: skip

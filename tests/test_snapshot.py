@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from cache.store import open_cache
-from cache.sync import SyncEngine, decide
 from connectors.records import Contact, EnrollmentStatus, Student, StudentContact
+from gateway.sync.engine import SyncEngine, decide
 from tests.fakes import ListConnector, make_config
 
 

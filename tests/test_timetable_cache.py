@@ -6,11 +6,12 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-from cache import maintenance, queries
-from cache.reader import Reader, StudentHandle
+from cache import maintenance
+from cache.read import queries
+from cache.read.reader import Reader, StudentHandle
 from cache.store import open_cache
-from cache.sync import SyncEngine
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
+from gateway.sync.engine import SyncEngine
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from tests.district_app import TODAY, streams
 from tests.fakes import ListConnector, make_config
 

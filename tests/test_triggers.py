@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cache.triggers import crontab_days, in_blackout, make_trigger
 from config.errors import ConfigError
 from config.settings import Blackout, Schedule
+from gateway.sync.triggers import crontab_days, in_blackout, make_trigger
 
 ZONES = ["America/New_York", "Europe/London"]
 

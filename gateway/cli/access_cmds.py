@@ -11,13 +11,13 @@ import getpass
 
 import click
 
-from cache.entitlement import person
-from cache.reader import Reader
-from cache.runs import load_state
+from cache.read.reader import Reader
+from cache.snapshots.runs import load_state
 from cache.types import utcnow
-from gateway import accounts, holds, invitations, provision, reminders, sessions
+from gateway.access import accounts, holds, invitations, provision, reminders, sessions
+from gateway.access.entitlement import person
 from gateway.cli.common import cache_of, config_of, fail, secrets_of
-from gateway.mail import Mailer, mailer_from
+from gateway.ops.mail import Mailer, mailer_from
 
 CONNECTOR = click.option(
     "--connector", "source", default=None, help="Connector the ids belong to (default: the first)."

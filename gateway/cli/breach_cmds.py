@@ -10,13 +10,13 @@ from pathlib import Path
 
 import click
 
-from cache import breach
-from cache.rotation import rotate
+from cache.keys.rotation import rotate
 from cache.types import utcnow
 from gateway.cli.common import cache_of, config_of, fail
 from gateway.cli.config_cmds import keys_group
 from gateway.cli.privacy_cmds import operator, write_private
-from gateway.privacy_text import district_summary, family_draft, student_name
+from gateway.privacy import breach
+from gateway.privacy.texts import district_summary, family_draft, student_name
 
 
 def _when(value: str, name: str) -> dt.datetime:

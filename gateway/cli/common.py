@@ -60,7 +60,7 @@ def config_of(ctx: click.Context) -> LoadedConfig:
         # (unless the embedding process, e.g. a test, has configured logging itself).
         import structlog
 
-        from gateway.logging import configure_logging
+        from gateway.ops.logging import configure_logging
 
         if not structlog.is_configured():
             configure_logging(obj["loaded"].config.logging)
@@ -95,6 +95,6 @@ def build_connector(loaded: LoadedConfig, name: str, **ctx_overrides: Any) -> Co
 def publish_hooks(cache: Cache, config: PorticoConfig) -> list[Callable[[str, int], None]]:
     """What runs after every publish, wherever syncs run (CLI, worker, serve, demo)."""
     from cache import maintenance
-    from gateway import provision
+    from gateway.access import provision
 
     return [maintenance.after_publish(cache.engine), provision.after_publish(cache, config)]

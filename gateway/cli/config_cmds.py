@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cache.crypto import new_kek_line
+from cache.keys.crypto import new_kek_line
 from gateway.cli.common import load_valid
 
 

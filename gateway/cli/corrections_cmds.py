@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cache import audit, corrections
-from gateway import notify
+from gateway.api.routes.privacy import correction_mail
 from gateway.cli.common import cache_of, config_of, fail, secrets_of
 from gateway.cli.privacy_cmds import operator
-from gateway.routes.privacy import correction_mail
+from gateway.ops import notify
+from gateway.privacy import audit, corrections
 
 
 @click.group("corrections")

@@ -13,20 +13,20 @@ import click
 import uvicorn
 import yaml
 
-from cache.crypto import new_kek_line
+from cache.keys.crypto import new_kek_line
 from cache.store import Cache, open_cache
-from cache.sync import SyncEngine
 from cache.types import utcnow
 from config.loader import LoadedConfig
-from connectors.sim.cloudschool_cli import demo_connector
-from connectors.sim.district import DistrictSpec, SyntheticDistrict
-from connectors.sim.powerschool import make_app, run_in_thread
-from gateway import accounts
-from gateway.app import create_app, settle_before_serving
+from gateway.access import accounts
+from gateway.access.security import hash_password
+from gateway.api.app import create_app, settle_before_serving
 from gateway.cli.common import build_connector, load_valid, publish_hooks, secrets_of
 from gateway.cli.sync_cmds import print_outcome
-from gateway.logging import configure_logging
-from gateway.security import hash_password
+from gateway.ops.logging import configure_logging
+from gateway.sync.engine import SyncEngine
+from simulators.cloudschool.rehearsal import demo_connector
+from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
+from simulators.powerschool.server import make_app, run_in_thread
 
 CLIENT_ID_ENV, CLIENT_SECRET_ENV = "PORTICO_DEMO_PS_CLIENT_ID", "PORTICO_DEMO_PS_CLIENT_SECRET"
 

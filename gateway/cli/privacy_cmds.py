@@ -12,17 +12,17 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from cache import audit, export
-from cache.audit_anchor import verify_anchored
-from cache.leavers import purge_leavers
-from cache.purge import PurgeError, purge_students
-from cache.purge_district import purge_district
-from cache.reader import Principal, Reader, StudentHandle
-from cache.runs import load_state
-from cache.schema import RecordRow
+from cache.read.reader import Principal, Reader, StudentHandle
+from cache.snapshots.runs import load_state
 from cache.store import Cache
+from cache.tables.records import RecordRow
 from cache.types import utcnow
 from gateway.cli.common import cache_of, config_of, fail
+from gateway.privacy import audit, export
+from gateway.privacy.audit_anchor import verify_anchored
+from gateway.privacy.leavers import purge_leavers
+from gateway.privacy.purge import PurgeError, purge_students
+from gateway.privacy.purge_district import purge_district
 
 RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
 

@@ -10,13 +10,13 @@ from types import FrameType
 import click
 import structlog
 
-from cache.scheduler import SyncScheduler, make_runner
 from cache.store import Cache
 from config.loader import LoadedConfig
 from connectors import registry
 from connectors.base import Connector
 from gateway.cli.common import cache_of, config_of, publish_hooks, secrets_of
-from gateway.logging import configure_logging
+from gateway.ops.logging import configure_logging
+from gateway.sync.scheduler import SyncScheduler, make_runner
 
 log = structlog.get_logger("portico.serve")
 
@@ -39,8 +39,8 @@ def add_reminder_job(scheduler: SyncScheduler, loaded: LoadedConfig, cache: Cach
 
     from cache.locks import source_lock
     from cache.types import utcnow
-    from gateway import reminders
-    from gateway.mail import mailer_from
+    from gateway.access import reminders
+    from gateway.ops.mail import mailer_from
 
     mailer = mailer_from(loaded.config.mail, secrets_of(loaded), loaded.base_dir)
 
@@ -73,8 +73,8 @@ def start_scheduler(loaded: LoadedConfig, cache: Cache) -> SyncScheduler:
 def _serve_api(loaded: LoadedConfig, cache: Cache, host: str | None, port: int | None) -> None:
     import uvicorn
 
-    from gateway.app import create_app, settle_before_serving
-    from gateway.mail import mailer_from
+    from gateway.api.app import create_app, settle_before_serving
+    from gateway.ops.mail import mailer_from
 
     api = loaded.config.api
     # The mailer resolves its SMTP password reference relative to the config file.

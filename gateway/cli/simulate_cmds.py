@@ -8,9 +8,9 @@ import secrets
 
 import click
 
-from connectors.sim.cloudschool_cli import cloudschool_command
-from connectors.sim.district import DistrictSpec
-from connectors.sim.powerschool import Faults, serve
+from simulators.cloudschool.rehearsal import cloudschool_command
+from simulators.district.synthetic import DistrictSpec
+from simulators.powerschool.server import Faults, serve
 
 
 @click.group("simulate")

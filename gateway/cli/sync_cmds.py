@@ -10,13 +10,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from cache import breaker
-from cache.runs import all_states, get_run, is_stale, recent_runs
-from cache.sync import Progress, SyncEngine, SyncOutcome, decide
+from cache.snapshots.runs import all_states, get_run, is_stale, recent_runs
 from cache.types import utcnow
 from config.errors import PorticoError
 from connectors.base import Page
 from gateway.cli.common import build_connector, cache_of, config_of, fail, publish_hooks
+from gateway.sync import breaker
+from gateway.sync.engine import Progress, SyncEngine, SyncOutcome, decide
 
 
 def _progress(console: Console, plain: bool) -> Progress:

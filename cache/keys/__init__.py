@@ -1,0 +1,1 @@
+"""Envelope encryption: key-encryption keys, per-person data keys, blind indexes, rotation."""

@@ -1,0 +1,286 @@
+"""Data keys, one per person (student or contact) plus shared and index keys, stored wrapped.
+
+Destroying a person's data key erases that person everywhere, including in old copies
+of the cache database, because the keystore is kept apart from the cache (its own
+SQLite file by default, see :func:`cache.db.default_keystore_url`). Deleted key rows
+are overwritten on disk (``secure_delete``) and the WAL is checkpointed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Engine, LargeBinary, MetaData, String, Table, event, select, text
+from sqlalchemy.exc import IntegrityError
+
+from cache.db import is_sqlite
+from cache.keys.crypto import KEY_BYTES, BlindIndex, KekRing, Sealer
+from cache.types import utcnow
+from config.errors import PorticoError
+
+keystore_metadata = MetaData()
+
+data_key = Table(
+    "data_key",
+    keystore_metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("owner", String(64), nullable=False, unique=True),
+    Column("kek_id", String(40), nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+INDEX_OWNER = "system:index"
+SEALERS = 4096
+
+
+def _secure_delete(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA secure_delete=ON")
+    cur.close()
+
+
+def shared_owner(source: str) -> str:
+    """Owner of the key for a source's non-personal records (schools, sections, notices)."""
+    return f"shared:{source}"
+
+
+class Keyring:
+    """Unwrapped data keys in memory, created on first use, destroyed on purge."""
+
+    def __init__(self, engine: Engine, keks: KekRing, reload: Callable[[], KekRing] | None = None) -> None:
+        self.engine = engine
+        self.keks = keks
+        # Re-reads the key file: ``portico keys rotate`` in another process adds a KEK,
+        # rewraps every data key under it and retires the old one while we keep serving.
+        self._reload = reload
+        self._lock = threading.Lock()
+        self._owner_key: dict[str, str] = {}
+        # Unwrapped keys are 32 bytes each; a cipher object is ~2.7 KB, so only the most
+        # recent SEALERS of those are kept and memory stays flat as districts grow.
+        self._raw: dict[str, bytes] = {}
+        self._sealers: dict[str, Sealer] = {}
+        keystore_metadata.create_all(engine)
+        if is_sqlite(str(engine.url)):
+            # secure_delete is per connection: set it on every one, so a destroyed key's
+            # bytes are overwritten in the file whichever pooled connection deletes it.
+            event.listen(engine, "connect", _secure_delete)
+            with engine.begin() as conn:
+                conn.execute(text("PRAGMA secure_delete=ON"))
+        self.index = BlindIndex(self._raw_key(self.key_for(INDEX_OWNER)))
+
+    # --- lookup and creation -------------------------------------------------------------
+
+    def key_for(self, owner: str) -> str:
+        key_id = self._owner_key.get(owner)
+        if key_id is None:
+            self.ensure([owner])
+            key_id = self._owner_key[owner]
+        return key_id
+
+    def fresh_key_for(self, owner: str) -> str:
+        """:meth:`key_for`, checked against the keystore first: for rare writes (a correction
+        request) in a process that may have cached a key another process has since destroyed."""
+        stored = self.key_ids_of([owner]).get(owner)
+        if stored != self._owner_key.get(owner):
+            self._owner_key.pop(owner, None)
+        return self.key_for(owner)
+
+    def ensure(self, owners: Iterable[str]) -> None:
+        """Make sure each owner has a data key (one transaction for all missing ones)."""
+        missing = {o for o in owners if o not in self._owner_key}
+        if not missing:
+            return
+        with self._lock:
+            self._load(missing)
+            missing -= self._owner_key.keys()
+            if not missing:
+                return
+            self.reload_keks()  # wrap new keys under the newest KEK, never a retired one
+            rows = []
+            for owner in sorted(missing):
+                key_id = "dk_" + secrets.token_hex(8)
+                kek_id, wrapped = self.keks.wrap(os.urandom(KEY_BYTES), key_id)
+                rows.append(
+                    {
+                        "key_id": key_id,
+                        "owner": owner,
+                        "kek_id": kek_id,
+                        "wrapped": wrapped,
+                        "created_at": utcnow().replace(tzinfo=None),
+                    }
+                )
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(data_key.insert(), rows)
+            except IntegrityError:
+                pass  # another process created some of them first: load theirs below
+            self._load(missing)
+
+    def _load(self, owners: set[str]) -> None:
+        owner_list = list(owners)
+        with self.engine.connect() as conn:
+            for i in range(0, len(owner_list), 500):
+                chunk = owner_list[i : i + 500]
+                for key_id, owner in conn.execute(
+                    select(data_key.c.key_id, data_key.c.owner).where(data_key.c.owner.in_(chunk))
+                ):
+                    self._owner_key[owner] = key_id
+
+    def _raw_key(self, key_id: str) -> bytes:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(data_key.c.kek_id, data_key.c.wrapped).where(data_key.c.key_id == key_id)
+            ).first()
+        if row is None:
+            raise LookupError(key_id)
+        if row.kek_id not in self.keks.ids:
+            self.reload_keks()
+        return self.keks.unwrap(row.kek_id, row.wrapped, key_id)
+
+    def reload_keks(self) -> None:
+        """Pick up a rotated key file (no-op when the KEKs came from elsewhere)."""
+        if self._reload is None:
+            return
+        # The file is replaced by an atomic rename, never half-written; should it be
+        # unreadable anyway, keep serving with the ring we have.
+        with contextlib.suppress(PorticoError):
+            self.keks = self._reload()
+
+    def preload(self, key_ids: Iterable[str]) -> None:
+        """Unwrap many data keys with one query per 500 (bulk readers: breach report, export)."""
+        wanted = [k for k in dict.fromkeys(key_ids) if k not in self._raw]
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(data_key.c.key_id, data_key.c.kek_id, data_key.c.wrapped).where(
+                        data_key.c.key_id.in_(chunk)
+                    )
+                ).all()
+            for r in rows:
+                if r.kek_id not in self.keks.ids:
+                    self.reload_keks()
+                self._raw[r.key_id] = self.keks.unwrap(r.kek_id, r.wrapped, r.key_id)
+
+    def sealer(self, key_id: str) -> Sealer:
+        """The cipher for ``key_id``; LookupError once the key has been destroyed."""
+        s = self._sealers.get(key_id)
+        if s is None:
+            raw = self._raw.get(key_id)
+            if raw is None:
+                raw = self._raw[key_id] = self._raw_key(key_id)
+            s = Sealer(raw)
+            if len(self._sealers) >= SEALERS:
+                self._sealers.pop(next(iter(self._sealers)))  # oldest first
+            self._sealers[key_id] = s
+        return s
+
+    def forget(self) -> None:
+        """Drop unwrapped keys from memory (after a purge or rotation elsewhere)."""
+        with self._lock:
+            self._owner_key.clear()
+            self._raw.clear()
+            self._sealers.clear()
+            self._owner_key[INDEX_OWNER] = self.key_for_uncached(INDEX_OWNER)
+
+    def key_for_uncached(self, owner: str) -> str:
+        with self.engine.connect() as conn:
+            key_id = conn.execute(select(data_key.c.key_id).where(data_key.c.owner == owner)).scalar()
+        if key_id is None:
+            raise LookupError(owner)
+        return str(key_id)
+
+    # --- destruction and rotation --------------------------------------------------------
+
+    def destroy(self, owner: str) -> str | None:
+        """Destroy ``owner``'s data key; returns its id, or None if it had none."""
+        with self._lock, self.engine.begin() as conn:
+            key_id = conn.execute(select(data_key.c.key_id).where(data_key.c.owner == owner)).scalar()
+            if key_id is None:
+                return None
+            conn.execute(data_key.delete().where(data_key.c.key_id == key_id))
+            self._owner_key.pop(owner, None)
+            self._raw.pop(key_id, None)
+            self._sealers.pop(key_id, None)
+        self._scrub()
+        return str(key_id)
+
+    def destroy_many(self, owners: Iterable[str]) -> dict[str, str]:
+        """Destroy many owners' data keys at once; returns owner -> destroyed key id."""
+        owner_list = list(dict.fromkeys(owners))
+        destroyed: dict[str, str] = {}
+        with self._lock:
+            for i in range(0, len(owner_list), 500):
+                chunk = owner_list[i : i + 500]
+                with self.engine.begin() as conn:
+                    rows = conn.execute(
+                        select(data_key.c.key_id, data_key.c.owner).where(data_key.c.owner.in_(chunk))
+                    ).all()
+                    conn.execute(data_key.delete().where(data_key.c.key_id.in_([r.key_id for r in rows])))
+                for r in rows:
+                    destroyed[str(r.owner)] = str(r.key_id)
+                    self._owner_key.pop(r.owner, None)
+                    self._raw.pop(r.key_id, None)
+                    self._sealers.pop(r.key_id, None)
+        if destroyed:
+            self._scrub()
+        return destroyed
+
+    def _scrub(self) -> None:
+        """After deleting keys, get their bytes off the live files, not just out of the table."""
+        if is_sqlite(str(self.engine.url)):
+            # secure_delete zeroed the pages; the checkpoint moves them out of the WAL.
+            with self.engine.connect() as conn:
+                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            return
+        # PostgreSQL keeps deleted rows as dead tuples until vacuumed; VACUUM FULL rewrites
+        # the (small) table without them. It cannot run inside a transaction.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM FULL data_key"))
+
+    def key_ids_of(self, owners: Iterable[str]) -> dict[str, str]:
+        """owner -> key id for the owners that have a data key (no unwrapping)."""
+        owner_list = list(dict.fromkeys(owners))
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(owner_list), 500):
+                chunk = owner_list[i : i + 500]
+                for key_id, owner in conn.execute(
+                    select(data_key.c.key_id, data_key.c.owner).where(data_key.c.owner.in_(chunk))
+                ):
+                    out[str(owner)] = str(key_id)
+        return out
+
+    def rewrap_all(self, batch: int = 500) -> int:
+        """Rewrap every data key not yet under the active KEK; returns how many changed."""
+        active = self.keks.active.kek_id
+        changed = 0
+        while True:
+            with self.engine.begin() as conn:
+                rows = conn.execute(
+                    select(data_key.c.key_id, data_key.c.kek_id, data_key.c.wrapped)
+                    .where(data_key.c.kek_id != active)
+                    .limit(batch)
+                ).all()
+                for r in rows:
+                    raw = self.keks.unwrap(r.kek_id, r.wrapped, r.key_id)
+                    kek_id, wrapped = self.keks.wrap(raw, r.key_id)
+                    conn.execute(
+                        data_key.update()
+                        .where(data_key.c.key_id == r.key_id, data_key.c.kek_id == r.kek_id)
+                        .values(kek_id=kek_id, wrapped=wrapped)
+                    )
+            changed += len(rows)
+            if len(rows) < batch:
+                return changed
+
+    def kek_usage(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT kek_id, count(*) FROM data_key GROUP BY kek_id")).all()
+        return {str(k): int(n) for k, n in rows}

@@ -1,0 +1,1 @@
+"""Authorised reads of the published snapshot: predicates, the reader, and record queries."""

@@ -1,0 +1,314 @@
+"""Authorised reads beyond one kind of record: timetables, assignments with results, notices.
+
+Every function starts from a :class:`~cache.read.reader.StudentHandle`, which only
+:meth:`Reader.student` hands out after the relationship check, so nothing here can
+reach a student the caller may not see. Notices start from the caller's visible
+students: their schools, year groups and current classes are the audiences.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from cache.read.reader import CURRENT, Reader, StudentHandle, newest_first
+
+Row = tuple[str, dict[str, Any]]
+# Decrypted shared records (schools, sections: no personal data) by
+# (source, kind, ref, published run). A snapshot never changes once published, so an
+# entry never goes stale. Never mutated by callers.
+_SHARED: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+
+
+def _in(reader: Reader, sql: str, params: dict[str, Any], lists: Iterable[str]) -> list[Any]:
+    """``IN :name`` for each list in ``params``, expanded to one bound value per item."""
+    params = dict(params)
+    for name in lists:
+        values = params.pop(name)
+        keys = [f"{name}_{i}" for i in range(len(values))]
+        params.update(zip(keys, values, strict=True))
+        # An empty list matches nothing (``IN ()`` is not SQL everywhere).
+        listed = ", ".join(f":{k}" for k in keys) or "NULL"
+        sql = re.sub(rf":{name}\b", f"({listed})", sql)
+    return reader.query(sql, params)
+
+
+def _open_all(reader: Reader, source: str, kind: str, rows: list[Any]) -> list[Row]:
+    return [(ref, reader.open(source, kind, ref, key_id, payload)) for ref, key_id, payload, *_ in rows]
+
+
+def one(reader: Reader, student: StudentHandle, kind: str, ref: str) -> dict[str, Any] | None:
+    """One of the student's records by its public id, or None (not theirs, or not there)."""
+    rows = reader.query(
+        f"SELECT ref, key_id, payload FROM record r WHERE r.source = :src AND r.kind = :k AND r.ref = :ref "
+        f"AND r.student_ref = :sref AND {CURRENT.format(t='r')}",
+        {"src": student.source, "k": kind, "ref": ref, "sref": student.ref, "p": student.published_run},
+    )
+    return _open_all(reader, student.source, kind, rows)[0][1] if rows else None
+
+
+def enrollments(
+    reader: Reader, student: StudentHandle, start: dt.date | None = None, end: dt.date | None = None
+) -> dict[str, dict[str, Any]]:
+    """The student's class memberships overlapping ``start..end``: section ref → enrollment."""
+    sql = (
+        f"SELECT parent_ref, key_id, payload, ref FROM record r WHERE r.source = :src AND r.kind = 'enrollment' "
+        f"AND r.student_ref = :sref AND {CURRENT.format(t='r')}"
+    )
+    params: dict[str, Any] = {"src": student.source, "sref": student.ref, "p": student.published_run}
+    if end is not None:
+        sql += " AND (r.active_from IS NULL OR r.active_from <= :e)"
+        params["e"] = end
+    if start is not None:
+        sql += " AND (r.active_to IS NULL OR r.active_to >= :s)"
+        params["s"] = start
+    out = {}
+    for section_ref, key_id, payload, ref in reader.query(sql, params):
+        out[section_ref] = reader.open(student.source, "enrollment", ref, key_id, payload)
+    return out
+
+
+def shared_many(
+    reader: Reader, source: str, kind: str, refs: Iterable[str], published: int
+) -> dict[str, Any]:
+    """Non-personal records (sections, schools) by ref, in one query, remembered per snapshot."""
+    found: dict[str, Any] = {}
+    wanted = []
+    for ref in sorted(set(refs)):
+        hit = _SHARED.get((source, kind, ref, published))
+        if hit is None:
+            wanted.append(ref)
+        else:
+            found[ref] = hit
+    if not wanted:
+        return found
+    rows = _in(
+        reader,
+        f"SELECT ref, key_id, payload FROM record r WHERE r.source = :src AND r.kind = :k "
+        f"AND r.ref IN :refs AND {CURRENT.format(t='r')}",
+        {"src": source, "k": kind, "refs": wanted, "p": published},
+        ["refs"],
+    )
+    for ref, rec in _open_all(reader, source, kind, rows):
+        _remember((source, kind, ref, published), rec)
+        found[ref] = rec
+    return found
+
+
+def _remember(key: tuple[str, str, str, int], record: dict[str, Any]) -> None:
+    if len(_SHARED) > 50_000:  # a bound, not a policy: shared records are few per snapshot
+        _SHARED.clear()
+    _SHARED[key] = record
+
+
+class Lesson(NamedTuple):
+    day: dt.date
+    entry_ref: str
+    section_ref: str
+    entry: dict[str, Any]
+
+
+def _week_letter(day: dt.date, year_start: dt.date | None) -> str:
+    # Fortnightly timetables: week A is the week the school year starts in.
+    anchor = year_start or dt.date(day.year, 1, 1)
+    weeks = (day - (anchor - dt.timedelta(days=anchor.weekday()))).days // 7
+    return "A" if weeks % 2 == 0 else "B"
+
+
+Entry = tuple[str, dict[str, Any], tuple[dt.date | None, dt.date | None]]  # ref, entry, its own dates
+# Each class's timetable (its entries decrypted, their dates parsed) by (source, section
+# ref, published run): shared by the class's students and no personal data, like sections.
+_CLASS_TIMETABLES: dict[tuple[str, str, int], list[Entry]] = {}
+
+_ENTRIES = (
+    "SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'timetable' "
+    f"AND r.parent_ref IN :secs AND r.parent_ref IS NOT NULL AND {CURRENT.format(t='r')}"
+)
+
+
+def _entries(reader: Reader, source: str, rows: list[Any]) -> dict[str, list[Entry]]:
+    found: dict[str, list[Entry]] = {}
+    for ref, k, p, sec in rows:
+        e = reader.open(source, "timetable", ref, k, p)
+        found.setdefault(sec, []).append((ref, e, _bounds(e, "start_date", "end_date")))
+    return found
+
+
+def class_timetables(
+    reader: Reader, student: StudentHandle, sections: Iterable[str]
+) -> dict[str, list[Entry]]:
+    """The class entries of each section (a student's own entries are not among them)."""
+    source, run = student.source, student.published_run
+    out: dict[str, list[Entry]] = {}
+    missing = []
+    for sec in sections:
+        hit = _CLASS_TIMETABLES.get((source, sec, run))
+        if hit is None:
+            missing.append(sec)
+        else:
+            out[sec] = hit
+    if missing:
+        rows = _in(
+            reader,
+            _ENTRIES + " AND r.student_ref IS NULL",
+            {"src": source, "secs": sorted(missing), "p": run},
+            ["secs"],
+        )
+        found = _entries(reader, source, rows)
+        if len(_CLASS_TIMETABLES) > 20_000:  # a bound on memory, not a policy
+            _CLASS_TIMETABLES.clear()
+        for sec in missing:
+            out[sec] = _CLASS_TIMETABLES[(source, sec, run)] = found.get(sec, [])
+    return out
+
+
+def timetable(
+    reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, year_start: dt.date | None
+) -> list[Lesson]:
+    """The student's lessons on each date of ``start..end``, in time order."""
+    sections = enrollments(reader, student, start, end)
+    if not sections:
+        return []
+    entries = class_timetables(reader, student, sections)
+    # The student's own lessons (personal: decrypted every time) in the same classes.
+    own = _in(
+        reader,
+        _ENTRIES + " AND r.student_ref = :sref",
+        {"src": student.source, "secs": sorted(sections), "sref": student.ref, "p": student.published_run},
+        ["secs"],
+    )
+    for sec, mine in _entries(reader, student.source, own).items():
+        entries[sec] = [*entries[sec], *mine]
+    # Each entry with its own and its enrolment's date bounds, grouped by weekday.
+    by_weekday: dict[int, list[tuple[str, str, dict[str, Any], tuple[dt.date | None, ...]]]] = {}
+    for sec, enr in sections.items():
+        enrolled = _bounds(enr, "start_date", "end_date")
+        for ref, e, dates in entries[sec]:
+            by_weekday.setdefault(e["day"], []).append((ref, sec, e, (*dates, *enrolled)))
+    lessons = []
+    day = start
+    while day <= end:
+        week = _week_letter(day, year_start)
+        for ref, sec, e, (lo, hi, enr_lo, enr_hi) in by_weekday.get(day.isoweekday(), ()):
+            if (
+                (lo and day < lo)
+                or (hi and day > hi)
+                or (enr_lo and day < enr_lo)
+                or (enr_hi and day > enr_hi)
+            ):
+                continue
+            if e["week_pattern"] not in ("every", week):
+                continue
+            lessons.append(Lesson(day, ref, sec, e))
+        day += dt.timedelta(days=1)
+    lessons.sort(key=lambda x: (x.day, x.entry["start_time"], x.entry_ref))
+    return lessons
+
+
+def _bounds(rec: dict[str, Any], lo: str, hi: str) -> tuple[dt.date | None, dt.date | None]:
+    a, b = rec.get(lo), rec.get(hi)
+    return (dt.date.fromisoformat(a) if a else None, dt.date.fromisoformat(b) if b else None)
+
+
+def assignments(
+    reader: Reader,
+    student: StudentHandle,
+    start: dt.date,
+    end: dt.date,
+    *,
+    section_ref: str | None = None,
+    visible_before: dt.datetime | None = None,
+    after: tuple[str, str] | None = None,
+    limit: int = 1000,
+) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
+    """Assignments of the student's classes due in ``start..end`` (latest first) with their result."""
+    sections = enrollments(reader, student)
+    if section_ref is not None:
+        sections = {k: v for k, v in sections.items() if k == section_ref}
+    if not sections:
+        return []
+    sql = (
+        f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'assignment' "
+        f"AND r.parent_ref IN :secs AND r.parent_ref IS NOT NULL AND r.day >= :s AND r.day <= :e AND {CURRENT.format(t='r')}"
+    )
+    params: dict[str, Any] = {
+        "src": student.source,
+        "secs": sorted(sections),
+        "s": start,
+        "e": end,
+        "p": student.published_run,
+    }
+    sql = newest_first(sql, params, visible_before=visible_before, after=after, limit=limit)
+    rows = _in(reader, sql, params, ["secs"])
+    found = [(ref, sec, reader.open(student.source, "assignment", ref, k, p)) for ref, k, p, sec in rows]
+    results: dict[str, dict[str, Any]] = {}
+    if found:
+        res_rows = _in(
+            reader,
+            f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'result' "
+            f"AND r.student_ref = :sref AND r.parent_ref IN :arefs AND r.parent_ref IS NOT NULL AND {CURRENT.format(t='r')}",
+            {
+                "src": student.source,
+                "sref": student.ref,
+                "arefs": [f[0] for f in found],
+                "p": student.published_run,
+            },
+            ["arefs"],
+        )
+        for ref, k, p, aref in res_rows:
+            results[aref] = reader.open(student.source, "result", ref, k, p)
+    return [(ref, sec, a, results.get(ref)) for ref, sec, a in found]
+
+
+def audiences(reader: Reader, students: list[StudentHandle], today: dt.date) -> list[str]:
+    """The notice audiences of these students: district, their schools, year groups, classes."""
+    index = reader.keyring.index
+    out = {"district"}
+    for s in students:
+        school = index.ref(s.source, "school", s.data["school_id"])
+        out.add(f"school:{school}")
+        out.add(f"year:{school}:{s.data['grade_level']}")
+        out.update(f"section:{sec}" for sec in enrollments(reader, s, today, today))
+    return sorted(out)
+
+
+def notices(
+    reader: Reader,
+    source: str,
+    published: int,
+    audience: list[str],
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    since: dt.date,
+    after: tuple[str, str, str] | None = None,
+    limit: int = 100,
+) -> list[tuple[str, bool, dict[str, Any]]]:
+    """Published notices for ``audience``: current ones first, then those ended since ``since``."""
+    current = "(CASE WHEN r.active_to IS NULL OR r.active_to >= :today THEN 1 ELSE 0 END)"
+    sql = (
+        f"SELECT ref, key_id, payload, {current} AS cur, stamp FROM record r WHERE r.source = :src "
+        f"AND r.kind = 'notice' AND r.audience IN :aud AND r.stamp <= :now "
+        f"AND (r.active_to IS NULL OR r.active_to >= :since) AND {CURRENT.format(t='r')}"
+    )
+    params: dict[str, Any] = {
+        "src": source,
+        "aud": audience,
+        "now": now,
+        "today": today,
+        "since": since,
+        "p": published,
+    }
+    if after is not None:
+        cur, stamp = int(after[0]), dt.datetime.fromisoformat(after[1])
+        sql += (
+            f" AND ({current} < :ac OR ({current} = :ac AND (r.stamp < :ast "
+            f"OR (r.stamp = :ast AND r.ref > :ar))))"
+        )
+        params.update(ac=cur, ast=stamp, ar=after[2])
+    sql += " ORDER BY cur DESC, r.stamp DESC, r.ref LIMIT :lim"
+    params["lim"] = limit
+    rows = _in(reader, sql, params, ["aud"])
+    return [(ref, bool(cur), reader.open(source, "notice", ref, k, p)) for ref, k, p, cur, _ in rows]

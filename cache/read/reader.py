@@ -1,0 +1,192 @@
+"""Authorised reads of the published snapshot: deny by default, the check inside the query.
+
+Every read starts from a :class:`Principal` and the source's published run. The only
+way to a student's records is :meth:`Reader.student`, whose query returns the student
+only through the caller's live link (guardian) or identity (student); everything else
+is "not found", the same for a stranger's child as for a child that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from cache.keys.keystore import Keyring
+from cache.snapshots.encode import aad
+from cache.snapshots.runs import load_state
+from cache.tables.records import SourceState
+from cache.types import fetch_on
+
+CURRENT = "{t}.valid_from <= :p AND ({t}.valid_to IS NULL OR {t}.valid_to > :p)"
+
+_HOLDS = """NOT EXISTS (SELECT 1 FROM access_hold h WHERE h.source = st.source AND h.released_at IS NULL
+  AND ((h.subject = 'student' AND h.ref = st.ref) OR (h.subject = 'contact' AND h.ref = :me)))"""
+
+# A guardian sees a student only through a live link: parental responsibility, portal
+# access and no court order (ln.access), student on roll today, the coming-of-age rule,
+# and no hold on the contact or the student. The links are found first, through the
+# contact's index (the IS NOT NULL lets SQLite use that partial index), and the students
+# by their refs: microseconds whatever the size of the district, not a scan of it.
+GUARDIAN_STUDENTS = f"""
+SELECT st.ref, st.key_id, st.payload FROM record st
+WHERE st.source = :src AND st.kind = 'student' AND {CURRENT.format(t="st")}
+  AND st.ref IN (SELECT ln.student_ref FROM record ln WHERE ln.source = :src AND ln.kind = 'link'
+    AND ln.contact_ref = :me AND ln.contact_ref IS NOT NULL AND ln.access = :yes AND {CURRENT.format(t="ln")})
+  AND (st.active_from IS NULL OR st.active_from <= :today)
+  AND (st.active_to IS NULL OR st.active_to > :today)
+  AND (st.guardian_until IS NULL OR st.guardian_until >= :today)
+  AND {_HOLDS}
+"""
+
+STUDENT_SELF = f"""
+SELECT st.ref, st.key_id, st.payload FROM record st
+WHERE st.source = :src AND st.kind = 'student' AND st.ref = :me AND {CURRENT.format(t="st")}
+  AND (st.active_from IS NULL OR st.active_from <= :today)
+  AND (st.active_to IS NULL OR st.active_to > :today)
+"""
+
+
+def newest_first(
+    sql: str,
+    params: dict[str, Any],
+    *,
+    visible_before: dt.datetime | None = None,
+    hide_day: dt.date | None = None,
+    after: tuple[str, str] | None = None,
+    limit: int,
+) -> str:
+    """Append the "not live" lag, the same-day rule, the cursor and the newest-first order
+    to a query over ``record r`` (filling ``params``)."""
+    if visible_before is not None:
+        sql += " AND (r.stamp IS NULL OR r.stamp <= :vb)"
+        params["vb"] = visible_before
+    if hide_day is not None:
+        sql += " AND (r.day IS NULL OR r.day <> :hd)"
+        params["hd"] = hide_day
+    if after is not None:
+        sql += " AND (r.day < :ad OR (r.day = :ad AND r.ref > :ar))"
+        params["ad"], params["ar"] = dt.date.fromisoformat(after[0]), after[1]
+    params["lim"] = limit
+    return sql + " ORDER BY r.day DESC, r.ref LIMIT :lim"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: an account, its role and the SIS person it stands for."""
+
+    account_id: str
+    role: str  # guardian | student
+    source: str
+    subject_ref: str
+
+
+@dataclass(frozen=True)
+class StudentHandle:
+    """A student the principal may see now, with its decrypted canonical fields."""
+
+    ref: str
+    source: str
+    published_run: int
+    data: dict[str, Any]
+
+
+class Reader:
+    def __init__(self, conn: Connection, keyring: Keyring) -> None:
+        self.conn = conn
+        self.keyring = keyring
+        self._driver: Any = None
+
+    def state(self, source: str) -> SourceState | None:
+        return load_state(self.conn, source)
+
+    def _exec(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        if self._driver is None:  # looked up once: a request runs several reads
+            self._driver = self.conn.connection.driver_connection
+        return fetch_on(self._driver, self.conn.dialect.name, sql, params)
+
+    query = _exec  # for the other authorised readers in cache.read.queries
+
+    def open(self, source: str, kind: str, ref: str, key_id: str, payload: bytes) -> dict[str, Any]:
+        blob = self.keyring.sealer(key_id).open(bytes(payload), aad(source, kind, ref, key_id))
+        return orjson.loads(blob)  # type: ignore[no-any-return]
+
+    def _students(
+        self, principal: Principal, published: int, today: dt.date, only: str | None
+    ) -> list[StudentHandle]:
+        sql = GUARDIAN_STUDENTS if principal.role == "guardian" else STUDENT_SELF
+        params: dict[str, Any] = {
+            "src": principal.source,
+            "p": published,
+            "me": principal.subject_ref,
+            "today": today,
+            "yes": True,
+        }
+        if only is not None:
+            sql += " AND st.ref = :only"
+            params["only"] = only
+        rows = self._exec(sql + " ORDER BY st.ref", params)
+        return [
+            StudentHandle(
+                ref, principal.source, published, self.open(principal.source, "student", ref, key_id, payload)
+            )
+            for ref, key_id, payload in rows
+        ]
+
+    def students(self, principal: Principal, published: int, today: dt.date) -> list[StudentHandle]:
+        """Every student the principal may see now."""
+        return self._students(principal, published, today, None)
+
+    def student(self, principal: Principal, published: int, today: dt.date, ref: str) -> StudentHandle | None:
+        """The one student ``ref`` if, and only if, the principal may see it now."""
+        found = self._students(principal, published, today, ref)
+        return found[0] if found else None
+
+    def records(
+        self,
+        student: StudentHandle,
+        kind: str,
+        *,
+        day_from: dt.date | None = None,
+        day_to: dt.date | None = None,
+        visible_before: dt.datetime | None = None,
+        hide_day: dt.date | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """A student's records of ``kind`` (newest day first), already authorised by ``student``."""
+        sql = (
+            f"SELECT ref, key_id, payload, day FROM record r WHERE r.student_ref = :sref AND r.kind = :k "
+            f"AND r.source = :src AND {CURRENT.format(t='r')}"
+        )
+        params: dict[str, Any] = {
+            "sref": student.ref,
+            "k": kind,
+            "src": student.source,
+            "p": student.published_run,
+        }
+        if day_from is not None:
+            sql += " AND r.day >= :df"
+            params["df"] = day_from
+        if day_to is not None:
+            sql += " AND r.day <= :dt"
+            params["dt"] = day_to
+        sql = newest_first(
+            sql, params, visible_before=visible_before, hide_day=hide_day, after=after, limit=limit
+        )
+        rows = self._exec(sql, params)
+        return [
+            (ref, self.open(student.source, kind, ref, key_id, payload)) for ref, key_id, payload, _ in rows
+        ]
+
+    def shared(self, source: str, kind: str, ref: str, published: int) -> dict[str, Any] | None:
+        """A non-personal record (school, section, notice) by its ref in the published snapshot."""
+        rows = self._exec(
+            f"SELECT ref, key_id, payload FROM record r WHERE r.source = :src AND r.kind = :k AND r.ref = :ref "
+            f"AND {CURRENT.format(t='r')}",
+            {"src": source, "k": kind, "ref": ref, "p": published},
+        )
+        return self.open(source, kind, rows[0][0], rows[0][1], rows[0][2]) if rows else None

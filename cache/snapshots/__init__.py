@@ -1,0 +1,1 @@
+"""Snapshots: encode records, stage a run, guard it, publish or discard it atomically."""

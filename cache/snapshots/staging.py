@@ -1,0 +1,373 @@
+"""Stage a run's rows, detect changes and deletes, then publish or discard atomically.
+
+Staged rows are invisible until :meth:`Staging.publish` moves the source's
+``published_run`` in one transaction (with the stream cursors that describe them).
+Writes are committed in short batches so a long sync never blocks the API's own
+writes (sessions, audit) for long; a crash leaves only unpublished rows, which the
+next run discards. Unchanged records are neither re-encrypted nor rewritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, text
+
+from cache.keys.keystore import Keyring
+from cache.snapshots.encode import CONFIG_SHAPED_KINDS, Encoded, Encoder, aad
+from cache.snapshots.purge_filter import PurgeFilter
+from cache.snapshots.runs import save_state, update_run
+from cache.snapshots.versions import VersionIndex
+from cache.types import binder, utcnow
+from config.errors import RecordError
+from connectors.records import Record
+
+COMMIT_EVERY_S = 0.5
+_INSERT_COLS = (
+    "source, kind, ref, student_ref, contact_ref, parent_ref, day, stamp, active_from, active_to, "
+    "guardian_until, access, audience, key_id, digest, payload, valid_from, row_key"
+)
+
+
+def _date_sqlite(v: dt.date | None) -> str | None:
+    return None if v is None else v.isoformat()
+
+
+def _date_pg(v: dt.date | None) -> dt.date | None:
+    return v
+
+
+@dataclass
+class KindCounts:
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class StageResult:
+    counts: dict[str, KindCounts] = field(default_factory=lambda: defaultdict(KindCounts))
+    rejected: list[dict[str, str]] = field(default_factory=list)
+
+
+class Staging:
+    """Writes one run of one source into the cache, invisibly until published."""
+
+    def __init__(
+        self, engine: Engine, keyring: Keyring, encoder: Encoder, run_id: int, published: int | None
+    ):
+        self.engine = engine
+        self.keyring = keyring
+        self.encoder = encoder
+        self.source = encoder.source
+        self.run_id = run_id
+        self.published = published if published is not None else 0
+        self.result = StageResult()
+        self.conn: Connection = engine.connect()
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._stamp = binder(engine.dialect.name)
+        self._date = _date_sqlite if self.sqlite else _date_pg
+        self._ph = ph = "?" if self.sqlite else "%s"
+        # ON CONFLICT: a record repeated within one run is kept once (the unique index).
+        self._insert_sql = (
+            f"INSERT INTO record ({_INSERT_COLS}) VALUES ({', '.join([ph] * 18)}) "
+            "ON CONFLICT (source, kind, ref, valid_from) DO NOTHING"
+        )
+        self._tracking: dict[str, VersionIndex] = {}
+        self._rekey_sql = f"UPDATE record SET row_key={ph} WHERE id={ph}"
+        self._rekey: list[tuple[int, int]] = []  # (row key, id): unchanged versions keyed afresh
+        self._had_rows: dict[str, bool] = {}
+        self._last_commit = time.monotonic()
+        # Purged students stay out unless the re-import rule lets them back (cache.snapshots.purge_filter).
+        self.purged = PurgeFilter(self.conn, encoder, utcnow().astimezone(encoder.tz).date())
+
+    # --- writing -------------------------------------------------------------------------
+
+    def start_stream(self, kinds: Sequence[str], full: bool) -> None:
+        """Before a full stream: index the current versions of its kinds (change and delete detection)."""
+        if not full:
+            return
+        for kind in kinds:
+            if kind not in self._tracking and self._current_exists(kind):
+                self._tracking[kind] = VersionIndex(self.conn, self._ph, self.source, kind)
+
+    def known_rows(self, kinds: Sequence[str]) -> _KnownRows:
+        """For a stream whose records carry row keys: index its kinds now (it is read whole)."""
+        shaped = CONFIG_SHAPED_KINDS.intersection(kinds)
+        if shaped:  # their digest mixes in config, which a row key does not see
+            raise ValueError(f"row keys cannot stand for {', '.join(sorted(shaped))} records")
+        self.start_stream(kinds, True)
+        return _KnownRows(self)
+
+    def reject(self, err: RecordError, kind: str = "unknown") -> None:
+        self.result.counts[kind].rejected += 1
+        if len(self.result.rejected) < 500:
+            self.result.rejected.append({"where": err.where, "field": err.field, "reason": err.reason})
+
+    def write(self, records: Sequence[Record], row_keys: Sequence[int | None] = ()) -> None:
+        """Stage a page of records: insert new and changed ones, note unchanged ones.
+        ``row_keys``, when given, are aligned with ``records`` (connectors.base.Page)."""
+        by_kind: dict[str, list[Encoded]] = defaultdict(list)
+        encoder, tracking, purged = self.encoder, self._tracking, self.purged
+        keyed: Iterable[tuple[Record, int | None]] = (
+            zip(records, row_keys, strict=True) if row_keys else ((rec, None) for rec in records)
+        )
+        if purged.active:
+            keyed = [(rec, key) for rec, key in keyed if purged.admits(rec)]
+        for rec, key in keyed:
+            index = tracking.get(rec.kind)
+            if index is None:
+                enc = encoder.encode(rec)
+            else:
+                # Full pull of a kind we hold: an identical version is found by its digest
+                # alone, with no blind index, lookup, encryption or write.
+                payload, digest = encoder.digest_of(rec)
+                row_id = index.take(digest)
+                if row_id:
+                    self.result.counts[rec.kind].unchanged += 1
+                    if key is not None:
+                        self._rekey.append((key, row_id))
+                    continue
+                enc = encoder.encode(rec, payload, digest)
+            enc.row_key = key
+            by_kind[enc.kind].append(enc)
+        for kind, encs in by_kind.items():
+            self._write_kind(kind, encs)
+        if self._rekey:
+            self.conn.exec_driver_sql(self._rekey_sql, self._rekey)
+            self._rekey = []
+        if time.monotonic() - self._last_commit > COMMIT_EVERY_S:
+            self.conn.commit()
+            self._last_commit = time.monotonic()
+
+    def _write_kind(self, kind: str, encs: list[Encoded]) -> None:
+        counts = self.result.counts[kind]
+        had_rows = self._had_rows.get(kind)
+        if had_rows is None:
+            had_rows = self._had_rows[kind] = self._current_exists(kind)
+        # A kind with no rows before this run has nothing to compare against.
+        existing = self._existing(kind, [e.ref for e in encs]) if had_rows else {}
+        to_insert: list[Encoded] = []
+        retire: list[int] = []
+        index = self._tracking.get(kind)
+        batch_refs: set[str] = set()
+        for e in encs:
+            if e.ref in batch_refs:
+                self.reject(
+                    RecordError(
+                        "duplicate source id in this run; the first was kept", where=f"{kind} record"
+                    ),
+                    kind,
+                )
+                continue
+            batch_refs.add(e.ref)
+            hit = existing.get(e.ref)
+            if hit is None:
+                to_insert.append(e)
+                counts.added += 1
+                continue
+            row_id, digest, valid_from, old_key = hit
+            if valid_from == self.run_id:
+                self.reject(
+                    RecordError(
+                        "duplicate source id in this run; the first was kept", where=f"{kind} record"
+                    ),
+                    kind,
+                )
+                continue
+            if index is not None:  # the old version is accounted for: changed, not deleted
+                index.take_version(old_key, digest)
+            if digest == e.digest:
+                counts.unchanged += 1
+                if e.row_key is not None and e.row_key != old_key:
+                    # Same record from a row keyed afresh (new salt): key it, so the next pull skips it.
+                    self._rekey.append((e.row_key, row_id))
+            else:
+                counts.changed += 1
+                retire.append(row_id)
+                to_insert.append(e)
+        if retire:
+            self.conn.execute(
+                text(f"UPDATE record SET valid_to=:r WHERE id IN ({','.join(str(i) for i in retire)})"),
+                {"r": self.run_id},
+            )
+        if to_insert:
+            self._insert(to_insert)
+
+    def _current_exists(self, kind: str) -> bool:
+        return bool(
+            self.conn.execute(
+                text("SELECT 1 FROM record WHERE source=:s AND kind=:k AND valid_to IS NULL LIMIT 1"),
+                {"s": self.source, "k": kind},
+            ).first()
+        )
+
+    def _existing(self, kind: str, refs: list[str]) -> dict[str, tuple[int, bytes, int, int | None]]:
+        out: dict[str, tuple[int, bytes, int, int | None]] = {}
+        ph = self._ph
+        for i in range(0, len(refs), 900):
+            chunk = refs[i : i + 900]
+            sql = (
+                f"SELECT id, ref, digest, valid_from, row_key FROM record WHERE source={ph} AND kind={ph} "
+                f"AND valid_to IS NULL AND ref IN ({','.join([ph] * len(chunk))})"
+            )
+            for row_id, ref, digest, valid_from, row_key in self.conn.exec_driver_sql(
+                sql, (self.source, kind, *chunk)
+            ):
+                out[ref] = (row_id, bytes(digest), valid_from, row_key)
+        return out
+
+    def _insert(self, encs: list[Encoded]) -> None:
+        keyring, source, run, d, t = self.keyring, self.source, self.run_id, self._date, self._stamp
+        keyring.ensure({e.owner for e in encs})
+        rows = []
+        for e in encs:
+            key_id = keyring.key_for(e.owner)
+            blob = keyring.sealer(key_id).seal(e.payload, aad(source, e.kind, e.ref, key_id))
+            g = e.cols.get
+            stamp = g("stamp")
+            rows.append(
+                (
+                    source,
+                    e.kind,
+                    e.ref,
+                    g("student_ref"),
+                    g("contact_ref"),
+                    g("parent_ref"),
+                    d(g("day")),
+                    None if stamp is None else t(stamp),
+                    d(g("active_from")),
+                    d(g("active_to")),
+                    d(g("guardian_until")),
+                    g("access"),
+                    g("audience"),
+                    key_id,
+                    e.digest,
+                    blob,
+                    run,
+                    e.row_key,
+                )
+            )
+        inserted = self.conn.exec_driver_sql(self._insert_sql, rows).rowcount
+        if inserted is not None and 0 <= inserted < len(rows):
+            dups = len(rows) - inserted
+            kind = encs[0].kind
+            self.result.counts[kind].added -= dups
+            for _ in range(min(dups, 5)):
+                self.reject(
+                    RecordError(
+                        "duplicate source id in this run; the first was kept", where=f"{kind} record"
+                    ),
+                    kind,
+                )
+            self.result.counts[kind].rejected += max(0, dups - 5)
+
+    def finish_full_stream(self, kinds: Sequence[str]) -> None:
+        """After a complete full read: published rows not seen this run are deletes."""
+        for kind in kinds:
+            index = self._tracking.pop(kind, None)
+            if index is None:
+                continue
+            gone = index.unseen_ids()
+            for i in range(0, len(gone), 500):
+                chunk = gone[i : i + 500]
+                self.conn.execute(
+                    text(
+                        f"UPDATE record SET valid_to=:r WHERE id IN ({','.join(str(int(x)) for x in chunk)})"
+                    ),
+                    {"r": self.run_id},
+                )
+            self.result.counts[kind].deleted += len(gone)
+        self.conn.commit()
+        self._last_commit = time.monotonic()
+
+    def pending_deletes(self, kinds: Sequence[str]) -> int:
+        """Published rows of ``kinds`` a full stream has not seen (so far): would-be deletes."""
+        return sum(self._tracking[k].unseen_count() for k in kinds if k in self._tracking)
+
+    def published_counts(self, kinds: Sequence[str]) -> dict[str, int]:
+        out = {}
+        for kind in kinds:
+            out[kind] = int(
+                self.conn.execute(
+                    text(
+                        "SELECT count(*) FROM record WHERE source=:s AND kind=:k AND valid_from <= :p "
+                        "AND (valid_to IS NULL OR valid_to > :p)"
+                    ),
+                    {"s": self.source, "k": kind, "p": self.published},
+                ).scalar()
+                or 0
+            )
+        return out
+
+    def close(self) -> None:
+        self._tracking.clear()
+        self.conn.close()
+
+
+class _KnownRows:
+    """What a connector sees of a Staging for a stream with row keys (connectors.base.KnownRows).
+
+    A key found among the current versions stands for the record its row gave when that
+    version was staged, so the version is counted unchanged and kept. The purge filter
+    needs no say: purging deletes a subject's rows, keys included (gateway.privacy.purge), so only
+    admitted versions can be found."""
+
+    def __init__(self, staging: Staging) -> None:
+        self._staging = staging
+
+    def keyer(self, salt: bytes) -> Callable[[bytes], int]:
+        return self._staging.encoder.index.row_keyer(salt)
+
+    def taker(self, kind: str) -> Callable[[int], bool]:
+        index = self._staging._tracking.get(kind)
+        if index is None:  # nothing held yet: every row is new
+            return lambda key: False
+        return index.row_taker(self._staging.result.counts[kind])
+
+
+def discard_run(conn: Connection, source: str, run_id: int) -> None:
+    """Remove everything a run staged (its rows, and its retirements of older rows)."""
+    conn.execute(text("DELETE FROM record WHERE source=:s AND valid_from=:r"), {"s": source, "r": run_id})
+    conn.execute(
+        text("UPDATE record SET valid_to=NULL WHERE source=:s AND valid_to=:r"), {"s": source, "r": run_id}
+    )
+
+
+def publish_run(
+    conn: Connection, source: str, run_id: int, cursors: dict[str, str], as_of: dt.datetime, full: bool
+) -> None:
+    """Make ``run_id`` the source's visible snapshot: one transaction, with its cursors."""
+    now = utcnow()
+    prev = conn.execute(
+        text("SELECT published_run FROM source_state WHERE source=:s"), {"s": source}
+    ).scalar()
+    # Rows retired before the previous snapshot are unreachable by any reader now.
+    if prev is not None:
+        conn.execute(
+            text("DELETE FROM record WHERE source=:s AND valid_to IS NOT NULL AND valid_to <= :p"),
+            {"s": source, "p": prev},
+        )
+    extra = {"last_full_at": now} if full else {}
+    save_state(
+        conn,
+        source,
+        published_run=run_id,
+        previous_run=prev,
+        as_of=as_of,
+        synced_at=now,
+        cursors=cursors,
+        consecutive_failures=0,
+        breaker_open_until=None,
+        **extra,
+    )
+    update_run(conn, run_id, status="published", finished_at=now)

@@ -1,0 +1,43 @@
+"""The audit chain's tables: one row per event, and the head that serialises appends."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Index, String
+from sqlmodel import Field, SQLModel
+
+from cache.types import UtcDateTime
+
+GENESIS = "0" * 64
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_student", "student_ref", "at"), Index("ix_audit_at", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(sa_type=UtcDateTime)
+    actor_kind: str = Field(sa_type=String(16))  # guardian | student | operator | system
+    actor_id: str = Field(sa_type=String(64))  # account id, or operator name
+    source: str | None = Field(default=None, sa_type=String(40))
+    student_ref: str | None = Field(default=None, sa_type=String(24))
+    category: str = Field(sa_type=String(32))  # attendance, grades, export, profile ...
+    action: str = Field(default="read", sa_type=String(16))  # read | export | purge ...
+    outcome: str = Field(sa_type=String(16))  # allowed | denied
+    request_id: str | None = Field(default=None, sa_type=String(40))
+    address_index: str | None = Field(default=None, sa_type=String(24))
+    prev_hash: str = Field(sa_type=String(64))
+    hash: str = Field(sa_type=String(64))
+
+
+class AuditHead(SQLModel, table=True):
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = 0
+    last_hash: str = Field(default=GENESIS, sa_type=String(64))
+
+
+EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+HEAD = AuditHead.__table__  # type: ignore[attr-defined]

@@ -1,1 +1,0 @@
-"""Simulators of real sources, fed by one deterministic synthetic district."""

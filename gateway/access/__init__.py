@@ -1,0 +1,1 @@
+"""Who may sign in and see whom: accounts, passwords, sessions, holds, invitations, entitlement."""

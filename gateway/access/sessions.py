@@ -1,0 +1,120 @@
+"""Opaque bearer sessions: created at login, checked on every request, killed together.
+
+A session dies on logout, idle timeout, absolute timeout, password change, account
+disable or revocation. There is no "remember me": every session has an absolute end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, NamedTuple
+
+import orjson
+from sqlalchemy import Connection, delete, insert, update
+
+from cache.tables.accounts import Account, Session
+from cache.types import fetch, typed, utcnow
+from config.settings import AccessSettings
+from gateway.access.security import new_token, token_hash
+
+SESSIONS = Session.__table__  # type: ignore[attr-defined]
+ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
+# last_seen_at is written at most this often: one write per minute, not per request.
+TOUCH_EVERY = dt.timedelta(seconds=60)
+_FIELDS = tuple(Account.model_fields)
+# Accounts by the values of every column: a request for an unchanged account reuses the
+# object instead of validating a new one; any change (status, password, AUP) is a new key.
+# Never mutated by callers (changes go through gateway.access.accounts.set_fields).
+_ACCOUNTS: dict[tuple[object, ...], Account] = {}
+
+
+def create(conn: Connection, account_id: str, access: AccessSettings) -> tuple[str, int]:
+    """A new session; returns the bearer token (shown once) and its lifetime in seconds."""
+    token, hashed = new_token()
+    now = utcnow()
+    conn.execute(
+        insert(SESSIONS).values(
+            token_hash=hashed,
+            account_id=account_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + access.session_absolute_timeout,
+        )
+    )
+    return token, int(access.session_absolute_timeout.total_seconds())
+
+
+# The per-request token check, the hottest query in the API: run on the driver's cursor.
+# The session's times are compared in SQL (no datetimes parsed per request), and the
+# account's source's published state comes along, which every data request needs next.
+_COLS = ", ".join(f"a.{k}" for k in _FIELDS)  # the model's own column names; values are always bound
+_ACCOUNT_COLUMNS = tuple(ACCOUNTS.c[k] for k in _FIELDS)
+_RESOLVE = (
+    "SELECT s.expires_at > :now AND s.last_seen_at >= :idle_since, s.last_seen_at >= :touch_since, "  # noqa: S608
+    f"ss.published_run, ss.as_of, ss.synced_at, {_COLS} FROM session s JOIN account a ON a.id = s.account_id "
+    "LEFT JOIN source_state ss ON ss.source = a.source WHERE s.token_hash = :h"
+)
+
+
+class Resolved(NamedTuple):
+    account: Account
+    # The source's published run, as_of and synced_at as the driver returns them
+    # (None when the source has no state yet).
+    state: tuple[Any, Any, Any]
+
+
+def resolve(conn: Connection, token: str, access: AccessSettings) -> Account | None:
+    """The active account behind ``token``, or None (unknown, expired, idle, disabled)."""
+    found = resolve_with_state(conn, token, access)
+    return None if found is None else found.account
+
+
+def resolve_with_state(conn: Connection, token: str, access: AccessSettings) -> Resolved | None:
+    """:func:`resolve`, with the published state of the account's source."""
+    hashed = token_hash(token)
+    now = utcnow()
+    params = {
+        "h": hashed,
+        "now": now,
+        "idle_since": now - access.session_idle_timeout,
+        "touch_since": now - TOUCH_EVERY,
+    }
+    rows = fetch(conn, _RESOLVE, params)
+    if not rows:
+        return None
+    row = rows[0]
+    live, touched = row[0], row[1]
+    account = _account(conn, row[5:])
+    if not live or account.status != "active":
+        conn.execute(delete(SESSIONS).where(SESSIONS.c.token_hash == hashed))
+        conn.commit()
+        return None
+    if not touched:
+        conn.execute(update(SESSIONS).where(SESSIONS.c.token_hash == hashed).values(last_seen_at=now))
+        conn.commit()
+    return Resolved(account, (row[2], row[3], row[4]))
+
+
+def _account(conn: Connection, raw: tuple[Any, ...]) -> Account:
+    """The account for a row's stored values, built once for as long as they do not change."""
+    try:
+        key = raw  # SQLite gives JSON columns as text: the row itself is the key
+        account = _ACCOUNTS.get(key)
+    except TypeError:  # PostgreSQL gives them as lists and dicts
+        key = tuple(orjson.dumps(v) if isinstance(v, (list, dict)) else v for v in raw)
+        account = _ACCOUNTS.get(key)
+    if account is None:
+        if len(_ACCOUNTS) > 4096:  # a bound on memory, not a policy
+            _ACCOUNTS.clear()
+        values = typed(conn.dialect, _ACCOUNT_COLUMNS, raw)
+        account = _ACCOUNTS[key] = Account(**dict(zip(_FIELDS, values, strict=True)))
+    return account
+
+
+def end(conn: Connection, token: str) -> None:
+    conn.execute(delete(SESSIONS).where(SESSIONS.c.token_hash == token_hash(token)))
+
+
+def end_all(conn: Connection, account_id: str) -> int:
+    """Kill every session of an account at once (password change, disable, revocation)."""
+    return conn.execute(delete(SESSIONS).where(SESSIONS.c.account_id == account_id)).rowcount or 0

@@ -1,0 +1,310 @@
+"""Request dependencies: the database connection, the signed-in account, the principal."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+
+from cache.connections import Shelf
+from cache.keys.crypto import BlindIndex
+from cache.read.reader import Principal, Reader
+from cache.snapshots.runs import STATE
+from cache.store import Cache
+from cache.tables.accounts import Account
+from cache.tables.records import SourceState
+from cache.types import typed, utcnow
+from config.errors import SnapshotUnavailableError
+from config.settings import PorticoConfig
+from gateway.access import passwords, sessions
+from gateway.api.auditbatch import AuditBatcher
+from gateway.api.problems import Problem
+from gateway.ops.mail import Mailer
+from gateway.privacy import audit
+from gateway.privacy.audit import Entry as AuditEntry
+
+
+@dataclass
+class Portico:
+    """What the app serves from: set once at start-up on ``app.state.portico``."""
+
+    config: PorticoConfig
+    cache: Cache
+    # What "now" is for visibility, coming of age and enrolment: tests move it.
+    clock: Callable[[], dt.datetime] = field(default=utcnow)
+    mailer: Mailer | None = None
+    _batcher: AuditBatcher | None = None
+
+    @property
+    def audit_batcher(self) -> AuditBatcher:
+        if self._batcher is None:
+            self._batcher = AuditBatcher(self.cache.engine, self.cache.connections)
+        return self._batcher
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.district.timezone)
+
+    def today(self) -> dt.date:
+        return self.clock().astimezone(self.tz).date()
+
+
+def portico_of(request: Request) -> Portico:
+    return request.app.state.portico  # type: ignore[no-any-return]
+
+
+async def portico(request: Request) -> Portico:
+    # async: a plain ``def`` dependency would cost a thread-pool hop on every request.
+    return portico_of(request)
+
+
+async def connection(request: Request) -> AsyncIterator[Connection]:
+    # Handlers are async with short synchronous queries: on two cores this beats a
+    # thread pool (see MEASURED.md and scripts/bench_api).
+    with portico_of(request).cache.engine.connect() as conn:
+        yield conn
+
+
+Conn = Annotated[Connection, Depends(connection)]
+App = Annotated[Portico, Depends(portico)]
+
+
+def unauthorized() -> Problem:
+    return Problem(
+        401, "unauthorized", "Unauthorized", "Sign in to continue.", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token or len(token) > 200:
+        raise unauthorized()
+    return token.strip()
+
+
+async def current_account(request: Request, conn: Conn, app: App) -> Account:
+    account = sessions.resolve(conn, bearer(request), app.config.access)
+    if account is None:
+        raise unauthorized()
+    return account
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]
+
+
+def principal_of(account: Account) -> Principal:
+    return Principal(account.id, account.role, account.source, account.subject_ref)
+
+
+async def data_principal(account: CurrentAccount, app: App) -> Principal:
+    """A principal allowed to read data now: AUP accepted, password not expired, MFA as required."""
+    if passwords.preset(app.config.access.password_policy).expired(account.password_changed_at, app.clock()):
+        # Expiry never locks out: sign-in works, then only a password change is allowed.
+        raise Problem(
+            403,
+            "password-expired",
+            "Password expired",
+            "Your password has expired: choose a new one (POST /v1/auth/password) to continue.",
+        )
+    if app.config.access.mfa == "required" and account.totp_confirmed_at is None:
+        raise Problem(
+            403,
+            "mfa-required",
+            "Two-step sign-in required",
+            "Set up an authenticator app (POST /v1/me/totp) to continue.",
+        )
+    if account.aup_version != app.config.access.aup.version:
+        raise Problem(
+            403,
+            "aup-not-accepted",
+            "Acceptable-use policy not accepted",
+            "Accept the current acceptable-use policy (POST /v1/me/aup) to see data.",
+            extra={"aup_version": app.config.access.aup.version},
+        )
+    return principal_of(account)
+
+
+DataPrincipal = Annotated[Principal, Depends(data_principal)]
+
+
+class _GivenBack:
+    """Where a view's connection was, once given back: any further use is a bug, loudly."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("this request's connection was already given back")
+
+
+_GIVEN_BACK: Any = _GivenBack()
+
+
+@dataclass
+class View:
+    """A principal's view of its source: the published run and when it was synced."""
+
+    reader: Reader
+    principal: Principal
+    state: SourceState
+    today: dt.date
+    now: dt.datetime
+    request_id: str
+    address_index: str | None
+    batcher: AuditBatcher | None = None
+    pending: list[asyncio.Future[None]] = field(default_factory=list)
+    portico: Portico | None = None
+    # Where the connection goes back to: the shelf it came from (open_view), or, for a
+    # view made by FastAPI's dependency, None: that dependency closes it.
+    shelf: Shelf | None = None
+
+    @property
+    def app(self) -> Portico:
+        # Carried here so data routes need no second dependency (each costs per request).
+        assert self.portico is not None
+        return self.portico
+
+    @property
+    def published(self) -> int:
+        assert self.state.published_run is not None
+        return self.state.published_run
+
+    def audit(
+        self, category: str, student_refs: list[str | None], outcome: str, action: str = "read"
+    ) -> None:
+        """Record this read in the hash-chained audit log, durably, before data is returned."""
+        audit.append(self.reader.conn, self._entries(category, student_refs, outcome, action))
+        self.reader.conn.commit()
+
+    def audit_later(self, category: str, student_refs: list[str | None], outcome: str) -> None:
+        """Queue the event for the next group commit; :meth:`settle` before returning data."""
+        entries = self._entries(category, student_refs, outcome, "read")
+        if self.batcher is None:
+            audit.append(self.reader.conn, entries)
+            self.reader.conn.commit()
+            return
+        self.pending.append(self.batcher.submit(entries))
+
+    def close(self) -> None:
+        """Give the connection back (again is harmless): after the response or an error."""
+        conn = self.reader.conn
+        if conn is _GIVEN_BACK:
+            return
+        self.reader.conn = _GIVEN_BACK
+        if self.shelf is None:
+            conn.close()
+        else:
+            self.shelf.give(conn)
+
+    async def settle(self) -> None:
+        """Give the connection back, then wait until this request's audit events are committed."""
+        self.close()
+        for fut in self.pending:
+            await fut
+        self.pending.clear()
+
+    def _entries(
+        self, category: str, student_refs: list[str | None], outcome: str, action: str
+    ) -> list[AuditEntry]:
+        p = self.principal
+        return [
+            AuditEntry(
+                actor_kind=p.role,
+                actor_id=p.account_id,
+                category=category,
+                outcome=outcome,
+                source=p.source,
+                student_ref=ref,
+                action=action,
+                request_id=self.request_id,
+                address_index=self.address_index,
+            )
+            for ref in student_refs
+        ]
+
+
+def request_id(request: Request) -> str:
+    """This request's id in the audit log: random, the same for every event of the request."""
+    scope = request.scope
+    rid = scope.get("portico.request_id")
+    if rid is None:
+        rid = scope["portico.request_id"] = os.urandom(16).hex()
+    return rid  # type: ignore[no-any-return]
+
+
+_ADDRESSES: dict[tuple[BlindIndex, str], str] = {}
+
+
+def address_index(request: Request, app: Portico) -> str | None:
+    """The caller's address as a keyed index (remembered: a client sends many requests)."""
+    host = request.client.host if request.client else None
+    if not host:
+        return None
+    index = app.cache.keyring.index
+    key = (index, host)  # the index itself, not its id: a new key never meets an old ref
+    ref = _ADDRESSES.get(key)
+    if ref is None:
+        if len(_ADDRESSES) > 10_000:  # a bound on memory, not a policy
+            _ADDRESSES.clear()
+        ref = _ADDRESSES[key] = index.ref("address", host)
+    return ref
+
+
+@functools.lru_cache(maxsize=64)
+def _published_state(
+    dialect: Dialect, source: str, run: int | None, as_of: Any, synced_at: Any
+) -> SourceState:
+    # Built once per published snapshot, not per request: SQLModel construction is costly.
+    as_of, synced_at = typed(dialect, (STATE.c.as_of, STATE.c.synced_at), (as_of, synced_at))
+    return SourceState(source=source, published_run=run, as_of=as_of, synced_at=synced_at)
+
+
+async def view(request: Request, conn: Conn) -> View:
+    # The session, the account and the source's published state come from one query
+    # (sessions.resolve_with_state); the principal checks are called, not declared as
+    # sub-dependencies: each declared dependency costs FastAPI work on every request.
+    app = portico_of(request)
+    found = sessions.resolve_with_state(conn, bearer(request), app.config.access)
+    if found is None:
+        raise unauthorized()
+    principal = await data_principal(found.account, app)
+    run, as_of, synced_at = found.state
+    if run is None:
+        raise SnapshotUnavailableError("nothing published yet")
+    state = _published_state(conn.dialect, principal.source, run, as_of, synced_at)
+    now = app.clock()
+    return View(
+        Reader(conn, app.cache.keyring),
+        principal,
+        state,
+        now.astimezone(app.tz).date(),
+        now,
+        request_id(request),
+        address_index(request, app),
+        app.audit_batcher,
+        portico=app,
+    )
+
+
+async def open_view(request: Request) -> View:
+    """:func:`view` for routes served without FastAPI's dependencies (``gateway.api.routing``):
+    the caller closes the view when done."""
+    shelf = portico_of(request).cache.connections
+    conn = shelf.take()
+    try:
+        opened = await view(request, conn)
+        opened.shelf = shelf
+        return opened
+    except BaseException:
+        shelf.give(conn)
+        raise
+
+
+ViewDep = Annotated[View, Depends(view)]

@@ -1,0 +1,125 @@
+"""Sign in and out, and change a password: the same 401 for an unknown user and a wrong password.
+
+Sign-in is throttled per username and per address before any password is checked
+(429 with ``Retry-After``); an unknown username costs one argon2 verification like a
+known one, and is counted and throttled the same way, so neither the message, the
+status nor the timing tells whether an account exists.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from gateway.access import accounts, credentials, sessions, throttle
+from gateway.access.security import hash_password, needs_rehash, verify_password
+from gateway.api.deps import App, Conn, CurrentAccount, address_index, bearer, current_account
+from gateway.api.envelope import json_response
+from gateway.api.problems import Problem
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=320)
+    # No maximum below 64: long passphrases are welcome; 4096 only bounds hashing work.
+    password: str = Field(min_length=1, max_length=4096)
+    totp: str | None = Field(default=None, max_length=10)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=4096)
+    new_password: str = Field(min_length=1, max_length=4096)
+
+
+def login_failed() -> Problem:
+    return Problem(
+        401,
+        "login-failed",
+        "Sign-in failed",
+        "The username or password is not right.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def too_many(seconds: int) -> Problem:
+    return Problem(
+        429,
+        "too-many-attempts",
+        "Too many attempts",
+        "Too many sign-in attempts: wait before trying again.",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def password_rejected(unmet: list[str]) -> Problem:
+    return Problem(
+        400,
+        "password-rejected",
+        "Password not accepted",
+        "The new password needs: " + "; ".join(unmet) + ".",
+        extra={"errors": [{"field": "new_password", "message": m} for m in unmet]},
+    )
+
+
+@router.post("/login", response_model=TokenResponse)
+async def login(body: LoginRequest, request: Request, conn: Conn, app: App) -> Response:
+    keyring = app.cache.keyring
+    now = app.clock()
+    keys = ["u:" + accounts.username_index(keyring, body.username)]
+    addr = address_index(request, app)
+    if addr:
+        keys.append("a:" + addr)
+    wait = throttle.retry_after(conn, keys, now)
+    if wait is not None:
+        raise too_many(wait)
+    account = accounts.find_by_username(conn, keyring, body.username)
+    ok = verify_password(account.password_hash if account else None, body.password)
+    if (
+        ok
+        and account is not None
+        and account.totp_confirmed_at is not None
+        and app.config.access.mfa != "off"
+    ):
+        ok = credentials.totp_ok(keyring, account, body.totp)
+    if not ok or account is None or account.status != "active":
+        throttle.failed(conn, keys, now)
+        conn.commit()
+        raise login_failed()
+    throttle.succeeded(conn, keys[0])
+    if account.password_hash and needs_rehash(account.password_hash):
+        accounts.set_fields(conn, account.id, password_hash=hash_password(body.password))
+    accounts.set_fields(conn, account.id, last_login_at=now)
+    token, expires_in = sessions.create(conn, account.id, app.config.access)
+    conn.commit()
+    return json_response({"access_token": token, "token_type": "bearer", "expires_in": expires_in})
+
+
+@router.post("/logout", status_code=204)
+async def logout(request: Request, conn: Conn, app: App) -> Response:
+    await current_account(request, conn, app)
+    sessions.end(conn, bearer(request))
+    conn.commit()
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/password", status_code=204)
+async def change_password(body: PasswordChange, account: CurrentAccount, conn: Conn, app: App) -> Response:
+    """Allowed even with an expired password (that is how expiry is resolved); ends every session."""
+    if not verify_password(account.password_hash, body.current_password):
+        raise Problem(
+            400, "wrong-password", "Current password not right", "The current password is not right."
+        )
+    unmet = credentials.problems(conn, app.cache.keyring, app.config, account, body.new_password)
+    if unmet:
+        raise password_rejected(unmet)
+    credentials.set_password(conn, app.config, account, body.new_password, app.clock())
+    conn.commit()
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})

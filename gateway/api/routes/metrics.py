@@ -1,0 +1,52 @@
+"""``GET /metrics``: Prometheus text for operators, never for parents.
+
+Reachable with ``Authorization: Bearer <api.metrics.token>`` when a token is
+configured; without one, only from the machine itself (loopback), so a district
+exposing the API does not expose sync health with it. Answers 404 to everyone else,
+like any path that is not theirs.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from fastapi import APIRouter, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from config.secrets import SecretResolver
+from gateway.api.problems import not_found
+from gateway.ops.metrics import make_registry
+
+router = APIRouter(tags=["operators"], include_in_schema=False)
+
+
+def _allowed(request: Request, token: str | None) -> bool:
+    if token is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    app = request.app.state.portico
+    settings = app.config.api.metrics
+    if not settings.enabled:
+        raise not_found()
+    state = request.app.state
+    if not hasattr(state, "metrics"):
+        token = SecretResolver().resolve(settings.token) if settings.token else None
+        state.metrics = (make_registry(app.cache, app.config), token)
+    registry, token = state.metrics
+    if not _allowed(request, token):
+        raise not_found()
+    # The collector reads the database on each scrape: off the event loop.
+    body = await run_in_threadpool(generate_latest, registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

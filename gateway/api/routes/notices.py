@@ -1,0 +1,65 @@
+"""``GET /v1/notices``: notices for the caller's students' schools, year groups and classes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import Query
+from starlette.responses import Response
+
+from cache.read import queries
+from gateway.api import present
+from gateway.api.deps import ViewDep
+from gateway.api.envelope import meta
+from gateway.api.params import decode_cursor, one_page, page_limit
+from gateway.api.problems import bad_request
+from gateway.api.routes.students import respond
+from gateway.api.routing import DataRouter
+
+router = DataRouter(prefix="/v1", tags=["notices"])
+
+
+def _triple(parts: tuple[str, ...] | None) -> tuple[str, str, str] | None:
+    return None if parts is None else (parts[0], parts[1], parts[2])
+
+
+@router.get("/notices")
+async def list_notices(
+    view: ViewDep,
+    from_: str | None = Query(default=None, alias="from"),
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Response:
+    """Current notices first (newest first), then those that ended on or after ``from``."""
+    app = view.app
+    n = page_limit(limit, app.config.api)
+    try:
+        since = dt.date.fromisoformat(from_) if from_ else view.today - dt.timedelta(days=30)
+    except ValueError:
+        raise bad_request(
+            "from: expected a date YYYY-MM-DD", [{"field": "from", "message": "expected a date"}]
+        ) from None
+    if view.today - since > app.config.api.max_range:
+        msg = f"the range may span at most {app.config.api.max_range.days} days"
+        raise bad_request(f"from: {msg}", [{"field": "from", "message": msg}])
+    rule = app.config.visibility.notices
+    students = view.reader.students(view.principal, view.published, view.today)
+    rows: list[tuple[str, bool, dict[str, Any]]] = []
+    if students:
+        rows = queries.notices(
+            view.reader,
+            view.principal.source,
+            view.published,
+            queries.audiences(view.reader, students, view.today),
+            now=view.now - rule.lag,
+            today=view.today,
+            since=since,
+            after=_triple(decode_cursor(cursor, 3)),
+            limit=n + 1,
+        )
+    rows, next_cursor = one_page(rows, n, lambda row: (
+        str(int(row[1])), dt.datetime.fromisoformat(row[2]["publish_from"]).astimezone(dt.UTC).isoformat(), row[0]
+    ))  # fmt: skip
+    data = [present.notice(ref, cur, body) for ref, cur, body in rows]
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))

@@ -1,0 +1,224 @@
+"""Per-student data routes: attendance summary, timetable, grades, assignments, behaviour, reports.
+
+Each handler first passes :func:`checked` (the relationship check, audited), then
+reads through the handle it returns, so a record can only come from a student the
+caller may see now; everything else is the one uniform 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from fastapi import Query
+from starlette.responses import Response
+
+from cache.read import queries
+from cache.read.reader import StudentHandle
+from gateway.api import present
+from gateway.api.deps import Portico, View, ViewDep
+from gateway.api.envelope import meta
+from gateway.api.params import date_range, decode_cursor, decode_pair, encode_cursor, one_page, page_limit
+from gateway.api.problems import not_found
+from gateway.api.routes.students import checked, dated_records, lag_filters, respond
+from gateway.api.routing import DataRouter
+
+router = DataRouter(prefix="/v1/students", tags=["students"])
+FROM = Query(default=None, alias="from")
+
+
+def sections(view: View, source: str, refs: list[str | None]) -> dict[str, dict[str, Any]]:
+    found = queries.shared_many(view.reader, source, "section", [r for r in refs if r], view.published)
+    return {ref: present.section_brief(ref, found.get(ref)) for ref in {r for r in refs if r}}
+
+
+def section_ref(app: Portico, s: StudentHandle, section_id: str) -> str:
+    return app.cache.keyring.index.ref(s.source, "section", section_id)
+
+
+def local_day(app: Portico, stamp: str) -> str:
+    return dt.datetime.fromisoformat(stamp).astimezone(app.tz).date().isoformat()
+
+
+@router.get("/{student_id}/attendance/summary")
+async def attendance_summary(
+    student_id: str, view: ViewDep, from_: str | None = FROM, to: str | None = None
+) -> Response:
+    app = view.app
+    s = await checked(view, student_id, "attendance")
+    rng = date_range(from_, to, view.today, app.config.api)
+    rule = app.config.visibility.attendance
+    rows = dated_records(view, s, "attendance", rule, rng, limit=1_000_000)
+    counts = Counter(a["category"] for _, a in rows)
+    total = len(rows)
+    by_category = {
+        c: {"count": counts.get(c, 0), "percent": round(100 * counts.get(c, 0) / total, 1) if total else None}
+        for c in ("present", "late", "authorised_absence", "unauthorised_absence", "not_required")
+    }
+    data = {
+        "from": rng.start,
+        "to": rng.end,
+        "sessions": total,
+        "by_category": by_category,
+        "minutes_late": sum(a.get("minutes_late") or 0 for _, a in rows),
+    }
+    return await respond(view, data, meta(app.config, view.state, rule.lag))
+
+
+@router.get("/{student_id}/timetable")
+async def timetable(
+    student_id: str,
+    view: ViewDep,
+    from_: str | None = FROM,
+    to: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Response:
+    app = view.app
+    s = await checked(view, student_id, "timetable")
+    # The timetable looks ahead: this week by default, not the last 30 days.
+    if to is None and (from_ is None or _is_date(from_)):
+        to = str((dt.date.fromisoformat(from_) if from_ else view.today) + dt.timedelta(days=6))
+    rng = date_range(from_ or view.today.isoformat(), to, view.today, app.config.api)
+    n = page_limit(limit, app.config.api)
+    after = decode_cursor(cursor, 3)
+    school_ref = app.cache.keyring.index.ref(s.source, "school", s.data["school_id"])
+    school = queries.shared_many(view.reader, s.source, "school", [school_ref], s.published_run)
+    year_start = next((dt.date.fromisoformat(v["year_start_date"]) for v in school.values()), None)
+    lessons = queries.timetable(view.reader, s, rng.start, rng.end, year_start)
+    if after is not None:
+        lessons = [x for x in lessons if (x.day.isoformat(), x.entry["start_time"], x.entry_ref) > after]
+    page, next_cursor = lessons[:n], None
+    if len(lessons) > n:
+        last = page[-1]
+        next_cursor = encode_cursor(last.day.isoformat(), last.entry["start_time"], last.entry_ref)
+    secs = sections(view, s.source, [x.section_ref for x in page])
+    days = {day: day.isoformat() for day in {x.day for x in page}}
+    data = [present.lesson(days[x.day], x.entry_ref, x.entry, secs[x.section_ref]) for x in page]
+    return await respond(
+        view, data, meta(app.config, view.state, app.config.visibility.timetable.lag, next_cursor)
+    )
+
+
+def _is_date(raw: str) -> bool:
+    try:
+        dt.date.fromisoformat(raw)
+    except ValueError:
+        return False
+    return True
+
+
+@router.get("/{student_id}/grades")
+async def grades(
+    student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
+) -> Response:
+    app = view.app
+    s = await checked(view, student_id, "grades")
+    n = page_limit(limit, app.config.api)
+    rule = app.config.visibility.grades
+    visible_before, _ = lag_filters(rule, view, app, s)
+    rows = view.reader.records(
+        s, "grade", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
+    )
+    rows, next_cursor = one_page(rows, n, lambda row: (local_day(app, row[1]["updated_at"]), row[0]))
+    refs = {g["section_id"]: section_ref(app, s, g["section_id"]) for _, g in rows}
+    secs = sections(view, s.source, list(refs.values()))
+    data = [present.grade(ref, g, secs[refs[g["section_id"]]]) for ref, g in rows]
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
+
+
+@router.get("/{student_id}/assignments")
+async def assignments(
+    student_id: str,
+    view: ViewDep,
+    from_: str | None = FROM,
+    to: str | None = None,
+    class_id: str | None = Query(default=None, alias="class", max_length=24),
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Response:
+    app = view.app
+    s = await checked(view, student_id, "assignments")
+    rng = date_range(from_, to, view.today, app.config.api)
+    n = page_limit(limit, app.config.api)
+    rule = app.config.visibility.assignments
+    visible_before, _ = lag_filters(rule, view, app, s)
+    found = queries.assignments(
+        view.reader,
+        s,
+        rng.start,
+        rng.end,
+        section_ref=class_id,
+        visible_before=visible_before,
+        after=decode_pair(cursor),
+        limit=n + 1,
+    )
+    found, next_cursor = one_page(found, n, lambda row: (row[2]["due_date"], row[0]))
+    secs = sections(view, s.source, [sec for _, sec, _, _ in found])
+    data = [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
+
+
+@router.get("/{student_id}/behaviour")
+async def behaviour(
+    student_id: str,
+    view: ViewDep,
+    from_: str | None = FROM,
+    to: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Response:
+    app = view.app
+    s = await checked(view, student_id, "behaviour")
+    rng = date_range(from_, to, view.today, app.config.api)
+    n = page_limit(limit, app.config.api)
+    rule = app.config.visibility.behaviour
+    rows = dated_records(view, s, "behaviour", rule, rng, after=decode_pair(cursor), limit=n + 1)
+    # Totals cover the whole range, not just this page: read it all only when paging.
+    every = (
+        rows
+        if cursor is None and len(rows) <= n
+        else dated_records(view, s, "behaviour", rule, rng, limit=1_000_000)
+    )
+    totals = {"achievement": 0, "behaviour": 0}
+    for _, b in every:
+        totals[b["polarity"]] = totals.get(b["polarity"], 0) + int(b["points"])
+    rows, next_cursor = one_page(rows, n, lambda row: (local_day(app, row[1]["occurred_at"]), row[0]))
+    data = {
+        "from": rng.start,
+        "to": rng.end,
+        # Behaviour points arrive negative from the source: the net is the plain sum.
+        "totals": {**totals, "net": totals["achievement"] + totals["behaviour"]},
+        "events": [present.behaviour_event(ref, b) for ref, b in rows],
+    }
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
+
+
+@router.get("/{student_id}/reports")
+async def reports(
+    student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
+) -> Response:
+    app = view.app
+    s = await checked(view, student_id, "reports")
+    n = page_limit(limit, app.config.api)
+    rule = app.config.visibility.reports
+    visible_before, _ = lag_filters(rule, view, app, s)
+    rows = view.reader.records(
+        s, "report", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
+    )
+    rows, next_cursor = one_page(rows, n, lambda row: (row[1]["issued_date"], row[0]))
+    data = [present.report_summary(ref, r) for ref, r in rows]
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
+
+
+@router.get("/{student_id}/reports/{report_id}")
+async def report(student_id: str, report_id: str, view: ViewDep) -> Response:
+    app = view.app
+    s = await checked(view, student_id, "reports")
+    found = queries.one(view.reader, s, "report", report_id[:24]) if len(report_id) <= 24 else None
+    if found is None:
+        await view.settle()
+        raise not_found()
+    lag = app.config.visibility.reports.lag
+    return await respond(view, present.report(report_id, found), meta(app.config, view.state, lag))

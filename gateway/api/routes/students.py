@@ -1,0 +1,163 @@
+"""Student routes: the list, one profile, and attendance, each through the authorised view."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Query
+from starlette.responses import Response
+
+from cache.read import queries
+from cache.read.reader import Reader, StudentHandle
+from config.settings import VisibilityRule
+from gateway.api.deps import Portico, View, ViewDep
+from gateway.api.envelope import envelope, meta
+from gateway.api.params import DateRange, date_range, decode_pair, one_page, page_limit
+from gateway.api.present import attendance_mark, student_profile, student_summary
+from gateway.api.problems import not_found
+from gateway.api.routing import DataRouter
+
+router = DataRouter(prefix="/v1/students", tags=["students"])
+
+
+def today_in(app: Portico) -> dt.date:
+    return app.today()
+
+
+def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for s in students:
+        school_id = s.data["school_id"]
+        if school_id in names:
+            continue
+        ref = app.cache.keyring.index.ref(s.source, "school", school_id)
+        found = reader.shared(s.source, "school", ref, s.published_run)
+        if found is not None:
+            names[school_id] = found["name"]
+    return names
+
+
+def _visible(view: View, student_id: str) -> StudentHandle | None:
+    """The student if the caller may see it now; ids longer than any ref are nobody's."""
+    if len(student_id) > 24:
+        return None
+    return view.reader.student(view.principal, view.published, view.today, student_id)
+
+
+def authorised(view: View, student_id: str, category: str) -> StudentHandle:
+    """The student if the caller may see it now (audited either way); otherwise the one uniform 404."""
+    found = _visible(view, student_id)
+    view.audit(category, [student_id[:24]], "allowed" if found else "denied")
+    if found is None:
+        raise not_found()
+    return found
+
+
+async def checked(view: View, student_id: str, category: str) -> StudentHandle:
+    """Like :func:`authorised`, with the audit event group-committed (see ``gateway.api.auditbatch``)."""
+    found = _visible(view, student_id)
+    view.audit_later(category, [student_id[:24]], "allowed" if found else "denied")
+    if found is None:
+        await view.settle()
+        raise not_found()
+    return found
+
+
+async def respond(view: View, data: Any, meta_: dict[str, Any]) -> Response:
+    """The envelope, once this request's audit events are durable (no data leaves before)."""
+    await view.settle()
+    return envelope(data, meta_)
+
+
+def school_tz(view: View, app: Portico, student: StudentHandle) -> ZoneInfo:
+    """The student's school's time zone (the district's when the school names none)."""
+    ref = app.cache.keyring.index.ref(student.source, "school", student.data["school_id"])
+    school = queries.shared_many(view.reader, student.source, "school", [ref], student.published_run).get(ref)
+    try:
+        return ZoneInfo(school["timezone"]) if school and school.get("timezone") else app.tz
+    except (ZoneInfoNotFoundError, ValueError):
+        return app.tz
+
+
+def lag_filters(
+    rule: VisibilityRule, view: View, app: Portico, student: StudentHandle | None = None
+) -> tuple[dt.datetime, dt.date | None]:
+    """Records recorded after ``now - lag`` are hidden; so is today before the same-day time.
+
+    "Today" and the same-day time are the student's school's, in its own time zone.
+    """
+    visible_before = view.now - rule.lag
+    hide_day = None
+    if rule.same_day_not_before is not None:
+        local = view.now.astimezone(school_tz(view, app, student) if student else app.tz)
+        if local.time() < rule.same_day_not_before:
+            hide_day = local.date()
+    return visible_before, hide_day
+
+
+def dated_records(
+    view: View,
+    student: StudentHandle,
+    kind: str,
+    rule: VisibilityRule,
+    rng: DateRange,
+    *,
+    after: tuple[str, str] | None = None,
+    limit: int,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The student's ``kind`` records dated within ``rng``, newest first, under ``rule``'s lag."""
+    visible_before, hide_day = lag_filters(rule, view, view.app, student)
+    return view.reader.records(
+        student,
+        kind,
+        day_from=rng.start,
+        day_to=rng.end,
+        visible_before=visible_before,
+        hide_day=hide_day,
+        after=after,
+        limit=limit,
+    )
+
+
+@router.get("")
+async def list_students(view: ViewDep) -> Response:
+    app = view.app
+    visible = view.reader.students(view.principal, view.published, view.today)
+    view.audit_later("directory", [s.ref for s in visible], "allowed")
+    names = school_names(view.reader, app, visible)
+    data = [student_summary(s.ref, s.data, names.get(s.data["school_id"])) for s in visible]
+    return await respond(view, data, meta(app.config, view.state, dt.timedelta(0)))
+
+
+@router.get("/{student_id}")
+async def get_student(student_id: str, view: ViewDep) -> Response:
+    app = view.app
+    s = await checked(view, student_id, "profile")
+    names = school_names(view.reader, app, [s])
+    return await respond(
+        view,
+        student_profile(s.ref, s.data, names.get(s.data["school_id"])),
+        meta(app.config, view.state, dt.timedelta(0)),
+    )
+
+
+@router.get("/{student_id}/attendance")
+async def attendance(
+    student_id: str,
+    view: ViewDep,
+    from_: str | None = Query(default=None, alias="from"),
+    to: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Response:
+    app = view.app
+    s = await checked(view, student_id, "attendance")
+    rng = date_range(from_, to, view.today, app.config.api)
+    n = page_limit(limit, app.config.api)
+    rule = app.config.visibility.attendance
+    rows = dated_records(view, s, "attendance", rule, rng, after=decode_pair(cursor), limit=n + 1)
+    rows, next_cursor = one_page(rows, n, lambda row: (str(row[1]["date"]), row[0]))
+    data = [attendance_mark(ref, a) for ref, a in rows]
+    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))

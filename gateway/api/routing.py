@@ -1,0 +1,154 @@
+"""The read-only data routes: declared like any FastAPI route, served as plain Starlette routes.
+
+The data routes carry almost all of a portal's traffic (a parent's dashboard is four
+of them), and FastAPI's per-request work (dependency solving, parameter models,
+exit stacks) cost more CPU than the query, decryption and JSON of a typical answer
+(``scripts/bench_api``). So each data route is an ordinary ``async`` function with a
+FastAPI signature, ``view: ViewDep`` plus ``str``/``int`` path and query parameters,
+and that one signature is used twice:
+
+- FastAPI reads it into the OpenAPI contract (:meth:`DataRouter.doc_routes`), exactly
+  as if the route were served by FastAPI;
+- :func:`_serve` reads it once at start-up into a small plan, and at request time
+  opens the authorised :class:`~gateway.api.deps.View` (401/403 come first, as with the
+  dependency), parses the query by that plan (a bad value is the same 400
+  ``invalid-request`` problem naming the parameter) and calls the function.
+
+Errors raised by a handler reach the app's problem handlers like any other route's;
+405 for other methods comes from Starlette's route.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, get_args, get_origin
+
+from fastapi.params import Depends
+from fastapi.routing import APIRoute
+from pydantic.fields import FieldInfo
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.api.deps import View, open_view
+from gateway.api.problems import bad_request
+
+Endpoint = Callable[..., Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class _Param:
+    name: str  # the function's parameter
+    alias: str  # the query string's name
+    integer: bool
+    max_length: int | None
+    default: Any
+
+
+@dataclass(frozen=True)
+class _Plan:
+    view: str
+    path: tuple[str, ...]
+    query: tuple[_Param, ...]
+
+
+def _is_view(annotation: Any) -> bool:
+    return get_origin(annotation) is Annotated and get_args(annotation)[0] is View
+
+
+def _require(ok: bool, endpoint: Endpoint, what: str) -> None:
+    if not ok:
+        raise TypeError(f"data route {endpoint.__name__}: {what}")
+
+
+def _plan(path: str, endpoint: Endpoint) -> _Plan:
+    """What to pass ``endpoint``, from its signature; anything this module cannot serve fails at start-up."""
+    view = None
+    path_names: list[str] = []
+    query: list[_Param] = []
+    for name, p in inspect.signature(endpoint, eval_str=True).parameters.items():
+        if _is_view(p.annotation):
+            view = name
+            continue
+        kinds = set(get_args(p.annotation)) - {type(None)} or {p.annotation}
+        if "{" + name + "}" in path:
+            _require(kinds == {str}, endpoint, f"path parameter {name} must be a str")
+            path_names.append(name)
+        else:
+            info = p.default if isinstance(p.default, FieldInfo) else None
+            _require(not isinstance(p.default, Depends), endpoint, "only the view is a dependency")
+            _require(kinds in ({str}, {int}), endpoint, f"{name} must be str or int")
+            lengths = [m.max_length for m in (info.metadata if info else []) if hasattr(m, "max_length")]
+            query.append(
+                _Param(
+                    name,
+                    (info.alias if info else None) or name,
+                    kinds == {int},
+                    lengths[0] if lengths else None,
+                    info.default if info else p.default,
+                )
+            )
+    _require(view is not None, endpoint, "a data route reads through view: ViewDep")
+    assert view is not None
+    return _Plan(view, tuple(path_names), tuple(query))
+
+
+def _arguments(plan: _Plan, request: Request) -> dict[str, Any]:
+    """Path and query values by the plan; every bad one named in one 400 problem."""
+    kwargs: dict[str, Any] = {name: request.path_params[name] for name in plan.path}
+    given = request.query_params
+    errors: list[dict[str, str]] = []
+    for q in plan.query:
+        raw = given.get(q.alias)
+        if raw is None:
+            kwargs[q.name] = q.default
+        elif q.integer:
+            try:
+                kwargs[q.name] = int(raw)
+            except ValueError:
+                errors.append({"field": q.alias, "message": "expected an integer"})
+        elif q.max_length is not None and len(raw) > q.max_length:
+            errors.append({"field": q.alias, "message": f"at most {q.max_length} characters"})
+        else:
+            kwargs[q.name] = raw
+    if errors:
+        raise bad_request("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
+    return kwargs
+
+
+def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def serve(request: Request) -> Response:
+        view = await open_view(request)  # sign-in and policy gates before anything is parsed
+        try:
+            kwargs = _arguments(plan, request)
+            kwargs[plan.view] = view
+            return await endpoint(**kwargs)
+        finally:
+            view.close()
+
+    return serve
+
+
+class DataRouter:
+    """Data routes under one prefix: Starlette routes to serve, APIRoutes to document."""
+
+    def __init__(self, prefix: str, tags: list[str]) -> None:
+        self.prefix, self.tags = prefix, tags
+        self.routes: list[Route] = []
+        self._docs: list[tuple[str, Endpoint]] = []
+
+    def get(self, path: str) -> Callable[[Endpoint], Endpoint]:
+        def register(endpoint: Endpoint) -> Endpoint:
+            full = self.prefix + path
+            handler = _serve(_plan(full, endpoint), endpoint)
+            self.routes.append(Route(full, handler, methods=["GET"], name=endpoint.__name__))
+            self._docs.append((full, endpoint))
+            return endpoint
+
+        return register
+
+    def doc_routes(self) -> list[APIRoute]:
+        """The same routes as FastAPI would declare them, for the OpenAPI document only."""
+        return [APIRoute(path, fn, methods=["GET"], tags=list(self.tags)) for path, fn in self._docs]

@@ -1,0 +1,1 @@
+"""What operators run on: structured, redacted logs; Prometheus metrics; outgoing mail."""

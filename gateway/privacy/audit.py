@@ -1,0 +1,155 @@
+"""The access audit: every read of student data, append-only and hash-chained.
+
+Each event's hash covers its fields and the previous event's hash, so changing,
+removing, reordering or inserting a row breaks the chain at that point
+(:func:`verify`). Appends are serialised by a one-row ``audit_head`` table locked for
+update, so several API processes extend one chain. Events carry ids and blind
+indexes only: the caller's address is stored as a keyed index (for breach reports),
+never in clear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import Connection, Engine, insert, select
+
+from cache.tables.audit import EVENTS, GENESIS, HEAD
+from cache.types import binder, utcnow
+
+_FIELDS = (
+    "at",
+    "actor_kind",
+    "actor_id",
+    "source",
+    "student_ref",
+    "category",
+    "action",
+    "outcome",
+    "request_id",
+    "address_index",
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    actor_kind: str
+    actor_id: str
+    category: str
+    outcome: str
+    source: str | None = None
+    student_ref: str | None = None
+    action: str = "read"
+    request_id: str | None = None
+    address_index: str | None = None
+
+
+def chain_hash(prev_hash: str, event_id: int, values: dict[str, object]) -> str:
+    body = {k: values.get(k) for k in _FIELDS}
+    at = body["at"]
+    if isinstance(at, dt.datetime):
+        body["at"] = _hashed_time(at)
+    return _hash(prev_hash, event_id, body)
+
+
+def _hashed_time(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _hash(prev_hash: str, event_id: int, body: dict[str, object]) -> str:
+    """The chain link over ``body``: every field of ``_FIELDS``, ``at`` as hashed text."""
+    return hashlib.sha256(
+        prev_hash.encode() + str(event_id).encode() + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
+
+
+_INSERT = f"INSERT INTO audit_event (id, {', '.join(_FIELDS)}, prev_hash, hash) VALUES ({{}})"
+
+
+def append(conn: Connection, entries: list[Entry]) -> None:
+    """Append events to the chain inside the caller's transaction (commit to make them durable).
+
+    On the driver's own cursor: this runs for every API read, and SQLAlchemy's statement
+    machinery cost more than the work itself (see scripts/bench_audit). The statements
+    join the connection's transaction as SQLAlchemy's would.
+    """
+    if not entries:
+        return
+    if not conn.in_transaction():
+        conn.begin()  # as SQLAlchemy's own execute would: the caller's commit() commits it
+    sqlite = conn.dialect.name == "sqlite"
+    ph = "?" if sqlite else "%s"
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cur = driver.cursor()
+    if sqlite:
+        # Take the write lock before reading the head: the head read and the inserts must
+        # be one transaction, or two processes could both extend the same last event.
+        cur.execute("UPDATE audit_head SET last_id = last_id WHERE id = 1")
+    cur.execute("SELECT last_id, last_hash FROM audit_head WHERE id = 1" + ("" if sqlite else " FOR UPDATE"))
+    head = cur.fetchone()
+    if head is None:
+        conn.execute(insert(HEAD).values(id=1, last_id=0, last_hash=GENESIS))
+        last_id, last_hash = 0, GENESIS
+    else:
+        last_id, last_hash = int(head[0]), str(head[1])
+    rows = []
+    now = utcnow()
+    stored_now, hashed_now = binder(conn.dialect.name)(now), _hashed_time(now)
+    for e in entries:
+        last_id += 1
+        fields = [getattr(e, k) for k in _FIELDS[1:]]
+        h = _hash(last_hash, last_id, {"at": hashed_now, **dict(zip(_FIELDS[1:], fields, strict=True))})
+        rows.append((last_id, stored_now, *fields, last_hash, h))
+        last_hash = h
+    cur.executemany(_INSERT.format(", ".join([ph] * (len(_FIELDS) + 3))), rows)
+    cur.execute(f"UPDATE audit_head SET last_id = {ph}, last_hash = {ph} WHERE id = 1", (last_id, last_hash))
+    cur.close()
+
+
+def record(engine: Engine, entries: list[Entry]) -> None:
+    with engine.begin() as conn:
+        append(conn, entries)
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_id: int | None = None
+    problem: str | None = None
+
+
+def verify(conn: Connection, batch: int = 5000) -> VerifyResult:
+    """Walk the chain: ids consecutive from 1, each hash recomputed, head matches the end."""
+    expected_id, prev = 1, GENESIS
+    checked = 0
+    last_seen = 0
+    while True:
+        rows = (
+            conn.execute(select(EVENTS).where(EVENTS.c.id > last_seen).order_by(EVENTS.c.id).limit(batch))
+            .mappings()
+            .all()
+        )
+        for row in rows:
+            if row["id"] != expected_id:
+                return VerifyResult(
+                    False, checked, expected_id, f"event {expected_id} is missing or out of order"
+                )
+            if row["prev_hash"] != prev or chain_hash(prev, row["id"], dict(row)) != row["hash"]:
+                return VerifyResult(False, checked, row["id"], f"event {row['id']} was altered or inserted")
+            prev = row["hash"]
+            expected_id += 1
+            checked += 1
+            last_seen = row["id"]
+        if len(rows) < batch:
+            break
+    head = conn.execute(select(HEAD.c.last_id, HEAD.c.last_hash).where(HEAD.c.id == 1)).first()
+    if head is not None and (int(head.last_id) != checked or head.last_hash != prev):
+        return VerifyResult(False, checked, checked + 1, "events after the last one shown were removed")
+    if head is None and checked:
+        return VerifyResult(False, checked, None, "the chain head is missing")
+    return VerifyResult(True, checked)

@@ -1,0 +1,1 @@
+"""Syncs: the engine, its schedule, circuit breaker and after-publish hooks."""

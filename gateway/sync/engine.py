@@ -1,0 +1,309 @@
+"""Run one connector into the cache: lock, stage every stream, guard, publish or hold.
+
+Error handling is a table (:data:`OUTCOMES`), not scattered ifs: each error class maps
+to the run's status and whether the failure counts towards the circuit breaker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import Engine
+
+from cache.keys.keystore import Keyring
+from cache.locks import source_lock
+from cache.snapshots.encode import Encoder, adult_cutoff
+from cache.snapshots.guards import guard_reasons
+from cache.snapshots.runs import create_run, get_run, load_state, runs_with_status, save_state, update_run
+from cache.snapshots.staging import Staging, discard_run, publish_run
+from cache.types import utcnow
+from config.errors import (
+    PorticoError,
+    SourceAuthError,
+    SourceChangedError,
+    SourceDataError,
+    SourceUnavailableError,
+)
+from config.settings import ConnectorSettings, PorticoConfig
+from connectors.base import Connector, Page
+from gateway.privacy.leavers import purge_due_leavers
+from gateway.sync import breaker
+from gateway.sync.fullread import IdSet, confirm_full_read
+
+log = structlog.get_logger("portico.sync")
+
+# A run that finds the source changing under a full read is retried this many times at
+# once; if it still changes, the run fails and the next scheduled run tries again.
+CHANGE_RETRIES = 2
+
+# error class -> (run status, counts towards the breaker)
+OUTCOMES: dict[type[BaseException], tuple[str, bool]] = {
+    SourceChangedError: ("failed", False),  # retried at once (CHANGE_RETRIES), then next time
+    SourceUnavailableError: ("failed", True),
+    SourceAuthError: ("failed", True),
+    SourceDataError: ("held", False),
+    PorticoError: ("failed", True),
+}
+
+
+@dataclass
+class Progress:
+    """Callbacks for a terminal or a log; all optional."""
+
+    on_page: Callable[[str, Page, int, int], None] | None = None  # stream, page, records, pages
+    on_stream_done: Callable[[str, int, float], None] | None = None
+
+
+@dataclass
+class SyncOutcome:
+    source: str
+    run_id: int | None
+    status: str  # published | held | failed | skipped
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    hold_reasons: list[str] = field(default_factory=list)
+    error_class: str | None = None
+    error: str | None = None
+    retries: int = 0
+    seconds: float = 0.0
+    records: int = 0
+    breaker: str = "closed"
+
+
+def _classify(exc: BaseException) -> tuple[str, bool]:
+    for cls in type(exc).__mro__:
+        if cls in OUTCOMES:
+            return OUTCOMES[cls]
+    return ("failed", True)
+
+
+def recover(engine: Engine, source: str) -> None:
+    """Discard what crashed or superseded runs staged. Call only while holding the lock."""
+    with engine.begin() as conn:
+        for run_id in runs_with_status(conn, source, ("running",)):
+            discard_run(conn, source, run_id)
+            update_run(
+                conn,
+                run_id,
+                status="failed",
+                error_class="Interrupted",
+                error="the process stopped before the run finished",
+                finished_at=utcnow(),
+            )
+        for run_id in runs_with_status(conn, source, ("held",)):
+            discard_run(conn, source, run_id)
+            update_run(conn, run_id, status="superseded", finished_at=utcnow())
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        engine: Engine,
+        keyring: Keyring,
+        config: PorticoConfig,
+        connector_settings: ConnectorSettings,
+        on_published: list[Callable[[str, int], None]] | None = None,
+    ):
+        self.engine = engine
+        # Called with (source, run id) after a snapshot is published, e.g. account provisioning.
+        self.on_published = list(on_published or [])
+        self.keyring = keyring
+        self.config = config
+        self.cs = connector_settings
+        self.source = connector_settings.name
+
+    def encoder(self) -> Encoder:
+        a = self.config.access
+        return Encoder(
+            self.source,
+            self.keyring.index,
+            self.config.district.timezone,
+            adult_cutoff(a.adult_parent_access, a.adult_age),
+        )
+
+    def run(
+        self, connector: Connector, *, full: bool = False, progress: Progress | None = None
+    ) -> SyncOutcome:
+        started = time.monotonic()
+        with source_lock(self.engine, self.source) as got:
+            if not got:
+                return SyncOutcome(
+                    self.source, None, "skipped", error="another sync of this source is running"
+                )
+            recover(self.engine, self.source)
+            for attempt in range(CHANGE_RETRIES + 1):
+                outcome = self._run_locked(connector, full, progress or Progress())
+                if outcome.error_class != SourceChangedError.__name__ or attempt == CHANGE_RETRIES:
+                    break
+                log.info("sync.retry", source=self.source, run=outcome.run_id, reason="source changed")
+        if outcome.status == "published":  # leavers past the retention go now (docs/privacy.md)
+            purge_due_leavers(self.engine, self.keyring, self.config, self.source)
+        if outcome.status == "published" and outcome.run_id is not None:
+            for hook in self.on_published:
+                hook(self.source, outcome.run_id)
+        outcome.seconds = time.monotonic() - started
+        log.info(
+            "sync.finished",
+            source=self.source,
+            run=outcome.run_id,
+            status=outcome.status,
+            records=outcome.records,
+            seconds=round(outcome.seconds, 2),
+            error_class=outcome.error_class,
+        )
+        return outcome
+
+    def _run_locked(self, connector: Connector, full: bool, progress: Progress) -> SyncOutcome:
+        with self.engine.begin() as conn:
+            state = load_state(conn, self.source)
+            if (
+                state is None
+                or state.published_run is None
+                or state.last_full_at is None
+                or (self.cs.schedule and utcnow() - state.last_full_at >= self.cs.schedule.full_every)
+            ):
+                full = True
+            run_id = create_run(conn, self.source, full)
+            save_state(conn, self.source, last_attempt_at=utcnow())
+        published = state.published_run if state else None
+        cursors: dict[str, str] = dict(state.cursors) if state and state.cursors and not full else {}
+        as_of = utcnow()
+        staging = Staging(self.engine, self.keyring, self.encoder(), run_id, published)
+        outcome = SyncOutcome(self.source, run_id, "running")
+        try:
+            self._read_all(connector, staging, cursors, full, progress, outcome)
+            held = guard_reasons(self.cs.guards, staging, published, full)
+            counts = {k: c.as_dict() for k, c in staging.result.counts.items()}
+            outcome.counts = counts
+            staging.conn.commit()
+            with self.engine.begin() as conn:
+                update_run(
+                    conn,
+                    run_id,
+                    counts=counts,
+                    rejected=staging.result.rejected,
+                    cursors=cursors,
+                    retries=outcome.retries,
+                )
+                if held:
+                    update_run(conn, run_id, status="held", hold_reasons=held, finished_at=utcnow())
+                    breaker.record_success(conn, self.source)
+                    outcome.status, outcome.hold_reasons = "held", held
+                else:
+                    publish_run(conn, self.source, run_id, cursors, as_of, full)
+                    outcome.status = "published"
+        except Exception as exc:
+            staging.conn.rollback()
+            status, counts_failure = _classify(exc)
+            outcome.status = "held" if status == "held" else "failed"
+            outcome.error_class = type(exc).__name__
+            outcome.error = str(exc) if isinstance(exc, PorticoError) else "unexpected error (see logs)"
+            if not isinstance(exc, PorticoError):
+                log.exception("sync.crashed", source=self.source, run=run_id)
+            with self.engine.begin() as conn:
+                if outcome.status == "failed":
+                    discard_run(conn, self.source, run_id)
+                update_run(
+                    conn,
+                    run_id,
+                    status=outcome.status,
+                    error_class=outcome.error_class,
+                    error=outcome.error,
+                    finished_at=utcnow(),
+                    retries=outcome.retries,
+                    counts={k: c.as_dict() for k, c in staging.result.counts.items()},
+                    hold_reasons=[outcome.error] if outcome.status == "held" else [],
+                )
+                if counts_failure:
+                    view = breaker.record_failure(conn, self.source, self.cs.breaker)
+                    outcome.breaker = view.state
+                else:
+                    breaker.record_success(conn, self.source)
+            outcome.hold_reasons = [outcome.error] if outcome.status == "held" else []
+        finally:
+            staging.close()
+        return outcome
+
+    def _read_all(
+        self,
+        connector: Connector,
+        staging: Staging,
+        cursors: dict[str, str],
+        full: bool,
+        progress: Progress,
+        outcome: SyncOutcome,
+    ) -> None:
+        for info in connector.streams():
+            t0 = time.monotonic()
+            records = 0
+            stream_full = True
+            started = False
+            new_cursor = None
+            seen = IdSet()
+            added_before = self._added(staging, info.kinds)
+            state = None if full else cursors.get(info.name)
+            if info.row_keys:  # read whole, skipping the rows whose versions it already holds
+                known = staging.known_rows(info.kinds)
+                pages = connector.read(info.name, state, full=full, known=known)  # type: ignore[call-arg]
+            else:
+                pages = connector.read(info.name, state, full=full)
+            for n_pages, page in enumerate(pages, start=1):
+                if not started:
+                    staging.start_stream(info.kinds, page.full)
+                    started = True
+                stream_full = stream_full and page.full
+                staging.write(page.records, page.row_keys)
+                if not info.consistent:  # only a second read of an inconsistent stream needs the ids
+                    seen.add(page.records)
+                for err in page.rejected:
+                    staging.reject(err, info.kinds[0] if len(info.kinds) == 1 else "unknown")
+                records += len(page.records) + page.known
+                outcome.retries += page.retries
+                if page.cursor is not None:
+                    new_cursor = page.cursor
+                if progress.on_page:
+                    progress.on_page(info.name, page, records, n_pages)
+            if started and stream_full:
+                # Ids came or went: offset paging may have slipped if that happened mid-read.
+                came_or_went = self._added(staging, info.kinds) > added_before or staging.pending_deletes(
+                    info.kinds
+                )
+                if came_or_went and not info.consistent:
+                    outcome.retries += confirm_full_read(connector, info.name, seen)
+                staging.finish_full_stream(info.kinds)
+            elif not started and (full or info.name not in cursors):
+                # A full read that produced no page at all: an empty source for these kinds.
+                staging.start_stream(info.kinds, True)
+                staging.finish_full_stream(info.kinds)
+            if new_cursor is not None:
+                cursors[info.name] = new_cursor
+            outcome.records += records
+            if progress.on_stream_done:
+                progress.on_stream_done(info.name, records, time.monotonic() - t0)
+
+    @staticmethod
+    def _added(staging: Staging, kinds: tuple[str, ...]) -> int:
+        counts = staging.result.counts
+        return sum(counts[k].added for k in kinds if k in counts)
+
+
+def decide(engine: Engine, source: str, run_id: int, *, approve: bool, by: str) -> str:
+    """Publish (approve) or discard a held run; returns the run's new status."""
+    with source_lock(engine, source) as got:
+        if not got:
+            raise PorticoError("a sync of this source is running; try again when it has finished")
+        with engine.begin() as conn:
+            run = get_run(conn, run_id)
+            if run is None or run.source != source:
+                raise PorticoError(f"run {run_id} does not exist for source {source}")
+            if run.status != "held":
+                raise PorticoError(f"run {run_id} is {run.status}, not held")
+            if approve:
+                publish_run(conn, source, run_id, dict(run.cursors or {}), run.started_at, run.full)
+                update_run(conn, run_id, decided_by=by)
+                return "published"
+            discard_run(conn, source, run_id)
+            update_run(conn, run_id, status="discarded", decided_by=by, finished_at=utcnow())
+            return "discarded"

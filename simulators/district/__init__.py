@@ -1,0 +1,1 @@
+"""The synthetic district: deterministic schools, families, classes and records of every kind."""

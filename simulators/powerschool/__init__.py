@@ -1,0 +1,1 @@
+"""A PowerSchool-like SIS over HTTP, fed by the synthetic district."""
