@@ -173,6 +173,8 @@ class AccessSettings(Strict):
     adult_age: int = Field(default=18, ge=14, le=21)
     adult_parent_access: Literal["june-30", "continues"] = "june-30"
     students_may_sign_in: bool = True
+    # When password-expiry reminders go out each day, in the district's time zone.
+    reminder_time: dt.time = dt.time(7, 30)
     aup: AupSettings = AupSettings(
         version="1", text="Use of the portal means agreeing to the district's acceptable-use policy."
     )

@@ -8,7 +8,7 @@ A connector turns one source (a SIS API, an export folder) into canonical record
 ``check()``
     A cheap reachability/configuration check; returns a list of problems (empty
     when fine). Never raises for an unreachable source.
-``read(stream, state, full=...)``
+``read(stream, state, full=..., known=...)``
     Yields :class:`Page` objects in order. Records that cannot be normalised are
     returned in ``Page.rejected`` as :class:`~config.errors.RecordError` (set
     aside and counted), never raised. Errors that stop the stream are raised:
@@ -35,9 +35,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import httpx
+from pydantic import BaseModel
 
 from config.errors import RecordError
+from config.secrets import SecretResolver
 from connectors.records import Record
 
 
@@ -116,9 +121,11 @@ class Connector(Protocol):
         """Check the source can be reached and is configured right."""
         ...
 
-    def read(self, stream: str, state: str | None, *, full: bool = False) -> Iterator[Page]:
+    def read(
+        self, stream: str, state: str | None, *, full: bool = False, known: KnownRows | None = None
+    ) -> Iterator[Page]:
         """Yield pages of ``stream``; incremental from ``state`` unless ``full``. Streams
-        declared with ``row_keys`` also get ``known=`` (a :class:`KnownRows`)."""
+        declared with ``row_keys`` are given ``known`` (a :class:`KnownRows`); others never."""
         ...
 
     def close(self) -> None:
@@ -126,4 +133,44 @@ class Connector(Protocol):
         ...
 
 
-__all__ = ["CheckResult", "Connector", "KnownRows", "Page", "RecordError", "StreamInfo"]
+@dataclass
+class BuildContext:
+    """What a connector may need beyond its options: injected for tests and the demo."""
+
+    secrets: SecretResolver = field(default_factory=SecretResolver)
+    base_dir: Path = field(default_factory=Path.cwd)
+    transport: httpx.BaseTransport | None = None
+    sleep: Callable[[float], None] | None = None
+
+
+# A config check against the world (files present, columns mapped): problems as
+# (key path under the connector's ``options``, plain sentence).
+ConfigCheck = Callable[[Any, Path], list[tuple[tuple[str | int, ...], str]]]
+
+
+def no_config_check(options: Any, base_dir: Path) -> list[tuple[tuple[str | int, ...], str]]:
+    return []
+
+
+@dataclass(frozen=True)
+class ConnectorType:
+    """A connector type as YAML names it: its options model (pydantic, ``extra="forbid"``),
+    how to build one, and what ``portico config validate`` checks beyond the options."""
+
+    name: str
+    options_model: type[BaseModel]
+    build: Callable[[str, Any, BuildContext], Connector]
+    check_config: ConfigCheck = no_config_check
+
+
+__all__ = [
+    "BuildContext",
+    "CheckResult",
+    "ConfigCheck",
+    "Connector",
+    "ConnectorType",
+    "KnownRows",
+    "Page",
+    "RecordError",
+    "StreamInfo",
+]

@@ -9,34 +9,12 @@ object is a :class:`ConnectorType`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
-import httpx
-from pydantic import BaseModel
+from connectors.base import BuildContext, Connector, ConnectorType
 
-from config.secrets import SecretResolver
-from connectors.base import Connector
-
-
-@dataclass
-class BuildContext:
-    """What a connector may need beyond its options: injected for tests and the demo."""
-
-    secrets: SecretResolver = field(default_factory=SecretResolver)
-    base_dir: Path = field(default_factory=Path.cwd)
-    transport: httpx.BaseTransport | None = None
-    sleep: Callable[[float], None] | None = None
-
-
-@dataclass(frozen=True)
-class ConnectorType:
-    name: str
-    options_model: type[BaseModel]
-    build: Callable[[str, Any, BuildContext], Connector]
+__all__ = ["BuildContext", "ConnectorType", "available", "build", "get", "validate_connectors"]
 
 
 _BUILTINS = {
@@ -99,8 +77,7 @@ def validate_connectors(loaded: Any) -> list[Any]:
             continue
         model, found = loaded.validate_model(ct.options_model, cs.options, ("connectors", i, "options"))
         problems.extend(found)
-        check = getattr(ct, "check_config", None)
-        if model is not None and check is not None:
-            for key, message in check(model, loaded.base_dir):
+        if model is not None:
+            for key, message in ct.check_config(model, loaded.base_dir):
                 problems.append(loaded.problem(("connectors", i, "options", *key), message))
     return problems

@@ -9,10 +9,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from cache.store import Cache, open_cache
+from cache.types import utcnow
 from config.settings import PorticoConfig
 from gateway.access import accounts
+from gateway.access.security import hash_password
 from gateway.api.app import create_app
-from gateway.sync.engine import SyncEngine
+from gateway.bootstrap import build_application
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from tests.fakes import ListConnector, make_config
 
@@ -36,9 +38,9 @@ class World:
         return self.cache.keyring.index.ref("sis", kind, source_id)
 
     def sync(self, d: SyntheticDistrict | None = None) -> Any:
-        out = SyncEngine(self.cache.engine, self.cache.keyring, self.config, self.config.connectors[0]).run(
-            connector(d or self.district), full=True
-        )
+        """A full sync the way every process runs one: through the bootstrap, with its hooks."""
+        app = build_application(self.config, base_dir=self.tmp, cache=self.cache)
+        out = app.sync("sis", connector=connector(d or self.district), full=True)
         assert out.status == "published", (out.status, out.hold_reasons, out.error)
         return out
 
@@ -63,22 +65,24 @@ def build_world(
     w = World(config, cache, d, {}, tmp)
     w.sync()
     student, mum, dad = d.cases.split_household
+    # Provisioning (an after-publish hook) made their accounts: activate them as invitations would.
     with cache.engine.begin() as conn:
-        for label, role, subject in (
-            ("mum", "guardian", w.ref("contact", mum)),
-            ("dad", "guardian", w.ref("contact", dad)),
-            ("kid", "student", w.ref("student", student)),
+        for label, subject in (
+            ("mum", w.ref("contact", mum)),
+            ("dad", w.ref("contact", dad)),
+            ("kid", w.ref("student", student)),
         ):
-            w.users[label] = f"{label}.user@portal.example.net"
-            accounts.create(
+            account = accounts.find_by_subject(conn, "sis", subject)
+            assert account is not None, label
+            w.users[label] = accounts.username_of(cache.keyring, account)
+            accounts.set_fields(
                 conn,
-                cache.keyring,
-                role=role,
-                source="sis",
-                subject_ref=subject,
-                username=w.users[label],
-                password=PASSWORD,
+                account.id,
+                status="active",
+                password_hash=hash_password(PASSWORD),
+                password_changed_at=utcnow(),
                 aup_version=config.access.aup.version,
+                aup_accepted_at=utcnow(),
             )
     return w
 

@@ -12,7 +12,8 @@ from config.errors import SourceDataError
 from connectors import registry
 from connectors.cloudschool.connector import CloudSchoolConnector
 from connectors.cloudschool.values import BadCell, DateParser, DateTimeParser, Flags, parse_time
-from simulators.cloudschool.rehearsal import cloudschool_command, demo_connector
+from gateway.cli.demo_cmds import demo_connector
+from gateway.cli.simulate_cmds import cloudschool_command
 from tests.cloudschool_support import connector, export
 
 

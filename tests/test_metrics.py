@@ -11,8 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cache.db import make_engine
 from cache.store import open_cache
-from gateway.ops.metrics import SyncCollector, make_registry
+from gateway.ops.metrics import make_registry
 from gateway.sync.engine import SyncEngine
+from gateway.sync.metrics import SyncCollector
 from tests.fakes import ListConnector, make_config
 from tests.test_snapshot import family
 
@@ -40,7 +41,7 @@ def test_a_scrape_reports_last_success_duration_records_failures_breaker_and_sta
     bad.fail_in = "contacts"
     bad.page_size = 10
     assert engine.run(bad).status == "failed"
-    text = generate_latest(make_registry(cache, cache.config)).decode()
+    text = generate_latest(make_registry(SyncCollector(cache.engine, cache.config))).decode()
     got = samples(text)
     sis = (("connector", "sis"),)
     assert got[("portico_cache_up", ())] == 1
@@ -66,7 +67,7 @@ def test_a_snapshot_older_than_stale_after_is_reported_stale(tmp_path: Path, sql
     )
     cache = open_cache(config, secrets)
     SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).run(ListConnector("sis", family(5)))
-    got = samples(generate_latest(make_registry(cache)).decode())
+    got = samples(generate_latest(make_registry(SyncCollector(cache.engine, cache.config))).decode())
     assert got[("portico_sync_stale", (("connector", "sis"),))] == 1
     cache.dispose()
 

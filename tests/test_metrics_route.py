@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cache.store import open_cache
-from gateway.api.app import create_app
+from gateway.bootstrap import build_application
 from gateway.sync.engine import SyncEngine
 from tests.fakes import ListConnector, make_config
 from tests.test_snapshot import family
@@ -26,7 +26,7 @@ def test_metrics_need_the_operator_token_and_otherwise_look_like_any_missing_pat
         SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).run(
             ListConnector("sis", family(5))
         )
-        with TestClient(create_app(config, cache)) as client:
+        with TestClient(build_application(config, cache=cache, secrets=secrets).api()) as client:
             missing = client.get("/no-such-path")
             for headers in ({}, {"Authorization": "Bearer wrong"}):
                 r = client.get("/metrics", headers=headers)
@@ -42,9 +42,9 @@ def test_without_a_token_only_loopback_may_scrape(tmp_path: Path, sqlite_url: st
     config, secrets = make_config(tmp_path, sqlite_url)
     cache = open_cache(config, secrets)
     try:
-        with TestClient(create_app(config, cache)) as remote:  # the test client is not loopback
+        with TestClient(build_application(config, cache=cache, secrets=secrets).api()) as remote:  # the test client is not loopback
             assert remote.get("/metrics").status_code == 404
-        with TestClient(create_app(config, cache), client=("127.0.0.1", 50000)) as local:
+        with TestClient(build_application(config, cache=cache, secrets=secrets).api(), client=("127.0.0.1", 50000)) as local:
             assert local.get("/metrics").status_code == 200
     finally:
         cache.dispose()

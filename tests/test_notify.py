@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from gateway.ops import notify
+from gateway.ops.mail import MailError, Message, mailer_from
 from tests.fakes import make_config
 
 
@@ -42,8 +42,8 @@ def test_a_message_goes_to_the_configured_smtp_relay(tmp_path: Path, sqlite_url:
                 "from_address": "portico@d.example",
             },
         )
-        notify.send(
-            config, "office@school.example.org", "Portico correction request cor_1", "Please check.\n"
+        mailer_from(config.mail).send(
+            Message("office@school.example.org", "Portico correction request cor_1", "Please check.\n")
         )
     finally:
         controller.stop()
@@ -58,6 +58,6 @@ def test_an_unreachable_relay_is_a_mail_error_that_names_the_relay_not_the_messa
     config, _ = make_config(
         tmp_path, sqlite_url, mail={"backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port}
     )
-    with pytest.raises(notify.MailError) as err:
-        notify.send(config, "office@school.example.org", "subject", "Alexei was present")
+    with pytest.raises(MailError) as err:
+        mailer_from(config.mail).send(Message("office@school.example.org", "subject", "Alexei was present"))
     assert f"127.0.0.1:{port}" in str(err.value) and "Alexei" not in str(err.value)

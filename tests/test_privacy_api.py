@@ -16,11 +16,11 @@ from click.testing import CliRunner
 from sqlalchemy import insert, text
 
 from cache.read.reader import CURRENT
+from cache.read.visibility import RULE_OF_KIND
 from cache.tables.accounts import AccessHold
 from cache.types import utcnow
 from gateway.cli import main
 from gateway.privacy import audit
-from gateway.privacy.export import LAG_RULE
 from tests.privacy_support import World, build_world, client_for, login, write_config_yaml
 
 
@@ -119,7 +119,7 @@ def cache_rows(w: World, sid: str) -> list[dict]:
 
 
 def inside_lag(w: World, row: dict, now: dt.datetime) -> bool:
-    rule = getattr(w.config.visibility, LAG_RULE.get(row["kind"], "reports"))
+    rule = getattr(w.config.visibility, RULE_OF_KIND.get(row["kind"], "reports"))
     stamp = row["stamp"]
     if isinstance(stamp, str):
         stamp = dt.datetime.fromisoformat(stamp)

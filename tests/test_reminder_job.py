@@ -6,10 +6,7 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from cache.store import open_cache
-from config.loader import LoadedConfig
-from gateway.cli.serve_cmds import add_reminder_job
-from gateway.sync.scheduler import SyncScheduler
+from gateway.bootstrap import REMINDERS_JOB, build_application
 from tests.fakes import make_config
 
 
@@ -22,12 +19,9 @@ def test_the_reminder_job_runs_daily_at_half_past_seven_local_and_sends_through_
         access={"password_policy": "school-aup"},
         mail={"backend": "outbox", "outbox_dir": str(tmp_path / "outbox")},
     )
-    cache = open_cache(config, secrets)
+    app = build_application(config, base_dir=tmp_path, secrets=secrets)
     try:
-        scheduler = SyncScheduler(cache, lambda name: None)  # type: ignore[arg-type,return-value]
-        loaded = LoadedConfig(config=config, file=str(tmp_path / "portico.yaml"), lines={}, raw={})
-        add_reminder_job(scheduler, loaded, cache)
-        job = scheduler.scheduler.get_job("password-reminders")
+        job = app.scheduler().scheduler.get_job(REMINDERS_JOB)
         assert job is not None
         tz = ZoneInfo(config.district.timezone)
         now = dt.datetime(2026, 3, 7, 6, 0, tzinfo=tz)  # DST starts in New York at 02:00 on 8 March
@@ -40,4 +34,4 @@ def test_the_reminder_job_runs_daily_at_half_past_seven_local_and_sends_through_
         job.func()  # no account is due: runs cleanly, sends nothing
         assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").iterdir())
     finally:
-        cache.dispose()
+        app.dispose()

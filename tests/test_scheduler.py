@@ -12,11 +12,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from cache.store import open_cache
 from config.loader import load
-from config.secrets import SecretResolver
-from connectors import registry
+from gateway.bootstrap import build_application
 from gateway.sync import breaker
 from gateway.sync.engine import SyncOutcome
-from gateway.sync.scheduler import SyncScheduler, make_runner
+from gateway.sync.scheduler import SyncScheduler
 from tests.fake_source import install, write_config, write_state
 from tests.fakes import make_config, utc
 
@@ -127,18 +126,12 @@ def test_two_runs_of_one_connector_at_once_give_one_sync_and_one_skip(
         options={"state_file": str(tmp_path / "source.json"), "page_size": 10, "page_delay": 0.05},
     )
     loaded = load(str(path))
-    cache = open_cache(loaded.config, SecretResolver(base_dir=tmp_path))
-
-    def build(name: str):
-        cs = loaded.config.connector(name)
-        return registry.build(cs.type, cs.name, cs.options, registry.BuildContext(base_dir=tmp_path))
-
-    run = make_runner(cache, build)
+    app = build_application(loaded.config, base_dir=tmp_path)
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(run("sis").status)) for _ in range(2)]
+    threads = [threading.Thread(target=lambda: results.append(app.sync("sis").status)) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    cache.dispose()
+    app.dispose()
     assert sorted(results) == ["published", "skipped"]

@@ -11,9 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cache.read.reader import CURRENT, Reader, StudentHandle, newest_first
+from cache.read.predicates import CURRENT
+from cache.read.reader import Reader, StudentHandle, newest_first
+
+if TYPE_CHECKING:
+    from cache.read.visibility import Window
 
 Row = tuple[str, dict[str, Any]]
 # Decrypted shared records (schools, sections: no personal data) by
@@ -219,7 +223,7 @@ def assignments(
     end: dt.date,
     *,
     section_ref: str | None = None,
-    visible_before: dt.datetime | None = None,
+    window: Window | None = None,
     after: tuple[str, str] | None = None,
     limit: int = 1000,
 ) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
@@ -240,7 +244,7 @@ def assignments(
         "e": end,
         "p": student.published_run,
     }
-    sql = newest_first(sql, params, visible_before=visible_before, after=after, limit=limit)
+    sql = newest_first(sql, params, window=window, after=after, limit=limit)
     rows = _in(reader, sql, params, ["secs"])
     found = [(ref, sec, reader.open(student.source, "assignment", ref, k, p)) for ref, k, p, sec in rows]
     results: dict[str, dict[str, Any]] = {}

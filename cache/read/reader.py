@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection
 
 from cache.keys.keystore import Keyring
+from cache.read.predicates import CURRENT, ON_ROLL
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
 from cache.tables.records import SourceState
 from cache.types import fetch_on
 
-CURRENT = "{t}.valid_from <= :p AND ({t}.valid_to IS NULL OR {t}.valid_to > :p)"
+if TYPE_CHECKING:
+    from cache.read.visibility import Window
+
 
 _HOLDS = """NOT EXISTS (SELECT 1 FROM access_hold h WHERE h.source = st.source AND h.released_at IS NULL
   AND ((h.subject = 'student' AND h.ref = st.ref) OR (h.subject = 'contact' AND h.ref = :me)))"""
@@ -36,8 +39,7 @@ SELECT st.ref, st.key_id, st.payload FROM record st
 WHERE st.source = :src AND st.kind = 'student' AND {CURRENT.format(t="st")}
   AND st.ref IN (SELECT ln.student_ref FROM record ln WHERE ln.source = :src AND ln.kind = 'link'
     AND ln.contact_ref = :me AND ln.contact_ref IS NOT NULL AND ln.access = :yes AND {CURRENT.format(t="ln")})
-  AND (st.active_from IS NULL OR st.active_from <= :today)
-  AND (st.active_to IS NULL OR st.active_to > :today)
+  AND {ON_ROLL.format(t="st")}
   AND (st.guardian_until IS NULL OR st.guardian_until >= :today)
   AND {_HOLDS}
 """
@@ -45,8 +47,7 @@ WHERE st.source = :src AND st.kind = 'student' AND {CURRENT.format(t="st")}
 STUDENT_SELF = f"""
 SELECT st.ref, st.key_id, st.payload FROM record st
 WHERE st.source = :src AND st.kind = 'student' AND st.ref = :me AND {CURRENT.format(t="st")}
-  AND (st.active_from IS NULL OR st.active_from <= :today)
-  AND (st.active_to IS NULL OR st.active_to > :today)
+  AND {ON_ROLL.format(t="st")}
 """
 
 
@@ -54,19 +55,18 @@ def newest_first(
     sql: str,
     params: dict[str, Any],
     *,
-    visible_before: dt.datetime | None = None,
-    hide_day: dt.date | None = None,
+    window: Window | None = None,
     after: tuple[str, str] | None = None,
     limit: int,
 ) -> str:
-    """Append the "not live" lag, the same-day rule, the cursor and the newest-first order
-    to a query over ``record r`` (filling ``params``)."""
-    if visible_before is not None:
+    """Append the visibility window (:mod:`cache.read.visibility`), the cursor and the
+    newest-first order to a query over ``record r`` (filling ``params``)."""
+    if window is not None:
         sql += " AND (r.stamp IS NULL OR r.stamp <= :vb)"
-        params["vb"] = visible_before
-    if hide_day is not None:
-        sql += " AND (r.day IS NULL OR r.day <> :hd)"
-        params["hd"] = hide_day
+        params["vb"] = window.visible_before
+        if window.hidden_day is not None:
+            sql += " AND (r.day IS NULL OR r.day <> :hd)"
+            params["hd"] = window.hidden_day
     if after is not None:
         sql += " AND (r.day < :ad OR (r.day = :ad AND r.ref > :ar))"
         params["ad"], params["ar"] = dt.date.fromisoformat(after[0]), after[1]
@@ -145,6 +145,12 @@ class Reader:
         found = self._students(principal, published, today, ref)
         return found[0] if found else None
 
+    def for_operator(self, source: str, published: int, ref: str) -> StudentHandle | None:
+        """Any student of the snapshot, with no relationship check: for operator commands
+        (a subject-access export, a purge), never for a request from a family."""
+        found = self.shared(source, "student", ref, published)
+        return None if found is None else StudentHandle(ref, source, published, found)
+
     def records(
         self,
         student: StudentHandle,
@@ -152,8 +158,7 @@ class Reader:
         *,
         day_from: dt.date | None = None,
         day_to: dt.date | None = None,
-        visible_before: dt.datetime | None = None,
-        hide_day: dt.date | None = None,
+        window: Window | None = None,
         after: tuple[str, str] | None = None,
         limit: int = 1000,
     ) -> list[tuple[str, dict[str, Any]]]:
@@ -174,16 +179,15 @@ class Reader:
         if day_to is not None:
             sql += " AND r.day <= :dt"
             params["dt"] = day_to
-        sql = newest_first(
-            sql, params, visible_before=visible_before, hide_day=hide_day, after=after, limit=limit
-        )
+        sql = newest_first(sql, params, window=window, after=after, limit=limit)
         rows = self._exec(sql, params)
         return [
             (ref, self.open(student.source, kind, ref, key_id, payload)) for ref, key_id, payload, _ in rows
         ]
 
     def shared(self, source: str, kind: str, ref: str, published: int) -> dict[str, Any] | None:
-        """A non-personal record (school, section, notice) by its ref in the published snapshot."""
+        """A record by its ref in the published snapshot, unchecked: for non-personal records
+        (school, section, notice) and :meth:`for_operator`."""
         rows = self._exec(
             f"SELECT ref, key_id, payload FROM record r WHERE r.source = :src AND r.kind = :k AND r.ref = :ref "
             f"AND {CURRENT.format(t='r')}",

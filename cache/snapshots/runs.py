@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from cache.tables.core import core_table
 from cache.tables.records import SourceState, SyncRun
 from cache.types import utcnow
 
-RUNS = SyncRun.__table__  # type: ignore[attr-defined]
-STATE = SourceState.__table__  # type: ignore[attr-defined]
+RUNS = core_table(SyncRun)
+STATE = core_table(SourceState)
 
 
 def create_run(conn: Connection, source: str, full: bool) -> int:

@@ -22,6 +22,7 @@ from cache.snapshots.encode import CONFIG_SHAPED_KINDS, Encoded, Encoder, aad
 from cache.snapshots.purge_filter import PurgeFilter
 from cache.snapshots.runs import save_state, update_run
 from cache.snapshots.versions import VersionIndex
+from cache.tables.records import CURRENT
 from cache.types import binder, utcnow
 from config.errors import RecordError
 from connectors.records import Record
@@ -33,11 +34,11 @@ _INSERT_COLS = (
 )
 
 
-def _date_sqlite(v: dt.date | None) -> str | None:
-    return None if v is None else v.isoformat()
+def _date_sqlite(v: object) -> object:
+    return v.isoformat() if isinstance(v, dt.date) else v
 
 
-def _date_pg(v: dt.date | None) -> dt.date | None:
+def _date_pg(v: object) -> object:
     return v
 
 
@@ -300,8 +301,8 @@ class Staging:
             out[kind] = int(
                 self.conn.execute(
                     text(
-                        "SELECT count(*) FROM record WHERE source=:s AND kind=:k AND valid_from <= :p "
-                        "AND (valid_to IS NULL OR valid_to > :p)"
+                        "SELECT count(*) FROM record r WHERE r.source=:s AND r.kind=:k AND "
+                        + CURRENT.format(t="r")
                     ),
                     {"s": self.source, "k": kind, "p": self.published},
                 ).scalar()

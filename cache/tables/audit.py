@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
+from cache.tables.core import core_table
 from cache.types import UtcDateTime
 
 GENESIS = "0" * 64
@@ -39,5 +40,5 @@ class AuditHead(SQLModel, table=True):
     last_hash: str = Field(default=GENESIS, sa_type=String(64))
 
 
-EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
-HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+EVENTS = core_table(AuditEvent)
+HEAD = core_table(AuditHead)

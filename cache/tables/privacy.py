@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
+from cache.tables.core import core_table
 from cache.types import UtcDateTime
 
 
@@ -74,6 +75,6 @@ class CorrectionRequest(SQLModel, table=True):
     note_enc: bytes | None = Field(default=None, sa_type=LargeBinary)
 
 
-PURGED = PurgedSubject.__table__  # type: ignore[attr-defined]
-CERTIFICATES = DeletionCertificate.__table__  # type: ignore[attr-defined]
-CORRECTIONS = CorrectionRequest.__table__  # type: ignore[attr-defined]
+PURGED = core_table(PurgedSubject)
+CERTIFICATES = core_table(DeletionCertificate)
+CORRECTIONS = core_table(CorrectionRequest)

@@ -18,6 +18,11 @@ from sqlmodel import Field, SQLModel
 
 from cache.types import UtcDateTime
 
+# Snapshot currency, as a SQL fragment over a ``record`` row aliased ``{t}``: the version
+# of a record that the snapshot published by run ``:p`` holds. The one spelling of it;
+# readers take it from cache.read.predicates.
+CURRENT = "{t}.valid_from <= :p AND ({t}.valid_to IS NULL OR {t}.valid_to > :p)"
+
 
 class RecordRow(SQLModel, table=True):
     __tablename__ = "record"

@@ -26,14 +26,13 @@ import structlog
 
 from config.errors import RecordError, SourceDataError, SourceUnavailableError
 from connectors import records as rec
-from connectors.base import CheckResult, KnownRows, Page, StreamInfo
+from connectors.base import BuildContext, CheckResult, ConnectorType, KnownRows, Page, StreamInfo
 from connectors.cloudschool import attendance, mapping, normalize, normalize_work, values
 from connectors.cloudschool import options as options_module
 from connectors.cloudschool.export import Export, ExportFile, Gate, unchanged
 from connectors.cloudschool.options import Options
 from connectors.cloudschool.reader import copy_file, open_csv
 from connectors.cloudschool.values import BadCell
-from connectors.registry import BuildContext, ConnectorType
 
 log = structlog.get_logger(__name__)
 
@@ -371,11 +370,4 @@ def check_config(options: Any, base_dir: Path) -> list[tuple[mapping.Key, str]]:
     return mapping.mapping_problems(options, base_dir / options.path)
 
 
-@dataclass(frozen=True)
-class CloudSchoolType(ConnectorType):
-    """A connector type whose config check also reads the export folder's headers."""
-
-    check_config: Callable[[Any, Path], list[tuple[mapping.Key, str]]] = check_config
-
-
-CONNECTOR_TYPE = CloudSchoolType("cloudschool", Options, build)
+CONNECTOR_TYPE = ConnectorType("cloudschool", Options, build, check_config)

@@ -19,7 +19,7 @@ import httpx
 import structlog
 
 from config.errors import PorticoError, SourceDataError
-from connectors.base import CheckResult, Page, StreamInfo
+from connectors.base import BuildContext, CheckResult, ConnectorType, KnownRows, Page, StreamInfo
 from connectors.http import ReadOnlyClient, json_body
 from connectors.powerschool import normalize, paging
 from connectors.powerschool.auth import TokenSession
@@ -32,7 +32,6 @@ from connectors.powerschool.streams import (
     V1_CAP_KEYS,
     StreamSpec,
 )
-from connectors.registry import BuildContext, ConnectorType
 
 __all__ = ["CONNECTOR_TYPE", "Options", "PowerSchoolConnector", "build"]
 
@@ -74,7 +73,9 @@ class PowerSchoolConnector:
             return CheckResult([f"connector {self.name}: {exc}"])
         return CheckResult()
 
-    def read(self, stream: str, state: str | None, *, full: bool = False) -> Iterator[Page]:
+    def read(
+        self, stream: str, state: str | None, *, full: bool = False, known: KnownRows | None = None
+    ) -> Iterator[Page]:
         spec = BY_NAME.get(stream)
         if spec is None or spec not in self._specs():
             raise KeyError(stream)

@@ -9,10 +9,11 @@ from sqlalchemy import Connection, insert, select, update
 from cache.keys.keystore import Keyring
 from cache.snapshots.encode import aad
 from cache.tables.accounts import Account
+from cache.tables.core import core_table
 from cache.types import utcnow
 from gateway.access.security import hash_password, normalise_username
 
-ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
+ACCOUNTS = core_table(Account)
 
 
 def owner_of(role: str, subject_ref: str) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from cache.read.reader import CURRENT, Reader
+from cache.read.predicates import CURRENT, ON_ROLL
+from cache.read.reader import Reader
 
-_ON_ROLL = """(st.active_from IS NULL OR st.active_from <= :today)
-  AND (st.active_to IS NULL OR st.active_to > :today)"""
+_ON_ROLL = ON_ROLL.format(t="st")
 
 ENTITLED_CONTACTS = f"""
 SELECT c.ref, c.key_id, c.payload FROM record c

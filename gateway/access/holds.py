@@ -16,11 +16,12 @@ from sqlalchemy import Connection, insert, select, update
 from cache.keys.keystore import Keyring
 from cache.snapshots.encode import aad
 from cache.tables.accounts import AccessHold
+from cache.tables.core import core_table
 from cache.types import utcnow
 from gateway.access import accounts, sessions
 from gateway.privacy import audit
 
-HOLDS = AccessHold.__table__  # type: ignore[attr-defined]
+HOLDS = core_table(AccessHold)
 CONTACT_KINDS = ("court-order", "aup-breach", "responsibility-questioned")
 STUDENT_KINDS = ("child-protection", "student-request")
 

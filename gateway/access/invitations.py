@@ -16,13 +16,14 @@ from cache.read.reader import Reader
 from cache.snapshots.runs import load_state
 from cache.store import Cache
 from cache.tables.accounts import Account
+from cache.tables.core import core_table
 from config.settings import PorticoConfig
 from gateway.access import accounts, credentials, tokens
 from gateway.access.entitlement import emails, school_people
 from gateway.access.security import normalise_username
 from gateway.ops.mail import Mailer, MailError, Message
 
-ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
+ACCOUNTS = core_table(Account)
 
 
 @dataclass

@@ -16,12 +16,13 @@ from sqlalchemy import select
 
 from cache.store import Cache
 from cache.tables.accounts import Account
+from cache.tables.core import core_table
 from config.settings import PorticoConfig
 from gateway.access import accounts, credentials
 from gateway.access.passwords import Preset, preset
 from gateway.ops.mail import Mailer, MailError, Message
 
-ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
+ACCOUNTS = core_table(Account)
 
 
 def age_days(account: Account, now: dt.datetime) -> int | None:

@@ -13,12 +13,13 @@ import orjson
 from sqlalchemy import Connection, delete, insert, update
 
 from cache.tables.accounts import Account, Session
+from cache.tables.core import core_table
 from cache.types import fetch, typed, utcnow
 from config.settings import AccessSettings
 from gateway.access.security import new_token, token_hash
 
-SESSIONS = Session.__table__  # type: ignore[attr-defined]
-ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
+SESSIONS = core_table(Session)
+ACCOUNTS = core_table(Account)
 # last_seen_at is written at most this often: one write per minute, not per request.
 TOUCH_EVERY = dt.timedelta(seconds=60)
 _FIELDS = tuple(Account.model_fields)

@@ -16,8 +16,9 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cache.tables.accounts import LoginThrottle
+from cache.tables.core import core_table
 
-THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
+THROTTLE = core_table(LoginThrottle)
 # Free failures before delays start: a parent mistyping is never slowed down; an
 # address is shared by a whole school's or a household's devices behind NAT.
 FREE = {"u": 5, "a": 20}

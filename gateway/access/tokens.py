@@ -7,10 +7,11 @@ import datetime as dt
 from sqlalchemy import Connection, insert, select, update
 
 from cache.tables.accounts import AccountToken
+from cache.tables.core import core_table
 from cache.types import utcnow
 from gateway.access.security import new_token, token_hash
 
-TOKENS = AccountToken.__table__  # type: ignore[attr-defined]
+TOKENS = core_table(AccountToken)
 
 
 def issue(conn: Connection, account_id: str, purpose: str, ttl: dt.timedelta) -> str:

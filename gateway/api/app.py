@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cache.store import Cache
@@ -65,6 +66,8 @@ def create_app(
     cache: Cache,
     clock: Callable[[], dt.datetime] | None = None,
     mailer: Mailer | None = None,
+    metrics_registry: CollectorRegistry | None = None,
+    metrics_token: str | None = None,
 ) -> FastAPI:
     docs = config.api.docs
     app = FastAPI(
@@ -80,6 +83,8 @@ def create_app(
         cache=cache,
         clock=clock or utcnow,
         mailer=mailer or mailer_from(config.mail),
+        metrics=metrics_registry,
+        metrics_token=metrics_token,
     )
     problems.install(app)
     app.add_middleware(HeadAsGet)

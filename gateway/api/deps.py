@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 
@@ -24,11 +25,11 @@ from cache.tables.accounts import Account
 from cache.tables.records import SourceState
 from cache.types import typed, utcnow
 from config.errors import SnapshotUnavailableError
-from config.settings import PorticoConfig
+from config.settings import MailSettings, PorticoConfig
 from gateway.access import passwords, sessions
 from gateway.api.auditbatch import AuditBatcher
 from gateway.api.problems import Problem
-from gateway.ops.mail import Mailer
+from gateway.ops.mail import Mailer, OutboxMailer
 from gateway.privacy import audit
 from gateway.privacy.audit import Entry as AuditEntry
 
@@ -41,7 +42,10 @@ class Portico:
     cache: Cache
     # What "now" is for visibility, coming of age and enrolment: tests move it.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
-    mailer: Mailer | None = None
+    mailer: Mailer = field(default_factory=lambda: OutboxMailer(MailSettings()))
+    # What ``/metrics`` serves (chosen by the bootstrap), and the token it asks for.
+    metrics: CollectorRegistry | None = None
+    metrics_token: str | None = None
     _batcher: AuditBatcher | None = None
 
     @property
@@ -236,7 +240,7 @@ def request_id(request: Request) -> str:
     rid = scope.get("portico.request_id")
     if rid is None:
         rid = scope["portico.request_id"] = os.urandom(16).hex()
-    return rid  # type: ignore[no-any-return]
+    return str(rid)
 
 
 _ADDRESSES: dict[tuple[BlindIndex, str], str] = {}

@@ -1,9 +1,8 @@
-"""What every command shares: loading and validating the config, opening the cache, output."""
+"""What every command shares: loading and validating the config, opening the application, output."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
@@ -12,9 +11,8 @@ from cache.store import Cache, open_cache
 from config.errors import ConfigError, PorticoError
 from config.loader import LoadedConfig, load
 from config.secrets import SecretResolver
-from config.settings import PorticoConfig
 from connectors import registry
-from connectors.base import Connector
+from gateway.bootstrap import Application, build_application
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -83,18 +81,20 @@ def cache_of(ctx: click.Context) -> Cache:
     return obj["cache"]  # type: ignore[no-any-return]
 
 
-def build_connector(loaded: LoadedConfig, name: str, **ctx_overrides: Any) -> Connector:
-    cs = loaded.config.connector(name)
-    bctx = registry.BuildContext(secrets=secrets_of(loaded), base_dir=loaded.base_dir, **ctx_overrides)
+def app_of(ctx: click.Context) -> Application:
+    """The command's application (config, cache, mailer), wired by :mod:`gateway.bootstrap`."""
+    obj: dict[str, Any] = ctx.find_root().obj
+    if "app" not in obj:
+        loaded = config_of(ctx)
+        obj["app"] = build_application(
+            loaded.config, base_dir=loaded.base_dir, secrets=secrets_of(loaded), cache=cache_of(ctx)
+        )
+    return obj["app"]  # type: ignore[no-any-return]
+
+
+def application(loaded: LoadedConfig) -> Application:
+    """An application for a config loaded outside a click context (the demo)."""
     try:
-        return registry.build(cs.type, cs.name, cs.options, bctx)
+        return build_application(loaded.config, base_dir=loaded.base_dir, secrets=secrets_of(loaded))
     except PorticoError as exc:
-        fail(f"connector {name}: {exc}")
-
-
-def publish_hooks(cache: Cache, config: PorticoConfig) -> list[Callable[[str, int], None]]:
-    """What runs after every publish, wherever syncs run (CLI, worker, serve, demo)."""
-    from cache import maintenance
-    from gateway.access import provision
-
-    return [maintenance.after_publish(cache.engine), provision.after_publish(cache, config)]
+        fail(f"cannot open the cache: {exc}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from gateway.api.routes.privacy import correction_mail
-from gateway.cli.common import cache_of, config_of, fail, secrets_of
+from gateway.cli.common import app_of, cache_of, config_of, fail
 from gateway.cli.privacy_cmds import operator
-from gateway.ops import notify
+from gateway.ops.mail import MailError, Message
 from gateway.privacy import audit, corrections
 
 
@@ -66,7 +66,8 @@ def resolve_cmd(ctx: click.Context, request_id: str, status: str, note: str | No
 def notify_cmd(ctx: click.Context) -> None:
     """Re-send requests whose email to the school's data contact did not go out."""
     loaded = config_of(ctx)
-    cache = cache_of(ctx)
+    portico = app_of(ctx)
+    cache = portico.cache
     sent = failed = 0
     with cache.engine.connect() as conn:
         for c in corrections.listing(conn, cache.keyring, "open"):
@@ -77,8 +78,8 @@ def notify_cmd(ctx: click.Context) -> None:
                 failed += 1
                 continue
             try:
-                notify.send(loaded.config, *mail, secrets_=secrets_of(loaded))
-            except notify.MailError as exc:
+                portico.mailer.send(Message(*mail))
+            except MailError as exc:
                 click.echo(f"{c.id}: {exc}", err=True)
                 failed += 1
                 continue

@@ -14,21 +14,36 @@ import uvicorn
 import yaml
 
 from cache.keys.crypto import new_kek_line
-from cache.store import Cache, open_cache
+from cache.store import Cache
 from cache.types import utcnow
 from config.loader import LoadedConfig
 from gateway.access import accounts
 from gateway.access.security import hash_password
-from gateway.api.app import create_app, settle_before_serving
-from gateway.cli.common import build_connector, load_valid, publish_hooks, secrets_of
+from gateway.api.app import settle_before_serving
+from gateway.cli.common import application, load_valid
 from gateway.cli.sync_cmds import print_outcome
 from gateway.ops.logging import configure_logging
-from gateway.sync.engine import SyncEngine
-from simulators.cloudschool.rehearsal import demo_connector
+from simulators.cloudschool.rehearsal import simulate_cloudschool
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.server import make_app, run_in_thread
 
 CLIENT_ID_ENV, CLIENT_SECRET_ENV = "PORTICO_DEMO_PS_CLIENT_ID", "PORTICO_DEMO_PS_CLIENT_SECRET"
+
+
+def demo_connector(
+    workdir: Path, *, name: str = "school", students: int = 120, seed: int = 11, today: dt.date | None = None
+) -> dict[str, object]:
+    """Write a clean export under ``workdir/cloudschool-export`` and return the YAML
+    ``connectors:`` entry that reads it (for ``portico demo``: one PowerSchool-like
+    district and one Cloud-School-like school side by side)."""
+    folder = workdir / "cloudschool-export"
+    _, options = simulate_cloudschool(folder, students=students, seed=seed, today=today)
+    return {
+        "name": name,
+        "type": "cloudschool",
+        "schedule": {"interval": "PT1H"},
+        "options": {**options, "path": "cloudschool-export", "settle_seconds": 0},
+    }
 
 
 def demo_config(workdir: Path, sis_url: str) -> dict[str, Any]:
@@ -155,22 +170,12 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     loaded = load_valid(str(config_path))
     configure_logging(loaded.config.logging)
-    cache = open_cache(loaded.config, secrets_of(loaded))
+    portico = application(loaded)
+    cache = portico.cache
     try:
         for cs in loaded.config.connectors:
-            connector = build_connector(loaded, cs.name)
-            try:
-                click.echo(f"Syncing {cs.name} ...")
-                engine = SyncEngine(
-                    cache.engine,
-                    cache.keyring,
-                    loaded.config,
-                    cs,
-                    on_published=publish_hooks(cache, loaded.config),
-                )
-                out = engine.run(connector, full=True)
-            finally:
-                connector.close()
+            click.echo(f"Syncing {cs.name} ...")
+            out = portico.sync(cs.name, full=True)
             print_outcome(out)
             if out.status != "published":
                 raise click.ClickException(f"the demo sync of {cs.name} did not publish ({out.status})")
@@ -190,9 +195,9 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
         )
         if no_serve:
             return
-        app = create_app(loaded.config, cache)
+        app = portico.api()
         settle_before_serving()
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
     finally:
-        cache.dispose()
+        portico.dispose()
         stop_sis()

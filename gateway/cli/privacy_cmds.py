@@ -8,13 +8,15 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
 
-from cache.read.reader import Principal, Reader, StudentHandle
+from cache.read.reader import Principal, Reader
 from cache.snapshots.runs import load_state
 from cache.store import Cache
+from cache.tables.core import core_table
 from cache.tables.records import RecordRow
 from cache.types import utcnow
 from gateway.cli.common import cache_of, config_of, fail
@@ -24,7 +26,7 @@ from gateway.privacy.leavers import purge_leavers
 from gateway.privacy.purge import PurgeError, purge_students
 from gateway.privacy.purge_district import purge_district
 
-RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
+RECORDS = core_table(RecordRow)
 
 
 def operator() -> str:
@@ -204,31 +206,18 @@ def export_cmd(ctx: click.Context, student_id: str, source: str | None, fmt: str
         if state is None or state.published_run is None:
             fail(f"{src}: nothing published yet")
         reader = Reader(conn, cache.keyring)
-        row = conn.execute(
-            select(RECORDS.c.key_id, RECORDS.c.payload).where(
-                RECORDS.c.source == src,
-                RECORDS.c.kind == "student",
-                RECORDS.c.ref == ref,
-                RECORDS.c.valid_from <= state.published_run,
-                RECORDS.c.valid_to.is_(None) | (RECORDS.c.valid_to > state.published_run),
-            )
-        ).first()
-        if row is None:
+        handle = reader.for_operator(src, state.published_run, ref)
+        if handle is None:
             fail("no such student in the published snapshot")
-        handle = StudentHandle(
-            ref, src, state.published_run, reader.open(src, "student", ref, row.key_id, row.payload)
-        )
         who = operator()
         audit.append(conn, [audit.Entry("operator", who, "export", "allowed", src, ref, action="export")])
         conn.commit()
-        from zoneinfo import ZoneInfo
-
         doc = export.build(
             reader,
             Principal(who, "operator", src, ""),
             handle,
             now=utcnow(),
-            tz=ZoneInfo(loaded.config.district.timezone),
+            district_tz=ZoneInfo(loaded.config.district.timezone),
             visibility=loaded.config.visibility,
             apply_lag=False,
         )

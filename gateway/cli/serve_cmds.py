@@ -4,82 +4,25 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
 from types import FrameType
 
 import click
 import structlog
 
-from cache.store import Cache
-from config.loader import LoadedConfig
-from connectors import registry
-from connectors.base import Connector
-from gateway.cli.common import cache_of, config_of, publish_hooks, secrets_of
+from gateway.bootstrap import Application
+from gateway.cli.common import app_of, config_of
 from gateway.ops.logging import configure_logging
-from gateway.sync.scheduler import SyncScheduler, make_runner
 
 log = structlog.get_logger("portico.serve")
 
 
-def connector_factory(loaded: LoadedConfig) -> Callable[[str], Connector]:
-    """Build a connector by name from the config (a fresh one, with fresh clients, per run)."""
-
-    def build(name: str) -> Connector:
-        cs = loaded.config.connector(name)
-        ctx = registry.BuildContext(secrets=secrets_of(loaded), base_dir=loaded.base_dir)
-        return registry.build(cs.type, cs.name, cs.options, ctx)
-
-    return build
-
-
-def add_reminder_job(scheduler: SyncScheduler, loaded: LoadedConfig, cache: Cache) -> None:
-    """Password-expiry reminders (school-aup preset: day 80, then daily from day 85), each
-    morning in the district's time; one process sends them even when several run workers."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    from cache.locks import source_lock
-    from cache.types import utcnow
-    from gateway.access import reminders
-    from gateway.ops.mail import mailer_from
-
-    mailer = mailer_from(loaded.config.mail, secrets_of(loaded), loaded.base_dir)
-
-    def send() -> None:
-        with source_lock(cache.engine, "password-reminders") as got:
-            if got:
-                sent = reminders.send_due(cache, loaded.config, mailer, utcnow())
-                log.info("reminders.sent", sent=sent.sent, no_email=sent.no_email, failed=sent.failed)
-
-    scheduler.scheduler.add_job(
-        send,
-        CronTrigger(hour=7, minute=30, timezone=loaded.config.district.timezone),
-        id="password-reminders",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=3600,
-    )
-
-
-def start_scheduler(loaded: LoadedConfig, cache: Cache) -> SyncScheduler:
-    runner = make_runner(cache, connector_factory(loaded), on_published=publish_hooks(cache, loaded.config))
-    scheduler = SyncScheduler(cache, runner)
-    if not scheduler.job_ids:
-        log.warning("scheduler.no_jobs", hint="no enabled connector has a schedule")
-    add_reminder_job(scheduler, loaded, cache)
-    scheduler.start()
-    return scheduler
-
-
-def _serve_api(loaded: LoadedConfig, cache: Cache, host: str | None, port: int | None) -> None:
+def _serve_api(portico: Application, host: str | None, port: int | None) -> None:
     import uvicorn
 
-    from gateway.api.app import create_app, settle_before_serving
-    from gateway.ops.mail import mailer_from
+    from gateway.api.app import settle_before_serving
 
-    api = loaded.config.api
-    # The mailer resolves its SMTP password reference relative to the config file.
-    mailer = mailer_from(loaded.config.mail, secrets_of(loaded), loaded.base_dir)
-    app = create_app(loaded.config, cache, mailer=mailer)
+    api = portico.config.api
+    app = portico.api()
     settle_before_serving()
     uvicorn.run(
         app,
@@ -103,7 +46,7 @@ def worker_cmd(ctx: click.Context) -> None:
     """
     loaded = config_of(ctx)
     configure_logging(loaded.config.logging)
-    cache = cache_of(ctx)
+    portico = app_of(ctx)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -112,7 +55,8 @@ def worker_cmd(ctx: click.Context) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    scheduler = start_scheduler(loaded, cache)
+    scheduler = portico.scheduler()
+    scheduler.start()
     log.info("worker.started", jobs=scheduler.job_ids)
     while not stop.wait(1.0):
         pass
@@ -129,14 +73,15 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the API and the sync scheduler in one process (the single-machine set-up)."""
     loaded = config_of(ctx)
     configure_logging(loaded.config.logging)
-    cache = cache_of(ctx)
+    portico = app_of(ctx)
     # uvicorn handles SIGTERM/SIGINT itself, then raises the signal again once it has
     # stopped; these handlers catch that so the scheduler can finish its run and stop.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda s, _f: log.info("serve.stopping", signal=signal.Signals(s).name))
-    scheduler = start_scheduler(loaded, cache)
+    scheduler = portico.scheduler()
+    scheduler.start()
     try:
-        _serve_api(loaded, cache, host, port)
+        _serve_api(portico, host, port)
     finally:
         scheduler.shutdown(wait=True)
         log.info("serve.stopped")
@@ -150,7 +95,7 @@ def api_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the API only (replicas beside one or more `portico worker`)."""
     loaded = config_of(ctx)
     configure_logging(loaded.config.logging)
-    _serve_api(loaded, cache_of(ctx), host, port)
+    _serve_api(app_of(ctx), host, port)
 
 
 COMMANDS = [serve_cmd, worker_cmd, api_cmd]

@@ -1,14 +1,18 @@
-"""``portico simulate powerschool``: a PowerSchool-like SIS on loopback, for rehearsal and tests."""
+"""``portico simulate powerschool|cloudschool``: simulated sources on loopback or on disk, for rehearsal and tests."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
-from simulators.cloudschool.rehearsal import cloudschool_command
+from simulators.cloudschool.export import DEFECTS
+from simulators.cloudschool.layout import FILES
+from simulators.cloudschool.rehearsal import simulate_cloudschool
 from simulators.district.synthetic import DistrictSpec
 from simulators.powerschool.server import Faults, serve
 
@@ -18,7 +22,10 @@ def simulate_group() -> None:
     """Run simulated sources fed by the deterministic synthetic district."""
 
 
-def district_options(f):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def district_options(f: F) -> F:
     f = click.option("--seed", default=7, show_default=True, help="Same seed, same district.")(f)
     f = click.option("--schools", default=2, show_default=True)(f)
     f = click.option("--students", default=200, show_default=True)(f)
@@ -122,4 +129,46 @@ def powerschool_cmd(
     )
 
 
-simulate_group.add_command(cloudschool_command)
+@simulate_group.command("cloudschool")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="folder to write the export into"
+)
+@click.option(
+    "--defect",
+    "defects",
+    multiple=True,
+    type=click.Choice(list(DEFECTS)),
+    help="inject a real-file defect (repeatable): " + "; ".join(f"{k}: {v}" for k, v in DEFECTS.items()),
+)
+@click.option("--target", type=click.Choice(list(FILES)), default="students", show_default=True,
+              help="the file that single-file defects hit")  # fmt: skip
+@click.option("--students", type=click.IntRange(min=12), default=300, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--no-manifest", is_flag=True, help="write no export_manifest.csv")
+@click.option("--changed-fraction", type=click.FloatRange(0, 1), default=0.0, help="share of rows to change")
+def cloudschool_command(
+    out: str,
+    defects: tuple[str, ...],
+    target: str,
+    students: int,
+    seed: int,
+    no_manifest: bool,
+    changed_fraction: float,
+) -> None:
+    """Write a Cloud-School-like export of a synthetic school (for rehearsals and tests)."""
+    summary, options = simulate_cloudschool(
+        out,
+        defects=defects,
+        students=students,
+        seed=seed,
+        target=target,
+        manifest=not no_manifest,
+        changed_fraction=changed_fraction,
+    )
+    for name, rows in summary.rows.items():
+        click.echo(f"{name:<26} {rows:>9,} rows")
+    if summary.bad_rows:
+        click.echo(f"malformed rows planted: {len(summary.bad_rows)}")
+    click.echo("\nconnector options to read it:")
+    for key, value in options.items():
+        click.echo(f"  {key}: {value!r}")

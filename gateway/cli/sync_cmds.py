@@ -14,9 +14,9 @@ from cache.snapshots.runs import all_states, get_run, is_stale, recent_runs
 from cache.types import utcnow
 from config.errors import PorticoError
 from connectors.base import Page
-from gateway.cli.common import build_connector, cache_of, config_of, fail, publish_hooks
+from gateway.cli.common import app_of, cache_of, config_of, fail
 from gateway.sync import breaker
-from gateway.sync.engine import Progress, SyncEngine, SyncOutcome, decide
+from gateway.sync.engine import Progress, SyncOutcome, decide
 
 
 def _progress(console: Console, plain: bool) -> Progress:
@@ -84,14 +84,10 @@ def sync_group(ctx: click.Context, names: tuple[str, ...], full: bool) -> None:
                 f"note: {name}'s circuit breaker is {view.state} after {view.failures} failed runs; "
                 "a manual sync runs anyway (scheduled runs respect it)"
             )
-        connector = build_connector(loaded, name)
         try:
-            hooks = publish_hooks(cache, loaded.config)
-            out = SyncEngine(cache.engine, cache.keyring, loaded.config, cs, on_published=hooks).run(
-                connector, full=full, progress=_progress(console, plain)
-            )
-        finally:
-            connector.close()
+            out = app_of(ctx).sync(name, full=full, progress=_progress(console, plain))
+        except PorticoError as exc:
+            fail(f"connector {name}: {exc}")
         print_outcome(out)
         worst = max(worst, {"published": 0, "held": 3, "skipped": 4}.get(out.status, 1))
     sys.exit(worst)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from gateway.privacy.audit import EVENTS
+from cache.tables.audit import EVENTS
 
 VISIBLE_ACTIONS = ("read", "export")
 # Categories recorded for the caller's own bookkeeping that never reveal anything.

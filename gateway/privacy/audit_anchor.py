@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, Connection, DateTime, Engine, Integer, MetaData, String, Table, insert, select
 
+from cache.tables.audit import EVENTS
 from cache.types import utcnow
 from gateway.privacy import audit
-from gateway.privacy.audit import EVENTS
 
 anchor_metadata = MetaData()
 ANCHORS = Table(

@@ -19,14 +19,16 @@ import orjson
 from sqlalchemy import Engine, func, select
 
 from cache.keys.keystore import Keyring
+from cache.read.predicates import current_in
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
+from cache.tables.audit import EVENTS
+from cache.tables.core import core_table
 from cache.tables.records import RecordRow
 from gateway.privacy import audit
-from gateway.privacy.audit import EVENTS
 from gateway.privacy.purge import unindexed
 
-RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
+RECORDS = core_table(RecordRow)
 
 
 @dataclass(frozen=True)
@@ -117,11 +119,7 @@ def _open(keyring: Keyring, source: str, row: Any) -> dict[str, Any]:
 
 
 def _current(source: str, published: int) -> Any:
-    return (
-        (RECORDS.c.source == source)
-        & (RECORDS.c.valid_from <= published)
-        & (RECORDS.c.valid_to.is_(None) | (RECORDS.c.valid_to > published))
-    )
+    return (RECORDS.c.source == source) & current_in(published)
 
 
 def enrich(engine: Engine, keyring: Keyring, found: dict[tuple[str, str], Affected]) -> None:
@@ -147,8 +145,7 @@ def enrich(engine: Engine, keyring: Keyring, found: dict[tuple[str, str], Affect
                         unindexed(RECORDS.c.source) == source,
                         unindexed(RECORDS.c.kind) == "link",
                         RECORDS.c.student_ref.in_(chunk),
-                        RECORDS.c.valid_from <= state.published_run,
-                        RECORDS.c.valid_to.is_(None) | (RECORDS.c.valid_to > state.published_run),
+                        current_in(state.published_run),
                     )
                 ).all()
             keyring.preload([r.key_id for r in students] + [r.key_id for r in links])

@@ -20,21 +20,13 @@ from zoneinfo import ZoneInfo
 import orjson
 from sqlalchemy import text
 
-from cache.read.reader import CURRENT, Principal, Reader, StudentHandle
+from cache.read.predicates import CURRENT
+from cache.read.reader import Principal, Reader, StudentHandle
+from cache.read.visibility import StudentVisibility
 from cache.types import bind_all
-from config.settings import Visibility, VisibilityRule
+from config.settings import Visibility
 from gateway.privacy import corrections
 
-# Which visibility rule applies to each record kind (kinds not listed have no lag).
-LAG_RULE = {
-    "attendance": "attendance",
-    "grade": "grades",
-    "behaviour": "behaviour",
-    "assignment": "assignments",
-    "timetable": "timetable",
-    "notice": "notices",
-    "report": "reports",
-}
 _COLS = "r.kind, r.ref, r.key_id, r.payload, r.stamp, r.day, r.parent_ref, r.contact_ref, r.student_ref"
 
 
@@ -62,36 +54,13 @@ class _Rows:
         return out
 
 
-class _Visible:
-    """The same lag the data routes apply: recorded too recently, or today before the set time."""
-
-    def __init__(self, visibility: Visibility, now: dt.datetime, tz: ZoneInfo) -> None:
-        self.visibility, self.now = visibility, now
-        self.local_now = now.astimezone(tz)
-
-    def __call__(self, kind: str, stamp: dt.datetime | str | None, day: dt.date | str | None) -> bool:
-        name = LAG_RULE.get(kind)
-        if name is None:
-            return True
-        rule: VisibilityRule = getattr(self.visibility, name)
-        if isinstance(stamp, str):  # raw SQLite text
-            stamp = dt.datetime.fromisoformat(stamp).replace(tzinfo=dt.UTC)
-        elif isinstance(stamp, dt.datetime) and stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=dt.UTC)
-        if stamp is not None and stamp > self.now - rule.lag:
-            return False
-        if rule.same_day_not_before is not None and self.local_now.time() < rule.same_day_not_before:
-            return str(day) != self.local_now.date().isoformat()
-        return True
-
-
 def build(
     reader: Reader,
     principal: Principal,
     student: StudentHandle,
     *,
     now: dt.datetime,
-    tz: ZoneInfo,
+    district_tz: ZoneInfo,
     visibility: Visibility,
     apply_lag: bool = True,
 ) -> dict[str, Any]:
@@ -102,7 +71,12 @@ def build(
     district) every link and linked contact.
     """
     rows = _Rows(reader, student.source, student.published_run)
-    visible = _Visible(visibility, now, tz) if apply_lag else (lambda kind, stamp, day: True)
+    # The same windows as the data routes (cache.read.visibility), in the school's zone.
+    windows = StudentVisibility(visibility, now, reader, student, district_tz)
+
+    def visible(kind: str, stamp: Any, day: Any) -> bool:
+        return not apply_lag or windows.of(kind).shows(_aware(stamp), _date(day))
+
     operator = principal.role == "operator"
     picked: list[Any] = []
     for row in rows.select("r.student_ref = :s", {"s": student.ref}, by_student=True):
@@ -169,6 +143,18 @@ def build(
         "records": dict(sorted(records.items())),
         "correction_requests": requests,
     }
+
+
+def _aware(stamp: dt.datetime | str | None) -> dt.datetime | None:
+    if isinstance(stamp, str):  # raw SQLite text
+        return dt.datetime.fromisoformat(stamp).replace(tzinfo=dt.UTC)
+    if isinstance(stamp, dt.datetime) and stamp.tzinfo is None:
+        return stamp.replace(tzinfo=dt.UTC)
+    return stamp
+
+
+def _date(day: dt.date | str | None) -> dt.date | None:
+    return dt.date.fromisoformat(day) if isinstance(day, str) else day
 
 
 def _assignment_ref(index: Any, source: str, result: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ import structlog
 from sqlalchemy import Engine, select
 
 from cache.keys.keystore import Keyring
+from cache.read.predicates import current_in
 from cache.snapshots.runs import load_state
 from cache.types import utcnow
 from config.errors import PorticoError
@@ -32,8 +34,7 @@ def leavers(engine: Engine, source: str, today: dt.date, retention: dt.timedelta
                 select(RECORDS.c.ref).where(
                     RECORDS.c.source == source,
                     RECORDS.c.kind == "student",
-                    RECORDS.c.valid_from <= p,
-                    (RECORDS.c.valid_to.is_(None)) | (RECORDS.c.valid_to > p),
+                    current_in(p),
                     RECORDS.c.active_to.isnot(None),
                     RECORDS.c.active_to <= today - retention,
                 )
@@ -81,3 +82,12 @@ def purge_due_leavers(engine: Engine, keyring: Keyring, config: PorticoConfig, s
             certificate=cert["certificate"],
             students=cert["students"],
         )
+
+
+def after_publish(engine: Engine, keyring: Keyring, config: PorticoConfig) -> Callable[[str, int], None]:
+    """A sync's after-publish hook: the source's leavers past the retention go now."""
+
+    def hook(source: str, run_id: int) -> None:
+        purge_due_leavers(engine, keyring, config, source)
+
+    return hook

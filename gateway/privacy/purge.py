@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from cache.keys.keystore import Keyring
 from cache.locks import source_lock
 from cache.tables.accounts import AccessHold, Account, Session
+from cache.tables.core import core_table
 from cache.tables.privacy import CERTIFICATES, CORRECTIONS, PURGED
 from cache.tables.records import RecordRow
 from cache.types import utcnow
@@ -32,10 +33,10 @@ from config.errors import PorticoError
 from gateway.privacy import audit
 
 log = structlog.get_logger("portico.privacy")
-RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
-ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
-SESSIONS = Session.__table__  # type: ignore[attr-defined]
-HOLDS = AccessHold.__table__  # type: ignore[attr-defined]
+RECORDS = core_table(RecordRow)
+ACCOUNTS = core_table(Account)
+SESSIONS = core_table(Session)
+HOLDS = core_table(AccessHold)
 REASON = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 CHUNK = 500
 

@@ -29,7 +29,6 @@ from config.errors import (
 )
 from config.settings import ConnectorSettings, PorticoConfig
 from connectors.base import Connector, Page
-from gateway.privacy.leavers import purge_due_leavers
 from gateway.sync import breaker
 from gateway.sync.fullread import IdSet, confirm_full_read
 
@@ -49,12 +48,33 @@ OUTCOMES: dict[type[BaseException], tuple[str, bool]] = {
 }
 
 
+# Called with (source, run id) after a snapshot is published: registered by the
+# bootstrap (gateway.bootstrap.Application.after_publish), never hard-coded here.
+Hook = Callable[[str, int], None]
+
+
 @dataclass
 class Progress:
     """Callbacks for a terminal or a log; all optional."""
 
     on_page: Callable[[str, Page, int, int], None] | None = None  # stream, page, records, pages
     on_stream_done: Callable[[str, int, float], None] | None = None
+
+    @classmethod
+    def logged(cls, source: str) -> Progress:
+        """Progress as one log line per finished stream (scheduled runs)."""
+
+        def on_done(stream: str, records: int, seconds: float) -> None:
+            log.info(
+                "sync.stream",
+                source=source,
+                stream=stream,
+                records=records,
+                seconds=round(seconds, 2),
+                rate=round(records / max(seconds, 1e-6)),
+            )
+
+        return cls(on_stream_done=on_done)
 
 
 @dataclass
@@ -104,10 +124,9 @@ class SyncEngine:
         keyring: Keyring,
         config: PorticoConfig,
         connector_settings: ConnectorSettings,
-        on_published: list[Callable[[str, int], None]] | None = None,
+        on_published: list[Hook] | None = None,
     ):
         self.engine = engine
-        # Called with (source, run id) after a snapshot is published, e.g. account provisioning.
         self.on_published = list(on_published or [])
         self.keyring = keyring
         self.config = config
@@ -138,8 +157,6 @@ class SyncEngine:
                 if outcome.error_class != SourceChangedError.__name__ or attempt == CHANGE_RETRIES:
                     break
                 log.info("sync.retry", source=self.source, run=outcome.run_id, reason="source changed")
-        if outcome.status == "published":  # leavers past the retention go now (docs/privacy.md)
-            purge_due_leavers(self.engine, self.keyring, self.config, self.source)
         if outcome.status == "published" and outcome.run_id is not None:
             for hook in self.on_published:
                 hook(self.source, outcome.run_id)
@@ -246,7 +263,7 @@ class SyncEngine:
             state = None if full else cursors.get(info.name)
             if info.row_keys:  # read whole, skipping the rows whose versions it already holds
                 known = staging.known_rows(info.kinds)
-                pages = connector.read(info.name, state, full=full, known=known)  # type: ignore[call-arg]
+                pages = connector.read(info.name, state, full=full, known=known)
             else:
                 pages = connector.read(info.name, state, full=full)
             for n_pages, page in enumerate(pages, start=1):

@@ -1,7 +1,7 @@
 """Scheduled syncs: one APScheduler job per connector, breaker- and blackout-aware.
 
-Each job calls ``run_connector(name)``; :func:`make_runner` gives the usual one (build
-the connector, :meth:`SyncEngine.run` under the source lock). The lock, not the
+Each job calls ``run_connector(name)``; the bootstrap gives the usual one (build the
+connector, :meth:`SyncEngine.run` under the source lock, the after-publish hooks). The lock, not the
 scheduler, makes runs exclusive: in one process ``max_instances=1`` stops a run from
 overlapping itself, and across processes and machines the PostgreSQL advisory lock
 (or SQLite's lock file) turns the second attempt into a quick ``skipped``. Missed runs
@@ -21,51 +21,13 @@ from apscheduler.schedulers.base import BaseScheduler
 from cache.store import Cache
 from cache.types import utcnow
 from config.settings import PorticoConfig
-from connectors.base import Connector
 from gateway.sync import breaker
-from gateway.sync.engine import Progress, SyncEngine, SyncOutcome
+from gateway.sync.engine import SyncOutcome
 from gateway.sync.triggers import in_blackout, make_trigger
 
 log = structlog.get_logger("portico.scheduler")
 
 RunConnector = Callable[[str], SyncOutcome]
-ConnectorFactory = Callable[[str], Connector]
-
-
-def _log_progress(source: str) -> Progress:
-    def on_done(stream: str, records: int, seconds: float) -> None:
-        log.info(
-            "sync.stream",
-            source=source,
-            stream=stream,
-            records=records,
-            seconds=round(seconds, 2),
-            rate=round(records / max(seconds, 1e-6)),
-        )
-
-    return Progress(on_stream_done=on_done)
-
-
-def make_runner(
-    cache: Cache,
-    connector_for: ConnectorFactory,
-    on_published: list[Callable[[str, int], None]] | None = None,
-) -> RunConnector:
-    """``run_connector(name)``: build the connector, sync it under its lock, close it.
-
-    ``on_published`` hooks run after each publish (provisioning, planner statistics).
-    """
-
-    def run_connector(name: str) -> SyncOutcome:
-        cs = cache.config.connector(name)
-        connector = connector_for(name)
-        try:
-            engine = SyncEngine(cache.engine, cache.keyring, cache.config, cs, on_published=on_published)
-            return engine.run(connector, progress=_log_progress(name))
-        finally:
-            connector.close()
-
-    return run_connector
 
 
 class SyncScheduler:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.cloudschool.mapping import PRESET
+from simulators.cloudschool.layout import FILES
 from simulators.cloudschool.rows import SchoolRows
 from simulators.district.synthetic import SyntheticDistrict
 
@@ -80,7 +80,7 @@ class ExportSummary:
 
 
 def _header(entity: str, defects: set[str]) -> list[str]:
-    cols = list(PRESET[entity].columns)
+    cols = list(FILES[entity].columns)
     if "header_typos" in defects:
         styles = (
             str.lower,
@@ -115,7 +115,7 @@ def _malformed(entity: str, rows: list[list[str]], cols: list[str]) -> list[tupl
 
 def _rows(entity: str, source: Iterable[list[str]], defects: set[str], change: float, rng: random.Random,
           summary: ExportSummary) -> list[list[str]]:  # fmt: skip
-    cols = list(PRESET[entity].columns)
+    cols = list(FILES[entity].columns)
     rows = list(source)
     if "leading_zero_ids" in defects:
         for c in ("StudentID", "ContactID"):
@@ -193,7 +193,7 @@ def write_export(
     unknown = wanted - set(DEFECTS)
     if unknown:
         raise ValueError(f"unknown defects: {', '.join(sorted(unknown))} (known: {', '.join(DEFECTS)})")
-    if target not in PRESET:
+    if target not in FILES:
         raise ValueError(f"unknown target {target!r}")
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -203,10 +203,10 @@ def write_export(
     entries: list[tuple[str, int, str]] = []
     past = time.time() - 3600
     for entity, make in school.files().items():
-        name = PRESET[entity].file
+        name = FILES[entity].file
         only_header = "header_only" in wanted and entity == target
         rows = [] if only_header else _rows(entity, make(), wanted, changed_fraction, rng, summary)
-        cols = list(PRESET[entity].columns)
+        cols = list(FILES[entity].columns)
         for pos, row in enumerate(rows, start=2):
             if "malformed_rows" in wanted and (len(row) < len(cols) or _is_planted(entity, row, cols)):
                 summary.bad_rows.append((name, pos))
@@ -227,7 +227,7 @@ def write_export(
         exported_at = f"{district.today.isoformat()}T18:00:00Z"
         lines = ["file,rows,sha256,exported_at"]
         for name, count, sha in entries:
-            if "manifest_mismatch" in wanted and name == PRESET[target].file:
+            if "manifest_mismatch" in wanted and name == FILES[target].file:
                 count, sha = count + 1, hashlib.sha256(b"another export").hexdigest()
             lines.append(f"{name},{count},{sha},{exported_at}")
         (folder / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")

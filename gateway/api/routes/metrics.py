@@ -16,9 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from config.secrets import SecretResolver
 from gateway.api.problems import not_found
-from gateway.ops.metrics import make_registry
 
 router = APIRouter(tags=["operators"], include_in_schema=False)
 
@@ -40,12 +38,8 @@ async def metrics(request: Request) -> Response:
     settings = app.config.api.metrics
     if not settings.enabled:
         raise not_found()
-    state = request.app.state
-    if not hasattr(state, "metrics"):
-        token = SecretResolver().resolve(settings.token) if settings.token else None
-        state.metrics = (make_registry(app.cache, app.config), token)
-    registry, token = state.metrics
-    if not _allowed(request, token):
+    registry, token = app.metrics, app.metrics_token
+    if registry is None or not _allowed(request, token):
         raise not_found()
     # The collector reads the database on each scrape: off the event loop.
     body = await run_in_threadpool(generate_latest, registry)

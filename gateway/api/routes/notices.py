@@ -9,6 +9,7 @@ from fastapi import Query
 from starlette.responses import Response
 
 from cache.read import queries
+from cache.read.visibility import rule_for, window
 from gateway.api import present
 from gateway.api.deps import ViewDep
 from gateway.api.envelope import meta
@@ -43,7 +44,8 @@ async def list_notices(
     if view.today - since > app.config.api.max_range:
         msg = f"the range may span at most {app.config.api.max_range.days} days"
         raise bad_request(f"from: {msg}", [{"field": "from", "message": msg}])
-    rule = app.config.visibility.notices
+    # Notices reach whole schools and the district: the window is the district's.
+    shown = window(rule_for(app.config.visibility, "notice"), view.now, app.tz)
     students = view.reader.students(view.principal, view.published, view.today)
     rows: list[tuple[str, bool, dict[str, Any]]] = []
     if students:
@@ -52,7 +54,7 @@ async def list_notices(
             view.principal.source,
             view.published,
             queries.audiences(view.reader, students, view.today),
-            now=view.now - rule.lag,
+            now=shown.visible_before,
             today=view.today,
             since=since,
             after=_triple(decode_cursor(cursor, 3)),
@@ -62,4 +64,4 @@ async def list_notices(
         str(int(row[1])), dt.datetime.fromisoformat(row[2]["publish_from"]).astimezone(dt.UTC).isoformat(), row[0]
     ))  # fmt: skip
     data = [present.notice(ref, cur, body) for ref, cur, body in rows]
-    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, shown.lag, next_cursor))

@@ -27,7 +27,7 @@ from gateway.api.envelope import NO_STORE, envelope, json_response, meta
 from gateway.api.params import decode_cursor, encode_cursor, page_limit
 from gateway.api.problems import bad_request, not_found
 from gateway.api.routes.students import authorised
-from gateway.ops import notify
+from gateway.ops.mail import MailError, Message
 from gateway.privacy import accesslog, corrections, export
 from gateway.privacy.texts import correction_email
 
@@ -69,7 +69,7 @@ async def export_student(
     if found is None:
         raise not_found()
     doc = export.build(
-        view.reader, view.principal, found, now=view.now, tz=app.tz, visibility=app.config.visibility
+        view.reader, view.principal, found, now=view.now, district_tz=app.tz, visibility=app.config.visibility
     )
     name = f"portico-export-{found.ref}"
     if format_ == "csv":
@@ -120,8 +120,8 @@ async def request_correction(student_id: str, body: CorrectionIn, view: ViewDep,
         log.warning("correction.no_data_contact", request=cid)
     else:
         try:
-            await run_in_threadpool(notify.send, app.config, *mail)
-        except notify.MailError as exc:
+            await run_in_threadpool(app.mailer.send, Message(*mail))
+        except MailError as exc:
             # Stored either way: `portico corrections notify` re-sends unsent requests.
             log.warning("correction.mail_failed", request=cid, error=str(exc))
         else:

@@ -21,7 +21,7 @@ from gateway.api.deps import Portico, View, ViewDep
 from gateway.api.envelope import meta
 from gateway.api.params import date_range, decode_cursor, decode_pair, encode_cursor, one_page, page_limit
 from gateway.api.problems import not_found
-from gateway.api.routes.students import checked, dated_records, lag_filters, respond
+from gateway.api.routes.students import checked, dated_records, respond, visibility
 from gateway.api.routing import DataRouter
 
 router = DataRouter(prefix="/v1/students", tags=["students"])
@@ -48,8 +48,8 @@ async def attendance_summary(
     app = view.app
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
-    rule = app.config.visibility.attendance
-    rows = dated_records(view, s, "attendance", rule, rng, limit=1_000_000)
+    window = visibility(view, s).of("attendance")
+    rows = dated_records(view, s, "attendance", window, rng, limit=1_000_000)
     counts = Counter(a["category"] for _, a in rows)
     total = len(rows)
     by_category = {
@@ -63,7 +63,7 @@ async def attendance_summary(
         "by_category": by_category,
         "minutes_late": sum(a.get("minutes_late") or 0 for _, a in rows),
     }
-    return await respond(view, data, meta(app.config, view.state, rule.lag))
+    return await respond(view, data, meta(app.config, view.state, window.lag))
 
 
 @router.get("/{student_id}/timetable")
@@ -116,16 +116,13 @@ async def grades(
     app = view.app
     s = await checked(view, student_id, "grades")
     n = page_limit(limit, app.config.api)
-    rule = app.config.visibility.grades
-    visible_before, _ = lag_filters(rule, view, app, s)
-    rows = view.reader.records(
-        s, "grade", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
-    )
+    window = visibility(view, s).of("grade")
+    rows = view.reader.records(s, "grade", window=window, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (local_day(app, row[1]["updated_at"]), row[0]))
     refs = {g["section_id"]: section_ref(app, s, g["section_id"]) for _, g in rows}
     secs = sections(view, s.source, list(refs.values()))
     data = [present.grade(ref, g, secs[refs[g["section_id"]]]) for ref, g in rows]
-    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
 
 @router.get("/{student_id}/assignments")
@@ -142,22 +139,21 @@ async def assignments(
     s = await checked(view, student_id, "assignments")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
-    rule = app.config.visibility.assignments
-    visible_before, _ = lag_filters(rule, view, app, s)
+    window = visibility(view, s).of("assignment")
     found = queries.assignments(
         view.reader,
         s,
         rng.start,
         rng.end,
         section_ref=class_id,
-        visible_before=visible_before,
+        window=window,
         after=decode_pair(cursor),
         limit=n + 1,
     )
     found, next_cursor = one_page(found, n, lambda row: (row[2]["due_date"], row[0]))
     secs = sections(view, s.source, [sec for _, sec, _, _ in found])
     data = [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
-    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
 
 @router.get("/{student_id}/behaviour")
@@ -173,13 +169,13 @@ async def behaviour(
     s = await checked(view, student_id, "behaviour")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
-    rule = app.config.visibility.behaviour
-    rows = dated_records(view, s, "behaviour", rule, rng, after=decode_pair(cursor), limit=n + 1)
+    window = visibility(view, s).of("behaviour")
+    rows = dated_records(view, s, "behaviour", window, rng, after=decode_pair(cursor), limit=n + 1)
     # Totals cover the whole range, not just this page: read it all only when paging.
     every = (
         rows
         if cursor is None and len(rows) <= n
-        else dated_records(view, s, "behaviour", rule, rng, limit=1_000_000)
+        else dated_records(view, s, "behaviour", window, rng, limit=1_000_000)
     )
     totals = {"achievement": 0, "behaviour": 0}
     for _, b in every:
@@ -192,7 +188,7 @@ async def behaviour(
         "totals": {**totals, "net": totals["achievement"] + totals["behaviour"]},
         "events": [present.behaviour_event(ref, b) for ref, b in rows],
     }
-    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
 
 @router.get("/{student_id}/reports")
@@ -202,14 +198,11 @@ async def reports(
     app = view.app
     s = await checked(view, student_id, "reports")
     n = page_limit(limit, app.config.api)
-    rule = app.config.visibility.reports
-    visible_before, _ = lag_filters(rule, view, app, s)
-    rows = view.reader.records(
-        s, "report", visible_before=visible_before, after=decode_pair(cursor), limit=n + 1
-    )
+    window = visibility(view, s).of("report")
+    rows = view.reader.records(s, "report", window=window, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (row[1]["issued_date"], row[0]))
     data = [present.report_summary(ref, r) for ref, r in rows]
-    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
 
 @router.get("/{student_id}/reports/{report_id}")

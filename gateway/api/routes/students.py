@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Query
 from starlette.responses import Response
 
-from cache.read import queries
 from cache.read.reader import Reader, StudentHandle
-from config.settings import VisibilityRule
+from cache.read.visibility import StudentVisibility, Window
 from gateway.api.deps import Portico, View, ViewDep
 from gateway.api.envelope import envelope, meta
 from gateway.api.params import DateRange, date_range, decode_pair, one_page, page_limit
@@ -71,53 +69,24 @@ async def respond(view: View, data: Any, meta_: dict[str, Any]) -> Response:
     return envelope(data, meta_)
 
 
-def school_tz(view: View, app: Portico, student: StudentHandle) -> ZoneInfo:
-    """The student's school's time zone (the district's when the school names none)."""
-    ref = app.cache.keyring.index.ref(student.source, "school", student.data["school_id"])
-    school = queries.shared_many(view.reader, student.source, "school", [ref], student.published_run).get(ref)
-    try:
-        return ZoneInfo(school["timezone"]) if school and school.get("timezone") else app.tz
-    except (ZoneInfoNotFoundError, ValueError):
-        return app.tz
-
-
-def lag_filters(
-    rule: VisibilityRule, view: View, app: Portico, student: StudentHandle | None = None
-) -> tuple[dt.datetime, dt.date | None]:
-    """Records recorded after ``now - lag`` are hidden; so is today before the same-day time.
-
-    "Today" and the same-day time are the student's school's, in its own time zone.
-    """
-    visible_before = view.now - rule.lag
-    hide_day = None
-    if rule.same_day_not_before is not None:
-        local = view.now.astimezone(school_tz(view, app, student) if student else app.tz)
-        if local.time() < rule.same_day_not_before:
-            hide_day = local.date()
-    return visible_before, hide_day
+def visibility(view: View, student: StudentHandle) -> StudentVisibility:
+    """The student's visibility windows now (:mod:`cache.read.visibility`): every data route's."""
+    return StudentVisibility(view.app.config.visibility, view.now, view.reader, student, view.app.tz)
 
 
 def dated_records(
     view: View,
     student: StudentHandle,
     kind: str,
-    rule: VisibilityRule,
+    window: Window,
     rng: DateRange,
     *,
     after: tuple[str, str] | None = None,
     limit: int,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The student's ``kind`` records dated within ``rng``, newest first, under ``rule``'s lag."""
-    visible_before, hide_day = lag_filters(rule, view, view.app, student)
+    """The student's ``kind`` records dated within ``rng``, newest first, inside ``window``."""
     return view.reader.records(
-        student,
-        kind,
-        day_from=rng.start,
-        day_to=rng.end,
-        visible_before=visible_before,
-        hide_day=hide_day,
-        after=after,
-        limit=limit,
+        student, kind, day_from=rng.start, day_to=rng.end, window=window, after=after, limit=limit
     )
 
 
@@ -156,8 +125,8 @@ async def attendance(
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
-    rule = app.config.visibility.attendance
-    rows = dated_records(view, s, "attendance", rule, rng, after=decode_pair(cursor), limit=n + 1)
+    window = visibility(view, s).of("attendance")
+    rows = dated_records(view, s, "attendance", window, rng, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (str(row[1]["date"]), row[0]))
     data = [attendance_mark(ref, a) for ref, a in rows]
-    return await respond(view, data, meta(app.config, view.state, rule.lag, next_cursor))
+    return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))

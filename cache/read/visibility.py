@@ -1,0 +1,89 @@
+"""The "not live" lag: what a reader may show of each kind of record now, in the school's time.
+
+One function for every reader (data routes, export, the web pages and alerts): a record
+recorded less than its kind's lag ago is hidden, and so is the school's own today before
+the kind's same-day time ("today's marks appear after 10:30"). "Today" and that time are
+the school's, in its time zone, which may differ from the district's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cache.read import queries
+from cache.read.reader import Reader, StudentHandle
+from config.settings import Visibility, VisibilityRule
+
+# Which visibility rule each record kind follows (kinds not listed are shown at once).
+RULE_OF_KIND: dict[str, str] = {
+    "attendance": "attendance",
+    "grade": "grades",
+    "behaviour": "behaviour",
+    "assignment": "assignments",
+    "timetable": "timetable",
+    "notice": "notices",
+    "report": "reports",
+}
+IMMEDIATE = VisibilityRule(lag=dt.timedelta(0))
+
+
+def rule_for(visibility: Visibility, kind: str) -> VisibilityRule:
+    name = RULE_OF_KIND.get(kind)
+    if name is None:
+        return IMMEDIATE
+    rule: VisibilityRule = getattr(visibility, name)
+    return rule
+
+
+@dataclass(frozen=True)
+class Window:
+    """What may be shown of one kind now: recorded at or before ``visible_before``, and
+    not about ``hidden_day`` (the school's today, before the same-day time)."""
+
+    lag: dt.timedelta
+    visible_before: dt.datetime
+    hidden_day: dt.date | None
+
+    def shows(self, recorded_at: dt.datetime | None, day: dt.date | None) -> bool:
+        if recorded_at is not None and recorded_at > self.visible_before:
+            return False
+        return self.hidden_day is None or day != self.hidden_day
+
+
+def window(rule: VisibilityRule, now: dt.datetime, school_tz: ZoneInfo) -> Window:
+    """The window ``rule`` gives at ``now`` for a school in ``school_tz``."""
+    hidden = None
+    if rule.same_day_not_before is not None:
+        local = now.astimezone(school_tz)
+        if local.time() < rule.same_day_not_before:
+            hidden = local.date()
+    return Window(rule.lag, now - rule.lag, hidden)
+
+
+def school_zone(reader: Reader, student: StudentHandle, district_tz: ZoneInfo) -> ZoneInfo:
+    """The student's school's time zone; the district's when the school names none (or a bad one)."""
+    ref = reader.keyring.index.ref(student.source, "school", str(student.data["school_id"]))
+    school = queries.shared_many(reader, student.source, "school", [ref], student.published_run).get(ref)
+    try:
+        return ZoneInfo(school["timezone"]) if school and school.get("timezone") else district_tz
+    except (ZoneInfoNotFoundError, ValueError):
+        return district_tz
+
+
+class StudentVisibility:
+    """The windows of every kind for one student at one instant (one school, one zone)."""
+
+    def __init__(
+        self, visibility: Visibility, now: dt.datetime, reader: Reader, student: StudentHandle, district_tz: ZoneInfo
+    ) -> None:
+        self.visibility, self.now = visibility, now
+        self.tz = school_zone(reader, student, district_tz)
+        self._windows: dict[str, Window] = {}
+
+    def of(self, kind: str) -> Window:
+        found = self._windows.get(kind)
+        if found is None:
+            found = self._windows[kind] = window(rule_for(self.visibility, kind), self.now, self.tz)
+        return found

@@ -1,0 +1,157 @@
+"""One Portico, wired once: what ``serve``, ``api``, ``worker``, ``sync``, the demo and the benchmarks run.
+
+An :class:`Application` holds the config, the cache and the mailer, and is the one place
+that knows how the parts fit: how a connector is built from its YAML entry, which steps
+run after every publish (leavers past retention, planner statistics, account
+provisioning), which jobs the scheduler runs and when (each connector's syncs, the
+password-expiry reminders at ``access.reminder_time``), and how the API app is made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from apscheduler.triggers.cron import CronTrigger
+from fastapi import FastAPI
+
+from cache import maintenance
+from cache.locks import job_lock
+from cache.store import Cache, open_cache
+from cache.types import utcnow
+from config.secrets import SecretResolver
+from config.settings import PorticoConfig
+from connectors import registry
+from connectors.base import Connector
+from gateway.access import provision, reminders
+from gateway.api.app import create_app
+from gateway.ops.mail import Mailer, mailer_from
+from gateway.ops.metrics import make_registry
+from gateway.privacy import leavers
+from gateway.sync.engine import Hook, Progress, SyncEngine, SyncOutcome
+from gateway.sync.metrics import SyncCollector
+from gateway.sync.scheduler import SyncScheduler
+
+log = structlog.get_logger("portico.app")
+
+REMINDERS_JOB = "password-reminders"
+
+
+@dataclass
+class Application:
+    """Config, cache and mailer, and how everything that runs on them is put together."""
+
+    config: PorticoConfig
+    cache: Cache
+    mailer: Mailer
+    secrets: SecretResolver = field(default_factory=SecretResolver)
+    base_dir: Path = field(default_factory=Path.cwd)
+    clock: Callable[[], dt.datetime] = utcnow
+
+    # --- connectors and syncs -------------------------------------------------------------
+
+    def connector(self, name: str, **context: Any) -> Connector:
+        """A fresh connector (fresh clients) for the YAML entry ``name``; ``context``
+        overrides :class:`connectors.registry.BuildContext` fields (tests: a transport)."""
+        cs = self.config.connector(name)
+        ctx = registry.BuildContext(secrets=self.secrets, base_dir=self.base_dir, **context)
+        return registry.build(cs.type, cs.name, cs.options, ctx)
+
+    def after_publish(self) -> list[Hook]:
+        """What runs after every publish, in order, wherever the sync ran."""
+        return [
+            leavers.after_publish(self.cache.engine, self.cache.keyring, self.config),
+            maintenance.after_publish(self.cache.engine),
+            provision.after_publish(self.cache, self.config),
+        ]
+
+    def sync_engine(self, name: str) -> SyncEngine:
+        cs = self.config.connector(name)
+        return SyncEngine(
+            self.cache.engine, self.cache.keyring, self.config, cs, on_published=self.after_publish()
+        )
+
+    def sync(
+        self,
+        name: str,
+        *,
+        full: bool = False,
+        progress: Progress | None = None,
+        connector: Connector | None = None,
+    ) -> SyncOutcome:
+        """Sync one connector now (under its lock), with the after-publish hooks."""
+        source = connector or self.connector(name)
+        try:
+            return self.sync_engine(name).run(source, full=full, progress=progress)
+        finally:
+            if connector is None:
+                source.close()
+
+    # --- scheduled work ---------------------------------------------------------------------
+
+    def scheduler(self) -> SyncScheduler:
+        """Each connector's syncs on its schedule, and the daily reminders (not started)."""
+        scheduler = SyncScheduler(self.cache, lambda name: self.sync(name, progress=Progress.logged(name)))
+        if not scheduler.job_ids:
+            log.warning("scheduler.no_jobs", hint="no enabled connector has a schedule")
+        at = self.config.access.reminder_time
+        scheduler.scheduler.add_job(
+            self.send_reminders,
+            CronTrigger(hour=at.hour, minute=at.minute, timezone=self.config.district.timezone),
+            id=REMINDERS_JOB,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+        )
+        return scheduler
+
+    def send_reminders(self) -> reminders.Sent | None:
+        """Password-expiry reminders due now; None when another process is sending them."""
+        with job_lock(self.cache.engine, REMINDERS_JOB) as got:
+            if not got:
+                return None
+            sent = reminders.send_due(self.cache, self.config, self.mailer, self.clock())
+            log.info("reminders.sent", sent=sent.sent, no_email=sent.no_email, failed=sent.failed)
+            return sent
+
+    # --- serving ----------------------------------------------------------------------------
+
+    def api(self) -> FastAPI:
+        settings = self.config.api.metrics
+        return create_app(
+            self.config,
+            self.cache,
+            clock=self.clock,
+            mailer=self.mailer,
+            metrics_registry=make_registry(SyncCollector(self.cache.engine, self.config)) if settings.enabled else None,
+            metrics_token=self.secrets.resolve(settings.token) if settings.token else None,
+        )
+
+    def dispose(self) -> None:
+        self.cache.dispose()
+
+
+def build_application(
+    config: PorticoConfig,
+    *,
+    base_dir: Path | None = None,
+    secrets: SecretResolver | None = None,
+    cache: Cache | None = None,
+    mailer: Mailer | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> Application:
+    """Open the cache and the mailer a config describes (either may be handed in)."""
+    base = base_dir or Path.cwd()
+    resolver = secrets or SecretResolver(base_dir=base)
+    return Application(
+        config=config,
+        cache=cache or open_cache(config, resolver),
+        mailer=mailer or mailer_from(config.mail, resolver, base),
+        secrets=resolver,
+        base_dir=base,
+        clock=clock,
+    )
