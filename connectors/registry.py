@@ -14,7 +14,15 @@ from typing import Any
 
 from connectors.base import BuildContext, Connector, ConnectorType
 
-__all__ = ["BuildContext", "ConnectorType", "available", "build", "get", "validate_connectors"]
+__all__ = [
+    "BuildContext",
+    "ConnectorType",
+    "available",
+    "build",
+    "get",
+    "validate_connectors",
+    "world_problems",
+]
 
 
 _BUILTINS = {
@@ -60,14 +68,29 @@ def build(type_name: str, name: str, options: dict[str, Any], ctx: BuildContext)
 def validate_connectors(loaded: Any) -> list[Any]:
     """Check every connector's type and options in a loaded config (config.loader.LoadedConfig).
 
-    Returns ConfigProblems pointing at the key and line; a connector type may add
-    checks against the world (files present, columns mapped) with ``check_config``.
+    Returns ConfigProblems pointing at the key and line. What lies outside the file (an
+    export folder, its columns) is not checked here but by :func:`world_problems`, which
+    ``portico config validate`` runs: a bad folder is judged when a sync reads it, and never
+    stops the API, ``status`` or ``sync show`` from starting.
     """
+    return _validate(loaded, world=False)
+
+
+def world_problems(loaded: Any) -> list[Any]:
+    """The connector types' checks against the world (``check_config``): files present,
+    columns mapped. Connectors whose options are invalid are left to validate_connectors."""
+    return _validate(loaded, world=True)
+
+
+def _validate(loaded: Any, *, world: bool) -> list[Any]:
+    """The options' problems, or (``world``) the world's problems of connectors with valid options."""
     problems = []
     for i, cs in enumerate(loaded.config.connectors):
         try:
             ct = get(cs.type)
         except KeyError:
+            if world:
+                continue
             problems.append(
                 loaded.problem(
                     ("connectors", i, "type"),
@@ -76,8 +99,9 @@ def validate_connectors(loaded: Any) -> list[Any]:
             )
             continue
         model, found = loaded.validate_model(ct.options_model, cs.options, ("connectors", i, "options"))
-        problems.extend(found)
-        if model is not None:
+        if not world:
+            problems.extend(found)
+        elif model is not None:
             for key, message in ct.check_config(model, loaded.base_dir):
                 problems.append(loaded.problem(("connectors", i, "options", *key), message))
     return problems

@@ -25,15 +25,15 @@ def test_a_manifest_that_matches_lets_the_export_through(tmp_path: Path) -> None
     assert records["student"] and rejected == []
 
 
-def test_a_file_whose_hash_differs_from_the_manifest_waits_for_the_next_run(tmp_path: Path) -> None:
+def test_a_file_whose_hash_differs_from_the_manifest_holds_the_run_for_review(tmp_path: Path) -> None:
     export(tmp_path, defects={"manifest_mismatch"}, target="contacts")
-    with pytest.raises(SourceUnavailableError, match=r"contacts\.csv: sha256 differs from the manifest"):
+    with pytest.raises(SourceDataError, match=r"contacts\.csv: sha256 differs from the manifest"):
         read_all(connector(tmp_path))
 
 
-def test_a_half_written_file_with_a_manifest_waits_for_the_next_run(tmp_path: Path) -> None:
+def test_a_half_written_file_with_a_manifest_holds_the_run_for_review(tmp_path: Path) -> None:
     export(tmp_path, defects={"truncated"}, target="attendance")
-    with pytest.raises(SourceUnavailableError, match=r"attendance_sessions\.csv: sha256 differs"):
+    with pytest.raises(SourceDataError, match=r"attendance_sessions\.csv: sha256 differs"):
         read_all(connector(tmp_path))
 
 

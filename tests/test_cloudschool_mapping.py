@@ -140,7 +140,7 @@ def test_config_validate_names_the_file_column_and_yaml_line(tmp_path: Path) -> 
         "        students:\n"
         "          ignore_columns: [Birthday]\n"
     )
-    problems = [str(p) for p in registry.validate_connectors(load(str(config)))]
+    problems = [str(p) for p in registry.world_problems(load(str(config)))]
     assert problems == [
         f"{config}:11: connectors[maple].options.files.students.columns: students.csv: missing column 'DOB'"
     ]

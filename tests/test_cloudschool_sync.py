@@ -62,7 +62,7 @@ def test_a_bad_export_is_held_and_the_last_good_snapshot_keeps_serving(
     assert _published(cache) == good
 
 
-def test_an_export_still_being_written_fails_the_run_without_touching_the_snapshot(
+def test_an_export_that_differs_from_its_manifest_is_held_without_touching_the_snapshot_or_the_breaker(
     cache: Cache, tmp_path: Path
 ) -> None:
     folder = tmp_path / "export"
@@ -71,7 +71,11 @@ def test_an_export_still_being_written_fails_the_run_without_touching_the_snapsh
     good = _published(cache)
     export(folder, defects={"truncated"}, target="attendance")
     outcome = _sync(cache, folder)
-    assert outcome.status == "failed" and outcome.error_class == "SourceUnavailableError"
+    assert outcome.status == "held" and outcome.error_class == "SourceDataError"
+    assert any("sha256 differs from the manifest" in r for r in outcome.hold_reasons)
+    with cache.engine.connect() as conn:
+        state = load_state(conn, "sis")
+    assert state is not None and state.consecutive_failures == 0  # not a failure for the breaker
     assert _published(cache) == good
 
 

@@ -3,8 +3,9 @@
 Checked before any stream is read, for the whole export at once, so a bad export
 is refused before a single record reaches a snapshot:
 
-* with a manifest: every file listed, its sha256 equal (else it is still being
-  written or was replaced: ``SourceUnavailableError``, try next run);
+* with a manifest: every file listed (else ``SourceUnavailableError``, try next run)
+  and its sha256 equal (else ``SourceDataError``: the run is held for review, as for a
+  row count that differs; the next run reads the export again);
 * without one: no file modified within ``settle_seconds`` (still being written);
 * every enabled file present (else ``SourceUnavailableError``), not empty, not
   header-only unless ``allow_empty``, and carrying the required columns (else
@@ -100,12 +101,13 @@ class Gate:
         if cached is None or (cached[0].size, cached[0].mtime_ns) != (size, mtime_ns):
             info = inspect(path, self.options.encoding)
             if entry is not None and entry.sha256 != info.sha256:
-                raise SourceUnavailableError(
-                    f"{path.name}: sha256 differs from the manifest (still being written or replaced)"
+                # Held for review, like a row count that differs: not a failure of the source.
+                raise SourceDataError(
+                    f"{path.name}: sha256 differs from the manifest (still being written or replaced); export held"
                 )
             cached = self._inspected[path] = (info, self._bind(entity, info))
         elif entry is not None and entry.sha256 != cached[0].sha256:
-            raise SourceUnavailableError(f"{path.name}: sha256 differs from the manifest (replaced)")
+            raise SourceDataError(f"{path.name}: sha256 differs from the manifest (replaced); export held")
         return cached
 
     def _bind(self, entity: str, info: FileInfo) -> mapping.Bound:

@@ -30,13 +30,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def load_valid(path: str) -> LoadedConfig:
-    """Load the config and every connector's options; exit listing all problems if any."""
+def load_valid(path: str, *, against_world: bool = False) -> LoadedConfig:
+    """Load the config and every connector's options; exit listing all problems if any.
+    ``against_world`` adds the connectors' checks of what is outside the file (export
+    folders and their columns): ``config validate`` runs them, a sync judges them when it reads."""
     try:
         loaded = load(path)
     except ConfigError as exc:
         fail(_problems_text(path, [str(p) for p in exc.problems]))
     problems = registry.validate_connectors(loaded)
+    if against_world and not problems:
+        problems = registry.world_problems(loaded)
     if problems:
         fail(_problems_text(path, [str(p) for p in problems]))
     return loaded

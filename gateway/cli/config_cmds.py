@@ -20,7 +20,7 @@ def config_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def validate_cmd(file: str) -> None:
     """Report every problem in FILE (file, key path, line, what was expected)."""
-    loaded = load_valid(file)
+    loaded = load_valid(file, against_world=True)
     names = ", ".join(f"{c.name} ({c.type})" for c in loaded.config.connectors)
     click.echo(f"{file}: valid. Connectors: {names}.")
 
