@@ -23,6 +23,11 @@ transaction that publishes the data it describes, so a crash never skips data.
 A page says whether the stream is being read in full (``full=True``): only after a
 complete full read may the engine treat records it did not see as deleted.
 
+Key-only confirmation (optional, for paged sources): a connector whose pages carry
+``Page.keys`` (the source key of every row read, records and set-aside rows alike) and
+that has ``read_keys(stream)`` (:class:`KeyReader`) lets the engine confirm a full read
+by re-reading the key columns only, instead of the whole stream.
+
 Row keys (optional, for connectors that re-read whole files): a stream declared with
 ``StreamInfo(row_keys=True)`` is read as ``read(stream, state, full=..., known=...)``
 with a :class:`KnownRows` from the engine. The connector hashes each raw row with
@@ -75,6 +80,9 @@ class Page:
     row_keys: list[int | None] = field(default_factory=list)
     # Rows the engine already held (``KnownRows``): skipped, so not in ``records``.
     known: int = 0
+    # The source key of every row this page read, records and set-aside rows alike
+    # (``KeyReader``); None when the connector does not report them.
+    keys: list[str] | None = None
 
 
 @dataclass
@@ -133,6 +141,15 @@ class Connector(Protocol):
         ...
 
 
+@runtime_checkable
+class KeyReader(Protocol):
+    """A connector that can re-read a stream's row keys alone (module docstring)."""
+
+    def read_keys(self, stream: str) -> Iterator[list[str]]:
+        """The source keys of every row of ``stream``, read in full, a page at a time."""
+        ...
+
+
 @dataclass
 class BuildContext:
     """What a connector may need beyond its options: injected for tests and the demo."""
@@ -169,6 +186,7 @@ __all__ = [
     "ConfigCheck",
     "Connector",
     "ConnectorType",
+    "KeyReader",
     "KnownRows",
     "Page",
     "RecordError",

@@ -73,7 +73,7 @@ class Student:
     legal_last_name: str
     preferred_first_name: str | None
     preferred_last_name: str | None
-    date_of_birth: dt.date
+    date_of_birth: dt.date | None  # a SIS may not know it
     grade_level: str
     homeroom: str | None
     enrollment_status: EnrollmentStatus

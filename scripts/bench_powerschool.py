@@ -21,6 +21,7 @@ import httpx  # noqa: E402
 from config.secrets import SecretResolver  # noqa: E402
 from connectors import registry  # noqa: E402
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict  # noqa: E402
+from simulators.powerschool.model import CONNECTOR_OPTIONS  # noqa: E402
 from simulators.powerschool.server import free_port, serve  # noqa: E402
 
 CID, SECRET = "bench-client", "bench-secret"
@@ -62,6 +63,7 @@ def main() -> None:
         "client_id": {"env": "ID"},
         "client_secret": {"env": "SECRET"},
         "timeout": 120,
+        **CONNECTOR_OPTIONS,
     }
     connector = registry.build("powerschool", "bench", options, ctx)
     names = [s.name for s in connector.streams()] if args.streams == "all" else args.streams.split(",")

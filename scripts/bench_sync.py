@@ -42,6 +42,7 @@ def _sync(workdir: Path, transport: Any, base_url: str) -> dict[str, Any]:
     from config.settings import PorticoConfig
     from connectors import registry
     from gateway.sync.engine import SyncEngine
+    from simulators.powerschool.model import CONNECTOR_OPTIONS
 
     (workdir / "kek.key").write_text(new_kek_line() + "\n")
     config = PorticoConfig.model_validate(
@@ -58,7 +59,7 @@ def _sync(workdir: Path, transport: Any, base_url: str) -> dict[str, Any]:
     connector = registry.build(
         "powerschool",
         "sis",
-        {"base_url": base_url, "client_id": {"env": "ID"}, "client_secret": {"env": "SECRET"}},
+        {"base_url": base_url, "client_id": {"env": "ID"}, "client_secret": {"env": "SECRET"}, **CONNECTOR_OPTIONS},
         ctx,
     )
     t0 = time.perf_counter()

@@ -109,7 +109,9 @@ def run_three(workdir: Path, url: str, change: Any) -> dict[str, dict[str, Any]]
     cache = open_cache(config, SecretResolver())
     engine = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0])
     ctx = registry.BuildContext(secrets=SecretResolver(env={"ID": CID, "SECRET": SECRET}))
-    options = {"base_url": url, "client_id": {"env": "ID"}, "client_secret": {"env": "SECRET"}}
+    from simulators.powerschool.model import CONNECTOR_OPTIONS
+
+    options = {"base_url": url, "client_id": {"env": "ID"}, "client_secret": {"env": "SECRET"}, **CONNECTOR_OPTIONS}
     results: dict[str, dict[str, Any]] = {}
     for label, full, edit in (("load", True, False), ("full", True, True), ("incremental", False, True)):
         edited = change() if edit else {}

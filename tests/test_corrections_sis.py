@@ -15,6 +15,7 @@ from gateway.api.app import create_app
 from gateway.privacy import corrections
 from gateway.sync.engine import SyncEngine
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
+from simulators.powerschool.model import CONNECTOR_OPTIONS
 from simulators.powerschool.server import make_app, run_in_thread
 from tests.fakes import make_config
 
@@ -40,7 +41,8 @@ def test_a_correction_is_mailed_to_the_school_and_the_sis_sees_no_request_and_no
     connector = registry.build(
         "powerschool",
         "sis",
-        {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"}},
+        {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"},
+         **CONNECTOR_OPTIONS},
         registry.BuildContext(secrets=SecretResolver(env={"PS_ID": CID, "PS_SECRET": SECRET})),
     )
     try:

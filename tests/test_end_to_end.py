@@ -22,6 +22,7 @@ from gateway.access import accounts
 from gateway.api.app import create_app
 from gateway.sync.engine import SyncEngine
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
+from simulators.powerschool.model import CONNECTOR_OPTIONS
 from simulators.powerschool.server import make_app, run_in_thread
 from tests.fakes import make_config
 
@@ -44,7 +45,8 @@ def _synced(tmp_path: Path, db_url: str, district: SyntheticDistrict) -> Iterato
     connector = registry.build(
         "powerschool",
         "sis",
-        {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"}},
+        {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"},
+         **CONNECTOR_OPTIONS},
         ctx,
     )
     try:

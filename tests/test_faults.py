@@ -28,6 +28,7 @@ from gateway.api.app import create_app
 from gateway.sync.engine import SyncEngine
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.core import PowerSchoolSim
+from simulators.powerschool.model import CONNECTOR_OPTIONS
 from simulators.powerschool.server import free_port, make_app, run_in_thread
 from tests.fakes import make_config
 
@@ -67,7 +68,9 @@ def connector(
     **opts: Any,
 ) -> PowerSchoolConnector:
     """The PowerSchool connector as ``build`` wires it, with the clock injected too."""
-    options = Options(base_url=base_url, client_id={"env": "X"}, client_secret={"env": "Y"}, **opts)
+    options = Options.model_validate(
+        {"base_url": base_url, "client_id": {"env": "X"}, "client_secret": {"env": "Y"}, **CONNECTOR_OPTIONS, **opts}
+    )
     clock = clock or Clock()
     client = ReadOnlyClient(
         base_url,
@@ -260,9 +263,9 @@ def test_records_inserted_and_deleted_during_a_full_pull_never_go_silently_missi
             pages[0] += 1
             if pages[0] == 3 and not done[0]:
                 done[0] = True
-                first = list(district.iter(kind, 0, inserts))
-                sim.state.insert([dataclasses.replace(r, source_id=f"NEW-{r.source_id}") for r in first])
-                sim.state.delete(kind, ids=[r.source_id for r in district.iter(kind, 10, 10 + deletes)])
+                first = list(sim.model.iter(kind, 0, inserts))
+                sim.state.insert([dataclasses.replace(r, source_id=str(900_000_000 + n)) for n, r in enumerate(first)])
+                sim.state.delete(kind, ids=[r.source_id for r in sim.model.iter(kind, 10, 10 + deletes)])
 
     out = engine.run(connector(transport=handler(sim, before)))
     with cache.engine.connect() as conn:

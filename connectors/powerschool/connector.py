@@ -1,18 +1,29 @@
-"""The PowerSchool-like REST connector: count-driven paging, incremental cursors, read-only.
+"""The PowerSchool REST connector: real tables, each key in its own namespace, read-only.
 
-Every list is read by first asking its ``/count`` and then fetching exactly the pages
-that count implies; if the rows received differ from the count the stream is stopped
-with SourceDataError (the engine retries the run) rather than published partially.
-Incremental streams keep the largest ``transaction_date`` seen as their cursor and
-read ``q=transaction_date=ge=<cursor>``; a source answering ``Invalid field
-transaction_date`` gets a full pull of that table instead.
+A run reads the streams of :mod:`connectors.powerschool.streams` in order. What they
+share is read once per run and kept on the connector (the engine builds a connector per
+run): the ``/ws/v1`` school list, the terms and the current school year, the identity
+maps (:mod:`connectors.powerschool.ids`) and the code tables. Reading the first stream
+starts a new run.
+
+Incremental streams keep, per table, the latest value of its cursor column
+(``transaction_date``, or ``whenmodified`` in PowerTeacher Pro tables) and read
+``q=<cursor>=ge=<value>``; the state is a JSON object of those values. A server that
+refuses the cursor column (it does not exist there, or is not granted) gets a full read
+of that table instead: the refusal is recognised by the field it names, not its wording.
+
+Every page carries the key of each row it read (``Page.keys``) and ``read_keys`` re-reads
+the key columns alone, so the engine's confirmation of a full read is cheap; a stream
+whose every table fitted in one page is already consistent and is not read again.
 """
 
 from __future__ import annotations
 
-import itertools
+import datetime as dt
+import json
 import time
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -21,54 +32,118 @@ import structlog
 from config.errors import PorticoError, SourceDataError
 from connectors.base import BuildContext, CheckResult, ConnectorType, KnownRows, Page, StreamInfo
 from connectors.http import ReadOnlyClient, json_body
-from connectors.powerschool import normalize, paging
+from connectors.powerschool import declare as d
+from connectors.powerschool import normalize as n
+from connectors.powerschool import paging
 from connectors.powerschool.auth import TokenSession
+from connectors.powerschool.ids import SchoolIds, SectionIds, StudentIds
 from connectors.powerschool.options import Options
+from connectors.powerschool.reader import CursorRefused, Reader, Sent
 from connectors.powerschool.streams import (
     BY_NAME,
     SCHEMA_CAP_KEY,
-    STREAMS,
-    STUDENT_EXPANSIONS,
-    V1_CAP_KEYS,
+    V1_SCHOOL_CAP,
     StreamSpec,
+    offered,
 )
+from connectors.powerschool.values import (
+    LocalTimes,
+    clock_time,
+    date,
+    flag,
+    ident,
+    parse_stamp,
+    text,
+)
+from connectors.records import AttendanceCategory, Record
 
 __all__ = ["CONNECTOR_TYPE", "Options", "PowerSchoolConnector", "build"]
 
-
 log = structlog.get_logger("portico.connectors.powerschool")
-_INVALID_TXN = "Invalid field transaction_date"
+
+Rows = list[dict[str, Any]]
+Mapper = Callable[[dict[str, Any], n.Context], Any]
+Fast = Callable[[dict[str, Any], n.Context], Record] | None
+
+# Each primary source: how its rows become records.
+_MAPPERS: dict[tuple[str, str], tuple[Mapper, Fast]] = {
+    ("schools", "schools"): (n.school, None),
+    ("students", "students"): (n.student, None),
+    ("contacts", d.CONTACT_PERSONS.name): (n.contact, None),
+    ("links", d.CONTACT_LINKS.name): (n.link, None),
+    ("contacts", "students"): (n.legacy_contacts, None),
+    ("links", "students"): (n.legacy_links, None),
+    ("sections", "sections"): (n.section, None),
+    ("enrollments", "cc"): (n.enrollment, None),
+    ("timetable", "section_meeting"): (n.timetable, None),
+    ("attendance", "attendance"): (n.attendance, n.attendance_fast),
+    ("assignments", "assignmentsection"): (n.assignment, None),
+    ("results", "assignmentscore"): (n.result, None),
+    ("grades", "storedgrades"): (n.stored_grade, None),
+    ("grades", "pgfinalgrades"): (n.final_grade, None),
+    ("behaviour", "log"): (n.behaviour, None),
+    ("notices", "*"): (n.notice, None),
+    ("reports", "*"): (n.report, None),
+}
+
+# Streams whose rows carry no schoolid: with ``school_ids`` set, their records are kept when
+# their student (or section) is at one of those schools.
+_SCOPED_BY_STUDENT = {"result", "grade", "behaviour", "report"}
 
 
-class _NoTransactionDate(Exception):
-    """The table has no transaction_date column: read it in full."""
+def _source_name(source: d.Read | d.Query) -> str:
+    return source.name if isinstance(source, d.Query) else source.table
+
+
+def _key_text(value: Any) -> str:
+    try:
+        return ident(value)
+    except (TypeError, ValueError):
+        return "" if value is None else str(value)
 
 
 class PowerSchoolConnector:
-    """Reads a PowerSchool-like SIS into canonical records (see module docstring)."""
+    """Reads a PowerSchool server into canonical records (see module docstring)."""
 
     def __init__(self, name: str, options: Options, session: TokenSession) -> None:
         self.name = name
         self.options = options
         self.session = session
         self.client = session.client
+        self.choices = options.choices()
+        self._pager = paging.Pager(name)
+        self.sent: list[Sent] | None = None  # tests: set to [] to record every request
+        self.reader = Reader(session, self._pager, self._page_size, on_request=self._record)
         self._metadata: dict[str, Any] | None = None
         self._retries_seen = 0
-        self._pager = paging.Pager(name)
+        self._no_cursor: set[str] = set()
+        self._atomic: dict[str, list[str]] = {}
+        self._new_run()
+
+    def _record(self, sent: Sent) -> None:
+        if self.sent is not None:
+            self.sent.append(sent)
+
+    def _new_run(self) -> None:
+        self._ctx: n.Context | None = None
+        self._loaded: set[str] = set()
+        self._school_rows: Rows | None = None
+        self._year: tuple[int, dt.date, dt.date] | None = None
+        self._log_type_ids: list[str] = []
+        self._atomic.clear()
 
     # --- contract ------------------------------------------------------------------------
+
+    def _specs(self) -> list[StreamSpec]:
+        return offered(self.choices, self.options.streams)
 
     def streams(self) -> list[StreamInfo]:
         return [StreamInfo(s.name, (s.kind,), incremental=s.incremental) for s in self._specs()]
 
-    def _specs(self) -> list[StreamSpec]:
-        chosen = self.options.streams
-        return [s for s in STREAMS if chosen is None or s.name in chosen]
-
     def check(self) -> CheckResult:
         try:
             self._meta()
-            self._count(BY_NAME["schools"], None, {})
+            self.reader.v1_list("/ws/v1/district/school", "schools", "school", V1_SCHOOL_CAP)
         except PorticoError as exc:
             return CheckResult([f"connector {self.name}: {exc}"])
         return CheckResult()
@@ -76,34 +151,31 @@ class PowerSchoolConnector:
     def read(
         self, stream: str, state: str | None, *, full: bool = False, known: KnownRows | None = None
     ) -> Iterator[Page]:
+        specs = self._specs()
         spec = BY_NAME.get(stream)
-        if spec is None or spec not in self._specs():
+        if spec is None or spec not in specs:
             raise KeyError(stream)
+        if spec is specs[0]:
+            self._new_run()
         self._retries_seen = self.client.retries
-        if spec.api in ("district", "school"):
-            return self._read_v1(spec)
-        if paging.parse_txn(state) is None:
-            state = None  # absent or unreadable: read in full
-        since = state if (spec.incremental and state and not full) else None
-        return self._read_schema(spec, since, state)
+        return self._read(spec, None if full or not spec.incremental else state)
+
+    def read_keys(self, stream: str) -> Iterator[list[str]]:
+        """The keys of every row of ``stream``, from its key columns alone (``Page.keys``)."""
+        if stream in self._atomic:
+            yield list(self._atomic[stream])
+            return
+        spec = BY_NAME[stream]
+        prefix = len(spec.primary(self.choices)) > 1
+        for source in spec.primary(self.choices):
+            for _, rows, _, _ in self._source_pages(spec, source, None, keys_only=True):
+                yield self._keys(source, rows, prefix)
 
     def close(self) -> None:
         self._pager.close()
         self.client.close()
 
-    # --- helpers -------------------------------------------------------------------------
-
-    def _get(self, spec: StreamSpec, path: str, params: dict[str, Any], accept: tuple[int, ...] = ()) -> Any:
-        method = "POST" if spec.api == "query" else "GET"
-        # PowerQueries take their arguments as a JSON body; these take none.
-        body: dict[str, Any] | None = {} if method == "POST" else None
-        response = self.session.request(method, path, params=params, json=body, accept=accept)
-        if response.status_code == 400:
-            message = json_body(response)
-            if isinstance(message, dict) and message.get("message") == _INVALID_TXN:
-                raise _NoTransactionDate()
-            raise SourceDataError(f"{method} {path} answered 400")
-        return json_body(response)
+    # --- metadata, page sizes ----------------------------------------------------------------
 
     def _meta(self) -> dict[str, Any]:
         if self._metadata is None:
@@ -122,121 +194,479 @@ class PowerSchoolConnector:
         size = self.options.page_size or cap
         return max(1, min(size, cap))
 
-    def _count(self, spec: StreamSpec, school_id: str | None, params: dict[str, Any]) -> int:
-        path = spec.list_path(school_id) + "/count"
-        body = self._get(spec, path, params, accept=(400,))
-        try:
-            n = (
-                normalize.v1_count(body)
-                if spec.api in ("district", "school")
-                else normalize.schema_count(body)
-            )
-        except (KeyError, TypeError, ValueError):
-            raise SourceDataError(f"{path} answered without a count") from None
-        if n < 0:
-            raise SourceDataError(f"{path} answered a negative count")
-        return n
-
     def _retries(self) -> int:
         delta = self.client.retries - self._retries_seen
         self._retries_seen = self.client.retries
         return delta
 
-    def _fetch_pages(
-        self, spec: StreamSpec, school_id: str | None, params: dict[str, Any], count: int, size: int
-    ) -> Iterator[tuple[int, list[dict[str, Any]], bool]]:
-        path = spec.list_path(school_id)
+    # --- the run's shared context ----------------------------------------------------------------
 
-        def fetch(page: int) -> list[dict[str, Any]]:
-            body = self._get(spec, path, {**params, "page": page, "pagesize": size}, accept=(400,))
-            return paging.rows_of(spec, body, page)
+    def ctx(self) -> n.Context:
+        if self._ctx is None:
+            zone = self.options.timezone or self._meta().get("district_timezone")
+            if not isinstance(zone, str) or not zone:
+                raise SourceDataError(
+                    "the server's /ws/v1/metadata names no district_timezone: set options.timezone"
+                )
+            try:
+                times = LocalTimes(zone)
+            except (KeyError, ValueError):
+                raise SourceDataError(
+                    "the server's district_timezone is not an IANA zone: set options.timezone"
+                ) from None
+            self._ctx = n.Context(times=times, zone=zone)
+        return self._ctx
 
-        return self._pager.pages(spec.name, fetch, count, size)
+    def _today(self) -> dt.date:
+        return dt.datetime.now(self.ctx().times.zone).date()
 
-    # --- /ws/v1 --------------------------------------------------------------------------
+    def _need(self, *names: str) -> n.Context:
+        ctx = self.ctx()
+        for name in names:
+            if name not in self._loaded:
+                getattr(self, f"_load_{name}")(ctx)
+                self._loaded.add(name)
+        return ctx
 
-    def _schools(self) -> list[dict[str, Any]]:
-        spec = BY_NAME["schools"]
-        count = self._count(spec, None, {})
-        size = self._page_size(V1_CAP_KEYS["school"])
-        rows = [row for _, page, _ in self._fetch_pages(spec, None, {}, count, size) for row in page]
-        wanted = self.options.school_ids
-        return [r for r in rows if wanted is None or str(r.get("id")) in wanted]
+    def _all_rows(self, read: d.Read, columns: Sequence[str], clauses: Sequence[str]) -> Rows:
+        _, pages = self.reader.table(read, columns, clauses, SCHEMA_CAP_KEY)
+        return [row for _, rows, _ in pages for row in rows if isinstance(row, dict)]
 
-    def _read_v1(self, spec: StreamSpec) -> Iterator[Page]:
-        schools = self._schools()
-        if spec.kind == "school":
-            records, rejected = normalize.build_many("school", schools, spec.name, 1)
-            yield Page(records, rejected, full=True, expected_total=len(schools), retries=self._retries())
+    def _query_rows(self, query: d.Query) -> Rows:
+        _, pages = self.reader.query(query, SCHEMA_CAP_KEY)
+        return [row for _, rows, _ in pages for row in rows if isinstance(row, dict)]
+
+    def _schools(self) -> Rows:
+        """The /ws/v1 school list, read once per run."""
+        if self._school_rows is None:
+            pages = self.reader.v1_list("/ws/v1/district/school", "schools", "school", V1_SCHOOL_CAP)
+            self._school_rows = [row for _, rows, _ in pages for row in rows]
+        return self._school_rows
+
+    def _load_schools(self, ctx: n.Context) -> None:
+        ctx.schools = SchoolIds()
+        for row in self._schools():
+            try:
+                ctx.schools.add(ident(row.get("id")), ident(row.get("school_number")))
+            except (TypeError, ValueError, AttributeError):
+                continue  # the schools stream sets it aside
+
+    def _selected(self) -> list[str] | None:
+        """School numbers of ``options.school_ids`` (given as /ws/v1 ids, SCHOOLS.DCID)."""
+        if self.options.school_ids is None:
+            return None
+        ctx = self._need("schools")
+        numbers = []
+        for dcid in self.options.school_ids:
+            number = ctx.schools.number_of.get(dcid)
+            if number is None:
+                raise SourceDataError("options.school_ids names a school the server does not list")
+            numbers.append(number)
+        return numbers
+
+    def _load_terms(self, ctx: n.Context) -> None:
+        since = (self._today() - dt.timedelta(days=400)).isoformat()
+        rows = self._all_rows(d.TERMS, d.TERMS.columns, [f"lastday=ge={since}"])
+        years: list[tuple[dt.date, int, str, dt.date]] = []  # (first day, yearid, school, last day)
+        for row in rows:
+            try:
+                school, term = ident(row.get("schoolid")), ident(row.get("id"))
+                first, last = date(row.get("firstday")), date(row.get("lastday"))
+            except (TypeError, ValueError):
+                continue  # a term without dates names no days
+            label = row.get("abbreviation")
+            ctx.terms[(school, term)] = (text(label) if label not in (None, "") else term, first, last)
+            if row.get("isyearrec") not in (None, "") and flag(row.get("isyearrec")):
+                try:
+                    years.append((first, int(ident(row.get("yearid"))), school, last))
+                except (TypeError, ValueError):
+                    continue
+        if not years:
             return
-        params = {"expansions": STUDENT_EXPANSIONS} if spec.kind == "student" else {}
-        size = self._page_size(V1_CAP_KEYS[spec.kind])
-        counts = [(str(s.get("id")), self._count(spec, str(s.get("id")), {})) for s in schools]
-        total = sum(n for _, n in counts)
-        offset = 0
-        emitted = False
-        for school_id, count in counts:
-            for first, rows, _ in self._fetch_pages(spec, school_id, params, count, size):
-                records, rejected = normalize.build_many(spec.kind, rows, spec.name, offset + first)
-                emitted = True
-                yield Page(records, rejected, full=True, expected_total=total, retries=self._retries())
-            offset += count
-        if not emitted:
-            yield Page([], full=True, expected_total=0, retries=self._retries())
+        today = self._today()
+        started = [y for y in years if y[0] <= today]
+        yearid = max(started)[1] if started else min(years)[1]
+        current = [y for y in years if y[1] == yearid]
+        self._year = (yearid, min(y[0] for y in current), max(y[3] for y in current))
+        for first, _, school, last in current:
+            ctx.years[school] = (first, last)
+        for first, _, school, last in sorted(years):  # a school without this year's term
+            if school not in ctx.years and first <= today:
+                ctx.years[school] = (first, last)
 
-    # --- /ws/schema ----------------------------------------------------------------------
-
-    def _year_start(self) -> str | None:
-        years = [s.get("school_year") for s in self._schools()]
-        starts = [y.get("start_date") for y in years if isinstance(y, dict)]
-        found = sorted(d for d in starts if isinstance(d, str) and d)
-        return found[0] if found else None
-
-    def _read_schema(self, spec: StreamSpec, since: str | None, state: str | None) -> Iterator[Page]:
-        clauses = []
-        if self.options.school_ids and spec.kind not in ("contact", "notice"):
-            # Contacts have no school; district-wide notices would be lost to the filter.
-            clauses.append(f"schoolid=in=({','.join(self.options.school_ids)})")
-        if spec.kind == "attendance":
-            start = self._year_start()  # only this school year's marks
-            if start:
-                clauses.append(f"att_date=ge={start}")
-        try:
-            yield from self._pull(spec, clauses, since, state, with_txn=spec.incremental)
-        except _NoTransactionDate:
-            # The source lacks transaction_date here: pull the table in full, no cursor.
-            log.info("sis.full_fallback", stream=spec.name, reason="Invalid field transaction_date")
-            yield from self._pull(spec, clauses, None, None, with_txn=False)
-
-    def _pull(
-        self, spec: StreamSpec, clauses: list[str], since: str | None, state: str | None, *, with_txn: bool
-    ) -> Iterator[Page]:
-        columns = spec.columns() + (["transaction_date"] if with_txn else [])
-        q = clauses + ([f"transaction_date=ge={since}"] if since else [])
-        params: dict[str, Any] = {"projection": ",".join(columns)}
-        if q:
-            params["q"] = ";".join(q)
-        count = self._count(spec, None, params)
-        size = self._page_size(SCHEMA_CAP_KEY)
-        full = since is None
-        cursor = state if with_txn else None
-        pages = self._fetch_pages(spec, None, params, count, size)
-        # An empty table still yields one (empty) page, after the source confirmed it is empty.
-        fetched = pages if count else itertools.chain(pages, [(1, [], True)])
-        for first, rows, last in fetched:
-            records, rejected = normalize.build_many(spec.kind, rows, spec.name, first)
-            if with_txn:
-                cursor = paging.latest(rows, cursor)
-            if last and cursor is not None and paging.parse_txn(cursor) is None:
-                cursor = None  # an unreadable date: no cursor, so the next run reads in full
-            yield Page(
-                records,
-                rejected,
-                full=full,
-                cursor=cursor if last else None,
-                expected_total=count,
-                retries=self._retries(),
+    def _year_of_run(self) -> tuple[int, dt.date, dt.date]:
+        self._need("terms")
+        if self._year is None:
+            raise SourceDataError(
+                "TERMS holds no year term (ISYEARREC = 1) in the last year: no school year to read"
             )
+        return self._year
+
+    def _load_students(self, ctx: n.Context) -> None:
+        """Students on roll at some point this school year (EXITDATE is the day after the last)."""
+        start = self._year_of_run()[1]
+        ctx.students = StudentIds.of(
+            self._all_rows(d.STUDENTS, d.STUDENT_KEYS, [f"exitdate=ge={start.isoformat()}"])
+        )
+
+    def _load_sections(self, ctx: n.Context) -> None:
+        yearid = self._year_of_run()[0]
+        ctx.sections = SectionIds()
+        for row in self._all_rows(
+            d.SECTIONS, (*d.SECTION_KEYS, "schoolid", "termid"), [f"termid=ge={yearid * 100}"]
+        ):
+            ctx.sections.add(row)
+
+    def _load_courses(self, ctx: n.Context) -> None:
+        for row in self._all_rows(d.COURSES, d.COURSES.columns, []):
+            number, name = row.get("course_number"), row.get("course_name")
+            if number not in (None, "") and name not in (None, ""):
+                ctx.courses[text(number)] = text(name)
+
+    def _load_teachers(self, ctx: n.Context) -> None:
+        names = {}
+        for row in self._all_rows(d.USERS, d.USERS.columns, []):
+            try:
+                full = " ".join(
+                    text(row[k]) for k in ("first_name", "last_name") if row.get(k) not in (None, "")
+                )
+                names[ident(row.get("dcid"))] = full
+            except (TypeError, ValueError):
+                continue
+        for row in self._all_rows(d.SCHOOLSTAFF, d.SCHOOLSTAFF.columns, []):
+            try:
+                name = names.get(ident(row.get("users_dcid")))
+                if name:
+                    ctx.teachers[ident(row.get("id"))] = name
+            except (TypeError, ValueError):
+                continue
+
+    def _load_emails(self, ctx: n.Context) -> None:
+        for row in self._query_rows(d.STUDENT_EMAILS):
+            email = row.get("student_email")
+            try:
+                if email not in (None, ""):
+                    ctx.student_emails[ident(row.get("student_dcid"))] = text(email)
+            except (TypeError, ValueError):
+                continue
+
+    def _load_codes(self, ctx: n.Context) -> None:
+        yearid = self._year_of_run()[0]
+        mapped = self.options.attendance_codes
+        for row in self._all_rows(d.ATTENDANCE_CODE, d.ATTENDANCE_CODE.columns, [f"yearid=={yearid}"]):
+            try:
+                code_id = ident(row.get("id"))
+            except (TypeError, ValueError):
+                continue
+            code = "" if row.get("att_code") is None else text(row.get("att_code")).strip()
+            presence = str(row.get("presence_status_cd") or "").strip().lower()
+            category = mapped.get(code)
+            if category is None and presence == "present":
+                category = AttendanceCategory.PRESENT
+            elif category is None and presence == "absent":
+                category = AttendanceCategory.UNAUTHORISED_ABSENCE
+            if category is not None:
+                ctx.codes[code_id] = (code, category)
+
+    def _load_periods(self, ctx: n.Context) -> None:
+        yearid = self._year_of_run()[0]
+        for row in self._all_rows(d.PERIOD, d.PERIOD.columns, [f"year_id=={yearid}"]):
+            try:
+                pid, school, number = (
+                    ident(row.get("id")),
+                    ident(row.get("schoolid")),
+                    ident(row.get("period_number")),
+                )
+            except (TypeError, ValueError):
+                continue
+            label = row.get("abbreviation")
+            label = text(label) if label not in (None, "") else number
+            ctx.periods[pid] = label
+            ctx.period_by_number[(school, number)] = (pid, label)
+
+    def _load_cycle(self, ctx: n.Context) -> None:
+        """Which weekday (and week of a fortnight) each cycle day falls on, and its bells."""
+        yearid, start, end = self._year_of_run()
+        letters: dict[str, tuple[str, str]] = {}
+        for row in self._all_rows(d.CYCLE_DAY, d.CYCLE_DAY.columns, [f"year_id=={yearid}"]):
+            try:
+                letters[ident(row.get("id"))] = (ident(row.get("schoolid")), text(row.get("letter")).strip())
+            except (TypeError, ValueError):
+                continue
+        clauses = [f"date_value=ge={start.isoformat()}", f"date_value=le={end.isoformat()}", "insession==1"]
+        days: dict[tuple[str, str], list[tuple[dt.date, str]]] = defaultdict(list)
+        for row in self._all_rows(d.CALENDAR_DAY, d.CALENDAR_DAY.columns, clauses):
+            try:
+                found = letters.get(ident(row.get("cycle_day_id")))
+                if found is not None:
+                    days[found].append((date(row.get("date_value")), ident(row.get("bell_schedule_id"))))
+            except (TypeError, ValueError):
+                continue
+        by_school: dict[str, dict[int, list[tuple[dt.date, str]]]] = defaultdict(lambda: defaultdict(list))
+        for (school, letter), dates in days.items():
+            weekdays = {day.isoweekday() for day, _ in dates}
+            if len(weekdays) != 1:
+                ctx.cycle[(school, letter)] = (
+                    "the cycle day falls on different weekdays: a rotating timetable is not a weekly one"
+                )
+                continue
+            bell = Counter(b for _, b in dates).most_common(1)[0][0]
+            ctx.cycle[(school, letter)] = n.Lesson(weekdays.pop(), "every", bell)
+            by_school[school][dates[0][0].isoweekday()].append((min(day for day, _ in dates), letter))
+        # Two cycle days on the same weekday alternate: a fortnight of weeks A and B.
+        for school, weekdays_of in by_school.items():
+            for shared in weekdays_of.values():
+                if len(shared) == 2:
+                    for week, (_, letter) in zip("AB", sorted(shared), strict=True):
+                        lesson = ctx.cycle[(school, letter)]
+                        if isinstance(lesson, n.Lesson):
+                            lesson.week = week
+                elif len(shared) > 2:
+                    for _, letter in shared:
+                        ctx.cycle[(school, letter)] = "more than two cycle days share a weekday"
+        for row in self._all_rows(d.BELL_SCHEDULE_ITEMS, d.BELL_SCHEDULE_ITEMS.columns, []):
+            try:
+                key = (ident(row.get("bell_schedule_id")), ident(row.get("period_id")))
+                ctx.bells[key] = (clock_time(row.get("start_time")), clock_time(row.get("end_time")))
+            except (TypeError, ValueError):
+                continue
+
+    def _load_log_types(self, ctx: n.Context) -> None:
+        wanted = {name.strip().lower(): polarity for name, polarity in self.options.log_types.items()}
+        for row in self._all_rows(d.LOG_TYPES, d.LOG_TYPES.columns, ["cat==logtype"]):
+            name = row.get("name")
+            polarity = wanted.get(str(name or "").strip().lower())
+            if polarity is not None:
+                try:
+                    ctx.log_types[ident(row.get("id"))] = (text(name).strip(), polarity)
+                except (TypeError, ValueError):
+                    continue
+        self._log_type_ids = sorted(ctx.log_types)
+
+    def _load_unpublished(self, ctx: n.Context) -> None:
+        yearid = self._year_of_run()[0]
+        clauses = [f"yearid=={yearid}", "isscorespublish==0"]
+        for row in self._all_rows(d.UNPUBLISHED_SCORES, d.UNPUBLISHED_SCORES.columns, clauses):
+            try:
+                ctx.unpublished.add(ident(row.get("assignmentsectionid")))
+            except (TypeError, ValueError):
+                continue
+
+    # What each stream's rows are joined with (loaded before its first page).
+    _NEEDS: dict[str, tuple[str, ...]] = {
+        "schools": ("schools", "terms"),
+        "students": ("schools", "terms"),
+        "contacts": (),
+        "links": ("students",),
+        "sections": ("schools", "terms", "courses", "teachers"),
+        "enrollments": ("students", "sections"),
+        "timetable": ("terms", "sections", "periods", "cycle"),
+        "attendance": ("students", "codes", "periods"),
+        "assignments": ("sections",),
+        "results": ("students", "unpublished"),
+        "grades": ("students", "sections"),
+        "behaviour": ("students", "log_types"),
+        "notices": ("schools", "sections"),
+        "reports": ("students",),
+    }
+
+    # --- reading a stream -------------------------------------------------------------------
+
+    def _clauses(self, spec: StreamSpec, source: d.Read) -> list[str]:
+        """The year filter of a primary read (the school filter is added per pass)."""
+        if spec.name in ("notices", "reports", "schools"):
+            return []
+        yearid, start, _ = self._year_of_run()
+        return {
+            "students": [f"exitdate=ge={start.isoformat()}"],
+            "sections": [f"termid=ge={yearid * 100}"],
+            "cc": [f"dateleft=ge={start.isoformat()}"],
+            "section_meeting": [f"year_id=={yearid}"],
+            "attendance": [f"att_date=ge={start.isoformat()}"],
+            "assignmentsection": [f"yearid=={yearid}"],
+            "assignmentscore": [f"whencreated=ge={(start - dt.timedelta(days=31)).isoformat()}T00:00:00"],
+            "storedgrades": [f"termid=ge={yearid * 100}"],
+            "pgfinalgrades": [f"startdate=ge={start.isoformat()}"],
+            "log": [f"entry_date=ge={start.isoformat()}"],
+        }.get(source.table, [])
+
+    def _passes(self, spec: StreamSpec, source: d.Read) -> list[list[str]]:
+        """The ``q=`` of each pass over a primary table: one per selected school where the
+        table has ``schoolid``, one per mapped log type for LOG."""
+        base = self._clauses(spec, source)
+        passes = [base]
+        selected = self._selected() if spec.name not in ("contacts", "links", "notices") else None
+        if selected is not None and "schoolid" in source.filters:
+            passes = [[*p, f"schoolid=={number}"] for p in passes for number in selected]
+        if source is d.LOG:
+            self._need("log_types")
+            passes = [[*p, f"logtypeid=={type_id}"] for p in passes for type_id in self._log_type_ids]
+        return passes
+
+    def _source_pages(
+        self, spec: StreamSpec, source: d.Read | d.Query, since: str | None, *, keys_only: bool = False
+    ) -> Iterator[tuple[int, Rows, bool, bool]]:
+        """(count of the pass, rows, last page of the pass, pass fitted one page) of a source."""
+        if isinstance(source, d.Query):
+            count, pages = self.reader.query(source, SCHEMA_CAP_KEY)
+            size = self._page_size(SCHEMA_CAP_KEY)
+            for _, rows, last in pages:
+                yield count, rows, last, count <= size
+            return
+        if source is d.V1_SCHOOLS:
+            rows = self._schools()
+            yield len(rows), rows, True, True
+            return
+        cursor = source.cursor if spec.incremental and source.table not in self._no_cursor else None
+        columns: tuple[str, ...] = source.key if keys_only else source.columns
+        if cursor and not keys_only:
+            columns = (*columns, cursor)
+        size = self._page_size(SCHEMA_CAP_KEY)
+        for clauses in self._passes(spec, source):
+            q = [*clauses, *([f"{cursor}=ge={since}"] if cursor and since else [])]
+            count, pages = self.reader.table(source, columns, q, SCHEMA_CAP_KEY, cursor=cursor)
+            for _, rows, last in pages:
+                yield count, rows, last, count <= size
+
+    def _keys(self, source: d.Read | d.Query, rows: Rows, prefix: bool) -> list[str]:
+        head = f"{_source_name(source)}:" if prefix else ""
+        if isinstance(source, d.Query):
+            return [head + _key_text(r.get(source.key) if isinstance(r, dict) else None) for r in rows]
+        key = ("id",) if source is d.V1_SCHOOLS else source.key
+        return [
+            head + "|".join(_key_text(r.get(k)) for k in key) if isinstance(r, dict) else head for r in rows
+        ]
+
+    def _read(self, spec: StreamSpec, state: str | None) -> Iterator[Page]:
+        cursors = _load_state(state)
+        sources = spec.primary(self.choices)
+        ctx = self._need(*self._NEEDS[spec.name])
+        if spec.name == "students" and not self.choices.legacy_contacts:
+            self._need("emails")
+        prefix = len(sources) > 1
+        position = 1
+        new_cursors = dict(cursors)
+        atomic: list[str] | None = []
+        emitted = False
+        selected = set(self._selected() or ()) or None
+        # Students and sections of every school, read in full, are also the identity maps.
+        keep: Rows | None = [] if spec.name in ("students", "sections") and selected is None else None
+        for i, source in enumerate(sources):
+            name = _source_name(source)
+            mapper, fast = _MAPPERS.get((spec.name, name)) or _MAPPERS[(spec.name, "*")]
+            attempt = 0
+            while True:
+                since = (
+                    cursors.get(name)
+                    if isinstance(source, d.Read) and source.table not in self._no_cursor
+                    else None
+                )
+                cursor_col = source.cursor if isinstance(source, d.Read) and spec.incremental else None
+                if cursor_col and source.table in self._no_cursor:  # type: ignore[union-attr]
+                    cursor_col = None
+                latest = since
+                started = False
+                try:
+                    refreshed = False
+                    for count, rows, last, single in self._source_pages(spec, source, since):
+                        started = True
+                        if not single:
+                            atomic = None
+                        built = n.build_many(mapper, rows, ctx, spec.name, position, fast)
+                        if built.unresolved and not refreshed and spec.name not in ("students", "sections"):
+                            refreshed = True
+                            self._refresh_maps(spec)
+                            built = n.build_many(mapper, rows, ctx, spec.name, position, fast)
+                        position += len(rows)
+                        keys = self._keys(source, rows, prefix)
+                        if atomic is not None:
+                            atomic.extend(keys)
+                        if cursor_col:
+                            latest = paging.latest(rows, cursor_col, latest)
+                        records = built.records
+                        if selected is not None and spec.kind in _SCOPED_BY_STUDENT | {"assignment"}:
+                            records = [rec for rec in records if self._in_scope(rec, selected)]
+                        elif spec.kind == "school" and self.options.school_ids is not None:
+                            records = [rec for rec in records if rec.source_id in self.options.school_ids]
+                        if keep is not None:
+                            keep.extend(r for r in rows if isinstance(r, dict))
+                        final = last and i == len(sources) - 1
+                        if cursor_col and last and latest is not None:
+                            new_cursors[name] = latest
+                        emitted = True
+                        yield Page(
+                            records,
+                            built.rejected,
+                            full=since is None,
+                            cursor=_dump_state(new_cursors) if final and spec.incremental else None,
+                            expected_total=count,
+                            retries=self._retries(),
+                            keys=keys,
+                        )
+                    break
+                except CursorRefused:
+                    if started or attempt:
+                        raise SourceDataError(
+                            f"{name} refused its cursor column {cursor_col} in the middle of a read"
+                        ) from None
+                    attempt += 1
+                    self._no_cursor.add(name)
+                    new_cursors.pop(name, None)
+                    log.info(
+                        "sis.full_fallback", stream=spec.name, table=name, reason="cursor column refused"
+                    )
+        if atomic is not None and not any(cursors.get(_source_name(s)) for s in sources):
+            self._atomic[spec.name] = atomic
+        if keep is not None:
+            self._learn(spec, keep)
+        if not emitted:
+            yield Page([], full=True, expected_total=0, retries=self._retries(), keys=[])
+
+    def _learn(self, spec: StreamSpec, rows: Rows) -> None:
+        """A full read of the students (or sections) of every school is the identity map."""
+        ctx = self.ctx()
+        if spec.name == "students":
+            ctx.students = StudentIds.of(rows)
+            self._loaded.add("students")
+        elif spec.name == "sections":
+            ctx.sections = SectionIds()
+            for row in rows:
+                ctx.sections.add(row)
+            self._loaded.add("sections")
+
+    def _refresh_maps(self, spec: StreamSpec) -> None:
+        """A key named no record: the maps may predate a change on the server; read them again once."""
+        needs = self._NEEDS[spec.name]
+        ctx = self.ctx()
+        if "students" in needs:
+            self._load_students(ctx)
+        if "sections" in needs:
+            self._load_sections(ctx)
+
+    def _in_scope(self, rec: Record, selected: set[str]) -> bool:
+        ctx = self.ctx()
+        student = getattr(rec, "student_id", None)
+        if student is not None:
+            return ctx.students.school_of.get(student) in selected
+        section = getattr(rec, "section_id", None)
+        return section is not None and ctx.sections.info.get(section, ("", ""))[0] in selected
+
+
+def _load_state(state: str | None) -> dict[str, str]:
+    """Cursors per table from the saved state; anything unreadable means a full read."""
+    if not state:
+        return {}
+    try:
+        value = json.loads(state)
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and parse_stamp(v)}
+
+
+def _dump_state(cursors: dict[str, str]) -> str | None:
+    return json.dumps(cursors, sort_keys=True) if cursors else None
 
 
 def build(name: str, options: Options, ctx: BuildContext) -> PowerSchoolConnector:

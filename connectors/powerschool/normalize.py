@@ -1,291 +1,516 @@
-"""Map PowerSchool-like wire JSON to canonical records, surviving the API's quirks.
+"""PowerSchool rows to canonical records, each key turned into the namespace Portico keys by.
 
-Quirks handled here: in ``/ws/v1`` a one-element collection is an object rather than
-a list, and an empty collection or block is ``""``; numbers arrive as strings (or
-not); optional fields are simply missing. ``/ws/schema`` keeps ``record`` a list and
-nests each row's columns under ``tables.<table>``. A record that cannot be mapped
-becomes a :class:`RecordError` naming stream, position and field, never its value.
+A mapper takes one row (a dict of columns, or a PowerQuery row keyed by its labels) and
+the run's :class:`Context` (identity maps, code tables, the district's zone). A row that
+cannot be mapped raises :class:`~config.errors.RecordError` naming the field (never its
+value); a key that names no record, or two, is set aside the same way
+(:class:`~connectors.powerschool.ids.Unresolved`).
+
+Record ids: students, schools and sections by DCID; enrolments, attendance marks and log
+entries by their table's DCID; assignments by ``ASSIGNMENTSECTIONID``, results by
+``ASSIGNMENTSCOREID``; grades by table and DCID (``storedgrades:<dcid>``,
+``pgfinalgrades:<dcid>``: the two tables number their rows independently); contacts by
+``PERSON.ID``, links by ``STUDENTCONTACTASSOCID``; a lesson by section, cycle day and
+period (``SECTION_MEETING`` has no id every server exposes).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from config.errors import RecordError
 from connectors import records as r
+from connectors.powerschool.ids import SchoolIds, SectionIds, StudentIds, Unresolved
 from connectors.powerschool.values import (
-    CODE_CATEGORY,
-    audience,
-    aware,
-    clock_time,
-    code_category,
+    LocalTimes,
     date,
     enroll_status,
     flag,
     grade_level,
+    ident,
     integer,
-    log_type,
     number,
-    result_status,
     text,
 )
 
-Parse = Callable[[Any], Any]
-# (record attribute, wire key path, its dotted name, parser, default when absent). A
-# ``None`` path hands the whole row to the parser (fields derived from several columns).
-FieldSpec = tuple[str, tuple[str, ...] | None, str, Parse, Any]
-REQUIRED: Any = object()
+Row = dict[str, Any]
+
+DAILY, MEETING = "att_modedaily", "att_modemeeting"
 
 
-def v1_items(body: Any, plural: str, singular: str) -> list[dict[str, Any]]:
-    """Rows of a ``/ws/v1`` list body: ``{"students": {"student": [...] | {...}}}`` or ``""``."""
-    block = body.get(plural) if isinstance(body, dict) else None
-    if block in (None, ""):
-        return []
-    if not isinstance(block, dict):
-        raise ValueError(plural)
-    items = block.get(singular)
-    if items in (None, ""):
-        return []
-    if isinstance(items, dict):
-        return [items]
-    if not isinstance(items, list):
-        raise ValueError(singular)
-    return items
+@dataclass
+class Lesson:
+    """Where a school's cycle day falls in the week, and its bell schedule."""
+
+    day: int  # ISO weekday
+    week: str  # "every", "A" or "B"
+    bell_schedule: str
 
 
-def v1_count(body: Any) -> int:
-    """``{"resource": {"count": "12"}}`` -> 12."""
-    return int(body["resource"]["count"])
+@dataclass
+class Context:
+    """What rows are joined with during one run (filled lazily by the connector)."""
+
+    times: LocalTimes
+    zone: str
+    schools: SchoolIds = field(default_factory=SchoolIds)
+    students: StudentIds = field(default_factory=StudentIds)
+    sections: SectionIds = field(default_factory=SectionIds)
+    years: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)  # school number -> year
+    terms: dict[tuple[str, str], tuple[str, dt.date, dt.date]] = field(default_factory=dict)
+    courses: dict[str, str] = field(default_factory=dict)
+    teachers: dict[str, str] = field(default_factory=dict)  # SCHOOLSTAFF.ID -> display name
+    student_emails: dict[str, str] = field(default_factory=dict)
+    # ATTENDANCE_CODE.ID -> (code, category); PERIOD.ID -> abbreviation
+    codes: dict[str, tuple[str, r.AttendanceCategory]] = field(default_factory=dict)
+    periods: dict[str, str] = field(default_factory=dict)
+    period_by_number: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    cycle: dict[tuple[str, str], Lesson | str] = field(default_factory=dict)  # str: why not weekly
+    bells: dict[tuple[str, str], tuple[dt.time, dt.time]] = field(default_factory=dict)
+    log_types: dict[str, tuple[str, r.Polarity]] = field(default_factory=dict)
+    unpublished: set[str] = field(default_factory=set)
 
 
-def schema_rows(body: Any, table: str) -> list[dict[str, Any]]:
-    """Column dicts of a ``/ws/schema`` body: ``{"record": [{"tables": {table: {...}}}]}``."""
-    rows = body.get("record") if isinstance(body, dict) else None
-    if rows in (None, ""):
-        return []
-    if isinstance(rows, dict):  # tolerated although /ws/schema promises a list
-        rows = [rows]
-    out = []
-    for row in rows:
-        tables = row.get("tables") if isinstance(row, dict) else None
-        cols = tables.get(table) if isinstance(tables, dict) else None
-        out.append(cols if isinstance(cols, dict) else {})
-    return out
-
-
-def schema_count(body: Any) -> int:
-    return int(body["count"])
-
-
-# --- field tables per record kind -------------------------------------------------------
-
-
-def _f(attr: str, key: str | None, parse: Parse = text, default: Any = REQUIRED) -> FieldSpec:
-    return (attr, tuple(key.split(".")) if key else None, key or attr, parse, default)
-
-
-def _opt(attr: str, key: str, parse: Parse = text) -> FieldSpec:
-    return _f(attr, key, parse, default=None)
-
-
-FIELDS: dict[str, tuple[type, tuple[FieldSpec, ...]]] = {
-    "school": (r.School, (
-        _f("source_id", "id"), _f("name", "name"), _f("timezone", "time_zone"),
-        _f("year_start_date", "school_year.start_date", date),
-        _f("year_end_date", "school_year.end_date", date),
-    )),
-    "student": (r.Student, (
-        _f("source_id", "id"), _f("school_id", "school_enrollment.school_id"),
-        _f("legal_first_name", "name.first_name"), _f("legal_last_name", "name.last_name"),
-        _opt("preferred_first_name", "name.preferred_first_name"),
-        _opt("preferred_last_name", "name.preferred_last_name"),
-        _f("date_of_birth", "demographics.birth_date", date),
-        _f("grade_level", "school_enrollment.grade_level", grade_level),
-        _opt("homeroom", "schedule_setup.home_room"),
-        _f("enrollment_status", "school_enrollment.enroll_status_code", enroll_status),
-        _f("entry_date", "school_enrollment.entry_date", date),
-        _opt("exit_date", "school_enrollment.exit_date", date),
-        _opt("email", "contact_info.email"),
-    )),
-    "contact": (r.Contact, (
-        _f("source_id", "id"), _f("first_name", "firstname"), _f("last_name", "lastname"),
-        _opt("title", "title"), _opt("email", "email"), _opt("phone", "phone"),
-    )),
-    "link": (r.StudentContact, (
-        _f("source_id", "id"), _f("student_id", "studentid"), _f("contact_id", "personid"),
-        _f("relationship", "relationship"), _f("parental_responsibility", "iscustodial", flag),
-        _f("portal_access", "canaccessportal", flag), _f("lives_with", "liveswithflg", flag),
-        _f("court_order", "restrictedflg", flag), _f("priority", "contactpriorityorder", integer),
-    )),
-    "section": (r.Section, (
-        _f("source_id", "id"), _f("school_id", "school_id"), _f("course_name", "course_name"),
-        _f("course_code", "course_number"), _opt("teacher_name", "staff.display_name"),
-        _opt("room", "room"), _opt("term", "term_abbreviation"),
-    )),
-    "enrollment": (r.Enrollment, (
-        _f("source_id", "id"), _f("section_id", "sectionid"), _f("student_id", "studentid"),
-        _opt("start_date", "dateenrolled", date), _opt("end_date", "dateleft", date),
-    )),
-    "timetable": (r.TimetableEntry, (
-        _f("source_id", "id"), _f("section_id", "sectionid"), _opt("student_id", "studentid"),
-        _f("day", "day", integer), _f("period", "period_number"),
-        _f("start_time", "start_time", clock_time), _f("end_time", "end_time", clock_time),
-        _f("week_pattern", "week_pattern"), _opt("start_date", "start_date", date),
-        _opt("end_date", "end_date", date),
-    )),
-    "attendance": (r.AttendanceMark, (
-        _f("source_id", "id"), _f("student_id", "studentid"), _f("date", "att_date", date),
-        _f("session", "att_mode"), _f("source_code", "att_code", text, default=""),
-        _f("category", "code_category", code_category), _opt("minutes_late", "minutes_late", integer),
-        _f("recorded_at", "whencreated", aware),
-    )),
-    "assignment": (r.Assignment, (
-        _f("source_id", "id"), _f("section_id", "sectionid"), _f("title", "name"),
-        _opt("category", "category"), _opt("set_date", "assigneddate", date),
-        _f("due_date", "duedate", date), _opt("points_possible", "totalpointvalue", number),
-    )),
-    "result": (r.AssignmentResult, (
-        _f("source_id", "id"), _f("assignment_id", "assignmentsectionid"),
-        _f("student_id", "studentid"), _opt("score", "scorepoints", number),
-        _f("status", None, result_status), _opt("comment", "commentvalue"),
-    )),
-    "grade": (r.Grade, (
-        _f("source_id", "id"), _f("student_id", "studentid"), _f("section_id", "sectionid"),
-        _f("term", "finalgradename"), _opt("mark", "grade"), _opt("percent", "percent", number),
-        _f("updated_at", "lastgradeupdate", aware),
-    )),
-    "behaviour": (r.BehaviourEvent, (
-        _f("source_id", "id"), _f("student_id", "studentid"),
-        _f("occurred_at", "entry_datetime", aware), _f("polarity", "logtype", log_type),
-        _f("points", "points", integer), _f("category", "subtype"),
-        _opt("description", "entry"), _opt("staff_name", "entry_author"),
-    )),
-    "notice": (r.Notice, (
-        _f("source_id", "id"), _f("audience", "audience", audience),
-        _opt("school_id", "schoolid"), _opt("year_group", "grade_level", grade_level),
-        _opt("section_id", "sectionid"), _f("title", "title"), _f("body", "body"),
-        _f("publish_from", "publish_from", aware), _opt("publish_to", "publish_to", aware),
-    )),
-    "report": (r.ProgressReport, (
-        _f("source_id", "id"), _f("student_id", "studentid"), _f("title", "title"),
-        _f("period", "period"), _f("issued_date", "issued_date", date), _opt("comments", "comments"),
-    )),
-}  # fmt: skip
-
-
-_MISSING = object()
-
-
-def _get(row: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = row
-    for key in path:
-        # An empty block arrives as "" rather than {}: treat it as absent.
-        if not isinstance(value, dict):
-            return _MISSING
-        value = value.get(key, _MISSING)
+def _req(row: Row, key: str) -> Any:
+    value = row.get(key)
+    if value is None or value == "":
+        raise RecordError("required field is missing", field=key)
     return value
 
 
-# The spellings a source sends ("Present", "Not_Required"), looked up without lower().
-_CATEGORY_EXACT = {
-    **CODE_CATEGORY,
-    **{k.capitalize(): v for k, v in CODE_CATEGORY.items()},
-    **{k.title(): v for k, v in CODE_CATEGORY.items()},
-}
+def _opt(row: Row, key: str, parse: Callable[[Any], Any] = text) -> Any:
+    value = row.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return parse(value)
+    except (TypeError, ValueError, OverflowError):
+        raise RecordError(f"value is not a valid {parse.__name__}", field=key) from None
 
 
-def _attendance_fast(row: dict[str, Any]) -> r.AttendanceMark:
-    """The bulk kind (a mark per student per day) skips the generic field loop."""
-    late = row.get("minutes_late")
-    code = row.get("att_code")
-    at = dt.datetime.fromisoformat(row["whencreated"])
-    offset = at.utcoffset()
-    if offset is None or offset:
+def _get(row: Row, key: str, parse: Callable[[Any], Any] = text) -> Any:
+    value = _req(row, key)
+    try:
+        return parse(value)
+    except (TypeError, ValueError, OverflowError):
+        raise RecordError(f"value is not a valid {parse.__name__}", field=key) from None
+
+
+def _stamp(row: Row, key: str, ctx: Context, fallback: dt.date | None) -> dt.datetime:
+    """An offset-less server timestamp in the district's zone, or midnight of ``fallback``."""
+    value = row.get(key)
+    if value not in (None, ""):
+        try:
+            return ctx.times(value)
+        except (TypeError, ValueError):
+            raise RecordError("value is not a valid timestamp", field=key) from None
+    if fallback is None:
+        raise RecordError("required field is missing", field=key)
+    return ctx.times.midnight(fallback)
+
+
+# --- the structure -----------------------------------------------------------------------------
+
+
+def school(row: Row, ctx: Context) -> r.School:
+    number = _get(row, "school_number", ident)
+    year = ctx.years.get(number)
+    if year is None:
+        raise RecordError("no year term (TERMS.ISYEARREC = 1) for this school", field="school_number")
+    return r.School(
+        source_id=_get(row, "id", ident),
+        name=_get(row, "name"),
+        timezone=ctx.zone,
+        year_start_date=year[0],
+        year_end_date=year[1],
+    )
+
+
+def student(row: Row, ctx: Context) -> r.Student:
+    dcid = _get(row, "dcid", ident)
+    return r.Student(
+        source_id=dcid,
+        school_id=ctx.schools.dcid(row.get("schoolid")),
+        legal_first_name=_get(row, "first_name"),
+        legal_last_name=_get(row, "last_name"),
+        preferred_first_name=None,
+        preferred_last_name=None,
+        date_of_birth=_opt(row, "dob", date),
+        grade_level=_get(row, "grade_level", grade_level),
+        homeroom=_opt(row, "home_room"),
+        enrollment_status=_get(row, "enroll_status", enroll_status),
+        entry_date=_get(row, "entrydate", date),
+        exit_date=_opt(row, "exitdate", date),
+        email=ctx.student_emails.get(dcid),
+    )
+
+
+def contact(row: Row, ctx: Context) -> r.Contact:
+    return r.Contact(
+        source_id=_get(row, "person_id", ident),
+        first_name=_get(row, "contact_first_name"),
+        last_name=_get(row, "contact_last_name"),
+        title=None,
+        email=_opt(row, "contact_email"),
+        phone=_opt(row, "contact_phonenumber"),
+    )
+
+
+def link(row: Row, ctx: Context) -> r.StudentContact:
+    active = _opt(row, "person_isactive", flag)
+    return r.StudentContact(
+        source_id=_get(row, "studentcontactassocid", ident),
+        student_id=ctx.students.from_dcid(row.get("student_dcid"), "student_dcid"),
+        contact_id=_get(row, "person_id", ident),
+        relationship=_opt(row, "relationship") or "Contact",
+        parental_responsibility=bool(_opt(row, "iscustodial", flag)),
+        # PowerSchool's own rule: an active contact with Data Access to the student
+        # (a GUARDIANSTUDENT row for the contact's web account). It has no court-order
+        # column: a district withdraws a parent's access by turning Data Access off.
+        portal_access=bool(_opt(row, "has_data_access", flag)) and active is not False,
+        lives_with=bool(_opt(row, "liveswithflg", flag)),
+        court_order=False,
+        priority=_opt(row, "contactpriorityorder", integer) or 99,
+    )
+
+
+_LEGACY = (("mother", "Mother"), ("father", "Father"))
+
+
+def _legacy_people(row: Row) -> list[tuple[str, str, str, str | None]]:
+    """(role, relationship, "Last, First" name, email) of each parent named on the row.
+
+    ``GUARDIANEMAIL`` may hold several addresses: the first goes to the first parent
+    named, the second to the second; a parent beyond the addresses has none.
+    """
+    raw = _opt(row, "guardianemail") or ""
+    emails = [e.strip() for e in raw.replace(";", ",").split(",") if e.strip()]
+    out: list[tuple[str, str, str, str | None]] = []
+    for role, relationship in _LEGACY:
+        name = _opt(row, role)
+        if name and name.strip(" ,"):
+            out.append((role, relationship, name, emails[len(out)] if len(out) < len(emails) else None))
+    return out
+
+
+def _split_name(value: str) -> tuple[str, str]:
+    last, sep, first = value.partition(",")
+    return (first.strip(), last.strip()) if sep else ("", value.strip())
+
+
+def legacy_contacts(row: Row, ctx: Context) -> list[r.Record]:
+    dcid = _get(row, "dcid", ident)  # the student's own row
+    out: list[r.Record] = []
+    for role, _, name, email in _legacy_people(row):
+        first, last = _split_name(name)
+        out.append(
+            r.Contact(
+                source_id=f"{dcid}-{role}",
+                first_name=first,
+                last_name=last,
+                title=None,
+                email=email,
+                phone=_opt(row, "home_phone"),
+            )
+        )
+    return out
+
+
+def legacy_links(row: Row, ctx: Context) -> list[r.Record]:
+    dcid = _get(row, "dcid", ident)
+    web = bool(_opt(row, "allowwebaccess", flag))
+    return [
+        r.StudentContact(
+            source_id=f"{dcid}-{role}",
+            student_id=dcid,
+            contact_id=f"{dcid}-{role}",
+            relationship=relationship,
+            # A parent named on the student record is taken to hold parental
+            # responsibility; the old layout has no custody, lives-with or court-order flag.
+            parental_responsibility=True,
+            portal_access=web and email is not None,
+            lives_with=False,
+            court_order=False,
+            priority=n,
+        )
+        for n, (role, relationship, _, email) in enumerate(_legacy_people(row), start=1)
+    ]
+
+
+def section(row: Row, ctx: Context) -> r.Section:
+    dcid = _get(row, "dcid", ident)
+    number = _get(row, "course_number")
+    name = ctx.courses.get(number)
+    if name is None:
+        raise RecordError("course_number matches no COURSES.COURSE_NUMBER", field="course_number")
+    school_number = _get(row, "schoolid", ident)
+    term = ctx.terms.get((school_number, _opt(row, "termid", ident) or ""))
+    return r.Section(
+        source_id=dcid,
+        school_id=ctx.schools.dcid(school_number),
+        course_name=name,
+        course_code=number,
+        teacher_name=ctx.teachers.get(_opt(row, "teacher", ident) or ""),
+        room=_opt(row, "room"),
+        term=term[0] if term else None,
+    )
+
+
+def enrollment(row: Row, ctx: Context) -> r.Enrollment:
+    return r.Enrollment(
+        source_id=_get(row, "dcid", ident),
+        section_id=ctx.sections.from_id(row.get("sectionid")),
+        student_id=ctx.students.from_id(row.get("studentid")),
+        start_date=_opt(row, "dateenrolled", date),
+        end_date=_opt(row, "dateleft", date),
+    )
+
+
+def timetable(row: Row, ctx: Context) -> r.TimetableEntry:
+    section_id = ctx.sections.from_id(row.get("sectionid"))
+    school = _get(row, "schoolid", ident)
+    letter = _get(row, "cycle_day_letter")
+    number = _get(row, "period_number", ident)
+    lesson = ctx.cycle.get((school, letter))
+    if lesson is None:
+        raise RecordError(
+            "cycle_day_letter matches no CYCLE_DAY of the school's calendar", field="cycle_day_letter"
+        )
+    if isinstance(lesson, str):
+        raise RecordError(lesson, field="cycle_day_letter")
+    period = ctx.period_by_number.get((school, number))
+    if period is None:
+        raise RecordError("period_number matches no PERIOD of the school", field="period_number")
+    period_id, label = period
+    times = ctx.bells.get((lesson.bell_schedule, period_id))
+    if times is None:
+        raise RecordError("no BELL_SCHEDULE_ITEMS row for this period and cycle day", field="period_number")
+    school_number, term_id = ctx.sections.info.get(section_id, ("", ""))
+    term = ctx.terms.get((school_number, term_id))
+    return r.TimetableEntry(
+        source_id=f"{section_id}-{letter}-{number}",
+        section_id=section_id,
+        student_id=None,
+        day=lesson.day,
+        period=label,
+        start_time=times[0],
+        end_time=times[1],
+        week_pattern=lesson.week,
+        start_date=term[1] if term else None,
+        end_date=term[2] if term else None,
+    )
+
+
+# --- attendance ----------------------------------------------------------------------------------
+
+
+def attendance(row: Row, ctx: Context) -> r.AttendanceMark:
+    on = _get(row, "att_date", date)
+    mode = str(_req(row, "att_mode_code")).lower()
+    if mode == DAILY:
+        session = "day"
+    elif mode == MEETING:
+        session = ctx.periods.get(_opt(row, "periodid", ident) or "", "")
+        if not session:
+            raise RecordError("periodid matches no PERIOD", field="periodid")
+    else:
+        raise RecordError("att_mode_code is neither daily nor meeting attendance", field="att_mode_code")
+    code = ctx.codes.get(_get(row, "attendance_codeid", ident))
+    if code is None:
+        raise RecordError("attendance_codeid matches no ATTENDANCE_CODE", field="attendance_codeid")
+    return r.AttendanceMark(
+        source_id=_get(row, "dcid", ident),
+        student_id=ctx.students.from_id(row.get("studentid")),
+        date=on,
+        session=session,
+        source_code=code[0],
+        category=code[1],
+        minutes_late=None,
+        recorded_at=_stamp(row, "transaction_date", ctx, on),
+    )
+
+
+def attendance_fast(row: Row, ctx: Context) -> r.AttendanceMark:
+    """The bulk kind without the diagnosing helpers; any surprise takes the path above."""
+    if row["att_mode_code"] != "ATT_ModeDaily":
+        raise ValueError("needs the generic path")
+    sid = row["studentid"]
+    student_id = ctx.students.by_id[sid if isinstance(sid, str) else str(sid)]
+    code_id = row["attendance_codeid"]
+    code = ctx.codes[code_id if isinstance(code_id, str) else str(code_id)]
+    dcid = row["dcid"]
+    if not student_id or not isinstance(dcid, str) or not dcid:
         raise ValueError("needs the generic path")
     return r.AttendanceMark(
-        source_id=text(row["id"]),
-        student_id=text(row["studentid"]),
+        source_id=dcid,
+        student_id=student_id,
         date=dt.date.fromisoformat(row["att_date"]),
-        session=text(row["att_mode"]),
-        source_code="" if code is None else text(code),
-        category=_CATEGORY_EXACT[row["code_category"]],
-        minutes_late=None if late is None or late == "" else int(late),
-        recorded_at=at,
+        session="day",
+        source_code=code[0],
+        category=code[1],
+        minutes_late=None,
+        recorded_at=ctx.times(row["transaction_date"]),
     )
 
 
-def _result_fast(row: dict[str, Any]) -> r.AssignmentResult:
-    """The other bulk kind: a result per student per assignment."""
-    score = row.get("scorepoints")
-    comment = row.get("commentvalue")
-    if isinstance(score, bool):
-        raise TypeError("needs the generic path")
+# --- coursework and grades -------------------------------------------------------------------------
+
+
+def assignment(row: Row, ctx: Context) -> r.Assignment:
+    return r.Assignment(
+        source_id=_get(row, "assignmentsectionid", ident),
+        section_id=ctx.sections.from_dcid(row.get("sectionsdcid")),
+        title=_get(row, "name"),
+        category=None,
+        set_date=None,
+        due_date=_get(row, "duedate", date),
+        points_possible=_opt(row, "totalpointvalue", number),
+    )
+
+
+_RESULT_FLAGS = (
+    ("isexempt", r.ResultStatus.EXEMPT),
+    ("ismissing", r.ResultStatus.MISSING),
+    ("islate", r.ResultStatus.LATE),
+)
+
+
+def result(row: Row, ctx: Context) -> r.AssignmentResult:
+    assignment_id = _get(row, "assignmentsectionid", ident)
+    score = _opt(row, "scorepoints", number)
+    status = next((s for key, s in _RESULT_FLAGS if _opt(row, key, flag)), None)
+    if status is None:
+        collected = _opt(row, "iscollected", flag)
+        status = r.ResultStatus.SUBMITTED if collected or score is not None else r.ResultStatus.NONE
     return r.AssignmentResult(
-        source_id=text(row["id"]),
-        assignment_id=text(row["assignmentsectionid"]),
-        student_id=text(row["studentid"]),
-        score=None if score is None or score == "" else float(score),
-        status=result_status(row),
-        comment=None if comment is None else text(comment),
+        source_id=_get(row, "assignmentscoreid", ident),
+        assignment_id=assignment_id,
+        student_id=ctx.students.from_dcid(row.get("studentsdcid")),
+        # A score the teacher has not published is not shown (ASSIGNMENTSECTION.ISSCORESPUBLISH = 0).
+        score=None if assignment_id in ctx.unpublished else score,
+        status=status,
+        comment=None,
     )
 
 
-# Fast paths for bulk kinds; any surprise falls back to the generic, diagnosing path.
-_FAST: dict[str, Callable[[dict[str, Any]], r.Record]] = {
-    "attendance": _attendance_fast,
-    "result": _result_fast,
-}
+def _grade(row: Row, ctx: Context, table: str, term_key: str, date_key: str) -> r.Grade:
+    mark = _opt(row, "grade")
+    if mark is not None and mark.strip() in ("", "--"):
+        mark = None  # "--": no grade yet
+    return r.Grade(
+        source_id=f"{table}:{_get(row, 'dcid', ident)}",
+        student_id=ctx.students.from_id(row.get("studentid")),
+        section_id=ctx.sections.from_id(row.get("sectionid")),
+        term=_get(row, term_key),
+        mark=mark,
+        percent=None if mark is None else _opt(row, "percent", number),
+        updated_at=_stamp(row, "transaction_date", ctx, _opt(row, date_key, date)),
+    )
 
 
-def build(kind: str, row: dict[str, Any]) -> r.Record:
-    """One canonical record from one wire row; RecordError names the field, not the value."""
-    fast = _FAST.get(kind)
-    if fast is not None:
-        try:
-            return fast(row)
-        except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
-            pass
-    return build_generic(kind, row)
+def stored_grade(row: Row, ctx: Context) -> r.Grade:
+    return _grade(row, ctx, "storedgrades", "storecode", "datestored")
 
 
-def build_generic(kind: str, row: dict[str, Any]) -> r.Record:
-    """The table-driven path every kind has; it names the offending field."""
-    cls, fields = FIELDS[kind]
-    kw: dict[str, Any] = {}
-    for attr, path, key, parse, default in fields:
-        if path is None:
-            value: Any = row
-        elif len(path) == 1:
-            value = row.get(path[0], _MISSING)
-        else:
-            value = _get(row, path)
-        if value is _MISSING or value is None or (value == "" and parse is not text):
-            if default is REQUIRED:
-                raise RecordError("required field is missing", field=key)
-            kw[attr] = default
-            continue
-        try:
-            kw[attr] = parse(value)
-        except (ValueError, TypeError, KeyError, OverflowError):
-            raise RecordError(f"value is not a valid {parse.__name__}", field=key) from None
-    return cls(**kw)  # type: ignore[no-any-return]
+def final_grade(row: Row, ctx: Context) -> r.Grade:
+    return _grade(row, ctx, "pgfinalgrades", "finalgradename", "lastgradeupdate")
+
+
+def behaviour(row: Row, ctx: Context) -> r.BehaviourEvent:
+    kind = ctx.log_types.get(_get(row, "logtypeid", ident))
+    if kind is None:
+        raise RecordError("logtypeid is not a log type mapped in options.log_types", field="logtypeid")
+    return r.BehaviourEvent(
+        source_id=_get(row, "dcid", ident),
+        student_id=ctx.students.from_id(row.get("studentid")),
+        occurred_at=ctx.times.midnight(_get(row, "entry_date", date)),
+        polarity=kind[1],
+        points=0,  # PowerSchool log entries carry no points
+        category=kind[0],
+        description=_opt(row, "entry"),
+        staff_name=None,
+    )
+
+
+# --- a district's own tables -----------------------------------------------------------------------
+
+
+def notice(row: Row, ctx: Context) -> r.Notice:
+    try:
+        audience = r.Audience(str(_req(row, "audience")).strip().lower())
+    except ValueError:
+        raise RecordError("value is not a valid audience", field="audience") from None
+    school = _opt(row, "schoolid", ident)
+    section_id = _opt(row, "sectionsdcid", ident)
+    return r.Notice(
+        source_id=_get(row, "id", ident),
+        audience=audience,
+        school_id=None if school is None else ctx.schools.dcid(school),
+        year_group=_opt(row, "grade_level", grade_level),
+        section_id=None if section_id is None else ctx.sections.from_dcid(section_id),
+        title=_get(row, "title"),
+        body=_get(row, "body"),
+        publish_from=_stamp(row, "publish_from", ctx, None),
+        publish_to=_stamp(row, "publish_to", ctx, None) if row.get("publish_to") not in (None, "") else None,
+    )
+
+
+def report(row: Row, ctx: Context) -> r.ProgressReport:
+    return r.ProgressReport(
+        source_id=_get(row, "id", ident),
+        student_id=ctx.students.from_dcid(row.get("studentsdcid")),
+        title=_get(row, "title"),
+        period=_get(row, "period"),
+        issued_date=_get(row, "issued_date", date),
+        comments=_opt(row, "comments"),
+    )
+
+
+# --- a page at a time ---------------------------------------------------------------------------------
+
+Mapper = Callable[[Row, Context], "r.Record | list[r.Record]"]
+
+
+@dataclass
+class Built:
+    records: list[r.Record] = field(default_factory=list)
+    rejected: list[RecordError] = field(default_factory=list)
+    unresolved: int = 0  # rows set aside because a key named no record
 
 
 def build_many(
-    kind: str, rows: list[dict[str, Any]], stream: str, first: int
-) -> tuple[list[r.Record], list[RecordError]]:
-    """Records and set-aside rows for a page; ``first`` is the stream position of ``rows[0]``."""
-    records: list[r.Record] = []
-    rejected: list[RecordError] = []
+    mapper: Mapper,
+    rows: list[Row],
+    ctx: Context,
+    stream: str,
+    first: int,
+    fast: Callable[[Row, Context], r.Record] | None = None,
+) -> Built:
+    """Records and set-aside rows of a page; ``first`` is the stream position of ``rows[0]``."""
+    out = Built()
+    records, rejected = out.records, out.rejected
     for n, row in enumerate(rows, start=first):
+        if fast is not None:
+            try:
+                records.append(fast(row, ctx))
+                continue
+            except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
+                pass
         try:
             if not isinstance(row, dict):
                 raise RecordError("row is not an object")
-            records.append(build(kind, row))
-        except RecordError as exc:
-            # The position is added here so the per-record fast path formats nothing.
+            built = mapper(row, ctx)
+        except Unresolved as exc:
+            out.unresolved += 1
             rejected.append(RecordError(exc.reason, where=f"stream {stream} record {n}", field=exc.field))
-    return records, rejected
+        except RecordError as exc:
+            rejected.append(RecordError(exc.reason, where=f"stream {stream} record {n}", field=exc.field))
+        else:
+            if isinstance(built, list):
+                records.extend(built)
+            else:
+                records.append(built)
+    return out

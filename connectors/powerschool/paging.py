@@ -1,16 +1,14 @@
-"""Count-driven paging with one page read ahead, and the transaction_date cursor."""
+"""Count-driven paging with one page read ahead, and the incremental cursor."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from config.errors import SourceChangedError, SourceDataError
-from connectors.powerschool import normalize
-from connectors.powerschool.streams import StreamSpec
+from connectors.powerschool.values import parse_stamp
 
 Rows = list[dict[str, Any]]
 
@@ -79,38 +77,18 @@ class Pager:
             self._executor = None
 
 
-def rows_of(spec: StreamSpec, body: Any, page: int) -> Rows:
-    """The rows of one page body, whichever API shape the stream uses."""
-    try:
-        if spec.api in ("district", "school"):
-            return normalize.v1_items(body, f"{spec.resource}s", spec.resource)
-        return normalize.schema_rows(body, spec.table)
-    except ValueError:
-        raise SourceDataError(f"stream {spec.name} page {page}: body has an unexpected shape") from None
-
-
-def parse_txn(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
 def later(a: str, b: str) -> bool:
-    """Whether transaction_date ``a`` is after ``b``; the same layout compares as text (cheap)."""
-    if len(a) == len(b) and a[-6:] == b[-6:] and a[10:11] == b[10:11]:
+    """Whether timestamp ``a`` is after ``b``; the same layout compares as text (cheap)."""
+    if len(a) == len(b) and a[10:11] == b[10:11] and a[-6:-5] not in "+-" and b[-6:-5] not in "+-":
         return a > b
-    when_a, when_b = parse_txn(a), parse_txn(b)
+    when_a, when_b = parse_stamp(a), parse_stamp(b)
     return when_a is not None and (when_b is None or when_a > when_b)
 
 
-def latest(rows: Rows, cursor: str | None) -> str | None:
-    """The latest transaction_date among ``rows`` and the cursor so far."""
+def latest(rows: Rows, column: str, cursor: str | None) -> str | None:
+    """The latest value of ``column`` among ``rows`` and the cursor so far."""
     for row in rows:
-        value = row.get("transaction_date")
-        if isinstance(value, str) and (cursor is None or later(value, cursor)):
+        value = row.get(column) if isinstance(row, dict) else None
+        if isinstance(value, str) and value and (cursor is None or later(value, cursor)):
             cursor = value
     return cursor

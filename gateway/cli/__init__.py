@@ -9,6 +9,7 @@ from gateway.cli.access_cmds import access_group, accounts_group
 from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
 from gateway.cli.demo_cmds import demo_cmd
+from gateway.cli.powerschool_cmds import powerschool_group
 from gateway.cli.serve_cmds import COMMANDS as SERVE_COMMANDS
 from gateway.cli.simulate_cmds import simulate_group
 from gateway.cli.sync_cmds import status_cmd, sync_group
@@ -32,6 +33,7 @@ main.add_command(sync_group)
 main.add_command(status_cmd)
 main.add_command(simulate_group)
 main.add_command(demo_cmd)
+main.add_command(powerschool_group)
 for _cmd in (
     *SERVE_COMMANDS,
     *privacy_cmds.COMMANDS,

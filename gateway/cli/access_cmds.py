@@ -228,6 +228,8 @@ def student_request_cmd(ctx: click.Context, source: str | None, student: str, re
         )
         if rec is None:
             fail("no such student in the published data")
+        if not rec.get("date_of_birth"):
+            fail("the SIS holds no date of birth for this student: their age cannot be checked")
         dob = dt.date.fromisoformat(rec["date_of_birth"])
         today = dt.datetime.now(dt.UTC).date()
         age = today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))

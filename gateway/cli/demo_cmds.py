@@ -25,6 +25,7 @@ from gateway.cli.sync_cmds import print_outcome
 from gateway.ops.logging import configure_logging
 from simulators.cloudschool.rehearsal import simulate_cloudschool
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
+from simulators.powerschool.model import CONNECTOR_OPTIONS
 from simulators.powerschool.server import make_app, run_in_thread
 
 CLIENT_ID_ENV, CLIENT_SECRET_ENV = "PORTICO_DEMO_PS_CLIENT_ID", "PORTICO_DEMO_PS_CLIENT_SECRET"
@@ -63,6 +64,8 @@ def demo_config(workdir: Path, sis_url: str) -> dict[str, Any]:
                     "base_url": sis_url,
                     "client_id": {"env": CLIENT_ID_ENV},
                     "client_secret": {"env": CLIENT_SECRET_ENV},
+                    # The simulated district's attendance codes, log types and own tables.
+                    **CONNECTOR_OPTIONS,
                 },
             }
         ],

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -14,6 +15,7 @@ from simulators.cloudschool.export import DEFECTS
 from simulators.cloudschool.layout import FILES
 from simulators.cloudschool.rehearsal import simulate_cloudschool
 from simulators.district.synthetic import DistrictSpec
+from simulators.powerschool.grants import BadPlugin, read_plugin
 from simulators.powerschool.server import Faults, serve
 
 
@@ -77,6 +79,12 @@ def spec_from(seed: int, schools: int, students: int, today: dt.datetime | None,
 @click.option(
     "--schema-page-cap", default=1000, show_default=True, help="Largest pagesize /ws/schema allows."
 )
+@click.option(
+    "--plugin",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="An installed plugin zip (portico powerschool plugin): only the fields it grants are answered.",
+)
 @click.option("--quiet", is_flag=True, help="Log warnings only.")
 def powerschool_cmd(
     seed: int,
@@ -94,6 +102,7 @@ def powerschool_cmd(
     delay: float,
     count_skew: tuple[str, ...],
     schema_page_cap: int,
+    plugin: str | None,
     quiet: bool,
 ) -> None:
     """Serve a synthetic district the way a PowerSchool server does (OAuth, /ws/v1, /ws/schema)."""
@@ -108,6 +117,12 @@ def powerschool_cmd(
         if not n.lstrip("-").isdigit():
             raise click.BadParameter(f"expected KIND=N, got {item!r}", param_hint="--count-skew")
         skew[kind] = int(n)
+    installed = Path(plugin).read_bytes() if plugin else None
+    if installed is not None:
+        try:
+            read_plugin(installed)
+        except BadPlugin as exc:
+            raise click.BadParameter(str(exc), param_hint="--plugin") from None
     faults = Faults(
         rate_limit_next=rate_limit,
         retry_after=retry_after,
@@ -125,6 +140,7 @@ def powerschool_cmd(
         client_secret=client_secret,
         faults=faults,
         schema_page_cap=schema_page_cap,
+        plugin=installed,
         log_level="warning" if quiet else "info",
     )
 

@@ -273,7 +273,7 @@ class SyncEngine:
                 stream_full = stream_full and page.full
                 staging.write(page.records, page.row_keys)
                 if not info.consistent:  # only a second read of an inconsistent stream needs the ids
-                    seen.add(page.records)
+                    seen.add_page(page)
                 for err in page.rejected:
                     staging.reject(err, info.kinds[0] if len(info.kinds) == 1 else "unknown")
                 records += len(page.records) + page.known

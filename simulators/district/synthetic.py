@@ -191,6 +191,15 @@ class SyntheticDistrict:
             k.index = {r.source_id: n for n, r in enumerate(k.iter(0, k.count()))}
         return k.index.get(source_id)
 
+    def grade_terms(self) -> list[tuple[str, dt.date, dt.date, int, int]]:
+        """(term, first day, last day, first position, end position) of the grades by term:
+        grades are ordered term by term, only for terms begun by ``today``."""
+        cw = self._coursework
+        return [
+            (name, first, last, cw.grade_offsets[t], cw.grade_offsets[t + 1])
+            for t, (name, first, last) in enumerate(cw.terms)
+        ]
+
     # kinds -------------------------------------------------------------------------
     def _kind(self, kind: str) -> _Kind:
         if kind not in KINDS:

@@ -1,16 +1,26 @@
-"""The PowerSchool-like simulator's request handling, independent of any web framework.
+"""The PowerSchool simulator's request handling, independent of any web framework.
+
+It answers as a PowerSchool server does (the shapes the test fixtures cite): OAuth client
+credentials; ``/ws/v1/metadata`` with integer page caps and the district's zone; the
+``/ws/v1`` school, student and section lists (a one-element list sent as an object, an
+empty one as ``""``); ``/ws/schema/table/{table}`` with ``projection=``, ``q=``, paging,
+``/count``, ``/metadata?expansions=access`` and ``/{id}``; and the named queries of the
+installed plugin (``POST /ws/schema/query/{name}``, flattened rows). Fields the plugin
+does not grant answer ``403`` (tables) or ``Validation Failed`` (queries); columns a table
+does not have answer ``400``; a page size above the cap answers ``400``.
 
 ``PowerSchoolSim.respond`` takes a method, path, query, headers and body and returns a
 :class:`SimResponse`; :mod:`simulators.powerschool.server` serves it over HTTP, and tests
 may call it through ``httpx.MockTransport(sim.handle)``. Fault knobs live in
 :class:`Faults`; counters (``requests``, ``writes``, ``tokens_issued``) prove what a
-client did.
+client did; ``expected(kind)`` is what a correct reader of this server gets.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import re
 import secrets
 import threading
@@ -22,11 +32,14 @@ from typing import Any
 import httpx
 import orjson
 
-from simulators.powerschool import wire
+from connectors.records import Record
+from simulators.district.synthetic import SyntheticDistrict
+from simulators.powerschool import model as m
 from simulators.powerschool.faults import Faults
-from simulators.powerschool.query import BadQuery, parse_q
-from simulators.powerschool.state import District, SimState
-from simulators.powerschool.tables import BY_TABLE, COLUMNS, TABLES, Table
+from simulators.powerschool.grants import ALL, Grants, read_plugin
+from simulators.powerschool.query import BadQuery, Clause, matches, parse_q
+from simulators.powerschool.state import SimState
+from simulators.powerschool.tables import GRADE_TABLES, QUERIES, TABLES, Table
 
 
 @dataclass
@@ -48,16 +61,18 @@ def _message(status: int, text: str) -> SimResponse:
 
 _TOKEN = re.compile(r"^/oauth/access_token/?$")
 _SCHOOL_RES = re.compile(r"^/ws/v1/school/([^/]+)/(student|section)(/count)?$")
-_TABLE = re.compile(r"^/ws/schema/table/([^/]+)(/count)?$")
+_TABLE = re.compile(r"^/ws/schema/table/([^/]+)(?:/(count|metadata|[^/]+))?$")
 _QUERY = re.compile(r"^/ws/schema/query/([^/]+)(/count)?$")
+_CURSORS = ("transaction_date", "whenmodified")
+_LETTER = {-1: "P", 0: "A", 1: "I", 2: "T", 3: "G"}
 
 
 class PowerSchoolSim:
-    """A PowerSchool-like SIS over a synthetic district (see module docstring)."""
+    """A PowerSchool server over a synthetic district (see module docstring)."""
 
     def __init__(
         self,
-        district: District,
+        district: SyntheticDistrict,
         *,
         client_id: str,
         client_secret: str,
@@ -65,25 +80,67 @@ class PowerSchoolSim:
         v1_page_cap: int = 100,
         schema_page_cap: int = 1000,
         tables_without_txn: Sequence[str] = (),
+        plugin: bytes | None = None,
+        custom_tables: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.district = district
-        self.state = SimState(district)
+        self.model = m.PowerSchoolModel(district)
+        split = self.model.grade_split
+        n_grades = district.count("grade")
+        self.state = SimState(
+            self.model,
+            bounds=self._bounds(),
+            subsets={
+                "storedgrades": (0, split, lambda rec: rec.source_id.startswith("storedgrades:")),
+                "pgfinalgrades": (split, n_grades, lambda rec: rec.source_id.startswith("pgfinalgrades:")),
+            },
+        )
         self.faults = faults or Faults()
         self.v1_page_cap = v1_page_cap
         self.schema_page_cap = schema_page_cap
-        # Tables without transaction_date, by kind; ``tables_without_txn`` takes kinds or table names.
-        extra = {BY_TABLE[t].kind if t in BY_TABLE else t for t in tables_without_txn}
-        self._no_txn = {k for k, t in TABLES.items() if not t.has_txn} | extra
+        self.grants: Grants = ALL if plugin is None else read_plugin(plugin)
+        # Tables lacking their cursor column (an older server): ``tables_without_txn`` names
+        # tables, or the record kinds behind them.
+        self._no_cursor = {
+            t.name for t in TABLES.values() if t.name in tables_without_txn or t.kind in tables_without_txn
+        }
+        self._custom = custom_tables
         self._credentials = (client_id, client_secret)
         self._tokens: dict[str, float] = {}  # token -> expiry (monotonic seconds)
         self._token_uses: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._static: dict[str, list[dict[str, Any]]] = {}
         self._sleep = sleep
         self.requests = 0
         self.writes = 0
         self.tokens_issued = 0
         self.unauthorized = 0
+
+    def _bounds(self) -> dict[tuple[str, str], tuple[str, Any]]:
+        """What every base row of a table satisfies (the overlay checks its own rows)."""
+        mo = self.model
+        start, yearid = mo.year_start.isoformat(), mo.yearid
+        epoch = dt.datetime.combine(mo.year_start, dt.time()) - dt.timedelta(days=7)  # SimState's base stamps
+        exits = [s.exit_date or mo.year_end for s in self.district.roster.students]
+        first_exit = min(exits).isoformat() if exits else start
+        return {
+            ("attendance", "att_date"): ("ge", start),
+            ("storedgrades", "termid"): ("ge", str(yearid * 100)),
+            ("pgfinalgrades", "startdate"): ("ge", start),
+            ("log", "entry_date"): ("ge", start),
+            ("section_meeting", "year_id"): ("eq", str(yearid)),
+            ("sections", "termid"): ("ge", str(yearid * 100)),
+            ("assignmentsection", "yearid"): ("eq", str(yearid)),
+            ("assignmentscore", "whencreated"): ("ge", epoch.isoformat(sep=" ")),
+            ("cc", "dateleft"): ("ge", first_exit),
+            ("students", "exitdate"): ("ge", first_exit),
+        }
+
+    def expected(self, kind: str) -> list[Record]:
+        """The records a correct reader of this server produces for ``kind``, overlay included."""
+        view = self.state.view(kind, key="expected")
+        return [self.model.stamped(rec, txn) for rec, txn in self.state.page(kind, view, 0, len(view))]
 
     # --- entry points --------------------------------------------------------------------
 
@@ -117,9 +174,9 @@ class PowerSchoolSim:
             if fault is not None:
                 return fault
         try:
-            out = self._route(path, query)
-        except BadQuery:
-            out = _message(400, "Invalid query")
+            out = self._route(method, path, query)
+        except BadQuery as exc:
+            out = _message(400, f"Invalid query: {exc}")
         out.delay = self.faults.delay
         return out
 
@@ -180,86 +237,253 @@ class PowerSchoolSim:
             return _message(f.server_error_status, "server error")
         return None
 
-    # --- resources ---------------------------------------------------------------------------
+    # --- routing -------------------------------------------------------------------------------
 
-    def _route(self, path: str, query: Mapping[str, str]) -> SimResponse:
+    def _route(self, method: str, path: str, query: Mapping[str, str]) -> SimResponse:
         if path == "/ws/v1/metadata":
             return _json(200, {"metadata": {
-                "powerschool_version": "sim-1",
-                "school_max_page_size": str(self.v1_page_cap),
-                "student_max_page_size": str(self.v1_page_cap),
-                "section_max_page_size": str(self.v1_page_cap),
-                "schema_table_query_max_page_size": str(self.schema_page_cap),
+                "powerschool_version": "24.7.0.0", "district_timezone": self.model.timezone,
+                "school_max_page_size": self.v1_page_cap, "student_max_page_size": self.v1_page_cap,
+                "section_max_page_size": self.v1_page_cap, "staff_max_page_size": self.v1_page_cap,
+                "course_max_page_size": self.v1_page_cap, "term_max_page_size": self.v1_page_cap,
+                "section_enrollment_max_page_size": self.v1_page_cap,
+                "schema_table_query_max_page_size": self.schema_page_cap,
             }})  # fmt: skip
         if path in ("/ws/v1/district/school", "/ws/v1/district/school/count"):
-            return self._v1("school", None, query, path.endswith("/count"))
-        m = _SCHOOL_RES.match(path)
-        if m:
-            return self._v1(m.group(2), m.group(1), query, bool(m.group(3)))
-        m = _TABLE.match(path) or _QUERY.match(path)
-        if m:
-            table = BY_TABLE.get(m.group(1))
-            if table is None or (table.api == "query") != path.startswith("/ws/schema/query/"):
-                return _message(404, "not found")
-            return self._schema(table, query, bool(m.group(2)))
+            return self._v1_schools(query, path.endswith("/count"))
+        m_school = _SCHOOL_RES.match(path)
+        if m_school:
+            return self._v1_school(m_school.group(2), m_school.group(1), query, bool(m_school.group(3)))
+        if method == "POST":
+            m_query = _QUERY.match(path)
+            if m_query:
+                return self._query(m_query.group(1), query, bool(m_query.group(2)))
+            return _message(404, "not found")
+        m_table = _TABLE.match(path)
+        if m_table:
+            return self._table(m_table.group(1).lower(), m_table.group(2), query)
         return _message(404, "not found")
 
-    def _paging(self, query: Mapping[str, str], cap: int) -> tuple[int, int]:
+    def _page(self, query: Mapping[str, str], cap: int, *, clamp: bool) -> tuple[int, int] | SimResponse:
         try:
             page = max(1, int(query.get("page", "1")))
             size = int(query.get("pagesize", str(cap)))
         except ValueError:
-            raise BadQuery("page") from None
+            raise BadQuery("page and pagesize must be numbers") from None
+        if size > cap and not clamp:
+            return _message(400, "pagesize exceeds maximum page size")
         size = cap if size <= 0 else min(size, cap)
         return (page - 1) * size, size
 
-    def _count(self, kind: str, view: Sequence[int]) -> int:
-        return len(view) + self.faults.count_skew.get(kind, 0)
+    def _skew(self, *names: str) -> int:
+        return sum(self.faults.count_skew.get(name, 0) for name in set(names))
 
-    def _v1(self, kind: str, school_id: str | None, query: Mapping[str, str], count: bool) -> SimResponse:
-        where = None if school_id is None else (lambda rec: rec.school_id == school_id)
-        view = self.state.view(kind, where=where, key=("school", school_id))
-        if count:
-            return _json(200, {"resource": {"count": self._count(kind, view)}})
-        start, size = self._paging(query, self.v1_page_cap)
-        items = [wire.to_wire(rec) for rec, _ in self.state.page(kind, view, start, start + size)]
-        if kind == "student":
-            wanted = {e.strip() for e in query.get("expansions", "").split(",")}
-            for item in items:  # expansions not asked for are not sent
-                for name in ("demographics", "school_enrollment", "schedule_setup", "contact_info"):
-                    if name not in wanted:
-                        item.pop(name, None)
-        plural = f"{kind}s"
+    # --- /ws/v1 -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _v1_block(
+        plural: str, singular: str, items: list[dict[str, Any]], expansions: str = ""
+    ) -> SimResponse:
         if not items:
             return _json(200, {plural: ""})
         # One element comes back as an object, not a one-element list.
-        block: dict[str, Any] = {
-            "@expansions": query.get("expansions", ""),
-            kind: items[0] if len(items) == 1 else items,
+        block = {
+            "@expansions": expansions,
+            "@extensions": "",
+            singular: items[0] if len(items) == 1 else items,
         }
         return _json(200, {plural: block})
 
-    def _schema(self, table: Table, query: Mapping[str, str], count: bool) -> SimResponse:
-        kind = table.kind
-        known = COLUMNS[kind] | ({"transaction_date"} if kind not in self._no_txn else set())
-        clauses = parse_q(query.get("q"))
-        projection = [p for p in query.get("projection", "*").split(",") if p and p != "*"]
-        for name in [c[0] for c in clauses] + projection:
-            if name not in known:
-                return _message(400, f"Invalid field {name}")
-        view = self.state.view(kind, clauses)
+    def _v1_schools(self, query: Mapping[str, str], count: bool) -> SimResponse:
+        rows = self._static_rows("schools")
         if count:
-            return _json(200, {"count": self._count(kind, view)})
-        start, size = self._paging(query, self.schema_page_cap)
-        with_txn = kind not in self._no_txn
-        # Columns to strip from each row; usually none or one, so dropping beats rebuilding.
-        drop = tuple(known - set(projection)) if projection else ()
+            return _json(200, {"resource": {"count": len(rows) + self._skew("school")}})
+        paged = self._page(query, self.v1_page_cap, clamp=True)
+        assert not isinstance(paged, SimResponse)
+        start, size = paged
+        items = [{"id": int(r["dcid"]), "name": r["name"], "school_number": int(r["school_number"]),
+                  "low_grade": int(r["low_grade"]), "high_grade": int(r["high_grade"])}
+                 for r in rows[start : start + size]]  # fmt: skip
+        return self._v1_block("schools", "school", items, "school_boundary, full_time_equivalencies")
+
+    def _v1_school(self, kind: str, school: str, query: Mapping[str, str], count: bool) -> SimResponse:
+        view = self.state.view(kind, where=lambda rec: rec.school_id == school, key=("school", school))
+        if count:
+            return _json(200, {"resource": {"count": len(view) + self._skew(kind)}})
+        paged = self._page(query, self.v1_page_cap, clamp=True)
+        assert not isinstance(paged, SimResponse)
+        start, size = paged
+        rows = list(self.state.page(kind, view, start, start + size))
+        wanted = {e.strip() for e in query.get("expansions", "").split(",")}
+        items = [
+            self._v1_student(rec, wanted) if kind == "student" else self._v1_section(rec) for rec, _ in rows
+        ]
+        return self._v1_block(f"{kind}s", kind, items, query.get("expansions", ""))
+
+    def _v1_student(self, s: Any, wanted: set[str]) -> dict[str, Any]:
+        mo = self.model
+        item: dict[str, Any] = {
+            "id": int(s.source_id), "local_id": int(mo.student_number.get(s.source_id, "0")),
+            "name": {"first_name": s.legal_first_name, "last_name": s.legal_last_name},
+        }  # fmt: skip
+        code = m.STATUS_CODES[s.enrollment_status]
+        if "demographics" in wanted:
+            item["demographics"] = {"birth_date": s.date_of_birth.isoformat()} if s.date_of_birth else ""
+        if "school_enrollment" in wanted:
+            grade = m.GRADE_NUMBERS.get(s.grade_level, s.grade_level)
+            item["school_enrollment"] = {
+                "enroll_status": _LETTER.get(code, "I"), "enroll_status_code": code,
+                "grade_level": int(grade) if str(grade).lstrip("-").isdigit() else grade,
+                "entry_date": s.entry_date.isoformat(),
+                "exit_date": (s.exit_date.isoformat() if s.exit_date else ""),
+                "school_number": int(mo.school_number.get(s.school_id, "0")), "school_id": int(s.school_id),
+            }  # fmt: skip
+        if "schedule_setup" in wanted:
+            item["schedule_setup"] = {"home_room": s.homeroom} if s.homeroom else ""
+        if "contact_info" in wanted:
+            item["contact_info"] = {"email": s.email} if s.email else ""
+        return item
+
+    def _v1_section(self, s: Any) -> dict[str, Any]:
+        mo = self.model
+        staff = mo.staff.get((s.school_id, s.teacher_name or ""))
+        return {
+            "id": int(s.source_id), "school_id": int(s.school_id), "course_id": int(mo.course_dcid[s.course_code]),
+            "term_id": int(mo.year_term_dcid[mo.school_number[s.school_id]]),
+            "section_number": "1", "expression": "1(A-E)", "external_expression": "1(M-F)",
+            **({"staff_id": int(staff) + 500} if staff else {}), "gradebooktype": "PTP",
+        }  # fmt: skip
+
+    # --- /ws/schema/table -----------------------------------------------------------------------
+
+    def _table_of(self, name: str) -> Table | None:
+        table = TABLES.get(name)
+        if table is None or (name.startswith("u_") and not self._custom):
+            return None
+        return table
+
+    def _columns(self, table: Table) -> frozenset[str]:
+        if table.name in self._no_cursor:
+            return table.columns - set(_CURSORS)
+        return table.columns
+
+    def _static_rows(self, name: str) -> list[dict[str, Any]]:
+        if name not in self._static:
+            self._static[name] = self.model.static(name)
+        return self._static[name]
+
+    def _refuse(self, table: Table, names: Sequence[str]) -> SimResponse | None:
+        """400 for a column the table lacks, 403 for one the plugin does not grant."""
+        columns = self._columns(table)
+        unknown = [c for c in names if c not in columns]
+        if unknown:
+            return _message(400, f"not valid column for table: {table.name} - {unknown[0]}")
+        refused = sorted({c for c in names if not self.grants.allows(table.name, c)})
+        if refused:
+            return _json(403, {"message": "Insufficient permission: at least one column lacks permission",
+                               "errors": [{"resource": table.name, "field": f"{table.name}.{c}",
+                                           "code": "No access to the field"} for c in refused]})  # fmt: skip
+        return None
+
+    def _table(self, name: str, tail: str | None, query: Mapping[str, str]) -> SimResponse:
+        table = self._table_of(name)
+        if table is None:
+            return _message(404, "Database table specified by the URI not found")
+        if tail == "metadata":
+            return _json(200, {
+                "name": name.upper(), "comment": f"{name} table", "primaryKey": table.primary_key.upper(),
+                "schemaType": "core", "coreTable": True,
+                "columns": [{"name": c.upper(), "access": "ViewOnly" if self.grants.allows(name, c) else "NoAccess"}
+                            for c in sorted(self._columns(table))],
+            })  # fmt: skip
+        clauses = parse_q(query.get("q"))
+        projection = (query.get("projection") or "").strip().lower()
+        if projection in ("", "*", f"{name}.*"):
+            cols = sorted(c for c in self._columns(table) if self.grants.allows(name, c))
+            named = [c[0] for c in clauses]
+        else:
+            cols = [c.strip().split(".")[-1] for c in projection.split(",") if c.strip()]
+            named = [c[0] for c in clauses] + cols
+        refused = self._refuse(table, named)
+        if refused is not None:
+            return refused
+        if tail not in (None, "count"):  # /ws/schema/table/{table}/{id}
+            found = next((r for r in self._rows(table, clauses) if r.get(table.primary_key) == tail), None)
+            if found is None:
+                return _message(404, "record not found")
+            return _json(200, {"tables": {name: {c: found[c] for c in cols if c in found}}})
+        if tail == "count":
+            return _json(200, {"count": self._count(table, clauses)})
+        paged = self._page(query, self.schema_page_cap, clamp=False)
+        if isinstance(paged, SimResponse):
+            return paged
+        start, size = paged
         records = []
-        for rec, txn in self.state.page(kind, view, start, start + size):
-            cols = self.state.columns(rec, txn)
-            if not with_txn:
-                del cols["transaction_date"]
-            for name in drop:
-                cols.pop(name, None)
-            records.append({"id": rec.source_id, "name": table.table, "tables": {table.table: cols}})
-        return _json(200, {"name": table.table, "record": records, "@extensions": ""})
+        for row in self._rows(table, clauses, start, start + size):
+            key = row.get(table.primary_key, "0")
+            records.append({"id": int(key) if str(key).lstrip("-").isdigit() else key, "name": name.upper(),
+                            "tables": {name: {c: row[c] for c in cols if c in row}}})  # fmt: skip
+        return _json(200, {"name": name.upper(), "record": records, "@extensions": ""})
+
+    def _view(self, table: Table, clauses: Sequence[Clause]) -> Sequence[int]:
+        assert table.kind is not None
+        return self.state.view(table.kind, clauses, key=table.name, table=table.name)
+
+    def _count(self, table: Table, clauses: Sequence[Clause]) -> int:
+        if table.kind is None:
+            return sum(1 for r in self._static_rows(table.name) if matches(r, clauses)) + self._skew(
+                table.name
+            )
+        return len(self._view(table, clauses)) + self._skew(table.kind, table.name)
+
+    def _rows(
+        self, table: Table, clauses: Sequence[Clause], start: int = 0, stop: int | None = None
+    ) -> list[dict[str, Any]]:
+        if table.kind is None:
+            rows = [r for r in self._static_rows(table.name) if matches(r, clauses)]
+            return rows[start:stop]
+        view = self._view(table, clauses)
+        out = []
+        strip = table.name in self._no_cursor
+        for rec, txn in self.state.page(table.kind, view, start, len(view) if stop is None else stop):
+            row = self.state.columns(table.name, rec, txn)
+            if strip:
+                for c in _CURSORS:
+                    row.pop(c, None)
+            out.append(row)
+        return out
+
+    # --- /ws/schema/query --------------------------------------------------------------------------
+
+    def _query(self, name: str, query: Mapping[str, str], count: bool) -> SimResponse:
+        q = QUERIES.get(name)
+        if q is None or not self.grants.installed(name):
+            return _message(404, f"named query {name} not found")
+        refused = sorted(f"{t}.{c}" for t, c in q.touches if not self.grants.allows(t, c))
+        if refused:
+            return _json(400, {"message": "Validation Failed",
+                               "errors": [{"resource": name, "field": f, "code": "No access to the field"}
+                                          for f in refused]})  # fmt: skip
+        where = (lambda rec: rec.email is not None) if q.kind == "student" else None
+        view = self.state.view(q.kind, where=where, key=name, table=name)
+        if count:
+            return _json(200, {"count": len(view) + self._skew(q.kind, name)})
+        try:
+            size = int(query.get("pagesize", "100"))
+            page = max(1, int(query.get("page", "1")))
+        except ValueError:
+            raise BadQuery("page and pagesize must be numbers") from None
+        if size > self.schema_page_cap:
+            return _message(400, "pagesize exceeds maximum page size")
+        start, stop = (0, len(view)) if size <= 0 else ((page - 1) * size, page * size)  # 0: stream it all
+        records = []
+        for rec, txn in self.state.page(q.kind, view, start, stop):
+            row = self.model.row(name, rec, txn)
+            records.append({"_name": q.core_table.upper(), "_id": int(rec.source_id), **row})
+        body: dict[str, Any] = {"name": q.core_table.upper(), "@extensions": ""}
+        if records:  # an empty page has no record key at all
+            body["record"] = records
+        return _json(200, body)
+
+
+__all__ = ["GRADE_TABLES", "PowerSchoolSim", "SimResponse"]

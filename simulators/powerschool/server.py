@@ -25,7 +25,6 @@ from starlette.types import Receive, Scope, Send
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.core import PowerSchoolSim, SimResponse
 from simulators.powerschool.faults import Faults
-from simulators.powerschool.state import District
 
 __all__ = ["Faults", "PowerSchoolSim", "free_port", "make_app", "run_in_thread", "serve"]
 
@@ -48,7 +47,7 @@ class _DroppingResponse(Response):
 
 
 def make_app(
-    district: District,
+    district: SyntheticDistrict,
     *,
     client_id: str,
     client_secret: str,
@@ -56,8 +55,10 @@ def make_app(
     v1_page_cap: int = 100,
     schema_page_cap: int = 1000,
     tables_without_txn: Sequence[str] = (),
+    plugin: bytes | None = None,
 ) -> Starlette:
-    """The simulator as an ASGI app; ``app.state.sim`` is its :class:`PowerSchoolSim`."""
+    """The simulator as an ASGI app; ``app.state.sim`` is its :class:`PowerSchoolSim`.
+    ``plugin``: the installed plugin zip, whose grants the server enforces (None: all granted)."""
     sim = PowerSchoolSim(
         district,
         client_id=client_id,
@@ -66,6 +67,7 @@ def make_app(
         v1_page_cap=v1_page_cap,
         schema_page_cap=schema_page_cap,
         tables_without_txn=tables_without_txn,
+        plugin=plugin,
     )
 
     async def endpoint(request: Request) -> Response:
@@ -124,6 +126,7 @@ def serve(
     v1_page_cap: int = 100,
     schema_page_cap: int = 1000,
     tables_without_txn: Sequence[str] = (),
+    plugin: bytes | None = None,
     log_level: str = "info",
 ) -> None:
     """Serve a district built from ``spec`` until interrupted (``portico simulate powerschool``)."""
@@ -135,5 +138,6 @@ def serve(
         v1_page_cap=v1_page_cap,
         schema_page_cap=schema_page_cap,
         tables_without_txn=tables_without_txn,
+        plugin=plugin,
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

@@ -4,6 +4,7 @@ The district itself is immutable and random-access (``iter(kind, start, stop)``)
 overlay records changed, inserted and deleted records so tests and benchmarks can
 exercise incremental syncs. Every base record has a ``transaction_date`` that rises
 with its position; changed and inserted records get a later one from the overlay clock.
+Stamps are the server's local time without an offset, as PowerSchool sends them.
 Filtered views (a school's students, a ``q=`` filter) are lists of positions, built
 once per overlay version and cached, so paging never rebuilds the district.
 """
@@ -17,34 +18,23 @@ import random
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import cached_property
 from typing import Any, Protocol
 
 from connectors.records import Record
-from simulators.powerschool.query import Clause, matches, txn_instant
-from simulators.powerschool.wire import to_wire
+from simulators.powerschool.query import Clause, comparable, matches, txn_instant
 
 
-class District(Protocol):
+class Model(Protocol):
+    """What the overlay needs of the district (``simulators.powerschool.model``)."""
+
     year_start: dt.date
     today: dt.date
 
     def count(self, kind: str) -> int: ...
     def iter(self, kind: str, start: int = 0, stop: int | None = None) -> Iterator[Any]: ...
+    def row(self, table: str, record: Any, txn: str) -> dict[str, Any]: ...
 
 
-# Kinds whose rows carry a schoolid, and through which reference it is found.
-_SCHOOL_VIA = {
-    "link": ("student", "student_id"),
-    "enrollment": ("section", "section_id"),
-    "timetable": ("section", "section_id"),
-    "attendance": ("student", "student_id"),
-    "assignment": ("section", "section_id"),
-    "result": ("assignment", "assignment_id"),
-    "grade": ("section", "section_id"),
-    "behaviour": ("student", "student_id"),
-    "report": ("student", "student_id"),
-}
 Row = tuple[Record, str]  # a record and its transaction_date on the wire
 _CHUNK = 2000
 _MAX_VIEWS = 64
@@ -64,8 +54,20 @@ def _default_mutation(record: Any) -> Any:
 class SimState:
     """Overlay of changes over an immutable district, and filtered, paged reads of it."""
 
-    def __init__(self, district: District, *, seed: int = 0) -> None:
+    def __init__(
+        self,
+        district: Model,
+        *,
+        seed: int = 0,
+        bounds: dict[tuple[str, str], tuple[str, Any]] | None = None,
+        subsets: dict[str, tuple[int, int, Callable[[Any], bool]]] | None = None,
+    ) -> None:
         self.district = district
+        # (table, column) -> ("ge", v): every base row's column is >= v; ("eq", v): all equal v.
+        # A clause these bounds decide is not evaluated row by row on base rows.
+        self.bounds = dict(bounds or {})
+        # table -> (first, end, admits): its base positions, and which overlay records it holds.
+        self.subsets = dict(subsets or {})
         self._lock = threading.RLock()
         self._rng = random.Random(seed)
         self.version = 0
@@ -73,43 +75,21 @@ class SimState:
         self._deleted: dict[str, list[int]] = {}
         self._inserted: dict[str, list[Row]] = {}
         self._views: dict[tuple[Any, ...], array[int]] = {}
-        self._epoch = dt.datetime.combine(district.year_start, dt.time(), dt.UTC) - dt.timedelta(days=60)
+        # Base rows were written in the week before the year began, a millisecond apart.
+        self._epoch = dt.datetime.combine(district.year_start, dt.time()) - dt.timedelta(days=7)
         self._epoch_day = self._epoch.date().isoformat()
+        self.epoch = self._epoch.isoformat(sep=" ")
         self._head = (-1, "")
         # Edits happen "today", and always after every base date (those span ms per row).
         self._clock = max(
-            dt.datetime.combine(district.today, dt.time(12), dt.UTC), self._epoch + dt.timedelta(days=2)
+            dt.datetime.combine(district.today, dt.time(12)), self._epoch + dt.timedelta(days=2)
         )
 
     # --- wire columns ----------------------------------------------------------------------
 
-    @cached_property
-    def _schools(self) -> dict[str, dict[str, str]]:
-        """Which school a student, section or assignment belongs to (structural kinds: small)."""
-        d = self.district
-        sections = {s.source_id: s.school_id for s in d.iter("section")}
-        return {
-            "student": {s.source_id: s.school_id for s in d.iter("student")},
-            "section": sections,
-            "assignment": {a.source_id: sections.get(a.section_id, "") for a in d.iter("assignment")},
-        }
-
-    def school_of(self, record: Any) -> str | None:
-        """The school a schema-table row belongs to (PowerSchool tables carry ``schoolid``)."""
-        via = _SCHOOL_VIA.get(record.kind)
-        if via is None:
-            return None
-        owner, attr = via
-        return self._schools[owner].get(getattr(record, attr))
-
-    def columns(self, record: Any, txn: str) -> dict[str, Any]:
-        """A record's schema-table columns, with its schoolid and transaction_date."""
-        cols = to_wire(record)
-        school = self.school_of(record)
-        if school:
-            cols["schoolid"] = school
-        cols["transaction_date"] = txn
-        return cols
+    def columns(self, table: str, record: Any, txn: str) -> dict[str, Any]:
+        """A record's row in ``table``, stamped with its transaction_date."""
+        return self.district.row(table, record, txn)
 
     # --- transaction dates ---------------------------------------------------------------
 
@@ -117,11 +97,13 @@ class SimState:
         """Base records were last changed long ago, in position order, a millisecond apart."""
         seconds, ms = divmod(index, 1000)
         if seconds >= 86400:
-            return (self._epoch + dt.timedelta(milliseconds=index)).isoformat(timespec="microseconds")
+            return (self._epoch + dt.timedelta(milliseconds=index)).isoformat(
+                sep=" ", timespec="microseconds"
+            )
         if seconds != self._head[0]:  # formatted by hand, the head once per 1000 rows: runs per row
             minutes, sec = divmod(seconds, 60)
-            self._head = (seconds, f"{self._epoch_day}T{minutes // 60:02d}:{minutes % 60:02d}:{sec:02d}.")
-        return f"{self._head[1]}{ms:03d}000+00:00"
+            self._head = (seconds, f"{self._epoch_day} {minutes // 60:02d}:{minutes % 60:02d}:{sec:02d}.")
+        return f"{self._head[1]}{ms:03d}000"
 
     def _base_index_from(self, value: str) -> int:
         """The first base position whose transaction_date is >= ``value``."""
@@ -131,7 +113,7 @@ class SimState:
 
     def _tick(self) -> str:
         self._clock += dt.timedelta(milliseconds=1)
-        return self._clock.isoformat(timespec="microseconds")
+        return self._clock.isoformat(sep=" ", timespec="microseconds")
 
     # --- overlay mutations -----------------------------------------------------------------
 
@@ -216,35 +198,22 @@ class SimState:
     def _plain(self, kind: str) -> bool:
         return not self._deleted.get(kind) and not self._inserted.get(kind)
 
-    def _candidates(self, kind: str, first: int) -> Iterator[int]:
-        deleted = self._deleted.get(kind, [])
-        n = self.district.count(kind)
-        changed = self._changed.get(kind, {})
-        # Changed records sit at their base position but carry an overlay date.
-        for i in sorted(i for i in changed if i < first):
-            if not _is_deleted(deleted, i):
-                yield i
-        for i in range(first, n):
-            if not _is_deleted(deleted, i):
-                yield i
-        for j in range(len(self._inserted.get(kind, []))):
-            yield -j - 1
-
-    def _overlay_txn(self, kind: str, ref: int) -> str | None:
+    def _overlay_row(self, kind: str, ref: int) -> Row | None:
+        """The overlay's row at ``ref`` (inserted when negative, else changed), or None."""
         if ref < 0:
-            return self._inserted[kind][-ref - 1][1]
-        row = self._changed.get(kind, {}).get(ref)
-        return row[1] if row else None
+            return self._inserted[kind][-ref - 1]
+        return self._changed.get(kind, {}).get(ref)
 
-    def _trivial(self, kind: str, clause: Clause) -> bool:
-        """Clauses every record passes: the connector's "this school year" attendance filter."""
+    def _decided(self, table: str, clause: Clause) -> bool:
+        """Whether every base row passes ``clause`` by the table's bounds (not checked per row)."""
         field, op, value = clause
-        return (
-            kind == "attendance"
-            and field == "att_date"
-            and op == "ge"
-            and (value <= self.district.year_start.isoformat())
-        )
+        bound = self.bounds.get((table, field))
+        if bound is None or op not in ("ge", "eq"):
+            return False
+        kind, limit = bound
+        if kind == "ge":
+            return op == "ge" and comparable(value) <= comparable(limit)
+        return op == "eq" and comparable(value) == comparable(limit)
 
     def view(
         self,
@@ -252,37 +221,64 @@ class SimState:
         clauses: Sequence[Clause] = (),
         where: Callable[[Any], bool] | None = None,
         key: Any = None,
+        table: str = "",
     ) -> Sequence[int]:
-        """Positions of the rows that pass the filters, in a stable order."""
+        """Positions of the rows of ``table`` (of ``kind``) that pass the filters, in a stable order.
+
+        Base rows need no check for a stamp filter (their stamps rise with position) or for a
+        clause the table's bounds decide; overlay rows are checked against every clause."""
         with self._lock:
-            clauses = [c for c in clauses if not self._trivial(kind, c)]
-            if not clauses and where is None and self._plain(kind):
-                return range(self.district.count(kind))
-            cache_key = (kind, tuple(clauses), key)
+            decided = [c for c in clauses if self._decided(table, c)]
+            stamp = next((c for c in clauses if c[1] == "ge" and c[0] in _STAMPS), None)
+            rest = [c for c in clauses if c not in decided and c is not stamp]
+            n = self.district.count(kind)
+            lo, hi, admits = self.subsets.get(table, (0, n, None))
+            changed = self._changed.get(kind, {})
+            if (
+                not rest
+                and where is None
+                and stamp is None
+                and self._plain(kind)
+                and not (decided and changed)
+            ):
+                return range(lo, hi)
+            cache_key = (kind, table, tuple(clauses), key)
             found = self._views.get(cache_key)
             if found is not None:
                 return found
-            since = max((v for f, op, v in clauses if f == "transaction_date" and op == "ge"), default=None)
-            rest = [c for c in clauses if not (c[0] == "transaction_date" and c[1] == "ge")]
-            first = 0 if since is None else self._base_index_from(since)
+            first = lo if stamp is None else max(lo, self._base_index_from(stamp[2]))
+            overlay_checks = [*([stamp] if stamp else []), *decided, *rest]
+            deleted = self._deleted.get(kind, [])
+            refs = array("q")
+            # Changed rows below ``first`` may carry a later stamp: they are candidates too.
+            refs.extend(i for i in sorted(changed) if lo <= i < first and not _is_deleted(deleted, i))
+            if deleted:
+                refs.extend(i for i in range(first, hi) if not _is_deleted(deleted, i))
+            else:
+                refs.extend(range(first, hi))
+            refs.extend(-j - 1 for j in range(len(self._inserted.get(kind, []))))
             out = array("q")
-            for ref in self._candidates(kind, first):
-                # Base rows from ``first`` on pass the date by construction; overlay rows are checked.
-                txn = self._overlay_txn(kind, ref) if since is not None else None
-                if txn is not None and txn_instant(txn) < txn_instant(since or txn):
-                    continue
-                out.append(ref)
             if rest or where is not None:
-                kept = array("q")
-                for ref, (rec, txn) in self._rows(kind, out):
+                for ref, (rec, txn) in self._rows(kind, refs):
+                    if ref < 0 and admits is not None and not admits(rec):
+                        continue
                     if where is not None and not where(rec):
                         continue
-                    if rest:
-                        cols = self.columns(rec, txn)
-                        if not matches(cols, rest):
+                    checks = overlay_checks if (ref < 0 or ref in changed) else rest
+                    if checks and not matches(self.columns(table, rec, txn), checks):
+                        continue
+                    out.append(ref)
+            else:
+                for ref in refs:
+                    row = self._overlay_row(kind, ref) if (ref < 0 or ref in changed) else None
+                    if row is not None:
+                        if ref < 0 and admits is not None and not admits(row[0]):
                             continue
-                    kept.append(ref)
-                out = kept
+                        if overlay_checks and not matches(
+                            self.columns(table, row[0], row[1]), overlay_checks
+                        ):
+                            continue
+                    out.append(ref)
             if len(self._views) >= _MAX_VIEWS:  # each incremental cursor is a new key: stay bounded
                 self._views.pop(next(iter(self._views)))
             self._views[cache_key] = out
@@ -290,6 +286,9 @@ class SimState:
 
     def page(self, kind: str, view: Sequence[int], start: int, stop: int) -> Iterator[Row]:
         return (row for _, row in self._rows(kind, view[start:stop]))
+
+
+_STAMPS = ("transaction_date", "whenmodified")
 
 
 def _is_deleted(deleted: list[int], i: int) -> bool:
