@@ -5,21 +5,26 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from cache.store import open_cache
 from config.errors import SourceAuthError, SourceDataError, SourceUnavailableError
 from config.secrets import SecretResolver
 from connectors import registry
 from connectors.base import Connector, KeyReader, Page
+from connectors.powerschool import declare
 from connectors.powerschool.connector import Options, PowerSchoolConnector
 from connectors.powerschool.errors import FieldRefusedError
+from gateway.sync.engine import SyncEngine
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.core import PowerSchoolSim
 from simulators.powerschool.model import CONNECTOR_OPTIONS
 from simulators.powerschool.server import make_app, run_in_thread
+from tests.fakes import make_config
 
 CID, SECRET = "demo-client", "demo-secret"
 
@@ -460,3 +465,44 @@ def test_a_refused_field_names_the_table_the_field_and_the_grant(sim: PowerSchoo
         list(connect(transport=httpx.MockTransport(refuse)).read("attendance", None))
     assert (err.value.table, err.value.field, err.value.status) == ("ATTENDANCE", "ATTENDANCE_CODEID", 403)
     assert "grant field ATTENDANCE_CODEID of table ATTENDANCE" in str(err.value)
+
+
+def test_a_child_enrolled_after_the_map_was_read_is_found_by_reading_the_map_again(
+    sim: PowerSchoolSim,
+) -> None:
+    c = connect(sim)
+    list(c.read("schools", None))
+    list(c.read("students", None))  # the identity map of this run
+    first = next(sim.model.iter("student", 0, 1))
+    sim.state.insert([dataclasses.replace(first, source_id="199999")])
+    mark = next(sim.model.iter("attendance", 0, 1))
+    sim.state.insert([dataclasses.replace(mark, source_id="999999999", student_id="199999")])
+    marks = {m.source_id: m for m in records(c.read("attendance", None))}
+    assert marks["999999999"].student_id == "199999"
+
+
+def test_a_first_load_reads_each_table_once_in_full_and_confirms_it_with_key_columns_only(
+    tmp_path: Path, sqlite_url: str, sim: PowerSchoolSim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, _ = make_config(tmp_path, sqlite_url)
+    cache = open_cache(config, SecretResolver(base_dir=tmp_path))
+    c = connect(sim)
+    c.sent = []
+    out = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).run(c, full=True)
+    cache.dispose()
+    assert out.status == "published", out
+    pages = [s for s in c.sent if s.path.startswith("/ws/schema/table/") and "page" in s.params]
+    by_table: dict[str, list[str]] = {}
+    for s in pages:
+        by_table.setdefault(s.path.split("/")[4], []).append(s.params["projection"])
+    reads = (declare.CC, declare.ATTENDANCE, declare.SECTION_MEETING, declare.STOREDGRADES, declare.PGFINALGRADES,
+             declare.LOG, declare.ASSIGNMENTSECTION, declare.ASSIGNMENTSCORE, declare.notices_read("u_portico_notices"),
+             declare.reports_read("u_portico_reports"))  # fmt: skip
+    keys = {r.table: ",".join(r.key) for r in reads}
+    for table, projections in by_table.items():
+        # Each table is read with one projection (its columns); a re-read asks for its key alone.
+        assert len(set(projections) - {keys.get(table)}) == 1, (table, set(projections))
+    assert [s.path for s in c.sent].count("/ws/v1/district/school/count") == 1
+    with capsys.disabled():
+        print(f"\n  [figure] first load of 40 students (caps 1 and 200): {sim.requests} requests, "
+              f"{out.records:,} records, {sim.requests / out.records:.3f} requests per record")  # fmt: skip

@@ -10,6 +10,7 @@ import pytest
 
 from connectors import records as r
 from connectors.powerschool import normalize as n
+from connectors.powerschool import normalize_work as w
 from connectors.powerschool import values as v
 from connectors.powerschool import wire
 from connectors.powerschool.ids import SchoolIds, SectionIds, StudentIds
@@ -96,7 +97,7 @@ def test_grade_levels_flags_times_and_enrol_statuses() -> None:
 
 def test_a_row_missing_a_required_field_is_set_aside_naming_stream_position_and_field() -> None:
     rows = [dict(MARK), {k: val for k, val in MARK.items() if k != "att_date"}]
-    built = n.build_many(n.attendance, rows, context(), "attendance", 41, n.attendance_fast)
+    built = n.build_many(w.attendance, rows, context(), "attendance", 41, w.attendance_fast)
     assert len(built.records) == 1 and len(built.rejected) == 1
     err = built.rejected[0]
     assert (err.where, err.field) == ("stream attendance record 42", "att_date") and "missing" in err.reason
@@ -104,20 +105,20 @@ def test_a_row_missing_a_required_field_is_set_aside_naming_stream_position_and_
 
 def test_a_bad_value_is_set_aside_without_the_value_in_the_message() -> None:
     row = {**MARK, "att_date": "Ada-was-absent-in-spring"}
-    built = n.build_many(n.attendance, [row], context(), "attendance", 1, n.attendance_fast)
+    built = n.build_many(w.attendance, [row], context(), "attendance", 1, w.attendance_fast)
     assert built.rejected[0].field == "att_date"
     assert "Ada" not in str(built.rejected[0]) and "spring" not in str(built.rejected[0])
 
 
 def test_a_row_that_is_not_an_object_is_set_aside_not_raised() -> None:
-    built = n.build_many(n.attendance, ["junk"], context(), "attendance", 1, n.attendance_fast)  # type: ignore[list-item]
+    built = n.build_many(w.attendance, ["junk"], context(), "attendance", 1, w.attendance_fast)  # type: ignore[list-item]
     assert built.records == [] and built.rejected[0].where == "stream attendance record 1"
 
 
 def test_an_id_shared_by_two_students_is_never_resolved_to_either() -> None:
     ctx = context()
     ctx.students.add({"dcid": "777", "id": "11", "schoolid": "110"})  # STUDENTS.ID is not unique
-    built = n.build_many(n.attendance, [dict(MARK)], ctx, "attendance", 1, n.attendance_fast)
+    built = n.build_many(w.attendance, [dict(MARK)], ctx, "attendance", 1, w.attendance_fast)
     assert built.records == [] and built.unresolved == 1
     assert "more than one STUDENTS.ID" in built.rejected[0].reason
 
@@ -138,8 +139,29 @@ def test_the_fast_attendance_path_agrees_with_the_generic_one(changes: dict[str,
     ctx = context()
     ctx.periods = {"0": "P0"}
     row.setdefault("periodid", "0")
-    fast = n.build_many(n.attendance, [row], ctx, "attendance", 1, n.attendance_fast)
-    slow = n.build_many(n.attendance, [row], ctx, "attendance", 1, None)
+    fast = n.build_many(w.attendance, [row], ctx, "attendance", 1, w.attendance_fast)
+    slow = n.build_many(w.attendance, [row], ctx, "attendance", 1, None)
+    assert fast.records == slow.records and [str(e) for e in fast.rejected] == [str(e) for e in slow.rejected]
+
+
+SCORE: dict[str, Any] = {
+    "assignmentscoreid": "600001", "assignmentsectionid": "555001", "studentsdcid": "507", "scorepoints": "17",
+    "islate": "1", "ismissing": "0", "isexempt": "0", "iscollected": "1",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"islate": "0"}, {"islate": 0, "iscollected": 0}, {"scorepoints": None, "iscollected": "0", "islate": "0"},
+     {"isexempt": 1}, {"ismissing": "y"}, {"scorepoints": True}, {"scorepoints": "12.5"}, {"studentsdcid": "11"},
+     {"studentsdcid": 507}, {"assignmentscoreid": " 600001"}, {"assignmentsectionid": "555002"}],
+)  # fmt: skip
+def test_the_fast_result_path_agrees_with_the_generic_one(changes: dict[str, Any]) -> None:
+    row = {**SCORE, **changes}
+    ctx = context()
+    ctx.unpublished = {"555002"}
+    fast = n.build_many(w.result, [row], ctx, "results", 1, w.result_fast)
+    slow = n.build_many(w.result, [row], ctx, "results", 1, None)
     assert fast.records == slow.records and [str(e) for e in fast.rejected] == [str(e) for e in slow.rejected]
 
 
@@ -152,7 +174,7 @@ def test_attendance_normalises_in_a_few_microseconds_per_record() -> None:
     best = float("inf")
     for _ in range(3):
         t = time.perf_counter()
-        built = n.build_many(n.attendance, rows, ctx, "attendance", 1, n.attendance_fast)
+        built = n.build_many(w.attendance, rows, ctx, "attendance", 1, w.attendance_fast)
         best = min(best, time.perf_counter() - t)
     assert len(built.records) == 2000
     # The benchmark measures the real figure; the bound here is loose for a shared 2-core machine.

@@ -22,8 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -34,11 +33,13 @@ from connectors.base import BuildContext, CheckResult, ConnectorType, KnownRows,
 from connectors.http import ReadOnlyClient, json_body
 from connectors.powerschool import declare as d
 from connectors.powerschool import normalize as n
+from connectors.powerschool import normalize_work as w
 from connectors.powerschool import paging
 from connectors.powerschool.auth import TokenSession
-from connectors.powerschool.ids import SchoolIds, SectionIds, StudentIds
+from connectors.powerschool.ids import SectionIds, StudentIds
 from connectors.powerschool.options import Options
 from connectors.powerschool.reader import CursorRefused, Reader, Sent
+from connectors.powerschool.run import Run
 from connectors.powerschool.streams import (
     BY_NAME,
     SCHEMA_CAP_KEY,
@@ -47,15 +48,10 @@ from connectors.powerschool.streams import (
     offered,
 )
 from connectors.powerschool.values import (
-    LocalTimes,
-    clock_time,
-    date,
-    flag,
     ident,
     parse_stamp,
-    text,
 )
-from connectors.records import AttendanceCategory, Record
+from connectors.records import Record
 
 __all__ = ["CONNECTOR_TYPE", "Options", "PowerSchoolConnector", "build"]
 
@@ -76,14 +72,14 @@ _MAPPERS: dict[tuple[str, str], tuple[Mapper, Fast]] = {
     ("sections", "sections"): (n.section, None),
     ("enrollments", "cc"): (n.enrollment, None),
     ("timetable", "section_meeting"): (n.timetable, None),
-    ("attendance", "attendance"): (n.attendance, n.attendance_fast),
-    ("assignments", "assignmentsection"): (n.assignment, None),
-    ("results", "assignmentscore"): (n.result, None),
-    ("grades", "storedgrades"): (n.stored_grade, None),
-    ("grades", "pgfinalgrades"): (n.final_grade, None),
-    ("behaviour", "log"): (n.behaviour, None),
-    ("notices", "*"): (n.notice, None),
-    ("reports", "*"): (n.report, None),
+    ("attendance", "attendance"): (w.attendance, w.attendance_fast),
+    ("assignments", "assignmentsection"): (w.assignment, None),
+    ("results", "assignmentscore"): (w.result, w.result_fast),
+    ("grades", "storedgrades"): (w.stored_grade, None),
+    ("grades", "pgfinalgrades"): (w.final_grade, None),
+    ("behaviour", "log"): (w.behaviour, None),
+    ("notices", "*"): (w.notice, None),
+    ("reports", "*"): (w.report, None),
 }
 
 # Streams whose rows carry no schoolid: with ``school_ids`` set, their records are kept when
@@ -96,6 +92,8 @@ def _source_name(source: d.Read | d.Query) -> str:
 
 
 def _key_text(value: Any) -> str:
+    if type(value) is str and value.isdigit():  # the common case, as the wire sends it
+        return value
     try:
         return ident(value)
     except (TypeError, ValueError):
@@ -104,6 +102,8 @@ def _key_text(value: Any) -> str:
 
 class PowerSchoolConnector:
     """Reads a PowerSchool server into canonical records (see module docstring)."""
+
+    run: Run  # what this run's streams share; a new one when the first stream is read
 
     def __init__(self, name: str, options: Options, session: TokenSession) -> None:
         self.name = name
@@ -125,11 +125,7 @@ class PowerSchoolConnector:
             self.sent.append(sent)
 
     def _new_run(self) -> None:
-        self._ctx: n.Context | None = None
-        self._loaded: set[str] = set()
-        self._school_rows: Rows | None = None
-        self._year: tuple[int, dt.date, dt.date] | None = None
-        self._log_type_ids: list[str] = []
+        self.run = Run(self.options, self.reader, self._meta, self._page_size)
         self._atomic.clear()
 
     # --- contract ------------------------------------------------------------------------
@@ -199,284 +195,13 @@ class PowerSchoolConnector:
         self._retries_seen = self.client.retries
         return delta
 
-    # --- the run's shared context ----------------------------------------------------------------
-
-    def ctx(self) -> n.Context:
-        if self._ctx is None:
-            zone = self.options.timezone or self._meta().get("district_timezone")
-            if not isinstance(zone, str) or not zone:
-                raise SourceDataError(
-                    "the server's /ws/v1/metadata names no district_timezone: set options.timezone"
-                )
-            try:
-                times = LocalTimes(zone)
-            except (KeyError, ValueError):
-                raise SourceDataError(
-                    "the server's district_timezone is not an IANA zone: set options.timezone"
-                ) from None
-            self._ctx = n.Context(times=times, zone=zone)
-        return self._ctx
-
-    def _today(self) -> dt.date:
-        return dt.datetime.now(self.ctx().times.zone).date()
-
-    def _need(self, *names: str) -> n.Context:
-        ctx = self.ctx()
-        for name in names:
-            if name not in self._loaded:
-                getattr(self, f"_load_{name}")(ctx)
-                self._loaded.add(name)
-        return ctx
-
-    def _all_rows(self, read: d.Read, columns: Sequence[str], clauses: Sequence[str]) -> Rows:
-        _, pages = self.reader.table(read, columns, clauses, SCHEMA_CAP_KEY)
-        return [row for _, rows, _ in pages for row in rows if isinstance(row, dict)]
-
-    def _query_rows(self, query: d.Query) -> Rows:
-        _, pages = self.reader.query(query, SCHEMA_CAP_KEY)
-        return [row for _, rows, _ in pages for row in rows if isinstance(row, dict)]
-
-    def _schools(self) -> Rows:
-        """The /ws/v1 school list, read once per run."""
-        if self._school_rows is None:
-            pages = self.reader.v1_list("/ws/v1/district/school", "schools", "school", V1_SCHOOL_CAP)
-            self._school_rows = [row for _, rows, _ in pages for row in rows]
-        return self._school_rows
-
-    def _load_schools(self, ctx: n.Context) -> None:
-        ctx.schools = SchoolIds()
-        for row in self._schools():
-            try:
-                ctx.schools.add(ident(row.get("id")), ident(row.get("school_number")))
-            except (TypeError, ValueError, AttributeError):
-                continue  # the schools stream sets it aside
-
-    def _selected(self) -> list[str] | None:
-        """School numbers of ``options.school_ids`` (given as /ws/v1 ids, SCHOOLS.DCID)."""
-        if self.options.school_ids is None:
-            return None
-        ctx = self._need("schools")
-        numbers = []
-        for dcid in self.options.school_ids:
-            number = ctx.schools.number_of.get(dcid)
-            if number is None:
-                raise SourceDataError("options.school_ids names a school the server does not list")
-            numbers.append(number)
-        return numbers
-
-    def _load_terms(self, ctx: n.Context) -> None:
-        since = (self._today() - dt.timedelta(days=400)).isoformat()
-        rows = self._all_rows(d.TERMS, d.TERMS.columns, [f"lastday=ge={since}"])
-        years: list[tuple[dt.date, int, str, dt.date]] = []  # (first day, yearid, school, last day)
-        for row in rows:
-            try:
-                school, term = ident(row.get("schoolid")), ident(row.get("id"))
-                first, last = date(row.get("firstday")), date(row.get("lastday"))
-            except (TypeError, ValueError):
-                continue  # a term without dates names no days
-            label = row.get("abbreviation")
-            ctx.terms[(school, term)] = (text(label) if label not in (None, "") else term, first, last)
-            if row.get("isyearrec") not in (None, "") and flag(row.get("isyearrec")):
-                try:
-                    years.append((first, int(ident(row.get("yearid"))), school, last))
-                except (TypeError, ValueError):
-                    continue
-        if not years:
-            return
-        today = self._today()
-        started = [y for y in years if y[0] <= today]
-        yearid = max(started)[1] if started else min(years)[1]
-        current = [y for y in years if y[1] == yearid]
-        self._year = (yearid, min(y[0] for y in current), max(y[3] for y in current))
-        for first, _, school, last in current:
-            ctx.years[school] = (first, last)
-        for first, _, school, last in sorted(years):  # a school without this year's term
-            if school not in ctx.years and first <= today:
-                ctx.years[school] = (first, last)
-
-    def _year_of_run(self) -> tuple[int, dt.date, dt.date]:
-        self._need("terms")
-        if self._year is None:
-            raise SourceDataError(
-                "TERMS holds no year term (ISYEARREC = 1) in the last year: no school year to read"
-            )
-        return self._year
-
-    def _load_students(self, ctx: n.Context) -> None:
-        """Students on roll at some point this school year (EXITDATE is the day after the last)."""
-        start = self._year_of_run()[1]
-        ctx.students = StudentIds.of(
-            self._all_rows(d.STUDENTS, d.STUDENT_KEYS, [f"exitdate=ge={start.isoformat()}"])
-        )
-
-    def _load_sections(self, ctx: n.Context) -> None:
-        yearid = self._year_of_run()[0]
-        ctx.sections = SectionIds()
-        for row in self._all_rows(
-            d.SECTIONS, (*d.SECTION_KEYS, "schoolid", "termid"), [f"termid=ge={yearid * 100}"]
-        ):
-            ctx.sections.add(row)
-
-    def _load_courses(self, ctx: n.Context) -> None:
-        for row in self._all_rows(d.COURSES, d.COURSES.columns, []):
-            number, name = row.get("course_number"), row.get("course_name")
-            if number not in (None, "") and name not in (None, ""):
-                ctx.courses[text(number)] = text(name)
-
-    def _load_teachers(self, ctx: n.Context) -> None:
-        names = {}
-        for row in self._all_rows(d.USERS, d.USERS.columns, []):
-            try:
-                full = " ".join(
-                    text(row[k]) for k in ("first_name", "last_name") if row.get(k) not in (None, "")
-                )
-                names[ident(row.get("dcid"))] = full
-            except (TypeError, ValueError):
-                continue
-        for row in self._all_rows(d.SCHOOLSTAFF, d.SCHOOLSTAFF.columns, []):
-            try:
-                name = names.get(ident(row.get("users_dcid")))
-                if name:
-                    ctx.teachers[ident(row.get("id"))] = name
-            except (TypeError, ValueError):
-                continue
-
-    def _load_emails(self, ctx: n.Context) -> None:
-        for row in self._query_rows(d.STUDENT_EMAILS):
-            email = row.get("student_email")
-            try:
-                if email not in (None, ""):
-                    ctx.student_emails[ident(row.get("student_dcid"))] = text(email)
-            except (TypeError, ValueError):
-                continue
-
-    def _load_codes(self, ctx: n.Context) -> None:
-        yearid = self._year_of_run()[0]
-        mapped = self.options.attendance_codes
-        for row in self._all_rows(d.ATTENDANCE_CODE, d.ATTENDANCE_CODE.columns, [f"yearid=={yearid}"]):
-            try:
-                code_id = ident(row.get("id"))
-            except (TypeError, ValueError):
-                continue
-            code = "" if row.get("att_code") is None else text(row.get("att_code")).strip()
-            presence = str(row.get("presence_status_cd") or "").strip().lower()
-            category = mapped.get(code)
-            if category is None and presence == "present":
-                category = AttendanceCategory.PRESENT
-            elif category is None and presence == "absent":
-                category = AttendanceCategory.UNAUTHORISED_ABSENCE
-            if category is not None:
-                ctx.codes[code_id] = (code, category)
-
-    def _load_periods(self, ctx: n.Context) -> None:
-        yearid = self._year_of_run()[0]
-        for row in self._all_rows(d.PERIOD, d.PERIOD.columns, [f"year_id=={yearid}"]):
-            try:
-                pid, school, number = (
-                    ident(row.get("id")),
-                    ident(row.get("schoolid")),
-                    ident(row.get("period_number")),
-                )
-            except (TypeError, ValueError):
-                continue
-            label = row.get("abbreviation")
-            label = text(label) if label not in (None, "") else number
-            ctx.periods[pid] = label
-            ctx.period_by_number[(school, number)] = (pid, label)
-
-    def _load_cycle(self, ctx: n.Context) -> None:
-        """Which weekday (and week of a fortnight) each cycle day falls on, and its bells."""
-        yearid, start, end = self._year_of_run()
-        letters: dict[str, tuple[str, str]] = {}
-        for row in self._all_rows(d.CYCLE_DAY, d.CYCLE_DAY.columns, [f"year_id=={yearid}"]):
-            try:
-                letters[ident(row.get("id"))] = (ident(row.get("schoolid")), text(row.get("letter")).strip())
-            except (TypeError, ValueError):
-                continue
-        clauses = [f"date_value=ge={start.isoformat()}", f"date_value=le={end.isoformat()}", "insession==1"]
-        days: dict[tuple[str, str], list[tuple[dt.date, str]]] = defaultdict(list)
-        for row in self._all_rows(d.CALENDAR_DAY, d.CALENDAR_DAY.columns, clauses):
-            try:
-                found = letters.get(ident(row.get("cycle_day_id")))
-                if found is not None:
-                    days[found].append((date(row.get("date_value")), ident(row.get("bell_schedule_id"))))
-            except (TypeError, ValueError):
-                continue
-        by_school: dict[str, dict[int, list[tuple[dt.date, str]]]] = defaultdict(lambda: defaultdict(list))
-        for (school, letter), dates in days.items():
-            weekdays = {day.isoweekday() for day, _ in dates}
-            if len(weekdays) != 1:
-                ctx.cycle[(school, letter)] = (
-                    "the cycle day falls on different weekdays: a rotating timetable is not a weekly one"
-                )
-                continue
-            bell = Counter(b for _, b in dates).most_common(1)[0][0]
-            ctx.cycle[(school, letter)] = n.Lesson(weekdays.pop(), "every", bell)
-            by_school[school][dates[0][0].isoweekday()].append((min(day for day, _ in dates), letter))
-        # Two cycle days on the same weekday alternate: a fortnight of weeks A and B.
-        for school, weekdays_of in by_school.items():
-            for shared in weekdays_of.values():
-                if len(shared) == 2:
-                    for week, (_, letter) in zip("AB", sorted(shared), strict=True):
-                        lesson = ctx.cycle[(school, letter)]
-                        if isinstance(lesson, n.Lesson):
-                            lesson.week = week
-                elif len(shared) > 2:
-                    for _, letter in shared:
-                        ctx.cycle[(school, letter)] = "more than two cycle days share a weekday"
-        for row in self._all_rows(d.BELL_SCHEDULE_ITEMS, d.BELL_SCHEDULE_ITEMS.columns, []):
-            try:
-                key = (ident(row.get("bell_schedule_id")), ident(row.get("period_id")))
-                ctx.bells[key] = (clock_time(row.get("start_time")), clock_time(row.get("end_time")))
-            except (TypeError, ValueError):
-                continue
-
-    def _load_log_types(self, ctx: n.Context) -> None:
-        wanted = {name.strip().lower(): polarity for name, polarity in self.options.log_types.items()}
-        for row in self._all_rows(d.LOG_TYPES, d.LOG_TYPES.columns, ["cat==logtype"]):
-            name = row.get("name")
-            polarity = wanted.get(str(name or "").strip().lower())
-            if polarity is not None:
-                try:
-                    ctx.log_types[ident(row.get("id"))] = (text(name).strip(), polarity)
-                except (TypeError, ValueError):
-                    continue
-        self._log_type_ids = sorted(ctx.log_types)
-
-    def _load_unpublished(self, ctx: n.Context) -> None:
-        yearid = self._year_of_run()[0]
-        clauses = [f"yearid=={yearid}", "isscorespublish==0"]
-        for row in self._all_rows(d.UNPUBLISHED_SCORES, d.UNPUBLISHED_SCORES.columns, clauses):
-            try:
-                ctx.unpublished.add(ident(row.get("assignmentsectionid")))
-            except (TypeError, ValueError):
-                continue
-
-    # What each stream's rows are joined with (loaded before its first page).
-    _NEEDS: dict[str, tuple[str, ...]] = {
-        "schools": ("schools", "terms"),
-        "students": ("schools", "terms"),
-        "contacts": (),
-        "links": ("students",),
-        "sections": ("schools", "terms", "courses", "teachers"),
-        "enrollments": ("students", "sections"),
-        "timetable": ("terms", "sections", "periods", "cycle"),
-        "attendance": ("students", "codes", "periods"),
-        "assignments": ("sections",),
-        "results": ("students", "unpublished"),
-        "grades": ("students", "sections"),
-        "behaviour": ("students", "log_types"),
-        "notices": ("schools", "sections"),
-        "reports": ("students",),
-    }
-
     # --- reading a stream -------------------------------------------------------------------
 
     def _clauses(self, spec: StreamSpec, source: d.Read) -> list[str]:
         """The year filter of a primary read (the school filter is added per pass)."""
         if spec.name in ("notices", "reports", "schools"):
             return []
-        yearid, start, _ = self._year_of_run()
+        yearid, start, _ = self.run.year()
         return {
             "students": [f"exitdate=ge={start.isoformat()}"],
             "sections": [f"termid=ge={yearid * 100}"],
@@ -495,12 +220,12 @@ class PowerSchoolConnector:
         table has ``schoolid``, one per mapped log type for LOG."""
         base = self._clauses(spec, source)
         passes = [base]
-        selected = self._selected() if spec.name not in ("contacts", "links", "notices") else None
+        selected = self.run.selected() if spec.name not in ("contacts", "links", "notices") else None
         if selected is not None and "schoolid" in source.filters:
             passes = [[*p, f"schoolid=={number}"] for p in passes for number in selected]
         if source is d.LOG:
-            self._need("log_types")
-            passes = [[*p, f"logtypeid=={type_id}"] for p in passes for type_id in self._log_type_ids]
+            self.run.need("log_types")
+            passes = [[*p, f"logtypeid=={type_id}"] for p in passes for type_id in self.run.log_type_ids]
         return passes
 
     def _source_pages(
@@ -514,7 +239,7 @@ class PowerSchoolConnector:
                 yield count, rows, last, count <= size
             return
         if source is d.V1_SCHOOLS:
-            rows = self._schools()
+            rows = self.run.schools()
             yield len(rows), rows, True, True
             return
         cursor = source.cursor if spec.incremental and source.table not in self._no_cursor else None
@@ -533,6 +258,9 @@ class PowerSchoolConnector:
         if isinstance(source, d.Query):
             return [head + _key_text(r.get(source.key) if isinstance(r, dict) else None) for r in rows]
         key = ("id",) if source is d.V1_SCHOOLS else source.key
+        if len(key) == 1:
+            (one,) = key
+            return [head + _key_text(r.get(one)) if isinstance(r, dict) else head for r in rows]
         return [
             head + "|".join(_key_text(r.get(k)) for k in key) if isinstance(r, dict) else head for r in rows
         ]
@@ -540,15 +268,15 @@ class PowerSchoolConnector:
     def _read(self, spec: StreamSpec, state: str | None) -> Iterator[Page]:
         cursors = _load_state(state)
         sources = spec.primary(self.choices)
-        ctx = self._need(*self._NEEDS[spec.name])
+        ctx = self.run.need(*Run.NEEDS[spec.name])
         if spec.name == "students" and not self.choices.legacy_contacts:
-            self._need("emails")
+            self.run.need("emails")
         prefix = len(sources) > 1
         position = 1
         new_cursors = dict(cursors)
         atomic: list[str] | None = []
         emitted = False
-        selected = set(self._selected() or ()) or None
+        selected = set(self.run.selected() or ()) or None
         # Students and sections of every school, read in full, are also the identity maps.
         keep: Rows | None = [] if spec.name in ("students", "sections") and selected is None else None
         for i, source in enumerate(sources):
@@ -567,15 +295,12 @@ class PowerSchoolConnector:
                 latest = since
                 started = False
                 try:
-                    refreshed = False
                     for count, rows, last, single in self._source_pages(spec, source, since):
                         started = True
                         if not single:
                             atomic = None
                         built = n.build_many(mapper, rows, ctx, spec.name, position, fast)
-                        if built.unresolved and not refreshed and spec.name not in ("students", "sections"):
-                            refreshed = True
-                            self._refresh_maps(spec)
+                        if built.unresolved and self.run.refresh(spec.name):
                             built = n.build_many(mapper, rows, ctx, spec.name, position, fast)
                         position += len(rows)
                         keys = self._keys(source, rows, prefix)
@@ -624,27 +349,18 @@ class PowerSchoolConnector:
 
     def _learn(self, spec: StreamSpec, rows: Rows) -> None:
         """A full read of the students (or sections) of every school is the identity map."""
-        ctx = self.ctx()
+        ctx = self.run.context()
         if spec.name == "students":
             ctx.students = StudentIds.of(rows)
-            self._loaded.add("students")
+            self.run.loaded.add("students")
         elif spec.name == "sections":
             ctx.sections = SectionIds()
             for row in rows:
                 ctx.sections.add(row)
-            self._loaded.add("sections")
-
-    def _refresh_maps(self, spec: StreamSpec) -> None:
-        """A key named no record: the maps may predate a change on the server; read them again once."""
-        needs = self._NEEDS[spec.name]
-        ctx = self.ctx()
-        if "students" in needs:
-            self._load_students(ctx)
-        if "sections" in needs:
-            self._load_sections(ctx)
+            self.run.loaded.add("sections")
 
     def _in_scope(self, rec: Record, selected: set[str]) -> bool:
-        ctx = self.ctx()
+        ctx = self.run.context()
         student = getattr(rec, "student_id", None)
         if student is not None:
             return ctx.students.school_of.get(student) in selected

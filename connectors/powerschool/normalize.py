@@ -1,5 +1,9 @@
 """PowerSchool rows to canonical records, each key turned into the namespace Portico keys by.
 
+This module holds the structure (schools, students, contacts, sections, the timetable),
+the helpers and the page loop; :mod:`connectors.powerschool.normalize_work` the
+day-to-day records.
+
 A mapper takes one row (a dict of columns, or a PowerQuery row keyed by its labels) and
 the run's :class:`Context` (identity maps, code tables, the district's zone). A row that
 cannot be mapped raises :class:`~config.errors.RecordError` naming the field (never its
@@ -32,13 +36,10 @@ from connectors.powerschool.values import (
     grade_level,
     ident,
     integer,
-    number,
     text,
 )
 
 Row = dict[str, Any]
-
-DAILY, MEETING = "att_modedaily", "att_modemeeting"
 
 
 @dataclass
@@ -74,14 +75,14 @@ class Context:
     unpublished: set[str] = field(default_factory=set)
 
 
-def _req(row: Row, key: str) -> Any:
+def req(row: Row, key: str) -> Any:
     value = row.get(key)
     if value is None or value == "":
         raise RecordError("required field is missing", field=key)
     return value
 
 
-def _opt(row: Row, key: str, parse: Callable[[Any], Any] = text) -> Any:
+def opt(row: Row, key: str, parse: Callable[[Any], Any] = text) -> Any:
     value = row.get(key)
     if value is None or value == "":
         return None
@@ -91,15 +92,15 @@ def _opt(row: Row, key: str, parse: Callable[[Any], Any] = text) -> Any:
         raise RecordError(f"value is not a valid {parse.__name__}", field=key) from None
 
 
-def _get(row: Row, key: str, parse: Callable[[Any], Any] = text) -> Any:
-    value = _req(row, key)
+def get(row: Row, key: str, parse: Callable[[Any], Any] = text) -> Any:
+    value = req(row, key)
     try:
         return parse(value)
     except (TypeError, ValueError, OverflowError):
         raise RecordError(f"value is not a valid {parse.__name__}", field=key) from None
 
 
-def _stamp(row: Row, key: str, ctx: Context, fallback: dt.date | None) -> dt.datetime:
+def stamp(row: Row, key: str, ctx: Context, fallback: dt.date | None) -> dt.datetime:
     """An offset-less server timestamp in the district's zone, or midnight of ``fallback``."""
     value = row.get(key)
     if value not in (None, ""):
@@ -116,13 +117,13 @@ def _stamp(row: Row, key: str, ctx: Context, fallback: dt.date | None) -> dt.dat
 
 
 def school(row: Row, ctx: Context) -> r.School:
-    number = _get(row, "school_number", ident)
+    number = get(row, "school_number", ident)
     year = ctx.years.get(number)
     if year is None:
         raise RecordError("no year term (TERMS.ISYEARREC = 1) for this school", field="school_number")
     return r.School(
-        source_id=_get(row, "id", ident),
-        name=_get(row, "name"),
+        source_id=get(row, "id", ident),
+        name=get(row, "name"),
         timezone=ctx.zone,
         year_start_date=year[0],
         year_end_date=year[1],
@@ -130,50 +131,50 @@ def school(row: Row, ctx: Context) -> r.School:
 
 
 def student(row: Row, ctx: Context) -> r.Student:
-    dcid = _get(row, "dcid", ident)
+    dcid = get(row, "dcid", ident)
     return r.Student(
         source_id=dcid,
         school_id=ctx.schools.dcid(row.get("schoolid")),
-        legal_first_name=_get(row, "first_name"),
-        legal_last_name=_get(row, "last_name"),
+        legal_first_name=get(row, "first_name"),
+        legal_last_name=get(row, "last_name"),
         preferred_first_name=None,
         preferred_last_name=None,
-        date_of_birth=_opt(row, "dob", date),
-        grade_level=_get(row, "grade_level", grade_level),
-        homeroom=_opt(row, "home_room"),
-        enrollment_status=_get(row, "enroll_status", enroll_status),
-        entry_date=_get(row, "entrydate", date),
-        exit_date=_opt(row, "exitdate", date),
+        date_of_birth=opt(row, "dob", date),
+        grade_level=get(row, "grade_level", grade_level),
+        homeroom=opt(row, "home_room"),
+        enrollment_status=get(row, "enroll_status", enroll_status),
+        entry_date=get(row, "entrydate", date),
+        exit_date=opt(row, "exitdate", date),
         email=ctx.student_emails.get(dcid),
     )
 
 
 def contact(row: Row, ctx: Context) -> r.Contact:
     return r.Contact(
-        source_id=_get(row, "person_id", ident),
-        first_name=_get(row, "contact_first_name"),
-        last_name=_get(row, "contact_last_name"),
+        source_id=get(row, "person_id", ident),
+        first_name=get(row, "contact_first_name"),
+        last_name=get(row, "contact_last_name"),
         title=None,
-        email=_opt(row, "contact_email"),
-        phone=_opt(row, "contact_phonenumber"),
+        email=opt(row, "contact_email"),
+        phone=opt(row, "contact_phonenumber"),
     )
 
 
 def link(row: Row, ctx: Context) -> r.StudentContact:
-    active = _opt(row, "person_isactive", flag)
+    active = opt(row, "person_isactive", flag)
     return r.StudentContact(
-        source_id=_get(row, "studentcontactassocid", ident),
+        source_id=get(row, "studentcontactassocid", ident),
         student_id=ctx.students.from_dcid(row.get("student_dcid"), "student_dcid"),
-        contact_id=_get(row, "person_id", ident),
-        relationship=_opt(row, "relationship") or "Contact",
-        parental_responsibility=bool(_opt(row, "iscustodial", flag)),
+        contact_id=get(row, "person_id", ident),
+        relationship=opt(row, "relationship") or "Contact",
+        parental_responsibility=bool(opt(row, "iscustodial", flag)),
         # PowerSchool's own rule: an active contact with Data Access to the student
         # (a GUARDIANSTUDENT row for the contact's web account). It has no court-order
         # column: a district withdraws a parent's access by turning Data Access off.
-        portal_access=bool(_opt(row, "has_data_access", flag)) and active is not False,
-        lives_with=bool(_opt(row, "liveswithflg", flag)),
+        portal_access=bool(opt(row, "has_data_access", flag)) and active is not False,
+        lives_with=bool(opt(row, "liveswithflg", flag)),
         court_order=False,
-        priority=_opt(row, "contactpriorityorder", integer) or 99,
+        priority=opt(row, "contactpriorityorder", integer) or 99,
     )
 
 
@@ -186,11 +187,11 @@ def _legacy_people(row: Row) -> list[tuple[str, str, str, str | None]]:
     ``GUARDIANEMAIL`` may hold several addresses: the first goes to the first parent
     named, the second to the second; a parent beyond the addresses has none.
     """
-    raw = _opt(row, "guardianemail") or ""
+    raw = opt(row, "guardianemail") or ""
     emails = [e.strip() for e in raw.replace(";", ",").split(",") if e.strip()]
     out: list[tuple[str, str, str, str | None]] = []
     for role, relationship in _LEGACY:
-        name = _opt(row, role)
+        name = opt(row, role)
         if name and name.strip(" ,"):
             out.append((role, relationship, name, emails[len(out)] if len(out) < len(emails) else None))
     return out
@@ -202,7 +203,7 @@ def _split_name(value: str) -> tuple[str, str]:
 
 
 def legacy_contacts(row: Row, ctx: Context) -> list[r.Record]:
-    dcid = _get(row, "dcid", ident)  # the student's own row
+    dcid = get(row, "dcid", ident)  # the student's own row
     out: list[r.Record] = []
     for role, _, name, email in _legacy_people(row):
         first, last = _split_name(name)
@@ -213,15 +214,15 @@ def legacy_contacts(row: Row, ctx: Context) -> list[r.Record]:
                 last_name=last,
                 title=None,
                 email=email,
-                phone=_opt(row, "home_phone"),
+                phone=opt(row, "home_phone"),
             )
         )
     return out
 
 
 def legacy_links(row: Row, ctx: Context) -> list[r.Record]:
-    dcid = _get(row, "dcid", ident)
-    web = bool(_opt(row, "allowwebaccess", flag))
+    dcid = get(row, "dcid", ident)
+    web = bool(opt(row, "allowwebaccess", flag))
     return [
         r.StudentContact(
             source_id=f"{dcid}-{role}",
@@ -241,39 +242,39 @@ def legacy_links(row: Row, ctx: Context) -> list[r.Record]:
 
 
 def section(row: Row, ctx: Context) -> r.Section:
-    dcid = _get(row, "dcid", ident)
-    number = _get(row, "course_number")
+    dcid = get(row, "dcid", ident)
+    number = get(row, "course_number")
     name = ctx.courses.get(number)
     if name is None:
         raise RecordError("course_number matches no COURSES.COURSE_NUMBER", field="course_number")
-    school_number = _get(row, "schoolid", ident)
-    term = ctx.terms.get((school_number, _opt(row, "termid", ident) or ""))
+    school_number = get(row, "schoolid", ident)
+    term = ctx.terms.get((school_number, opt(row, "termid", ident) or ""))
     return r.Section(
         source_id=dcid,
         school_id=ctx.schools.dcid(school_number),
         course_name=name,
         course_code=number,
-        teacher_name=ctx.teachers.get(_opt(row, "teacher", ident) or ""),
-        room=_opt(row, "room"),
+        teacher_name=ctx.teachers.get(opt(row, "teacher", ident) or ""),
+        room=opt(row, "room"),
         term=term[0] if term else None,
     )
 
 
 def enrollment(row: Row, ctx: Context) -> r.Enrollment:
     return r.Enrollment(
-        source_id=_get(row, "dcid", ident),
+        source_id=get(row, "dcid", ident),
         section_id=ctx.sections.from_id(row.get("sectionid")),
         student_id=ctx.students.from_id(row.get("studentid")),
-        start_date=_opt(row, "dateenrolled", date),
-        end_date=_opt(row, "dateleft", date),
+        start_date=opt(row, "dateenrolled", date),
+        end_date=opt(row, "dateleft", date),
     )
 
 
 def timetable(row: Row, ctx: Context) -> r.TimetableEntry:
     section_id = ctx.sections.from_id(row.get("sectionid"))
-    school = _get(row, "schoolid", ident)
-    letter = _get(row, "cycle_day_letter")
-    number = _get(row, "period_number", ident)
+    school = get(row, "schoolid", ident)
+    letter = get(row, "cycle_day_letter")
+    number = get(row, "period_number", ident)
     lesson = ctx.cycle.get((school, letter))
     if lesson is None:
         raise RecordError(
@@ -301,171 +302,6 @@ def timetable(row: Row, ctx: Context) -> r.TimetableEntry:
         week_pattern=lesson.week,
         start_date=term[1] if term else None,
         end_date=term[2] if term else None,
-    )
-
-
-# --- attendance ----------------------------------------------------------------------------------
-
-
-def attendance(row: Row, ctx: Context) -> r.AttendanceMark:
-    on = _get(row, "att_date", date)
-    mode = str(_req(row, "att_mode_code")).lower()
-    if mode == DAILY:
-        session = "day"
-    elif mode == MEETING:
-        session = ctx.periods.get(_opt(row, "periodid", ident) or "", "")
-        if not session:
-            raise RecordError("periodid matches no PERIOD", field="periodid")
-    else:
-        raise RecordError("att_mode_code is neither daily nor meeting attendance", field="att_mode_code")
-    code = ctx.codes.get(_get(row, "attendance_codeid", ident))
-    if code is None:
-        raise RecordError("attendance_codeid matches no ATTENDANCE_CODE", field="attendance_codeid")
-    return r.AttendanceMark(
-        source_id=_get(row, "dcid", ident),
-        student_id=ctx.students.from_id(row.get("studentid")),
-        date=on,
-        session=session,
-        source_code=code[0],
-        category=code[1],
-        minutes_late=None,
-        recorded_at=_stamp(row, "transaction_date", ctx, on),
-    )
-
-
-def attendance_fast(row: Row, ctx: Context) -> r.AttendanceMark:
-    """The bulk kind without the diagnosing helpers; any surprise takes the path above."""
-    if row["att_mode_code"] != "ATT_ModeDaily":
-        raise ValueError("needs the generic path")
-    sid = row["studentid"]
-    student_id = ctx.students.by_id[sid if isinstance(sid, str) else str(sid)]
-    code_id = row["attendance_codeid"]
-    code = ctx.codes[code_id if isinstance(code_id, str) else str(code_id)]
-    dcid = row["dcid"]
-    if not student_id or not isinstance(dcid, str) or not dcid:
-        raise ValueError("needs the generic path")
-    return r.AttendanceMark(
-        source_id=dcid,
-        student_id=student_id,
-        date=dt.date.fromisoformat(row["att_date"]),
-        session="day",
-        source_code=code[0],
-        category=code[1],
-        minutes_late=None,
-        recorded_at=ctx.times(row["transaction_date"]),
-    )
-
-
-# --- coursework and grades -------------------------------------------------------------------------
-
-
-def assignment(row: Row, ctx: Context) -> r.Assignment:
-    return r.Assignment(
-        source_id=_get(row, "assignmentsectionid", ident),
-        section_id=ctx.sections.from_dcid(row.get("sectionsdcid")),
-        title=_get(row, "name"),
-        category=None,
-        set_date=None,
-        due_date=_get(row, "duedate", date),
-        points_possible=_opt(row, "totalpointvalue", number),
-    )
-
-
-_RESULT_FLAGS = (
-    ("isexempt", r.ResultStatus.EXEMPT),
-    ("ismissing", r.ResultStatus.MISSING),
-    ("islate", r.ResultStatus.LATE),
-)
-
-
-def result(row: Row, ctx: Context) -> r.AssignmentResult:
-    assignment_id = _get(row, "assignmentsectionid", ident)
-    score = _opt(row, "scorepoints", number)
-    status = next((s for key, s in _RESULT_FLAGS if _opt(row, key, flag)), None)
-    if status is None:
-        collected = _opt(row, "iscollected", flag)
-        status = r.ResultStatus.SUBMITTED if collected or score is not None else r.ResultStatus.NONE
-    return r.AssignmentResult(
-        source_id=_get(row, "assignmentscoreid", ident),
-        assignment_id=assignment_id,
-        student_id=ctx.students.from_dcid(row.get("studentsdcid")),
-        # A score the teacher has not published is not shown (ASSIGNMENTSECTION.ISSCORESPUBLISH = 0).
-        score=None if assignment_id in ctx.unpublished else score,
-        status=status,
-        comment=None,
-    )
-
-
-def _grade(row: Row, ctx: Context, table: str, term_key: str, date_key: str) -> r.Grade:
-    mark = _opt(row, "grade")
-    if mark is not None and mark.strip() in ("", "--"):
-        mark = None  # "--": no grade yet
-    return r.Grade(
-        source_id=f"{table}:{_get(row, 'dcid', ident)}",
-        student_id=ctx.students.from_id(row.get("studentid")),
-        section_id=ctx.sections.from_id(row.get("sectionid")),
-        term=_get(row, term_key),
-        mark=mark,
-        percent=None if mark is None else _opt(row, "percent", number),
-        updated_at=_stamp(row, "transaction_date", ctx, _opt(row, date_key, date)),
-    )
-
-
-def stored_grade(row: Row, ctx: Context) -> r.Grade:
-    return _grade(row, ctx, "storedgrades", "storecode", "datestored")
-
-
-def final_grade(row: Row, ctx: Context) -> r.Grade:
-    return _grade(row, ctx, "pgfinalgrades", "finalgradename", "lastgradeupdate")
-
-
-def behaviour(row: Row, ctx: Context) -> r.BehaviourEvent:
-    kind = ctx.log_types.get(_get(row, "logtypeid", ident))
-    if kind is None:
-        raise RecordError("logtypeid is not a log type mapped in options.log_types", field="logtypeid")
-    return r.BehaviourEvent(
-        source_id=_get(row, "dcid", ident),
-        student_id=ctx.students.from_id(row.get("studentid")),
-        occurred_at=ctx.times.midnight(_get(row, "entry_date", date)),
-        polarity=kind[1],
-        points=0,  # PowerSchool log entries carry no points
-        category=kind[0],
-        description=_opt(row, "entry"),
-        staff_name=None,
-    )
-
-
-# --- a district's own tables -----------------------------------------------------------------------
-
-
-def notice(row: Row, ctx: Context) -> r.Notice:
-    try:
-        audience = r.Audience(str(_req(row, "audience")).strip().lower())
-    except ValueError:
-        raise RecordError("value is not a valid audience", field="audience") from None
-    school = _opt(row, "schoolid", ident)
-    section_id = _opt(row, "sectionsdcid", ident)
-    return r.Notice(
-        source_id=_get(row, "id", ident),
-        audience=audience,
-        school_id=None if school is None else ctx.schools.dcid(school),
-        year_group=_opt(row, "grade_level", grade_level),
-        section_id=None if section_id is None else ctx.sections.from_dcid(section_id),
-        title=_get(row, "title"),
-        body=_get(row, "body"),
-        publish_from=_stamp(row, "publish_from", ctx, None),
-        publish_to=_stamp(row, "publish_to", ctx, None) if row.get("publish_to") not in (None, "") else None,
-    )
-
-
-def report(row: Row, ctx: Context) -> r.ProgressReport:
-    return r.ProgressReport(
-        source_id=_get(row, "id", ident),
-        student_id=ctx.students.from_dcid(row.get("studentsdcid")),
-        title=_get(row, "title"),
-        period=_get(row, "period"),
-        issued_date=_get(row, "issued_date", date),
-        comments=_opt(row, "comments"),
     )
 
 

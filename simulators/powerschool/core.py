@@ -26,7 +26,6 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -35,36 +34,21 @@ import orjson
 from connectors.records import Record
 from simulators.district.synthetic import SyntheticDistrict
 from simulators.powerschool import model as m
+from simulators.powerschool import reference, v1
 from simulators.powerschool.faults import Faults
 from simulators.powerschool.grants import ALL, Grants, read_plugin
 from simulators.powerschool.query import BadQuery, Clause, matches, parse_q
+from simulators.powerschool.responses import SimResponse
+from simulators.powerschool.responses import json_response as _json
+from simulators.powerschool.responses import message as _message
 from simulators.powerschool.state import SimState
 from simulators.powerschool.tables import GRADE_TABLES, QUERIES, TABLES, Table
-
-
-@dataclass
-class SimResponse:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    drop: bool = False  # the server closes the connection after half the body
-
-
-def _json(status: int, value: Any, **headers: str) -> SimResponse:
-    return SimResponse(status, orjson.dumps(value), {"content-type": "application/json", **headers})
-
-
-def _message(status: int, text: str) -> SimResponse:
-    return _json(status, {"message": text})
-
 
 _TOKEN = re.compile(r"^/oauth/access_token/?$")
 _SCHOOL_RES = re.compile(r"^/ws/v1/school/([^/]+)/(student|section)(/count)?$")
 _TABLE = re.compile(r"^/ws/schema/table/([^/]+)(?:/(count|metadata|[^/]+))?$")
 _QUERY = re.compile(r"^/ws/schema/query/([^/]+)(/count)?$")
 _CURSORS = ("transaction_date", "whenmodified")
-_LETTER = {-1: "P", 0: "A", 1: "I", 2: "T", 3: "G"}
 
 
 class PowerSchoolSim:
@@ -250,10 +234,10 @@ class PowerSchoolSim:
                 "schema_table_query_max_page_size": self.schema_page_cap,
             }})  # fmt: skip
         if path in ("/ws/v1/district/school", "/ws/v1/district/school/count"):
-            return self._v1_schools(query, path.endswith("/count"))
+            return v1.schools(self, query, path.endswith("/count"))
         m_school = _SCHOOL_RES.match(path)
         if m_school:
-            return self._v1_school(m_school.group(2), m_school.group(1), query, bool(m_school.group(3)))
+            return v1.school_list(self, m_school.group(2), m_school.group(1), query, bool(m_school.group(3)))
         if method == "POST":
             m_query = _QUERY.match(path)
             if m_query:
@@ -264,7 +248,9 @@ class PowerSchoolSim:
             return self._table(m_table.group(1).lower(), m_table.group(2), query)
         return _message(404, "not found")
 
-    def _page(self, query: Mapping[str, str], cap: int, *, clamp: bool) -> tuple[int, int] | SimResponse:
+    def page_bounds(
+        self, query: Mapping[str, str], cap: int, *, clamp: bool
+    ) -> tuple[int, int] | SimResponse:
         try:
             page = max(1, int(query.get("page", "1")))
             size = int(query.get("pagesize", str(cap)))
@@ -275,84 +261,8 @@ class PowerSchoolSim:
         size = cap if size <= 0 else min(size, cap)
         return (page - 1) * size, size
 
-    def _skew(self, *names: str) -> int:
+    def skew(self, *names: str) -> int:
         return sum(self.faults.count_skew.get(name, 0) for name in set(names))
-
-    # --- /ws/v1 -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _v1_block(
-        plural: str, singular: str, items: list[dict[str, Any]], expansions: str = ""
-    ) -> SimResponse:
-        if not items:
-            return _json(200, {plural: ""})
-        # One element comes back as an object, not a one-element list.
-        block = {
-            "@expansions": expansions,
-            "@extensions": "",
-            singular: items[0] if len(items) == 1 else items,
-        }
-        return _json(200, {plural: block})
-
-    def _v1_schools(self, query: Mapping[str, str], count: bool) -> SimResponse:
-        rows = self._static_rows("schools")
-        if count:
-            return _json(200, {"resource": {"count": len(rows) + self._skew("school")}})
-        paged = self._page(query, self.v1_page_cap, clamp=True)
-        assert not isinstance(paged, SimResponse)
-        start, size = paged
-        items = [{"id": int(r["dcid"]), "name": r["name"], "school_number": int(r["school_number"]),
-                  "low_grade": int(r["low_grade"]), "high_grade": int(r["high_grade"])}
-                 for r in rows[start : start + size]]  # fmt: skip
-        return self._v1_block("schools", "school", items, "school_boundary, full_time_equivalencies")
-
-    def _v1_school(self, kind: str, school: str, query: Mapping[str, str], count: bool) -> SimResponse:
-        view = self.state.view(kind, where=lambda rec: rec.school_id == school, key=("school", school))
-        if count:
-            return _json(200, {"resource": {"count": len(view) + self._skew(kind)}})
-        paged = self._page(query, self.v1_page_cap, clamp=True)
-        assert not isinstance(paged, SimResponse)
-        start, size = paged
-        rows = list(self.state.page(kind, view, start, start + size))
-        wanted = {e.strip() for e in query.get("expansions", "").split(",")}
-        items = [
-            self._v1_student(rec, wanted) if kind == "student" else self._v1_section(rec) for rec, _ in rows
-        ]
-        return self._v1_block(f"{kind}s", kind, items, query.get("expansions", ""))
-
-    def _v1_student(self, s: Any, wanted: set[str]) -> dict[str, Any]:
-        mo = self.model
-        item: dict[str, Any] = {
-            "id": int(s.source_id), "local_id": int(mo.student_number.get(s.source_id, "0")),
-            "name": {"first_name": s.legal_first_name, "last_name": s.legal_last_name},
-        }  # fmt: skip
-        code = m.STATUS_CODES[s.enrollment_status]
-        if "demographics" in wanted:
-            item["demographics"] = {"birth_date": s.date_of_birth.isoformat()} if s.date_of_birth else ""
-        if "school_enrollment" in wanted:
-            grade = m.GRADE_NUMBERS.get(s.grade_level, s.grade_level)
-            item["school_enrollment"] = {
-                "enroll_status": _LETTER.get(code, "I"), "enroll_status_code": code,
-                "grade_level": int(grade) if str(grade).lstrip("-").isdigit() else grade,
-                "entry_date": s.entry_date.isoformat(),
-                "exit_date": (s.exit_date.isoformat() if s.exit_date else ""),
-                "school_number": int(mo.school_number.get(s.school_id, "0")), "school_id": int(s.school_id),
-            }  # fmt: skip
-        if "schedule_setup" in wanted:
-            item["schedule_setup"] = {"home_room": s.homeroom} if s.homeroom else ""
-        if "contact_info" in wanted:
-            item["contact_info"] = {"email": s.email} if s.email else ""
-        return item
-
-    def _v1_section(self, s: Any) -> dict[str, Any]:
-        mo = self.model
-        staff = mo.staff.get((s.school_id, s.teacher_name or ""))
-        return {
-            "id": int(s.source_id), "school_id": int(s.school_id), "course_id": int(mo.course_dcid[s.course_code]),
-            "term_id": int(mo.year_term_dcid[mo.school_number[s.school_id]]),
-            "section_number": "1", "expression": "1(A-E)", "external_expression": "1(M-F)",
-            **({"staff_id": int(staff) + 500} if staff else {}), "gradebooktype": "PTP",
-        }  # fmt: skip
 
     # --- /ws/schema/table -----------------------------------------------------------------------
 
@@ -367,9 +277,9 @@ class PowerSchoolSim:
             return table.columns - set(_CURSORS)
         return table.columns
 
-    def _static_rows(self, name: str) -> list[dict[str, Any]]:
+    def static_rows(self, name: str) -> list[dict[str, Any]]:
         if name not in self._static:
-            self._static[name] = self.model.static(name)
+            self._static[name] = reference.rows(self.model, name)
         return self._static[name]
 
     def _refuse(self, table: Table, names: Sequence[str]) -> SimResponse | None:
@@ -414,7 +324,7 @@ class PowerSchoolSim:
             return _json(200, {"tables": {name: {c: found[c] for c in cols if c in found}}})
         if tail == "count":
             return _json(200, {"count": self._count(table, clauses)})
-        paged = self._page(query, self.schema_page_cap, clamp=False)
+        paged = self.page_bounds(query, self.schema_page_cap, clamp=False)
         if isinstance(paged, SimResponse):
             return paged
         start, size = paged
@@ -431,16 +341,14 @@ class PowerSchoolSim:
 
     def _count(self, table: Table, clauses: Sequence[Clause]) -> int:
         if table.kind is None:
-            return sum(1 for r in self._static_rows(table.name) if matches(r, clauses)) + self._skew(
-                table.name
-            )
-        return len(self._view(table, clauses)) + self._skew(table.kind, table.name)
+            return sum(1 for r in self.static_rows(table.name) if matches(r, clauses)) + self.skew(table.name)
+        return len(self._view(table, clauses)) + self.skew(table.kind, table.name)
 
     def _rows(
         self, table: Table, clauses: Sequence[Clause], start: int = 0, stop: int | None = None
     ) -> list[dict[str, Any]]:
         if table.kind is None:
-            rows = [r for r in self._static_rows(table.name) if matches(r, clauses)]
+            rows = [r for r in self.static_rows(table.name) if matches(r, clauses)]
             return rows[start:stop]
         view = self._view(table, clauses)
         out = []
@@ -467,7 +375,7 @@ class PowerSchoolSim:
         where = (lambda rec: rec.email is not None) if q.kind == "student" else None
         view = self.state.view(q.kind, where=where, key=name, table=name)
         if count:
-            return _json(200, {"count": len(view) + self._skew(q.kind, name)})
+            return _json(200, {"count": len(view) + self.skew(q.kind, name)})
         try:
             size = int(query.get("pagesize", "100"))
             page = max(1, int(query.get("page", "1")))

@@ -24,7 +24,7 @@ district's local time without an offset.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -90,6 +90,9 @@ class PowerSchoolModel:
     def __init__(self, district: SyntheticDistrict) -> None:
         if district.style != "us":
             raise ValueError("the PowerSchool simulator serves us-style districts (numeric ids)")
+        from simulators.powerschool.rows import ROWS  # the row functions need this class: bound here
+
+        self._rows = ROWS
         self.district = district
         self.zone = ZoneInfo(district.timezone)
         self.timezone = district.timezone
@@ -261,6 +264,13 @@ class PowerSchoolModel:
                            updated_at=self.local(txn))  # fmt: skip
         return record
 
+    def note(self, record: Any) -> None:
+        """A student or section inserted into the overlay: where it belongs."""
+        if isinstance(record, r.Student):
+            self.student_school[record.source_id] = record.school_id
+        elif isinstance(record, r.Section):
+            self.section[record.source_id] = record
+
     # --- keys ---------------------------------------------------------------------------
 
     def students_id(self, dcid: str) -> str:
@@ -280,329 +290,6 @@ class PowerSchoolModel:
     def local_text(self, when: dt.datetime) -> str:
         return when.astimezone(self.zone).replace(tzinfo=None).isoformat(sep=" ")
 
-    # --- rows of the record-backed tables ---------------------------------------------------
-
     def row(self, table: str, record: Any, txn: str) -> dict[str, Any]:
-        return ROWS[table](self, record, txn)
-
-    def _students(self, s: r.Student, txn: str) -> dict[str, Any]:
-        grade = s.grade_level
-        number = GRADE_NUMBERS.get(grade, grade)
-        row: dict[str, Any] = {
-            "dcid": s.source_id, "id": self.students_id(s.source_id),
-            "student_number": self.student_number.get(s.source_id, str(int(s.source_id) + 7_000_000)),
-            "first_name": s.legal_first_name, "last_name": s.legal_last_name,
-            "lastfirst": f"{s.legal_last_name}, {s.legal_first_name}", "grade_level": str(number),
-            "schoolid": self.school_number.get(s.school_id, "0"),
-            "enroll_status": str(STATUS_CODES[s.enrollment_status]), "entrydate": s.entry_date.isoformat(),
-            "exitdate": (s.exit_date or self.year_end + dt.timedelta(days=1)).isoformat(),
-            "person_id": str(int(s.source_id) + 8_000_000), "transaction_date": txn,
-        }  # fmt: skip
-        if s.date_of_birth is not None:
-            row["dob"] = s.date_of_birth.isoformat()
-        if s.homeroom:
-            row["home_room"] = s.homeroom
-        parents = self.legacy.get(s.source_id, [])
-        roles: dict[str, r.Contact] = {}
-        for link, person in parents:
-            role = "father" if link.relationship == "Father" else "mother"
-            if role in roles:
-                role = "mother" if role == "father" else "father"
-            roles[role] = person
-        emails = []
-        for role in ("mother", "father"):
-            named = roles.get(role)
-            if named is not None:
-                row[role] = f"{named.last_name}, {named.first_name}"
-                if named.email:
-                    emails.append(named.email)
-        if emails:
-            row["guardianemail"] = ",".join(emails)
-        if parents:
-            row["home_phone"] = parents[0][1].phone or ""
-            row["allowwebaccess"] = yes(
-                any(link.portal_access and not link.court_order for link, _ in parents)
-            )
-        return row
-
-    def _sections(self, s: r.Section, txn: str) -> dict[str, Any]:
-        row = {
-            "dcid": s.source_id, "id": self.sections_id(s.source_id),
-            "schoolid": self.school_number.get(s.school_id, "0"), "course_number": s.course_code,
-            "section_number": "1", "termid": str(self.yearid * 100), "expression": "1(A-E)",
-            "external_expression": "1(M-F)", "gradebooktype": "2", "transaction_date": txn,
-        }  # fmt: skip
-        staff = self.staff.get((s.school_id, s.teacher_name or ""))
-        if staff:
-            row["teacher"] = staff
-        if s.room:
-            row["room"] = s.room
-        return row
-
-    def _cc(self, e: r.Enrollment, txn: str) -> dict[str, Any]:
-        dcid = int(e.source_id)
-        section = self.sections_id(e.section_id)
-        term = str(self.yearid * 100)
-        if e.end_date is not None and e.end_date < self.today:
-            section, term = f"-{section}", f"-{term}"  # dropped: PowerSchool negates both
-        row = {
-            "dcid": str(dcid), "id": str(dcid + ID_OFFSET), "studentid": self.students_id(e.student_id),
-            "sectionid": section, "termid": term, "schoolid": self.number_of_section(e.section_id),
-            "course_number": self.section[e.section_id].course_code if e.section_id in self.section else "",
-            "section_number": "1", "transaction_date": txn,
-        }  # fmt: skip
-        if e.start_date:
-            row["dateenrolled"] = e.start_date.isoformat()
-        if e.end_date:
-            row["dateleft"] = e.end_date.isoformat()
-        return row
-
-    def _section_meeting(self, t: r.TimetableEntry, txn: str) -> dict[str, Any]:
-        return {
-            "sectionid": self.sections_id(t.section_id), "schoolid": self.number_of_section(t.section_id),
-            "year_id": str(self.yearid), "period_number": t.period, "cycle_day_letter": LETTERS[t.day - 1],
-        }  # fmt: skip
-
-    def _attendance(self, a: r.AttendanceMark, txn: str) -> dict[str, Any]:
-        dcid = int(a.source_id)
-        school = self.student_school.get(a.student_id, "")
-        return {
-            "dcid": a.source_id, "id": str(dcid + ID_OFFSET), "studentid": self.students_id(a.student_id),
-            "schoolid": self.school_number.get(school, "0"), "yearid": str(self.yearid),
-            "att_date": a.date.isoformat(), "att_mode_code": "ATT_ModeDaily",
-            "attendance_codeid": self.code_id.get((school, a.source_code), "0"), "ccid": "0", "periodid": "0",
-            "calendar_dayid": str(self.calendar_base.get(school, 0) + (a.date - self.year_start).days),
-            "transaction_date": txn,
-        }  # fmt: skip
-
-    def _assignmentsection(self, a: r.Assignment, txn: str) -> dict[str, Any]:
-        row = {
-            "assignmentsectionid": a.source_id, "assignmentid": str(int(a.source_id) + ID_OFFSET),
-            "sectionsdcid": a.section_id, "name": a.title, "duedate": a.due_date.isoformat(),
-            "scoretype": "POINTS", "isscorespublish": "1", "publishoption": "Immediately",
-            "iscountedinfinalgrade": "1", "yearid": str(self.yearid), "whencreated": txn, "whenmodified": txn,
-        }  # fmt: skip
-        if a.points_possible is not None:
-            row["totalpointvalue"] = repr(a.points_possible)
-        return row
-
-    def _assignmentscore(self, a: r.AssignmentResult, txn: str) -> dict[str, Any]:
-        s = a.status
-        row = {
-            "assignmentscoreid": a.source_id, "assignmentsectionid": a.assignment_id,
-            "studentsdcid": a.student_id, "islate": yes(s is r.ResultStatus.LATE),
-            "ismissing": yes(s is r.ResultStatus.MISSING), "isexempt": yes(s is r.ResultStatus.EXEMPT),
-            "isincomplete": "0", "isabsent": "0",
-            "iscollected": yes(s in (r.ResultStatus.SUBMITTED, r.ResultStatus.LATE)),
-            "whencreated": txn, "whenmodified": txn,
-        }  # fmt: skip
-        if a.score is not None:
-            row["scorepoints"] = repr(a.score)
-            row["actualscoreentered"] = repr(a.score)
-        elif s is r.ResultStatus.EXEMPT:
-            row["actualscoreentered"] = "EX"
-        return row
-
-    def _grade_row(self, g: r.Grade, txn: str) -> dict[str, Any]:
-        table, _, dcid = g.source_id.partition(":")
-        row: dict[str, Any] = {
-            "dcid": dcid, "studentid": self.students_id(g.student_id), "sectionid": self.sections_id(g.section_id),
-            "transaction_date": txn,
-        }  # fmt: skip
-        first, last = self.quarter.get(g.term, (self.year_start, self.year_end))
-        if table == "storedgrades":
-            row.update(termid=self.quarter_id.get(g.term, "0"), schoolid=self.number_of_section(g.section_id),
-                       storecode=g.term, datestored=last.isoformat())  # fmt: skip
-            section = self.section.get(g.section_id)
-            if section:
-                row.update(course_number=section.course_code, course_name=section.course_name)
-        else:
-            row.update(id=dcid, finalgradename=g.term, startdate=first.isoformat(), enddate=last.isoformat(),
-                       lastgradeupdate=min(last, self.today).isoformat(), gradebooktype="2")  # fmt: skip
-        row["grade"] = g.mark if g.mark is not None else "--"
-        if g.percent is not None:
-            row["percent"] = repr(g.percent)
-        return row
-
-    def _log(self, b: r.BehaviourEvent, txn: str) -> dict[str, Any]:
-        dcid = int(b.source_id)
-        row = {
-            "dcid": b.source_id, "id": str(dcid + ID_OFFSET), "studentid": self.students_id(b.student_id),
-            "schoolid": self.number_of_student(b.student_id), "logtypeid": LOG_TYPE_IDS[POLARITY_TYPE[b.polarity]],
-            "entry_date": b.occurred_at.astimezone(self.zone).date().isoformat(),
-        }  # fmt: skip
-        if b.description:
-            row["entry"] = b.description
-        return row
-
-    def _notices(self, x: r.Notice, txn: str) -> dict[str, Any]:
-        row: dict[str, Any] = {"id": x.source_id, "audience": x.audience.value, "title": x.title, "body": x.body,
-                               "publish_from": self.local_text(x.publish_from)}  # fmt: skip
-        if x.school_id:
-            row["schoolid"] = self.school_number.get(x.school_id, "0")
-        if x.year_group:
-            row["grade_level"] = str(GRADE_NUMBERS.get(x.year_group, x.year_group))
-        if x.section_id:
-            row["sectionsdcid"] = x.section_id
-        if x.publish_to:
-            row["publish_to"] = self.local_text(x.publish_to)
-        return row
-
-    def _reports(self, p: r.ProgressReport, txn: str) -> dict[str, Any]:
-        row = {"id": p.source_id, "studentsdcid": p.student_id, "title": p.title, "period": p.period,
-               "issued_date": p.issued_date.isoformat()}  # fmt: skip
-        if p.comments:
-            row["comments"] = p.comments
-        return row
-
-    # --- the queries the Portico plugin installs ----------------------------------------------
-
-    def _q_persons(self, c: r.Contact, txn: str) -> dict[str, Any]:
-        row = {"person_id": c.source_id, "contact_first_name": c.first_name, "contact_last_name": c.last_name}
-        if c.email:
-            row["contact_email"] = c.email
-        if c.phone:
-            row["contact_phonenumber"] = c.phone
-        return row
-
-    def _q_links(self, k: r.StudentContact, txn: str) -> dict[str, Any]:
-        return {
-            "studentcontactassocid": k.source_id, "student_dcid": k.student_id, "person_id": k.contact_id,
-            "contactpriorityorder": str(k.priority), "relationship": k.relationship,
-            "iscustodial": yes(k.parental_responsibility), "liveswithflg": yes(k.lives_with),
-            "person_isactive": "1", "has_data_access": yes(k.portal_access),
-        }  # fmt: skip
-
-    def _q_emails(self, s: r.Student, txn: str) -> dict[str, Any]:
-        return {"student_dcid": s.source_id, "student_email": s.email or ""}
-
-    # --- tables not backed by records (built once) ------------------------------------------------
-
-    def static(self, table: str) -> list[dict[str, Any]]:
-        return STATIC[table](self)
-
-    def _t_schools(self) -> list[dict[str, Any]]:
-        return [
-            {"dcid": s.source_id, "id": str(i + 3), "school_number": self.school_number[s.source_id], "name": s.name,
-             "abbreviation": "".join(w[0] for w in s.name.split()), "low_grade": "0", "high_grade": "12"}
-            for i, s in enumerate(self.schools)
-        ]  # fmt: skip
-
-    def _t_terms(self) -> list[dict[str, Any]]:
-        return [
-            {"dcid": t.dcid, "id": t.id, "yearid": str(self.yearid), "schoolid": t.school_number, "name": t.name,
-             "abbreviation": t.abbreviation, "firstday": t.first.isoformat(), "lastday": t.last.isoformat(),
-             "isyearrec": yes(t.year), "portion": "1" if t.year else "4"}
-            for t in self.terms
-        ]  # fmt: skip
-
-    def _t_courses(self) -> list[dict[str, Any]]:
-        return [{"dcid": self.course_dcid[code], "id": str(int(self.course_dcid[code]) - 1000), "course_number": code,
-                 "course_name": name, "credit_hours": "1"} for code, name in self.courses.items()]  # fmt: skip
-
-    def _t_schoolstaff(self) -> list[dict[str, Any]]:
-        return [{"id": sid, "dcid": str(int(sid) + 500), "users_dcid": str(int(sid) + 1000),
-                 "schoolid": self.school_number[school]} for (school, _), sid in self.staff.items()]  # fmt: skip
-
-    def _t_users(self) -> list[dict[str, Any]]:
-        out = []
-        for (_, name), sid in self.staff.items():
-            title, _, last = name.partition(" ")
-            out.append({"dcid": str(int(sid) + 1000), "first_name": title, "last_name": last,
-                        "lastfirst": f"{last}, {title}"})  # fmt: skip
-        return out
-
-    def _t_attendance_code(self) -> list[dict[str, Any]]:
-        out = []
-        for school in self.schools:
-            for k, (code, description, presence) in enumerate(CODES):
-                cid = self.code_id[(school.source_id, code)]
-                row = {"id": cid, "dcid": str(int(cid) + 100), "schoolid": self.school_number[school.source_id],
-                       "yearid": str(self.yearid), "description": description, "presence_status_cd": presence,
-                       "sortorder": str(k + 1)}  # fmt: skip
-                if code:
-                    row["att_code"] = code
-                out.append(row)
-        return out
-
-    def _t_period(self) -> list[dict[str, Any]]:
-        return [
-            {"id": self.period_id[(s.source_id, name)], "dcid": str(int(self.period_id[(s.source_id, name)]) + 100),
-             "schoolid": self.school_number[s.source_id], "year_id": str(self.yearid), "period_number": name,
-             "abbreviation": name, "name": f"Period {name}", "sort_order": str(k + 1)}
-            for s in self.schools for k, (name, _, _) in enumerate(PERIODS)
-        ]  # fmt: skip
-
-    def _t_cycle_day(self) -> list[dict[str, Any]]:
-        return [
-            {"id": self.cycle_id[(s.source_id, letter)], "dcid": str(int(self.cycle_id[(s.source_id, letter)]) + 50),
-             "schoolid": self.school_number[s.source_id], "year_id": str(self.yearid), "letter": letter,
-             "abbreviation": letter, "day_name": f"{letter} Day", "day_number": str(k + 1)}
-            for s in self.schools for k, letter in enumerate(LETTERS)
-        ]  # fmt: skip
-
-    def _t_calendar_day(self) -> list[dict[str, Any]]:
-        out = []
-        for s in self.schools:
-            day = self.year_start
-            while day <= self.year_end:
-                session = day in self.school_days
-                row = {"id": str(self.calendar_base[s.source_id] + (day - self.year_start).days),
-                       "schoolid": self.school_number[s.source_id], "date_value": day.isoformat(),
-                       "insession": yes(session), "membershipvalue": yes(session)}  # fmt: skip
-                if session:
-                    row["cycle_day_id"] = self.cycle_id[(s.source_id, LETTERS[day.weekday()])]
-                    row["bell_schedule_id"] = self.bell_id[s.source_id]
-                    row["type"] = "In Session"
-                else:
-                    row["cycle_day_id"], row["bell_schedule_id"] = "0", "0"
-                out.append(row)
-                day += dt.timedelta(days=1)
-        return out
-
-    def _t_bell_schedule_items(self) -> list[dict[str, Any]]:
-        def seconds(t: dt.time) -> str:
-            return str(t.hour * 3600 + t.minute * 60)
-
-        return [
-            {"id": str(1600 + i * 10 + k), "bell_schedule_id": self.bell_id[s.source_id],
-             "period_id": self.period_id[(s.source_id, name)], "start_time": seconds(start),
-             "end_time": seconds(end), "minutes_attended": "50"}
-            for i, s in enumerate(self.schools) for k, (name, start, end) in enumerate(PERIODS)
-        ]  # fmt: skip
-
-    def _t_gen(self) -> list[dict[str, Any]]:
-        return [{"id": gid, "dcid": gid, "cat": "logtype", "name": name, "sortorder": str(k + 1)}
-                for k, (name, gid) in enumerate(LOG_TYPE_IDS.items())]  # fmt: skip
-
-
-ROWS: dict[str, Callable[[PowerSchoolModel, Any, str], dict[str, Any]]] = {
-    "students": PowerSchoolModel._students,
-    "sections": PowerSchoolModel._sections,
-    "cc": PowerSchoolModel._cc,
-    "section_meeting": PowerSchoolModel._section_meeting,
-    "attendance": PowerSchoolModel._attendance,
-    "assignmentsection": PowerSchoolModel._assignmentsection,
-    "assignmentscore": PowerSchoolModel._assignmentscore,
-    "storedgrades": PowerSchoolModel._grade_row,
-    "pgfinalgrades": PowerSchoolModel._grade_row,
-    "log": PowerSchoolModel._log,
-    "u_portico_notices": PowerSchoolModel._notices,
-    "u_portico_reports": PowerSchoolModel._reports,
-    "com.portico.sis.contacts.persons": PowerSchoolModel._q_persons,
-    "com.portico.sis.contacts.student_contacts": PowerSchoolModel._q_links,
-    "com.portico.sis.students.emails": PowerSchoolModel._q_emails,
-}
-STATIC: dict[str, Callable[[PowerSchoolModel], list[dict[str, Any]]]] = {
-    "schools": PowerSchoolModel._t_schools,
-    "terms": PowerSchoolModel._t_terms,
-    "courses": PowerSchoolModel._t_courses,
-    "schoolstaff": PowerSchoolModel._t_schoolstaff,
-    "users": PowerSchoolModel._t_users,
-    "attendance_code": PowerSchoolModel._t_attendance_code,
-    "period": PowerSchoolModel._t_period,
-    "cycle_day": PowerSchoolModel._t_cycle_day,
-    "calendar_day": PowerSchoolModel._t_calendar_day,
-    "bell_schedule_items": PowerSchoolModel._t_bell_schedule_items,
-    "gen": PowerSchoolModel._t_gen,
-}
+        """The record's row in ``table`` (or a named query), stamped ``txn`` (:mod:`.rows`)."""
+        return self._rows[table](self, record, txn)

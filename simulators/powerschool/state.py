@@ -145,7 +145,10 @@ class SimState:
 
     def insert(self, records: Iterable[Record]) -> None:
         with self._lock:
+            note = getattr(self.district, "note", None)
             for rec in records:
+                if note is not None:
+                    note(rec)  # the model learns where a new student or section belongs
                 self._inserted.setdefault(rec.kind, []).append((rec, self._tick()))
             self._bump()
 
