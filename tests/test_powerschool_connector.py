@@ -506,3 +506,22 @@ def test_a_first_load_reads_each_table_once_in_full_and_confirms_it_with_key_col
     with capsys.disabled():
         print(f"\n  [figure] first load of 40 students (caps 1 and 200): {sim.requests} requests, "
               f"{out.records:,} records, {sim.requests / out.records:.3f} requests per record")  # fmt: skip
+
+
+def test_log_entries_are_read_incrementally_from_a_week_before_the_latest_date_seen(
+    sim: PowerSchoolSim,
+) -> None:
+    import datetime as dt
+
+    c = connect(sim)
+    state = list(c.read("behaviour", None))[-1].cursor
+    assert state is not None
+    latest = dt.date.fromisoformat(json.loads(state)["log"])
+    c.sent = []
+    got = records(c.read("behaviour", state))
+    since = latest - dt.timedelta(days=7)
+    asked = [s.params.get("q", "") for s in c.sent if s.path == "/ws/schema/table/log"]
+    assert asked and all(f"entry_date=ge={since.isoformat()}" in q for q in asked)
+    zone = sim.model.zone
+    want = {e.source_id for e in sim.expected("behaviour") if e.occurred_at.astimezone(zone).date() >= since}
+    assert {e.source_id for e in got} == want and 0 < len(want) < len(sim.expected("behaviour"))

@@ -47,10 +47,7 @@ from connectors.powerschool.streams import (
     StreamSpec,
     offered,
 )
-from connectors.powerschool.values import (
-    ident,
-    parse_stamp,
-)
+from connectors.powerschool.values import date, ident, parse_stamp
 from connectors.records import Record
 
 __all__ = ["CONNECTOR_TYPE", "Options", "PowerSchoolConnector", "build"]
@@ -248,7 +245,7 @@ class PowerSchoolConnector:
             columns = (*columns, cursor)
         size = self._page_size(SCHEMA_CAP_KEY)
         for clauses in self._passes(spec, source):
-            q = [*clauses, *([f"{cursor}=ge={since}"] if cursor and since else [])]
+            q = [*clauses, *([f"{cursor}=ge={_since(source, since)}"] if cursor and since else [])]
             count, pages = self.reader.table(source, columns, q, SCHEMA_CAP_KEY, cursor=cursor)
             for _, rows, last in pages:
                 yield count, rows, last, count <= size
@@ -379,6 +376,14 @@ def _load_state(state: str | None) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and parse_stamp(v)}
+
+
+def _since(read: d.Read, value: str) -> str:
+    """The ``q=`` bound of an incremental read: the cursor, or for a date cursor the day
+    ``lookback_days`` before it."""
+    if not read.lookback_days:
+        return value
+    return (date(value) - dt.timedelta(days=read.lookback_days)).isoformat()
 
 
 def _dump_state(cursors: dict[str, str]) -> str | None:

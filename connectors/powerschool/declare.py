@@ -27,7 +27,8 @@ class Read:
     ``columns`` are asked for with ``projection=`` (a read may ask for a subset); ``key``
     names the columns that identify a row (the key-only re-read asks for these alone);
     ``cursor`` is the incremental column, if the read has one; ``filters`` are the columns
-    named in ``q=``.
+    named in ``q=``. A cursor that is a date rather than a change stamp (``lookback_days``)
+    is read again from that many days before the latest value seen.
     """
 
     table: str
@@ -35,6 +36,7 @@ class Read:
     key: tuple[str, ...]
     cursor: str | None = None
     filters: tuple[str, ...] = ()
+    lookback_days: int = 0
 
     def fields(self) -> set[str]:
         return {*self.columns, *self.key, *self.filters, *((self.cursor,) if self.cursor else ())}
@@ -196,11 +198,16 @@ PGFINALGRADES = Read(
     cursor="transaction_date",
     filters=("startdate",),
 )
+# LOG has no change stamp every server is known to have: incremental reads take the entries
+# dated from a week before the latest date seen (new entries and recent edits); the full
+# reads the schedule makes (full_every) find older edits and deletions.
 LOG = Read(
     "log",
     ("dcid", "studentid", "logtypeid", "entry_date", "entry"),
     key=("dcid",),
+    cursor="entry_date",
     filters=("logtypeid", "entry_date"),
+    lookback_days=7,
 )
 LOG_TYPES = Read("gen", ("id", "name"), key=("id",), filters=("cat",))
 

@@ -99,7 +99,7 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("assignments", "assignment", incremental=True),
     StreamSpec("results", "result", incremental=True),
     StreamSpec("grades", "grade", incremental=True),
-    StreamSpec("behaviour", "behaviour"),
+    StreamSpec("behaviour", "behaviour", incremental=True),
     StreamSpec("notices", "notice"),
     StreamSpec("reports", "report"),
 )
