@@ -27,8 +27,10 @@ def _project(r: Any) -> Any:
         return dataclasses.replace(r, course_code="", term=None)
     if isinstance(r, rec.TimetableEntry):
         return (r.section_id, r.day, r.period, r.start_time, r.end_time, r.week_pattern)
-    if isinstance(r, rec.AttendanceMark):
-        return dataclasses.replace(r, recorded_at=None)
+    if isinstance(r, rec.AttendanceMark):  # the code's meaning comes from the code table
+        return dataclasses.replace(r, recorded_at=None, meaning=None, note=None)
+    if isinstance(r, rec.StudentContact):  # the decision of the access rule, not a column
+        return dataclasses.replace(r, entitled=None, access_rule=None)
     if isinstance(r, rec.Assignment):
         return dataclasses.replace(r, category=None)
     if isinstance(r, rec.Grade):

@@ -106,7 +106,7 @@ def _malformed(entity: str, rows: list[list[str]], cols: list[str]) -> list[tupl
         out += [(1, bad_date), (len(rows) // 2, blank_id)]
     elif entity == "attendance":
         unknown = list(base)
-        unknown[at("Date")], unknown[at("Mark")] = "01/01/2001", "Q"
+        unknown[at("Date")], unknown[at("Mark")] = "01/01/2001", "Q9"  # no such code
         out.append((len(rows) // 3, unknown))
     elif entity == "contacts":
         out.append((2, base[:5]))  # a row cut short
@@ -238,5 +238,5 @@ def _is_planted(entity: str, row: list[str], cols: list[str]) -> bool:
     if entity == "students":
         return row[cols.index("StudentID")] in ("", "99999999")
     if entity == "attendance":
-        return row[cols.index("Mark")] == "Q"
+        return row[cols.index("Mark")] == "Q9"
     return False

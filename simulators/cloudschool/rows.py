@@ -107,8 +107,8 @@ class SchoolRows:
             c = contacts[link.contact_id]
             yield [
                 link.student_id, c.source_id, c.title or "", c.first_name, c.last_name, link.relationship,
-                str(link.priority), _yn(link.parental_responsibility), _yn(link.lives_with),
-                _yn(link.court_order), _yn(link.portal_access), c.email or "", c.phone or "",
+                str(link.priority), _yn(bool(link.parental_responsibility)), _yn(bool(link.lives_with)),
+                _yn(bool(link.court_order)), _yn(bool(link.portal_access)), c.email or "", c.phone or "",
             ]  # fmt: skip
 
     def classes_rows(self) -> Rows:

@@ -80,8 +80,8 @@ def student(s: r.Student) -> dict[str, Any]:
         "grade_level": int(number) if number.lstrip("-").isdigit() else number,
         "enroll_status_code": _STATUS_CODES[s.enrollment_status],
         "enroll_status": s.enrollment_status.value[0].upper(),
-        "entry_date": s.entry_date.isoformat(),
     }
+    _put(enrollment, "entry_date", s.entry_date and s.entry_date.isoformat())
     _put(enrollment, "exit_date", s.exit_date and s.exit_date.isoformat())
     return {
         "id": s.source_id,
