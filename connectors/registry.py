@@ -20,6 +20,7 @@ __all__ = ["BuildContext", "ConnectorType", "available", "build", "get", "valida
 _BUILTINS = {
     "powerschool": "connectors.powerschool.connector:CONNECTOR_TYPE",
     "cloudschool": "connectors.cloudschool.connector:CONNECTOR_TYPE",
+    "oneroster": "connectors.oneroster.connector:CONNECTOR_TYPE",
 }
 
 
