@@ -129,6 +129,10 @@ class ConnectorSettings(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
     type: str
     enabled: bool = True
+    # Another connector whose students this source's records belong to (by that source's
+    # student ids): rosters from one export, attendance and behaviour from another, one
+    # child. Such a source publishes no students, contacts or links of its own.
+    students_of: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]{0,39}$")
     schedule: Schedule | None = None
     guards: Guards = Guards()
     breaker: Breaker = Breaker()
@@ -243,7 +247,27 @@ class PorticoConfig(Strict):
             if c.name in seen:
                 raise ValueError(f"connector name {c.name!r} is used twice")
             seen.add(c.name)
+        by_name = {c.name: c for c in self.connectors}
+        for c in self.connectors:
+            if c.students_of is None:
+                continue
+            owner = by_name.get(c.students_of)
+            if owner is None or owner is c:
+                raise ValueError(f"connector {c.name!r}: students_of names no other connector")
+            if owner.students_of is not None:
+                raise ValueError(
+                    f"connector {c.name!r}: students_of names {owner.name!r}, which itself takes its "
+                    "students from another connector (name the one that publishes the students)"
+                )
         return self
+
+    def attached(self) -> dict[str, tuple[str, ...]]:
+        """Source -> the sources whose records belong to its students (``students_of``)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for c in self.connectors:
+            if c.students_of is not None:
+                out[c.students_of] = (*out.get(c.students_of, ()), c.name)
+        return out
 
     def connector(self, name: str) -> ConnectorSettings:
         for c in self.connectors:

@@ -2,8 +2,8 @@
 
 An :class:`Application` holds the config, the cache and the mailer, and is the one place
 that knows how the parts fit: how a connector is built from its YAML entry, which steps
-run after every publish (leavers past retention, planner statistics, account
-provisioning), which jobs the scheduler runs and when (each connector's syncs, the
+run after every publish (leavers past retention, planner statistics, the access rule
+in force recorded in the audit chain when it changed, account provisioning), which jobs the scheduler runs and when (each connector's syncs, the
 password-expiry reminders at ``access.reminder_time``), and how the API app is made.
 """
 
@@ -27,7 +27,7 @@ from config.secrets import SecretResolver
 from config.settings import PorticoConfig
 from connectors import registry
 from connectors.base import Connector
-from gateway.access import provision, reminders
+from gateway.access import provision, reminders, rule_record
 from gateway.api.app import create_app
 from gateway.ops.mail import Mailer, mailer_from
 from gateway.ops.metrics import make_registry
@@ -66,6 +66,8 @@ class Application:
         return [
             leavers.after_publish(self.cache.engine, self.cache.keyring, self.config),
             maintenance.after_publish(self.cache.engine),
+            # Before accounts are made from the links: the audit shows the rule first.
+            rule_record.after_publish(self.cache.engine, self.config),
             provision.after_publish(self.cache, self.config),
         ]
 

@@ -58,6 +58,11 @@ class Portico:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.config.district.timezone)
 
+    @functools.cached_property
+    def attached(self) -> dict[str, tuple[str, ...]]:
+        """Source -> the sources attached to its students (``students_of``): read with it."""
+        return self.config.attached()
+
     def today(self) -> dt.date:
         return self.clock().astimezone(self.tz).date()
 
@@ -285,7 +290,7 @@ async def view(request: Request, conn: Conn) -> View:
     state = _published_state(conn.dialect, principal.source, run, as_of, synced_at)
     now = app.clock()
     return View(
-        Reader(conn, app.cache.keyring),
+        Reader(conn, app.cache.keyring, app.attached),
         principal,
         state,
         now.astimezone(app.tz).date(),
