@@ -363,7 +363,10 @@ def test_a_mapped_layout_that_cannot_work_is_a_config_error_naming_the_key(
 
 def test_a_link_to_a_contact_the_export_does_not_list_is_set_aside_naming_its_row(tmp_path: Path) -> None:
     folder = uk_folder(tmp_path / "pm", "parentmail-student-import.csv")
-    contacts = {**PARENTMAIL_RECORDS["contacts"], "where": {"ContactID": {"not": ["5002"]}}}
+    contacts = {
+        **PARENTMAIL_RECORDS["contacts"],
+        "where": {"ContactID": {"not": "5002"}},
+    }  # one value, not a list
     found, rejected = read_all(parentmail(folder, records={**PARENTMAIL_RECORDS, "contacts": contacts}))
     assert ("1201", "5002") not in {(link.student_id, link.contact_id) for link in found["link"]}
     assert [(e.where, e.field) for e in rejected] == [("student-import.csv row 3", "ContactID")]

@@ -210,13 +210,15 @@ class Compiled:
         return self.table.spec
 
     def _test(self, test: Test) -> Callable[[str], bool]:
-        def words(v: Scalar) -> set[str]:
+        def words(v: object) -> set[str]:
             if isinstance(v, bool):
                 return {w.strip().casefold() for w in (self.true_words if v else self.false_words)}
             return {" ".join(str(v).split()).casefold()}
 
         if isinstance(test, dict):
-            none_of = set().union(*(words(v) for v in test.get("not", []) or []))  # type: ignore[attr-defined]
+            listed = test.get("not")
+            values = listed if isinstance(listed, list) else [] if listed is None else [listed]
+            none_of = set().union(*(words(v) for v in values))
             blank = test.get("blank")
             return lambda s: (
                 (blank is None or (not s) == bool(blank))
