@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from connectors import registry
 from gateway.cli import main
-from tests.district_app import Served, cheap_hashing, serve
+from tests.support.world import World, build_world, cheap_hashing
 
 
 class NoOptions(BaseModel):
@@ -27,12 +27,12 @@ FAKE_TYPE = registry.ConnectorType("fake", NoOptions, _never_built)  # type: ign
 
 
 @pytest.fixture
-def s(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+def s(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     cheap_hashing(monkeypatch)
     monkeypatch.setitem(registry._BUILTINS, "fake", "tests.test_access_cli:FAKE_TYPE")
     # "continues": an adult's parents keep access on age alone, so only the request ends it.
     access = {"adult_parent_access": "continues"}
-    served = serve(tmp_path, sqlite_url, access=access)
+    served = build_world(tmp_path, sqlite_url, access=access)
     config = {
         "district": {"name": "Test District", "timezone": "America/New_York"},
         "cache": {
@@ -54,11 +54,11 @@ def run(tmp_path: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def visible(s: Served, account_id: str) -> set[str]:
+def visible(s: World, account_id: str) -> set[str]:
     return {x["id"] for x in s.get("/v1/students", s.headers(account_id)).json()["data"]}
 
 
-def test_hold_list_and_release_from_the_command_line(s: Served, tmp_path: Path) -> None:
+def test_hold_list_and_release_from_the_command_line(s: World, tmp_path: Path) -> None:
     kid, _, apart = s.district.cases.split_household
     account = s.ensure_account("guardian", apart)
     code, out = run(
@@ -73,7 +73,7 @@ def test_hold_list_and_release_from_the_command_line(s: Served, tmp_path: Path) 
     assert visible(s, account.id) == {s.ref("student", kid)}
 
 
-def test_a_student_request_is_refused_under_18_and_recorded_for_an_adult(s: Served, tmp_path: Path) -> None:
+def test_a_student_request_is_refused_under_18_and_recorded_for_an_adult(s: World, tmp_path: Path) -> None:
     c = s.district.cases
     code, out = run(tmp_path, "access", "student-request", "--student", c.student_login)
     assert code == 2 and "under 18" in out
@@ -85,7 +85,7 @@ def test_a_student_request_is_refused_under_18_and_recorded_for_an_adult(s: Serv
     assert s.ref("student", c.adult) not in visible(s, account.id)
 
 
-def test_invite_writes_an_activation_mail_and_disable_ends_sessions(s: Served, tmp_path: Path) -> None:
+def test_invite_writes_an_activation_mail_and_disable_ends_sessions(s: World, tmp_path: Path) -> None:
     cid = s.district.cases.two_child_contact
     code, out = run(tmp_path, "accounts", "invite", "--contact", cid)
     assert code == 0 and "invitations sent: 1" in out, out
@@ -105,7 +105,7 @@ def test_hold_changes_are_recorded_in_the_audit_chain_and_hidden_from_parents(tm
     from gateway.access import holds
     from gateway.privacy import audit
     from gateway.privacy.accesslog import HIDDEN_CATEGORIES
-    from tests.fakes import make_config
+    from tests.support.config import make_config
 
     (tmp_path / "kek.key").write_text(new_kek_line() + "\n")
     config, secrets = make_config(tmp_path, sqlite_url)

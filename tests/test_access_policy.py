@@ -11,9 +11,7 @@ import pytest
 
 from gateway.access import holds, provision
 from gateway.api.routes.me import UNAVAILABLE
-from gateway.sync.engine import SyncEngine
-from tests.district_app import Served, cheap_hashing, serve, streams
-from tests.fakes import ListConnector
+from tests.support.world import World, build_world, cheap_hashing
 
 
 @pytest.fixture(autouse=True)
@@ -22,24 +20,24 @@ def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def s(tmp_path: Path, db_url: str) -> Iterator[Served]:
-    served = serve(tmp_path, db_url)
+def s(tmp_path: Path, db_url: str) -> Iterator[World]:
+    served = build_world(tmp_path, db_url)
     yield served
     served.close()
 
 
-def visible(s: Served, account_id: str) -> set[str]:
+def visible(s: World, account_id: str) -> set[str]:
     r = s.get("/v1/students", s.headers(account_id))
     assert r.status_code == 200, r.text
     return {x["id"] for x in r.json()["data"]}
 
 
-def guardians_of(s: Served, student_id: str) -> list[str]:
+def guardians_of(s: World, student_id: str) -> list[str]:
     return [ln.contact_id for ln in s.district.iter("link") if ln.student_id == student_id]  # type: ignore[union-attr]
 
 
 def test_only_contacts_with_responsibility_and_portal_access_to_an_enrolled_student_get_accounts(
-    s: Served,
+    s: World,
 ) -> None:
     c = s.district.cases
     for cid in (c.no_responsibility_contact, c.no_portal_contact, c.court_order_link[1]):
@@ -50,7 +48,7 @@ def test_only_contacts_with_responsibility_and_portal_access_to_an_enrolled_stud
     assert s.account_of("student", c.leaver) is None and s.account_of("student", c.student_login) is not None
 
 
-def test_one_account_per_person_however_many_children_and_never_merged_on_names(s: Served) -> None:
+def test_one_account_per_person_however_many_children_and_never_merged_on_names(s: World) -> None:
     c = s.district.cases
     mum = s.ensure_account("guardian", c.two_child_contact)
     kids = {ln.student_id for ln in s.district.iter("link") if ln.contact_id == c.two_child_contact}  # type: ignore[union-attr]
@@ -61,7 +59,7 @@ def test_one_account_per_person_however_many_children_and_never_merged_on_names(
     assert (again.guardians_created, again.students_created) == (0, 0)
 
 
-def test_a_contact_hold_revokes_at_once_survives_later_syncs_and_release_restores(s: Served) -> None:
+def test_a_contact_hold_revokes_at_once_survives_later_syncs_and_release_restores(s: World) -> None:
     kid, _, apart = s.district.cases.split_household
     account = s.ensure_account("guardian", apart)
     h = s.headers(account.id)
@@ -78,10 +76,7 @@ def test_a_contact_hold_revokes_at_once_survives_later_syncs_and_release_restore
             by="t",
         )
     assert s.get("/v1/students", h).status_code == 401  # every session died with the revocation
-    out = SyncEngine(s.cache.engine, s.cache.keyring, s.cache.config, s.cache.config.connectors[0]).run(
-        ListConnector("sis", streams(s.district), page_size=500), full=True
-    )
-    assert out.status == "published"
+    s.sync()
     assert visible(s, account.id) == set()
     me = s.get("/v1/me", s.headers(account.id)).json()["data"]
     assert me["students"] == [] and me["notice"] == UNAVAILABLE
@@ -96,7 +91,7 @@ def test_a_contact_hold_revokes_at_once_survives_later_syncs_and_release_restore
     assert visible(s, account.id) == {s.ref("student", kid)}
 
 
-def test_a_child_protection_hold_removes_every_guardian_but_not_the_student_or_siblings(s: Served) -> None:
+def test_a_child_protection_hold_removes_every_guardian_but_not_the_student_or_siblings(s: World) -> None:
     c = s.district.cases
     kids = sorted({ln.student_id for ln in s.district.iter("link") if ln.contact_id == c.two_child_contact})  # type: ignore[union-attr]
     protected, sibling = kids
@@ -127,7 +122,7 @@ def test_a_child_protection_hold_removes_every_guardian_but_not_the_student_or_s
     assert visible(s, own.id) == {s.ref("student", protected)}
 
 
-def test_holds_refuse_kinds_that_do_not_fit_the_subject(s: Served) -> None:
+def test_holds_refuse_kinds_that_do_not_fit_the_subject(s: World) -> None:
     with s.cache.engine.begin() as conn, pytest.raises(ValueError):
         holds.place(
             conn,
@@ -141,7 +136,7 @@ def test_holds_refuse_kinds_that_do_not_fit_the_subject(s: Served) -> None:
         )
 
 
-def test_an_adult_students_written_request_ends_parent_access_at_once(s: Served) -> None:
+def test_an_adult_students_written_request_ends_parent_access_at_once(s: World) -> None:
     c = s.district.cases
     father = s.ensure_account("guardian", guardians_of(s, c.turning_18)[0])
     assert s.ref("student", c.turning_18) in visible(s, father.id)
@@ -159,7 +154,7 @@ def test_an_adult_students_written_request_ends_parent_access_at_once(s: Served)
     assert s.ref("student", c.turning_18) not in visible(s, father.id)
 
 
-def test_parent_access_to_an_18_year_old_ends_after_30_june_of_that_school_year(s: Served) -> None:
+def test_parent_access_to_an_18_year_old_ends_after_30_june_of_that_school_year(s: World) -> None:
     c = s.district.cases
     father = s.ensure_account("guardian", guardians_of(s, c.turning_18)[0])
     ref = s.ref("student", c.turning_18)
@@ -174,7 +169,7 @@ def test_parent_access_to_an_18_year_old_ends_after_30_june_of_that_school_year(
     assert ref not in visible(s, father.id)
 
 
-def test_students_see_only_their_own_records(s: Served) -> None:
+def test_students_see_only_their_own_records(s: World) -> None:
     c = s.district.cases
     me = s.ensure_account("student", c.student_login)
     h = s.headers(me.id)
@@ -184,7 +179,7 @@ def test_students_see_only_their_own_records(s: Served) -> None:
     assert s.get(f"/v1/students/{s.ref('student', c.student_login)}/grades", h).status_code == 200
 
 
-def test_data_routes_answer_403_until_the_current_aup_version_is_accepted_and_record_when(s: Served) -> None:
+def test_data_routes_answer_403_until_the_current_aup_version_is_accepted_and_record_when(s: World) -> None:
     account = s.ensure_account("guardian", s.district.cases.two_child_contact)
     with s.cache.engine.begin() as conn:
         from gateway.access import accounts
@@ -203,7 +198,7 @@ def test_data_routes_answer_403_until_the_current_aup_version_is_accepted_and_re
     assert s.get("/v1/students", h).status_code == 200
 
 
-def test_grades_stay_hidden_for_the_configured_lag(s: Served) -> None:
+def test_grades_stay_hidden_for_the_configured_lag(s: World) -> None:
     c = s.district.cases
     account = s.ensure_account("student", c.student_login)
     h = s.headers(account.id)
@@ -217,7 +212,7 @@ def test_grades_stay_hidden_for_the_configured_lag(s: Served) -> None:
     assert latest.isoformat() not in before and latest.isoformat() in after and body["meta"]["lag"] == "P1D"
 
 
-def test_a_parent_never_sees_more_than_an_unlinked_student_profile_would_allow(s: Served) -> None:
+def test_a_parent_never_sees_more_than_an_unlinked_student_profile_would_allow(s: World) -> None:
     """Profiles are allow-listed: no date of birth, email or SIS id reaches a parent."""
     c = s.district.cases
     account = s.ensure_account("guardian", c.two_child_contact)
@@ -240,7 +235,7 @@ def test_the_coming_of_age_rule_is_configurable_per_district(policy: str, last_d
 
 
 def test_a_link_without_responsibility_or_portal_access_or_under_a_court_order_shows_nothing(
-    s: Served,
+    s: World,
 ) -> None:
     """Even with an account (made by hand here), such a contact sees no student at all."""
     c = s.district.cases
@@ -252,5 +247,5 @@ def test_a_link_without_responsibility_or_portal_access_or_under_a_court_order_s
             assert r.status_code == 404
 
 
-def guardians_of_contact(s: Served, contact_id: str) -> list[str]:
+def guardians_of_contact(s: World, contact_id: str) -> list[str]:
     return [ln.student_id for ln in s.district.iter("link") if ln.contact_id == contact_id]  # type: ignore[union-attr]

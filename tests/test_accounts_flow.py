@@ -3,51 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
-from aiosmtpd.controller import Controller
 
 from config.settings import MailSettings
 from gateway.access import accounts, invitations, reminders, tokens
 from gateway.ops.mail import OutboxMailer, SmtpMailer
-from tests.district_app import PASSWORD, Served, cheap_hashing, serve
+from tests.support.mail import Inbox, smtp_server
+from tests.support.world import PASSWORD, World, build_world, cheap_hashing
 
 NEW = "Tulip garden 4 ever"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def token(self, to: str) -> str:
-        body = next(m for m in reversed(self.messages) if m["To"] == to).get_payload(decode=True).decode()
-        return re.findall(r"^([A-Za-z0-9_-]{40,})\r?$", body, re.M)[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, SmtpMailer]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, SmtpMailer(MailSettings(backend="smtp", smtp_host="127.0.0.1", smtp_port=port))
-    controller.stop()
+    with smtp_server() as (inbox, port):
+        yield inbox, SmtpMailer(MailSettings(backend="smtp", smtp_host="127.0.0.1", smtp_port=port))
 
 
 @pytest.fixture(autouse=True)
@@ -56,17 +31,17 @@ def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def s(tmp_path: Path, sqlite_url: str) -> Iterator[Served]:
-    served = serve(tmp_path, sqlite_url, access={"password_policy": "school-aup"})
+def s(tmp_path: Path, sqlite_url: str) -> Iterator[World]:
+    served = build_world(tmp_path, sqlite_url, access={"password_policy": "school-aup"})
     yield served
     served.close()
 
 
-def contact(s: Served, cid: str) -> Any:
+def contact(s: World, cid: str) -> Any:
     return next(c for c in s.district.iter("contact") if c.source_id == cid)
 
 
-def activate(s: Served, inbox: Inbox, mailer: SmtpMailer, cid: str) -> str:
+def activate(s: World, inbox: Inbox, mailer: SmtpMailer, cid: str) -> str:
     account = s.account_of("guardian", cid)
     assert account is not None and account.status == "pending"
     out = invitations.invite(s.cache, s.cache.config, mailer, [account.id])
@@ -77,12 +52,12 @@ def activate(s: Served, inbox: Inbox, mailer: SmtpMailer, cid: str) -> str:
     return str(to)
 
 
-def login(s: Served, user: str, password: str = NEW, **extra: str) -> Any:
+def login(s: World, user: str, password: str = NEW, **extra: str) -> Any:
     return s.client.post("/v1/auth/login", json={"username": user, "password": password, **extra})
 
 
 def test_an_invitation_by_smtp_activates_once_and_the_token_is_single_use(
-    s: Served, smtp: tuple[Inbox, SmtpMailer]
+    s: World, smtp: tuple[Inbox, SmtpMailer]
 ) -> None:
     inbox, mailer = smtp
     cid = s.district.cases.two_child_contact
@@ -106,7 +81,7 @@ def test_an_invitation_by_smtp_activates_once_and_the_token_is_single_use(
     assert login(s, to.upper()).status_code == 200  # usernames are case-insensitive
 
 
-def test_an_expired_invitation_is_refused_like_an_unknown_one(s: Served) -> None:
+def test_an_expired_invitation_is_refused_like_an_unknown_one(s: World) -> None:
     account = s.account_of("guardian", s.district.cases.two_child_contact)
     assert account is not None
     with s.cache.engine.begin() as conn:
@@ -117,7 +92,7 @@ def test_an_expired_invitation_is_refused_like_an_unknown_one(s: Served) -> None
 
 
 def test_contacts_without_a_usable_email_are_reported_not_invited(
-    s: Served, smtp: tuple[Inbox, SmtpMailer]
+    s: World, smtp: tuple[Inbox, SmtpMailer]
 ) -> None:
     inbox, mailer = smtp
     with s.cache.engine.connect() as conn:
@@ -128,7 +103,7 @@ def test_contacts_without_a_usable_email_are_reported_not_invited(
     assert len(out.sent) + len(out.needs_email) == len(pending)
 
 
-def test_the_outbox_backend_writes_one_private_eml_per_message(tmp_path: Path, s: Served) -> None:
+def test_the_outbox_backend_writes_one_private_eml_per_message(tmp_path: Path, s: World) -> None:
     mailer = OutboxMailer(MailSettings(outbox_dir=str(tmp_path / "outbox")))
     account = s.account_of("guardian", s.district.cases.two_child_contact)
     assert account is not None
@@ -139,7 +114,7 @@ def test_the_outbox_backend_writes_one_private_eml_per_message(tmp_path: Path, s
 
 
 def test_password_reset_answers_202_for_anyone_and_mails_a_single_use_token(
-    s: Served, smtp: tuple[Inbox, SmtpMailer]
+    s: World, smtp: tuple[Inbox, SmtpMailer]
 ) -> None:
     inbox, mailer = smtp
     to = activate(s, inbox, mailer, s.district.cases.two_child_contact)
@@ -164,7 +139,7 @@ def test_password_reset_answers_202_for_anyone_and_mails_a_single_use_token(
 
 
 def test_password_change_refuses_the_previous_one_and_ends_every_session(
-    s: Served, smtp: tuple[Inbox, SmtpMailer]
+    s: World, smtp: tuple[Inbox, SmtpMailer]
 ) -> None:
     inbox, mailer = smtp
     to = activate(s, inbox, mailer, s.district.cases.two_child_contact)
@@ -181,7 +156,7 @@ def test_password_change_refuses_the_previous_one_and_ends_every_session(
 def test_mandatory_totp_blocks_data_until_enrolled_then_sign_in_needs_the_code(
     tmp_path: Path, sqlite_url: str, smtp: tuple[Inbox, SmtpMailer]
 ) -> None:
-    s = serve(tmp_path, sqlite_url, access={"mfa": "required"})
+    s = build_world(tmp_path, sqlite_url, access={"mfa": "required"})
     try:
         inbox, mailer = smtp
         to = activate(s, inbox, mailer, s.district.cases.two_child_contact)
@@ -202,7 +177,7 @@ def test_mandatory_totp_blocks_data_until_enrolled_then_sign_in_needs_the_code(
 
 
 def test_reminders_go_out_at_day_80_then_daily_from_85_under_a_moved_clock(
-    s: Served, smtp: tuple[Inbox, SmtpMailer]
+    s: World, smtp: tuple[Inbox, SmtpMailer]
 ) -> None:
     inbox, mailer = smtp
     cid = s.district.cases.two_child_contact
@@ -218,7 +193,7 @@ def test_reminders_go_out_at_day_80_then_daily_from_85_under_a_moved_clock(
 
 
 def test_a_missed_day_80_reminder_goes_out_at_the_next_run_once(
-    s: Served, smtp: tuple[Inbox, SmtpMailer]
+    s: World, smtp: tuple[Inbox, SmtpMailer]
 ) -> None:
     inbox, mailer = smtp
     s.ensure_account("guardian", s.district.cases.two_child_contact)
@@ -229,7 +204,7 @@ def test_a_missed_day_80_reminder_goes_out_at_the_next_run_once(
 
 
 def test_an_expired_password_still_signs_in_then_forces_a_change_never_a_lockout(
-    s: Served, smtp: tuple[Inbox, SmtpMailer]
+    s: World, smtp: tuple[Inbox, SmtpMailer]
 ) -> None:
     inbox, mailer = smtp
     to = activate(s, inbox, mailer, s.district.cases.two_child_contact)
@@ -245,7 +220,7 @@ def test_an_expired_password_still_signs_in_then_forces_a_change_never_a_lockout
     assert s.get("/v1/students", h).json()["type"] == "aup-not-accepted"  # no longer password-expired
 
 
-def test_a_disabled_account_fails_sign_in_exactly_like_a_wrong_password(s: Served) -> None:
+def test_a_disabled_account_fails_sign_in_exactly_like_a_wrong_password(s: World) -> None:
     account = s.ensure_account("guardian", s.district.cases.two_child_contact)
     with s.cache.engine.begin() as conn:
         user = accounts.username_of(s.cache.keyring, account)

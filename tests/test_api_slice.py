@@ -10,45 +10,22 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cache.store import open_cache
-from connectors.records import AttendanceCategory, AttendanceMark, Contact, School, StudentContact
-from gateway.access import accounts
+from connectors.records import AttendanceCategory, AttendanceMark
 from gateway.api.app import create_app
 from gateway.sync.engine import SyncEngine
-from tests.fakes import ListConnector, make_config
-from tests.test_snapshot import student
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector
+from tests.support.records import contact, link, school, student
+from tests.support.world import add_guardian
 
 TODAY = dt.datetime.now(dt.UTC).date()
 
 
 def district() -> dict[str, list]:
-    school = School(
-        source_id="100",
-        name="Hill Middle",
-        timezone="America/New_York",
-        year_start_date=dt.date(2026, 8, 26),
-        year_end_date=dt.date(2027, 6, 18),
-    )
     kids = [student(i) for i in range(4)]
     kids[3] = dataclasses.replace(kids[3], exit_date=TODAY - dt.timedelta(days=3))  # a leaver
-    parent = Contact(
-        source_id="c1", first_name="Ada", last_name="Parent", title=None, email="ada@example.org", phone=None
-    )
-    other = Contact(
-        source_id="c2", first_name="Bo", last_name="Other", title=None, email="bo@example.org", phone=None
-    )
-
-    def link(s, c, **kw):
-        base = dict(
-            relationship="Mother",
-            parental_responsibility=True,
-            portal_access=True,
-            lives_with=True,
-            court_order=False,
-            priority=1,
-        )
-        base.update(kw)
-        return StudentContact(source_id=f"{s}-{c}", student_id=s, contact_id=c, **base)
-
+    parent = contact("c1", "Ada", "Parent", "ada@example.org")
+    other = contact("c2", "Bo", "Other", "bo@example.org")
     links = [
         link("00000", "c1"),
         link("00001", "c1"),
@@ -85,7 +62,12 @@ def district() -> dict[str, list]:
             recorded_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
         )
     )
-    return {"schools": [school], "students": kids, "contacts": [parent, other, *links], "attendance": marks}
+    return {
+        "schools": [school("100", "Hill Middle", "America/New_York")],
+        "students": kids,
+        "contacts": [parent, other, *links],
+        "attendance": marks,
+    }
 
 
 @pytest.fixture
@@ -97,18 +79,8 @@ def client(tmp_path: Path, db_url: str):
     )
     assert out.status == "published"
     idx = cache.keyring.index
-    with cache.engine.begin() as conn:
-        for cid, user in (("c1", "ada@example.org"), ("c2", "bo@example.org")):
-            accounts.create(
-                conn,
-                cache.keyring,
-                role="guardian",
-                source="sis",
-                subject_ref=idx.ref("sis", "contact", cid),
-                username=user,
-                password="Correct horse battery 9",
-                aup_version=config.access.aup.version,
-            )
+    for cid, user in (("c1", "ada@example.org"), ("c2", "bo@example.org")):
+        add_guardian(cache, cid, user)
     with TestClient(create_app(config, cache)) as c:
         c.refs = {f"{i:05d}": idx.ref("sis", "student", f"{i:05d}") for i in range(4)}  # type: ignore[attr-defined]
         yield c

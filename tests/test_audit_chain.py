@@ -15,7 +15,7 @@ from gateway.cli import main
 from gateway.privacy import audit
 from gateway.privacy.audit import EVENTS, HEAD, chain_hash
 from gateway.privacy.audit_anchor import verify_anchored
-from tests.privacy_support import build_world, write_config_yaml
+from tests.support.world import privacy_world
 
 FIELDS = (
     "at",
@@ -140,14 +140,14 @@ def test_removing_the_chain_head_or_every_event_is_detected(tmp_path: Path) -> N
 
 @pytest.fixture
 def world(tmp_path: Path, sqlite_url: str):
-    w = build_world(tmp_path, sqlite_url, students=14)
+    w = privacy_world(tmp_path, sqlite_url, students=14)
     yield w
     w.cache.dispose()
 
 
 def test_portico_audit_verify_reports_intact_and_broken_chains(world, monkeypatch) -> None:
     monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
-    cfg = write_config_yaml(world)
+    cfg = world.config_yaml()
     with world.cache.engine.begin() as conn:
         fill(conn, 30, random.Random(2))
     ok = CliRunner().invoke(main, ["--config", str(cfg), "audit", "verify"])

@@ -20,18 +20,8 @@ import pytest
 
 from connectors import records as r
 from gateway.access import holds
-from tests.district_app import Served, serve
+from tests.support.world import STUDENT_ROUTES, World, build_world
 
-ROUTES = (
-    "",
-    "/attendance",
-    "/attendance/summary",
-    "/timetable",
-    "/grades",
-    "/assignments",
-    "/behaviour",
-    "/reports",
-)
 NOWHERE = "AAAAAAAAAAAAAAAAAAAAAA"
 
 
@@ -43,7 +33,7 @@ def eighteen_cutoff(dob: dt.date) -> dt.date:
 
 
 class Oracle:
-    def __init__(self, s: Served) -> None:
+    def __init__(self, s: World) -> None:
         d = s.district
         self.students = {st.source_id: st for st in d.iter("student")}
         self.links = list(d.iter("link"))
@@ -73,7 +63,7 @@ class Oracle:
         return {sid} if self.on_roll(sid, day) else set()
 
 
-def owned_refs(s: Served) -> dict[tuple[str, str], set[str]]:
+def owned_refs(s: World) -> dict[tuple[str, str], set[str]]:
     """(student source id, kind) → the public ids of that student's records."""
     out: dict[tuple[str, str], set[str]] = defaultdict(set)
     d = s.district
@@ -85,7 +75,7 @@ def owned_refs(s: Served) -> dict[tuple[str, str], set[str]]:
     return out
 
 
-def notice_audiences(s: Served, visible: set[str], day: dt.date) -> dict[str, bool]:
+def notice_audiences(s: World, visible: set[str], day: dt.date) -> dict[str, bool]:
     """Notice public id → whether it is addressed to one of the ``visible`` students."""
     d = s.district
     schools = {st.school_id for st in d.iter("student") if st.source_id in visible}
@@ -109,7 +99,7 @@ def notice_audiences(s: Served, visible: set[str], day: dt.date) -> dict[str, bo
 
 
 class Matrix:
-    def __init__(self, s: Served, oracle: Oracle) -> None:
+    def __init__(self, s: World, oracle: Oracle) -> None:
         self.s, self.oracle = s, oracle
         self.owned = owned_refs(s)
         self.requests = 0
@@ -141,7 +131,7 @@ class Matrix:
                 self.leaks.append(f"{who}: notice not addressed to their children")
         for sid in self.oracle.students:
             ref = self.s.ref("student", sid)
-            paths = [f"/v1/students/{ref}{p}" for p in ROUTES]
+            paths = [f"/v1/students/{ref}{p}" for p in STUDENT_ROUTES]
             paths.append(f"/v1/students/{ref}/reports/{self.first_report.get(sid, NOWHERE)}")
             for path in paths:
                 resp = self.get(path, h)
@@ -176,15 +166,15 @@ class Matrix:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp: Path = tmp_path_factory.mktemp("matrix")
-    s = serve(tmp, f"sqlite:///{tmp / 'cache.db'}")
+    s = build_world(tmp, f"sqlite:///{tmp / 'cache.db'}")
     yield s
     s.close()
 
 
 def test_no_principal_sees_a_student_the_policy_does_not_allow_and_every_refusal_is_the_same_404(
-    served: Served,
+    served: World,
 ) -> None:
     s, c = served, served.district.cases
     oracle = Oracle(s)
@@ -247,7 +237,7 @@ def test_no_principal_sees_a_student_the_policy_does_not_allow_and_every_refusal
         principals += 1
     s.clock.move_to(day)
     print(
-        f"\nauthorization matrix: {principals} principals x {len(oracle.students) + 1} students x {len(ROUTES) + 1} routes; {matrix.requests} requests; {len(matrix.leaks)} leaks"
+        f"\nauthorization matrix: {principals} principals x {len(oracle.students) + 1} students x {len(STUDENT_ROUTES) + 1} routes; {matrix.requests} requests; {len(matrix.leaks)} leaks"
     )
-    assert principals >= 20 and matrix.requests > principals * len(oracle.students) * len(ROUTES)
+    assert principals >= 20 and matrix.requests > principals * len(oracle.students) * len(STUDENT_ROUTES)
     assert matrix.leaks == []

@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from gateway.cli import main
 from gateway.privacy import audit
 from gateway.privacy.breach import Window, report
-from tests.privacy_support import World, build_world, client_for, login, write_config_yaml
+from tests.support.world import World, login, privacy_world
 
 
 @pytest.fixture
 def world(tmp_path: Path, sqlite_url: str):
-    w = build_world(tmp_path, sqlite_url)
+    w = privacy_world(tmp_path, sqlite_url)
     yield w
     w.cache.dispose()
 
@@ -35,7 +35,7 @@ def test_the_report_names_affected_students_categories_and_guardians_without_cou
     kid, mum, dad = cases.split_household
     court_kid, court_parent = cases.court_order_link
     sid, court_sid = world.ref("student", kid), world.ref("student", court_kid)
-    with client_for(world) as c:
+    with world.api() as c:
         h = login(c, world.users["mum"])
         mum_account = c.get("/v1/me", headers=h).json()["data"]["id"]
         c.get(f"/v1/students/{sid}", headers=h)
@@ -71,11 +71,11 @@ def test_the_breach_command_writes_private_drafts_and_parents_never_see_the_inve
 ) -> None:
     kid, mum, dad = world.district.cases.split_household
     sid = world.ref("student", kid)
-    with client_for(world) as c:
+    with world.api() as c:
         h = login(c, world.users["dad"])
         c.get(f"/v1/students/{sid}/attendance", headers=h)
         monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
-        cfg = write_config_yaml(world)
+        cfg = world.config_yaml()
         out = world.tmp / "incident-1"
         now = dt.datetime.now(dt.UTC)
         r = CliRunner().invoke(

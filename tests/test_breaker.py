@@ -12,8 +12,9 @@ from cache.types import utcnow
 from config.settings import Breaker
 from gateway.sync import breaker
 from gateway.sync.engine import SyncEngine
-from tests.fakes import ListConnector, make_config
-from tests.test_snapshot import family
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector
+from tests.support.records import family
 
 SIS = {
     "name": "sis",

@@ -9,8 +9,9 @@ from cache.store import open_cache
 from connectors.base import Page
 from gateway.sync import breaker
 from gateway.sync.engine import CHANGE_RETRIES, SyncEngine
-from tests.fakes import ListConnector, make_config
-from tests.test_snapshot import family, student
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector
+from tests.support.records import family, student
 
 
 class Churning(ListConnector):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.records import Record
-from tests.cloudschool_support import connector, export, read_all
+from tests.support.cloudschool import connector, export, read_all
 
 # entity -> record kind, for files whose rows map one-to-one onto records
 ONE_TO_ONE = {

@@ -9,7 +9,7 @@ import pytest
 
 from connectors import records as rec
 from simulators.cloudschool.export import FORMULAS
-from tests.cloudschool_support import connector, district, export, read_all
+from tests.support.cloudschool import connector, district, export, read_all
 
 QUOTED = ', see "notes";\r\nsecond line'
 

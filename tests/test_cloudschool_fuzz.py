@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from connectors.cloudschool.mapping import PRESET
 from connectors.cloudschool.options import ENTITIES
-from tests.cloudschool_support import connector
+from tests.support.cloudschool import connector
 
 # Characters Windows-1252 can encode (control characters included), so every file can be
 # written in any of the encodings real exports arrive in.

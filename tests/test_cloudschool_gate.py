@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from config.errors import SourceDataError, SourceUnavailableError
-from tests.cloudschool_support import connector, export, read_all
+from tests.support.cloudschool import connector, export, read_all
 
 
 def _files(folder: Path) -> dict[str, tuple[str, int]]:

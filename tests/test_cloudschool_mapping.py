@@ -12,7 +12,7 @@ from config.loader import load
 from connectors import registry
 from connectors.cloudschool.mapping import check_mapping
 from connectors.cloudschool.options import Options
-from tests.cloudschool_support import connector, export, read_all
+from tests.support.cloudschool import connector, export, read_all
 
 
 def _rename_header(path: Path, old: str, new: str) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from connectors import records as rec
 from simulators.cloudschool.rows import accented, is_accented
-from tests.cloudschool_support import connector, district, export, read_all, school_id
+from tests.support.cloudschool import connector, district, export, read_all, school_id
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -22,8 +22,8 @@ from connectors.cloudschool.connector import CloudSchoolConnector, row_salt
 from connectors.cloudschool.options import Options
 from gateway.privacy.purge import purge_students
 from gateway.sync.engine import SyncEngine, SyncOutcome
-from tests.cloudschool_support import connector, export, read_all, school
-from tests.fakes import make_config
+from tests.support.cloudschool import connector, export, read_all, school
+from tests.support.config import make_config
 
 ATTENDANCE = "attendance_sessions.csv"
 

@@ -12,8 +12,8 @@ import pytest
 from cache.snapshots.runs import load_state
 from cache.store import Cache, open_cache
 from gateway.sync.engine import SyncEngine, SyncOutcome
-from tests.cloudschool_support import connector, export, school
-from tests.fakes import make_config
+from tests.support.cloudschool import connector, export, school
+from tests.support.config import make_config
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from connectors.cloudschool.connector import CloudSchoolConnector
 from connectors.cloudschool.values import BadCell, DateParser, DateTimeParser, Flags, parse_time
 from gateway.cli.demo_cmds import demo_connector
 from gateway.cli.simulate_cmds import cloudschool_command
-from tests.cloudschool_support import connector, export
+from tests.support.cloudschool import connector, export
 
 
 def test_uk_dates_parse_by_slicing_and_fall_back_for_unpadded_and_iso_cells() -> None:

@@ -10,13 +10,13 @@ from fastapi.testclient import TestClient
 from cache.store import open_cache
 from config.secrets import SecretResolver
 from connectors import registry
-from gateway.access import accounts
 from gateway.api.app import create_app
 from gateway.privacy import corrections
 from gateway.sync.engine import SyncEngine
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.server import make_app, run_in_thread
-from tests.fakes import make_config
+from tests.support.config import make_config
+from tests.support.world import add_guardian
 
 CID, SECRET = "corr-client", "corr-secret-value"
 
@@ -48,12 +48,7 @@ def test_a_correction_is_mailed_to_the_school_and_the_sis_sees_no_request_and_no
         assert engine.run(connector).status == "published"
         kid, mum, _ = district.cases.split_household
         idx = cache.keyring.index
-        with cache.engine.begin() as conn:
-            accounts.create(
-                conn, cache.keyring, role="guardian", source="sis", subject_ref=idx.ref("sis", "contact", mum),
-                username="mum@portal.example.net", password="a long demo passphrase",
-                aup_version=config.access.aup.version,
-            )  # fmt: skip
+        add_guardian(cache, mum, "mum@portal.example.net", "a long demo passphrase")
         requests_before = sim.requests
         with TestClient(create_app(config, cache)) as c:
             token = c.post(

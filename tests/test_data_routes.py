@@ -11,41 +11,30 @@ import pytest
 
 from gateway.api.deps import ViewDep
 from gateway.api.routing import DataRouter
-from tests.district_app import Served, cheap_hashing, serve
-
-ROUTES = (
-    "",
-    "/attendance",
-    "/attendance/summary",
-    "/timetable",
-    "/grades",
-    "/assignments",
-    "/behaviour",
-    "/reports",
-)
+from tests.support.world import STUDENT_ROUTES, World, build_world, cheap_hashing
 
 
 @pytest.fixture
-def s(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+def s(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     cheap_hashing(monkeypatch)
-    served = serve(tmp_path, sqlite_url)
+    served = build_world(tmp_path, sqlite_url)
     yield served
     served.close()
 
 
-def me(s: Served) -> tuple[dict[str, str], str, str]:
+def me(s: World) -> tuple[dict[str, str], str, str]:
     """The student-portal account of the district's data-rich student: headers, public id, SIS id."""
     sid = s.district.cases.student_login
     return s.headers(s.ensure_account("student", sid).id), s.ref("student", sid), sid
 
 
-def records(s: Served, kind: str, sid: str) -> list[Any]:
+def records(s: World, kind: str, sid: str) -> list[Any]:
     return [r for r in s.district.iter(kind) if getattr(r, "student_id", None) == sid]
 
 
-def test_every_data_route_answers_get_and_head_with_the_envelope_and_no_store(s: Served) -> None:
+def test_every_data_route_answers_get_and_head_with_the_envelope_and_no_store(s: World) -> None:
     h, ref, _ = me(s)
-    for path in [f"/v1/students/{ref}{p}" for p in ROUTES] + ["/v1/students", "/v1/notices"]:
+    for path in [f"/v1/students/{ref}{p}" for p in STUDENT_ROUTES] + ["/v1/students", "/v1/notices"]:
         r = s.get(path, h)
         assert r.status_code == 200, path
         assert r.headers["cache-control"] == "no-store"
@@ -59,9 +48,9 @@ def test_every_data_route_answers_get_and_head_with_the_envelope_and_no_store(s:
         assert s.client.head(path, headers=h).status_code == 200
 
 
-def test_other_methods_get_405_on_every_data_route(s: Served) -> None:
+def test_other_methods_get_405_on_every_data_route(s: World) -> None:
     h, ref, _ = me(s)
-    for path in [f"/v1/students/{ref}{p}" for p in ROUTES] + ["/v1/students", "/v1/notices"]:
+    for path in [f"/v1/students/{ref}{p}" for p in STUDENT_ROUTES] + ["/v1/students", "/v1/notices"]:
         for method in ("POST", "PUT", "PATCH", "DELETE"):
             r = s.client.request(method, path, headers=h)
             assert r.status_code == 405 and r.headers["content-type"] == "application/problem+json", (
@@ -70,7 +59,7 @@ def test_other_methods_get_405_on_every_data_route(s: Served) -> None:
             )
 
 
-def test_each_type_reports_its_configured_lag(s: Served) -> None:
+def test_each_type_reports_its_configured_lag(s: World) -> None:
     h, ref, _ = me(s)
     lags = {
         "/attendance": "PT30M",
@@ -83,7 +72,7 @@ def test_each_type_reports_its_configured_lag(s: Served) -> None:
         assert s.get(f"/v1/students/{ref}{path}", h).json()["meta"]["lag"] == lag
 
 
-def test_same_day_attendance_is_hidden_until_the_configured_local_time(s: Served) -> None:
+def test_same_day_attendance_is_hidden_until_the_configured_local_time(s: World) -> None:
     h, ref, sid = me(s)
     today = s.clock().date()
     assert any(m.date == today for m in records(s, "attendance", sid))
@@ -94,7 +83,7 @@ def test_same_day_attendance_is_hidden_until_the_configured_local_time(s: Served
     assert today.isoformat() not in early and today.isoformat() in later
 
 
-def test_ranges_are_bounded_and_validated(s: Served) -> None:
+def test_ranges_are_bounded_and_validated(s: World) -> None:
     h, ref, _ = me(s)
     for params in (
         {"from": "2020-01-01", "to": "2026-11-24"},
@@ -112,7 +101,7 @@ def test_ranges_are_bounded_and_validated(s: Served) -> None:
 
 
 @pytest.mark.parametrize("path", ["/attendance", "/timetable", "/grades", "/assignments", "/reports"])
-def test_cursor_pagination_returns_every_item_once_in_order(s: Served, path: str) -> None:
+def test_cursor_pagination_returns_every_item_once_in_order(s: World, path: str) -> None:
     h, ref, _ = me(s)
     params: dict[str, Any] = (
         {"from": "2026-09-01", "to": "2026-11-24"}
@@ -140,7 +129,7 @@ def test_cursor_pagination_returns_every_item_once_in_order(s: Served, path: str
     assert len(whole) > page and seen == whole
 
 
-def test_attendance_summary_counts_match_the_marks(s: Served) -> None:
+def test_attendance_summary_counts_match_the_marks(s: World) -> None:
     h, ref, sid = me(s)
     params = {"from": "2026-09-01", "to": "2026-11-20"}
     summary = s.client.get(f"/v1/students/{ref}/attendance/summary", params=params, headers=h).json()["data"]
@@ -153,7 +142,7 @@ def test_attendance_summary_counts_match_the_marks(s: Served) -> None:
         assert v["count"] == n and v["percent"] == round(100 * n / len(marks), 1)
 
 
-def test_timetable_lists_each_class_lesson_on_its_weekday(s: Served) -> None:
+def test_timetable_lists_each_class_lesson_on_its_weekday(s: World) -> None:
     h, ref, sid = me(s)
     week = s.client.get(
         f"/v1/students/{ref}/timetable", params={"from": "2026-11-23", "to": "2026-11-29"}, headers=h
@@ -167,7 +156,7 @@ def test_timetable_lists_each_class_lesson_on_its_weekday(s: Served) -> None:
     assert [(x["date"], x["start_time"]) for x in week] == sorted((x["date"], x["start_time"]) for x in week)
 
 
-def test_assignments_carry_the_students_own_result(s: Served) -> None:
+def test_assignments_carry_the_students_own_result(s: World) -> None:
     h, ref, sid = me(s)
     data = s.client.get(
         f"/v1/students/{ref}/assignments", params={"from": "2026-09-01", "to": "2026-11-20"}, headers=h
@@ -181,7 +170,7 @@ def test_assignments_carry_the_students_own_result(s: Served) -> None:
             assert a["result"]["status"] == res.status and a["result"]["score"] == res.score
 
 
-def test_behaviour_totals_add_up_the_points_of_the_range(s: Served) -> None:
+def test_behaviour_totals_add_up_the_points_of_the_range(s: World) -> None:
     h, ref, sid = me(s)
     body = s.client.get(
         f"/v1/students/{ref}/behaviour",
@@ -198,7 +187,7 @@ def test_behaviour_totals_add_up_the_points_of_the_range(s: Served) -> None:
     }
 
 
-def test_a_report_of_another_student_is_the_uniform_404_even_under_your_own_id(s: Served) -> None:
+def test_a_report_of_another_student_is_the_uniform_404_even_under_your_own_id(s: World) -> None:
     h, ref, sid = me(s)
     other = next(r for r in s.district.iter("report") if r.student_id != sid)
     theirs = s.get(f"/v1/students/{ref}/reports/{s.ref('report', other.source_id)}", h)
@@ -209,7 +198,7 @@ def test_a_report_of_another_student_is_the_uniform_404_even_under_your_own_id(s
     assert got["title"] == mine.title and got["comments"] == mine.comments
 
 
-def test_notices_come_current_first_and_page_without_repeats(s: Served) -> None:
+def test_notices_come_current_first_and_page_without_repeats(s: World) -> None:
     h, _, _ = me(s)
     whole = s.client.get("/v1/notices", params={"limit": 500}, headers=h).json()["data"]
     flags = [n["current"] for n in whole]
@@ -230,7 +219,7 @@ def test_the_same_day_time_is_the_schools_own_not_the_districts(
     tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cheap_hashing(monkeypatch)
-    s = serve(tmp_path, sqlite_url, district={"name": "Test District", "timezone": "UTC"})
+    s = build_world(tmp_path, sqlite_url, district={"name": "Test District", "timezone": "UTC"})
     try:
         h, ref, sid = me(s)  # the district says UTC; the student's school is in New York
         today = s.clock().date()
@@ -245,7 +234,7 @@ def test_the_same_day_time_is_the_schools_own_not_the_districts(
         s.close()
 
 
-def test_bad_parameters_are_named_once_signed_in_and_never_before(s: Served) -> None:
+def test_bad_parameters_are_named_once_signed_in_and_never_before(s: World) -> None:
     h, ref, _ = me(s)
     r = s.client.get(f"/v1/students/{ref}/grades", params={"limit": "ten", "cursor": "x"}, headers=h)
     assert r.status_code == 400 and r.json()["errors"] == [
@@ -260,7 +249,7 @@ def test_bad_parameters_are_named_once_signed_in_and_never_before(s: Served) -> 
     assert s.client.get(f"/v1/students/{ref}/grades", params={"unknown": "1"}, headers=h).status_code == 200
 
 
-def test_the_contract_documents_each_data_route_with_its_parameters(s: Served) -> None:
+def test_the_contract_documents_each_data_route_with_its_parameters(s: World) -> None:
     paths = s.client.get("/openapi.json").json()["paths"]
     params = {p["name"]: p for p in paths["/v1/students/{student_id}/assignments"]["get"]["parameters"]}
     assert set(params) == {"student_id", "from", "to", "class", "limit", "cursor"}

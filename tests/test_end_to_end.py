@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 from cache.store import open_cache
 from config.secrets import SecretResolver
 from connectors import registry
-from gateway.access import accounts
 from gateway.api.app import create_app
 from gateway.sync.engine import SyncEngine
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.server import make_app, run_in_thread
-from tests.fakes import make_config
+from tests.support.config import make_config
+from tests.support.world import add_guardian
 
 CID, SECRET = "e2e-client", "e2e-secret-value"
 TODAY = dt.date.today()
@@ -76,17 +76,7 @@ def test_a_guardian_reads_exactly_their_children_and_attendance_through_the_api(
     contact_id = district.cases.two_child_contact
     contact = district.get("contact", contact_id)
     idx = cache.keyring.index
-    with cache.engine.begin() as conn:
-        accounts.create(
-            conn,
-            cache.keyring,
-            role="guardian",
-            source="sis",
-            subject_ref=idx.ref("sis", "contact", contact_id),
-            username=contact.email,
-            password="a long demo passphrase",
-            aup_version=config.access.aup.version,
-        )
+    add_guardian(cache, contact_id, contact.email, "a long demo passphrase")
     expected = set()
     for link in district.iter("link"):
         if (

@@ -23,13 +23,13 @@ from config.secrets import SecretResolver
 from connectors.http import ReadOnlyClient
 from connectors.powerschool.auth import TokenSession
 from connectors.powerschool.connector import Options, PowerSchoolConnector
-from gateway.access import accounts
 from gateway.api.app import create_app
 from gateway.sync.engine import SyncEngine
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.core import PowerSchoolSim
 from simulators.powerschool.server import free_port, make_app, run_in_thread
-from tests.fakes import make_config
+from tests.support.config import make_config
+from tests.support.world import add_guardian
 
 CID, SECRET = "fault-client", "fault-secret"
 PASSWORD = "a long test passphrase"
@@ -119,17 +119,7 @@ def test_sis_down_for_ten_runs_every_api_read_answers_200_from_the_last_snapshot
     slow.state.sim.faults.delay = 2.0
     slow_url, stop_slow = run_in_thread(slow)
     contact = district.cases.two_child_contact
-    with cache.engine.begin() as conn:
-        accounts.create(
-            conn,
-            cache.keyring,
-            role="guardian",
-            source="sis",
-            subject_ref=cache.keyring.index.ref("sis", "contact", contact),
-            username="guardian@example.org",
-            password=PASSWORD,
-            aup_version=cache.config.access.aup.version,
-        )
+    add_guardian(cache, contact, "guardian@example.org", PASSWORD)
     down = PowerSchoolSim(district, client_id=CID, client_secret=SECRET)
     down.faults.server_errors_next = 10**6
     outages: list[tuple[str, Callable[[], PowerSchoolConnector]]] = [

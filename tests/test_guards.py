@@ -8,8 +8,9 @@ import pytest
 
 from cache.store import open_cache
 from gateway.sync.engine import SyncEngine
-from tests.fakes import ListConnector, make_config
-from tests.test_snapshot import family, student
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector
+from tests.support.records import family, student
 
 
 def engine_with(tmp_path: Path, sqlite_url: str, student_rule: dict[str, object]) -> SyncEngine:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kill9 import VERSIONS, kill_loop, snapshot
+from tests.support.kill9 import VERSIONS, kill_loop, snapshot
 
 
 @pytest.mark.slow

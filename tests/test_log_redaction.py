@@ -6,8 +6,6 @@ import datetime as dt
 import io
 import logging
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,6 @@ import httpx
 import orjson
 import pytest
 import structlog
-import uvicorn
 from click.testing import CliRunner
 
 from config.secrets import SecretResolver
@@ -25,8 +22,9 @@ from gateway.api.app import create_app
 from gateway.cli import main
 from gateway.ops.logging import _NoQueryString, configure_logging, reset_logging, route_uvicorn_logs
 from gateway.sync.engine import SyncEngine
-from simulators.powerschool.server import free_port, make_app, run_in_thread
-from tests.privacy_support import PASSWORD, World, build_world, client_for, login, write_config_yaml
+from simulators.powerschool.server import make_app, run_in_thread
+from tests.support.net import serving
+from tests.support.world import PASSWORD, World, login, privacy_world
 
 
 @pytest.fixture
@@ -91,34 +89,21 @@ def sync_over_http(w: World) -> None:
 
 def serve_and_call(w: World, sid: str) -> str:
     """Portico under a real uvicorn with its access log on; returns the bearer token used."""
-    port = free_port("127.0.0.1")
     route_uvicorn_logs()  # the simulator's own uvicorn reconfigured these loggers in this process
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(w.config, w.cache), host="127.0.0.1", port=port, log_config=None, access_log=True
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
-            r = c.post("/v1/auth/login", json={"username": w.users["mum"], "password": PASSWORD})
-            token = str(r.json()["access_token"])
-            c.get(
-                f"/v1/students/{sid}", params={"token": token}, headers={"Authorization": f"Bearer {token}"}
-            )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with (
+        serving(create_app(w.config, w.cache), log_config=None, access_log=True) as url,
+        httpx.Client(base_url=url) as c,
+    ):
+        r = c.post("/v1/auth/login", json={"username": w.users["mum"], "password": PASSWORD})
+        token = str(r.json()["access_token"])
+        c.get(f"/v1/students/{sid}", params={"token": token}, headers={"Authorization": f"Bearer {token}"})
     return token
 
 
 def test_an_end_to_end_run_at_debug_level_logs_no_personal_data_tokens_or_passwords(
     tmp_path: Path, captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    w = build_world(tmp_path, f"sqlite:///{tmp_path / 'cache.db'}", students=16)
+    w = privacy_world(tmp_path, f"sqlite:///{tmp_path / 'cache.db'}", students=16)
     sync_over_http(w)  # the SIS side door: httpx and the connector, at debug level
     kid, _, _ = w.district.cases.split_household
     sid = w.ref("student", kid)
@@ -126,7 +111,7 @@ def test_an_end_to_end_run_at_debug_level_logs_no_personal_data_tokens_or_passwo
     assert student is not None
     message = f"{student.legal_first_name} was present on 3 November"
     tokens: list[str] = []
-    with client_for(w) as c:
+    with w.api() as c:
         for label in ("mum", "dad", "kid"):
             h = login(c, w.users[label])
             tokens.append(h["Authorization"].split()[1])
@@ -142,7 +127,7 @@ def test_an_end_to_end_run_at_debug_level_logs_no_personal_data_tokens_or_passwo
         c.get(f"/v1/students/{sid}", headers={"Authorization": f"Bearer {tokens[0]}x"})
     tokens.append(serve_and_call(w, sid))  # uvicorn's own access log, query string and all
     monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
-    cfg = str(write_config_yaml(w))
+    cfg = str(w.config_yaml())
     now = dt.datetime.now(dt.UTC)
     for args in (
         ["breach", "report", "--from", (now - dt.timedelta(hours=1)).isoformat(), "--to", now.isoformat(),

@@ -14,8 +14,9 @@ from cache.store import open_cache
 from gateway.ops.metrics import make_registry
 from gateway.sync.engine import SyncEngine
 from gateway.sync.metrics import SyncCollector
-from tests.fakes import ListConnector, make_config
-from tests.test_snapshot import family
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector
+from tests.support.records import family
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from cache.store import open_cache
 from gateway.bootstrap import build_application
 from gateway.sync.engine import SyncEngine
-from tests.fakes import ListConnector, make_config
-from tests.test_snapshot import family
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector
+from tests.support.records import family
 
 
 def test_metrics_need_the_operator_token_and_otherwise_look_like_any_missing_path(

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from cache.store import open_cache
 from gateway.api.app import create_app
-from tests.fakes import make_config
+from tests.support.config import make_config
 
 CONTRACT = {
     ("post", "/v1/auth/activate"), ("post", "/v1/auth/login"), ("post", "/v1/auth/logout"),

@@ -21,12 +21,12 @@ from cache.tables.accounts import AccessHold
 from cache.types import utcnow
 from gateway.cli import main
 from gateway.privacy import audit
-from tests.privacy_support import World, build_world, client_for, login, write_config_yaml
+from tests.support.world import World, login, privacy_world
 
 
 @pytest.fixture
 def world(tmp_path: Path, db_url: str):
-    w = build_world(tmp_path, db_url)
+    w = privacy_world(tmp_path, db_url)
     yield w
     w.cache.dispose()
 
@@ -38,7 +38,7 @@ def kid_ref(w: World) -> str:
 def test_the_access_log_shows_reads_with_other_guardians_unnamed_and_no_trace_of_holds(world: World) -> None:
     sid = kid_ref(world)
     dad_contact = world.ref("contact", world.district.cases.split_household[2])
-    with client_for(world) as c:
+    with world.api() as c:
         mum, dad = login(c, world.users["mum"]), login(c, world.users["dad"])
         assert c.get(f"/v1/students/{sid}", headers=mum).status_code == 200
         assert c.get(f"/v1/students/{sid}/attendance", headers=dad).status_code == 200
@@ -82,7 +82,7 @@ def test_the_access_log_shows_reads_with_other_guardians_unnamed_and_no_trace_of
 
 def test_the_access_log_pages_newest_first(world: World) -> None:
     sid = kid_ref(world)
-    with client_for(world) as c:
+    with world.api() as c:
         mum = login(c, world.users["mum"])
         for _ in range(5):
             c.get(f"/v1/students/{sid}", headers=mum)
@@ -139,7 +139,7 @@ def test_the_export_is_complete_against_the_cache_and_holds_nothing_the_guardian
     sid = kid_ref(world)
     student_id, mum_id, dad_id = world.district.cases.split_household
     mum_ref, dad_ref = world.ref("contact", mum_id), world.ref("contact", dad_id)
-    with client_for(world) as c:
+    with world.api() as c:
         h = login(c, world.users["mum"])
         r = c.get(f"/v1/students/{sid}/export", headers=h)
         z = c.get(f"/v1/students/{sid}/export", headers=h, params={"format": "csv"})
@@ -185,7 +185,7 @@ def test_the_export_is_complete_against_the_cache_and_holds_nothing_the_guardian
 def test_a_student_export_has_no_contacts_and_a_strangers_export_is_the_uniform_404(world: World) -> None:
     sid = kid_ref(world)
     other = world.ref("student", world.district.cases.student_login)
-    with client_for(world) as c:
+    with world.api() as c:
         kid = login(c, world.users["kid"])
         doc = c.get(f"/v1/students/{sid}/export", headers=kid).json()["data"]
         assert "contact" not in doc["records"] and "link" not in doc["records"]
@@ -217,7 +217,7 @@ def test_a_correction_request_is_stored_mailed_to_the_data_contact_resolved_and_
 ) -> None:
     sid = kid_ref(world)
     before = record_fingerprint(world)
-    with client_for(world) as c:
+    with world.api() as c:
         mum, dad = login(c, world.users["mum"]), login(c, world.users["dad"])
         r = c.post(
             f"/v1/students/{sid}/corrections",
@@ -242,7 +242,7 @@ def test_a_correction_request_is_stored_mailed_to_the_data_contact_resolved_and_
         assert "She was present." in msg.get_payload(decode=True).decode()
 
         monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
-        cfg = write_config_yaml(world)
+        cfg = world.config_yaml()
         listed = CliRunner().invoke(main, ["--config", str(cfg), "corrections", "list"])
         assert listed.exit_code == 0 and cid in listed.output and "emailed" in listed.output
         assert "She was present" not in listed.output  # text only with --show-text
@@ -268,7 +268,7 @@ def test_an_operator_export_holds_every_contact_and_is_audited(
         main,
         [
             "--config",
-            str(write_config_yaml(world)),
+            str(world.config_yaml()),
             "export",
             "--student",
             kid,
@@ -296,17 +296,17 @@ def test_a_request_whose_mail_failed_is_kept_and_sent_by_corrections_notify(
     from simulators.powerschool.server import free_port
 
     dead = {"backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": free_port()}
-    w = build_world(tmp_path, sqlite_url, students=14, mail=dead)
+    w = privacy_world(tmp_path, sqlite_url, students=14, mail=dead)
     try:
         sid = kid_ref(w)
-        with client_for(w) as c:
+        with w.api() as c:
             h = login(c, w.users["mum"])
             r = c.post(
                 f"/v1/students/{sid}/corrections", headers=h, json={"about": "name", "message": "Spelling."}
             )
         assert r.status_code == 201  # stored even though the relay is down
         monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
-        cfg = write_config_yaml(w)
+        cfg = w.config_yaml()
         listed = CliRunner().invoke(main, ["--config", str(cfg), "corrections", "list"])
         assert "NOT EMAILED" in listed.output
         import yaml

@@ -23,14 +23,14 @@ from config.secrets import SecretResolver
 from gateway.cli import main
 from gateway.privacy.leavers import purge_leavers
 from gateway.privacy.purge import PurgeError, purge_students
-from tests.privacy_support import World, build_world, write_config_yaml
+from tests.support.world import World, privacy_world
 
 RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
 
 
 @pytest.fixture
 def world(tmp_path: Path, sqlite_url: str):
-    w = build_world(tmp_path, sqlite_url)
+    w = privacy_world(tmp_path, sqlite_url)
     yield w
     w.cache.dispose()
 
@@ -166,7 +166,7 @@ def test_leavers_past_the_retention_are_purged_and_those_still_on_roll_are_not(w
 def test_a_sync_purges_leavers_past_the_configured_retention_by_itself(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    w = build_world(tmp_path, sqlite_url, students=14, privacy={"leaver_retention": "P14D"})
+    w = privacy_world(tmp_path, sqlite_url, students=14, privacy={"leaver_retention": "P14D"})
     try:
         assert rows_of(w.cache.engine, w.ref("student", w.district.cases.leaver)) == []
         assert rows_of(w.cache.engine, w.ref("student", w.district.cases.future_leaver))
@@ -188,7 +188,7 @@ def test_the_purge_command_takes_a_sis_id_writes_a_certificate_and_purge_all_emp
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
-    cfg = str(write_config_yaml(world))
+    cfg = str(world.config_yaml())
     kid = world.district.cases.split_household[0]
     r = CliRunner().invoke(
         main, ["--config", cfg, "purge", "--student", kid, "--source", "sis", "--reason", "deletion-request"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gateway.bootstrap import REMINDERS_JOB, build_application
-from tests.fakes import make_config
+from tests.support.config import make_config
 
 
 def test_the_reminder_job_runs_daily_at_half_past_seven_local_and_sends_through_the_outbox(

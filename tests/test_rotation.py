@@ -18,12 +18,12 @@ from cache.snapshots.runs import load_state
 from cache.store import open_cache
 from config.secrets import SecretResolver
 from gateway.cli import main
-from tests.privacy_support import World, build_world, write_config_yaml
+from tests.support.world import World, privacy_world
 
 
 @pytest.fixture
 def world(tmp_path: Path, sqlite_url: str):
-    w = build_world(tmp_path, sqlite_url, students=16)
+    w = privacy_world(tmp_path, sqlite_url, students=16)
     yield w
     w.cache.dispose()
 
@@ -90,7 +90,7 @@ def test_the_keys_rotate_command_rotates_the_configured_key_file(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
-    cfg = write_config_yaml(world)
+    cfg = world.config_yaml()
     before = key_lines(world.tmp / "kek.key")
     r = CliRunner().invoke(main, ["--config", str(cfg), "keys", "rotate"])
     assert r.exit_code == 0, r.output
@@ -102,7 +102,7 @@ def test_rotate_refuses_a_key_file_other_processes_do_not_read(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
-    cfg = write_config_yaml(world)
+    cfg = world.config_yaml()
     other = world.tmp / "other.key"
     other.write_text((world.tmp / "kek.key").read_text())
     r = CliRunner().invoke(main, ["--config", str(cfg), "keys", "rotate", "--key-file", str(other)])

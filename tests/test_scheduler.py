@@ -16,8 +16,9 @@ from gateway.bootstrap import build_application
 from gateway.sync import breaker
 from gateway.sync.engine import SyncOutcome
 from gateway.sync.scheduler import SyncScheduler
-from tests.fake_source import install, write_config, write_state
-from tests.fakes import make_config, utc
+from tests.support.clock import utc
+from tests.support.config import make_config
+from tests.support.fake_source import install, write_config, write_state
 
 SCHEDULED = [
     {

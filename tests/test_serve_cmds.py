@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from simulators.powerschool.server import free_port
-from tests.fake_source import write_config, write_state
+from tests.support.fake_source import MODULE, write_config, write_state
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ def test_serve_answers_health_checks_runs_scheduled_syncs_and_stops_on_sigterm(
     write_state(tmp_path / "source.json", students=20)
     path = write_config(tmp_path, sqlite_url, schedule={"interval": 1})
     port = free_port()
-    cmd = [sys.executable, "-m", "tests.fake_source", "--config", str(path), "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", MODULE, "--config", str(path), "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ready = None
     try:

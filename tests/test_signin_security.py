@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,12 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from cache.types import utcnow
 from gateway.access import accounts, credentials, holds, sessions, throttle
 from gateway.api.routes import auth
-from tests.district_app import PASSWORD, Served, cheap_hashing, serve
+from tests.support.clock import wait_until
+from tests.support.net import serving
+from tests.support.world import PASSWORD, World, build_world, cheap_hashing
 
 
 @pytest.fixture(autouse=True)
@@ -26,22 +26,22 @@ def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def s(tmp_path: Path, sqlite_url: str) -> Iterator[Served]:
-    served = serve(tmp_path, sqlite_url)
+def s(tmp_path: Path, sqlite_url: str) -> Iterator[World]:
+    served = build_world(tmp_path, sqlite_url)
     yield served
     served.close()
 
 
-def user_of(s: Served) -> tuple[str, str]:
+def user_of(s: World) -> tuple[str, str]:
     account = s.ensure_account("guardian", s.district.cases.two_child_contact)
     return account.id, accounts.username_of(s.cache.keyring, account)
 
 
-def attempt(s: Served, username: str, password: str) -> httpx.Response:
+def attempt(s: World, username: str, password: str) -> httpx.Response:
     return s.client.post("/v1/auth/login", json={"username": username, "password": password})
 
 
-def test_failures_grow_the_delay_up_to_a_cap_and_never_lock_out_for_good(s: Served) -> None:
+def test_failures_grow_the_delay_up_to_a_cap_and_never_lock_out_for_good(s: World) -> None:
     _, user = user_of(s)
     waits = []
     for _ in range(22):
@@ -61,14 +61,14 @@ def test_failures_grow_the_delay_up_to_a_cap_and_never_lock_out_for_good(s: Serv
     assert attempt(s, user, "wrong password").status_code == 401  # and the count starts again
 
 
-def test_the_first_failures_are_free_and_the_delay_starts_well_under_100(s: Served) -> None:
+def test_the_first_failures_are_free_and_the_delay_starts_well_under_100(s: World) -> None:
     _, user = user_of(s)
     statuses = [attempt(s, user, "wrong password").status_code for _ in range(7)]
     assert statuses == [401] * 6 + [429]
 
 
 def test_unknown_users_and_wrong_passwords_look_the_same_in_status_body_headers_and_work(
-    s: Served, monkeypatch: pytest.MonkeyPatch
+    s: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, user = user_of(s)
     verifies: list[str] = []
@@ -97,12 +97,12 @@ def test_unknown_users_and_wrong_passwords_look_the_same_in_status_body_headers_
     assert seen[0] == seen[1]
 
 
-def test_an_address_trying_many_usernames_is_throttled(s: Served) -> None:
+def test_an_address_trying_many_usernames_is_throttled(s: World) -> None:
     statuses = [attempt(s, f"guess{i}@example.org", "123456").status_code for i in range(22)]
     assert statuses[:20] == [401] * 20 and statuses[21] == 429
 
 
-def test_an_idle_session_dies_and_the_lifetime_is_the_absolute_timeout(s: Served) -> None:
+def test_an_idle_session_dies_and_the_lifetime_is_the_absolute_timeout(s: World) -> None:
     account_id, user = user_of(s)
     r = attempt(s, user, PASSWORD)
     assert r.json()["expires_in"] == int(s.cache.config.access.session_absolute_timeout.total_seconds())
@@ -119,13 +119,7 @@ def test_an_idle_session_dies_and_the_lifetime_is_the_absolute_timeout(s: Served
     assert s.get("/v1/me", h).status_code == 401
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _revoke_hold(s: Served, account_id: str) -> None:
+def _revoke_hold(s: World, account_id: str) -> None:
     with s.cache.engine.begin() as conn:
         ref = s.ref("contact", s.district.cases.two_child_contact)
         holds.place(
@@ -140,13 +134,13 @@ def _revoke_hold(s: Served, account_id: str) -> None:
         )
 
 
-def _disable(s: Served, account_id: str) -> None:
+def _disable(s: World, account_id: str) -> None:
     with s.cache.engine.begin() as conn:
         accounts.set_fields(conn, account_id, status="disabled")
         sessions.end_all(conn, account_id)
 
 
-def _password_change(s: Served, account_id: str) -> None:
+def _password_change(s: World, account_id: str) -> None:
     with s.cache.engine.begin() as conn:
         account = accounts.get(conn, account_id)
         assert account is not None
@@ -157,7 +151,7 @@ def _password_change(s: Served, account_id: str) -> None:
     "revoke", [_revoke_hold, _disable, _password_change], ids=["hold", "disable", "password"]
 )
 def test_every_session_dies_at_once_on_revocation_while_requests_are_in_flight(
-    s: Served, revoke: Callable[[Served, str], None]
+    s: World, revoke: Callable[[World, str], None]
 ) -> None:
     account_id, _ = user_of(s)
     tokens = [s.headers(account_id) for _ in range(3)]
@@ -167,35 +161,30 @@ def test_every_session_dies_at_once_on_revocation_while_requests_are_in_flight(
         if ln.contact_id == s.district.cases.two_child_contact  # type: ignore[union-attr]
     )[0]
     path = f"/v1/students/{s.ref('student', kid)}/attendance"
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(s.client.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
     results: list[tuple[float, int]] = []
     stop = threading.Event()
+    with serving(s.client.app, log_level="warning") as url:
 
-    def hammer(h: dict[str, str]) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=h) as c:
-            while not stop.is_set():
-                started = time.monotonic()
-                results.append((started, c.get(path).status_code))
+        def hammer(h: dict[str, str]) -> None:
+            with httpx.Client(base_url=url, headers=h) as c:
+                while not stop.is_set():
+                    started = time.monotonic()
+                    results.append((started, c.get(path).status_code))
 
-    workers = [threading.Thread(target=hammer, args=(h,)) for h in tokens]
-    for w in workers:
-        w.start()
-    try:
-        time.sleep(0.4)
-        revoke(s, account_id)
-        revoked_at = time.monotonic()
-        time.sleep(0.4)
-    finally:
-        stop.set()
+        workers = [threading.Thread(target=hammer, args=(h,)) for h in tokens]
         for w in workers:
-            w.join()
-        server.should_exit = True
-        thread.join()
+            w.start()
+        try:
+            wait_until(lambda: [code for _, code in results].count(200) >= 20, what="20 requests served")
+            revoke(s, account_id)
+            revoked_at = time.monotonic()
+            wait_until(
+                lambda: sum(t > revoked_at for t, _ in results) >= 20, what="20 requests sent after revoking"
+            )
+        finally:
+            stop.set()
+            for w in workers:
+                w.join()
     # Requests sent before the revocation got data, or a 401 if they were still queued when it
     # happened, or the uniform 404 if a hold landed between their session check and their
     # relationship check; every request sent after it is refused.
@@ -207,7 +196,7 @@ def test_every_session_dies_at_once_on_revocation_while_requests_are_in_flight(
     )
 
 
-def test_login_response_never_offers_a_persistent_session(s: Served) -> None:
+def test_login_response_never_offers_a_persistent_session(s: World) -> None:
     _, user = user_of(s)
     r = attempt(s, user, PASSWORD)
     body: dict[str, Any] = r.json()

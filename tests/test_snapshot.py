@@ -3,63 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from cache.store import open_cache
-from connectors.records import Contact, EnrollmentStatus, Student, StudentContact
 from gateway.sync.engine import SyncEngine, decide
-from tests.fakes import ListConnector, make_config
-
-
-def student(i: int) -> Student:
-    return Student(
-        source_id=f"{i:05d}",
-        school_id="100",
-        legal_first_name=f"First{i}",
-        legal_last_name=f"Last{i}",
-        preferred_first_name=None,
-        preferred_last_name=None,
-        date_of_birth=dt.date(2012, 1, 1 + i % 28),
-        grade_level="8",
-        homeroom="8A",
-        enrollment_status=EnrollmentStatus.ACTIVE,
-        entry_date=dt.date(2020, 9, 1),
-        exit_date=None,
-    )
-
-
-def family(n: int) -> dict[str, list]:
-    students = [student(i) for i in range(n)]
-    contacts = [
-        Contact(
-            source_id=f"c{i}",
-            first_name=f"P{i}",
-            last_name=f"Last{i}",
-            title=None,
-            email=f"p{i}@example.org",
-            phone=None,
-        )
-        for i in range(n)
-    ]
-    links = [
-        StudentContact(
-            source_id=f"{s.source_id}-c{i}",
-            student_id=s.source_id,
-            contact_id=f"c{i}",
-            relationship="Mother",
-            parental_responsibility=True,
-            portal_access=True,
-            lives_with=True,
-            court_order=False,
-            priority=1,
-        )
-        for i, s in enumerate(students)
-    ]
-    return {"students": students, "contacts": contacts + links}
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector
+from tests.support.records import family
 
 
 def visible_count(cache, kind: str) -> int:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import main
-from tests.fake_source import install, write_config, write_state
+from tests.support.fake_source import install, write_config, write_state
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from cache.read.reader import Reader, StudentHandle
 from cache.store import open_cache
 from gateway.sync.engine import SyncEngine
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
-from tests.district_app import TODAY, streams
-from tests.fakes import ListConnector, make_config
+from tests.support.clock import TODAY
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector, streams
 
 WEEK = (
     TODAY - dt.timedelta(days=TODAY.weekday()),

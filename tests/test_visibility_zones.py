@@ -15,12 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cache.store import open_cache
-from connectors.records import AttendanceCategory, AttendanceMark, Contact, School, StudentContact
-from gateway.access import accounts, sessions
+from connectors.records import AttendanceCategory, AttendanceMark
+from gateway.access import sessions
 from gateway.api.app import create_app
 from gateway.sync.engine import SyncEngine
-from tests.fakes import ListConnector, make_config
-from tests.test_snapshot import student
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector
+from tests.support.records import contact, link, school, student
+from tests.support.world import add_guardian
 
 TODAY = dt.date(2026, 11, 24)
 # 16:00 UTC: 11:00 in New York (past 10:30), 08:00 in Los Angeles (before 10:30).
@@ -41,33 +43,19 @@ def mark(day: dt.date, recorded: dt.datetime) -> AttendanceMark:
 
 
 def district() -> dict[str, list]:
-    school = School(
-        source_id="100",
-        name="Bay Elementary",
-        timezone="America/Los_Angeles",
-        year_start_date=dt.date(2026, 8, 26),
-        year_end_date=dt.date(2027, 6, 18),
-    )
-    parent = Contact(
-        source_id="c1", first_name="Ada", last_name="Parent", title=None, email="ada@example.org", phone=None
-    )
-    link = StudentContact(
-        source_id="00000-c1",
-        student_id="00000",
-        contact_id="c1",
-        relationship="Mother",
-        parental_responsibility=True,
-        portal_access=True,
-        lives_with=True,
-        court_order=False,
-        priority=1,
-    )
+    bay = school("100", "Bay Elementary", "America/Los_Angeles")
+    parent = contact("c1", "Ada", "Parent", "ada@example.org")
     # Recorded an hour before NOW: past the 30-minute lag, so only the same-day rule decides.
     marks = [
         mark(TODAY, NOW - dt.timedelta(hours=1)),
         mark(TODAY - dt.timedelta(days=1), NOW - dt.timedelta(days=1)),
     ]
-    return {"schools": [school], "students": [student(0)], "contacts": [parent, link], "attendance": marks}
+    return {
+        "schools": [bay],
+        "students": [student(0)],
+        "contacts": [parent, link("00000", "c1")],
+        "attendance": marks,
+    }
 
 
 @pytest.fixture
@@ -80,17 +68,8 @@ def client(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[TestClient, dict[s
     )
     assert out.status == "published"
     idx = cache.keyring.index
+    account_id = add_guardian(cache, "c1", "ada@example.org")
     with cache.engine.begin() as conn:
-        account_id = accounts.create(
-            conn,
-            cache.keyring,
-            role="guardian",
-            source="sis",
-            subject_ref=idx.ref("sis", "contact", "c1"),
-            username="ada@example.org",
-            password="Correct horse battery 9",
-            aup_version=config.access.aup.version,
-        )
         token, _ = sessions.create(conn, account_id, config.access)
     with TestClient(create_app(config, cache, clock=lambda: NOW)) as c:
         yield c, {"Authorization": f"Bearer {token}"}, idx.ref("sis", "student", "00000")

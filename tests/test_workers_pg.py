@@ -15,7 +15,7 @@ from sqlalchemy import text
 from cache.store import open_cache
 from config.loader import load
 from config.secrets import SecretResolver
-from tests.fake_source import write_config, write_state
+from tests.support.fake_source import MODULE, write_config, write_state
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +43,7 @@ def test_two_worker_processes_never_run_one_connector_at_the_same_time(
     )
     # The schema exists before the workers start, as after `portico` has run once.
     cache = open_cache(load(str(path)).config, SecretResolver(base_dir=tmp_path))
-    cmd = [sys.executable, "-m", "tests.fake_source", "--config", str(path), "worker"]
+    cmd = [sys.executable, "-m", MODULE, "--config", str(path), "worker"]
     workers = [
         subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for _ in range(2)

@@ -1,6 +1,6 @@
 """kill -9 at random points of `portico sync`, repeated; then check the cache is whole.
 
-Used by ``tests/test_kill9.py`` (30 kills) and ``scripts/kill9`` (200). Each round
+Used by ``tests/integration/test_kill9.py`` (30 kills) and ``scripts/kill9`` (200). Each round
 forks a child that runs the real ``portico sync`` command (forking a process that has
 already imported everything saves the interpreter start-up per round), then SIGKILLs
 it at a random instant within the measured length of a sync. The source alternates
@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.fake_source import install, write_config, write_state
+from tests.support.clock import wait_until
+from tests.support.fake_source import install, write_config, write_state
 
 VERSIONS = {"a": 200, "b": 220}
 
@@ -110,12 +111,8 @@ def last_run(db: Path) -> int:
 
 
 def wait_for_run(db: Path, after: int, limit: float = 30.0) -> float:
-    """Poll until a run newer than ``after`` exists; returns the monotonic time it was seen."""
-    deadline = time.monotonic() + limit
-    while last_run(db) <= after:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the sync did not start")
-        time.sleep(0.005)
+    """Wait until a run newer than ``after`` exists; returns the monotonic time it was seen."""
+    wait_until(lambda: last_run(db) > after, limit, "a sync run starting")
     return time.monotonic()
 
 
@@ -150,7 +147,7 @@ def kill_loop(workdir: Path, rounds: int, seed: int = 0) -> Report:
     report.sync_seconds = time.monotonic() - t0
     stop = workdir / "stop-reader"
     reader = subprocess.Popen(
-        [sys.executable, "-m", "tests.kill9", "--read", str(db), "--stop", str(stop)],
+        [sys.executable, "-m", "tests.support.kill9", "--read", str(db), "--stop", str(stop)],
         stdout=subprocess.PIPE,
         text=True,
     )

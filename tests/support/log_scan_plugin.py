@@ -19,8 +19,8 @@ import pytest
 from config.settings import LoggingSettings
 from gateway.ops.logging import configure_logging
 from simulators.district.names import FAMILY_NAMES, FIRST_NAMES
+from tests.support import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
 _state: dict[str, Any] = {}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9_-]{43}(?![\w-])")
@@ -48,7 +48,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def needles() -> dict[str, re.Pattern[str]]:
     names = sorted({n for n in (*FIRST_NAMES, *FAMILY_NAMES) if len(n) >= 4 and n.isalpha()})
     passwords = sorted(
-        {m for p in (ROOT / "tests").glob("*.py") for m in PASSWORD_LITERAL.findall(p.read_text())}
+        {m for p in (REPO / "tests").rglob("*.py") for m in PASSWORD_LITERAL.findall(p.read_text())}
     )
     return {
         "name": re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])"),

@@ -1,4 +1,4 @@
-"""Shared helpers for the Cloud-School-like connector tests: a small uk district and readers."""
+"""The synthetic district as a Cloud-School-like export (one uk school), and its connector."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ from connectors.cloudschool.connector import CloudSchoolConnector
 from connectors.cloudschool.options import Options
 from connectors.records import Record, School
 from simulators.cloudschool.export import ExportSummary, write_export
-from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
+from simulators.district.synthetic import SyntheticDistrict
+from tests.support.district import district as make_district
 
-TODAY = dt.date(2026, 11, 24)
+# The connector's clock: the evening of the district's today, after the school day.
 CLOCK = dt.datetime(2026, 11, 24, 18, 30, tzinfo=dt.UTC)
 
 
 @lru_cache(maxsize=1)
 def district() -> SyntheticDistrict:
-    return SyntheticDistrict(DistrictSpec(seed=11, schools=2, students=40, style="uk", today=TODAY))
+    return make_district(40, style="uk")
 
 
 def school() -> School:

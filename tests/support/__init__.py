@@ -1,0 +1,19 @@
+"""What tests share, in one place (tests/README.md says where a test goes).
+
+- ``config``: a valid config on SQLite or PostgreSQL, and a YAML file of one for the CLI.
+- ``clock``: the synthetic district's today, a movable clock, ``utc()``, and ``wait_until``.
+- ``records``: small hand-made canonical records (students, families, contacts, links).
+- ``connectors``: ``ListConnector`` (records in memory, with a failure knob).
+- ``fake_source``: a connector type driven by a JSON file, for CLI and process tests.
+- ``district``: the one synthetic-district spec family.
+- ``world``: that district synced through the bootstrap, served, with accounts.
+- ``cloudschool``: the district as a Cloud-School-like export and its connector.
+- ``mail``: a real SMTP server on loopback that keeps what it receives.
+- ``kill9``, ``log_scan_plugin``: the helpers behind ``scripts/kill9`` and ``scripts/log_scan``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
