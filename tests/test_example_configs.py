@@ -8,8 +8,9 @@ import pytest
 
 from config.loader import load
 from connectors import registry
+from tests.support import REPO
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "config").glob("*.example.yaml"))
+EXAMPLES = sorted((REPO / "config").glob("*.example.yaml"))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import REPO
+
 NETWORK = {
     "httpx",
     "requests",
@@ -36,10 +37,10 @@ def network_imports(path: Path) -> set[str]:
 def test_only_connectors_and_the_mail_module_import_a_network_library() -> None:
     offenders = {}
     for package in ("cache", "gateway", "config"):
-        for path in sorted((ROOT / package).rglob("*.py")):
-            rel = path.relative_to(ROOT).as_posix()
+        for path in sorted((REPO / package).rglob("*.py")):
+            rel = path.relative_to(REPO).as_posix()
             extra = network_imports(path) - ALLOWED.get(rel, set())
             if extra:
                 offenders[rel] = sorted(extra)
     assert offenders == {}
-    assert network_imports(ROOT / "gateway" / "ops" / "mail.py") == {"smtplib"}  # the check can see an import
+    assert network_imports(REPO / "gateway" / "ops" / "mail.py") == {"smtplib"}  # the check can see an import

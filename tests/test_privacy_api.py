@@ -293,7 +293,7 @@ def test_an_operator_export_holds_every_contact_and_is_audited(
 def test_a_request_whose_mail_failed_is_kept_and_sent_by_corrections_notify(
     tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from simulators.powerschool.server import free_port
+    from tests.support.net import free_port
 
     dead = {"backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": free_port()}
     w = privacy_world(tmp_path, sqlite_url, students=14, mail=dead)

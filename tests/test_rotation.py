@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import stat
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from cache.snapshots.runs import load_state
 from cache.store import open_cache
 from config.secrets import SecretResolver
 from gateway.cli import main
+from tests.support.clock import wait_until
 from tests.support.world import World, privacy_world
 
 
@@ -37,7 +37,7 @@ def test_reads_continue_with_zero_failures_while_keys_rotate(world: World) -> No
     principal = Principal("acc_test", "guardian", "sis", mum)
     stop = threading.Event()
     failures: list[str] = []
-    reads = [0]
+    reads, rounds = [0], [0]
 
     def hammer() -> None:
         while not stop.is_set():
@@ -51,17 +51,24 @@ def test_reads_continue_with_zero_failures_while_keys_rotate(world: World) -> No
                     assert students
                     for s in students:
                         reads[0] += 1 + len(reader.records(s, "attendance", limit=20))
+                rounds[0] += 1
             except Exception as exc:  # noqa: BLE001 - every failure is the finding
                 failures.append(f"{type(exc).__name__}: {exc}")
 
     t = threading.Thread(target=hammer)
     t.start()
-    time.sleep(0.2)
-    results = [rotate(world.cache.keyring, key_file, settle_s=0.1) for _ in range(4)]
-    time.sleep(0.2)
-    stop.set()
-    t.join()
-    api.dispose()
+    try:
+        wait_until(lambda: rounds[0] or failures, what="the reader's first round")
+        results = [rotate(world.cache.keyring, key_file, settle_s=0.1) for _ in range(4)]
+        rotated = rounds[0]
+        # Two more whole rounds after the last rotation: reads under the new key only.
+        wait_until(
+            lambda: (rounds[0] >= rotated + 2 and reads[0] > 100) or failures, what="reads after rotating"
+        )
+    finally:
+        stop.set()
+        t.join()
+        api.dispose()
     assert failures == []
     assert reads[0] > 100
     assert results[0].retired == [first_kek] and all(r.kept == {} for r in results)

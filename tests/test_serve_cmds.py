@@ -6,15 +6,14 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from simulators.powerschool.server import free_port
+from tests.support import REPO
+from tests.support.clock import wait_until
 from tests.support.fake_source import MODULE, write_config, write_state
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.net import free_port
 
 
 def test_serve_answers_health_checks_runs_scheduled_syncs_and_stops_on_sigterm(
@@ -24,27 +23,26 @@ def test_serve_answers_health_checks_runs_scheduled_syncs_and_stops_on_sigterm(
     path = write_config(tmp_path, sqlite_url, schedule={"interval": 1})
     port = free_port()
     cmd = [sys.executable, "-m", MODULE, "--config", str(path), "serve", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ready = None
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def ready() -> httpx.Response | None:
+        try:
+            r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+        except httpx.TransportError:
+            return None
+        return r if r.status_code == 200 else None
+
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                if ready.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        # /readyz turns 200 once the scheduler's first sync has published a snapshot.
+        wait_until(ready, 30, "GET /readyz answering 200")
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
     finally:
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=30)[0]
+        print(output[-3000:])  # shown by pytest when the test fails
     # Every line is structured, uvicorn's and APScheduler's included.
     events = [json.loads(line)["event"] for line in output.splitlines() if line.strip()]
     assert health.status_code == 200
-    # /readyz turns 200 once the scheduler's first sync has published a snapshot.
-    assert ready is not None and ready.status_code == 200, output[-2000:]
     assert "sync.finished" in events and "scheduler.job" in events
     assert events[-1] == "serve.stopped"  # the scheduler was shut down, not killed
     assert proc.returncode == 0, output[-2000:]

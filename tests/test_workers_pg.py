@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,9 @@ from sqlalchemy import text
 from cache.store import open_cache
 from config.loader import load
 from config.secrets import SecretResolver
+from tests.support import REPO
+from tests.support.clock import wait_until
 from tests.support.fake_source import MODULE, write_config, write_state
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def finished_runs(cache) -> list[tuple[float, float]]:
@@ -45,17 +44,16 @@ def test_two_worker_processes_never_run_one_connector_at_the_same_time(
     cache = open_cache(load(str(path)).config, SecretResolver(base_dir=tmp_path))
     cmd = [sys.executable, "-m", MODULE, "--config", str(path), "worker"]
     workers = [
-        subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for _ in range(2)
     ]
     try:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and len(finished_runs(cache)) < 5:
-            time.sleep(0.3)
+        wait_until(lambda: len(finished_runs(cache)) >= 5, 40, "five finished runs")
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)
         logs = [w.communicate(timeout=30)[0] for w in workers]
+        print("\n".join(log[-2000:] for log in logs))  # shown by pytest when the test fails
     runs = finished_runs(cache)
     cache.dispose()
     events = [[json.loads(line) for line in log.splitlines() if line.startswith("{")] for log in logs]
