@@ -1,0 +1,127 @@
+"""Snapshots publish atomically, detect changes and deletes, hold on drops, survive failures."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from cache.store import open_cache
+from gateway.sync.engine import SyncEngine, decide
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector
+from tests.support.records import family
+
+
+def visible_count(cache, kind: str) -> int:
+    with cache.engine.connect() as conn:
+        pub = conn.execute(text("SELECT published_run FROM source_state WHERE source='sis'")).scalar()
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM record WHERE kind=:k AND valid_from <= :p AND (valid_to IS NULL OR valid_to > :p)"
+            ),
+            {"k": kind, "p": pub},
+        ).scalar()
+
+
+@pytest.fixture
+def setup(tmp_path: Path, db_url: str):
+    config, secrets = make_config(tmp_path, db_url)
+    cache = open_cache(config, secrets)
+    yield cache, SyncEngine(cache.engine, cache.keyring, config, config.connectors[0])
+    cache.dispose()
+
+
+def test_first_sync_publishes_every_record(setup) -> None:
+    cache, engine = setup
+    out = engine.run(ListConnector("sis", family(120)))
+    assert out.status == "published", out
+    assert out.counts["student"]["added"] == 120
+    assert visible_count(cache, "student") == 120
+    assert visible_count(cache, "link") == 120
+
+
+def test_unchanged_records_are_not_rewritten_and_changes_are_counted(setup) -> None:
+    cache, engine = setup
+    data = family(60)
+    engine.run(ListConnector("sis", data))
+    with cache.engine.connect() as conn:
+        before = dict(conn.execute(text("SELECT ref, id FROM record WHERE kind='student'")).all())
+    data["students"][3] = dataclasses.replace(data["students"][3], homeroom="8B")
+    out = engine.run(ListConnector("sis", data))
+    assert out.counts["student"] == {"added": 0, "changed": 1, "unchanged": 59, "deleted": 0, "rejected": 0}
+    with cache.engine.connect() as conn:
+        after = dict(
+            conn.execute(text("SELECT ref, id FROM record WHERE kind='student' AND valid_to IS NULL")).all()
+        )
+    assert sum(1 for ref, i in after.items() if before.get(ref) != i) == 1
+
+
+def test_a_record_missing_from_a_full_pull_is_deleted(setup) -> None:
+    cache, engine = setup
+    data = family(60)
+    engine.run(ListConnector("sis", data))
+    del data["students"][0]
+    out = engine.run(ListConnector("sis", data))
+    assert out.status == "published"
+    assert out.counts["student"]["deleted"] == 1
+    assert visible_count(cache, "student") == 59
+
+
+def test_a_large_drop_is_held_and_the_last_good_snapshot_keeps_serving(setup) -> None:
+    cache, engine = setup
+    data = family(50)
+    engine.run(ListConnector("sis", data))
+    data["students"] = data["students"][:20]
+    out = engine.run(ListConnector("sis", data))
+    assert out.status == "held"
+    assert any("30 of 50 student records would be removed" in r for r in out.hold_reasons)
+    assert visible_count(cache, "student") == 50
+    assert decide(cache.engine, "sis", out.run_id, approve=True, by="test") == "published"
+    assert visible_count(cache, "student") == 20
+
+
+def test_a_failed_sync_leaves_the_previous_snapshot_whole(setup) -> None:
+    cache, engine = setup
+    data = family(120)
+    engine.run(ListConnector("sis", data))
+    data["students"] = [dataclasses.replace(s, homeroom="9Z") for s in data["students"]]
+    failing = ListConnector("sis", data)
+    failing.fail_in = "contacts"
+    out = engine.run(failing)
+    assert out.status == "failed" and out.error_class == "SourceUnavailableError"
+    assert visible_count(cache, "student") == 120
+    with cache.engine.connect() as conn:
+        staged = conn.execute(
+            text("SELECT count(*) FROM record WHERE valid_from = :r"), {"r": out.run_id}
+        ).scalar()
+        retired = conn.execute(
+            text("SELECT count(*) FROM record WHERE valid_to = :r"), {"r": out.run_id}
+        ).scalar()
+    assert staged == 0 and retired == 0
+    assert engine.run(ListConnector("sis", data)).status == "published"
+
+
+def test_an_empty_first_sync_is_held_not_published(setup) -> None:
+    cache, engine = setup
+    out = engine.run(ListConnector("sis", {"students": [], "contacts": []}))
+    assert out.status == "held"
+    with cache.engine.connect() as conn:
+        assert conn.execute(text("SELECT published_run FROM source_state")).scalar() is None
+
+
+def test_opening_an_older_cache_adds_indexes_introduced_since(tmp_path: Path, db_url: str) -> None:
+    from sqlalchemy import inspect
+
+    config, secrets = make_config(tmp_path, db_url)
+    cache = open_cache(config, secrets)
+    with cache.engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_record_retired"))
+    cache.dispose()
+    cache = open_cache(config, secrets)
+    try:
+        assert "ix_record_retired" in {i["name"] for i in inspect(cache.engine).get_indexes("record")}
+    finally:
+        cache.dispose()
