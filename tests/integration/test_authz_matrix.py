@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from connectors import records as r
-from gateway.access import holds
 from tests.support.world import STUDENT_ROUTES, World, build_world
 
 NOWHERE = "AAAAAAAAAAAAAAAAAAAAAA"
@@ -183,27 +182,8 @@ def test_no_principal_sees_a_student_the_policy_does_not_allow_and_every_refusal
     # child-protection hold; contacts the SIS does not entitle get accounts by hand.
     held_contact = c.split_household[2]
     protected_child = next(ln.student_id for ln in oracle.links if ln.contact_id == c.two_child_contact)
-    with s.cache.engine.begin() as conn:
-        holds.place(
-            conn,
-            s.cache.keyring,
-            source="sis",
-            subject="contact",
-            ref=s.ref("contact", held_contact),
-            kind="court-order",
-            reason="order 12",
-            by="test",
-        )
-        holds.place(
-            conn,
-            s.cache.keyring,
-            source="sis",
-            subject="student",
-            ref=s.ref("student", protected_child),
-            kind="child-protection",
-            reason="referral",
-            by="test",
-        )
+    s.hold("contact", held_contact, "court-order", "order 12")
+    s.hold("student", protected_child, "child-protection", "referral")
     oracle.held_contacts.add(held_contact)
     oracle.held_students.add(protected_child)
     by_hand = [c.no_responsibility_contact, c.no_portal_contact, c.court_order_link[1], held_contact]

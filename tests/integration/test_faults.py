@@ -29,6 +29,7 @@ from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.core import PowerSchoolSim
 from simulators.powerschool.server import free_port, make_app, run_in_thread
 from tests.support.config import make_config
+from tests.support.snapshots import published_refs
 from tests.support.world import add_guardian
 
 CID, SECRET = "fault-client", "fault-secret"
@@ -94,20 +95,6 @@ def open_engine(tmp_path: Path, db_url: str, **cache_overrides: Any) -> tuple[Ca
         config = config.model_copy(update={"cache": config.cache.model_copy(update=cache_overrides)})
     cache = open_cache(config, SecretResolver(base_dir=tmp_path))
     return cache, SyncEngine(cache.engine, cache.keyring, config, config.connectors[0])
-
-
-def visible(cache: Cache, kind: str) -> set[str]:
-    with cache.engine.connect() as conn:
-        return set(
-            conn.execute(
-                text(
-                    "SELECT r.ref FROM record r JOIN source_state s ON s.source = r.source "
-                    "WHERE r.kind = :k AND r.valid_from <= s.published_run "
-                    "AND (r.valid_to IS NULL OR r.valid_to > s.published_run)"
-                ),
-                {"k": kind},
-            ).scalars()
-        )
 
 
 def test_sis_down_for_ten_runs_every_api_read_answers_200_from_the_last_snapshot_and_turns_stale(
@@ -263,7 +250,7 @@ def test_records_inserted_and_deleted_during_a_full_pull_never_go_silently_missi
         for rec in p.records
     }
     idx = cache.keyring.index
-    published = visible(cache, kind)
+    published = published_refs(cache, kind)
     cache.dispose()
     show(
         capsys,

@@ -33,7 +33,7 @@ from cache.store import Cache, open_cache
 from cache.tables.accounts import Account
 from cache.types import utcnow
 from config.settings import PorticoConfig
-from gateway.access import accounts, security, sessions
+from gateway.access import accounts, holds, security, sessions
 from gateway.access.security import hash_password
 from gateway.api.app import create_app
 from gateway.bootstrap import Application, build_application
@@ -170,6 +170,26 @@ class World:
                 aup_accepted_at=self.clock(),
             )
         return self.users[label]
+
+    def visible(self, account_id: str) -> set[str]:
+        """The public ids of the students ``GET /v1/students`` lists for the account."""
+        r = self.get("/v1/students", self.headers(account_id))
+        assert r.status_code == 200, r.text
+        return {x["id"] for x in r.json()["data"]}
+
+    def hold(self, subject: str, source_id: str, kind: str, reason: str = "test") -> None:
+        """A hold on a contact's or a student's access, as an officer places one."""
+        with self.cache.engine.begin() as conn:
+            holds.place(
+                conn,
+                self.cache.keyring,
+                source=self.source,
+                subject=subject,
+                ref=self.ref(subject, source_id),
+                kind=kind,
+                reason=reason,
+                by="test",
+            )
 
     def headers(self, account_id: str) -> dict[str, str]:
         """A session made directly (no sign-in): its bearer header."""

@@ -13,17 +13,7 @@ from gateway.sync.engine import SyncEngine, decide
 from tests.support.config import make_config
 from tests.support.connectors import ListConnector
 from tests.support.records import family
-
-
-def visible_count(cache, kind: str) -> int:
-    with cache.engine.connect() as conn:
-        pub = conn.execute(text("SELECT published_run FROM source_state WHERE source='sis'")).scalar()
-        return conn.execute(
-            text(
-                "SELECT count(*) FROM record WHERE kind=:k AND valid_from <= :p AND (valid_to IS NULL OR valid_to > :p)"
-            ),
-            {"k": kind, "p": pub},
-        ).scalar()
+from tests.support.snapshots import published_refs
 
 
 @pytest.fixture
@@ -39,8 +29,8 @@ def test_first_sync_publishes_every_record(setup) -> None:
     out = engine.run(ListConnector("sis", family(120)))
     assert out.status == "published", out
     assert out.counts["student"]["added"] == 120
-    assert visible_count(cache, "student") == 120
-    assert visible_count(cache, "link") == 120
+    assert len(published_refs(cache, "student")) == 120
+    assert len(published_refs(cache, "link")) == 120
 
 
 def test_unchanged_records_are_not_rewritten_and_changes_are_counted(setup) -> None:
@@ -67,7 +57,7 @@ def test_a_record_missing_from_a_full_pull_is_deleted(setup) -> None:
     out = engine.run(ListConnector("sis", data))
     assert out.status == "published"
     assert out.counts["student"]["deleted"] == 1
-    assert visible_count(cache, "student") == 59
+    assert len(published_refs(cache, "student")) == 59
 
 
 def test_a_large_drop_is_held_and_the_last_good_snapshot_keeps_serving(setup) -> None:
@@ -78,9 +68,9 @@ def test_a_large_drop_is_held_and_the_last_good_snapshot_keeps_serving(setup) ->
     out = engine.run(ListConnector("sis", data))
     assert out.status == "held"
     assert any("30 of 50 student records would be removed" in r for r in out.hold_reasons)
-    assert visible_count(cache, "student") == 50
+    assert len(published_refs(cache, "student")) == 50
     assert decide(cache.engine, "sis", out.run_id, approve=True, by="test") == "published"
-    assert visible_count(cache, "student") == 20
+    assert len(published_refs(cache, "student")) == 20
 
 
 def test_a_failed_sync_leaves_the_previous_snapshot_whole(setup) -> None:
@@ -92,7 +82,7 @@ def test_a_failed_sync_leaves_the_previous_snapshot_whole(setup) -> None:
     failing.fail_in = "contacts"
     out = engine.run(failing)
     assert out.status == "failed" and out.error_class == "SourceUnavailableError"
-    assert visible_count(cache, "student") == 120
+    assert len(published_refs(cache, "student")) == 120
     with cache.engine.connect() as conn:
         staged = conn.execute(
             text("SELECT count(*) FROM record WHERE valid_from = :r"), {"r": out.run_id}

@@ -26,12 +26,6 @@ def s(tmp_path: Path, db_url: str) -> Iterator[World]:
     served.close()
 
 
-def visible(s: World, account_id: str) -> set[str]:
-    r = s.get("/v1/students", s.headers(account_id))
-    assert r.status_code == 200, r.text
-    return {x["id"] for x in r.json()["data"]}
-
-
 def guardians_of(s: World, student_id: str) -> list[str]:
     return [ln.contact_id for ln in s.district.iter("link") if ln.student_id == student_id]  # type: ignore[union-attr]
 
@@ -52,7 +46,7 @@ def test_one_account_per_person_however_many_children_and_never_merged_on_names(
     c = s.district.cases
     mum = s.ensure_account("guardian", c.two_child_contact)
     kids = {ln.student_id for ln in s.district.iter("link") if ln.contact_id == c.two_child_contact}  # type: ignore[union-attr]
-    assert len(kids) == 2 and visible(s, mum.id) == {s.ref("student", k) for k in kids}
+    assert len(kids) == 2 and s.visible(mum.id) == {s.ref("student", k) for k in kids}
     a, b = (s.account_of("guardian", x) for x in c.same_name_contacts)
     assert a is not None and b is not None and a.id != b.id
     again = provision.provision(s.cache, s.cache.config, "sis", today=s.clock().date())
@@ -64,20 +58,10 @@ def test_a_contact_hold_revokes_at_once_survives_later_syncs_and_release_restore
     account = s.ensure_account("guardian", apart)
     h = s.headers(account.id)
     assert s.get("/v1/students", h).status_code == 200
-    with s.cache.engine.begin() as conn:
-        holds.place(
-            conn,
-            s.cache.keyring,
-            source="sis",
-            subject="contact",
-            ref=s.ref("contact", apart),
-            kind="court-order",
-            reason="order",
-            by="t",
-        )
+    s.hold("contact", apart, "court-order", "order")
     assert s.get("/v1/students", h).status_code == 401  # every session died with the revocation
     s.sync()
-    assert visible(s, account.id) == set()
+    assert s.visible(account.id) == set()
     me = s.get("/v1/me", s.headers(account.id)).json()["data"]
     assert me["students"] == [] and me["notice"] == UNAVAILABLE
     assert "court" not in str(me).lower() and "order" not in str(me).lower()
@@ -88,7 +72,7 @@ def test_a_contact_hold_revokes_at_once_survives_later_syncs_and_release_restore
             )
             == 1
         )
-    assert visible(s, account.id) == {s.ref("student", kid)}
+    assert s.visible(account.id) == {s.ref("student", kid)}
 
 
 def test_a_child_protection_hold_removes_every_guardian_but_not_the_student_or_siblings(s: World) -> None:
@@ -97,20 +81,10 @@ def test_a_child_protection_hold_removes_every_guardian_but_not_the_student_or_s
     protected, sibling = kids
     parents = [s.ensure_account("guardian", g) for g in guardians_of(s, protected)]
     assert len(parents) == 2
-    with s.cache.engine.begin() as conn:
-        holds.place(
-            conn,
-            s.cache.keyring,
-            source="sis",
-            subject="student",
-            ref=s.ref("student", protected),
-            kind="child-protection",
-            reason="referral",
-            by="t",
-        )
+    s.hold("student", protected, "child-protection", "referral")
     for p in parents:
         h = s.headers(p.id)
-        assert visible(s, p.id) == {s.ref("student", sibling)}
+        assert s.visible(p.id) == {s.ref("student", sibling)}
         gone = s.get(f"/v1/students/{s.ref('student', protected)}/attendance", h)
         nowhere = s.get("/v1/students/AAAAAAAAAAAAAAAAAAAAAA/attendance", h)
         assert (
@@ -119,7 +93,7 @@ def test_a_child_protection_hold_removes_every_guardian_but_not_the_student_or_s
             == (404, nowhere.content)
         )
     own = s.ensure_account("student", protected)
-    assert visible(s, own.id) == {s.ref("student", protected)}
+    assert s.visible(own.id) == {s.ref("student", protected)}
 
 
 def test_holds_refuse_kinds_that_do_not_fit_the_subject(s: World) -> None:
@@ -139,19 +113,9 @@ def test_holds_refuse_kinds_that_do_not_fit_the_subject(s: World) -> None:
 def test_an_adult_students_written_request_ends_parent_access_at_once(s: World) -> None:
     c = s.district.cases
     father = s.ensure_account("guardian", guardians_of(s, c.turning_18)[0])
-    assert s.ref("student", c.turning_18) in visible(s, father.id)
-    with s.cache.engine.begin() as conn:
-        holds.place(
-            conn,
-            s.cache.keyring,
-            source="sis",
-            subject="student",
-            ref=s.ref("student", c.turning_18),
-            kind="student-request",
-            reason="letter",
-            by="t",
-        )
-    assert s.ref("student", c.turning_18) not in visible(s, father.id)
+    assert s.ref("student", c.turning_18) in s.visible(father.id)
+    s.hold("student", c.turning_18, "student-request", "letter")
+    assert s.ref("student", c.turning_18) not in s.visible(father.id)
 
 
 def test_parent_access_to_an_18_year_old_ends_after_30_june_of_that_school_year(s: World) -> None:
@@ -162,18 +126,18 @@ def test_parent_access_to_an_18_year_old_ends_after_30_june_of_that_school_year(
     turns_18 = dob.replace(year=dob.year + 18)
     assert s.district.year_start < turns_18 < s.district.year_end
     s.clock.move_to(turns_18 + dt.timedelta(days=1))
-    assert ref in visible(s, father.id)
+    assert ref in s.visible(father.id)
     s.clock.move_to(dt.date(s.district.year_end.year, 6, 30))
-    assert ref in visible(s, father.id)
+    assert ref in s.visible(father.id)
     s.clock.move_to(dt.date(s.district.year_end.year, 7, 1))
-    assert ref not in visible(s, father.id)
+    assert ref not in s.visible(father.id)
 
 
 def test_students_see_only_their_own_records(s: World) -> None:
     c = s.district.cases
     me = s.ensure_account("student", c.student_login)
     h = s.headers(me.id)
-    assert visible(s, me.id) == {s.ref("student", c.student_login)}
+    assert s.visible(me.id) == {s.ref("student", c.student_login)}
     other = next(st.source_id for st in s.district.iter("student") if st.source_id != c.student_login)
     assert s.get(f"/v1/students/{s.ref('student', other)}/grades", h).status_code == 404
     assert s.get(f"/v1/students/{s.ref('student', c.student_login)}/grades", h).status_code == 200
@@ -217,7 +181,7 @@ def test_a_parent_never_sees_more_than_an_unlinked_student_profile_would_allow(s
     c = s.district.cases
     account = s.ensure_account("guardian", c.two_child_contact)
     h = s.headers(account.id)
-    sid = next(iter(visible(s, account.id)))
+    sid = next(iter(s.visible(account.id)))
     body = s.get(f"/v1/students/{sid}", h).text
     st = next(x for x in s.district.iter("student") if s.ref("student", x.source_id) == sid)
     assert dataclasses.asdict(st)["date_of_birth"].isoformat() not in body
@@ -241,7 +205,7 @@ def test_a_link_without_responsibility_or_portal_access_or_under_a_court_order_s
     c = s.district.cases
     for cid in (c.no_responsibility_contact, c.no_portal_contact, c.court_order_link[1]):
         account = s.ensure_account("guardian", cid)
-        assert visible(s, account.id) == set()
+        assert s.visible(account.id) == set()
         for sid in guardians_of_contact(s, cid):
             r = s.get(f"/v1/students/{s.ref('student', sid)}/attendance", s.headers(account.id))
             assert r.status_code == 404

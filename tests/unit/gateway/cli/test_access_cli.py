@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 from pydantic import BaseModel
 
 from connectors import registry
 from gateway.cli import main
+from tests.support.config import raw_config, write_yaml
 from tests.support.world import World, build_world, cheap_hashing
 
 
@@ -33,18 +33,14 @@ def s(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Itera
     # "continues": an adult's parents keep access on age alone, so only the request ends it.
     access = {"adult_parent_access": "continues"}
     served = build_world(tmp_path, sqlite_url, access=access)
-    config = {
-        "district": {"name": "Test District", "timezone": "America/New_York"},
-        "cache": {
-            "url": f"sqlite:///{tmp_path / 'cache.db'}",
-            "kek": {"file": str(tmp_path / "kek.key")},
-            "keystore_url": f"sqlite:///{tmp_path / 'keys.db'}",
-        },
-        "connectors": [{"name": "sis", "type": "fake"}],
-        "access": access,
-        "mail": {"backend": "outbox", "outbox_dir": str(tmp_path / "outbox")},
-    }
-    (tmp_path / "portico.yaml").write_text(yaml.safe_dump(config))
+    config = raw_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'cache.db'}",
+        connectors=[{"name": "sis", "type": "fake"}],
+        access=access,
+        mail={"backend": "outbox", "outbox_dir": str(tmp_path / "outbox")},
+    )
+    write_yaml(tmp_path / "portico.yaml", config)
     yield served
     served.close()
 
@@ -54,10 +50,6 @@ def run(tmp_path: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def visible(s: World, account_id: str) -> set[str]:
-    return {x["id"] for x in s.get("/v1/students", s.headers(account_id)).json()["data"]}
-
-
 def test_hold_list_and_release_from_the_command_line(s: World, tmp_path: Path) -> None:
     kid, _, apart = s.district.cases.split_household
     account = s.ensure_account("guardian", apart)
@@ -65,12 +57,12 @@ def test_hold_list_and_release_from_the_command_line(s: World, tmp_path: Path) -
         tmp_path, "access", "hold", "--contact", apart, "--kind", "aup-breach", "--reason", "shared login"
     )
     assert code == 0, out
-    assert visible(s, account.id) == set()
+    assert s.visible(account.id) == set()
     code, out = run(tmp_path, "access", "list")
     assert "contact\taup-breach" in out and "shared login" not in out
     code, out = run(tmp_path, "access", "release", "--contact", apart)
     assert code == 0 and "1 hold released" in out
-    assert visible(s, account.id) == {s.ref("student", kid)}
+    assert s.visible(account.id) == {s.ref("student", kid)}
 
 
 def test_a_student_request_is_refused_under_18_and_recorded_for_an_adult(s: World, tmp_path: Path) -> None:
@@ -79,10 +71,10 @@ def test_a_student_request_is_refused_under_18_and_recorded_for_an_adult(s: Worl
     assert code == 2 and "under 18" in out
     father = next(ln.contact_id for ln in s.district.iter("link") if ln.student_id == c.adult)  # type: ignore[union-attr]
     account = s.ensure_account("guardian", father)
-    assert s.ref("student", c.adult) in visible(s, account.id)
+    assert s.ref("student", c.adult) in s.visible(account.id)
     code, out = run(tmp_path, "access", "student-request", "--student", c.adult)
     assert code == 0, out
-    assert s.ref("student", c.adult) not in visible(s, account.id)
+    assert s.ref("student", c.adult) not in s.visible(account.id)
 
 
 def test_invite_writes_an_activation_mail_and_disable_ends_sessions(s: World, tmp_path: Path) -> None:
@@ -100,14 +92,12 @@ def test_invite_writes_an_activation_mail_and_disable_ends_sessions(s: World, tm
 def test_hold_changes_are_recorded_in_the_audit_chain_and_hidden_from_parents(tmp_path: Path, sqlite_url: str) -> None:
     from sqlalchemy import text
 
-    from cache.keys.crypto import new_kek_line
     from cache.store import open_cache
     from gateway.access import holds
     from gateway.privacy import audit
     from gateway.privacy.accesslog import HIDDEN_CATEGORIES
     from tests.support.config import make_config
 
-    (tmp_path / "kek.key").write_text(new_kek_line() + "\n")
     config, secrets = make_config(tmp_path, sqlite_url)
     cache = open_cache(config, secrets)
     try:
