@@ -2,7 +2,7 @@
 pages, (c) the ceiling of plain executemany rows of the same size, all in one run.
 
 Each measurement runs in its own process so peak RSS belongs to that measurement alone.
-Usage: scripts/bench_sync [--students N] [--sizes N,N] [--out docs/PERFORMANCE.md]
+Usage: scripts/bench_sync [--students N] [--sizes N,N] [--out FILE]   (figures: docs/PERFORMANCE-sync.md)
 """
 
 from __future__ import annotations
