@@ -1,4 +1,4 @@
-"""Each rule of DESIGN.md's access-policy table, against the synthetic district."""
+"""Each rule of the access policy (docs/access.md), against the synthetic district."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The data routes of API.md against the synthetic district: shapes, lag, ranges, paging, methods."""
+"""The data routes against the synthetic district: shapes, lag, ranges, paging, methods."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The contract is published at /openapi.json: every route of API.md, one operation each."""
+"""The contract is published at /openapi.json: every route of the API contract (CONTRACT), one operation each."""
 
 from __future__ import annotations
 
