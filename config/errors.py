@@ -2,6 +2,7 @@
 
     PorticoError
     ├── ConfigError               refuse to start; names file, key path and line
+    ├── SecretMissing             a referenced secret is not available; names where it looked (config/secrets.py)
     ├── SourceError               something about a source (SIS) went wrong
     │   ├── SourceUnavailableError    transient: retry later (timeouts, 5xx, 429, refused)
     │   ├── SourceAuthError           stop: an operator must fix credentials or rights
@@ -10,7 +11,14 @@
     ├── RecordError               one record is bad: set it aside with its reason, count it
     ├── ReadOnlyViolation         a request that could write to a source was refused
     ├── SnapshotHeld              guards held a snapshot for an operator's approval
-    └── SnapshotUnavailableError  nothing published yet: the API answers 503
+    ├── SnapshotUnavailableError  nothing published yet: the API answers 503
+    ├── KeyError_                 a key is missing, malformed or wrong (cache/keys/crypto.py)
+    ├── DecryptionError           a ciphertext failed authentication: wrong key, moved or tampered (cache/keys/crypto.py)
+    ├── PurgeError                a purge could not run: a sync holds the lock, or a bad reason code (gateway/privacy/purge.py)
+    └── MailError                 a message could not be handed to the mail backend (gateway/ops/mail.py)
+
+The tree is checked against the classes (``tests/repo/test_docs.py``): a new error
+class appears here, under its parent, or the tests fail.
 
 Every message is safe to log: it may name files, rows, keys, fields, streams and
 counts, never record contents, response bodies, tokens or passwords.
