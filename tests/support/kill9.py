@@ -204,7 +204,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         t0 = time.monotonic()
-        report = kill_loop(Path(tmp), args.runs, args.seed)
+        report = kill_loop(Path(tmp).resolve(), args.runs, args.seed)
         print(json.dumps(report.__dict__, indent=2))
         print(f"{args.runs} kills in {time.monotonic() - t0:.0f}s", file=sys.stderr)
     ok = not report.bad_reads and not report.integrity_failures and report.final_status == "published"
