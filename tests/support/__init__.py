@@ -8,7 +8,9 @@
 - ``district``: the one synthetic-district spec family.
 - ``world``: that district synced through the bootstrap, served, with accounts.
 - ``cloudschool``: the district as a Cloud-School-like export and its connector.
+- ``snapshots``: what a published snapshot holds, read with plain SQL (an oracle).
 - ``mail``: a real SMTP server on loopback that keeps what it receives.
+- ``net``: free loopback ports, and an ASGI app served by uvicorn from a thread.
 - ``kill9``, ``log_scan_plugin``: the helpers behind ``scripts/kill9`` and ``scripts/log_scan``.
 """
 
