@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from cache.migrations import runner as migrations
 from config.errors import SourceUnavailableError
 from connectors import registry
 from connectors.base import KnownRows, Page, StreamInfo
@@ -70,9 +71,10 @@ def install() -> None:
     registry._BUILTINS["fake"] = f"{MODULE}:CONNECTOR_TYPE"
 
 
-def write_config(tmp_path: Path, db_url: str, **connector: Any) -> Path:
+def write_config(tmp_path: Path, db_url: str, *, migrate: bool = True, **connector: Any) -> Path:
     """``tmp_path/portico.yaml`` with one ``fake`` connector named ``sis`` reading
-    ``tmp_path/source.json`` (``connector`` overrides its YAML entry), logging JSON."""
+    ``tmp_path/source.json`` (``connector`` overrides its YAML entry), logging JSON; its
+    databases upgraded as ``portico db upgrade`` would (unless ``migrate`` is False)."""
     sis: dict[str, Any] = {
         "name": "sis",
         "type": "fake",
@@ -80,7 +82,10 @@ def write_config(tmp_path: Path, db_url: str, **connector: Any) -> Path:
         **connector,
     }
     raw = raw_config(tmp_path, db_url, connectors=[sis], logging={"format": "json"})
-    return write_yaml(tmp_path / "portico.yaml", raw)
+    path = write_yaml(tmp_path / "portico.yaml", raw)
+    if migrate:
+        migrations.upgrade(db_url, f"sqlite:///{tmp_path / 'keys.db'}")
+    return path
 
 
 if __name__ == "__main__":
