@@ -32,7 +32,7 @@ from tests.support.config import make_config
 from tests.support.connectors import ListConnector
 from tests.support.fake_source import install, write_config
 
-FIXTURES = Path(__file__).parent / "fixtures" / "pre_migrations"
+FIXTURES = Path(__file__).parent / "pre_migrations"
 VERSION_TABLES = {"alembic_version", "alembic_version_keystore"}
 
 
