@@ -7,7 +7,7 @@ code declares (``cache/tables/*`` for the cache line; the keystore's and the aud
 anchors' for the keystore line) and writes the next revision (c0002, c0003 ... or k0002
 ...) into ``cache/migrations/versions/`` or ``cache/migrations/keystore/``. Read and
 edit it before committing: autogenerate does not see renames, and data changes
-(backfills) are written by hand. ``tests/test_migrations.py`` then proves that the
+(backfills) are written by hand. ``tests/unit/cache/migrations/test_migrations.py`` then proves that the
 revisions build exactly the declared schema, on SQLite and PostgreSQL.
 """
 
