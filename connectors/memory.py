@@ -42,8 +42,9 @@ class MemoryConnector:
     ) -> Iterator[Page]:
         records = self.data[stream]
         for start in range(0, len(records), self.page_size):
-            yield Page(records=records[start : start + self.page_size], full=True, expected_total=len(records))
+            yield Page(
+                records=records[start : start + self.page_size], full=True, expected_total=len(records)
+            )
 
     def close(self) -> None:
         pass
-
