@@ -64,11 +64,11 @@ class Application:
     def after_publish(self) -> list[Hook]:
         """What runs after every publish, in order, wherever the sync ran."""
         return [
-            leavers.after_publish(self.cache.engine, self.cache.keyring, self.config),
+            leavers.after_publish(self.cache.engine, self.cache.keyring, self.config, self.clock),
             maintenance.after_publish(self.cache.engine),
             # Before accounts are made from the links: the audit shows the rule first.
             rule_record.after_publish(self.cache.engine, self.config),
-            provision.after_publish(self.cache, self.config),
+            provision.after_publish(self.cache, self.config, self.clock),
         ]
 
     def sync_engine(self, name: str) -> SyncEngine:

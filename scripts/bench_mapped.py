@@ -3,7 +3,7 @@
 Writes one uk school's preset export (a full year of AM/PM attendance), rewrites its
 attendance file in the layout of Arbor's BI ``ATTENDANCE`` dataset (``STUDENT_ID``,
 ``RAW_MARK``, ``PERIOD`` MORNING/AFTERNOON, ISO ``DATE``, ``NULL`` for empty cells: see
-``tests/data/uk/SOURCE.md``), then in one process times: ``csv.reader`` over the Arbor file
+``tests/support/data/uk/SOURCE.md``), then in one process times: ``csv.reader`` over the Arbor file
 (the ceiling), the preset connector over the preset file (the hand-tuned path, same
 marks), and the mapped layout over the Arbor file with the mapping the README documents
 (null token, row filter, value map, per-file date format). Compare the ratios, not the

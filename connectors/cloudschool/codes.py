@@ -7,7 +7,7 @@ and the DfE statutory guidance *Working together to improve school attendance* (
 families. Categories are the statistical ones: present (``L``, late before the register
 closed, is present and kept apart as ``late``), approved educational activity,
 authorised absence, unauthorised absence, and not counted in possible sessions
-(``not_required``). ``tests/data/dfe-attendance-codes-2024.csv`` lists how each row
+(``not_required``). ``tests/support/data/dfe-attendance-codes-2024.csv`` lists how each row
 was checked.
 
 Codes withdrawn on 19 August 2024 (``H``, ``J``, ``Y``) are

@@ -112,7 +112,7 @@ DEFAULT_ATTENDANCE_CODES: dict[str, AttendanceCode] = _default_codes()
 
 
 class Options(Strict):
-    """``options:`` of a ``type: cloudschool`` connector (see DESIGN.md for the preset)."""
+    """``options:`` of a ``type: cloudschool`` connector (the preset layout: README.md)."""
 
     path: str = Field(min_length=1, description="the export folder (relative to the config file)")
     preset: Literal["cloudschool"] = "cloudschool"

@@ -77,8 +77,9 @@ async def portico(request: Request) -> Portico:
 
 
 async def connection(request: Request) -> AsyncIterator[Connection]:
-    # Handlers are async with short synchronous queries: on two cores this beats a
-    # thread pool (see MEASURED.md and scripts/bench_api).
+    # Handlers are async with short synchronous queries: on two cores, plain ``def``
+    # handlers in the default thread pool collapse under concurrency (GIL contention),
+    # where these do not (scripts/bench_api measures the served path).
     with portico_of(request).cache.engine.connect() as conn:
         yield conn
 

@@ -1,7 +1,7 @@
 """Write a Cloud-School-like export of a synthetic district, with switches for real-file defects.
 
-``write_export(district, out_dir, defects={...})`` writes the DESIGN.md preset layout
-for one school plus ``export_manifest.csv``. Each defect named in ``DEFECTS`` is one
+``write_export(district, out_dir, defects={...})`` writes the preset layout
+(``connectors/cloudschool/README.md``) for one school plus ``export_manifest.csv``. Each defect named in ``DEFECTS`` is one
 thing real exports do; the tests generate one export per defect instead of
 hand-typing fixtures, and IT rehearses with ``portico simulate cloudschool``.
 Single-file defects (header_only, empty_file, truncated, manifest_mismatch) hit the

@@ -1,4 +1,4 @@
-"""Rows of a Cloud-School-like export (DESIGN.md preset) for one school of a synthetic district.
+"""Rows of a Cloud-School-like export (the preset layout) for one school of a synthetic district.
 
 One function per file yields the data rows as lists of strings, in the preset's
 column order. Dates are written DD/MM/YYYY and date-times DD/MM/YYYY HH:MM in the
