@@ -99,10 +99,10 @@ async def totp(ctx: Ctx) -> Response:
             ctx.conn.commit()
             return ctx.redirect("/account?done=totp")
         errors.add("code", ctx._("That code is not right. Enter the 6-digit code your app shows now."))
-    secret = credentials.totp_secret(keyring, account) if account.totp_confirmed_at is None else None
+    pending = credentials.totp_secret(keyring, account) if account.totp_confirmed_at is None else None
     uri = (
-        pyotp.TOTP(secret).provisioning_uri(name=account.id, issuer_name=config.district.name)
-        if secret
+        pyotp.TOTP(pending).provisioning_uri(name=account.id, issuer_name=config.district.name)
+        if pending
         else None
     )
     return ctx.render(
@@ -111,7 +111,7 @@ async def totp(ctx: Ctx) -> Response:
         errors=errors,
         enrolled=account.totp_confirmed_at,
         required=config.access.mfa == "required",
-        secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)) if secret else None,
+        secret=" ".join(pending[i : i + 4] for i in range(0, len(pending), 4)) if pending else None,
         uri=uri,
     )
 

@@ -98,7 +98,7 @@ class Csrf:
         self.session = session_token(request)
         form = request.cookies.get(_name(request, FORM))
         self.new_form_key = None if form and 20 <= len(form) <= 100 else secrets.token_urlsafe(32)
-        self.form_key = form if self.new_form_key is None else self.new_form_key
+        self.form_key: str = self.new_form_key or form or ""
 
     @property
     def token(self) -> str:

@@ -12,6 +12,7 @@ import functools
 import io
 import re
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, numbers
@@ -45,8 +46,8 @@ def _id(tag: str) -> str | None:
 def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
     """The locale for a request: a chosen one (cookie) if supported, else the browser's
     preference order (``q`` weights), else US English."""
-    if chosen in LOCALES:
-        return chosen  # type: ignore[return-value]
+    if chosen is not None and chosen in LOCALES:
+        return chosen
     prefs: list[tuple[float, int, str]] = []
     for i, part in enumerate((accept_language or "")[:500].split(",")[:20]):
         tag, _, params = part.strip().partition(";")
@@ -101,7 +102,7 @@ class Formatter:
         names = dates.get_day_names("abbreviated", locale=self.locale)
         return [names[i] for i in range(7)]
 
-    def datetime(self, value: dt.datetime | str | None, style: str = "medium") -> str:
+    def datetime(self, value: dt.datetime | str | None, style: Literal["medium", "long"] = "medium") -> str:
         if value is None or value == "":
             return ""
         stamp = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
