@@ -26,6 +26,8 @@ class TooLarge(Problem):
 async def read(request: Request) -> dict[str, str]:
     """The posted fields (the first value of each), or 400/413 as a :class:`Problem`."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not kind and request.headers.get("content-length", "0") == "0":
+        return {}  # an empty post: no fields (and so no CSRF token)
     if kind != "application/x-www-form-urlencoded":
         raise Problem(400, "invalid-request", "Invalid request", "Expected a form post.")
     declared = request.headers.get("content-length")
