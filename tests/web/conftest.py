@@ -16,7 +16,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     mp = pytest.MonkeyPatch()
     cheap_hashing(mp)  # sign-in journeys, not hashing cost
     try:
-        yield from live_portal(tmp_path_factory.mktemp("portal"))
+        yield from live_portal(tmp_path_factory.mktemp("portal"), api={"docs": True})
     finally:
         mp.undo()
 
