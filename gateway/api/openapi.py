@@ -9,8 +9,9 @@ as the ``application/problem+json`` they are: 400 for a bad request (never FastA
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gateway.api.schemas import BODIES, Problem
@@ -37,7 +38,9 @@ def _problem(description: str) -> dict[str, Any]:
 
 def finish(document: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(document)
-    models = [(m, "serialization") for m in {*BODIES.values(), Problem}]
+    models: list[tuple[type[BaseModel], Literal["serialization"]]] = [
+        (m, "serialization") for m in {*BODIES.values(), Problem}
+    ]
     refs, defs = models_json_schema(models, ref_template=REF)
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
