@@ -38,9 +38,8 @@ def _problem(description: str) -> dict[str, Any]:
 
 def finish(document: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(document)
-    models: list[tuple[type[BaseModel], Literal["serialization"]]] = [
-        (m, "serialization") for m in [*dict.fromkeys(BODIES.values()), Problem]
-    ]
+    bodies: list[type[BaseModel]] = [*dict.fromkeys(BODIES.values()), Problem]
+    models: list[tuple[type[BaseModel], Literal["serialization"]]] = [(m, "serialization") for m in bodies]
     refs, defs = models_json_schema(models, ref_template=REF)
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
