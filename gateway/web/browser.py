@@ -41,7 +41,12 @@ PAGE_HEADERS = {
 
 def secure(request: Request) -> bool:
     """Secure cookies everywhere but loopback (where browsers may have no TLS to offer)."""
-    return (request.url.hostname or "") not in LOOPBACK
+    found = request.scope.get("portico.secure")
+    if found is None:  # the Host header's name, without building the whole URL
+        host = request.headers.get("host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        found = request.scope["portico.secure"] = name.lower() not in LOOPBACK
+    return bool(found)
 
 
 def _name(request: Request, base: str) -> str:

@@ -25,8 +25,9 @@ NEW_FOR = dt.timedelta(days=30)
 
 def _card(view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
     today = view.today
-    hidden = visibility(view, s).of("attendance").hidden_day == today
-    now_local = view.now.astimezone(visibility(view, s).tz)
+    vis = visibility(view, s)  # the child's windows now, in their school's zone, for every read below
+    hidden = vis.of("attendance").hidden_day == today
+    now_local = view.now.astimezone(vis.tz)
     upcoming = [
         lesson
         for lesson in reads.lessons(view, s, today, today + dt.timedelta(days=7))
@@ -34,7 +35,7 @@ def _card(view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
     ]
     missing = [
         a
-        for a in reads.assignments(view, s, today - dt.timedelta(days=30), today)
+        for a in reads.assignments(view, s, today - dt.timedelta(days=30), today, vis)
         if a["result"] and a["result"]["status"] == "missing"
     ]
     return {
@@ -43,14 +44,16 @@ def _card(view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
         "first_name": reads.first_name(s),
         "school": school,
         "grade_level": s.data["grade_level"],
-        "today": None if hidden else reads.attendance(view, s, today, today),
+        "today": None if hidden else reads.attendance(view, s, today, today, vis),
         "next": upcoming[:3],
-        "grades": reads.grades(view, s, limit=3),
+        "grades": reads.grades(view, s, limit=3, vis=vis),
         "missing": missing[:5],
         "missing_count": len(missing),
-        "points": reads.behaviour(view, s, today - dt.timedelta(days=29), today)["totals"],
+        "points": reads.behaviour(view, s, today - dt.timedelta(days=29), today, vis)["totals"],
         "reports": [
-            r for r in reads.reports(view, s, limit=3) if r["issued_date"] >= (today - NEW_FOR).isoformat()
+            r
+            for r in reads.reports(view, s, limit=3, vis=vis)
+            if r["issued_date"] >= (today - NEW_FOR).isoformat()
         ],
     }
 

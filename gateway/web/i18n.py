@@ -43,6 +43,7 @@ def _id(tag: str) -> str | None:
     return LANGUAGE_DEFAULT.get(parts[0].lower())
 
 
+@functools.lru_cache(maxsize=1024)
 def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
     """The locale for a request: a chosen one (cookie) if supported, else the browser's
     preference order (``q`` weights), else US English."""
@@ -78,10 +79,50 @@ def translations(locale: str) -> Translations:
     return Translations(fp=buf)
 
 
+# What one locale writes for one value: a page shows the same dates, times and numbers
+# again and again (a month of days, a week of lessons), and Babel's formatting is costly.
+_MEMO = 4096
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _date(locale: str, day: dt.date, style: str) -> str:
+    return dates.format_date(day, style, locale=locale)
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _weekday(locale: str, day: dt.date) -> str:
+    return dates.format_skeleton("MMMMEEEEd", day, locale=locale)
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _time(locale: str, t: dt.time) -> str:
+    return dates.format_time(t, "short", locale=locale)
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _datetime(locale: str, local: dt.datetime, style: Literal["medium", "long"]) -> str:
+    # The locale's own date and time order, with minutes (not seconds) for the time.
+    pattern = str(dates.get_datetime_format(style, locale=locale))
+    return pattern.replace("{1}", _date(locale, local.date(), style)).replace(
+        "{0}", _time(locale, local.time())
+    )
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _number(locale: str, value: float) -> str:
+    return numbers.format_decimal(value, locale=locale, decimal_quantization=False)
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _percent(locale: str, value: float) -> str:
+    return numbers.format_percent(value / 100, "#,##0.#%", locale=locale)
+
+
 class Formatter:
     """Dates, times and numbers for one locale, in a given time zone."""
 
     def __init__(self, locale: str, tz: ZoneInfo) -> None:
+        self.code = locale
         self.locale = Locale.parse(locale)
         self.tz = tz
 
@@ -89,13 +130,13 @@ class Formatter:
         if value is None or value == "":
             return ""
         day = dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
-        return dates.format_date(day, style, locale=self.locale)
+        return _date(self.code, day, style)
 
     def weekday(self, day: dt.date) -> str:
-        return dates.format_skeleton("MMMMEEEEd", day, locale=self.locale)
+        return _weekday(self.code, day)
 
     def month(self, day: dt.date) -> str:
-        return dates.format_date(day, "LLLL y", locale=self.locale)
+        return _date(self.code, day, "LLLL y")
 
     def day_names(self) -> list[str]:
         """Monday first, abbreviated."""
@@ -108,27 +149,23 @@ class Formatter:
         stamp = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=dt.UTC)
-        local = stamp.astimezone(self.tz)
-        # The locale's own date and time order, with minutes (not seconds) for the time.
-        pattern = str(dates.get_datetime_format(style, locale=self.locale))
-        day = dates.format_date(local.date(), style, locale=self.locale)
-        return pattern.replace("{1}", day).replace(
-            "{0}", dates.format_time(local.time(), "short", locale=self.locale)
-        )
+        return _datetime(self.code, stamp.astimezone(self.tz).replace(second=0, microsecond=0), style)
 
     def time(self, value: dt.time | str | None) -> str:
         if value is None or value == "":
             return ""
-        t = dt.time.fromisoformat(value) if isinstance(value, str) else value
-        return dates.format_time(t, "short", locale=self.locale)
+        return _time(self.code, dt.time.fromisoformat(value) if isinstance(value, str) else value)
 
     def number(self, value: float | int | str | None) -> str:
         if value is None or value == "":
             return ""
-        return numbers.format_decimal(float(value), locale=self.locale, decimal_quantization=False)
+        return _number(self.code, float(value))
 
     def percent(self, value: float | None) -> str:
         """``value`` in percent (12.5 → 12.5 %, as the locale writes it)."""
-        if value is None:
-            return ""
-        return numbers.format_percent(value / 100, "#,##0.#%", locale=self.locale)
+        return "" if value is None else _percent(self.code, float(value))
+
+
+@functools.lru_cache(maxsize=64)
+def formatter(locale: str, tz: ZoneInfo) -> Formatter:
+    return Formatter(locale, tz)

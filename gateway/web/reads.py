@@ -13,7 +13,7 @@ from typing import Any
 
 from cache.read import queries
 from cache.read.reader import StudentHandle
-from cache.read.visibility import rule_for, window
+from cache.read.visibility import StudentVisibility, rule_for, window
 from gateway.api import present
 from gateway.api.deps import View
 from gateway.api.routes.records import section_ref, sections
@@ -54,8 +54,10 @@ def lessons(view: View, s: StudentHandle, start: dt.date, end: dt.date) -> list[
     return [present.lesson(x.day.isoformat(), x.entry_ref, x.entry, secs[x.section_ref]) for x in found]
 
 
-def attendance(view: View, s: StudentHandle, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
-    window = visibility(view, s).of("attendance")
+def attendance(
+    view: View, s: StudentHandle, start: dt.date, end: dt.date, vis: StudentVisibility | None = None
+) -> list[dict[str, Any]]:
+    window = (vis or visibility(view, s)).of("attendance")
     rows = view.reader.records(s, "attendance", day_from=start, day_to=end, window=window, limit=MANY)
     return [present.attendance_mark(ref, a) for ref, a in rows]
 
@@ -77,22 +79,28 @@ def summary(marks: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def grades(view: View, s: StudentHandle, limit: int = MANY) -> list[dict[str, Any]]:
-    rows = view.reader.records(s, "grade", window=visibility(view, s).of("grade"), limit=limit)
+def grades(
+    view: View, s: StudentHandle, limit: int = MANY, vis: StudentVisibility | None = None
+) -> list[dict[str, Any]]:
+    rows = view.reader.records(s, "grade", window=(vis or visibility(view, s)).of("grade"), limit=limit)
     refs = {g["section_id"]: section_ref(view.app, s, g["section_id"]) for _, g in rows}
     secs = sections(view, s.source, list(refs.values()))
     return [present.grade(ref, g, secs[refs[g["section_id"]]]) for ref, g in rows]
 
 
-def assignments(view: View, s: StudentHandle, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
-    window = visibility(view, s).of("assignment")
+def assignments(
+    view: View, s: StudentHandle, start: dt.date, end: dt.date, vis: StudentVisibility | None = None
+) -> list[dict[str, Any]]:
+    window = (vis or visibility(view, s)).of("assignment")
     found = queries.assignments(view.reader, s, start, end, window=window, limit=MANY)
     secs = sections(view, s.source, [sec for _, sec, _, _ in found])
     return [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
 
 
-def behaviour(view: View, s: StudentHandle, start: dt.date, end: dt.date) -> dict[str, Any]:
-    window = visibility(view, s).of("behaviour")
+def behaviour(
+    view: View, s: StudentHandle, start: dt.date, end: dt.date, vis: StudentVisibility | None = None
+) -> dict[str, Any]:
+    window = (vis or visibility(view, s)).of("behaviour")
     rows = view.reader.records(s, "behaviour", day_from=start, day_to=end, window=window, limit=MANY)
     totals = {"achievement": 0, "behaviour": 0}
     for _, b in rows:
@@ -103,8 +111,10 @@ def behaviour(view: View, s: StudentHandle, start: dt.date, end: dt.date) -> dic
     }
 
 
-def reports(view: View, s: StudentHandle, limit: int = MANY) -> list[dict[str, Any]]:
-    rows = view.reader.records(s, "report", window=visibility(view, s).of("report"), limit=limit)
+def reports(
+    view: View, s: StudentHandle, limit: int = MANY, vis: StudentVisibility | None = None
+) -> list[dict[str, Any]]:
+    rows = view.reader.records(s, "report", window=(vis or visibility(view, s)).of("report"), limit=limit)
     return [present.report_summary(ref, r) for ref, r in rows]
 
 

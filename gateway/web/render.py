@@ -48,6 +48,7 @@ def environment(locale: str) -> Environment:
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
+        auto_reload=False,  # templates are package files: read once per process
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -75,7 +76,7 @@ class Ctx:
         self.portico: Portico = portico_of(request)
         self.locale = i18n.negotiate(request.headers.get("accept-language"), browser.language(request))
         self.translations = i18n.translations(self.locale)
-        self.fmt = i18n.Formatter(self.locale, self.portico.tz)
+        self.fmt = i18n.formatter(self.locale, self.portico.tz)
         self.csrf = browser.Csrf(request)
         self.form: dict[str, str] = {}
         self.token = browser.session_token(request)
