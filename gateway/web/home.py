@@ -21,6 +21,8 @@ from gateway.web.render import Ctx, route
 from gateway.web.texts import district_text
 
 NEW_FOR = dt.timedelta(days=30)
+# "Next lessons" looks this far ahead: far enough to reach Monday from a Friday.
+NEXT_DAYS = 3
 
 
 def _card(view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
@@ -30,7 +32,7 @@ def _card(view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
     now_local = view.now.astimezone(vis.tz)
     upcoming = [
         lesson
-        for lesson in reads.lessons(view, s, today, today + dt.timedelta(days=7))
+        for lesson in reads.lessons(view, s, today, today + dt.timedelta(days=NEXT_DAYS))
         if lesson["date"] > today.isoformat() or lesson["end_time"] > now_local.strftime("%H:%M")
     ]
     missing = [

@@ -9,6 +9,7 @@ import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from cache.read import queries
 from gateway.api.envelope import NO_STORE
 from gateway.api.problems import not_found
 from gateway.api.routes.privacy import correction_mail
@@ -44,11 +45,9 @@ async def report(ctx: Ctx) -> Response:
     view, s = await opened(ctx, "reports")
     rid = ctx.request.path_params["report_id"]
     found = next((r for r in reads.reports(view, s) if r["id"] == rid), None) if len(rid) <= 24 else None
-    if found is None:
+    if found is None:  # not theirs, not there, or still inside the reports' window: one 404
         await view.settle()
         raise not_found()
-    from cache.read import queries
-
     body = queries.one(view.reader, s, "report", rid) or {}
     return await show(
         ctx, view, s, "report.html", "reports", report={**found, "comments": body.get("comments")}

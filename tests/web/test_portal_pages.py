@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from gateway.access import accounts, invitations
 from gateway.web.render import ROUTES
@@ -182,3 +183,15 @@ def test_a_page_with_its_css_weighs_under_60_kb(s: Served) -> None:
     css = b.get(re.search(r'href="(/static/portico\.css\?v=\w+)"', home.text).group(1))  # type: ignore[union-attr]
     for path in ["/", *(f"/children/{kids[0]}/{p}" for p in CHILD_PAGES)]:
         assert len(b.get(path).content) + len(css.content) < 60_000, path
+
+
+def test_every_data_page_says_how_old_its_records_are_and_warns_when_they_are_stale(s: Served) -> None:
+    b, kids = parent(s)
+    paths = ["/", *(f"/children/{kids[0]}/{p}" for p in CHILD_PAGES)]
+    for path in paths:
+        page = b.get(path).text
+        assert "Records as of" in page and "These records may be out of date." not in page, path
+    with s.cache.engine.begin() as conn:  # the SIS has not been read for two days
+        conn.execute(text("UPDATE source_state SET synced_at = :t"), {"t": dt.datetime.now(dt.UTC) - dt.timedelta(days=2)})
+    for path in paths:
+        assert "These records may be out of date." in b.get(path).text, path
