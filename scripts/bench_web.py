@@ -76,15 +76,25 @@ def main() -> None:
         pairs = build(base, args.students, args.clients)
         loads = {
             "family home (/)": ("portal", [(tok, "/") for tok, _ in pairs], True),
-            "attendance page (this month)": ("portal", [(tok, f"/children/{sid}/attendance") for tok, sid in pairs], True),
-            "JSON dashboard (4 API routes)": ("portal", [(tok, path) for tok, sid in pairs for path in dashboard(sid)], False),
+            "attendance page (this month)": (
+                "portal",
+                [(tok, f"/children/{sid}/attendance") for tok, sid in pairs],
+                True,
+            ),
+            "JSON dashboard (4 API routes)": (
+                "portal",
+                [(tok, path) for tok, sid in pairs for path in dashboard(sid)],
+                False,
+            ),
             "FastAPI trivial JSON": ("trivial", [(tok, "/trivial") for tok, _ in pairs], False),
         }
         proc, url = serve("portal", base)
         try:
             weights = {
                 "family home (/)": page_weight(url, pairs[0][0], "/"),
-                "attendance page (this month)": page_weight(url, pairs[0][0], f"/children/{pairs[0][1]}/attendance"),
+                "attendance page (this month)": page_weight(
+                    url, pairs[0][0], f"/children/{pairs[0][1]}/attendance"
+                ),
             }
         finally:
             proc.terminate()
@@ -93,13 +103,20 @@ def main() -> None:
         for n in range(args.rounds):
             for name, (factory, requests, cookie) in loads.items():
                 results[name].append(measure(factory, base, requests, args, cookie=cookie))
-            print(f"round {n + 1}: " + "; ".join(f"{k} {v[-1]['rps']:,.0f}/s p99 {v[-1]['p99']:.1f} ms" for k, v in results.items()))
+            print(
+                f"round {n + 1}: "
+                + "; ".join(
+                    f"{k} {v[-1]['rps']:,.0f}/s p99 {v[-1]['p99']:.1f} ms" for k, v in results.items()
+                )
+            )
         report(results, weights, args)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def report(results: dict[str, list[dict[str, float]]], weights: dict[str, int], args: argparse.Namespace) -> None:
+def report(
+    results: dict[str, list[dict[str, float]]], weights: dict[str, int], args: argparse.Namespace
+) -> None:
     med = {
         k: {m: statistics.median(r[m] for r in v) for m in ("rps", "p50", "p99", "errors", "cpu_us")}
         for k, v in results.items()
@@ -133,7 +150,9 @@ def report(results: dict[str, list[dict[str, float]]], weights: dict[str, int], 
     print("\n" + setup + "\n\n" + table + "\n\n" + verdict)
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(PAGE.format(when=dt.date.today().isoformat(), setup=setup, table=table, verdict=verdict))
+        args.write.write_text(
+            PAGE.format(when=dt.date.today().isoformat(), setup=setup, table=table, verdict=verdict)
+        )
     if not ok:
         sys.exit(1)
 

@@ -18,7 +18,11 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-HEADERS = {"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 PAGE = """<!doctype html>
 <html lang="en">
 <head>
@@ -52,14 +56,18 @@ async def page(_: Request) -> Response:
 
 
 async def start(_: Request) -> Response:
-    return Response(START, media_type="text/javascript", headers={**HEADERS, "Cache-Control": "public, max-age=3600"})
+    return Response(
+        START, media_type="text/javascript", headers={**HEADERS, "Cache-Control": "public, max-age=3600"}
+    )
 
 
 async def asset(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in FILES:
         return Response(status_code=404)
-    return FileResponse(ASSETS / name, media_type=FILES[name], headers={**HEADERS, "Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        ASSETS / name, media_type=FILES[name], headers={**HEADERS, "Cache-Control": "public, max-age=86400"}
+    )
 
 
 def install(app: FastAPI) -> None:

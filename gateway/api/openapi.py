@@ -33,7 +33,10 @@ ERRORS = {
 
 
 def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}}
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}},
+    }
 
 
 def finish(document: dict[str, Any]) -> dict[str, Any]:
@@ -65,10 +68,17 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                 }
             if path.endswith("/export"):
                 responses["200"]["content"]["application/zip"] = {
-                    "schema": {"type": "string", "format": "binary", "description": "?format=csv: one CSV file per kind"}
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "?format=csv: one CSV file per kind",
+                    }
                 }
             if path == "/metrics":
-                responses["200"] = {"description": "Prometheus text", "content": {"text/plain": {"schema": {"type": "string"}}}}
+                responses["200"] = {
+                    "description": "Prometheus text",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
             codes = ["400"]
             if (method, path) not in PUBLIC:
                 op["security"] = [{"bearer": []}]

@@ -18,7 +18,9 @@ class Meta(BaseModel):
     as_of: dt.datetime | None = Field(description="When the source data shown was extracted.")
     synced_at: dt.datetime | None = Field(description="The last successful sync of the source.")
     lag: str = Field(description="The visibility lag applied to this kind of data (ISO 8601 duration).")
-    stale: bool = Field(description="True once the last successful sync is older than the configured threshold.")
+    stale: bool = Field(
+        description="True once the last successful sync is older than the configured threshold."
+    )
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
 
 
@@ -34,7 +36,9 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    errors: list[dict[str, str]] | None = Field(default=None, description="Each bad field and what was expected.")
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="Each bad field and what was expected."
+    )
 
 
 class School(BaseModel):

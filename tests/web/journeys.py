@@ -24,7 +24,8 @@ def check(page: Any, name: str, folder: Path) -> None:
     results = _axe.run(page, options=AXE_OPTIONS)
     violations = results.response["violations"]
     summary = [
-        {"rule": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in violations
+        {"rule": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in violations
     ]
     assert not violations, f"{name}: axe found {json.dumps(summary, indent=1)}"
     for label, size in (("phone", PHONE), ("desktop", DESKTOP)):

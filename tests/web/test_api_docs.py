@@ -22,7 +22,9 @@ def document(tmp_path: Path, sqlite_url: str, **config: Any) -> tuple[TestClient
     return client, client.get("/openapi.json").json()
 
 
-def test_every_operation_has_its_success_schema_and_problem_errors_and_never_422(tmp_path: Path, sqlite_url: str) -> None:
+def test_every_operation_has_its_success_schema_and_problem_errors_and_never_422(
+    tmp_path: Path, sqlite_url: str
+) -> None:
     _, doc = document(tmp_path, sqlite_url)
     assert doc["components"]["securitySchemes"]["bearer"] == {
         "type": "http", "scheme": "bearer", "description": doc["components"]["securitySchemes"]["bearer"]["description"],
@@ -32,7 +34,9 @@ def test_every_operation_has_its_success_schema_and_problem_errors_and_never_422
         for method, op in item.items():
             responses = op["responses"]
             assert "422" not in responses, (method, path)
-            assert responses["400"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+            assert responses["400"]["content"]["application/problem+json"]["schema"] == {
+                "$ref": "#/components/schemas/Problem"
+            }
             ok = [code for code in responses if code.startswith("2")]
             assert ok, (method, path)
             for code in ok:
@@ -53,7 +57,9 @@ def test_a_bad_request_is_the_documented_400_problem(tmp_path: Path, sqlite_url:
     assert {e["field"] for e in r.json()["errors"]} >= {"username", "password"}
 
 
-def test_the_docs_page_and_its_assets_are_served_by_portico_with_no_inline_script(tmp_path: Path, sqlite_url: str) -> None:
+def test_the_docs_page_and_its_assets_are_served_by_portico_with_no_inline_script(
+    tmp_path: Path, sqlite_url: str
+) -> None:
     client, _ = document(tmp_path, sqlite_url, api={"docs": True})
     page = client.get("/docs")
     assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
@@ -72,6 +78,8 @@ def test_swagger_ui_renders_the_contract_in_chromium_without_a_network(page: Any
     failed: list[str] = []
     page.on("requestfailed", lambda r: failed.append(r.url))
     page.goto("/docs")
-    page.wait_for_selector("#operations-students-attendance_v1_students__student_id__attendance_get", timeout=20_000)
+    page.wait_for_selector(
+        "#operations-students-attendance_v1_students__student_id__attendance_get", timeout=20_000
+    )
     assert page.locator("button.authorize").count() == 1  # the bearer scheme
     assert not failed

@@ -69,7 +69,9 @@ def test_a_parent_goes_from_the_invitation_email_to_the_family_home_with_the_key
     assert len(children_on(page)) == 2
     check(page, "home", screenshots)
     with s.cache.engine.connect() as conn:
-        version = conn.execute(text("SELECT aup_version FROM account WHERE id = :i"), {"i": account.id}).scalar()
+        version = conn.execute(
+            text("SELECT aup_version FROM account WHERE id = :i"), {"i": account.id}
+        ).scalar()
     assert version == s.cache.config.access.aup.version  # accepted once, recorded
     # Then by keyboard alone into the first child's records.
     tab_to(page, f"a[href='/children/{children_on(page)[0]}/attendance']")
@@ -102,7 +104,11 @@ def test_every_page_passes_axe_and_each_child_is_reached_by_the_switcher(
     assert "10:30" in page.inner_text(".notice")  # the not-live notice, from the visibility config
     page.click(f"nav.children a[href='/children/{second}/attendance']")
     page.wait_for_url(re.compile(rf"/children/{second}/attendance$"))
-    assert page.locator("nav.children a[aria-current=page]").get_attribute("href").endswith(f"{second}/attendance")
+    assert (
+        page.locator("nav.children a[aria-current=page]")
+        .get_attribute("href")
+        .endswith(f"{second}/attendance")
+    )
     for path, name in (("/account", "account"), ("/account/password", "password"), ("/account/totp", "totp")):
         page.goto(path)
         check(page, name, screenshots)
@@ -111,7 +117,11 @@ def test_every_page_passes_axe_and_each_child_is_reached_by_the_switcher(
 
 
 def test_pages_before_sign_in_pass_axe(page: Any, screenshots: Path) -> None:
-    for path, name in (("/sign-in", "sign-in"), ("/password-reset", "reset-request"), ("/activate?token=x", "link-not-valid")):
+    for path, name in (
+        ("/sign-in", "sign-in"),
+        ("/password-reset", "reset-request"),
+        ("/activate?token=x", "link-not-valid"),
+    ):
         page.goto(path)
         check(page, name, screenshots)
     page.goto("/password-reset")
@@ -138,7 +148,10 @@ def test_the_export_downloads_json_and_a_csv_zip_and_a_correction_is_sent_and_li
     with page.expect_download() as got:
         page.click("form:has(input[value=csv]) button")
     assert got.value.suggested_filename.endswith(".zip")
-    assert any(n.endswith(".csv") for n in zipfile.ZipFile(io.BytesIO(Path(got.value.path()).read_bytes())).namelist())
+    assert any(
+        n.endswith(".csv")
+        for n in zipfile.ZipFile(io.BytesIO(Path(got.value.path()).read_bytes())).namelist()
+    )
     page.goto(f"/children/{child}/access-log")
     assert "Downloaded everything" in page.inner_text("main")
     page.goto(f"/children/{child}/corrections")
@@ -171,7 +184,9 @@ def test_signing_out_ends_the_session_and_an_idle_session_sends_the_parent_to_si
     sign_in(page, portal.username("guardian", s.district.cases.two_child_contact))
     page.wait_for_url(re.compile(r"/$"))
     cookie = next(c for c in page.context.cookies() if c["name"] == "portico_session")
-    assert cookie["expires"] == -1 and cookie["httpOnly"] and cookie["sameSite"] == "Strict"  # ends with the browser
+    assert (
+        cookie["expires"] == -1 and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    )  # ends with the browser
     child = children_on(page)[0]
     page.click("header form[action='/sign-out'] button")
     page.wait_for_url(re.compile(r"/sign-in\?done=signed-out$"))
@@ -180,7 +195,10 @@ def test_signing_out_ends_the_session_and_an_idle_session_sends_the_parent_to_si
     sign_in(page, portal.username("guardian", s.district.cases.two_child_contact))
     page.wait_for_url(re.compile(r"/$"))
     with s.cache.engine.begin() as conn:  # nobody touched it for longer than the idle timeout
-        conn.execute(text("UPDATE session SET last_seen_at = :t"), {"t": dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)})
+        conn.execute(
+            text("UPDATE session SET last_seen_at = :t"),
+            {"t": dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)},
+        )
     page.goto(f"/children/{child}/grades")
     assert re.search(r"/sign-in\?next=", page.url)
     assert not [c for c in page.context.cookies() if c["name"] == "portico_session"]
@@ -219,7 +237,9 @@ def test_a_held_parent_sees_only_the_neutral_message_and_a_student_only_themself
         assert page.inner_text("main") == missing
 
 
-def test_an_authenticator_is_enrolled_and_then_asked_for_at_sign_in(page: Any, portal: Portal, screenshots: Path) -> None:
+def test_an_authenticator_is_enrolled_and_then_asked_for_at_sign_in(
+    page: Any, portal: Portal, screenshots: Path
+) -> None:
     s = portal.served
     sid = s.district.cases.split_household[1]
     s.ensure_account("guardian", sid)

@@ -23,7 +23,9 @@ def test_the_committed_template_holds_exactly_the_messages_in_the_code() -> None
     fresh = {m.id for m in extract() if m.id}
     with POT.open("rb") as fh:
         committed = {m.id for m in read_po(fh) if m.id}
-    assert fresh == committed, f"run scripts/i18n update: new {sorted(fresh - committed)}, gone {sorted(committed - fresh)}"
+    assert fresh == committed, (
+        f"run scripts/i18n update: new {sorted(fresh - committed)}, gone {sorted(committed - fresh)}"
+    )
 
 
 @pytest.mark.parametrize("locale", i18n.LOCALES)
@@ -36,7 +38,10 @@ def test_every_message_is_translated_with_its_placeholders(locale: str) -> None:
     untranslated = [i for i in wanted if not found[i].string or found[i].fuzzy]
     assert not untranslated, f"{locale}: untranslated: {untranslated}"
     for msgid in wanted:
-        assert set(PLACEHOLDER.findall(msgid)) == set(PLACEHOLDER.findall(str(found[msgid].string))), (locale, msgid)
+        assert set(PLACEHOLDER.findall(msgid)) == set(PLACEHOLDER.findall(str(found[msgid].string))), (
+            locale,
+            msgid,
+        )
 
 
 def test_british_english_uses_the_uk_words() -> None:
@@ -75,13 +80,18 @@ def test_dates_and_numbers_follow_the_locale() -> None:
     assert i18n.Formatter("en_US", tz).date("2026-11-24") == "Nov 24, 2026"
     assert i18n.Formatter("en_GB", tz).date("2026-11-24") == "24 Nov 2026"
     assert i18n.Formatter("es", tz).date("2026-11-24") == "24 nov 2026"
-    assert i18n.Formatter("es", tz).number(1234.5) == "1234,5" or i18n.Formatter("es", tz).number(1234.5) == "1.234,5"
+    assert (
+        i18n.Formatter("es", tz).number(1234.5) == "1234,5"
+        or i18n.Formatter("es", tz).number(1234.5) == "1.234,5"
+    )
     assert i18n.Formatter("en_GB", tz).time(dt.time(10, 30)) == "10:30"
     assert i18n.Formatter("en_US", tz).time(dt.time(10, 30)).startswith("10:30")
 
 
 def test_the_wheel_carries_every_template_static_file_and_catalog() -> None:
-    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["gateway"]
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "gateway"
+    ]
     web = ROOT / "gateway" / "web"
     files = [p for d in ("templates", "static", "locale") for p in (web / d).rglob("*") if p.is_file()]
     assert files

@@ -38,7 +38,9 @@ def parent(s: Served) -> tuple[Browser, list[str]]:
     return b, list(dict.fromkeys(re.findall(r"/children/([\w-]+)/attendance", home.text)))
 
 
-def test_every_page_forbids_scripts_frames_and_referrers_and_personal_pages_are_never_stored(s: Served) -> None:
+def test_every_page_forbids_scripts_frames_and_referrers_and_personal_pages_are_never_stored(
+    s: Served,
+) -> None:
     b, kids = parent(s)
     for path in ["/sign-in", "/", "/account", *(f"/children/{kids[0]}/{p}" for p in CHILD_PAGES)]:
         r = b.get(path)
@@ -72,7 +74,10 @@ def test_a_child_who_is_not_yours_is_the_same_404_page_as_one_who_does_not_exist
     )
     for page in CHILD_PAGES:
         mine = b.get(f"/children/{kids[0]}/{page}")
-        theirs, nobody = b.get(f"/children/{stranger}/{page}"), b.get(f"/children/AAAAAAAAAAAAAAAAAAAAAA/{page}")
+        theirs, nobody = (
+            b.get(f"/children/{stranger}/{page}"),
+            b.get(f"/children/AAAAAAAAAAAAAAAAAAAAAA/{page}"),
+        )
         assert mine.status_code == 200
         assert theirs.status_code == nobody.status_code == 404, page
         assert theirs.text.replace(stranger, "") == nobody.text.replace("AAAAAAAAAAAAAAAAAAAAAA", ""), page
@@ -123,13 +128,21 @@ def test_an_expired_school_aup_password_must_be_changed_before_any_record_is_sho
         assert home.status_code == 303 and home.headers["location"] == "/account/password"
         page = b.get("/account/password")
         assert "Your password has expired" in page.text and "an upper-case letter (A–Z)" in page.text
-        weak = b.post("/account/password", {"current_password": "Correct horse battery 9", "new_password": "short"})
+        weak = b.post(
+            "/account/password", {"current_password": "Correct horse battery 9", "new_password": "short"}
+        )
         assert weak.status_code == 400
         for rule in ("at least 8 characters", "an upper-case letter (A–Z)", "a digit (0–9)"):
             assert rule in weak.text
-        same = b.post("/account/password", {"current_password": "Correct horse battery 9", "new_password": "Correct horse battery 9"})
+        same = b.post(
+            "/account/password",
+            {"current_password": "Correct horse battery 9", "new_password": "Correct horse battery 9"},
+        )
         assert "not a password you have used before" in same.text
-        ok = b.post("/account/password", {"current_password": "Correct horse battery 9", "new_password": "Tulip garden 4 ever"})
+        ok = b.post(
+            "/account/password",
+            {"current_password": "Correct horse battery 9", "new_password": "Tulip garden 4 ever"},
+        )
         assert ok.status_code == 303 and ok.headers["location"] == "/account?done=password"
         assert b.get("/").status_code == 200
 
@@ -147,16 +160,24 @@ def test_invitation_and_reset_emails_link_to_their_pages_and_keep_the_code(s: Se
     assert token in re.findall(r"^([A-Za-z0-9_-]{40,})$", body, re.M)  # the code, for API clients
     b = Browser(s)
     assert b.get(f"/activate?token={token}").status_code == 200
-    r = b.post("/activate", {"token": token, "password": "A long walk by the quiet river"}, from_page="/sign-in")
+    r = b.post(
+        "/activate", {"token": token, "password": "A long walk by the quiet river"}, from_page="/sign-in"
+    )
     assert r.status_code == 303 and r.headers["location"] == "/aup"
     assert b.get(f"/activate?token={token}").status_code == 400  # used once
     username = accounts.username_of(s.cache.keyring, account)
     Browser(s).post("/password-reset", {"username": username})
-    reset = next(line for line in inbox.messages[-1].body.splitlines() if "/password-reset/confirm?token=" in line)
+    reset = next(
+        line for line in inbox.messages[-1].body.splitlines() if "/password-reset/confirm?token=" in line
+    )
     rtoken = reset.split("token=")[1]
     b = Browser(s)
     assert "Choose a new password" in b.get(f"/password-reset/confirm?token={rtoken}").text
-    done = b.post("/password-reset/confirm", {"token": rtoken, "password": "Another long walk by the sea"}, from_page="/sign-in")
+    done = b.post(
+        "/password-reset/confirm",
+        {"token": rtoken, "password": "Another long walk by the sea"},
+        from_page="/sign-in",
+    )
     assert done.status_code == 303 and done.headers["location"] == "/sign-in?done=reset"
     Browser(s).sign_in(username, "Another long walk by the sea")
 
@@ -192,6 +213,9 @@ def test_every_data_page_says_how_old_its_records_are_and_warns_when_they_are_st
         page = b.get(path).text
         assert "Records as of" in page and "These records may be out of date." not in page, path
     with s.cache.engine.begin() as conn:  # the SIS has not been read for two days
-        conn.execute(text("UPDATE source_state SET synced_at = :t"), {"t": dt.datetime.now(dt.UTC) - dt.timedelta(days=2)})
+        conn.execute(
+            text("UPDATE source_state SET synced_at = :t"),
+            {"t": dt.datetime.now(dt.UTC) - dt.timedelta(days=2)},
+        )
     for path in paths:
         assert "These records may be out of date." in b.get(path).text, path
