@@ -27,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 from scripts.bench_api import build, dashboard, run_httpx, run_wrk, serve, server_cpu  # noqa: E402
 
 COOKIE = ("Cookie", "portico_session=")
+# Hand-written notes appended to the generated page (where the time goes).
+NOTES = ROOT / "docs" / "PERFORMANCE-web-notes.md"
 WEIGHT_LIMIT = 60_000
 P99_LIMIT = 50.0
 
@@ -150,8 +152,9 @@ def report(
     print("\n" + setup + "\n\n" + table + "\n\n" + verdict)
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
+        notes = NOTES.read_text() if NOTES.exists() else ""
         args.write.write_text(
-            PAGE.format(when=dt.date.today().isoformat(), setup=setup, table=table, verdict=verdict)
+            PAGE.format(when=dt.date.today().isoformat(), setup=setup, table=table, verdict=verdict, notes=notes)
         )
     if not ok:
         sys.exit(1)
@@ -179,7 +182,7 @@ endpoint are measured in the same run, by the same harness.
 "Share of trivial" is the median of each round's ratio. Page weight is the page's HTML
 plus its one stylesheet; the portal sends no script, font or image. Compare ratios, not
 absolute numbers: on these shared two-core machines they move by 10-20% from run to run.
-"""
+{notes}"""
 
 
 if __name__ == "__main__":
