@@ -11,7 +11,9 @@ are the API's, not a copy.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -61,9 +63,6 @@ def environment(locale: str) -> Environment:
 @functools.cache
 def static_url(name: str) -> str:
     """A static file's URL, versioned by its content (cached by browsers until it changes)."""
-    import hashlib
-    from pathlib import Path
-
     digest = hashlib.sha256((Path(__file__).parent / "static" / name).read_bytes()).hexdigest()[:12]
     return f"/static/{name}?v={digest}"
 
@@ -225,10 +224,6 @@ def route(path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[Handler],
         return handler
 
     return register
-
-
-def form_errors(ctx: Ctx) -> forms.Errors:
-    return forms.Errors()
 
 
 def next_path(raw: str | None) -> str:
