@@ -92,6 +92,7 @@ async def attendance(ctx: Ctx) -> Response:
         prev_month=prev_month.strftime("%Y-%m"),
         next_month=next_month.strftime("%Y-%m") if next_month <= view.today else None,
         categories=reads.CATEGORY,
+        short=reads.SHORT,
         attendance_notice=district_text(ctx, "attendance_notice"),
     )  # fmt: skip
 

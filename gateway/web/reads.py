@@ -28,6 +28,14 @@ CATEGORY = {
     "unauthorised_absence": N_("Unexcused absence"),
     "not_required": N_("Not required"),
 }
+# One letter per kind for a phone's calendar, with the key printed under it.
+SHORT = {
+    "present": N_("P (short for Present)"),
+    "late": N_("L (short for Late)"),
+    "authorised_absence": N_("E (short for Excused absence)"),
+    "unauthorised_absence": N_("U (short for Unexcused absence)"),
+    "not_required": N_("N (short for Not required)"),
+}
 RESULT = {
     "none": N_("No result yet"),
     "submitted": N_("Turned in"),
