@@ -84,6 +84,10 @@ def _signed_in(ctx: Ctx, account_id: str, keys: list[str], password: str | None)
 @route("/sign-in", ("GET", "POST"))
 async def sign_in(ctx: Ctx) -> Response:
     if ctx.request.method == "GET":
+        # Arriving from another site (an email's link), a browser holds back the session's
+        # SameSite=Strict cookie; here, on the portal itself, it sends it: go straight on.
+        if ctx.token and sessions.resolve(ctx.conn, ctx.token, ctx.portico.config.access) is not None:
+            return ctx.redirect(next_path(ctx.request.query_params.get("next")))
         return _page(ctx)
     username = ctx.form.get("username", "").strip()[:320]
     password = ctx.form.get("password", "")

@@ -41,9 +41,12 @@ def parent(s: Served) -> tuple[Browser, list[str]]:
 def test_every_page_forbids_scripts_frames_and_referrers_and_personal_pages_are_never_stored(
     s: Served,
 ) -> None:
-    b, kids = parent(s)
-    for path in ["/sign-in", "/", "/account", *(f"/children/{kids[0]}/{p}" for p in CHILD_PAGES)]:
-        r = b.get(path)
+    anonymous = Browser(s)
+    before = [anonymous.get(p) for p in ("/sign-in", "/password-reset")]
+    b, kids = parent(s)  # (one client: this browser's cookies replace the anonymous one's)
+    after = [b.get(p) for p in ["/", "/account", "/aup", *(f"/children/{kids[0]}/{p}" for p in CHILD_PAGES)]]
+    for r in [*before, *after]:
+        path = r.request.url.path
         assert r.status_code == 200, path
         csp = r.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
@@ -219,3 +222,10 @@ def test_every_data_page_says_how_old_its_records_are_and_warns_when_they_are_st
         )
     for path in paths:
         assert "These records may be out of date." in b.get(path).text, path
+
+
+def test_a_signed_in_browser_opening_sign_in_goes_straight_on(s: Served) -> None:
+    b, _ = parent(s)
+    r = b.get("/sign-in?next=/account")
+    assert r.status_code == 303 and r.headers["location"] == "/account"
+    assert b.get("/sign-in?next=//evil.example/x").headers["location"] == "/"  # never off the site
