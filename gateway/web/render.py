@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
 from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -55,9 +56,25 @@ def environment(locale: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["_"] = _translator(locale)
     env.globals["locales"] = [(loc, i18n.NATIVE[loc]) for loc in i18n.LOCALES]
     env.globals["static"] = static_url
     return env
+
+
+def _translator(locale: str) -> Callable[..., Markup]:
+    """``_()`` in templates: the catalog's text with its ``%(name)s`` values filled in, escaped.
+
+    The same contract as Jinja2's "newstyle" gettext, without its per-call context
+    machinery (a page calls it some thirty times).
+    """
+    lookup = i18n.translations(locale).ugettext
+
+    def translate(message: str, **values: Any) -> Markup:
+        text = escape(lookup(message))  # the catalog's text is text, never markup
+        return text % values if values else text  # each value escaped by Markup's %
+
+    return translate
 
 
 @functools.cache
