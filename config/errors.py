@@ -2,6 +2,7 @@
 
     PorticoError
     ├── ConfigError               refuse to start; names file, key path and line
+    ├── SchemaVersionError        refuse to start; the database's schema is not this code's: says which command to run
     ├── SourceError               something about a source (SIS) went wrong
     │   ├── SourceUnavailableError    transient: retry later (timeouts, 5xx, 429, refused)
     │   ├── SourceAuthError           stop: an operator must fix credentials or rights
@@ -46,6 +47,14 @@ class ConfigError(PorticoError):
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class SchemaVersionError(PorticoError):
+    """The cache's or keystore's schema is not the one this code was written for."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
 
 
 class SourceError(PorticoError):

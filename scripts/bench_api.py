@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cache import maintenance  # noqa: E402
+from cache.db import keystore_url  # noqa: E402
 from cache.keys.crypto import new_kek_line  # noqa: E402
+from cache.migrations import runner as migrations  # noqa: E402
 from cache.read.reader import Principal, Reader  # noqa: E402
 from cache.snapshots.runs import load_state  # noqa: E402
 from cache.store import open_cache  # noqa: E402
@@ -58,6 +60,7 @@ def build(base: Path, students: int, clients: int) -> list[tuple[str, str]]:
     }
     (base / "config.json").write_text(json.dumps(raw))
     config = PorticoConfig.model_validate(raw)
+    migrations.upgrade(config.cache.url, keystore_url(config))
     cache = open_cache(config, SecretResolver(base_dir=base))
     today = dt.datetime.now(ZoneInfo(TZ)).date()
     district = SyntheticDistrict(DistrictSpec(students=students, schools=2, today=today))

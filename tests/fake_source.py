@@ -114,9 +114,12 @@ def install() -> None:
     registry._BUILTINS["fake"] = "tests.fake_source:CONNECTOR_TYPE"
 
 
-def write_config(tmp_path: Path, db_url: str, **connector: Any) -> Path:
-    """A YAML config with one ``fake`` connector named ``sis`` reading ``tmp_path/source.json``."""
+def write_config(tmp_path: Path, db_url: str, *, migrate: bool = True, **connector: Any) -> Path:
+    """A YAML config with one ``fake`` connector named ``sis`` reading ``tmp_path/source.json``,
+    its databases upgraded as ``portico db upgrade`` would (unless ``migrate`` is False)."""
     import yaml
+
+    from cache.migrations import runner as migrations
 
     key_file = tmp_path / "kek.key"
     if not key_file.exists():
@@ -141,6 +144,8 @@ def write_config(tmp_path: Path, db_url: str, **connector: Any) -> Path:
     }
     path = tmp_path / "portico.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    if migrate:
+        migrations.upgrade(db_url, f"sqlite:///{tmp_path / 'keys.db'}")
     return path
 
 

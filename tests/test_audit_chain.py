@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Connection, text
 
-from cache.db import create_schema, make_engine
+from cache.db import make_engine
 from gateway.cli import main
 from gateway.privacy import audit
 from gateway.privacy.audit import EVENTS, HEAD, chain_hash
 from gateway.privacy.audit_anchor import verify_anchored
+from tests.fakes import migrated_engine
 from tests.privacy_support import build_world, write_config_yaml
 
 FIELDS = (
@@ -102,8 +103,7 @@ def tamper(conn: Connection, rng: random.Random, n: int) -> str:
 
 
 def test_every_random_tampering_of_the_audit_chain_is_detected(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
-    create_schema(engine)
+    engine = migrated_engine(f"sqlite:///{tmp_path / 'audit.db'}")
     rng = random.Random(20261124)
     n = 120
     with engine.begin() as conn:
@@ -126,8 +126,7 @@ def test_every_random_tampering_of_the_audit_chain_is_detected(tmp_path: Path) -
 
 
 def test_removing_the_chain_head_or_every_event_is_detected(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
-    create_schema(engine)
+    engine = migrated_engine(f"sqlite:///{tmp_path / 'audit.db'}")
     with engine.begin() as conn:
         fill(conn, 20, random.Random(1))
     with engine.connect() as conn:
@@ -162,8 +161,7 @@ def test_concurrent_writers_extend_one_unbroken_chain(tmp_path: Path) -> None:
     """Two processes' worth of writers (separate connections) never fork the chain or collide."""
     import threading
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
-    create_schema(engine)
+    engine = migrated_engine(f"sqlite:///{tmp_path / 'audit.db'}")
     with engine.begin() as conn:
         fill(conn, 10, random.Random(3))
     errors: list[str] = []
@@ -192,9 +190,8 @@ def test_concurrent_writers_extend_one_unbroken_chain(tmp_path: Path) -> None:
 
 
 def test_a_tail_rewritten_with_recomputed_hashes_passes_the_chain_but_not_its_anchor(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    engine = migrated_engine(f"sqlite:///{tmp_path / 'audit.db'}", f"sqlite:///{tmp_path / 'keys.db'}")
     keystore = make_engine(f"sqlite:///{tmp_path / 'keys.db'}")
-    create_schema(engine)
     with engine.begin() as conn:
         fill(conn, 40, random.Random(4))
     with engine.connect() as conn:

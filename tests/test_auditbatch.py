@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from cache.db import create_schema, make_engine
 from gateway.api.auditbatch import AuditBatcher
 from gateway.privacy import audit
+from tests.fakes import migrated_engine
 
 
 def entry(n: int) -> audit.Entry:
@@ -18,8 +18,7 @@ def entry(n: int) -> audit.Entry:
 def test_concurrent_events_are_committed_in_one_transaction_and_chain_correctly(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = make_engine(sqlite_url)
-    create_schema(engine)
+    engine = migrated_engine(sqlite_url)
     batcher = AuditBatcher(engine)
     calls: list[int] = []
     real = audit.append
@@ -48,8 +47,7 @@ def test_concurrent_events_are_committed_in_one_transaction_and_chain_correctly(
 def test_a_failed_flush_fails_every_request_it_carried(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = make_engine(sqlite_url)
-    create_schema(engine)
+    engine = migrated_engine(sqlite_url)
     batcher = AuditBatcher(engine)
 
     def broken(conn, entries):  # type: ignore[no-untyped-def]

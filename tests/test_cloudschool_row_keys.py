@@ -14,7 +14,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from cache.db import create_schema, make_engine
+from cache.migrations import runner as migrations
 from cache.snapshots.encode import aad
 from cache.store import Cache, open_cache
 from connectors.cloudschool import mapping
@@ -23,7 +23,7 @@ from connectors.cloudschool.options import Options
 from gateway.privacy.purge import purge_students
 from gateway.sync.engine import SyncEngine, SyncOutcome
 from tests.cloudschool_support import connector, export, read_all, school
-from tests.fakes import make_config
+from tests.fakes import make_config, migrated_engine
 
 ATTENDANCE = "attendance_sessions.csv"
 
@@ -190,13 +190,14 @@ def test_the_salt_follows_the_day_only_for_entities_whose_records_depend_on_it()
     assert row_salt(opts, "attendance", wider, today) != row_salt(opts, "attendance", bound, today)
 
 
-def test_an_existing_cache_gains_the_row_key_column_and_its_index(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    create_schema(engine)
-    with engine.begin() as conn:  # the table as a version before row keys made it
+def test_a_cache_from_before_row_keys_gains_the_column_and_its_index_on_upgrade(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = migrated_engine(url)
+    with engine.begin() as conn:  # the table as a version before row keys (and migrations) made it
         conn.execute(text("DROP INDEX ix_record_row_key"))
         conn.execute(text("ALTER TABLE record DROP COLUMN row_key"))
-    create_schema(engine)
+        conn.execute(text("DROP TABLE alembic_version"))
+    migrations.upgrade(url, url)
     with engine.connect() as conn:
         columns = {row[1] for row in conn.execute(text("PRAGMA table_info(record)"))}
         indexes = {row[1] for row in conn.execute(text("PRAGMA index_list(record)"))}

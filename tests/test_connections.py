@@ -7,9 +7,10 @@ from sqlalchemy import text
 
 from cache import connections
 from cache.connections import Shelf
-from cache.db import create_schema, make_engine
+from cache.db import make_engine
 from cache.types import fetch
 from gateway.privacy import audit
+from tests.fakes import migrated_engine
 
 
 def entry(n: int) -> audit.Entry:
@@ -22,8 +23,7 @@ def events(engine) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_a_connection_comes_back_clean_and_is_reused(db_url: str) -> None:
-    engine = make_engine(db_url)
-    create_schema(engine)
+    engine = migrated_engine(db_url)
     shelf = Shelf(engine)
     conn = shelf.take()
     fetch(conn, "SELECT count(*) FROM audit_event", {})  # a driver-level read (psycopg begins a transaction)
@@ -44,8 +44,7 @@ def test_a_connection_comes_back_clean_and_is_reused(db_url: str) -> None:
 
 
 def test_an_append_on_a_connection_without_a_transaction_is_committed_by_commit(db_url: str) -> None:
-    engine = make_engine(db_url)
-    create_schema(engine)
+    engine = migrated_engine(db_url)
     with engine.connect() as conn:
         assert not conn.in_transaction()
         audit.append(conn, [entry(1), entry(2)])

@@ -23,6 +23,7 @@ from config.secrets import SecretResolver
 from gateway.cli import main
 from gateway.privacy.leavers import purge_leavers
 from gateway.privacy.purge import PurgeError, purge_students
+from tests.fakes import migrated_engine
 from tests.privacy_support import World, build_world, write_config_yaml
 
 RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
@@ -248,7 +249,7 @@ def test_a_hold_survives_the_purge_so_a_returning_student_comes_back_still_held(
 def test_destroying_keys_in_a_postgresql_keystore_rewrites_the_table_without_them(pg_url: str) -> None:
     from cache.keys.crypto import KekRing, new_kek_line
 
-    engine = make_engine(pg_url)
+    engine = migrated_engine(pg_url)
     ring = Keyring(engine, KekRing.parse(new_kek_line("k1"), "test"))
     ring.ensure(["student:a", "student:b"])
     file_of = "SELECT pg_relation_filenode('data_key')"

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from cache.store import open_cache
 from connectors.records import Contact, EnrollmentStatus, Student, StudentContact
 from gateway.sync.engine import SyncEngine, decide
-from tests.fakes import ListConnector, make_config
+from tests.fakes import ListConnector, make_config, upgrade_schema
 
 
 def student(i: int) -> Student:
@@ -159,16 +159,26 @@ def test_an_empty_first_sync_is_held_not_published(setup) -> None:
         assert conn.execute(text("SELECT published_run FROM source_state")).scalar() is None
 
 
-def test_opening_an_older_cache_adds_indexes_introduced_since(tmp_path: Path, db_url: str) -> None:
+def test_opening_an_older_cache_changes_nothing_and_upgrading_adds_the_indexes_it_lacked(
+    tmp_path: Path, db_url: str
+) -> None:
     from sqlalchemy import inspect
 
+    from cache.db import make_engine
+    from config.errors import SchemaVersionError
+
     config, secrets = make_config(tmp_path, db_url)
-    cache = open_cache(config, secrets)
-    with cache.engine.begin() as conn:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:  # as a version before ix_record_retired (and migrations) left it
         conn.execute(text("DROP INDEX ix_record_retired"))
-    cache.dispose()
+        conn.execute(text("DROP TABLE alembic_version"))
+    with pytest.raises(SchemaVersionError, match="portico db upgrade"):
+        open_cache(config, secrets)
+    assert "ix_record_retired" not in {i["name"] for i in inspect(engine).get_indexes("record")}
+    upgrade_schema(config)
     cache = open_cache(config, secrets)
     try:
-        assert "ix_record_retired" in {i["name"] for i in inspect(cache.engine).get_indexes("record")}
+        assert "ix_record_retired" in {i["name"] for i in inspect(engine).get_indexes("record")}
     finally:
         cache.dispose()
+        engine.dispose()

@@ -21,6 +21,7 @@ from gateway.access import accounts
 from gateway.access.security import hash_password
 from gateway.api.app import settle_before_serving
 from gateway.cli.common import application, load_valid
+from gateway.cli.db_cmds import upgrade_databases
 from gateway.cli.sync_cmds import print_outcome
 from gateway.ops.logging import configure_logging
 from simulators.cloudschool.rehearsal import simulate_cloudschool
@@ -171,6 +172,7 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     loaded = load_valid(str(config_path))
     configure_logging(loaded.config.logging)
+    upgrade_databases(loaded)
     portico = application(loaded)
     cache = portico.cache
     try:
