@@ -34,6 +34,24 @@ ABOUT = {
 }
 
 
+# What each audited read was, as the access log names it (the audit's categories).
+LOOKED_AT = {
+    "attendance": N_("Attendance"),
+    "timetable": N_("Schedule"),
+    "grades": N_("Grades"),
+    "assignments": N_("Assignments"),
+    "behaviour": N_("Behavior"),
+    "notices": N_("Notices"),
+    "reports": N_("Reports"),
+    "profile": N_("Profile"),
+    "directory": N_("List of students"),
+    "dashboard": N_("Family home"),
+    "corrections": N_("Corrections"),
+    "access-log": N_("Access log"),
+    "export": N_("Download"),
+}
+
+
 @route("/children/{student_id}/reports")
 async def reports(ctx: Ctx) -> Response:
     view, s = await opened(ctx, "reports")
@@ -63,7 +81,9 @@ async def access_log(ctx: Ctx) -> Response:
     entries, next_id = accesslog.entries(
         view.reader.conn, s.source, s.ref, viewer, limit=PAGE, before_id=before
     )
-    return await show(ctx, view, s, "access_log.html", "access-log", entries=entries, next_id=next_id)
+    return await show(
+        ctx, view, s, "access_log.html", "access-log", entries=entries, next_id=next_id, looked_at=LOOKED_AT
+    )
 
 
 @route("/children/{student_id}/export", ("GET", "POST"))
