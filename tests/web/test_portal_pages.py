@@ -229,3 +229,25 @@ def test_a_signed_in_browser_opening_sign_in_goes_straight_on(s: Served) -> None
     r = b.get("/sign-in?next=/account")
     assert r.status_code == 303 and r.headers["location"] == "/account"
     assert b.get("/sign-in?next=//evil.example/x").headers["location"] == "/"  # never off the site
+
+
+def test_bad_values_in_a_page_address_get_a_400_page_never_a_500(s: Served) -> None:
+    b, kids = parent(s)
+    child = kids[0]
+    for path in (
+        f"/children/{child}/attendance?month=2026-13",
+        f"/children/{child}/attendance?month=1999-01",
+        f"/children/{child}/timetable?week=yesterday",
+        f"/children/{child}/timetable?week=2031-01-01",
+    ):
+        r = b.get(path)
+        assert r.status_code == 400 and "Something is not right" in r.text, path
+    assert b.get(f"/children/{child}/access-log?before=not-a-number").status_code == 200
+    assert b.get(f"/children/{'x' * 300}/attendance").status_code == 404
+    assert b.get(f"/children/{child}/reports/{'y' * 30}").status_code == 404
+    assert b.get("/activate").status_code == 400  # no token: the same page as a used one
+    assert (
+        b.post("/sign-in/code", {"step": "forged", "code": "123456"}, from_page="/account").status_code == 303
+    )
+    chosen = b.post("/language", {"locale": "xx_YY", "next": "https://evil.example/"}, from_page="/account")
+    assert chosen.headers["location"] == "/" and "portico_lang" not in chosen.headers.get("set-cookie", "")
