@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from cache.store import open_cache
 from gateway.api.app import create_app
-from tests.fakes import make_config
-from tests.web.portal import Portal
+from tests.support.config import make_config
+from tests.support.web import Portal
 
 
 def document(tmp_path: Path, sqlite_url: str, **config: Any) -> tuple[TestClient, dict[str, Any]]:

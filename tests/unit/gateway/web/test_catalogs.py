@@ -7,15 +7,15 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
-from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
 
 from gateway.web import i18n
 from scripts.i18n import POT, extract, po_path
+from tests.support import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 

@@ -12,9 +12,8 @@ from sqlalchemy import text
 
 from gateway.access import accounts, invitations
 from gateway.web.render import ROUTES
-from tests.district_app import Served, cheap_hashing
-from tests.web.client import Browser, portal
-from tests.web.portal import Inbox
+from tests.support.web import Browser, Inbox, portal
+from tests.support.world import World, cheap_hashing
 
 CHILD_PAGES = ["attendance", "timetable", "grades", "assignments", "behaviour", "notices", "reports", "access-log", "export", "corrections"]  # fmt: skip
 
@@ -25,11 +24,11 @@ def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def s(tmp_path: Path) -> Iterator[Served]:
+def s(tmp_path: Path) -> Iterator[World]:
     yield from portal(tmp_path)
 
 
-def parent(s: Served) -> tuple[Browser, list[str]]:
+def parent(s: World) -> tuple[Browser, list[str]]:
     account = s.ensure_account("guardian", s.district.cases.two_child_contact)
     b = Browser(s)
     b.sign_in(accounts.username_of(s.cache.keyring, account))
@@ -39,7 +38,7 @@ def parent(s: Served) -> tuple[Browser, list[str]]:
 
 
 def test_every_page_forbids_scripts_frames_and_referrers_and_personal_pages_are_never_stored(
-    s: Served,
+    s: World,
 ) -> None:
     anonymous = Browser(s)
     before = [anonymous.get(p) for p in ("/sign-in", "/password-reset")]
@@ -56,7 +55,7 @@ def test_every_page_forbids_scripts_frames_and_referrers_and_personal_pages_are_
     assert css.status_code == 200 and "immutable" in css.headers["cache-control"]
 
 
-def test_the_session_cookie_ends_with_the_browser_and_is_secure_outside_loopback(s: Served) -> None:
+def test_the_session_cookie_ends_with_the_browser_and_is_secure_outside_loopback(s: World) -> None:
     account = s.ensure_account("guardian", s.district.cases.two_child_contact)
     username = accounts.username_of(s.cache.keyring, account)
     local = Browser(s).sign_in(username).headers["set-cookie"]
@@ -68,7 +67,7 @@ def test_the_session_cookie_ends_with_the_browser_and_is_secure_outside_loopback
     assert "Max-Age" not in cookie and "expires" not in cookie.lower()  # no persistent login
 
 
-def test_a_child_who_is_not_yours_is_the_same_404_page_as_one_who_does_not_exist(s: Served) -> None:
+def test_a_child_who_is_not_yours_is_the_same_404_page_as_one_who_does_not_exist(s: World) -> None:
     b, kids = parent(s)
     stranger = next(
         s.ref("student", st.source_id)
@@ -86,7 +85,7 @@ def test_a_child_who_is_not_yours_is_the_same_404_page_as_one_who_does_not_exist
         assert theirs.text.replace(stranger, "") == nobody.text.replace("AAAAAAAAAAAAAAAAAAAAAA", ""), page
 
 
-def test_every_post_without_its_csrf_token_is_refused(s: Served) -> None:
+def test_every_post_without_its_csrf_token_is_refused(s: World) -> None:
     b, kids = parent(s)
     posts = [r.path.replace("{student_id}", kids[0]) for r in ROUTES if "POST" in (r.methods or ())]
     assert len(posts) >= 10
@@ -97,7 +96,7 @@ def test_every_post_without_its_csrf_token_is_refused(s: Served) -> None:
     assert b.get("/").status_code == 200  # nothing was done: still signed in
 
 
-def test_forms_are_bounded_and_must_be_forms(s: Served) -> None:
+def test_forms_are_bounded_and_must_be_forms(s: World) -> None:
     b = Browser(s)
     token = re.search(r'name="csrf" value="([^"]+)"', b.get("/sign-in").text).group(1)  # type: ignore[union-attr]
     big = b.client.post("/sign-in", data={"csrf": token, "username": "x" * 20_000, "password": "y"})
@@ -106,7 +105,7 @@ def test_forms_are_bounded_and_must_be_forms(s: Served) -> None:
     assert as_json.status_code == 400
 
 
-def test_sign_in_failures_read_the_same_and_are_throttled_like_the_api(s: Served) -> None:
+def test_sign_in_failures_read_the_same_and_are_throttled_like_the_api(s: World) -> None:
     account = s.ensure_account("guardian", s.district.cases.two_child_contact)
     username = accounts.username_of(s.cache.keyring, account)
     b = Browser(s)
@@ -150,7 +149,7 @@ def test_an_expired_school_aup_password_must_be_changed_before_any_record_is_sho
         assert b.get("/").status_code == 200
 
 
-def test_invitation_and_reset_emails_link_to_their_pages_and_keep_the_code(s: Served) -> None:
+def test_invitation_and_reset_emails_link_to_their_pages_and_keep_the_code(s: World) -> None:
     inbox = Inbox()
     s.client.app.state.portico.mailer = inbox  # type: ignore[attr-defined]
     account = s.account_of("guardian", s.district.cases.two_child_contact)
@@ -201,7 +200,7 @@ def test_the_policy_is_accepted_once_per_version_and_a_new_version_asks_again(tm
         assert "You accepted this version" in b.get("/aup").text
 
 
-def test_a_page_with_its_css_weighs_under_60_kb(s: Served) -> None:
+def test_a_page_with_its_css_weighs_under_60_kb(s: World) -> None:
     b, kids = parent(s)
     home = b.get("/")
     css = b.get(re.search(r'href="(/static/portico\.css\?v=\w+)"', home.text).group(1))  # type: ignore[union-attr]
@@ -209,7 +208,7 @@ def test_a_page_with_its_css_weighs_under_60_kb(s: Served) -> None:
         assert len(b.get(path).content) + len(css.content) < 60_000, path
 
 
-def test_every_data_page_says_how_old_its_records_are_and_warns_when_they_are_stale(s: Served) -> None:
+def test_every_data_page_says_how_old_its_records_are_and_warns_when_they_are_stale(s: World) -> None:
     b, kids = parent(s)
     paths = ["/", *(f"/children/{kids[0]}/{p}" for p in CHILD_PAGES)]
     for path in paths:
@@ -224,14 +223,14 @@ def test_every_data_page_says_how_old_its_records_are_and_warns_when_they_are_st
         assert "These records may be out of date." in b.get(path).text, path
 
 
-def test_a_signed_in_browser_opening_sign_in_goes_straight_on(s: Served) -> None:
+def test_a_signed_in_browser_opening_sign_in_goes_straight_on(s: World) -> None:
     b, _ = parent(s)
     r = b.get("/sign-in?next=/account")
     assert r.status_code == 303 and r.headers["location"] == "/account"
     assert b.get("/sign-in?next=//evil.example/x").headers["location"] == "/"  # never off the site
 
 
-def test_bad_values_in_a_page_address_get_a_400_page_never_a_500(s: Served) -> None:
+def test_bad_values_in_a_page_address_get_a_400_page_never_a_500(s: World) -> None:
     b, kids = parent(s)
     child = kids[0]
     for path in (

@@ -18,8 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from gateway.access import holds, invitations
-from tests.web.journeys import check, sign_in, tab_to
-from tests.web.portal import Portal
+from tests.support.web import Portal, check, sign_in, tab_to
 
 pytestmark = pytest.mark.browser
 NEW = "A long walk by the quiet river"

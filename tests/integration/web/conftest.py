@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.district_app import cheap_hashing
-from tests.web.portal import ARGS, CHROMIUM, PHONE, Portal, browser_or_skip, fresh_screenshots, live_portal
+from tests.support.web import ARGS, CHROMIUM, PHONE, Portal, browser_or_skip, fresh_screenshots, live_portal
+from tests.support.world import cheap_hashing
 
 
 @pytest.fixture(scope="module")
