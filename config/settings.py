@@ -224,6 +224,23 @@ class PrivacySettings(Strict):
     district_data_contact: str | None = None
 
 
+class PortalSettings(Strict):
+    """The web portal: its public address (for emailed links) and the district's own words.
+
+    Each text maps a locale (``en``, ``en_GB``, ``es``...) to the district's wording; a page
+    in a language the district did not write uses Portico's translated default. In
+    ``attendance_notice``, ``{time}`` becomes the same-day time of ``visibility.attendance``.
+    """
+
+    # Where families open the portal, as linked from invitation and reset emails;
+    # default: http://<api.host>:<api.port>.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    attendance_notice: dict[str, str] = Field(default_factory=dict)
+    behaviour_notice: dict[str, str] = Field(default_factory=dict)
+    password_notice: dict[str, str] = Field(default_factory=dict)
+    security_notice: dict[str, str] = Field(default_factory=dict)
+
+
 class LoggingSettings(Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -238,6 +255,7 @@ class PorticoConfig(Strict):
     api: ApiSettings = ApiSettings()
     mail: MailSettings = MailSettings()
     privacy: PrivacySettings = PrivacySettings()
+    portal: PortalSettings = PortalSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")
@@ -268,6 +286,11 @@ class PorticoConfig(Strict):
             if c.students_of is not None:
                 out[c.students_of] = (*out.get(c.students_of, ()), c.name)
         return out
+
+    def portal_url(self, path: str = "/") -> str:
+        """An absolute link into the web portal (emails carry these)."""
+        base = self.portal.public_url or f"http://{self.api.host}:{self.api.port}"
+        return base.rstrip("/") + path
 
     def connector(self, name: str) -> ConnectorSettings:
         for c in self.connectors:

@@ -35,6 +35,7 @@ from gateway.privacy import leavers
 from gateway.sync.engine import Hook, Progress, SyncEngine, SyncOutcome
 from gateway.sync.metrics import SyncCollector
 from gateway.sync.scheduler import SyncScheduler
+from gateway.web import mount as portal
 
 log = structlog.get_logger("portico.app")
 
@@ -123,8 +124,9 @@ class Application:
     # --- serving ----------------------------------------------------------------------------
 
     def api(self) -> FastAPI:
+        """The API, with the web portal on the same app (same sessions, same reads)."""
         settings = self.config.api.metrics
-        return create_app(
+        app = create_app(
             self.config,
             self.cache,
             clock=self.clock,
@@ -132,6 +134,8 @@ class Application:
             metrics_registry=make_registry(SyncCollector(self.cache.engine, self.config)) if settings.enabled else None,
             metrics_token=self.secrets.resolve(settings.token) if settings.token else None,
         )
+        portal.install(app)
+        return app
 
     def dispose(self) -> None:
         self.cache.dispose()

@@ -137,17 +137,25 @@ local i = 0
 request = function()
   i = i + 1
   local r = reqs[(i % #reqs) + 1]
-  return wrk.format("GET", r[2], {["Authorization"] = "Bearer " .. r[1]})
+  return wrk.format("GET", r[2], {["{HEADER}"] = "{PREFIX}" .. r[1]})
 end
 """
 
 
 def run_wrk(
-    url: str, requests: list[tuple[str, str]], seconds: int, clients: int, base: Path
+    url: str,
+    requests: list[tuple[str, str]],
+    seconds: int,
+    clients: int,
+    base: Path,
+    header: tuple[str, str] = ("Authorization", "Bearer "),
 ) -> dict[str, float]:
+    """Load ``url`` with (token, path) requests; ``header`` is how the token is sent
+    (name, prefix): a bearer token, or the web portal's session cookie."""
     body = ",".join(f'{{"{tok}", "{path}"}}' for tok, path in requests)
     script = base / "load.lua"
-    script.write_text(LUA.replace("{REQS}", "{" + body + "}"))
+    lua = LUA.replace("{HEADER}", header[0]).replace("{PREFIX}", header[1])
+    script.write_text(lua.replace("{REQS}", "{" + body + "}"))
     out = subprocess.run(  # noqa: S603 - wrk from PATH with our arguments
         ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", str(script), url],  # noqa: S607
         capture_output=True, text=True, check=True,

@@ -277,11 +277,16 @@ def _published_state(
 
 
 async def view(request: Request, conn: Conn) -> View:
+    return await view_for(request, conn, bearer(request))
+
+
+async def view_for(request: Request, conn: Connection, token: str) -> View:
+    """The view of the session ``token`` (a bearer token, or the web portal's cookie)."""
     # The session, the account and the source's published state come from one query
     # (sessions.resolve_with_state); the principal checks are called, not declared as
     # sub-dependencies: each declared dependency costs FastAPI work on every request.
     app = portico_of(request)
-    found = sessions.resolve_with_state(conn, bearer(request), app.config.access)
+    found = sessions.resolve_with_state(conn, token, app.config.access)
     if found is None:
         raise unauthorized()
     principal = await data_principal(found.account, app)
@@ -303,13 +308,13 @@ async def view(request: Request, conn: Conn) -> View:
     )
 
 
-async def open_view(request: Request) -> View:
-    """:func:`view` for routes served without FastAPI's dependencies (``gateway.api.routing``):
-    the caller closes the view when done."""
+async def open_view(request: Request, token: str | None = None) -> View:
+    """:func:`view` for routes served without FastAPI's dependencies (``gateway.api.routing``,
+    the web portal with its cookie's ``token``): the caller closes the view when done."""
     shelf = portico_of(request).cache.connections
     conn = shelf.take()
     try:
-        opened = await view(request, conn)
+        opened = await view_for(request, conn, bearer(request) if token is None else token)
         opened.shelf = shelf
         return opened
     except BaseException:

@@ -16,6 +16,9 @@ def test_the_demo_syncs_both_sources_and_prints_usable_logins(tmp_path: Path) ->
     )
     assert result.exit_code == 0, result.output
     assert "district: run 1 published" in result.output
+    # The portal first, then the API.
+    portal = result.output.index("open http://127.0.0.1:8000/ and sign in as ")
+    assert portal < result.output.index("The API:")
     assert re.search(r"school: run \d+ published", result.output)
     logins = re.findall(r"^  (.+?)\s{2,}(\S+@\S+)\s+(\S+)$", result.output, re.M)
     labels = {label.strip() for label, _, _ in logins}

@@ -20,7 +20,7 @@ def test_every_test_module_sits_in_a_folder_named_after_what_it_tests() -> None:
             package = REPO.joinpath(*rel.parts[1:])
             if not (package / "__init__.py").is_file():
                 misplaced.append(f"{path.relative_to(REPO)}: {package.relative_to(REPO)}/ is not a package")
-        elif not (len(rel.parts) == 1 and rel.parts[0] in APART):
+        elif not (rel.parts[:1] and rel.parts[0] in APART):
             misplaced.append(
                 f"{path.relative_to(REPO)}: belongs under tests/unit/<package>/ or tests/integration/"
             )
