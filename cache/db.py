@@ -1,4 +1,8 @@
-"""Engines for the cache and the keystore: SQLite (WAL) by default, PostgreSQL by URL."""
+"""Engines for the cache and the keystore: SQLite (WAL) by default, PostgreSQL by URL.
+
+Opening an engine never changes a table: the schema is made and changed only by
+migrations (:mod:`cache.migrations`, ``portico db upgrade``).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, inspect
-from sqlmodel import SQLModel
+from sqlalchemy import Engine, create_engine, event
+
+from config.settings import PorticoConfig
 
 
 def _normalise(url: str) -> str:
@@ -58,37 +63,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def create_schema(engine: Engine, metadata: MetaData | None = None) -> None:
-    """Create missing tables (idempotent)."""
-    import cache.tables  # noqa: F401  (registers every table on the metadata)
-
-    md = metadata or SQLModel.metadata
-    md.create_all(engine)
-    _add_missing_columns(engine, md)
-    # create_all skips the indexes of tables that already exist: add any a newer
-    # version introduced (e.g. ix_record_retired), so upgrades get them too.
-    for table in md.sorted_tables:
-        for index in table.indexes:
-            index.create(engine, checkfirst=True)
-
-
-def _add_missing_columns(engine: Engine, md: MetaData) -> None:
-    """create_all skips the columns a newer version added to existing tables (e.g.
-    ``record.row_key``): add them. Only nullable columns are ever added this way, so
-    rows written before the upgrade stay valid (NULL) without rewriting them."""
-    existing = inspect(engine)
-    for table in md.sorted_tables:
-        if not existing.has_table(table.name):
-            continue
-        have = {c["name"] for c in existing.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in have:
-                continue
-            if not column.nullable:
-                raise RuntimeError(f"cannot add NOT NULL column {table.name}.{column.name} to existing rows")
-            kind = column.type.compile(dialect=engine.dialect)
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+def keystore_url(config: PorticoConfig) -> str:
+    """Where the config keeps its data keys (``cache.keystore_url``, or the default beside the cache)."""
+    return config.cache.keystore_url or default_keystore_url(config.cache.url)
 
 
 def default_keystore_url(cache_url: str) -> str:

@@ -1,4 +1,4 @@
-"""Open the cache described by a config: engine, schema, keystore and keyring."""
+"""Open the cache described by a config: engine, keystore and keyring, after checking both schemas."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from cache.connections import Shelf
-from cache.db import create_schema, default_keystore_url, make_engine
+from cache.db import keystore_url, make_engine
 from cache.keys.crypto import KekRing
 from cache.keys.keystore import Keyring
+from cache.migrations import runner as migrations
 from config.secrets import SecretResolver
 from config.settings import PorticoConfig
 
@@ -40,11 +41,21 @@ def load_keks(config: PorticoConfig, secrets: SecretResolver) -> KekRing:
 
 
 def open_cache(config: PorticoConfig, secrets: SecretResolver | None = None) -> Cache:
+    """The cache, once both databases are at this code's schema revision.
+
+    Raises SchemaVersionError (saying which command to run) otherwise: no process runs
+    on a schema older or newer than its code, and none changes it as a side effect.
+    """
     secrets = secrets or SecretResolver()
     keks = load_keks(config, secrets)
     engine = make_engine(config.cache.url)
-    create_schema(engine)
-    ks_url = config.cache.keystore_url or default_keystore_url(config.cache.url)
+    ks_url = keystore_url(config)
     ks_engine = engine if ks_url == config.cache.url else make_engine(ks_url)
+    try:
+        migrations.check(engine, ks_engine)
+    except Exception:
+        engine.dispose()
+        ks_engine.dispose()
+        raise
     keyring = Keyring(ks_engine, keks, reload=lambda: load_keks(config, secrets))
     return Cache(engine=engine, keyring=keyring, config=config)

@@ -2,15 +2,26 @@
 
     PorticoError
     ├── ConfigError               refuse to start; names file, key path and line
+    ├── SecretMissing             a referenced secret is not available; names where it looked (config/secrets.py)
+    ├── SchemaVersionError        refuse to start; the database's schema is not this code's: says which command to run
     ├── SourceError               something about a source (SIS) went wrong
     │   ├── SourceUnavailableError    transient: retry later (timeouts, 5xx, 429, refused)
     │   ├── SourceAuthError           stop: an operator must fix credentials or rights
+    │   │   ├── FieldRefusedError         a PowerSchool field the plugin does not grant: names table and field (connectors/powerschool/errors.py)
+    │   │   └── NotInstalledError         a PowerSchool table or named query the server does not have (connectors/powerschool/errors.py)
     │   └── SourceDataError           the source answered with something unusable (stop the run)
     │       └── SourceChangedError        the source changed while a stream was read in full (retry the run)
     ├── RecordError               one record is bad: set it aside with its reason, count it
     ├── ReadOnlyViolation         a request that could write to a source was refused
     ├── SnapshotHeld              guards held a snapshot for an operator's approval
-    └── SnapshotUnavailableError  nothing published yet: the API answers 503
+    ├── SnapshotUnavailableError  nothing published yet: the API answers 503
+    ├── KeyError_                 a key is missing, malformed or wrong (cache/keys/crypto.py)
+    ├── DecryptionError           a ciphertext failed authentication: wrong key, moved or tampered (cache/keys/crypto.py)
+    ├── PurgeError                a purge could not run: a sync holds the lock, or a bad reason code (gateway/privacy/purge.py)
+    └── MailError                 a message could not be handed to the mail backend (gateway/ops/mail.py)
+
+The tree is checked against the classes (``tests/repo/test_docs.py``): a new error
+class appears here, under its parent, or the tests fail.
 
 Every message is safe to log: it may name files, rows, keys, fields, streams and
 counts, never record contents, response bodies, tokens or passwords.
@@ -46,6 +57,14 @@ class ConfigError(PorticoError):
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class SchemaVersionError(PorticoError):
+    """The cache's or keystore's schema is not the one this code was written for."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
 
 
 class SourceError(PorticoError):

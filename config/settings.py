@@ -129,6 +129,10 @@ class ConnectorSettings(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
     type: str
     enabled: bool = True
+    # Another connector whose students this source's records belong to (by that source's
+    # student ids): rosters from one export, attendance and behaviour from another, one
+    # child. Such a source publishes no students, contacts or links of its own.
+    students_of: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]{0,39}$")
     schedule: Schedule | None = None
     guards: Guards = Guards()
     breaker: Breaker = Breaker()
@@ -220,6 +224,23 @@ class PrivacySettings(Strict):
     district_data_contact: str | None = None
 
 
+class PortalSettings(Strict):
+    """The web portal: its public address (for emailed links) and the district's own words.
+
+    Each text maps a locale (``en``, ``en_GB``, ``es``...) to the district's wording; a page
+    in a language the district did not write uses Portico's translated default. In
+    ``attendance_notice``, ``{time}`` becomes the same-day time of ``visibility.attendance``.
+    """
+
+    # Where families open the portal, as linked from invitation and reset emails;
+    # default: http://<api.host>:<api.port>.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    attendance_notice: dict[str, str] = Field(default_factory=dict)
+    behaviour_notice: dict[str, str] = Field(default_factory=dict)
+    password_notice: dict[str, str] = Field(default_factory=dict)
+    security_notice: dict[str, str] = Field(default_factory=dict)
+
+
 class LoggingSettings(Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -234,6 +255,7 @@ class PorticoConfig(Strict):
     api: ApiSettings = ApiSettings()
     mail: MailSettings = MailSettings()
     privacy: PrivacySettings = PrivacySettings()
+    portal: PortalSettings = PortalSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")
@@ -243,7 +265,32 @@ class PorticoConfig(Strict):
             if c.name in seen:
                 raise ValueError(f"connector name {c.name!r} is used twice")
             seen.add(c.name)
+        by_name = {c.name: c for c in self.connectors}
+        for c in self.connectors:
+            if c.students_of is None:
+                continue
+            owner = by_name.get(c.students_of)
+            if owner is None or owner is c:
+                raise ValueError(f"connector {c.name!r}: students_of names no other connector")
+            if owner.students_of is not None:
+                raise ValueError(
+                    f"connector {c.name!r}: students_of names {owner.name!r}, which itself takes its "
+                    "students from another connector (name the one that publishes the students)"
+                )
         return self
+
+    def attached(self) -> dict[str, tuple[str, ...]]:
+        """Source -> the sources whose records belong to its students (``students_of``)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for c in self.connectors:
+            if c.students_of is not None:
+                out[c.students_of] = (*out.get(c.students_of, ()), c.name)
+        return out
+
+    def portal_url(self, path: str = "/") -> str:
+        """An absolute link into the web portal (emails carry these)."""
+        base = self.portal.public_url or f"http://{self.api.host}:{self.api.port}"
+        return base.rstrip("/") + path
 
     def connector(self, name: str) -> ConnectorSettings:
         for c in self.connectors:

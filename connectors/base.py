@@ -49,6 +49,7 @@ from pydantic import BaseModel
 from config.errors import RecordError
 from config.secrets import SecretResolver
 from connectors.records import Record
+from connectors.rules import Policy, Tally
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,17 @@ class KeyReader(Protocol):
         ...
 
 
+@runtime_checkable
+class AccessSampler(Protocol):
+    """A connector whose links are decided by the district's written access rule
+    (:mod:`connectors.rules`) and can show what that rule decides over its source."""
+
+    def access_sample(self, limit: int) -> Tally:
+        """The rule applied to the source's links now (at most ``limit`` of them), without
+        publishing anything. Raises as ``read`` would when the source cannot be read."""
+        ...
+
+
 @dataclass
 class BuildContext:
     """What a connector may need beyond its options: injected for tests and the demo."""
@@ -169,18 +181,27 @@ def no_config_check(options: Any, base_dir: Path) -> list[tuple[tuple[str | int,
     return []
 
 
+def no_access_policy(options: Any) -> Policy | None:
+    """For sources whose own flags decide access (parental responsibility, portal access,
+    no court order): there is no written rule to show or audit."""
+    return None
+
+
 @dataclass(frozen=True)
 class ConnectorType:
     """A connector type as YAML names it: its options model (pydantic, ``extra="forbid"``),
-    how to build one, and what ``portico config validate`` checks beyond the options."""
+    how to build one, what ``portico config validate`` checks beyond the options, and the
+    district's written access rule in those options, if the type has one."""
 
     name: str
     options_model: type[BaseModel]
     build: Callable[[str, Any, BuildContext], Connector]
     check_config: ConfigCheck = no_config_check
+    access_policy: Callable[[Any], Policy | None] = no_access_policy
 
 
 __all__ = [
+    "AccessSampler",
     "BuildContext",
     "CheckResult",
     "ConfigCheck",

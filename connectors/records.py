@@ -19,8 +19,15 @@ from typing import ClassVar, TypeAlias
 
 
 class AttendanceCategory(StrEnum):
+    """The statistical meaning of a mark (England's categories since 19 August 2024).
+
+    ``late`` is a present mark that arrived late; ``not_required`` is "not counted in
+    possible sessions" (the school was closed, the pupil was not required to attend or
+    could not attend for an unavoidable cause)."""
+
     PRESENT = "present"
     LATE = "late"
+    APPROVED_EDUCATIONAL_ACTIVITY = "approved_educational_activity"
     AUTHORISED_ABSENCE = "authorised_absence"
     UNAUTHORISED_ABSENCE = "unauthorised_absence"
     NOT_REQUIRED = "not_required"
@@ -40,6 +47,10 @@ class ResultStatus(StrEnum):
     MISSING = "missing"
     LATE = "late"
     EXEMPT = "exempt"
+    # OneRoster 1.2 score statuses that say more than the ones above.
+    GRADED = "graded"
+    PARTIALLY_GRADED = "partially_graded"
+    NOT_SUBMITTED = "not_submitted"
 
 
 class Polarity(StrEnum):
@@ -77,7 +88,7 @@ class Student:
     grade_level: str
     homeroom: str | None
     enrollment_status: EnrollmentStatus
-    entry_date: dt.date
+    entry_date: dt.date | None  # None when the source does not say (a contact list)
     exit_date: dt.date | None
     email: str | None = None
 
@@ -95,18 +106,31 @@ class Contact:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StudentContact:
-    """The link between a student and a contact; access is decided from it."""
+    """The link between a student and a contact; access is decided from it.
+
+    The flags say what the source records (None: the source has no such field). When
+    the district's written access rule decided (``connectors.rules``), ``entitled`` holds
+    its decision and ``access_rule`` the rule that made it; otherwise access is
+    parental responsibility and portal access allowed, without a court order."""
 
     kind: ClassVar[str] = "link"
     source_id: str
     student_id: str
     contact_id: str
     relationship: str
-    parental_responsibility: bool
-    portal_access: bool
-    lives_with: bool
-    court_order: bool
-    priority: int
+    parental_responsibility: bool | None
+    portal_access: bool | None
+    lives_with: bool | None
+    court_order: bool | None
+    priority: int | None
+    entitled: bool | None = None
+    access_rule: str | None = None
+
+    @property
+    def grants_access(self) -> bool:
+        if self.entitled is not None:
+            return self.entitled
+        return bool(self.parental_responsibility and self.portal_access and not self.court_order)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,6 +189,8 @@ class AttendanceMark:
     category: AttendanceCategory
     minutes_late: int | None
     recorded_at: dt.datetime
+    meaning: str | None = None  # what the code means, for families (e.g. "Educational visit or trip")
+    note: str | None = None  # e.g. a code no longer in use, accepted on a record from before
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,6 +214,8 @@ class AssignmentResult:
     score: float | None
     status: ResultStatus
     comment: str | None
+    text_score: str | None = None  # a mark that is not a number ("B", "Merit")
+    source_status: str | None = None  # the source's own status word, when it has more than ``status``
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,6 +28,7 @@ __all__ = [
 _BUILTINS = {
     "powerschool": "connectors.powerschool.connector:CONNECTOR_TYPE",
     "cloudschool": "connectors.cloudschool.connector:CONNECTOR_TYPE",
+    "oneroster": "connectors.oneroster.connector:CONNECTOR_TYPE",
 }
 
 

@@ -2,8 +2,8 @@
 
 An :class:`Application` holds the config, the cache and the mailer, and is the one place
 that knows how the parts fit: how a connector is built from its YAML entry, which steps
-run after every publish (leavers past retention, planner statistics, account
-provisioning), which jobs the scheduler runs and when (each connector's syncs, the
+run after every publish (leavers past retention, planner statistics, the access rule
+in force recorded in the audit chain when it changed, account provisioning), which jobs the scheduler runs and when (each connector's syncs, the
 password-expiry reminders at ``access.reminder_time``), and how the API app is made.
 """
 
@@ -27,7 +27,7 @@ from config.secrets import SecretResolver
 from config.settings import PorticoConfig
 from connectors import registry
 from connectors.base import Connector
-from gateway.access import provision, reminders
+from gateway.access import provision, reminders, rule_record
 from gateway.api.app import create_app
 from gateway.ops.mail import Mailer, mailer_from
 from gateway.ops.metrics import make_registry
@@ -35,6 +35,7 @@ from gateway.privacy import leavers
 from gateway.sync.engine import Hook, Progress, SyncEngine, SyncOutcome
 from gateway.sync.metrics import SyncCollector
 from gateway.sync.scheduler import SyncScheduler
+from gateway.web import mount as portal
 
 log = structlog.get_logger("portico.app")
 
@@ -64,9 +65,11 @@ class Application:
     def after_publish(self) -> list[Hook]:
         """What runs after every publish, in order, wherever the sync ran."""
         return [
-            leavers.after_publish(self.cache.engine, self.cache.keyring, self.config),
+            leavers.after_publish(self.cache.engine, self.cache.keyring, self.config, self.clock),
             maintenance.after_publish(self.cache.engine),
-            provision.after_publish(self.cache, self.config),
+            # Before accounts are made from the links: the audit shows the rule first.
+            rule_record.after_publish(self.cache.engine, self.config),
+            provision.after_publish(self.cache, self.config, self.clock),
         ]
 
     def sync_engine(self, name: str) -> SyncEngine:
@@ -121,8 +124,9 @@ class Application:
     # --- serving ----------------------------------------------------------------------------
 
     def api(self) -> FastAPI:
+        """The API, with the web portal on the same app (same sessions, same reads)."""
         settings = self.config.api.metrics
-        return create_app(
+        app = create_app(
             self.config,
             self.cache,
             clock=self.clock,
@@ -130,6 +134,8 @@ class Application:
             metrics_registry=make_registry(SyncCollector(self.cache.engine, self.config)) if settings.enabled else None,
             metrics_token=self.secrets.resolve(settings.token) if settings.token else None,
         )
+        portal.install(app)
+        return app
 
     def dispose(self) -> None:
         self.cache.dispose()

@@ -29,22 +29,21 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cache import maintenance  # noqa: E402
+from cache.db import keystore_url  # noqa: E402
 from cache.keys.crypto import new_kek_line  # noqa: E402
+from cache.migrations import runner as migrations  # noqa: E402
 from cache.read.reader import Principal, Reader  # noqa: E402
 from cache.snapshots.runs import load_state  # noqa: E402
 from cache.store import open_cache  # noqa: E402
 from config.secrets import SecretResolver  # noqa: E402
 from config.settings import PorticoConfig  # noqa: E402
-from gateway.access import accounts, provision, sessions  # noqa: E402
+from connectors.memory import MemoryConnector  # noqa: E402
+from gateway.access import accounts, sessions  # noqa: E402
 from gateway.access.security import hash_password  # noqa: E402
-from gateway.sync.engine import SyncEngine  # noqa: E402
+from gateway.bootstrap import build_application  # noqa: E402
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict  # noqa: E402
-from tests.fakes import ListConnector  # noqa: E402
 
 TZ = "America/New_York"
-# Hand-written notes appended to the generated page (what was tried, where the time goes).
-ANALYSIS = ROOT / "docs" / "PERFORMANCE-api-notes.md"
 
 
 def build(base: Path, students: int, clients: int) -> list[tuple[str, str]]:
@@ -58,16 +57,17 @@ def build(base: Path, students: int, clients: int) -> list[tuple[str, str]]:
     }
     (base / "config.json").write_text(json.dumps(raw))
     config = PorticoConfig.model_validate(raw)
+    migrations.upgrade(config.cache.url, keystore_url(config))
     cache = open_cache(config, SecretResolver(base_dir=base))
     today = dt.datetime.now(ZoneInfo(TZ)).date()
     district = SyntheticDistrict(DistrictSpec(students=students, schools=2, today=today))
     t = time.perf_counter()
     streams = {kind: list(district.iter(kind)) for kind in district.kinds()}
-    hooks = [maintenance.after_publish(cache.engine)]
-    engine = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0], on_published=hooks)
-    out = engine.run(ListConnector("sis", streams, 2000))
+    # Synced as every process syncs (the bootstrap's after-publish hooks provision the accounts).
+    app = build_application(config, base_dir=base, cache=cache)
+    out = app.sync("sis", connector=MemoryConnector("sis", streams, 2000))
+    assert out.status == "published", out
     print(f"district: {students} students, {out.records:,} records synced in {time.perf_counter() - t:.1f}s")
-    provision.provision(cache, config, "sis", today=today)
     password_hash = hash_password("Bench parent 1 password")
     pairs: list[tuple[str, str]] = []
     with cache.engine.begin() as conn:
@@ -137,17 +137,25 @@ local i = 0
 request = function()
   i = i + 1
   local r = reqs[(i % #reqs) + 1]
-  return wrk.format("GET", r[2], {["Authorization"] = "Bearer " .. r[1]})
+  return wrk.format("GET", r[2], {["{HEADER}"] = "{PREFIX}" .. r[1]})
 end
 """
 
 
 def run_wrk(
-    url: str, requests: list[tuple[str, str]], seconds: int, clients: int, base: Path
+    url: str,
+    requests: list[tuple[str, str]],
+    seconds: int,
+    clients: int,
+    base: Path,
+    header: tuple[str, str] = ("Authorization", "Bearer "),
 ) -> dict[str, float]:
+    """Load ``url`` with (token, path) requests; ``header`` is how the token is sent
+    (name, prefix): a bearer token, or the web portal's session cookie."""
     body = ",".join(f'{{"{tok}", "{path}"}}' for tok, path in requests)
     script = base / "load.lua"
-    script.write_text(LUA.replace("{REQS}", "{" + body + "}"))
+    lua = LUA.replace("{HEADER}", header[0]).replace("{PREFIX}", header[1])
+    script.write_text(lua.replace("{REQS}", "{" + body + "}"))
     out = subprocess.run(  # noqa: S603 - wrk from PATH with our arguments
         ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", str(script), url],  # noqa: S607
         capture_output=True, text=True, check=True,
@@ -289,9 +297,8 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     print("\n" + setup + "\n\n" + "\n".join(lines))
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        analysis = ANALYSIS.read_text() if ANALYSIS.exists() else ""
         when = dt.date.today().isoformat()
-        args.write.write_text(PAGE.format(setup=setup, table="\n".join(lines), when=when, analysis=analysis))
+        args.write.write_text(PAGE.format(setup=setup, table="\n".join(lines), when=when))
     if not ok:
         sys.exit(1)
 
@@ -313,8 +320,11 @@ trivial JSON endpoint served the same way in the same run.
 {table}
 
 Compare the ratio, not the absolute numbers: on these shared two-core machines they
-move by 10-20% from run to run (MEASURED.md).
-{analysis}"""
+move by 10-20% from run to run.
+
+How the target was reached, every run of the day, where a request's time goes and
+what would add margin: [PERFORMANCE-api-notes.md](PERFORMANCE-api-notes.md).
+"""
 
 
 if __name__ == "__main__":

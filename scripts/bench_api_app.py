@@ -22,6 +22,18 @@ def portico() -> FastAPI:
     return app
 
 
+def portal() -> FastAPI:
+    """Portico with the web portal mounted, as ``portico serve`` runs it (scripts/bench_web)."""
+    from gateway.web import mount
+
+    base = Path(os.environ["PORTICO_BENCH_DIR"])
+    config = PorticoConfig.model_validate(json.loads((base / "config.json").read_text()))
+    app = create_app(config, open_cache(config, SecretResolver(base_dir=base)))
+    mount.install(app)
+    settle_before_serving()
+    return app
+
+
 def trivial() -> FastAPI:
     """The framework's ceiling: the same server, no auth, no database, a constant JSON body."""
     app = FastAPI()

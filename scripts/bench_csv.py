@@ -25,7 +25,9 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cache.db import keystore_url  # noqa: E402
 from cache.keys.crypto import new_kek_line  # noqa: E402
+from cache.migrations import runner as migrations  # noqa: E402
 from cache.store import open_cache  # noqa: E402
 from config.secrets import SecretResolver  # noqa: E402
 from config.settings import PorticoConfig  # noqa: E402
@@ -85,6 +87,7 @@ def _publish(base: Path, full: Path, changed: Path, district: SyntheticDistrict)
             "connectors": [{"name": "school", "type": "cloudschool", "options": options}],
         }
     )
+    migrations.upgrade(config.cache.url, keystore_url(config))
     cache = open_cache(config, SecretResolver(base_dir=work))
     sync = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0])
     seconds = []

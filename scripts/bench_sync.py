@@ -2,7 +2,7 @@
 pages, (c) the ceiling of plain executemany rows of the same size, all in one run.
 
 Each measurement runs in its own process so peak RSS belongs to that measurement alone.
-Usage: scripts/bench_sync [--students N] [--sizes N,N] [--out docs/PERFORMANCE.md]
+Usage: scripts/bench_sync [--students N] [--sizes N,N] [--out FILE]   (figures: docs/PERFORMANCE-sync.md)
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ def spec(students: int) -> Any:
 
 
 def _sync(workdir: Path, transport: Any, base_url: str) -> dict[str, Any]:
+    from cache.db import keystore_url
     from cache.keys.crypto import new_kek_line
+    from cache.migrations import runner as migrations
     from cache.store import open_cache
     from config.secrets import SecretResolver
     from config.settings import PorticoConfig
@@ -52,6 +54,7 @@ def _sync(workdir: Path, transport: Any, base_url: str) -> dict[str, Any]:
             "connectors": [{"name": "sis", "type": "powerschool", "options": {}}],
         }
     )
+    migrations.upgrade(config.cache.url, keystore_url(config))
     cache = open_cache(config, SecretResolver())
     ctx = registry.BuildContext(
         secrets=SecretResolver(env={"ID": CID, "SECRET": SECRET}), transport=transport

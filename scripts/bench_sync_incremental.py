@@ -91,7 +91,9 @@ def timer(into: dict[str, float]) -> Any:
 
 
 def run_three(workdir: Path, url: str, change: Any) -> dict[str, dict[str, Any]]:
+    from cache.db import keystore_url
     from cache.keys.crypto import new_kek_line
+    from cache.migrations import runner as migrations
     from cache.store import open_cache
     from config.secrets import SecretResolver
     from config.settings import PorticoConfig
@@ -106,6 +108,7 @@ def run_three(workdir: Path, url: str, change: Any) -> dict[str, dict[str, Any]]
             "connectors": [{"name": "sis", "type": "powerschool", "options": {}}],
         }
     )
+    migrations.upgrade(config.cache.url, keystore_url(config))
     cache = open_cache(config, SecretResolver())
     engine = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0])
     ctx = registry.BuildContext(secrets=SecretResolver(env={"ID": CID, "SECRET": SECRET}))

@@ -23,7 +23,9 @@ CID, SECRET = "requests-client", "requests-secret-0123456789"
 def measure(students: int, cap: int) -> dict[str, Any]:
     import httpx
 
+    from cache.db import keystore_url
     from cache.keys.crypto import new_kek_line
+    from cache.migrations import runner as migrations
     from cache.store import open_cache
     from config.secrets import SecretResolver
     from config.settings import PorticoConfig
@@ -60,6 +62,7 @@ def measure(students: int, cap: int) -> dict[str, Any]:
                 "connectors": [{"name": "sis", "type": "powerschool", "options": options}],
             }
         )
+        migrations.upgrade(config.cache.url, keystore_url(config))
         cache = open_cache(config, SecretResolver())
         ctx = registry.BuildContext(
             secrets=SecretResolver(env={"ID": CID, "SECRET": SECRET}), transport=httpx.MockTransport(handler)

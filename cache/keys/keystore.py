@@ -23,6 +23,8 @@ from cache.keys.crypto import KEY_BYTES, BlindIndex, KekRing, Sealer
 from cache.types import utcnow
 from config.errors import PorticoError
 
+# The keystore's tables as the code uses them; created and changed only by the keystore
+# line of migrations (cache/migrations/keystore/).
 keystore_metadata = MetaData()
 
 data_key = Table(
@@ -65,7 +67,6 @@ class Keyring:
         # recent SEALERS of those are kept and memory stays flat as districts grow.
         self._raw: dict[str, bytes] = {}
         self._sealers: dict[str, Sealer] = {}
-        keystore_metadata.create_all(engine)
         if is_sqlite(str(engine.url)):
             # secure_delete is per connection: set it on every one, so a destroyed key's
             # bytes are overwritten in the file whichever pooled connection deletes it.

@@ -44,13 +44,17 @@ def _open_all(reader: Reader, source: str, kind: str, rows: list[Any]) -> list[R
 
 
 def one(reader: Reader, student: StudentHandle, kind: str, ref: str) -> dict[str, Any] | None:
-    """One of the student's records by its public id, or None (not theirs, or not there)."""
-    rows = reader.query(
-        f"SELECT ref, key_id, payload FROM record r WHERE r.source = :src AND r.kind = :k AND r.ref = :ref "
-        f"AND r.student_ref = :sref AND {CURRENT.format(t='r')}",
-        {"src": student.source, "k": kind, "ref": ref, "sref": student.ref, "p": student.published_run},
-    )
-    return _open_all(reader, student.source, kind, rows)[0][1] if rows else None
+    """One of the student's records by its public id, or None (not theirs, or not there);
+    looked for in the student's own source and in the sources attached to its students."""
+    for source, run in student.sources():
+        rows = reader.query(
+            f"SELECT ref, key_id, payload FROM record r WHERE r.source = :src AND r.kind = :k AND r.ref = :ref "
+            f"AND r.student_ref = :sref AND {CURRENT.format(t='r')}",
+            {"src": source, "k": kind, "ref": ref, "sref": student.ref, "p": run},
+        )
+        if rows:
+            return _open_all(reader, source, kind, rows)[0][1]
+    return None
 
 
 def enrollments(

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Connection
 
 from cache.keys.keystore import Keyring
-from cache.read.predicates import CURRENT, ON_ROLL
+from cache.read.predicates import CURRENT, ON_ROLL, current_as
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
 from cache.tables.records import SourceState
@@ -86,18 +86,30 @@ class Principal:
 
 @dataclass(frozen=True)
 class StudentHandle:
-    """A student the principal may see now, with its decrypted canonical fields."""
+    """A student the principal may see now, with its decrypted canonical fields.
+
+    ``feeds`` are the other sources whose records belong to this student (YAML
+    ``students_of``), each with its published run: their rows carry this student's ref,
+    so the student's records are read from every feed by that one authorised ref."""
 
     ref: str
     source: str
     published_run: int
     data: dict[str, Any]
+    feeds: tuple[tuple[str, int], ...] = ()
+
+    def sources(self) -> tuple[tuple[str, int], ...]:
+        return ((self.source, self.published_run), *self.feeds)
 
 
 class Reader:
-    def __init__(self, conn: Connection, keyring: Keyring) -> None:
+    def __init__(
+        self, conn: Connection, keyring: Keyring, attached: dict[str, tuple[str, ...]] | None = None
+    ) -> None:
         self.conn = conn
         self.keyring = keyring
+        # Source -> the sources attached to its students (PorticoConfig.attached()).
+        self.attached = attached or {}
         self._driver: Any = None
 
     def state(self, source: str) -> SourceState | None:
@@ -129,12 +141,26 @@ class Reader:
             sql += " AND st.ref = :only"
             params["only"] = only
         rows = self._exec(sql + " ORDER BY st.ref", params)
+        feeds = self._feeds(principal.source) if rows else ()
         return [
             StudentHandle(
-                ref, principal.source, published, self.open(principal.source, "student", ref, key_id, payload)
+                ref,
+                principal.source,
+                published,
+                self.open(principal.source, "student", ref, key_id, payload),
+                feeds,
             )
             for ref, key_id, payload in rows
         ]
+
+    def _feeds(self, source: str) -> tuple[tuple[str, int], ...]:
+        """The attached sources that have published, with their runs."""
+        found = []
+        for other in self.attached.get(source, ()):
+            state = load_state(self.conn, other)
+            if state is not None and state.published_run is not None:
+                found.append((other, state.published_run))
+        return tuple(found)
 
     def students(self, principal: Principal, published: int, today: dt.date) -> list[StudentHandle]:
         """Every student the principal may see now."""
@@ -149,7 +175,7 @@ class Reader:
         """Any student of the snapshot, with no relationship check: for operator commands
         (a subject-access export, a purge), never for a request from a family."""
         found = self.shared(source, "student", ref, published)
-        return None if found is None else StudentHandle(ref, source, published, found)
+        return None if found is None else StudentHandle(ref, source, published, found, self._feeds(source))
 
     def records(
         self,
@@ -162,17 +188,29 @@ class Reader:
         after: tuple[str, str] | None = None,
         limit: int = 1000,
     ) -> list[tuple[str, dict[str, Any]]]:
-        """A student's records of ``kind`` (newest day first), already authorised by ``student``."""
-        sql = (
-            f"SELECT ref, key_id, payload, day FROM record r WHERE r.student_ref = :sref AND r.kind = :k "
-            f"AND r.source = :src AND {CURRENT.format(t='r')}"
-        )
+        """A student's records of ``kind`` (newest day first), already authorised by ``student``:
+        from the student's own source and from every source attached to its students."""
         params: dict[str, Any] = {
             "sref": student.ref,
             "k": kind,
             "src": student.source,
             "p": student.published_run,
         }
+        if student.feeds:
+            # One query over every feed, each source with its own published run.
+            terms = [f"(r.source = :src AND {CURRENT.format(t='r')})"]
+            for i, (src, run) in enumerate(student.feeds):
+                params[f"src{i}"], params[f"p{i}"] = src, run
+                terms.append(f"(r.source = :src{i} AND {current_as('r', f'p{i}')})")
+            sql = (
+                "SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
+                f"AND r.kind = :k AND ({' OR '.join(terms)})"
+            )
+        else:
+            sql = (
+                f"SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
+                f"AND r.kind = :k AND r.source = :src AND {CURRENT.format(t='r')}"
+            )
         if day_from is not None:
             sql += " AND r.day >= :df"
             params["df"] = day_from
@@ -181,9 +219,7 @@ class Reader:
             params["dt"] = day_to
         sql = newest_first(sql, params, window=window, after=after, limit=limit)
         rows = self._exec(sql, params)
-        return [
-            (ref, self.open(student.source, kind, ref, key_id, payload)) for ref, key_id, payload, _ in rows
-        ]
+        return [(ref, self.open(src, kind, ref, key_id, payload)) for ref, key_id, payload, _, src in rows]
 
     def shared(self, source: str, kind: str, ref: str, published: int) -> dict[str, Any] | None:
         """A record by its ref in the published snapshot, unchecked: for non-personal records

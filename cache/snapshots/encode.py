@@ -66,9 +66,18 @@ class Encoder:
     """Computes a record's row columns for one source."""
 
     def __init__(
-        self, source: str, index: BlindIndex, tz: str, guardian_until: Callable[[dt.date | None], dt.date | None]
+        self,
+        source: str,
+        index: BlindIndex,
+        tz: str,
+        guardian_until: Callable[[dt.date | None], dt.date | None],
+        student_source: str | None = None,
     ):
         self.source = source
+        # A source attached to another's students (``students_of`` in YAML) refers to
+        # students by that source's ids: its records get that source's student refs, so
+        # they land on the same child and are encrypted under the same data key.
+        self.student_source = student_source or source
         self.index = index
         self.tz = ZoneInfo(tz)
         self.guardian_until = guardian_until
@@ -95,7 +104,7 @@ class Encoder:
         key = (kind, source_id)
         v = self._refs.get(key)
         if v is None:
-            v = self.index.ref(self.source, kind, source_id)
+            v = self.index.ref(self.student_source if kind == "student" else self.source, kind, source_id)
             if len(self._refs) >= 50_000:  # bounded: memory stays flat as districts grow
                 self._refs.clear()
             self._refs[key] = v
@@ -152,7 +161,7 @@ class Encoder:
         return {
             "student_ref": self._student_of(rec),
             "contact_ref": self.ref("contact", rec.contact_id),
-            "access": rec.parental_responsibility and rec.portal_access and not rec.court_order,
+            "access": rec.grants_access,
         }
 
     def _c_section(self, rec: r.Section, ref: str) -> dict[str, object]:

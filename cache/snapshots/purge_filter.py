@@ -39,11 +39,17 @@ class PurgeFilter:
         self.contacts: dict[str, set[str | None]] = {}  # ref -> the students it was purged with
         self.skipped = 0
         rows = conn.execute(
-            select(PURGED.c.subject, PURGED.c.ref, PURGED.c.via_ref, PURGED.c.blocked).where(
-                PURGED.c.source == self.source, PURGED.c.returned_at.is_(None)
+            select(PURGED.c.source, PURGED.c.subject, PURGED.c.ref, PURGED.c.via_ref, PURGED.c.blocked).where(
+                PURGED.c.source.in_({self.source, encoder.student_source}), PURGED.c.returned_at.is_(None)
             )
         ).all()
-        for subject, ref, via, blocked in rows:
+        for source, subject, ref, via, blocked in rows:
+            if source != self.source:
+                # A source attached to another's students (students_of) keeps that source's
+                # purged students out too, and never lets one back itself.
+                if subject == "student":
+                    self.students[ref] = True
+                continue
             if subject == "district":
                 self.everything = True
             elif subject == "student":

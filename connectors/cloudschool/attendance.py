@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
+from connectors.cloudschool.codes import withdrawn_note
 from connectors.cloudschool.normalize import Converter, Ctx, Index
 from connectors.cloudschool.values import BadCell, parse_int
 from connectors.records import AttendanceMark
@@ -23,11 +24,22 @@ def attendance(ix: Index, ctx: Ctx) -> Converter:
     builds an equal object in under half the time, which is a third of this loop."""
     i_sid, i_date, i_session = ix("StudentID"), ix("Date"), ix("Session")
     i_mark, i_minutes = ix("Mark"), ix("MinutesLate")
-    codes = {mark: (code.canonical(), code.late) for mark, code in ctx.options.codes().items()}
+    codes = {
+        mark: (
+            code.canonical(),
+            code.late,
+            code.meaning or None,
+            code.withdrawn,
+            withdrawn_note(mark, code.withdrawn) if code.withdrawn else None,
+        )
+        for mark, code in ctx.options.codes().items()
+    }
     sessions = {s.upper(): at for s, at in ctx.options.session_times.items()}
     slots: dict[tuple[str, str], tuple[dt.date, str, str, dt.datetime]] = {}
     new, cls = object.__new__, AttendanceMark
-    s_id, s_student, s_date, s_session, s_code, s_category, s_minutes, s_at = slot_setters(cls)
+    s_id, s_student, s_date, s_session, s_code, s_category, s_minutes, s_at, s_meaning, s_note = slot_setters(
+        cls
+    )
 
     def slot(date_cell: str, session_cell: str) -> tuple[dt.date, str, str, dt.datetime]:
         day = ctx.date(date_cell, "Date")
@@ -54,9 +66,13 @@ def attendance(ix: Index, ctx: Ctx) -> Converter:
         code = codes.get(mark) or codes.get(mark.strip().upper())
         if code is None:
             raise BadCell("Mark", "blank" if not mark.strip() else "not in attendance_codes")
-        category, late = code
+        category, late, meaning, withdrawn, note = code
         if category is None:
             return None
+        if withdrawn is not None and day >= withdrawn:
+            raise BadCell(
+                "Mark", f"code withdrawn on {withdrawn.isoformat()} (map it in attendance_codes to keep it)"
+            )
         minutes = row[i_minutes]
         o = new(cls)
         s_id(o, sid + suffix)
@@ -67,6 +83,8 @@ def attendance(ix: Index, ctx: Ctx) -> Converter:
         s_category(o, category)
         s_minutes(o, parse_int(minutes, "MinutesLate", minimum=0) if late and minutes.strip() else None)
         s_at(o, recorded_at)
+        s_meaning(o, meaning)
+        s_note(o, note)
         return o
 
     return convert

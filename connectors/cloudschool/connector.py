@@ -27,12 +27,15 @@ import structlog
 from config.errors import RecordError, SourceDataError, SourceUnavailableError
 from connectors import records as rec
 from connectors.base import BuildContext, CheckResult, ConnectorType, KnownRows, Page, StreamInfo
-from connectors.cloudschool import attendance, mapping, normalize, normalize_work, values
+from connectors.cloudschool import attendance, codes, mapping, normalize, normalize_work, values
 from connectors.cloudschool import options as options_module
 from connectors.cloudschool.export import Export, ExportFile, Gate, unchanged
+from connectors.cloudschool.mapped.problems import mapped_problems
+from connectors.cloudschool.mapped.read import MappedReader, local_today
 from connectors.cloudschool.options import Options
 from connectors.cloudschool.reader import copy_file, open_csv
 from connectors.cloudschool.values import BadCell
+from connectors.rules import Policy, Tally
 
 log = structlog.get_logger(__name__)
 
@@ -100,9 +103,9 @@ KEYED_STREAMS = frozenset(
 KEYED_KINDS = {entity: STREAMS[s][0][0] for s in KEYED_STREAMS for entity in STREAMS[s][1]}
 # Entities whose records depend on the date of the read (leavers, pre-registrations).
 DATED_ENTITIES = frozenset({"students"})
-# What normalisation is made of (with the default attendance codes in options.py): any
+# What normalisation is made of (with the default attendance codes in codes.py): any
 # change to this code re-keys every row once.
-_SOURCES = (attendance, normalize, normalize_work, values, options_module, rec)
+_SOURCES = (attendance, codes, normalize, normalize_work, values, options_module, rec)
 _CODE = hashlib.sha256(
     Path(__file__).read_bytes() + b"".join(Path(m.__file__ or "").read_bytes() for m in _SOURCES)
 ).digest()
@@ -151,8 +154,16 @@ class CloudSchoolConnector:
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._gate = Gate(options, self.folder)
         self.stats: dict[str, FileStats] = {}
+        # The mapped layout (options.records) reads its own sources: connectors/cloudschool/mapped.
+        self.mapped = (
+            MappedReader(name, options, self.folder, self.archive, local_today(options, self._clock))
+            if options.mapped
+            else None
+        )
 
     def streams(self) -> list[StreamInfo]:
+        if self.mapped is not None:
+            return self.mapped.streams()
         enabled = set(mapping.enabled_entities(self.options))
         return [
             # An export is read whole and its files re-checked afterwards: one read is consistent.
@@ -162,7 +173,21 @@ class CloudSchoolConnector:
         ]
 
     def check(self) -> CheckResult:
+        if self.mapped is not None:
+            return CheckResult([m for _, m in mapped_problems(self.options, self.folder)])
         return CheckResult(mapping.check_mapping(self.options, self.folder))
+
+    def access_sample(self, limit: int) -> Tally:
+        """The access rule over the export's links now (connectors.base.AccessSampler)."""
+        if self.mapped is not None:
+            return self.mapped.access_sample(limit)
+        tally = Tally(self.options.policy())
+        for page in self.read("contacts", None, full=True):
+            for r in page.records:
+                if isinstance(r, rec.StudentContact) and tally.links < limit:
+                    tally.add(r.access_rule, r.grants_access, r.contact_id)
+            tally.set_aside += len(page.rejected)
+        return tally
 
     def export(self) -> Export:
         """Check the export now (raises as ``read`` would); its fingerprint identifies it."""
@@ -174,6 +199,9 @@ class CloudSchoolConnector:
         """Pages of ``stream`` from the export as it is now. ``state`` and ``full`` do not
         change anything: an export is always complete, so every read is full. With
         ``known`` (streams in KEYED_STREAMS), rows the engine already holds are skipped."""
+        if self.mapped is not None:
+            yield from self.mapped.read(stream)
+            return
         if stream not in STREAMS:
             raise ValueError(f"unknown stream {stream!r}")
         # Settling compares file mtimes with the wall clock; ``clock`` only says what
@@ -367,7 +395,14 @@ def build(name: str, options: Any, ctx: BuildContext) -> CloudSchoolConnector:
 
 def check_config(options: Any, base_dir: Path) -> list[tuple[mapping.Key, str]]:
     """The mapping checked against the export folder (``registry.validate_connectors`` hook)."""
+    if options.mapped:
+        return mapped_problems(options, base_dir / options.path)
     return mapping.mapping_problems(options, base_dir / options.path)
 
 
-CONNECTOR_TYPE = ConnectorType("cloudschool", Options, build, check_config)
+def access_policy(options: Any) -> Policy:
+    """The district's access rule (the preset's flags unless the YAML states one)."""
+    return options.policy()  # type: ignore[no-any-return]
+
+
+CONNECTOR_TYPE = ConnectorType("cloudschool", Options, build, check_config, access_policy)

@@ -30,7 +30,7 @@ def _spec(entity: str, file: str, header: str, required: str) -> FileSpec:
     return FileSpec(entity, file, tuple(header.split(",")), tuple(required.split(",")))
 
 
-# DESIGN.md's preset layout. Required columns are the ones a record cannot be built
+# The preset layout (README.md, "Preset layout"). Required columns are the ones a record cannot be built
 # without, plus the flags that decide a parent's access (never guessed when absent).
 PRESET: dict[str, FileSpec] = {
     s.entity: s

@@ -35,6 +35,7 @@ from connectors.records import (
     StudentContact,
     TimetableEntry,
 )
+from connectors.rules import FLAGS_RULE, Policy
 
 Converted = Record | tuple[Record, ...] | None
 Converter = Callable[[list[str]], Converted]
@@ -50,6 +51,7 @@ class Ctx:
     date: DateParser
     datetime: DateTimeParser
     flags: Flags
+    policy: Policy = FLAGS_RULE  # the district's access rule (options.access)
 
     @classmethod
     def build(cls, options: Options, today: dt.date) -> Ctx:
@@ -59,6 +61,7 @@ class Ctx:
             DateParser(options.date_format),
             DateTimeParser(options.datetime_format, options.date_format, options.timezone),
             Flags(options.flag_true, options.flag_false),
+            options.policy(),
         )
 
     @property
@@ -105,12 +108,12 @@ def students(ix: Index, ctx: Ctx) -> Converter:
     today = ctx.today
 
     def convert(row: list[str]) -> Student:
-        entry = ctx.date(row[i_adm], "AdmissionDate")
+        entry = ctx.opt_date(row[i_adm], "AdmissionDate")
         exit_date = ctx.opt_date(row[i_leave], "LeavingDate")
         # The leaving date is the last day on roll, so a student leaving today is still on roll.
         if exit_date is not None and exit_date < today:
             status = EnrollmentStatus.TRANSFERRED
-        elif entry > today:
+        elif entry is not None and entry > today:
             status = EnrollmentStatus.PRE_REGISTERED
         else:
             status = EnrollmentStatus.ACTIVE
@@ -149,7 +152,7 @@ def contacts(ix: Index, ctx: Ctx) -> Converter:
         ix("PrimaryEmail"),
         ix("MobileNumber"),
     )
-    flag = ctx.flags
+    flag, policy = ctx.flags, ctx.policy
 
     def convert(row: list[str]) -> tuple[Contact, StudentContact]:
         sid, cid = need(row[i_sid], "StudentID"), need(row[i_cid], "ContactID")
@@ -163,20 +166,41 @@ def contacts(ix: Index, ctx: Ctx) -> Converter:
             phone=opt(row[i_phone]),
         )
         # Access-deciding flags are never guessed: a blank one sets the row aside.
-        link = StudentContact(
-            source_id=f"{sid}-{cid}",
-            student_id=sid,
-            contact_id=cid,
-            relationship=row[i_rel].strip(),
-            parental_responsibility=flag(row[i_pr], "ParentalResponsibility"),
-            portal_access=flag(row[i_portal], "PortalAccess"),
-            lives_with=flag(row[i_lives], "LivesWith", blank=False),
-            court_order=flag(row[i_court], "CourtOrder"),
-            priority=parse_int(prio, "Priority", minimum=0) if prio else 1,
-        )
-        return contact, link
+        attrs: dict[str, str | int | bool | None] = {
+            "relationship": row[i_rel].strip(),
+            "parental_responsibility": flag(row[i_pr], "ParentalResponsibility"),
+            "portal_access": flag(row[i_portal], "PortalAccess"),
+            "lives_with": flag(row[i_lives], "LivesWith", blank=False),
+            "court_order": flag(row[i_court], "CourtOrder"),
+            "priority": parse_int(prio, "Priority", minimum=0) if prio else 1,
+        }
+        return contact, link_of(sid, cid, attrs, policy)
 
     return convert
+
+
+def link_of(sid: str, cid: str, attrs: dict[str, str | int | bool | None], policy: Policy) -> StudentContact:
+    """A student-contact link with the district's access rule applied to what the source says."""
+    decision = policy.decide({k: v for k, v in attrs.items() if v != ""})
+
+    def flag(name: str) -> bool | None:
+        v = attrs.get(name)
+        return v if isinstance(v, bool) else None
+
+    prio = attrs.get("priority")
+    return StudentContact(
+        source_id=f"{sid}-{cid}",
+        student_id=sid,
+        contact_id=cid,
+        relationship=str(attrs.get("relationship") or ""),
+        parental_responsibility=flag("parental_responsibility"),
+        portal_access=flag("portal_access"),
+        lives_with=flag("lives_with"),
+        court_order=flag("court_order"),
+        priority=prio if isinstance(prio, int) and not isinstance(prio, bool) else None,
+        entitled=decision.granted,
+        access_rule=decision.rule,
+    )
 
 
 def classes(ix: Index, ctx: Ctx) -> Converter:

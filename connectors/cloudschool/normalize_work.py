@@ -63,7 +63,7 @@ def assignment_results(ix: Index, ctx: Ctx) -> Converter:
     )
     statuses: dict[str, ResultStatus] = {}
     new, cls = object.__new__, AssignmentResult
-    s_id, s_assignment, s_student, s_score, s_status, s_comment = slot_setters(cls)
+    s_id, s_assignment, s_student, s_score, s_status, s_comment, s_text, s_source_status = slot_setters(cls)
 
     def status_of(cell: str) -> ResultStatus:
         status = _STATUS.get(" ".join(cell.split()).casefold())
@@ -85,6 +85,8 @@ def assignment_results(ix: Index, ctx: Ctx) -> Converter:
         s_score(o, parse_float(mark, "Mark") if mark else None)
         s_status(o, status)
         s_comment(o, comment or None)
+        s_text(o, None)
+        s_source_status(o, None)
         return o
 
     return convert

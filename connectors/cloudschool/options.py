@@ -9,7 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connectors.cloudschool.codes import DFE_2024
+from connectors.cloudschool.mapped.check import layout_problems
+from connectors.cloudschool.mapped.options import MappedEntity, RecordMapping, Source
 from connectors.records import AttendanceCategory
+from connectors.rules import FLAGS_RULE, Policy, Rule
 
 # The entities of an export, in the order they are read. Keys of ``files:`` in YAML.
 ENTITIES: tuple[str, ...] = (
@@ -47,7 +51,13 @@ Entity = Literal[
 # "skip" is not a mark: the register has not been taken yet, so nothing is published
 # and the row is not an error either (counted as ``skipped`` in the read stats).
 CodeCategory = Literal[
-    "present", "late", "authorised_absence", "unauthorised_absence", "not_required", "skip"
+    "present",
+    "late",
+    "approved_educational_activity",
+    "authorised_absence",
+    "unauthorised_absence",
+    "not_required",
+    "skip",
 ]
 
 
@@ -70,44 +80,39 @@ class FileMapping(Strict):
 
 
 class AttendanceCode(Strict):
-    category: CodeCategory
+    """A register code: its category and meaning, or ``same_as`` a statutory code (an MIS
+    sub-code such as ``X01`` that stands for ``X``)."""
+
+    category: CodeCategory | None = None
+    same_as: str | None = None
     late: bool = False
     meaning: str = ""
+    # A code withdrawn on this date: accepted on earlier records with a note, set aside after.
+    withdrawn: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> AttendanceCode:
+        if (self.category is None) == (self.same_as is None):
+            raise ValueError("a code has either a category or same_as (a code it stands for)")
+        return self
 
     def canonical(self) -> AttendanceCategory | None:
-        return None if self.category == "skip" else AttendanceCategory(self.category)
+        return None if self.category in (None, "skip") else AttendanceCategory(self.category)
 
 
-def _code(category: CodeCategory, meaning: str, late: bool = False) -> AttendanceCode:
-    return AttendanceCode(category=category, late=late, meaning=meaning)
+def _default_codes() -> dict[str, AttendanceCode]:
+    return {
+        code: AttendanceCode(category=category, meaning=meaning, late=late, withdrawn=withdrawn)  # type: ignore[arg-type]
+        for code, (category, meaning, late, withdrawn) in DFE_2024.items()
+    }
 
 
-# The DfE national codes most UK MIS exports use. "U" is late after the register
-# closed, which the DfE counts as an unauthorised absence (still late, so minutes
-# kept). "-" means no mark has been entered yet: skipped (see CodeCategory), because
-# publishing it as "not required" would tell parents something untrue and setting it
-# aside would hold every export taken before the afternoon registers are done.
-DEFAULT_ATTENDANCE_CODES: dict[str, AttendanceCode] = {
-    "/": _code("present", "present (AM)"),
-    "\\": _code("present", "present (PM)"),
-    "L": _code("late", "late before registers closed", late=True),
-    "U": _code("unauthorised_absence", "late after registers closed", late=True),
-    "N": _code("unauthorised_absence", "no reason yet provided"),
-    "O": _code("unauthorised_absence", "unauthorised absence"),
-    "M": _code("authorised_absence", "medical or dental appointment"),
-    "I": _code("authorised_absence", "illness"),
-    "C": _code("authorised_absence", "authorised: other circumstances"),
-    "E": _code("authorised_absence", "excluded, no alternative provision"),
-    "H": _code("authorised_absence", "authorised holiday"),
-    "G": _code("unauthorised_absence", "unauthorised holiday"),
-    "#": _code("not_required", "school closed to pupils"),
-    "X": _code("not_required", "not required to attend"),
-    "-": _code("skip", "no mark entered yet"),
-}
+# England's codes since 19 August 2024 (connectors/cloudschool/codes.py): no configuration needed.
+DEFAULT_ATTENDANCE_CODES: dict[str, AttendanceCode] = _default_codes()
 
 
 class Options(Strict):
-    """``options:`` of a ``type: cloudschool`` connector (see DESIGN.md for the preset)."""
+    """``options:`` of a ``type: cloudschool`` connector (the preset layout: README.md)."""
 
     path: str = Field(min_length=1, description="the export folder (relative to the config file)")
     preset: Literal["cloudschool"] = "cloudschool"
@@ -137,6 +142,13 @@ class Options(Strict):
     year_start_date: dt.date | None = None
     year_end_date: dt.date | None = None
     page_size: int = Field(default=5000, ge=1)
+    # The district's written access rule (connectors.rules). The preset carries the flags
+    # it needs, so it defaults to them; a mapped layout must state its rule.
+    access: list[Rule] | None = None
+    # The mapped layout (connectors/cloudschool/mapped): raw files and the records built
+    # from them, instead of the preset's one file per entity.
+    sources: dict[str, Source] = Field(default_factory=dict)
+    records: dict[MappedEntity, RecordMapping | list[RecordMapping]] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -164,8 +176,43 @@ class Options(Strict):
             raise ValueError("flag_true and flag_false share a value")
         return self
 
+    @model_validator(mode="after")
+    def _layout(self) -> Options:
+        problems = layout_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def mapped(self) -> bool:
+        return bool(self.records)
+
+    def mappings(self, entity: str) -> list[RecordMapping]:
+        found = next((m for e, m in self.records.items() if e == entity), None)
+        return [] if found is None else found if isinstance(found, list) else [found]
+
+    def policy(self) -> Policy:
+        return FLAGS_RULE if self.access is None else Policy(self.access)
+
+    @model_validator(mode="after")
+    def _codes_resolve(self) -> Options:
+        self.codes()  # a same_as naming no code is a config error, not a failed sync
+        return self
+
     def codes(self) -> dict[str, AttendanceCode]:
-        return {**DEFAULT_ATTENDANCE_CODES, **self.attendance_codes}
+        """The default table with the district's codes over it; ``same_as`` resolved."""
+        merged = {**DEFAULT_ATTENDANCE_CODES, **self.attendance_codes}
+        out = {}
+        for code, c in merged.items():
+            if c.same_as is not None:
+                target = merged.get(c.same_as)
+                if target is None or target.same_as is not None:
+                    raise ValueError(f"attendance_codes.{code}: same_as names no code with a category")
+                c = target.model_copy(
+                    update={"meaning": c.meaning or target.meaning, "late": c.late or target.late}
+                )
+            out[code] = c
+        return out
 
     def mapping(self, entity: str) -> FileMapping:
         for key, overrides in self.files.items():

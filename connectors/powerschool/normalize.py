@@ -143,7 +143,7 @@ def student(row: Row, ctx: Context) -> r.Student:
         grade_level=get(row, "grade_level", grade_level),
         homeroom=opt(row, "home_room"),
         enrollment_status=get(row, "enroll_status", enroll_status),
-        entry_date=get(row, "entrydate", date),
+        entry_date=opt(row, "entrydate", date),
         exit_date=opt(row, "exitdate", date),
         email=ctx.student_emails.get(dcid),
     )
@@ -173,8 +173,8 @@ def link(row: Row, ctx: Context) -> r.StudentContact:
         # column: a district withdraws a parent's access by turning Data Access off.
         portal_access=bool(opt(row, "has_data_access", flag)) and active is not False,
         lives_with=bool(opt(row, "liveswithflg", flag)),
-        court_order=False,
-        priority=opt(row, "contactpriorityorder", integer) or 99,
+        court_order=None,  # PowerSchool has no such column
+        priority=opt(row, "contactpriorityorder", integer),
     )
 
 
@@ -233,8 +233,8 @@ def legacy_links(row: Row, ctx: Context) -> list[r.Record]:
             # responsibility; the old layout has no custody, lives-with or court-order flag.
             parental_responsibility=True,
             portal_access=web and email is not None,
-            lives_with=False,
-            court_order=False,
+            lives_with=None,  # the old layout has neither flag
+            court_order=None,
             priority=n,
         )
         for n, (role, relationship, _, email) in enumerate(_legacy_people(row), start=1)

@@ -82,8 +82,10 @@ def invite(cache: Cache, config: PorticoConfig, mailer: Mailer, account_ids: lis
                 email,
                 f"Your {config.district.name} parent portal account",
                 f"The school has confirmed your access to the {config.district.name} parent portal.\n\n"
-                f"Your username: {username}\nYour activation code (valid {days} days, once):\n\n{token}\n\n"
-                "Use the code to choose your password. Your account is yours alone: do not share it.",
+                f"Your username: {username}\n\nOpen this link to choose your password (valid {days} days, once):\n"
+                f"{config.portal_url('/activate?token=' + token)}\n\n"
+                f"An app that signs in for you asks for the activation code instead:\n\n{token}\n\n"
+                "Your account is yours alone: do not share it.",
             )
             try:
                 mailer.send(message)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from cache.read.reader import Reader
 from cache.snapshots.runs import load_state
 from cache.store import Cache
+from cache.types import utcnow
 from config.settings import PorticoConfig
 from gateway.access import accounts
 from gateway.access.entitlement import enrolled_students, entitled_contacts
@@ -86,10 +87,13 @@ def provision(cache: Cache, config: PorticoConfig, source: str, today: dt.date |
     return out
 
 
-def after_publish(cache: Cache, config: PorticoConfig) -> Callable[[str, int], None]:
-    """A SyncEngine ``on_published`` callback: provision the source that just published."""
+def after_publish(
+    cache: Cache, config: PorticoConfig, clock: Callable[[], dt.datetime] = utcnow
+) -> Callable[[str, int], None]:
+    """A SyncEngine ``on_published`` callback: provision the source that just published,
+    as entitled on ``clock``'s UTC date."""
 
     def hook(source: str, run_id: int) -> None:
-        provision(cache, config, source)
+        provision(cache, config, source, today=clock().astimezone(dt.UTC).date())
 
     return hook

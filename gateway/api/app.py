@@ -15,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cache.store import Cache
 from cache.types import utcnow
 from config.settings import PorticoConfig
+from gateway.api import docs as api_docs
+from gateway.api import openapi as contract
 from gateway.api import problems
 from gateway.api.deps import Portico
 from gateway.api.routes import auth, health, me, metrics, notices, privacy, records, recovery, students
@@ -74,7 +76,7 @@ def create_app(
         title="Portico parent and student API",
         version="1",
         description="Read-only access for parents, guardians and students to their own school records.",
-        docs_url="/docs" if docs else None,
+        docs_url=None,  # served offline by gateway.api.docs when enabled
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -96,17 +98,21 @@ def create_app(
     app.router.routes[:0] = served
     for module in (me, auth, recovery, privacy, health, metrics):
         app.include_router(module.router)
+    if docs:
+        api_docs.install(app)
     documented = [route for router in data for route in router.doc_routes()]
 
     def openapi() -> dict[str, Any]:
         # The data routes are served by Starlette (gateway.api.routing) and documented from
         # the same function signatures as FastAPI's own routes.
         if app.openapi_schema is None:
-            app.openapi_schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=[*documented, *app.routes],
+            app.openapi_schema = contract.finish(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=[*documented, *app.routes],
+                )
             )
         return app.openapi_schema
 

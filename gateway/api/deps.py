@@ -58,6 +58,11 @@ class Portico:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.config.district.timezone)
 
+    @functools.cached_property
+    def attached(self) -> dict[str, tuple[str, ...]]:
+        """Source -> the sources attached to its students (``students_of``): read with it."""
+        return self.config.attached()
+
     def today(self) -> dt.date:
         return self.clock().astimezone(self.tz).date()
 
@@ -72,8 +77,9 @@ async def portico(request: Request) -> Portico:
 
 
 async def connection(request: Request) -> AsyncIterator[Connection]:
-    # Handlers are async with short synchronous queries: on two cores this beats a
-    # thread pool (see MEASURED.md and scripts/bench_api).
+    # Handlers are async with short synchronous queries: on two cores, plain ``def``
+    # handlers in the default thread pool collapse under concurrency (GIL contention),
+    # where these do not (scripts/bench_api measures the served path).
     with portico_of(request).cache.engine.connect() as conn:
         yield conn
 
@@ -271,11 +277,16 @@ def _published_state(
 
 
 async def view(request: Request, conn: Conn) -> View:
+    return await view_for(request, conn, bearer(request))
+
+
+async def view_for(request: Request, conn: Connection, token: str) -> View:
+    """The view of the session ``token`` (a bearer token, or the web portal's cookie)."""
     # The session, the account and the source's published state come from one query
     # (sessions.resolve_with_state); the principal checks are called, not declared as
     # sub-dependencies: each declared dependency costs FastAPI work on every request.
     app = portico_of(request)
-    found = sessions.resolve_with_state(conn, bearer(request), app.config.access)
+    found = sessions.resolve_with_state(conn, token, app.config.access)
     if found is None:
         raise unauthorized()
     principal = await data_principal(found.account, app)
@@ -285,7 +296,7 @@ async def view(request: Request, conn: Conn) -> View:
     state = _published_state(conn.dialect, principal.source, run, as_of, synced_at)
     now = app.clock()
     return View(
-        Reader(conn, app.cache.keyring),
+        Reader(conn, app.cache.keyring, app.attached),
         principal,
         state,
         now.astimezone(app.tz).date(),
@@ -297,13 +308,13 @@ async def view(request: Request, conn: Conn) -> View:
     )
 
 
-async def open_view(request: Request) -> View:
-    """:func:`view` for routes served without FastAPI's dependencies (``gateway.api.routing``):
-    the caller closes the view when done."""
+async def open_view(request: Request, token: str | None = None) -> View:
+    """:func:`view` for routes served without FastAPI's dependencies (``gateway.api.routing``,
+    the web portal with its cookie's ``token``): the caller closes the view when done."""
     shelf = portico_of(request).cache.connections
     conn = shelf.take()
     try:
-        opened = await view(request, conn)
+        opened = await view_for(request, conn, bearer(request) if token is None else token)
         opened.shelf = shelf
         return opened
     except BaseException:

@@ -36,7 +36,21 @@ def attendance_mark(ref: str, a: dict[str, Any]) -> dict[str, Any]:
         "code": a["source_code"],
         "category": a["category"],
         "minutes_late": a.get("minutes_late"),
+        # What the code means for families, and a note such as "no longer used" (may be null).
+        "meaning": a.get("meaning"),
+        "note": a.get("note"),
     }
+
+
+# The attendance categories, in the order the DfE's statistics use them, and what each means.
+ATTENDANCE_CATEGORIES = {
+    "present": "Present",
+    "late": "Late, arrived before the register closed (counts as present)",
+    "approved_educational_activity": "At an approved educational activity away from school (counts as attending)",
+    "authorised_absence": "Absent with the school's permission",
+    "unauthorised_absence": "Absent without the school's permission",
+    "not_required": "Not counted: not required to attend, or unable to attend for a reason outside the family's control",
+}
 
 
 def section_brief(ref: str | None, sec: dict[str, Any] | None) -> dict[str, Any]:
@@ -87,7 +101,13 @@ def assignment(
         "points_possible": a.get("points_possible"),
         "result": None
         if result is None
-        else {"score": result.get("score"), "status": result["status"], "comment": result.get("comment")},
+        else {
+            "score": result.get("score"),
+            "status": result["status"],
+            "comment": result.get("comment"),
+            "text_score": result.get("text_score"),
+            "source_status": result.get("source_status"),
+        },
     }
 
 

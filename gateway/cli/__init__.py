@@ -8,6 +8,7 @@ from gateway.cli import breach_cmds, corrections_cmds, privacy_cmds  # breach_cm
 from gateway.cli.access_cmds import access_group, accounts_group
 from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
+from gateway.cli.db_cmds import db_group
 from gateway.cli.demo_cmds import demo_cmd
 from gateway.cli.powerschool_cmds import powerschool_group
 from gateway.cli.serve_cmds import COMMANDS as SERVE_COMMANDS
@@ -29,6 +30,7 @@ def main(ctx: click.Context, config_path: str) -> None:
 
 main.add_command(config_group)
 main.add_command(keys_group)
+main.add_command(db_group)
 main.add_command(sync_group)
 main.add_command(status_cmd)
 main.add_command(simulate_group)

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 import click
 
 from cache.store import Cache, open_cache
-from config.errors import ConfigError, PorticoError
+from config.errors import ConfigError, PorticoError, SchemaVersionError
 from config.loader import LoadedConfig, load
 from config.secrets import SecretResolver
 from connectors import registry
@@ -80,7 +80,7 @@ def cache_of(ctx: click.Context) -> Cache:
         try:
             obj["cache"] = open_cache(loaded.config, secrets_of(loaded))
         except PorticoError as exc:
-            fail(f"cannot open the cache: {exc}")
+            fail(_open_failure(exc))
         ctx.call_on_close(obj["cache"].dispose)
     return obj["cache"]  # type: ignore[no-any-return]
 
@@ -101,4 +101,10 @@ def application(loaded: LoadedConfig) -> Application:
     try:
         return build_application(loaded.config, base_dir=loaded.base_dir, secrets=secrets_of(loaded))
     except PorticoError as exc:
-        fail(f"cannot open the cache: {exc}")
+        fail(_open_failure(exc))
+
+
+def _open_failure(exc: PorticoError) -> str:
+    if isinstance(exc, SchemaVersionError):
+        return "cannot open the cache:\n" + "\n".join(f"  - {problem}" for problem in exc.problems)
+    return f"cannot open the cache: {exc}"

@@ -21,6 +21,7 @@ from gateway.access import accounts
 from gateway.access.security import hash_password
 from gateway.api.app import settle_before_serving
 from gateway.cli.common import application, load_valid
+from gateway.cli.db_cmds import upgrade_databases
 from gateway.cli.sync_cmds import print_outcome
 from gateway.ops.logging import configure_logging
 from simulators.cloudschool.rehearsal import simulate_cloudschool
@@ -146,7 +147,7 @@ def demo_logins(
 @click.option("--port", default=8000, show_default=True, help="API port on 127.0.0.1.")
 @click.option("--no-serve", is_flag=True, help="Set up and sync, print the logins, then exit.")
 def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
-    """Start the bundled SIS simulator, sync it into a fresh encrypted cache, serve the API."""
+    """Start the bundled SIS simulator, sync it into a fresh encrypted cache, serve the portal and the API."""
     work = Path(workdir).resolve()
     if work.exists():
         shutil.rmtree(work)
@@ -169,10 +170,12 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
     # One Cloud-School-like school beside the district: a CSV export folder, read in place.
     config["connectors"].append(demo_connector(work, name="school", students=120, seed=11, today=today))
     school = SyntheticDistrict(DistrictSpec(seed=11, schools=1, students=120, style="uk", today=today))
+    config["portal"] = {"public_url": f"http://127.0.0.1:{port}"}  # the links in emailed invitations
     config_path = work / "portico.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     loaded = load_valid(str(config_path))
     configure_logging(loaded.config.logging)
+    upgrade_databases(loaded)
     portico = application(loaded)
     cache = portico.cache
     try:
@@ -188,8 +191,10 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
         for label, username, password in logins:
             click.echo(f"  {label:<28} {username:<44} {password}")
         user, pw = logins[0][1], logins[0][2]
+        click.echo(f"\nThe parent and student portal: open {base}/ and sign in as {user} with {pw}")
+        click.echo("(or any login above; the portal is in English and Spanish, and UK English).")
         click.echo(
-            "\nTry it:\n"
+            "\nThe API:\n"
             f"  TOKEN=$(curl -s {base}/v1/auth/login -H 'content-type: application/json' \\\n"
             f'      -d \'{{"username": "{user}", "password": "{pw}"}}\' | python3 -c \'import json,sys; print(json.load(sys.stdin)["access_token"])\')\n'
             f'  curl -s {base}/v1/students -H "Authorization: Bearer $TOKEN"\n'

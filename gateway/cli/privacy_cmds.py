@@ -205,7 +205,7 @@ def export_cmd(ctx: click.Context, student_id: str, source: str | None, fmt: str
         state = load_state(conn, src)
         if state is None or state.published_run is None:
             fail(f"{src}: nothing published yet")
-        reader = Reader(conn, cache.keyring)
+        reader = Reader(conn, cache.keyring, loaded.config.attached())
         handle = reader.for_operator(src, state.published_run, ref)
         if handle is None:
             fail("no such student in the published snapshot")

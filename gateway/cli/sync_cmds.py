@@ -11,9 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from cache.snapshots.runs import all_states, get_run, is_stale, recent_runs
+from cache.store import Cache
 from cache.types import utcnow
 from config.errors import PorticoError
+from config.settings import PorticoConfig
 from connectors.base import Page
+from gateway.access import rule_record
 from gateway.cli.common import app_of, cache_of, config_of, fail
 from gateway.sync import breaker
 from gateway.sync.engine import Progress, SyncOutcome, decide
@@ -193,6 +196,7 @@ def status_cmd(ctx: click.Context, n_runs: int) -> None:
                 f"{' [red]STALE[/red]' if stale else ''}; failures in a row: {st.consecutive_failures}"
                 + _breaker_note(breaker.view(st, c.breaker))
             )
+        _print_rule(console, cache, loaded.config, c.name)
         table = Table("run", "status", "started (UTC)", "secs", "records", "retries", "why")
         for r in runs[c.name]:
             secs = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "-"
@@ -205,3 +209,21 @@ def status_cmd(ctx: click.Context, n_runs: int) -> None:
                 str(r.id), r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", secs, str(recs), str(r.retries), why
             )
         console.print(table)
+
+
+def _print_rule(console: Console, cache: Cache, config: PorticoConfig, source: str) -> None:
+    """The access rule in force for ``source``, and when the audit chain last recorded it."""
+    policy = rule_record.policy_of(config, source)
+    if policy is None:
+        console.print(f"  access: {rule_record.FLAGS_TEXT}", highlight=False)
+        return
+    fingerprint = policy.fingerprint()
+    with cache.engine.connect() as conn:
+        last = rule_record.last_recorded(conn, source)
+    if last is not None and last.fingerprint == fingerprint:
+        when = f"recorded in the audit chain {last.at:%Y-%m-%d %H:%M}Z"
+    else:
+        when = "not yet recorded: it is recorded at the next published sync"
+    console.print(f"  access rule {fingerprint} ({when}):", highlight=False)
+    for line in policy.describe():
+        console.print(f"    {line}", highlight=False, markup=False)

@@ -143,6 +143,9 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     root.setLevel(level)
     # APScheduler says "Running job"/"executed successfully" each time; Portico logs runs itself.
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
+    # Alembic announces its dialect and each step at INFO; `portico db upgrade` reports
+    # what it did itself, so these show only when debugging.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
     route_uvicorn_logs()
 
 

@@ -17,6 +17,7 @@ from cache.tables.audit import EVENTS
 from cache.types import utcnow
 from gateway.privacy import audit
 
+# Created by the keystore's baseline migration (cache/migrations/keystore/k0001_baseline.py).
 anchor_metadata = MetaData()
 ANCHORS = Table(
     "audit_anchor",
@@ -42,7 +43,6 @@ class AnchoredResult:
 
 def verify_anchored(cache_conn: Connection, keystore: Engine, *, record: bool = True) -> AnchoredResult:
     """Verify the chain, check it against every anchor, then anchor its current head."""
-    anchor_metadata.create_all(keystore)
     chain = audit.verify(cache_conn)
     with keystore.connect() as ks:
         anchors = ks.execute(select(ANCHORS.c.event_id, ANCHORS.c.hash).order_by(ANCHORS.c.event_id)).all()

@@ -156,7 +156,11 @@ def enrich(engine: Engine, keyring: Keyring, found: dict[tuple[str, str], Affect
             )  # contact ref -> (student, relationship)
             for r in links:
                 link = _open(keyring, source, r)
-                if link["parental_responsibility"] and not link["court_order"]:
+                # Families to tell: the district's access rule where one decided the link,
+                # else parental responsibility without a court order.
+                decided = link.get("entitled")
+                family = link["parental_responsibility"] and not link["court_order"]
+                if decided if decided is not None else family:
                     cref = keyring.index.ref(source, "contact", link["contact_id"])
                     notify[cref].append((r.student_ref, link["relationship"]))
             contacts: list[Any] = []

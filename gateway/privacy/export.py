@@ -27,7 +27,9 @@ from cache.types import bind_all
 from config.settings import Visibility
 from gateway.privacy import corrections
 
-_COLS = "r.kind, r.ref, r.key_id, r.payload, r.stamp, r.day, r.parent_ref, r.contact_ref, r.student_ref"
+_COLS = (
+    "r.kind, r.ref, r.key_id, r.payload, r.stamp, r.day, r.parent_ref, r.contact_ref, r.student_ref, r.source"
+)
 
 
 class _Rows:
@@ -79,7 +81,10 @@ def build(
 
     operator = principal.role == "operator"
     picked: list[Any] = []
-    for row in rows.select("r.student_ref = :s", {"s": student.ref}, by_student=True):
+    mine_rows = rows.select("r.student_ref = :s", {"s": student.ref}, by_student=True)
+    for src, run in student.feeds:  # sources attached to the student's (YAML students_of)
+        mine_rows += _Rows(reader, src, run).select("r.student_ref = :s", {"s": student.ref}, by_student=True)
+    for row in mine_rows:
         mine = principal.role == "guardian" and row.contact_ref == principal.subject_ref
         if row.kind == "link" and not (mine or operator):
             continue  # another contact's link (and for a student caller, any contact's)
@@ -118,9 +123,7 @@ def build(
             if r.kind == "assignment":
                 hidden_assignments.add(r.ref)
             continue
-        records[r.kind].append(
-            {"id": r.ref, **reader.open(student.source, r.kind, r.ref, r.key_id, r.payload)}
-        )
+        records[r.kind].append({"id": r.ref, **reader.open(r.source, r.kind, r.ref, r.key_id, r.payload)})
     # A result is shown with its assignment, never before it.
     records["result"] = [
         x

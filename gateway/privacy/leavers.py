@@ -67,9 +67,15 @@ def purge_leavers(
     )
 
 
-def purge_due_leavers(engine: Engine, keyring: Keyring, config: PorticoConfig, source: str) -> None:
+def purge_due_leavers(
+    engine: Engine,
+    keyring: Keyring,
+    config: PorticoConfig,
+    source: str,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> None:
     """Run after every published sync: leavers go once past ``privacy.leaver_retention``."""
-    today = utcnow().astimezone(ZoneInfo(config.district.timezone)).date()
+    today = clock().astimezone(ZoneInfo(config.district.timezone)).date()
     try:
         cert = purge_leavers(engine, keyring, source, today, config.privacy.leaver_retention)
     except PorticoError as exc:
@@ -84,10 +90,12 @@ def purge_due_leavers(engine: Engine, keyring: Keyring, config: PorticoConfig, s
         )
 
 
-def after_publish(engine: Engine, keyring: Keyring, config: PorticoConfig) -> Callable[[str, int], None]:
+def after_publish(
+    engine: Engine, keyring: Keyring, config: PorticoConfig, clock: Callable[[], dt.datetime] = utcnow
+) -> Callable[[str, int], None]:
     """A sync's after-publish hook: the source's leavers past the retention go now."""
 
     def hook(source: str, run_id: int) -> None:
-        purge_due_leavers(engine, keyring, config, source)
+        purge_due_leavers(engine, keyring, config, source, clock)
 
     return hook

@@ -106,12 +106,15 @@ def _linked_contacts(conn: Connection, source: str, refs: list[str]) -> dict[str
 def _delete_rows(conn: Connection, source: str, refs: list[str], contacts: list[str]) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for chunk in chunks(refs):
-        where = (unindexed(RECORDS.c.source) == source) & RECORDS.c.student_ref.in_(chunk)
+        # Every source's rows about these students: a student ref is a blind index of this
+        # source's student, which only this source and the sources attached to its students
+        # (students_of) put on their rows.
+        mine = RECORDS.c.student_ref.in_(chunk)
         for kind, n in conn.execute(
-            select(RECORDS.c.kind, func.count()).where(where).group_by(RECORDS.c.kind)
+            select(RECORDS.c.kind, func.count()).where(mine).group_by(RECORDS.c.kind)
         ):
             counts[kind] += int(n)
-        conn.execute(delete(RECORDS).where(where))
+        conn.execute(delete(RECORDS).where(mine))
     for chunk in chunks(contacts):
         where = (RECORDS.c.source == source) & (RECORDS.c.kind == "contact") & RECORDS.c.ref.in_(chunk)
         counts["contact"] += int(conn.execute(select(func.count()).where(where)).scalar() or 0)

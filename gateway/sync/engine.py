@@ -22,12 +22,13 @@ from cache.snapshots.staging import Staging, discard_run, publish_run
 from cache.types import utcnow
 from config.errors import (
     PorticoError,
+    RecordError,
     SourceAuthError,
     SourceChangedError,
     SourceDataError,
     SourceUnavailableError,
 )
-from config.settings import ConnectorSettings, PorticoConfig
+from config.settings import ConnectorSettings, Guards, PorticoConfig
 from connectors.base import Connector, Page
 from gateway.sync import breaker
 from gateway.sync.fullread import IdSet, confirm_full_read
@@ -133,6 +134,14 @@ class SyncEngine:
         self.cs = connector_settings
         self.source = connector_settings.name
 
+    def guards(self) -> Guards:
+        """The source's guards; a source attached to another's students guards no people kinds
+        (it never publishes any: an empty one is not a reason to hold it)."""
+        g = self.cs.guards
+        if self.cs.students_of is None:
+            return g
+        return g.model_copy(update={"guarded_kinds": [k for k in g.guarded_kinds if k not in PEOPLE]})
+
     def encoder(self) -> Encoder:
         a = self.config.access
         return Encoder(
@@ -140,6 +149,7 @@ class SyncEngine:
             self.keyring.index,
             self.config.district.timezone,
             adult_cutoff(a.adult_parent_access, a.adult_age),
+            student_source=self.cs.students_of,
         )
 
     def run(
@@ -191,7 +201,7 @@ class SyncEngine:
         outcome = SyncOutcome(self.source, run_id, "running")
         try:
             self._read_all(connector, staging, cursors, full, progress, outcome)
-            held = guard_reasons(self.cs.guards, staging, published, full)
+            held = guard_reasons(self.guards(), staging, published, full)
             counts = {k: c.as_dict() for k, c in staging.result.counts.items()}
             outcome.counts = counts
             staging.conn.commit()
@@ -271,6 +281,8 @@ class SyncEngine:
                     staging.start_stream(info.kinds, page.full)
                     started = True
                 stream_full = stream_full and page.full
+                if self.cs.students_of is not None:
+                    _people_set_aside(page, staging, self.cs.students_of)
                 staging.write(page.records, page.row_keys)
                 if not info.consistent:  # only a second read of an inconsistent stream needs the ids
                     seen.add_page(page)
@@ -304,6 +316,26 @@ class SyncEngine:
     def _added(staging: Staging, kinds: tuple[str, ...]) -> int:
         counts = staging.result.counts
         return sum(counts[k].added for k in kinds if k in counts)
+
+
+PEOPLE = frozenset({"student", "contact", "link"})
+
+
+def _people_set_aside(page: Page, staging: Staging, owner: str) -> None:
+    """A source attached to another's students publishes no people of its own: who a
+    student is and who may see them is decided by ``owner`` alone."""
+    if not any(r.kind in PEOPLE for r in page.records):
+        return
+    keep = [i for i, r in enumerate(page.records) if r.kind not in PEOPLE]
+    for r in page.records:
+        if r.kind in PEOPLE:
+            reason = (
+                f"this source's records belong to {owner}'s students (students_of): it publishes no {r.kind}s"
+            )
+            staging.reject(RecordError(reason, where=f"{r.kind} record"), r.kind)
+    page.records = [page.records[i] for i in keep]
+    if page.row_keys:
+        page.row_keys = [page.row_keys[i] for i in keep]
 
 
 def decide(engine: Engine, source: str, run_id: int, *, approve: bool, by: str) -> str:

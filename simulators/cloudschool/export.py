@@ -1,7 +1,7 @@
 """Write a Cloud-School-like export of a synthetic district, with switches for real-file defects.
 
-``write_export(district, out_dir, defects={...})`` writes the DESIGN.md preset layout
-for one school plus ``export_manifest.csv``. Each defect named in ``DEFECTS`` is one
+``write_export(district, out_dir, defects={...})`` writes the preset layout
+(``connectors/cloudschool/README.md``) for one school plus ``export_manifest.csv``. Each defect named in ``DEFECTS`` is one
 thing real exports do; the tests generate one export per defect instead of
 hand-typing fixtures, and IT rehearses with ``portico simulate cloudschool``.
 Single-file defects (header_only, empty_file, truncated, manifest_mismatch) hit the
@@ -106,7 +106,7 @@ def _malformed(entity: str, rows: list[list[str]], cols: list[str]) -> list[tupl
         out += [(1, bad_date), (len(rows) // 2, blank_id)]
     elif entity == "attendance":
         unknown = list(base)
-        unknown[at("Date")], unknown[at("Mark")] = "01/01/2001", "Q"
+        unknown[at("Date")], unknown[at("Mark")] = "01/01/2001", "Q9"  # no such code
         out.append((len(rows) // 3, unknown))
     elif entity == "contacts":
         out.append((2, base[:5]))  # a row cut short
@@ -238,5 +238,5 @@ def _is_planted(entity: str, row: list[str], cols: list[str]) -> bool:
     if entity == "students":
         return row[cols.index("StudentID")] in ("", "99999999")
     if entity == "attendance":
-        return row[cols.index("Mark")] == "Q"
+        return row[cols.index("Mark")] == "Q9"
     return False

@@ -1,4 +1,5 @@
-"""The files a Cloud-School-like SIS writes, as its export layout describes them (DESIGN.md).
+"""The files a Cloud-School-like SIS writes, as its export layout describes them
+(``connectors/cloudschool/README.md``, "Preset layout").
 
 Written here from the layout's description, not taken from the connector: a simulator
 that shared the connector's own table of columns could only ever agree with it.
@@ -20,7 +21,7 @@ def _file(entity: str, file: str, header: str) -> ExportFile:
     return ExportFile(entity, file, tuple(header.split(",")))
 
 
-# In the order of DESIGN.md's "preset layout" block, header row for header row.
+# In the order of the README's "Preset layout" block, header row for header row.
 FILES: dict[str, ExportFile] = {
     f.entity: f
     for f in (

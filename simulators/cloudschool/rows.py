@@ -1,4 +1,4 @@
-"""Rows of a Cloud-School-like export (DESIGN.md preset) for one school of a synthetic district.
+"""Rows of a Cloud-School-like export (the preset layout) for one school of a synthetic district.
 
 One function per file yields the data rows as lists of strings, in the preset's
 column order. Dates are written DD/MM/YYYY and date-times DD/MM/YYYY HH:MM in the
@@ -107,8 +107,8 @@ class SchoolRows:
             c = contacts[link.contact_id]
             yield [
                 link.student_id, c.source_id, c.title or "", c.first_name, c.last_name, link.relationship,
-                str(link.priority), _yn(link.parental_responsibility), _yn(link.lives_with),
-                _yn(link.court_order), _yn(link.portal_access), c.email or "", c.phone or "",
+                str(link.priority), _yn(bool(link.parental_responsibility)), _yn(bool(link.lives_with)),
+                _yn(bool(link.court_order)), _yn(bool(link.portal_access)), c.email or "", c.phone or "",
             ]  # fmt: skip
 
     def classes_rows(self) -> Rows:

@@ -118,7 +118,7 @@ class SyntheticDistrict:
         # Each student's school days on roll so far, as [first, end) indexes into school_days.
         self.ranges: list[tuple[int, int]] = []
         for s in roster.students:
-            first = bisect_left(self.school_days, s.entry_date)
+            first = bisect_left(self.school_days, s.entry_date or self.year_start)
             end = bisect_left(self.school_days, s.exit_date) if s.exit_date else len(self.school_days)
             self.ranges.append((first, max(first, min(end, self.days_so_far))))
         self.student_index = {s.source_id: i for i, s in enumerate(roster.students)}
@@ -250,7 +250,7 @@ class SyntheticDistrict:
                 source_id=f"{st.source_id}-{section.source_id}",
                 section_id=section.source_id,
                 student_id=st.source_id,
-                start_date=max(st.entry_date, self.year_start),
+                start_date=max(st.entry_date or self.year_start, self.year_start),
                 end_date=st.exit_date or self.year_end,
             )
 

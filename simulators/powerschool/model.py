@@ -68,7 +68,7 @@ CC_BASE, ATT_BASE, SCORE_BASE, GRADE_BASE, LOG_BASE, ASSOC_BASE = (
 ID_OFFSET = 1_000_000_000
 
 
-def yes(value: bool) -> str:
+def yes(value: bool | None) -> str:
     return "1" if value else "0"
 
 
@@ -196,8 +196,8 @@ class PowerSchoolModel:
         return r.StudentContact(
             source_id=str(ASSOC_BASE + i), student_id=k.student_id, contact_id=k.contact_id,
             relationship=k.relationship, parental_responsibility=k.parental_responsibility,
-            portal_access=k.portal_access and not k.court_order, lives_with=k.lives_with,
-            court_order=False, priority=k.priority,
+            portal_access=bool(k.portal_access and not k.court_order), lives_with=k.lives_with,
+            court_order=None, priority=k.priority,
         )  # fmt: skip
 
     def _as_enrollment(self, e: r.Enrollment, i: int) -> r.Enrollment:

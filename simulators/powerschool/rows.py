@@ -33,10 +33,12 @@ def students(m: PowerSchoolModel, s: r.Student, txn: str) -> dict[str, Any]:
         "first_name": s.legal_first_name, "last_name": s.legal_last_name,
         "lastfirst": f"{s.legal_last_name}, {s.legal_first_name}", "grade_level": str(number),
         "schoolid": m.school_number.get(s.school_id, "0"),
-        "enroll_status": str(STATUS_CODES[s.enrollment_status]), "entrydate": s.entry_date.isoformat(),
+        "enroll_status": str(STATUS_CODES[s.enrollment_status]),
         "exitdate": (s.exit_date or m.year_end + dt.timedelta(days=1)).isoformat(),
         "person_id": str(int(s.source_id) + 8_000_000), "transaction_date": txn,
     }  # fmt: skip
+    if s.entry_date is not None:
+        row["entrydate"] = s.entry_date.isoformat()
     if s.date_of_birth is not None:
         row["dob"] = s.date_of_birth.isoformat()
     if s.homeroom:
@@ -219,8 +221,8 @@ def q_links(m: PowerSchoolModel, k: r.StudentContact, txn: str) -> dict[str, Any
     return {
         "studentcontactassocid": k.source_id, "student_dcid": k.student_id, "person_id": k.contact_id,
         "contactpriorityorder": str(k.priority), "relationship": k.relationship,
-        "iscustodial": yes(k.parental_responsibility), "liveswithflg": yes(k.lives_with),
-        "person_isactive": "1", "has_data_access": yes(k.portal_access),
+        "iscustodial": yes(bool(k.parental_responsibility)), "liveswithflg": yes(bool(k.lives_with)),
+        "person_isactive": "1", "has_data_access": yes(bool(k.portal_access)),
     }  # fmt: skip
 
 

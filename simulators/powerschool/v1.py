@@ -74,7 +74,7 @@ def student(sim: PowerSchoolSim, s: Any, wanted: set[str]) -> dict[str, Any]:
         item["school_enrollment"] = {
             "enroll_status": _LETTER.get(code, "I"), "enroll_status_code": code,
             "grade_level": int(grade) if str(grade).lstrip("-").isdigit() else grade,
-            "entry_date": s.entry_date.isoformat(),
+            "entry_date": s.entry_date.isoformat() if s.entry_date else "",
             "exit_date": (s.exit_date.isoformat() if s.exit_date else ""),
             "school_number": int(mo.school_number.get(s.school_id, "0")), "school_id": int(s.school_id),
         }  # fmt: skip

@@ -53,15 +53,25 @@ async def attendance_summary(
     counts = Counter(a["category"] for _, a in rows)
     total = len(rows)
     by_category = {
-        c: {"count": counts.get(c, 0), "percent": round(100 * counts.get(c, 0) / total, 1) if total else None}
-        for c in ("present", "late", "authorised_absence", "unauthorised_absence", "not_required")
+        c: {
+            "count": counts.get(c, 0),
+            "percent": round(100 * counts.get(c, 0) / total, 1) if total else None,
+            "meaning": meaning,
+        }
+        for c, meaning in present.ATTENDANCE_CATEGORIES.items()
     }
+    # Sessions that count (every category but "not counted"), and the share attended:
+    # present, late and approved educational activities, as the DfE counts attendance.
+    possible = total - counts.get("not_required", 0)
+    attended = sum(counts.get(c, 0) for c in ("present", "late", "approved_educational_activity"))
     data = {
         "from": rng.start,
         "to": rng.end,
         "sessions": total,
         "by_category": by_category,
         "minutes_late": sum(a.get("minutes_late") or 0 for _, a in rows),
+        "possible_sessions": possible,
+        "attendance_percent": round(100 * attended / possible, 1) if possible else None,
     }
     return await respond(view, data, meta(app.config, view.state, window.lag))
 

@@ -81,7 +81,9 @@ def send_reset(app: Portico, username: str) -> None:
                 email,
                 "Reset your parent portal password",
                 f"Someone asked to reset the password of your {app.config.district.name} parent portal "
-                f"account. If it was you, use this code within {minutes} minutes:\n\n{token}\n\n"
+                f"account. If it was you, open this link within {minutes} minutes to choose a new password:\n"
+                f"{app.config.portal_url('/password-reset/confirm?token=' + token)}\n\n"
+                f"An app that signs in for you asks for this code instead:\n\n{token}\n\n"
                 "If it was not you, ignore this message: your password has not changed.",
             )
         )

@@ -1,0 +1,1 @@
+"""The mapped layout: any export described in YAML (sources, joins, filters, expressions)."""

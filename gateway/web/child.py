@@ -1,0 +1,160 @@
+"""One child's pages: attendance (a month), timetable (a week), grades, assignments,
+behaviour and notices.
+
+Each page first passes the API's relationship check for the child in its URL
+(:func:`gateway.api.routes.students.checked`, audited), so a child who is not yours is
+the same 404 page as one who does not exist.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from typing import Any
+
+from starlette.responses import Response
+
+from cache.read.reader import StudentHandle
+from gateway.api.deps import View
+from gateway.api.problems import Problem
+from gateway.api.routes.students import checked, school_names
+from gateway.web import reads
+from gateway.web.render import Ctx, route
+from gateway.web.texts import district_text
+
+
+async def opened(ctx: Ctx, category: str) -> tuple[View, StudentHandle]:
+    view = await ctx.view()
+    return view, await checked(view, ctx.request.path_params["student_id"], category)
+
+
+async def show(ctx: Ctx, view: View, s: StudentHandle, template: str, tab: str, **values: Any) -> Response:
+    """The child's page, once its audit events are durable, with the switcher to the other children."""
+    children = view.reader.students(view.principal, view.published, view.today)
+    school = school_names(view.reader, view.app, [s]).get(s.data["school_id"])
+    await view.settle()
+    return ctx.render(
+        template,
+        age=ctx.age(view),
+        role=view.principal.role,
+        child={
+            "id": s.ref,
+            "name": reads.full_name(s),
+            "first_name": reads.first_name(s),
+            "school": school,
+            "grade_level": s.data["grade_level"],
+        },
+        children=[(c.ref, reads.first_name(c)) for c in children],
+        tab=tab,
+        **values,
+    )
+
+
+def _month(raw: str | None, today: dt.date) -> dt.date:
+    if not raw:
+        return today.replace(day=1)
+    try:
+        first = dt.date.fromisoformat(raw + "-01")
+    except ValueError:
+        raise Problem(400, "invalid-request", "Invalid request") from None
+    if abs((first - today).days) > 400:
+        raise Problem(400, "invalid-request", "Invalid request")
+    return first
+
+
+@route("/children/{student_id}")
+async def overview(ctx: Ctx) -> Response:
+    return ctx.redirect(f"/children/{ctx.request.path_params['student_id'][:24]}/attendance")
+
+
+@route("/children/{student_id}/attendance")
+async def attendance(ctx: Ctx) -> Response:
+    view, s = await opened(ctx, "attendance")
+    first = _month(ctx.request.query_params.get("month"), view.today)
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    marks = reads.attendance(view, s, first, min(last, view.today))
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for m in sorted(marks, key=lambda m: (m["date"], m["session"])):
+        by_day.setdefault(str(m["date"]), []).append(m)
+    weeks = []
+    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month):
+        weeks.append(
+            [
+                {"date": d, "in_month": d.month == first.month, "marks": by_day.get(d.isoformat(), [])}
+                for d in week
+            ]
+        )
+    prev_month = (first - dt.timedelta(days=1)).replace(day=1)
+    next_month = last + dt.timedelta(days=1)
+    return await show(
+        ctx, view, s, "attendance.html", "attendance",
+        month=first, weeks=weeks, summary=reads.summary(marks), today=view.today,
+        prev_month=prev_month.strftime("%Y-%m"),
+        next_month=next_month.strftime("%Y-%m") if next_month <= view.today else None,
+        categories=reads.CATEGORY,
+        short=reads.SHORT,
+        attendance_notice=district_text(ctx, "attendance_notice"),
+    )  # fmt: skip
+
+
+@route("/children/{student_id}/timetable")
+async def timetable(ctx: Ctx) -> Response:
+    view, s = await opened(ctx, "timetable")
+    raw = ctx.request.query_params.get("week")
+    try:
+        day = dt.date.fromisoformat(raw) if raw else view.today
+    except ValueError:
+        raise Problem(400, "invalid-request", "Invalid request") from None
+    if abs((day - view.today).days) > 366:
+        raise Problem(400, "invalid-request", "Invalid request")
+    monday = day - dt.timedelta(days=day.weekday())
+    found = reads.lessons(view, s, monday, monday + dt.timedelta(days=6))
+    days = []
+    for i in range(7):
+        d = monday + dt.timedelta(days=i)
+        todays = [x for x in found if x["date"] == d.isoformat()]
+        if i < 5 or todays:
+            days.append({"date": d, "lessons": todays})
+    return await show(
+        ctx, view, s, "timetable.html", "timetable",
+        days=days, monday=monday, today=view.today,
+        prev_week=(monday - dt.timedelta(days=7)).isoformat(), next_week=(monday + dt.timedelta(days=7)).isoformat(),
+    )  # fmt: skip
+
+
+@route("/children/{student_id}/grades")
+async def grades(ctx: Ctx) -> Response:
+    view, s = await opened(ctx, "grades")
+    rows = sorted(reads.grades(view, s), key=lambda g: (g["class"]["name"] or "", g["term"]))
+    return await show(ctx, view, s, "grades.html", "grades", grades=rows)
+
+
+@route("/children/{student_id}/assignments")
+async def assignments(ctx: Ctx) -> Response:
+    view, s = await opened(ctx, "assignments")
+    rows = reads.assignments(view, s, view.today - dt.timedelta(days=60), view.today + dt.timedelta(days=30))
+    attention = [a for a in rows if a["result"] and a["result"]["status"] in ("missing", "late")]
+    return await show(
+        ctx, view, s, "assignments.html", "assignments",
+        assignments=rows, attention=attention, results=reads.RESULT, today=view.today.isoformat(),
+    )  # fmt: skip
+
+
+@route("/children/{student_id}/behaviour")
+async def behaviour(ctx: Ctx) -> Response:
+    view, s = await opened(ctx, "behaviour")
+    start = reads.year_start(view, s)
+    if start is None or start > view.today or (view.today - start).days > 366:
+        start = view.today - dt.timedelta(days=90)
+    found = reads.behaviour(view, s, start, view.today)
+    return await show(
+        ctx, view, s, "behaviour.html", "behaviour",
+        start=start, totals=found["totals"], events=found["events"],
+        behaviour_notice=district_text(ctx, "behaviour_notice") if view.principal.role == "guardian" else None,
+    )  # fmt: skip
+
+
+@route("/children/{student_id}/notices")
+async def notices(ctx: Ctx) -> Response:
+    view, s = await opened(ctx, "notices")
+    return await show(ctx, view, s, "notices.html", "notices", notices=reads.notices(view, [s]))

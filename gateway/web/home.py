@@ -1,0 +1,82 @@
+"""The family home: every child the person may see now, across schools, on one page.
+
+For each child: today's attendance (or when it will appear), the next lessons, recent
+grades, missing assignments, behaviour and achievement points this month, and new
+reports; then the family's current notices. A person who may see no child (every link
+held) reads only that access is unavailable: never why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from starlette.responses import Response
+
+from cache.read.reader import StudentHandle
+from gateway.api.deps import View
+from gateway.api.routes.students import school_names, visibility
+from gateway.web import reads
+from gateway.web.render import Ctx, route
+from gateway.web.texts import district_text
+
+NEW_FOR = dt.timedelta(days=30)
+# "Next lessons" looks this far ahead: far enough to reach Monday from a Friday.
+NEXT_DAYS = 3
+
+
+def _card(view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
+    today = view.today
+    vis = visibility(view, s)  # the child's windows now, in their school's zone, for every read below
+    hidden = vis.of("attendance").hidden_day == today
+    now_local = view.now.astimezone(vis.tz)
+    upcoming = [
+        lesson
+        for lesson in reads.lessons(view, s, today, today + dt.timedelta(days=NEXT_DAYS))
+        if lesson["date"] > today.isoformat() or lesson["end_time"] > now_local.strftime("%H:%M")
+    ]
+    missing = [
+        a
+        for a in reads.assignments(view, s, today - dt.timedelta(days=30), today, vis)
+        if a["result"] and a["result"]["status"] == "missing"
+    ]
+    return {
+        "id": s.ref,
+        "name": reads.full_name(s),
+        "first_name": reads.first_name(s),
+        "school": school,
+        "grade_level": s.data["grade_level"],
+        "today": None if hidden else reads.attendance(view, s, today, today, vis),
+        "next": upcoming[:3],
+        "grades": reads.grades(view, s, limit=3, vis=vis),
+        "missing": missing[:5],
+        "missing_count": len(missing),
+        "points": reads.behaviour(view, s, today - dt.timedelta(days=29), today, vis)["totals"],
+        "reports": [
+            r
+            for r in reads.reports(view, s, limit=3, vis=vis)
+            if r["issued_date"] >= (today - NEW_FOR).isoformat()
+        ],
+    }
+
+
+@route("/")
+async def home(ctx: Ctx) -> Response:
+    if not ctx.token:
+        return ctx.redirect("/sign-in")
+    view = await ctx.view()
+    visible = view.reader.students(view.principal, view.published, view.today)
+    view.audit_later("dashboard", [s.ref for s in visible], "allowed")
+    names = school_names(view.reader, view.app, visible)
+    cards = [_card(view, s, names.get(s.data["school_id"])) for s in visible]
+    notices = [n for n in reads.notices(view, visible, limit=5) if n["current"]]
+    await view.settle()
+    return ctx.render(
+        "home.html",
+        age=ctx.age(view),
+        role=view.principal.role,
+        cards=cards,
+        notices=notices,
+        attendance_notice=district_text(ctx, "attendance_notice"),
+        categories=reads.CATEGORY,
+    )

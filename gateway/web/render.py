@@ -1,0 +1,250 @@
+"""Pages: the per-request context (language, formats, CSRF, the session), templates, and
+how errors become pages (the uniform 404, sign-in redirects, the policy gates).
+
+Every page handler is ``async def handler(ctx: Ctx) -> Response`` registered with
+:func:`route`; posts are read (bounded) and their CSRF token checked before the handler
+runs. Data is read through the API's own :class:`~gateway.api.deps.View`, so the
+session, the acceptable-use, expiry and MFA gates, the relationship check and the audit
+are the API's, not a copy.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
+from sqlalchemy import Connection
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from cache.snapshots.runs import is_stale
+from cache.tables.accounts import Account
+from config.errors import SnapshotUnavailableError
+from gateway.access import sessions
+from gateway.api.deps import Portico, View, open_view, portico_of
+from gateway.api.problems import Problem
+from gateway.web import browser, forms, i18n
+
+log = structlog.get_logger("portico.web")
+Handler = Callable[["Ctx"], Awaitable[Response]]
+ROUTES: list[Route] = []
+# Where each policy gate sends a signed-in person who has not passed it yet.
+GATES = {"aup-not-accepted": "/aup", "password-expired": "/account/password", "mfa-required": "/account/totp"}
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention: marks a message for extraction
+    return message
+
+
+@functools.cache
+def environment(locale: str) -> Environment:
+    env = Environment(
+        loader=PackageLoader("gateway.web", "templates"),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        auto_reload=False,  # templates are package files: read once per process
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["_"] = _translator(locale)
+    env.globals["locales"] = [(loc, i18n.NATIVE[loc]) for loc in i18n.LOCALES]
+    env.globals["static"] = static_url
+    return env
+
+
+def _translator(locale: str) -> Callable[..., Markup]:
+    """``_()`` in templates: the catalog's text with its ``%(name)s`` values filled in, escaped.
+
+    The same contract as Jinja2's "newstyle" gettext, without its per-call context
+    machinery (a page calls it some thirty times).
+    """
+    lookup = i18n.translations(locale).ugettext
+
+    def translate(message: str, **values: Any) -> Markup:
+        text = escape(lookup(message))  # the catalog's text is text, never markup
+        return text % values if values else text  # each value escaped by Markup's %
+
+    return translate
+
+
+@functools.cache
+def static_url(name: str) -> str:
+    """A static file's URL, versioned by its content (cached by browsers until it changes)."""
+    digest = hashlib.sha256((Path(__file__).parent / "static" / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={digest}"
+
+
+class Ctx:
+    """One request's page context."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.portico: Portico = portico_of(request)
+        self.locale = i18n.negotiate(request.headers.get("accept-language"), browser.language(request))
+        self.translations = i18n.translations(self.locale)
+        self.fmt = i18n.formatter(self.locale, self.portico.tz)
+        self.csrf = browser.Csrf(request)
+        self.form: dict[str, str] = {}
+        self.token = browser.session_token(request)
+        self._view: View | None = None
+        self._conn: Connection | None = None
+
+    def _(self, message: str, **values: Any) -> str:
+        text = self.translations.ugettext(message)
+        return text % values if values else text
+
+    # --- the session ---------------------------------------------------------------------
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            self._conn = self.portico.cache.connections.take()
+        return self._conn
+
+    def account(self) -> Account:
+        """The signed-in account (no data gates: account pages), else a redirect to sign in."""
+        account = sessions.resolve(self.conn, self.token, self.portico.config.access) if self.token else None
+        if account is None:
+            raise Problem(401, "unauthorized", "Unauthorized")
+        return account
+
+    async def view(self) -> View:
+        """The signed-in person's view of their data, through every gate the API applies."""
+        if self._view is None:
+            if not self.token:
+                raise Problem(401, "unauthorized", "Unauthorized")
+            self._view = await open_view(self.request, self.token)
+        return self._view
+
+    def close(self) -> None:
+        if self._view is not None:
+            self._view.close()
+        if self._conn is not None:
+            self.portico.cache.connections.give(self._conn)
+            self._conn = None
+
+    # --- responses -----------------------------------------------------------------------
+
+    def render(self, template: str, status: int = 200, **values: Any) -> Response:
+        values.setdefault("age", None)
+        values.setdefault("signed_in", self.token is not None)
+        body = (
+            environment(self.locale)
+            .get_template(template)
+            .render(
+                ctx=self, fmt=self.fmt, csrf=self.csrf.token, lang=self.locale.replace("_", "-"), **values
+            )
+        )
+        response = HTMLResponse(body, status_code=status, headers=browser.PAGE_HEADERS)
+        response.headers["Content-Language"] = self.locale.replace("_", "-")
+        self.csrf.remember(response)
+        return response
+
+    def age(self, view: View) -> dict[str, Any]:
+        """How old the data on a page is, and whether it is stale (every data page shows it)."""
+        state = view.state
+        return {
+            "as_of": state.as_of,
+            "synced_at": state.synced_at,
+            "stale": is_stale(state, self.portico.config.cache.stale_after),
+        }
+
+    def redirect(self, path: str) -> Response:
+        response = RedirectResponse(path, status_code=303, headers=browser.PAGE_HEADERS)
+        self.csrf.remember(response)
+        return response
+
+    def error(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
+        response = self.render("error.html", status=status, title=title, detail=detail)
+        response.headers.update(headers or {})
+        return response
+
+
+def not_found(ctx: Ctx) -> Response:
+    """The one 404 page: the same for a child who is not yours and one who does not exist."""
+    return ctx.error(404, ctx._("Page not found"), ctx._("There is no such page, or it is not yours to see."))
+
+
+def _problem_page(ctx: Ctx, p: Problem) -> Response:
+    if p.status == 401:
+        here = ctx.request.url.path
+        target = "/sign-in" + (f"?next={quote(here)}" if ctx.request.method == "GET" and here != "/" else "")
+        response = ctx.redirect(target)
+        if ctx.token:  # the session ended (idle, absolute, signed out elsewhere): forget it
+            browser.end_session(response, ctx.request)
+        return response
+    if p.status == 403 and p.type in GATES:
+        return ctx.redirect(GATES[p.type])
+    if p.status == 404:
+        return not_found(ctx)
+    if p.status == 429:
+        return ctx.error(
+            429,
+            ctx._("Too many attempts"),
+            ctx._(
+                "Too many attempts: wait %(seconds)s seconds, then try again.",
+                seconds=p.headers.get("Retry-After", "60"),
+            ),
+            headers={"Retry-After": p.headers.get("Retry-After", "60")},
+        )
+    if p.status == 413:
+        return ctx.error(413, ctx._("Too much text"), ctx._("The form is larger than this page accepts."))
+    return ctx.error(400, ctx._("Something is not right"), ctx._("This request could not be understood."))
+
+
+def route(path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[Handler], Handler]:
+    """Register a page handler; its posts must carry the form's CSRF token."""
+
+    def register(handler: Handler) -> Handler:
+        async def serve(request: Request) -> Response:
+            ctx = Ctx(request)
+            try:
+                if request.method == "POST":
+                    ctx.form = await forms.read(request)
+                    if not ctx.csrf.accepts(ctx.form.get("csrf")):
+                        return ctx.error(
+                            403,
+                            ctx._("This form has expired"),
+                            ctx._("Go back, reload the page and send the form again."),
+                        )
+                return await handler(ctx)
+            except Problem as p:
+                return _problem_page(ctx, p)
+            except SnapshotUnavailableError:
+                return ctx.error(
+                    503,
+                    ctx._("Not ready yet"),
+                    ctx._("The school's records have not been loaded yet. Try again in a few minutes."),
+                    headers={"Retry-After": "60"},
+                )
+            except Exception as exc:
+                log.error("web.unhandled", error_class=type(exc).__name__, path_template=path)
+                return ctx.error(
+                    500,
+                    ctx._("Something went wrong"),
+                    ctx._("Something went wrong on our side. Try again later."),
+                )
+            finally:
+                ctx.close()
+
+        ROUTES.append(Route(path, serve, methods=list(methods), name="web:" + handler.__name__))
+        return handler
+
+    return register
+
+
+def next_path(raw: str | None) -> str:
+    """Where to go after signing in: a path on this site only (never another origin)."""
+    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw and len(raw) < 300:
+        return raw
+    return "/"

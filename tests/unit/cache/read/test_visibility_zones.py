@@ -1,0 +1,90 @@
+"""One visibility rule for every reader: a school in another time zone than its district.
+
+The district runs on New York time, the school on Los Angeles time. At 11:00 in New York
+it is 08:00 in Los Angeles: the school's same-day attendance (shown from 10:30 school
+time) must stay hidden from the data routes and from the export alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cache.store import open_cache
+from connectors.records import AttendanceCategory, AttendanceMark
+from gateway.access import sessions
+from gateway.api.app import create_app
+from gateway.sync.engine import SyncEngine
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector
+from tests.support.records import contact, link, school, student
+from tests.support.world import add_guardian
+
+TODAY = dt.date(2026, 11, 24)
+# 16:00 UTC: 11:00 in New York (past 10:30), 08:00 in Los Angeles (before 10:30).
+NOW = dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.UTC)
+
+
+def mark(day: dt.date, recorded: dt.datetime) -> AttendanceMark:
+    return AttendanceMark(
+        source_id=f"00000-{day}",
+        student_id="00000",
+        date=day,
+        session="AM",
+        source_code="N",
+        category=AttendanceCategory.UNAUTHORISED_ABSENCE,
+        minutes_late=None,
+        recorded_at=recorded,
+    )
+
+
+def district() -> dict[str, list]:
+    bay = school("100", "Bay Elementary", "America/Los_Angeles")
+    parent = contact("c1", "Ada", "Parent", "ada@example.org")
+    # Recorded an hour before NOW: past the 30-minute lag, so only the same-day rule decides.
+    marks = [
+        mark(TODAY, NOW - dt.timedelta(hours=1)),
+        mark(TODAY - dt.timedelta(days=1), NOW - dt.timedelta(days=1)),
+    ]
+    return {
+        "schools": [bay],
+        "students": [student(0)],
+        "contacts": [parent, link("00000", "c1")],
+        "attendance": marks,
+    }
+
+
+@pytest.fixture
+def client(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[TestClient, dict[str, str], str]]:
+    config, secrets = make_config(tmp_path, sqlite_url)
+    assert config.district.timezone == "America/New_York"
+    cache = open_cache(config, secrets)
+    out = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).run(
+        ListConnector("sis", district())
+    )
+    assert out.status == "published"
+    idx = cache.keyring.index
+    account_id = add_guardian(cache, "c1", "ada@example.org")
+    with cache.engine.begin() as conn:
+        token, _ = sessions.create(conn, account_id, config.access)
+    with TestClient(create_app(config, cache, clock=lambda: NOW)) as c:
+        yield c, {"Authorization": f"Bearer {token}"}, idx.ref("sis", "student", "00000")
+    cache.dispose()
+
+
+def test_the_export_and_the_data_routes_hide_the_same_marks_in_the_schools_time_zone(
+    client: tuple[TestClient, dict[str, str], str],
+) -> None:
+    c, h, ref = client
+    routes = c.get(f"/v1/students/{ref}/attendance?from={TODAY - dt.timedelta(days=3)}", headers=h)
+    assert routes.status_code == 200, routes.text
+    exported = c.get(f"/v1/students/{ref}/export", headers=h)
+    assert exported.status_code == 200, exported.text
+    route_days = sorted(m["date"] for m in routes.json()["data"])
+    export_days = sorted(m["date"] for m in exported.json()["data"]["records"].get("attendance", []))
+    # Today is still before 10:30 at the school: hidden from both, shown by neither.
+    assert route_days == export_days == [str(TODAY - dt.timedelta(days=1))]

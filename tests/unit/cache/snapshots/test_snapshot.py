@@ -1,0 +1,127 @@
+"""Snapshots publish atomically, detect changes and deletes, hold on drops, survive failures."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from cache.store import open_cache
+from gateway.sync.engine import SyncEngine, decide
+from tests.support.config import make_config, upgrade_schema
+from tests.support.connectors import ListConnector
+from tests.support.records import family
+from tests.support.snapshots import published_refs
+
+
+@pytest.fixture
+def setup(tmp_path: Path, db_url: str):
+    config, secrets = make_config(tmp_path, db_url)
+    cache = open_cache(config, secrets)
+    yield cache, SyncEngine(cache.engine, cache.keyring, config, config.connectors[0])
+    cache.dispose()
+
+
+def test_first_sync_publishes_every_record(setup) -> None:
+    cache, engine = setup
+    out = engine.run(ListConnector("sis", family(120)))
+    assert out.status == "published", out
+    assert out.counts["student"]["added"] == 120
+    assert len(published_refs(cache, "student")) == 120
+    assert len(published_refs(cache, "link")) == 120
+
+
+def test_unchanged_records_are_not_rewritten_and_changes_are_counted(setup) -> None:
+    cache, engine = setup
+    data = family(60)
+    engine.run(ListConnector("sis", data))
+    with cache.engine.connect() as conn:
+        before = dict(conn.execute(text("SELECT ref, id FROM record WHERE kind='student'")).all())
+    data["students"][3] = dataclasses.replace(data["students"][3], homeroom="8B")
+    out = engine.run(ListConnector("sis", data))
+    assert out.counts["student"] == {"added": 0, "changed": 1, "unchanged": 59, "deleted": 0, "rejected": 0}
+    with cache.engine.connect() as conn:
+        after = dict(
+            conn.execute(text("SELECT ref, id FROM record WHERE kind='student' AND valid_to IS NULL")).all()
+        )
+    assert sum(1 for ref, i in after.items() if before.get(ref) != i) == 1
+
+
+def test_a_record_missing_from_a_full_pull_is_deleted(setup) -> None:
+    cache, engine = setup
+    data = family(60)
+    engine.run(ListConnector("sis", data))
+    del data["students"][0]
+    out = engine.run(ListConnector("sis", data))
+    assert out.status == "published"
+    assert out.counts["student"]["deleted"] == 1
+    assert len(published_refs(cache, "student")) == 59
+
+
+def test_a_large_drop_is_held_and_the_last_good_snapshot_keeps_serving(setup) -> None:
+    cache, engine = setup
+    data = family(50)
+    engine.run(ListConnector("sis", data))
+    data["students"] = data["students"][:20]
+    out = engine.run(ListConnector("sis", data))
+    assert out.status == "held"
+    assert any("30 of 50 student records would be removed" in r for r in out.hold_reasons)
+    assert len(published_refs(cache, "student")) == 50
+    assert decide(cache.engine, "sis", out.run_id, approve=True, by="test") == "published"
+    assert len(published_refs(cache, "student")) == 20
+
+
+def test_a_failed_sync_leaves_the_previous_snapshot_whole(setup) -> None:
+    cache, engine = setup
+    data = family(120)
+    engine.run(ListConnector("sis", data))
+    data["students"] = [dataclasses.replace(s, homeroom="9Z") for s in data["students"]]
+    failing = ListConnector("sis", data)
+    failing.fail_in = "contacts"
+    out = engine.run(failing)
+    assert out.status == "failed" and out.error_class == "SourceUnavailableError"
+    assert len(published_refs(cache, "student")) == 120
+    with cache.engine.connect() as conn:
+        staged = conn.execute(
+            text("SELECT count(*) FROM record WHERE valid_from = :r"), {"r": out.run_id}
+        ).scalar()
+        retired = conn.execute(
+            text("SELECT count(*) FROM record WHERE valid_to = :r"), {"r": out.run_id}
+        ).scalar()
+    assert staged == 0 and retired == 0
+    assert engine.run(ListConnector("sis", data)).status == "published"
+
+
+def test_an_empty_first_sync_is_held_not_published(setup) -> None:
+    cache, engine = setup
+    out = engine.run(ListConnector("sis", {"students": [], "contacts": []}))
+    assert out.status == "held"
+    with cache.engine.connect() as conn:
+        assert conn.execute(text("SELECT published_run FROM source_state")).scalar() is None
+
+
+def test_opening_an_older_cache_changes_nothing_and_upgrading_adds_the_indexes_it_lacked(
+    tmp_path: Path, db_url: str
+) -> None:
+    from sqlalchemy import inspect
+
+    from cache.db import make_engine
+    from config.errors import SchemaVersionError
+
+    config, secrets = make_config(tmp_path, db_url)
+    engine = make_engine(db_url)
+    with engine.begin() as conn:  # as a version before ix_record_retired (and migrations) left it
+        conn.execute(text("DROP INDEX ix_record_retired"))
+        conn.execute(text("DROP TABLE alembic_version"))
+    with pytest.raises(SchemaVersionError, match="portico db upgrade"):
+        open_cache(config, secrets)
+    assert "ix_record_retired" not in {i["name"] for i in inspect(engine).get_indexes("record")}
+    upgrade_schema(config)
+    cache = open_cache(config, secrets)
+    try:
+        assert "ix_record_retired" in {i["name"] for i in inspect(engine).get_indexes("record")}
+    finally:
+        cache.dispose()
+        engine.dispose()
