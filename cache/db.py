@@ -6,6 +6,7 @@ migrations (:mod:`cache.migrations`, ``portico db upgrade``).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,23 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur.close()
 
 
+def private_database_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600), before SQLite does.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the main file's permissions, so they
+    follow. A file an older version created with the process's umask is tightened too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if f.stat().st_mode & 0o077:
+                f.chmod(0o600)
+        except FileNotFoundError:
+            continue
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = _normalise(url)
     # Statement parameters never reach logs or error messages (sqlalchemy.engine at INFO
@@ -55,7 +73,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_database_file(path)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -9,6 +9,7 @@ Durations are ISO 8601 (``PT30M``, ``P1D``) or plain seconds; secrets are
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -189,6 +190,51 @@ class MetricsSettings(Strict):
     token: SecretRef | None = None
 
 
+class RequestLimits(Strict):
+    """Request sizes refused at the edge (413, 414, 431) before a body is read."""
+
+    # The path and query string as sent, in bytes.
+    url_bytes: int = Field(default=2048, ge=256, le=65536)
+    header_count: int = Field(default=64, ge=8, le=1000)
+    # Every header name and value together, in bytes (a bearer token, a cookie or two).
+    header_bytes: int = Field(default=16384, ge=1024, le=1048576)
+    # Any route not listed in ``route_body_bytes``: sign-in, activation, password change
+    # and reset, acceptable-use and TOTP bodies are a few hundred bytes.
+    body_bytes: int = Field(default=4096, ge=0, le=16777216)
+    # Per route template, as the API documents it.
+    route_body_bytes: dict[str, int] = Field(
+        default_factory=lambda: {"/v1/students/{student_id}/corrections": 32768}
+    )
+
+
+class Rate(Strict):
+    """At most ``count`` actions per ``per`` (a fixed window per key)."""
+
+    count: int = Field(ge=1)
+    per: dt.timedelta
+
+
+class Throttles(Strict):
+    """Limits on costly or guessable actions, shared by every API replica (in the database)."""
+
+    # Failed current-password checks (password change) and TOTP codes per account
+    # before waits start (1 s, 2 s, 4 s ... up to 15 minutes), as for sign-in.
+    password_check_free: int = Field(default=5, ge=1, le=100)
+    totp_free: int = Field(default=5, ge=1, le=100)
+    reset_per_account: Rate = Rate(count=3, per=dt.timedelta(hours=1))
+    reset_per_address: Rate = Rate(count=20, per=dt.timedelta(hours=1))
+    corrections_per_account: Rate = Rate(count=10, per=dt.timedelta(days=1))
+    exports_per_account: Rate = Rate(count=20, per=dt.timedelta(hours=1))
+
+
+def _check_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+    return value
+
+
 class ApiSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -196,8 +242,16 @@ class ApiSettings(Strict):
     max_range: dt.timedelta = dt.timedelta(days=366)
     default_page_size: int = Field(default=100, ge=1, le=1000)
     max_page_size: int = Field(default=500, ge=1, le=5000)
+    # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses or
+    # networks). Empty: none, and the connecting address is the client.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Strict-Transport-Security on answers to requests that came over HTTPS.
+    hsts_max_age: dt.timedelta = dt.timedelta(days=365)
+    limits: RequestLimits = RequestLimits()
+    throttles: Throttles = Throttles()
     metrics: MetricsSettings = MetricsSettings()
+
+    _proxies = field_validator("trusted_proxies")(lambda v: [_check_network(x) for x in v])
 
 
 class MailSettings(Strict):
@@ -220,6 +274,13 @@ class SchoolContact(Strict):
 
 class PrivacySettings(Strict):
     leaver_retention: dt.timedelta = dt.timedelta(days=365)
+    # How long audit events and denied-read counts are kept (``portico audit prune``).
+    audit_retention: dt.timedelta = dt.timedelta(days=3 * 365)
+    # Records of disclosure (allowed reads and exports of a student's data) stay while
+    # the student's records are held, however old: FERPA (34 CFR 99.32(a)(2)) keeps the
+    # record of disclosures as long as the education record. False: they age out with
+    # every other event after ``audit_retention``.
+    keep_disclosures_while_record_held: bool = True
     data_contacts: list[SchoolContact] = Field(default_factory=list)
     district_data_contact: str | None = None
 

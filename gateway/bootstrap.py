@@ -27,10 +27,10 @@ from config.secrets import SecretResolver
 from config.settings import PorticoConfig
 from connectors import registry
 from connectors.base import Connector
-from gateway.access import provision, reminders, rule_record
+from gateway.access import provision, reminders, rule_record, throttle
 from gateway.api.app import create_app
 from gateway.ops.mail import Mailer, mailer_from
-from gateway.ops.metrics import make_registry
+from gateway.ops.metrics import GuardCounters, make_registry
 from gateway.privacy import leavers
 from gateway.sync.engine import Hook, Progress, SyncEngine, SyncOutcome
 from gateway.sync.metrics import SyncCollector
@@ -40,6 +40,7 @@ from gateway.web import mount as portal
 log = structlog.get_logger("portico.app")
 
 REMINDERS_JOB = "password-reminders"
+THROTTLE_TIDY_JOB = "throttle-tidy"
 
 
 @dataclass
@@ -110,7 +111,25 @@ class Application:
             max_instances=1,
             misfire_grace_time=3600,
         )
+        scheduler.scheduler.add_job(
+            self.tidy_throttles,
+            CronTrigger(hour=3, minute=17, timezone=self.config.district.timezone),
+            id=THROTTLE_TIDY_JOB,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+        )
         return scheduler
+
+    def tidy_throttles(self) -> int | None:
+        """Forget throttle counts that no longer hold anyone back (a daily job)."""
+        with job_lock(self.cache.engine, THROTTLE_TIDY_JOB) as got:
+            if not got:
+                return None
+            with self.cache.engine.begin() as conn:
+                n = throttle.forget_expired(conn, self.clock())
+            log.info("throttles.tidied", rows=n)
+            return n
 
     def send_reminders(self) -> reminders.Sent | None:
         """Password-expiry reminders due now; None when another process is sending them."""
@@ -126,13 +145,15 @@ class Application:
     def api(self) -> FastAPI:
         """The API, with the web portal on the same app (same sessions, same reads)."""
         settings = self.config.api.metrics
+        guards = GuardCounters()  # edge refusals and throttled answers, counted by this process
         app = create_app(
             self.config,
             self.cache,
             clock=self.clock,
             mailer=self.mailer,
-            metrics_registry=make_registry(SyncCollector(self.cache.engine, self.config)) if settings.enabled else None,
+            metrics_registry=make_registry(SyncCollector(self.cache.engine, self.config), guards) if settings.enabled else None,
             metrics_token=self.secrets.resolve(settings.token) if settings.token else None,
+            guards=guards,
         )
         portal.install(app)
         return app

@@ -102,3 +102,17 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = 0
     last_failure_at: dt.datetime = Field(sa_type=UtcDateTime)
     blocked_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class RateCounter(SQLModel, table=True):
+    """Actions counted per key in a fixed window (password resets, correction requests, exports).
+
+    In the database, like :class:`LoginThrottle`, so every API replica counts together.
+    Keys are an action and an account id or a blind index, never a person's data.
+    """
+
+    __tablename__ = "rate_counter"
+
+    key: str = Field(primary_key=True, sa_type=String(64))
+    window_end: dt.datetime = Field(sa_type=UtcDateTime)
+    count: int = 0

@@ -18,7 +18,7 @@ from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
 from cache.tables.accounts import Account
 from config.settings import PorticoConfig
-from gateway.access import accounts, passwords, sessions
+from gateway.access import accounts, passwords, sessions, tokens
 from gateway.access.entitlement import person
 from gateway.access.security import hash_password
 
@@ -81,6 +81,7 @@ def set_password(
         values.update(status="active", activated_at=now)
     accounts.set_fields(conn, account.id, **values)
     sessions.end_all(conn, account.id)
+    tokens.cancel_unused(conn, account.id, "reset", now)  # a new password retires every reset link
 
 
 def totp_secret(keyring: Keyring, account: Account) -> str | None:

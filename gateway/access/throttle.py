@@ -1,26 +1,35 @@
-"""Sign-in throttling per username and per address: growing delays, never a permanent lockout.
+"""Throttles for guessable and costly actions, kept in the database so every API replica shares them.
 
-After a few free failures each further failure doubles the wait (1 s, 2 s, 4 s ... up to
-15 minutes), answered as 429 with ``Retry-After``; a success clears the username's count
-and a quiet day clears any count. Unknown usernames are throttled exactly like known
-ones (the key is the username's blind index), so throttling reveals no accounts. The
-state is in the database so every API replica enforces the same limits.
+**Guesses** (sign-in per username and per address, the current password when changing
+it, TOTP codes per account): after a few free failures each further failure doubles the
+wait (1 s, 2 s, 4 s ... up to 15 minutes), answered as 429 with ``Retry-After``; a success
+clears the key's count and a quiet day clears any count. Unknown usernames are throttled
+exactly like known ones (the key is the username's blind index), so throttling reveals
+no accounts.
+
+**Costly actions** (password-reset mails, correction requests, exports): at most a
+configured number per key in a fixed window (:func:`spend`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, case, delete, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from cache.tables.accounts import LoginThrottle
+from cache.tables.accounts import LoginThrottle, RateCounter
 from cache.tables.core import core_table
+from config.settings import Rate
 
 THROTTLE = core_table(LoginThrottle)
-# Free failures before delays start: a parent mistyping is never slowed down; an
-# address is shared by a whole school's or a household's devices behind NAT.
+COUNTERS = core_table(RateCounter)
+# Free failures before delays start, by the key's first letter: a parent mistyping is
+# never slowed down; an address is shared by a whole school's or a household's devices
+# behind NAT. Password checks ("c") and TOTP codes ("t") take theirs from config.
 FREE = {"u": 5, "a": 20}
 MAX_DELAY = dt.timedelta(minutes=15)
 FORGET_AFTER = dt.timedelta(hours=24)
@@ -42,11 +51,13 @@ def retry_after(conn: Connection, keys: list[str], now: dt.datetime) -> int | No
     return max(1, math.ceil(max(waits))) if waits else None
 
 
-def failed(conn: Connection, keys: list[str], now: dt.datetime) -> None:
+def failed(
+    conn: Connection, keys: list[str], now: dt.datetime, free: Mapping[str, int] = FREE
+) -> None:
     for key in keys:
         row = conn.execute(select(THROTTLE).where(THROTTLE.c.key == key)).first()
         failures = 1 if row is None or now - row.last_failure_at > FORGET_AFTER else row.failures + 1
-        wait = delay_after(failures, FREE[key[0]])
+        wait = delay_after(failures, free[key[0]])
         values = {"failures": failures, "last_failure_at": now, "blocked_until": now + wait if wait else None}
         if row is not None:
             conn.execute(update(THROTTLE).where(THROTTLE.c.key == key).values(**values))
@@ -60,5 +71,46 @@ def failed(conn: Connection, keys: list[str], now: dt.datetime) -> None:
             )
 
 
-def succeeded(conn: Connection, username_key: str) -> None:
-    conn.execute(delete(THROTTLE).where(THROTTLE.c.key == username_key))
+def succeeded(conn: Connection, key: str) -> None:
+    """A success clears the key's failures (a username's, an account's password or TOTP)."""
+    conn.execute(delete(THROTTLE).where(THROTTLE.c.key == key))
+
+
+def spend(conn: Connection, key: str, rate: Rate, now: dt.datetime) -> int | None:
+    """Count one action for ``key``; seconds to wait when that makes more than ``rate.count``
+    in the current window, else None. One statement: replicas counting at once add up."""
+    end = now + rate.per
+    dialect = conn.dialect.name
+    stmt = (postgresql.insert(COUNTERS) if dialect == "postgresql" else sqlite.insert(COUNTERS)).values(
+        key=key, window_end=end, count=1
+    )
+    expired = stmt.table.c.window_end <= now
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[COUNTERS.c.key],
+        set_={
+            "count": case((expired, 1), else_=stmt.table.c.count + 1),
+            "window_end": case(
+                (expired, literal(end, COUNTERS.c.window_end.type)), else_=stmt.table.c.window_end
+            ),
+        },
+    ).returning(COUNTERS.c.count, COUNTERS.c.window_end)
+    count, window_end = conn.execute(upsert).one()
+    if int(count) <= rate.count:
+        return None
+    wait: dt.timedelta = window_end - now
+    return max(1, math.ceil(wait.total_seconds()))
+
+
+def forget_expired(conn: Connection, now: dt.datetime) -> int:
+    """Drop counters whose window is over and guesses forgotten (a daily tidy-up)."""
+    n = conn.execute(delete(COUNTERS).where(COUNTERS.c.window_end <= now)).rowcount or 0
+    old = now - FORGET_AFTER
+    return n + (
+        conn.execute(
+            delete(THROTTLE).where(
+                THROTTLE.c.last_failure_at < old,
+                (THROTTLE.c.blocked_until.is_(None)) | (THROTTLE.c.blocked_until < now),
+            )
+        ).rowcount
+        or 0
+    )

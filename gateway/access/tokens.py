@@ -14,14 +14,17 @@ from gateway.access.security import new_token, token_hash
 TOKENS = core_table(AccountToken)
 
 
+# Purposes whose earlier links keep working until one of them is used: a reset someone
+# else asks for must not cancel the link the account holder is about to follow.
+KEEP_EARLIER = frozenset({"reset"})
+
+
 def issue(conn: Connection, account_id: str, purpose: str, ttl: dt.timedelta) -> str:
-    """A new token for ``purpose``; earlier unused ones of the same purpose stop working."""
+    """A new token for ``purpose``. A new invitation cancels earlier ones; earlier reset
+    links stay valid (until they expire, or until any of them is used)."""
     now = utcnow()
-    conn.execute(
-        update(TOKENS)
-        .where(TOKENS.c.account_id == account_id, TOKENS.c.purpose == purpose, TOKENS.c.used_at.is_(None))
-        .values(used_at=now)
-    )
+    if purpose not in KEEP_EARLIER:
+        cancel_unused(conn, account_id, purpose, now)
     token, hashed = new_token()
     conn.execute(
         insert(TOKENS).values(
@@ -57,4 +60,17 @@ def consume(conn: Connection, token: str, purpose: str) -> str | None:
     )
     if not res.rowcount:
         return None
-    return conn.execute(select(TOKENS.c.account_id).where(TOKENS.c.token_hash == token_hash(token))).scalar()
+    account_id = conn.execute(
+        select(TOKENS.c.account_id).where(TOKENS.c.token_hash == token_hash(token))
+    ).scalar()
+    if account_id is not None:
+        cancel_unused(conn, str(account_id), purpose, utcnow())  # the other links die with this use
+    return None if account_id is None else str(account_id)
+
+
+def cancel_unused(conn: Connection, account_id: str, purpose: str, now: dt.datetime) -> None:
+    conn.execute(
+        update(TOKENS)
+        .where(TOKENS.c.account_id == account_id, TOKENS.c.purpose == purpose, TOKENS.c.used_at.is_(None))
+        .values(used_at=now)
+    )

@@ -9,18 +9,22 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cache.store import Cache
 from cache.types import utcnow
+from config.errors import ConfigError, ConfigProblem
 from config.settings import PorticoConfig
 from gateway.api import docs as api_docs
 from gateway.api import openapi as contract
 from gateway.api import problems
 from gateway.api.deps import Portico
+from gateway.api.edge import Edge
 from gateway.api.routes import auth, health, me, metrics, notices, privacy, records, recovery, students
 from gateway.ops.mail import Mailer, mailer_from
+from gateway.ops.metrics import GuardCounters
 
 # What a parent's app opens first (scripts/bench_api measures this dashboard).
 DASHBOARD = ("attendance", "timetable", "grades", "behaviour")
@@ -46,7 +50,14 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+        # A copy: the server still sees HEAD (and sends no body). The matched route is
+        # handed back for the edge's access line.
+        inner = {**scope, "method": "GET"}
+        try:
+            await self.app(inner, receive, send_headers_only)
+        finally:
+            if "route" in inner:
+                scope["route"] = inner["route"]
 
 
 def settle_before_serving() -> None:
@@ -63,6 +74,21 @@ def settle_before_serving() -> None:
     gc.freeze()
 
 
+class PorticoAPI(FastAPI):
+    """The FastAPI app with :class:`~gateway.api.edge.Edge` around everything, the handler
+    of unexpected errors included, so every answer gets the edge's limits and headers."""
+
+    edge: Edge | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Built when the app first starts or answers, with every route in place (the
+        # portal's included): a body limit named for a route that does not exist stops it.
+        portico: Portico = self.state.portico
+        _check_body_routes(portico.config, self.routes)
+        self.edge = Edge(super().build_middleware_stack(), portico.config.api, portico.guards)
+        return self.edge
+
+
 def create_app(
     config: PorticoConfig,
     cache: Cache,
@@ -70,15 +96,17 @@ def create_app(
     mailer: Mailer | None = None,
     metrics_registry: CollectorRegistry | None = None,
     metrics_token: str | None = None,
+    guards: GuardCounters | None = None,
 ) -> FastAPI:
-    docs = config.api.docs
-    app = FastAPI(
+    app = PorticoAPI(
         title="Portico parent and student API",
         version="1",
         description="Read-only access for parents, guardians and students to their own school records.",
         docs_url=None,  # served offline by gateway.api.docs when enabled
         redoc_url=None,
         openapi_url="/openapi.json",
+        # No trailing-slash redirects: Starlette builds them from the request's Host header.
+        redirect_slashes=False,
     )
     app.state.portico = Portico(
         config=config,
@@ -87,6 +115,7 @@ def create_app(
         mailer=mailer or mailer_from(config.mail),
         metrics=metrics_registry,
         metrics_token=metrics_token,
+        guards=guards or GuardCounters(),
     )
     problems.install(app)
     app.add_middleware(HeadAsGet)
@@ -98,7 +127,7 @@ def create_app(
     app.router.routes[:0] = served
     for module in (me, auth, recovery, privacy, health, metrics):
         app.include_router(module.router)
-    if docs:
+    if config.api.docs:
         api_docs.install(app)
     documented = [route for router in data for route in router.doc_routes()]
 
@@ -118,3 +147,13 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _check_body_routes(config: PorticoConfig, routes: list[Any]) -> None:
+    """Each route named in ``api.limits.route_body_bytes`` must exist (a typo is no limit)."""
+    paths = {context.path for context in iter_route_contexts(routes)}
+    unknown = sorted(set(config.api.limits.route_body_bytes) - paths)
+    if unknown:
+        raise ConfigError(
+            [ConfigProblem("config", "api.limits.route_body_bytes", None, f"no such route: {', '.join(unknown)}")]
+        )

@@ -30,6 +30,7 @@ from gateway.access import passwords, sessions
 from gateway.api.auditbatch import AuditBatcher
 from gateway.api.problems import Problem
 from gateway.ops.mail import Mailer, OutboxMailer
+from gateway.ops.metrics import GuardCounters
 from gateway.privacy import audit
 from gateway.privacy.audit import Entry as AuditEntry
 
@@ -46,6 +47,8 @@ class Portico:
     # What ``/metrics`` serves (chosen by the bootstrap), and the token it asks for.
     metrics: CollectorRegistry | None = None
     metrics_token: str | None = None
+    # Refusals at the edge and throttled answers (registered in ``metrics`` by the bootstrap).
+    guards: GuardCounters = field(default_factory=GuardCounters)
     _batcher: AuditBatcher | None = None
 
     @property
@@ -186,21 +189,27 @@ class View:
         assert self.state.published_run is not None
         return self.state.published_run
 
-    def audit(
-        self, category: str, student_refs: list[str | None], outcome: str, action: str = "read"
-    ) -> None:
-        """Record this read in the hash-chained audit log, durably, before data is returned."""
-        audit.append(self.reader.conn, self._entries(category, student_refs, outcome, action))
+    def audit(self, category: str, student_refs: list[str], action: str = "read") -> None:
+        """Record this disclosure in the hash-chained audit log, durably, before data is returned."""
+        audit.append(self.reader.conn, self._entries(category, student_refs, "allowed", action))
         self.reader.conn.commit()
 
-    def audit_later(self, category: str, student_refs: list[str | None], outcome: str) -> None:
-        """Queue the event for the next group commit; :meth:`settle` before returning data."""
-        entries = self._entries(category, student_refs, outcome, "read")
+    def audit_later(self, category: str, student_refs: list[str]) -> None:
+        """Queue the disclosure for the next group commit; :meth:`settle` before returning data."""
+        entries = self._entries(category, student_refs, "allowed", "read")
         if self.batcher is None:
             audit.append(self.reader.conn, entries)
             self.reader.conn.commit()
             return
         self.pending.append(self.batcher.submit(entries))
+
+    def denied(self) -> None:
+        """A read of a student the caller may not see: counted for the caller and the hour.
+
+        Nothing else is kept: the id asked for is the caller's own string, and the
+        answer (the uniform 404) disclosed nothing."""
+        audit.count_denied(self.reader.conn, self.principal.role, self.principal.account_id)
+        self.reader.conn.commit()
 
     def close(self) -> None:
         """Give the connection back (again is harmless): after the response or an error."""
@@ -220,9 +229,7 @@ class View:
             await fut
         self.pending.clear()
 
-    def _entries(
-        self, category: str, student_refs: list[str | None], outcome: str, action: str
-    ) -> list[AuditEntry]:
+    def _entries(self, category: str, student_refs: list[str], outcome: str, action: str) -> list[AuditEntry]:
         p = self.principal
         return [
             AuditEntry(

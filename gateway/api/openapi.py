@@ -3,7 +3,8 @@
 FastAPI's document is finished here: the bearer scheme, and on each operation that
 needs it, a schema for every success body (:mod:`gateway.api.schemas`), and the errors
 as the ``application/problem+json`` they are: 400 for a bad request (never FastAPI's
-422), 401, 403 (the acceptable-use, expiry and MFA gates), the uniform 404, 429, 503.
+422), 401, 403 (the acceptable-use, expiry and MFA gates), the uniform 404, 429 where a
+throttle applies, 503, and the edge's 413, 414 and 431 on every operation.
 """
 
 from __future__ import annotations
@@ -27,9 +28,21 @@ ERRORS = {
     "401": "Sign in first: no bearer token, or one that has ended.",
     "403": "Not allowed yet: the acceptable-use policy, an expired password or two-step sign-in (see `type`).",
     "404": "No such resource, or not yours: the same answer for both.",
-    "429": "Too many attempts: wait `Retry-After` seconds.",
+    "409": "Already done.",
+    "413": "The request body is larger than this operation accepts (`api.limits`).",
+    "414": "The URL is too long (`api.limits.url_bytes`).",
+    "429": "Too many attempts or requests: wait `Retry-After` seconds.",
+    "431": "Too many header fields, or too large (`api.limits`).",
     "503": "Nothing has been synced yet.",
 }
+# Refused at the edge (gateway.api.edge) before any operation runs: possible everywhere.
+EDGE = ["413", "414", "431"]
+# Operations with a throttle (docs/edge.md lists them with their limits).
+THROTTLED = {
+    ("post", "/v1/auth/login"), ("post", "/v1/auth/password"), ("post", "/v1/auth/password-reset"),
+    ("post", "/v1/me/totp/confirm"), ("post", "/v1/students/{student_id}/corrections"),
+    ("get", "/v1/students/{student_id}/export"),
+}  # fmt: skip
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -79,7 +92,7 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                     "description": "Prometheus text",
                     "content": {"text/plain": {"schema": {"type": "string"}}},
                 }
-            codes = ["400"]
+            codes = ["400", *EDGE]
             if (method, path) not in PUBLIC:
                 op["security"] = [{"bearer": []}]
                 codes += ["401"]
@@ -87,8 +100,10 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                     codes += ["403", "503"]
             if "{student_id}" in path or "{report_id}" in path:
                 codes.append("404")
-            if path in ("/v1/auth/login",):
+            if (method, path) in THROTTLED:
                 codes.append("429")
+            if (method, path) == ("post", "/v1/me/totp"):
+                codes += ["404", "409"]  # two-step sign-in off; already set up
             for code in codes:
                 responses.setdefault(code, _problem(ERRORS[code]))
     return doc

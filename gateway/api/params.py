@@ -1,15 +1,62 @@
-"""Query parameters shared by data routes: date ranges, limits and opaque cursors."""
+"""Query parameters shared by data routes: dates, date ranges, limits, ids and opaque cursors.
+
+Every value a caller sends is checked here before it reaches a query or a date
+calculation: a bad one is a 400 ``invalid-request`` naming the parameter, never a 500.
+Dates are ``YYYY-MM-DD`` between :data:`MIN_DATE` and :data:`MAX_DATE` (so no range
+arithmetic can leave the calendar); ids and cursors have the shapes this API hands out.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from config.settings import ApiSettings
-from gateway.api.problems import bad_request
+from gateway.api.problems import Problem, bad_request
+
+# School records live well inside these; anything outside is a mistake or a probe.
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2199, 12, 31)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Opaque ids are keyed blind indexes: 22 URL-safe base64 characters (at most 24 accepted).
+_REF = re.compile(r"[A-Za-z0-9_-]{1,24}")
+_TIME = re.compile(r"\d{2}:\d{2}(:\d{2})?")
+MAX_CURSOR = 256
+
+
+def invalid(field: str, message: str) -> Problem:
+    return bad_request(f"{field}: {message}", [{"field": field, "message": message}])
+
+
+def is_ref(raw: str) -> bool:
+    return _REF.fullmatch(raw) is not None
+
+
+def parse_date(raw: str, field: str) -> dt.date:
+    """A ``YYYY-MM-DD`` date within the range Portico serves, or a 400 naming ``field``."""
+    try:
+        if _DATE.fullmatch(raw) is None:
+            raise ValueError(raw)
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise invalid(field, "expected a date YYYY-MM-DD") from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise invalid(field, f"expected a date between {MIN_DATE} and {MAX_DATE}")
+    return day
+
+
+def parse_ref(raw: str | None, field: str) -> str | None:
+    """An opaque id given as a query parameter (e.g. ``class``), or a 400 naming ``field``."""
+    if raw is None:
+        return None
+    if not is_ref(raw):
+        raise invalid(field, "not an id this API returned")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -19,31 +66,37 @@ class DateRange:
 
 
 def date_range(
-    raw_from: str | None, raw_to: str | None, today: dt.date, api: ApiSettings, default_days: int = 30
+    raw_from: str | None,
+    raw_to: str | None,
+    today: dt.date,
+    api: ApiSettings,
+    default_days: int = 30,
+    *,
+    ahead: bool = False,
 ) -> DateRange:
-    """``from..to`` inclusive; defaults to the last ``default_days``; bounded by ``api.max_range``."""
-    errors = []
-    end = start = None
-    try:
-        end = dt.date.fromisoformat(raw_to) if raw_to else today
-    except ValueError:
-        errors.append({"field": "to", "message": "expected a date YYYY-MM-DD"})
-    try:
-        start = dt.date.fromisoformat(raw_from) if raw_from else None
-    except ValueError:
-        errors.append({"field": "from", "message": "expected a date YYYY-MM-DD"})
+    """``from..to`` inclusive, bounded by ``api.max_range``. Without dates: the last
+    ``default_days`` to today, or with ``ahead`` the ``default_days`` from ``from`` (or today)."""
+    errors: list[dict[str, str]] = []
+    dates: dict[str, dt.date | None] = {}
+    for field, raw in (("from", raw_from), ("to", raw_to)):
+        try:
+            dates[field] = parse_date(raw, field) if raw else None
+        except Problem as p:
+            errors += p.extra["errors"]
     if errors:
         raise bad_request("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
-    assert end is not None
-    if start is None:
-        start = end - dt.timedelta(days=default_days - 1)
+    start, end = dates["from"], dates["to"]
+    span = dt.timedelta(days=default_days - 1)
+    if ahead:
+        start = start or today
+        end = end or start + span
+    else:
+        end = end or today
+        start = start or end - span
     if start > end:
-        raise bad_request(
-            "from: must not be after to", [{"field": "from", "message": "must not be after to"}]
-        )
+        raise invalid("from", "must not be after to")
     if (end - start) > api.max_range:
-        msg = f"the range may span at most {api.max_range.days} days"
-        raise bad_request(f"from: {msg}", [{"field": "from", "message": msg}])
+        raise invalid("from", f"the range may span at most {api.max_range.days} days")
     return DateRange(start, end)
 
 
@@ -51,8 +104,7 @@ def page_limit(raw: int | None, api: ApiSettings) -> int:
     if raw is None:
         return api.default_page_size
     if raw < 1 or raw > api.max_page_size:
-        msg = f"must be between 1 and {api.max_page_size}"
-        raise bad_request(f"limit: {msg}", [{"field": "limit", "message": msg}])
+        raise invalid("limit", f"must be between 1 and {api.max_page_size}")
     return raw
 
 
@@ -74,21 +126,58 @@ def encode_cursor(*parts: str) -> str:
     return base64.urlsafe_b64encode("\x1f".join(parts).encode()).decode().rstrip("=")
 
 
-def decode_cursor(raw: str | None, n: int) -> tuple[str, ...] | None:
+def _not_a_cursor() -> Problem:
+    return invalid("cursor", "not a cursor this API returned")
+
+
+def decode_cursor(raw: str | None, *shapes: Callable[[str], bool]) -> tuple[str, ...] | None:
+    """The parts of a cursor this API returned, each checked by its shape; else a 400."""
     if not raw:
         return None
+    if len(raw) > MAX_CURSOR:
+        raise _not_a_cursor()
     try:
-        parts = tuple(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode().split("\x1f"))
-    except (ValueError, UnicodeDecodeError):
-        parts = ()
-    if len(parts) != n:
-        raise bad_request(
-            "cursor: not a cursor this API returned", [{"field": "cursor", "message": "invalid"}]
-        )
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _not_a_cursor() from None
+    parts = tuple(text.split("\x1f"))
+    if len(parts) != len(shapes) or not all(ok(p) for ok, p in zip(shapes, parts, strict=True)):
+        raise _not_a_cursor()
     return parts
+
+
+def is_day(raw: str) -> bool:
+    if _DATE.fullmatch(raw) is None:
+        return False
+    try:
+        return MIN_DATE <= dt.date.fromisoformat(raw) <= MAX_DATE
+    except ValueError:
+        return False
+
+
+def is_time(raw: str) -> bool:
+    return _TIME.fullmatch(raw) is not None
+
+
+def is_stamp(raw: str) -> bool:
+    """An ISO 8601 date-time with its offset, as the API writes them."""
+    if len(raw) > 40 or not raw[:1].isdigit():
+        return False
+    try:
+        return dt.datetime.fromisoformat(raw).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def is_flag(raw: str) -> bool:
+    return raw in ("0", "1")
+
+
+def is_row_id(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
 
 
 def decode_pair(raw: str | None) -> tuple[str, str] | None:
     """A (day, ref) cursor, the shape of every date-ordered list."""
-    parts = decode_cursor(raw, 2)
+    parts = decode_cursor(raw, is_day, is_ref)
     return None if parts is None else (parts[0], parts[1])

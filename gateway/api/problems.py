@@ -51,6 +51,13 @@ def bad_request(detail: str, errors: list[dict[str, str]] | None = None) -> Prob
     )
 
 
+def too_many_requests(seconds: int, detail: str) -> Problem:
+    """A costly action over its limit (``api.throttles``): 429 with ``Retry-After``."""
+    return Problem(
+        429, "too-many-requests", "Too many requests", detail, headers={"Retry-After": str(seconds)}
+    )
+
+
 _STATUS_TITLES = {
     401: "Unauthorized",
     403: "Forbidden",

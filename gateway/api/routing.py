@@ -30,7 +30,8 @@ from fastapi.routing import APIRoute
 from pydantic.fields import FieldInfo
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from gateway.api.deps import View, open_view
 from gateway.api.problems import bad_request
@@ -131,19 +132,30 @@ def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Res
     return serve
 
 
+class DataRoute(Route):
+    """A Starlette route that names itself in the scope (``scope["route"]``), as FastAPI's
+    do: the edge's access line and the error log give its template, never the path."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE:
+            child["route"] = self
+        return match, child
+
+
 class DataRouter:
     """Data routes under one prefix: Starlette routes to serve, APIRoutes to document."""
 
     def __init__(self, prefix: str, tags: list[str]) -> None:
         self.prefix, self.tags = prefix, tags
-        self.routes: list[Route] = []
+        self.routes: list[DataRoute] = []
         self._docs: list[tuple[str, Endpoint]] = []
 
     def get(self, path: str) -> Callable[[Endpoint], Endpoint]:
         def register(endpoint: Endpoint) -> Endpoint:
             full = self.prefix + path
             handler = _serve(_plan(full, endpoint), endpoint)
-            self.routes.append(Route(full, handler, methods=["GET"], name=endpoint.__name__))
+            self.routes.append(DataRoute(full, handler, methods=["GET"], name=endpoint.__name__))
             self._docs.append((full, endpoint))
             return endpoint
 

@@ -6,11 +6,11 @@ import datetime as dt
 import os
 import secrets
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
-import uvicorn
 import yaml
 
 from cache.keys.crypto import new_kek_line
@@ -20,6 +20,7 @@ from config.loader import LoadedConfig
 from gateway.access import accounts
 from gateway.access.security import hash_password
 from gateway.api.app import settle_before_serving
+from gateway.api.server import serve
 from gateway.cli.common import application, load_valid
 from gateway.cli.db_cmds import upgrade_databases
 from gateway.cli.sync_cmds import print_outcome
@@ -174,7 +175,9 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
     config_path = work / "portico.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     loaded = load_valid(str(config_path))
-    configure_logging(loaded.config.logging)
+    # Logs on stderr, through the same redaction as every process; stdout keeps what the
+    # demo tells its user (the logins), so either can be kept apart from the other.
+    configure_logging(loaded.config.logging, stream=sys.stderr)
     upgrade_databases(loaded)
     portico = application(loaded)
     cache = portico.cache
@@ -205,7 +208,7 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
             return
         app = portico.api()
         settle_before_serving()
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
+        serve(app, loaded.config.api, host="127.0.0.1", port=port)
     finally:
         portico.dispose()
         stop_sis()

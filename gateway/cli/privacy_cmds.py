@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import select
 
+from cache.locks import job_lock
 from cache.read.reader import Principal, Reader
 from cache.snapshots.runs import load_state
 from cache.store import Cache
@@ -21,7 +22,9 @@ from cache.tables.records import RecordRow
 from cache.types import utcnow
 from gateway.cli.common import cache_of, config_of, fail
 from gateway.privacy import audit, export
+from gateway.privacy.audit import denied_by_caller
 from gateway.privacy.audit_anchor import verify_anchored
+from gateway.privacy.audit_retention import AuditBroken, prune
 from gateway.privacy.leavers import purge_leavers
 from gateway.privacy.purge import PurgeError, purge_students
 from gateway.privacy.purge_district import purge_district
@@ -84,10 +87,69 @@ def verify_cmd(ctx: click.Context) -> None:
         )
     if result.broken_anchor is not None:
         fail(f"audit chain REWRITTEN: event {result.broken_anchor} no longer matches its anchor", 1)
+    if result.unsealed_checkpoint is not None:
+        fail(f"audit checkpoint FORGED: the prune through event {result.unsealed_checkpoint} has no matching seal", 1)
     anchored = f"; anchored at event {result.new_anchor}" if result.new_anchor else ""
     click.echo(
         f"audit chain intact: {chain.checked} events, {result.anchors_checked} anchors match{anchored}"
     )
+
+
+@audit_group.command("prune")
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
+@click.pass_context
+def prune_cmd(ctx: click.Context, dry_run: bool) -> None:
+    """Remove audit events older than privacy.audit_retention, keeping the chain verifiable.
+
+    Records of disclosure (allowed reads and exports of a student's data) are kept for as
+    long as the cache holds the student's records (privacy.keep_disclosures_while_record_held).
+    The chain is verified first and nothing is removed from a broken one; a checkpoint,
+    sealed in the keystore database, lets `portico audit verify` check what remains.
+    Denied-read counts older than the retention go too.
+    """
+    loaded = config_of(ctx)
+    cache = cache_of(ctx)
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"  removed {done:,} of {total:,} events")
+
+    with job_lock(cache.engine, "audit-prune") as got:
+        if not got:
+            fail("another `portico audit prune` is running")
+        try:
+            result = prune(
+                cache.engine, cache.keyring.engine, loaded.config.privacy, utcnow(), dry_run=dry_run, progress=progress
+            )
+        except AuditBroken as exc:
+            fail(str(exc), 1)
+    verb = "would remove" if dry_run else "removed"
+    if result.through_id is None:
+        click.echo(f"no audit event is older than {result.cutoff:%Y-%m-%d %H:%M} UTC; nothing to prune")
+    else:
+        click.echo(
+            f"{verb} {result.pruned:,} events up to event {result.through_id} "
+            f"(older than {result.cutoff:%Y-%m-%d %H:%M} UTC); kept {result.kept:,} records of disclosure"
+        )
+    click.echo(f"{verb} {result.denied_counts_pruned:,} hourly denied-read counts")
+
+
+@audit_group.command("denied")
+@click.option("--hours", default=24, show_default=True, type=click.IntRange(1, 24 * 366), help="How far back.")
+@click.option("--top", default=20, show_default=True, type=click.IntRange(1, 1000), help="How many callers.")
+@click.pass_context
+def denied_cmd(ctx: click.Context, hours: int, top: int) -> None:
+    """Callers with the most denied reads (uniform 404s for students not theirs), per hour counts summed.
+
+    A guardian or student probing for other families' records shows up here."""
+    cache = cache_of(ctx)
+    since = utcnow() - dt.timedelta(hours=hours)
+    rows = denied_by_caller(cache.engine, since, top)
+    if not rows:
+        click.echo(f"no denied reads in the last {hours} hours")
+        return
+    click.echo(f"{'caller':<24} {'role':<10} {'denied':>8}  {'first hour':<17} last hour")
+    for r in rows:
+        click.echo(f"{r.actor_id:<24} {r.actor_kind:<10} {r.total:>8}  {r.first:%Y-%m-%d %H:00}  {r.last:%Y-%m-%d %H:00}")
 
 
 # --- purge ---------------------------------------------------------------------------------
@@ -95,9 +157,8 @@ def verify_cmd(ctx: click.Context) -> None:
 
 def _save_certificate(ctx: click.Context, cert: dict[str, Any], directory: str | None) -> Path:
     base = Path(directory) if directory else config_of(ctx).base_dir / "deletion-certificates"
-    base.mkdir(parents=True, exist_ok=True)
     path = base / f"{cert['certificate']}.json"
-    path.write_text(json.dumps(cert, indent=2, sort_keys=True) + "\n")
+    write_private(path, (json.dumps(cert, indent=2, sort_keys=True) + "\n").encode())
     return path
 
 

@@ -17,19 +17,12 @@ log = structlog.get_logger("portico.serve")
 
 
 def _serve_api(portico: Application, host: str | None, port: int | None) -> None:
-    import uvicorn
-
     from gateway.api.app import settle_before_serving
+    from gateway.api.server import serve
 
-    api = portico.config.api
     app = portico.api()
     settle_before_serving()
-    uvicorn.run(
-        app,
-        host=host or api.host,
-        port=port or api.port,
-        log_config=None,
-    )
+    serve(app, portico.config.api, host, port)
 
 
 HOST = click.option("--host", default=None, help="Listen address (default: api.host).")

@@ -87,14 +87,13 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
-class _NoQueryString(logging.Filter):
-    """uvicorn's access log prints the request path: keep the path, drop the query string."""
+class _NoServerAccessLines(logging.Filter):
+    """uvicorn's access lines print the raw path (the ids in it) and query: Portico's edge
+    writes its own (``http.request``, with the route template), so uvicorn's are dropped
+    even where a server was started with its access log on."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
-        return True
+        return False
 
 
 def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
@@ -152,8 +151,8 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
 def route_uvicorn_logs() -> None:
     """Send uvicorn's loggers through ours (run uvicorn with ``log_config=None``, or call this after)."""
     access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, _NoQueryString) for f in access.filters):
-        access.addFilter(_NoQueryString())
+    if not any(isinstance(f, _NoServerAccessLines) for f in access.filters):
+        access.addFilter(_NoServerAccessLines())
     # uvicorn's default logging config gives these their own stderr handlers, unredacted.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
         lg = logging.getLogger(name)

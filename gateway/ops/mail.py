@@ -8,6 +8,7 @@ backend only: never the recipient or the message.
 
 from __future__ import annotations
 
+import os
 import secrets
 import smtplib
 import ssl
@@ -55,11 +56,12 @@ class OutboxMailer:
         self.dir = out if out.is_absolute() or base_dir is None else base_dir / out
 
     def send(self, message: Message) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
         path = self.dir / f"{secrets.token_hex(8)}.eml"
         try:
-            path.touch(mode=0o600)
-            path.write_bytes(bytes(_build(self.sender, message)))
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(bytes(_build(self.sender, message)))
         except OSError as exc:
             raise MailError(f"outbox: cannot write to {self.dir} ({type(exc).__name__})") from None
 

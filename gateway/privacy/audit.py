@@ -13,11 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from cache.tables.audit import EVENTS, GENESIS, HEAD
+from cache.tables.audit import CHECKPOINTS, DENIED, EVENTS, GENESIS, HEAD
 from cache.types import binder, utcnow
 
 _FIELDS = (
@@ -110,6 +112,41 @@ def append(conn: Connection, entries: list[Entry]) -> None:
     cur.close()
 
 
+def count_denied(conn: Connection, actor_kind: str, actor_id: str, now: dt.datetime | None = None) -> None:
+    """One more denied read for the caller this hour (inside the caller's transaction).
+
+    Denied reads disclose nothing and name what the caller typed, so they are counted,
+    not chained: the count per caller and hour is what an investigation needs (who
+    probed, when, how hard), and it cannot be grown by varying the request."""
+    hour = (now or utcnow()).astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    insert_ = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert_(DENIED).values(hour=hour, actor_id=actor_id, actor_kind=actor_kind, count=1)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[DENIED.c.hour, DENIED.c.actor_id], set_={"count": stmt.table.c.count + 1}
+        )
+    )
+
+
+def denied_by_caller(engine: Engine, since: dt.datetime, top: int) -> list[Any]:
+    """Callers with the most denied reads since ``since``: actor, role, total, first and last hour."""
+    q = (
+        select(
+            DENIED.c.actor_id,
+            DENIED.c.actor_kind,
+            func.sum(DENIED.c.count).label("total"),
+            func.min(DENIED.c.hour).label("first"),
+            func.max(DENIED.c.hour).label("last"),
+        )
+        .where(DENIED.c.hour >= since.replace(minute=0, second=0, microsecond=0))
+        .group_by(DENIED.c.actor_id, DENIED.c.actor_kind)
+        .order_by(func.sum(DENIED.c.count).desc(), DENIED.c.actor_id)
+        .limit(top)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(q))
+
+
 def record(engine: Engine, entries: list[Entry]) -> None:
     with engine.begin() as conn:
         append(conn, entries)
@@ -121,13 +158,56 @@ class VerifyResult:
     checked: int
     first_bad_id: int | None = None
     problem: str | None = None
+    # The chain's last event (its id and hash): what ``audit verify`` anchors.
+    last_id: int = 0
+    last_hash: str = GENESIS
+
+
+class KeptDigest:
+    """The digest of the events a prune kept (records of disclosure), by id and hash, in id order."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self.count = 0
+
+    def add(self, event_id: int, event_hash: str) -> None:
+        self._h.update(f"{event_id}:{event_hash}\n".encode())
+        self.count += 1
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+def latest_checkpoint(conn: Connection) -> Any:
+    """The newest prune checkpoint (a row of ``audit_checkpoint``), or None."""
+    return conn.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.through_id.desc()).limit(1)).first()
 
 
 def verify(conn: Connection, batch: int = 5000) -> VerifyResult:
-    """Walk the chain: ids consecutive from 1, each hash recomputed, head matches the end."""
+    """Walk the chain: ids consecutive, each hash recomputed, head matches the end.
+
+    After ``portico audit prune`` the chain starts at the newest checkpoint: the events it
+    kept before that point must each match their own hash and together the checkpoint's
+    digest, and the first event after it must link to the checkpoint's hash.
+    """
     expected_id, prev = 1, GENESIS
     checked = 0
     last_seen = 0
+    cp = latest_checkpoint(conn)
+    if cp is not None:
+        kept = KeptDigest()
+        for row in conn.execute(
+            select(EVENTS).where(EVENTS.c.id <= cp.through_id).order_by(EVENTS.c.id)
+        ).mappings():
+            if chain_hash(row["prev_hash"], row["id"], dict(row)) != row["hash"]:
+                return VerifyResult(False, kept.count, row["id"], f"event {row['id']} was altered")
+            kept.add(row["id"], row["hash"])
+        if kept.count != cp.kept_count or kept.hexdigest() != cp.kept_digest:
+            return VerifyResult(
+                False, 0, cp.through_id, f"events kept at the checkpoint through {cp.through_id} were removed or changed"
+            )
+        checked = kept.count
+        expected_id, prev, last_seen = cp.through_id + 1, cp.through_hash, cp.through_id
     while True:
         rows = (
             conn.execute(select(EVENTS).where(EVENTS.c.id > last_seen).order_by(EVENTS.c.id).limit(batch))
@@ -147,9 +227,10 @@ def verify(conn: Connection, batch: int = 5000) -> VerifyResult:
             last_seen = row["id"]
         if len(rows) < batch:
             break
+    last_id = expected_id - 1
     head = conn.execute(select(HEAD.c.last_id, HEAD.c.last_hash).where(HEAD.c.id == 1)).first()
-    if head is not None and (int(head.last_id) != checked or head.last_hash != prev):
-        return VerifyResult(False, checked, checked + 1, "events after the last one shown were removed")
-    if head is None and checked:
+    if head is not None and (int(head.last_id) != last_id or head.last_hash != prev):
+        return VerifyResult(False, checked, last_id + 1, "events after the last one shown were removed")
+    if head is None and last_id:
         return VerifyResult(False, checked, None, "the chain head is missing")
-    return VerifyResult(True, checked)
+    return VerifyResult(True, checked, last_id=last_id, last_hash=prev)

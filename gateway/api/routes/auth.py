@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from gateway.access import accounts, credentials, sessions, throttle
 from gateway.access.security import hash_password, needs_rehash, verify_password
-from gateway.api.deps import App, Conn, CurrentAccount, address_index, bearer, current_account
+from gateway.api.deps import App, Conn, CurrentAccount, Portico, address_index, bearer, current_account
 from gateway.api.envelope import json_response
 from gateway.api.problems import Problem
 
@@ -49,14 +49,8 @@ def login_failed() -> Problem:
     )
 
 
-def too_many(seconds: int) -> Problem:
-    return Problem(
-        429,
-        "too-many-attempts",
-        "Too many attempts",
-        "Too many sign-in attempts: wait before trying again.",
-        headers={"Retry-After": str(seconds)},
-    )
+def too_many(seconds: int, detail: str = "Too many sign-in attempts: wait before trying again.") -> Problem:
+    return Problem(429, "too-many-attempts", "Too many attempts", detail, headers={"Retry-After": str(seconds)})
 
 
 def password_rejected(unmet: list[str]) -> Problem:
@@ -69,10 +63,17 @@ def password_rejected(unmet: list[str]) -> Problem:
     )
 
 
+def guess_limits(app: Portico) -> dict[str, int]:
+    """Free failures per key kind: sign-in's fixed ones, password checks and TOTP from config."""
+    t = app.config.api.throttles
+    return {**throttle.FREE, "c": t.password_check_free, "t": t.totp_free}
+
+
 @router.post("/login", response_model=TokenResponse)
 async def login(body: LoginRequest, request: Request, conn: Conn, app: App) -> Response:
     keyring = app.cache.keyring
     now = app.clock()
+    free = guess_limits(app)
     keys = ["u:" + accounts.username_index(keyring, body.username)]
     addr = address_index(request, app)
     if addr:
@@ -81,19 +82,26 @@ async def login(body: LoginRequest, request: Request, conn: Conn, app: App) -> R
     if wait is not None:
         raise too_many(wait)
     account = accounts.find_by_username(conn, keyring, body.username)
+    totp_key = None
+    if account is not None and account.totp_confirmed_at is not None and app.config.access.mfa != "off":
+        # Checked before the password, so a wait here never says the password was right.
+        # Every wrong code also counts against the username, so this reveals nothing more.
+        totp_key = "t:" + account.id
+        wait = throttle.retry_after(conn, [totp_key], now)
+        if wait is not None:
+            raise too_many(wait)
     ok = verify_password(account.password_hash if account else None, body.password)
-    if (
-        ok
-        and account is not None
-        and account.totp_confirmed_at is not None
-        and app.config.access.mfa != "off"
-    ):
+    if ok and account is not None and totp_key is not None:
         ok = credentials.totp_ok(keyring, account, body.totp)
+        if not ok:
+            throttle.failed(conn, [totp_key], now, free)
     if not ok or account is None or account.status != "active":
-        throttle.failed(conn, keys, now)
+        throttle.failed(conn, keys, now, free)
         conn.commit()
         raise login_failed()
     throttle.succeeded(conn, keys[0])
+    if totp_key is not None:
+        throttle.succeeded(conn, totp_key)
     if account.password_hash and needs_rehash(account.password_hash):
         accounts.set_fields(conn, account.id, password_hash=hash_password(body.password))
     accounts.set_fields(conn, account.id, last_login_at=now)
@@ -112,14 +120,27 @@ async def logout(request: Request, conn: Conn, app: App) -> Response:
 
 @router.post("/password", status_code=204)
 async def change_password(body: PasswordChange, account: CurrentAccount, conn: Conn, app: App) -> Response:
-    """Allowed even with an expired password (that is how expiry is resolved); ends every session."""
+    """Allowed even with an expired password (that is how expiry is resolved); ends every session.
+
+    The current password is a guess like a sign-in: a stolen session may not try it
+    freely. Failures are counted per account (429 with ``Retry-After`` after
+    ``api.throttles.password_check_free``)."""
+    now = app.clock()
+    key = "c:" + account.id
+    wait = throttle.retry_after(conn, [key], now)
+    if wait is not None:
+        raise too_many(wait, "Too many wrong current passwords: wait before trying again.")
     if not verify_password(account.password_hash, body.current_password):
+        throttle.failed(conn, [key], now, guess_limits(app))
+        conn.commit()
         raise Problem(
             400, "wrong-password", "Current password not right", "The current password is not right."
         )
+    throttle.succeeded(conn, key)
     unmet = credentials.problems(conn, app.cache.keyring, app.config, account, body.new_password)
     if unmet:
+        conn.commit()
         raise password_rejected(unmet)
-    credentials.set_password(conn, app.config, account, body.new_password, app.clock())
+    credentials.set_password(conn, app.config, account, body.new_password, now)
     conn.commit()
     return Response(status_code=204, headers={"Cache-Control": "no-store"})

@@ -13,11 +13,12 @@ from starlette.responses import Response
 
 from cache.read.reader import Reader
 from cache.snapshots.runs import load_state
-from gateway.access import accounts, credentials, passwords
+from gateway.access import accounts, credentials, passwords, throttle
 from gateway.access.reminders import reminder_state
 from gateway.api.deps import App, Conn, CurrentAccount, principal_of
 from gateway.api.envelope import json_response
 from gateway.api.problems import Problem, bad_request
+from gateway.api.routes.auth import guess_limits, too_many
 from gateway.api.routes.students import school_names
 
 router = APIRouter(prefix="/v1", tags=["account"])
@@ -110,12 +111,21 @@ async def start_totp(account: CurrentAccount, conn: Conn, app: App) -> Response:
 
 @router.post("/me/totp/confirm", status_code=204)
 async def confirm_totp(body: TotpCode, account: CurrentAccount, conn: Conn, app: App) -> Response:
+    """Codes are counted like sign-in's (``api.throttles.totp_free`` free failures per account)."""
+    now = app.clock()
+    key = "t:" + account.id
+    wait = throttle.retry_after(conn, [key], now)
+    if wait is not None:
+        raise too_many(wait, "Too many wrong codes: wait before trying again.")
     if account.totp_confirmed_at is not None or not credentials.totp_ok(
         app.cache.keyring, account, body.code
     ):
+        throttle.failed(conn, [key], now, guess_limits(app))
+        conn.commit()
         raise bad_request(
             "code: not the current code", [{"field": "code", "message": "not the current code"}]
         )
-    accounts.set_fields(conn, account.id, totp_confirmed_at=app.clock())
+    throttle.succeeded(conn, key)
+    accounts.set_fields(conn, account.id, totp_confirmed_at=now)
     conn.commit()
     return Response(status_code=204, headers={"Cache-Control": "no-store"})

@@ -13,8 +13,16 @@ from cache.read.visibility import rule_for, window
 from gateway.api import present
 from gateway.api.deps import ViewDep
 from gateway.api.envelope import meta
-from gateway.api.params import decode_cursor, one_page, page_limit
-from gateway.api.problems import bad_request
+from gateway.api.params import (
+    decode_cursor,
+    invalid,
+    is_flag,
+    is_ref,
+    is_stamp,
+    one_page,
+    page_limit,
+    parse_date,
+)
 from gateway.api.routes.students import respond
 from gateway.api.routing import DataRouter
 
@@ -35,15 +43,10 @@ async def list_notices(
     """Current notices first (newest first), then those that ended on or after ``from``."""
     app = view.app
     n = page_limit(limit, app.config.api)
-    try:
-        since = dt.date.fromisoformat(from_) if from_ else view.today - dt.timedelta(days=30)
-    except ValueError:
-        raise bad_request(
-            "from: expected a date YYYY-MM-DD", [{"field": "from", "message": "expected a date"}]
-        ) from None
+    since = parse_date(from_, "from") if from_ else view.today - dt.timedelta(days=30)
     if view.today - since > app.config.api.max_range:
-        msg = f"the range may span at most {app.config.api.max_range.days} days"
-        raise bad_request(f"from: {msg}", [{"field": "from", "message": msg}])
+        raise invalid("from", f"the range may span at most {app.config.api.max_range.days} days")
+    after = _triple(decode_cursor(cursor, is_flag, is_stamp, is_ref))
     # Notices reach whole schools and the district: the window is the district's.
     shown = window(rule_for(app.config.visibility, "notice"), view.now, app.tz)
     students = view.reader.students(view.principal, view.published, view.today)
@@ -57,7 +60,7 @@ async def list_notices(
             now=shown.visible_before,
             today=view.today,
             since=since,
-            after=_triple(decode_cursor(cursor, 3)),
+            after=after,
             limit=n + 1,
         )
     rows, next_cursor = one_page(rows, n, lambda row: (

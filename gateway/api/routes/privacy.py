@@ -21,12 +21,12 @@ from cache.keys.keystore import Keyring
 from cache.read.reader import Reader
 from cache.snapshots.runs import load_state
 from config.settings import PorticoConfig
-from gateway.access import accounts
+from gateway.access import accounts, throttle
 from gateway.api.deps import App, ViewDep
 from gateway.api.envelope import NO_STORE, envelope, json_response, meta
-from gateway.api.params import decode_cursor, encode_cursor, page_limit
-from gateway.api.problems import bad_request, not_found
-from gateway.api.routes.students import authorised
+from gateway.api.params import decode_cursor, encode_cursor, is_row_id, page_limit
+from gateway.api.problems import bad_request, too_many_requests
+from gateway.api.routes.students import authorised, visible_or_404
 from gateway.ops.mail import MailError, Message
 from gateway.privacy import accesslog, corrections, export
 from gateway.privacy.texts import correction_email
@@ -42,14 +42,8 @@ async def access_log(
 ) -> Response:
     s = authorised(view, student_id, "access-log")
     n = page_limit(limit, app.config.api)
-    after = decode_cursor(cursor, 1)
-    before_id = None
-    if after is not None:
-        if not after[0].isdigit():
-            raise bad_request(
-                "cursor: not a cursor this API returned", [{"field": "cursor", "message": "invalid"}]
-            )
-        before_id = int(after[0])
+    after = decode_cursor(cursor, is_row_id)
+    before_id = None if after is None else int(after[0])
     viewer = accesslog.Viewer(view.principal.account_id, view.principal.role)
     page, next_id = accesslog.entries(view.reader.conn, s.source, s.ref, viewer, limit=n, before_id=before_id)
     next_cursor = encode_cursor(str(next_id)) if next_id is not None else None
@@ -62,12 +56,15 @@ async def export_student(
 ) -> Response:
     if format_ not in ("json", "csv"):
         raise bad_request("format: json or csv", [{"field": "format", "message": "expected json or csv"}])
-    found = None
-    if len(student_id) <= 24:
-        found = view.reader.student(view.principal, view.published, view.today, student_id)
-    view.audit("export", [student_id[:24]], "allowed" if found else "denied", action="export")
-    if found is None:
-        raise not_found()
+    found = visible_or_404(view, student_id)
+    # An export reads and encodes everything held about the student: limited per account.
+    wait = throttle.spend(
+        view.reader.conn, "export:" + view.principal.account_id, app.config.api.throttles.exports_per_account, app.clock()
+    )
+    view.reader.conn.commit()
+    if wait is not None:
+        raise too_many_requests(wait, "Too many exports: wait before downloading again.")
+    view.audit("export", [found.ref], action="export")
     doc = export.build(
         view.reader, view.principal, found, now=view.now, district_tz=app.tz, visibility=app.config.visibility
     )
@@ -103,6 +100,11 @@ async def list_corrections(student_id: str, view: ViewDep, app: App) -> Response
 async def request_correction(student_id: str, body: CorrectionIn, view: ViewDep, app: App) -> Response:
     s = authorised(view, student_id, "corrections")
     conn, keyring = view.reader.conn, view.reader.keyring
+    limit = app.config.api.throttles.corrections_per_account
+    wait = throttle.spend(conn, "corrections:" + view.principal.account_id, limit, app.clock())
+    conn.commit()
+    if wait is not None:
+        raise too_many_requests(wait, "Too many correction requests: wait before sending another.")
     cid = corrections.create(
         conn,
         keyring,

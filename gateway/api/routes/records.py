@@ -19,7 +19,18 @@ from cache.read.reader import StudentHandle
 from gateway.api import present
 from gateway.api.deps import Portico, View, ViewDep
 from gateway.api.envelope import meta
-from gateway.api.params import date_range, decode_cursor, decode_pair, encode_cursor, one_page, page_limit
+from gateway.api.params import (
+    date_range,
+    decode_cursor,
+    decode_pair,
+    encode_cursor,
+    is_day,
+    is_ref,
+    is_time,
+    one_page,
+    page_limit,
+    parse_ref,
+)
 from gateway.api.problems import not_found
 from gateway.api.routes.students import checked, dated_records, respond, visibility
 from gateway.api.routing import DataRouter
@@ -88,11 +99,9 @@ async def timetable(
     app = view.app
     s = await checked(view, student_id, "timetable")
     # The timetable looks ahead: this week by default, not the last 30 days.
-    if to is None and (from_ is None or _is_date(from_)):
-        to = str((dt.date.fromisoformat(from_) if from_ else view.today) + dt.timedelta(days=6))
-    rng = date_range(from_ or view.today.isoformat(), to, view.today, app.config.api)
+    rng = date_range(from_, to, view.today, app.config.api, default_days=7, ahead=True)
     n = page_limit(limit, app.config.api)
-    after = decode_cursor(cursor, 3)
+    after = decode_cursor(cursor, is_day, is_time, is_ref)
     school_ref = app.cache.keyring.index.ref(s.source, "school", s.data["school_id"])
     school = queries.shared_many(view.reader, s.source, "school", [school_ref], s.published_run)
     year_start = next((dt.date.fromisoformat(v["year_start_date"]) for v in school.values()), None)
@@ -109,14 +118,6 @@ async def timetable(
     return await respond(
         view, data, meta(app.config, view.state, app.config.visibility.timetable.lag, next_cursor)
     )
-
-
-def _is_date(raw: str) -> bool:
-    try:
-        dt.date.fromisoformat(raw)
-    except ValueError:
-        return False
-    return True
 
 
 @router.get("/{student_id}/grades")
@@ -149,13 +150,14 @@ async def assignments(
     s = await checked(view, student_id, "assignments")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
+    section = parse_ref(class_id, "class")
     window = visibility(view, s).of("assignment")
     found = queries.assignments(
         view.reader,
         s,
         rng.start,
         rng.end,
-        section_ref=class_id,
+        section_ref=section,
         window=window,
         after=decode_pair(cursor),
         limit=n + 1,
@@ -219,7 +221,7 @@ async def reports(
 async def report(student_id: str, report_id: str, view: ViewDep) -> Response:
     app = view.app
     s = await checked(view, student_id, "reports")
-    found = queries.one(view.reader, s, "report", report_id[:24]) if len(report_id) <= 24 else None
+    found = queries.one(view.reader, s, "report", report_id) if is_ref(report_id) else None
     if found is None:
         await view.settle()
         raise not_found()

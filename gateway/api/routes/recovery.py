@@ -2,19 +2,20 @@
 
 ``password-reset`` answers 202 whatever the username: the lookup, the token and the
 mail happen after the response is sent, so neither the answer nor its timing says
-whether an account exists.
+whether an account exists. Requests are limited per address and per username (429),
+and a new link does not cancel the earlier ones: whichever is used first retires the rest.
 """
 
 from __future__ import annotations
 
 import structlog
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from gateway.access import accounts, credentials, tokens
-from gateway.api.deps import App, Conn, Portico
-from gateway.api.problems import Problem
+from gateway.access import accounts, credentials, throttle, tokens
+from gateway.api.deps import App, Conn, Portico, address_index
+from gateway.api.problems import Problem, too_many_requests
 from gateway.api.routes.auth import password_rejected
 from gateway.ops.mail import MailError, Message
 
@@ -93,7 +94,23 @@ def send_reset(app: Portico, username: str) -> None:
 
 
 @router.post("/password-reset", status_code=202)
-async def password_reset(body: ResetRequest, background: BackgroundTasks, app: App) -> Response:
+async def password_reset(
+    body: ResetRequest, request: Request, background: BackgroundTasks, conn: Conn, app: App
+) -> Response:
+    """202 whatever the username; 429 with ``Retry-After`` past ``api.throttles.reset_per_address``
+    from one address or ``reset_per_account`` for one username (known or not: the count is
+    on the username's blind index, so a 429 says nothing about whether the account exists)."""
+    limits, now = app.config.api.throttles, app.clock()
+    addr = address_index(request, app)
+    wait = throttle.spend(conn, "reset:a:" + addr, limits.reset_per_address, now) if addr else None
+    if wait is None:
+        user = accounts.username_index(app.cache.keyring, body.username)
+        wait = throttle.spend(conn, "reset:u:" + user, limits.reset_per_account, now)
+    conn.commit()
+    if wait is not None:
+        raise too_many_requests(
+            wait, "Too many password reset requests: use a link already sent, or wait before asking again."
+        )
     background.add_task(send_reset, app, body.username)
     return Response(status_code=202, headers=NO_STORE)
 

@@ -12,7 +12,7 @@ from cache.read.reader import Reader, StudentHandle
 from cache.read.visibility import StudentVisibility, Window
 from gateway.api.deps import Portico, View, ViewDep
 from gateway.api.envelope import envelope, meta
-from gateway.api.params import DateRange, date_range, decode_pair, one_page, page_limit
+from gateway.api.params import DateRange, date_range, decode_pair, is_ref, one_page, page_limit
 from gateway.api.present import attendance_mark, student_profile, student_summary
 from gateway.api.problems import not_found
 from gateway.api.routing import DataRouter
@@ -38,28 +38,37 @@ def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) ->
 
 
 def _visible(view: View, student_id: str) -> StudentHandle | None:
-    """The student if the caller may see it now; ids longer than any ref are nobody's."""
-    if len(student_id) > 24:
+    """The student if the caller may see it now; an id no ref could be is nobody's."""
+    if not is_ref(student_id):
         return None
     return view.reader.student(view.principal, view.published, view.today, student_id)
 
 
-def authorised(view: View, student_id: str, category: str) -> StudentHandle:
-    """The student if the caller may see it now (audited either way); otherwise the one uniform 404."""
+def visible_or_404(view: View, student_id: str) -> StudentHandle:
+    """The student if the caller may see it now; otherwise the one uniform 404, the denial
+    counted for the caller (:meth:`View.denied`). Nothing is audited yet: nothing was disclosed."""
     found = _visible(view, student_id)
-    view.audit(category, [student_id[:24]], "allowed" if found else "denied")
     if found is None:
+        view.denied()
         raise not_found()
+    return found
+
+
+def authorised(view: View, student_id: str, category: str, action: str = "read") -> StudentHandle:
+    """:func:`visible_or_404`, with the disclosure recorded in the audit chain."""
+    found = visible_or_404(view, student_id)
+    view.audit(category, [found.ref], action)
     return found
 
 
 async def checked(view: View, student_id: str, category: str) -> StudentHandle:
     """Like :func:`authorised`, with the audit event group-committed (see ``gateway.api.auditbatch``)."""
     found = _visible(view, student_id)
-    view.audit_later(category, [student_id[:24]], "allowed" if found else "denied")
     if found is None:
+        view.denied()
         await view.settle()
         raise not_found()
+    view.audit_later(category, [found.ref])
     return found
 
 
@@ -94,7 +103,7 @@ def dated_records(
 async def list_students(view: ViewDep) -> Response:
     app = view.app
     visible = view.reader.students(view.principal, view.published, view.today)
-    view.audit_later("directory", [s.ref for s in visible], "allowed")
+    view.audit_later("directory", [s.ref for s in visible])
     names = school_names(view.reader, app, visible)
     data = [student_summary(s.ref, s.data, names.get(s.data["school_id"])) for s in visible]
     return await respond(view, data, meta(app.config, view.state, dt.timedelta(0)))

@@ -1,0 +1,170 @@
+"""Running the API under uvicorn, the same way for ``serve``, ``api`` and the demo.
+
+One place decides how uvicorn runs: its loggers go through Portico's redaction (no
+log config of its own), the edge writes the access lines (uvicorn's own carry raw paths,
+and with them ids), forwarding headers are believed only by the edge (from
+``api.trusted_proxies``), and the HTTP protocol refuses oversize request heads before
+they are buffered.
+
+Why a protocol of our own: uvicorn's httptools protocol has no limit on a request's
+head. httptools collects each header value in full before handing it over, so a 10 MB
+header or 20,000 header fields are held in memory before any application code could
+refuse them. :class:`BoundedHttpTools` counts as the bytes arrive and answers 414 or 431
+(``application/problem+json``, the connection closed) as soon as a limit of
+``api.limits`` is passed. (uvicorn's h11 protocol has ``h11_max_incomplete_event_size``
+for the same purpose; it is set too, for a deployment that chooses h11, which answers a
+plain 400 instead.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httptools
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from config.settings import ApiSettings, RequestLimits
+from gateway.api.edge import refusal, security_headers
+from gateway.ops.metrics import GuardCounters
+
+# Bytes of a request head beyond the configured URL and header limits before the
+# connection is refused without waiting for the parser: the request line, separators.
+_SLACK = 4096
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str, limit: int) -> None:
+        self.reason, self.limit = reason, limit
+
+
+class BoundedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the request head bounded by ``api.limits``."""
+
+    limits: RequestLimits = RequestLimits()
+    counters: GuardCounters | None = None
+    hsts: bytes = b""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_bytes = 0
+        self._awaiting_head = True
+        self._header_count = 0
+        self._header_bytes = 0
+
+    # Parser callbacks: exact counts as each part of the head is parsed.
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_count = self._header_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self.limits.url_bytes:
+            raise _Refused("url", self.limits.url_bytes)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        self._header_bytes += len(name) + len(value)
+        if self._header_count > self.limits.header_count:
+            raise _Refused("header-count", self.limits.header_count)
+        if self._header_bytes > self.limits.header_bytes:
+            raise _Refused("header-bytes", self.limits.header_bytes)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._awaiting_head, self._head_bytes = True, 0
+
+    def data_received(self, data: bytes) -> None:
+        # uvicorn's own, with a refusal told apart from a malformed request.
+        self._unset_keepalive_if_required()
+        awaiting = self._awaiting_head
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _Refused):
+                self._refuse(cause.reason, cause.limit)
+                return
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserError:
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        if awaiting and self._awaiting_head:
+            # The whole chunk was head, and one header value may still be growing inside
+            # the parser, unseen by on_header: bound what it may hold.
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.url_bytes + self.limits.header_bytes + _SLACK:
+                self._refuse("header-bytes", self.limits.header_bytes)
+
+    def _refuse(self, reason: str, limit: int) -> None:
+        status, headers, body = refusal(reason, limit)
+        if self.counters is not None:
+            self.counters.refuse(reason)
+        headers = security_headers(headers, https=self.scheme == "https", hsts=self.hsts)
+        lines = [f"HTTP/1.1 {status} {_REASONS[status]}".encode()]
+        lines += [name + b": " + value for name, value in headers]
+        self.logger.info("Request refused at the edge (%s).", reason)
+        self.transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+        self.transport.close()
+        self._awaiting_head = False
+
+
+_REASONS = {
+    400: "Bad Request",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    431: "Request Header Fields Too Large",
+}
+
+
+def bounded_protocol(api: ApiSettings, counters: GuardCounters | None) -> type[asyncio.Protocol]:
+    """:class:`BoundedHttpTools` with this config's limits."""
+    return type(
+        "PorticoHttpTools",
+        (BoundedHttpTools,),
+        {
+            "limits": api.limits,
+            "counters": counters,
+            "hsts": f"max-age={int(api.hsts_max_age.total_seconds())}".encode(),
+        },
+    )
+
+
+def uvicorn_options(app: FastAPI, api: ApiSettings) -> dict[str, Any]:
+    """How every Portico process has uvicorn serve ``app`` (see the module's description)."""
+    portico = app.state.portico
+    return {
+        "http": bounded_protocol(api, getattr(portico, "guards", None)),
+        "h11_max_incomplete_event_size": api.limits.url_bytes + api.limits.header_bytes + _SLACK,
+        "log_config": None,  # uvicorn's loggers propagate to Portico's (gateway.ops.logging)
+        "access_log": False,  # the edge writes access lines, with the route template
+        "proxy_headers": False,  # the edge believes X-Forwarded-* from api.trusted_proxies only
+        "server_header": False,
+    }
+
+
+def uvicorn_config(app: FastAPI, api: ApiSettings, host: str | None = None, port: int | None = None) -> uvicorn.Config:
+    return uvicorn.Config(
+        app, host=host or api.host, port=port if port is not None else api.port, **uvicorn_options(app, api)
+    )
+
+
+def serve(app: FastAPI, api: ApiSettings, host: str | None = None, port: int | None = None) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM (uvicorn handles both)."""
+    uvicorn.Server(uvicorn_config(app, api, host, port)).run()
