@@ -12,11 +12,15 @@ from cache.store import open_cache
 from config.secrets import SecretResolver
 from config.settings import PorticoConfig
 from gateway.api.app import create_app, settle_before_serving
+from gateway.ops.logging import configure_logging
 
 
 def portico() -> FastAPI:
     base = Path(os.environ["PORTICO_BENCH_DIR"])
     config = PorticoConfig.model_validate(json.loads((base / "config.json").read_text()))
+    # Logging as a deployment sets it, at the level the bench runs uvicorn with (warning):
+    # the edge's access lines are info, like the uvicorn access log the bench turns off.
+    configure_logging(config.logging.model_copy(update={"level": "warning"}))
     app = create_app(config, open_cache(config, SecretResolver(base_dir=base)))
     settle_before_serving()  # as `portico serve` and `portico api` do
     return app

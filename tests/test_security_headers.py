@@ -17,7 +17,6 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from cache.store import Cache, open_cache
 from gateway.api.app import create_app
-from gateway.api.edge import HTML_CSP, relative_location, security_headers
 from gateway.bootstrap import build_application
 from gateway.cli import main
 from tests.fakes import make_config
@@ -92,6 +91,8 @@ def test_the_docs_page_has_its_own_policy_scripts_by_hash_never_framed(cache: Ca
 
 
 def test_html_pages_get_a_policy_and_frame_ancestors_without_losing_their_own() -> None:
+    from gateway.api.edge import HTML_CSP, security_headers
+
     html = [(b"content-type", b"text/html; charset=utf-8")]
     plain = dict(security_headers(html, https=False, hsts=b"max-age=1"))
     assert plain[b"content-security-policy"] == HTML_CSP and plain[b"x-frame-options"] == b"DENY"
@@ -132,6 +133,8 @@ def test_no_redirect_is_built_from_the_host_header(cache: Cache) -> None:
     assert redirect.status_code == 303 and redirect.headers["location"] == "/test-page?x=1"
     assert redirect.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'none'" in html.headers["content-security-policy"]
+    from gateway.api.edge import relative_location
+
     assert (
         relative_location(b"https://elsewhere.example/x", b"evil.example") == b"https://elsewhere.example/x"
     )

@@ -11,10 +11,11 @@ from pathlib import Path
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from gateway.access import accounts, credentials
 from gateway.api.app import create_app
-from gateway.bootstrap import build_application
+from gateway.bootstrap import THROTTLE_TIDY_JOB, build_application
 from gateway.ops.mail import Message
 from tests.district_app import PASSWORD, Served, cheap_hashing, serve
 
@@ -200,3 +201,23 @@ def test_a_new_password_retires_every_reset_link(s: Served) -> None:
         "/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Another one 77 long"}
     )
     assert r.status_code == 400
+
+
+def test_the_daily_tidy_forgets_counts_that_hold_nobody_back(s: Served) -> None:
+    _, user, _ = guardian(s)
+    for i in range(3):
+        s.client.post("/v1/auth/login", json={"username": f"guess{i}@example.org", "password": "x"})
+        s.client.post("/v1/auth/password-reset", json={"username": user})
+    app = build_application(s.cache.config, cache=s.cache, clock=s.clock)
+    assert THROTTLE_TIDY_JOB in app.scheduler().job_ids
+
+    def rows() -> tuple[int, int]:
+        with s.cache.engine.connect() as conn:
+            a = conn.execute(text("SELECT count(*) FROM login_throttle")).scalar()
+            b = conn.execute(text("SELECT count(*) FROM rate_counter")).scalar()
+        return int(a or 0), int(b or 0)
+
+    assert rows() == (4, 2)  # three usernames and the address; a reset count per address and username
+    assert app.tidy_throttles() == 0  # nothing has lapsed yet
+    s.clock.at += dt.timedelta(days=2)
+    assert app.tidy_throttles() == 6 and rows() == (0, 0)

@@ -27,6 +27,7 @@ errors, so whatever answers (a route, a problem handler, the 500 handler) passes
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import time
 from collections.abc import Iterable
@@ -42,6 +43,8 @@ from config.settings import ApiSettings, RequestLimits
 from gateway.ops.metrics import GuardCounters
 
 log = structlog.get_logger("portico.http")
+# The level configure_logging set (the root logger's): whether access lines are wanted.
+_LEVEL = logging.getLogger("portico.http")
 
 Headers = list[tuple[bytes, bytes]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -51,6 +54,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 HTML_CSP = (
     b"default-src 'self'; base-uri 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+_DIGITS = re.compile(rb"[0-9]{1,18}")
 _REFUSALS = {
     # reason: (status, problem type, title, detail with the limit)
     "url": (414, "uri-too-long", "URI too long", "The URL is longer than {limit} bytes."),
@@ -278,14 +282,15 @@ class Edge:
             route = getattr(scope.get("route"), "path", None)
             if exchange.status == 429:
                 self.counters.throttle(route or "-")
-            log.info(
-                "http.request",
-                method=method,
-                route=route or "-",
-                status=exchange.status,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-                **({"refused": exchange.refused} if exchange.refused else {}),
-            )
+            if _LEVEL.isEnabledFor(logging.INFO):  # cheap; a filtered structlog call is not
+                log.info(
+                    "http.request",
+                    method=method,
+                    route=route or "-",
+                    status=exchange.status,
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                    **({"refused": exchange.refused} if exchange.refused else {}),
+                )
 
     def _counted(self, receive: Receive, exchange: _Exchange, limit: int) -> Receive:
         total = 0
@@ -306,5 +311,3 @@ class Edge:
 
         return counted
 
-
-_DIGITS = re.compile(rb"[0-9]{1,18}")

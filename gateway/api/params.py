@@ -25,7 +25,7 @@ MAX_DATE = dt.date(2199, 12, 31)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Opaque ids are keyed blind indexes: 22 URL-safe base64 characters (at most 24 accepted).
 _REF = re.compile(r"[A-Za-z0-9_-]{1,24}")
-_TIME = re.compile(r"\d{2}:\d{2}(:\d{2})?")
+_TIME = re.compile(r"\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
 MAX_CURSOR = 256
 
 
