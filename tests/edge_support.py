@@ -23,6 +23,7 @@ import httpx
 import yaml
 
 from cache.keys.crypto import new_kek_line
+from cache.migrations import runner as migrations
 from simulators.powerschool.server import free_port
 from tests.fake_source import write_state
 
@@ -68,6 +69,7 @@ def write_api_config(tmp_path: Path, **sections: Any) -> Path:
     }
     path = tmp_path / "portico.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    migrations.upgrade(raw["cache"]["url"], raw["cache"]["keystore_url"])  # as `portico db upgrade`
     return path
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 
 from simulators.powerschool.server import free_port
-from tests.edge_support import ROOT, api_process, raw_request
 from tests import log_scan_plugin
+from tests.edge_support import ROOT, api_process, raw_request
 from tests.log_scan_plugin import needles
 
 

@@ -23,7 +23,7 @@ from cache.tables.audit import EVENTS
 from cache.types import utcnow
 from gateway.privacy import audit
 
-# Created by the keystore's baseline migration (cache/migrations/keystore/k0001_baseline.py).
+# Created by the keystore's migrations (cache/migrations/keystore/: k0001 anchors, k0002 seals).
 anchor_metadata = MetaData()
 ANCHORS = Table(
     "audit_anchor",

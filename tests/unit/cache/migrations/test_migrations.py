@@ -3,6 +3,7 @@ revision, concurrent upgrades take turns, and a failed upgrade changes nothing."
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import threading
 from pathlib import Path
@@ -26,7 +27,7 @@ from config.errors import SchemaVersionError
 from gateway.bootstrap import build_application
 from gateway.cli import main
 from gateway.privacy import audit
-from gateway.privacy.audit_anchor import anchor_metadata, verify_anchored
+from gateway.privacy.audit_anchor import ANCHORS, anchor_metadata
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from tests.support.config import make_config
 from tests.support.connectors import ListConnector
@@ -34,6 +35,9 @@ from tests.support.fake_source import install, write_config
 
 FIXTURES = Path(__file__).parent / "pre_migrations"
 VERSION_TABLES = {"alembic_version", "alembic_version_keystore"}
+# The revisions this code ships (what an upgrade ends at), and the one a later version adds.
+CACHE_HEAD, KS_HEAD = migrations.head(migrations.CACHE), migrations.head(migrations.KEYSTORE)
+NEXT_ID = f"c{int(CACHE_HEAD[1:]) + 1:04d}"
 
 
 def run_ddl(engine: Engine, file: Path) -> None:
@@ -94,8 +98,10 @@ def test_a_database_made_before_migrations_upgrades_in_place_and_reads_the_same_
     )
     with engine.begin() as conn:
         audit.append(conn, [audit.Entry("operator", "it", "export", "allowed") for _ in range(3)])
-    with engine.connect() as conn:
-        assert verify_anchored(conn, ks_engine).new_anchor == 3
+    with engine.connect() as conn:  # the anchor 0.1's `portico audit verify` left
+        head_hash = conn.execute(text("SELECT hash FROM audit_event WHERE id = 3")).scalar()
+    with ks_engine.begin() as ks:
+        ks.execute(ANCHORS.insert().values(event_id=3, hash=head_hash, anchored_at=dt.datetime(2026, 11, 1)))
     before = rows_of(engine), rows_of(ks_engine)
     clear_before = decrypted(engine, old.keyring)
     assert len(before[0]["record"]) > 100 and before[0]["account"] and before[1]["audit_anchor"]
@@ -105,12 +111,15 @@ def test_a_database_made_before_migrations_upgrades_in_place_and_reads_the_same_
     done = migrations.upgrade(cache_url, ks_url)
 
     assert [(d.line.name, d.before, d.after) for d in done] == [
-        ("cache", None, "c0001"),
-        ("keystore", None, "k0001"),
+        ("cache", None, CACHE_HEAD),
+        ("keystore", None, KS_HEAD),
     ]
     upgraded = open_cache(config, secrets)
     try:
-        assert (rows_of(upgraded.engine), rows_of(upgraded.keyring.engine)) == before
+        after = rows_of(upgraded.engine), rows_of(upgraded.keyring.engine)
+        assert tuple({t: r for t, r in a.items() if t in b} for a, b in zip(after, before, strict=True)) == before
+        # Tables later revisions added start empty.
+        assert not any(r for a, b in zip(after, before, strict=True) for t, r in a.items() if t not in b)
         assert decrypted(upgraded.engine, upgraded.keyring) == clear_before
     finally:
         upgraded.dispose()
@@ -167,15 +176,15 @@ def test_db_upgrade_current_and_history_from_the_command_line(tmp_path: Path) ->
         return result.exit_code, result.output
 
     code, out = run("db", "current")
-    assert code == 1 and "cache: (none) (head c0001) empty" in out and "run `portico db upgrade`" in out
+    assert code == 1 and f"cache: (none) (head {CACHE_HEAD}) empty" in out and "run `portico db upgrade`" in out
     assert run("db", "upgrade") == (
         0,
-        "cache: upgraded (no schema) -> c0001\nkeystore: upgraded (no schema) -> k0001\n",
+        f"cache: upgraded (no schema) -> {CACHE_HEAD}\nkeystore: upgraded (no schema) -> {KS_HEAD}\n",
     )
-    assert run("db", "upgrade") == (0, "cache: already at c0001\nkeystore: already at k0001\n")
+    assert run("db", "upgrade") == (0, f"cache: already at {CACHE_HEAD}\nkeystore: already at {KS_HEAD}\n")
     assert run("db", "current") == (
         0,
-        "cache: c0001 (head c0001) current\nkeystore: k0001 (head k0001) current\n",
+        f"cache: {CACHE_HEAD} (head {CACHE_HEAD}) current\nkeystore: {KS_HEAD} (head {KS_HEAD}) current\n",
     )
     code, out = run("db", "history")
     assert (
@@ -207,10 +216,10 @@ def test_replicas_upgrading_at_once_take_turns_and_all_succeed(tmp_path: Path, d
         t.join(60)
     assert errors == []
     # Exactly one replica created the schema; the others found it done when the lock let them in.
-    assert sorted(r[0].before or "-" for r in results) == ["-", "c0001", "c0001", "c0001"]
+    assert sorted(r[0].before or "-" for r in results) == ["-", CACHE_HEAD, CACHE_HEAD, CACHE_HEAD]
     engine = make_engine(cache_url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["c0001"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [CACHE_HEAD]
     engine.dispose()
 
 
@@ -222,20 +231,20 @@ def test_an_upgrade_waits_for_the_lock_and_gives_up_with_a_reason(tmp_path: Path
         with pytest.raises(SchemaVersionError, match="held the schema upgrade lock"):
             migrations.upgrade(cache_url, ks_url, wait=0.5)
     holder.dispose()
-    assert migrations.upgrade(cache_url, ks_url)[0].after == "c0001"
+    assert migrations.upgrade(cache_url, ks_url)[0].after == CACHE_HEAD
 
 
 NEXT = '''"""A later version's change (test revision).
 
-Revision ID: c0002
-Revises: c0001
+Revision ID: {rev}
+Revises: {down}
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "c0002"
-down_revision = "c0001"
+revision = "{rev}"
+down_revision = "{down}"
 branch_labels = None
 depends_on = None
 
@@ -259,7 +268,8 @@ def next_version(tmp_path: Path, fail: bool = False) -> migrations.Line:
     for script in (migrations.HERE / "versions").glob("c*.py"):
         shutil.copy(script, folder)
     body = 'raise RuntimeError("this step fails")' if fail else "pass"
-    (folder / "c0002_next.py").write_text(NEXT.replace("{fail}", body))
+    script = NEXT.replace("{fail}", body).replace("{rev}", NEXT_ID).replace("{down}", CACHE_HEAD)
+    (folder / f"{NEXT_ID}_next.py").write_text(script)
     return migrations.Line("cache", str(folder), "alembic_version", "source_state")
 
 
@@ -274,11 +284,11 @@ def test_each_version_refuses_the_other_s_schema_and_the_older_is_told_to_upgrad
         behind = migrations.state_of(conn, later)
     assert behind.state == "behind"
     assert behind.problem() == (
-        "the cache database is at schema revision c0001, this Portico needs c0002: "
+        f"the cache database is at schema revision {CACHE_HEAD}, this Portico needs {NEXT_ID}: "
         "run `portico db upgrade` with this config"
     )
     done = migrations.upgrade(cache_url, ks_url, lines=(later, migrations.KEYSTORE))
-    assert (done[0].before, done[0].after) == ("c0001", "c0002")
+    assert (done[0].before, done[0].after) == (CACHE_HEAD, NEXT_ID)
     with engine.connect() as conn:
         assert "note" in {c["name"] for c in inspect(conn).get_columns("source_state")}
         ahead = migrations.state_of(conn, migrations.CACHE)
