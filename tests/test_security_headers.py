@@ -174,10 +174,11 @@ def test_databases_mail_exports_and_certificates_are_created_0600(
             assert runner.invoke(main, ["--config", cfg, *args]).exit_code == 0
         files: list[Any] = [
             *tmp_path.glob("cache.db*"), *tmp_path.glob("keys.db*"), *(tmp_path / "outbox").glob("*.eml"),
-            tmp_path / "out" / "export.json", *(tmp_path / "certs").glob("*.json"),
+            tmp_path / "out" / "export.json", *(tmp_path / "certs").glob("*.json"), *tmp_path.glob("*.lock"),
         ]  # fmt: skip
         names = {f.name for f in files}
         assert {"cache.db", "cache.db-wal", "cache.db-shm", "keys.db", "export.json"} <= names, names
+        assert any(n.endswith(".lock") for n in names), names
         assert any(n.endswith(".eml") for n in names) and any(
             n.endswith(".json") and n != "export.json" for n in names
         )

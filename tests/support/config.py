@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlmodel import SQLModel
 
 from cache.db import keystore_url, make_engine
 from cache.keys.crypto import new_kek_line
@@ -66,6 +67,19 @@ def migrated_engine(url: str, keystore: str | None = None) -> Engine:
     database unless ``keystore`` names another)."""
     migrations.upgrade(url, keystore or url)
     return make_engine(url)
+
+
+def forget_migrations(conn: Connection) -> None:
+    """Make a migrated cache look as a version before migrations left it: no version table,
+    and none of the cache tables that revisions after the baseline added (that version
+    never made them). Keystore tables sharing the database are left alone."""
+    import cache.tables  # noqa: F401  (registers every table on SQLModel.metadata)
+    from cache.migrations.versions import c0001_baseline
+
+    later = set(SQLModel.metadata.tables) - set(c0001_baseline.metadata.tables)
+    for name in sorted(later & set(inspect(conn).get_table_names())):
+        conn.execute(text(f'DROP TABLE "{name}"'))
+    conn.execute(text("DROP TABLE alembic_version"))
 
 
 def write_yaml(path: Path, config: PorticoConfig | dict[str, Any]) -> Path:

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from cache.store import open_cache
 from gateway.sync.engine import SyncEngine, decide
-from tests.support.config import make_config, upgrade_schema
+from tests.support.config import forget_migrations, make_config, upgrade_schema
 from tests.support.connectors import ListConnector
 from tests.support.records import family
 from tests.support.snapshots import published_refs
@@ -114,7 +114,7 @@ def test_opening_an_older_cache_changes_nothing_and_upgrading_adds_the_indexes_i
     engine = make_engine(db_url)
     with engine.begin() as conn:  # as a version before ix_record_retired (and migrations) left it
         conn.execute(text("DROP INDEX ix_record_retired"))
-        conn.execute(text("DROP TABLE alembic_version"))
+        forget_migrations(conn)
     with pytest.raises(SchemaVersionError, match="portico db upgrade"):
         open_cache(config, secrets)
     assert "ix_record_retired" not in {i["name"] for i in inspect(engine).get_indexes("record")}

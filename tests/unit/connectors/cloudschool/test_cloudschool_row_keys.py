@@ -23,7 +23,7 @@ from connectors.cloudschool.options import Options
 from gateway.privacy.purge import purge_students
 from gateway.sync.engine import SyncEngine, SyncOutcome
 from tests.support.cloudschool import connector, export, read_all, school
-from tests.support.config import make_config, migrated_engine
+from tests.support.config import forget_migrations, make_config, migrated_engine
 
 ATTENDANCE = "attendance_sessions.csv"
 
@@ -196,7 +196,7 @@ def test_a_cache_from_before_row_keys_gains_the_column_and_its_index_on_upgrade(
     with engine.begin() as conn:  # the table as a version before row keys (and migrations) made it
         conn.execute(text("DROP INDEX ix_record_row_key"))
         conn.execute(text("ALTER TABLE record DROP COLUMN row_key"))
-        conn.execute(text("DROP TABLE alembic_version"))
+        forget_migrations(conn)
     migrations.upgrade(url, url)
     with engine.connect() as conn:
         columns = {row[1] for row in conn.execute(text("PRAGMA table_info(record)"))}
