@@ -18,6 +18,7 @@
     ├── KeyError_                 a key is missing, malformed or wrong (cache/keys/crypto.py)
     ├── DecryptionError           a ciphertext failed authentication: wrong key, moved or tampered (cache/keys/crypto.py)
     ├── PurgeError                a purge could not run: a sync holds the lock, or a bad reason code (gateway/privacy/purge.py)
+    ├── AuditBroken               the audit chain does not verify: nothing is pruned (gateway/privacy/audit_retention.py)
     └── MailError                 a message could not be handed to the mail backend (gateway/ops/mail.py)
 
 The tree is checked against the classes (``tests/repo/test_docs.py``): a new error

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cache.tables.accounts import LoginThrottle, RateCounter
 from cache.tables.core import core_table
-from config.settings import Rate
+from config.settings import Rate, Throttles
 
 THROTTLE = core_table(LoginThrottle)
 COUNTERS = core_table(RateCounter)
@@ -114,3 +114,54 @@ def forget_expired(conn: Connection, now: dt.datetime) -> int:
         ).rowcount
         or 0
     )
+
+
+# --- the throttles of each action, shared by the API and the portal ----------------------------
+
+
+def free_failures(throttles: Throttles) -> dict[str, int]:
+    """Free failures per kind of key: sign-in's, and the configured password checks and TOTP."""
+    return {**FREE, "c": throttles.password_check_free, "t": throttles.totp_free}
+
+
+class Guesses:
+    """One account's guesses of one kind: its current password (``"c"``) or TOTP codes (``"t"``).
+
+    :meth:`wait` before checking, then :meth:`failed` or :meth:`succeeded`; the caller commits.
+    """
+
+    def __init__(self, conn: Connection, throttles: Throttles, kind: str, account_id: str, now: dt.datetime) -> None:
+        assert kind in ("c", "t")
+        self.conn, self.now, self.free = conn, now, free_failures(throttles)
+        self.key = f"{kind}:{account_id}"
+
+    def wait(self) -> int | None:
+        return retry_after(self.conn, [self.key], self.now)
+
+    def failed(self) -> None:
+        failed(self.conn, [self.key], self.now, self.free)
+
+    def succeeded(self) -> None:
+        succeeded(self.conn, self.key)
+
+
+def reset_wait(
+    conn: Connection, throttles: Throttles, username_index: str, address_index: str | None, now: dt.datetime
+) -> int | None:
+    """Count a password-reset request per address, then per username (known or not: the
+    username's blind index); seconds to wait when either is over its limit."""
+    if address_index:
+        wait = spend(conn, "reset:a:" + address_index, throttles.reset_per_address, now)
+        if wait is not None:
+            return wait
+    return spend(conn, "reset:u:" + username_index, throttles.reset_per_account, now)
+
+
+def correction_wait(conn: Connection, throttles: Throttles, account_id: str, now: dt.datetime) -> int | None:
+    """Count a correction request of the account; seconds to wait when over the limit."""
+    return spend(conn, "corrections:" + account_id, throttles.corrections_per_account, now)
+
+
+def export_wait(conn: Connection, throttles: Throttles, account_id: str, now: dt.datetime) -> int | None:
+    """Count an export by the account; seconds to wait when over the limit."""
+    return spend(conn, "export:" + account_id, throttles.exports_per_account, now)

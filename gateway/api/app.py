@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cache.store import Cache
 from cache.types import utcnow
 from config.errors import ConfigError, ConfigProblem
-from config.settings import PorticoConfig
+from config.settings import ROUTE_BODY_BYTES, PorticoConfig
 from gateway.api import docs as api_docs
 from gateway.api import openapi as contract
 from gateway.api import problems
@@ -150,9 +150,11 @@ def create_app(
 
 
 def _check_body_routes(config: PorticoConfig, routes: list[Any]) -> None:
-    """Each route named in ``api.limits.route_body_bytes`` must exist (a typo is no limit)."""
+    """Each route the config names in ``api.limits.route_body_bytes`` must exist (a typo would
+    leave the route at the default limit); the defaults name the portal's, which an app
+    without the portal lacks."""
     paths = {context.path for context in iter_route_contexts(routes)}
-    unknown = sorted(set(config.api.limits.route_body_bytes) - paths)
+    unknown = sorted(set(config.api.limits.route_body_bytes) - paths - set(ROUTE_BODY_BYTES))
     if unknown:
         raise ConfigError(
             [ConfigProblem("config", "api.limits.route_body_bytes", None, f"no such route: {', '.join(unknown)}")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyotp
 from starlette.responses import Response
 
-from gateway.access import accounts, credentials, passwords, sessions
+from gateway.access import accounts, credentials, passwords, sessions, throttle
 from gateway.access.security import verify_password
 from gateway.api.problems import Problem
 from gateway.web import browser, i18n
@@ -51,8 +51,17 @@ async def change_password(ctx: Ctx) -> Response:
     errors = Errors()
     if ctx.request.method == "POST":
         current, new = ctx.form.get("current_password", ""), ctx.form.get("new_password", "")
+        # A guess like a sign-in, counted per account as POST /v1/auth/password counts it.
+        guesses = throttle.Guesses(ctx.conn, config.api.throttles, "c", account.id, ctx.portico.clock())
+        wait = guesses.wait()
+        if wait is not None:
+            raise Problem(429, "too-many-attempts", "Too many attempts", headers={"Retry-After": str(wait)})
         if not current or len(current) > 4096 or not verify_password(account.password_hash, current):
+            guesses.failed()
+            ctx.conn.commit()
             errors.add("current_password", ctx._("The current password is not right."))
+        else:
+            guesses.succeeded()
         if not new:
             errors.add("new_password", ctx._("Enter a new password."))
         elif not errors:
@@ -94,10 +103,17 @@ async def totp(ctx: Ctx) -> Response:
             ctx.conn.commit()
             return ctx.redirect("/account/totp")
         code = ctx.form.get("code", "").replace(" ", "")[:10]
+        codes = throttle.Guesses(ctx.conn, config.api.throttles, "t", account.id, ctx.portico.clock())
+        wait = codes.wait()
+        if wait is not None:
+            raise Problem(429, "too-many-attempts", "Too many attempts", headers={"Retry-After": str(wait)})
         if credentials.totp_ok(keyring, account, code):
+            codes.succeeded()
             accounts.set_fields(ctx.conn, account.id, totp_confirmed_at=ctx.portico.clock())
             ctx.conn.commit()
             return ctx.redirect("/account?done=totp")
+        codes.failed()
+        ctx.conn.commit()
         errors.add("code", ctx._("That code is not right. Enter the 6-digit code your app shows now."))
     pending = credentials.totp_secret(keyring, account) if account.totp_confirmed_at is None else None
     uri = (

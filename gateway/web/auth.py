@@ -126,8 +126,15 @@ async def sign_in_code(ctx: Ctx) -> Response:
         return ctx.redirect("/sign-in")
     keys = _keys(ctx, account.username_index)
     _throttled(ctx, keys)
+    # Codes are counted per account too, as POST /v1/auth/login counts them.
+    limits = ctx.portico.config.api.throttles
+    codes = throttle.Guesses(ctx.conn, limits, "t", account.id, ctx.portico.clock())
+    wait = codes.wait()
+    if wait is not None:
+        raise Problem(429, "too-many-attempts", "Too many attempts", headers={"Retry-After": str(wait)})
     if not credentials.totp_ok(ctx.portico.cache.keyring, account, code):
         throttle.failed(ctx.conn, keys, ctx.portico.clock())
+        codes.failed()
         ctx.conn.commit()
         errors = Errors()
         errors.add("code", ctx._("That code is not right. Enter the 6-digit code your app shows now."))
@@ -136,6 +143,7 @@ async def sign_in_code(ctx: Ctx) -> Response:
         )
     if tokens.consume(ctx.conn, step, STEP) != account.id:
         return ctx.redirect("/sign-in")
+    codes.succeeded()
     return _signed_in(ctx, account.id, keys, None)
 
 

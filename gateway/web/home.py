@@ -66,7 +66,7 @@ async def home(ctx: Ctx) -> Response:
         return ctx.redirect("/sign-in")
     view = await ctx.view()
     visible = view.reader.students(view.principal, view.published, view.today)
-    view.audit_later("dashboard", [s.ref for s in visible], "allowed")
+    view.audit_later("dashboard", [s.ref for s in visible])
     names = school_names(view.reader, view.app, visible)
     cards = [_card(view, s, names.get(s.data["school_id"])) for s in visible]
     notices = [n for n in reads.notices(view, visible, limit=5) if n["current"]]

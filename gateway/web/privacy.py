@@ -10,9 +10,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from cache.read import queries
+from gateway.access import throttle
 from gateway.api.envelope import NO_STORE
-from gateway.api.problems import not_found
+from gateway.api.params import is_row_id
+from gateway.api.problems import not_found, too_many_requests
 from gateway.api.routes.privacy import correction_mail
+from gateway.api.routes.students import visible_or_404
 from gateway.ops.mail import MailError, Message
 from gateway.privacy import accesslog, corrections, export
 from gateway.web import reads
@@ -76,7 +79,7 @@ async def report(ctx: Ctx) -> Response:
 async def access_log(ctx: Ctx) -> Response:
     view, s = await opened(ctx, "access-log")
     raw = ctx.request.query_params.get("before", "")
-    before = int(raw) if raw.isdigit() and len(raw) < 19 else None
+    before = int(raw) if is_row_id(raw) else None
     viewer = accesslog.Viewer(view.principal.account_id, view.principal.role)
     entries, next_id = accesslog.entries(
         view.reader.conn, s.source, s.ref, viewer, limit=PAGE, before_id=before
@@ -92,12 +95,14 @@ async def export_page(ctx: Ctx) -> Response:
         view, s = await opened(ctx, "export")
         return await show(ctx, view, s, "export.html", "export")
     view = await ctx.view()
-    sid = ctx.request.path_params["student_id"]
-    found = view.reader.student(view.principal, view.published, view.today, sid) if len(sid) <= 24 else None
-    # Audited like GET /v1/students/{id}/export, before anything is built.
-    view.audit("export", [sid[:24]], "allowed" if found else "denied", action="export")
-    if found is None:
-        raise not_found()
+    found = visible_or_404(view, ctx.request.path_params["student_id"])
+    # Limited and audited like GET /v1/students/{id}/export, before anything is built.
+    app, who = view.app, view.principal.account_id
+    wait = throttle.export_wait(view.reader.conn, app.config.api.throttles, who, app.clock())
+    view.reader.conn.commit()
+    if wait is not None:
+        raise too_many_requests(wait, "Too many exports.")
+    view.audit("export", [found.ref], action="export")
     doc = export.build(
         view.reader,
         view.principal,
@@ -137,6 +142,12 @@ async def correction_requests(ctx: Ctx) -> Response:
         elif len(message) > 4000:
             errors.add("message", ctx._("Write at most 4,000 characters."))
         if not errors:
+            # Limited like POST /v1/students/{id}/corrections.
+            app, who = view.app, view.principal.account_id
+            wait = throttle.correction_wait(conn, app.config.api.throttles, who, app.clock())
+            conn.commit()
+            if wait is not None:
+                raise too_many_requests(wait, "Too many correction requests.")
             cid = corrections.create(
                 conn,
                 keyring,

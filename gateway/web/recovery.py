@@ -12,7 +12,9 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from cache.tables.accounts import Account
-from gateway.access import accounts, credentials, passwords, sessions, tokens
+from gateway.access import accounts, credentials, passwords, sessions, throttle, tokens
+from gateway.api.deps import address_index
+from gateway.api.problems import Problem
 from gateway.api.routes.recovery import send_reset
 from gateway.web import browser
 from gateway.web.forms import Errors
@@ -103,6 +105,18 @@ async def reset_request(ctx: Ctx) -> Response:
         errors = Errors()
         errors.add("username", ctx._("Enter your username."))
         return ctx.render("reset_request.html", status=400, errors=errors, username=username[:320])
+    # Limited per address and per username, as POST /v1/auth/password-reset is.
+    portico = ctx.portico
+    wait = throttle.reset_wait(
+        ctx.conn,
+        portico.config.api.throttles,
+        accounts.username_index(portico.cache.keyring, username),
+        address_index(ctx.request, portico),
+        portico.clock(),
+    )
+    ctx.conn.commit()
+    if wait is not None:
+        raise Problem(429, "too-many-requests", "Too many requests", headers={"Retry-After": str(wait)})
     response = ctx.render("reset_sent.html")
     # After the answer: the same page, and the same time, whether or not the account exists.
     response.background = BackgroundTask(send_reset, ctx.portico, username)

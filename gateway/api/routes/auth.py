@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from gateway.access import accounts, credentials, sessions, throttle
 from gateway.access.security import hash_password, needs_rehash, verify_password
-from gateway.api.deps import App, Conn, CurrentAccount, Portico, address_index, bearer, current_account
+from gateway.api.deps import App, Conn, CurrentAccount, address_index, bearer, current_account
 from gateway.api.envelope import json_response
 from gateway.api.problems import Problem
 
@@ -63,17 +63,11 @@ def password_rejected(unmet: list[str]) -> Problem:
     )
 
 
-def guess_limits(app: Portico) -> dict[str, int]:
-    """Free failures per key kind: sign-in's fixed ones, password checks and TOTP from config."""
-    t = app.config.api.throttles
-    return {**throttle.FREE, "c": t.password_check_free, "t": t.totp_free}
-
-
 @router.post("/login", response_model=TokenResponse)
 async def login(body: LoginRequest, request: Request, conn: Conn, app: App) -> Response:
     keyring = app.cache.keyring
     now = app.clock()
-    free = guess_limits(app)
+    free = throttle.free_failures(app.config.api.throttles)
     keys = ["u:" + accounts.username_index(keyring, body.username)]
     addr = address_index(request, app)
     if addr:
@@ -82,26 +76,26 @@ async def login(body: LoginRequest, request: Request, conn: Conn, app: App) -> R
     if wait is not None:
         raise too_many(wait)
     account = accounts.find_by_username(conn, keyring, body.username)
-    totp_key = None
+    codes = None
     if account is not None and account.totp_confirmed_at is not None and app.config.access.mfa != "off":
         # Checked before the password, so a wait here never says the password was right.
         # Every wrong code also counts against the username, so this reveals nothing more.
-        totp_key = "t:" + account.id
-        wait = throttle.retry_after(conn, [totp_key], now)
+        codes = throttle.Guesses(conn, app.config.api.throttles, "t", account.id, now)
+        wait = codes.wait()
         if wait is not None:
             raise too_many(wait)
     ok = verify_password(account.password_hash if account else None, body.password)
-    if ok and account is not None and totp_key is not None:
+    if ok and account is not None and codes is not None:
         ok = credentials.totp_ok(keyring, account, body.totp)
         if not ok:
-            throttle.failed(conn, [totp_key], now, free)
+            codes.failed()
     if not ok or account is None or account.status != "active":
         throttle.failed(conn, keys, now, free)
         conn.commit()
         raise login_failed()
     throttle.succeeded(conn, keys[0])
-    if totp_key is not None:
-        throttle.succeeded(conn, totp_key)
+    if codes is not None:
+        codes.succeeded()
     if account.password_hash and needs_rehash(account.password_hash):
         accounts.set_fields(conn, account.id, password_hash=hash_password(body.password))
     accounts.set_fields(conn, account.id, last_login_at=now)
@@ -126,17 +120,17 @@ async def change_password(body: PasswordChange, account: CurrentAccount, conn: C
     freely. Failures are counted per account (429 with ``Retry-After`` after
     ``api.throttles.password_check_free``)."""
     now = app.clock()
-    key = "c:" + account.id
-    wait = throttle.retry_after(conn, [key], now)
+    guesses = throttle.Guesses(conn, app.config.api.throttles, "c", account.id, now)
+    wait = guesses.wait()
     if wait is not None:
         raise too_many(wait, "Too many wrong current passwords: wait before trying again.")
     if not verify_password(account.password_hash, body.current_password):
-        throttle.failed(conn, [key], now, guess_limits(app))
+        guesses.failed()
         conn.commit()
         raise Problem(
             400, "wrong-password", "Current password not right", "The current password is not right."
         )
-    throttle.succeeded(conn, key)
+    guesses.succeeded()
     unmet = credentials.problems(conn, app.cache.keyring, app.config, account, body.new_password)
     if unmet:
         conn.commit()

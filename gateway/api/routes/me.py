@@ -18,7 +18,7 @@ from gateway.access.reminders import reminder_state
 from gateway.api.deps import App, Conn, CurrentAccount, principal_of
 from gateway.api.envelope import json_response
 from gateway.api.problems import Problem, bad_request
-from gateway.api.routes.auth import guess_limits, too_many
+from gateway.api.routes.auth import too_many
 from gateway.api.routes.students import school_names
 
 router = APIRouter(prefix="/v1", tags=["account"])
@@ -113,19 +113,19 @@ async def start_totp(account: CurrentAccount, conn: Conn, app: App) -> Response:
 async def confirm_totp(body: TotpCode, account: CurrentAccount, conn: Conn, app: App) -> Response:
     """Codes are counted like sign-in's (``api.throttles.totp_free`` free failures per account)."""
     now = app.clock()
-    key = "t:" + account.id
-    wait = throttle.retry_after(conn, [key], now)
+    codes = throttle.Guesses(conn, app.config.api.throttles, "t", account.id, now)
+    wait = codes.wait()
     if wait is not None:
         raise too_many(wait, "Too many wrong codes: wait before trying again.")
     if account.totp_confirmed_at is not None or not credentials.totp_ok(
         app.cache.keyring, account, body.code
     ):
-        throttle.failed(conn, [key], now, guess_limits(app))
+        codes.failed()
         conn.commit()
         raise bad_request(
             "code: not the current code", [{"field": "code", "message": "not the current code"}]
         )
-    throttle.succeeded(conn, key)
+    codes.succeeded()
     accounts.set_fields(conn, account.id, totp_confirmed_at=now)
     conn.commit()
     return Response(status_code=204, headers={"Cache-Control": "no-store"})

@@ -58,9 +58,7 @@ async def export_student(
         raise bad_request("format: json or csv", [{"field": "format", "message": "expected json or csv"}])
     found = visible_or_404(view, student_id)
     # An export reads and encodes everything held about the student: limited per account.
-    wait = throttle.spend(
-        view.reader.conn, "export:" + view.principal.account_id, app.config.api.throttles.exports_per_account, app.clock()
-    )
+    wait = throttle.export_wait(view.reader.conn, app.config.api.throttles, view.principal.account_id, app.clock())
     view.reader.conn.commit()
     if wait is not None:
         raise too_many_requests(wait, "Too many exports: wait before downloading again.")
@@ -100,8 +98,7 @@ async def list_corrections(student_id: str, view: ViewDep, app: App) -> Response
 async def request_correction(student_id: str, body: CorrectionIn, view: ViewDep, app: App) -> Response:
     s = authorised(view, student_id, "corrections")
     conn, keyring = view.reader.conn, view.reader.keyring
-    limit = app.config.api.throttles.corrections_per_account
-    wait = throttle.spend(conn, "corrections:" + view.principal.account_id, limit, app.clock())
+    wait = throttle.correction_wait(conn, app.config.api.throttles, view.principal.account_id, app.clock())
     conn.commit()
     if wait is not None:
         raise too_many_requests(wait, "Too many correction requests: wait before sending another.")

@@ -100,12 +100,8 @@ async def password_reset(
     """202 whatever the username; 429 with ``Retry-After`` past ``api.throttles.reset_per_address``
     from one address or ``reset_per_account`` for one username (known or not: the count is
     on the username's blind index, so a 429 says nothing about whether the account exists)."""
-    limits, now = app.config.api.throttles, app.clock()
-    addr = address_index(request, app)
-    wait = throttle.spend(conn, "reset:a:" + addr, limits.reset_per_address, now) if addr else None
-    if wait is None:
-        user = accounts.username_index(app.cache.keyring, body.username)
-        wait = throttle.spend(conn, "reset:u:" + user, limits.reset_per_account, now)
+    user = accounts.username_index(app.cache.keyring, body.username)
+    wait = throttle.reset_wait(conn, app.config.api.throttles, user, address_index(request, app), app.clock())
     conn.commit()
     if wait is not None:
         raise too_many_requests(

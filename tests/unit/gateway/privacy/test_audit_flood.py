@@ -18,7 +18,7 @@ from gateway.cli import main
 from gateway.privacy import audit, breach
 from gateway.privacy.audit_anchor import verify_anchored
 from gateway.privacy.purge import purge_students
-from tests.privacy_support import World, build_world, client_for, login, write_config_yaml
+from tests.support.world import World, login, privacy_world
 
 LATER = dt.timedelta(days=4 * 365)
 
@@ -31,7 +31,7 @@ def prune(*args: object, **kwargs: object) -> object:
 
 @pytest.fixture
 def world(tmp_path: Path, db_url: str):
-    w = build_world(tmp_path, db_url, students=14)
+    w = privacy_world(tmp_path, db_url, students=14)
     yield w
     w.cache.dispose()
 
@@ -44,7 +44,7 @@ def count(w: World, sql: str) -> int:
 def test_denied_reads_are_counted_per_caller_and_hour_and_never_stored_as_typed(world: World) -> None:
     sid = world.ref("student", world.district.cases.split_household[0])
     stranger = world.ref("student", world.district.cases.student_login)
-    with client_for(world) as c:
+    with world.api() as c:
         mum = login(c, world.users["mum"])
         before = count(world, "SELECT count(*) FROM audit_event")
         probes = [f"probe-{i:05d}-{'x' * 10}" for i in range(300)] + [stranger] * 20
@@ -67,12 +67,12 @@ def test_portico_audit_denied_names_the_caller_who_probed(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
-    with client_for(world) as c:
+    with world.api() as c:
         dad = login(c, world.users["dad"])
         for i in range(7):
             c.get(f"/v1/students/nobody{i}", headers=dad)
         dad_id = c.get("/v1/me", headers=dad).json()["data"]["id"]
-    out = CliRunner().invoke(main, ["--config", str(write_config_yaml(world)), "audit", "denied"])
+    out = CliRunner().invoke(main, ["--config", str(world.config_yaml()), "audit", "denied"])
     assert out.exit_code == 0, out.output
     assert dad_id in out.output and " 7 " in out.output
 
@@ -80,7 +80,7 @@ def test_portico_audit_denied_names_the_caller_who_probed(
 def reads(w: World) -> tuple[str, str]:
     """Reads of two children by their families; returns (kept child, purged child)."""
     kid = w.ref("student", w.district.cases.split_household[0])
-    with client_for(w) as c:
+    with w.api() as c:
         mum, me = login(c, w.users["mum"]), login(c, w.users["kid"])
         for path in ("", "/attendance", "/export"):
             assert c.get(f"/v1/students/{kid}{path}", headers=mum).status_code == 200
@@ -126,7 +126,7 @@ def test_a_prune_keeps_disclosures_of_held_students_and_the_chain_still_verifies
         checked = verify_anchored(conn, ks)
         assert checked.ok and checked.chain.checked == kept_before, checked
     # The family still sees who read their child's data, and a breach report still finds it.
-    with client_for(world) as c:
+    with world.api() as c:
         mum = login(c, world.users["mum"])
         log = c.get(f"/v1/students/{kid}/access-log", headers=mum).json()["data"]
         assert {"profile", "attendance", "export", "grades"} <= {e["category"] for e in log}
@@ -161,7 +161,7 @@ def test_tampering_with_what_a_prune_kept_or_with_its_checkpoint_is_found(
     kid, _ = reads(world)
     ks = world.cache.keyring.engine
     prune(world.cache.engine, ks, world.config.privacy, utcnow() + LATER)
-    cfg = str(write_config_yaml(world))
+    cfg = str(world.config_yaml())
     assert CliRunner().invoke(main, ["--config", cfg, "audit", "verify"]).exit_code == 0
     first_kept = count(world, "SELECT min(id) FROM audit_event")
     with world.cache.engine.begin() as conn:  # remove a record of disclosure
@@ -194,11 +194,11 @@ def test_tampering_with_what_a_prune_kept_or_with_its_checkpoint_is_found(
 def test_portico_audit_prune_reports_what_it_did(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("connectors.registry.validate_connectors", lambda loaded: [])
     reads(world)
-    cfg = str(write_config_yaml(world))
+    cfg = str(world.config_yaml())
     dry = CliRunner().invoke(main, ["--config", cfg, "audit", "prune", "--dry-run"])
     assert dry.exit_code == 0 and "nothing to prune" in dry.output  # everything is younger than 3 years
     before = count(world, "SELECT count(*) FROM audit_event")
-    short = write_config_yaml(world)
+    short = world.config_yaml()
     raw = yaml.safe_load(short.read_text())
     raw["privacy"]["audit_retention"] = "PT0S"
     short.write_text(yaml.safe_dump(raw))

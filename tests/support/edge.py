@@ -24,10 +24,9 @@ import yaml
 
 from cache.keys.crypto import new_kek_line
 from cache.migrations import runner as migrations
-from simulators.powerschool.server import free_port
-from tests.fake_source import write_state
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import REPO
+from tests.support.fake_source import write_state
+from tests.support.net import free_port
 
 
 @dataclass
@@ -78,8 +77,17 @@ def api_process(tmp_path: Path, command: str = "api", **sections: Any) -> Iterat
     """``portico <command>`` on a free loopback port until the block ends (then SIGTERM)."""
     path = write_api_config(tmp_path, **sections)
     port = free_port()
-    cmd = [sys.executable, "-m", "tests.fake_source", "--config", str(path), command, "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.support.fake_source",
+        "--config",
+        str(path),
+        command,
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     api = ApiProcess(proc, port)
     try:
         deadline = time.monotonic() + 30

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.access import sessions
-from tests.district_app import Served, cheap_hashing, serve
+from tests.support.world import World, build_world, cheap_hashing
 
 EXAMPLES = int(os.environ.get("PORTICO_FUZZ_EXAMPLES", "400"))
 REPORT = os.environ.get("PORTICO_FUZZ_REPORT")
@@ -49,13 +49,19 @@ query_value = st.one_of(
     text, ascii_text, edge_dates, numbers, cursors, st.sampled_from(["json", "csv", "xml"])
 )
 json_value = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False, allow_infinity=False), text),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        text,
+    ),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)),
     max_leaves=12,
 )
 
 
-def operations(s: Served) -> list[tuple[str, str, dict[str, Any]]]:
+def operations(s: World) -> list[tuple[str, str, dict[str, Any]]]:
     doc = s.client.get("/openapi.json").json()
     return [
         (method, path, op)
@@ -75,14 +81,14 @@ def body_strategy(op: dict[str, Any], schemas: dict[str, Any]) -> st.SearchStrat
 
 
 @pytest.fixture
-def s(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+def s(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     cheap_hashing(monkeypatch)
-    served = serve(tmp_path, db_url, mail={"backend": "outbox", "outbox_dir": str(tmp_path / "outbox")})
+    served = build_world(tmp_path, db_url, mail={"backend": "outbox", "outbox_dir": str(tmp_path / "outbox")})
     yield served
     served.close()
 
 
-def test_no_input_gets_a_5xx_or_an_undocumented_status(s: Served) -> None:
+def test_no_input_gets_a_5xx_or_an_undocumented_status(s: World) -> None:
     doc = s.client.get("/openapi.json").json()
     schemas = doc["components"]["schemas"]
     ops = operations(s)

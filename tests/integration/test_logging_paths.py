@@ -14,10 +14,10 @@ from pathlib import Path
 
 import httpx
 
-from simulators.powerschool.server import free_port
-from tests import log_scan_plugin
-from tests.edge_support import ROOT, api_process, raw_request
-from tests.log_scan_plugin import needles
+from tests.support import REPO, log_scan_plugin
+from tests.support.edge import api_process, raw_request
+from tests.support.log_scan_plugin import needles
+from tests.support.net import free_port
 
 
 def test_portico_api_logs_every_line_as_json_with_route_templates(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_the_demo_logs_through_the_same_redaction_and_passes_the_log_scan(tmp_pa
         "--port",
         str(port),
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while True:

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.district_app import Served, cheap_hashing, serve
+from tests.support.world import World, build_world, cheap_hashing
 
 
 @pytest.fixture
-def s(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+def s(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     cheap_hashing(monkeypatch)
-    served = serve(tmp_path, db_url)
+    served = build_world(tmp_path, db_url)
     yield served
     served.close()
 
 
-def me(s: Served) -> tuple[dict[str, str], str]:
+def me(s: World) -> tuple[dict[str, str], str]:
     sid = s.district.cases.student_login
     return s.headers(s.ensure_account("student", sid).id), s.ref("student", sid)
 
@@ -29,14 +29,14 @@ def cursor(*parts: str) -> str:
     return base64.urlsafe_b64encode("\x1f".join(parts).encode()).decode().rstrip("=")
 
 
-def names(s: Served, path: str, h: dict[str, str], field: str) -> None:
+def names(s: World, path: str, h: dict[str, str], field: str) -> None:
     r = s.get(path, h)
     assert r.status_code == 400, (path, r.status_code, r.text)
     assert r.headers["content-type"] == "application/problem+json"
     assert field in {e["field"] for e in r.json()["errors"]}, (path, r.json())
 
 
-def test_dates_at_the_ends_of_the_calendar_are_a_400_naming_the_parameter(s: Served) -> None:
+def test_dates_at_the_ends_of_the_calendar_are_a_400_naming_the_parameter(s: World) -> None:
     h, ref = me(s)
     for route in ("attendance", "attendance/summary", "behaviour", "assignments"):
         names(s, f"/v1/students/{ref}/{route}?to=0001-01-01", h, "to")
@@ -47,7 +47,7 @@ def test_dates_at_the_ends_of_the_calendar_are_a_400_naming_the_parameter(s: Ser
     names(s, "/v1/notices?from=9999-12-31", h, "from")
 
 
-def test_only_plain_dates_are_dates(s: Served) -> None:
+def test_only_plain_dates_are_dates(s: World) -> None:
     h, ref = me(s)
     for bad in ("2026-W48-2", "20261124", "2026-11-24T00:00", "2026-02-30", "２０２６-１１-２４", ""):
         if bad:
@@ -55,7 +55,7 @@ def test_only_plain_dates_are_dates(s: Served) -> None:
     assert s.get(f"/v1/students/{ref}/attendance?from=2026-11-01&to=2026-11-24", h).status_code == 200
 
 
-def test_cursors_the_api_never_returned_are_a_400_naming_cursor(s: Served) -> None:
+def test_cursors_the_api_never_returned_are_a_400_naming_cursor(s: World) -> None:
     h, ref = me(s)
     forged = {
         f"/v1/students/{ref}/attendance": [cursor("x", "y"), cursor("0001-01-01", "a"), cursor("2026-11-01", "a\x00b")],
@@ -69,7 +69,7 @@ def test_cursors_the_api_never_returned_are_a_400_naming_cursor(s: Served) -> No
             names(s, f"{path}?cursor={c}", h, "cursor")
 
 
-def test_numbers_and_ids_in_the_query_are_checked(s: Served) -> None:
+def test_numbers_and_ids_in_the_query_are_checked(s: World) -> None:
     h, ref = me(s)
     for bad in ("0", "-1", "abc", "1e3", "99999999999999999999999", "5000"):
         names(s, f"/v1/students/{ref}/attendance?limit={bad}", h, "limit")
@@ -78,7 +78,7 @@ def test_numbers_and_ids_in_the_query_are_checked(s: Served) -> None:
     names(s, f"/v1/students/{ref}/export?format=xml", h, "format")
 
 
-def test_ids_in_the_path_that_no_record_could_have_get_the_uniform_404(s: Served) -> None:
+def test_ids_in_the_path_that_no_record_could_have_get_the_uniform_404(s: World) -> None:
     h, ref = me(s)
     missing = s.get("/v1/students/AAAAAAAAAAAAAAAAAAAAAA", h)
     assert missing.status_code == 404

@@ -17,7 +17,7 @@ from gateway.access import accounts, credentials
 from gateway.api.app import create_app
 from gateway.bootstrap import THROTTLE_TIDY_JOB, build_application
 from gateway.ops.mail import Message
-from tests.district_app import PASSWORD, Served, cheap_hashing, serve
+from tests.support.world import PASSWORD, World, build_world, cheap_hashing
 
 
 class Mailbag:
@@ -32,21 +32,21 @@ class Mailbag:
 
 
 @pytest.fixture
-def s(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+def s(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     cheap_hashing(monkeypatch)
-    served = serve(tmp_path, db_url, privacy={"district_data_contact": "records@district.example.org"})
+    served = build_world(tmp_path, db_url, privacy={"district_data_contact": "records@district.example.org"})
     served.client.app.state.portico.mailer = Mailbag()
     yield served
     served.close()
 
 
-def guardian(s: Served) -> tuple[str, str, dict[str, str]]:
+def guardian(s: World) -> tuple[str, str, dict[str, str]]:
     """The two-child guardian: account id, username (their email), a session's headers."""
     account = s.ensure_account("guardian", s.district.cases.two_child_contact)
     return account.id, accounts.username_of(s.cache.keyring, account), s.headers(account.id)
 
 
-def children(s: Served) -> list[str]:
+def children(s: World) -> list[str]:
     contact = s.district.cases.two_child_contact
     return sorted(
         {s.ref("student", ln.student_id) for ln in s.district.iter("link") if ln.contact_id == contact}
@@ -59,7 +59,7 @@ def retry_after(r: object) -> int:
     return int(r.headers["retry-after"])  # type: ignore[attr-defined]
 
 
-def test_a_stolen_session_cannot_guess_the_current_password_freely(s: Served) -> None:
+def test_a_stolen_session_cannot_guess_the_current_password_freely(s: World) -> None:
     _, _, h = guardian(s)
 
     def change(current: str) -> object:
@@ -77,7 +77,7 @@ def test_a_stolen_session_cannot_guess_the_current_password_freely(s: Served) ->
     assert change(PASSWORD).status_code == 204
 
 
-def test_password_resets_are_limited_per_username_the_same_for_unknown_ones(s: Served) -> None:
+def test_password_resets_are_limited_per_username_the_same_for_unknown_ones(s: World) -> None:
     _, user, _ = guardian(s)
     mail: Mailbag = s.client.app.state.portico.mailer
 
@@ -93,7 +93,7 @@ def test_password_resets_are_limited_per_username_the_same_for_unknown_ones(s: S
     assert s.client.post("/v1/auth/password-reset", json={"username": user}).status_code == 202
 
 
-def test_password_resets_are_limited_per_address(s: Served) -> None:
+def test_password_resets_are_limited_per_address(s: World) -> None:
     statuses = [
         s.client.post("/v1/auth/password-reset", json={"username": f"guess{i}@example.org"}).status_code
         for i in range(21)
@@ -101,7 +101,7 @@ def test_password_resets_are_limited_per_address(s: Served) -> None:
     assert statuses == [202] * 20 + [429]
 
 
-def test_an_earlier_reset_link_keeps_working_until_one_of_them_is_used(s: Served) -> None:
+def test_an_earlier_reset_link_keeps_working_until_one_of_them_is_used(s: World) -> None:
     _, user, _ = guardian(s)
     mail: Mailbag = s.client.app.state.portico.mailer
     for _ in range(2):
@@ -113,7 +113,7 @@ def test_an_earlier_reset_link_keeps_working_until_one_of_them_is_used(s: Served
     assert r.status_code == 400 and r.json()["type"] == "invalid-token"  # used: the others are retired
 
 
-def test_correction_requests_are_limited_per_account(s: Served) -> None:
+def test_correction_requests_are_limited_per_account(s: World) -> None:
     _, _, h = guardian(s)
     sid = children(s)[0]
     body = {"about": "attendance", "message": "The mark on Monday should be present."}
@@ -125,7 +125,7 @@ def test_correction_requests_are_limited_per_account(s: Served) -> None:
     assert 23 * 3600 < retry_after(r) <= 24 * 3600  # per account, whichever child
 
 
-def test_exports_are_limited_per_account(s: Served) -> None:
+def test_exports_are_limited_per_account(s: World) -> None:
     _, _, h = guardian(s)
     sid = children(s)[0]
     statuses = [s.get(f"/v1/students/{sid}/export", h).status_code for _ in range(21)]
@@ -134,7 +134,7 @@ def test_exports_are_limited_per_account(s: Served) -> None:
     assert s.get(f"/v1/students/{sid}/export?format=csv", h).status_code == 200
 
 
-def test_totp_codes_are_throttled_at_sign_in_and_at_enrolment(s: Served) -> None:
+def test_totp_codes_are_throttled_at_sign_in_and_at_enrolment(s: World) -> None:
     account_id, user, h = guardian(s)
     secret = s.client.post("/v1/me/totp", headers=h).json()["data"]["secret"]
     totp = pyotp.TOTP(secret)
@@ -157,7 +157,7 @@ def test_totp_codes_are_throttled_at_sign_in_and_at_enrolment(s: Served) -> None
     assert login(totp.now()).status_code == 200
 
 
-def test_throttles_are_shared_by_every_replica(s: Served) -> None:
+def test_throttles_are_shared_by_every_replica(s: World) -> None:
     """Two app instances on one database: what one counts, the other enforces."""
     _, _, h = guardian(s)
     other = TestClient(create_app(s.cache.config, s.cache, clock=s.clock, mailer=Mailbag()))
@@ -174,7 +174,7 @@ def test_refusals_and_throttled_answers_are_counted_for_prometheus(
     tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cheap_hashing(monkeypatch)
-    s = serve(tmp_path, sqlite_url)
+    s = build_world(tmp_path, sqlite_url)
     try:
         app = build_application(s.cache.config, cache=s.cache).api()
         with TestClient(app, client=("127.0.0.1", 50000)) as c:
@@ -188,7 +188,7 @@ def test_refusals_and_throttled_answers_are_counted_for_prometheus(
         s.close()
 
 
-def test_a_new_password_retires_every_reset_link(s: Served) -> None:
+def test_a_new_password_retires_every_reset_link(s: World) -> None:
     account_id, user, _ = guardian(s)
     mail: Mailbag = s.client.app.state.portico.mailer
     s.client.post("/v1/auth/password-reset", json={"username": user})
@@ -203,7 +203,7 @@ def test_a_new_password_retires_every_reset_link(s: Served) -> None:
     assert r.status_code == 400
 
 
-def test_the_daily_tidy_forgets_counts_that_hold_nobody_back(s: Served) -> None:
+def test_the_daily_tidy_forgets_counts_that_hold_nobody_back(s: World) -> None:
     _, user, _ = guardian(s)
     for i in range(3):
         s.client.post("/v1/auth/login", json={"username": f"guess{i}@example.org", "password": "x"})
