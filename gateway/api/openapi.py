@@ -100,6 +100,8 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                     codes += ["403", "503"]
             if "{student_id}" in path or "{report_id}" in path:
                 codes.append("404")
+            if (method, path) == ("post", "/v1/auth/login"):
+                codes.append("401")  # the one answer for an unknown user and a wrong password
             if (method, path) in THROTTLED:
                 codes.append("429")
             if (method, path) == ("post", "/v1/me/totp"):
