@@ -6,7 +6,8 @@ default): every *record of disclosure*, an allowed read, export or investigation
 student's data, for as long as the cache holds that student's records. FERPA keeps the
 record of disclosures as long as the education record it is about (34 CFR 99.32(a)(2));
 once a student is purged (on request, as a leaver, at contract end) their disclosure
-records age out like any other event.
+records age out like any other event. The district's access rules as they were set and
+changed (``access-rule`` events) are kept too.
 
 How the chain survives: a prune removes events from the start of the chain up to the
 last event older than the retention (the *cut*), except the records of disclosure it
@@ -38,6 +39,10 @@ from gateway.privacy.audit_anchor import checkpoint_seal, seal, verify_anchored
 RECORDS = core_table(RecordRow)
 # Actions that disclose a student's data (never "purge", "hold" and the like).
 DISCLOSURES = ("read", "export", "investigate")
+# Categories kept however old: the district's access rules as they were set and changed
+# (gateway/access/rule_record.py appends them; a few rows, and the history of what
+# entitled whom).
+KEPT_CATEGORIES = ("access-rule",)
 BATCH = 5000
 
 
@@ -65,7 +70,9 @@ def _held_students(engine: Engine) -> set[tuple[str, str]]:
 
 
 def _kept(row: Row[Any], held: set[tuple[str, str]]) -> bool:
-    """A record of disclosure of a student the cache still holds."""
+    """A record of disclosure of a student the cache still holds, or an access rule."""
+    if row.category in KEPT_CATEGORIES:
+        return True
     return (
         row.outcome == "allowed"
         and row.action in DISCLOSURES
@@ -81,6 +88,7 @@ def _events_through(conn: Connection, through: int) -> Iterator[list[Row[Any]]]:
         EVENTS.c.hash,
         EVENTS.c.source,
         EVENTS.c.student_ref,
+        EVENTS.c.category,
         EVENTS.c.action,
         EVENTS.c.outcome,
     )

@@ -96,6 +96,11 @@ def reads(w: World) -> tuple[str, str]:
             conn, [audit.Entry("operator", "cli:ann", "export", "allowed", "sis", other, action="export")]
         )
         audit.append(conn, [audit.Entry("guardian", "acc_x", "profile", "denied", "sis", "typed-by-someone")])
+        # The access rule as the district set it (gateway/access/rule_record.py).
+        audit.append(
+            conn,
+            [audit.Entry("system", "config", "access-rule", "0123456789abcdef", "sis", action="rule-set")],
+        )
     return kid, other
 
 
@@ -111,7 +116,9 @@ def test_a_prune_keeps_disclosures_of_held_students_and_the_chain_still_verifies
     )
     total = count(world, "SELECT count(*) FROM audit_event")
     kept_before = count(
-        world, f"SELECT count(*) FROM audit_event WHERE student_ref = '{kid}' AND outcome = 'allowed'"
+        world,
+        f"SELECT count(*) FROM audit_event WHERE (student_ref = '{kid}' AND outcome = 'allowed')"
+        " OR category = 'access-rule'",
     )
     ks = world.cache.keyring.engine
     result = prune(world.cache.engine, ks, world.config.privacy, utcnow() + LATER)
@@ -142,14 +149,15 @@ def test_a_prune_keeps_disclosures_of_held_students_and_the_chain_still_verifies
         assert verify_anchored(conn, ks).ok
 
 
-def test_without_the_disclosure_rule_everything_past_retention_goes(world: World) -> None:
+def test_without_the_disclosure_rule_everything_past_retention_goes_but_the_access_rules(world: World) -> None:
     reads(world)
     privacy = PrivacySettings(audit_retention=dt.timedelta(days=30), keep_disclosures_while_record_held=False)
     ks = world.cache.keyring.engine
     young = prune(world.cache.engine, ks, privacy, utcnow())
     assert young.through_id is None and young.pruned == 0  # nothing is 30 days old yet
     result = prune(world.cache.engine, ks, privacy, utcnow() + dt.timedelta(days=31))
-    assert result.kept == 0 and count(world, "SELECT count(*) FROM audit_event") == 0
+    assert result.kept == 1 and count(world, "SELECT count(*) FROM audit_event") == 1
+    assert count(world, "SELECT count(*) FROM audit_event WHERE category = 'access-rule'") == 1
     with world.cache.engine.connect() as conn:
         assert verify_anchored(conn, ks).ok
 
