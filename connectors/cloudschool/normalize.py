@@ -244,7 +244,7 @@ _EVERY = {"", "every", "weekly", "all", "ab", "a/b"}
 
 def _day(cell: str) -> int:
     s = cell.strip().casefold()
-    if s.isdigit() and 1 <= int(s) <= 7:
+    if s.isascii() and s.isdigit() and 1 <= int(s) <= 7:
         return int(s)
     day = _DAYS.get(s[:3]) if len(s) >= 3 else None
     if day is None:
