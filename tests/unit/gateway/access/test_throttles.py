@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from gateway.access import accounts, credentials
 from gateway.api.app import create_app
-from gateway.bootstrap import THROTTLE_TIDY_JOB, build_application
+from gateway.bootstrap import build_application
 from gateway.ops.mail import Message
 from tests.support.world import PASSWORD, World, build_world, cheap_hashing
 
@@ -204,6 +204,8 @@ def test_a_new_password_retires_every_reset_link(s: World) -> None:
 
 
 def test_the_daily_tidy_forgets_counts_that_hold_nobody_back(s: World) -> None:
+    from gateway.bootstrap import THROTTLE_TIDY_JOB
+
     _, user, _ = guardian(s)
     for i in range(3):
         s.client.post("/v1/auth/login", json={"username": f"guess{i}@example.org", "password": "x"})
