@@ -42,7 +42,7 @@ def check(
     if world:
         resolver = SecretResolver(env=env, base_dir=d.base_dir)
         for at, ref in [*_top_refs(d), *_option_refs(d)]:
-            message = _secret_problem(ref, resolver, d.base_dir, kek=at == ("cache", "kek"))
+            message = secret_problem(ref, resolver, d.base_dir, kek=at == ("cache", "kek"))
             if message is not None:
                 problems.append(d.problem(at, message))
         problems.extend(_world(d, options))
@@ -132,7 +132,7 @@ def _refs(value: Any, at: Path_) -> Iterator[tuple[Path_, SecretRef]]:
             yield from _refs(item, (*at, i))
 
 
-def _secret_problem(ref: SecretRef, resolver: SecretResolver, base_dir: Path, *, kek: bool) -> str | None:
+def secret_problem(ref: SecretRef, resolver: SecretResolver, base_dir: Path, *, kek: bool) -> str | None:
     """What stops ``ref`` being read (never its value), or None."""
     if ref.file is not None:
         path = Path(ref.file)
@@ -141,7 +141,12 @@ def _secret_problem(ref: SecretRef, resolver: SecretResolver, base_dir: Path, *,
         try:
             mode = path.stat().st_mode
         except FileNotFoundError:
-            hint = f" (make one: portico keys generate --out {ref.file})" if kek else ""
+            hint = (
+                f" (a new install: portico keys generate --out {ref.file}; an existing cache: restore "
+                "the key file it was written with)"
+                if kek
+                else ""
+            )
             return f"{what} {ref.file} does not exist{hint}"
         except OSError as exc:
             return f"{what} {ref.file} cannot be read ({exc.strerror})"
