@@ -38,7 +38,13 @@ def check(
     except ConfigError as exc:
         return None, exc.problems
     problems = list(d.problems)
-    options = _connector_options(d, problems)
+    loaded = d.loaded()
+    if loaded is not None:
+        # The registry's own check when the rest is valid (tests stand in for it there).
+        problems.extend(registry.validate_connectors(loaded))
+        options = _connector_options(d, [])
+    else:
+        options = _connector_options(d, problems)
     if world:
         resolver = SecretResolver(env=env, base_dir=d.base_dir)
         for at, ref in [*_top_refs(d), *_option_refs(d)]:
@@ -47,7 +53,7 @@ def check(
                 problems.append(d.problem(at, message))
         problems.extend(_world(d, options))
     problems.sort(key=lambda p: (p.file != d.file, p.file, p.line or 0))
-    return (d.loaded() if not problems else None), problems
+    return (loaded if not problems else None), problems
 
 
 def _connector_options(d: Draft, problems: list[ConfigProblem]) -> list[tuple[Path_, BaseModel]]:
