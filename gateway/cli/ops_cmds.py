@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import stat
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,7 +249,7 @@ def _mail(loaded: LoadedConfig) -> Finding:
         out = Path(m.outbox_dir)
         out = out if out.is_absolute() else loaded.base_dir / out
         probe = out if out.exists() else out.parent
-        writable = probe.is_dir() and bool(probe.stat().st_mode & stat.S_IWUSR)
+        writable = probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
         if not writable:
             return Finding("mail", False, f"outbox {out} cannot be written", "create it for Portico's user")
         return Finding("mail", True, f"outbox {out} (no SMTP configured)")
@@ -312,7 +312,17 @@ def diagnose(path: str) -> list[Finding]:
         findings.append(f2)
     try:
         if cache is not None and keys is not None:
-            findings.extend(_schema(cache, keys))
+            try:
+                findings.extend(_schema(cache, keys))
+            except Exception as exc:  # noqa: BLE001 - a file that is no database, a server refusing reads
+                findings.append(
+                    Finding(
+                        "schema",
+                        False,
+                        f"cannot read the schema revision ({type(exc).__name__})",
+                        "check that cache.url and cache.keystore_url name Portico's databases",
+                    )
+                )
         findings.append(_key_file(loaded, keys))
     finally:
         for engine in {e for e in (cache, keys) if e is not None}:
