@@ -149,3 +149,31 @@ def test_config_show_prints_the_effective_config_with_overrides_and_no_secret(tm
     assert shown["cache"]["url"] == "postgresql://portico:<redacted>@db.internal/portico"
     assert shown["access"]["session_idle_timeout"] == "PT20M"  # defaults are filled in
     assert "db-password-value" not in result.output and "secret-value" not in result.output
+
+
+def test_config_show_prints_mapped_exports_and_access_rules_it_can_read_back(tmp_path: Path) -> None:
+    from config.loader import load
+    from connectors import registry
+    from tests.support.exports import ONEROSTER_RULE, PARENTMAIL_RECORDS, PARENTMAIL_RULE, PARENTMAIL_SOURCE
+
+    school = {"school_id": "100", "school_name": "Hollybrook", "timezone": "Europe/London"}
+    path = _good(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["connectors"] += [
+        {"name": "hollybrook", "type": "cloudschool", "options": {
+            "path": "export", **school, "sources": {"pm": PARENTMAIL_SOURCE}, "records": PARENTMAIL_RECORDS,
+            "access": PARENTMAIL_RULE,
+        }},
+        {"name": "roster", "type": "oneroster", "options": {"path": "roster", "timezone": "Europe/London",
+                                                             "access": ONEROSTER_RULE}},
+    ]  # fmt: skip
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["config", "show", str(path)])
+    assert result.exit_code == 0, result.output
+    shown = tmp_path / "shown.yaml"
+    shown.write_text(result.output)
+    # What it prints is itself a valid config, with the same settings.
+    again = load(shown, env={})
+    assert registry.validate_connectors(again) == []
+    assert again.config.connectors[1].options["access"][0]["grant"] == PARENTMAIL_RULE[0]["grant"]
+    assert again.config.connectors[2].type == "oneroster"
