@@ -146,7 +146,9 @@ def test_no_family_sees_two_notices_with_the_same_title(records: dict[str, list[
     for contact, notices in _visible(records).items():
         titles = [n.title for n in notices]
         assert len(titles) == len(set(titles)), (contact, sorted(t for t in titles if titles.count(t) > 1))
-        kids = [students[k.student_id] for k in of(records, "link", StudentContact) if k.contact_id == contact]
+        kids = [
+            students[k.student_id] for k in of(records, "link", StudentContact) if k.contact_id == contact
+        ]
         two_schools += len({k.school_id for k in kids}) > 1
     assert two_schools, "the spec should have a family with children at two schools"
 
@@ -160,7 +162,9 @@ def test_notices_name_their_school_year_group_or_class_in_words(records: dict[st
             assert n.school_id is not None and schools[n.school_id] in n.title, n.title
         if n.audience is Audience.YEAR:
             grade = n.year_group or ""
-            label = grade if grade.startswith("Year") else ("Kindergarten" if grade == "K" else f"Grade {grade}")
+            label = (
+                grade if grade.startswith("Year") else ("Kindergarten" if grade == "K" else f"Grade {grade}")
+            )
             assert n.title.startswith(label + " "), n.title
         if n.audience is Audience.SECTION:
             section = sections[n.section_id or ""]
