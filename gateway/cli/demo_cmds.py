@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import os
 import secrets
 import shutil
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from gateway.ops.logging import configure_logging
 from simulators.cloudschool.rehearsal import simulate_cloudschool
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.model import CONNECTOR_OPTIONS
-from simulators.powerschool.server import make_app, run_in_thread
+from simulators.powerschool.server import make_app, port_in_use, run_in_thread
 
 # The simulator's credentials, beside the config (0600), so a second shell can sync it too.
 CLIENT_ID_FILE, CLIENT_SECRET_FILE = "sis-client-id", "sis-client-secret"
@@ -63,19 +61,6 @@ def prepare_folder(work: Path) -> None:
             )
     work.mkdir(parents=True, exist_ok=True)
     marker.write_text(MARKER_TEXT)
-
-
-def port_in_use(port: int, host: str = LOOPBACK) -> bool:
-    """Whether a listening socket could not be opened on ``host:port`` (as uvicorn opens it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return True
-            raise
-    return False
 
 
 def check_ports(ports: list[tuple[int, str, str]]) -> None:
