@@ -180,7 +180,8 @@ class Pastoral:
             today - 10 * day,
             today + 60 * day,
         )
-        add(Audience.DISTRICT, "Enrollment for next year", "Applications open soon.", today + 14 * day, None)
+        admissions = "Admissions for next year" if self.style == "uk" else "Enrollment for next year"
+        add(Audience.DISTRICT, admissions, "Applications open soon.", today + 14 * day, None)
         trips = names.UK_TRIPS if self.style == "uk" else names.US_TRIPS
         for school in roster.schools:
             add(
@@ -205,7 +206,7 @@ class Pastoral:
                 add(
                     Audience.YEAR,
                     f"{group} {trip} ({school.name})",
-                    f"{group} at {school.name}: {body}",
+                    f"For {group} at {school.name}: {body[0].lower()}{body[1:]}",
                     today - 5 * day,
                     today + 40 * day,
                     school=school.source_id,
