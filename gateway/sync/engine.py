@@ -125,6 +125,12 @@ def recover(engine: Engine, source: str) -> None:
             update_run(conn, run_id, status="superseded", finished_at=utcnow())
 
 
+def record_stages(engine: Engine, run_id: int, stages: dict[str, float]) -> None:
+    """Keep a run's seconds per stage on its row (``/metrics`` reads them from any process)."""
+    with engine.begin() as conn:
+        update_run(conn, run_id, stages={k: round(v, 6) for k, v in stages.items()})
+
+
 class SyncEngine:
     def __init__(
         self,
@@ -180,8 +186,7 @@ class SyncEngine:
                 hook(self.source, outcome.run_id)
             outcome.stages["hooks"] = time.perf_counter() - t0
         if outcome.run_id is not None and outcome.stages:
-            with self.engine.begin() as conn:
-                update_run(conn, outcome.run_id, stages={k: round(v, 6) for k, v in outcome.stages.items()})
+            record_stages(self.engine, outcome.run_id, outcome.stages)
         outcome.seconds = time.monotonic() - started
         log.info(
             "sync.finished",
