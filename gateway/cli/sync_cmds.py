@@ -30,7 +30,8 @@ def stream_line(stream: str, records: int, pages: int, seconds: float, total: in
     """``students: 300 records, 3 pages in 1.2s (250 records/s)``; no rate for a blink."""
     of = f"/{total:,}" if total else ""
     page_part = f", {pages:,} page{'s' if pages != 1 else ''}" if pages else ""
-    line = f"{stream}: {records:,}{of} records{page_part} in {seconds:.1f}s"
+    noun = "record" if records == 1 and not total else "records"
+    line = f"{stream}: {records:,}{of} {noun}{page_part} in {seconds:.1f}s"
     if seconds >= RATE_AFTER_SECONDS:
         line += f" ({records / seconds:,.0f} records/s)"
     return line
@@ -119,6 +120,7 @@ def sync_group(ctx: click.Context, names: tuple[str, ...], full: bool) -> None:
                 f"note: {name}'s circuit breaker is {view.state} after {view.failures} failed runs; "
                 "a manual sync runs anyway (scheduled runs respect it)"
             )
+        err.write(f"Syncing {name} ...\n")  # its streams' lines follow
         try:
             out = app_of(ctx).sync(name, full=full, progress=_progress(err, live))
         except PorticoError as exc:

@@ -44,6 +44,7 @@ def test_a_manual_sync_prints_per_stream_progress_and_the_counts(portico) -> Non
     ]
     assert re.search(r"^contacts: 200 records, 4 pages in 0\.\ds$", res.output, re.M), res.output
     assert "records/s" not in res.output and "\r" not in res.output
+    assert res.output.index("Syncing sis ...") < res.output.index("students: ")
     assert "published" in res.output
     assert re.search(r"student\s+\+100 ~0 -0 =0", res.output)
     # The summary table: one row per connector.
@@ -89,10 +90,12 @@ def test_on_a_terminal_each_stream_is_rewritten_in_place_then_left_on_its_own_li
             progress.on_page(stream, Page(records=[], cursor=None, full=True), n * 10, n)
             time.sleep(0.21)
         progress.on_stream_done(stream, total * 10, 0.7 * total)
+    progress.on_stream_done("one", 1, 0.1)
     screen = [line.rsplit("\r", 1)[-1].replace("\x1b[K", "") for line in out.getvalue().split("\n")]
     assert screen == [
         "students: 30 records, 3 pages in 2.1s (14 records/s)",
         "contacts: 20 records, 2 pages in 1.4s (14 records/s)",
+        "one: 1 record in 0.1s",
         "",
     ]
     assert out.getvalue().count("\rstudents: ") >= 3  # rewritten as pages came in
