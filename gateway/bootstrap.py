@@ -151,7 +151,9 @@ class Application:
             self.cache,
             clock=self.clock,
             mailer=self.mailer,
-            metrics_registry=make_registry(SyncCollector(self.cache.engine, self.config), guards) if settings.enabled else None,
+            metrics_registry=make_registry(SyncCollector(self.cache.engine, self.config), guards)
+            if settings.enabled
+            else None,
             metrics_token=self.secrets.resolve(settings.token) if settings.token else None,
             guards=guards,
         )

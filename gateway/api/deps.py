@@ -18,7 +18,7 @@ from sqlalchemy.engine import Dialect
 
 from cache.connections import Shelf
 from cache.keys.crypto import BlindIndex
-from cache.read.reader import Principal, Reader
+from cache.read.reader import Principal, Reader, StudentHandle
 from cache.snapshots.runs import STATE
 from cache.store import Cache
 from cache.tables.accounts import Account
@@ -28,6 +28,7 @@ from config.errors import SnapshotUnavailableError
 from config.settings import MailSettings, PorticoConfig
 from gateway.access import passwords, sessions
 from gateway.api.auditbatch import AuditBatcher
+from gateway.api.params import is_ref
 from gateway.api.problems import Problem
 from gateway.ops.mail import Mailer, OutboxMailer
 from gateway.ops.metrics import GuardCounters
@@ -177,6 +178,9 @@ class View:
     # Where the connection goes back to: the shelf it came from (open_view), or, for a
     # view made by FastAPI's dependency, None: that dependency closes it.
     shelf: Shelf | None = None
+    # The student the request's path names, found with the session (one statement):
+    # (ref, the handle if the caller may see it now, else None).
+    prefetched: tuple[str, StudentHandle | None] | None = None
 
     @property
     def app(self) -> Portico:
@@ -188,6 +192,12 @@ class View:
     def published(self) -> int:
         assert self.state.published_run is not None
         return self.state.published_run
+
+    def student(self, ref: str) -> StudentHandle | None:
+        """The student ``ref`` if the caller may see it now (:meth:`Reader.student`)."""
+        if self.prefetched is not None and self.prefetched[0] == ref:
+            return self.prefetched[1]
+        return self.reader.student(self.principal, self.published, self.today, ref)
 
     def audit(self, category: str, student_refs: list[str], action: str = "read") -> None:
         """Record this disclosure in the hash-chained audit log, durably, before data is returned."""
@@ -292,8 +302,15 @@ async def view_for(request: Request, conn: Connection, token: str) -> View:
     # The session, the account and the source's published state come from one query
     # (sessions.resolve_with_state); the principal checks are called, not declared as
     # sub-dependencies: each declared dependency costs FastAPI work on every request.
+    # A request about one student (``{student_id}`` in its path) has that student checked
+    # in the same statement: the relationship check of Reader.student, not a second one.
     app = portico_of(request)
-    found = sessions.resolve_with_state(conn, token, app.config.access)
+    now = app.clock()
+    today = now.astimezone(app.tz).date()
+    asked = request.path_params.get("student_id")
+    if not (isinstance(asked, str) and is_ref(asked)):
+        asked = None
+    found = sessions.resolve_with_state(conn, token, app.config.access, asked, today)
     if found is None:
         raise unauthorized()
     principal = await data_principal(found.account, app)
@@ -301,17 +318,22 @@ async def view_for(request: Request, conn: Connection, token: str) -> View:
     if run is None:
         raise SnapshotUnavailableError("nothing published yet")
     state = _published_state(conn.dialect, principal.source, run, as_of, synced_at)
-    now = app.clock()
+    reader = Reader(conn, app.cache.keyring, app.attached)
+    prefetched = None
+    if asked is not None:
+        row = found.student
+        prefetched = (asked, None if row is None else reader.found_student(principal, run, row))
     return View(
-        Reader(conn, app.cache.keyring, app.attached),
+        reader,
         principal,
         state,
-        now.astimezone(app.tz).date(),
+        today,
         now,
         request_id(request),
         address_index(request, app),
         app.audit_batcher,
         portico=app,
+        prefetched=prefetched,
     )
 
 
