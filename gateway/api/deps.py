@@ -28,6 +28,7 @@ from config.errors import SnapshotUnavailableError
 from config.settings import MailSettings, PorticoConfig
 from gateway.access import passwords, sessions
 from gateway.api.auditbatch import AuditBatcher
+from gateway.api.offload import Workers
 from gateway.api.params import is_ref
 from gateway.api.problems import Problem
 from gateway.ops.mail import Mailer, OutboxMailer
@@ -55,8 +56,17 @@ class Portico:
     @property
     def audit_batcher(self) -> AuditBatcher:
         if self._batcher is None:
-            self._batcher = AuditBatcher(self.cache.engine, self.cache.connections)
+            # On a database server the commit runs on a thread of its own (see the module).
+            self._batcher = AuditBatcher(
+                self.cache.engine, self.cache.connections, writer_thread=self.workers is not None
+            )
         return self._batcher
+
+    @functools.cached_property
+    def workers(self) -> Workers | None:
+        """Where data requests run their database work (:mod:`gateway.api.offload`): worker
+        threads on a database server, None on SQLite (the event loop itself)."""
+        return None if self.cache.engine.dialect.name == "sqlite" else Workers()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -233,8 +243,15 @@ class View:
             self.shelf.give(conn)
 
     async def settle(self) -> None:
-        """Give the connection back, then wait until this request's audit events are committed."""
+        """Give the connection back, then wait until this request's audit events are committed.
+
+        On a worker thread (:mod:`gateway.api.offload`) the events' futures belong to the
+        loop serving the request: they stay in :attr:`pending`, and that loop awaits them
+        before the answer leaves (``gateway.api.routing``)."""
         self.close()
+        loop = asyncio.get_running_loop()
+        if any(fut.get_loop() is not loop for fut in self.pending):
+            return
         for fut in self.pending:
             await fut
         self.pending.clear()

@@ -11,9 +11,10 @@ with its own connection from the shelf, while the event loop goes on parsing and
 answering other requests.
 
 The handler is the same ``async`` function on both engines: a worker thread runs it to
-completion on an event loop of its own. Anything it awaits is work of that thread (the
-audit group commit, :mod:`gateway.api.auditbatch`), so the request's answer still leaves
-only after its audit events are committed.
+completion on an event loop of its own. Its audit events are submitted for the request's
+own loop (:func:`home_loop`): the serving loop, not the worker's, awaits their commit
+(:mod:`gateway.api.auditbatch`) before the answer leaves, so the wait holds neither a
+worker thread nor a connection.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+
+# The loop serving the current request, when its work runs on a worker thread's loop.
+_HOME: contextvars.ContextVar[asyncio.AbstractEventLoop] = contextvars.ContextVar("portico_home_loop")
+
+
+def home_loop() -> asyncio.AbstractEventLoop:
+    """The event loop that serves the current request and sends its answer."""
+    loop = _HOME.get(None)
+    return loop if loop is not None else asyncio.get_running_loop()
+
 
 # Worker threads per process on a database server. Each holds at most one connection at
 # a time (the shelf keeps that many), and a thread only helps while another waits for
@@ -66,6 +77,7 @@ class Workers:
         loop = asyncio.get_running_loop()
         # With the caller's context variables (the request's log fields), as asyncio.to_thread.
         context = contextvars.copy_context()
+        context.run(_HOME.set, loop)
         return await loop.run_in_executor(self._executor, context.run, self._complete, work)
 
     def close(self) -> None:

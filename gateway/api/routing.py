@@ -20,6 +20,7 @@ Errors raised by a handler reach the app's problem handlers like any other route
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from gateway.api.deps import View, open_view
+from gateway.api.deps import View, open_view, portico_of
 from gateway.api.problems import bad_request
 
 Endpoint = Callable[..., Awaitable[Response]]
@@ -120,7 +121,7 @@ def _arguments(plan: _Plan, request: Request) -> dict[str, Any]:
 
 
 def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    async def serve(request: Request) -> Response:
+    async def handle(request: Request, unsettled: list[asyncio.Future[None]]) -> Response:
         view = await open_view(request)  # sign-in and policy gates before anything is parsed
         try:
             kwargs = _arguments(plan, request)
@@ -128,6 +129,25 @@ def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Res
             return await endpoint(**kwargs)
         finally:
             view.close()
+            unsettled.extend(view.pending)
+
+    async def serve(request: Request) -> Response:
+        # On a database server the whole request runs on a worker thread, so no round
+        # trip stops the event loop (gateway.api.offload); on SQLite, on the loop.
+        unsettled: list[asyncio.Future[None]] = []
+        workers = portico_of(request).workers
+        if workers is None:
+            return await handle(request, unsettled)
+        try:
+            response = await workers.run(lambda: handle(request, unsettled))
+        finally:
+            # The audit events the handler left to this loop: committed before any answer
+            # leaves (an error's answer carries no data, and waits the same).
+            done = await asyncio.gather(*unsettled, return_exceptions=True)
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return response
 
     return serve
 
