@@ -191,6 +191,9 @@ class View:
     # The student the request's path names, found with the session (one statement):
     # (ref, the handle if the caller may see it now, else None).
     prefetched: tuple[str, StudentHandle | None] | None = None
+    # Audit commits the loop serving the request awaits before answering, when the
+    # request runs on a worker thread (UNSETTLED in the request's scope).
+    unsettled: list[asyncio.Future[None]] = field(default_factory=list)
 
     @property
     def app(self) -> Portico:
@@ -221,7 +224,13 @@ class View:
             audit.append(self.reader.conn, entries)
             self.reader.conn.commit()
             return
-        self.pending.append(self.batcher.submit(entries))
+        fut = self.batcher.submit(entries)
+        if fut.get_loop() is asyncio.get_running_loop():
+            self.pending.append(fut)
+        else:
+            # On a worker thread: the loop serving the request awaits the commit before
+            # any answer leaves, this one's or an error's (gateway.api.routing.offloaded).
+            self.unsettled.append(fut)
 
     def denied(self) -> None:
         """A read of a student the caller may not see: counted for the caller and the hour.
@@ -245,13 +254,9 @@ class View:
     async def settle(self) -> None:
         """Give the connection back, then wait until this request's audit events are committed.
 
-        On a worker thread (:mod:`gateway.api.offload`) the events' futures belong to the
-        loop serving the request: they stay in :attr:`pending`, and that loop awaits them
-        before the answer leaves (``gateway.api.routing``)."""
+        On a worker thread (:mod:`gateway.api.offload`) there is nothing to wait for here:
+        see :meth:`audit_later`."""
         self.close()
-        loop = asyncio.get_running_loop()
-        if any(fut.get_loop() is not loop for fut in self.pending):
-            return
         for fut in self.pending:
             await fut
         self.pending.clear()
@@ -272,6 +277,10 @@ class View:
             )
             for ref in student_refs
         ]
+
+
+# Where a request's scope keeps the audit commits its serving loop must await (View.settle).
+UNSETTLED = "portico.unsettled"
 
 
 def request_id(request: Request) -> str:
@@ -351,6 +360,7 @@ async def view_for(request: Request, conn: Connection, token: str) -> View:
         app.audit_batcher,
         portico=app,
         prefetched=prefetched,
+        unsettled=request.scope.setdefault(UNSETTLED, []),
     )
 
 
