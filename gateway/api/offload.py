@@ -70,7 +70,7 @@ class Workers:
         return loop
 
     def _complete(self, work: Callable[[], Awaitable[T]]) -> T:
-        return self._loop().run_until_complete(work())  # type: ignore[arg-type]
+        return self._loop().run_until_complete(work())
 
     async def run(self, work: Callable[[], Awaitable[T]]) -> T:
         """``work()`` run to completion on a worker thread; the caller's loop stays free."""
