@@ -460,7 +460,8 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     setup = (
         f"{args.clients} concurrent clients, {args.seconds} s per measurement, median of {args.rounds} "
         f"alternating rounds, load by {tool}; {args.students} students; cache and keystore on {args.engine}; uvicorn, one process, 127.0.0.1; "
-        f"{os.cpu_count()} cores shared with the load generator."
+        f"{os.cpu_count()} cores shared with the load generator; load average {os.getloadavg()[0]:.1f} "
+        "at the end of the run."
     )
     print("\n" + setup + "\n\n" + "\n".join(lines))
     if args.write:
@@ -469,12 +470,14 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
         command = (
             "scripts/bench_api" + (" --db postgresql://..." if args.db else "") + f" --write {args.write}"
         )
-        args.write.write_text(PAGE.format(setup=setup, table="\n".join(lines), when=when, command=command))
+        engine = ", PostgreSQL" if args.db else ""
+        page = PAGE.format(setup=setup, table="\n".join(lines), when=when, command=command, engine=engine)
+        args.write.write_text(page)
     if not ok:
         sys.exit(1)
 
 
-PAGE = """# API performance (scripts/bench_api)
+PAGE = """# API performance (scripts/bench_api{engine})
 
 Measured {when}: `{command}`.
 
