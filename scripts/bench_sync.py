@@ -62,12 +62,7 @@ def _sync(workdir: Path, transport: Any, base_url: str) -> dict[str, Any]:
     connector = registry.build(
         "powerschool",
         "sis",
-        {
-            "base_url": base_url,
-            "client_id": {"env": "ID"},
-            "client_secret": {"env": "SECRET"},
-            **CONNECTOR_OPTIONS,
-        },
+        {"base_url": base_url, "client_id": {"env": "ID"}, "client_secret": {"env": "SECRET"}, **CONNECTOR_OPTIONS},
         ctx,
     )
     t0 = time.perf_counter()

@@ -154,9 +154,7 @@ def report(
         args.write.parent.mkdir(parents=True, exist_ok=True)
         notes = NOTES.read_text() if NOTES.exists() else ""
         args.write.write_text(
-            PAGE.format(
-                when=dt.date.today().isoformat(), setup=setup, table=table, verdict=verdict, notes=notes
-            )
+            PAGE.format(when=dt.date.today().isoformat(), setup=setup, table=table, verdict=verdict, notes=notes)
         )
     if not ok:
         sys.exit(1)
