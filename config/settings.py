@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -238,7 +238,9 @@ def _check_network(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise ValueError(f"{value!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        raise ValueError(
+            f"{value!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+        ) from None
     return value
 
 
@@ -309,18 +311,6 @@ class PortalSettings(Strict):
     security_notice: dict[str, str] = Field(default_factory=dict)
 
 
-ALERT_KINDS = (
-    "absence",
-    "unauthorised_absence",
-    "late",
-    "assignment_missing",
-    "assignment_late",
-    "low_score",
-    "behaviour",
-    "achievement",
-    "notice",
-    "report",
-)
 AlertKind = Literal[
     "absence",
     "unauthorised_absence",
@@ -334,6 +324,13 @@ AlertKind = Literal[
     "report",
 ]
 AlertMode = Literal["instant", "daily", "weekly", "off"]
+ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
+
+
+def _default_modes() -> dict[AlertKind, AlertMode]:
+    return {"absence": "instant", "unauthorised_absence": "instant"}
+
+
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -358,9 +355,7 @@ class AlertSettings(Strict):
     # The kinds families may choose from; the others are never detected or sent.
     kinds: list[AlertKind] = Field(default_factory=lambda: list(ALERT_KINDS))
     # A kind's mode for a child whose family chose nothing; kinds not listed: ``default_mode``.
-    defaults: dict[AlertKind, AlertMode] = Field(
-        default_factory=lambda: {"absence": "instant", "unauthorised_absence": "instant"}
-    )
+    defaults: dict[AlertKind, AlertMode] = Field(default_factory=_default_modes)
     default_mode: AlertMode = "daily"
     # A score below this percentage is a "low_score" alert (families may choose their own).
     score_threshold: float = Field(default=50.0, ge=0, le=100)

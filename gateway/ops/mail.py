@@ -1,4 +1,4 @@
-"""Outgoing mail for invitations, password resets and expiry reminders: SMTP or a file outbox.
+"""Outgoing mail for invitations, password resets, expiry reminders and alerts: SMTP or a file outbox.
 
 A backend is chosen by name in config (``mail.backend``). The outbox writes one
 ``.eml`` file per message into ``mail.outbox_dir`` for the demo and for districts that
@@ -32,6 +32,9 @@ class Message:
     to: str
     subject: str
     body: str
+    # An HTML alternative to ``body`` (alerts), and extra headers such as List-Unsubscribe.
+    html: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class Mailer(Protocol):
@@ -43,7 +46,11 @@ def _build(sender: str, m: Message) -> EmailMessage:
     em["From"], em["To"], em["Subject"] = sender, m.to, m.subject
     em["Date"] = formatdate(localtime=False)
     em["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    for name, value in m.headers:
+        em[name] = value
     em.set_content(m.body)
+    if m.html is not None:
+        em.add_alternative(m.html, subtype="html")
     return em
 
 
