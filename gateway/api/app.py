@@ -157,5 +157,9 @@ def _check_body_routes(config: PorticoConfig, routes: list[Any]) -> None:
     unknown = sorted(set(config.api.limits.route_body_bytes) - paths - set(ROUTE_BODY_BYTES))
     if unknown:
         raise ConfigError(
-            [ConfigProblem("config", "api.limits.route_body_bytes", None, f"no such route: {', '.join(unknown)}")]
+            [
+                ConfigProblem(
+                    "config", "api.limits.route_body_bytes", None, f"no such route: {', '.join(unknown)}"
+                )
+            ]
         )

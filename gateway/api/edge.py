@@ -310,4 +310,3 @@ class Edge:
             return message
 
         return counted
-

@@ -8,6 +8,7 @@ backend only: never the recipient or the message.
 
 from __future__ import annotations
 
+import email.policy
 import os
 import secrets
 import smtplib
@@ -41,8 +42,13 @@ class Mailer(Protocol):
     def send(self, message: Message) -> None: ...
 
 
+# Headers up to RFC 5322's line limit, so a long List-Unsubscribe URL stays one plain line
+# (folded at 78, a URL without spaces would be RFC 2047-encoded, which clients reject).
+_LONG_LINES = email.policy.default.clone(max_line_length=998)
+
+
 def _build(sender: str, m: Message) -> EmailMessage:
-    em = EmailMessage()
+    em = EmailMessage(policy=_LONG_LINES) if m.headers else EmailMessage()
     em["From"], em["To"], em["Subject"] = sender, m.to, m.subject
     em["Date"] = formatdate(localtime=False)
     em["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")

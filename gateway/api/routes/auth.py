@@ -50,7 +50,9 @@ def login_failed() -> Problem:
 
 
 def too_many(seconds: int, detail: str = "Too many sign-in attempts: wait before trying again.") -> Problem:
-    return Problem(429, "too-many-attempts", "Too many attempts", detail, headers={"Retry-After": str(seconds)})
+    return Problem(
+        429, "too-many-attempts", "Too many attempts", detail, headers={"Retry-After": str(seconds)}
+    )
 
 
 def password_rejected(unmet: list[str]) -> Problem:

@@ -58,7 +58,9 @@ async def export_student(
         raise bad_request("format: json or csv", [{"field": "format", "message": "expected json or csv"}])
     found = visible_or_404(view, student_id)
     # An export reads and encodes everything held about the student: limited per account.
-    wait = throttle.export_wait(view.reader.conn, app.config.api.throttles, view.principal.account_id, app.clock())
+    wait = throttle.export_wait(
+        view.reader.conn, app.config.api.throttles, view.principal.account_id, app.clock()
+    )
     view.reader.conn.commit()
     if wait is not None:
         raise too_many_requests(wait, "Too many exports: wait before downloading again.")
