@@ -196,6 +196,8 @@ class MetricsSettings(Strict):
 ROUTE_BODY_BYTES = {
     "/v1/students/{student_id}/corrections": 32768,
     "/children/{student_id}/corrections": 16384,
+    "/v1/account/alerts": 32768,
+    "/account/alerts": 16384,
 }
 
 

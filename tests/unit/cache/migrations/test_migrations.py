@@ -117,7 +117,10 @@ def test_a_database_made_before_migrations_upgrades_in_place_and_reads_the_same_
     upgraded = open_cache(config, secrets)
     try:
         after = rows_of(upgraded.engine), rows_of(upgraded.keyring.engine)
-        assert tuple({t: r for t, r in a.items() if t in b} for a, b in zip(after, before, strict=True)) == before
+        assert (
+            tuple({t: r for t, r in a.items() if t in b} for a, b in zip(after, before, strict=True))
+            == before
+        )
         # Tables later revisions added start empty.
         assert not any(r for a, b in zip(after, before, strict=True) for t, r in a.items() if t not in b)
         assert decrypted(upgraded.engine, upgraded.keyring) == clear_before
@@ -176,7 +179,9 @@ def test_db_upgrade_current_and_history_from_the_command_line(tmp_path: Path) ->
         return result.exit_code, result.output
 
     code, out = run("db", "current")
-    assert code == 1 and f"cache: (none) (head {CACHE_HEAD}) empty" in out and "run `portico db upgrade`" in out
+    assert (
+        code == 1 and f"cache: (none) (head {CACHE_HEAD}) empty" in out and "run `portico db upgrade`" in out
+    )
     assert run("db", "upgrade") == (
         0,
         f"cache: upgraded (no schema) -> {CACHE_HEAD}\nkeystore: upgraded (no schema) -> {KS_HEAD}\n",
