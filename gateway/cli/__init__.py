@@ -6,6 +6,7 @@ import click
 
 from gateway.cli import breach_cmds, corrections_cmds, privacy_cmds  # breach_cmds adds `keys rotate`
 from gateway.cli.access_cmds import access_group, accounts_group
+from gateway.cli.alerts_cmds import alerts_group
 from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
 from gateway.cli.db_cmds import db_group
@@ -45,3 +46,4 @@ for _cmd in (
     main.add_command(_cmd)
 main.add_command(accounts_group)
 main.add_command(access_group)
+main.add_command(alerts_group)

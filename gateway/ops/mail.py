@@ -52,11 +52,12 @@ def _build(sender: str, m: Message) -> EmailMessage:
     em["From"], em["To"], em["Subject"] = sender, m.to, m.subject
     em["Date"] = formatdate(localtime=False)
     em["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
-    for name, value in m.headers:
-        em[name] = value
     em.set_content(m.body)
     if m.html is not None:
         em.add_alternative(m.html, subtype="html")
+    # After the parts: making a message multipart moves its Content-* headers into the first part.
+    for name, value in m.headers:
+        em[name] = value
     return em
 
 
