@@ -20,6 +20,7 @@ are rendered now, from the cache: the outbox holds no personal data.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ class Letter:
     portal_url: str
     preferences_url: str
     unsubscribe_url: str
+    message_id: str = ""  # stable: the same rows give the same id (a resend after a crash)
 
 
 # How a Letter becomes a Message (the portal's catalogs: gateway.web.alert_mail).
@@ -214,6 +216,8 @@ class Sender:
             portal_url=self.config.portal_url("/"),
             preferences_url=self.config.portal_url("/account/alerts"),
             unsubscribe_url=unsubscribe_url(self.cache.keyring, self.config, account.id, scope),
+            message_id="alert."
+            + hashlib.sha256("|".join(row["key"] for row, _ in keep).encode()).hexdigest()[:32],
         )
         ids = [row["id"] for row, _ in keep]
         try:

@@ -36,6 +36,9 @@ class Message:
     # An HTML alternative to ``body`` (alerts), and extra headers such as List-Unsubscribe.
     html: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # The left part of a stable Message-ID (alerts: the same message sent again after a
+    # crash carries the same id, so mail clients can tell); None: a fresh one.
+    message_id: str | None = None
 
 
 class Mailer(Protocol):
@@ -51,7 +54,8 @@ def _build(sender: str, m: Message) -> EmailMessage:
     em = EmailMessage(policy=_LONG_LINES) if m.headers else EmailMessage()
     em["From"], em["To"], em["Subject"] = sender, m.to, m.subject
     em["Date"] = formatdate(localtime=False)
-    em["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    domain = sender.rpartition("@")[2] or "localhost"
+    em["Message-ID"] = f"<{m.message_id}@{domain}>" if m.message_id else make_msgid(domain=domain)
     em.set_content(m.body)
     if m.html is not None:
         em.add_alternative(m.html, subtype="html")

@@ -90,4 +90,5 @@ def render(letter: Letter) -> Message:
             ("Content-Language", locale.replace("_", "-")),
             ("Auto-Submitted", "auto-generated"),
         ),
+        message_id=letter.message_id or None,
     )
