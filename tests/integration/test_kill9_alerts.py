@@ -17,8 +17,8 @@ def test_thirty_kills_mid_send_lose_nothing_and_double_at_most_the_message_in_fl
     report = kill_loop(tmp_path, rounds=30, seed=7)
     with capsys.disabled():
         print(
-            f"\n  [figure] alerts kill -9 x{report.kills}: {report.alerts} alerts, {report.received} messages "
-            f"received, {report.lost} lost, {report.duplicates} sent twice (at most one per kill), "
+            f"\n  [figure] alerts kill -9 x{report.kills}: {report.alerts} alerts, {report.before_final} sent by killed "
+            f"senders, {report.received} messages received, {report.lost} lost, {report.duplicates} sent twice (at most one per kill), "
             f"integrity {report.integrity}"
         )
     assert report.lost == 0 and report.unsent_rows == 0

@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import hashlib
 import datetime as dt
+import hashlib
 import json
 import os
 import random
