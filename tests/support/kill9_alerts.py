@@ -30,6 +30,7 @@ from typing import Any
 
 from connectors.records import AttendanceCategory
 from tests.support.alerts import TODAY, family, mark, ny
+from tests.support.clock import wait_until
 from tests.support.config import write_yaml
 from tests.support.mail import Inbox, smtp_server
 
@@ -121,8 +122,13 @@ def kill_loop(workdir: Path, rounds: int, seed: int = 0) -> Report:
         fam.app.dispose()
         report.alerts = len(keys)
         for _ in range(rounds):
+            before = len(inbox.messages)
             pid = send_child(config)
-            time.sleep(rng.uniform(0.0, 0.25))
+            if rng.random() < 0.2:
+                time.sleep(rng.uniform(0.0, 0.3))  # while it starts up
+            else:  # once it is sending: anywhere in a claim, a send or a mark
+                wait_until(lambda b=before: len(inbox.messages) > b, 30, "a message sent")  # type: ignore[misc]
+                time.sleep(rng.uniform(0.0, 0.03))
             os.kill(pid, signal.SIGKILL)
             wait(pid)
             report.kills += 1
