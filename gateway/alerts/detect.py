@@ -36,7 +36,7 @@ from cache.read.visibility import rule_for, school_zone, visible_from
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
 from cache.store import Cache
-from cache.tables.accounts import Account
+from cache.tables.accounts import AccessHold, Account
 from cache.tables.alerts import AlertOutbox
 from cache.tables.core import core_table
 from cache.tables.records import RecordRow
@@ -50,6 +50,7 @@ log = structlog.get_logger("portico.alerts")
 RECORDS = core_table(RecordRow)
 OUTBOX = core_table(AlertOutbox)
 ACCOUNTS = core_table(Account)
+HOLDS = core_table(AccessHold)
 # The record kinds alerts are made from.
 WATCHED = ("attendance", "result", "grade", "behaviour", "report")
 
@@ -234,8 +235,41 @@ def principal(account: Account) -> Principal:
     return Principal(account.id, account.role, account.source, account.subject_ref)
 
 
+def held(conn: Connection, source: str) -> set[tuple[str, str]]:
+    """(subject, ref) of every active hold on ``source``: nobody held is queued for."""
+    h = HOLDS.c
+    q = select(h.subject, h.ref).where(h.source == source, h.released_at.is_(None))
+    return {(s, r) for s, r in conn.execute(q)}
+
+
+def zones(
+    conn: Connection, reader: Reader, owner: str, owner_run: int, students: list[str], district_tz: ZoneInfo
+) -> dict[str, ZoneInfo]:
+    """Each student's school's time zone (the district's when the school names none)."""
+    r = RECORDS.c
+    by_school: dict[str, ZoneInfo] = {}
+    out: dict[str, ZoneInfo] = {}
+    for chunk in _chunks(students):
+        q = select(r.ref, r.key_id, r.payload).where(
+            r.source == owner, r.kind == "student", r.ref.in_(chunk), current_in(owner_run)
+        )
+        for ref, key_id, payload in conn.execute(q):
+            data = open_row(reader.keyring, owner, "student", ref, key_id, payload)
+            school = str(data.get("school_id"))
+            tz = by_school.get(school)
+            if tz is None:
+                tz = by_school[school] = school_zone(
+                    reader, StudentHandle(ref, owner, owner_run, data), district_tz
+                )
+            out[ref] = tz
+    return out
+
+
 def detect(cache: Cache, config: PorticoConfig, source: str, run: int, now: dt.datetime) -> Detected:
-    """Queue the alerts run ``run`` of ``source`` gives rise to (idempotent: run it again freely)."""
+    """Queue the alerts run ``run`` of ``source`` gives rise to (idempotent: run it again freely).
+
+    Recipients here are those a granting link names, less anyone held; whether each may see
+    the child is decided again, by the API's own query, when the alert is sent."""
     settings = config.alerts
     out = Detected()
     if not settings.enabled:
@@ -258,81 +292,64 @@ def detect(cache: Cache, config: PorticoConfig, source: str, run: int, now: dt.d
         out.changed = len(changed)
         if not changed:
             return out
+        holds = held(conn, owner)
         by_student: dict[str, list[Changed]] = defaultdict(list)
         for c in changed:
-            by_student[c.student_ref].append(c)
-        who = recipients(conn, owner, owner_run, sorted(by_student))
+            if ("student", c.student_ref) not in holds:
+                by_student[c.student_ref].append(c)
+        students = sorted(by_student)
+        who = recipients(conn, owner, owner_run, students)
         choices = prefs_.load_many(conn, [acc.id for accs in who.values() for acc in accs])
         reader = Reader(conn, cache.keyring, config.attached())
-        today = now.astimezone(district_tz).date()
-        zones: dict[str, ZoneInfo] = {}
+        tz_of = zones(conn, reader, owner, owner_run, students, district_tz)
         rows: list[dict[str, Any]] = []
+        dues: dict[tuple[str, dt.datetime], dt.datetime] = {}
         for student_ref, records in by_student.items():
-            tz: ZoneInfo | None = None
+            tz = tz_of.get(student_ref)
+            if tz is None:  # not in the published snapshot: nobody can see them
+                continue
+            timed = [(c, _visible_at(config.visibility, c, tz, now)) for c in records]
             for account in who.get(student_ref, ()):
-                handle = reader.student(principal(account), owner_run, today, student_ref)
-                if handle is None:  # may not see the child now: nothing, and no trace of why
+                if account.role == "guardian" and ("contact", account.subject_ref) in holds:
                     continue
-                if tz is None:
-                    tz = _zone(reader, handle, district_tz, zones)
-                chosen = choices.get(account.id, Prefs())
-                rows += _candidates(
-                    account, chosen, settings, config.visibility, source, records, tz, district_tz, now, out
-                )
+                chosen = choices.get(account.id, NO_CHOICES)
+                threshold = chosen.score_threshold(settings)
+                for c, visible_at in timed:
+                    for kind in news(c.found, c.old, threshold):
+                        out.candidates += 1
+                        mode = chosen.mode(settings, student_ref, kind)
+                        if mode == "off":
+                            continue
+                        due = dues.get((mode, visible_at))
+                        if due is None:
+                            due = dues[(mode, visible_at)] = due_at(mode, visible_at, settings, district_tz)
+                        rows.append(
+                            {
+                                "key": idempotency_key(account.id, source, c.ref, kind),
+                                "account_id": account.id,
+                                "source": source,
+                                "student_ref": student_ref,
+                                "kind": kind,
+                                "record_kind": c.kind,
+                                "record_ref": c.ref,
+                                "mode": mode,
+                                "visible_at": visible_at,
+                                "due_at": due,
+                                "status": "pending",
+                                "attempts": 0,
+                                "created_at": now,
+                            }
+                        )
         out.queued = _queue(conn, rows)
     return out
 
 
-def _zone(
-    reader: Reader, handle: StudentHandle, district_tz: ZoneInfo, zones: dict[str, ZoneInfo]
-) -> ZoneInfo:
-    school = str(handle.data.get("school_id"))
-    found = zones.get(school)
-    if found is None:
-        found = zones[school] = school_zone(reader, handle, district_tz)
-    return found
+NO_CHOICES = Prefs()
 
 
-def _candidates(
-    account: Account,
-    chosen: Prefs,
-    settings: AlertSettings,
-    visibility: Visibility,
-    source: str,
-    records: list[Changed],
-    school_tz: ZoneInfo,
-    district_tz: ZoneInfo,
-    now: dt.datetime,
-    out: Detected,
-) -> list[dict[str, Any]]:
-    rows = []
-    threshold = chosen.score_threshold(settings)
-    for c in records:
-        for kind in news(c.found, c.old, threshold):
-            out.candidates += 1
-            mode = chosen.mode(settings, c.student_ref, kind)
-            if mode == "off":
-                continue
-            rule = rule_for(visibility, "assignment" if c.kind == "result" else c.kind)
-            visible_at = visible_from(rule, c.stamp, c.day, school_tz, now)
-            rows.append(
-                {
-                    "key": idempotency_key(account.id, source, c.ref, kind),
-                    "account_id": account.id,
-                    "source": source,
-                    "student_ref": c.student_ref,
-                    "kind": kind,
-                    "record_kind": c.kind,
-                    "record_ref": c.ref,
-                    "mode": mode,
-                    "visible_at": visible_at,
-                    "due_at": due_at(mode, visible_at, settings, district_tz),
-                    "status": "pending",
-                    "attempts": 0,
-                    "created_at": now,
-                }
-            )
-    return rows
+def _visible_at(visibility: Visibility, c: Changed, tz: ZoneInfo, now: dt.datetime) -> dt.datetime:
+    rule = rule_for(visibility, "assignment" if c.kind == "result" else c.kind)
+    return visible_from(rule, c.stamp, c.day, tz, now)
 
 
 def _queue(conn: Connection, rows: list[dict[str, Any]]) -> int:
@@ -340,11 +357,9 @@ def _queue(conn: Connection, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    done = 0
-    for i in range(0, len(rows), 500):
-        stmt = insert(OUTBOX).values(rows[i : i + 500]).on_conflict_do_nothing(index_elements=["key"])
-        done += conn.execute(stmt).rowcount or 0
-    return done
+    stmt = insert(OUTBOX).on_conflict_do_nothing(index_elements=["key"])
+    done = conn.execute(stmt, rows).rowcount  # executemany: one statement, compiled once
+    return done if done is not None and done >= 0 else len(rows)
 
 
 def after_publish(
