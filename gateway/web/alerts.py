@@ -88,6 +88,7 @@ async def alerts_page(ctx: Ctx) -> Response:
     chosen = prefs_.load(ctx.conn, account_id)
     doc = document(config, chosen, visible)
     errors = Errors()
+    custom = False
     if ctx.request.method == "POST":
         body = _submitted(ctx, doc["children"])
         try:
@@ -104,6 +105,18 @@ async def alerts_page(ctx: Ctx) -> Response:
                     errors.add("threshold", ctx._("Enter a percentage from 0 to 100, or leave it empty."))
                 else:
                     errors.add("language", ctx._("Choose from the lists on this page."))
+            # The page comes back as it was sent, so nothing chosen is lost.
+            for child, sent in zip(doc["children"], body["children"], strict=True):
+                child["kinds"] = {
+                    k: m if m in prefs_.MODES else child["kinds"][k] for k, m in sent["kinds"].items()
+                }
+            doc["threshold_chosen"] = ctx.form.get("threshold", "")[:20]
+            doc["language"] = body["language"] if body["language"] in prefs_.LANGUAGES else doc["language"]
+            sent_quiet = body["quiet_hours"]
+            chosen = prefs_.Prefs(quiet=sent_quiet if sent_quiet == "off" else None)
+            if isinstance(sent_quiet, dict):
+                doc["quiet_hours"] = {k: str(v)[:5] for k, v in sent_quiet.items()}
+                custom = True
         else:
             prefs_.save(ctx.conn, account_id, chosen, ctx.portico.clock())
             ctx.conn.commit()
@@ -121,7 +134,11 @@ async def alerts_page(ctx: Ctx) -> Response:
         kind_labels={k: ctx._(v) for k, v in KIND_LABELS.items()},
         mode_labels={k: ctx._(v) for k, v in MODE_LABELS.items()},
         languages=[(loc, i18n.NATIVE[loc]) for loc in i18n.LOCALES],
-        quiet_choice="off" if quiet == "off" else "custom" if isinstance(quiet, dict) else "district",
+        quiet_choice="off"
+        if quiet == "off"
+        else "custom"
+        if custom or isinstance(quiet, dict)
+        else "district",
         quiet_custom=quiet if isinstance(quiet, dict) else doc["quiet_hours"] or {"start": "", "end": ""},
         schedule=ctx._(
             "Daily summaries are sent at %(daily)s, weekly summaries on %(weekday)s at %(weekly)s (%(zone)s time).",
