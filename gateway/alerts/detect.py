@@ -192,14 +192,15 @@ def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> lis
             stamp, day, points = assignments.get(row.parent_ref or "", (None, None, None))
         data = open_row(keyring, source, row.kind, row.ref, row.key_id, row.payload)
         found = classify(row.kind, data, points)
+        if not found:  # nothing to announce: the retired version need not be opened
+            continue
         before = old.get((row.kind, row.ref))
         was = None
         if before is not None:
             was = classify(
                 row.kind, open_row(keyring, source, row.kind, row.ref, before[0], before[1]), points
             )
-        if found:
-            out.append(Changed(row.kind, row.ref, row.student_ref, stamp, day, found, was))
+        out.append(Changed(row.kind, row.ref, row.student_ref, stamp, day, found, was))
     return out
 
 

@@ -125,10 +125,11 @@ def claim(
             .with_for_update(skip_locked=True)
         ).all()
         ids = [p.id for p in picked]
-        for account_id, mode in sorted({(p.account_id, p.mode) for p in picked if p.mode != "instant"}):
+        digest_accounts = sorted({p.account_id for p in picked if p.mode != "instant"})
+        for part in chunks(digest_accounts):
             ids += conn.execute(
                 select(o.id)
-                .where(_due(now), o.account_id == account_id, o.mode == mode, o.id.not_in(ids))
+                .where(_due(now), o.mode != "instant", o.account_id.in_(part), o.id.not_in(ids))
                 .with_for_update(skip_locked=True)
             ).scalars()
         if ids:
@@ -139,15 +140,13 @@ def claim(
         got = conn.execute(update(OUTBOX).where(o.id.in_(pick)).values(claim=token, claimed_until=until))
         if not got.rowcount:
             return token, []
-        digests = conn.execute(
-            select(o.account_id, o.mode).where(o.claim == token, o.mode != "instant").distinct()
-        ).all()
-        for account_id, mode in sorted((a, m) for a, m in digests):
-            conn.execute(
-                update(OUTBOX)
-                .where(_due(now), o.account_id == account_id, o.mode == mode)
-                .values(claim=token, claimed_until=until)
-            )
+        # The rest of those accounts' due digests, in one statement: a digest is never split.
+        mine = select(o.account_id).where(o.claim == token, o.mode != "instant").distinct().scalar_subquery()
+        conn.execute(
+            update(OUTBOX)
+            .where(_due(now), o.mode != "instant", o.account_id.in_(mine))
+            .values(claim=token, claimed_until=until)
+        )
     rows = list(conn.execute(select(OUTBOX).where(o.claim == token).order_by(o.id)).mappings())
     return token, rows
 

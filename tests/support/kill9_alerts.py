@@ -49,6 +49,7 @@ class Report:
     alerts: int = 0
     received: int = 0
     before_final: int = 0  # messages the killed senders got out
+    idle_rounds: int = 0  # senders that found everything claimed (not counted as kills)
     distinct: int = 0
     lost: int = 0
     duplicates: int = 0
@@ -121,14 +122,27 @@ def kill_loop(workdir: Path, rounds: int, seed: int = 0) -> Report:
             keys = [str(k) for k in conn.exec_driver_sql("SELECT key FROM alert_outbox").scalars()]
         fam.app.dispose()
         report.alerts = len(keys)
-        for _ in range(rounds):
+        while report.kills < rounds:
             before = len(inbox.messages)
             pid = send_child(config)
+            exited = False
+
+            def sending_or_done(b: int = before, child: int = pid) -> bool:
+                nonlocal exited
+                if len(inbox.messages) > b:
+                    return True
+                exited = os.waitpid(child, os.WNOHANG)[0] != 0
+                return exited
+
             if rng.random() < 0.2:
                 time.sleep(rng.uniform(0.0, 0.3))  # while it starts up
             else:  # once it is sending: anywhere in a claim, a send or a mark
-                wait_until(lambda b=before: len(inbox.messages) > b, 30, "a message sent")  # type: ignore[misc]
+                wait_until(sending_or_done, 60, "a message sent")
                 time.sleep(rng.uniform(0.0, 0.03))
+            if exited:  # everything due was claimed by a killed sender: wait out its claim
+                report.idle_rounds += 1
+                time.sleep(1.1)
+                continue
             os.kill(pid, signal.SIGKILL)
             wait(pid)
             report.kills += 1

@@ -324,7 +324,9 @@ def test_alert_choices_are_reached_from_the_account_page_saved_and_stopped_with_
     page.wait_for_url(re.compile(r"/account/alerts\?done=1$"))
     with s.cache.engine.connect() as conn:
         saved = prefs.load(conn, account.id)
-    assert saved.children[first]["behaviour"] == "instant" and saved.threshold == 40 and saved.language == "es"
+    assert (
+        saved.children[first]["behaviour"] == "instant" and saved.threshold == 40 and saved.language == "es"
+    )
     # The email's one-click link: a page with one button, then that kind is off for every child.
     link = unsubscribe.unsubscribe_url(s.cache.keyring, s.config, account.id, "behaviour")
     page.goto("/u/" + link.rsplit("/u/", 1)[1])
