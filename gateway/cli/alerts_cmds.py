@@ -6,10 +6,11 @@ import click
 from rich.console import Console
 
 from cache.snapshots.runs import load_state
+from cache.store import Cache
+from cache.types import utcnow
 from gateway.alerts import detect
 from gateway.alerts.sender import stats
-from gateway.bootstrap import Application
-from gateway.cli.common import app_of, fail
+from gateway.cli.common import app_of, cache_of, fail
 
 
 @click.group("alerts")
@@ -64,14 +65,13 @@ def detect_cmd(ctx: click.Context, source: str | None) -> None:
 @click.pass_context
 def status_cmd(ctx: click.Context) -> None:
     """The outbox: alerts by status, those waiting to be retried, and the oldest due."""
-    app = app_of(ctx)
-    print_status(Console(), app)
+    print_status(Console(), cache_of(ctx))
 
 
-def print_status(console: Console, app: Application) -> None:
+def print_status(console: Console, cache: Cache) -> None:
     """One line for ``portico status`` and ``portico alerts status``."""
-    now = app.clock()
-    with app.cache.engine.connect() as conn:
+    now = utcnow()
+    with cache.engine.connect() as conn:
         found = stats(conn, now)
     counts = ", ".join(f"{k} {found.by_status.get(k, 0)}" for k in ("pending", "sent", "failed", "dropped"))
     late = (

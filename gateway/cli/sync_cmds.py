@@ -210,7 +210,7 @@ def status_cmd(ctx: click.Context, n_runs: int) -> None:
                 str(r.id), r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", secs, str(recs), str(r.retries), why
             )
         console.print(table)
-    print_alerts(console, app_of(ctx))
+    print_alerts(console, cache)
 
 
 def _print_rule(console: Console, cache: Cache, config: PorticoConfig, source: str) -> None:

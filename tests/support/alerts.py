@@ -4,6 +4,7 @@ synced through the whole application (hooks, provisioning) with a clock tests mo
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from connectors.records import (
 from gateway.access import accounts
 from gateway.bootstrap import Application, build_application
 from gateway.sync.engine import SyncOutcome
-from tests.support.config import make_config
+from tests.support.config import make_config, write_yaml
 from tests.support.connectors import ListConnector
 from tests.support.records import contact, link, school, student
 
@@ -81,6 +82,21 @@ class Family:
         out = self.app.sync("sis", connector=ListConnector("sis", streams), full=True)
         assert out.status == "published", out
         return out
+
+
+def config_file(fam: Family, path: Path) -> Path:
+    """The family's config as YAML for the ``portico`` CLI (in another process or a runner)."""
+    raw = fam.app.config.model_dump(mode="json", exclude_none=True)
+    raw["alerts"]["quiet_hours"] = None  # whatever the hour the test runs at
+    # The CLI checks every connector's options; this one is never contacted.
+    os.environ["PORTICO_TEST_UNUSED"] = "unused"
+    unused = {"env": "PORTICO_TEST_UNUSED"}
+    raw["connectors"][0]["options"] = {
+        "base_url": "http://127.0.0.1:9",
+        "client_id": unused,
+        "client_secret": unused,
+    }
+    return write_yaml(path, raw)
 
 
 def base_records() -> dict[str, list[Record]]:

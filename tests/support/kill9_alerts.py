@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.records import AttendanceCategory
-from tests.support.alerts import TODAY, family, mark, ny
+from tests.support.alerts import TODAY, config_file, family, mark, ny
 from tests.support.clock import wait_until
-from tests.support.config import write_yaml
 from tests.support.mail import Inbox, smtp_server
 
 
@@ -107,17 +106,7 @@ def kill_loop(workdir: Path, rounds: int, seed: int = 0) -> Report:
         ]
         fam.clock.at = ny(8)
         fam.sync(attendance=marks)
-        # The CLI checks every connector's options; this one is never contacted.
-        raw = fam.app.config.model_dump(mode="json", exclude_none=True)
-        os.environ["PORTICO_KILL9_UNUSED"] = "unused"
-        unused = {"env": "PORTICO_KILL9_UNUSED"}
-        raw["alerts"]["quiet_hours"] = None  # whatever the hour the test runs at
-        raw["connectors"][0]["options"] = {
-            "base_url": "http://127.0.0.1:9",
-            "client_id": unused,
-            "client_secret": unused,
-        }
-        config = write_yaml(workdir / "portico.yaml", raw)
+        config = config_file(fam, workdir / "portico.yaml")
         with fam.app.cache.engine.connect() as conn:
             keys = [str(k) for k in conn.exec_driver_sql("SELECT key FROM alert_outbox").scalars()]
         fam.app.dispose()
