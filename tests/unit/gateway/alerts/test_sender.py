@@ -120,3 +120,13 @@ def test_quiet_hours_hold_an_instant_alert_until_they_end_and_it_arrives_in_span
         assert m["Subject"] == "Novedad en el portal de familias: First1, una ausencia injustificada"
         assert m["Content-Language"] == "es"
         fam.app.dispose()
+
+
+def test_the_scheduler_runs_the_sender_every_send_every(tmp_path: Path, sqlite_url: str) -> None:
+    from gateway.bootstrap import ALERTS_JOB
+
+    fam = family(tmp_path, sqlite_url, send_every="PT2M")
+    job = fam.app.scheduler().scheduler.get_job(ALERTS_JOB)
+    assert job is not None and job.trigger.interval == dt.timedelta(minutes=2)
+    assert (job.coalesce, job.max_instances) == (True, 1)
+    fam.app.dispose()
