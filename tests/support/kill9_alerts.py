@@ -7,7 +7,8 @@ Each round forks a child running the real command and SIGKILLs it at a random in
 At the end a clean run sends what is left, and the inbox is compared with the outbox:
 every alert arrived (nothing lost), and the copies beyond one are at most one per kill
 (only the message in flight when the process died is sent again; it carries the same
-Message-ID, so mail clients can tell).
+Message-ID, so mail clients can tell). A message killed in flight more than once is sent
+once more each time, so ``most_copies`` can exceed two while the total stays within the kills.
 """
 
 from __future__ import annotations
@@ -162,7 +163,6 @@ def ok(report: Report) -> bool:
         report.lost == 0
         and report.unsent_rows == 0
         and report.duplicates <= report.kills
-        and report.most_copies <= 2
         and report.integrity == "ok"
         and report.final_exit == 0
         and not report.notes
