@@ -228,7 +228,8 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         f"Measured by `{command}` ({dt.date.today()}): a synthetic district of {r['students']:,} students "
         f"({r['records']:,} records, {r['accounts']:,} accounts), one SQLite cache, synced in-process.",
-        "CPU is the process's own CPU time: the figure that means something on a shared machine.",
+        "CPU is the process's own CPU time: the figure that means something on a shared machine "
+        f"(load average {os.getloadavg()[0]:.1f} at the end of this run, on {os.cpu_count()} cores).",
         "",
         "| step | what | wall s | CPU s |",
         "| --- | --- | --- | --- |",
