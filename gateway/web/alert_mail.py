@@ -8,6 +8,8 @@ in the portal. Never a mark, a comment, a date of an incident or another person'
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gateway.alerts.sender import Letter
 from gateway.ops.mail import Message
 from gateway.web import i18n
@@ -33,7 +35,15 @@ SUBJECTS = {
 NEW_IN_PORTAL = N_("There is something new in the parent portal")
 
 
+def _one_line(text: str) -> str:
+    """A name as one line of printable text (it goes into a Subject header too)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:60]
+
+
 def render(letter: Letter) -> Message:
+    letter = replace(
+        letter, items=tuple(replace(i, first_name=_one_line(i.first_name)) for i in letter.items)
+    )
     locale = letter.locale if letter.locale in i18n.LOCALES else i18n.DEFAULT
     gettext = i18n.translations(locale).ugettext
     named = letter.detail == "first_name_and_kind"
