@@ -79,6 +79,16 @@ def forget_migrations(conn: Connection) -> None:
     later = set(SQLModel.metadata.tables) - set(c0001_baseline.metadata.tables)
     for name in sorted(later & set(inspect(conn).get_table_names())):
         conn.execute(text(f'DROP TABLE "{name}"'))
+    # Indexes later revisions added to the baseline's tables (ix_record_change): that version
+    # had none of them either.
+    for table in c0001_baseline.metadata.tables.values():
+        if not inspect(conn).has_table(table.name):
+            continue
+        declared = {i.name for i in table.indexes}
+        for found in inspect(conn).get_indexes(table.name):
+            name = found["name"]
+            if name and name.startswith("ix_") and name not in declared:
+                conn.execute(text(f'DROP INDEX "{name}"'))
     conn.execute(text("DROP TABLE alembic_version"))
 
 
