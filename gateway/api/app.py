@@ -22,18 +22,7 @@ from gateway.api import openapi as contract
 from gateway.api import problems
 from gateway.api.deps import Portico
 from gateway.api.edge import Edge
-from gateway.api.routes import (
-    alerts,
-    auth,
-    health,
-    me,
-    metrics,
-    notices,
-    privacy,
-    records,
-    recovery,
-    students,
-)
+from gateway.api.routes import alerts, auth, health, me, metrics, notices, privacy, records, recovery, students
 from gateway.ops.mail import Mailer, mailer_from
 from gateway.ops.metrics import GuardCounters
 
@@ -168,9 +157,5 @@ def _check_body_routes(config: PorticoConfig, routes: list[Any]) -> None:
     unknown = sorted(set(config.api.limits.route_body_bytes) - paths - set(ROUTE_BODY_BYTES))
     if unknown:
         raise ConfigError(
-            [
-                ConfigProblem(
-                    "config", "api.limits.route_body_bytes", None, f"no such route: {', '.join(unknown)}"
-                )
-            ]
+            [ConfigProblem("config", "api.limits.route_body_bytes", None, f"no such route: {', '.join(unknown)}")]
         )

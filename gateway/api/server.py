@@ -159,9 +159,7 @@ def uvicorn_options(app: FastAPI, api: ApiSettings) -> dict[str, Any]:
     }
 
 
-def uvicorn_config(
-    app: FastAPI, api: ApiSettings, host: str | None = None, port: int | None = None
-) -> uvicorn.Config:
+def uvicorn_config(app: FastAPI, api: ApiSettings, host: str | None = None, port: int | None = None) -> uvicorn.Config:
     return uvicorn.Config(
         app, host=host or api.host, port=port if port is not None else api.port, **uvicorn_options(app, api)
     )

@@ -101,4 +101,5 @@ def render(letter: Letter) -> Message:
             ("Auto-Submitted", "auto-generated"),
         ),
         message_id=letter.message_id or None,
+        kind="alert",
     )

@@ -77,18 +77,24 @@ def forget_migrations(conn: Connection) -> None:
     from cache.migrations.versions import c0001_baseline
 
     later = set(SQLModel.metadata.tables) - set(c0001_baseline.metadata.tables)
-    for name in sorted(later & set(inspect(conn).get_table_names())):
+    found = inspect(conn)
+    present = set(found.get_table_names())
+    for name in sorted(later & present):
         conn.execute(text(f'DROP TABLE "{name}"'))
     # Indexes later revisions added to the baseline's tables (ix_record_change): that version
     # had none of them either.
-    for table in c0001_baseline.metadata.tables.values():
-        if not inspect(conn).has_table(table.name):
-            continue
-        declared = {i.name for i in table.indexes}
-        for found in inspect(conn).get_indexes(table.name):
-            name = found["name"]
-            if name and name.startswith("ix_") and name not in declared:
-                conn.execute(text(f'DROP INDEX "{name}"'))
+    for name, table in sorted(c0001_baseline.metadata.tables.items()):
+        if name in present:
+            declared = {i.name for i in table.indexes}
+            for index in found.get_indexes(name):
+                if index["name"] and index["name"].startswith("ix_") and index["name"] not in declared:
+                    conn.execute(text(f'DROP INDEX "{index["name"]}"'))
+    # Columns later revisions added to the baseline's tables.
+    for name, table in sorted(c0001_baseline.metadata.tables.items()):
+        if name in present:
+            for column in found.get_columns(name):
+                if column["name"] not in table.c:
+                    conn.execute(text(f'ALTER TABLE "{name}" DROP COLUMN "{column["name"]}"'))
     conn.execute(text("DROP TABLE alembic_version"))
 
 

@@ -2,7 +2,7 @@
 run's own versions (its change set, read after each publish).
 
 Revision ID: c0004
-Revises: c0002
+Revises: c0003
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "c0004"
-down_revision = "c0002"
+down_revision = "c0003"
 branch_labels = None
 depends_on = None
 

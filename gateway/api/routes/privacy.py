@@ -58,9 +58,7 @@ async def export_student(
         raise bad_request("format: json or csv", [{"field": "format", "message": "expected json or csv"}])
     found = visible_or_404(view, student_id)
     # An export reads and encodes everything held about the student: limited per account.
-    wait = throttle.export_wait(
-        view.reader.conn, app.config.api.throttles, view.principal.account_id, app.clock()
-    )
+    wait = throttle.export_wait(view.reader.conn, app.config.api.throttles, view.principal.account_id, app.clock())
     view.reader.conn.commit()
     if wait is not None:
         raise too_many_requests(wait, "Too many exports: wait before downloading again.")
@@ -121,7 +119,7 @@ async def request_correction(student_id: str, body: CorrectionIn, view: ViewDep,
         log.warning("correction.no_data_contact", request=cid)
     else:
         try:
-            await run_in_threadpool(app.mailer.send, Message(*mail))
+            await run_in_threadpool(app.mailer.send, Message(*mail, kind="correction"))
         except MailError as exc:
             # Stored either way: `portico corrections notify` re-sends unsent requests.
             log.warning("correction.mail_failed", request=cid, error=str(exc))

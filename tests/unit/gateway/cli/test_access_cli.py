@@ -89,9 +89,7 @@ def test_invite_writes_an_activation_mail_and_disable_ends_sessions(s: World, tm
     assert s.get("/v1/me", h).status_code == 401
 
 
-def test_hold_changes_are_recorded_in_the_audit_chain_and_hidden_from_parents(
-    tmp_path: Path, sqlite_url: str
-) -> None:
+def test_hold_changes_are_recorded_in_the_audit_chain_and_hidden_from_parents(tmp_path: Path, sqlite_url: str) -> None:
     from sqlalchemy import text
 
     from cache.store import open_cache
@@ -104,21 +102,11 @@ def test_hold_changes_are_recorded_in_the_audit_chain_and_hidden_from_parents(
     cache = open_cache(config, secrets)
     try:
         with cache.engine.begin() as conn:
-            holds.place(
-                conn,
-                cache.keyring,
-                source="sis",
-                subject="student",
-                ref="S" * 22,
-                kind="child-protection",
-                reason="pending investigation",
-                by="cli:officer",
-            )
+            holds.place(conn, cache.keyring, source="sis", subject="student", ref="S" * 22, kind="child-protection",
+                        reason="pending investigation", by="cli:officer")
             holds.release(conn, source="sis", subject="student", ref="S" * 22, kind=None, by="cli:officer")
         with cache.engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT category, action, actor_kind FROM audit_event ORDER BY id")
-            ).all()
+            rows = conn.execute(text("SELECT category, action, actor_kind FROM audit_event ORDER BY id")).all()
             assert [tuple(r) for r in rows] == [("hold", "hold", "operator"), ("hold", "release", "operator")]
             assert audit.verify(conn).ok
         assert "hold" in HIDDEN_CATEGORIES
