@@ -22,7 +22,18 @@ from gateway.api import openapi as contract
 from gateway.api import problems
 from gateway.api.deps import Portico
 from gateway.api.edge import Edge
-from gateway.api.routes import alerts, auth, health, me, metrics, notices, privacy, records, recovery, students
+from gateway.api.routes import (
+    alerts,
+    auth,
+    health,
+    me,
+    metrics,
+    notices,
+    privacy,
+    records,
+    recovery,
+    students,
+)
 from gateway.ops.mail import Mailer, mailer_from
 from gateway.ops.metrics import GuardCounters
 
