@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import structlog
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -152,14 +152,30 @@ def chunks(items: list[str], n: int = 500) -> Iterable[list[str]]:
         yield items[i : i + n]
 
 
+def change_set_sql(dialect: str) -> str:
+    """The versions one run wrote, by ``ix_record_change``: named on SQLite, whose planner
+    would otherwise take a wider index (``source`` alone) and read the whole source."""
+    return _CHANGE_SET_SQLITE if dialect == "sqlite" else _CHANGE_SET
+
+
+_CHANGE_SET = (
+    "SELECT kind, ref, student_ref, parent_ref, stamp, day, key_id, payload FROM record "
+    "WHERE source = :s AND valid_from = :r"
+)
+_CHANGE_SET_SQLITE = _CHANGE_SET.replace("FROM record ", "FROM record INDEXED BY ix_record_change ")
+
+
 def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> list[Changed]:
     """The watched records run ``run`` added or changed, with their retired versions' alert kinds."""
     r = RECORDS.c
-    rows = conn.execute(
-        select(r.kind, r.ref, r.student_ref, r.parent_ref, r.stamp, r.day, r.key_id, r.payload).where(
-            r.source == source, r.valid_from == run, r.kind.in_(WATCHED), r.student_ref.is_not(None)
-        )
-    ).all()
+    query = text(change_set_sql(conn.dialect.name)).columns(
+        r.kind, r.ref, r.student_ref, r.parent_ref, r.stamp, r.day, r.key_id, r.payload
+    )
+    rows = [
+        row
+        for row in conn.execute(query, {"s": source, "r": run})
+        if row.kind in WATCHED and row.student_ref is not None
+    ]
     if not rows:
         return []
     refs = sorted({row.ref for row in rows})
