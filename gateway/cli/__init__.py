@@ -11,6 +11,7 @@ from gateway.cli import (  # breach_cmds adds `keys rotate`
     privacy_cmds,
 )
 from gateway.cli.access_cmds import access_group, accounts_group
+from gateway.cli.alerts_cmds import alerts_group
 from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
 from gateway.cli.db_cmds import db_group
@@ -51,3 +52,4 @@ for _cmd in (
     main.add_command(_cmd)
 main.add_command(accounts_group)
 main.add_command(access_group)
+main.add_command(alerts_group)

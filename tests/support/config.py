@@ -82,6 +82,14 @@ def forget_migrations(conn: Connection) -> None:
     present = set(found.get_table_names())
     for name in sorted(later & present):
         conn.execute(text(f'DROP TABLE "{name}"'))
+    # Indexes later revisions added to the baseline's tables (ix_record_change): that version
+    # had none of them either.
+    for name, table in sorted(c0001_baseline.metadata.tables.items()):
+        if name in present:
+            declared = {i.name for i in table.indexes}
+            for index in found.get_indexes(name):
+                if index["name"] and index["name"].startswith("ix_") and index["name"] not in declared:
+                    conn.execute(text(f'DROP INDEX "{index["name"]}"'))
     # Columns later revisions added to the baseline's tables.
     for name, table in sorted(c0001_baseline.metadata.tables.items()):
         if name in present:
