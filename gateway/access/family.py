@@ -26,7 +26,7 @@ from cache.tables.core import core_table
 from cache.tables.family import CalendarFeed, FamilyToken
 from cache.types import fetch
 from gateway.access.security import token_hash
-from gateway.access.sessions import ACCOUNTS
+from gateway.access.sessions import ACCOUNT_COLUMNS_SQL, account_from_row
 
 FEEDS = core_table(CalendarFeed)
 TOKENS = core_table(FamilyToken)
@@ -35,7 +35,20 @@ TOKEN_PREFIX = "pft_"  # noqa: S105 - the prefix every family token starts with,
 KINDS = ("attendance", "timetable", "grades", "assignments", "behaviour", "notices", "reports")
 # At most this many feeds and tokens per account: a bound on rows, not a policy.
 MAX_PER_ACCOUNT = 50
-_STATE = "SELECT published_run, as_of, synced_at FROM source_state WHERE source = :s"
+# Each lookup brings the account and its source's published state, as a session's does.
+_JOINED = (
+    "JOIN account a ON a.id = x.account_id LEFT JOIN source_state ss ON ss.source = a.source "
+    "WHERE x.{column} = :h"
+)
+_FEED = (
+    "SELECT x.id, x.student_ref, x.last_used_at >= :touch_since, ss.published_run, ss.as_of, ss.synced_at, "  # noqa: S608
+    f"{ACCOUNT_COLUMNS_SQL} FROM calendar_feed x " + _JOINED.format(column="secret_hash")
+)
+_TOKEN = (
+    "SELECT x.id, x.students, x.kinds, x.expires_at > :now, x.last_used_at >= :touch_since, "  # noqa: S608
+    f"ss.published_run, ss.as_of, ss.synced_at, {ACCOUNT_COLUMNS_SQL} FROM family_token x "
+    + _JOINED.format(column="token_hash")
+)
 # last_used_at is written at most this often.
 TOUCH_EVERY = dt.timedelta(seconds=60)
 
@@ -94,19 +107,16 @@ def resolve_feed(conn: Connection, secret: str, now: dt.datetime) -> FeedUse | N
     not active). Whether the student is still visible is the caller's live check."""
     if not 20 <= len(secret) <= 100:
         return None
-    row = conn.execute(
-        select(FEEDS.c.id, FEEDS.c.student_ref, FEEDS.c.last_used_at, *_with_account())
-        .select_from(_joined(FEEDS))
-        .where(FEEDS.c.secret_hash == token_hash(secret))
-    ).first()
-    if row is None:
+    rows = fetch(conn, _FEED, {"h": token_hash(secret), "touch_since": now - TOUCH_EVERY})
+    if not rows:
         return None
-    account = _account(row._mapping)
+    feed_id, student_ref, touched, *state = rows[0][:6]
+    account = account_from_row(conn, rows[0][6:])
     if account.status != "active":
         return None
-    if row.last_used_at is None or row.last_used_at < now - TOUCH_EVERY:
-        conn.execute(update(FEEDS).where(FEEDS.c.id == row.id).values(last_used_at=now))
-    return FeedUse(row.id, row.student_ref, account, _state(conn, account.source))
+    if not touched:
+        conn.execute(update(FEEDS).where(FEEDS.c.id == feed_id).values(last_used_at=now))
+    return FeedUse(feed_id, student_ref, account, (state[0], state[1], state[2]))
 
 
 # --- family tokens ----------------------------------------------------------------------
@@ -173,50 +183,28 @@ def resolve_token(conn: Connection, token: str, now: dt.datetime) -> TokenUse | 
     account not active): the caller answers 401, as for a dead session."""
     if not is_family_token(token) or len(token) > 100:
         return None
-    row = conn.execute(
-        select(
-            TOKENS.c.id, TOKENS.c.students, TOKENS.c.kinds, TOKENS.c.expires_at, TOKENS.c.last_used_at,
-            *_with_account(),
-        )
-        .select_from(_joined(TOKENS))
-        .where(TOKENS.c.token_hash == token_hash(token))
-    ).first()  # fmt: skip
-    if row is None or row.expires_at <= now:
+    # One query on the driver's cursor, as a session's check (gateway.access.sessions).
+    rows = fetch(conn, _TOKEN, {"h": token_hash(token), "now": now, "touch_since": now - TOUCH_EVERY})
+    if not rows:
         return None
-    account = _account(row._mapping)
+    token_id, students, kinds, live, touched, *state = rows[0][:8]
+    if not live:
+        return None
+    account = account_from_row(conn, rows[0][8:])
     if account.status != "active":
         return None
-    if row.last_used_at is None or row.last_used_at < now - TOUCH_EVERY:
-        conn.execute(update(TOKENS).where(TOKENS.c.id == row.id).values(last_used_at=now))
+    if not touched:
+        conn.execute(update(TOKENS).where(TOKENS.c.id == token_id).values(last_used_at=now))
     return TokenUse(
-        row.id,
-        frozenset(_listed(row.students)),
-        frozenset(_listed(row.kinds)),
+        token_id,
+        frozenset(_listed(students)),
+        frozenset(_listed(kinds)),
         account,
-        _state(conn, account.source),
+        (state[0], state[1], state[2]),
     )
 
 
 # --- shared ------------------------------------------------------------------------------
-
-
-def _with_account() -> list[Any]:
-    return [c.label("a_" + c.name) for c in ACCOUNTS.c]
-
-
-def _joined(table: Any) -> Any:
-    return table.join(ACCOUNTS, ACCOUNTS.c.id == table.c.account_id)
-
-
-def _state(conn: Connection, source: str) -> tuple[Any, Any, Any]:
-    """The source's published run, as_of and synced_at as the driver returns them, the way
-    ``sessions.resolve_with_state`` gives them (None each when nothing is published)."""
-    rows = fetch(conn, _STATE, {"s": source})
-    return (rows[0][0], rows[0][1], rows[0][2]) if rows else (None, None, None)
-
-
-def _account(mapping: Any) -> Account:
-    return Account(**{c.name: mapping["a_" + c.name] for c in ACCOUNTS.c})
 
 
 def _listed(value: Any) -> list[str]:

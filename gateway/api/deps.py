@@ -342,7 +342,7 @@ async def view_for(request: Request, conn: Connection, token: str, *, family_ok:
         if request.method not in ("GET", "HEAD"):
             conn.commit()
             raise family_token_refused()
-        wait = throttle.spend(
+        wait = throttle.spend_each_request(
             conn, "pft:" + used.token_id, app.config.api.throttles.requests_per_family_token, app.clock()
         )
         conn.commit()
