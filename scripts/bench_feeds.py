@@ -42,7 +42,7 @@ from gateway.access import sessions  # noqa: E402
 from gateway.api import ical  # noqa: E402
 from gateway.api.app import create_app  # noqa: E402
 from gateway.api.deps import principal_of  # noqa: E402
-from gateway.api.routes.family import _year_start  # noqa: E402
+from gateway.api.routes.family import school_year_start  # noqa: E402
 from scripts.bench_api import build  # noqa: E402
 
 
@@ -100,7 +100,7 @@ def main() -> None:
                         assert s is not None
                         vis = StudentVisibility(config.visibility, portico.clock(), reader, s, portico.tz)
                         body = ical.build(
-                            reader, config, s, tz=vis.tz, window=win, year_start=_year_start(reader, portico, s),
+                            reader, config, s, tz=vis.tz, window=win, year_start=school_year_start(reader, portico, s),
                             assignments_window=vis.of("assignment"),
                             notices_window=window(rule_for(config.visibility, "notice"), portico.clock(), portico.tz),
                             today=today, stamp=portico.clock(),

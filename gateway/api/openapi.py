@@ -70,7 +70,10 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
         "bearer": {
             "type": "http",
             "scheme": "bearer",
-            "description": "The access_token from POST /v1/auth/login: opaque, ended by logout and timeouts.",
+            "description": (
+                "The access_token from POST /v1/auth/login: opaque, ended by logout and timeouts. "
+                "Or a family token (`pft_...`, POST /v1/account/tokens): read-only, data routes only."
+            ),
         }
     }
     for path, item in doc.get("paths", {}).items():

@@ -181,7 +181,17 @@ async def revoke_feed(feed_id: str, account: CurrentAccount, conn: Conn) -> Resp
 @router.post("/tokens", status_code=201)
 async def create_token(body: TokenIn, account: CurrentAccount, conn: Conn, app: App) -> Response:
     """A family token: read-only, for the chosen students and kinds, until it expires (at
-    most `access.family_token_max_lifetime`). The `token` is shown this once."""
+    most `access.family_token_max_lifetime`). The `token` is shown this once.
+
+    A parent's own tool sends it as a bearer token to the data routes it was given; every
+    other route answers 403 (`family-token-read-only`), a child or kind not given the
+    uniform 404. For example, a home-automation sensor reading attendance:
+
+        curl -s "https://portal.example.org/v1/students/<id>/attendance/summary" \\
+          -H "Authorization: Bearer pft_..."
+
+    Home Assistant's REST sensor: `resource` the URL above, `headers: {Authorization:
+    "Bearer pft_..."}`, `value_template: "{{ value_json.data.attendance_percent }}"`."""
     return _created(
         await new_token(conn, app, account, body.students, list(body.kinds), body.expires_in_days)
     )
@@ -237,7 +247,7 @@ async def calendar_feed(secret: str, request: Request, conn: Conn, app: App) -> 
             s,
             tz=vis.tz,
             window=ical.feed_window(app.config, view.today),
-            year_start=_year_start(view.reader, app, s),
+            year_start=school_year_start(view.reader, app, s),
             assignments_window=vis.of("assignment"),
             # Notices reach whole schools and the district: the window is the district's.
             notices_window=window(rule_for(app.config.visibility, "notice"), view.now, app.tz),
@@ -254,7 +264,7 @@ async def calendar_feed(secret: str, request: Request, conn: Conn, app: App) -> 
     )
 
 
-def _year_start(reader: Reader, app: Portico, s: StudentHandle) -> dt.date | None:
+def school_year_start(reader: Reader, app: Portico, s: StudentHandle) -> dt.date | None:
     ref = app.cache.keyring.index.ref(s.source, "school", s.data["school_id"])
     school = queries.shared_many(reader, s.source, "school", [ref], s.published_run)
     return next(
