@@ -1,7 +1,7 @@
 """Calendar feeds and family tokens (only the hashes of their secrets).
 
 Revision ID: c0005
-Revises: c0002
+Revises: c0003
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "c0005"
-down_revision = "c0002"
+down_revision = "c0003"
 branch_labels = None
 depends_on = None
 
