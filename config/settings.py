@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.cron import cron_problem
 from config.secrets import SecretRef
 
 
@@ -87,12 +88,26 @@ class Schedule(Strict):
 
     _tz = field_validator("timezone")(lambda v: v if v is None else _check_tz(v))
 
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        # Parsed by the same code and APScheduler trigger the scheduler uses (config/cron.py).
+        problem = None if value is None else cron_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _positive(cls, value: dt.timedelta | None) -> dt.timedelta | None:
+        if value is not None and value <= dt.timedelta(0):
+            raise ValueError("an interval is longer than zero (e.g. PT15M)")
+        return value
+
     @model_validator(mode="after")
     def _one_trigger(self) -> Schedule:
         if (self.interval is None) == (self.cron is None):
             raise ValueError("a schedule has exactly one of 'interval' or 'cron'")
-        if self.cron is not None and len(self.cron.split()) != 5:
-            raise ValueError("cron takes five fields: minute hour day month day-of-week")
         return self
 
 
@@ -249,7 +264,9 @@ def _check_network(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise ValueError(f"{value!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        raise ValueError(
+            f"{value!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+        ) from None
     return value
 
 

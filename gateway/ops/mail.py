@@ -93,6 +93,23 @@ class SmtpMailer:
         )
         self.timeout = timeout
 
+    def check(self) -> None:
+        """Connect, greet (EHLO), STARTTLS and log in as configured, then quit: no mail is sent.
+        Raises MailError naming the server and what failed."""
+        s = self.s
+        try:
+            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout) as smtp:
+                code, _ = smtp.ehlo()
+                if code != 250:
+                    raise MailError(f"smtp {s.smtp_host}:{s.smtp_port}: EHLO answered {code}")
+                if s.smtp_starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                if s.smtp_username and self.password is not None:
+                    smtp.login(s.smtp_username, self.password)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(f"smtp {s.smtp_host}:{s.smtp_port}: {type(exc).__name__}") from None
+
     def send(self, message: Message) -> None:
         s = self.s
         try:

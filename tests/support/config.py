@@ -18,10 +18,11 @@ from config.settings import PorticoConfig
 
 
 def key_file(tmp_path: Path) -> Path:
-    """``tmp_path/kek.key``, made once."""
+    """``tmp_path/kek.key``, made once, readable by its owner only."""
     path = tmp_path / "kek.key"
     if not path.exists():
         path.write_text(new_kek_line("kek-test") + "\n")
+        path.chmod(0o600)  # as `portico keys generate` makes it: config validate refuses other modes
     return path
 
 
