@@ -193,6 +193,12 @@ class AccessSettings(Strict):
     adult_age: int = Field(default=18, ge=14, le=21)
     adult_parent_access: Literal["june-30", "continues"] = "june-30"
     students_may_sign_in: bool = True
+    # The longest a family token (read-only, for a parent's own tools) may live; a parent
+    # chooses any expiry up to it (docs/feeds-and-tokens.md).
+    family_token_max_lifetime: dt.timedelta = dt.timedelta(days=365)
+    # How far a calendar feed reaches back and ahead of today.
+    calendar_days_back: int = Field(default=14, ge=0, le=366)
+    calendar_days_ahead: int = Field(default=120, ge=1, le=366)
     # When password-expiry reminders go out each day, in the district's time zone.
     reminder_time: dt.time = dt.time(7, 30)
     aup: AupSettings = AupSettings(
@@ -249,6 +255,11 @@ class Throttles(Strict):
     reset_per_address: Rate = Rate(count=20, per=dt.timedelta(hours=1))
     corrections_per_account: Rate = Rate(count=10, per=dt.timedelta(days=1))
     exports_per_account: Rate = Rate(count=20, per=dt.timedelta(hours=1))
+    # Calendar feeds and family tokens: fetches of one feed, requests with one token, and
+    # feeds and tokens an account may create (docs/feeds-and-tokens.md).
+    feed_fetches_per_feed: Rate = Rate(count=60, per=dt.timedelta(hours=1))
+    requests_per_family_token: Rate = Rate(count=600, per=dt.timedelta(hours=1))
+    feeds_and_tokens_created_per_account: Rate = Rate(count=20, per=dt.timedelta(days=1))
 
 
 def _check_network(value: str) -> str:

@@ -96,6 +96,8 @@ class Principal:
     role: str  # guardian | student
     source: str
     subject_ref: str
+    # A family token's students: only these, and only while the check above still passes.
+    only: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,10 @@ class Reader:
         if only is not None:
             sql += " AND st.ref = :only"
             params["only"] = only
+        if principal.only is not None:
+            names = [f"o{i}" for i in range(len(principal.only))]
+            params.update(zip(names, sorted(principal.only), strict=True))
+            sql += f" AND st.ref IN ({', '.join(':' + n for n in names) or 'NULL'})"
         rows = self._exec(sql + " ORDER BY st.ref", params)
         feeds = self._feeds(principal.source) if rows else ()
         return [self._handle(principal, published, row, feeds) for row in rows]

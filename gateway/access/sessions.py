@@ -141,6 +141,15 @@ def _account(conn: Connection, raw: tuple[Any, ...]) -> Account:
     return account
 
 
+# For the other per-request lookups that join the account (``gateway.access.family``).
+ACCOUNT_COLUMNS_SQL = _COLS
+
+
+def account_from_row(conn: Connection, raw: tuple[Any, ...]) -> Account:
+    """The account for the values of :data:`ACCOUNT_COLUMNS_SQL` as the driver returns them."""
+    return _account(conn, raw)
+
+
 def end(conn: Connection, token: str) -> None:
     conn.execute(delete(SESSIONS).where(SESSIONS.c.token_hash == token_hash(token)))
 

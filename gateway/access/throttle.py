@@ -17,12 +17,13 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 
-from sqlalchemy import Connection, case, delete, insert, literal, select, update
+from sqlalchemy import Connection, Integer, bindparam, case, delete, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from cache.tables.accounts import LoginThrottle, RateCounter
 from cache.tables.core import core_table
+from cache.types import UtcDateTime
 from config.settings import Rate, Throttles
 
 THROTTLE = core_table(LoginThrottle)
@@ -95,6 +96,29 @@ def spend(conn: Connection, key: str, rate: Rate, now: dt.datetime) -> int | Non
         },
     ).returning(COUNTERS.c.count, COUNTERS.c.window_end)
     count, window_end = conn.execute(upsert).one()
+    if int(count) <= rate.count:
+        return None
+    wait: dt.timedelta = window_end - now
+    return max(1, math.ceil(wait.total_seconds()))
+
+
+# :func:`spend` as one textual statement, for a count made on every request (a family
+# token's): the same upsert, compiled once instead of built and compiled each time.
+_SPEND = (
+    text(
+        "INSERT INTO rate_counter (key, window_end, count) VALUES (:k, :end, 1) ON CONFLICT (key) DO UPDATE SET "
+        "count = CASE WHEN rate_counter.window_end <= :now THEN 1 ELSE rate_counter.count + 1 END, "
+        "window_end = CASE WHEN rate_counter.window_end <= :now THEN :end ELSE rate_counter.window_end END "
+        "RETURNING count, window_end"
+    )
+    .bindparams(bindparam("end", type_=UtcDateTime()), bindparam("now", type_=UtcDateTime()))
+    .columns(count=Integer(), window_end=UtcDateTime())
+)
+
+
+def spend_each_request(conn: Connection, key: str, rate: Rate, now: dt.datetime) -> int | None:
+    """:func:`spend`, for a count made on every request: the same rule and table."""
+    count, window_end = conn.execute(_SPEND, {"k": key, "end": now + rate.per, "now": now}).one()
     if int(count) <= rate.count:
         return None
     wait: dt.timedelta = window_end - now

@@ -25,6 +25,7 @@ from gateway.api.edge import Edge
 from gateway.api.routes import (
     alerts,
     auth,
+    family,
     health,
     me,
     metrics,
@@ -136,8 +137,9 @@ def create_app(
     # Routes are tried in order: the dashboard's four first (no two data routes overlap).
     served.sort(key=lambda r: DASHBOARD.index(r.name) if r.name in DASHBOARD else len(DASHBOARD))
     app.router.routes[:0] = served
-    for module in (me, alerts, auth, recovery, privacy, health, metrics):
+    for module in (me, alerts, auth, recovery, privacy, family, health, metrics):
         app.include_router(module.router)
+    app.include_router(family.feed_router)
     if config.api.docs:
         api_docs.install(app)
     documented = [route for router in data for route in router.doc_routes()]

@@ -26,7 +26,7 @@ from cache.tables.records import SourceState
 from cache.types import typed, utcnow
 from config.errors import SnapshotUnavailableError
 from config.settings import MailSettings, PorticoConfig
-from gateway.access import passwords, sessions
+from gateway.access import family, passwords, sessions, throttle
 from gateway.api.auditbatch import AuditBatcher
 from gateway.api.offload import Workers
 from gateway.api.params import is_ref
@@ -116,8 +116,21 @@ def bearer(request: Request) -> str:
     return token.strip()
 
 
+def family_token_refused() -> Problem:
+    """Account and write routes with a family token: it is read-only, for data routes only."""
+    return Problem(
+        403,
+        "family-token-read-only",
+        "Not allowed with a family token",
+        "A family token reads data only: sign in to manage the account.",
+    )
+
+
 async def current_account(request: Request, conn: Conn, app: App) -> Account:
-    account = sessions.resolve(conn, bearer(request), app.config.access)
+    token = bearer(request)
+    if family.is_family_token(token):
+        raise family_token_refused()
+    account = sessions.resolve(conn, token, app.config.access)
     if account is None:
         raise unauthorized()
     return account
@@ -126,8 +139,26 @@ async def current_account(request: Request, conn: Conn, app: App) -> Account:
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
-def principal_of(account: Account) -> Principal:
-    return Principal(account.id, account.role, account.source, account.subject_ref)
+def principal_of(account: Account, only: frozenset[str] | None = None) -> Principal:
+    return Principal(account.id, account.role, account.source, account.subject_ref, only)
+
+
+# What a family token's kinds let it read, by the audit categories the routes check
+# (``gateway.api.routes.students.checked``); the student list and profiles come with any.
+CATEGORIES_OF_KIND = {
+    "attendance": ("attendance",),
+    "timetable": ("timetable",),
+    "grades": ("grades",),
+    "assignments": ("assignments",),
+    "behaviour": ("behaviour",),
+    "notices": ("notices",),
+    "reports": ("reports",),
+}
+ALWAYS = ("directory", "profile")
+
+
+def categories_of(kinds: frozenset[str]) -> frozenset[str]:
+    return frozenset([*ALWAYS, *(c for k in kinds for c in CATEGORIES_OF_KIND.get(k, ()))])
 
 
 async def data_principal(account: CurrentAccount, app: App) -> Principal:
@@ -194,6 +225,13 @@ class View:
     # Audit commits the loop serving the request awaits before answering, when the
     # request runs on a worker thread (UNSETTLED in the request's scope).
     unsettled: list[asyncio.Future[None]] = field(default_factory=list)
+    # A family token's reach: the audit categories it may read (None: a session's, all).
+    # Its students are in ``principal.only``, inside the relationship query.
+    categories: frozenset[str] | None = None
+
+    def allows(self, category: str | None) -> bool:
+        """Whether this caller may read ``category`` at all (deny by default for a token)."""
+        return self.categories is None or (category is not None and category in self.categories)
 
     @property
     def app(self) -> Portico:
@@ -320,11 +358,13 @@ def _published_state(
 
 
 async def view(request: Request, conn: Conn) -> View:
-    return await view_for(request, conn, bearer(request))
+    return await view_for(request, conn, bearer(request), family_ok=True)
 
 
-async def view_for(request: Request, conn: Connection, token: str) -> View:
-    """The view of the session ``token`` (a bearer token, or the web portal's cookie)."""
+async def view_for(request: Request, conn: Connection, token: str, *, family_ok: bool = False) -> View:
+    """The view of the session ``token`` (a bearer token, or the web portal's cookie), or,
+    with ``family_ok`` (a bearer token), of a family token: read-only, its students inside
+    the relationship query and its kinds checked by every route."""
     # The session, the account and the source's published state come from one query
     # (sessions.resolve_with_state); the principal checks are called, not declared as
     # sub-dependencies: each declared dependency costs FastAPI work on every request.
@@ -333,27 +373,70 @@ async def view_for(request: Request, conn: Connection, token: str) -> View:
     app = portico_of(request)
     now = app.clock()
     today = now.astimezone(app.tz).date()
-    asked = request.path_params.get("student_id")
-    if not (isinstance(asked, str) and is_ref(asked)):
-        asked = None
-    found = sessions.resolve_with_state(conn, token, app.config.access, asked, today)
-    if found is None:
-        raise unauthorized()
-    principal = await data_principal(found.account, app)
-    run, as_of, synced_at = found.state
+    reader = Reader(conn, app.cache.keyring, app.attached)
+    categories = None
+    prefetched = None
+    if family_ok and family.is_family_token(token):
+        used = family.resolve_token(conn, token, now)
+        if used is None:
+            conn.commit()
+            raise unauthorized()
+        if request.method not in ("GET", "HEAD"):
+            conn.commit()
+            raise family_token_refused()
+        wait = throttle.spend_each_request(
+            conn, "pft:" + used.token_id, app.config.api.throttles.requests_per_family_token, now
+        )
+        conn.commit()
+        if wait is not None:
+            raise Problem(
+                429,
+                "too-many-requests",
+                "Too many requests",
+                "This family token made too many requests: wait before trying again.",
+                headers={"Retry-After": str(wait)},
+            )
+        await data_principal(used.account, app)  # the same gates as a session's
+        principal = principal_of(used.account, used.students)
+        categories = categories_of(used.kinds)
+        found_state = used.state
+    else:
+        asked = request.path_params.get("student_id")
+        if not (isinstance(asked, str) and is_ref(asked)):
+            asked = None
+        found = sessions.resolve_with_state(conn, token, app.config.access, asked, today)
+        if found is None:
+            raise unauthorized()
+        principal = await data_principal(found.account, app)
+        found_state = found.state
+        if asked is not None and found_state[0] is not None:
+            row = found.student
+            prefetched = (asked, None if row is None else reader.found_student(principal, found_state[0], row))
+    return make_view(request, conn, app, principal, found_state, categories, prefetched, reader)
+
+
+def make_view(
+    request: Request,
+    conn: Connection,
+    app: Portico,
+    principal: Principal,
+    state: tuple[Any, Any, Any],
+    categories: frozenset[str] | None = None,
+    prefetched: tuple[str, StudentHandle | None] | None = None,
+    reader: Reader | None = None,
+) -> View:
+    """The view of an authenticated principal over its source's published state (as
+    ``sessions.resolve_with_state`` returns it): also a calendar feed's."""
+    run, as_of, synced_at = state
     if run is None:
         raise SnapshotUnavailableError("nothing published yet")
-    state = _published_state(conn.dialect, principal.source, run, as_of, synced_at)
-    reader = Reader(conn, app.cache.keyring, app.attached)
-    prefetched = None
-    if asked is not None:
-        row = found.student
-        prefetched = (asked, None if row is None else reader.found_student(principal, run, row))
+    published = _published_state(conn.dialect, principal.source, run, as_of, synced_at)
+    now = app.clock()
     return View(
-        reader,
+        reader or Reader(conn, app.cache.keyring, app.attached),
         principal,
-        state,
-        today,
+        published,
+        now.astimezone(app.tz).date(),
         now,
         request_id(request),
         address_index(request, app),
@@ -361,6 +444,7 @@ async def view_for(request: Request, conn: Connection, token: str) -> View:
         portico=app,
         prefetched=prefetched,
         unsettled=request.scope.setdefault(UNSETTLED, []),
+        categories=categories,
     )
 
 
@@ -370,7 +454,10 @@ async def open_view(request: Request, token: str | None = None) -> View:
     shelf = portico_of(request).cache.connections
     conn = shelf.take()
     try:
-        opened = await view_for(request, conn, bearer(request) if token is None else token)
+        if token is None:
+            opened = await view_for(request, conn, bearer(request), family_ok=True)
+        else:  # the portal's cookie: a session only, never a family token
+            opened = await view_for(request, conn, token)
         opened.shelf = shelf
         return opened
     except BaseException:

@@ -21,14 +21,18 @@ from gateway.api.schemas import BODIES, Problem
 PUBLIC = {
     ("post", "/v1/auth/login"), ("post", "/v1/auth/activate"), ("post", "/v1/auth/password-reset"),
     ("post", "/v1/auth/password-reset/confirm"), ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
+    ("get", "/v1/calendar/{secret}.ics"),  # the URL's secret is the credential
 }  # fmt: skip
 REF = "#/components/schemas/{model}"
 ERRORS = {
     "400": "The request is not valid: each bad field is named in `errors`.",
     "401": "Sign in first: no bearer token, or one that has ended.",
-    "403": "Not allowed yet: the acceptable-use policy, an expired password or two-step sign-in (see `type`).",
+    "403": (
+        "Not allowed yet: the acceptable-use policy, an expired password or two-step sign-in; or a family "
+        "token on an account or write route (see `type`)."
+    ),
     "404": "No such resource, or not yours: the same answer for both.",
-    "409": "Already done.",
+    "409": "Already done, or too many already (revoke one first).",
     "413": "The request body is larger than this operation accepts (`api.limits`).",
     "414": "The URL is too long (`api.limits.url_bytes`).",
     "429": "Too many attempts or requests: wait `Retry-After` seconds.",
@@ -41,7 +45,8 @@ EDGE = ["413", "414", "431"]
 THROTTLED = {
     ("post", "/v1/auth/login"), ("post", "/v1/auth/password"), ("post", "/v1/auth/password-reset"),
     ("post", "/v1/me/totp/confirm"), ("post", "/v1/students/{student_id}/corrections"),
-    ("get", "/v1/students/{student_id}/export"),
+    ("get", "/v1/students/{student_id}/export"), ("post", "/v1/account/feeds"), ("post", "/v1/account/tokens"),
+    ("get", "/v1/calendar/{secret}.ics"),
 }  # fmt: skip
 
 
@@ -65,7 +70,10 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
         "bearer": {
             "type": "http",
             "scheme": "bearer",
-            "description": "The access_token from POST /v1/auth/login: opaque, ended by logout and timeouts.",
+            "description": (
+                "The access_token from POST /v1/auth/login: opaque, ended by logout and timeouts. "
+                "Or a family token (`pft_...`, POST /v1/account/tokens): read-only, data routes only."
+            ),
         }
     }
     for path, item in doc.get("paths", {}).items():
@@ -87,17 +95,33 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                         "description": "?format=csv: one CSV file per kind",
                     }
                 }
+            if path == "/v1/calendar/{secret}.ics":
+                responses["200"] = {
+                    "description": "The student's calendar (RFC 5545)",
+                    "content": {"text/calendar": {"schema": {"type": "string"}}},
+                }
+                codes_extra = ["404", "503"]
+            else:
+                codes_extra = []
             if path == "/metrics":
                 responses["200"] = {
                     "description": "Prometheus text",
                     "content": {"text/plain": {"schema": {"type": "string"}}},
                 }
-            codes = ["400", *EDGE]
+            codes = ["400", *EDGE, *codes_extra]
             if (method, path) not in PUBLIC:
                 op["security"] = [{"bearer": []}]
                 codes += ["401"]
-                if path.startswith("/v1/students") or path in ("/v1/notices", "/v1/account/alerts"):
-                    codes += ["403", "503"]
+                if path.startswith("/v1/students") or path == "/v1/notices":
+                    codes += ["403", "503", "429"]  # 429: a family token past its limit
+                if path == "/v1/notices":
+                    codes.append("404")  # a family token not given notices
+                if path.startswith("/v1/account/"):
+                    codes += ["403", "404"]  # a family token; a student or an item not yours
+                    if method == "post":
+                        codes.append("409")
+                if path == "/v1/account/alerts":
+                    codes.append("503")  # choices are per child: nothing published yet
             if "{student_id}" in path or "{report_id}" in path:
                 codes.append("404")
             if (method, path) == ("post", "/v1/auth/login"):

@@ -227,6 +227,42 @@ class TotpSecret(BaseModel):
     uri: str
 
 
+class CalendarFeed(BaseModel):
+    id: str
+    student_id: str = Field(description="The student the feed shows.")
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+
+
+class CalendarFeedCreated(BaseModel):
+    id: str
+    student_id: str
+    url: str = Field(
+        description="The feed's address, with its secret: shown this once, stored only as a hash."
+    )
+
+
+FamilyKind = Literal["attendance", "timetable", "grades", "assignments", "behaviour", "notices", "reports"]
+
+
+class FamilyToken(BaseModel):
+    id: str
+    students: list[str]
+    kinds: list[FamilyKind]
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    expired: bool
+    last_used_at: dt.datetime | None
+
+
+class FamilyTokenCreated(BaseModel):
+    id: str
+    token: str = Field(description="`pft_` and 256 bits: shown this once, stored only as a hash.")
+    students: list[str]
+    kinds: list[FamilyKind]
+    expires_at: dt.datetime
+
+
 class Health(BaseModel):
     status: str
     detail: str | None = None
@@ -365,4 +401,8 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/v1/me/totp"): Data[TotpSecret],
     ("get", "/healthz"): Health,
     ("get", "/readyz"): Health,
+    ("get", "/v1/account/feeds"): Data[list[CalendarFeed]],
+    ("post", "/v1/account/feeds"): Data[CalendarFeedCreated],
+    ("get", "/v1/account/tokens"): Data[list[FamilyToken]],
+    ("post", "/v1/account/tokens"): Data[FamilyTokenCreated],
 }

@@ -16,6 +16,7 @@ from gateway.cli.common import CONFIG_OPTION
 from gateway.cli.config_cmds import config_group, keys_group
 from gateway.cli.db_cmds import db_group
 from gateway.cli.demo_cmds import demo_cmd
+from gateway.cli.family_cmds import links_cmd
 from gateway.cli.powerschool_cmds import powerschool_group
 from gateway.cli.serve_cmds import COMMANDS as SERVE_COMMANDS
 from gateway.cli.simulate_cmds import simulate_group
@@ -50,6 +51,7 @@ for _cmd in (
     breach_cmds.breach_group,
 ):
     main.add_command(_cmd)
+accounts_group.add_command(links_cmd)
 main.add_command(accounts_group)
 main.add_command(access_group)
 main.add_command(alerts_group)

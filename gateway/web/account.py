@@ -13,7 +13,7 @@ from starlette.responses import Response
 from gateway.access import accounts, credentials, passwords, sessions, throttle
 from gateway.access.security import verify_password
 from gateway.api.problems import Problem
-from gateway.web import browser, i18n
+from gateway.web import browser, family, i18n
 from gateway.web.forms import Errors
 from gateway.web.passwords import rules, unmet_messages
 from gateway.web.render import N_, Ctx, next_path, route
@@ -40,6 +40,8 @@ async def account_page(ctx: Ctx) -> Response:
         done=ctx._(DONE[done]) if done in DONE else None,
         security_notice=district_text(ctx, "security_notice"),
         password_notice=district_text(ctx, "password_notice"),
+        family_errors=Errors(),
+        **family.section(ctx, account),  # calendar feeds and family tokens
     )
 
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.web import account, alerts, auth, child, home, privacy, recovery  # noqa: F401 - each registers its pages
+from gateway.web import account, alerts, auth, child, family, home, privacy, recovery  # noqa: F401 - each registers its pages
 from gateway.web.render import ROUTES
 
 STATIC = Path(__file__).parent / "static"

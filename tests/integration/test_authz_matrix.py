@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from connectors import records as r
+from gateway.access import family
 from tests.support.world import STUDENT_ROUTES, World, build_world
 
 NOWHERE = "AAAAAAAAAAAAAAAAAAAAAA"
@@ -111,8 +112,10 @@ class Matrix:
         self.requests += 1
         return self.s.get(path, h)
 
-    def run(self, who: str, account_id: str, expected: set[str], day: dt.date) -> None:
-        h = self.s.headers(account_id)
+    def run(
+        self, who: str, account_id: str, expected: set[str], day: dt.date, h: dict[str, str] | None = None
+    ) -> None:
+        h = h or self.s.headers(account_id)
         absent = self.get(f"/v1/students/{NOWHERE}", h)
         assert absent.status_code == 404
         signature = (
@@ -172,20 +175,28 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     s.close()
 
 
-def test_no_principal_sees_a_student_the_policy_does_not_allow_and_every_refusal_is_the_same_404(
-    served: World,
-) -> None:
+@pytest.fixture(scope="module")
+def oracle(served: World) -> Oracle:
+    """The oracle, with the awkward principals in place: a held contact, and a guardian
+    whose child is under a child-protection hold."""
     s, c = served, served.district.cases
-    oracle = Oracle(s)
-    day = s.clock().date()
-    # The awkward principals: a held contact, and a guardian whose child is under a
-    # child-protection hold; contacts the SIS does not entitle get accounts by hand.
+    found = Oracle(s)
     held_contact = c.split_household[2]
-    protected_child = next(ln.student_id for ln in oracle.links if ln.contact_id == c.two_child_contact)
+    protected_child = next(ln.student_id for ln in found.links if ln.contact_id == c.two_child_contact)
     s.hold("contact", held_contact, "court-order", "order 12")
     s.hold("student", protected_child, "child-protection", "referral")
-    oracle.held_contacts.add(held_contact)
-    oracle.held_students.add(protected_child)
+    found.held_contacts.add(held_contact)
+    found.held_students.add(protected_child)
+    return found
+
+
+def test_no_principal_sees_a_student_the_policy_does_not_allow_and_every_refusal_is_the_same_404(
+    served: World, oracle: Oracle
+) -> None:
+    s, c = served, served.district.cases
+    day = s.clock().date()
+    # Contacts the SIS does not entitle get accounts by hand.
+    held_contact = c.split_household[2]
     by_hand = [c.no_responsibility_contact, c.no_portal_contact, c.court_order_link[1], held_contact]
     matrix = Matrix(s, oracle)
     contacts = sorted({ln.contact_id for ln in oracle.links})
@@ -221,3 +232,29 @@ def test_no_principal_sees_a_student_the_policy_does_not_allow_and_every_refusal
     )
     assert principals >= 20 and matrix.requests > principals * len(oracle.students) * len(STUDENT_ROUTES)
     assert matrix.leaks == []
+
+
+def test_a_family_token_naming_every_student_and_kind_sees_only_what_its_account_may(
+    served: World, oracle: Oracle
+) -> None:
+    """A token whose row names every student of the district (written straight into the
+    table: no form would make it) answers exactly as its account's session: its students
+    are only ever a filter inside the same relationship query, never a grant."""
+    s, c = served, served.district.cases
+    day = s.clock().date()
+    everyone = sorted(s.ref("student", sid) for sid in oracle.students)
+    matrix = Matrix(s, oracle)
+    principals = 0
+    for cid in sorted({ln.contact_id for ln in oracle.links}):
+        if s.account_of("guardian", cid) is None and cid not in (c.no_portal_contact, c.split_household[2]):
+            continue
+        account = s.ensure_account("guardian", cid)
+        with s.cache.engine.begin() as conn:
+            _, token = family.create_token(
+                conn, account.id, everyone, list(family.KINDS), s.clock() + dt.timedelta(days=1), s.clock()
+            )
+        h = {"Authorization": f"Bearer {token}"}
+        matrix.run(f"token of guardian {cid}", account.id, oracle.guardian_sees(cid, day), day, h)
+        principals += 1
+    print(f"\nfamily-token matrix: {principals} tokens; {matrix.requests} requests; {len(matrix.leaks)} leaks")
+    assert principals >= 10 and matrix.leaks == []

@@ -23,6 +23,7 @@ from gateway.api.params import (
     page_limit,
     parse_date,
 )
+from gateway.api.problems import not_found
 from gateway.api.routes.students import respond
 from gateway.api.routing import DataRouter
 
@@ -42,6 +43,10 @@ async def list_notices(
 ) -> Response:
     """Current notices first (newest first), then those that ended on or after ``from``."""
     app = view.app
+    if not view.allows("notices"):  # a family token not given notices: the uniform 404
+        view.denied()
+        await view.settle()
+        raise not_found()
     n = page_limit(limit, app.config.api)
     since = parse_date(from_, "from") if from_ else view.today - dt.timedelta(days=30)
     if view.today - since > app.config.api.max_range:

@@ -37,17 +37,18 @@ def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) ->
     return names
 
 
-def _visible(view: View, student_id: str) -> StudentHandle | None:
-    """The student if the caller may see it now; an id no ref could be is nobody's."""
-    if not is_ref(student_id):
+def _visible(view: View, student_id: str, category: str | None = None) -> StudentHandle | None:
+    """The student if the caller may see it now; an id no ref could be is nobody's, and a
+    category a family token was not given is nobody's either (:meth:`View.allows`)."""
+    if not is_ref(student_id) or not view.allows(category):
         return None
     return view.student(student_id)
 
 
-def visible_or_404(view: View, student_id: str) -> StudentHandle:
+def visible_or_404(view: View, student_id: str, category: str | None = None) -> StudentHandle:
     """The student if the caller may see it now; otherwise the one uniform 404, the denial
     counted for the caller (:meth:`View.denied`). Nothing is audited yet: nothing was disclosed."""
-    found = _visible(view, student_id)
+    found = _visible(view, student_id, category)
     if found is None:
         view.denied()
         raise not_found()
@@ -56,14 +57,14 @@ def visible_or_404(view: View, student_id: str) -> StudentHandle:
 
 def authorised(view: View, student_id: str, category: str, action: str = "read") -> StudentHandle:
     """:func:`visible_or_404`, with the disclosure recorded in the audit chain."""
-    found = visible_or_404(view, student_id)
+    found = visible_or_404(view, student_id, category)
     view.audit(category, [found.ref], action)
     return found
 
 
 async def checked(view: View, student_id: str, category: str) -> StudentHandle:
     """Like :func:`authorised`, with the audit event group-committed (see ``gateway.api.auditbatch``)."""
-    found = _visible(view, student_id)
+    found = _visible(view, student_id, category)
     if found is None:
         view.denied()
         await view.settle()

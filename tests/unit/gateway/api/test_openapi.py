@@ -22,6 +22,9 @@ CONTRACT = {
     ("get", "/v1/notices"), ("get", "/v1/students/{student_id}/export"),
     ("post", "/v1/students/{student_id}/corrections"), ("get", "/v1/students/{student_id}/corrections"),
     ("get", "/v1/students/{student_id}/access-log"), ("get", "/healthz"), ("get", "/readyz"),
+    ("post", "/v1/account/feeds"), ("get", "/v1/account/feeds"), ("delete", "/v1/account/feeds/{feed_id}"),
+    ("post", "/v1/account/tokens"), ("get", "/v1/account/tokens"), ("delete", "/v1/account/tokens/{token_id}"),
+    ("get", "/v1/calendar/{secret}.ics"),
 }  # fmt: skip
 
 
