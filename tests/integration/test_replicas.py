@@ -34,9 +34,11 @@ def test_two_replicas_behind_haproxy_share_state_serve_whole_snapshots_and_survi
 
     # Sessions, throttles and audit live in the database, not in a replica.
     assert report.session_shared and report.logout_shared
-    # Five free failures per username: alternating replicas, neither saw more than three
-    # when the sixth (counted across both) turned the next attempt into a 429.
-    assert 6 <= report.throttled_after <= 8, report.throttled_after
+    # Five free failures per username. Alternating replicas, a throttle kept per replica would
+    # first answer 429 on attempt 12 (0-based), when one replica alone had seen six failures;
+    # the shared one answers it once six failures in all are counted (later when a wait has
+    # run out between two slow sign-ins on a loaded machine).
+    assert 6 <= report.throttled_after < 12, report.throttled_after
     assert report.throttle_failures_recorded >= 6
     assert report.audit_accounts["api-a"] >= 5 and report.audit_accounts["api-b"] >= 5, report.audit_accounts
     assert report.audit_verify.startswith("exit 0"), report.audit_verify
