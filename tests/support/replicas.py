@@ -85,6 +85,7 @@ frontend portico
 
 backend api
   balance roundrobin
+  option forwardfor
   # A request that may have acted is never sent twice: only GET and HEAD are retried after
   # reaching a replica; any method is retried when the connection itself failed.
   http-request disable-l7-retry if !METH_GET !METH_HEAD
@@ -158,6 +159,7 @@ class Cluster:
         raw = raw_config(workdir, pg_url, connectors=[sis], logging={"format": "json"})
         # Keys in the same PostgreSQL database: every replica and worker reads one keystore.
         raw["cache"] = {"url": pg_url, "kek": {"file": str(key_file(workdir))}}
+        raw["api"] = {"trusted_proxies": ["127.0.0.1/32"]}  # HAProxy, on loopback here
         self.config = write_yaml(workdir / "portico.yaml", raw)
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.logs: dict[str, Path] = {}
