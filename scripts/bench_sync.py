@@ -320,6 +320,71 @@ def measure_dashboard(db: str, workdir: str, students: int, seconds: int) -> dic
         proc.wait()
 
 
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a local process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def copy_batches(db: str, total: int = 20_000, sizes: tuple[int, ...] = (16, 64, 256, 2000)) -> str:
+    """COPY against executemany for the staging writes, per batch size: CPU per row of this
+    process and of its PostgreSQL backend (same machine), median of three alternating runs.
+    CPU, unlike wall time, holds still on a busy machine."""
+    import statistics
+
+    from cache.db import make_engine
+    from cache.migrations import runner as migrations
+    from cache.snapshots.staging import copy_rows, insert_rows
+
+    def rows(n: int, run: int) -> list[tuple[object, ...]]:
+        blob = os.urandom(200)
+        day, stamp = dt.date(2026, 9, 1), dt.datetime(2026, 9, 1, 8)
+        return [
+            ("sis", "attendance", os.urandom(11).hex(), "s" * 22, None, None, day, stamp, None, None,
+             None, None, None, "dk_0123456789abcdef", os.urandom(16), blob, run, None)
+            for _ in range(n)
+        ]  # fmt: skip
+
+    lines = [
+        "| rows per batch | executemany µs/row (client + server) | COPY µs/row (client + server) |",
+        "| --- | --- | --- |",
+    ]
+    with fresh_schema(db) as url:
+        migrations.upgrade(url, url)
+        engine = make_engine(url)
+        run = 0
+        try:
+            for n in sizes:
+                got: dict[str, list[tuple[float, float]]] = {"insert": [], "copy": []}
+                for _ in range(3):
+                    for mode in ("insert", "copy"):
+                        run += 1
+                        batches = [rows(n, run) for _ in range(total // n)]
+                        with engine.connect() as conn:
+                            pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+                            if mode == "copy":
+                                copy_rows(conn, rows(1, -run))  # the temporary table, made once per session
+                            server0, client0 = _cpu_of(pid), time.process_time()
+                            for batch in batches:
+                                if mode == "copy":
+                                    copy_rows(conn, batch, create=False)
+                                else:
+                                    insert_rows(conn, batch)
+                            conn.commit()
+                            client, server = time.process_time() - client0, _cpu_of(pid) - server0
+                        got[mode].append((client / total * 1e6, server / total * 1e6))
+                cells = []
+                for mode in ("insert", "copy"):
+                    c = statistics.median(x for x, _ in got[mode])
+                    sv = statistics.median(y for _, y in got[mode])
+                    cells.append(f"{c + sv:.0f} ({c:.0f} + {sv:.0f})")
+                lines.append(f"| {n:,} | {cells[0]} | {cells[1]} |")
+                print(lines[-1], flush=True)
+        finally:
+            engine.dispose()
+    return "\n".join(lines)
+
+
 def child(mode: str, students: int, base_url: str, extra: str, db: str = "", workdir: str = "") -> None:
     if mode == "http":
         print(json.dumps(measure_http(students, base_url, db, workdir)))
@@ -426,6 +491,11 @@ def main() -> None:
     ap.add_argument(
         "--dashboard-seconds", type=int, default=10, help="With --db: length of the dashboard load"
     )
+    ap.add_argument(
+        "--copy-batches",
+        action="store_true",
+        help="With --db: only the COPY-against-executemany CPU comparison per batch size",
+    )
     ap.add_argument("--child")
     ap.add_argument("--url", default="")
     ap.add_argument("--extra", default="")
@@ -438,6 +508,13 @@ def main() -> None:
     db = args.db
     if db.startswith("postgresql+psycopg://"):
         db = "postgresql://" + db[len("postgresql+psycopg://") :]
+    if args.copy_batches:
+        if not db:
+            sys.exit("--copy-batches needs --db postgresql://...")
+        text = copy_batches(db)
+        if args.out:
+            Path(args.out).write_text(text + "\n")
+        return
     sizes = sorted({args.students, *(int(s) for s in args.sizes.split(",") if s)})
     results: dict[int, dict[str, Any]] = {}
     for n in sizes:
