@@ -274,6 +274,9 @@ def measure_dashboard(db: str, workdir: str, students: int, seconds: int) -> dic
     (base / "config.json").write_text(json.dumps(raw))
     config = PorticoConfig.model_validate(raw)
     cache = open_cache(config, SecretResolver(base_dir=base))
+    from cache.maintenance import refresh_statistics
+
+    refresh_statistics(cache.engine)  # as every process does after a publish (the sync hook)
     s = spec(students)
     from simulators.district.synthetic import SyntheticDistrict
 
