@@ -61,21 +61,64 @@ def enrollments(
     reader: Reader, student: StudentHandle, start: dt.date | None = None, end: dt.date | None = None
 ) -> dict[str, dict[str, Any]]:
     """The student's class memberships overlapping ``start..end``: section ref → enrollment."""
-    sql = (
-        f"SELECT parent_ref, key_id, payload, ref FROM record r WHERE r.source = :src AND r.kind = 'enrollment' "
-        f"AND r.student_ref = :sref AND {CURRENT.format(t='r')}"
-    )
-    params: dict[str, Any] = {"src": student.source, "sref": student.ref, "p": student.published_run}
-    if end is not None:
-        sql += " AND (r.active_from IS NULL OR r.active_from <= :e)"
-        params["e"] = end
-    if start is not None:
-        sql += " AND (r.active_to IS NULL OR r.active_to >= :s)"
-        params["s"] = start
     out = {}
-    for section_ref, key_id, payload, ref in reader.query(sql, params):
-        out[section_ref] = reader.open(student.source, "enrollment", ref, key_id, payload)
+    s = None if start is None else start.isoformat()
+    e = None if end is None else end.isoformat()
+    for section_ref, enrollment, active_from, active_to in _enrolled(reader, student):
+        if (e is None or active_from is None or active_from <= e) and (
+            s is None or active_to is None or active_to >= s
+        ):
+            out[section_ref] = enrollment
     return out
+
+
+_ENROLLED = (
+    "SELECT parent_ref, key_id, payload, ref, active_from, active_to FROM record r WHERE r.source = :src "
+    f"AND r.kind = 'enrollment' AND r.student_ref = :sref AND {CURRENT.format(t='r')}"
+)
+
+
+def _enrolled(
+    reader: Reader, student: StudentHandle
+) -> list[tuple[str, dict[str, Any], str | None, str | None]]:
+    """Every current enrolment of the student with its dates (ISO text): read and decrypted
+    once per request (a page asks for the classes of several days and its notices)."""
+    key = ("enrollment", student.source, student.ref, student.published_run)
+    found: list[tuple[str, dict[str, Any], str | None, str | None]] | None = reader.memo.get(key)
+    if found is None:
+        rows = reader.query(
+            _ENROLLED, {"src": student.source, "sref": student.ref, "p": student.published_run}
+        )
+        found = reader.memo[key] = [
+            (
+                section_ref,
+                reader.open(student.source, "enrollment", ref, key_id, payload),
+                _iso(active_from),
+                _iso(active_to),
+            )
+            for section_ref, key_id, payload, ref, active_from, active_to in rows
+        ]
+    return found
+
+
+def _iso(day: Any) -> str | None:
+    """A date column as ISO text whatever the driver returns (SQLite: text; PostgreSQL: a date)."""
+    if day is None:
+        return None
+    return day if isinstance(day, str) else day.isoformat()
+
+
+def open_shared(
+    reader: Reader, source: str, kind: str, ref: str, key_id: str, payload: bytes, run: int
+) -> dict[str, Any]:
+    """A non-personal record (a class's assignment, a notice) decrypted once per snapshot:
+    ``ref`` is the version current in ``run``, and a snapshot never changes once published."""
+    key = (source, kind, ref, run)
+    hit = _SHARED.get(key)
+    if hit is None:
+        hit = reader.open(source, kind, ref, key_id, payload)
+        _remember(key, hit)
+    return hit
 
 
 def shared_many(
@@ -250,7 +293,11 @@ def assignments(
     }
     sql = newest_first(sql, params, window=window, after=after, limit=limit)
     rows = _in(reader, sql, params, ["secs"])
-    found = [(ref, sec, reader.open(student.source, "assignment", ref, k, p)) for ref, k, p, sec in rows]
+    run = student.published_run
+    found = [
+        (ref, sec, open_shared(reader, student.source, "assignment", ref, k, p, run))
+        for ref, k, p, sec in rows
+    ]
     results: dict[str, dict[str, Any]] = {}
     if found:
         res_rows = _in(
@@ -319,4 +366,7 @@ def notices(
     sql += " ORDER BY cur DESC, r.stamp DESC, r.ref LIMIT :lim"
     params["lim"] = limit
     rows = _in(reader, sql, params, ["aud"])
-    return [(ref, bool(cur), reader.open(source, "notice", ref, k, p)) for ref, k, p, cur, _ in rows]
+    return [
+        (ref, bool(cur), open_shared(reader, source, "notice", ref, k, p, published))
+        for ref, k, p, cur, _ in rows
+    ]

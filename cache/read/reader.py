@@ -111,6 +111,9 @@ class Reader:
         # Source -> the sources attached to its students (PorticoConfig.attached()).
         self.attached = attached or {}
         self._driver: Any = None
+        # What one request has already read, by the read's own key (a student's
+        # enrolments, say): a reader lives for one request, so nothing here outlives it.
+        self.memo: dict[tuple[Any, ...], Any] = {}
 
     def state(self, source: str) -> SourceState | None:
         return load_state(self.conn, source)
@@ -163,11 +166,19 @@ class Reader:
         return tuple(found)
 
     def students(self, principal: Principal, published: int, today: dt.date) -> list[StudentHandle]:
-        """Every student the principal may see now."""
-        return self._students(principal, published, today, None)
+        """Every student the principal may see now (read once per request: a page shows
+        the child asked for and the switcher to the others)."""
+        key = ("students", principal, published, today)
+        found: list[StudentHandle] | None = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = self._students(principal, published, today, None)
+        return list(found)
 
     def student(self, principal: Principal, published: int, today: dt.date, ref: str) -> StudentHandle | None:
         """The one student ``ref`` if, and only if, the principal may see it now."""
+        every: list[StudentHandle] | None = self.memo.get(("students", principal, published, today))
+        if every is not None:  # this request's answer to the same check, for every student
+            return next((s for s in every if s.ref == ref), None)
         found = self._students(principal, published, today, ref)
         return found[0] if found else None
 

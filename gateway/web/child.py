@@ -25,6 +25,9 @@ from gateway.web.texts import district_text
 
 async def opened(ctx: Ctx, category: str) -> tuple[View, StudentHandle]:
     view = await ctx.view()
+    # Every child the person may see, read first: the check below is then answered from
+    # the same query (cache.read.reader), and the page's switcher lists them.
+    view.reader.students(view.principal, view.published, view.today)
     return view, await checked(view, ctx.request.path_params["student_id"], category)
 
 

@@ -35,11 +35,7 @@ def _card(view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
         for lesson in reads.lessons(view, s, today, today + dt.timedelta(days=NEXT_DAYS))
         if lesson["date"] > today.isoformat() or lesson["end_time"] > now_local.strftime("%H:%M")
     ]
-    missing = [
-        a
-        for a in reads.assignments(view, s, today - dt.timedelta(days=30), today, vis)
-        if a["result"] and a["result"]["status"] == "missing"
-    ]
+    missing = reads.missing_assignments(view, s, today - dt.timedelta(days=30), today, vis)
     return {
         "id": s.ref,
         "name": reads.full_name(s),

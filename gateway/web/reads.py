@@ -117,6 +117,20 @@ def assignments(
     return [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
 
 
+def missing_assignments(
+    view: View, s: StudentHandle, start: dt.date, end: dt.date, vis: StudentVisibility | None = None
+) -> list[dict[str, Any]]:
+    """:func:`assignments` whose result is "missing" (the same rows, in the same order)."""
+    window = (vis or visibility(view, s)).of("assignment")
+    found = [
+        row
+        for row in queries.assignments(view.reader, s, start, end, window=window, limit=MANY)
+        if row[3] and row[3]["status"] == "missing"
+    ]
+    secs = sections(view, s.source, [sec for _, sec, _, _ in found])
+    return [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
+
+
 def behaviour(
     view: View, s: StudentHandle, start: dt.date, end: dt.date, vis: StudentVisibility | None = None
 ) -> dict[str, Any]:

@@ -69,9 +69,14 @@ def _translator(locale: str) -> Callable[..., Markup]:
     machinery (a page calls it some thirty times).
     """
     lookup = i18n.translations(locale).ugettext
+    known: dict[str, Markup] = {}  # message -> its escaped translation (the catalog is fixed)
 
     def translate(message: str, **values: Any) -> Markup:
-        text = escape(lookup(message))  # the catalog's text is text, never markup
+        text = known.get(message)
+        if text is None:
+            text = escape(lookup(message))  # the catalog's text is text, never markup
+            if len(known) < 10_000:  # a bound on memory: messages are the code's own strings
+                known[message] = text
         return text % values if values else text  # each value escaped by Markup's %
 
     return translate
