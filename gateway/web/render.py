@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 from markupsafe import Markup, escape
 from sqlalchemy import Connection
 from starlette.requests import Request
@@ -44,12 +46,32 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention: marks a mes
     return message
 
 
+class ConstantMessages(Extension):
+    """``{{ _("literal") }}`` compiled as its escaped translation: each environment serves one
+    locale, so a message without values is the same text on every page (a page has dozens)."""
+
+    PATTERN = ("variable_begin", "name", "lparen", "string", "rparen", "variable_end")
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        translate = self.environment.globals["_"]
+        window: list[Token] = []
+        for token in stream:
+            window.append(token)
+            if len(window) == len(self.PATTERN):
+                if tuple(t.type for t in window) == self.PATTERN and window[1].value == "_":
+                    yield Token(window[0].lineno, "data", str(translate(window[3].value)))
+                    window.clear()
+                else:
+                    yield window.pop(0)
+        yield from window
+
+
 @functools.cache
 def environment(locale: str) -> Environment:
     env = Environment(
         loader=PackageLoader("gateway.web", "templates"),
         autoescape=True,
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", ConstantMessages],
         undefined=StrictUndefined,
         auto_reload=False,  # templates are package files: read once per process
         trim_blocks=True,
@@ -57,7 +79,7 @@ def environment(locale: str) -> Environment:
     )
     env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["_"] = _translator(locale)
-    env.globals["locales"] = [(loc, i18n.NATIVE[loc]) for loc in i18n.LOCALES]
+    env.globals["locales"] = [(loc, loc.replace("_", "-"), i18n.NATIVE[loc]) for loc in i18n.LOCALES]
     env.globals["static"] = static_url
     return env
 
@@ -147,7 +169,12 @@ class Ctx:
             environment(self.locale)
             .get_template(template)
             .render(
-                ctx=self, fmt=self.fmt, csrf=self.csrf.token, lang=self.locale.replace("_", "-"), **values
+                ctx=self,
+                fmt=self.fmt,
+                csrf=self.csrf.token,
+                lang=self.locale.replace("_", "-"),
+                district=self.portico.config.district.name,
+                **values,
             )
         )
         response = HTMLResponse(body, status_code=status, headers=browser.PAGE_HEADERS)
