@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cache.read.predicates import CURRENT
 from cache.read.reader import Reader, StudentHandle, newest_first
+from cache.types import binder
 
 if TYPE_CHECKING:
     from cache.read.visibility import Window
@@ -369,4 +370,56 @@ def notices(
     return [
         (ref, bool(cur), open_shared(reader, source, "notice", ref, k, p, published))
         for ref, k, p, cur, _ in rows
+    ]
+
+
+# Each source's notices (district, school, year-group and class announcements: no personal
+# data) by (source, published run): their plaintext columns, as the driver returns them.
+_NOTICES: dict[tuple[str, int], list[tuple[str, str, Any, Any, str, bytes]]] = {}
+
+
+def notices_now(
+    reader: Reader,
+    source: str,
+    published: int,
+    audience: list[str],
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    since: dt.date,
+    limit: int = 100,
+) -> list[tuple[str, bool, dict[str, Any]]]:
+    """:func:`notices` (first page), chosen from the snapshot's notices held in memory.
+
+    The same rows: each condition of :func:`notices` compares the column as the driver
+    returns it with the value bound as the driver binds it (text on SQLite, dates on
+    PostgreSQL), so a comparison means what it means in that query. The same order, with
+    notices of the very same moment by ref in code-point order (SQLite's).
+    """
+    key = (source, published)
+    rows = _NOTICES.get(key)
+    if rows is None:
+        rows = reader.query(
+            "SELECT ref, audience, stamp, active_to, key_id, payload FROM record r WHERE r.source = :src "
+            f"AND r.kind = 'notice' AND r.stamp IS NOT NULL AND {CURRENT.format(t='r')}",
+            {"src": source, "p": published},
+        )
+        if len(_NOTICES) > 16:  # a bound on memory: one entry per published snapshot
+            _NOTICES.clear()
+        _NOTICES[key] = rows = [tuple(row) for row in rows]
+    bind = binder(reader.conn.dialect.name)
+    b_now, b_today, b_since = bind(now), bind(today), bind(since)
+    wanted = set(audience)
+    found = [
+        (ref, active_to is None or active_to >= b_today, stamp, key_id, payload)
+        for ref, aud, stamp, active_to, key_id, payload in rows
+        if aud in wanted and stamp <= b_now and (active_to is None or active_to >= b_since)
+    ]
+    # ORDER BY cur DESC, stamp DESC, ref: sorts are stable, the last key first.
+    found.sort(key=lambda f: f[0])
+    found.sort(key=lambda f: f[2], reverse=True)
+    found.sort(key=lambda f: f[1], reverse=True)
+    return [
+        (ref, cur, open_shared(reader, source, "notice", ref, k, p, published))
+        for ref, cur, _, k, p in found[:limit]
     ]

@@ -157,7 +157,7 @@ def notices(view: View, students: list[StudentHandle], limit: int = 50) -> list[
     if not students:
         return []
     shown = window(rule_for(view.app.config.visibility, "notice"), view.now, view.app.tz)
-    rows = queries.notices(
+    rows = queries.notices_now(
         view.reader,
         view.principal.source,
         view.published,
