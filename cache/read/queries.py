@@ -299,8 +299,14 @@ def assignments(
         (ref, sec, open_shared(reader, student.source, "assignment", ref, k, p, run))
         for ref, k, p, sec in rows
     ]
+    results = _results(reader, student, [f[0] for f in found])
+    return [(ref, sec, a, results.get(ref)) for ref, sec, a in found]
+
+
+def _results(reader: Reader, student: StudentHandle, assignment_refs: list[str]) -> dict[str, dict[str, Any]]:
+    """The student's results (personal: decrypted every time) of these assignments, by assignment."""
     results: dict[str, dict[str, Any]] = {}
-    if found:
+    if assignment_refs:
         res_rows = _in(
             reader,
             f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'result' "
@@ -308,14 +314,70 @@ def assignments(
             {
                 "src": student.source,
                 "sref": student.ref,
-                "arefs": [f[0] for f in found],
+                "arefs": assignment_refs,
                 "p": student.published_run,
             },
             ["arefs"],
         )
         for ref, k, p, aref in res_rows:
             results[aref] = reader.open(student.source, "result", ref, k, p)
-    return [(ref, sec, a, results.get(ref)) for ref, sec, a in found]
+    return results
+
+
+# Each class's assignments (the class's, not a student's: no personal data) by (source,
+# section ref, published run): ref, day and stamp as the driver returns them, decrypted.
+_CLASS_ASSIGNMENTS: dict[tuple[str, str, int], list[tuple[str, Any, Any, dict[str, Any]]]] = {}
+
+
+def assignments_due(
+    reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, *, window: Window
+) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
+    """:func:`assignments` (all of them, latest first), from each class's assignments held in memory.
+
+    The same rows: each condition compares the column as the driver returns it with the
+    value bound as the driver binds it (text on SQLite, dates on PostgreSQL), as the
+    query does. The same order, with assignments due the same day by ref in code-point
+    order (SQLite's). Only the student's results are read per request.
+    """
+    sections = enrollments(reader, student)
+    if not sections:
+        return []
+    source, run = student.source, student.published_run
+    missing = sorted(sec for sec in sections if (source, sec, run) not in _CLASS_ASSIGNMENTS)
+    if missing:
+        rows = _in(
+            reader,
+            "SELECT ref, key_id, payload, parent_ref, day, stamp FROM record r WHERE r.source = :src "
+            "AND r.kind = 'assignment' AND r.parent_ref IN :secs AND r.parent_ref IS NOT NULL "
+            f"AND {CURRENT.format(t='r')}",
+            {"src": source, "secs": missing, "p": run},
+            ["secs"],
+        )
+        by_section: dict[str, list[tuple[str, Any, Any, dict[str, Any]]]] = {}
+        for ref, k, p, sec, day, stamp in rows:
+            a = open_shared(reader, source, "assignment", ref, k, p, run)
+            by_section.setdefault(sec, []).append((ref, day, stamp, a))
+        if len(_CLASS_ASSIGNMENTS) > 20_000:  # a bound on memory, not a policy
+            _CLASS_ASSIGNMENTS.clear()
+        for sec in missing:
+            _CLASS_ASSIGNMENTS[(source, sec, run)] = by_section.get(sec, [])
+    bind = binder(reader.conn.dialect.name)
+    lo, hi, shown = bind(start), bind(end), bind(window.visible_before)
+    hidden = None if window.hidden_day is None else bind(window.hidden_day)
+    found = [
+        (ref, sec, day, a)
+        for sec in sorted(sections)
+        for ref, day, stamp, a in _CLASS_ASSIGNMENTS[(source, sec, run)]
+        if day is not None
+        and lo <= day <= hi
+        and (stamp is None or stamp <= shown)
+        and (hidden is None or day != hidden)
+    ]
+    # ORDER BY r.day DESC, r.ref: sorts are stable, the last key first.
+    found.sort(key=lambda f: f[0])
+    found.sort(key=lambda f: f[2], reverse=True)
+    results = _results(reader, student, [f[0] for f in found])
+    return [(ref, sec, a, results.get(ref)) for ref, sec, _, a in found]
 
 
 def audiences(reader: Reader, students: list[StudentHandle], today: dt.date) -> list[str]:

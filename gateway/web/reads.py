@@ -124,7 +124,7 @@ def missing_assignments(
     window = (vis or visibility(view, s)).of("assignment")
     found = [
         row
-        for row in queries.assignments(view.reader, s, start, end, window=window, limit=MANY)
+        for row in queries.assignments_due(view.reader, s, start, end, window=window)
         if row[3] and row[3]["status"] == "missing"
     ]
     secs = sections(view, s.source, [sec for _, sec, _, _ in found])
