@@ -8,6 +8,7 @@ students: their schools, year groups and current classes are the audiences.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Iterable
@@ -355,24 +356,26 @@ def assignments_due(
         )
         by_section: dict[str, list[tuple[str, Any, Any, dict[str, Any]]]] = {}
         for ref, k, p, sec, day, stamp in rows:
-            a = open_shared(reader, source, "assignment", ref, k, p, run)
-            by_section.setdefault(sec, []).append((ref, day, stamp, a))
+            if day is not None:  # no due date: never in a range
+                a = open_shared(reader, source, "assignment", ref, k, p, run)
+                by_section.setdefault(sec, []).append((ref, day, stamp, a))
         if len(_CLASS_ASSIGNMENTS) > 20_000:  # a bound on memory, not a policy
             _CLASS_ASSIGNMENTS.clear()
-        for sec in missing:
-            _CLASS_ASSIGNMENTS[(source, sec, run)] = by_section.get(sec, [])
+        for sec in missing:  # in due-date order, for the range's bisection below
+            _CLASS_ASSIGNMENTS[(source, sec, run)] = sorted(by_section.get(sec, []), key=lambda x: x[1])
     bind = binder(reader.conn.dialect.name)
     lo, hi, shown = bind(start), bind(end), bind(window.visible_before)
     hidden = None if window.hidden_day is None else bind(window.hidden_day)
-    found = [
-        (ref, sec, day, a)
-        for sec in sorted(sections)
-        for ref, day, stamp, a in _CLASS_ASSIGNMENTS[(source, sec, run)]
-        if day is not None
-        and lo <= day <= hi
-        and (stamp is None or stamp <= shown)
-        and (hidden is None or day != hidden)
-    ]
+    found = []
+    for sec in sorted(sections):
+        due = _CLASS_ASSIGNMENTS[(source, sec, run)]
+        first = bisect.bisect_left(due, lo, key=lambda x: x[1])
+        last = bisect.bisect_right(due, hi, key=lambda x: x[1])
+        found += [
+            (ref, sec, day, a)
+            for ref, day, stamp, a in due[first:last]
+            if (stamp is None or stamp <= shown) and (hidden is None or day != hidden)
+        ]
     # ORDER BY r.day DESC, r.ref: sorts are stable, the last key first.
     found.sort(key=lambda f: f[0])
     found.sort(key=lambda f: f[2], reverse=True)
@@ -437,7 +440,7 @@ def notices(
 
 # Each source's notices (district, school, year-group and class announcements: no personal
 # data) by (source, published run): their plaintext columns, as the driver returns them.
-_NOTICES: dict[tuple[str, int], list[tuple[str, str, Any, Any, str, bytes]]] = {}
+_NOTICES: dict[tuple[str, int], dict[str, list[tuple[str, Any, Any, str, bytes]]]] = {}
 
 
 def notices_now(
@@ -459,23 +462,25 @@ def notices_now(
     notices of the very same moment by ref in code-point order (SQLite's).
     """
     key = (source, published)
-    rows = _NOTICES.get(key)
-    if rows is None:
-        rows = reader.query(
+    by_audience = _NOTICES.get(key)
+    if by_audience is None:
+        by_audience = {}
+        for ref, aud, stamp, active_to, key_id, payload in reader.query(
             "SELECT ref, audience, stamp, active_to, key_id, payload FROM record r WHERE r.source = :src "
             f"AND r.kind = 'notice' AND r.stamp IS NOT NULL AND {CURRENT.format(t='r')}",
             {"src": source, "p": published},
-        )
+        ):
+            by_audience.setdefault(aud, []).append((ref, stamp, active_to, key_id, payload))
         if len(_NOTICES) > 16:  # a bound on memory: one entry per published snapshot
             _NOTICES.clear()
-        _NOTICES[key] = rows = [tuple(row) for row in rows]
+        _NOTICES[key] = by_audience
     bind = binder(reader.conn.dialect.name)
     b_now, b_today, b_since = bind(now), bind(today), bind(since)
-    wanted = set(audience)
     found = [
         (ref, active_to is None or active_to >= b_today, stamp, key_id, payload)
-        for ref, aud, stamp, active_to, key_id, payload in rows
-        if aud in wanted and stamp <= b_now and (active_to is None or active_to >= b_since)
+        for aud in set(audience)
+        for ref, stamp, active_to, key_id, payload in by_audience.get(aud, ())
+        if stamp <= b_now and (active_to is None or active_to >= b_since)
     ]
     # ORDER BY cur DESC, stamp DESC, ref: sorts are stable, the last key first.
     found.sort(key=lambda f: f[0])

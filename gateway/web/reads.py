@@ -69,7 +69,18 @@ def year_start(view: View, s: StudentHandle) -> dt.date | None:
 
 def lessons(view: View, s: StudentHandle, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
     """The student's lessons on each day of ``start..end``, in time order, as the API shows them."""
-    found = queries.timetable(view.reader, s, start, end, year_start(view, s))
+    return _present_lessons(view, s, queries.timetable(view.reader, s, start, end, year_start(view, s)))
+
+
+def next_lessons(
+    view: View, s: StudentHandle, today: dt.date, days: int, now: str, count: int
+) -> list[dict[str, Any]]:
+    """The first ``count`` lessons from ``now`` (``HH:MM`` today, school time) to ``days`` days ahead."""
+    found = queries.timetable(view.reader, s, today, today + dt.timedelta(days=days), year_start(view, s))
+    return _present_lessons(view, s, [x for x in found if x.day > today or x.entry["end_time"] > now][:count])
+
+
+def _present_lessons(view: View, s: StudentHandle, found: list[queries.Lesson]) -> list[dict[str, Any]]:
     secs = sections(view, s.source, [x.section_ref for x in found])
     return [present.lesson(x.day.isoformat(), x.entry_ref, x.entry, secs[x.section_ref]) for x in found]
 
