@@ -94,8 +94,8 @@ async def attendance(ctx: Ctx) -> Response:
         month=first, weeks=weeks, summary=reads.summary(marks), today=view.today,
         prev_month=prev_month.strftime("%Y-%m"),
         next_month=next_month.strftime("%Y-%m") if next_month <= view.today else None,
-        categories=reads.CATEGORY,
-        short=reads.SHORT,
+        categories=ctx.translated(reads.CATEGORY),
+        short=ctx.translated(reads.SHORT),
         attendance_notice=district_text(ctx, "attendance_notice"),
     )  # fmt: skip
 

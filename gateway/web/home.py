@@ -70,5 +70,5 @@ async def home(ctx: Ctx) -> Response:
         cards=cards,
         notices=notices,
         attendance_notice=district_text(ctx, "attendance_notice"),
-        categories=reads.CATEGORY,
+        categories=ctx.translated(reads.CATEGORY),
     )

@@ -123,7 +123,7 @@ def assignments(
     view: View, s: StudentHandle, start: dt.date, end: dt.date, vis: StudentVisibility | None = None
 ) -> list[dict[str, Any]]:
     window = (vis or visibility(view, s)).of("assignment")
-    found = queries.assignments(view.reader, s, start, end, window=window, limit=MANY)
+    found = queries.assignments_due(view.reader, s, start, end, window=window)
     secs = sections(view, s.source, [sec for _, sec, _, _ in found])
     return [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
 

@@ -47,23 +47,36 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention: marks a mes
 
 
 class ConstantMessages(Extension):
-    """``{{ _("literal") }}`` compiled as its escaped translation: each environment serves one
-    locale, so a message without values is the same text on every page (a page has dozens)."""
+    """``_("literal")`` compiled as its translation: each environment serves one locale, so a
+    message without values is the same text on every page (a page has dozens).
 
-    PATTERN = ("variable_begin", "name", "lparen", "string", "rparen", "variable_end")
+    ``{{ _("literal") }}`` becomes the escaped text itself; ``_("literal")`` inside an
+    expression (a macro's argument, a list) becomes a string literal of the translation,
+    which autoescape escapes where it is written, as it would the call's escaped result.
+    """
+
+    ALONE = ["variable_begin", "name", "lparen", "string", "rparen", "variable_end"]
+    CALL = ["name", "lparen", "string", "rparen"]
 
     def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
-        translate = self.environment.globals["_"]
-        window: list[Token] = []
-        for token in stream:
-            window.append(token)
-            if len(window) == len(self.PATTERN):
-                if tuple(t.type for t in window) == self.PATTERN and window[1].value == "_":
-                    yield Token(window[0].lineno, "data", str(translate(window[3].value)))
-                    window.clear()
-                else:
-                    yield window.pop(0)
-        yield from window
+        lookup = i18n.translations(getattr(self.environment, "message_locale")).ugettext  # noqa: B009
+        tokens = list(stream)
+        i = 0
+        while i < len(tokens):
+            t = tokens[i]
+            if [x.type for x in tokens[i : i + 6]] == self.ALONE and tokens[i + 1].value == "_":
+                yield Token(t.lineno, "data", str(escape(lookup(tokens[i + 3].value))))
+                i += 6
+            elif (
+                [x.type for x in tokens[i : i + 4]] == self.CALL
+                and t.value == "_"
+                and (i == 0 or tokens[i - 1].type != "dot")
+            ):
+                yield Token(t.lineno, "string", lookup(tokens[i + 2].value))
+                i += 4
+            else:
+                yield t
+                i += 1
 
 
 @functools.cache
@@ -79,6 +92,7 @@ def environment(locale: str) -> Environment:
     )
     env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["_"] = _translator(locale)
+    env.extend(message_locale=locale)  # for ConstantMessages, when a template is compiled
     env.globals["locales"] = [(loc, loc.replace("_", "-"), i18n.NATIVE[loc]) for loc in i18n.LOCALES]
     env.globals["static"] = static_url
     return env
@@ -125,6 +139,11 @@ class Ctx:
         self.token = browser.session_token(request)
         self._view: View | None = None
         self._conn: Connection | None = None
+
+    def translated(self, messages: dict[str, str]) -> dict[str, str]:
+        """A table of marked messages (``N_``), each in the reader's language."""
+        lookup = self.translations.ugettext
+        return {key: lookup(message) for key, message in messages.items()}
 
     def _(self, message: str, **values: Any) -> str:
         text = self.translations.ugettext(message)
