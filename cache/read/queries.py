@@ -320,8 +320,10 @@ def _results(reader: Reader, student: StudentHandle, assignment_refs: list[str])
             },
             ["arefs"],
         )
-        for ref, k, p, aref in res_rows:
-            results[aref] = reader.open(student.source, "result", ref, k, p)
+        src = student.source
+        opened = reader.open_rows("result", [(src, ref, k, p) for ref, k, p, _ in res_rows])
+        for row, result in zip(res_rows, opened, strict=True):
+            results[row[3]] = result
     return results
 
 
