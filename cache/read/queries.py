@@ -332,6 +332,10 @@ def _results(reader: Reader, student: StudentHandle, assignment_refs: list[str])
 _CLASS_ASSIGNMENTS: dict[tuple[str, str, int], list[tuple[str, Any, Any, dict[str, Any]]]] = {}
 
 
+def _due(assignment: tuple[str, Any, Any, dict[str, Any]]) -> Any:
+    return assignment[1]
+
+
 def assignments_due(
     reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, *, window: Window
 ) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
@@ -364,15 +368,17 @@ def assignments_due(
         if len(_CLASS_ASSIGNMENTS) > 20_000:  # a bound on memory, not a policy
             _CLASS_ASSIGNMENTS.clear()
         for sec in missing:  # in due-date order, for the range's bisection below
-            _CLASS_ASSIGNMENTS[(source, sec, run)] = sorted(by_section.get(sec, []), key=lambda x: x[1])
+            _CLASS_ASSIGNMENTS[(source, sec, run)] = sorted(by_section.get(sec, []), key=_due)
     bind = binder(reader.conn.dialect.name)
-    lo, hi, shown = bind(start), bind(end), bind(window.visible_before)
+    lo: Any = bind(start)
+    hi: Any = bind(end)
+    shown = bind(window.visible_before)
     hidden = None if window.hidden_day is None else bind(window.hidden_day)
     found = []
     for sec in sorted(sections):
         due = _CLASS_ASSIGNMENTS[(source, sec, run)]
-        first = bisect.bisect_left(due, lo, key=lambda x: x[1])
-        last = bisect.bisect_right(due, hi, key=lambda x: x[1])
+        first = bisect.bisect_left(due, lo, key=_due)
+        last = bisect.bisect_right(due, hi, key=_due)
         found += [
             (ref, sec, day, a)
             for ref, day, stamp, a in due[first:last]

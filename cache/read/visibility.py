@@ -76,12 +76,7 @@ class StudentVisibility:
     """The windows of every kind for one student at one instant (one school, one zone)."""
 
     def __init__(
-        self,
-        visibility: Visibility,
-        now: dt.datetime,
-        reader: Reader,
-        student: StudentHandle,
-        district_tz: ZoneInfo,
+        self, visibility: Visibility, now: dt.datetime, reader: Reader, student: StudentHandle, district_tz: ZoneInfo
     ) -> None:
         self.visibility, self.now = visibility, now
         self.tz = school_zone(reader, student, district_tz)
