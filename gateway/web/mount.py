@@ -38,9 +38,10 @@ class _Cached:
         await self.app(scope, receive, send_cached)
 
 
-# Where the API answers (its data routes, docs, health and metrics): an unknown address
-# there answers problem+json, as every API error does; anywhere else, the portal's page.
-API_PREFIXES = ("/v1", "/docs", "/openapi.json", "/healthz", "/readyz", "/metrics")
+# Where the API answers (its data routes, docs and health): an unknown address there
+# answers problem+json, as every API error does; anywhere else, the portal's page. (A
+# refused ``/metrics`` answers as an unknown address does: it is not listed here.)
+API_PREFIXES = ("/v1", "/docs", "/openapi.json", "/healthz", "/readyz")
 
 
 def is_api(path: str) -> bool:
