@@ -271,7 +271,8 @@ def report(
     setup = (
         f"{args.clients} concurrent signed-in clients, {args.seconds} s per measurement, median of {args.rounds} "
         f"alternating rounds, load by {tool}; {args.students} students; uvicorn, one process, 127.0.0.1; "
-        f"{os.cpu_count()} cores shared with the load generator."
+        f"{os.cpu_count()} cores shared with the load generator; load average "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (1, 5, 15 min) at the end."
     )
     table = "\n".join(rows)
     print("\n" + setup + "\n\n" + table + "\n\n" + verdict)
