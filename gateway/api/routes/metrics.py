@@ -17,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-
 router = APIRouter(tags=["operators"], include_in_schema=False)
 
 
