@@ -29,8 +29,8 @@ from connectors import registry
 from connectors.base import Connector
 from gateway.access import provision, reminders, rule_record, throttle
 from gateway.api.app import create_app
-from gateway.ops.mail import Mailer, mailer_from
-from gateway.ops.metrics import GuardCounters, make_registry
+from gateway.ops.mail import CountingMailer, Mailer, mailer_from
+from gateway.ops.metrics import GuardCounters, MailCollector, make_registry
 from gateway.privacy import leavers
 from gateway.sync.engine import Hook, Progress, SyncEngine, SyncOutcome
 from gateway.sync.metrics import SyncCollector
@@ -151,7 +151,11 @@ class Application:
             self.cache,
             clock=self.clock,
             mailer=self.mailer,
-            metrics_registry=make_registry(SyncCollector(self.cache.engine, self.config), guards) if settings.enabled else None,
+            metrics_registry=make_registry(
+                SyncCollector(self.cache.engine, self.config), MailCollector(self.cache.engine), guards
+            )
+            if settings.enabled
+            else None,
             metrics_token=self.secrets.resolve(settings.token) if settings.token else None,
             guards=guards,
         )
@@ -174,10 +178,11 @@ def build_application(
     """Open the cache and the mailer a config describes (either may be handed in)."""
     base = base_dir or Path.cwd()
     resolver = secrets or SecretResolver(base_dir=base)
+    opened = cache or open_cache(config, resolver)
     return Application(
         config=config,
-        cache=cache or open_cache(config, resolver),
-        mailer=mailer or mailer_from(config.mail, resolver, base),
+        cache=opened,
+        mailer=CountingMailer(mailer or mailer_from(config.mail, resolver, base), opened.engine),
         secrets=resolver,
         base_dir=base,
         clock=clock,

@@ -116,3 +116,14 @@ class RateCounter(SQLModel, table=True):
     key: str = Field(primary_key=True, sa_type=String(64))
     window_end: dt.datetime = Field(sa_type=UtcDateTime)
     count: int = 0
+
+
+class MailCount(SQLModel, table=True):
+    """Messages handed to the mail backend, by kind and outcome, counted by every process
+    that sends (API and worker alike) so ``/metrics`` shows them all. No recipient."""
+
+    __tablename__ = "mail_count"
+
+    kind: str = Field(primary_key=True, sa_type=String(32))  # invitation, password-reset, ...
+    outcome: str = Field(primary_key=True, sa_type=String(8))  # sent | failed
+    count: int = 0

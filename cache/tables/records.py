@@ -111,6 +111,8 @@ class SyncRun(SQLModel, table=True):
     error: str | None = None
     cursors: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     decided_by: str | None = None
+    # Seconds spent in each stage (fetch, stage, guards, publish, hooks), for /metrics.
+    stages: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
 class SourceState(SQLModel, table=True):

@@ -86,6 +86,7 @@ def invite(cache: Cache, config: PorticoConfig, mailer: Mailer, account_ids: lis
                 f"{config.portal_url('/activate?token=' + token)}\n\n"
                 f"An app that signs in for you asks for the activation code instead:\n\n{token}\n\n"
                 "Your account is yours alone: do not share it.",
+                kind="invitation",
             )
             try:
                 mailer.send(message)

@@ -90,6 +90,7 @@ def send_due(cache: Cache, config: PorticoConfig, mailer: Mailer, now: dt.dateti
                         f"Your {config.district.name} parent portal password expires in {left} days. "
                         "Sign in and choose a new one before then; after that you will be asked to "
                         "change it when you next sign in.",
+                        kind="reminder",
                     )
                 )
             except MailError:

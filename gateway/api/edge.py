@@ -282,13 +282,15 @@ class Edge:
             route = getattr(scope.get("route"), "path", None)
             if exchange.status == 429:
                 self.counters.throttle(route or "-")
+            elapsed = time.perf_counter() - started
+            self.counters.request(route or "-", method, exchange.status, elapsed)
             if _LEVEL.isEnabledFor(logging.INFO):  # cheap; a filtered structlog call is not
                 log.info(
                     "http.request",
                     method=method,
                     route=route or "-",
                     status=exchange.status,
-                    ms=round((time.perf_counter() - started) * 1000, 1),
+                    ms=round(elapsed * 1000, 1),
                     **({"refused": exchange.refused} if exchange.refused else {}),
                 )
 
@@ -310,4 +312,3 @@ class Edge:
             return message
 
         return counted
-

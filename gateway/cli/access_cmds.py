@@ -17,7 +17,7 @@ from cache.types import utcnow
 from gateway.access import accounts, holds, invitations, provision, reminders, sessions
 from gateway.access.entitlement import person
 from gateway.cli.common import cache_of, config_of, fail, secrets_of
-from gateway.ops.mail import Mailer, mailer_from
+from gateway.ops.mail import CountingMailer, Mailer, mailer_from
 
 CONNECTOR = click.option(
     "--connector", "source", default=None, help="Connector the ids belong to (default: the first)."
@@ -30,7 +30,9 @@ def _source(ctx: click.Context, source: str | None) -> str:
 
 def _mailer(ctx: click.Context) -> Mailer:
     loaded = config_of(ctx)
-    return mailer_from(loaded.config.mail, secrets_of(loaded), loaded.base_dir)
+    return CountingMailer(
+        mailer_from(loaded.config.mail, secrets_of(loaded), loaded.base_dir), cache_of(ctx).engine
+    )
 
 
 def _operator() -> str:

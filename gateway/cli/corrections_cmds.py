@@ -78,7 +78,7 @@ def notify_cmd(ctx: click.Context) -> None:
                 failed += 1
                 continue
             try:
-                portico.mailer.send(Message(*mail))
+                portico.mailer.send(Message(*mail, kind="correction"))
             except MailError as exc:
                 click.echo(f"{c.id}: {exc}", err=True)
                 failed += 1

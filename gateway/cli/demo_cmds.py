@@ -28,9 +28,58 @@ from gateway.ops.logging import configure_logging
 from simulators.cloudschool.rehearsal import simulate_cloudschool
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.model import CONNECTOR_OPTIONS
-from simulators.powerschool.server import make_app, run_in_thread
+from simulators.powerschool.server import make_app, port_in_use, run_in_thread
 
-CLIENT_ID_ENV, CLIENT_SECRET_ENV = "PORTICO_DEMO_PS_CLIENT_ID", "PORTICO_DEMO_PS_CLIENT_SECRET"
+# The simulator's credentials, beside the config (0600), so a second shell can sync it too.
+CLIENT_ID_FILE, CLIENT_SECRET_FILE = "sis-client-id", "sis-client-secret"
+# Written into a folder the demo creates; only a folder holding it is ever deleted.
+MARKER = ".portico-demo"
+MARKER_TEXT = "Made by `portico demo`, which deletes and recreates this folder on its next run.\n"
+LOOPBACK = "127.0.0.1"
+
+
+class DemoRefused(click.ClickException):
+    """The demo will not start: a folder it did not make, or a port already in use."""
+
+
+def prepare_folder(work: Path) -> None:
+    """Create ``work`` for a demo run, or empty it if an earlier demo made it.
+
+    A folder that exists without the demo's marker file (or with the marker as anything
+    but a plain file) is refused; an empty folder is used as it is.
+    """
+    marker = work / MARKER
+    if work.is_symlink() or (work.exists() and not work.is_dir()):
+        raise DemoRefused(f"{work} is not a folder the demo made; choose another --dir")
+    if work.exists():
+        if marker.is_file() and not marker.is_symlink():
+            shutil.rmtree(work)
+        elif any(work.iterdir()):
+            raise DemoRefused(
+                f"{work} already exists and was not made by `portico demo` (it has no {MARKER} file), "
+                "so the demo will not delete it: choose another --dir, or empty or remove that folder yourself"
+            )
+    work.mkdir(parents=True, exist_ok=True)
+    marker.write_text(MARKER_TEXT)
+
+
+def check_ports(ports: list[tuple[int, str, str]]) -> None:
+    """Refuse, naming the port, what it was for and the option that moves it, if one is busy."""
+    for port, what, option in ports:
+        if port and port_in_use(port):
+            free = next((p for p in range(port + 1, min(port + 100, 65536)) if not port_in_use(p)), None)
+            hint = f", e.g. {option} {free}" if free else ""
+            raise DemoRefused(
+                f"port {port} on {LOOPBACK} ({what}) is already in use; "
+                f"stop what is using it, or choose another with {option} PORT{hint}"
+            )
+
+
+def write_secret(path: Path, value: str) -> None:
+    """A secret file readable by its owner only (0600 from the moment it exists)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
 
 
 def demo_connector(
@@ -44,8 +93,14 @@ def demo_connector(
     return {
         "name": name,
         "type": "cloudschool",
-        "schedule": {"interval": "PT1H"},
-        "options": {**options, "path": "cloudschool-export", "settle_seconds": 0},
+        # A UK school: its export's times, its "today" and its schedule are London's.
+        "schedule": {"interval": "PT1H", "timezone": "Europe/London"},
+        "options": {
+            **options,
+            "path": "cloudschool-export",
+            "settle_seconds": 0,
+            "timezone": "Europe/London",
+        },
     }
 
 
@@ -64,8 +119,8 @@ def demo_config(workdir: Path, sis_url: str) -> dict[str, Any]:
                 "schedule": {"interval": "PT15M", "jitter": "PT1M"},
                 "options": {
                     "base_url": sis_url,
-                    "client_id": {"env": CLIENT_ID_ENV},
-                    "client_secret": {"env": CLIENT_SECRET_ENV},
+                    "client_id": {"file": CLIENT_ID_FILE},
+                    "client_secret": {"file": CLIENT_SECRET_FILE},
                     # The simulated district's attendance codes, log types and own tables.
                     **CONNECTOR_OPTIONS,
                 },
@@ -142,29 +197,43 @@ def demo_logins(
     default="demo-data",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="Working folder for the demo's config, keys and cache (recreated each run).",
+    help=(
+        "Working folder for the demo's config, keys and cache. Recreated each run if an earlier "
+        f"demo made it (it holds a {MARKER} file); any other non-empty folder is refused."
+    ),
 )
 @click.option("--students", default=300, show_default=True, help="Size of the synthetic district.")
-@click.option("--port", default=8000, show_default=True, help="API port on 127.0.0.1.")
+@click.option("--port", default=8000, show_default=True, help="Portal and API port on 127.0.0.1.")
+@click.option(
+    "--sis-port",
+    default=0,
+    show_default=True,
+    help="Port of the SIS simulator on 127.0.0.1 (0: any free port).",
+)
 @click.option("--no-serve", is_flag=True, help="Set up and sync, print the logins, then exit.")
-def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
-    """Start the bundled SIS simulator, sync it into a fresh encrypted cache, serve the portal and the API."""
-    work = Path(workdir).resolve()
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    fd = os.open(work / "kek.key", os.O_WRONLY | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(new_kek_line() + "\n")
+def demo_cmd(workdir: str, students: int, port: int, sis_port: int, no_serve: bool) -> None:
+    """Start the bundled SIS simulator, sync it into a fresh encrypted cache, serve the portal and the API.
+
+    The folder is deleted only if an earlier demo made it, and every port is checked
+    before anything is synced. While it runs, its config can be used from another shell
+    (the simulator's credentials are files beside it), e.g. to sync again.
+    """
+    work = Path(workdir).absolute()
+    # Ports first: nothing is synced and no login printed for a demo that could not serve.
+    ports = [(sis_port, "the SIS simulator", "--sis-port")]
+    if not no_serve:
+        ports.insert(0, (port, "the portal and API", "--port"))
+    check_ports(ports)
+    prepare_folder(work)
+    write_secret(work / "kek.key", new_kek_line())
 
     today = dt.date.today()
     district = SyntheticDistrict(DistrictSpec(seed=7, schools=2, students=students, today=today))
-    os.environ[CLIENT_ID_ENV] = "demo-" + secrets.token_hex(4)
-    os.environ[CLIENT_SECRET_ENV] = secrets.token_urlsafe(24)
-    sis_app = make_app(
-        district, client_id=os.environ[CLIENT_ID_ENV], client_secret=os.environ[CLIENT_SECRET_ENV]
-    )
-    sis_url, stop_sis = run_in_thread(sis_app)
+    client_id, client_secret = "demo-" + secrets.token_hex(4), secrets.token_urlsafe(24)
+    write_secret(work / CLIENT_ID_FILE, client_id)
+    write_secret(work / CLIENT_SECRET_FILE, client_secret)
+    sis_app = make_app(district, client_id=client_id, client_secret=client_secret)
+    sis_url, stop_sis = run_in_thread(sis_app, port=sis_port)
     click.echo(f"SIS simulator (PowerSchool-like) listening on {sis_url}")
 
     config = demo_config(work, sis_url)
@@ -203,6 +272,11 @@ def demo_cmd(workdir: str, students: int, port: int, no_serve: bool) -> None:
             f'  curl -s {base}/v1/students -H "Authorization: Bearer $TOKEN"\n'
             f'  curl -s "{base}/v1/students/<id>/attendance" -H "Authorization: Bearer $TOKEN"\n'
             f"  API docs: {base}/docs   Config used: {config_path}\n"
+        )
+        click.echo(
+            "While the demo runs, its config works from another shell too, e.g.:\n"
+            f"  portico --config {config_path} sync\n"
+            f"  portico --config {config_path} status\n"
         )
         if no_serve:
             return

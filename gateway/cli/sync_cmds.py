@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from typing import TextIO
 
 import click
 from rich.console import Console
@@ -21,31 +22,62 @@ from gateway.cli.common import app_of, cache_of, config_of, fail
 from gateway.sync import breaker
 from gateway.sync.engine import Progress, SyncOutcome, decide
 
+# Below this, a rate says more about the clock than the source: show the count and time only.
+RATE_AFTER_SECONDS = 0.5
 
-def _progress(console: Console, plain: bool) -> Progress:
+
+def stream_line(stream: str, records: int, pages: int, seconds: float, total: int | None = None) -> str:
+    """``students: 300 records, 3 pages in 1.2s (250 records/s)``; no rate for a blink."""
+    of = f"/{total:,}" if total else ""
+    page_part = f", {pages:,} page{'s' if pages != 1 else ''}" if pages else ""
+    noun = "record" if records == 1 and not total else "records"
+    line = f"{stream}: {records:,}{of} {noun}{page_part} in {seconds:.1f}s"
+    if seconds >= RATE_AFTER_SECONDS:
+        line += f" ({records / seconds:,.0f} records/s)"
+    return line
+
+
+def _progress(err: TextIO, live: bool) -> Progress:
+    """One line per stream that stays. On a terminal (``live``) the current stream's line
+    is rewritten as pages arrive and left in place when the stream ends; otherwise each
+    stream prints one line when it ends."""
     last = {"t": 0.0}
     started: dict[str, float] = {}
+    pages_of: dict[str, int] = {}
 
     def on_page(stream: str, page: Page, records: int, pages: int) -> None:
         now = time.monotonic()
         started.setdefault(stream, now)
-        if now - last["t"] < (2.0 if plain else 0.2) and not (
-            page.expected_total and records >= page.expected_total
-        ):
+        pages_of[stream] = pages
+        if not live or now - last["t"] < 0.2:
             return
         last["t"] = now
-        rate = records / max(now - started[stream], 1e-6)
-        total = f"/{page.expected_total}" if page.expected_total else ""
-        line = f"{stream}: {records}{total} records, {pages} pages, {rate:,.0f} records/s"
-        if plain:
-            click.echo(line)
-        else:
-            console.print(line, end="\r", highlight=False)
+        line = stream_line(stream, records, pages, now - started[stream], page.expected_total)
+        err.write("\r" + line + "\x1b[K")
+        err.flush()
 
     def on_done(stream: str, records: int, seconds: float) -> None:
-        click.echo(f"{stream}: {records} records in {seconds:.1f}s" + " " * 30)
+        line = stream_line(stream, records, pages_of.get(stream, 0), seconds)
+        err.write(("\r" + line + "\x1b[K\n") if live else line + "\n")
+        err.flush()
 
     return Progress(on_page=on_page, on_stream_done=on_done)
+
+
+def summary_table(outcomes: list[SyncOutcome]) -> Table:
+    """One row per connector synced: what happened and what changed."""
+    table = Table(
+        "connector", "run", "status", "secs", "records", "added", "changed", "removed", "set aside",
+        title="Sync summary",
+    )  # fmt: skip
+    for out in outcomes:
+        total = {k: sum(c.get(k, 0) for c in out.counts.values()) for k in ("added", "changed", "deleted")}
+        rejected = sum(c.get("rejected", 0) for c in out.counts.values())
+        table.add_row(
+            out.source, str(out.run_id or "-"), out.status, f"{out.seconds:.1f}", f"{out.records:,}",
+            f"{total['added']:,}", f"{total['changed']:,}", f"{total['deleted']:,}", f"{rejected:,}",
+        )  # fmt: skip
+    return table
 
 
 def print_outcome(out: SyncOutcome) -> None:
@@ -73,8 +105,9 @@ def sync_group(ctx: click.Context, names: tuple[str, ...], full: bool) -> None:
     loaded = config_of(ctx)
     cache = cache_of(ctx)
     chosen = names or tuple(c.name for c in loaded.config.connectors if c.enabled)
-    console = Console(stderr=False)
-    plain = not sys.stdout.isatty()
+    err = sys.stderr
+    live = err.isatty()
+    outcomes: list[SyncOutcome] = []
     worst = 0
     for name in chosen:
         try:
@@ -87,12 +120,17 @@ def sync_group(ctx: click.Context, names: tuple[str, ...], full: bool) -> None:
                 f"note: {name}'s circuit breaker is {view.state} after {view.failures} failed runs; "
                 "a manual sync runs anyway (scheduled runs respect it)"
             )
+        err.write(f"Syncing {name} ...\n")  # its streams' lines follow
         try:
-            out = app_of(ctx).sync(name, full=full, progress=_progress(console, plain))
+            out = app_of(ctx).sync(name, full=full, progress=_progress(err, live))
         except PorticoError as exc:
             fail(f"connector {name}: {exc}")
         print_outcome(out)
+        outcomes.append(out)
         worst = max(worst, {"published": 0, "held": 3, "skipped": 4}.get(out.status, 1))
+    if outcomes:
+        click.echo()
+        Console(highlight=False, width=max(100, Console().width)).print(summary_table(outcomes))
     sys.exit(worst)
 
 

@@ -145,6 +145,10 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     # Alembic announces its dialect and each step at INFO; `portico db upgrade` reports
     # what it did itself, so these show only when debugging.
     logging.getLogger("alembic").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
+    # httpx logs one "HTTP Request:" line per call at INFO (a sync makes hundreds): the
+    # connectors report what matters themselves, so these show only when debugging.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
     route_uvicorn_logs()
 
 

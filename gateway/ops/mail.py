@@ -16,15 +16,29 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+import structlog
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+
+from cache.tables.accounts import MailCount
+from cache.tables.core import core_table
 from config.errors import PorticoError
 from config.secrets import SecretResolver
 from config.settings import MailSettings
 
+log = structlog.get_logger("portico.mail")
+
 
 class MailError(PorticoError):
     """A message could not be handed to the mail backend."""
+
+
+# What a message is for: the label of the mail counters on /metrics.
+MAIL_KINDS = ("invitation", "password-reset", "reminder", "correction", "other")
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,7 @@ class Message:
     to: str
     subject: str
     body: str
+    kind: str = "other"  # one of MAIL_KINDS
 
 
 class Mailer(Protocol):
@@ -89,6 +104,48 @@ class SmtpMailer:
                 smtp.send_message(_build(s.from_address, message))
         except (OSError, smtplib.SMTPException) as exc:
             raise MailError(f"smtp {s.smtp_host}:{s.smtp_port}: {type(exc).__name__}") from None
+
+
+class CountingMailer:
+    """A mailer that counts what it hands over, by kind and outcome, in the cache's
+    ``mail_count`` table: every process that sends (API, worker, CLI) adds to the same
+    figures, which ``/metrics`` reads. Never the recipient or the message."""
+
+    def __init__(self, inner: Mailer, engine: Engine) -> None:
+        self.inner, self.engine = inner, engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # the backend's own attributes (a test's outbox)
+
+    def send(self, message: Message) -> None:
+        kind = message.kind if message.kind in MAIL_KINDS else "other"
+        try:
+            self.inner.send(message)
+        except MailError:
+            self._count(kind, "failed")
+            raise
+        self._count(kind, "sent")
+
+    def _count(self, kind: str, outcome: str) -> None:
+        table = core_table(MailCount)
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(table).values(kind=kind, outcome=outcome, count=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.kind, table.c.outcome], set_={"count": table.c.count + 1}
+        )
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(stmt)
+        except SQLAlchemyError as exc:  # a count lost is not a reason to fail the mail
+            log.warning("mail.count_failed", error_class=type(exc).__name__)
+
+
+def mail_counts(engine: Engine) -> dict[tuple[str, str], int]:
+    """(kind, outcome) -> messages, as counted by :class:`CountingMailer`."""
+    table = core_table(MailCount)
+    with engine.connect() as conn:
+        rows = conn.execute(select(table.c.kind, table.c.outcome, table.c.count)).all()
+    return {(kind, outcome): int(n) for kind, outcome, n in rows}
 
 
 def mailer_from(

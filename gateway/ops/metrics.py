@@ -11,12 +11,22 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.ops.mail import MAIL_KINDS, mail_counts
 
 # Why the edge refused a request before the application read it.
 REFUSAL_REASONS = ("url", "header-count", "header-bytes", "body", "content-length")
+# Why a sign-in failed, and why one was turned away before the password was checked.
+SIGN_IN_FAILURES = ("unknown-user", "wrong-password", "inactive", "wrong-code")
+SIGN_IN_THROTTLES = ("too-many-failures", "too-many-codes")
+SIGN_IN_CHANNELS = ("api", "web")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 def make_registry(*collectors: Collector) -> CollectorRegistry:
@@ -27,8 +37,32 @@ def make_registry(*collectors: Collector) -> CollectorRegistry:
     return registry
 
 
+class MailCollector(Collector):
+    """Mail handed to the backend and mail that failed, by kind, from every process that
+    sends (read from the cache on each scrape, like the sync figures)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            counts = mail_counts(self.engine)
+        except SQLAlchemyError:
+            return  # portico_cache_up says so
+        for outcome, text in (
+            ("sent", "Messages handed to the mail backend"),
+            ("failed", "Messages the mail backend refused"),
+        ):
+            family = CounterMetricFamily(f"portico_mail_{outcome}", f"{text}, by kind", labels=["kind"])
+            for kind in MAIL_KINDS:
+                family.add_metric([kind], counts.get((kind, outcome), 0))
+            yield family
+
+
 class GuardCounters(Collector):
-    """Requests refused at the edge (by reason) and answers of 429 (by route template).
+    """What the API process saw: requests and their latency by route template, requests
+    refused at the edge (by reason), answers of 429 (by route template), and sign-in
+    failures and throttles (by channel and reason; never a username).
 
     Counted in the process that answered (a refusal never reaches the database): each
     API replica exports its own, and Prometheus sums them.
@@ -38,6 +72,37 @@ class GuardCounters(Collector):
         self._lock = threading.Lock()
         self.refused: Counter[str] = Counter({reason: 0 for reason in REFUSAL_REASONS})
         self.throttled: Counter[str] = Counter({route: 0 for route in routes})
+        zero = {(c, r): 0 for c in SIGN_IN_CHANNELS for r in SIGN_IN_FAILURES}
+        self.sign_in_failed: Counter[tuple[str, str]] = Counter(zero)
+        zero = {(c, r): 0 for c in SIGN_IN_CHANNELS for r in SIGN_IN_THROTTLES}
+        self.sign_in_throttled: Counter[tuple[str, str]] = Counter(zero)
+        # Labels: the route template ("-" when no route matched), never the path itself.
+        self.requests = PromCounter(
+            "portico_http_requests",
+            "Requests answered, by route template, method and status",
+            ["route", "method", "status"],
+            registry=None,
+        )
+        self.latency = Histogram(
+            "portico_http_request_duration_seconds",
+            "Time to answer a request, by route template and method",
+            ["route", "method"],
+            registry=None,
+            buckets=LATENCY_BUCKETS,
+        )
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One answered request; ``route`` is its template (``/v1/students/{student_id}``)."""
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
+    def sign_in_failure(self, channel: str, reason: str) -> None:
+        with self._lock:
+            self.sign_in_failed[(channel, reason)] += 1
+
+    def sign_in_throttle(self, channel: str, reason: str) -> None:
+        with self._lock:
+            self.sign_in_throttled[(channel, reason)] += 1
 
     def refuse(self, reason: str) -> None:
         with self._lock:
@@ -50,6 +115,7 @@ class GuardCounters(Collector):
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             refused, throttled = dict(self.refused), dict(self.throttled)
+            failed, turned_away = dict(self.sign_in_failed), dict(self.sign_in_throttled)
         r = CounterMetricFamily(
             "portico_requests_refused",
             "Requests refused at the edge before the application read them (413, 414, 431, 400)",
@@ -64,3 +130,21 @@ class GuardCounters(Collector):
         for route, n in sorted(throttled.items()):
             t.add_metric([route], n)
         yield t
+        f = CounterMetricFamily(
+            "portico_sign_in_failures",
+            "Sign-ins refused, by channel and reason",
+            labels=["channel", "reason"],
+        )
+        for (channel, reason), n in sorted(failed.items()):
+            f.add_metric([channel, reason], n)
+        yield f
+        th = CounterMetricFamily(
+            "portico_sign_in_throttled",
+            "Sign-ins turned away by a throttle before the password was checked, by channel and reason",
+            labels=["channel", "reason"],
+        )
+        for (channel, reason), n in sorted(turned_away.items()):
+            th.add_metric([channel, reason], n)
+        yield th
+        yield from self.requests.collect()
+        yield from self.latency.collect()

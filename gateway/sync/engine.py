@@ -91,6 +91,13 @@ class SyncOutcome:
     seconds: float = 0.0
     records: int = 0
     breaker: str = "closed"
+    # Seconds per stage (see STAGES), kept on the run for /metrics.
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+# A run's stages: reading the source (the connector fetches and normalises), writing the
+# encrypted rows to the cache, the guards, publishing, and the after-publish hooks.
+STAGES = ("fetch", "stage", "guards", "publish", "hooks")
 
 
 def _classify(exc: BaseException) -> tuple[str, bool]:
@@ -116,6 +123,12 @@ def recover(engine: Engine, source: str) -> None:
         for run_id in runs_with_status(conn, source, ("held",)):
             discard_run(conn, source, run_id)
             update_run(conn, run_id, status="superseded", finished_at=utcnow())
+
+
+def record_stages(engine: Engine, run_id: int, stages: dict[str, float]) -> None:
+    """Keep a run's seconds per stage on its row (``/metrics`` reads them from any process)."""
+    with engine.begin() as conn:
+        update_run(conn, run_id, stages={k: round(v, 6) for k, v in stages.items()})
 
 
 class SyncEngine:
@@ -168,8 +181,12 @@ class SyncEngine:
                     break
                 log.info("sync.retry", source=self.source, run=outcome.run_id, reason="source changed")
         if outcome.status == "published" and outcome.run_id is not None:
+            t0 = time.perf_counter()
             for hook in self.on_published:
                 hook(self.source, outcome.run_id)
+            outcome.stages["hooks"] = time.perf_counter() - t0
+        if outcome.run_id is not None and outcome.stages:
+            record_stages(self.engine, outcome.run_id, outcome.stages)
         outcome.seconds = time.monotonic() - started
         log.info(
             "sync.finished",
@@ -201,10 +218,15 @@ class SyncEngine:
         outcome = SyncOutcome(self.source, run_id, "running")
         try:
             self._read_all(connector, staging, cursors, full, progress, outcome)
+            t0 = time.perf_counter()
             held = guard_reasons(self.guards(), staging, published, full)
+            outcome.stages["guards"] = time.perf_counter() - t0
             counts = {k: c.as_dict() for k, c in staging.result.counts.items()}
             outcome.counts = counts
+            t0 = time.perf_counter()
             staging.conn.commit()
+            outcome.stages["stage"] = outcome.stages.get("stage", 0.0) + time.perf_counter() - t0
+            t0 = time.perf_counter()
             with self.engine.begin() as conn:
                 update_run(
                     conn,
@@ -221,6 +243,7 @@ class SyncEngine:
                 else:
                     publish_run(conn, self.source, run_id, cursors, as_of, full)
                     outcome.status = "published"
+            outcome.stages["publish"] = time.perf_counter() - t0
         except Exception as exc:
             staging.conn.rollback()
             status, counts_failure = _classify(exc)
@@ -262,6 +285,7 @@ class SyncEngine:
         progress: Progress,
         outcome: SyncOutcome,
     ) -> None:
+        began, staged = time.perf_counter(), 0.0
         for info in connector.streams():
             t0 = time.monotonic()
             records = 0
@@ -277,6 +301,7 @@ class SyncEngine:
             else:
                 pages = connector.read(info.name, state, full=full)
             for n_pages, page in enumerate(pages, start=1):
+                s0 = time.perf_counter()
                 if not started:
                     staging.start_stream(info.kinds, page.full)
                     started = True
@@ -288,6 +313,7 @@ class SyncEngine:
                     seen.add_page(page)
                 for err in page.rejected:
                     staging.reject(err, info.kinds[0] if len(info.kinds) == 1 else "unknown")
+                staged += time.perf_counter() - s0
                 records += len(page.records) + page.known
                 outcome.retries += page.retries
                 if page.cursor is not None:
@@ -301,7 +327,9 @@ class SyncEngine:
                 )
                 if came_or_went and not info.consistent:
                     outcome.retries += confirm_full_read(connector, info.name, seen)
+                s0 = time.perf_counter()
                 staging.finish_full_stream(info.kinds)
+                staged += time.perf_counter() - s0
             elif not started and (full or info.name not in cursors):
                 # A full read that produced no page at all: an empty source for these kinds.
                 staging.start_stream(info.kinds, True)
@@ -311,6 +339,8 @@ class SyncEngine:
             outcome.records += records
             if progress.on_stream_done:
                 progress.on_stream_done(info.name, records, time.monotonic() - t0)
+            outcome.stages["stage"] = staged
+            outcome.stages["fetch"] = time.perf_counter() - began - staged
 
     @staticmethod
     def _added(staging: Staging, kinds: tuple[str, ...]) -> int:

@@ -19,6 +19,7 @@ from cache.tables.records import SyncRun
 from cache.types import utcnow
 from config.settings import PorticoConfig
 from gateway.sync import breaker
+from gateway.sync.engine import STAGES
 
 _FINISHED = ("published", "held", "failed", "discarded", "superseded", "unchanged")
 
@@ -72,6 +73,11 @@ class SyncCollector(Collector):
         retries = GaugeMetricFamily(
             "portico_sync_last_run_retries", "Retries in the last finished run", labels=L
         )
+        stages = GaugeMetricFamily(
+            "portico_sync_last_run_stage_seconds",
+            "Seconds the last finished run spent in each stage (fetch, stage, guards, publish, hooks)",
+            labels=[*L, "stage"],
+        )
         consecutive = GaugeMetricFamily("portico_sync_consecutive_failures", "Failed runs in a row", labels=L)
         brk = GaugeMetricFamily(
             "portico_sync_breaker_state", "Circuit breaker: 1 for the current state", labels=[*L, "state"]
@@ -110,8 +116,11 @@ class SyncCollector(Collector):
             if last is not None and last.finished_at is not None:
                 duration.add_metric([name], (last.finished_at - last.started_at).total_seconds())
                 retries.add_metric([name], last.retries)
+                for stage in STAGES:
+                    if stage in (last.stages or {}):
+                        stages.add_metric([name, stage], float((last.stages or {})[stage]))
                 for kind, c in sorted((last.counts or {}).items()):
                     records.add_metric(
                         [name, kind], c.get("added", 0) + c.get("changed", 0) + c.get("unchanged", 0)
                     )
-        yield from (last_ok, age, stale, duration, records, retries, consecutive, brk, runs, failures)
+        yield from (last_ok, age, stale, duration, stages, records, retries, consecutive, brk, runs, failures)

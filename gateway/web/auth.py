@@ -42,10 +42,12 @@ def _keys(ctx: Ctx, username_index: str) -> list[str]:
 def _throttled(ctx: Ctx, keys: list[str]) -> None:
     wait = throttle.retry_after(ctx.conn, keys, ctx.portico.clock())
     if wait is not None:
+        ctx.portico.guards.sign_in_throttle("web", "too-many-failures")
         raise Problem(429, "too-many-attempts", "Too many attempts", headers={"Retry-After": str(wait)})
 
 
-def _failed_page(ctx: Ctx, keys: list[str], username: str) -> Response:
+def _failed_page(ctx: Ctx, keys: list[str], username: str, reason: str) -> Response:
+    ctx.portico.guards.sign_in_failure("web", reason)
     throttle.failed(ctx.conn, keys, ctx.portico.clock())
     ctx.conn.commit()
     errors = Errors()
@@ -106,7 +108,8 @@ async def sign_in(ctx: Ctx) -> Response:
     account = accounts.find_by_username(ctx.conn, keyring, username)
     ok = verify_password(account.password_hash if account else None, password)
     if not ok or account is None or account.status != "active":
-        return _failed_page(ctx, keys, username)
+        reason = "unknown-user" if account is None else "wrong-password" if not ok else "inactive"
+        return _failed_page(ctx, keys, username, reason)
     if account.totp_confirmed_at is not None and ctx.portico.config.access.mfa != "off":
         step = tokens.issue(ctx.conn, account.id, STEP, STEP_TTL)
         ctx.conn.commit()
@@ -131,8 +134,10 @@ async def sign_in_code(ctx: Ctx) -> Response:
     codes = throttle.Guesses(ctx.conn, limits, "t", account.id, ctx.portico.clock())
     wait = codes.wait()
     if wait is not None:
+        ctx.portico.guards.sign_in_throttle("web", "too-many-codes")
         raise Problem(429, "too-many-attempts", "Too many attempts", headers={"Retry-After": str(wait)})
     if not credentials.totp_ok(ctx.portico.cache.keyring, account, code):
+        ctx.portico.guards.sign_in_failure("web", "wrong-code")
         throttle.failed(ctx.conn, keys, ctx.portico.clock())
         codes.failed()
         ctx.conn.commit()

@@ -180,7 +180,7 @@ async def _notify(ctx: Ctx, cid: str) -> None:
         log.warning("correction.no_data_contact", request=cid)
         return
     try:
-        await run_in_threadpool(view.app.mailer.send, Message(*mail))
+        await run_in_threadpool(view.app.mailer.send, Message(*mail, kind="correction"))
     except MailError as exc:
         log.warning("correction.mail_failed", request=cid, error=str(exc))
         return

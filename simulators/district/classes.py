@@ -68,17 +68,28 @@ def build_sections(roster: Roster, rng: random.Random, style: str, year_start: d
     roster.section_students = [[] for _ in roster.sections]
     for student, (school, grade) in enumerate(zip(roster.student_school, roster.student_grade, strict=True)):
         offered = by_school_grade[(school, grade)]
-        electives = rng.sample(offered[CORE_COURSES:], COURSES_PER_STUDENT - CORE_COURSES)
+        # One elective from each option block (see ``option_blocks``), so the week is full.
+        electives = [rng.choice(block) for block in option_blocks(offered)[CORE_COURSES:]]
         taken = tuple(sorted(offered[:CORE_COURSES] + electives))
         roster.student_sections.append(taken)
         for section in taken:
             roster.section_students[section].append(student)
 
 
+def option_blocks(sections: list[int]) -> list[list[int]]:
+    """A grade's timetable lanes: one per core course, then the electives dealt into
+    ``COURSES_PER_STUDENT - CORE_COURSES`` blocks taught side by side (a student takes one
+    of each block), so six lanes fill every period of the week."""
+    blocks = COURSES_PER_STUDENT - CORE_COURSES
+    electives = sections[CORE_COURSES:]
+    return [[s] for s in sections[:CORE_COURSES]] + [electives[b::blocks] for b in range(blocks)]
+
+
 def build_timetable(
     roster: Roster, rng: random.Random, style: str, year_start: dt.date, year_end: dt.date
 ) -> None:
-    """Each grade's sections share a clash-free grid; odd uk schools run an A/B fortnight."""
+    """Each grade's lanes share a clash-free grid that fills every period; odd uk schools
+    run an A/B fortnight."""
     groups: dict[tuple[int, int], list[int]] = {}
     for n, key in enumerate(zip(roster.section_school, roster.section_grade, strict=True)):
         groups.setdefault(key, []).append(n)
@@ -86,11 +97,12 @@ def build_timetable(
         weeks = ("A", "B") if style == "uk" and school % 2 == 1 else ("every",)
         slots = [(w, day, p) for w in weeks for day in range(1, 6) for p in range(len(PERIODS))]
         rng.shuffle(slots)
-        per = len(slots) // len(sections)
-        for i, section in enumerate(sections):
-            sid = roster.sections[section].source_id
+        lanes = option_blocks(sections)
+        per = len(slots) // len(lanes)
+        for i, lane in enumerate(lanes):
             mine = sorted(slots[i * per : (i + 1) * per], key=lambda s: (s[0], s[1], s[2]))
-            for k, (week, day, p) in enumerate(mine):
+            for section, (k, (week, day, p)) in ((s, e) for s in lane for e in enumerate(mine)):
+                sid = roster.sections[section].source_id
                 period, start, end = PERIODS[p]
                 roster.timetable.append(
                     TimetableEntry(

@@ -75,6 +75,10 @@ class Coursework:
             [st for st in range(len(students)) if on_roll(st, first)] for _name, first, _last in self.terms
         ]
         self.grade_offsets = [0, *accumulate(len(t) * COURSES_PER_STUDENT for t in self.term_students)]
+        # Marks entered so far carry the date of the last school day at least two days ago,
+        # so a day's lag (the default for grades) has passed by the morning of ``today``.
+        before = bisect_right(days, today - dt.timedelta(days=2))
+        self.marked_through = days[before - 1] if before else today - dt.timedelta(days=2)
 
     def _due_index(self, section: int, k: int) -> int:
         return min(len(self.days) - 1, k * self.step + _key(self.seed, 1, section, k) % self.step)
@@ -143,16 +147,20 @@ class Coursework:
             aid = self.assignment_id(a)
             points = POINTS[(_key(self.seed, 2, section, k) >> 16) % len(POINTS)]
             end = min(stop, offsets[pos + 1])
+            # Due at the end of its due day: until then nothing is missing or late yet.
+            due_passed = self.days[self._due_index(section, k)] < self.today
             for m in range(i - offsets[pos], end - offsets[pos]):
                 student = members[m]
                 sid = students[student].source_id
                 h = _key(self.seed, 3, a, student)
                 v = h % 100
                 score: float | None = round(points * (0.45 + (h >> 8) % 56 / 100), 1)
-                if v < 80:
+                if v < 80 or (v < 86 and not due_passed):
                     status = ResultStatus.SUBMITTED
                 elif v < 86:
                     status = ResultStatus.LATE
+                elif v < 92 and not due_passed:
+                    status, score = ResultStatus.NONE, None  # may still come in today
                 elif v < 92:
                     status, score = ResultStatus.MISSING, None
                 elif v < 95:
@@ -184,7 +192,7 @@ class Coursework:
             j, slot = divmod(i - self.grade_offsets[t], COURSES_PER_STUDENT)
             student = self.term_students[t][j]
             section = roster.sections[roster.student_sections[student][slot]]
-            name, _first, last = self.terms[t]
+            name, first, last = self.terms[t]
             h = _key(self.seed, 4, student * COURSES_PER_STUDENT + slot, t)
             percent = round(55 + (h % 4400) / 100, 1)
             if self.style == "uk":
@@ -199,5 +207,7 @@ class Coursework:
                 term=name,
                 mark=mark,
                 percent=percent,
-                updated_at=dt.datetime.combine(min(last, self.today), dt.time(17, (h >> 16) % 60), dt.UTC),
+                updated_at=dt.datetime.combine(
+                    max(first, min(last, self.marked_through)), dt.time(17, (h >> 16) % 60), dt.UTC
+                ),
             )

@@ -120,6 +120,30 @@ REPORT_COMMENTS: tuple[str, ...] = (
     "A settled and hard-working term; keep reading at home.",
     "Good progress in most subjects; homework needs more care.",
     "Contributes well in class and is kind to others.",
-    "Attendance has affected progress; we are here to help.",
     "Shows curiosity and resilience; aim higher in written work.",
+)
+# For a student whose attendance over the report's period was below ``LOW_ATTENDANCE``.
+ATTENDANCE_COMMENT = "Time missed from school has affected progress; we are here to help."
+LOW_ATTENDANCE = 0.9
+# For one at every session of the period.
+FULL_ATTENDANCE_COMMENT = "Full attendance this term, and it shows in steady progress."
+
+# A year group's outing (title, body), by stage: the first for the youngest grades.
+US_TRIPS: tuple[tuple[str, str], ...] = (
+    ("trip to the children's museum", "A morning at the children's museum; pack a lunch."),
+    ("visit to the nature center", "A day at the nature center; wear outdoor shoes."),
+    ("science museum visit", "A day at the science museum; permission slips due Friday."),
+    ("college and careers fair", "Colleges and employers visit the gym; families welcome."),
+)
+UK_TRIPS: tuple[tuple[str, str], ...] = (
+    ("Geography field trip", "A day of river fieldwork; bring waterproofs and a packed lunch."),
+    ("theatre visit", "An evening performance of the set text; letters home this week."),
+    ("university taster day", "A day at a university campus; consent forms due Friday."),
+)
+# A class's notice of the week (topic, body).
+CLASS_TOPICS: tuple[tuple[str, str], ...] = (
+    ("quiz on Friday", "A short quiz on this unit; the revision sheet is in the folder."),
+    ("project due next week", "Projects are due next week; ask if anything is unclear."),
+    ("bring your notebook", "Please bring the class notebook to every lesson this week."),
+    ("homework club on Thursday", "Homework club runs after school on Thursday, all welcome."),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,13 @@ def _utc(day: dt.date, hour: int, minute: int, zone: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), zone).astimezone(dt.UTC)
 
 
+def year_label(grade: str) -> str:
+    """How a notice names a year group: "Year 8", "Grade 3", "Kindergarten"."""
+    if grade.startswith("Year"):
+        return grade
+    return "Kindergarten" if grade == "K" else f"Grade {grade}"
+
+
 class Pastoral:
     """Behaviour by student then event; reports by student; notices as a small list."""
 
@@ -36,8 +43,13 @@ class Pastoral:
         ranges: Sequence[tuple[int, int]],
         year_start: dt.date,
         today: dt.date,
+        attendance_rate: Callable[[int, dt.date, dt.date], float | None] = lambda _s, _a, _b: None,
     ) -> None:
+        """``attendance_rate(student, first, last)`` is the share of sessions from ``first``
+        to ``last`` the student attended (None without marks); report comments follow it."""
         self.seed, self.style, self.roster, self.days, self.ranges = seed, style, roster, days, ranges
+        self.attendance_rate = attendance_rate
+        self.year_start = year_start
         self.zone = ZoneInfo(timezone)
         self.event_offsets = [0, *accumulate((b - a) // DAYS_PER_EVENT for a, b in ranges)]
         # Last year's final report (so every student has one) and this year's interim.
@@ -109,8 +121,18 @@ class Pastoral:
                 title=title,
                 period=period,
                 issued_date=issued,
-                comments=names.REPORT_COMMENTS[h % len(names.REPORT_COMMENTS)],
+                comments=self._comment(student, issued, h),
             )
+
+    def _comment(self, student: int, issued: dt.date, h: int) -> str:
+        """A comment that agrees with the student's attendance over the report's period
+        (this year's marks only; last year's report has no record here to contradict)."""
+        rate = self.attendance_rate(student, self.year_start, issued) if issued >= self.year_start else None
+        if rate is not None and rate < names.LOW_ATTENDANCE:
+            return names.ATTENDANCE_COMMENT
+        if rate == 1.0 and h % 3 == 0:
+            return names.FULL_ATTENDANCE_COMMENT
+        return names.REPORT_COMMENTS[h % len(names.REPORT_COMMENTS)]
 
     # notices -------------------------------------------------------------------
     def _notices(self, year_start: dt.date, today: dt.date) -> list[Notice]:
@@ -158,29 +180,33 @@ class Pastoral:
             today - 10 * day,
             today + 60 * day,
         )
-        add(Audience.DISTRICT, "Enrollment for next year", "Applications open soon.", today + 14 * day, None)
+        admissions = "Admissions for next year" if self.style == "uk" else "Enrollment for next year"
+        add(Audience.DISTRICT, admissions, "Applications open soon.", today + 14 * day, None)
+        trips = names.UK_TRIPS if self.style == "uk" else names.US_TRIPS
         for school in roster.schools:
             add(
                 Audience.SCHOOL,
-                "Picture day",
-                "Class photographs this week.",
+                f"{school.name}: picture day",
+                f"Class photographs at {school.name} this week.",
                 year_start,
                 year_start + 21 * day,
                 school=school.source_id,
             )
             add(
                 Audience.SCHOOL,
-                "Parent conferences",
-                "Book a conversation with teachers.",
+                f"{school.name}: parent conferences",
+                f"Book a conversation with your child's teachers at {school.name}.",
                 today - 3 * day,
                 today + 30 * day,
                 school=school.source_id,
             )
-            for grade in grades:
+            for g, grade in enumerate(grades):
+                trip, body = trips[g * len(trips) // len(grades)]
+                group = year_label(grade)
                 add(
                     Audience.YEAR,
-                    f"{grade} trip",
-                    f"Details of the {grade} trip.",
+                    f"{group} {trip} ({school.name})",
+                    f"For {group} at {school.name}: {body[0].lower()}{body[1:]}",
                     today - 5 * day,
                     today + 40 * day,
                     school=school.source_id,
@@ -188,10 +214,13 @@ class Pastoral:
                 )
         for n, section in enumerate(roster.sections):
             start = today - (n % 20) * day
+            topic, body = names.CLASS_TOPICS[n % len(names.CLASS_TOPICS)]
+            group = year_label(grades[roster.section_grade[n]])
+            teacher = f", {section.teacher_name}" if section.teacher_name else ""
             add(
                 Audience.SECTION,
-                f"{section.course_name}: this week",
-                "Bring your notebook.",
+                f"{group} {section.course_name}{teacher} ({section.course_code}): {topic}",
+                body,
                 start,
                 start + 10 * day,
                 section=section.source_id,

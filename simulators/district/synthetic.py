@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.records import Enrollment, Record
+from connectors.records import AttendanceCategory, Enrollment, Record
 from simulators.district.attendance import AttendanceBook
 from simulators.district.calendar import school_days, school_year, terms
 from simulators.district.cases import Cases, build_people
@@ -288,7 +288,18 @@ class SyntheticDistrict:
             self.ranges,
             self.year_start,
             self.today,
+            self._attendance_rate,
         )
+
+    def _attendance_rate(self, student: int, first: dt.date, last: dt.date) -> float | None:
+        """Share of the student's marked sessions from ``first`` to ``last`` attended (present or late)."""
+        book = self._attendance
+        attended = total = 0
+        for mark in book.iter(book.offsets[student], book.offsets[student + 1]):
+            if first <= mark.date <= last:
+                total += 1
+                attended += mark.category in (AttendanceCategory.PRESENT, AttendanceCategory.LATE)
+        return attended / total if total else None
 
 
 __all__ = ["KINDS", "Cases", "DistrictSpec", "SyntheticDistrict"]

@@ -9,6 +9,7 @@ is what ``portico simulate powerschool`` runs.
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import threading
 import time
@@ -26,7 +27,7 @@ from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.core import PowerSchoolSim, SimResponse
 from simulators.powerschool.faults import Faults
 
-__all__ = ["Faults", "PowerSchoolSim", "free_port", "make_app", "run_in_thread", "serve"]
+__all__ = ["Faults", "PowerSchoolSim", "free_port", "make_app", "port_in_use", "run_in_thread", "serve"]
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -93,6 +94,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 _free_port = free_port  # the name scripts/bench_sync.py imports
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could not listen on ``host:port`` now (checked as uvicorn binds)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return True
+            raise
+    return False
 
 
 def run_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:

@@ -77,8 +77,16 @@ def forget_migrations(conn: Connection) -> None:
     from cache.migrations.versions import c0001_baseline
 
     later = set(SQLModel.metadata.tables) - set(c0001_baseline.metadata.tables)
-    for name in sorted(later & set(inspect(conn).get_table_names())):
+    found = inspect(conn)
+    present = set(found.get_table_names())
+    for name in sorted(later & present):
         conn.execute(text(f'DROP TABLE "{name}"'))
+    # Columns later revisions added to the baseline's tables.
+    for name, table in sorted(c0001_baseline.metadata.tables.items()):
+        if name in present:
+            for column in found.get_columns(name):
+                if column["name"] not in table.c:
+                    conn.execute(text(f'ALTER TABLE "{name}" DROP COLUMN "{column["name"]}"'))
     conn.execute(text("DROP TABLE alembic_version"))
 
 

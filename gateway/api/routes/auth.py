@@ -50,7 +50,9 @@ def login_failed() -> Problem:
 
 
 def too_many(seconds: int, detail: str = "Too many sign-in attempts: wait before trying again.") -> Problem:
-    return Problem(429, "too-many-attempts", "Too many attempts", detail, headers={"Retry-After": str(seconds)})
+    return Problem(
+        429, "too-many-attempts", "Too many attempts", detail, headers={"Retry-After": str(seconds)}
+    )
 
 
 def password_rejected(unmet: list[str]) -> Problem:
@@ -74,6 +76,7 @@ async def login(body: LoginRequest, request: Request, conn: Conn, app: App) -> R
         keys.append("a:" + addr)
     wait = throttle.retry_after(conn, keys, now)
     if wait is not None:
+        app.guards.sign_in_throttle("api", "too-many-failures")
         raise too_many(wait)
     account = accounts.find_by_username(conn, keyring, body.username)
     codes = None
@@ -83,13 +86,17 @@ async def login(body: LoginRequest, request: Request, conn: Conn, app: App) -> R
         codes = throttle.Guesses(conn, app.config.api.throttles, "t", account.id, now)
         wait = codes.wait()
         if wait is not None:
+            app.guards.sign_in_throttle("api", "too-many-codes")
             raise too_many(wait)
     ok = verify_password(account.password_hash if account else None, body.password)
+    reason = "unknown-user" if account is None else "wrong-password"
     if ok and account is not None and codes is not None:
         ok = credentials.totp_ok(keyring, account, body.totp)
         if not ok:
             codes.failed()
+            reason = "wrong-code"
     if not ok or account is None or account.status != "active":
+        app.guards.sign_in_failure("api", reason if not ok or account is None else "inactive")
         throttle.failed(conn, keys, now, free)
         conn.commit()
         raise login_failed()

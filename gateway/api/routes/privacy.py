@@ -119,7 +119,7 @@ async def request_correction(student_id: str, body: CorrectionIn, view: ViewDep,
         log.warning("correction.no_data_contact", request=cid)
     else:
         try:
-            await run_in_threadpool(app.mailer.send, Message(*mail))
+            await run_in_threadpool(app.mailer.send, Message(*mail, kind="correction"))
         except MailError as exc:
             # Stored either way: `portico corrections notify` re-sends unsent requests.
             log.warning("correction.mail_failed", request=cid, error=str(exc))

@@ -86,6 +86,7 @@ def send_reset(app: Portico, username: str) -> None:
                 f"{app.config.portal_url('/password-reset/confirm?token=' + token)}\n\n"
                 f"An app that signs in for you asks for this code instead:\n\n{token}\n\n"
                 "If it was not you, ignore this message: your password has not changed.",
+                kind="password-reset",
             )
         )
     except MailError as exc:

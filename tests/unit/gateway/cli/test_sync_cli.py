@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -36,10 +38,67 @@ def run_id(result: Result) -> int:
 def test_a_manual_sync_prints_per_stream_progress_and_the_counts(portico) -> None:
     res = portico("sync")
     assert res.exit_code == 0, res.output
-    assert re.search(r"students: 100 records in [\d.]+s", res.output)
-    assert re.search(r"contacts: 200 records in [\d.]+s", res.output)
+    # Not a terminal: one line per stream, when it ends; a blink of a stream has no rate.
+    assert re.findall(r"^students: .*$", res.output, re.M) == [
+        re.search(r"^students: 100 records, 2 pages in 0\.\ds$", res.output, re.M).group(0)  # type: ignore[union-attr]
+    ]
+    assert re.search(r"^contacts: 200 records, 4 pages in 0\.\ds$", res.output, re.M), res.output
+    assert "records/s" not in res.output and "\r" not in res.output
+    assert res.output.index("Syncing sis ...") < res.output.index("students: ")
     assert "published" in res.output
     assert re.search(r"student\s+\+100 ~0 -0 =0", res.output)
+    # The summary table: one row per connector.
+    assert "Sync summary" in res.output
+    assert re.search(
+        r"sis\s+│\s+1\s+│\s+published\s+│\s+[\d.]+\s+│\s+300\s+│\s+300\s+│\s+0\s+│\s+0\s+│\s+0", res.output
+    )
+
+
+def test_a_stream_that_takes_time_shows_its_rate_and_a_terminal_keeps_every_streams_line(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    install()
+    path = write_config(
+        tmp_path, sqlite_url, options={"state_file": str(tmp_path / "source.json"), "page_delay": 0.3}
+    )
+    write_state(tmp_path / "source.json", 100)
+    res = CliRunner().invoke(main, ["--config", str(path), "sync"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    found = re.search(
+        r"^students: 100 records, 2 pages in (\d+\.\d)s \(([\d,]+) records/s\)$", res.output, re.M
+    )
+    assert found, res.output
+    assert (
+        abs(int(found.group(2).replace(",", "")) - 100 / float(found.group(1)))
+        <= 100 / float(found.group(1)) * 0.2
+    )
+
+
+def test_on_a_terminal_each_stream_is_rewritten_in_place_then_left_on_its_own_line() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    from connectors.base import Page
+    from gateway.cli.sync_cmds import _progress
+
+    out = Tty()
+    progress = _progress(out, live=True)
+    assert progress.on_page and progress.on_stream_done
+    for stream, total in (("students", 3), ("contacts", 2)):
+        for n in range(1, total + 1):
+            progress.on_page(stream, Page(records=[], cursor=None, full=True), n * 10, n)
+            time.sleep(0.21)
+        progress.on_stream_done(stream, total * 10, 0.7 * total)
+    progress.on_stream_done("one", 1, 0.1)
+    screen = [line.rsplit("\r", 1)[-1].replace("\x1b[K", "") for line in out.getvalue().split("\n")]
+    assert screen == [
+        "students: 30 records, 3 pages in 2.1s (14 records/s)",
+        "contacts: 20 records, 2 pages in 1.4s (14 records/s)",
+        "one: 1 record in 0.1s",
+        "",
+    ]
+    assert out.getvalue().count("\rstudents: ") >= 3  # rewritten as pages came in
 
 
 def test_a_held_run_is_shown_without_personal_data_and_can_be_approved(portico) -> None:
