@@ -9,10 +9,15 @@ A shelved connection is as the pool would hand it out: reset on return, and neve
 older than :data:`MAX_IDLE` seconds unused (after that it goes back to the pool, which
 checks it before reuse, ``pool_pre_ping`` on PostgreSQL). Closing the shelf, or losing
 the last reference to it, returns every shelved connection to the pool.
+
+On PostgreSQL the API's worker threads (``gateway.api.offload``) take and give back
+connections at once: the shelf's list is only changed under its lock, and a connection
+is used by one thread at a time, the one that took it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 
@@ -35,6 +40,7 @@ class Shelf:
         self.engine = engine
         self.keep = keep
         self._idle: list[tuple[Connection, float]] = []
+        self._lock = threading.Lock()
         # Returned to the pool when the shelf goes, not left for the garbage collector.
         self._finalizer = weakref.finalize(self, _close_all, self._idle)
 
@@ -43,10 +49,10 @@ class Shelf:
         idle = self._idle
         now = time.monotonic()
         while idle:
-            try:
+            with self._lock:
+                if not idle:
+                    break
                 conn, since = idle.pop()
-            except IndexError:
-                break
             if now - since <= MAX_IDLE and not conn.closed and not conn.invalidated:
                 return conn
             conn.close()
@@ -54,7 +60,7 @@ class Shelf:
 
     def give(self, conn: Connection) -> None:
         """Back on the shelf after a request (again is harmless); a broken or surplus one is closed."""
-        if conn.closed or any(shelved is conn for shelved, _ in self._idle):
+        if conn.closed or any(shelved is conn for shelved, _ in list(self._idle)):
             return
         if conn.invalidated or len(self._idle) >= self.keep:
             conn.close()
@@ -70,7 +76,11 @@ class Shelf:
         except Exception:
             conn.close()
             raise
-        self._idle.append((conn, time.monotonic()))
+        with self._lock:
+            if len(self._idle) < self.keep:
+                self._idle.append((conn, time.monotonic()))
+                return
+        conn.close()
 
     def close(self) -> None:
         _close_all(self._idle)

@@ -19,7 +19,8 @@
     ├── DecryptionError           a ciphertext failed authentication: wrong key, moved or tampered (cache/keys/crypto.py)
     ├── PurgeError                a purge could not run: a sync holds the lock, or a bad reason code (gateway/privacy/purge.py)
     ├── AuditBroken               the audit chain does not verify: nothing is pruned (gateway/privacy/audit_retention.py)
-    └── MailError                 a message could not be handed to the mail backend (gateway/ops/mail.py)
+    ├── MailError                 a message could not be handed to the mail backend (gateway/ops/mail.py)
+    └── BackupError               a backup could not be made: says why, or the PostgreSQL tool to use (cache/backup.py)
 
 The tree is checked against the classes (``tests/repo/test_docs.py``): a new error
 class appears here, under its parent, or the tests fail.

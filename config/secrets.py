@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -23,6 +24,17 @@ class SecretRef(BaseModel):
 
     env: str | None = None
     file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_reference(cls, data: Any) -> Any:
+        if isinstance(data, SecretRef | dict):
+            return data
+        # Never echo the value: it may be the secret itself.
+        raise ValueError(
+            "secrets are never written in the YAML: write {env: NAME} (an environment variable) "
+            "or {file: PATH} (a file only Portico's user can read)"
+        )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.cron import cron_problem
 from config.secrets import SecretRef
 
 
@@ -87,12 +88,26 @@ class Schedule(Strict):
 
     _tz = field_validator("timezone")(lambda v: v if v is None else _check_tz(v))
 
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        # Parsed by the same code and APScheduler trigger the scheduler uses (config/cron.py).
+        problem = None if value is None else cron_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _positive(cls, value: dt.timedelta | None) -> dt.timedelta | None:
+        if value is not None and value <= dt.timedelta(0):
+            raise ValueError("an interval is longer than zero (e.g. PT15M)")
+        return value
+
     @model_validator(mode="after")
     def _one_trigger(self) -> Schedule:
         if (self.interval is None) == (self.cron is None):
             raise ValueError("a schedule has exactly one of 'interval' or 'cron'")
-        if self.cron is not None and len(self.cron.split()) != 5:
-            raise ValueError("cron takes five fields: minute hour day month day-of-week")
         return self
 
 
@@ -205,6 +220,8 @@ class MetricsSettings(Strict):
 ROUTE_BODY_BYTES = {
     "/v1/students/{student_id}/corrections": 32768,
     "/children/{student_id}/corrections": 16384,
+    "/v1/account/alerts": 32768,
+    "/account/alerts": 16384,
 }
 
 
@@ -247,7 +264,9 @@ def _check_network(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise ValueError(f"{value!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        raise ValueError(
+            f"{value!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+        ) from None
     return value
 
 
@@ -318,6 +337,86 @@ class PortalSettings(Strict):
     security_notice: dict[str, str] = Field(default_factory=dict)
 
 
+AlertKind = Literal[
+    "absence",
+    "unauthorised_absence",
+    "late",
+    "assignment_missing",
+    "assignment_late",
+    "low_score",
+    "behaviour",
+    "achievement",
+    "notice",
+    "report",
+]
+AlertMode = Literal["instant", "daily", "weekly", "off"]
+ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
+
+
+def _default_modes() -> dict[AlertKind, AlertMode]:
+    return {"absence": "instant", "unauthorised_absence": "instant"}
+
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class QuietHours(Strict):
+    """No instant alert is sent from ``start`` to ``end`` (district time; may span midnight)."""
+
+    start: dt.time
+    end: dt.time
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours start and end at the same time")
+        return self
+
+
+class AlertSettings(Strict):
+    """Alerts and digests to families (docs/alerts.md): what is offered, the defaults, when
+    digests go out (district time), and how much an email may say."""
+
+    enabled: bool = True
+    # The kinds families may choose from; the others are never detected or sent.
+    kinds: list[AlertKind] = Field(default_factory=lambda: list(ALERT_KINDS))
+    # A kind's mode for a child whose family chose nothing; kinds not listed: ``default_mode``.
+    defaults: dict[AlertKind, AlertMode] = Field(default_factory=_default_modes)
+    default_mode: AlertMode = "daily"
+    # A score below this percentage is a "low_score" alert (families may choose their own).
+    score_threshold: float = Field(default=50.0, ge=0, le=100)
+    quiet_hours: QuietHours | None = QuietHours(start=dt.time(21, 0), end=dt.time(7, 0))
+    daily_at: dt.time = dt.time(17, 0)
+    weekly_on: Weekday = "friday"
+    weekly_at: dt.time = dt.time(17, 0)
+    # first_name_and_kind: "Alex: an absence was recorded"; portal_only: "there is something
+    # new in the portal", with no name and no kind.
+    detail: Literal["first_name_and_kind", "portal_only"] = "first_name_and_kind"
+    # How often the sender looks for due alerts, and how long a claimed message is left to
+    # its sender before another may take it (a sender killed mid-send is retried after it).
+    send_every: dt.timedelta = Field(default=dt.timedelta(minutes=1), gt=dt.timedelta(0))
+    claim_lease: dt.timedelta = Field(default=dt.timedelta(minutes=5), gt=dt.timedelta(0))
+    # SMTP failures: retried after retry_base, doubling each time up to retry_max, then failed.
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    retry_base: dt.timedelta = Field(default=dt.timedelta(minutes=1), gt=dt.timedelta(0))
+    retry_max: dt.timedelta = Field(default=dt.timedelta(hours=2), gt=dt.timedelta(0))
+
+    @model_validator(mode="after")
+    def _defaults_offered(self) -> AlertSettings:
+        for kind in self.defaults:
+            if kind not in self.kinds:
+                raise ValueError(f"defaults: {kind!r} is not among the kinds offered (alerts.kinds)")
+        if len(set(self.kinds)) != len(self.kinds):
+            raise ValueError("kinds: a kind is listed twice")
+        return self
+
+    def default_for(self, kind: str) -> str:
+        for named, mode in self.defaults.items():
+            if named == kind:
+                return mode
+        return self.default_mode
+
+
 class LoggingSettings(Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -333,6 +432,7 @@ class PorticoConfig(Strict):
     mail: MailSettings = MailSettings()
     privacy: PrivacySettings = PrivacySettings()
     portal: PortalSettings = PortalSettings()
+    alerts: AlertSettings = AlertSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")

@@ -38,6 +38,7 @@ rows carry their row's key in ``Page.row_keys`` for the engine to store.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,26 @@ class Page:
     # The source key of every row this page read, records and set-aside rows alike
     # (``KeyReader``); None when the connector does not report them.
     keys: list[str] | None = None
+
+
+@dataclass
+class Probe:
+    """Outcome of :meth:`Prober.probe`: whether the source answered, and its clock.
+
+    ``problem`` is a safe-to-log sentence (None: reachable, credentials accepted);
+    ``server_time`` is the source's ``Date`` header when it sent one."""
+
+    problem: str | None
+    server_time: dt.datetime | None = None
+
+
+@runtime_checkable
+class Prober(Protocol):
+    """A connector whose source is a server: one cheap, bounded request (``portico doctor``)."""
+
+    def probe(self, timeout: float) -> Probe:
+        """Reach the source once within ``timeout`` seconds, without retries."""
+        ...
 
 
 @dataclass
@@ -210,6 +231,8 @@ __all__ = [
     "KeyReader",
     "KnownRows",
     "Page",
+    "Probe",
+    "Prober",
     "RecordError",
     "StreamInfo",
 ]

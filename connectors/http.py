@@ -145,6 +145,11 @@ class ReadOnlyClient:
             reason=str(exc),
         )
 
+    def limit(self, *, timeout: float, attempts: int) -> None:
+        """Bound every later request to ``timeout`` seconds and ``attempts`` tries."""
+        self._client.timeout = httpx.Timeout(timeout)
+        self.max_attempts = attempts
+
     def request(
         self,
         method: str,

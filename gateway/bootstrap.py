@@ -3,8 +3,9 @@
 An :class:`Application` holds the config, the cache and the mailer, and is the one place
 that knows how the parts fit: how a connector is built from its YAML entry, which steps
 run after every publish (leavers past retention, planner statistics, the access rule
-in force recorded in the audit chain when it changed, account provisioning), which jobs the scheduler runs and when (each connector's syncs, the
-password-expiry reminders at ``access.reminder_time``), and how the API app is made.
+in force recorded in the audit chain when it changed, account provisioning, alert detection), which jobs the scheduler runs and when (each connector's syncs, the
+password-expiry reminders at ``access.reminder_time``, the alert sender every
+``alerts.send_every``), and how the API app is made.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import structlog
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from fastapi import FastAPI
 
 from cache import maintenance
@@ -28,6 +30,9 @@ from config.settings import PorticoConfig
 from connectors import registry
 from connectors.base import Connector
 from gateway.access import provision, reminders, rule_record, throttle
+from gateway.alerts import detect, sender
+from gateway.alerts.metrics import AlertCollector
+from gateway.alerts.sender import Sender
 from gateway.api.app import create_app
 from gateway.ops.mail import CountingMailer, Mailer, mailer_from
 from gateway.ops.metrics import GuardCounters, MailCollector, make_registry
@@ -35,12 +40,14 @@ from gateway.privacy import leavers
 from gateway.sync.engine import Hook, Progress, SyncEngine, SyncOutcome
 from gateway.sync.metrics import SyncCollector
 from gateway.sync.scheduler import SyncScheduler
+from gateway.web import alert_mail
 from gateway.web import mount as portal
 
 log = structlog.get_logger("portico.app")
 
 REMINDERS_JOB = "password-reminders"
 THROTTLE_TIDY_JOB = "throttle-tidy"
+ALERTS_JOB = "alerts-send"
 
 
 @dataclass
@@ -71,6 +78,8 @@ class Application:
             # Before accounts are made from the links: the audit shows the rule first.
             rule_record.after_publish(self.cache.engine, self.config),
             provision.after_publish(self.cache, self.config, self.clock),
+            # Last: the accounts and links it reads are the ones just provisioned.
+            detect.after_publish(self.cache, self.config, self.clock),
         ]
 
     def sync_engine(self, name: str) -> SyncEngine:
@@ -119,7 +128,36 @@ class Application:
             max_instances=1,
             misfire_grace_time=3600,
         )
+        if self.config.alerts.enabled:
+            scheduler.scheduler.add_job(
+                self.send_alerts,
+                IntervalTrigger(seconds=self.config.alerts.send_every.total_seconds()),
+                id=ALERTS_JOB,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=3600,
+            )
         return scheduler
+
+    def alert_sender(self) -> Sender:
+        """The outbox's sender, writing in each recipient's language (the portal's catalogs)."""
+        return Sender(self.cache, self.config, self.mailer, alert_mail.render, self.clock)
+
+    def send_alerts(self, limit: int | None = None) -> sender.Sent:
+        """Send every alert and digest due now. Several processes may run it at once: each
+        message is claimed by one (gateway.alerts.sender)."""
+        sent = self.alert_sender().run(limit)
+        if sent.messages or sent.retried or sent.failed:
+            log.info(
+                "alerts.sent",
+                messages=sent.messages,
+                alerts=sent.alerts,
+                dropped=sent.dropped,
+                deferred=sent.deferred,
+                retried=sent.retried,
+                failed=sent.failed,
+            )
+        return sent
 
     def tidy_throttles(self) -> int | None:
         """Forget throttle counts that no longer hold anyone back (a daily job)."""
@@ -152,7 +190,10 @@ class Application:
             clock=self.clock,
             mailer=self.mailer,
             metrics_registry=make_registry(
-                SyncCollector(self.cache.engine, self.config), MailCollector(self.cache.engine), guards
+                SyncCollector(self.cache.engine, self.config),
+                MailCollector(self.cache.engine),
+                AlertCollector(self.cache.engine, self.clock),
+                guards,
             )
             if settings.enabled
             else None,

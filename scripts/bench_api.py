@@ -1,9 +1,12 @@
 """scripts/bench_api: parents' dashboards vs the trivial JSON endpoint, same server, same run.
 
-Builds a synthetic district into a temporary SQLite cache, signs in one parent per
-client (sessions created directly: argon2 at sign-in is not what is measured), then
-serves Portico and the trivial app in turn with uvicorn on 127.0.0.1 and loads each
-with ``wrk`` (32 connections) when installed, else an async httpx load generator.
+Builds a synthetic district into a temporary SQLite cache (or, with ``--db
+postgresql://...``, into a fresh schema of that PostgreSQL database, dropped afterwards:
+the cache and the keystore both there), signs in one parent per client (sessions created
+directly: argon2 at sign-in is not what is measured), then serves Portico and the
+trivial app in turn with uvicorn on 127.0.0.1 and loads each with ``wrk`` (32
+connections; ``scripts/setup_wrk`` installs it) when installed, else an async httpx
+load generator.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -46,12 +52,36 @@ from simulators.district.synthetic import DistrictSpec, SyntheticDistrict  # noq
 TZ = "America/New_York"
 
 
-def build(base: Path, students: int, clients: int) -> list[tuple[str, str]]:
-    """A synced, provisioned cache in ``base``; returns (bearer token, student id) per client."""
+@contextmanager
+def database(db: str | None, base: Path) -> Iterator[str]:
+    """The cache URL to build into: a file in ``base``, or a fresh schema of the PostgreSQL
+    database ``db`` (the cache and the keystore both in it), dropped afterwards."""
+    if db is None:
+        yield f"sqlite:///{base / 'cache.db'}"
+        return
+    if not db.startswith("postgresql"):
+        raise SystemExit(f"--db: expected a postgresql:// URL, got {db.split(':', 1)[0]}:...")
+    import psycopg
+
+    dsn = db.replace("postgresql+psycopg://", "postgresql://")
+    schema = "bench_api_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        sep = "&" if "?" in dsn else "?"
+        yield f"{dsn}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def build(base: Path, students: int, clients: int, url: str) -> list[tuple[str, str]]:
+    """A synced, provisioned cache at ``url`` (config in ``base``); returns (bearer token,
+    student id) per client."""
     (base / "kek.key").write_text(new_kek_line("kek-bench") + "\n")
     raw = {
         "district": {"name": "Bench District", "timezone": TZ},
-        "cache": {"url": f"sqlite:///{base / 'cache.db'}", "kek": {"file": "kek.key"}},
+        "cache": {"url": url, "kek": {"file": "kek.key"}},
         "connectors": [{"name": "sis", "type": "powerschool", "options": {}}],
         "access": {"session_idle_timeout": "PT2H"},
     }
@@ -233,6 +263,121 @@ def measure(
         proc.wait()
 
 
+class StatementCounter:
+    """Statements (and, on PostgreSQL, round trips) sent by every connection of an engine,
+    counted at the driver: the hot reads run on the driver's own cursor, where
+    SQLAlchemy's ``before_cursor_execute`` never sees them. SQLite reports each statement
+    to a trace callback (BEGIN and COMMIT included); psycopg traces the protocol
+    messages libpq sends, read back from a file: an ``Execute`` or a simple ``Query`` is a
+    statement, a ``Sync`` or a simple ``Query`` one wait for the server."""
+
+    def __init__(self, engine: object, base: Path) -> None:
+        from sqlalchemy import event
+
+        self.sqlite = 0
+        self.files: list[Path] = []
+        self.base = base
+        event.listen(engine, "connect", self._install)
+
+    def _install(self, dbapi_conn: object, _record: object) -> None:
+        import sqlite3
+
+        if isinstance(dbapi_conn, sqlite3.Connection):
+            dbapi_conn.set_trace_callback(self._one)
+            return
+        import psycopg
+
+        pgconn = dbapi_conn.pgconn  # type: ignore[attr-defined]
+        path = self.base / f"trace-{len(self.files)}.txt"
+        self.files.append(path)
+        handle = path.open("w")
+        pgconn.trace(handle.fileno())
+        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+        self._handles = [*getattr(self, "_handles", []), handle]
+
+    def _one(self, _sql: str) -> None:
+        self.sqlite += 1
+
+    def counts(self) -> tuple[int, int]:
+        """(statements, round trips) so far."""
+        if not self.files:
+            return self.sqlite, 0
+        for h in self._handles:
+            h.flush()
+        statements = trips = 0
+        for path in self.files:
+            for line in path.read_text().splitlines():
+                if not line.startswith("F\t"):
+                    continue
+                what = line.split("\t")[2].split(" ")[0]
+                statements += what in ("Execute", "Query")
+                trips += what in ("Sync", "Query")
+        return statements, trips
+
+
+def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Namespace) -> None:
+    """CPU time and statements per dashboard request with the app called in this process:
+    no server, no load generator, so the figure holds on a loaded machine."""
+    os.environ["PORTICO_BENCH_DIR"] = str(base)
+    from scripts.bench_api_app import portico
+
+    app = portico()
+    engine = app.state.portico.cache.engine
+
+    async def call(token: str, path: str) -> int:
+        raw_path, _, query = path.partition("?")
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": raw_path, "raw_path": raw_path.encode(), "root_path": "",
+            "query_string": query.encode(), "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
+            "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())],
+        }  # fmt: skip
+        status = 0
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])  # type: ignore[call-overload]
+
+        await app(scope, receive, send)
+        return status
+
+    async def load(n: int) -> list[int]:
+        async def client(k: int) -> list[int]:
+            return [await call(*requests[i % len(requests)]) for i in range(k, n, args.clients)]
+
+        return [s for part in await asyncio.gather(*(client(k) for k in range(args.clients))) for s in part]
+
+    async def main() -> None:
+        n = args.requests
+        async with app.router.lifespan_context(app):
+            statuses = await load(len(requests) * 2)  # warm: shelf, prepared statements, caches
+            assert set(statuses) == {200}, sorted(set(statuses))
+            cpu, wall = time.process_time(), time.perf_counter()
+            statuses = await load(n)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            assert set(statuses) == {200}, sorted(set(statuses))
+            # Counted in a second pass: tracing has a cost of its own.
+            counter = StatementCounter(engine, base)
+            app.state.portico.cache.connections.close()
+            engine.dispose()  # every connection from here on is counted
+            await load(len(requests) * 2)
+            before_stmts, before_trips = counter.counts()
+            await load(n)
+            stmts, trips = counter.counts()
+        print(
+            f"{args.engine}: {n} dashboard requests, {args.clients} at a time, in process: "
+            f"{cpu / n * 1e6:,.0f} µs CPU per request; {(stmts - before_stmts) / n:.2f} statements"
+            + (f" and {(trips - before_trips) / n:.2f} round trips" if trips else "")
+            + f" per request; {n / wall:,.0f} req/s (wall clock: only meaningful on a quiet machine)"
+        )
+
+    asyncio.run(main())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--students", type=int, default=200)
@@ -242,22 +387,43 @@ def main() -> None:
     p.add_argument(
         "--httpx", action="store_true", help="use the httpx load generator even when wrk is installed"
     )
+    p.add_argument(
+        "--db",
+        default=None,
+        metavar="postgresql://...",
+        help="build the cache and keystore in a fresh schema of this PostgreSQL database (default: SQLite)",
+    )
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="no server: CPU time and statements per dashboard request, the app called in this process",
+    )
+    p.add_argument("--requests", type=int, default=4000, help="requests measured with --in-process")
     p.add_argument("--write", type=Path, default=None, help="write the results as Markdown to this file")
     args = p.parse_args()
     base = Path(tempfile.mkdtemp(prefix="portico-bench-"))
     try:
-        pairs = build(base, args.students, args.clients)
-        dash = [(tok, path) for tok, sid in pairs for path in dashboard(sid)]
-        triv = [(tok, "/trivial") for tok, _ in pairs]
-        results: dict[str, list[dict[str, float]]] = {"dashboard": [], "trivial": [], "unaudited": []}
-        for n in range(args.rounds):  # alternate, so drift on a shared machine hits both alike
-            results["dashboard"].append(measure("portico", base, dash, args))
-            results["trivial"].append(measure("trivial", base, triv, args))
-            results["unaudited"].append(measure("portico_unaudited", base, dash, args))
-            print(f"round {n + 1}: dashboard {results['dashboard'][-1]}, trivial {results['trivial'][-1]}")
-        report(results, args)
+        with database(args.db, base) as url:
+            args.engine = "SQLite" if args.db is None else "PostgreSQL (127.0.0.1)"
+            run(base, url, args)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def run(base: Path, url: str, args: argparse.Namespace) -> None:
+    pairs = build(base, args.students, args.clients, url)
+    dash = [(tok, path) for tok, sid in pairs for path in dashboard(sid)]
+    if args.in_process:
+        in_process(base, dash, args)
+        return
+    triv = [(tok, "/trivial") for tok, _ in pairs]
+    results: dict[str, list[dict[str, float]]] = {"dashboard": [], "trivial": [], "unaudited": []}
+    for n in range(args.rounds):  # alternate, so drift on a shared machine hits both alike
+        results["dashboard"].append(measure("portico", base, dash, args))
+        results["trivial"].append(measure("trivial", base, triv, args))
+        results["unaudited"].append(measure("portico_unaudited", base, dash, args))
+        print(f"round {n + 1}: dashboard {results['dashboard'][-1]}, trivial {results['trivial'][-1]}")
+    report(results, args)
 
 
 def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
@@ -267,7 +433,9 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     }
     # Each round measures the dashboard and the ceiling back to back, so drift on a shared
     # machine hits both alike: the verdict is the median of the rounds' own ratios.
-    ratios = sorted(d["rps"] / t["rps"] for d, t in zip(results["dashboard"], results["trivial"], strict=True))
+    ratios = sorted(
+        d["rps"] / t["rps"] for d, t in zip(results["dashboard"], results["trivial"], strict=True)
+    )
     share = statistics.median(ratios)
     ok = share >= 0.25 and med["dashboard"]["p99"] < 50 and med["dashboard"]["errors"] == 0
     tool = "wrk" if shutil.which("wrk") and not args.httpx else "httpx (async)"
@@ -291,21 +459,27 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     ]
     setup = (
         f"{args.clients} concurrent clients, {args.seconds} s per measurement, median of {args.rounds} "
-        f"alternating rounds, load by {tool}; {args.students} students; uvicorn, one process, 127.0.0.1; "
-        f"{os.cpu_count()} cores shared with the load generator."
+        f"alternating rounds, load by {tool}; {args.students} students; cache and keystore on {args.engine}; uvicorn, one process, 127.0.0.1; "
+        f"{os.cpu_count()} cores shared with the load generator; load average {os.getloadavg()[0]:.1f} "
+        "at the end of the run."
     )
     print("\n" + setup + "\n\n" + "\n".join(lines))
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
         when = dt.date.today().isoformat()
-        args.write.write_text(PAGE.format(setup=setup, table="\n".join(lines), when=when))
+        command = (
+            "scripts/bench_api" + (" --db postgresql://..." if args.db else "") + f" --write {args.write}"
+        )
+        engine = ", PostgreSQL" if args.db else ""
+        page = PAGE.format(setup=setup, table="\n".join(lines), when=when, command=command, engine=engine)
+        args.write.write_text(page)
     if not ok:
         sys.exit(1)
 
 
-PAGE = """# API performance (scripts/bench_api)
+PAGE = """# API performance (scripts/bench_api{engine})
 
-Measured {when}: `scripts/bench_api --write docs/PERFORMANCE-api.md`.
+Measured {when}: `{command}`.
 
 Each of 32 signed-in parents opens their child's dashboard: attendance for the last
 30 days, this week's timetable, grades, and the latest behaviour events with point

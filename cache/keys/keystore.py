@@ -285,3 +285,22 @@ class Keyring:
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT kek_id, count(*) FROM data_key GROUP BY kek_id")).all()
         return {str(k): int(n) for k, n in rows}
+
+
+def unwrap_problem(engine: Engine, keks: KekRing) -> str | None:
+    """Whether the key file opens the keystore: one stored data key (the blind-index key,
+    else any) unwrapped under it, read only. None when it does, or when the keystore holds
+    no key yet (nothing synced)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(data_key.c.key_id, data_key.c.kek_id, data_key.c.wrapped)
+            .order_by((data_key.c.owner == INDEX_OWNER).desc(), data_key.c.key_id)
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    try:
+        keks.unwrap(row.kek_id, row.wrapped, row.key_id)
+    except PorticoError as exc:
+        return str(exc)
+    return None

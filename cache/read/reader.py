@@ -9,6 +9,7 @@ is "not found", the same for a stranger's child as for a child that does not exi
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,21 +37,34 @@ _HOLDS = """NOT EXISTS (SELECT 1 FROM access_hold h WHERE h.source = st.source A
 # and no hold on the contact or the student. The links are found first, through the
 # contact's index (the IS NOT NULL lets SQLite use that partial index), and the students
 # by their refs: microseconds whatever the size of the district, not a scan of it.
-GUARDIAN_STUDENTS = f"""
-SELECT st.ref, st.key_id, st.payload FROM record st
-WHERE st.source = :src AND st.kind = 'student' AND {CURRENT.format(t="st")}
+_GUARDIAN_SEES = f"""st.source = :src AND st.kind = 'student' AND {CURRENT.format(t="st")}
   AND st.ref IN (SELECT ln.student_ref FROM record ln WHERE ln.source = :src AND ln.kind = 'link'
     AND ln.contact_ref = :me AND ln.contact_ref IS NOT NULL AND ln.access = :yes AND {CURRENT.format(t="ln")})
   AND {ON_ROLL.format(t="st")}
   AND (st.guardian_until IS NULL OR st.guardian_until >= :today)
-  AND {_HOLDS}
-"""
+  AND {_HOLDS}"""
+_SELF_SEES = f"""st.source = :src AND st.kind = 'student' AND st.ref = :me AND {CURRENT.format(t="st")}
+  AND {ON_ROLL.format(t="st")}"""
 
-STUDENT_SELF = f"""
-SELECT st.ref, st.key_id, st.payload FROM record st
-WHERE st.source = :src AND st.kind = 'student' AND st.ref = :me AND {CURRENT.format(t="st")}
-  AND {ON_ROLL.format(t="st")}
-"""
+GUARDIAN_STUDENTS = f"\nSELECT st.ref, st.key_id, st.payload FROM record st\nWHERE {_GUARDIAN_SEES}\n"
+STUDENT_SELF = f"\nSELECT st.ref, st.key_id, st.payload FROM record st\nWHERE {_SELF_SEES}\n"
+
+
+def sees_student(role: str, source: str, me: str, run: str) -> str:
+    """Who may see student row ``st``, for a principal given as SQL expressions (``role``,
+    ``source``, ``me`` its subject ref, ``run`` its source's published run) instead of
+    bound values: the very predicates of :data:`GUARDIAN_STUDENTS` and
+    :data:`STUDENT_SELF`, for a query that finds the caller and the student at once
+    (``gateway.access.sessions.resolve_with_state``). ``:today`` and ``:yes`` stay bound."""
+    names = {"src": source, "me": me, "p": run}
+
+    def spliced(sql: str) -> str:
+        return re.sub(r":(src|me|p)\b", lambda m: names[m.group(1)], sql)
+
+    return (
+        f"(({role} = 'guardian' AND {spliced(_GUARDIAN_SEES)}) "
+        f"OR ({role} <> 'guardian' AND {spliced(_SELF_SEES)}))"
+    )
 
 
 def newest_first(
@@ -123,7 +137,8 @@ class Reader:
     def _exec(self, sql: str, params: dict[str, Any]) -> list[Any]:
         if self._driver is None:  # looked up once: a request runs several reads
             self._driver = self.conn.connection.driver_connection
-        return fetch_on(self._driver, self.conn.dialect.name, sql, params)
+        conn = self.conn
+        return fetch_on(self._driver, conn.dialect.name, sql, params, conn.in_transaction())
 
     query = _exec  # for the other authorised readers in cache.read.queries
 
@@ -159,16 +174,24 @@ class Reader:
             params["only"] = only
         rows = self._exec(sql + " ORDER BY st.ref", params)
         feeds = self._feeds(principal.source) if rows else ()
-        return [
-            StudentHandle(
-                ref,
-                principal.source,
-                published,
-                self.open(principal.source, "student", ref, key_id, payload),
-                feeds,
-            )
-            for ref, key_id, payload in rows
-        ]
+        return [self._handle(principal, published, row, feeds) for row in rows]
+
+    def _handle(
+        self, principal: Principal, published: int, row: tuple[Any, ...], feeds: tuple[tuple[str, int], ...]
+    ) -> StudentHandle:
+        ref, key_id, payload = row
+        return StudentHandle(
+            ref,
+            principal.source,
+            published,
+            self.open(principal.source, "student", ref, key_id, payload),
+            feeds,
+        )
+
+    def found_student(self, principal: Principal, published: int, row: tuple[Any, ...]) -> StudentHandle:
+        """The handle for a student row a query filtered by :func:`sees_student` returned
+        (``ref, key_id, payload``) for this principal and published run."""
+        return self._handle(principal, published, row, self._feeds(principal.source))
 
     def _feeds(self, source: str) -> tuple[tuple[str, int], ...]:
         """The attached sources that have published, with their runs."""

@@ -62,6 +62,28 @@ def window(rule: VisibilityRule, now: dt.datetime, school_tz: ZoneInfo) -> Windo
     return Window(rule.lag, now - rule.lag, hidden)
 
 
+def visible_from(
+    rule: VisibilityRule,
+    recorded_at: dt.datetime | None,
+    day: dt.date | None,
+    school_tz: ZoneInfo,
+    known: dt.datetime,
+) -> dt.datetime:
+    """The first instant :func:`window` shows a record (``known``: when Portico first held it,
+    for a record with no recorded time): alerts are queued to go out no earlier.
+
+    The earliest candidate is confirmed with :func:`window` itself, so the two can never
+    disagree; a record about a day whose same-day time is still ahead waits for it."""
+    at = known if recorded_at is None else max(known, recorded_at + rule.lag)
+    if rule.same_day_not_before is not None and day is not None:
+        opens = dt.datetime.combine(day, rule.same_day_not_before, tzinfo=school_tz).astimezone(dt.UTC)
+        if at.astimezone(school_tz).date() == day and at < opens:
+            at = opens
+    if not window(rule, at, school_tz).shows(recorded_at, day):  # never, by construction
+        raise AssertionError("visible_from disagrees with window")
+    return at
+
+
 def school_zone(reader: Reader, student: StudentHandle, district_tz: ZoneInfo) -> ZoneInfo:
     """The student's school's time zone; the district's when the school names none (or a bad one)."""
     ref = reader.keyring.index.ref(student.source, "school", str(student.data["school_id"]))
@@ -76,7 +98,12 @@ class StudentVisibility:
     """The windows of every kind for one student at one instant (one school, one zone)."""
 
     def __init__(
-        self, visibility: Visibility, now: dt.datetime, reader: Reader, student: StudentHandle, district_tz: ZoneInfo
+        self,
+        visibility: Visibility,
+        now: dt.datetime,
+        reader: Reader,
+        student: StudentHandle,
+        district_tz: ZoneInfo,
     ) -> None:
         self.visibility, self.now = visibility, now
         self.tz = school_zone(reader, student, district_tz)

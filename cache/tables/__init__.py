@@ -1,8 +1,8 @@
-"""Every table of the cache: versioned encrypted records, runs, accounts, privacy and the audit chain.
+"""Every table of the cache: versioned encrypted records, runs, accounts, alerts, privacy and the audit chain.
 
 Importing this package registers every table on ``SQLModel.metadata``.
 """
 
-from cache.tables import accounts, audit, privacy, records
+from cache.tables import accounts, alerts, audit, privacy, records
 
-__all__ = ["accounts", "audit", "privacy", "records"]
+__all__ = ["accounts", "alerts", "audit", "privacy", "records"]

@@ -31,6 +31,9 @@ class RecordRow(SQLModel, table=True):
         # produce two current rows (the second is skipped and counted as set aside).
         Index("ix_record_ref", "source", "kind", "ref", "valid_from", unique=True),
         Index("ix_record_student", "student_ref", "kind", "day"),
+        # A run's own versions (its change set): what alerts read after a publish, and
+        # what discarding a run deletes, without scanning the table.
+        Index("ix_record_change", "source", "valid_from"),
         # Retired rows only (a small share): publishing prunes them and discarding a run
         # restores them without scanning the table.
         Index(

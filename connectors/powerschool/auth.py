@@ -42,6 +42,8 @@ class TokenSession:
         self._token: str | None = None
         self._expires = 0.0
         self.refreshes = 0
+        # The token endpoint's Date header, last seen (``portico doctor`` compares clocks).
+        self.server_date: str | None = None
 
     def token(self) -> str:
         if self._token is None or self._clock() >= self._expires:
@@ -61,6 +63,7 @@ class TokenSession:
             headers={"Accept": "application/json"},
             accept=(400, 401),
         )
+        self.server_date = response.headers.get("date")
         if response.status_code in (400, 401):
             raise SourceAuthError(f"token endpoint {self._token_path} refused the client credentials")
         body = json_body(response)

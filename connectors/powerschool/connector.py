@@ -19,7 +19,9 @@ whose every table fitted in one page is already consistent and is not read again
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import email.utils
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +31,7 @@ import httpx
 import structlog
 
 from config.errors import PorticoError, SourceDataError
-from connectors.base import BuildContext, CheckResult, ConnectorType, KnownRows, Page, StreamInfo
+from connectors.base import BuildContext, CheckResult, ConnectorType, KnownRows, Page, Probe, StreamInfo
 from connectors.http import ReadOnlyClient, json_body
 from connectors.powerschool import declare as d
 from connectors.powerschool import normalize as n
@@ -140,6 +142,21 @@ class PowerSchoolConnector:
         except PorticoError as exc:
             return CheckResult([f"connector {self.name}: {exc}"])
         return CheckResult()
+
+    def probe(self, timeout: float) -> Probe:
+        """A fresh token from the token endpoint, once, within ``timeout`` (connectors.base.Prober)."""
+        self.client.limit(timeout=timeout, attempts=1)
+        self.session.invalidate()
+        problem = None
+        try:
+            self.session.token()
+        except PorticoError as exc:
+            problem = f"{self.options.base_url}: {exc}"
+        when = None
+        if self.session.server_date:
+            with contextlib.suppress(TypeError, ValueError):
+                when = email.utils.parsedate_to_datetime(self.session.server_date)
+        return Probe(problem, when)
 
     def read(
         self, stream: str, state: str | None, *, full: bool = False, known: KnownRows | None = None

@@ -22,7 +22,18 @@ from gateway.api import openapi as contract
 from gateway.api import problems
 from gateway.api.deps import Portico
 from gateway.api.edge import Edge
-from gateway.api.routes import auth, health, me, metrics, notices, privacy, records, recovery, students
+from gateway.api.routes import (
+    alerts,
+    auth,
+    health,
+    me,
+    metrics,
+    notices,
+    privacy,
+    records,
+    recovery,
+    students,
+)
 from gateway.ops.mail import Mailer, mailer_from
 from gateway.ops.metrics import GuardCounters
 
@@ -125,7 +136,7 @@ def create_app(
     # Routes are tried in order: the dashboard's four first (no two data routes overlap).
     served.sort(key=lambda r: DASHBOARD.index(r.name) if r.name in DASHBOARD else len(DASHBOARD))
     app.router.routes[:0] = served
-    for module in (me, auth, recovery, privacy, health, metrics):
+    for module in (me, alerts, auth, recovery, privacy, health, metrics):
         app.include_router(module.router)
     if config.api.docs:
         api_docs.install(app)

@@ -1,40 +1,71 @@
 """Group commit for the access audit: concurrent requests' events share one transaction.
 
 A request enqueues its events and, before returning any data, awaits the flush that
-makes them durable; the flush runs on the event loop's next turn, so every request that
-reached that point in the same turn is written by one transaction (one lock of the chain
-head, one commit) instead of one each. Semantics are unchanged: no data leaves before
-its audit event is committed, and a failed flush fails the requests it carried.
+makes them durable, so every request that reached that point together is written by
+one transaction (one lock of the chain head, one commit) instead of one each.
+Semantics are the same in both modes below: no data leaves before its audit event is
+committed, and a failed flush fails the requests it carried.
+
+- **On the event loop** (SQLite, where a commit is a library call): the flush runs on
+  the loop's next turn and carries every request that submitted in this turn.
+- **On a writer thread** (a database server, where a commit is a round trip that must
+  not stop the loop): one thread writes whatever is queued, and what requests submit
+  while it commits goes in its next transaction. The futures belong to the loop that
+  serves each request (:func:`gateway.api.offload.home_loop`), so a request run on a
+  worker thread holds neither the thread nor a connection while it waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
 
 from cache.connections import Shelf
+from gateway.api.offload import home_loop
 from gateway.privacy import audit
+
+Waiting = list[tuple[list[audit.Entry], asyncio.Future[None]]]
+
+
+def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for fut in futures:
+        if fut.done():
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(error)
 
 
 class AuditBatcher:
-    def __init__(self, engine: Engine, shelf: Shelf | None = None) -> None:
+    def __init__(self, engine: Engine, shelf: Shelf | None = None, *, writer_thread: bool = False) -> None:
         # The flush takes a connection from the API's shelf when given one (no pool checkout).
         self.engine = engine
         self.shelf = shelf
         # Per event loop: a future may only be resolved by the loop that made it.
-        self.pending: dict[
-            asyncio.AbstractEventLoop, list[tuple[list[audit.Entry], asyncio.Future[None]]]
-        ] = {}
+        self.pending: dict[asyncio.AbstractEventLoop, Waiting] = {}
+        self._lock = threading.Lock()
+        self._writer = ThreadPoolExecutor(1, "portico-audit") if writer_thread else None
+        self._writing = False
 
     def submit(self, entries: list[audit.Entry]) -> asyncio.Future[None]:
-        loop = asyncio.get_running_loop()
+        loop = home_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        queue = self.pending.get(loop)
-        if queue is None:
-            queue = self.pending[loop] = []
-            loop.call_soon(self._flush, loop)
-        queue.append((entries, fut))
+        if self._writer is None:
+            queue = self.pending.get(loop)
+            if queue is None:
+                queue = self.pending[loop] = []
+                loop.call_soon(self._flush, loop)
+            queue.append((entries, fut))
+            return fut
+        with self._lock:
+            self.pending.setdefault(loop, []).append((entries, fut))
+            start, self._writing = not self._writing, True
+        if start:
+            self._writer.submit(self._drain)
         return fut
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -42,13 +73,32 @@ class AuditBatcher:
         try:
             self._write([e for entries, _ in batch for e in entries])
         except Exception as exc:  # noqa: BLE001 - handed to every waiting request, which fails
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
+            _settle([fut for _, fut in batch], exc)
             return
-        for _, fut in batch:
-            if not fut.done():
-                fut.set_result(None)
+        _settle([fut for _, fut in batch], None)
+
+    def _drain(self) -> None:
+        """The writer thread: commit what is queued, again until nothing is."""
+        while True:
+            with self._lock:
+                taken, self.pending = self.pending, {}
+                if not taken:
+                    self._writing = False
+                    return
+            error: Exception | None = None
+            try:
+                self._write([e for batch in taken.values() for entries, _ in batch for e in entries])
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting request, which fails
+                error = exc
+            for loop, batch in taken.items():
+                try:  # one wake-up per loop, however many requests it serves
+                    loop.call_soon_threadsafe(_settle, [fut for _, fut in batch], error)
+                except RuntimeError:  # that loop is closed: nobody is waiting any more
+                    continue
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
 
     def _write(self, entries: list[audit.Entry]) -> None:
         if self.shelf is None:

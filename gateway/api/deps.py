@@ -18,7 +18,7 @@ from sqlalchemy.engine import Dialect
 
 from cache.connections import Shelf
 from cache.keys.crypto import BlindIndex
-from cache.read.reader import Principal, Reader
+from cache.read.reader import Principal, Reader, StudentHandle
 from cache.snapshots.runs import STATE
 from cache.store import Cache
 from cache.tables.accounts import Account
@@ -28,6 +28,8 @@ from config.errors import SnapshotUnavailableError
 from config.settings import MailSettings, PorticoConfig
 from gateway.access import passwords, sessions
 from gateway.api.auditbatch import AuditBatcher
+from gateway.api.offload import Workers
+from gateway.api.params import is_ref
 from gateway.api.problems import Problem
 from gateway.ops.mail import Mailer, OutboxMailer
 from gateway.ops.metrics import GuardCounters
@@ -54,8 +56,17 @@ class Portico:
     @property
     def audit_batcher(self) -> AuditBatcher:
         if self._batcher is None:
-            self._batcher = AuditBatcher(self.cache.engine, self.cache.connections)
+            # On a database server the commit runs on a thread of its own (see the module).
+            self._batcher = AuditBatcher(
+                self.cache.engine, self.cache.connections, writer_thread=self.workers is not None
+            )
         return self._batcher
+
+    @functools.cached_property
+    def workers(self) -> Workers | None:
+        """Where data requests run their database work (:mod:`gateway.api.offload`): worker
+        threads on a database server, None on SQLite (the event loop itself)."""
+        return None if self.cache.engine.dialect.name == "sqlite" else Workers()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -177,6 +188,12 @@ class View:
     # Where the connection goes back to: the shelf it came from (open_view), or, for a
     # view made by FastAPI's dependency, None: that dependency closes it.
     shelf: Shelf | None = None
+    # The student the request's path names, found with the session (one statement):
+    # (ref, the handle if the caller may see it now, else None).
+    prefetched: tuple[str, StudentHandle | None] | None = None
+    # Audit commits the loop serving the request awaits before answering, when the
+    # request runs on a worker thread (UNSETTLED in the request's scope).
+    unsettled: list[asyncio.Future[None]] = field(default_factory=list)
 
     @property
     def app(self) -> Portico:
@@ -188,6 +205,12 @@ class View:
     def published(self) -> int:
         assert self.state.published_run is not None
         return self.state.published_run
+
+    def student(self, ref: str) -> StudentHandle | None:
+        """The student ``ref`` if the caller may see it now (:meth:`Reader.student`)."""
+        if self.prefetched is not None and self.prefetched[0] == ref:
+            return self.prefetched[1]
+        return self.reader.student(self.principal, self.published, self.today, ref)
 
     def audit(self, category: str, student_refs: list[str], action: str = "read") -> None:
         """Record this disclosure in the hash-chained audit log, durably, before data is returned."""
@@ -201,7 +224,13 @@ class View:
             audit.append(self.reader.conn, entries)
             self.reader.conn.commit()
             return
-        self.pending.append(self.batcher.submit(entries))
+        fut = self.batcher.submit(entries)
+        if fut.get_loop() is asyncio.get_running_loop():
+            self.pending.append(fut)
+        else:
+            # On a worker thread: the loop serving the request awaits the commit before
+            # any answer leaves, this one's or an error's (gateway.api.routing.offloaded).
+            self.unsettled.append(fut)
 
     def denied(self) -> None:
         """A read of a student the caller may not see: counted for the caller and the hour.
@@ -223,7 +252,10 @@ class View:
             self.shelf.give(conn)
 
     async def settle(self) -> None:
-        """Give the connection back, then wait until this request's audit events are committed."""
+        """Give the connection back, then wait until this request's audit events are committed.
+
+        On a worker thread (:mod:`gateway.api.offload`) there is nothing to wait for here:
+        see :meth:`audit_later`."""
         self.close()
         for fut in self.pending:
             await fut
@@ -245,6 +277,10 @@ class View:
             )
             for ref in student_refs
         ]
+
+
+# Where a request's scope keeps the audit commits its serving loop must await (View.settle).
+UNSETTLED = "portico.unsettled"
 
 
 def request_id(request: Request) -> str:
@@ -292,8 +328,15 @@ async def view_for(request: Request, conn: Connection, token: str) -> View:
     # The session, the account and the source's published state come from one query
     # (sessions.resolve_with_state); the principal checks are called, not declared as
     # sub-dependencies: each declared dependency costs FastAPI work on every request.
+    # A request about one student (``{student_id}`` in its path) has that student checked
+    # in the same statement: the relationship check of Reader.student, not a second one.
     app = portico_of(request)
-    found = sessions.resolve_with_state(conn, token, app.config.access)
+    now = app.clock()
+    today = now.astimezone(app.tz).date()
+    asked = request.path_params.get("student_id")
+    if not (isinstance(asked, str) and is_ref(asked)):
+        asked = None
+    found = sessions.resolve_with_state(conn, token, app.config.access, asked, today)
     if found is None:
         raise unauthorized()
     principal = await data_principal(found.account, app)
@@ -301,17 +344,23 @@ async def view_for(request: Request, conn: Connection, token: str) -> View:
     if run is None:
         raise SnapshotUnavailableError("nothing published yet")
     state = _published_state(conn.dialect, principal.source, run, as_of, synced_at)
-    now = app.clock()
+    reader = Reader(conn, app.cache.keyring, app.attached)
+    prefetched = None
+    if asked is not None:
+        row = found.student
+        prefetched = (asked, None if row is None else reader.found_student(principal, run, row))
     return View(
-        Reader(conn, app.cache.keyring, app.attached),
+        reader,
         principal,
         state,
-        now.astimezone(app.tz).date(),
+        today,
         now,
         request_id(request),
         address_index(request, app),
         app.audit_batcher,
         portico=app,
+        prefetched=prefetched,
+        unsettled=request.scope.setdefault(UNSETTLED, []),
     )
 
 

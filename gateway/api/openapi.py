@@ -96,7 +96,7 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
             if (method, path) not in PUBLIC:
                 op["security"] = [{"bearer": []}]
                 codes += ["401"]
-                if path.startswith("/v1/students") or path == "/v1/notices":
+                if path.startswith("/v1/students") or path in ("/v1/notices", "/v1/account/alerts"):
                     codes += ["403", "503"]
             if "{student_id}" in path or "{report_id}" in path:
                 codes.append("404")

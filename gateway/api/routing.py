@@ -20,8 +20,10 @@ Errors raised by a handler reach the app's problem handlers like any other route
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 
@@ -33,7 +35,8 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from gateway.api.deps import View, open_view
+from gateway.api.deps import UNSETTLED, View, open_view, portico_of
+from gateway.api.offload import Workers
 from gateway.api.problems import bad_request
 
 Endpoint = Callable[..., Awaitable[Response]]
@@ -120,7 +123,7 @@ def _arguments(plan: _Plan, request: Request) -> dict[str, Any]:
 
 
 def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    async def serve(request: Request) -> Response:
+    async def handle(request: Request) -> Response:
         view = await open_view(request)  # sign-in and policy gates before anything is parsed
         try:
             kwargs = _arguments(plan, request)
@@ -129,7 +132,56 @@ def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Res
         finally:
             view.close()
 
+    async def serve(request: Request) -> Response:
+        workers = portico_of(request).workers
+        if workers is None:
+            return await handle(request)
+        return await offloaded(workers, request, lambda: handle(request))
+
     return serve
+
+
+async def offloaded(workers: Workers, request: Request, work: Callable[[], Awaitable[Response]]) -> Response:
+    """``work`` (the whole request) on a worker thread, so no round trip to the database
+    stops the event loop (:mod:`gateway.api.offload`); then, on this loop, the wait for
+    the audit commits it left here (``View.settle``): no answer leaves before them, and
+    an error's answer, which carries no data, waits the same."""
+    unsettled: list[asyncio.Future[None]] = request.scope.setdefault(UNSETTLED, [])
+    try:
+        response = await workers.run(work)
+    finally:
+        done = await asyncio.gather(*unsettled, return_exceptions=True)
+    for outcome in done:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return response
+
+
+class DatabaseRoute(APIRoute):
+    """A FastAPI route whose handler uses the database (``Conn``, ``ViewDep``): on a
+    database server, its dependencies and handler run on a worker thread like a data
+    route's, after the body is read here (the worker cannot await this loop's receive)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def on_worker(request: Request) -> Response:
+            # FastAPI closes the dependencies' exits (the connection's return to the pool,
+            # a round trip) from stacks in the scope: these close here, on the worker.
+            async with AsyncExitStack() as inner:
+                request.scope["fastapi_inner_astack"] = inner
+                async with AsyncExitStack() as function:
+                    request.scope["fastapi_function_astack"] = function
+                    return await handler(request)
+
+        async def run(request: Request) -> Response:
+            workers = portico_of(request).workers
+            if workers is None:
+                return await handler(request)
+            await request.body()  # kept on the request: the handler reads it from there
+            return await offloaded(workers, request, lambda: on_worker(request))
+
+        return run
 
 
 class DataRoute(Route):

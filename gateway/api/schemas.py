@@ -270,6 +270,79 @@ class Me(BaseModel):
 
 
 # (method, path) → the 200 (or 201) body, for every route that answers with one.
+AlertKindName = Literal[
+    "absence",
+    "unauthorised_absence",
+    "late",
+    "assignment_missing",
+    "assignment_late",
+    "low_score",
+    "behaviour",
+    "achievement",
+    "notice",
+    "report",
+]
+AlertModeName = Literal["instant", "daily", "weekly", "off"]
+
+
+class QuietHoursDoc(BaseModel):
+    model_config = {"extra": "forbid"}
+    start: str = Field(pattern=r"^\d{2}:\d{2}$", description="HH:MM, district time")
+    end: str = Field(pattern=r"^\d{2}:\d{2}$", description="HH:MM, district time (may be after midnight)")
+
+
+class ChildAlertsIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    id: str = Field(max_length=64, description="The student id of GET /v1/students")
+    kinds: dict[AlertKindName, AlertModeName] = Field(
+        default_factory=dict, description="A mode per kind; a kind left out follows the district's default"
+    )
+
+
+class AlertPreferencesIn(BaseModel):
+    """PUT /v1/account/alerts: the whole set of choices (children left out follow the defaults)."""
+
+    model_config = {"extra": "forbid"}
+    children: list[ChildAlertsIn] = Field(default_factory=list, max_length=50)
+    threshold: float | None = Field(
+        default=None, ge=0, le=100, description="Alert on a score below this percentage; null: the district's"
+    )
+    quiet_hours: QuietHoursDoc | Literal["off"] | None = Field(
+        default=None, description='No instant alerts in these hours; "off": none; null: the district\'s'
+    )
+    language: Literal["en_US", "en_GB", "es"] | None = Field(
+        default=None, description="The language of alert emails; null: US English"
+    )
+
+
+class ChildAlerts(BaseModel):
+    id: str
+    first_name: str
+    kinds: dict[AlertKindName, AlertModeName] = Field(
+        description="The mode of every kind offered, defaults included"
+    )
+
+
+class AlertDigests(BaseModel):
+    daily_at: str
+    weekly_on: str
+    weekly_at: str
+    timezone: str
+
+
+class AlertPreferences(BaseModel):
+    children: list[ChildAlerts]
+    threshold: float = Field(description="The score threshold in force (the account's or the district's)")
+    threshold_chosen: float | None
+    quiet_hours: QuietHoursDoc | None = Field(description="The quiet hours in force; null: none")
+    quiet_hours_chosen: QuietHoursDoc | Literal["off"] | None
+    language: str | None
+    kinds: list[AlertKindName] = Field(description="The kinds the district offers")
+    modes: list[AlertModeName]
+    detail: Literal["first_name_and_kind", "portal_only"] = Field(description="How much an email may say")
+    digests: AlertDigests
+
+
 BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("get", "/v1/students"): Envelope[list[StudentSummary]],
     ("get", "/v1/students/{student_id}"): Envelope[StudentProfile],
@@ -287,6 +360,8 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("get", "/v1/students/{student_id}/corrections"): Envelope[list[Correction]],
     ("post", "/v1/students/{student_id}/corrections"): Data[CorrectionCreated],
     ("get", "/v1/me"): Data[Me],
+    ("get", "/v1/account/alerts"): Data[AlertPreferences],
+    ("put", "/v1/account/alerts"): Data[AlertPreferences],
     ("post", "/v1/me/totp"): Data[TotpSecret],
     ("get", "/healthz"): Health,
     ("get", "/readyz"): Health,

@@ -8,11 +8,11 @@ from typing import Any, NoReturn
 import click
 
 from cache.store import Cache, open_cache
-from config.errors import ConfigError, PorticoError, SchemaVersionError
-from config.loader import LoadedConfig, load
+from config.errors import PorticoError, SchemaVersionError
+from config.loader import LoadedConfig
 from config.secrets import SecretResolver
-from connectors import registry
 from gateway.bootstrap import Application, build_application
+from gateway.cli import checks
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -31,27 +31,15 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def load_valid(path: str, *, against_world: bool = False) -> LoadedConfig:
-    """Load the config and every connector's options; exit listing all problems if any.
-    ``against_world`` adds the connectors' checks of what is outside the file (export
-    folders and their columns): ``config validate`` runs them, a sync judges them when it reads."""
-    try:
-        loaded = load(path)
-    except ConfigError as exc:
-        fail(_problems_text(path, [str(p) for p in exc.problems]))
-    problems = registry.validate_connectors(loaded)
-    if against_world and not problems:
-        problems = registry.world_problems(loaded)
-    if problems:
-        fail(_problems_text(path, [str(p) for p in problems]))
+    """Load the config and every connector's options; exit listing all problems if any
+    (``gateway/cli/checks.py``). ``against_world`` adds what is outside the file: the key
+    file, secret references and export folders. ``config validate`` runs them; a command
+    meets a missing secret when it opens what needs it, and a sync judges an export folder
+    when it reads it."""
+    loaded, problems = checks.check(path, world=against_world)
+    if problems or loaded is None:
+        fail(checks.problems_text(path, problems))
     return loaded
-
-
-def _problems_text(path: str, lines: list[str]) -> str:
-    n = len(lines)
-    return (
-        f"{path}: {n} problem{'s' if n != 1 else ''}; Portico will not start until they are fixed:\n"
-        + "\n".join(f"  - {line}" for line in lines)
-    )
 
 
 def config_of(ctx: click.Context) -> LoadedConfig:

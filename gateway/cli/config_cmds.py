@@ -1,14 +1,18 @@
-"""``portico config validate`` and ``portico keys generate``."""
+"""``portico config validate|show`` and ``portico keys generate``."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import click
+import yaml
 
 from cache.keys.crypto import new_kek_line
 from config.errors import PorticoError
+from config.loader import LoadedConfig
 from config.secrets import SecretResolver
 from connectors import registry
 from connectors.base import AccessSampler, BuildContext
@@ -18,7 +22,7 @@ from gateway.cli.common import load_valid
 
 @click.group("config")
 def config_group() -> None:
-    """Check configuration files."""
+    """Check configuration files, and show the configuration in effect."""
 
 
 @config_group.command("validate")
@@ -58,6 +62,54 @@ def validate_cmd(file: str, sample: int) -> None:
             lines = [*policy.describe(), f"(no sample: {exc})"]
         for line in lines:
             click.echo(f"  {line}")
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]+:)[^@\s]+@")
+_SECRET_NAME = re.compile(r"password|secret|token|credential", re.IGNORECASE)
+
+
+def redacted(value: Any, key: str = "") -> Any:
+    """``value`` with passwords in URLs and any literal value under a secret-sounding key
+    replaced by ``<redacted>``; secret references (``{env: NAME}``, ``{file: PATH}``) stay,
+    since they name where a secret is, not what it is."""
+    if isinstance(value, dict):
+        if value and set(value) <= {"env", "file"}:
+            return {k: v for k, v in value.items() if v is not None}
+        return {k: redacted(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v, key) for v in value]
+    if isinstance(value, str):
+        if _SECRET_NAME.search(key) and not key.endswith(("_policy", "_path", "_notice", "_ttl")):
+            return "<redacted>"
+        return _URL_PASSWORD.sub(r"\g<head><redacted>@", value)
+    return value
+
+
+def effective(loaded: LoadedConfig) -> dict[str, Any]:
+    """The configuration in effect: the file, its PORTICO_... overrides and every default."""
+    data: dict[str, Any] = loaded.config.model_dump(mode="json")
+    for i, cs in enumerate(loaded.config.connectors):
+        model = registry.get(cs.type).options_model.model_validate(cs.options)
+        data["connectors"][i]["options"] = model.model_dump(mode="json", exclude_none=True)
+    return redacted(data)  # type: ignore[no-any-return]
+
+
+@config_group.command("show")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.pass_context
+def show_cmd(ctx: click.Context, file: str | None) -> None:
+    """Print the configuration in effect as YAML: FILE (default: --config) with its
+    PORTICO_<SECTION>__<KEY> environment overrides applied and every default filled in.
+
+    Passwords in database URLs are redacted; secrets are shown only as the reference
+    to where they are ({env: NAME} or {file: PATH}), never read.
+    """
+    path = file or ctx.find_root().obj["config_path"]
+    loaded = load_valid(path)
+    click.echo(f"# The configuration in effect: {path}, with defaults")
+    for at, var in sorted(loaded.overrides.items(), key=lambda kv: kv[1]):
+        click.echo(f"# {var} sets {loaded.problem(at, '').key}")
+    click.echo(yaml.safe_dump(effective(loaded), sort_keys=False, allow_unicode=True, width=100), nl=False)
 
 
 @click.group("keys")

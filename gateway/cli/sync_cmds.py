@@ -18,6 +18,7 @@ from config.errors import PorticoError
 from config.settings import PorticoConfig
 from connectors.base import Page
 from gateway.access import rule_record
+from gateway.cli.alerts_cmds import print_status as print_alerts
 from gateway.cli.common import app_of, cache_of, config_of, fail
 from gateway.sync import breaker
 from gateway.sync.engine import Progress, SyncOutcome, decide
@@ -247,6 +248,7 @@ def status_cmd(ctx: click.Context, n_runs: int) -> None:
                 str(r.id), r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", secs, str(recs), str(r.retries), why
             )
         console.print(table)
+    print_alerts(console, cache)
 
 
 def _print_rule(console: Console, cache: Cache, config: PorticoConfig, source: str) -> None:

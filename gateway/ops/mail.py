@@ -1,4 +1,4 @@
-"""Outgoing mail for invitations, password resets and expiry reminders: SMTP or a file outbox.
+"""Outgoing mail for invitations, password resets, expiry reminders and alerts: SMTP or a file outbox.
 
 A backend is chosen by name in config (``mail.backend``). The outbox writes one
 ``.eml`` file per message into ``mail.outbox_dir`` for the demo and for districts that
@@ -8,6 +8,7 @@ backend only: never the recipient or the message.
 
 from __future__ import annotations
 
+import email.policy
 import os
 import secrets
 import smtplib
@@ -38,7 +39,7 @@ class MailError(PorticoError):
 
 
 # What a message is for: the label of the mail counters on /metrics.
-MAIL_KINDS = ("invitation", "password-reset", "reminder", "correction", "other")
+MAIL_KINDS = ("invitation", "password-reset", "reminder", "correction", "alert", "other")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class Message:
     to: str
     subject: str
     body: str
+    # An HTML alternative to ``body`` (alerts), and extra headers such as List-Unsubscribe.
+    html: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    # The left part of a stable Message-ID (alerts: the same message sent again after a
+    # crash carries the same id, so mail clients can tell); None: a fresh one.
+    message_id: str | None = None
     kind: str = "other"  # one of MAIL_KINDS
 
 
@@ -53,12 +60,23 @@ class Mailer(Protocol):
     def send(self, message: Message) -> None: ...
 
 
+# Headers up to RFC 5322's line limit, so a long List-Unsubscribe URL stays one plain line
+# (folded at 78, a URL without spaces would be RFC 2047-encoded, which clients reject).
+_LONG_LINES = email.policy.default.clone(max_line_length=998)
+
+
 def _build(sender: str, m: Message) -> EmailMessage:
-    em = EmailMessage()
+    em = EmailMessage(policy=_LONG_LINES) if m.headers else EmailMessage()
     em["From"], em["To"], em["Subject"] = sender, m.to, m.subject
     em["Date"] = formatdate(localtime=False)
-    em["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    domain = sender.rpartition("@")[2] or "localhost"
+    em["Message-ID"] = f"<{m.message_id}@{domain}>" if m.message_id else make_msgid(domain=domain)
     em.set_content(m.body)
+    if m.html is not None:
+        em.add_alternative(m.html, subtype="html")
+    # After the parts: making a message multipart moves its Content-* headers into the first part.
+    for name, value in m.headers:
+        em[name] = value
     return em
 
 
@@ -92,6 +110,23 @@ class SmtpMailer:
             (secrets_ or SecretResolver()).resolve(settings.smtp_password) if settings.smtp_password else None
         )
         self.timeout = timeout
+
+    def check(self) -> None:
+        """Connect, greet (EHLO), STARTTLS and log in as configured, then quit: no mail is sent.
+        Raises MailError naming the server and what failed."""
+        s = self.s
+        try:
+            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout) as smtp:
+                code, _ = smtp.ehlo()
+                if code != 250:
+                    raise MailError(f"smtp {s.smtp_host}:{s.smtp_port}: EHLO answered {code}")
+                if s.smtp_starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                if s.smtp_username and self.password is not None:
+                    smtp.login(s.smtp_username, self.password)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(f"smtp {s.smtp_host}:{s.smtp_port}: {type(exc).__name__}") from None
 
     def send(self, message: Message) -> None:
         s = self.s

@@ -4,7 +4,8 @@ Cron follows classic cron across daylight-saving changes: a job at a fixed hour 
 once on the day the clocks go back (APScheduler 3 would run it in both copies of the
 repeated hour) and once, an hour late, on the day they go forward; a job whose hour is
 ``*`` runs every real hour. Day-of-week numbers follow crontab (0 and 7 are Sunday),
-not APScheduler 3's (0 is Monday).
+not APScheduler 3's (0 is Monday): :mod:`config.cron` reads the fields, for the scheduler
+and for the config check alike.
 """
 
 from __future__ import annotations
@@ -17,43 +18,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from config.cron import trigger_fields
 from config.errors import ConfigError, ConfigProblem
 from config.settings import Blackout, Schedule
-
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def _day_number(token: str) -> int:
-    token = token.strip().lower()
-    if token[:3] in _DAYS and not token.isdigit():
-        return _DAYS.index(token[:3])
-    n = int(token)
-    if not 0 <= n <= 7:
-        raise ValueError(f"day of week {token!r} is not 0-7 or a day name")
-    return n % 7
-
-
-def crontab_days(field: str) -> str:
-    """A crontab day-of-week field as APScheduler 3 day names (crontab: 0 and 7 are Sunday)."""
-    days: set[int] = set()
-    for part in field.split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if base == "*":
-            lo, hi = 0, 6
-        elif "-" in base:
-            a, b = base.split("-", 1)
-            lo, hi = _day_number(a), _day_number(b)
-            hi = 7 if hi == 0 and b.strip() == "7" else hi
-            if hi < lo:
-                raise ValueError(f"day-of-week range {base!r} runs backwards")
-        else:
-            lo = hi = _day_number(base)
-        days.update(d % 7 for d in range(lo, hi + 1, step))
-    if len(days) == 7:
-        return "*"
-    # Monday first, as APScheduler numbers them.
-    return ",".join(_DAYS[d] for d in (1, 2, 3, 4, 5, 6, 0) if d in days)
 
 
 class LocalCronTrigger(CronTrigger):  # type: ignore[misc]
@@ -100,17 +67,8 @@ def make_trigger(schedule: Schedule, default_tz: str, where: str = "schedule") -
             raise _problem(f"{where}.interval", "must be longer than zero")
         return IntervalTrigger(seconds=schedule.interval.total_seconds(), timezone=tz, jitter=jitter or None)
     assert schedule.cron is not None
-    minute, hour, day, month, dow = schedule.cron.split()
     try:
-        return LocalCronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=crontab_days(dow),
-            timezone=tz,
-            spread=jitter,
-        )
+        return LocalCronTrigger(**trigger_fields(schedule.cron), timezone=tz, spread=jitter)
     except ValueError as exc:
         raise _problem(f"{where}.cron", f"{schedule.cron!r} is not a valid cron expression: {exc}") from None
 

@@ -23,7 +23,7 @@ class TooLarge(Problem):
         super().__init__(413, "too-large", "Too large", "The form is larger than this page accepts.")
 
 
-async def read(request: Request) -> dict[str, str]:
+async def read(request: Request, max_fields: int = MAX_FIELDS) -> dict[str, str]:
     """The posted fields (the first value of each), or 400/413 as a :class:`Problem`."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not kind and request.headers.get("content-length", "0") == "0":
@@ -40,7 +40,7 @@ async def read(request: Request) -> dict[str, str]:
             raise TooLarge()
     try:
         pairs = parse_qsl(
-            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, strict_parsing=False
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields, strict_parsing=False
         )
     except (UnicodeDecodeError, ValueError):
         raise Problem(400, "invalid-request", "Invalid request", "The form could not be read.") from None

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.web import account, auth, child, home, privacy, recovery  # noqa: F401 - each registers its pages
+from gateway.web import account, alerts, auth, child, home, privacy, recovery  # noqa: F401 - each registers its pages
 from gateway.web.render import ROUTES, Ctx, not_found
 
 STATIC = Path(__file__).parent / "static"

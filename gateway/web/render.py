@@ -38,6 +38,8 @@ from gateway.web import browser, forms, i18n
 log = structlog.get_logger("portico.web")
 Handler = Callable[["Ctx"], Awaitable[Response]]
 ROUTES: list[Route] = []
+# Paths whose posts carry no CSRF token: the one-click unsubscribe (its URL is its capability).
+CSRF_EXEMPT: set[str] = set()
 # Where each policy gate sends a signed-in person who has not passed it yet.
 GATES = {"aup-not-accepted": "/aup", "password-expired": "/account/password", "mfa-required": "/account/totp"}
 
@@ -253,16 +255,19 @@ def _problem_page(ctx: Ctx, p: Problem) -> Response:
     return ctx.error(400, ctx._("Something is not right"), ctx._("This request could not be understood."))
 
 
-def route(path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[Handler], Handler]:
-    """Register a page handler; its posts must carry the form's CSRF token."""
+def route(
+    path: str, methods: tuple[str, ...] = ("GET",), *, max_fields: int = forms.MAX_FIELDS, csrf: bool = True
+) -> Callable[[Handler], Handler]:
+    """Register a page handler; its posts must carry the form's CSRF token (unless ``csrf`` is
+    False: a one-click unsubscribe, whose URL is its own capability, posted by a mail client)."""
 
     def register(handler: Handler) -> Handler:
         async def serve(request: Request) -> Response:
             ctx = Ctx(request)
             try:
                 if request.method == "POST":
-                    ctx.form = await forms.read(request)
-                    if not ctx.csrf.accepts(ctx.form.get("csrf")):
+                    ctx.form = await forms.read(request, max_fields)
+                    if csrf and not ctx.csrf.accepts(ctx.form.get("csrf")):
                         return ctx.error(
                             403,
                             ctx._("This form has expired"),
@@ -289,6 +294,8 @@ def route(path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[Handler],
                 ctx.close()
 
         ROUTES.append(Route(path, serve, methods=list(methods), name="web:" + handler.__name__))
+        if not csrf:
+            CSRF_EXEMPT.add(path)
         return handler
 
     return register

@@ -12,6 +12,8 @@
 - ``mail``: a real SMTP server on loopback that keeps what it receives.
 - ``net``: free loopback ports, and an ASGI app served by uvicorn from a thread.
 - ``kill9``, ``log_scan_plugin``: the helpers behind ``scripts/kill9`` and ``scripts/log_scan``.
+- ``alerts``: a small family (two children, a mum, a dad) synced through the application, with a
+  movable clock, for alert tests; ``kill9_alerts``: the helper behind ``scripts/kill9_alerts``.
 - ``oneroster``: OneRoster bundles built from the binding's own column lists, and a small school in them.
 - ``exports``: real UK exports (``data/uk/``) and OneRoster bundles through the whole application,
   with the YAML mappings the connector READMEs document.

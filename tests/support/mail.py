@@ -42,9 +42,9 @@ class Inbox:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    """An SMTP server on 127.0.0.1: its inbox and port, stopped afterwards."""
-    inbox, port = Inbox(), free_port()
+def smtp_server(inbox: Inbox | None = None) -> Iterator[tuple[Inbox, int]]:
+    """An SMTP server on 127.0.0.1: its inbox (``inbox``, or a new one) and port, stopped afterwards."""
+    inbox, port = inbox or Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -17,8 +17,9 @@ from gateway.access.security import hash_password, needs_rehash, verify_password
 from gateway.api.deps import App, Conn, CurrentAccount, address_index, bearer, current_account
 from gateway.api.envelope import json_response
 from gateway.api.problems import Problem
+from gateway.api.routing import DatabaseRoute
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"], route_class=DatabaseRoute)
 
 
 class LoginRequest(BaseModel):

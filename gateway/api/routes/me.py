@@ -20,8 +20,9 @@ from gateway.api.envelope import json_response
 from gateway.api.problems import Problem, bad_request
 from gateway.api.routes.auth import too_many
 from gateway.api.routes.students import school_names
+from gateway.api.routing import DatabaseRoute
 
-router = APIRouter(prefix="/v1", tags=["account"])
+router = APIRouter(prefix="/v1", tags=["account"], route_class=DatabaseRoute)
 UNAVAILABLE = "Access to this account's records is currently unavailable; contact the school."
 
 

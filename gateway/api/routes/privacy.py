@@ -27,11 +27,12 @@ from gateway.api.envelope import NO_STORE, envelope, json_response, meta
 from gateway.api.params import decode_cursor, encode_cursor, is_row_id, page_limit
 from gateway.api.problems import bad_request, too_many_requests
 from gateway.api.routes.students import authorised, visible_or_404
+from gateway.api.routing import DatabaseRoute
 from gateway.ops.mail import MailError, Message
 from gateway.privacy import accesslog, corrections, export
 from gateway.privacy.texts import correction_email
 
-router = APIRouter(prefix="/v1/students", tags=["privacy"])
+router = APIRouter(prefix="/v1/students", tags=["privacy"], route_class=DatabaseRoute)
 GET = ["GET"]  # HEAD is served as GET without a body (gateway.api.app.HeadAsGet)
 log = structlog.get_logger("portico.privacy")
 

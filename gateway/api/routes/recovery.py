@@ -17,9 +17,10 @@ from gateway.access import accounts, credentials, throttle, tokens
 from gateway.api.deps import App, Conn, Portico, address_index
 from gateway.api.problems import Problem, too_many_requests
 from gateway.api.routes.auth import password_rejected
+from gateway.api.routing import DatabaseRoute
 from gateway.ops.mail import MailError, Message
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"], route_class=DatabaseRoute)
 log = structlog.get_logger("portico.api")
 NO_STORE = {"Cache-Control": "no-store"}
 

@@ -43,7 +43,7 @@ def _visible(view: View, student_id: str) -> StudentHandle | None:
     """The student if the caller may see it now; an id no ref could be is nobody's."""
     if not is_ref(student_id):
         return None
-    return view.reader.student(view.principal, view.published, view.today, student_id)
+    return view.student(student_id)
 
 
 def visible_or_404(view: View, student_id: str) -> StudentHandle:

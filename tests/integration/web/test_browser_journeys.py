@@ -1,7 +1,8 @@
 """A family's journeys in headless Chromium: invitation to the family home by keyboard,
 every page through axe (WCAG 2.2 AA) at phone and desktop width, switching children,
 export, correction, sign-out, a post without its CSRF token, an idle session, a held
-parent, a student, the authenticator and the languages."""
+parent, a student, the authenticator, the languages, and alert choices with their
+one-click unsubscribe."""
 
 from __future__ import annotations
 
@@ -297,6 +298,47 @@ def test_the_portal_speaks_the_browsers_language_and_switches_on_request(
         check(page, "child-timetable-en-gb", screenshots)
     finally:
         context.close()
+
+
+def test_alert_choices_are_reached_from_the_account_page_saved_and_stopped_with_one_click(
+    page: Any, portal: Portal, screenshots: Path
+) -> None:
+    from gateway.alerts import prefs, unsubscribe
+
+    s = portal.served
+    account = s.ensure_account("guardian", s.district.cases.two_child_contact)
+    sign_in(page, portal.username("guardian", s.district.cases.two_child_contact))
+    page.wait_for_url(re.compile(r"/$"))
+    first, _ = children_on(page)
+    page.goto("/account")
+    page.click("a[href='/account/alerts']")
+    page.wait_for_url(re.compile(r"/account/alerts$"))
+    assert page.locator("fieldset legend").count() == 3  # two children and the settings for both
+    check(page, "alerts", screenshots)
+    page.select_option(f"[id='{first}.behaviour']", "instant")
+    page.fill("#threshold", "lots")
+    page.click("form[action='/account/alerts'] button[type=submit]")
+    assert "Enter a percentage" in page.inner_text(".error-summary")
+    check(page, "alerts-errors", screenshots)
+    page.fill("#threshold", "40")
+    page.select_option("#language", "es")
+    page.focus("#language")
+    page.keyboard.press("Tab")  # the save button, by keyboard
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/account/alerts\?done=1$"))
+    with s.cache.engine.connect() as conn:
+        saved = prefs.load(conn, account.id)
+    assert (
+        saved.children[first]["behaviour"] == "instant" and saved.threshold == 40 and saved.language == "es"
+    )
+    # The email's one-click link: a page with one button, then that kind is off for every child.
+    link = unsubscribe.unsubscribe_url(s.cache.keyring, s.config, account.id, "behaviour")
+    page.goto("/u/" + link.rsplit("/u/", 1)[1])
+    check(page, "unsubscribe", screenshots)
+    page.click("main form button")
+    assert "no longer get emails" in page.inner_text("main")
+    with s.cache.engine.connect() as conn:
+        assert prefs.load(conn, account.id).mode(s.config.alerts, first, "behaviour") == "off"
 
 
 def test_a_password_can_be_pasted_into_the_sign_in_form(page: Any, portal: Portal) -> None:

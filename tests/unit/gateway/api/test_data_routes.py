@@ -15,9 +15,10 @@ from tests.support.world import STUDENT_ROUTES, World, build_world, cheap_hashin
 
 
 @pytest.fixture
-def s(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def s(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    # Both engines: on PostgreSQL every data request runs on a worker thread.
     cheap_hashing(monkeypatch)
-    served = build_world(tmp_path, sqlite_url)
+    served = build_world(tmp_path, db_url)
     yield served
     served.close()
 

@@ -1,0 +1,152 @@
+"""A small family for alert tests: two children, a mum who may see both, a dad of the first,
+synced through the whole application (hooks, provisioning) with a clock tests move."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cache.store import open_cache
+from connectors.records import (
+    AttendanceCategory,
+    AttendanceMark,
+    BehaviourEvent,
+    Polarity,
+    Record,
+)
+from gateway.access import accounts
+from gateway.bootstrap import Application, build_application
+from gateway.sync.engine import SyncOutcome
+from tests.support.config import make_config, write_yaml
+from tests.support.connectors import ListConnector
+from tests.support.records import contact, link, school, student
+
+TODAY = dt.date(2026, 11, 24)  # a Tuesday; New York is UTC-5
+
+
+def ny(h: int, mi: int = 0, day: dt.date = TODAY) -> dt.datetime:
+    """``h:mi`` in New York on ``day``, as UTC."""
+    return dt.datetime.combine(day, dt.time(h, mi), dt.UTC) + dt.timedelta(hours=5)
+
+
+@dataclass
+class MovableClock:
+    at: dt.datetime
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+
+def mark(sid: str, day: dt.date, category: AttendanceCategory, recorded: dt.datetime) -> AttendanceMark:
+    return AttendanceMark(
+        source_id=f"{sid}-{day}",
+        student_id=sid,
+        date=day,
+        session="AM",
+        source_code="X",
+        category=category,
+        minutes_late=None,
+        recorded_at=recorded,
+    )
+
+
+def incident(sid: str, n: int, at: dt.datetime, polarity: Polarity = Polarity.BEHAVIOUR) -> BehaviourEvent:
+    return BehaviourEvent(
+        source_id=f"{sid}-b{n}",
+        student_id=sid,
+        occurred_at=at,
+        polarity=polarity,
+        points=1,
+        category="Disruption",
+        description="Talking in class",
+        staff_name="Mr Teacher",
+    )
+
+
+@dataclass
+class Family:
+    app: Application
+    clock: MovableClock
+    mum: str  # account ids
+    dad: str
+    records: dict[str, list[Record]] = field(default_factory=dict)
+
+    def sync(self, **extra: list[Record]) -> SyncOutcome:
+        streams = {k: list(v) for k, v in self.records.items()}
+        for k, v in extra.items():
+            streams[k] = streams.get(k, []) + list(v)
+        self.records = streams
+        out = self.app.sync("sis", connector=ListConnector("sis", streams), full=True)
+        assert out.status == "published", out
+        return out
+
+
+def config_file(fam: Family, path: Path) -> Path:
+    """The family's config as YAML for the ``portico`` CLI (in another process or a runner)."""
+    raw = fam.app.config.model_dump(mode="json", exclude_none=True)
+    raw["alerts"]["quiet_hours"] = None  # whatever the hour the test runs at
+    # The CLI checks every connector's options; this one is never contacted.
+    os.environ["PORTICO_TEST_UNUSED"] = "unused"
+    unused = {"env": "PORTICO_TEST_UNUSED"}
+    raw["connectors"][0]["options"] = {
+        "base_url": "http://127.0.0.1:9",
+        "client_id": unused,
+        "client_secret": unused,
+    }
+    return write_yaml(path, raw)
+
+
+def base_records() -> dict[str, list[Record]]:
+    mum, dad = (
+        contact("c1", "Ada", "Parent", "mum@example.org"),
+        contact("c2", "Bob", "Parent", "dad@example.org"),
+    )
+    return {
+        "schools": [school("100", "Bay School", "America/New_York")],
+        "students": [student(0), student(1)],
+        "contacts": [
+            mum,
+            dad,
+            link("00000", "c1"),
+            link("00001", "c1"),
+            link("00000", "c2", relationship="Father"),
+        ],
+        "attendance": [
+            mark("00000", dt.date(2026, 11, 20), AttendanceCategory.PRESENT, ny(9, day=dt.date(2026, 11, 20)))
+        ],
+        "behaviour": [],
+    }
+
+
+def family(tmp: Path, db_url: str, smtp_port: int | None = None, **alerts: Any) -> Family:
+    """The family synced once (a first snapshot: no alerts) with both parents' accounts active."""
+    mail: dict[str, Any] = (
+        {"backend": "smtp", "smtp_port": smtp_port, "from_address": "portal@district.example.org"}
+        if smtp_port
+        else {"backend": "outbox", "outbox_dir": str(tmp / "outbox")}
+    )
+    config, secrets = make_config(
+        tmp,
+        db_url,
+        alerts={"claim_lease": "PT2S", **alerts},
+        mail=mail,
+        portal={"public_url": "https://portal.example.org"},
+    )
+    clock = MovableClock(ny(7))
+    app = build_application(
+        config, cache=open_cache(config, secrets), secrets=secrets, base_dir=tmp, clock=clock
+    )
+    fam = Family(app, clock, "", "", base_records())
+    fam.sync()
+    ids = []
+    with app.cache.engine.begin() as conn:
+        for cid in ("c1", "c2"):
+            found = accounts.find_by_subject(conn, "sis", app.cache.keyring.index.ref("sis", "contact", cid))
+            assert found is not None
+            accounts.set_fields(conn, found.id, status="active", aup_version=config.access.aup.version)
+            ids.append(found.id)
+    fam.mum, fam.dad = ids
+    return fam

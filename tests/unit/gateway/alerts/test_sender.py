@@ -1,0 +1,132 @@
+"""The sender: SMTP failures retried with a doubling wait and reported; a hold placed after an
+alert was queued drops it without a word; quiet hours hold instant alerts back; the
+recipient's language."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from cache.tables.alerts import AlertOutbox
+from cache.tables.core import core_table
+from config.settings import MailSettings
+from connectors.records import AttendanceCategory
+from gateway.access import holds
+from gateway.alerts import prefs
+from gateway.ops.mail import SmtpMailer
+from tests.support.alerts import TODAY, Family, family, mark, ny
+from tests.support.mail import smtp_server
+from tests.support.net import free_port
+
+OUTBOX = core_table(AlertOutbox)
+YESTERDAY = TODAY - dt.timedelta(days=1)
+
+
+def absence(fam: Family, sid: str = "00001") -> None:  # 00001: mum's alone
+    fam.clock.at = ny(8)
+    fam.sync(
+        attendance=[mark(sid, YESTERDAY, AttendanceCategory.UNAUTHORISED_ABSENCE, ny(15, day=YESTERDAY))]
+    )
+
+
+def rows(fam: Family) -> list[tuple[str, str, int, dt.datetime]]:
+    with fam.app.cache.engine.connect() as conn:
+        o = OUTBOX.c
+        return [tuple(r) for r in conn.execute(select(o.account_id, o.status, o.attempts, o.due_at))]  # type: ignore[misc]
+
+
+def test_smtp_failures_are_retried_with_a_doubling_wait_and_reported(tmp_path: Path, sqlite_url: str) -> None:
+    fam = family(tmp_path, sqlite_url, free_port(), max_attempts=3, retry_base="PT1M")
+    absence(fam)
+    first = fam.app.send_alerts()
+    assert (first.messages, first.retried) == (0, 1)
+    [(_, status, attempts, due)] = rows(fam)
+    assert (status, attempts, due) == ("pending", 1, ny(8) + dt.timedelta(minutes=1))
+    with TestClient(fam.app.api(), client=("127.0.0.1", 50000)) as c:
+        metrics = c.get("/metrics").text
+    assert 'portico_alerts{status="pending"} 1.0' in metrics and "portico_alerts_retrying 1.0" in metrics
+    fam.clock.at = ny(8, 1)
+    assert fam.app.send_alerts().retried == 1
+    assert rows(fam)[0][3] == ny(8, 1) + dt.timedelta(minutes=2)  # doubled
+    fam.clock.at = ny(8, 3)
+    assert fam.app.send_alerts().failed == 1  # the third attempt was the last
+    assert rows(fam)[0][1] == "failed"
+    with TestClient(fam.app.api(), client=("127.0.0.1", 50000)) as c:
+        assert 'portico_alerts{status="failed"} 1.0' in c.get("/metrics").text
+    fam.app.dispose()
+
+
+def test_a_retry_after_the_server_comes_back_delivers_once(tmp_path: Path, sqlite_url: str) -> None:
+    dead = free_port()
+    fam = family(tmp_path, sqlite_url, dead)
+    absence(fam)
+    assert fam.app.send_alerts().retried == 1
+    with smtp_server() as (inbox, port):
+        fam.app.mailer = SmtpMailer(MailSettings(backend="smtp", smtp_port=port))
+        fam.clock.at = ny(9)
+        assert fam.app.send_alerts().messages == 1
+        assert fam.app.send_alerts().messages == 0
+        assert len(inbox.messages) == 1
+    fam.app.dispose()
+
+
+def test_a_hold_placed_after_queueing_drops_the_alert_and_nothing_is_sent(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with smtp_server() as (inbox, port):
+        fam = family(tmp_path, sqlite_url, port)
+        absence(fam, "00000")
+        assert {r[0] for r in rows(fam)} == {fam.mum, fam.dad}
+        with fam.app.cache.engine.begin() as conn:
+            holds.place(
+                conn,
+                fam.app.cache.keyring,
+                source="sis",
+                subject="student",
+                ref=fam.app.cache.keyring.index.ref("sis", "student", "00000"),
+                kind="child-protection",
+                reason="x",
+                by="test",
+            )
+        sent = fam.app.send_alerts()
+        assert (sent.messages, sent.dropped) == (0, 2)
+        assert inbox.messages == []
+        fam.app.dispose()
+
+
+def test_quiet_hours_hold_an_instant_alert_until_they_end_and_it_arrives_in_spanish(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with smtp_server() as (inbox, port):
+        fam = family(tmp_path, sqlite_url, port)
+        with fam.app.cache.engine.begin() as conn:
+            prefs.save(conn, fam.mum, prefs.Prefs(language="es"), fam.clock())
+        fam.clock.at = ny(22)
+        fam.sync(
+            attendance=[
+                mark("00001", YESTERDAY, AttendanceCategory.UNAUTHORISED_ABSENCE, ny(15, day=YESTERDAY))
+            ]
+        )
+        sent = fam.app.send_alerts()
+        assert (sent.messages, sent.deferred) == (0, 1)
+        fam.clock.at = ny(6, 59, day=TODAY + dt.timedelta(days=1))
+        assert fam.app.send_alerts().messages == 0
+        fam.clock.at = ny(7, 0, day=TODAY + dt.timedelta(days=1))
+        assert fam.app.send_alerts().messages == 1
+        m = inbox.messages[0].message
+        assert m["Subject"] == "Novedad en el portal de familias: First1, una ausencia injustificada"
+        assert m["Content-Language"] == "es"
+        fam.app.dispose()
+
+
+def test_the_scheduler_runs_the_sender_every_send_every(tmp_path: Path, sqlite_url: str) -> None:
+    from gateway.bootstrap import ALERTS_JOB
+
+    fam = family(tmp_path, sqlite_url, send_every="PT2M")
+    job = fam.app.scheduler().scheduler.get_job(ALERTS_JOB)
+    assert job is not None and job.trigger.interval == dt.timedelta(minutes=2)
+    assert (job.coalesce, job.max_instances) == (True, 1)
+    fam.app.dispose()
