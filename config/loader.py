@@ -390,4 +390,32 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedConfig
     loaded = d.loaded()
     if d.problems or loaded is None:
         raise ConfigError(d.problems)
+    if loaded.config.access.aup.file is not None:
+        loaded.config = _with_aup_text(loaded)
     return loaded
+
+
+AUP_FILE_BYTES = 100_000
+
+
+def _with_aup_text(loaded: LoadedConfig) -> PorticoConfig:
+    """The config with the acceptable-use policy read from ``access.aup.file`` into its text."""
+    config = loaded.config
+    aup = config.access.aup
+    assert aup.file is not None
+    path = loaded.base_dir / aup.file
+    at = ("access", "aup", "file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([loaded.problem(at, f"cannot read the policy file {path}: {exc.strerror}")]) from None
+    if len(data) > AUP_FILE_BYTES:
+        raise ConfigError([loaded.problem(at, f"the policy file is larger than {AUP_FILE_BYTES:,} bytes")])
+    try:
+        text = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError([loaded.problem(at, "the policy file is not UTF-8 text")]) from None
+    if not text:
+        raise ConfigError([loaded.problem(at, "the policy file is empty")])
+    policy = aup.model_copy(update={"text": text, "file": None})
+    return config.model_copy(update={"access": config.access.model_copy(update={"aup": policy})})

@@ -173,9 +173,18 @@ class Visibility(Strict):
 
 
 class AupSettings(Strict):
+    """The acceptable-use policy: its version and its text, written here or in a UTF-8 text
+    file (``file``, relative to the config file: the loader reads it into ``text``)."""
+
     version: str = Field(min_length=1)
     text: str | None = None
     file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_text(self) -> AupSettings:
+        if self.text is not None and self.file is not None:
+            raise ValueError("give the policy as text or as a file, not both")
+        return self
 
 
 class AccessSettings(Strict):

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -72,10 +75,36 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--httpx", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--write", type=Path, default=None, help="write the results as Markdown to this file")
+    p.add_argument(
+        "--cpu",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the load run: N requests of each page through the app in this process "
+        "(no server, no sockets), 32 at a time; print the CPU time per request, which another "
+        "process's load barely moves (the A/B measure on a shared machine)",
+    )
+    p.add_argument(
+        "--instructions",
+        action="store_true",
+        help="with --cpu: count the instructions per request under valgrind's callgrind "
+        "(exact and independent of load; about fifty times slower)",
+    )
+    p.add_argument("--bench-dir", type=Path, help=argparse.SUPPRESS)  # --instructions' own run
     args = p.parse_args()
+    if args.cpu and args.bench_dir:
+        in_process(args.bench_dir, args.cpu, args.clients, counted=True)
+        return
     base = Path(tempfile.mkdtemp(prefix="portico-bench-web-"))
     try:
         pairs = build(base, args.students, args.clients)
+        if args.cpu:
+            (base / "pairs.json").write_text(json.dumps(pairs))
+            if args.instructions:
+                instructions(base, args)
+            else:
+                in_process(base, args.cpu, args.clients, counted=False)
+            return
         loads = {
             "family home (/)": ("portal", [(tok, "/") for tok, _ in pairs], True),
             "attendance page (this month)": (
@@ -116,6 +145,102 @@ def main() -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
+PAGES = ("family home (/)", "attendance page (this month)", "JSON dashboard (4 API routes)")
+
+
+def in_process(base: Path, n: int, clients: int, *, counted: bool) -> None:
+    """``n`` requests of each page through the ASGI app, ``clients`` at a time, in this process."""
+    import asyncio
+
+    os.environ["PORTICO_BENCH_DIR"] = str(base)
+    from scripts.bench_api_app import portal
+
+    app = portal()
+    pairs = [tuple(p) for p in json.loads((base / "pairs.json").read_text())]
+    loads = {
+        PAGES[0]: [(tok, "/", True) for tok, _ in pairs],
+        PAGES[1]: [(tok, f"/children/{sid}/attendance", True) for tok, sid in pairs],
+        PAGES[2]: [(tok, path, False) for tok, sid in pairs for path in dashboard(sid)],
+    }
+
+    async def call(tok: str, target: str, cookie: bool) -> None:
+        path, _, query = target.partition("?")
+        auth = (
+            (b"cookie", f"portico_session={tok}".encode())
+            if cookie
+            else (b"authorization", f"Bearer {tok}".encode())
+        )
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+            "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+            "headers": [(b"host", b"127.0.0.1:8000"), (b"accept-language", b"en-US"), auth],
+        }  # fmt: skip
+        status: list[int] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))  # type: ignore[call-overload]
+
+        await app(scope, receive, send)
+        assert status == [200], (target, status)
+
+    async def run(requests: list[tuple[str, str, bool]], count: int) -> None:
+        queue = iter(range(count))
+
+        async def client() -> None:
+            for i in queue:
+                await call(*requests[i % len(requests)])
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+
+    async def measure() -> None:
+        for name, requests in loads.items():
+            await run(requests, 2 * clients)  # warm: templates compiled, snapshot caches filled
+            if counted:  # counted by callgrind from here to the dump, then zeroed
+                _callgrind("--instr=on")
+                await run(requests, n)
+                _callgrind("--instr=off")
+                _callgrind(f"--dump=page{PAGES.index(name)}")
+                continue
+            times = []
+            for _ in range(3):
+                start = time.process_time()
+                await run(requests, n)
+                times.append((time.process_time() - start) / n * 1e6)
+            print(
+                f"{name}: {min(times):,.0f} µs CPU per request (best of 3 runs of {n}: {', '.join(f'{t:,.0f}' for t in times)})"
+            )
+
+    asyncio.run(measure())
+
+
+def _callgrind(command: str) -> None:
+    """Send callgrind (running this process) ``command``, and wait until it is done."""
+    proc = subprocess.Popen(["callgrind_control", command, str(os.getpid())], stdout=subprocess.DEVNULL)  # noqa: S603, S607
+    while proc.poll() is None:  # valgrind takes commands while this process runs, so sleep in small steps
+        time.sleep(0.002)
+
+
+def instructions(base: Path, args: argparse.Namespace) -> None:
+    """Run :func:`in_process` under callgrind and print the instructions per request of each page."""
+    if not shutil.which("valgrind"):
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    out = base / "callgrind.out"
+    subprocess.run(  # noqa: S603 - valgrind and our own interpreter and script
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",  # noqa: S607
+         sys.executable, __file__, "--cpu", str(args.cpu), "--clients", str(args.clients), "--bench-dir", str(base)],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for i, name in enumerate(PAGES):
+        dump = next(p for p in base.glob("callgrind.out.*") if f"dump page{i}\n" in p.read_text())
+        total = int(re.search(r"^totals: (\d+)", dump.read_text(), re.M).group(1))  # type: ignore[union-attr]
+        print(f"{name}: {total / args.cpu / 1e6:.2f} million instructions per request ({args.cpu} requests)")
+
+
 def report(
     results: dict[str, list[dict[str, float]]], weights: dict[str, int], args: argparse.Namespace
 ) -> None:
@@ -146,7 +271,8 @@ def report(
     setup = (
         f"{args.clients} concurrent signed-in clients, {args.seconds} s per measurement, median of {args.rounds} "
         f"alternating rounds, load by {tool}; {args.students} students; uvicorn, one process, 127.0.0.1; "
-        f"{os.cpu_count()} cores shared with the load generator."
+        f"{os.cpu_count()} cores shared with the load generator; load average "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (1, 5, 15 min) at the end."
     )
     table = "\n".join(rows)
     print("\n" + setup + "\n\n" + table + "\n\n" + verdict)
@@ -154,7 +280,9 @@ def report(
         args.write.parent.mkdir(parents=True, exist_ok=True)
         notes = NOTES.read_text() if NOTES.exists() else ""
         args.write.write_text(
-            PAGE.format(when=dt.date.today().isoformat(), setup=setup, table=table, verdict=verdict, notes=notes)
+            PAGE.format(
+                when=dt.date.today().isoformat(), setup=setup, table=table, verdict=verdict, notes=notes
+            )
         )
     if not ok:
         sys.exit(1)

@@ -8,6 +8,7 @@ students: their schools, year groups and current classes are the audiences.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cache.read.predicates import CURRENT
 from cache.read.reader import Reader, StudentHandle, newest_first
+from cache.types import binder
 
 if TYPE_CHECKING:
     from cache.read.visibility import Window
@@ -61,21 +63,64 @@ def enrollments(
     reader: Reader, student: StudentHandle, start: dt.date | None = None, end: dt.date | None = None
 ) -> dict[str, dict[str, Any]]:
     """The student's class memberships overlapping ``start..end``: section ref → enrollment."""
-    sql = (
-        f"SELECT parent_ref, key_id, payload, ref FROM record r WHERE r.source = :src AND r.kind = 'enrollment' "
-        f"AND r.student_ref = :sref AND {CURRENT.format(t='r')}"
-    )
-    params: dict[str, Any] = {"src": student.source, "sref": student.ref, "p": student.published_run}
-    if end is not None:
-        sql += " AND (r.active_from IS NULL OR r.active_from <= :e)"
-        params["e"] = end
-    if start is not None:
-        sql += " AND (r.active_to IS NULL OR r.active_to >= :s)"
-        params["s"] = start
     out = {}
-    for section_ref, key_id, payload, ref in reader.query(sql, params):
-        out[section_ref] = reader.open(student.source, "enrollment", ref, key_id, payload)
+    s = None if start is None else start.isoformat()
+    e = None if end is None else end.isoformat()
+    for section_ref, enrollment, active_from, active_to in _enrolled(reader, student):
+        if (e is None or active_from is None or active_from <= e) and (
+            s is None or active_to is None or active_to >= s
+        ):
+            out[section_ref] = enrollment
     return out
+
+
+_ENROLLED = (
+    "SELECT parent_ref, key_id, payload, ref, active_from, active_to FROM record r WHERE r.source = :src "
+    f"AND r.kind = 'enrollment' AND r.student_ref = :sref AND {CURRENT.format(t='r')}"
+)
+
+
+def _enrolled(
+    reader: Reader, student: StudentHandle
+) -> list[tuple[str, dict[str, Any], str | None, str | None]]:
+    """Every current enrolment of the student with its dates (ISO text): read and decrypted
+    once per request (a page asks for the classes of several days and its notices)."""
+    key = ("enrollment", student.source, student.ref, student.published_run)
+    found: list[tuple[str, dict[str, Any], str | None, str | None]] | None = reader.memo.get(key)
+    if found is None:
+        rows = reader.query(
+            _ENROLLED, {"src": student.source, "sref": student.ref, "p": student.published_run}
+        )
+        found = reader.memo[key] = [
+            (
+                section_ref,
+                reader.open(student.source, "enrollment", ref, key_id, payload),
+                _iso(active_from),
+                _iso(active_to),
+            )
+            for section_ref, key_id, payload, ref, active_from, active_to in rows
+        ]
+    return found
+
+
+def _iso(day: Any) -> str | None:
+    """A date column as ISO text whatever the driver returns (SQLite: text; PostgreSQL: a date)."""
+    if day is None:
+        return None
+    return day if isinstance(day, str) else day.isoformat()
+
+
+def open_shared(
+    reader: Reader, source: str, kind: str, ref: str, key_id: str, payload: bytes, run: int
+) -> dict[str, Any]:
+    """A non-personal record (a class's assignment, a notice) decrypted once per snapshot:
+    ``ref`` is the version current in ``run``, and a snapshot never changes once published."""
+    key = (source, kind, ref, run)
+    hit = _SHARED.get(key)
+    if hit is None:
+        hit = reader.open(source, kind, ref, key_id, payload)
+        _remember(key, hit)
+    return hit
 
 
 def shared_many(
@@ -250,9 +295,19 @@ def assignments(
     }
     sql = newest_first(sql, params, window=window, after=after, limit=limit)
     rows = _in(reader, sql, params, ["secs"])
-    found = [(ref, sec, reader.open(student.source, "assignment", ref, k, p)) for ref, k, p, sec in rows]
+    run = student.published_run
+    found = [
+        (ref, sec, open_shared(reader, student.source, "assignment", ref, k, p, run))
+        for ref, k, p, sec in rows
+    ]
+    results = _results(reader, student, [f[0] for f in found])
+    return [(ref, sec, a, results.get(ref)) for ref, sec, a in found]
+
+
+def _results(reader: Reader, student: StudentHandle, assignment_refs: list[str]) -> dict[str, dict[str, Any]]:
+    """The student's results (personal: decrypted every time) of these assignments, by assignment."""
     results: dict[str, dict[str, Any]] = {}
-    if found:
+    if assignment_refs:
         res_rows = _in(
             reader,
             f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'result' "
@@ -260,14 +315,80 @@ def assignments(
             {
                 "src": student.source,
                 "sref": student.ref,
-                "arefs": [f[0] for f in found],
+                "arefs": assignment_refs,
                 "p": student.published_run,
             },
             ["arefs"],
         )
-        for ref, k, p, aref in res_rows:
-            results[aref] = reader.open(student.source, "result", ref, k, p)
-    return [(ref, sec, a, results.get(ref)) for ref, sec, a in found]
+        src = student.source
+        opened = reader.open_rows("result", [(src, ref, k, p) for ref, k, p, _ in res_rows])
+        for row, result in zip(res_rows, opened, strict=True):
+            results[row[3]] = result
+    return results
+
+
+# Each class's assignments (the class's, not a student's: no personal data) by (source,
+# section ref, published run): ref, day and stamp as the driver returns them, decrypted.
+_CLASS_ASSIGNMENTS: dict[tuple[str, str, int], list[tuple[str, Any, Any, dict[str, Any]]]] = {}
+
+
+def _due(assignment: tuple[str, Any, Any, dict[str, Any]]) -> Any:
+    return assignment[1]
+
+
+def assignments_due(
+    reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, *, window: Window
+) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
+    """:func:`assignments` (all of them, latest first), from each class's assignments held in memory.
+
+    The same rows: each condition compares the column as the driver returns it with the
+    value bound as the driver binds it (text on SQLite, dates on PostgreSQL), as the
+    query does. The same order, with assignments due the same day by ref in code-point
+    order (SQLite's). Only the student's results are read per request.
+    """
+    sections = enrollments(reader, student)
+    if not sections:
+        return []
+    source, run = student.source, student.published_run
+    missing = sorted(sec for sec in sections if (source, sec, run) not in _CLASS_ASSIGNMENTS)
+    if missing:
+        rows = _in(
+            reader,
+            "SELECT ref, key_id, payload, parent_ref, day, stamp FROM record r WHERE r.source = :src "
+            "AND r.kind = 'assignment' AND r.parent_ref IN :secs AND r.parent_ref IS NOT NULL "
+            f"AND {CURRENT.format(t='r')}",
+            {"src": source, "secs": missing, "p": run},
+            ["secs"],
+        )
+        by_section: dict[str, list[tuple[str, Any, Any, dict[str, Any]]]] = {}
+        for ref, k, p, sec, day, stamp in rows:
+            if day is not None:  # no due date: never in a range
+                a = open_shared(reader, source, "assignment", ref, k, p, run)
+                by_section.setdefault(sec, []).append((ref, day, stamp, a))
+        if len(_CLASS_ASSIGNMENTS) > 20_000:  # a bound on memory, not a policy
+            _CLASS_ASSIGNMENTS.clear()
+        for sec in missing:  # in due-date order, for the range's bisection below
+            _CLASS_ASSIGNMENTS[(source, sec, run)] = sorted(by_section.get(sec, []), key=_due)
+    bind = binder(reader.conn.dialect.name)
+    lo: Any = bind(start)
+    hi: Any = bind(end)
+    shown = bind(window.visible_before)
+    hidden = None if window.hidden_day is None else bind(window.hidden_day)
+    found = []
+    for sec in sorted(sections):
+        due = _CLASS_ASSIGNMENTS[(source, sec, run)]
+        first = bisect.bisect_left(due, lo, key=_due)
+        last = bisect.bisect_right(due, hi, key=_due)
+        found += [
+            (ref, sec, day, a)
+            for ref, day, stamp, a in due[first:last]
+            if (stamp is None or stamp <= shown) and (hidden is None or day != hidden)
+        ]
+    # ORDER BY r.day DESC, r.ref: sorts are stable, the last key first.
+    found.sort(key=lambda f: f[0])
+    found.sort(key=lambda f: f[2], reverse=True)
+    results = _results(reader, student, [f[0] for f in found])
+    return [(ref, sec, a, results.get(ref)) for ref, sec, _, a in found]
 
 
 def audiences(reader: Reader, students: list[StudentHandle], today: dt.date) -> list[str]:
@@ -319,4 +440,61 @@ def notices(
     sql += " ORDER BY cur DESC, r.stamp DESC, r.ref LIMIT :lim"
     params["lim"] = limit
     rows = _in(reader, sql, params, ["aud"])
-    return [(ref, bool(cur), reader.open(source, "notice", ref, k, p)) for ref, k, p, cur, _ in rows]
+    return [
+        (ref, bool(cur), open_shared(reader, source, "notice", ref, k, p, published))
+        for ref, k, p, cur, _ in rows
+    ]
+
+
+# Each source's notices (district, school, year-group and class announcements: no personal
+# data) by (source, published run): their plaintext columns, as the driver returns them.
+_NOTICES: dict[tuple[str, int], dict[str, list[tuple[str, Any, Any, str, bytes]]]] = {}
+
+
+def notices_now(
+    reader: Reader,
+    source: str,
+    published: int,
+    audience: list[str],
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    since: dt.date,
+    limit: int = 100,
+) -> list[tuple[str, bool, dict[str, Any]]]:
+    """:func:`notices` (first page), chosen from the snapshot's notices held in memory.
+
+    The same rows: each condition of :func:`notices` compares the column as the driver
+    returns it with the value bound as the driver binds it (text on SQLite, dates on
+    PostgreSQL), so a comparison means what it means in that query. The same order, with
+    notices of the very same moment by ref in code-point order (SQLite's).
+    """
+    key = (source, published)
+    by_audience = _NOTICES.get(key)
+    if by_audience is None:
+        by_audience = {}
+        for ref, aud, stamp, active_to, key_id, payload in reader.query(
+            "SELECT ref, audience, stamp, active_to, key_id, payload FROM record r WHERE r.source = :src "
+            f"AND r.kind = 'notice' AND r.stamp IS NOT NULL AND {CURRENT.format(t='r')}",
+            {"src": source, "p": published},
+        ):
+            by_audience.setdefault(aud, []).append((ref, stamp, active_to, key_id, payload))
+        if len(_NOTICES) > 16:  # a bound on memory: one entry per published snapshot
+            _NOTICES.clear()
+        _NOTICES[key] = by_audience
+    bind = binder(reader.conn.dialect.name)
+    b_now, b_today, b_since = bind(now), bind(today), bind(since)
+    found = [
+        (ref, active_to is None or active_to >= b_today, stamp, key_id, payload)
+        for aud in set(audience)
+        for ref, stamp, active_to, key_id, payload in by_audience.get(aud, ())
+        if stamp <= b_now and (active_to is None or active_to >= b_since)
+    ]
+    # ORDER BY cur DESC, stamp DESC, ref: sorts are stable, the last key first.
+    found.sort(key=lambda f: f[0])
+    found.sort(key=lambda f: f[2], reverse=True)
+    found.sort(key=lambda f: f[1], reverse=True)
+    return [
+        (ref, cur, open_shared(reader, source, "notice", ref, k, p, published))
+        for ref, cur, _, k, p in found[:limit]
+    ]

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection
 
+from cache.keys.crypto import Sealer
 from cache.keys.keystore import Keyring
 from cache.read.predicates import CURRENT, ON_ROLL, current_as
 from cache.snapshots.encode import aad
@@ -127,6 +129,9 @@ class Reader:
         # Source -> the sources attached to its students (PorticoConfig.attached()).
         self.attached = attached or {}
         self._driver: Any = None
+        # What one request has already read, by the read's own key (a student's
+        # enrolments, say): a reader lives for one request, so nothing here outlives it.
+        self.memo: dict[tuple[Any, ...], Any] = {}
 
     def state(self, source: str) -> SourceState | None:
         return load_state(self.conn, source)
@@ -142,6 +147,18 @@ class Reader:
     def open(self, source: str, kind: str, ref: str, key_id: str, payload: bytes) -> dict[str, Any]:
         blob = self.keyring.sealer(key_id).open(bytes(payload), aad(source, kind, ref, key_id))
         return orjson.loads(blob)  # type: ignore[no-any-return]
+
+    def open_rows(self, kind: str, rows: Iterable[tuple[str, str, str, bytes]]) -> list[dict[str, Any]]:
+        """:meth:`open` for many rows of ``kind``, each (source, ref, key_id, payload): a
+        page decrypts a hundred records, each key's cipher looked up once."""
+        sealers: dict[str, Sealer] = {}
+        out = []
+        for source, ref, key_id, payload in rows:
+            sealer = sealers.get(key_id)
+            if sealer is None:
+                sealer = sealers[key_id] = self.keyring.sealer(key_id)
+            out.append(orjson.loads(sealer.open(bytes(payload), aad(source, kind, ref, key_id))))
+        return out
 
     def _students(
         self, principal: Principal, published: int, today: dt.date, only: str | None
@@ -192,11 +209,19 @@ class Reader:
         return tuple(found)
 
     def students(self, principal: Principal, published: int, today: dt.date) -> list[StudentHandle]:
-        """Every student the principal may see now."""
-        return self._students(principal, published, today, None)
+        """Every student the principal may see now (read once per request: a page shows
+        the child asked for and the switcher to the others)."""
+        key = ("students", principal, published, today)
+        found: list[StudentHandle] | None = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = self._students(principal, published, today, None)
+        return list(found)
 
     def student(self, principal: Principal, published: int, today: dt.date, ref: str) -> StudentHandle | None:
         """The one student ``ref`` if, and only if, the principal may see it now."""
+        every: list[StudentHandle] | None = self.memo.get(("students", principal, published, today))
+        if every is not None:  # this request's answer to the same check, for every student
+            return next((s for s in every if s.ref == ref), None)
         found = self._students(principal, published, today, ref)
         return found[0] if found else None
 
@@ -248,7 +273,8 @@ class Reader:
             params["dt"] = day_to
         sql = newest_first(sql, params, window=window, after=after, limit=limit)
         rows = self._exec(sql, params)
-        return [(ref, self.open(src, kind, ref, key_id, payload)) for ref, key_id, payload, _, src in rows]
+        opened = self.open_rows(kind, [(src, ref, key_id, payload) for ref, key_id, payload, _, src in rows])
+        return [(row[0], record) for row, record in zip(rows, opened, strict=True)]
 
     def shared(self, source: str, kind: str, ref: str, published: int) -> dict[str, Any] | None:
         """A record by its ref in the published snapshot, unchecked: for non-personal records

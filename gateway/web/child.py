@@ -25,6 +25,9 @@ from gateway.web.texts import district_text
 
 async def opened(ctx: Ctx, category: str) -> tuple[View, StudentHandle]:
     view = await ctx.view()
+    # Every child the person may see, read first: the check below is then answered from
+    # the same query (cache.read.reader), and the page's switcher lists them.
+    view.reader.students(view.principal, view.published, view.today)
     return view, await checked(view, ctx.request.path_params["student_id"], category)
 
 
@@ -91,8 +94,8 @@ async def attendance(ctx: Ctx) -> Response:
         month=first, weeks=weeks, summary=reads.summary(marks), today=view.today,
         prev_month=prev_month.strftime("%Y-%m"),
         next_month=next_month.strftime("%Y-%m") if next_month <= view.today else None,
-        categories=reads.CATEGORY,
-        short=reads.SHORT,
+        categories=ctx.translated(reads.CATEGORY),
+        short=ctx.translated(reads.SHORT),
         attendance_notice=district_text(ctx, "attendance_notice"),
     )  # fmt: skip
 

@@ -30,16 +30,8 @@ def _card(view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
     vis = visibility(view, s)  # the child's windows now, in their school's zone, for every read below
     hidden = vis.of("attendance").hidden_day == today
     now_local = view.now.astimezone(vis.tz)
-    upcoming = [
-        lesson
-        for lesson in reads.lessons(view, s, today, today + dt.timedelta(days=NEXT_DAYS))
-        if lesson["date"] > today.isoformat() or lesson["end_time"] > now_local.strftime("%H:%M")
-    ]
-    missing = [
-        a
-        for a in reads.assignments(view, s, today - dt.timedelta(days=30), today, vis)
-        if a["result"] and a["result"]["status"] == "missing"
-    ]
+    upcoming = reads.next_lessons(view, s, today, NEXT_DAYS, now_local.strftime("%H:%M"), 3)
+    missing = reads.missing_assignments(view, s, today - dt.timedelta(days=30), today, vis)
     return {
         "id": s.ref,
         "name": reads.full_name(s),
@@ -47,7 +39,7 @@ def _card(view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
         "school": school,
         "grade_level": s.data["grade_level"],
         "today": None if hidden else reads.attendance(view, s, today, today, vis),
-        "next": upcoming[:3],
+        "next": upcoming,
         "grades": reads.grades(view, s, limit=3, vis=vis),
         "missing": missing[:5],
         "missing_count": len(missing),
@@ -78,5 +70,5 @@ async def home(ctx: Ctx) -> Response:
         cards=cards,
         notices=notices,
         attendance_notice=district_text(ctx, "attendance_notice"),
-        categories=reads.CATEGORY,
+        categories=ctx.translated(reads.CATEGORY),
     )

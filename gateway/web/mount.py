@@ -6,11 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.web import account, alerts, auth, child, family, home, privacy, recovery  # noqa: F401 - each registers its pages
-from gateway.web.render import ROUTES
+from gateway.web.render import ROUTES, Ctx, not_found
 
 STATIC = Path(__file__).parent / "static"
 
@@ -35,9 +38,36 @@ class _Cached:
         await self.app(scope, receive, send_cached)
 
 
+# Where the API answers (its data routes, docs and health): an unknown address there
+# answers problem+json, as every API error does; anywhere else, the portal's page. (A
+# refused ``/metrics`` answers as an unknown address does: it is not listed here.)
+API_PREFIXES = ("/v1", "/docs", "/openapi.json", "/healthz", "/readyz")
+
+
+def is_api(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in API_PREFIXES)
+
+
 def install(app: FastAPI) -> None:
     """Serve the portal's pages and static files from ``app`` (the API's own)."""
     from starlette.routing import Mount
 
     app.router.routes.extend(ROUTES)
     app.router.routes.append(Mount("/static", app=_Cached(StaticFiles(directory=STATIC)), name="static"))
+    api_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """An address no page has gets the portal's 404 page, in the reader's language."""
+        if (
+            isinstance(exc, StarletteHTTPException)
+            and exc.status_code == 404
+            and not is_api(request.url.path)
+        ):
+            ctx = Ctx(request)
+            try:
+                return not_found(ctx)
+            finally:
+                ctx.close()
+        return await api_handler(request, exc)  # type: ignore[no-any-return,misc]
+
+    app.add_exception_handler(StarletteHTTPException, http_error)

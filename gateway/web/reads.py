@@ -69,7 +69,18 @@ def year_start(view: View, s: StudentHandle) -> dt.date | None:
 
 def lessons(view: View, s: StudentHandle, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
     """The student's lessons on each day of ``start..end``, in time order, as the API shows them."""
-    found = queries.timetable(view.reader, s, start, end, year_start(view, s))
+    return _present_lessons(view, s, queries.timetable(view.reader, s, start, end, year_start(view, s)))
+
+
+def next_lessons(
+    view: View, s: StudentHandle, today: dt.date, days: int, now: str, count: int
+) -> list[dict[str, Any]]:
+    """The first ``count`` lessons from ``now`` (``HH:MM`` today, school time) to ``days`` days ahead."""
+    found = queries.timetable(view.reader, s, today, today + dt.timedelta(days=days), year_start(view, s))
+    return _present_lessons(view, s, [x for x in found if x.day > today or x.entry["end_time"] > now][:count])
+
+
+def _present_lessons(view: View, s: StudentHandle, found: list[queries.Lesson]) -> list[dict[str, Any]]:
     secs = sections(view, s.source, [x.section_ref for x in found])
     return [present.lesson(x.day.isoformat(), x.entry_ref, x.entry, secs[x.section_ref]) for x in found]
 
@@ -112,7 +123,21 @@ def assignments(
     view: View, s: StudentHandle, start: dt.date, end: dt.date, vis: StudentVisibility | None = None
 ) -> list[dict[str, Any]]:
     window = (vis or visibility(view, s)).of("assignment")
-    found = queries.assignments(view.reader, s, start, end, window=window, limit=MANY)
+    found = queries.assignments_due(view.reader, s, start, end, window=window)
+    secs = sections(view, s.source, [sec for _, sec, _, _ in found])
+    return [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
+
+
+def missing_assignments(
+    view: View, s: StudentHandle, start: dt.date, end: dt.date, vis: StudentVisibility | None = None
+) -> list[dict[str, Any]]:
+    """:func:`assignments` whose result is "missing" (the same rows, in the same order)."""
+    window = (vis or visibility(view, s)).of("assignment")
+    found = [
+        row
+        for row in queries.assignments_due(view.reader, s, start, end, window=window)
+        if row[3] and row[3]["status"] == "missing"
+    ]
     secs = sections(view, s.source, [sec for _, sec, _, _ in found])
     return [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
 
@@ -143,7 +168,7 @@ def notices(view: View, students: list[StudentHandle], limit: int = 50) -> list[
     if not students:
         return []
     shown = window(rule_for(view.app.config.visibility, "notice"), view.now, view.app.tz)
-    rows = queries.notices(
+    rows = queries.notices_now(
         view.reader,
         view.principal.source,
         view.published,

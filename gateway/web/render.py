@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 from markupsafe import Markup, escape
 from sqlalchemy import Connection
 from starlette.requests import Request
@@ -46,12 +48,45 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention: marks a mes
     return message
 
 
+class ConstantMessages(Extension):
+    """``_("literal")`` compiled as its translation: each environment serves one locale, so a
+    message without values is the same text on every page (a page has dozens).
+
+    ``{{ _("literal") }}`` becomes the escaped text itself; ``_("literal")`` inside an
+    expression (a macro's argument, a list) becomes a string literal of the translation,
+    which autoescape escapes where it is written, as it would the call's escaped result.
+    """
+
+    ALONE = ["variable_begin", "name", "lparen", "string", "rparen", "variable_end"]
+    CALL = ["name", "lparen", "string", "rparen"]
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        lookup = i18n.translations(getattr(self.environment, "message_locale")).ugettext  # noqa: B009
+        tokens = list(stream)
+        i = 0
+        while i < len(tokens):
+            t = tokens[i]
+            if [x.type for x in tokens[i : i + 6]] == self.ALONE and tokens[i + 1].value == "_":
+                yield Token(t.lineno, "data", str(escape(lookup(tokens[i + 3].value))))
+                i += 6
+            elif (
+                [x.type for x in tokens[i : i + 4]] == self.CALL
+                and t.value == "_"
+                and (i == 0 or tokens[i - 1].type != "dot")
+            ):
+                yield Token(t.lineno, "string", lookup(tokens[i + 2].value))
+                i += 4
+            else:
+                yield t
+                i += 1
+
+
 @functools.cache
 def environment(locale: str) -> Environment:
     env = Environment(
         loader=PackageLoader("gateway.web", "templates"),
         autoescape=True,
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", ConstantMessages],
         undefined=StrictUndefined,
         auto_reload=False,  # templates are package files: read once per process
         trim_blocks=True,
@@ -59,7 +94,8 @@ def environment(locale: str) -> Environment:
     )
     env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["_"] = _translator(locale)
-    env.globals["locales"] = [(loc, i18n.NATIVE[loc]) for loc in i18n.LOCALES]
+    env.extend(message_locale=locale)  # for ConstantMessages, when a template is compiled
+    env.globals["locales"] = [(loc, loc.replace("_", "-"), i18n.NATIVE[loc]) for loc in i18n.LOCALES]
     env.globals["static"] = static_url
     return env
 
@@ -71,9 +107,14 @@ def _translator(locale: str) -> Callable[..., Markup]:
     machinery (a page calls it some thirty times).
     """
     lookup = i18n.translations(locale).ugettext
+    known: dict[str, Markup] = {}  # message -> its escaped translation (the catalog is fixed)
 
     def translate(message: str, **values: Any) -> Markup:
-        text = escape(lookup(message))  # the catalog's text is text, never markup
+        text = known.get(message)
+        if text is None:
+            text = escape(lookup(message))  # the catalog's text is text, never markup
+            if len(known) < 10_000:  # a bound on memory: messages are the code's own strings
+                known[message] = text
         return text % values if values else text  # each value escaped by Markup's %
 
     return translate
@@ -100,6 +141,11 @@ class Ctx:
         self.token = browser.session_token(request)
         self._view: View | None = None
         self._conn: Connection | None = None
+
+    def translated(self, messages: dict[str, str]) -> dict[str, str]:
+        """A table of marked messages (``N_``), each in the reader's language."""
+        lookup = self.translations.ugettext
+        return {key: lookup(message) for key, message in messages.items()}
 
     def _(self, message: str, **values: Any) -> str:
         text = self.translations.ugettext(message)
@@ -144,7 +190,12 @@ class Ctx:
             environment(self.locale)
             .get_template(template)
             .render(
-                ctx=self, fmt=self.fmt, csrf=self.csrf.token, lang=self.locale.replace("_", "-"), **values
+                ctx=self,
+                fmt=self.fmt,
+                csrf=self.csrf.token,
+                lang=self.locale.replace("_", "-"),
+                district=self.portico.config.district.name,
+                **values,
             )
         )
         response = HTMLResponse(body, status_code=status, headers=browser.PAGE_HEADERS)

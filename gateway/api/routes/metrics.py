@@ -14,9 +14,8 @@ import ipaddress
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
-
-from gateway.api.problems import not_found
 
 router = APIRouter(tags=["operators"], include_in_schema=False)
 
@@ -36,11 +35,12 @@ def _allowed(request: Request, token: str | None) -> bool:
 async def metrics(request: Request) -> Response:
     app = request.app.state.portico
     settings = app.config.api.metrics
+    # Refused exactly as an address nothing answers (the portal's page when it is mounted).
     if not settings.enabled:
-        raise not_found()
+        raise HTTPException(404)
     registry, token = app.metrics, app.metrics_token
     if registry is None or not _allowed(request, token):
-        raise not_found()
+        raise HTTPException(404)
     # The collector reads the database on each scrape: off the event loop.
     body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

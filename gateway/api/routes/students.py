@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Query
 from starlette.responses import Response
 
+from cache.read import queries
 from cache.read.reader import Reader, StudentHandle
 from cache.read.visibility import StudentVisibility, Window
 from gateway.api.deps import Portico, View, ViewDep
@@ -31,7 +32,8 @@ def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) ->
         if school_id in names:
             continue
         ref = app.cache.keyring.index.ref(s.source, "school", school_id)
-        found = reader.shared(s.source, "school", ref, s.published_run)
+        # Schools are shared records: decrypted once per snapshot (queries.shared_many).
+        found = queries.shared_many(reader, s.source, "school", [ref], s.published_run).get(ref)
         if found is not None:
             names[school_id] = found["name"]
     return names

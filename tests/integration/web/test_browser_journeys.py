@@ -283,6 +283,10 @@ def test_the_portal_speaks_the_browsers_language_and_switches_on_request(
         page.goto(f"/children/{child}/attendance")
         assert "noviembre" in page.inner_text("main")  # dates by locale
         check(page, "child-attendance-es", screenshots)
+        page.goto("/no-such-page")  # an address no page has: the portal's 404, in Spanish
+        assert page.inner_text("h1") == "Página no encontrada" and page.get_attribute("html", "lang") == "es"
+        check(page, "not-found-address-es", screenshots)
+        page.goto(f"/children/{child}/attendance")
         page.select_option("#locale", "en_GB")
         page.click("footer button")
         page.wait_for_url(re.compile(rf"/children/{child}/attendance$"))

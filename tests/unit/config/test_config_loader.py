@@ -71,3 +71,40 @@ def test_yaml_syntax_errors_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load(write(tmp_path, "district: [unclosed\n"))
     assert "portico.yaml:2" in str(info.value) or "portico.yaml:1" in str(info.value)
+
+
+AUP = "access:\n  aup:\n    version: '2027-1'\n"
+
+
+def test_the_acceptable_use_policy_is_read_from_its_file_next_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "policy.txt").write_text("Keep your password to yourself.\nReport problems at once.\n")
+    loaded = load(write(tmp_path, GOOD + AUP + "    file: policy.txt\n"))
+    aup = loaded.config.access.aup
+    assert aup.text == "Keep your password to yourself.\nReport problems at once."
+    assert aup.version == "2027-1"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the policy file"),
+        (b"", "the policy file is empty"),
+        (b"\xff\xfe policy", "not UTF-8 text"),
+        (b"x" * 100_001, "larger than 100,000 bytes"),
+    ],
+)
+def test_a_policy_file_that_cannot_be_used_is_named_with_its_key_and_line(
+    tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    if content is not None:
+        (tmp_path / "policy.txt").write_bytes(content)
+    with pytest.raises(ConfigError) as exc:
+        load(write(tmp_path, GOOD + AUP + "    file: policy.txt\n"))
+    (problem,) = exc.value.problems
+    assert problem.key == "access.aup.file" and problem.line == GOOD.count("\n") + 4 and message in problem.message
+
+
+def test_the_policy_is_given_as_text_or_as_a_file_not_both(tmp_path: Path) -> None:
+    (tmp_path / "policy.txt").write_text("Rules.")
+    with pytest.raises(ConfigError, match="not both"):
+        load(write(tmp_path, GOOD + AUP + "    text: Rules.\n    file: policy.txt\n"))

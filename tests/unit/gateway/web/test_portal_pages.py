@@ -85,6 +85,28 @@ def test_a_child_who_is_not_yours_is_the_same_404_page_as_one_who_does_not_exist
         assert theirs.text.replace(stranger, "") == nobody.text.replace("AAAAAAAAAAAAAAAAAAAAAA", ""), page
 
 
+def test_an_address_no_page_has_is_a_404_page_in_the_readers_language_and_the_apis_stay_json(
+    s: World,
+) -> None:
+    def check(who: Browser) -> None:
+        for path in ("/no-such-page", "/children", "/static/no-such.css", "/v1x"):
+            r = who.get(path, headers={"Accept-Language": "es"})
+            assert r.status_code == 404, path
+            assert r.headers["content-type"].startswith("text/html") and r.headers["content-language"] == "es"
+            assert "Página no encontrada" in r.text and '<html lang="es">' in r.text, path
+            assert "default-src 'none'" in r.headers["content-security-policy"]
+            english = who.get(path)
+            assert english.headers["content-language"] == "en-US" and "Page not found" in english.text
+
+    check(Browser(s))  # signed out
+    b, _ = parent(s)
+    check(b)  # signed in (one client: the same cookie jar, now with the session)
+    for path in ("/v1/no-such-route", "/v1/students/AAAAAAAAAAAAAAAAAAAAAA/nothing", "/docs/no-such.js", "/v1"):
+        r = b.client.get(path)
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", path
+        assert r.json()["type"] == "not-found"
+
+
 def test_every_post_without_its_csrf_token_is_refused(s: World) -> None:
     b, kids = parent(s)
     assert {"/u/{token}"} == CSRF_EXEMPT  # the one-click unsubscribe, tested in test_alerts_pages
