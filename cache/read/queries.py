@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -19,13 +20,40 @@ from cache.read.reader import Reader, StudentHandle, newest_first
 from cache.types import binder
 
 if TYPE_CHECKING:
+    from cache.keys.keystore import Keyring
     from cache.read.visibility import Window
 
 Row = tuple[str, dict[str, Any]]
-# Decrypted shared records (schools, sections: no personal data) by
-# (source, kind, ref, published run). A snapshot never changes once published, so an
-# entry never goes stale. Never mutated by callers.
-_SHARED: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+
+
+class _Remembered:
+    """What is read once per published snapshot, for one cache: the same source name and
+    run number in another cache (another district in the same process, a test's next
+    database) is another snapshot, so each cache (its keyring) has its own."""
+
+    def __init__(self) -> None:
+        # Decrypted shared records (schools, sections: no personal data) by
+        # (source, kind, ref, published run). A snapshot never changes once published, so
+        # an entry never goes stale. Never mutated by callers.
+        self.shared: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+        # Each class's assignments (the class's, not a student's: no personal data) by
+        # (source, section ref, published run): ref, day and stamp as the driver returns
+        # them, decrypted.
+        self.class_assignments: dict[tuple[str, str, int], list[tuple[str, Any, Any, dict[str, Any]]]] = {}
+        # Each source's notices (district, school, year-group and class announcements: no
+        # personal data) by (source, published run): their plaintext columns, as the
+        # driver returns them.
+        self.notices: dict[tuple[str, int], dict[str, list[tuple[str, Any, Any, str, bytes]]]] = {}
+
+
+_BY_CACHE: weakref.WeakKeyDictionary[Keyring, _Remembered] = weakref.WeakKeyDictionary()
+
+
+def _remembered(reader: Reader) -> _Remembered:
+    found = _BY_CACHE.get(reader.keyring)
+    if found is None:
+        found = _BY_CACHE[reader.keyring] = _Remembered()
+    return found
 
 
 def _in(reader: Reader, sql: str, params: dict[str, Any], lists: Iterable[str]) -> list[Any]:
@@ -116,10 +144,10 @@ def open_shared(
     """A non-personal record (a class's assignment, a notice) decrypted once per snapshot:
     ``ref`` is the version current in ``run``, and a snapshot never changes once published."""
     key = (source, kind, ref, run)
-    hit = _SHARED.get(key)
+    hit = _remembered(reader).shared.get(key)
     if hit is None:
         hit = reader.open(source, kind, ref, key_id, payload)
-        _remember(key, hit)
+        _remember(reader, key, hit)
     return hit
 
 
@@ -129,8 +157,9 @@ def shared_many(
     """Non-personal records (sections, schools) by ref, in one query, remembered per snapshot."""
     found: dict[str, Any] = {}
     wanted = []
+    shared = _remembered(reader).shared
     for ref in sorted(set(refs)):
-        hit = _SHARED.get((source, kind, ref, published))
+        hit = shared.get((source, kind, ref, published))
         if hit is None:
             wanted.append(ref)
         else:
@@ -145,15 +174,16 @@ def shared_many(
         ["refs"],
     )
     for ref, rec in _open_all(reader, source, kind, rows):
-        _remember((source, kind, ref, published), rec)
+        _remember(reader, (source, kind, ref, published), rec)
         found[ref] = rec
     return found
 
 
-def _remember(key: tuple[str, str, str, int], record: dict[str, Any]) -> None:
-    if len(_SHARED) > 50_000:  # a bound, not a policy: shared records are few per snapshot
-        _SHARED.clear()
-    _SHARED[key] = record
+def _remember(reader: Reader, key: tuple[str, str, str, int], record: dict[str, Any]) -> None:
+    shared = _remembered(reader).shared
+    if len(shared) > 50_000:  # a bound, not a policy: shared records are few per snapshot
+        shared.clear()
+    shared[key] = record
 
 
 class Lesson(NamedTuple):
@@ -327,11 +357,6 @@ def _results(reader: Reader, student: StudentHandle, assignment_refs: list[str])
     return results
 
 
-# Each class's assignments (the class's, not a student's: no personal data) by (source,
-# section ref, published run): ref, day and stamp as the driver returns them, decrypted.
-_CLASS_ASSIGNMENTS: dict[tuple[str, str, int], list[tuple[str, Any, Any, dict[str, Any]]]] = {}
-
-
 def _due(assignment: tuple[str, Any, Any, dict[str, Any]]) -> Any:
     return assignment[1]
 
@@ -350,7 +375,8 @@ def assignments_due(
     if not sections:
         return []
     source, run = student.source, student.published_run
-    missing = sorted(sec for sec in sections if (source, sec, run) not in _CLASS_ASSIGNMENTS)
+    held = _remembered(reader).class_assignments
+    missing = sorted(sec for sec in sections if (source, sec, run) not in held)
     if missing:
         rows = _in(
             reader,
@@ -365,10 +391,10 @@ def assignments_due(
             if day is not None:  # no due date: never in a range
                 a = open_shared(reader, source, "assignment", ref, k, p, run)
                 by_section.setdefault(sec, []).append((ref, day, stamp, a))
-        if len(_CLASS_ASSIGNMENTS) > 20_000:  # a bound on memory, not a policy
-            _CLASS_ASSIGNMENTS.clear()
+        if len(held) > 20_000:  # a bound on memory, not a policy
+            held.clear()
         for sec in missing:  # in due-date order, for the range's bisection below
-            _CLASS_ASSIGNMENTS[(source, sec, run)] = sorted(by_section.get(sec, []), key=_due)
+            held[(source, sec, run)] = sorted(by_section.get(sec, []), key=_due)
     bind = binder(reader.conn.dialect.name)
     lo: Any = bind(start)
     hi: Any = bind(end)
@@ -376,7 +402,7 @@ def assignments_due(
     hidden = None if window.hidden_day is None else bind(window.hidden_day)
     found = []
     for sec in sorted(sections):
-        due = _CLASS_ASSIGNMENTS[(source, sec, run)]
+        due = held[(source, sec, run)]
         first = bisect.bisect_left(due, lo, key=_due)
         last = bisect.bisect_right(due, hi, key=_due)
         found += [
@@ -446,11 +472,6 @@ def notices(
     ]
 
 
-# Each source's notices (district, school, year-group and class announcements: no personal
-# data) by (source, published run): their plaintext columns, as the driver returns them.
-_NOTICES: dict[tuple[str, int], dict[str, list[tuple[str, Any, Any, str, bytes]]]] = {}
-
-
 def notices_now(
     reader: Reader,
     source: str,
@@ -470,7 +491,8 @@ def notices_now(
     notices of the very same moment by ref in code-point order (SQLite's).
     """
     key = (source, published)
-    by_audience = _NOTICES.get(key)
+    held = _remembered(reader).notices
+    by_audience = held.get(key)
     if by_audience is None:
         by_audience = {}
         for ref, aud, stamp, active_to, key_id, payload in reader.query(
@@ -479,9 +501,9 @@ def notices_now(
             {"src": source, "p": published},
         ):
             by_audience.setdefault(aud, []).append((ref, stamp, active_to, key_id, payload))
-        if len(_NOTICES) > 16:  # a bound on memory: one entry per published snapshot
-            _NOTICES.clear()
-        _NOTICES[key] = by_audience
+        if len(held) > 16:  # a bound on memory: one entry per published snapshot
+            held.clear()
+        held[key] = by_audience
     bind = binder(reader.conn.dialect.name)
     b_now, b_today, b_since = bind(now), bind(today), bind(since)
     found = [

@@ -79,7 +79,7 @@ def redacted(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [redacted(v, key) for v in value]
     if isinstance(value, str):
-        if _SECRET_NAME.search(key) and not key.endswith(("_policy", "_path", "_notice", "_ttl")):
+        if _SECRET_NAME.search(key) and not key.endswith(("_policy", "_path", "_notice", "_ttl", "_lifetime")):
             return "<redacted>"
         return _URL_PASSWORD.sub(r"\g<head><redacted>@", value)
     return value

@@ -28,8 +28,6 @@ def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path:
             ListConnector("sis", data, page_size=500)
         )
         assert out.status == "published" and out.run_id is not None
-        queries._CLASS_ASSIGNMENTS.clear()
-        queries._NOTICES.clear()
         windows = [
             Window(dt.timedelta(0), NOON, None),
             Window(dt.timedelta(days=2), NOON - dt.timedelta(days=2), TODAY),  # a lag, and today hidden
@@ -68,3 +66,36 @@ def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path:
         assert compared > 500  # the district has work due and notices to compare
     finally:
         cache.dispose()
+
+
+
+def test_two_caches_with_the_same_source_and_run_never_share_what_they_remember(tmp_path: Path) -> None:
+    # Two districts in one process, each with a source named "sis" at run 1: the notices
+    # held in memory per snapshot are each cache's own, never the other's.
+    opened = []
+    try:
+        for seed in (11, 12):
+            (tmp_path / str(seed)).mkdir()
+            cfg, secrets = make_config(tmp_path / str(seed), f"sqlite:///{tmp_path / f'{seed}.db'}")
+            cache = open_cache(cfg, secrets)
+            opened.append(cache)
+            out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0]).run(
+                ListConnector("sis", streams(district(12, schools=1, seed=seed)), page_size=500)
+            )
+            assert out.status == "published" and out.run_id == 1
+        seen = []
+        for cache in opened:
+            with cache.engine.connect() as conn:
+                reader = Reader(conn, cache.keyring)
+                rows = reader.query("SELECT DISTINCT audience FROM record WHERE source = 'sis' AND kind = 'notice'", {})
+                audience = [r[0] for r in rows]
+                late = NOON + dt.timedelta(days=400)
+                args = dict(now=late, today=TODAY, since=TODAY - dt.timedelta(days=400), limit=50)
+                by_query = queries.notices(reader, "sis", 1, audience, **args)
+                in_memory = queries.notices_now(reader, "sis", 1, audience, **args)
+                assert by_query and sorted(n[0] for n in in_memory) == sorted(n[0] for n in by_query)
+                seen.append({n[0] for n in in_memory})
+        assert seen[0] != seen[1]
+    finally:
+        for cache in opened:
+            cache.dispose()
