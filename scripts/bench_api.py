@@ -75,9 +75,10 @@ def database(db: str | None, base: Path) -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def build(base: Path, students: int, clients: int, url: str) -> list[tuple[str, str]]:
-    """A synced, provisioned cache at ``url`` (config in ``base``); returns (bearer token,
-    student id) per client."""
+def build(base: Path, students: int, clients: int, url: str | None = None) -> list[tuple[str, str]]:
+    """A synced, provisioned cache at ``url`` (default: a SQLite file in ``base``; config in
+    ``base``); returns (bearer token, student id) per client."""
+    url = url or f"sqlite:///{base / 'cache.db'}"
     (base / "kek.key").write_text(new_kek_line("kek-bench") + "\n")
     raw = {
         "district": {"name": "Bench District", "timezone": TZ},
