@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -28,27 +28,11 @@ from cache.types import fetch
 from gateway.access.security import token_hash
 from gateway.access.sessions import ACCOUNT_COLUMNS_SQL, account_from_row
 
-FEEDS = core_table(CalendarFeed)
-TOKENS = core_table(FamilyToken)
 TOKEN_PREFIX = "pft_"  # noqa: S105 - the prefix every family token starts with, not a secret
 # The kinds of data a family token may be given, as the API's routes name them.
 KINDS = ("attendance", "timetable", "grades", "assignments", "behaviour", "notices", "reports")
 # At most this many feeds and tokens per account: a bound on rows, not a policy.
 MAX_PER_ACCOUNT = 50
-# Each lookup brings the account and its source's published state, as a session's does.
-_JOINED = (
-    "JOIN account a ON a.id = x.account_id LEFT JOIN source_state ss ON ss.source = a.source "
-    "WHERE x.{column} = :h"
-)
-_FEED = (
-    "SELECT x.id, x.student_ref, x.last_used_at >= :touch_since, ss.published_run, ss.as_of, ss.synced_at, "  # noqa: S608
-    f"{ACCOUNT_COLUMNS_SQL} FROM calendar_feed x " + _JOINED.format(column="secret_hash")
-)
-_TOKEN = (
-    "SELECT x.id, x.students, x.kinds, x.expires_at > :now, x.last_used_at >= :touch_since, "  # noqa: S608
-    f"ss.published_run, ss.as_of, ss.synced_at, {ACCOUNT_COLUMNS_SQL} FROM family_token x "
-    + _JOINED.format(column="token_hash")
-)
 # last_used_at is written at most this often.
 TOUCH_EVERY = dt.timedelta(seconds=60)
 
@@ -61,6 +45,89 @@ def _public_id() -> str:
     return secrets.token_hex(8)
 
 
+_Row = TypeVar("_Row", CalendarFeed, FamilyToken)
+
+
+class _Links(Generic[_Row]):
+    """One table of an account's links (feeds or tokens): rows keyed by a public id, each
+    with the SHA-256 of its secret, and every query but the lookup by secret bounded to
+    the account (a row of another account's is as absent as one that never was)."""
+
+    def __init__(self, model: type[_Row], hash_column: str, columns: tuple[str, ...]) -> None:
+        self.model: type[_Row] = model
+        self.table = core_table(model)
+        self.hash_column = hash_column
+        # The lookup by secret brings ``columns`` of the row, then its account's source's
+        # published state and the account itself, as a session's does.
+        self.lookup_sql = (
+            f"SELECT {', '.join(columns)}, ss.published_run, ss.as_of, ss.synced_at, {ACCOUNT_COLUMNS_SQL} "  # noqa: S608
+            f"FROM {model.__tablename__} x JOIN account a ON a.id = x.account_id "
+            f"LEFT JOIN source_state ss ON ss.source = a.source WHERE x.{hash_column} = :h"
+        )
+        self.width = len(columns)
+
+    def create(self, conn: Connection, secret: str, account_id: str, now: dt.datetime, **values: Any) -> str:
+        """Store a new row for ``secret`` (its hash only); its public id."""
+        link_id = _public_id()
+        conn.execute(
+            insert(self.table).values(
+                id=link_id,
+                **{self.hash_column: token_hash(secret)},
+                account_id=account_id,
+                created_at=now,
+                **values,
+            )
+        )
+        return link_id
+
+    def of(self, conn: Connection, account_id: str) -> list[_Row]:
+        t = self.table
+        rows = conn.execute(
+            select(t).where(t.c.account_id == account_id).order_by(t.c.created_at, t.c.id)
+        ).all()
+        return [self.model(**row._mapping) for row in rows]
+
+    def revoke(self, conn: Connection, account_id: str, link_id: str) -> bool:
+        t = self.table
+        res = conn.execute(delete(t).where(t.c.account_id == account_id, t.c.id == link_id))
+        return bool(res.rowcount)
+
+    def count(self, conn: Connection, account_id: str) -> int:
+        return int(
+            conn.execute(select(func.count()).where(self.table.c.account_id == account_id)).scalar() or 0
+        )
+
+    def lookup(self, conn: Connection, secret: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The row of ``secret`` (the columns, the source's state, the account's), or None."""
+        rows = fetch(conn, self.lookup_sql, {"h": token_hash(secret), **params})
+        return rows[0] if rows else None
+
+    def used(
+        self, conn: Connection, row: tuple[Any, ...], now: dt.datetime
+    ) -> tuple[Account, tuple[Any, Any, Any]] | None:
+        """The active account behind a looked-up ``row`` and its source's state, or None; the
+        row's last use is written when the lookup found it untouched for :data:`TOUCH_EVERY`
+        (the columns end with ``x.last_used_at >= :touch_since``)."""
+        account = account_from_row(conn, row[self.width + 3 :])
+        if account.status != "active":
+            return None
+        if not row[self.width - 1]:
+            conn.execute(update(self.table).where(self.table.c.id == row[0]).values(last_used_at=now))
+        state = row[self.width : self.width + 3]
+        return account, (state[0], state[1], state[2])
+
+
+# Each lookup's own columns: the public id first, whether it was used since ``touch_since`` last.
+_FEEDS = _Links(CalendarFeed, "secret_hash", ("x.id", "x.student_ref", "x.last_used_at >= :touch_since"))
+_TOKENS = _Links(
+    FamilyToken,
+    "token_hash",
+    ("x.id", "x.students", "x.kinds", "x.expires_at > :now", "x.last_used_at >= :touch_since"),
+)
+FEEDS = _FEEDS.table
+TOKENS = _TOKENS.table
+
+
 # --- calendar feeds ----------------------------------------------------------------------
 
 
@@ -68,30 +135,16 @@ def create_feed(conn: Connection, account_id: str, student_ref: str, now: dt.dat
     """A new feed of ``student_ref`` (already checked visible by the caller): (id, secret).
     The secret is returned once and never stored."""
     secret = secrets.token_urlsafe(32)
-    feed_id = _public_id()
-    conn.execute(
-        insert(FEEDS).values(
-            id=feed_id,
-            secret_hash=token_hash(secret),
-            account_id=account_id,
-            student_ref=student_ref,
-            created_at=now,
-        )
-    )
-    return feed_id, secret
+    return _FEEDS.create(conn, secret, account_id, now, student_ref=student_ref), secret
 
 
 def feeds_of(conn: Connection, account_id: str) -> list[CalendarFeed]:
-    rows = conn.execute(
-        select(FEEDS).where(FEEDS.c.account_id == account_id).order_by(FEEDS.c.created_at, FEEDS.c.id)
-    ).all()
-    return [CalendarFeed(**row._mapping) for row in rows]
+    return _FEEDS.of(conn, account_id)
 
 
 def revoke_feed(conn: Connection, account_id: str, feed_id: str) -> bool:
     """Delete the account's feed; False when it has no such feed (someone else's included)."""
-    res = conn.execute(delete(FEEDS).where(FEEDS.c.account_id == account_id, FEEDS.c.id == feed_id))
-    return bool(res.rowcount)
+    return _FEEDS.revoke(conn, account_id, feed_id)
 
 
 @dataclass(frozen=True)
@@ -107,16 +160,11 @@ def resolve_feed(conn: Connection, secret: str, now: dt.datetime) -> FeedUse | N
     not active). Whether the student is still visible is the caller's live check."""
     if not 20 <= len(secret) <= 100:
         return None
-    rows = fetch(conn, _FEED, {"h": token_hash(secret), "touch_since": now - TOUCH_EVERY})
-    if not rows:
+    row = _FEEDS.lookup(conn, secret, {"touch_since": now - TOUCH_EVERY})
+    used = _FEEDS.used(conn, row, now) if row is not None else None
+    if row is None or used is None:
         return None
-    feed_id, student_ref, touched, *state = rows[0][:6]
-    account = account_from_row(conn, rows[0][6:])
-    if account.status != "active":
-        return None
-    if not touched:
-        conn.execute(update(FEEDS).where(FEEDS.c.id == feed_id).values(last_used_at=now))
-    return FeedUse(feed_id, student_ref, account, (state[0], state[1], state[2]))
+    return FeedUse(row[0], row[1], *used)
 
 
 # --- family tokens ----------------------------------------------------------------------
@@ -134,39 +182,30 @@ def create_token(
     The token is returned once and never stored."""
     assert set(kinds) <= set(KINDS) and students and kinds
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token_id = _public_id()
-    conn.execute(
-        insert(TOKENS).values(
-            id=token_id,
-            token_hash=token_hash(token),
-            account_id=account_id,
-            students=sorted(set(students)),
-            kinds=[k for k in KINDS if k in kinds],
-            created_at=now,
-            expires_at=expires_at,
-        )
+    token_id = _TOKENS.create(
+        conn,
+        token,
+        account_id,
+        now,
+        students=sorted(set(students)),
+        kinds=[k for k in KINDS if k in kinds],
+        expires_at=expires_at,
     )
     return token_id, token
 
 
 def tokens_of(conn: Connection, account_id: str) -> list[FamilyToken]:
-    rows = conn.execute(
-        select(TOKENS).where(TOKENS.c.account_id == account_id).order_by(TOKENS.c.created_at, TOKENS.c.id)
-    ).all()
-    return [FamilyToken(**row._mapping) for row in rows]
+    return _TOKENS.of(conn, account_id)
 
 
 def revoke_token(conn: Connection, account_id: str, token_id: str) -> bool:
     """Delete the account's token; False when it has no such token (someone else's included)."""
-    res = conn.execute(delete(TOKENS).where(TOKENS.c.account_id == account_id, TOKENS.c.id == token_id))
-    return bool(res.rowcount)
+    return _TOKENS.revoke(conn, account_id, token_id)
 
 
 def count_of(conn: Connection, account_id: str) -> int:
     """The account's feeds and tokens together (bounded by :data:`MAX_PER_ACCOUNT`)."""
-    feeds = conn.execute(select(func.count()).where(FEEDS.c.account_id == account_id)).scalar() or 0
-    tokens = conn.execute(select(func.count()).where(TOKENS.c.account_id == account_id)).scalar() or 0
-    return int(feeds) + int(tokens)
+    return _FEEDS.count(conn, account_id) + _TOKENS.count(conn, account_id)
 
 
 @dataclass(frozen=True)
@@ -184,24 +223,13 @@ def resolve_token(conn: Connection, token: str, now: dt.datetime) -> TokenUse | 
     if not is_family_token(token) or len(token) > 100:
         return None
     # One query on the driver's cursor, as a session's check (gateway.access.sessions).
-    rows = fetch(conn, _TOKEN, {"h": token_hash(token), "now": now, "touch_since": now - TOUCH_EVERY})
-    if not rows:
+    row = _TOKENS.lookup(conn, token, {"now": now, "touch_since": now - TOUCH_EVERY})
+    if row is None or not row[3]:  # unknown, revoked or expired
         return None
-    token_id, students, kinds, live, touched, *state = rows[0][:8]
-    if not live:
+    used = _TOKENS.used(conn, row, now)
+    if used is None:
         return None
-    account = account_from_row(conn, rows[0][8:])
-    if account.status != "active":
-        return None
-    if not touched:
-        conn.execute(update(TOKENS).where(TOKENS.c.id == token_id).values(last_used_at=now))
-    return TokenUse(
-        token_id,
-        frozenset(_listed(students)),
-        frozenset(_listed(kinds)),
-        account,
-        (state[0], state[1], state[2]),
-    )
+    return TokenUse(row[0], frozenset(_listed(row[1])), frozenset(_listed(row[2])), *used)
 
 
 # --- shared ------------------------------------------------------------------------------

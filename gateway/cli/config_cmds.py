@@ -9,11 +9,12 @@ from typing import Any
 
 import click
 import yaml
+from pydantic import BaseModel
 
 from cache.keys.crypto import new_kek_line
 from config.errors import PorticoError
 from config.loader import LoadedConfig
-from config.secrets import SecretResolver
+from config.secrets import SecretRef, SecretResolver
 from connectors import registry
 from connectors.base import AccessSampler, BuildContext
 from gateway.access import rule_record
@@ -65,33 +66,49 @@ def validate_cmd(file: str, sample: int) -> None:
 
 
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]+:)[^@\s]+@")
-_SECRET_NAME = re.compile(r"password|secret|token|credential", re.IGNORECASE)
+_NO_FIELD = object()
 
 
-def redacted(value: Any, key: str = "") -> Any:
-    """``value`` with passwords in URLs and any literal value under a secret-sounding key
-    replaced by ``<redacted>``; secret references (``{env: NAME}``, ``{file: PATH}``) stay,
-    since they name where a secret is, not what it is."""
-    if isinstance(value, dict):
-        if value and set(value) <= {"env", "file"}:
-            return {k: v for k, v in value.items() if v is not None}
-        return {k: redacted(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redacted(v, key) for v in value]
-    if isinstance(value, str):
-        if _SECRET_NAME.search(key) and not key.endswith(("_policy", "_path", "_notice", "_ttl", "_lifetime")):
-            return "<redacted>"
-        return _URL_PASSWORD.sub(r"\g<head><redacted>@", value)
-    return value
+def shown(model: BaseModel, *, exclude_none: bool = False) -> dict[str, Any]:
+    """``model`` as plain data to print: every :class:`SecretRef` field as its reference
+    (``{env: NAME}`` or ``{file: PATH}``, never read, so never its value), and the password
+    of any URL (``scheme://user:PASSWORD@host``) replaced by ``<redacted>``.
+
+    What is a secret is decided by the field's type, not by its name: a setting called
+    ``family_token_max_lifetime`` or ``token_path`` prints as it is."""
+    data: dict[str, Any] = model.model_dump(mode="json", exclude_none=exclude_none)
+    return _shown(model, data)  # type: ignore[no-any-return]
+
+
+def _shown(value: Any, data: Any) -> Any:
+    """``data`` (``value`` dumped as JSON) with ``value``'s secret references and URL passwords
+    shown as :func:`shown` says; ``value`` is ``_NO_FIELD`` where the dump has no field behind it."""
+    if isinstance(value, SecretRef):
+        return value.model_dump(mode="json", exclude_none=True)
+    if isinstance(data, dict):
+        if isinstance(value, BaseModel):
+            fields = type(value).model_fields
+            return {k: _shown(getattr(value, k) if k in fields else _NO_FIELD, v) for k, v in data.items()}
+        if isinstance(value, dict) and len(value) == len(data):
+            return {k: _shown(v, d) for v, (k, d) in zip(value.values(), data.items(), strict=True)}
+        return {k: _shown(_NO_FIELD, v) for k, v in data.items()}
+    if isinstance(data, list):
+        if isinstance(value, list | tuple) and len(value) == len(data):
+            return [_shown(v, d) for v, d in zip(value, data, strict=True)]
+        return [_shown(_NO_FIELD, d) for d in data]
+    if isinstance(data, str):
+        return _URL_PASSWORD.sub(r"\g<head><redacted>@", data)
+    return data
 
 
 def effective(loaded: LoadedConfig) -> dict[str, Any]:
-    """The configuration in effect: the file, its PORTICO_... overrides and every default."""
-    data: dict[str, Any] = loaded.config.model_dump(mode="json")
+    """The configuration in effect: the file, its PORTICO_... overrides and every default,
+    shown as :func:`shown` says (secrets as references, URL passwords redacted)."""
+    data = shown(loaded.config)
     for i, cs in enumerate(loaded.config.connectors):
         model = registry.get(cs.type).options_model.model_validate(cs.options)
-        data["connectors"][i]["options"] = model.model_dump(mode="json", exclude_none=True)
-    return redacted(data)  # type: ignore[no-any-return]
+        data["connectors"][i]["options"] = shown(model, exclude_none=True)
+    return data
 
 
 @config_group.command("show")
@@ -101,7 +118,7 @@ def show_cmd(ctx: click.Context, file: str | None) -> None:
     """Print the configuration in effect as YAML: FILE (default: --config) with its
     PORTICO_<SECTION>__<KEY> environment overrides applied and every default filled in.
 
-    Passwords in database URLs are redacted; secrets are shown only as the reference
+    Passwords in URLs are redacted; secrets are shown only as the reference
     to where they are ({env: NAME} or {file: PATH}), never read.
     """
     path = file or ctx.find_root().obj["config_path"]

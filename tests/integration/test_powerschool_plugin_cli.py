@@ -3,10 +3,7 @@ named, table and field, in the run history and ``portico status``."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
-from xml.etree import ElementTree as ET  # plugins this test wrote itself
 
 import yaml
 from click.testing import CliRunner
@@ -18,30 +15,7 @@ from gateway.cli import main
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.model import CONNECTOR_OPTIONS
 from simulators.powerschool.server import make_app, run_in_thread
-
-NS = "{http://plugin.powerschool.pearson.com}"
-CID, SECRET = "plugin-client", "plugin-secret-value"
-EMAIL = "sis-team@example.org"
-
-
-def granted(data: bytes) -> set[tuple[str, str]]:
-    root = ET.fromstring(zipfile.ZipFile(io.BytesIO(data)).read("plugin.xml"))  # noqa: S314 - our own output
-    return {(f.get("table", ""), f.get("field", "")) for f in root.iter(f"{NS}field")}
-
-
-def without(data: bytes, table: str, field: str) -> bytes:
-    """The same plugin with one field's grant removed."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name in src.namelist():
-            body = src.read(name)
-            if name == "plugin.xml":
-                body = body.replace(
-                    f'<field table="{table}" field="{field}" access="ViewOnly" />'.encode(), b""
-                )
-            z.writestr(name, body)
-    return out.getvalue()
+from tests.support.powerschool_plugin import CID, EMAIL, SECRET, granted, without
 
 
 def _config(tmp: Path, base_url: str) -> Path:

@@ -16,12 +16,13 @@ import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from cache.tables.accounts import Account
 from gateway.access import accounts
 from gateway.ops.mail import Message
 from gateway.web import mount
 from simulators.powerschool.server import run_in_thread
 from tests.support import REPO
-from tests.support.world import PASSWORD, World, build_world
+from tests.support.world import PASSWORD, World, build_world, cheap_hashing
 
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -127,6 +128,20 @@ def portal(tmp_path: Path, **config: Any) -> Iterator[World]:
         yield served
     finally:
         served.close()
+
+
+def cheap_portal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **config: Any) -> Iterator[World]:
+    """:func:`portal` with test-sized password hashing, for tests of pages, not of hashing cost."""
+    cheap_hashing(monkeypatch)
+    yield from portal(tmp_path, **config)
+
+
+def signed_in_guardian(served: World) -> tuple[Browser, Account]:
+    """A browser signed in as the synthetic district's guardian of two children, and the account."""
+    account = served.ensure_account("guardian", served.district.cases.two_child_contact)
+    b = Browser(served)
+    b.sign_in(accounts.username_of(served.cache.keyring, account))
+    return b, account
 
 
 # WCAG 2.0, 2.1 and 2.2, levels A and AA (2.2 AA brings target-size, 2.5.8).

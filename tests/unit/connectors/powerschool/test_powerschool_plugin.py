@@ -19,10 +19,7 @@ from connectors.powerschool.options import Options
 from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 from simulators.powerschool.core import PowerSchoolSim
 from simulators.powerschool.model import CONNECTOR_OPTIONS
-
-NS = "{http://plugin.powerschool.pearson.com}"
-CID, SECRET = "plugin-client", "plugin-secret-value"
-EMAIL = "sis-team@example.org"
+from tests.support.powerschool_plugin import CID, EMAIL, NS, SECRET, granted, without
 
 
 @pytest.fixture(scope="module")
@@ -40,26 +37,6 @@ def zip_for(**extra: Any) -> bytes:
         Options.model_validate(options(**extra)), publisher="Test District", email=EMAIL
     )
     return data
-
-
-def granted(data: bytes) -> set[tuple[str, str]]:
-    root = ET.fromstring(zipfile.ZipFile(io.BytesIO(data)).read("plugin.xml"))  # noqa: S314 - our own output
-    return {(f.get("table", ""), f.get("field", "")) for f in root.iter(f"{NS}field")}
-
-
-def without(data: bytes, table: str, field: str) -> bytes:
-    """The same plugin with one field's grant removed."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name in src.namelist():
-            body = src.read(name)
-            if name == "plugin.xml":
-                body = body.replace(
-                    f'<field table="{table}" field="{field}" access="ViewOnly" />'.encode(), b""
-                )
-            z.writestr(name, body)
-    return out.getvalue()
 
 
 def connect(sim: PowerSchoolSim, **extra: Any) -> PowerSchoolConnector:

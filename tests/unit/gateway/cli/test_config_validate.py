@@ -177,3 +177,142 @@ def test_config_show_prints_mapped_exports_and_access_rules_it_can_read_back(tmp
     assert registry.validate_connectors(again) == []
     assert again.config.connectors[1].options["access"][0]["grant"] == PARENTMAIL_RULE[0]["grant"]
     assert again.config.connectors[2].type == "oneroster"
+
+
+# Every secret the example configuration names, where `config show` must print it: as the
+# reference itself, never what it refers to.
+EXAMPLE = Path(__file__).resolve().parents[4] / "config" / "portico.example.yaml"
+EXAMPLE_SECRETS = {
+    ("cache", "kek"): {"file": "/etc/portico/kek.key"},
+    ("connectors", 0, "options", "client_id"): {"env": "PORTICO_PS_CLIENT_ID"},
+    ("connectors", 0, "options", "client_secret"): {"file": "/etc/portico/powerschool-secret"},
+    ("api", "metrics", "token"): {"env": "PORTICO_METRICS_TOKEN"},
+    ("mail", "smtp_password"): {"env": "PORTICO_SMTP_PASSWORD"},
+}
+
+
+def _secret_refs(value: object, at: tuple[object, ...] = ()) -> dict[tuple[object, ...], object]:
+    """Where ``value`` (a loaded model) holds a SecretRef, by key path."""
+    from pydantic import BaseModel
+
+    from config.secrets import SecretRef
+
+    if isinstance(value, SecretRef):
+        return {at: value}
+    found: dict[tuple[object, ...], object] = {}
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found |= _secret_refs(getattr(value, name), (*at, name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found |= _secret_refs(item, (*at, i))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found |= _secret_refs(item, (*at, key))
+    return found
+
+
+def _at(data: object, path: tuple[object, ...]) -> object:
+    for part in path:
+        data = data[part]  # type: ignore[index]
+    return data
+
+
+def test_config_show_prints_every_secret_of_the_example_config_as_its_reference() -> None:
+    from config.loader import load
+    from connectors import registry
+
+    # The table above is every secret the example holds, by the fields' type.
+    loaded = load(EXAMPLE, env={})
+    in_model = _secret_refs(loaded.config)
+    for i, cs in enumerate(loaded.config.connectors):
+        options = registry.get(cs.type).options_model.model_validate(cs.options)
+        in_model |= {("connectors", i, "options", *at): ref for at, ref in _secret_refs(options).items()}
+    assert set(in_model) == set(EXAMPLE_SECRETS)
+
+    env = {
+        "PORTICO_PS_CLIENT_ID": "resolved-client-id-4711",
+        "PORTICO_METRICS_TOKEN": "resolved-metrics-token-4711",
+        "PORTICO_SMTP_PASSWORD": "resolved-smtp-password-4711",
+    }
+    result = CliRunner(env=env).invoke(main, ["config", "show", str(EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    shown = yaml.safe_load(result.output)
+    for path, ref in EXAMPLE_SECRETS.items():
+        assert _at(shown, path) == ref, path
+    for value in env.values():
+        assert value not in result.output
+
+
+def test_config_show_never_prints_a_secret_file_or_a_url_password(tmp_path: Path) -> None:
+    path = _good(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["cache"]["keystore_url"] = "postgresql://keys:keystore-pw-value@db.internal:5432/keys?sslmode=require"
+    path.write_text(yaml.safe_dump(raw))
+    env = {"PS_ID": "id-value-4711", "PS_SECRET": "secret-value-4711", "SMTP_PASSWORD": "mail-value-4711"}
+    result = CliRunner(env=env).invoke(main, ["config", "show", str(path)])
+    assert result.exit_code == 0, result.output
+    shown = yaml.safe_load(result.output)
+    assert shown["cache"]["url"] == "postgresql://portico:<redacted>@db.internal/portico"
+    assert (
+        shown["cache"]["keystore_url"] == "postgresql://keys:<redacted>@db.internal:5432/keys?sslmode=require"
+    )
+    assert shown["cache"]["kek"] == {"file": "kek.key"}
+    kek = (tmp_path / "kek.key").read_text().split()[-1]
+    for value in [*env.values(), kek, "keystore-pw-value", "db-password-value"]:
+        assert value not in result.output
+
+
+def test_config_show_prints_settings_whose_names_sound_secret(tmp_path: Path) -> None:
+    path = _good(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["connectors"][0]["options"]["token_path"] = "/custom/oauth/token"
+    raw["access"] = {"password_policy": "school-aup", "family_token_max_lifetime": "P30D"}
+    raw["portal"] = {"password_notice": {"en": "Passwords expire each term."}}
+    raw["api"] = {"throttles": {"requests_per_family_token": {"count": 42, "per": "PT1H"}}}
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["config", "show", str(path)])
+    assert result.exit_code == 0, result.output
+    shown = yaml.safe_load(result.output)
+    assert shown["connectors"][0]["options"]["token_path"] == "/custom/oauth/token"
+    assert shown["access"]["password_policy"] == "school-aup"
+    assert shown["access"]["family_token_max_lifetime"] == "P30D"
+    assert shown["portal"]["password_notice"] == {"en": "Passwords expire each term."}
+    assert shown["api"]["throttles"]["requests_per_family_token"]["count"] == 42
+
+
+def test_what_is_a_secret_is_decided_by_type_not_by_name() -> None:
+    from pydantic import BaseModel
+
+    from config.secrets import SecretRef
+    from gateway.cli.config_cmds import shown
+
+    class Inner(BaseModel):
+        credential_store: SecretRef
+        secret_word_count: int = 3
+
+    class Options(BaseModel):
+        token_lifetime: int = 3600
+        max_tokens: int = 12
+        password_hint: str = "the name of your first pet"
+        api_key: SecretRef
+        upstream_url: str = "https://svc:hunter2@api.example.org/v1"
+        plain_url: str = "https://api.example.org:8443/v1"
+        more: list[Inner]
+        by_name: dict[str, SecretRef]
+
+    options = Options(
+        api_key=SecretRef(env="API_KEY"),
+        more=[Inner(credential_store=SecretRef(file="store.key"))],
+        by_name={"a": SecretRef(env="A")},
+    )
+    assert shown(options) == {
+        "token_lifetime": 3600,
+        "max_tokens": 12,
+        "password_hint": "the name of your first pet",
+        "api_key": {"env": "API_KEY"},
+        "upstream_url": "https://svc:<redacted>@api.example.org/v1",
+        "plain_url": "https://api.example.org:8443/v1",
+        "more": [{"credential_store": {"file": "store.key"}, "secret_word_count": 3}],
+        "by_name": {"a": {"env": "A"}},
+    }

@@ -10,25 +10,17 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from gateway.access import accounts
-from tests.support.web import Browser, portal
-from tests.support.world import World, cheap_hashing
-
-
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_hashing(monkeypatch)
+from tests.support.web import Browser, cheap_portal, signed_in_guardian
+from tests.support.world import World
 
 
 @pytest.fixture
-def s(tmp_path: Path) -> Iterator[World]:
-    yield from portal(tmp_path)
+def s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    yield from cheap_portal(tmp_path, monkeypatch)
 
 
 def signed_in(s: World) -> tuple[Browser, list[str]]:
-    account = s.ensure_account("guardian", s.district.cases.two_child_contact)
-    b = Browser(s)
-    b.sign_in(accounts.username_of(s.cache.keyring, account))
+    b, _ = signed_in_guardian(s)
     page = b.get("/account")
     assert page.status_code == 200
     kids = re.findall(r'<option value="([\w-]{22})">', page.text)

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from gateway.access import accounts, invitations
 from gateway.web.render import CSRF_EXEMPT, ROUTES
-from tests.support.web import Browser, Inbox, portal
+from tests.support.web import Browser, Inbox, portal, signed_in_guardian
 from tests.support.world import World, cheap_hashing
 
 CHILD_PAGES = ["attendance", "timetable", "grades", "assignments", "behaviour", "notices", "reports", "access-log", "export", "corrections"]  # fmt: skip
@@ -29,9 +29,7 @@ def s(tmp_path: Path) -> Iterator[World]:
 
 
 def parent(s: World) -> tuple[Browser, list[str]]:
-    account = s.ensure_account("guardian", s.district.cases.two_child_contact)
-    b = Browser(s)
-    b.sign_in(accounts.username_of(s.cache.keyring, account))
+    b, _ = signed_in_guardian(s)
     home = b.get("/")
     assert home.status_code == 200
     return b, list(dict.fromkeys(re.findall(r"/children/([\w-]+)/attendance", home.text)))

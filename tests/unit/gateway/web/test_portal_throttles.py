@@ -10,26 +10,19 @@ import pyotp
 import pytest
 
 from gateway.access import accounts, credentials
-from tests.support.web import Browser, Inbox, portal
-from tests.support.world import World, cheap_hashing
-
-
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_hashing(monkeypatch)
+from tests.support.web import Browser, Inbox, cheap_portal, signed_in_guardian
+from tests.support.world import World
 
 
 @pytest.fixture
-def s(tmp_path: Path) -> Iterator[World]:
-    for served in portal(tmp_path):
+def s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    for served in cheap_portal(tmp_path, monkeypatch):
         served.client.app.state.portico.mailer = Inbox()  # type: ignore[attr-defined]
         yield served
 
 
 def signed_in(s: World) -> tuple[Browser, str, dict[str, str]]:
-    account = s.ensure_account("guardian", s.district.cases.two_child_contact)
-    b = Browser(s)
-    b.sign_in(accounts.username_of(s.cache.keyring, account))
+    b, account = signed_in_guardian(s)
     return b, account.id, s.headers(account.id)
 
 
