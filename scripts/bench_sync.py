@@ -3,6 +3,7 @@ pages, (c) the ceiling of plain rows of the same size, all in one run.
 
 Each measurement runs in its own process so peak RSS belongs to that measurement alone.
 Usage: scripts/bench_sync [--students N] [--sizes N,N] [--out FILE]   (figures: docs/PERFORMANCE-sync.md)
+       scripts/bench_sync --rss 500,2000,5000 [--db ...]   peak RSS and CPU per record only
 
 With ``--db postgresql://...`` the cache and keystore live in PostgreSQL (a fresh schema per
 measurement, dropped afterwards), the ceiling is a binary COPY into an unlogged table, and
@@ -513,6 +514,12 @@ def main() -> None:
         type=dt.date.fromisoformat,
         help="Sync the school year up to this date (YYYY-MM-DD) instead of the full year",
     )
+    ap.add_argument(
+        "--rss",
+        default="",
+        help="Only (a) at these sizes, e.g. 500,2000,5000: peak RSS and process CPU per record "
+        "of each sync (a process of its own), as a table",
+    )
     ap.add_argument("--child")
     ap.add_argument("--url", default="")
     ap.add_argument("--extra", default="")
@@ -531,6 +538,12 @@ def main() -> None:
         if not db:
             sys.exit("--copy-batches needs --db postgresql://...")
         text = copy_batches(db)
+        if args.out:
+            Path(args.out).write_text(text + "\n")
+        return
+    if args.rss:
+        text = rss_table(sorted({int(s) for s in args.rss.split(",") if s}), db)
+        print("\n" + text)
         if args.out:
             Path(args.out).write_text(text + "\n")
         return
@@ -588,6 +601,31 @@ def main() -> None:
     print("\n" + text)
     if args.out:
         Path(args.out).write_text(text + "\n")
+
+
+def rss_table(sizes: list[int], db: str) -> str:
+    """(a) alone at each size: peak RSS and the sync process's CPU per record. Both hold
+    still on a busy machine (wall time does not), so a quick check of flat memory."""
+    lines = [
+        f"Peak RSS by district size, {dt.date.today()}, {'PostgreSQL' if db else 'SQLite'} cache, "
+        "a full school year, first load over loopback HTTP:",
+        "",
+        "| students | records | sync process CPU, s | CPU µs per record | peak RSS |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for n in sizes:
+        proc, url = start_simulator(n)
+        try:
+            with fresh_schema(db) as pg:
+                a = run_child("http", n, url, db=pg)
+        finally:
+            proc.terminate()
+            proc.wait()
+        lines.append(
+            f"| {n:,} | {a['records']:,} | {a['cpu']:.1f} | {a['cpu'] / a['records'] * 1e6:.0f} | {a['rss_mb']:.0f} MB |"
+        )
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
 
 
 def _rate(m: dict[str, Any]) -> str:

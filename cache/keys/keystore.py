@@ -182,6 +182,18 @@ class Keyring:
             self._sealers[key_id] = s
         return s
 
+    def sealer_uncached(self, key_id: str) -> Sealer:
+        """:meth:`sealer` without keeping the cipher: for a bulk writer (a sync) that seals
+        each owner's records of a batch together, so the cache stays the readers' and a
+        district's worth of cipher objects is never held."""
+        s = self._sealers.get(key_id)
+        if s is not None:
+            return s
+        raw = self._raw.get(key_id)
+        if raw is None:
+            raw = self._raw[key_id] = self._raw_key(key_id)
+        return Sealer(raw)
+
     def forget(self) -> None:
         """Drop unwrapped keys from memory (after a purge or rotation elsewhere)."""
         with self._lock:

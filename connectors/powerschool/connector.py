@@ -291,8 +291,9 @@ class PowerSchoolConnector:
         atomic: list[str] | None = []
         emitted = False
         selected = set(self.run.selected() or ()) or None
-        # Students and sections of every school, read in full, are also the identity maps.
-        keep: Rows | None = [] if spec.name in ("students", "sections") and selected is None else None
+        # Students and sections of every school, read in full, are also the identity maps:
+        # built page by page (key columns only), never from the stream's rows held whole.
+        learned = self._learning(spec) if selected is None else None
         for i, source in enumerate(sources):
             name = _source_name(source)
             mapper, fast = _MAPPERS.get((spec.name, name)) or _MAPPERS[(spec.name, "*")]
@@ -327,8 +328,10 @@ class PowerSchoolConnector:
                             records = [rec for rec in records if self._in_scope(rec, selected)]
                         elif spec.kind == "school" and self.options.school_ids is not None:
                             records = [rec for rec in records if rec.source_id in self.options.school_ids]
-                        if keep is not None:
-                            keep.extend(r for r in rows if isinstance(r, dict))
+                        if learned is not None:
+                            for r in rows:
+                                if isinstance(r, dict):
+                                    learned.add(r)
                         final = last and i == len(sources) - 1
                         if cursor_col and last and latest is not None:
                             new_cursors[name] = latest
@@ -356,22 +359,28 @@ class PowerSchoolConnector:
                     )
         if atomic is not None and not any(cursors.get(_source_name(s)) for s in sources):
             self._atomic[spec.name] = atomic
-        if keep is not None:
-            self._learn(spec, keep)
+        if learned is not None:
+            self._learn(spec, learned)
         if not emitted:
             yield Page([], full=True, expected_total=0, retries=self._retries(), keys=[])
 
-    def _learn(self, spec: StreamSpec, rows: Rows) -> None:
+    @staticmethod
+    def _learning(spec: StreamSpec) -> StudentIds | SectionIds | None:
+        """An empty identity map for a stream that is one (students, sections), else None."""
+        if spec.name == "students":
+            return StudentIds()
+        if spec.name == "sections":
+            return SectionIds()
+        return None
+
+    def _learn(self, spec: StreamSpec, ids: StudentIds | SectionIds) -> None:
         """A full read of the students (or sections) of every school is the identity map."""
         ctx = self.run.context()
-        if spec.name == "students":
-            ctx.students = StudentIds.of(rows)
-            self.run.loaded.add("students")
-        elif spec.name == "sections":
-            ctx.sections = SectionIds()
-            for row in rows:
-                ctx.sections.add(row)
-            self.run.loaded.add("sections")
+        if isinstance(ids, StudentIds):
+            ctx.students = ids
+        else:
+            ctx.sections = ids
+        self.run.loaded.add(spec.name)
 
     def _in_scope(self, rec: Record, selected: set[str]) -> bool:
         ctx = self.run.context()

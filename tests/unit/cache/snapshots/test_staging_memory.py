@@ -1,0 +1,84 @@
+"""What a sync holds per record and per person stays small (peak RSS flat in district size,
+docs/PERFORMANCE-scale.md): payloads of their own size, no cipher object kept per owner."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+
+from cache.snapshots.encode import aad
+from cache.store import open_cache
+from connectors.records import AttendanceCategory, AttendanceMark, Record
+from gateway.sync.engine import SyncEngine
+from tests.support.config import make_config
+from tests.support.connectors import ListConnector
+from tests.support.records import family, student
+
+
+def test_an_encoded_payload_holds_its_own_size_not_orjsons_buffer(tmp_path: Path) -> None:
+    config, secrets = make_config(tmp_path, f"sqlite:///{tmp_path / 'cache.db'}")
+    cache = open_cache(config, secrets)
+    encoder = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).encoder()
+    records = [student(i) for i in range(1_000)]
+    size = sum(len(orjson.dumps(r)) for r in records) / len(records)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        held = [encoder.encode(r) for r in records]
+        per_record = (tracemalloc.get_traced_memory()[0] - before) / len(held)
+    finally:
+        tracemalloc.stop()
+    assert [e.payload for e in held] == [orjson.dumps(r) for r in records]
+    # orjson (3.12+) returns its output in a buffer of at least 4 KB: a page of held
+    # payloads would cost 4 KB a record whatever its size. A copy of the exact size, the
+    # refs and the columns come to well under 2 KB (the payload itself is a few hundred bytes).
+    assert per_record < 2_000, (per_record, size)
+    cache.dispose()
+
+
+def _marks(students: int, days: int) -> list[Record]:
+    """Attendance of ``students`` students day by day: each page names many owners, interleaved."""
+    out: list[Record] = []
+    for d in range(days):
+        day = dt.date(2026, 9, 1) + dt.timedelta(days=d)
+        for i in range(students):
+            out.append(
+                AttendanceMark(
+                    source_id=f"{i:05d}-{day.isoformat()}",
+                    student_id=f"{i:05d}",
+                    date=day,
+                    session="day",
+                    source_code="P",
+                    category=AttendanceCategory.PRESENT,
+                    minutes_late=None,
+                    recorded_at=dt.datetime(2026, 9, 1, 8, tzinfo=dt.UTC) + dt.timedelta(days=d),
+                )
+            )
+    return out
+
+
+def test_staging_seals_each_owners_records_without_keeping_a_cipher_per_owner(tmp_path: Path) -> None:
+    config, secrets = make_config(tmp_path, f"sqlite:///{tmp_path / 'cache.db'}")
+    cache = open_cache(config, secrets)
+    streams: dict[str, list[Record]] = {**family(120), "attendance": _marks(120, 3)}
+    out = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).run(
+        ListConnector("sis", streams, page_size=200)
+    )
+    assert out.status == "published", out
+    # The sync kept no cipher object: 241 owners would otherwise be 241 x ~2.5 KB.
+    assert len(cache.keyring._sealers) == 0
+    with cache.engine.connect() as conn:
+        got = conn.execute(text("SELECT kind, ref, key_id, payload FROM record ORDER BY id")).all()
+    assert len(got) == 120 * 3 + 360
+    owners: dict[str, Any] = {}
+    for kind, ref, key_id, payload in got:
+        # Sealed in owner order, written in page order: each row opens under its own key and row.
+        plain = cache.keyring.sealer(key_id).open(bytes(payload), aad("sis", kind, ref, key_id))
+        owners.setdefault(key_id, set()).add(orjson.loads(plain)["source_id"])
+    assert len(owners) == 120 + 120  # a key per student (their records) and per contact
+    cache.dispose()
