@@ -608,7 +608,7 @@ def rss_table(sizes: list[int], db: str) -> str:
     still on a busy machine (wall time does not), so a quick check of flat memory."""
     lines = [
         f"Peak RSS by district size, {dt.date.today()}, {'PostgreSQL' if db else 'SQLite'} cache, "
-        "a full school year, first load over loopback HTTP:",
+        f"{year_so_far()}, first load over loopback HTTP:",
         "",
         "| students | records | sync process CPU, s | CPU µs per record | peak RSS |",
         "| --- | --- | --- | --- | --- |",
