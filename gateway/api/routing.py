@@ -136,19 +136,22 @@ def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Res
         workers = portico_of(request).workers
         if workers is None:
             return await handle(request)
-        return await offloaded(workers, request, lambda: handle(request))
+        # A data route's handler waits for nothing on the worker: stepped by hand there.
+        return await offloaded(workers, request, lambda: handle(request), direct=True)
 
     return serve
 
 
-async def offloaded(workers: Workers, request: Request, work: Callable[[], Awaitable[Response]]) -> Response:
+async def offloaded(
+    workers: Workers, request: Request, work: Callable[[], Coroutine[Any, Any, Response]], *, direct: bool = False
+) -> Response:
     """``work`` (the whole request) on a worker thread, so no round trip to the database
     stops the event loop (:mod:`gateway.api.offload`); then, on this loop, the wait for
     the audit commits it left here (``View.settle``): no answer leaves before them, and
     an error's answer, which carries no data, waits the same."""
     unsettled: list[asyncio.Future[None]] = request.scope.setdefault(UNSETTLED, [])
     try:
-        response = await workers.run(work)
+        response = await (workers.run_direct(work) if direct else workers.run(work))
     finally:
         done = await asyncio.gather(*unsettled, return_exceptions=True)
     for outcome in done:
