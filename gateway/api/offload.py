@@ -10,8 +10,10 @@ and the wait for its audit commit) runs on one of :data:`THREADS` worker threads
 with its own connection from the shelf, while the event loop goes on parsing and
 answering other requests.
 
-The handler is the same ``async`` function on both engines: a worker thread runs it to
-completion on an event loop of its own. Its audit events are submitted for the request's
+The handler is the same ``async`` function on both engines. A worker thread steps a data
+route's coroutine by hand (:meth:`Workers.run_direct`: it never waits on the worker, so
+no event loop has to run for it), and runs a FastAPI route's to completion on an event
+loop of its own (:meth:`Workers.run`). Its audit events are submitted for the request's
 own loop (:func:`home_loop`): the serving loop, not the worker's, awaits their commit
 (:mod:`gateway.api.auditbatch`) before the answer leaves, so the wait holds neither a
 worker thread nor a connection.
