@@ -342,6 +342,8 @@ def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Names
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])  # type: ignore[call-overload]
+            elif message["type"] == "http.response.body":
+                sent[0] += len(message.get("body", b""))  # type: ignore[arg-type]
 
         await app(scope, receive, send)
         return status
@@ -352,14 +354,24 @@ def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Names
 
         return [s for part in await asyncio.gather(*(client(k) for k in range(args.clients))) for s in part]
 
+    sent = [0]  # response body bytes
+
     async def main() -> None:
         n = args.requests
         async with app.router.lifespan_context(app):
             statuses = await load(len(requests) * 2)  # warm: shelf, prepared statements, caches
             assert set(statuses) == {200}, sorted(set(statuses))
+            sent[0] = 0
+            if args.under_callgrind:  # counted by callgrind from here to the dump
+                _callgrind("--instr=on")
             cpu, wall = time.process_time(), time.perf_counter()
             statuses = await load(n)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            if args.under_callgrind:
+                _callgrind("--instr=off")
+                _callgrind("--dump=measured")
+                print(f"response bytes per request: {sent[0] / n:,.0f}")
+                return
             assert set(statuses) == {200}, sorted(set(statuses))
             # Counted in a second pass: tracing has a cost of its own.
             counter = StatementCounter(engine, base)
@@ -373,10 +385,44 @@ def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Names
             f"{args.engine}: {n} dashboard requests, {args.clients} at a time, in process: "
             f"{cpu / n * 1e6:,.0f} µs CPU per request; {(stmts - before_stmts) / n:.2f} statements"
             + (f" and {(trips - before_trips) / n:.2f} round trips" if trips else "")
-            + f" per request; {n / wall:,.0f} req/s (wall clock: only meaningful on a quiet machine)"
+            + f" per request; {sent[0] / n:,.0f} response bytes per request"
+            + f"; {n / wall:,.0f} req/s (wall clock: only meaningful on a quiet machine)"
         )
 
     asyncio.run(main())
+
+
+def _callgrind(command: str) -> None:
+    """Send callgrind (running this process) ``command``, and wait until it is done."""
+    proc = subprocess.Popen(["callgrind_control", command, str(os.getpid())], stdout=subprocess.DEVNULL)  # noqa: S603, S607
+    while proc.poll() is None:  # valgrind takes commands while this process runs, so sleep in small steps
+        time.sleep(0.002)
+
+
+def instructions(args: argparse.Namespace) -> None:
+    """``--in-process`` under valgrind's callgrind, counting only the measured requests (the
+    build and the warm-up run uncounted): instructions per dashboard request, a figure the
+    machine's load does not move, to compare commits built side by side."""
+    if not shutil.which("valgrind"):
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    base = Path(tempfile.mkdtemp(prefix="portico-callgrind-"))
+    try:
+        out = base / "callgrind.out"
+        argv = [a for a in sys.argv[1:] if a != "--instructions"]
+        subprocess.run(  # noqa: S603 - valgrind and our own interpreter and script
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",  # noqa: S607
+             sys.executable, __file__, *argv, "--in-process", "--under-callgrind"],
+            check=True, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        dump = next(p for p in base.glob("callgrind.out.*") if "dump measured\n" in p.read_text())
+        total = int(re.search(r"^totals: (\d+)", dump.read_text(), re.M).group(1))  # type: ignore[union-attr]
+        engine = "SQLite" if args.db is None else "PostgreSQL (127.0.0.1)"
+        print(
+            f"{engine}: {total / args.requests / 1e6:.3f} million instructions per dashboard request "
+            f"in process ({args.requests} requests, {args.clients} at a time; this process only)"
+        )
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def main() -> None:
@@ -400,8 +446,17 @@ def main() -> None:
         help="no server: CPU time and statements per dashboard request, the app called in this process",
     )
     p.add_argument("--requests", type=int, default=4000, help="requests measured with --in-process")
+    p.add_argument(
+        "--instructions",
+        action="store_true",
+        help="instructions per dashboard request under valgrind's callgrind (use with --requests 300)",
+    )
+    p.add_argument("--under-callgrind", action="store_true", help=argparse.SUPPRESS)  # --instructions' own run
     p.add_argument("--write", type=Path, default=None, help="write the results as Markdown to this file")
     args = p.parse_args()
+    if args.instructions:
+        instructions(args)
+        return
     base = Path(tempfile.mkdtemp(prefix="portico-bench-"))
     try:
         with database(args.db, base) as url:

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import JSON, Connection, delete, insert, update
 
 from cache.read.reader import sees_student
 from cache.tables.accounts import Account, Session
@@ -68,6 +68,8 @@ _RESOLVE_WITH_STUDENT = _RESOLVE.replace(
     + " WHERE s.token_hash = :h",
 )
 _N = len(_FIELDS)
+# Where the JSON columns are in the account's values (lists and dicts on PostgreSQL).
+_JSON_AT = tuple(i for i, c in enumerate(_ACCOUNT_COLUMNS) if isinstance(c.type, JSON))
 
 
 class Resolved(NamedTuple):
@@ -127,12 +129,14 @@ def resolve_with_state(
 
 def _account(conn: Connection, raw: tuple[Any, ...]) -> Account:
     """The account for a row's stored values, built once for as long as they do not change."""
-    try:
+    if conn.dialect.name == "sqlite":
         key = raw  # SQLite gives JSON columns as text: the row itself is the key
-        account = _ACCOUNTS.get(key)
-    except TypeError:  # PostgreSQL gives them as lists and dicts
-        key = tuple(orjson.dumps(v) if isinstance(v, (list, dict)) else v for v in raw)
-        account = _ACCOUNTS.get(key)
+    else:  # PostgreSQL gives them as lists and dicts: those columns as JSON text
+        key = tuple(raw)
+        for i in _JSON_AT:
+            if isinstance(raw[i], (list, dict)):
+                key = (*key[:i], orjson.dumps(raw[i]), *key[i + 1 :])
+    account = _ACCOUNTS.get(key)
     if account is None:
         if len(_ACCOUNTS) > 4096:  # a bound on memory, not a policy
             _ACCOUNTS.clear()

@@ -119,6 +119,10 @@ def create_app(
         openapi_url="/openapi.json",
         # No trailing-slash redirects: Starlette builds them from the request's Host header.
         redirect_slashes=False,
+        # Portico exports Prometheus metrics (gateway.ops.metrics) and configures no
+        # OpenTelemetry provider: FastAPI's own telemetry would only ask, on every
+        # request, whether one was configured since (docs/PERFORMANCE-api-notes.md).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.portico = Portico(
         config=config,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
@@ -40,6 +40,7 @@ from gateway.api.offload import Workers
 from gateway.api.problems import bad_request
 
 Endpoint = Callable[..., Awaitable[Response]]
+_NO_QUERY: Mapping[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def _plan(path: str, endpoint: Endpoint) -> _Plan:
 def _arguments(plan: _Plan, request: Request) -> dict[str, Any]:
     """Path and query values by the plan; every bad one named in one 400 problem."""
     kwargs: dict[str, Any] = {name: request.path_params[name] for name in plan.path}
-    given = request.query_params
+    # Most requests have no query string: no QueryParams parsed for nothing.
+    given: Mapping[str, str] = request.query_params if request.scope.get("query_string") else _NO_QUERY
     errors: list[dict[str, str]] = []
     for q in plan.query:
         raw = given.get(q.alias)
@@ -136,19 +138,22 @@ def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Res
         workers = portico_of(request).workers
         if workers is None:
             return await handle(request)
-        return await offloaded(workers, request, lambda: handle(request))
+        # A data route's handler waits for nothing on the worker: stepped by hand there.
+        return await offloaded(workers, request, lambda: handle(request), direct=True)
 
     return serve
 
 
-async def offloaded(workers: Workers, request: Request, work: Callable[[], Awaitable[Response]]) -> Response:
+async def offloaded(
+    workers: Workers, request: Request, work: Callable[[], Coroutine[Any, Any, Response]], *, direct: bool = False
+) -> Response:
     """``work`` (the whole request) on a worker thread, so no round trip to the database
     stops the event loop (:mod:`gateway.api.offload`); then, on this loop, the wait for
     the audit commits it left here (``View.settle``): no answer leaves before them, and
     an error's answer, which carries no data, waits the same."""
     unsettled: list[asyncio.Future[None]] = request.scope.setdefault(UNSETTLED, [])
     try:
-        response = await workers.run(work)
+        response = await (workers.run_direct(work) if direct else workers.run(work))
     finally:
         done = await asyncio.gather(*unsettled, return_exceptions=True)
     for outcome in done:

@@ -7,14 +7,16 @@ route templates only: never record contents, ids or addresses.
 
 from __future__ import annotations
 
+import bisect
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client import Counter as PromCounter
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,6 +29,23 @@ SIGN_IN_FAILURES = ("unknown-user", "wrong-password", "inactive", "wrong-code")
 SIGN_IN_THROTTLES = ("too-many-failures", "too-many-codes")
 SIGN_IN_CHANNELS = ("api", "web")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# The ``le`` labels as prometheus_client writes them (floatToGoString: "0.005", "1.0").
+_BUCKET_NAMES = (*(str(b) for b in LATENCY_BUCKETS), "+Inf")
+
+
+class _RouteStats:
+    """One route template and method's answers: counts by status, and the latency
+    histogram's buckets (not cumulative: ``buckets[i]`` counts the answers in bucket i
+    alone, the last over every bound), with the sum, and when each series began."""
+
+    __slots__ = ("buckets", "created", "status_created", "statuses", "total")
+
+    def __init__(self, now: float) -> None:
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.total = 0.0
+        self.statuses: dict[str, int] = {}
+        self.status_created: dict[str, float] = {}
+        self.created = now
 
 
 def make_registry(*collectors: Collector) -> CollectorRegistry:
@@ -76,25 +95,28 @@ class GuardCounters(Collector):
         self.sign_in_failed: Counter[tuple[str, str]] = Counter(zero)
         zero = {(c, r): 0 for c in SIGN_IN_CHANNELS for r in SIGN_IN_THROTTLES}
         self.sign_in_throttled: Counter[tuple[str, str]] = Counter(zero)
-        # Labels: the route template ("-" when no route matched), never the path itself.
-        self.requests = PromCounter(
-            "portico_http_requests",
-            "Requests answered, by route template, method and status",
-            ["route", "method", "status"],
-            registry=None,
-        )
-        self.latency = Histogram(
-            "portico_http_request_duration_seconds",
-            "Time to answer a request, by route template and method",
-            ["route", "method"],
-            registry=None,
-            buckets=LATENCY_BUCKETS,
-        )
+        # By (route template, method): the route template ("-" when no route matched),
+        # never the path itself. Counted here, under one lock, and exposed on scrape as
+        # prometheus_client's Counter and Histogram would expose them: a labelled
+        # prometheus_client metric costs two ``labels()`` look-ups and a lock per value on
+        # every request, three times what this does (docs/PERFORMANCE-api-notes.md).
+        self._routes: dict[tuple[str, str], _RouteStats] = {}
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """One answered request; ``route`` is its template (``/v1/students/{student_id}``)."""
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        code = str(status)
+        with self._lock:
+            stats = self._routes.get((route, method))
+            if stats is None:
+                stats = self._routes[(route, method)] = _RouteStats(time.time())
+            # A bound is inclusive (le): the first bound at or above the value.
+            stats.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            stats.total += seconds
+            count = stats.statuses.get(code)
+            if count is None:
+                stats.status_created[code] = time.time()
+                count = 0
+            stats.statuses[code] = count + 1
 
     def sign_in_failure(self, channel: str, reason: str) -> None:
         with self._lock:
@@ -116,6 +138,10 @@ class GuardCounters(Collector):
         with self._lock:
             refused, throttled = dict(self.refused), dict(self.throttled)
             failed, turned_away = dict(self.sign_in_failed), dict(self.sign_in_throttled)
+            routes = [
+                (key, list(st.buckets), st.total, dict(st.statuses), dict(st.status_created), st.created)
+                for key, st in self._routes.items()
+            ]
         r = CounterMetricFamily(
             "portico_requests_refused",
             "Requests refused at the edge before the application read them (413, 414, 431, 400)",
@@ -146,5 +172,26 @@ class GuardCounters(Collector):
         for (channel, reason), n in sorted(turned_away.items()):
             th.add_metric([channel, reason], n)
         yield th
-        yield from self.requests.collect()
-        yield from self.latency.collect()
+        answered = CounterMetricFamily(
+            "portico_http_requests",
+            "Requests answered, by route template, method and status",
+            labels=["route", "method", "status"],
+        )
+        latency = HistogramMetricFamily(
+            "portico_http_request_duration_seconds",
+            "Time to answer a request, by route template and method",
+            labels=["route", "method"],
+        )
+        for (route, method), buckets, total, statuses, status_created, created in routes:
+            for code, n in statuses.items():
+                answered.add_metric([route, method, code], n, created=status_created[code])
+            cumulative, running = [], 0
+            for name, n in zip(_BUCKET_NAMES, buckets, strict=True):
+                running += n
+                cumulative.append((name, float(running)))
+            latency.add_metric([route, method], cumulative, total)
+            latency.samples.append(
+                Sample(latency.name + "_created", {"route": route, "method": method}, created)
+            )
+        yield answered
+        yield latency

@@ -100,3 +100,57 @@ def test_worker_threads_run_each_request_on_their_own_loop_and_know_the_serving_
     assert threading.get_ident() not in {ident for ident, _ in seen}
     assert len({ident for ident, _ in seen}) <= 2
     assert all(knows for _, knows in seen)
+
+
+def test_a_coroutine_stepped_by_hand_on_a_worker_runs_as_it_would_on_a_loop() -> None:
+    """``run_direct``: a coroutine that never waits finishes in one step, with a running
+    loop it may ask for; one that does wait (a sleep, a future of the worker's loop)
+    finishes there; its exceptions, raised before or after a wait, reach the caller."""
+    workers = Workers(threads=2)
+    serving_loop = asyncio.new_event_loop()
+    ran_on: list[int] = []
+
+    async def no_wait() -> str:
+        ran_on.append(threading.get_ident())
+        loop = asyncio.get_running_loop()  # as View.audit_later asks
+        assert loop is not serving_loop and home_loop() is serving_loop
+        return "done"
+
+    async def waits() -> int:
+        await asyncio.sleep(0)
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(fut.set_result, 41)
+        return await fut + 1
+
+    async def fails(after_wait: bool) -> None:
+        if after_wait:
+            await asyncio.sleep(0)
+        raise LookupError("from the handler")
+
+    async def cancelled_inside() -> str:
+        task = asyncio.get_running_loop().create_future()
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return "caught"
+        return "not cancelled"
+
+    async def main() -> None:
+        assert await workers.run_direct(no_wait) == "done"
+        assert await workers.run_direct(waits) == 42
+        with pytest.raises(LookupError, match="from the handler"):
+            await workers.run_direct(lambda: fails(after_wait=False))
+        with pytest.raises(LookupError, match="from the handler"):
+            await workers.run_direct(lambda: fails(after_wait=True))
+        assert await workers.run_direct(cancelled_inside) == "caught"
+        # After all that the workers still serve, with no loop left running on them.
+        assert await workers.run_direct(no_wait) == "done"
+        assert await workers.run(waits) == 42
+
+    try:
+        serving_loop.run_until_complete(main())
+    finally:
+        serving_loop.close()
+        workers.close()
+    assert threading.get_ident() not in ran_on
