@@ -78,6 +78,10 @@ class MailCollector(Collector):
             yield family
 
 
+# RFC 9110's methods: the ``method`` label's values (anything else is ``other``).
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+
+
 class GuardCounters(Collector):
     """What the API process saw: requests and their latency by route template, requests
     refused at the edge (by reason), answers of 429 (by route template), and sign-in
@@ -103,7 +107,11 @@ class GuardCounters(Collector):
         self._routes: dict[tuple[str, str], _RouteStats] = {}
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """One answered request; ``route`` is its template (``/v1/students/{student_id}``)."""
+        """One answered request; ``route`` is its template (``/v1/students/{student_id}``).
+        A method outside HTTP's own is counted as ``other``: the client chooses the method,
+        and each new label value would be a new series kept for the life of the process."""
+        if method not in HTTP_METHODS:
+            method = "other"
         code = str(status)
         with self._lock:
             stats = self._routes.get((route, method))

@@ -186,3 +186,17 @@ def test_portal_sign_in_failures_are_counted_by_reason_without_the_username(
         assert value(samples, "portico_sign_in_failures_total", channel="web", reason="wrong-password") == 2
         assert value(samples, "portico_sign_in_failures_total", channel="api", reason="wrong-password") == 0
         assert username not in text and "nobody-here" not in text
+
+
+def test_a_method_the_client_invents_is_counted_as_other_never_as_a_new_series(
+    world: tuple[World, object],
+) -> None:
+    w, _ = world
+    with TestClient(w.application().api(), client=("127.0.0.1", 50000)) as client:
+        for i in range(5):
+            client.request(f"BREW{i}", "/healthz")
+        client.request("GET", "/healthz")
+        samples, body = scrape(client)
+    assert "BREW" not in body
+    assert value(samples, "portico_http_requests_total", route="/healthz", method="other", status="405") == 5
+    assert value(samples, "portico_http_requests_total", route="/healthz", method="GET", status="200") >= 1
