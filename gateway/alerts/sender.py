@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy import Connection, and_, or_, select, text, update
 
+from cache.read import queries
 from cache.read.predicates import current_in
 from cache.read.reader import Reader, StudentHandle
 from cache.read.visibility import rule_for, school_zone, visible_from, window
@@ -301,7 +302,7 @@ class Sender:
 
     def _records(self, conn: Connection, rows: list[Any], runs: dict[str, int | None]) -> dict[Any, Any]:
         """The current version of each row's record (a result with its assignment), opened:
-        (source, kind, ref) -> ((student ref, stamp, day), data, points possible)."""
+        (source, kind, ref) -> ((student ref, stamp, day, audience), data, points possible)."""
         r = RECORDS.c
         keyring = self.cache.keyring
         wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -314,9 +315,9 @@ class Sender:
                 continue
             got: list[Any] = []
             for chunk in chunks(sorted(refs)):
-                q = select(r.ref, r.student_ref, r.stamp, r.day, r.key_id, r.payload, r.parent_ref).where(
-                    r.source == source, r.kind == kind, r.ref.in_(chunk), current_in(run)
-                )
+                q = select(
+                    r.ref, r.student_ref, r.stamp, r.day, r.key_id, r.payload, r.parent_ref, r.audience
+                ).where(r.source == source, r.kind == kind, r.ref.in_(chunk), current_in(run))
                 got += list(conn.execute(q))
             assignments: dict[str, Any] = {}
             if kind == "result":
@@ -337,7 +338,7 @@ class Sender:
                         "points_possible"
                     )
                     points = float(p) if p else None
-                found[(source, kind, g.ref)] = ((g.student_ref, *when), data, points)
+                found[(source, kind, g.ref)] = ((g.student_ref, *when, g.audience), data, points)
         return found
 
     def _shown(
@@ -354,10 +355,15 @@ class Sender:
         found = records.get((row["source"], row["record_kind"], row["record_ref"]))
         if found is None:
             return None
-        (student_ref, stamp, day), data, points = found
-        if student_ref != handle.ref or row["kind"] not in news(
-            classify(row["record_kind"], data, points), None, threshold
-        ):
+        (student_ref, stamp, day, audience), data, points = found
+        if row["kind"] not in news(classify(row["record_kind"], data, points), None, threshold):
+            return None
+        if row["record_kind"] == "notice":
+            # A notice is the child's if its audience is one of the child's now (the API's rule).
+            today = now.astimezone(self.tz).date()
+            if audience not in queries.audiences(reader, [handle], today):
+                return None
+        elif student_ref != handle.ref:
             return None
         school = str(handle.data.get("school_id"))
         tz = self._zones.get((handle.source, school))
