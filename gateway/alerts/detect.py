@@ -36,7 +36,6 @@ import structlog
 from sqlalchemy import Connection, select, text
 
 from cache.keys.keystore import Keyring
-from cache.read.predicates import current_in
 from cache.read.reader import Principal, Reader, StudentHandle
 from cache.read.visibility import rule_for, school_zone, visible_from
 from cache.snapshots.changes import LIMIT, ChangeSet, StagedVersion
@@ -46,7 +45,7 @@ from cache.store import Cache
 from cache.tables.accounts import AccessHold, Account
 from cache.tables.alerts import AlertOutbox
 from cache.tables.core import core_table
-from cache.tables.records import RecordRow
+from cache.tables.records import CURRENT, RecordRow
 from cache.types import binder, utcnow
 from config.settings import AlertSettings, PorticoConfig, Visibility
 from gateway.alerts import prefs as prefs_
@@ -67,6 +66,13 @@ _ATTENDANCE = {
     "late": "late",
 }
 _RESULT = {"missing": "assignment_missing", "not_submitted": "assignment_missing", "late": "assignment_late"}
+
+
+def current_in(run: int) -> Any:
+    """:data:`CURRENT` with the run compared as ``+valid_from``: the same rows, but SQLite's
+    planner then takes the index on kind and ref (or student, or class) rather than
+    ``ix_record_change``, which would read the whole source (PostgreSQL plans it alike)."""
+    return text(CURRENT.format(t="+record")).bindparams(p=run)
 
 
 def classify(kind: str, data: dict[str, Any], points: float | None = None) -> dict[str, float | None]:
@@ -290,9 +296,16 @@ def recipients(
     """Active accounts that could see each student: guardians with a granting link, the student."""
     r, a = RECORDS.c, ACCOUNTS.c
     contacts: dict[str, set[str]] = defaultdict(set)
+    # By student (ix_record_student): on SQLite, +source keeps the planner off the index
+    # of every link of the source.
+    of_source: Any = (
+        text("+record.source = :owner").bindparams(owner=owner)
+        if conn.dialect.name == "sqlite"
+        else r.source == owner
+    )
     for chunk in chunks(students):
         q = select(r.student_ref, r.contact_ref).where(
-            r.source == owner,
+            of_source,
             r.kind == "link",
             r.student_ref.in_(chunk),
             r.access.is_(True),
@@ -451,7 +464,12 @@ def detect(
             return out
         holds = held(conn, owner)
         by_student: dict[str, list[Changed]] = defaultdict(list)
-        notices = [c for c in changed if c.kind == "notice" and "notice" in settings.kinds]
+        # A notice is news when it is new: an edited one is not announced again.
+        notices = [
+            c
+            for c in changed
+            if c.kind == "notice" and "notice" in settings.kinds and not (c.old and "notice" in c.old)
+        ]
         for c in changed:
             if c.student_ref is not None and ("student", c.student_ref) not in holds:
                 by_student[c.student_ref].append(c)
@@ -510,8 +528,6 @@ def detect(
                         if mode != "off":
                             queue(account, student_ref, c, kind, mode, visible_at)
         for n in notices:
-            if n.old is not None and "notice" in n.old:  # an edited notice is not a new one
-                continue
             # One alert per account: through the child whose choice is the most immediate.
             best: dict[str, tuple[int, str, Recipient, str]] = {}
             for student_ref in audience.get(n.ref, ()):
@@ -561,7 +577,15 @@ def _queue(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
     driver-level executemany: the rows are already in column order."""
     if not rows:
         return 0
-    bind = binder(conn.dialect.name)
+    conv = binder(conn.dialect.name)
+    bound: dict[dt.datetime, object] = {}  # a run's rows share a few instants: bind each once
+
+    def bind(at: dt.datetime) -> object:
+        got = bound.get(at)
+        if got is None:
+            got = bound[at] = conv(at)
+        return got
+
     ph = "?" if conn.dialect.name == "sqlite" else "%s"
     sql = (
         f"INSERT INTO alert_outbox ({_QUEUE_COLUMNS}) VALUES ({', '.join([ph] * 11)}, 'pending', 0) "  # noqa: S608
