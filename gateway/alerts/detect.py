@@ -552,7 +552,7 @@ def detect(
                     mode,
                     _visible_at(config.visibility, n, tz_of[student_ref], now),
                 )
-        out.queued = _queue(conn, rows)
+        out.queued = _queue(conn, rows, run)
     return out
 
 
@@ -568,11 +568,11 @@ def _visible_at(visibility: Visibility, c: Changed, tz: ZoneInfo, now: dt.dateti
 
 _QUEUE_COLUMNS = (
     "key, account_id, source, student_ref, kind, record_kind, record_ref, mode, visible_at, due_at, "
-    "created_at, status, attempts"
+    "created_at, record_run, status, attempts"
 )
 
 
-def _queue(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+def _queue(conn: Connection, rows: list[tuple[Any, ...]], run: int) -> int:
     """Insert new outbox rows; a key already queued (or sent) is left as it is. One
     driver-level executemany: the rows are already in column order."""
     if not rows:
@@ -588,10 +588,10 @@ def _queue(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
 
     ph = "?" if conn.dialect.name == "sqlite" else "%s"
     sql = (
-        f"INSERT INTO alert_outbox ({_QUEUE_COLUMNS}) VALUES ({', '.join([ph] * 11)}, 'pending', 0) "  # noqa: S608
+        f"INSERT INTO alert_outbox ({_QUEUE_COLUMNS}) VALUES ({', '.join([ph] * 12)}, 'pending', 0) "  # noqa: S608
         "ON CONFLICT (key) DO NOTHING"
     )
-    params = [(*row[:8], bind(row[8]), bind(row[9]), bind(row[10])) for row in rows]
+    params = [(*row[:8], bind(row[8]), bind(row[9]), bind(row[10]), run) for row in rows]
     done = conn.exec_driver_sql(sql, params).rowcount
     return done if done is not None and done >= 0 else len(rows)
 
