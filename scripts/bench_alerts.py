@@ -288,6 +288,9 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"| daily digests | {r['digest_messages']:,} digests built and handed to the mailer "
         f"({r['sent'].alerts:,} alerts) | {dig.wall:.1f} | {dig.cpu:.1f} |",
         "",
+        f"Of the hook, inserting the {found.queued:,} outbox rows took {found.write_cpu:.3f} s of CPU "
+        f"({found.write_cpu / max(publish_cpu, 1e-9):.1%} of the publish).",
+        "",
         f"Detection and queueing (keeping the change set + the hook) / that run's publish: "
         f"**{detect_cpu / max(publish_cpu, 1e-9):.1%}** CPU (target at most 5%); read back from the cache "
         f"instead: {(again.cpu) / max(publish_cpu, 1e-9):.1%}.",
