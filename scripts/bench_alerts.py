@@ -7,8 +7,10 @@ but Portico is measured):
      is then activated
   2. 1% of the records of every kind edited (absences, missing work, low scores, incidents
      among them) and synced as an incremental run would read them (the changes only);
-     the publish is timed without the alert hook, then the hook's work (detection and
-     queueing from the run's change set) is timed on its own: the share it adds
+     the publish is timed with the alert hook kept apart (the staging still keeps the
+     change set for it, and reports the CPU that took), then the hook's work (detection
+     and queueing from that change set) on its own, then the same detection reading the
+     run back from the cache (``portico alerts detect``): the shares they add
   3. one late mark for every student (daily digests by default), then the sender builds
      and hands over the daily digest of every family at the digest time (to a mailer that
      discards it: what is measured is building, not an SMTP server)
