@@ -411,6 +411,12 @@ class AlertSettings(Strict):
     max_attempts: int = Field(default=8, ge=1, le=50)
     retry_base: dt.timedelta = Field(default=dt.timedelta(minutes=1), gt=dt.timedelta(0))
     retry_max: dt.timedelta = Field(default=dt.timedelta(hours=2), gt=dt.timedelta(0))
+    # How long a finished outbox row (sent, dropped, failed) is kept; the worker prunes older
+    # ones daily (``portico alerts prune``). A row whose record version is still current is
+    # kept whatever its age: its key is what stops that version being announced twice.
+    keep_sent: dt.timedelta = Field(
+        default=dt.timedelta(days=30), ge=dt.timedelta(days=1), le=dt.timedelta(days=3650)
+    )
 
     @model_validator(mode="after")
     def _defaults_offered(self) -> AlertSettings:

@@ -30,7 +30,7 @@ from config.settings import PorticoConfig
 from connectors import registry
 from connectors.base import Connector
 from gateway.access import provision, reminders, rule_record, throttle
-from gateway.alerts import detect, sender
+from gateway.alerts import detect, prune, sender
 from gateway.alerts.metrics import AlertCollector
 from gateway.alerts.sender import Sender
 from gateway.api.app import create_app
@@ -48,6 +48,7 @@ log = structlog.get_logger("portico.app")
 REMINDERS_JOB = "password-reminders"
 THROTTLE_TIDY_JOB = "throttle-tidy"
 ALERTS_JOB = "alerts-send"
+ALERTS_PRUNE_JOB = "alerts-prune"
 
 
 @dataclass
@@ -137,6 +138,14 @@ class Application:
                 max_instances=1,
                 misfire_grace_time=3600,
             )
+            scheduler.scheduler.add_job(
+                self.prune_alerts,
+                CronTrigger(hour=3, minute=47, timezone=self.config.district.timezone),
+                id=ALERTS_PRUNE_JOB,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=3600,
+            )
         return scheduler
 
     def alert_sender(self) -> Sender:
@@ -167,6 +176,15 @@ class Application:
             with self.cache.engine.begin() as conn:
                 n = throttle.forget_expired(conn, self.clock())
             log.info("throttles.tidied", rows=n)
+            return n
+
+    def prune_alerts(self) -> int | None:
+        """Forget finished alerts past alerts.keep_sent (a daily job; gateway.alerts.prune)."""
+        with job_lock(self.cache.engine, ALERTS_PRUNE_JOB) as got:
+            if not got:
+                return None
+            n = prune.prune(self.cache.engine, self.clock(), self.config.alerts.keep_sent)
+            log.info("alerts.pruned", rows=n)
             return n
 
     def send_reminders(self) -> reminders.Sent | None:

@@ -15,9 +15,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
 from sqlalchemy import Connection, Engine, text
 
 from cache.keys.keystore import Keyring
+from cache.snapshots.changes import ChangeSet, StagedVersion
 from cache.snapshots.encode import CONFIG_SHAPED_KINDS, Encoded, Encoder, aad
 from cache.snapshots.purge_filter import PurgeFilter
 from cache.snapshots.runs import save_state, update_run
@@ -74,7 +76,13 @@ class Staging:
     """Writes one run of one source into the cache, invisibly until published."""
 
     def __init__(
-        self, engine: Engine, keyring: Keyring, encoder: Encoder, run_id: int, published: int | None
+        self,
+        engine: Engine,
+        keyring: Keyring,
+        encoder: Encoder,
+        run_id: int,
+        published: int | None,
+        changes: Sequence[ChangeSet] = (),
     ):
         self.engine = engine
         self.keyring = keyring
@@ -83,6 +91,9 @@ class Staging:
         self.run_id = run_id
         self.published = published if published is not None else 0
         self.result = StageResult()
+        # What the after-publish watchers asked to be kept (cache.snapshots.changes). A first
+        # snapshot is the district as it stands, never a change: nothing is collected.
+        self.changes = [c for c in changes if published is not None]
         self.conn: Connection = engine.connect()
         self.sqlite = engine.dialect.name == "sqlite"
         self._stamp = binder(engine.dialect.name)
@@ -165,6 +176,7 @@ class Staging:
         existing = self._existing(kind, [e.ref for e in encs]) if had_rows else {}
         to_insert: list[Encoded] = []
         retire: list[int] = []
+        replaced: dict[str, int] = {}  # ref -> the current version's row id this run retires
         index = self._tracking.get(kind)
         batch_refs: set[str] = set()
         for e in encs:
@@ -201,6 +213,7 @@ class Staging:
             else:
                 counts.changed += 1
                 retire.append(row_id)
+                replaced[e.ref] = row_id
                 to_insert.append(e)
         if retire:
             self.conn.execute(
@@ -209,6 +222,50 @@ class Staging:
             )
         if to_insert:
             self._insert(to_insert)
+            if self.changes:
+                self._collect(kind, to_insert, replaced)
+
+    def _collect(self, kind: str, encs: list[Encoded], replaced: dict[str, int]) -> None:
+        """Hand the watchers the new versions of their kinds that may be news, each with the
+        retired version's payload (opened here, one read per batch, only for those kept)."""
+        watchers = [c for c in self.changes if kind in c.kinds and not c.overflow]
+        if not watchers:
+            return
+        began = time.process_time()
+        kept: list[tuple[Encoded, dict[str, object], list[ChangeSet]]] = []
+        for e in encs:
+            data = orjson.loads(e.payload)
+            want = [c for c in watchers if c.keep(kind, data)]
+            if want:
+                kept.append((e, data, want))
+        for c in watchers:
+            c.seen += len(encs)
+        old: dict[str, dict[str, object]] = {}
+        ids = [replaced[e.ref] for e, _, _ in kept if e.ref in replaced]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            sql = f"SELECT ref, key_id, payload FROM record WHERE id IN ({','.join(str(int(x)) for x in chunk)})"
+            for ref, key_id, payload in self.conn.exec_driver_sql(sql):
+                blob = self.keyring.sealer(key_id).open(bytes(payload), aad(self.source, kind, ref, key_id))
+                old[ref] = orjson.loads(blob)
+        for e, data, want in kept:
+            g = e.cols.get
+            version = StagedVersion(
+                kind,
+                e.ref,
+                g("student_ref"),  # type: ignore[arg-type]
+                g("parent_ref"),  # type: ignore[arg-type]
+                g("stamp"),
+                g("day"),
+                g("audience"),  # type: ignore[arg-type]
+                data,
+                old.get(e.ref),
+            )
+            for c in want:
+                c.add(version)
+        spent = time.process_time() - began
+        for c in watchers:
+            c.cpu += spent
 
     def _current_exists(self, kind: str) -> bool:
         return bool(

@@ -53,6 +53,9 @@ class AlertOutbox(SQLModel, table=True):
     kind: str = Field(sa_type=String(24))  # the alert kind (config.settings.ALERT_KINDS)
     record_kind: str = Field(sa_type=String(16))
     record_ref: str = Field(sa_type=String(24))
+    # The run that wrote the record version announced: while that version is current, the
+    # row (and its key) is kept however old, so the version is never announced twice.
+    record_run: int | None = None
     mode: str = Field(sa_type=String(8))  # instant | daily | weekly
     visible_at: dt.datetime = Field(sa_type=UtcDateTime)  # when the portal shows the record
     due_at: dt.datetime = Field(sa_type=UtcDateTime)  # not sent before

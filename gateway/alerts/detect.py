@@ -1,22 +1,31 @@
 """After each publish: which families should hear about which records, and from when.
 
-The change set is the run's own versions (``valid_from`` = the run, read through
-``ix_record_change``) against the versions it retired (``valid_to`` = the run): the cost
-follows what changed, not the size of the district. A record is a candidate for the
-alert kinds its new version has and its retired version had not (an absence corrected
-to unauthorised is news; the same absence re-sent is not).
+The change set is collected while the run is staged (:mod:`cache.snapshots.changes`): the
+staging holds each new version in plaintext and knows the version it retires, so it keeps
+the new versions that may be news and opens only their retired versions. After the
+publish, detection needs no read and no decryption of the run's own versions: its cost
+follows what changed, not the size of the district. A record is a candidate for the alert
+kinds its new version has and its retired version had not (an absence corrected to
+unauthorised is news; the same absence re-sent is not). When the hook has no change set
+(``portico alerts detect``, or a run whose change set overflowed its bound) the same
+versions are read from the cache instead (:func:`change_set`: ``valid_from`` = the run,
+through ``ix_record_change``, against ``valid_to`` = the run).
 
 Recipients are the accounts that may see the child now, decided by the same query the
 API answers with (:meth:`cache.read.reader.Reader.student`: the live link, on roll, the
-coming-of-age rule, holds), and the sender asks again at send time. Each candidate is
-queued with the instant the portal first shows its record (:func:`visible_from`, from the
-one visibility rule), so nothing is announced before the family could read it.
+coming-of-age rule, holds), and the sender asks again at send time. A notice has no
+student: its audience (district, school, year group, class) is resolved to the students
+in it, and each account that may see one of them gets one alert per notice. Each
+candidate is queued with the instant the portal first shows its record
+(:func:`visible_from`, from the one visibility rule), so nothing is announced before the
+family could read it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,21 +35,19 @@ from zoneinfo import ZoneInfo
 import orjson
 import structlog
 from sqlalchemy import Connection, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cache.keys.keystore import Keyring
-from cache.read.predicates import current_in
 from cache.read.reader import Principal, Reader, StudentHandle
 from cache.read.visibility import rule_for, school_zone, visible_from
+from cache.snapshots.changes import LIMIT, ChangeSet, StagedVersion
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
 from cache.store import Cache
 from cache.tables.accounts import AccessHold, Account
 from cache.tables.alerts import AlertOutbox
 from cache.tables.core import core_table
-from cache.tables.records import RecordRow
-from cache.types import utcnow
+from cache.tables.records import CURRENT, RecordRow
+from cache.types import binder, utcnow
 from config.settings import AlertSettings, PorticoConfig, Visibility
 from gateway.alerts import prefs as prefs_
 from gateway.alerts.prefs import Prefs
@@ -52,7 +59,7 @@ OUTBOX = core_table(AlertOutbox)
 ACCOUNTS = core_table(Account)
 HOLDS = core_table(AccessHold)
 # The record kinds alerts are made from.
-WATCHED = ("attendance", "result", "grade", "behaviour", "report")
+WATCHED = ("attendance", "result", "grade", "behaviour", "report", "notice")
 
 _ATTENDANCE = {
     "authorised_absence": "absence",
@@ -60,6 +67,13 @@ _ATTENDANCE = {
     "late": "late",
 }
 _RESULT = {"missing": "assignment_missing", "not_submitted": "assignment_missing", "late": "assignment_late"}
+
+
+def current_in(run: int) -> Any:
+    """:data:`CURRENT` with the run compared as ``+valid_from``: the same rows, but SQLite's
+    planner then takes the index on kind and ref (or student, or class) rather than
+    ``ix_record_change``, which would read the whole source (PostgreSQL plans it alike)."""
+    return text(CURRENT.format(t="+record")).bindparams(p=run)
 
 
 def classify(kind: str, data: dict[str, Any], points: float | None = None) -> dict[str, float | None]:
@@ -84,7 +98,15 @@ def classify(kind: str, data: dict[str, Any], points: float | None = None) -> di
         out["achievement" if data.get("polarity") == "achievement" else "behaviour"] = None
     elif kind == "report":
         out["report"] = None
+    elif kind == "notice":
+        out["notice"] = None
     return out
+
+
+def may_be_news(kind: str, data: Any) -> bool:
+    """Whether a new version may carry an alert kind (the staging keeps only these): a
+    result's score counts whatever its assignment's points, which are read later."""
+    return kind in WATCHED and bool(classify(kind, data, 100.0))
 
 
 def news(new: dict[str, float | None], old: dict[str, float | None] | None, threshold: float) -> list[str]:
@@ -126,11 +148,12 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 class Changed:
     kind: str
     ref: str
-    student_ref: str
+    student_ref: str | None  # None for a notice
     stamp: dt.datetime | None
     day: dt.date | None
     found: dict[str, float | None]
     old: dict[str, float | None] | None
+    audience: str | None = None  # a notice's
 
 
 @dataclass
@@ -138,6 +161,8 @@ class Detected:
     changed: int = 0  # versions in the change set of the watched kinds
     candidates: int = 0  # (account, record, kind) alerts considered
     queued: int = 0  # new outbox rows (repeats are already there)
+    read_again: bool = False  # the change set was read from the cache (no staged one)
+    write_cpu: float = 0.0  # process CPU seconds of the outbox insert alone (benchmarks report it)
 
 
 def open_row(
@@ -159,64 +184,91 @@ def change_set_sql(dialect: str) -> str:
 
 
 _CHANGE_SET = (
-    "SELECT kind, ref, student_ref, parent_ref, stamp, day, key_id, payload FROM record "
+    "SELECT kind, ref, student_ref, parent_ref, stamp, day, audience, key_id, payload FROM record "
     "WHERE source = :s AND valid_from = :r"
 )
 _CHANGE_SET_SQLITE = _CHANGE_SET.replace("FROM record ", "FROM record INDEXED BY ix_record_change ")
 
 
-def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> list[Changed]:
-    """The watched records run ``run`` added or changed, with their retired versions' alert kinds."""
+def _utc(stamp: dt.datetime | None) -> dt.datetime | None:
+    return None if stamp is None else stamp.astimezone(dt.UTC)
+
+
+def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> list[StagedVersion]:
+    """The watched versions run ``run`` wrote that may be news, with their retired versions,
+    read back from the cache: what the staging hands over when it collected them."""
     r = RECORDS.c
     query = text(change_set_sql(conn.dialect.name)).columns(
-        r.kind, r.ref, r.student_ref, r.parent_ref, r.stamp, r.day, r.key_id, r.payload
+        r.kind, r.ref, r.student_ref, r.parent_ref, r.stamp, r.day, r.audience, r.key_id, r.payload
     )
-    rows = [
-        row
-        for row in conn.execute(query, {"s": source, "r": run})
-        if row.kind in WATCHED and row.student_ref is not None
-    ]
-    if not rows:
-        return []
-    refs = sorted({row.ref for row in rows})
-    old: dict[tuple[str, str], tuple[str, bytes, str | None]] = {}
+    out: list[StagedVersion] = []
+    for row in conn.execute(query, {"s": source, "r": run}):
+        if row.kind not in WATCHED or (row.student_ref is None and row.kind != "notice"):
+            continue
+        data = open_row(keyring, source, row.kind, row.ref, row.key_id, row.payload)
+        if may_be_news(row.kind, data):
+            out.append(
+                StagedVersion(
+                    row.kind,
+                    row.ref,
+                    row.student_ref,
+                    row.parent_ref,
+                    row.stamp,
+                    row.day,
+                    row.audience,
+                    data,
+                    None,
+                )
+            )
+    refs = sorted({v.ref for v in out})
+    old: dict[tuple[str, str], dict[str, Any]] = {}
     for chunk in chunks(refs):
-        q = select(r.kind, r.ref, r.key_id, r.payload, r.parent_ref).where(
+        q = select(r.kind, r.ref, r.key_id, r.payload).where(
             r.source == source,
             r.valid_to == run,
             r.valid_to.is_not(None),
             r.kind.in_(WATCHED),
             r.ref.in_(chunk),
         )
-        old.update({(o.kind, o.ref): (o.key_id, o.payload, o.parent_ref) for o in conn.execute(q)})
-    # Results are visible, and scored, with their assignment: its set date and points.
+        for o in conn.execute(q):
+            old[(o.kind, o.ref)] = open_row(keyring, source, o.kind, o.ref, o.key_id, o.payload)
+    for v in out:
+        v.old = old.get((v.kind, v.ref))
+    return out
+
+
+def classified(
+    conn: Connection, keyring: Keyring, source: str, versions: list[StagedVersion]
+) -> list[Changed]:
+    """The alert kinds of each new version and of the version it retired. A result is
+    dated, shown and scored by its assignment (its set date, due date and points), the one
+    thing read here: its columns, and its payload only when a result has a score."""
+    r = RECORDS.c
+    results = [v for v in versions if v.kind == "result" and v.parent_ref]
     assignments: dict[str, tuple[dt.datetime | None, dt.date | None, float | None]] = {}
-    arefs = sorted({row.parent_ref for row in rows if row.kind == "result" and row.parent_ref})
-    for chunk in chunks(arefs):
+    scored = {v.parent_ref for v in results if isinstance(v.data.get("score"), int | float)}
+    for chunk in chunks(sorted({v.parent_ref for v in results if v.parent_ref})):
         q = select(r.ref, r.stamp, r.day, r.key_id, r.payload).where(
             r.source == source, r.kind == "assignment", r.ref.in_(chunk), r.valid_to.is_(None)
         )
         for a in conn.execute(q):
-            points = open_row(keyring, source, "assignment", a.ref, a.key_id, a.payload).get(
-                "points_possible"
-            )
-            assignments[a.ref] = (a.stamp, a.day, float(points) if points else None)
+            points = None
+            if a.ref in scored:
+                raw = open_row(keyring, source, "assignment", a.ref, a.key_id, a.payload).get(
+                    "points_possible"
+                )
+                points = float(raw) if raw else None
+            assignments[a.ref] = (a.stamp, a.day, points)
     out = []
-    for row in rows:
-        stamp, day, points = row.stamp, row.day, None
-        if row.kind == "result":
-            stamp, day, points = assignments.get(row.parent_ref or "", (None, None, None))
-        data = open_row(keyring, source, row.kind, row.ref, row.key_id, row.payload)
-        found = classify(row.kind, data, points)
-        if not found:  # nothing to announce: the retired version need not be opened
+    for v in versions:
+        stamp, day, points = v.stamp, v.day, None
+        if v.kind == "result":
+            stamp, day, points = assignments.get(v.parent_ref or "", (None, None, None))
+        found = classify(v.kind, v.data, points)
+        if not found:
             continue
-        before = old.get((row.kind, row.ref))
-        was = None
-        if before is not None:
-            was = classify(
-                row.kind, open_row(keyring, source, row.kind, row.ref, before[0], before[1]), points
-            )
-        out.append(Changed(row.kind, row.ref, row.student_ref, stamp, day, found, was))
+        was = None if v.old is None else classify(v.kind, v.old, points)
+        out.append(Changed(v.kind, v.ref, v.student_ref, _utc(stamp), day, found, was, v.audience))
     return out
 
 
@@ -246,9 +298,16 @@ def recipients(
     """Active accounts that could see each student: guardians with a granting link, the student."""
     r, a = RECORDS.c, ACCOUNTS.c
     contacts: dict[str, set[str]] = defaultdict(set)
+    # By student (ix_record_student): on SQLite, +source keeps the planner off the index
+    # of every link of the source.
+    of_source: Any = (
+        text("+record.source = :owner").bindparams(owner=owner)
+        if conn.dialect.name == "sqlite"
+        else r.source == owner
+    )
     for chunk in chunks(students):
         q = select(r.student_ref, r.contact_ref).where(
-            r.source == owner,
+            of_source,
             r.kind == "link",
             r.student_ref.in_(chunk),
             r.access.is_(True),
@@ -284,34 +343,100 @@ def held(conn: Connection, source: str) -> set[tuple[str, str]]:
     return {(s, r) for s, r in conn.execute(q)}
 
 
-def zones(
-    conn: Connection, reader: Reader, owner: str, owner_run: int, students: list[str], district_tz: ZoneInfo
-) -> dict[str, ZoneInfo]:
-    """Each student's school's time zone (the district's when the school names none)."""
+def students_of(
+    conn: Connection, keyring: Keyring, owner: str, owner_run: int, refs: list[str] | None
+) -> dict[str, dict[str, Any]]:
+    """The published students ``refs`` (every one when None), opened, in batches."""
     r = RECORDS.c
-    by_school: dict[str, ZoneInfo] = {}
-    out: dict[str, ZoneInfo] = {}
-    for chunk in chunks(students):
-        q = select(r.ref, r.key_id, r.payload).where(
-            r.source == owner, r.kind == "student", r.ref.in_(chunk), current_in(owner_run)
-        )
+    out: dict[str, dict[str, Any]] = {}
+    base = select(r.ref, r.key_id, r.payload).where(
+        r.source == owner, r.kind == "student", current_in(owner_run)
+    )
+    for q in [base] if refs is None else [base.where(r.ref.in_(c)) for c in chunks(refs)]:
         for ref, key_id, payload in conn.execute(q):
-            data = open_row(reader.keyring, owner, "student", ref, key_id, payload)
-            school = str(data.get("school_id"))
-            tz = by_school.get(school)
-            if tz is None:
-                tz = by_school[school] = school_zone(
-                    reader, StudentHandle(ref, owner, owner_run, data), district_tz
-                )
-            out[ref] = tz
+            out[ref] = open_row(keyring, owner, "student", ref, key_id, payload)
     return out
 
 
-def detect(cache: Cache, config: PorticoConfig, source: str, run: int, now: dt.datetime) -> Detected:
+def zones(
+    reader: Reader, owner: str, owner_run: int, students: dict[str, dict[str, Any]], district_tz: ZoneInfo
+) -> dict[str, ZoneInfo]:
+    """Each student's school's time zone (the district's when the school names none)."""
+    by_school: dict[str, ZoneInfo] = {}
+    out: dict[str, ZoneInfo] = {}
+    for ref, data in students.items():
+        school = str(data.get("school_id"))
+        tz = by_school.get(school)
+        if tz is None:
+            tz = by_school[school] = school_zone(
+                reader, StudentHandle(ref, owner, owner_run, data), district_tz
+            )
+        out[ref] = tz
+    return out
+
+
+def audience_of(
+    conn: Connection,
+    reader: Reader,
+    owner: str,
+    owner_run: int,
+    notices: list[Changed],
+    today: dt.date,
+) -> tuple[dict[str, list[str]], dict[str, dict[str, Any]]]:
+    """The students each notice speaks to, as :func:`cache.read.queries.audiences` places
+    them (district, their school, their year group, the classes they are in today), and
+    the data of those students. A class notice reads the class's enrolments; any other
+    opens the district's students (a district notice is for every family)."""
+    index = reader.keyring.index
+    wanted = {n.audience for n in notices if n.audience}
+    students: dict[str, dict[str, Any]] = {}
+    members: dict[str, set[str]] = defaultdict(set)  # audience -> student refs
+    if any(not a.startswith("section:") for a in wanted):
+        students = students_of(conn, reader.keyring, owner, owner_run, None)
+        for ref, data in students.items():
+            school = index.ref(owner, "school", str(data.get("school_id")))
+            for aud in ("district", f"school:{school}", f"year:{school}:{data.get('grade_level')}"):
+                if aud in wanted:
+                    members[aud].add(ref)
+    sections = sorted(a.removeprefix("section:") for a in wanted if a.startswith("section:"))
+    if sections:
+        r = RECORDS.c
+        for chunk in chunks(sections):
+            q = select(r.parent_ref, r.student_ref, r.active_from, r.active_to).where(
+                r.source == owner,
+                r.kind == "enrollment",
+                r.parent_ref.in_(chunk),
+                current_in(owner_run),
+            )
+            for sec, sref, start, end in conn.execute(q):
+                if sref and (start is None or start <= today) and (end is None or end >= today):
+                    members[f"section:{sec}"].add(sref)
+        missing = sorted(
+            {s for a, refs in members.items() if a.startswith("section:") for s in refs} - set(students)
+        )
+        students.update(students_of(conn, reader.keyring, owner, owner_run, missing))
+    out = {n.ref: sorted(members.get(n.audience or "", ())) for n in notices}
+    return out, students
+
+
+# The most immediate of several children's modes wins (a notice reaches an account once).
+_URGENCY = {"instant": 0, "daily": 1, "weekly": 2}
+
+
+def detect(
+    cache: Cache,
+    config: PorticoConfig,
+    source: str,
+    run: int,
+    now: dt.datetime,
+    changes: ChangeSet | None = None,
+) -> Detected:
     """Queue the alerts run ``run`` of ``source`` gives rise to (idempotent: run it again freely).
 
-    Recipients here are those a granting link names, less anyone held; whether each may see
-    the child is decided again, by the API's own query, when the alert is sent."""
+    ``changes`` is the run's change set as the staging collected it; without it (an
+    operator detecting again) the run's versions are read from the cache. Recipients here
+    are those a granting link names, less anyone held; whether each may see the child is
+    decided again, by the API's own query, when the alert is sent."""
     settings = config.alerts
     out = Detected()
     if not settings.enabled:
@@ -330,22 +455,64 @@ def detect(cache: Cache, config: PorticoConfig, source: str, run: int, now: dt.d
         ):
             return out
         owner_run = owner_state.published_run
-        changed = change_set(conn, cache.keyring, source, run)
+        if changes is None:
+            out.read_again = True
+            versions = change_set(conn, cache.keyring, source, run)
+        else:
+            versions = changes.versions
+        changed = classified(conn, cache.keyring, source, versions)
         out.changed = len(changed)
         if not changed:
             return out
         holds = held(conn, owner)
         by_student: dict[str, list[Changed]] = defaultdict(list)
+        # A notice is news when it is new: an edited one is not announced again.
+        notices = [
+            c
+            for c in changed
+            if c.kind == "notice" and "notice" in settings.kinds and not (c.old and "notice" in c.old)
+        ]
         for c in changed:
-            if ("student", c.student_ref) not in holds:
+            if c.student_ref is not None and ("student", c.student_ref) not in holds:
                 by_student[c.student_ref].append(c)
-        students = sorted(by_student)
+        reader = Reader(conn, cache.keyring, config.attached())
+        audience: dict[str, list[str]] = {}
+        data: dict[str, dict[str, Any]] = {}
+        if notices:
+            today = now.astimezone(district_tz).date()
+            audience, data = audience_of(conn, reader, owner, owner_run, notices, today)
+            audience = {n: [s for s in refs if ("student", s) not in holds] for n, refs in audience.items()}
+        students = sorted(set(by_student) | {s for refs in audience.values() for s in refs})
+        missing = sorted(set(students) - set(data))
+        data.update(students_of(conn, cache.keyring, owner, owner_run, missing))
         who = recipients(conn, owner, owner_run, students)
         choices = prefs_.load_many(conn, [acc.id for accs in who.values() for acc in accs])
-        reader = Reader(conn, cache.keyring, config.attached())
-        tz_of = zones(conn, reader, owner, owner_run, students, district_tz)
-        rows: list[dict[str, Any]] = []
+        tz_of = zones(reader, owner, owner_run, {s: data[s] for s in students if s in data}, district_tz)
+        rows: list[tuple[Any, ...]] = []
         dues: dict[tuple[str, dt.datetime], dt.datetime] = {}
+
+        def queue(
+            account: Recipient, student_ref: str, c: Changed, kind: str, mode: str, visible_at: dt.datetime
+        ) -> None:
+            due = dues.get((mode, visible_at))
+            if due is None:
+                due = dues[(mode, visible_at)] = due_at(mode, visible_at, settings, district_tz)
+            rows.append(
+                (
+                    idempotency_key(account.id, source, c.ref, kind),
+                    account.id,
+                    source,
+                    student_ref,
+                    kind,
+                    c.kind,
+                    c.ref,
+                    mode,
+                    visible_at,
+                    due,
+                    now,
+                )
+            )
+
         for student_ref, records in by_student.items():
             tz = tz_of.get(student_ref)
             if tz is None:  # not in the published snapshot: nobody can see them
@@ -360,33 +527,42 @@ def detect(cache: Cache, config: PorticoConfig, source: str, run: int, now: dt.d
                     for kind in news(c.found, c.old, threshold):
                         out.candidates += 1
                         mode = chosen.mode(settings, student_ref, kind)
-                        if mode == "off":
-                            continue
-                        due = dues.get((mode, visible_at))
-                        if due is None:
-                            due = dues[(mode, visible_at)] = due_at(mode, visible_at, settings, district_tz)
-                        rows.append(
-                            {
-                                "key": idempotency_key(account.id, source, c.ref, kind),
-                                "account_id": account.id,
-                                "source": source,
-                                "student_ref": student_ref,
-                                "kind": kind,
-                                "record_kind": c.kind,
-                                "record_ref": c.ref,
-                                "mode": mode,
-                                "visible_at": visible_at,
-                                "due_at": due,
-                                "status": "pending",
-                                "attempts": 0,
-                                "created_at": now,
-                            }
-                        )
-        out.queued = _queue(conn, rows)
+                        if mode != "off":
+                            queue(account, student_ref, c, kind, mode, visible_at)
+        for n in notices:
+            # One alert per account: through the child whose choice is the most immediate.
+            best: dict[str, tuple[int, str, Recipient, str]] = {}
+            for student_ref in audience.get(n.ref, ()):
+                if student_ref not in tz_of:
+                    continue
+                for account in who.get(student_ref, ()):
+                    if account.role == "guardian" and ("contact", account.subject_ref) in holds:
+                        continue
+                    mode = choices.get(account.id, NO_CHOICES).mode(settings, student_ref, "notice")
+                    if mode == "off":
+                        continue
+                    pick = (_URGENCY[mode], student_ref, account, mode)
+                    if account.id not in best or pick[:2] < best[account.id][:2]:
+                        best[account.id] = pick
+            for _, student_ref, account, mode in best.values():
+                out.candidates += 1
+                queue(
+                    account,
+                    student_ref,
+                    n,
+                    "notice",
+                    mode,
+                    _visible_at(config.visibility, n, tz_of[student_ref], now),
+                )
+        began = time.process_time()
+        out.queued = _queue(conn, rows, run)
+        out.write_cpu = time.process_time() - began
     return out
 
 
 NO_CHOICES = Prefs()
+# Versions a run's staged change set holds before detection reads the run back instead.
+CHANGE_LIMIT = LIMIT
 
 
 def _visible_at(visibility: Visibility, c: Changed, tz: ZoneInfo, now: dt.datetime) -> dt.datetime:
@@ -394,23 +570,60 @@ def _visible_at(visibility: Visibility, c: Changed, tz: ZoneInfo, now: dt.dateti
     return visible_from(rule, c.stamp, c.day, tz, now)
 
 
-def _queue(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    """Insert new outbox rows; a key already queued (or sent) is left as it is."""
+_QUEUE_COLUMNS = (
+    "key, account_id, source, student_ref, kind, record_kind, record_ref, mode, visible_at, due_at, "
+    "created_at, record_run, status, attempts"
+)
+
+
+def _queue(conn: Connection, rows: list[tuple[Any, ...]], run: int) -> int:
+    """Insert new outbox rows; a key already queued (or sent) is left as it is. One
+    driver-level executemany: the rows are already in column order."""
     if not rows:
         return 0
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    stmt = insert(OUTBOX).on_conflict_do_nothing(index_elements=["key"])
-    done = conn.execute(stmt, rows).rowcount  # executemany: one statement, compiled once
+    conv = binder(conn.dialect.name)
+    bound: dict[dt.datetime, object] = {}  # a run's rows share a few instants: bind each once
+
+    def bind(at: dt.datetime) -> object:
+        got = bound.get(at)
+        if got is None:
+            got = bound[at] = conv(at)
+        return got
+
+    ph = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (
+        f"INSERT INTO alert_outbox ({_QUEUE_COLUMNS}) VALUES ({', '.join([ph] * 12)}, 'pending', 0) "  # noqa: S608
+        "ON CONFLICT (key) DO NOTHING"
+    )
+    params = [(*row[:8], bind(row[8]), bind(row[9]), bind(row[10]), run) for row in rows]
+    done = conn.exec_driver_sql(sql, params).rowcount
     return done if done is not None and done >= 0 else len(rows)
+
+
+class AfterPublish:
+    """The hook the bootstrap registers: detect and queue after each publish, from the
+    change set the staging collected for it (:class:`gateway.sync.engine.ChangeHook`)."""
+
+    def __init__(self, cache: Cache, config: PorticoConfig, clock: Callable[[], dt.datetime]) -> None:
+        self.cache, self.config, self.clock = cache, config, clock
+
+    def watch(self) -> ChangeSet:
+        return ChangeSet(frozenset(WATCHED), may_be_news, CHANGE_LIMIT)
+
+    def __call__(self, source: str, run: int, changes: ChangeSet | None = None) -> None:
+        found = detect(self.cache, self.config, source, run, self.clock(), changes)
+        log.info(
+            "alerts.detected",
+            source=source,
+            run=run,
+            changed=found.changed,
+            queued=found.queued,
+            read_again=found.read_again,
+        )
 
 
 def after_publish(
     cache: Cache, config: PorticoConfig, clock: Callable[[], dt.datetime] = utcnow
-) -> Callable[[str, int], None]:
+) -> AfterPublish:
     """The hook the bootstrap registers: detect and queue after each publish."""
-
-    def run(source: str, run_id: int) -> None:
-        found = detect(cache, config, source, run_id, clock())
-        log.info("alerts.detected", source=source, run=run_id, changed=found.changed, queued=found.queued)
-
-    return run
+    return AfterPublish(cache, config, clock)

@@ -15,11 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from cache.tables.alerts import AlertPreference
+from cache.tables.alerts import AlertOutbox, AlertPreference
 from cache.tables.core import core_table
 from config.settings import AlertSettings, QuietHours
 
 PREFS = core_table(AlertPreference)
+OUTBOX = core_table(AlertOutbox)
 MODES = ("instant", "daily", "weekly", "off")
 LANGUAGES = ("en_US", "en_GB", "es")
 # In ``children``: a choice for every child, present and future (what an unsubscribe sets).
@@ -96,12 +97,30 @@ def load_many(conn: Connection, account_ids: Iterable[str]) -> dict[str, Prefs]:
 
 
 def save(conn: Connection, account_id: str, prefs: Prefs, now: dt.datetime) -> None:
-    """Store ``prefs`` (the caller commits)."""
+    """Store ``prefs`` (the caller commits), and have the account's queued alerts planned again.
+
+    A queued alert's ``due_at`` follows the mode it had when queued; the sender decides at
+    send time, by the choices then, whether it is due (gateway.alerts.sender). So that a
+    change to an earlier mode (a daily digest made instant) is not held to the old time,
+    the account's waiting alerts are made due from when they became visible: the sender
+    sends those due now and puts the rest back for the time their new mode gives."""
     done = conn.execute(
         PREFS.update().where(PREFS.c.account_id == account_id).values(prefs=prefs.as_json(), updated_at=now)
     )
     if not done.rowcount:
         conn.execute(PREFS.insert().values(account_id=account_id, prefs=prefs.as_json(), updated_at=now))
+    o = OUTBOX.c
+    conn.execute(
+        OUTBOX.update()
+        .where(
+            o.account_id == account_id,
+            o.status == "pending",
+            o.claim.is_(None),
+            o.attempts == 0,  # a retry keeps its backoff
+            o.due_at > o.visible_at,
+        )
+        .values(due_at=o.visible_at)
+    )
 
 
 def turn_off(conn: Connection, account_id: str, kind: str, children: Iterable[str], now: dt.datetime) -> None:

@@ -31,12 +31,12 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy import Connection, and_, or_, select, text, update
 
-from cache.read.predicates import current_in
+from cache.read import queries
 from cache.read.reader import Reader, StudentHandle
 from cache.read.visibility import rule_for, school_zone, visible_from, window
 from cache.snapshots.runs import load_state
 from cache.store import Cache
-from cache.types import utcnow
+from cache.types import binder, utcnow
 from config.settings import PorticoConfig
 from gateway.alerts import prefs as prefs_
 from gateway.alerts.detect import (
@@ -48,6 +48,8 @@ from gateway.alerts.detect import (
     Recipient,
     chunks,
     classify,
+    current_in,
+    due_at,
     news,
     open_row,
     principal,
@@ -157,7 +159,8 @@ class _Plan:
         default_factory=list
     )
     drop: list[Any] = field(default_factory=list)
-    wait: list[tuple[Any, dt.datetime]] = field(default_factory=list)
+    # Rows not due yet, with when to look again and the mode they now follow.
+    wait: list[tuple[Any, dt.datetime, str | None]] = field(default_factory=list)
 
 
 class Sender:
@@ -197,17 +200,31 @@ class Sender:
         """Check, render and send a claim's messages; each is marked sent the moment it is."""
         with self.cache.engine.connect() as conn:
             plan = self._plan(conn, rows, now)
+        with self.cache.engine.connect() as conn:
+            self._send_planned(conn, token, plan, now, out, on_message)
+
+    def _send_planned(
+        self,
+        conn: Connection,
+        token: str,
+        plan: _Plan,
+        now: dt.datetime,
+        out: Sent,
+        on_message: Callable[[], None] | None,
+    ) -> None:
         if plan.drop:
-            self._finish(token, [r["id"] for r in plan.drop], "dropped", now)
+            self._finish(conn, token, [r["id"] for r in plan.drop], "dropped", now)
             out.dropped += len(plan.drop)
-        for row, at in plan.wait:
-            self._release(token, [row["id"]], at)
+        for row, at, mode in plan.wait:
+            self._release(conn, token, [row["id"]], at, mode)
             out.deferred += 1
         local = now.astimezone(self.tz).time()
         for account, mode, email, chosen, keep in plan.messages:
             quiet = chosen.quiet_hours(self.settings)
             if quiet is not None and prefs_.in_quiet(quiet, local):
-                self._release(token, [row["id"] for row, _ in keep], prefs_.quiet_end(quiet, now, self.tz))
+                self._release(
+                    conn, token, [row["id"] for row, _ in keep], prefs_.quiet_end(quiet, now, self.tz)
+                )
                 out.deferred += len(keep)
                 continue
             scope = mode if mode != "instant" else keep[0][0]["kind"]
@@ -228,9 +245,9 @@ class Sender:
             try:
                 self.mailer.send(self.render(letter))
             except MailError as exc:
-                self._failed(token, keep, now, type(exc).__name__, out)
+                self._failed(conn, token, keep, now, type(exc).__name__, out)
                 continue
-            self._finish(token, ids, "sent", self.clock())
+            self._finish(conn, token, ids, "sent", self.clock())
             out.messages += 1
             out.alerts += len(ids)
             if on_message is not None:
@@ -252,6 +269,7 @@ class Sender:
         handles: dict[tuple[str, str], StudentHandle | None] = {}
         records = self._records(conn, rows, runs)
         groups: dict[tuple[str, str, int], list[tuple[Any, Item]]] = defaultdict(list)
+        dues: dict[tuple[str, dt.datetime], dt.datetime] = {}
         for row in rows:
             account = accounts.get(row["account_id"])
             if account is None or account.status != "active":
@@ -268,19 +286,30 @@ class Sender:
                 )
             handle = handles[key]
             chosen = choices.get(account.id, NO_CHOICES)
-            if handle is None or chosen.mode(self.settings, row["student_ref"], row["kind"]) == "off":
+            mode = chosen.mode(self.settings, row["student_ref"], row["kind"])
+            if handle is None or mode == "off":
                 plan.drop.append(row)
                 continue
             shown = self._shown(reader, handle, row, records, chosen.score_threshold(self.settings), now)
             if shown is None:
                 plan.drop.append(row)
-            elif shown is not True:
-                plan.wait.append((row, shown))
-            else:
-                first = handle.data.get("preferred_first_name") or handle.data.get("legal_first_name") or ""
-                # An instant alert is a message of its own; a digest collects its account's rows.
-                group = (account.id, row["mode"], row["id"] if row["mode"] == "instant" else 0)
-                groups[group].append((row, Item(row["kind"], str(first))))
+                continue
+            if shown is not True:
+                plan.wait.append((row, shown, None))
+                continue
+            # Due by the family's choice now, not the one it had when the row was queued.
+            due = dues.get((mode, row["visible_at"]))
+            if due is None:
+                due = dues[(mode, row["visible_at"])] = due_at(
+                    mode, row["visible_at"], self.settings, self.tz
+                )
+            if due > now:
+                plan.wait.append((row, due, mode))
+                continue
+            first = handle.data.get("preferred_first_name") or handle.data.get("legal_first_name") or ""
+            # An instant alert is a message of its own; a digest collects its account's rows.
+            group = (account.id, mode, row["id"] if mode == "instant" else 0)
+            groups[group].append((row, Item(row["kind"], str(first))))
         emails = self._emails(conn, [accounts[a] for a in {g[0] for g in groups}], runs)
         for (account_id, mode, _), keep in groups.items():
             email = emails.get(account_id)
@@ -301,7 +330,7 @@ class Sender:
 
     def _records(self, conn: Connection, rows: list[Any], runs: dict[str, int | None]) -> dict[Any, Any]:
         """The current version of each row's record (a result with its assignment), opened:
-        (source, kind, ref) -> ((student ref, stamp, day), data, points possible)."""
+        (source, kind, ref) -> ((student ref, stamp, day, audience), data, points possible)."""
         r = RECORDS.c
         keyring = self.cache.keyring
         wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -314,9 +343,9 @@ class Sender:
                 continue
             got: list[Any] = []
             for chunk in chunks(sorted(refs)):
-                q = select(r.ref, r.student_ref, r.stamp, r.day, r.key_id, r.payload, r.parent_ref).where(
-                    r.source == source, r.kind == kind, r.ref.in_(chunk), current_in(run)
-                )
+                q = select(
+                    r.ref, r.student_ref, r.stamp, r.day, r.key_id, r.payload, r.parent_ref, r.audience
+                ).where(r.source == source, r.kind == kind, r.ref.in_(chunk), current_in(run))
                 got += list(conn.execute(q))
             assignments: dict[str, Any] = {}
             if kind == "result":
@@ -337,7 +366,7 @@ class Sender:
                         "points_possible"
                     )
                     points = float(p) if p else None
-                found[(source, kind, g.ref)] = ((g.student_ref, *when), data, points)
+                found[(source, kind, g.ref)] = ((g.student_ref, *when, g.audience), data, points)
         return found
 
     def _shown(
@@ -354,10 +383,15 @@ class Sender:
         found = records.get((row["source"], row["record_kind"], row["record_ref"]))
         if found is None:
             return None
-        (student_ref, stamp, day), data, points = found
-        if student_ref != handle.ref or row["kind"] not in news(
-            classify(row["record_kind"], data, points), None, threshold
-        ):
+        (student_ref, stamp, day, audience), data, points = found
+        if row["kind"] not in news(classify(row["record_kind"], data, points), None, threshold):
+            return None
+        if row["record_kind"] == "notice":
+            # A notice is the child's if its audience is one of the child's now (the API's rule).
+            today = now.astimezone(self.tz).date()
+            if audience not in queries.audiences(reader, [handle], today):
+                return None
+        elif student_ref != handle.ref:
             return None
         school = str(handle.data.get("school_id"))
         tz = self._zones.get((handle.source, school))
@@ -395,48 +429,66 @@ class Sender:
 
     # --- outcomes ------------------------------------------------------------------------
 
-    def _finish(self, token: str, ids: list[int], status: str, now: dt.datetime) -> None:
-        o = OUTBOX.c
-        with self.cache.engine.begin() as conn:
-            conn.execute(
-                update(OUTBOX)
-                .where(o.claim == token, o.id.in_(ids))
-                .values(
-                    status=status, sent_at=now if status == "sent" else None, claim=None, claimed_until=None
-                )
-            )
+    # Each outcome is its own short transaction on the claim's connection, by the claim's
+    # token: a message is marked sent the moment it is (driver-level SQL: one digest each).
 
-    def _release(self, token: str, ids: list[int], at: dt.datetime) -> None:
-        o = OUTBOX.c
-        with self.cache.engine.begin() as conn:
-            conn.execute(
-                update(OUTBOX)
-                .where(o.claim == token, o.id.in_(ids))
-                .values(due_at=at, claim=None, claimed_until=None)
-            )
+    def _finish(self, conn: Connection, token: str, ids: list[int], status: str, now: dt.datetime) -> None:
+        bind = binder(conn.dialect.name)
+        ph = "?" if conn.dialect.name == "sqlite" else "%s"
+        conn.exec_driver_sql(
+            f"UPDATE alert_outbox SET status = {ph}, sent_at = {ph}, claim = NULL, claimed_until = NULL "  # noqa: S608
+            f"WHERE claim = {ph} AND id IN ({_ids(ids)})",
+            (status, bind(now) if status == "sent" else None, token),
+        )
+        conn.commit()
+
+    def _release(
+        self, conn: Connection, token: str, ids: list[int], at: dt.datetime, mode: str | None = None
+    ) -> None:
+        ph = "?" if conn.dialect.name == "sqlite" else "%s"
+        at_ = binder(conn.dialect.name)(at)
+        sets, params = (
+            (f"due_at = {ph}", [at_]) if mode is None else (f"due_at = {ph}, mode = {ph}", [at_, mode])
+        )
+        conn.exec_driver_sql(
+            f"UPDATE alert_outbox SET {sets}, claim = NULL, claimed_until = NULL "  # noqa: S608
+            f"WHERE claim = {ph} AND id IN ({_ids(ids)})",
+            (*params, token),
+        )
+        conn.commit()
 
     def _failed(
-        self, token: str, keep: list[tuple[Any, Item]], now: dt.datetime, error: str, out: Sent
+        self,
+        conn: Connection,
+        token: str,
+        keep: list[tuple[Any, Item]],
+        now: dt.datetime,
+        error: str,
+        out: Sent,
     ) -> None:
         """An SMTP failure: try again after a doubling wait, or give up after ``max_attempts``."""
         s = self.settings
         o = OUTBOX.c
-        with self.cache.engine.begin() as conn:
-            for row, _ in keep:
-                attempts = int(row["attempts"]) + 1
-                if attempts >= s.max_attempts:
-                    values: dict[str, Any] = {"status": "failed", "attempts": attempts}
-                    out.failed += 1
-                else:
-                    wait = min(s.retry_base * (2 ** (attempts - 1)), s.retry_max)
-                    values = {"due_at": now + wait, "attempts": attempts}
-                    out.retried += 1
-                conn.execute(
-                    update(OUTBOX)
-                    .where(o.claim == token, o.id == row["id"])
-                    .values(error=error, claim=None, claimed_until=None, **values)
-                )
+        for row, _ in keep:
+            attempts = int(row["attempts"]) + 1
+            if attempts >= s.max_attempts:
+                values: dict[str, Any] = {"status": "failed", "attempts": attempts}
+                out.failed += 1
+            else:
+                wait = min(s.retry_base * (2 ** (attempts - 1)), s.retry_max)
+                values = {"due_at": now + wait, "attempts": attempts}
+                out.retried += 1
+            conn.execute(
+                update(OUTBOX)
+                .where(o.claim == token, o.id == row["id"])
+                .values(error=error, claim=None, claimed_until=None, **values)
+            )
+        conn.commit()
         log.warning("alerts.send_failed", error_class=error, rows=len(keep))
+
+
+def _ids(ids: list[int]) -> str:
+    return ",".join(str(int(i)) for i in ids)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""``portico alerts ...``: send what is due now, show the outbox, detect a published run again."""
+"""``portico alerts ...``: send what is due now, show the outbox, detect a published run again,
+prune finished rows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from rich.console import Console
 from cache.snapshots.runs import load_state
 from cache.store import Cache
 from cache.types import utcnow
-from gateway.alerts import detect
+from gateway.alerts import detect, prune
 from gateway.alerts.sender import stats
 from gateway.cli.common import app_of, cache_of, fail
 
@@ -59,6 +60,22 @@ def detect_cmd(ctx: click.Context, source: str | None) -> None:
     click.echo(
         f"{name} run {state.published_run}: {found.changed} changed records, {found.queued} alerts queued"
     )
+
+
+@alerts_group.command("prune")
+@click.pass_context
+def prune_cmd(ctx: click.Context) -> None:
+    """Delete finished alerts (sent, dropped, failed) older than alerts.keep_sent, except those
+    whose record version is still current (their key stops it being announced twice). The
+    worker does this daily; pending alerts are never touched."""
+    app = app_of(ctx)
+    keep = app.config.alerts.keep_sent
+
+    def progress(n: int) -> None:
+        click.echo(f"  {n} rows pruned so far", err=True)
+
+    n = prune.prune(app.cache.engine, app.clock(), keep, progress=progress)
+    click.echo(f"pruned {n} finished alerts older than {keep.days} days")
 
 
 @alerts_group.command("status")

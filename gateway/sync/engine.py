@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import structlog
 from sqlalchemy import Engine
 
 from cache.keys.keystore import Keyring
 from cache.locks import source_lock
+from cache.snapshots.changes import ChangeSet
 from cache.snapshots.encode import Encoder, adult_cutoff
 from cache.snapshots.guards import guard_reasons
 from cache.snapshots.runs import create_run, get_run, load_state, runs_with_status, save_state, update_run
@@ -52,6 +54,16 @@ OUTCOMES: dict[type[BaseException], tuple[str, bool]] = {
 # Called with (source, run id) after a snapshot is published: registered by the
 # bootstrap (gateway.bootstrap.Application.after_publish), never hard-coded here.
 Hook = Callable[[str, int], None]
+
+
+@runtime_checkable
+class ChangeHook(Protocol):
+    """A hook that is also handed the run's change set, collected while it was staged
+    (cache.snapshots.changes): ``None`` when the set overflowed (read the run instead)."""
+
+    def watch(self) -> ChangeSet: ...
+
+    def __call__(self, source: str, run: int, changes: ChangeSet | None = None) -> None: ...
 
 
 @dataclass
@@ -146,6 +158,7 @@ class SyncEngine:
         self.config = config
         self.cs = connector_settings
         self.source = connector_settings.name
+        self._changes: dict[int, ChangeSet] = {}  # per ChangeHook (by id): the last attempt's
 
     def guards(self) -> Guards:
         """The source's guards; a source attached to another's students guards no people kinds
@@ -183,7 +196,14 @@ class SyncEngine:
         if outcome.status == "published" and outcome.run_id is not None:
             t0 = time.perf_counter()
             for hook in self.on_published:
-                hook(self.source, outcome.run_id)
+                if isinstance(hook, ChangeHook):
+                    changes = self._changes.get(id(hook))
+                    hook(
+                        self.source, outcome.run_id, None if changes is None or changes.overflow else changes
+                    )
+                else:
+                    hook(self.source, outcome.run_id)
+            self._changes = {}
             outcome.stages["hooks"] = time.perf_counter() - t0
         if outcome.run_id is not None and outcome.stages:
             record_stages(self.engine, outcome.run_id, outcome.stages)
@@ -214,7 +234,10 @@ class SyncEngine:
         published = state.published_run if state else None
         cursors: dict[str, str] = dict(state.cursors) if state and state.cursors and not full else {}
         as_of = utcnow()
-        staging = Staging(self.engine, self.keyring, self.encoder(), run_id, published)
+        self._changes = {id(h): h.watch() for h in self.on_published if isinstance(h, ChangeHook)}
+        staging = Staging(
+            self.engine, self.keyring, self.encoder(), run_id, published, list(self._changes.values())
+        )
         outcome = SyncOutcome(self.source, run_id, "running")
         try:
             self._read_all(connector, staging, cursors, full, progress, outcome)

@@ -1,11 +1,24 @@
-"""Detection reads a run's own versions through their index, not the district."""
+"""Detection takes the run's change set from its staging; read back from the cache (an
+operator's ``portico alerts detect``, an overflowing change set) it queues the same alerts."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from pathlib import Path
 
+import pytest
+from sqlalchemy import select
+
+from cache.tables.alerts import AlertOutbox
+from cache.tables.core import core_table
+from connectors.records import AttendanceCategory
+from gateway.alerts import detect
 from gateway.alerts.detect import change_set_sql
-from tests.support.alerts import family
+from tests.support.alerts import TODAY, family, mark, ny
+
+OUTBOX = core_table(AlertOutbox)
+YESTERDAY = TODAY - dt.timedelta(days=1)
 
 
 def test_the_change_set_is_read_through_ix_record_change(tmp_path: Path, sqlite_url: str) -> None:
@@ -16,4 +29,90 @@ def test_the_change_set_is_read_through_ix_record_change(tmp_path: Path, sqlite_
             "EXPLAIN QUERY PLAN " + change_set_sql("sqlite"), {"s": "sis", "r": 2}
         ).all()
     assert len(plan) == 1 and "INDEX ix_record_change (source=? AND valid_from=?)" in plan[0][-1]
+    fam.app.dispose()
+
+
+def _queued(fam) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    with fam.app.cache.engine.connect() as conn:
+        rows = conn.execute(select(OUTBOX.c.key, OUTBOX.c.account_id, OUTBOX.c.kind)).all()
+    return sorted((k, a, kind) for k, a, kind in rows)
+
+
+def _absence(category: AttendanceCategory, code: str = "X"):  # type: ignore[no-untyped-def]
+    m = mark("00000", YESTERDAY, category, ny(15, day=YESTERDAY))
+    return dataclasses.replace(m, source_code=code)
+
+
+def test_the_hook_takes_the_staged_change_set_and_reads_nothing_back(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retired versions: a new absence is news, the same absence with another code is not,
+    the absence corrected to unauthorised is (that kind only)."""
+    fam = family(tmp_path, db_url)
+    fam.clock.at = ny(8)
+
+    def no_reading_back(*args: object) -> None:
+        raise AssertionError("the hook read the run back from the cache")
+
+    monkeypatch.setattr(detect, "change_set", no_reading_back)
+    absences = [r for r in fam.records["attendance"] if r.date != YESTERDAY]
+    fam.records["attendance"] = [*absences, _absence(AttendanceCategory.AUTHORISED_ABSENCE)]
+    fam.sync()
+    first = _queued(fam)
+    assert sorted(k for _, _, k in first) == ["absence", "absence"]  # mum and dad
+    fam.records["attendance"] = [*absences, _absence(AttendanceCategory.AUTHORISED_ABSENCE, "Y")]
+    fam.sync()
+    assert _queued(fam) == first  # a changed version with no new kind: nothing
+    fam.records["attendance"] = [*absences, _absence(AttendanceCategory.UNAUTHORISED_ABSENCE, "Y")]
+    fam.sync()
+    now = _queued(fam)
+    assert sorted(k for _, _, k in now) == [
+        "absence",
+        "absence",
+        "unauthorised_absence",
+        "unauthorised_absence",
+    ]
+    fam.app.dispose()
+
+
+def _rows(fam) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
+    o = OUTBOX.c
+    with fam.app.cache.engine.connect() as conn:
+        got = conn.execute(
+            select(o.key, o.account_id, o.kind, o.mode, o.student_ref, o.record_ref, o.visible_at, o.due_at)
+        ).all()
+    return sorted(tuple(r) for r in got)
+
+
+def test_read_back_from_the_cache_the_same_alerts_are_queued_and_an_overflow_reads_back(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fam = family(tmp_path, db_url)
+    fam.clock.at = ny(8)
+    out = fam.sync(
+        attendance=[
+            _absence(AttendanceCategory.UNAUTHORISED_ABSENCE),
+            mark("00001", TODAY, AttendanceCategory.LATE, ny(7, 30)),
+        ]
+    )
+    staged = _rows(fam)
+    assert len(staged) == 3  # unauthorised to mum and dad, late to mum
+    with fam.app.cache.engine.begin() as conn:
+        conn.execute(OUTBOX.delete())
+    found = detect.detect(fam.app.cache, fam.app.config, "sis", int(out.run_id or 0), fam.clock())
+    assert found.read_again and _rows(fam) == staged
+
+    # A change set past its bound is dropped while staging; the hook reads the run back.
+    calls = []
+    read_back = detect.change_set
+
+    def spy(*args: object) -> object:
+        calls.append(args[2:])
+        return read_back(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(detect, "CHANGE_LIMIT", 0)
+    monkeypatch.setattr(detect, "change_set", spy)
+    out = fam.sync(attendance=[mark("00000", TODAY, AttendanceCategory.LATE, ny(7, 45))])
+    assert calls == [("sis", out.run_id)]
+    assert len(_rows(fam)) == 5  # late to mum and dad
     fam.app.dispose()

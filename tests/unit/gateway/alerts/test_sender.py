@@ -130,3 +130,40 @@ def test_the_scheduler_runs_the_sender_every_send_every(tmp_path: Path, sqlite_u
     assert job is not None and job.trigger.interval == dt.timedelta(minutes=2)
     assert (job.coalesce, job.max_instances) == (True, 1)
     fam.app.dispose()
+
+
+def test_a_queued_alert_follows_the_choice_the_family_makes_after_it_was_queued(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Queued for the daily digest; mum then wants behaviour at once (it goes now), dad
+    weekly (nothing at the daily time, his weekly digest on Friday), in both engines."""
+    from tests.support.alerts import incident
+
+    with smtp_server() as (inbox, port):
+        fam = family(tmp_path, db_url, port)
+        fam.clock.at = ny(8)
+        fam.sync(behaviour=[incident("00000", 1, ny(6))])
+        assert sorted((a == fam.mum, s) for a, s, _, _ in rows(fam)) == [
+            (False, "pending"),
+            (True, "pending"),
+        ]
+        assert {due for _, _, _, due in rows(fam)} == {ny(17)}  # the district's daily digest
+        assert fam.app.send_alerts().messages == 0
+        sref = fam.app.cache.keyring.index.ref("sis", "student", "00000")
+        fam.clock.at = ny(9)
+        with fam.app.cache.engine.begin() as conn:
+            prefs.save(conn, fam.mum, prefs.Prefs(children={sref: {"behaviour": "instant"}}), fam.clock())
+            prefs.save(conn, fam.dad, prefs.Prefs(children={sref: {"behaviour": "weekly"}}), fam.clock())
+        sent = fam.app.send_alerts()
+        assert (sent.messages, sent.deferred) == (1, 1)  # mum's now; dad's put back to Friday
+        assert [r.message["To"] for r in inbox.messages] == ["mum@example.org"]
+        assert "behavior event" in str(inbox.messages[0].message["Subject"])
+        friday = TODAY + dt.timedelta(days=3)
+        assert [due for a, s, _, due in rows(fam) if a == fam.dad] == [ny(17, day=friday)]
+        fam.clock.at = ny(17, 1)
+        assert fam.app.send_alerts().messages == 0  # the daily time passes: dad chose weekly
+        fam.clock.at = ny(17, 1, day=friday)
+        assert fam.app.send_alerts().messages == 1
+        assert inbox.messages[1].message["To"] == "dad@example.org"
+        assert str(inbox.messages[1].message["Subject"]) == "Your weekly summary from the parent portal"
+        fam.app.dispose()
