@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -90,8 +91,20 @@ def main() -> None:
         help="with --cpu: count the instructions per request under valgrind's callgrind "
         "(exact and independent of load; about fifty times slower)",
     )
+    p.add_argument(
+        "--digest",
+        type=Path,
+        metavar="FILE",
+        help="instead of the load run: render every child page and the family home in each language, "
+        "at a fixed clock, through the app in this process, and write each page's SHA-256 to FILE "
+        "(with --bench-dir DIR: the district built there, or built there first, so the pages of two "
+        "trees of the code can be compared byte for byte)",
+    )
     p.add_argument("--bench-dir", type=Path, help=argparse.SUPPRESS)  # --instructions' own run
     args = p.parse_args()
+    if args.digest:
+        digest(args)
+        return
     if args.cpu and args.bench_dir:
         in_process(args.bench_dir, args.cpu, args.clients, counted=True)
         return
@@ -216,6 +229,73 @@ def in_process(base: Path, n: int, clients: int, *, counted: bool) -> None:
             )
 
     asyncio.run(measure())
+
+
+DIGEST_PAGES = ("attendance", "attendance?month={last}", "timetable", "timetable?week={week}", "grades",
+                "assignments", "behaviour", "notices", "reports")  # fmt: skip
+DIGEST_LANGUAGES = ("en-US", "en-GB", "es")
+
+
+def digest(args: argparse.Namespace) -> None:
+    """Each page's SHA-256 (see ``--digest``): the check that a change to how pages are made
+    leaves every page byte-identical."""
+    import asyncio
+    import hashlib
+
+    base = args.bench_dir or Path(tempfile.mkdtemp(prefix="portico-bench-web-"))
+    if not (base / "pairs.json").exists():
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "pairs.json").write_text(json.dumps(build(base, args.students, args.clients)))
+        # One instant for every tree compared: the pages show "now" (next lessons, the data's age).
+        (base / "clock.txt").write_text(dt.datetime.now(dt.UTC).isoformat())
+    os.environ["PORTICO_BENCH_DIR"] = str(base)
+    from scripts.bench_api_app import portal
+
+    app = portal()
+    at = dt.datetime.fromisoformat((base / "clock.txt").read_text())
+    app.state.portico.clock = lambda: at
+    today = at.date()
+    last = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    week = (today - dt.timedelta(days=7)).isoformat()
+    pairs = [tuple(p) for p in json.loads((base / "pairs.json").read_text())]
+    targets = [(tok, "/") for tok, _ in pairs] + [
+        (tok, f"/children/{sid}/" + page.format(last=last, week=week)) for tok, sid in pairs for page in DIGEST_PAGES
+    ]
+    out: dict[str, str] = {}
+
+    async def call(n: int, tok: str, target: str, language: str) -> None:
+        path, _, query = target.partition("?")
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+            "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+            "headers": [(b"host", b"127.0.0.1:8000"), (b"accept-language", language.encode()),
+                        (b"cookie", f"portico_session={tok}; portico_form={'f' * 43}".encode())],
+        }  # fmt: skip
+        status: list[int] = []
+        body: list[bytes] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))  # type: ignore[call-overload]
+            else:
+                body.append(bytes(message.get("body", b"")))  # type: ignore[arg-type]
+
+        await app(scope, receive, send)
+        out[f"{n:03} {language} {target}"] = f"{status[0]} {hashlib.sha256(b''.join(body)).hexdigest()}"
+
+    async def run() -> None:
+        for n, (tok, target) in enumerate(targets):
+            for language in DIGEST_LANGUAGES:
+                await call(n, tok, target, language)
+
+    asyncio.run(run())
+    args.digest.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    codes = Counter(v.split()[0] for v in out.values())
+    print(f"{len(out)} pages ({len(targets)} paths x {len(DIGEST_LANGUAGES)} languages), status {dict(codes)}: {args.digest}")
 
 
 def _callgrind(command: str) -> None:

@@ -149,7 +149,10 @@ class Formatter:
         stamp = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=dt.UTC)
-        return _datetime(self.code, stamp.astimezone(self.tz).replace(second=0, microsecond=0), style)
+        # Naive local time as the memo's key: aware datetimes of the same instant in two
+        # zones are equal keys, so a memo keyed by them answered one zone's time for both.
+        local = stamp.astimezone(self.tz).replace(second=0, microsecond=0, tzinfo=None)
+        return _datetime(self.code, local, style)
 
     def time(self, value: dt.time | str | None) -> str:
         if value is None or value == "":
