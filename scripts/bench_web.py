@@ -259,7 +259,9 @@ def digest(args: argparse.Namespace) -> None:
     week = (today - dt.timedelta(days=7)).isoformat()
     pairs = [tuple(p) for p in json.loads((base / "pairs.json").read_text())]
     targets = [(tok, "/") for tok, _ in pairs] + [
-        (tok, f"/children/{sid}/" + page.format(last=last, week=week)) for tok, sid in pairs for page in DIGEST_PAGES
+        (tok, f"/children/{sid}/" + page.format(last=last, week=week))
+        for tok, sid in pairs
+        for page in DIGEST_PAGES
     ]
     out: dict[str, str] = {}
 
@@ -295,7 +297,9 @@ def digest(args: argparse.Namespace) -> None:
     asyncio.run(run())
     args.digest.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     codes = Counter(v.split()[0] for v in out.values())
-    print(f"{len(out)} pages ({len(targets)} paths x {len(DIGEST_LANGUAGES)} languages), status {dict(codes)}: {args.digest}")
+    print(
+        f"{len(out)} pages ({len(targets)} paths x {len(DIGEST_LANGUAGES)} languages), status {dict(codes)}: {args.digest}"
+    )
 
 
 def _callgrind(command: str) -> None:

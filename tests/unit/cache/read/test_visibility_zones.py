@@ -94,8 +94,10 @@ def client(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[TestClient, dict[s
     mount.install(app)
     # On loopback, so the portal's session cookie is the plain one (no __Host- prefix).
     with TestClient(app, base_url="http://127.0.0.1") as c:
-        yield c, {"Authorization": f"Bearer {token}", "Cookie": f"portico_session={token}"}, idx.ref(
-            "sis", "student", "00000"
+        yield (
+            c,
+            {"Authorization": f"Bearer {token}", "Cookie": f"portico_session={token}"},
+            idx.ref("sis", "student", "00000"),
         )
     cache.dispose()
 
