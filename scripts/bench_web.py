@@ -28,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_api import build, dashboard, run_httpx, run_wrk, serve, server_cpu  # noqa: E402
+from scripts.bench_api import build, dashboard, free_port, run_httpx, run_wrk, serve, server_cpu  # noqa: E402
 
 COOKIE = ("Cookie", "portico_session=")
 # Hand-written notes appended to the generated page (where the time goes).
@@ -50,22 +50,49 @@ def measure(
     factory: str, base: Path, requests: list[tuple[str, str]], args: argparse.Namespace, *, cookie: bool
 ) -> dict[str, float]:
     header = COOKIE if cookie else ("Authorization", "Bearer ")
-    proc, url = serve(factory, base)
+    proc, url = start(factory, base, args.processes)
     try:
         for tok, path in requests[:8]:  # a right answer first: a fast redirect would measure nothing
             r = httpx.get(url + path, headers={header[0]: header[1] + tok})
             assert r.status_code == 200, (path, r.status_code)
-        before = server_cpu(proc.pid)
+        before = tree_cpu(proc.pid)
         if shutil.which("wrk") and not args.httpx:
             result = run_wrk(url, requests, args.seconds, args.clients, base, header=header)
         else:
             assert not cookie, "the httpx fallback sends bearer tokens only: install wrk"
             result = run_httpx(url, requests, args.seconds, args.clients)
-        result["cpu_us"] = (server_cpu(proc.pid) - before) / (result["rps"] * args.seconds) * 1e6
+        result["cpu_us"] = (tree_cpu(proc.pid) - before) / (result["rps"] * args.seconds) * 1e6
         return result
     finally:
         proc.terminate()
         proc.wait()
+
+
+def start(factory: str, base: Path, processes: int) -> tuple[subprocess.Popen[bytes], str]:
+    """The server: scripts/bench_api's one uvicorn process, or ``processes`` processes on one
+    socket as ``portico api --processes`` runs them (gateway.api.server.serve_processes)."""
+    if processes == 1:
+        return serve(factory, base)
+    port = free_port()
+    env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "scripts.bench_api_app", factory, str(port), str(processes)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603 - our own interpreter and arguments
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            for _ in range(4 * processes):  # every process up (each answers a share of new connections)
+                httpx.get(url + ("/trivial" if factory == "trivial" else "/healthz"), timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{factory} server did not start")
+
+
+def tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (the servers it forked)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return server_cpu(pid) + sum(tree_cpu(int(c)) for c in children)
 
 
 def main() -> None:
@@ -74,6 +101,14 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--seconds", type=int, default=6)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve from N processes on one socket, as `portico api --processes N` does (the "
+        "portal and the trivial endpoint alike); the default is one uvicorn process",
+    )
     p.add_argument("--httpx", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--write", type=Path, default=None, help="write the results as Markdown to this file")
     p.add_argument(
@@ -132,7 +167,7 @@ def main() -> None:
             ),
             "FastAPI trivial JSON": ("trivial", [(tok, "/trivial") for tok, _ in pairs], False),
         }
-        proc, url = serve("portal", base)
+        proc, url = start("portal", base, args.processes)
         try:
             weights = {
                 "family home (/)": page_weight(url, pairs[0][0], "/"),
@@ -354,7 +389,14 @@ def report(
     tool = "wrk" if shutil.which("wrk") and not args.httpx else "httpx (async)"
     setup = (
         f"{args.clients} concurrent signed-in clients, {args.seconds} s per measurement, median of {args.rounds} "
-        f"alternating rounds, load by {tool}; {args.students} students; uvicorn, one process, 127.0.0.1; "
+        f"alternating rounds, load by {tool}; {args.students} students; "
+        + (
+            "uvicorn, one process"
+            if args.processes == 1
+            else f"{args.processes} server processes on one socket (`portico api --processes {args.processes}`: "
+            "portal and trivial alike)"
+        )
+        + "; 127.0.0.1; "
         f"{os.cpu_count()} cores shared with the load generator; load average "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (1, 5, 15 min) at the end."
     )
