@@ -153,7 +153,7 @@ def bounded_protocol(api: ApiSettings, counters: GuardCounters | None) -> type[a
 
 def uvicorn_options(app: FastAPI, api: ApiSettings) -> dict[str, Any]:
     """How every Portico process has uvicorn serve ``app`` (see the module's description)."""
-    portico = app.state.portico
+    portico = getattr(app.state, "portico", None)  # (None: a benchmark's trivial app)
     return {
         "http": bounded_protocol(api, getattr(portico, "guards", None)),
         "h11_max_incomplete_event_size": api.limits.url_bytes + api.limits.header_bytes + _SLACK,

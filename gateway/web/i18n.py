@@ -108,6 +108,12 @@ def _datetime(locale: str, local: dt.datetime, style: Literal["medium", "long"])
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _day_names(locale: str) -> tuple[str, ...]:
+    names = dates.get_day_names("abbreviated", locale=locale)
+    return tuple(names[i] for i in range(7))
+
+
 @functools.lru_cache(maxsize=_MEMO)
 def _number(locale: str, value: float) -> str:
     return numbers.format_decimal(value, locale=locale, decimal_quantization=False)
@@ -140,8 +146,7 @@ class Formatter:
 
     def day_names(self) -> list[str]:
         """Monday first, abbreviated."""
-        names = dates.get_day_names("abbreviated", locale=self.locale)
-        return [names[i] for i in range(7)]
+        return list(_day_names(self.code))
 
     def datetime(self, value: dt.datetime | str | None, style: Literal["medium", "long"] = "medium") -> str:
         if value is None or value == "":
