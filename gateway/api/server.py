@@ -23,6 +23,7 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -214,6 +215,9 @@ def serve_processes(
                 uvicorn.Server(uvicorn_config(app, api, host, port)).run(sockets=[sock])
                 status = 0
             finally:
+                for stream in (sys.stdout, sys.stderr):  # os._exit flushes nothing: the last log lines
+                    with contextlib.suppress(Exception):
+                        stream.flush()
                 os._exit(status)
         children.append(pid)
     sock.close()
