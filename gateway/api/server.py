@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -197,11 +196,11 @@ def serve_processes(
     SIGINT stops every server (each finishes its requests); a server that dies stops the
     others, and the exit status is non-zero so the service manager restarts the whole set.
     """
-    sock = socket.socket(socket.AF_INET6 if ":" in (host or api.host) else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host or api.host, port if port is not None else api.port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    # Bound as uvicorn binds it for its own workers (an inbound socket: nothing here connects out).
+    listening = uvicorn.Config(
+        build, host=host or api.host, port=port if port is not None else api.port, log_config=None
+    )
+    sock = listening.bind_socket()
     before_fork()
     children: list[int] = []
     for _ in range(processes):
