@@ -65,3 +65,21 @@ def portico_unaudited() -> FastAPI:
 
     AuditBatcher._flush = flush_nothing  # type: ignore[method-assign]
     return portico()
+
+
+def serve_processes() -> None:
+    """``python -m scripts.bench_api_app FACTORY PORT PROCESSES``: one of the factories above
+    served from PROCESSES processes on one socket, as ``portico api --processes`` serves
+    Portico (:func:`gateway.api.server.serve_processes`; each process builds its own app)."""
+    import sys
+
+    from config.settings import ApiSettings
+    from gateway.api.server import serve_processes as serve
+
+    factory, port, processes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    build = {"portal": portal, "portico": portico, "trivial": trivial}[factory]
+    raise SystemExit(serve(build, lambda: None, ApiSettings(host="127.0.0.1"), processes, port=port))
+
+
+if __name__ == "__main__":
+    serve_processes()

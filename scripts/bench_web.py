@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -27,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_api import build, dashboard, run_httpx, run_wrk, serve, server_cpu  # noqa: E402
+from scripts.bench_api import build, dashboard, free_port, run_httpx, run_wrk, serve, server_cpu  # noqa: E402
 
 COOKIE = ("Cookie", "portico_session=")
 # Hand-written notes appended to the generated page (where the time goes).
@@ -49,22 +50,49 @@ def measure(
     factory: str, base: Path, requests: list[tuple[str, str]], args: argparse.Namespace, *, cookie: bool
 ) -> dict[str, float]:
     header = COOKIE if cookie else ("Authorization", "Bearer ")
-    proc, url = serve(factory, base)
+    proc, url = start(factory, base, args.processes)
     try:
         for tok, path in requests[:8]:  # a right answer first: a fast redirect would measure nothing
             r = httpx.get(url + path, headers={header[0]: header[1] + tok})
             assert r.status_code == 200, (path, r.status_code)
-        before = server_cpu(proc.pid)
+        before = tree_cpu(proc.pid)
         if shutil.which("wrk") and not args.httpx:
             result = run_wrk(url, requests, args.seconds, args.clients, base, header=header)
         else:
             assert not cookie, "the httpx fallback sends bearer tokens only: install wrk"
             result = run_httpx(url, requests, args.seconds, args.clients)
-        result["cpu_us"] = (server_cpu(proc.pid) - before) / (result["rps"] * args.seconds) * 1e6
+        result["cpu_us"] = (tree_cpu(proc.pid) - before) / (result["rps"] * args.seconds) * 1e6
         return result
     finally:
         proc.terminate()
         proc.wait()
+
+
+def start(factory: str, base: Path, processes: int) -> tuple[subprocess.Popen[bytes], str]:
+    """The server: scripts/bench_api's one uvicorn process, or ``processes`` processes on one
+    socket as ``portico api --processes`` runs them (gateway.api.server.serve_processes)."""
+    if processes == 1:
+        return serve(factory, base)
+    port = free_port()
+    env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "scripts.bench_api_app", factory, str(port), str(processes)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603 - our own interpreter and arguments
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            for _ in range(4 * processes):  # every process up (each answers a share of new connections)
+                httpx.get(url + ("/trivial" if factory == "trivial" else "/healthz"), timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{factory} server did not start")
+
+
+def tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (the servers it forked)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return server_cpu(pid) + sum(tree_cpu(int(c)) for c in children)
 
 
 def main() -> None:
@@ -73,6 +101,14 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--seconds", type=int, default=6)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve from N processes on one socket, as `portico api --processes N` does (the "
+        "portal and the trivial endpoint alike); the default is one uvicorn process",
+    )
     p.add_argument("--httpx", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--write", type=Path, default=None, help="write the results as Markdown to this file")
     p.add_argument(
@@ -90,8 +126,20 @@ def main() -> None:
         help="with --cpu: count the instructions per request under valgrind's callgrind "
         "(exact and independent of load; about fifty times slower)",
     )
+    p.add_argument(
+        "--digest",
+        type=Path,
+        metavar="FILE",
+        help="instead of the load run: render every child page and the family home in each language, "
+        "at a fixed clock, through the app in this process, and write each page's SHA-256 to FILE "
+        "(with --bench-dir DIR: the district built there, or built there first, so the pages of two "
+        "trees of the code can be compared byte for byte)",
+    )
     p.add_argument("--bench-dir", type=Path, help=argparse.SUPPRESS)  # --instructions' own run
     args = p.parse_args()
+    if args.digest:
+        digest(args)
+        return
     if args.cpu and args.bench_dir:
         in_process(args.bench_dir, args.cpu, args.clients, counted=True)
         return
@@ -119,7 +167,7 @@ def main() -> None:
             ),
             "FastAPI trivial JSON": ("trivial", [(tok, "/trivial") for tok, _ in pairs], False),
         }
-        proc, url = serve("portal", base)
+        proc, url = start("portal", base, args.processes)
         try:
             weights = {
                 "family home (/)": page_weight(url, pairs[0][0], "/"),
@@ -218,6 +266,77 @@ def in_process(base: Path, n: int, clients: int, *, counted: bool) -> None:
     asyncio.run(measure())
 
 
+DIGEST_PAGES = ("attendance", "attendance?month={last}", "timetable", "timetable?week={week}", "grades",
+                "assignments", "behaviour", "notices", "reports")  # fmt: skip
+DIGEST_LANGUAGES = ("en-US", "en-GB", "es")
+
+
+def digest(args: argparse.Namespace) -> None:
+    """Each page's SHA-256 (see ``--digest``): the check that a change to how pages are made
+    leaves every page byte-identical."""
+    import asyncio
+    import hashlib
+
+    base = args.bench_dir or Path(tempfile.mkdtemp(prefix="portico-bench-web-"))
+    if not (base / "pairs.json").exists():
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "pairs.json").write_text(json.dumps(build(base, args.students, args.clients)))
+        # One instant for every tree compared: the pages show "now" (next lessons, the data's age).
+        (base / "clock.txt").write_text(dt.datetime.now(dt.UTC).isoformat())
+    os.environ["PORTICO_BENCH_DIR"] = str(base)
+    from scripts.bench_api_app import portal
+
+    app = portal()
+    at = dt.datetime.fromisoformat((base / "clock.txt").read_text())
+    app.state.portico.clock = lambda: at
+    today = at.date()
+    last = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    week = (today - dt.timedelta(days=7)).isoformat()
+    pairs = [tuple(p) for p in json.loads((base / "pairs.json").read_text())]
+    targets = [(tok, "/") for tok, _ in pairs] + [
+        (tok, f"/children/{sid}/" + page.format(last=last, week=week))
+        for tok, sid in pairs
+        for page in DIGEST_PAGES
+    ]
+    out: dict[str, str] = {}
+
+    async def call(n: int, tok: str, target: str, language: str) -> None:
+        path, _, query = target.partition("?")
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+            "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+            "headers": [(b"host", b"127.0.0.1:8000"), (b"accept-language", language.encode()),
+                        (b"cookie", f"portico_session={tok}; portico_form={'f' * 43}".encode())],
+        }  # fmt: skip
+        status: list[int] = []
+        body: list[bytes] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))  # type: ignore[call-overload]
+            else:
+                body.append(bytes(message.get("body", b"")))  # type: ignore[arg-type]
+
+        await app(scope, receive, send)
+        out[f"{n:03} {language} {target}"] = f"{status[0]} {hashlib.sha256(b''.join(body)).hexdigest()}"
+
+    async def run() -> None:
+        for n, (tok, target) in enumerate(targets):
+            for language in DIGEST_LANGUAGES:
+                await call(n, tok, target, language)
+
+    asyncio.run(run())
+    args.digest.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    codes = Counter(v.split()[0] for v in out.values())
+    print(
+        f"{len(out)} pages ({len(targets)} paths x {len(DIGEST_LANGUAGES)} languages), status {dict(codes)}: {args.digest}"
+    )
+
+
 def _callgrind(command: str) -> None:
     """Send callgrind (running this process) ``command``, and wait until it is done."""
     proc = subprocess.Popen(["callgrind_control", command, str(os.getpid())], stdout=subprocess.DEVNULL)  # noqa: S603, S607
@@ -270,7 +389,14 @@ def report(
     tool = "wrk" if shutil.which("wrk") and not args.httpx else "httpx (async)"
     setup = (
         f"{args.clients} concurrent signed-in clients, {args.seconds} s per measurement, median of {args.rounds} "
-        f"alternating rounds, load by {tool}; {args.students} students; uvicorn, one process, 127.0.0.1; "
+        f"alternating rounds, load by {tool}; {args.students} students; "
+        + (
+            "uvicorn, one process"
+            if args.processes == 1
+            else f"{args.processes} server processes on one socket (`portico api --processes {args.processes}`: "
+            "portal and trivial alike)"
+        )
+        + "; 127.0.0.1; "
         f"{os.cpu_count()} cores shared with the load generator; load average "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (1, 5, 15 min) at the end."
     )

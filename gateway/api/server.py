@@ -19,6 +19,11 @@ plain 400 instead.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import httptools
@@ -148,7 +153,7 @@ def bounded_protocol(api: ApiSettings, counters: GuardCounters | None) -> type[a
 
 def uvicorn_options(app: FastAPI, api: ApiSettings) -> dict[str, Any]:
     """How every Portico process has uvicorn serve ``app`` (see the module's description)."""
-    portico = app.state.portico
+    portico = getattr(app.state, "portico", None)  # (None: a benchmark's trivial app)
     return {
         "http": bounded_protocol(api, getattr(portico, "guards", None)),
         "h11_max_incomplete_event_size": api.limits.url_bytes + api.limits.header_bytes + _SLACK,
@@ -159,7 +164,9 @@ def uvicorn_options(app: FastAPI, api: ApiSettings) -> dict[str, Any]:
     }
 
 
-def uvicorn_config(app: FastAPI, api: ApiSettings, host: str | None = None, port: int | None = None) -> uvicorn.Config:
+def uvicorn_config(
+    app: FastAPI, api: ApiSettings, host: str | None = None, port: int | None = None
+) -> uvicorn.Config:
     return uvicorn.Config(
         app, host=host or api.host, port=port if port is not None else api.port, **uvicorn_options(app, api)
     )
@@ -168,3 +175,76 @@ def uvicorn_config(app: FastAPI, api: ApiSettings, host: str | None = None, port
 def serve(app: FastAPI, api: ApiSettings, host: str | None = None, port: int | None = None) -> None:
     """Serve ``app`` until SIGINT or SIGTERM (uvicorn handles both)."""
     uvicorn.Server(uvicorn_config(app, api, host, port)).run()
+
+
+def serve_processes(
+    build: Callable[[], FastAPI],
+    before_fork: Callable[[], None],
+    api: ApiSettings,
+    processes: int,
+    host: str | None = None,
+    port: int | None = None,
+    after_fork: Callable[[], None] | None = None,
+) -> int:
+    """Serve from ``processes`` processes sharing one listening socket (each its own app,
+    event loop and connections: a request's CPU on every core, not one); the exit status.
+
+    This process binds the socket, calls ``before_fork`` (close every database connection:
+    none may be shared across a fork), forks the servers, then calls ``after_fork`` (say, to
+    start the sync scheduler here, in one process only) and waits. Sessions, throttles and
+    the audit are in the database, so the servers share them as replicas do. SIGTERM or
+    SIGINT stops every server (each finishes its requests); a server that dies stops the
+    others, and the exit status is non-zero so the service manager restarts the whole set.
+    """
+    # Bound as uvicorn binds it for its own workers (an inbound socket: nothing here connects out).
+    listening = uvicorn.Config(
+        build, host=host or api.host, port=port if port is not None else api.port, log_config=None
+    )
+    sock = listening.bind_socket()
+    before_fork()
+    children: list[int] = []
+    for _ in range(processes):
+        pid = os.fork()
+        if pid == 0:  # a server: its own app, built after the fork
+            status = 1
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                app = build()
+                uvicorn.Server(uvicorn_config(app, api, host, port)).run(sockets=[sock])
+                status = 0
+            finally:
+                for stream in (sys.stdout, sys.stderr):  # os._exit flushes nothing: the last log lines
+                    with contextlib.suppress(Exception):
+                        stream.flush()
+                os._exit(status)
+        children.append(pid)
+    sock.close()
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if after_fork is not None:
+        after_fork()
+    status = 0
+    while children:
+        try:
+            pid, code = os.wait()
+        except ChildProcessError:
+            break
+        if pid not in children:
+            continue
+        children.remove(pid)
+        if not stopping:  # a server died on its own: stop the set, and say so
+            status = 1
+            stop(signal.SIGTERM, None)
+        elif os.waitstatus_to_exitcode(code) not in (0, -signal.SIGTERM):
+            status = 1
+    return status

@@ -15,10 +15,11 @@ from typing import Any
 from starlette.responses import Response
 
 from cache.read.reader import StudentHandle
+from cache.read.visibility import school_zone
 from gateway.api.deps import View
 from gateway.api.problems import Problem
 from gateway.api.routes.students import checked, school_names
-from gateway.web import reads
+from gateway.web import i18n, reads
 from gateway.web.render import Ctx, route
 from gateway.web.texts import district_text
 
@@ -28,7 +29,11 @@ async def opened(ctx: Ctx, category: str) -> tuple[View, StudentHandle]:
     # Every child the person may see, read first: the check below is then answered from
     # the same query (cache.read.reader), and the page's switcher lists them.
     view.reader.students(view.principal, view.published, view.today)
-    return view, await checked(view, ctx.request.path_params["student_id"], category)
+    s = await checked(view, ctx.request.path_params["student_id"], category)
+    # The child's times (the data's age, a behaviour event's) in their school's zone, which
+    # may not be the district's: the zone the visibility windows use (cache.read.visibility).
+    ctx.fmt = i18n.formatter(ctx.locale, school_zone(view.reader, s, view.app.tz))
+    return view, s
 
 
 async def show(ctx: Ctx, view: View, s: StudentHandle, template: str, tab: str, **values: Any) -> Response:

@@ -108,6 +108,12 @@ def _datetime(locale: str, local: dt.datetime, style: Literal["medium", "long"])
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _day_names(locale: str) -> tuple[str, ...]:
+    names = dates.get_day_names("abbreviated", locale=locale)
+    return tuple(names[i] for i in range(7))
+
+
 @functools.lru_cache(maxsize=_MEMO)
 def _number(locale: str, value: float) -> str:
     return numbers.format_decimal(value, locale=locale, decimal_quantization=False)
@@ -140,8 +146,7 @@ class Formatter:
 
     def day_names(self) -> list[str]:
         """Monday first, abbreviated."""
-        names = dates.get_day_names("abbreviated", locale=self.locale)
-        return [names[i] for i in range(7)]
+        return list(_day_names(self.code))
 
     def datetime(self, value: dt.datetime | str | None, style: Literal["medium", "long"] = "medium") -> str:
         if value is None or value == "":
@@ -149,7 +154,10 @@ class Formatter:
         stamp = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=dt.UTC)
-        return _datetime(self.code, stamp.astimezone(self.tz).replace(second=0, microsecond=0), style)
+        # Naive local time as the memo's key: aware datetimes of the same instant in two
+        # zones are equal keys, so a memo keyed by them answered one zone's time for both.
+        local = stamp.astimezone(self.tz).replace(second=0, microsecond=0, tzinfo=None)
+        return _datetime(self.code, local, style)
 
     def time(self, value: dt.time | str | None) -> str:
         if value is None or value == "":

@@ -4,11 +4,15 @@ static files (served by Portico itself: no CDN)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from starlette._utils import get_route_path
+from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,11 +52,46 @@ def is_api(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in API_PREFIXES)
 
 
+class Pages(BaseRoute):
+    """The portal's page routes as one route, first in the app's list: a page is found
+    without trying every API route before it (FastAPI's included routers cost tens of
+    microseconds each), and an API address costs one prefix check here."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or is_api(get_route_path(scope)):
+            return Match.NONE, {}
+        partial: tuple[Match, Scope] | None = None
+        for route in self.routes:
+            match, found = route.matches(scope)
+            if match is Match.NONE:
+                continue
+            found["route"] = route  # the page's own template, for the access line and metrics
+            if match is Match.FULL:
+                return match, found
+            if partial is None:
+                partial = (match, found)
+        return partial or (Match.NONE, {})
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["route"].handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                pass
+        raise NoMatchFound(name, path_params)
+
+
 def install(app: FastAPI) -> None:
     """Serve the portal's pages and static files from ``app`` (the API's own)."""
     from starlette.routing import Mount
 
-    app.router.routes.extend(ROUTES)
+    app.router.routes.insert(0, Pages(ROUTES))
     app.router.routes.append(Mount("/static", app=_Cached(StaticFiles(directory=STATIC)), name="static"))
     api_handler = app.exception_handlers[StarletteHTTPException]
 

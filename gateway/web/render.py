@@ -33,6 +33,7 @@ from config.errors import SnapshotUnavailableError
 from gateway.access import sessions
 from gateway.api.deps import Portico, View, open_view, portico_of
 from gateway.api.problems import Problem
+from gateway.api.routing import offloaded
 from gateway.web import browser, forms, i18n
 
 log = structlog.get_logger("portico.web")
@@ -262,17 +263,14 @@ def route(
     False: a one-click unsubscribe, whose URL is its own capability, posted by a mail client)."""
 
     def register(handler: Handler) -> Handler:
-        async def serve(request: Request) -> Response:
-            ctx = Ctx(request)
+        async def answer(ctx: Ctx) -> Response:
             try:
-                if request.method == "POST":
-                    ctx.form = await forms.read(request, max_fields)
-                    if csrf and not ctx.csrf.accepts(ctx.form.get("csrf")):
-                        return ctx.error(
-                            403,
-                            ctx._("This form has expired"),
-                            ctx._("Go back, reload the page and send the form again."),
-                        )
+                if ctx.request.method == "POST" and csrf and not ctx.csrf.accepts(ctx.form.get("csrf")):
+                    return ctx.error(
+                        403,
+                        ctx._("This form has expired"),
+                        ctx._("Go back, reload the page and send the form again."),
+                    )
                 return await handler(ctx)
             except Problem as p:
                 return _problem_page(ctx, p)
@@ -292,6 +290,20 @@ def route(
                 )
             finally:
                 ctx.close()
+
+        async def serve(request: Request) -> Response:
+            ctx = Ctx(request)
+            if request.method == "POST":
+                try:  # read here, on the serving loop (a worker thread cannot await its receive)
+                    ctx.form = await forms.read(request, max_fields)
+                except Problem as p:
+                    return _problem_page(ctx, p)
+            # The page's database work where the API's runs (gateway.api.offload): on a
+            # database server, on a worker thread, its audit commits awaited here.
+            workers = ctx.portico.workers
+            if workers is None:
+                return await answer(ctx)
+            return await offloaded(workers, request, lambda: answer(ctx))
 
         ROUTES.append(Route(path, serve, methods=list(methods), name="web:" + handler.__name__))
         if not csrf:

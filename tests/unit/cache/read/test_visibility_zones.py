@@ -10,15 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cache.store import open_cache
-from connectors.records import AttendanceCategory, AttendanceMark
+from connectors.records import AttendanceCategory, AttendanceMark, BehaviourEvent, Polarity
 from gateway.access import sessions
 from gateway.api.app import create_app
 from gateway.sync.engine import SyncEngine
+from gateway.web import mount
+from gateway.web.i18n import formatter
 from tests.support.config import make_config
 from tests.support.connectors import ListConnector
 from tests.support.records import contact, link, school, student
@@ -42,6 +45,10 @@ def mark(day: dt.date, recorded: dt.datetime) -> AttendanceMark:
     )
 
 
+# A behaviour event at 15:00 UTC: 07:00 at the school (Los Angeles), 10:00 in the district.
+OCCURRED = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
+
+
 def district() -> dict[str, list]:
     bay = school("100", "Bay Elementary", "America/Los_Angeles")
     parent = contact("c1", "Ada", "Parent", "ada@example.org")
@@ -55,6 +62,18 @@ def district() -> dict[str, list]:
         "students": [student(0)],
         "contacts": [parent, link("00000", "c1")],
         "attendance": marks,
+        "behaviour": [
+            BehaviourEvent(
+                source_id="b1",
+                student_id="00000",
+                occurred_at=OCCURRED,
+                polarity=Polarity.ACHIEVEMENT,
+                points=2,
+                category="Effort",
+                description=None,
+                staff_name=None,
+            )
+        ],
     }
 
 
@@ -71,8 +90,15 @@ def client(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[TestClient, dict[s
     account_id = add_guardian(cache, "c1", "ada@example.org")
     with cache.engine.begin() as conn:
         token, _ = sessions.create(conn, account_id, config.access)
-    with TestClient(create_app(config, cache, clock=lambda: NOW)) as c:
-        yield c, {"Authorization": f"Bearer {token}"}, idx.ref("sis", "student", "00000")
+    app = create_app(config, cache, clock=lambda: NOW)
+    mount.install(app)
+    # On loopback, so the portal's session cookie is the plain one (no __Host- prefix).
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        yield (
+            c,
+            {"Authorization": f"Bearer {token}", "Cookie": f"portico_session={token}"},
+            idx.ref("sis", "student", "00000"),
+        )
     cache.dispose()
 
 
@@ -88,3 +114,15 @@ def test_the_export_and_the_data_routes_hide_the_same_marks_in_the_schools_time_
     export_days = sorted(m["date"] for m in exported.json()["data"]["records"].get("attendance", []))
     # Today is still before 10:30 at the school: hidden from both, shown by neither.
     assert route_days == export_days == [str(TODAY - dt.timedelta(days=1))]
+
+
+def test_a_childs_page_shows_times_in_the_schools_zone_not_the_districts(
+    client: tuple[TestClient, dict[str, str], str],
+) -> None:
+    c, h, ref = client
+    page = c.get(f"/children/{ref}/behaviour", headers={"Cookie": h["Cookie"], "Accept-Language": "en-US"})
+    assert page.status_code == 200, page.text
+    school = formatter("en_US", ZoneInfo("America/Los_Angeles")).datetime(OCCURRED)
+    district_time = formatter("en_US", ZoneInfo("America/New_York")).datetime(OCCURRED)
+    assert school != district_time
+    assert school in page.text and district_time not in page.text
