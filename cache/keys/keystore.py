@@ -51,9 +51,10 @@ OWNER_KEYS = 65_536
 def _keep(cache: OrderedDict[str, Any], key: str, value: Any, cap: int) -> None:
     """Put ``key`` last in a least-recently-used ``cache`` of at most ``cap`` entries."""
     cache[key] = value
-    cache.move_to_end(key)
+    _touch(cache, key)
     while len(cache) > cap:
-        cache.popitem(last=False)
+        with contextlib.suppress(KeyError):  # emptied by another thread meanwhile
+            cache.popitem(last=False)
 
 
 def _touch(cache: OrderedDict[str, Any], key: str) -> None:
