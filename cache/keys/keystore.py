@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -39,6 +40,26 @@ data_key = Table(
 
 INDEX_OWNER = "system:index"
 SEALERS = 4096
+# Owners whose key id and unwrapped data key are kept (about 310 B each, so at most some
+# 20 MB): a district of up to about 30,000 students (2.2 owners each) in full, so a sync
+# reads each key once; past that, the least recently used are dropped and read again
+# from the keystore, a batch's at once (:meth:`Keyring.ensure`), at about 10 µs of CPU
+# an owner (docs/PERFORMANCE-scale.md). A long-running API process stays bounded too.
+OWNER_KEYS = 65_536
+
+
+def _keep(cache: OrderedDict[str, Any], key: str, value: Any, cap: int) -> None:
+    """Put ``key`` last in a least-recently-used ``cache`` of at most ``cap`` entries."""
+    cache[key] = value
+    _touch(cache, key)
+    while len(cache) > cap:
+        with contextlib.suppress(KeyError):  # emptied by another thread meanwhile
+            cache.popitem(last=False)
+
+
+def _touch(cache: OrderedDict[str, Any], key: str) -> None:
+    with contextlib.suppress(KeyError):  # dropped by another thread meanwhile: read again on use
+        cache.move_to_end(key)
 
 
 def _secure_delete(dbapi_conn: Any, _record: Any) -> None:
@@ -62,10 +83,11 @@ class Keyring:
         # rewraps every data key under it and retires the old one while we keep serving.
         self._reload = reload
         self._lock = threading.Lock()
-        self._owner_key: dict[str, str] = {}
-        # Unwrapped keys are 32 bytes each; a cipher object is ~2.7 KB, so only the most
-        # recent SEALERS of those are kept and memory stays flat as districts grow.
-        self._raw: dict[str, bytes] = {}
+        # owner -> key id and key id -> unwrapped key (32 bytes), the OWNER_KEYS most recently
+        # used of each; a cipher object is ~2.7 KB, so only the most recent SEALERS of those
+        # are kept. Memory stays flat as districts grow; the keystore holds every key.
+        self._owner_key: OrderedDict[str, str] = OrderedDict()
+        self._raw: OrderedDict[str, bytes] = OrderedDict()
         self._sealers: dict[str, Sealer] = {}
         if is_sqlite(str(engine.url)):
             # secure_delete is per connection: set it on every one, so a destroyed key's
@@ -81,7 +103,9 @@ class Keyring:
         key_id = self._owner_key.get(owner)
         if key_id is None:
             self.ensure([owner])
-            key_id = self._owner_key[owner]
+            key_id = self._owner_key.get(owner)
+            if key_id is None:  # dropped again by other threads' owners: ask the keystore
+                key_id = self.key_for_uncached(owner)
         return key_id
 
     def fresh_key_for(self, owner: str) -> str:
@@ -93,13 +117,21 @@ class Keyring:
         return self.key_for(owner)
 
     def ensure(self, owners: Iterable[str]) -> None:
-        """Make sure each owner has a data key (one transaction for all missing ones)."""
-        missing = {o for o in owners if o not in self._owner_key}
+        """Make sure each owner has a data key (one transaction for all missing ones), its id
+        and its unwrapped key in memory: up to OWNER_KEYS owners, :meth:`key_for` then
+        answers each without a query."""
+        known, raw, missing = self._owner_key, self._raw, set()
+        for o in owners:
+            k = known.get(o)
+            if k is None or k not in raw:
+                missing.add(o)
+            else:
+                _touch(known, o)
+                _touch(raw, k)
         if not missing:
             return
         with self._lock:
-            self._load(missing)
-            missing -= self._owner_key.keys()
+            missing -= self._load(missing)
             if not missing:
                 return
             self.reload_keks()  # wrap new keys under the newest KEK, never a retired one
@@ -123,15 +155,27 @@ class Keyring:
                 pass  # another process created some of them first: load theirs below
             self._load(missing)
 
-    def _load(self, owners: set[str]) -> None:
-        owner_list = list(owners)
+    def _load(self, owners: set[str]) -> set[str]:
+        """Owners' key ids and unwrapped keys, one query per 500 owners; returns the owners
+        that have a key."""
+        owner_list, found = list(owners), set()
         with self.engine.connect() as conn:
             for i in range(0, len(owner_list), 500):
                 chunk = owner_list[i : i + 500]
-                for key_id, owner in conn.execute(
-                    select(data_key.c.key_id, data_key.c.owner).where(data_key.c.owner.in_(chunk))
+                for key_id, owner, kek_id, wrapped in conn.execute(
+                    select(data_key.c.key_id, data_key.c.owner, data_key.c.kek_id, data_key.c.wrapped).where(
+                        data_key.c.owner.in_(chunk)
+                    )
                 ):
-                    self._owner_key[owner] = key_id
+                    if key_id not in self._raw:
+                        if kek_id not in self.keks.ids:
+                            self.reload_keks()
+                        _keep(self._raw, key_id, self.keks.unwrap(kek_id, wrapped, key_id), OWNER_KEYS)
+                    else:
+                        _touch(self._raw, key_id)
+                    _keep(self._owner_key, owner, key_id, OWNER_KEYS)
+                    found.add(owner)
+        return found
 
     def _raw_key(self, key_id: str) -> bytes:
         with self.engine.connect() as conn:
@@ -154,7 +198,8 @@ class Keyring:
             self.keks = self._reload()
 
     def preload(self, key_ids: Iterable[str]) -> None:
-        """Unwrap many data keys with one query per 500 (bulk readers: breach report, export)."""
+        """Unwrap many data keys with one query per 500 (bulk readers: breach report, export).
+        All are kept, past OWNER_KEYS, until a key is next read from the keystore."""
         wanted = [k for k in dict.fromkeys(key_ids) if k not in self._raw]
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
@@ -173,10 +218,7 @@ class Keyring:
         """The cipher for ``key_id``; LookupError once the key has been destroyed."""
         s = self._sealers.get(key_id)
         if s is None:
-            raw = self._raw.get(key_id)
-            if raw is None:
-                raw = self._raw[key_id] = self._raw_key(key_id)
-            s = Sealer(raw)
+            s = Sealer(self._raw_of(key_id))
             if len(self._sealers) >= SEALERS:
                 self._sealers.pop(next(iter(self._sealers)))  # oldest first
             self._sealers[key_id] = s
@@ -189,10 +231,14 @@ class Keyring:
         s = self._sealers.get(key_id)
         if s is not None:
             return s
+        return Sealer(self._raw_of(key_id))
+
+    def _raw_of(self, key_id: str) -> bytes:
         raw = self._raw.get(key_id)
         if raw is None:
-            raw = self._raw[key_id] = self._raw_key(key_id)
-        return Sealer(raw)
+            raw = self._raw_key(key_id)
+            _keep(self._raw, key_id, raw, OWNER_KEYS)
+        return raw
 
     def forget(self) -> None:
         """Drop unwrapped keys from memory (after a purge or rotation elsewhere)."""

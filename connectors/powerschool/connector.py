@@ -361,6 +361,9 @@ class PowerSchoolConnector:
             self._atomic[spec.name] = atomic
         if learned is not None:
             self._learn(spec, learned)
+        if spec.name == "students":  # the students' e-mail map is for this stream only
+            ctx.student_emails = {}
+            self.run.loaded.discard("emails")
         if not emitted:
             yield Page([], full=True, expected_total=0, retries=self._retries(), keys=[])
 

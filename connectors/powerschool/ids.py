@@ -71,6 +71,8 @@ class StudentIds:
 
     by_id: dict[str, str] = field(default_factory=dict)
     school_of: dict[str, str] = field(default_factory=dict)  # DCID -> SCHOOLS.SCHOOL_NUMBER
+    # One string per school number, shared by its students (a district has few schools).
+    _numbers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, rows: Iterable[dict[str, Any]]) -> StudentIds:
@@ -91,7 +93,8 @@ class StudentIds:
         if sid is not None:
             self.by_id[sid] = _AMBIGUOUS if sid in self.by_id and self.by_id[sid] != dcid else dcid
         try:
-            self.school_of[dcid] = ident(row.get("schoolid"))
+            number = ident(row.get("schoolid"))
+            self.school_of[dcid] = self._numbers.setdefault(number, number)
         except (TypeError, ValueError):
             self.school_of[dcid] = ""
 

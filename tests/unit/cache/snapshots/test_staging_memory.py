@@ -82,3 +82,64 @@ def test_staging_seals_each_owners_records_without_keeping_a_cipher_per_owner(tm
         owners.setdefault(key_id, set()).add(orjson.loads(plain)["source_id"])
     assert len(owners) == 120 + 120  # a key per student (their records) and per contact
     cache.dispose()
+
+
+def test_the_keyring_keeps_a_bounded_number_of_owners_keys_and_reads_the_rest_again(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from cache.keys import keystore
+
+    monkeypatch.setattr(keystore, "OWNER_KEYS", 50)
+    config, secrets = make_config(tmp_path, f"sqlite:///{tmp_path / 'cache.db'}")
+    cache = open_cache(config, secrets)
+    keyring = cache.keyring
+    streams: dict[str, list[Record]] = {**family(120), "attendance": _marks(120, 3)}
+    out = SyncEngine(cache.engine, keyring, config, config.connectors[0]).run(
+        ListConnector("sis", streams, page_size=40)
+    )
+    assert out.status == "published", out
+    # 240 owners (120 students, 120 contacts) went through a keyring that
+    # keeps 50 of them: their ids and unwrapped keys are bounded, not one per person.
+    assert len(keyring._owner_key) <= 50 and len(keyring._raw) <= 50
+    with cache.engine.connect() as conn:
+        got = conn.execute(text("SELECT kind, ref, key_id, payload FROM record ORDER BY id")).all()
+    assert len(got) == 120 * 3 + 360
+    assert len({key_id for _, _, key_id, _ in got}) == 240
+    for kind, ref, key_id, payload in got:  # every key read again from the keystore opens its rows
+        keyring.sealer(key_id).open(bytes(payload), aad("sis", kind, ref, key_id))
+    assert len(keyring._raw) <= 50
+    # A batch of more owners than are kept still gets a key for each, created once.
+    owners = [f"student:batch-{i}" for i in range(130)]
+    keyring.ensure(owners)
+    first = {o: keyring.key_for(o) for o in owners}
+    keyring.ensure(owners)
+    assert {o: keyring.key_for(o) for o in owners} == first == keyring.key_ids_of(owners)
+    assert len(set(first.values())) == 130 and len(keyring._owner_key) <= 50
+    cache.dispose()
+
+
+def test_the_encoders_ref_memo_holds_only_referenced_kinds_and_at_most_memo_refs(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from cache.snapshots import encode
+
+    monkeypatch.setattr(encode, "MEMO_REFS", 100)
+    config, secrets = make_config(tmp_path, f"sqlite:///{tmp_path / 'cache.db'}")
+    cache = open_cache(config, secrets)
+    encoder = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).encoder()
+    streams = family(150)
+    people = [*streams["students"], *streams["contacts"]]
+    first = [encoder.encode(rec) for rec in people]
+    # Contacts and links are named once each (a link names its contact): their refs are
+    # not memoised; of the students' refs, at most MEMO_REFS are kept.
+    assert set(encoder._refs) == {"student", "section", "assignment", "school"}
+    assert 0 < sum(len(m) for m in encoder._refs.values()) <= 100
+    marks = [encoder.encode(rec) for rec in _marks(150, 2)]
+    assert sum(len(m) for m in encoder._refs.values()) <= 100
+    # Memoised or not, a ref is the blind index of its kind and id.
+    index = cache.keyring.index
+    assert [e.ref for e in first] == [index.ref("sis", rec.kind, rec.source_id) for rec in people]
+    assert [e.cols["student_ref"] for e in marks] == [
+        index.ref("sis", "student", f"{i:05d}") for _ in range(2) for i in range(150)
+    ]
+    cache.dispose()

@@ -525,3 +525,21 @@ def test_log_entries_are_read_incrementally_from_a_week_before_the_latest_date_s
     zone = sim.model.zone
     want = {e.source_id for e in sim.expected("behaviour") if e.occurred_at.astimezone(zone).date() >= since}
     assert {e.source_id for e in got} == want and 0 < len(want) < len(sim.expected("behaviour"))
+
+
+def test_the_students_email_map_is_dropped_after_the_students_stream_and_read_again_if_needed(
+    sim: PowerSchoolSim,
+) -> None:
+    # A whole district's e-mail map serves the students stream only: it is not kept for the
+    # streams after it (peak RSS flat in district size, docs/PERFORMANCE-scale.md).
+    c = connect(sim)
+    want = by_id(sim.expected("student"))
+    assert any(s.email for s in want)
+    first = by_id(records(c.read("students", None)))
+    assert first == want
+    ctx = c.run.context()
+    assert ctx.student_emails == {} and "emails" not in c.run.loaded
+    assert ctx.students.school_of  # the identity map stays: later streams need it
+    # Read again in the same run, the stream loads the map again and gives the same records.
+    assert by_id(records(c.read("students", None))) == want
+    assert ctx.student_emails == {}
