@@ -162,6 +162,41 @@ def serve(factory: str, base: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit(f"{factory} server did not start")
 
 
+def start(factory: str, base: Path, processes: int) -> tuple[subprocess.Popen[bytes], str]:
+    """The server: scripts/bench_api's one uvicorn process, or ``processes`` processes on one
+    socket as ``portico api --processes`` runs them (gateway.api.server.serve_processes)."""
+    if processes == 1:
+        return serve(factory, base)
+    port = free_port()
+    env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "scripts.bench_api_app", factory, str(port), str(processes)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603 - our own interpreter and arguments
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            for _ in range(4 * processes):  # every process up (each answers a share of new connections)
+                httpx.get(url + ("/trivial" if factory == "trivial" else "/healthz"), timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{factory} server did not start")
+
+
+def tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (the servers it forked)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return server_cpu(pid) + sum(tree_cpu(int(c)) for c in children)
+
+
+def serving(processes: int) -> str:
+    if processes == 1:
+        return "uvicorn, one process"
+    return (
+        f"{processes} server processes on one socket (`portico api --processes {processes}`, trivial alike)"
+    )
+
+
 LUA = """
 local reqs = {REQS}
 local i = 0
@@ -246,18 +281,18 @@ def run_httpx(url: str, requests: list[tuple[str, str]], seconds: int, clients: 
 def measure(
     factory: str, base: Path, requests: list[tuple[str, str]], args: argparse.Namespace
 ) -> dict[str, float]:
-    proc, url = serve(factory, base)
+    proc, url = start(factory, base, args.processes)
     try:
         for tok, path in requests[:8]:  # a correct answer first: a fast 401 would measure nothing
             r = httpx.get(url + path, headers={"Authorization": f"Bearer {tok}"})
             assert r.status_code == 200, (path, r.status_code)
-        cpu_before = server_cpu(proc.pid)
+        cpu_before = tree_cpu(proc.pid)
         if shutil.which("wrk") and not args.httpx:
             result = run_wrk(url, requests, args.seconds, args.clients, base)
         else:
             result = run_httpx(url, requests, args.seconds, args.clients)
-        # The server's own CPU per request: steadier than req/s on a shared machine.
-        result["cpu_us"] = (server_cpu(proc.pid) - cpu_before) / (result["rps"] * args.seconds) * 1e6
+        # The server's own CPU per request (all its processes): steadier than req/s on a shared machine.
+        result["cpu_us"] = (tree_cpu(proc.pid) - cpu_before) / (result["rps"] * args.seconds) * 1e6
         return result
     finally:
         proc.terminate()
@@ -445,13 +480,23 @@ def main() -> None:
         action="store_true",
         help="no server: CPU time and statements per dashboard request, the app called in this process",
     )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve from N processes on one socket, as `portico api --processes N` does (the "
+        "dashboard and the trivial endpoint alike); the default is one uvicorn process",
+    )
     p.add_argument("--requests", type=int, default=4000, help="requests measured with --in-process")
     p.add_argument(
         "--instructions",
         action="store_true",
         help="instructions per dashboard request under valgrind's callgrind (use with --requests 300)",
     )
-    p.add_argument("--under-callgrind", action="store_true", help=argparse.SUPPRESS)  # --instructions' own run
+    p.add_argument(
+        "--under-callgrind", action="store_true", help=argparse.SUPPRESS
+    )  # --instructions' own run
     p.add_argument("--write", type=Path, default=None, help="write the results as Markdown to this file")
     args = p.parse_args()
     if args.instructions:
@@ -515,7 +560,7 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     ]
     setup = (
         f"{args.clients} concurrent clients, {args.seconds} s per measurement, median of {args.rounds} "
-        f"alternating rounds, load by {tool}; {args.students} students; cache and keystore on {args.engine}; uvicorn, one process, 127.0.0.1; "
+        f"alternating rounds, load by {tool}; {args.students} students; cache and keystore on {args.engine}; {serving(args.processes)}, 127.0.0.1; "
         f"{os.cpu_count()} cores shared with the load generator; load average {os.getloadavg()[0]:.1f} "
         "at the end of the run."
     )

@@ -77,7 +77,12 @@ def serve_processes() -> None:
     from gateway.api.server import serve_processes as serve
 
     factory, port, processes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    build = {"portal": portal, "portico": portico, "trivial": trivial}[factory]
+    build = {
+        "portal": portal,
+        "portico": portico,
+        "portico_unaudited": portico_unaudited,
+        "trivial": trivial,
+    }[factory]
     raise SystemExit(serve(build, lambda: None, ApiSettings(host="127.0.0.1"), processes, port=port))
 
 

@@ -28,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_api import build, dashboard, free_port, run_httpx, run_wrk, serve, server_cpu  # noqa: E402
+from scripts.bench_api import build, dashboard, run_httpx, run_wrk, start, tree_cpu  # noqa: E402
 
 COOKIE = ("Cookie", "portico_session=")
 # Hand-written notes appended to the generated page (where the time goes).
@@ -66,33 +66,6 @@ def measure(
     finally:
         proc.terminate()
         proc.wait()
-
-
-def start(factory: str, base: Path, processes: int) -> tuple[subprocess.Popen[bytes], str]:
-    """The server: scripts/bench_api's one uvicorn process, or ``processes`` processes on one
-    socket as ``portico api --processes`` runs them (gateway.api.server.serve_processes)."""
-    if processes == 1:
-        return serve(factory, base)
-    port = free_port()
-    env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "scripts.bench_api_app", factory, str(port), str(processes)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603 - our own interpreter and arguments
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            for _ in range(4 * processes):  # every process up (each answers a share of new connections)
-                httpx.get(url + ("/trivial" if factory == "trivial" else "/healthz"), timeout=1)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"{factory} server did not start")
-
-
-def tree_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (the servers it forked)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return server_cpu(pid) + sum(tree_cpu(int(c)) for c in children)
 
 
 def main() -> None:
