@@ -72,6 +72,37 @@ def profiled(name: str) -> Iterator[None]:
         pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
 
 
+@contextlib.contextmanager
+def profiled_collect() -> Iterator[None]:
+    """cProfile of the staging's keep step alone (``Staging._collect``, every call of the
+    block), top functions to stderr, when BENCH_PROFILE is set."""
+    if not os.environ.get("BENCH_PROFILE"):
+        yield
+        return
+    import cProfile
+    import pstats
+
+    from cache.snapshots.staging import Staging
+
+    prof = cProfile.Profile()
+    collect = Staging._collect
+
+    def wrapped(self: Staging, *args: Any) -> None:
+        prof.enable()
+        try:
+            collect(self, *args)
+        finally:
+            prof.disable()
+
+    Staging._collect = wrapped  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        Staging._collect = collect  # type: ignore[method-assign]
+        print("--- profile: keeping the change set (Staging._collect)", file=sys.stderr)
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+
+
 def mutate(rec: Any, rng: random.Random) -> Any:
     """An edit of the kind a school makes, alert-worthy where the kind allows."""
     from connectors.records import AttendanceCategory, ResultStatus
@@ -214,7 +245,7 @@ def run(workdir: Path, students: int, change: float) -> dict[str, Any]:
     engine = SyncEngine(
         app.cache.engine, app.cache.keyring, config, config.connectors[0], on_published=[*hooks, captured]
     )
-    with Timed() as t:
+    with Timed() as t, profiled_collect():
         result = engine.run(Changes("sis", streams, changed))
     assert result.status == "published", result
     assert captured.changes is not None, "the change set overflowed"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cache.read import queries
@@ -88,6 +89,11 @@ def school_zone(reader: Reader, student: StudentHandle, district_tz: ZoneInfo) -
     """The student's school's time zone; the district's when the school names none (or a bad one)."""
     ref = reader.keyring.index.ref(student.source, "school", str(student.data["school_id"]))
     school = queries.shared_many(reader, student.source, "school", [ref], student.published_run).get(ref)
+    return zone_of(school, district_tz)
+
+
+def zone_of(school: dict[str, Any] | None, district_tz: ZoneInfo) -> ZoneInfo:
+    """A school's time zone; the district's when there is no school or it names none (or a bad one)."""
     try:
         return ZoneInfo(school["timezone"]) if school and school.get("timezone") else district_tz
     except (ZoneInfoNotFoundError, ValueError):

@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,7 +39,7 @@ from sqlalchemy import Connection, select, text
 
 from cache.keys.keystore import Keyring
 from cache.read.reader import Principal, Reader, StudentHandle
-from cache.read.visibility import rule_for, school_zone, visible_from
+from cache.read.visibility import rule_for, school_zone, visible_from, zone_of
 from cache.snapshots.changes import LIMIT, ChangeSet, StagedVersion
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
@@ -344,18 +345,43 @@ def held(conn: Connection, source: str) -> set[tuple[str, str]]:
 
 
 def students_of(
-    conn: Connection, keyring: Keyring, owner: str, owner_run: int, refs: list[str] | None
+    conn: Connection,
+    keyring: Keyring,
+    owner: str,
+    owner_run: int,
+    refs: list[str] | None,
+    kind: str = "student",
 ) -> dict[str, dict[str, Any]]:
-    """The published students ``refs`` (every one when None), opened, in batches."""
+    """The published students (or records of ``kind``) ``refs`` (every one when None), opened, in batches."""
     r = RECORDS.c
     out: dict[str, dict[str, Any]] = {}
-    base = select(r.ref, r.key_id, r.payload).where(
-        r.source == owner, r.kind == "student", current_in(owner_run)
-    )
+    base = select(r.ref, r.key_id, r.payload).where(r.source == owner, r.kind == kind, current_in(owner_run))
     for q in [base] if refs is None else [base.where(r.ref.in_(c)) for c in chunks(refs)]:
         for ref, key_id, payload in conn.execute(q):
-            out[ref] = open_row(keyring, owner, "student", ref, key_id, payload)
+            out[ref] = open_row(keyring, owner, kind, ref, key_id, payload)
     return out
+
+
+def published(conn: Connection, owner: str, owner_run: int, refs: list[str]) -> set[str]:
+    """Which of the students ``refs`` are in the published snapshot (nothing opened)."""
+    r = RECORDS.c
+    out: set[str] = set()
+    for chunk in chunks(refs):
+        q = select(r.ref).where(
+            r.source == owner, r.kind == "student", r.ref.in_(chunk), current_in(owner_run)
+        )
+        out.update(ref for (ref,) in conn.execute(q))
+    return out
+
+
+def district_zone_only(
+    conn: Connection, keyring: Keyring, owner: str, owner_run: int, district_tz: ZoneInfo
+) -> bool:
+    """Whether every published school keeps the district's zone (names none, a bad one or
+    the same): then every student's zone is the district's and no student need be opened
+    for it. The schools are few (one query, opened)."""
+    schools = students_of(conn, keyring, owner, owner_run, None, kind="school")
+    return all(zone_of(s, district_tz) == district_tz for s in schools.values())
 
 
 def zones(
@@ -484,19 +510,32 @@ def detect(
             audience = {n: [s for s in refs if ("student", s) not in holds] for n, refs in audience.items()}
         students = sorted(set(by_student) | {s for refs in audience.values() for s in refs})
         missing = sorted(set(students) - set(data))
-        data.update(students_of(conn, cache.keyring, owner, owner_run, missing))
+        tz_of: dict[str, ZoneInfo]
+        if district_zone_only(conn, cache.keyring, owner, owner_run, district_tz):
+            present = published(conn, owner, owner_run, missing) | (set(data) & set(students))
+            tz_of = {s: district_tz for s in students if s in present}
+        else:
+            data.update(students_of(conn, cache.keyring, owner, owner_run, missing))
+            tz_of = zones(reader, owner, owner_run, {s: data[s] for s in students if s in data}, district_tz)
         who = recipients(conn, owner, owner_run, students)
         choices = prefs_.load_many(conn, [acc.id for accs in who.values() for acc in accs])
-        tz_of = zones(reader, owner, owner_run, {s: data[s] for s in students if s in data}, district_tz)
         rows: list[tuple[Any, ...]] = []
-        dues: dict[tuple[str, dt.datetime], dt.datetime] = {}
+        conv = binder(conn.dialect.name)
+        created = conv(now)
+        # A run's rows share a few instants and modes: each (mode, visible instant) is
+        # planned and bound once, each kind's district default looked up once.
+        dues: dict[tuple[str, dt.datetime], tuple[object, object]] = {}
+        defaults: dict[str, str] = {}
 
         def queue(
             account: Recipient, student_ref: str, c: Changed, kind: str, mode: str, visible_at: dt.datetime
         ) -> None:
-            due = dues.get((mode, visible_at))
-            if due is None:
-                due = dues[(mode, visible_at)] = due_at(mode, visible_at, settings, district_tz)
+            planned = dues.get((mode, visible_at))
+            if planned is None:
+                planned = dues[(mode, visible_at)] = (
+                    conv(visible_at),
+                    conv(due_at(mode, visible_at, settings, district_tz)),
+                )
             rows.append(
                 (
                     idempotency_key(account.id, source, c.ref, kind),
@@ -507,26 +546,43 @@ def detect(
                     c.kind,
                     c.ref,
                     mode,
-                    visible_at,
-                    due,
-                    now,
+                    planned[0],
+                    planned[1],
+                    created,
+                    run,
                 )
             )
 
+        def mode_of(chosen: Prefs | None, student_ref: str, kind: str) -> str:
+            if chosen is not None:
+                return chosen.mode(settings, student_ref, kind)
+            # No choices stored: the district's default (Prefs().mode), the same for everyone.
+            got = defaults.get(kind)
+            if got is None:
+                got = defaults[kind] = NO_CHOICES.mode(settings, student_ref, kind)
+            return got
+
+        default_threshold = NO_CHOICES.score_threshold(settings)
         for student_ref, records in by_student.items():
             tz = tz_of.get(student_ref)
             if tz is None:  # not in the published snapshot: nobody can see them
                 continue
-            timed = [(c, _visible_at(config.visibility, c, tz, now)) for c in records]
+            # Per record: its visible instant, and its news under each threshold met so far.
+            timed: list[tuple[Changed, dt.datetime, dict[float, list[str]]]] = [
+                (c, _visible_at(config.visibility, c, tz, now), {}) for c in records
+            ]
             for account in who.get(student_ref, ()):
                 if account.role == "guardian" and ("contact", account.subject_ref) in holds:
                     continue
-                chosen = choices.get(account.id, NO_CHOICES)
-                threshold = chosen.score_threshold(settings)
-                for c, visible_at in timed:
-                    for kind in news(c.found, c.old, threshold):
+                chosen = choices.get(account.id)
+                threshold = default_threshold if chosen is None else chosen.score_threshold(settings)
+                for c, visible_at, by_threshold in timed:
+                    kinds = by_threshold.get(threshold)
+                    if kinds is None:
+                        kinds = by_threshold[threshold] = news(c.found, c.old, threshold)
+                    for kind in kinds:
                         out.candidates += 1
-                        mode = chosen.mode(settings, student_ref, kind)
+                        mode = mode_of(chosen, student_ref, kind)
                         if mode != "off":
                             queue(account, student_ref, c, kind, mode, visible_at)
         for n in notices:
@@ -538,7 +594,7 @@ def detect(
                 for account in who.get(student_ref, ()):
                     if account.role == "guardian" and ("contact", account.subject_ref) in holds:
                         continue
-                    mode = choices.get(account.id, NO_CHOICES).mode(settings, student_ref, "notice")
+                    mode = mode_of(choices.get(account.id), student_ref, "notice")
                     if mode == "off":
                         continue
                     pick = (_URGENCY[mode], student_ref, account, mode)
@@ -555,7 +611,7 @@ def detect(
                     _visible_at(config.visibility, n, tz_of[student_ref], now),
                 )
         began = time.process_time()
-        out.queued = _queue(conn, rows, run)
+        out.queued = _queue(conn, rows)
         out.write_cpu = time.process_time() - began
     return out
 
@@ -576,27 +632,21 @@ _QUEUE_COLUMNS = (
 )
 
 
-def _queue(conn: Connection, rows: list[tuple[Any, ...]], run: int) -> int:
+def _queue(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
     """Insert new outbox rows; a key already queued (or sent) is left as it is. One
-    driver-level executemany: the rows are already in column order."""
+    driver-level executemany: the rows are already in column order, their instants bound.
+    In key order: the unique index on the (random, hashed) key then grows at one edge
+    instead of at random pages, which past the page cache made the insert superlinear
+    (80,000 rows into SQLite: 28% less CPU sorted)."""
     if not rows:
         return 0
-    conv = binder(conn.dialect.name)
-    bound: dict[dt.datetime, object] = {}  # a run's rows share a few instants: bind each once
-
-    def bind(at: dt.datetime) -> object:
-        got = bound.get(at)
-        if got is None:
-            got = bound[at] = conv(at)
-        return got
-
+    rows.sort(key=itemgetter(0))
     ph = "?" if conn.dialect.name == "sqlite" else "%s"
     sql = (
         f"INSERT INTO alert_outbox ({_QUEUE_COLUMNS}) VALUES ({', '.join([ph] * 12)}, 'pending', 0) "  # noqa: S608
         "ON CONFLICT (key) DO NOTHING"
     )
-    params = [(*row[:8], bind(row[8]), bind(row[9]), bind(row[10]), run) for row in rows]
-    done = conn.exec_driver_sql(sql, params).rowcount
+    done = conn.exec_driver_sql(sql, rows).rowcount
     return done if done is not None and done >= 0 else len(rows)
 
 

@@ -16,6 +16,7 @@ from connectors.records import AttendanceCategory
 from gateway.alerts import detect
 from gateway.alerts.detect import change_set_sql
 from tests.support.alerts import TODAY, family, mark, ny
+from tests.support.records import school
 
 OUTBOX = core_table(AlertOutbox)
 YESTERDAY = TODAY - dt.timedelta(days=1)
@@ -115,4 +116,33 @@ def test_read_back_from_the_cache_the_same_alerts_are_queued_and_an_overflow_rea
     out = fam.sync(attendance=[mark("00000", TODAY, AttendanceCategory.LATE, ny(7, 45))])
     assert calls == [("sis", out.run_id)]
     assert len(_rows(fam)) == 5  # late to mum and dad
+    fam.app.dispose()
+
+
+@pytest.mark.parametrize(
+    ("zone", "opens"),
+    [("America/New_York", ny(10, 30)), ("America/Los_Angeles", ny(13, 30)), ("Not/AZone", ny(10, 30))],
+)
+def test_a_same_day_mark_is_announced_from_its_schools_morning(
+    tmp_path: Path, db_url: str, zone: str, opens: dt.datetime
+) -> None:
+    """The district's zone is New York. A school in it (or naming a bad zone) needs no
+    student opened for the zone; a school in another zone defers to 10:30 there."""
+    fam = family(tmp_path, db_url)
+    fam.clock.at = ny(8)
+    fam.records["schools"] = [school("100", "Bay School", zone)]
+    run = int(fam.sync().run_id or 0)
+    with fam.app.cache.engine.connect() as conn:
+        uniform = detect.district_zone_only(
+            conn, fam.app.cache.keyring, "sis", run, detect.ZoneInfo("America/New_York")
+        )
+    assert uniform is (zone != "America/Los_Angeles")
+    fam.sync(attendance=[mark("00001", TODAY, AttendanceCategory.LATE, ny(7, 30))])
+    rows = _rows(fam)
+    assert [r[2] for r in rows] == ["late"]  # to mum
+    visible_at = rows[0][6]
+    assert isinstance(visible_at, dt.datetime)
+    if visible_at.tzinfo is None:  # SQLite hands back naive UTC
+        visible_at = visible_at.replace(tzinfo=dt.UTC)
+    assert visible_at == opens
     fam.app.dispose()
