@@ -145,31 +145,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(factory: str, base: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve(factory: str, base: Path, processes: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """The server: one uvicorn process, or ``processes`` processes on one socket as
+    ``portico api --processes`` runs them (gateway.api.server.serve_processes)."""
     port = free_port()
     env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", f"scripts.bench_api_app:{factory}", "--host", "127.0.0.1",
-           "--port", str(port), "--no-access-log", "--log-level", "warning"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603 - our own interpreter and arguments
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + ("/trivial" if factory == "trivial" else "/healthz"), timeout=1)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"{factory} server did not start")
-
-
-def start(factory: str, base: Path, processes: int) -> tuple[subprocess.Popen[bytes], str]:
-    """The server: scripts/bench_api's one uvicorn process, or ``processes`` processes on one
-    socket as ``portico api --processes`` runs them (gateway.api.server.serve_processes)."""
     if processes == 1:
-        return serve(factory, base)
-    port = free_port()
-    env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "scripts.bench_api_app", factory, str(port), str(processes)]
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", f"scripts.bench_api_app:{factory}", "--host", "127.0.0.1",
+               "--port", str(port), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    else:
+        cmd = [sys.executable, "-m", "scripts.bench_api_app", factory, str(port), str(processes)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603 - our own interpreter and arguments
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -281,7 +266,7 @@ def run_httpx(url: str, requests: list[tuple[str, str]], seconds: int, clients: 
 def measure(
     factory: str, base: Path, requests: list[tuple[str, str]], args: argparse.Namespace
 ) -> dict[str, float]:
-    proc, url = start(factory, base, args.processes)
+    proc, url = serve(factory, base, args.processes)
     try:
         for tok, path in requests[:8]:  # a correct answer first: a fast 401 would measure nothing
             r = httpx.get(url + path, headers={"Authorization": f"Bearer {tok}"})

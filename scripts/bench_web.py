@@ -28,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_api import build, dashboard, run_httpx, run_wrk, start, tree_cpu  # noqa: E402
+from scripts.bench_api import build, dashboard, run_httpx, run_wrk, serve, tree_cpu  # noqa: E402
 
 COOKIE = ("Cookie", "portico_session=")
 # Hand-written notes appended to the generated page (where the time goes).
@@ -50,7 +50,7 @@ def measure(
     factory: str, base: Path, requests: list[tuple[str, str]], args: argparse.Namespace, *, cookie: bool
 ) -> dict[str, float]:
     header = COOKIE if cookie else ("Authorization", "Bearer ")
-    proc, url = start(factory, base, args.processes)
+    proc, url = serve(factory, base, args.processes)
     try:
         for tok, path in requests[:8]:  # a right answer first: a fast redirect would measure nothing
             r = httpx.get(url + path, headers={header[0]: header[1] + tok})
@@ -140,7 +140,7 @@ def main() -> None:
             ),
             "FastAPI trivial JSON": ("trivial", [(tok, "/trivial") for tok, _ in pairs], False),
         }
-        proc, url = start("portal", base, args.processes)
+        proc, url = serve("portal", base, args.processes)
         try:
             weights = {
                 "family home (/)": page_weight(url, pairs[0][0], "/"),
