@@ -50,7 +50,7 @@ from sqlalchemy import text
 from tests.support import REPO
 from tests.support.clock import wait_until
 from tests.support.config import key_file, raw_config, write_yaml
-from tests.support.fake_source import MODULE, write_state
+from tests.support.fake_source import MODULE, records, write_state
 from tests.support.net import free_port
 
 PASSWORD = "Correct horse battery 9"
@@ -142,6 +142,17 @@ class Report:
     worker_exit: list[int | None] = field(default_factory=list)
 
 
+PAGE_SIZE = 25
+SYNC_INTERVAL = 1  # seconds between each worker's sync attempts
+
+
+def contended_delay(students: int) -> float:
+    """A delay per page that makes one sync sleep at least 1.5 sync intervals, so the other
+    worker's attempt always meets the lock (the lock is exercised, not only never needed)."""
+    pages = sum(-(-len(rows) // PAGE_SIZE) for rows in records(students, "a").values())
+    return 1.5 * SYNC_INTERVAL / max(pages, 1)
+
+
 class Cluster:
     """The processes of one run, stopped by :meth:`close` (SIGTERM, then SIGKILL)."""
 
@@ -153,8 +164,12 @@ class Cluster:
         sis = {
             "name": "sis",
             "type": "fake",
-            "options": {"state_file": str(self.state), "page_size": 25, "page_delay": page_delay},
-            "schedule": {"interval": 1},
+            "options": {
+                "state_file": str(self.state),
+                "page_size": PAGE_SIZE,
+                "page_delay": max(page_delay, contended_delay(students)),
+            },
+            "schedule": {"interval": SYNC_INTERVAL},
         }
         raw = raw_config(workdir, pg_url, connectors=[sis], logging={"format": "json"})
         # Keys in the same PostgreSQL database: every replica and worker reads one keystore.
