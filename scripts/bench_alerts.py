@@ -177,7 +177,7 @@ class Discard:
         self.bytes += len(message.body) + len(message.html or "")
 
 
-def run(workdir: Path, students: int, change: float) -> dict[str, Any]:
+def run(workdir: Path, students: int, change: float, until: dt.date | None = None) -> dict[str, Any]:
     from sqlalchemy import text
 
     from cache.db import keystore_url
@@ -195,10 +195,10 @@ def run(workdir: Path, students: int, change: float) -> dict[str, Any]:
     from gateway.web import alert_mail
     from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 
-    probe = SyntheticDistrict(DistrictSpec(seed=5, schools=max(2, students // 1000), students=students))
-    district = SyntheticDistrict(
-        DistrictSpec(seed=5, schools=max(2, students // 1000), students=students, today=probe.year_end)
-    )
+    schools = max(2, students // 1000)
+    if until is None:  # a full school year: "today" is its last day
+        until = SyntheticDistrict(DistrictSpec(seed=5, schools=schools, students=students)).year_end
+    district = SyntheticDistrict(DistrictSpec(seed=5, schools=schools, students=students, today=until))
     today = district.spec.today
     (workdir / "kek.key").write_text(new_kek_line() + "\n")
     config = PorticoConfig.model_validate(
@@ -297,7 +297,9 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
     publish_cpu = tot.cpu - collect  # the publish itself, without keeping the change set
     detect_cpu = collect + det.cpu  # what alerts cost: keeping the change set, then the hook
     found = r["found"]
-    command = COMMAND.format(students=args.students, change=args.change)
+    command = COMMAND.format(students=args.students, change=args.change) + (
+        f" --today {args.today.isoformat()}" if args.today else ""
+    )
     lines = [
         "# Alerts: detection cost and daily digests",
         "",
@@ -337,10 +339,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--students", type=int, default=10_000)
     ap.add_argument("--change", type=float, default=0.01)
+    ap.add_argument(
+        "--today",
+        type=dt.date.fromisoformat,
+        help="the district's school year up to this date (YYYY-MM-DD) instead of the full year",
+    )
     ap.add_argument("--out", default="", help="write the results page here (docs/PERFORMANCE-alerts.md)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        results = run(Path(tmp), args.students, args.change)
+        results = run(Path(tmp), args.students, args.change, args.today)
     text = report(results, args)
     print("\n" + text)
     if args.out:
