@@ -174,6 +174,18 @@ def tree_cpu(pid: int) -> float:
     return server_cpu(pid) + sum(tree_cpu(int(c)) for c in children)
 
 
+def add_processes(p: argparse.ArgumentParser, served: str) -> None:
+    """``--processes N`` for the load runs of this bench and scripts/bench_web."""
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"serve from N processes on one socket, as `portico api --processes N` does (the "
+        f"{served} and the trivial endpoint alike); the default is one uvicorn process",
+    )
+
+
 def serving(processes: int) -> str:
     if processes == 1:
         return "uvicorn, one process"
@@ -465,14 +477,7 @@ def main() -> None:
         action="store_true",
         help="no server: CPU time and statements per dashboard request, the app called in this process",
     )
-    p.add_argument(
-        "--processes",
-        type=int,
-        default=1,
-        metavar="N",
-        help="serve from N processes on one socket, as `portico api --processes N` does (the "
-        "dashboard and the trivial endpoint alike); the default is one uvicorn process",
-    )
+    add_processes(p, "dashboard")
     p.add_argument("--requests", type=int, default=4000, help="requests measured with --in-process")
     p.add_argument(
         "--instructions",

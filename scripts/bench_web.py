@@ -28,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_api import build, dashboard, run_httpx, run_wrk, serve, tree_cpu  # noqa: E402
+from scripts.bench_api import add_processes, build, dashboard, run_httpx, run_wrk, serve, tree_cpu  # noqa: E402
 
 COOKIE = ("Cookie", "portico_session=")
 # Hand-written notes appended to the generated page (where the time goes).
@@ -74,14 +74,7 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--seconds", type=int, default=6)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument(
-        "--processes",
-        type=int,
-        default=1,
-        metavar="N",
-        help="serve from N processes on one socket, as `portico api --processes N` does (the "
-        "portal and the trivial endpoint alike); the default is one uvicorn process",
-    )
+    add_processes(p, "portal")
     p.add_argument("--httpx", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--write", type=Path, default=None, help="write the results as Markdown to this file")
     p.add_argument(

@@ -11,6 +11,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from config.settings import AlertKind
+
 T = TypeVar("T")
 
 
@@ -306,18 +308,8 @@ class Me(BaseModel):
 
 
 # (method, path) → the 200 (or 201) body, for every route that answers with one.
-AlertKindName = Literal[
-    "absence",
-    "unauthorised_absence",
-    "late",
-    "assignment_missing",
-    "assignment_late",
-    "low_score",
-    "behaviour",
-    "achievement",
-    "notice",
-    "report",
-]
+# The kinds of alert, as the config names them (one list: config.settings.AlertKind).
+AlertKindName = AlertKind
 AlertModeName = Literal["instant", "daily", "weekly", "off"]
 
 
