@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from fastapi import FastAPI
@@ -112,39 +113,20 @@ class Application:
         scheduler = SyncScheduler(self.cache, lambda name: self.sync(name, progress=Progress.logged(name)))
         if not scheduler.job_ids:
             log.warning("scheduler.no_jobs", hint="no enabled connector has a schedule")
+        zone = self.config.district.timezone
         at = self.config.access.reminder_time
-        scheduler.scheduler.add_job(
-            self.send_reminders,
-            CronTrigger(hour=at.hour, minute=at.minute, timezone=self.config.district.timezone),
-            id=REMINDERS_JOB,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=3600,
-        )
-        scheduler.scheduler.add_job(
-            self.tidy_throttles,
-            CronTrigger(hour=3, minute=17, timezone=self.config.district.timezone),
-            id=THROTTLE_TIDY_JOB,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=3600,
-        )
+        jobs: list[tuple[Callable[[], object], BaseTrigger, str]] = [
+            (self.send_reminders, CronTrigger(hour=at.hour, minute=at.minute, timezone=zone), REMINDERS_JOB),
+            (self.tidy_throttles, CronTrigger(hour=3, minute=17, timezone=zone), THROTTLE_TIDY_JOB),
+        ]
         if self.config.alerts.enabled:
+            every = self.config.alerts.send_every.total_seconds()
+            jobs.append((self.send_alerts, IntervalTrigger(seconds=every), ALERTS_JOB))
+            jobs.append((self.prune_alerts, CronTrigger(hour=3, minute=47, timezone=zone), ALERTS_PRUNE_JOB))
+        for run, trigger, job_id in jobs:
+            # One run at a time; a run missed by less than an hour (a restart) still happens once.
             scheduler.scheduler.add_job(
-                self.send_alerts,
-                IntervalTrigger(seconds=self.config.alerts.send_every.total_seconds()),
-                id=ALERTS_JOB,
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=3600,
-            )
-            scheduler.scheduler.add_job(
-                self.prune_alerts,
-                CronTrigger(hour=3, minute=47, timezone=self.config.district.timezone),
-                id=ALERTS_PRUNE_JOB,
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=3600,
+                run, trigger, id=job_id, coalesce=True, max_instances=1, misfire_grace_time=3600
             )
         return scheduler
 
