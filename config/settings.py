@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.cron import cron_problem
 from config.secrets import SecretRef
@@ -33,10 +33,13 @@ def _check_tz(value: str) -> str:
     return value
 
 
+# An IANA time zone name, checked where it is read (the district's, a schedule's, a connector's).
+TimeZoneName = Annotated[str, AfterValidator(_check_tz)]
+
+
 class DistrictSettings(Strict):
     name: str = Field(min_length=1)
-    timezone: str = "UTC"
-    _tz = field_validator("timezone")(_check_tz)
+    timezone: TimeZoneName = "UTC"
 
 
 class CacheSettings(Strict):
@@ -78,15 +81,13 @@ class Schedule(Strict):
     interval: dt.timedelta | None = None
     cron: str | None = None
     jitter: dt.timedelta = dt.timedelta(0)
-    timezone: str | None = None  # defaults to the district's
+    timezone: TimeZoneName | None = None  # defaults to the district's
     blackout: list[Blackout] = Field(default_factory=list)
     # A full pull on this cadence finds deletes the source has no endpoint for.
     full_every: dt.timedelta = dt.timedelta(days=1)
     # A run that could not start on time (process down, previous run still going) still
     # runs if it is at most this late; several missed runs coalesce into one.
     misfire_grace: dt.timedelta = dt.timedelta(minutes=30)
-
-    _tz = field_validator("timezone")(lambda v: v if v is None else _check_tz(v))
 
     @field_validator("cron")
     @classmethod

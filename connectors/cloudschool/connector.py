@@ -34,43 +34,11 @@ from connectors.cloudschool.mapped.problems import mapped_problems
 from connectors.cloudschool.mapped.read import MappedReader, local_today
 from connectors.cloudschool.options import Options
 from connectors.cloudschool.reader import copy_file, open_csv
+from connectors.cloudschool.streams import CONVERTERS, STREAMS
 from connectors.cloudschool.values import BadCell
 from connectors.rules import Policy, Tally
 
 log = structlog.get_logger(__name__)
-
-# stream -> (record kinds, entities/files read for it)
-STREAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "school": (("school",), ()),
-    "students": (("student",), ("students",)),
-    "contacts": (("contact", "link"), ("contacts",)),
-    "classes": (("section",), ("classes",)),
-    "class_members": (("enrollment",), ("class_members",)),
-    "timetable": (("timetable",), ("timetable",)),
-    "attendance": (("attendance",), ("attendance",)),
-    "assignments": (("assignment",), ("assignments",)),
-    "assignment_results": (("result",), ("assignment_results",)),
-    "assessments": (("grade",), ("assessments",)),
-    "behaviour": (("behaviour",), ("behaviour", "achievements")),
-    "notices": (("notice",), ("notices",)),
-    "progress_reports": (("report",), ("progress_reports",)),
-}
-
-CONVERTERS: dict[str, Callable[[normalize.Index, normalize.Ctx], normalize.Converter]] = {
-    "students": normalize.students,
-    "contacts": normalize.contacts,
-    "classes": normalize.classes,
-    "class_members": normalize.class_members,
-    "timetable": normalize.timetable,
-    "attendance": attendance.attendance,
-    "assignments": normalize_work.assignments,
-    "assignment_results": normalize_work.assignment_results,
-    "assessments": normalize_work.assessments,
-    "behaviour": normalize_work.behaviour,
-    "achievements": normalize_work.achievements,
-    "notices": normalize_work.notices,
-    "progress_reports": normalize_work.progress_reports,
-}
 
 # A repeated key is a bad row, named by the columns that make the key. The two bulk
 # files are not checked: a set of millions of ids would cost more memory than the

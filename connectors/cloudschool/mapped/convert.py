@@ -9,11 +9,10 @@ link is decided by the district's access rule over whatever the mapping fills.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from connectors import records as rec
-from connectors.cloudschool import attendance, normalize, normalize_work
+from connectors.cloudschool import streams as preset
 from connectors.cloudschool.mapped.options import LINK_ATTRIBUTES, LINK_COLUMNS, RecordMapping
 from connectors.cloudschool.normalize import Converter, Ctx, Index, link_of, need
 from connectors.cloudschool.values import BadCell, DateParser, DateTimeParser, Flags, opt, parse_int
@@ -73,22 +72,8 @@ def links_only(ix: Index, ctx: Ctx) -> Converter:
     return convert
 
 
-CONVERTERS: dict[str, Callable[[Index, Ctx], Converter]] = {
-    "students": normalize.students,
-    "contacts": contacts_only,
-    "links": links_only,
-    "classes": normalize.classes,
-    "class_members": normalize.class_members,
-    "timetable": normalize.timetable,
-    "attendance": attendance.attendance,
-    "assignments": normalize_work.assignments,
-    "assignment_results": normalize_work.assignment_results,
-    "assessments": normalize_work.assessments,
-    "behaviour": normalize_work.behaviour,
-    "achievements": normalize_work.achievements,
-    "notices": normalize_work.notices,
-    "progress_reports": normalize_work.progress_reports,
-}
+# The preset's converters, with a contact list's contacts and links read apart.
+CONVERTERS = {**preset.CONVERTERS, "contacts": contacts_only, "links": links_only}
 
 
 def ctx_for(options: Options, mapping: RecordMapping, today: dt.date) -> Ctx:

@@ -145,23 +145,6 @@ class RecordMapping(Strict):
         return where
 
 
-MappedEntity = Literal[
-    "students",
-    "contacts",
-    "links",
-    "classes",
-    "class_members",
-    "timetable",
-    "attendance",
-    "assignments",
-    "assignment_results",
-    "assessments",
-    "behaviour",
-    "achievements",
-    "notices",
-    "progress_reports",
-]
-
 # A contact list keeps contacts and links apart (they may come from different files).
 CONTACT_COLUMNS = ("ContactID", "Title", "ContactForename", "ContactSurname", "PrimaryEmail", "MobileNumber")
 CONTACT_REQUIRED = ("ContactID", "ContactForename", "ContactSurname")

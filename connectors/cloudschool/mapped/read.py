@@ -25,6 +25,7 @@ from config.errors import RecordError, SourceChangedError, SourceDataError, Sour
 from connectors import records as rec
 from connectors.base import Page, StreamInfo
 from connectors.cloudschool import normalize, normalize_work
+from connectors.cloudschool import streams as preset
 from connectors.cloudschool.export import unchanged
 from connectors.cloudschool.mapped.check import columns_of
 from connectors.cloudschool.mapped.compile import Compiled, KeyIndex, MissingColumn, build_index
@@ -42,22 +43,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-# stream -> (record kinds, mapped entities read for it)
-STREAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "school": (("school",), ()),
-    "students": (("student",), ("students",)),
-    "contacts": (("contact", "link"), ("contacts", "links")),
-    "classes": (("section",), ("classes",)),
-    "class_members": (("enrollment",), ("class_members",)),
-    "timetable": (("timetable",), ("timetable",)),
-    "attendance": (("attendance",), ("attendance",)),
-    "assignments": (("assignment",), ("assignments",)),
-    "assignment_results": (("result",), ("assignment_results",)),
-    "assessments": (("grade",), ("assessments",)),
-    "behaviour": (("behaviour",), ("behaviour", "achievements")),
-    "notices": (("notice",), ("notices",)),
-    "progress_reports": (("report",), ("progress_reports",)),
-}
+# stream -> (record kinds, mapped entities read for it): the preset's, links apart.
+STREAMS = {**preset.STREAMS, "contacts": (("contact", "link"), ("contacts", "links"))}
 BULK = frozenset({"attendance", "assignment_results"})
 
 

@@ -395,3 +395,22 @@ def test_an_export_that_changes_between_two_streams_fails_the_read_so_the_run_is
     with pytest.raises(SourceChangedError):
         next(conn.read("contacts", None))
     assert len(next(conn.read("contacts", None)).records) == 16  # the retry reads the new export whole
+
+
+def test_a_mapped_source_whose_hash_differs_from_the_manifest_holds_the_run_as_the_preset_does(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+
+    folder = uk_folder(tmp_path / "pm", "parentmail-student-import.csv")
+    path = folder / "student-import.csv"
+    manifest = folder / "export_manifest.csv"
+
+    def listed(sha: str) -> None:
+        manifest.write_text(f"file,rows,sha256,exported_at\nstudent-import.csv,9,{sha},2025-12-08T06:00:00Z\n")
+
+    listed(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert len(next(parentmail(folder).read("students", None)).records) == 5
+    listed("0" * 64)
+    with pytest.raises(SourceDataError, match=r"student-import\.csv: sha256 differs from the manifest.*export held"):
+        next(parentmail(folder).read("students", None))
