@@ -17,6 +17,7 @@
 - ``oneroster``: OneRoster bundles built from the binding's own column lists, and a small school in them.
 - ``exports``: real UK exports (``data/uk/``) and OneRoster bundles through the whole application,
   with the YAML mappings the connector READMEs document.
+- ``systemd``: the command a shipped unit starts, as systemd expands it.
 - ``data/``: fixture files, each folder with a SOURCE note citing where its shape comes from.
 """
 
