@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -30,7 +30,10 @@ from gateway.access.sessions import ACCOUNT_COLUMNS_SQL, account_from_row
 
 TOKEN_PREFIX = "pft_"  # noqa: S105 - the prefix every family token starts with, not a secret
 # The kinds of data a family token may be given, as the API's routes name them.
-KINDS = ("attendance", "timetable", "grades", "assignments", "behaviour", "notices", "reports")
+TokenKind = Literal["attendance", "timetable", "grades", "assignments", "behaviour", "notices", "reports"]
+KINDS: tuple[str, ...] = get_args(TokenKind)
+# The two kinds of link an account may hold.
+LinkKind = Literal["feed", "token"]
 # At most this many feeds and tokens per account: a bound on rows, not a policy.
 MAX_PER_ACCOUNT = 50
 # last_used_at is written at most this often.
@@ -126,6 +129,17 @@ _TOKENS = _Links(
 )
 FEEDS = _FEEDS.table
 TOKENS = _TOKENS.table
+_LINKS: dict[LinkKind, _Links[Any]] = {"feed": _FEEDS, "token": _TOKENS}
+
+
+def revoke(conn: Connection, kind: LinkKind, account_id: str, link_id: str) -> bool:
+    """Delete the account's feed or token; False when it has no such link (someone else's included)."""
+    return _LINKS[kind].revoke(conn, account_id, link_id)
+
+
+def count_of(conn: Connection, account_id: str) -> int:
+    """The account's feeds and tokens together (bounded by :data:`MAX_PER_ACCOUNT`)."""
+    return sum(links.count(conn, account_id) for links in _LINKS.values())
 
 
 # --- calendar feeds ----------------------------------------------------------------------
@@ -140,11 +154,6 @@ def create_feed(conn: Connection, account_id: str, student_ref: str, now: dt.dat
 
 def feeds_of(conn: Connection, account_id: str) -> list[CalendarFeed]:
     return _FEEDS.of(conn, account_id)
-
-
-def revoke_feed(conn: Connection, account_id: str, feed_id: str) -> bool:
-    """Delete the account's feed; False when it has no such feed (someone else's included)."""
-    return _FEEDS.revoke(conn, account_id, feed_id)
 
 
 @dataclass(frozen=True)
@@ -196,16 +205,6 @@ def create_token(
 
 def tokens_of(conn: Connection, account_id: str) -> list[FamilyToken]:
     return _TOKENS.of(conn, account_id)
-
-
-def revoke_token(conn: Connection, account_id: str, token_id: str) -> bool:
-    """Delete the account's token; False when it has no such token (someone else's included)."""
-    return _TOKENS.revoke(conn, account_id, token_id)
-
-
-def count_of(conn: Connection, account_id: str) -> int:
-    """The account's feeds and tokens together (bounded by :data:`MAX_PER_ACCOUNT`)."""
-    return _FEEDS.count(conn, account_id) + _TOKENS.count(conn, account_id)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
+from sqlalchemy import Connection
 
 from cache.read.reader import Reader
 from cache.snapshots.runs import load_state
+from cache.tables.accounts import Account
 from cache.types import utcnow
 from gateway.access import accounts, holds, invitations, provision, reminders, sessions
 from gateway.access.entitlement import person
@@ -45,6 +49,27 @@ def _subject(ctx: click.Context, source: str, contact: str | None, student: str 
     kind, sis_id = ("contact", contact) if contact is not None else ("student", student)
     assert sis_id is not None
     return kind, cache_of(ctx).keyring.index.ref(source, kind, sis_id)
+
+
+@contextmanager
+def account_of(
+    ctx: click.Context, source: str | None, contact: str | None, student: str | None
+) -> Iterator[tuple[Connection, Account]]:
+    """The account of the person named by ``--contact`` or ``--student``, in a transaction."""
+    src = _source(ctx, source)
+    _, ref = _subject(ctx, src, contact, student)
+    with cache_of(ctx).engine.begin() as conn:
+        found = accounts.find_by_subject(conn, src, ref)
+        if found is None:
+            fail("no account for that person")
+        yield conn, found
+
+
+def person_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--connector``, ``--contact`` and ``--student``: whose account a command acts on."""
+    command = click.option("--student", help="SIS id of the student whose account it is.")(command)
+    command = click.option("--contact", help="SIS id of the contact whose account it is.")(command)
+    return CONNECTOR(command)
 
 
 @click.group("accounts")
@@ -113,21 +138,14 @@ def invite_cmd(
 def _set_status(
     ctx: click.Context, source: str | None, contact: str | None, student: str | None, status: str
 ) -> None:
-    src = _source(ctx, source)
-    _, ref = _subject(ctx, src, contact, student)
-    with cache_of(ctx).engine.begin() as conn:
-        found = accounts.find_by_subject(conn, src, ref)
-        if found is None:
-            fail("no account for that person")
+    with account_of(ctx, source, contact, student) as (conn, found):
         accounts.set_fields(conn, found.id, status=status)
         ended = sessions.end_all(conn, found.id) if status == "disabled" else 0
     click.echo(f"account {found.id} {status}" + (f"; {ended} sessions ended" if ended else ""))
 
 
 @accounts_group.command("disable")
-@CONNECTOR
-@click.option("--contact")
-@click.option("--student")
+@person_options
 @click.pass_context
 def disable_cmd(ctx: click.Context, source: str | None, contact: str | None, student: str | None) -> None:
     """Disable an account: every session ends at once; sign-in fails like a wrong password."""
@@ -135,9 +153,7 @@ def disable_cmd(ctx: click.Context, source: str | None, contact: str | None, stu
 
 
 @accounts_group.command("enable")
-@CONNECTOR
-@click.option("--contact")
-@click.option("--student")
+@person_options
 @click.pass_context
 def enable_cmd(ctx: click.Context, source: str | None, contact: str | None, student: str | None) -> None:
     """Re-enable a disabled account."""

@@ -7,42 +7,47 @@ Only ids, dates, children's opaque ids and kinds are printed, never a secret (no
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
-from gateway.access import accounts, family
-from gateway.cli.access_cmds import CONNECTOR, _source, _subject
-from gateway.cli.common import cache_of, fail
+from cache.tables.family import CalendarFeed, FamilyToken
+from gateway.access import family
+from gateway.cli.access_cmds import account_of, person_options
+
+
+def _used(at: dt.datetime | None) -> str:
+    return f"{at:%Y-%m-%d %H:%M}" if at else "never"
+
+
+def _line(link: CalendarFeed | FamilyToken) -> str:
+    if isinstance(link, CalendarFeed):
+        return f"feed {link.id}\tstudent {link.student_ref}\tmade {link.created_at:%Y-%m-%d}\tlast read {_used(link.last_used_at)}"
+    return (
+        f"token {link.id}\tstudents {','.join(link.students)}\tkinds {','.join(link.kinds)}"
+        f"\texpires {link.expires_at:%Y-%m-%d}\tlast used {_used(link.last_used_at)}"
+    )
 
 
 @click.command("links")
-@CONNECTOR
-@click.option("--contact", help="SIS id of the contact whose account it is.")
-@click.option("--student", help="SIS id of the student whose account it is.")
+@person_options
 @click.option("--revoke", is_flag=True, help="Revoke every calendar feed and family token of the account.")
 @click.pass_context
-def links_cmd(ctx: click.Context, source: str | None, contact: str | None, student: str | None, revoke: bool) -> None:
+def links_cmd(
+    ctx: click.Context, source: str | None, contact: str | None, student: str | None, revoke: bool
+) -> None:
     """List an account's calendar feeds and family tokens, or revoke them all (--revoke)."""
-    src = _source(ctx, source)
-    _, ref = _subject(ctx, src, contact, student)
-    with cache_of(ctx).engine.begin() as conn:
-        found = accounts.find_by_subject(conn, src, ref)
-        if found is None:
-            fail("no account for that person")
+    with account_of(ctx, source, contact, student) as (conn, found):
         feeds, tokens = family.feeds_of(conn, found.id), family.tokens_of(conn, found.id)
-        for f in feeds:
-            used = f"{f.last_used_at:%Y-%m-%d %H:%M}" if f.last_used_at else "never"
-            click.echo(f"feed {f.id}\tstudent {f.student_ref}\tmade {f.created_at:%Y-%m-%d}\tlast read {used}")
-        for t in tokens:
-            used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
-            click.echo(
-                f"token {t.id}\tstudents {','.join(t.students)}\tkinds {','.join(t.kinds)}"
-                f"\texpires {t.expires_at:%Y-%m-%d}\tlast used {used}"
-            )
+        links: list[tuple[family.LinkKind, CalendarFeed | FamilyToken]] = [
+            *(("feed", f) for f in feeds),
+            *(("token", t) for t in tokens),
+        ]
+        for _, link in links:
+            click.echo(_line(link))
         if revoke:
-            for f in feeds:
-                family.revoke_feed(conn, found.id, f.id)
-            for t in tokens:
-                family.revoke_token(conn, found.id, t.id)
+            for kind, link in links:
+                family.revoke(conn, kind, found.id, link.id)
     click.echo(
         f"{len(feeds)} calendar feed(s) and {len(tokens)} family token(s)" + (" revoked" if revoke else "")
     )

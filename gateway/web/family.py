@@ -110,19 +110,18 @@ async def create_token(ctx: Ctx) -> Response:
     return ctx.render("link_created.html", status=201, kind="token", url=None, secret=made["token"])
 
 
-@route("/account/feeds/{item_id}/revoke", ("POST",))
-async def revoke_feed(ctx: Ctx) -> Response:
-    account = ctx.account()
-    if not family.revoke_feed(ctx.conn, account.id, ctx.request.path_params["item_id"][:40]):
+def _revoked(ctx: Ctx, kind: family.LinkKind) -> Response:
+    if not family.revoke(ctx.conn, kind, ctx.account().id, ctx.request.path_params["item_id"][:40]):
         raise Problem(404, "not-found", "Not found")
     ctx.conn.commit()
-    return ctx.redirect("/account?done=feed-revoked#feeds")
+    return ctx.redirect(f"/account?done={kind}-revoked#{kind}s")
+
+
+@route("/account/feeds/{item_id}/revoke", ("POST",))
+async def revoke_feed(ctx: Ctx) -> Response:
+    return _revoked(ctx, "feed")
 
 
 @route("/account/tokens/{item_id}/revoke", ("POST",))
 async def revoke_token(ctx: Ctx) -> Response:
-    account = ctx.account()
-    if not family.revoke_token(ctx.conn, account.id, ctx.request.path_params["item_id"][:40]):
-        raise Problem(404, "not-found", "Not found")
-    ctx.conn.commit()
-    return ctx.redirect("/account?done=token-revoked#tokens")
+    return _revoked(ctx, "token")

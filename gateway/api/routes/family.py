@@ -9,7 +9,7 @@ relationship check as a session's request, so both die with the link or the acco
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,7 +31,6 @@ from gateway.api.routes.students import visibility, visible_or_404
 
 router = APIRouter(prefix="/v1/account", tags=["account"])
 feed_router = APIRouter(tags=["calendar"])
-Kind = Literal["attendance", "timetable", "grades", "assignments", "behaviour", "notices", "reports"]
 CALENDAR = "text/calendar; charset=utf-8"
 # A feed's address: the secret is the last segment (``secrets.token_urlsafe``: URL-safe).
 FEED_PATH = "/v1/calendar/{secret}.ics"
@@ -49,7 +48,9 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     students: list[str] = Field(min_length=1, max_length=20, description="Student ids the token may read.")
-    kinds: list[Kind] = Field(min_length=1, max_length=7, description="Kinds of data the token may read.")
+    kinds: list[family.TokenKind] = Field(
+        min_length=1, max_length=7, description="Kinds of data the token may read."
+    )
     expires_in_days: int = Field(ge=1, le=3660, description="Days until the token stops working.")
 
 
@@ -153,6 +154,13 @@ def _created(data: dict[str, Any]) -> Response:
     return json_response({"data": data}, status=201)
 
 
+def _revoked(conn: Connection, kind: family.LinkKind, account: Account, link_id: str) -> Response:
+    if len(link_id) > 40 or not family.revoke(conn, kind, account.id, link_id):
+        raise not_found()
+    conn.commit()
+    return Response(status_code=204, headers=NO_STORE)
+
+
 # --- the API -------------------------------------------------------------------------------
 
 
@@ -172,10 +180,7 @@ async def list_feeds(account: CurrentAccount, conn: Conn) -> Response:
 @router.delete("/feeds/{feed_id}", status_code=204)
 async def revoke_feed(feed_id: str, account: CurrentAccount, conn: Conn) -> Response:
     """Revoke a feed: its URL answers 404 from now on."""
-    if len(feed_id) > 40 or not family.revoke_feed(conn, account.id, feed_id):
-        raise not_found()
-    conn.commit()
-    return Response(status_code=204, headers=NO_STORE)
+    return _revoked(conn, "feed", account, feed_id)
 
 
 @router.post("/tokens", status_code=201)
@@ -207,10 +212,7 @@ async def list_tokens(account: CurrentAccount, conn: Conn, app: App) -> Response
 @router.delete("/tokens/{token_id}", status_code=204)
 async def revoke_token(token_id: str, account: CurrentAccount, conn: Conn) -> Response:
     """Revoke a token: every request with it answers 401 from now on."""
-    if len(token_id) > 40 or not family.revoke_token(conn, account.id, token_id):
-        raise not_found()
-    conn.commit()
-    return Response(status_code=204, headers=NO_STORE)
+    return _revoked(conn, "token", account, token_id)
 
 
 @feed_router.get(
