@@ -14,7 +14,6 @@ from sqlalchemy import select
 from cache.tables.alerts import AlertOutbox
 from cache.tables.core import core_table
 from connectors.records import Audience, Notice
-from gateway.access import accounts, holds
 from tests.support.alerts import family, ny
 from tests.support.mail import smtp_server
 from tests.support.records import contact, link, school, student
@@ -52,22 +51,9 @@ def test_a_new_notice_reaches_each_family_in_its_audience_once_and_only_when_pub
         fam.records["students"].append(other)
         fam.records["contacts"] += [contact("c3", "Cy", "Parent", "cy@example.org"), link("00002", "c3")]
         fam.sync()
-        with app.cache.engine.begin() as conn:
-            found = accounts.find_by_subject(conn, "sis", app.cache.keyring.index.ref("sis", "contact", "c3"))
-            assert found is not None
-            accounts.set_fields(conn, found.id, status="active", aup_version=app.config.access.aup.version)
-            cy = found.id
-            # Dad is held: he hears of no notice, not even one to the whole school.
-            holds.place(
-                conn,
-                app.cache.keyring,
-                source="sis",
-                subject="contact",
-                ref=app.cache.keyring.index.ref("sis", "contact", "c2"),
-                kind="court-order",
-                reason="order received",
-                by="test",
-            )
+        cy = fam.activate("c3")
+        # Dad is held: he hears of no notice, not even one to the whole school.
+        fam.hold("contact", "c2", "court-order")
         clock.at = ny(8)
         fam.sync(
             notices=[

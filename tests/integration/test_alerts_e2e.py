@@ -11,7 +11,6 @@ from sqlalchemy import select
 from cache.tables.alerts import AlertOutbox
 from cache.tables.core import core_table
 from connectors.records import AttendanceCategory
-from gateway.access import holds
 from tests.support.alerts import TODAY, family, incident, mark, ny
 from tests.support.mail import smtp_server
 
@@ -35,17 +34,7 @@ def test_a_synced_absence_is_announced_once_after_the_lag_and_the_digest_collect
         fam = family(tmp_path, db_url, port)
         app, clock = fam.app, fam.clock
         # Dad is held (a court order reported to the school): he must hear nothing at all.
-        with app.cache.engine.begin() as conn:
-            holds.place(
-                conn,
-                app.cache.keyring,
-                source="sis",
-                subject="contact",
-                ref=app.cache.keyring.index.ref("sis", "contact", "c2"),
-                kind="court-order",
-                reason="order received",
-                by="test",
-            )
+        fam.hold("contact", "c2", "court-order")
         clock.at = ny(8)
         yesterday = TODAY - dt.timedelta(days=1)
         fam.sync(

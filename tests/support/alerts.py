@@ -17,7 +17,7 @@ from connectors.records import (
     Polarity,
     Record,
 )
-from gateway.access import accounts
+from gateway.access import accounts, holds
 from gateway.bootstrap import Application, build_application
 from gateway.sync.engine import SyncOutcome
 from tests.support.config import make_config, write_yaml
@@ -83,6 +83,31 @@ class Family:
         assert out.status == "published", out
         return out
 
+    def activate(self, contact_id: str) -> str:
+        """The contact's provisioned account made active, the policy accepted: its id."""
+        app = self.app
+        with app.cache.engine.begin() as conn:
+            ref = app.cache.keyring.index.ref("sis", "contact", contact_id)
+            found = accounts.find_by_subject(conn, "sis", ref)
+            assert found is not None
+            accounts.set_fields(conn, found.id, status="active", aup_version=app.config.access.aup.version)
+        return found.id
+
+    def hold(self, subject: str, source_id: str, kind: str, reason: str = "order received") -> None:
+        """A hold on a contact's or a student's access, as an officer places one."""
+        app = self.app
+        with app.cache.engine.begin() as conn:
+            holds.place(
+                conn,
+                app.cache.keyring,
+                source="sis",
+                subject=subject,
+                ref=app.cache.keyring.index.ref("sis", subject, source_id),
+                kind=kind,
+                reason=reason,
+                by="test",
+            )
+
 
 def config_file(fam: Family, path: Path) -> Path:
     """The family's config as YAML for the ``portico`` CLI (in another process or a runner)."""
@@ -141,12 +166,5 @@ def family(tmp: Path, db_url: str, smtp_port: int | None = None, **alerts: Any) 
     )
     fam = Family(app, clock, "", "", base_records())
     fam.sync()
-    ids = []
-    with app.cache.engine.begin() as conn:
-        for cid in ("c1", "c2"):
-            found = accounts.find_by_subject(conn, "sis", app.cache.keyring.index.ref("sis", "contact", cid))
-            assert found is not None
-            accounts.set_fields(conn, found.id, status="active", aup_version=config.access.aup.version)
-            ids.append(found.id)
-    fam.mum, fam.dad = ids
+    fam.mum, fam.dad = fam.activate("c1"), fam.activate("c2")
     return fam

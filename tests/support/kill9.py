@@ -82,8 +82,9 @@ def read_until(db: Path, stop: Path) -> dict[str, object]:
     return {"reads": reads, "bad": bad[:20]}
 
 
-def sync_child(config: Path, output: Path | None = None) -> int:
-    """Fork a child running `portico sync`; its output goes to ``output`` (or /dev/null)."""
+def portico_child(config: Path, *args: str, output: Path | None = None) -> int:
+    """Fork a child running ``portico --config CONFIG ARGS``; its output goes to ``output``
+    (or /dev/null). Its pid: :func:`wait` for its exit code, or SIGKILL it."""
     pid = os.fork()
     if pid:
         return pid
@@ -94,12 +95,17 @@ def sync_child(config: Path, output: Path | None = None) -> int:
         os.dup2(out, 2)
         from gateway.cli import main
 
-        main.main(args=["--config", str(config), "sync"], standalone_mode=False)
+        main.main(args=["--config", str(config), *args], standalone_mode=False)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
         os._exit(code)
+
+
+def sync_child(config: Path, output: Path | None = None) -> int:
+    """Fork a child running `portico sync`."""
+    return portico_child(config, "sync", output=output)
 
 
 def last_run(db: Path) -> int:

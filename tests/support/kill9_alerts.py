@@ -32,6 +32,7 @@ from typing import Any
 from connectors.records import AttendanceCategory
 from tests.support.alerts import TODAY, config_file, family, mark, ny
 from tests.support.clock import wait_until
+from tests.support.kill9 import integrity, portico_child, wait
 from tests.support.mail import Inbox, smtp_server
 
 
@@ -61,28 +62,8 @@ class Report:
 
 
 def send_child(config: Path) -> int:
-    """Fork a child running `portico alerts send` (its output to /dev/null)."""
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 70
-    try:
-        out = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
-        from gateway.cli import main
-
-        main.main(args=["--config", str(config), "alerts", "send"], standalone_mode=False)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        os._exit(code)
-
-
-def wait(pid: int) -> int:
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    """Fork a child running `portico alerts send`."""
+    return portico_child(config, "alerts", "send")
 
 
 def kill_loop(workdir: Path, rounds: int, seed: int = 0) -> Report:
@@ -154,7 +135,7 @@ def kill_loop(workdir: Path, rounds: int, seed: int = 0) -> Report:
         report.unsent_rows = int(
             conn.execute("SELECT count(*) FROM alert_outbox WHERE status <> 'sent'").fetchone()[0]
         )
-        report.integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    report.integrity = integrity(db)
     return report
 
 

@@ -14,7 +14,6 @@ from cache.tables.alerts import AlertOutbox
 from cache.tables.core import core_table
 from config.settings import MailSettings
 from connectors.records import AttendanceCategory
-from gateway.access import holds
 from gateway.alerts import prefs
 from gateway.ops.mail import SmtpMailer
 from tests.support.alerts import TODAY, Family, family, mark, ny
@@ -80,17 +79,7 @@ def test_a_hold_placed_after_queueing_drops_the_alert_and_nothing_is_sent(
         fam = family(tmp_path, sqlite_url, port)
         absence(fam, "00000")
         assert {r[0] for r in rows(fam)} == {fam.mum, fam.dad}
-        with fam.app.cache.engine.begin() as conn:
-            holds.place(
-                conn,
-                fam.app.cache.keyring,
-                source="sis",
-                subject="student",
-                ref=fam.app.cache.keyring.index.ref("sis", "student", "00000"),
-                kind="child-protection",
-                reason="x",
-                by="test",
-            )
+        fam.hold("student", "00000", "child-protection", "x")
         sent = fam.app.send_alerts()
         assert (sent.messages, sent.dropped) == (0, 2)
         assert inbox.messages == []

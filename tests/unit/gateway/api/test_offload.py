@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
-import psycopg
 import pytest
-from sqlalchemy import func, select
 
-from cache.tables.audit import AuditEvent
-from cache.tables.core import core_table
 from gateway.api.app import create_app
 from gateway.api.offload import Workers, home_loop
-from tests.support.world import World, build_world, cheap_hashing
+from tests.support.offload import healthz_while_waiting
+from tests.support.offload import pg_world as offload_world
+from tests.support.world import World
 
-EVENTS = core_table(AuditEvent)
-
-
-@pytest.fixture
-def pg_world(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    cheap_hashing(monkeypatch)
-    served = build_world(tmp_path, pg_url)
-    yield served
-    served.close()
-
-
-def audit_events(w: World) -> int:
-    with w.cache.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(EVENTS)).scalar_one())
+pg_world = pytest.fixture(offload_world)
 
 
 def test_healthz_answers_while_a_data_read_waits_for_postgresql(pg_world: World, pg_url: str) -> None:
@@ -43,39 +24,13 @@ def test_healthz_answers_while_a_data_read_waits_for_postgresql(pg_world: World,
     headers = w.headers(w.ensure_account("student", sid).id)
     path = f"/v1/students/{w.ref('student', sid)}/attendance"
     app = create_app(w.config, w.cache, clock=w.clock)
-    before = audit_events(w)
-
-    locker = psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://"))
-    locker.execute("LOCK TABLE record IN ACCESS EXCLUSIVE MODE")
-    # Released by the test once /healthz has answered; by this timer at the latest, so a
-    # blocked event loop shows as a late /healthz instead of a test that never ends.
-    release = threading.Timer(5.0, locker.commit)
-    release.start()
-
-    async def main() -> tuple[httpx.Response, float, bool, httpx.Response]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://portico.test") as c:
-            data = asyncio.create_task(c.get(path, headers=headers))
-            await asyncio.sleep(0.5)  # the data request is now waiting for the lock
-            started = time.monotonic()
-            health = await c.get("/healthz")
-            took = time.monotonic() - started
-            waiting = not data.done()
-            release.cancel()
-            await asyncio.to_thread(locker.commit)
-            return health, took, waiting, await data
-
-    try:
-        health, took, waiting, data = asyncio.run(main())
-    finally:
-        release.cancel()
-        locker.close()
-    assert health.status_code == 200
-    assert waiting, "the data request finished before the lock was released"
-    assert took < 2.0, f"/healthz took {took:.1f} s while a data read waited"
-    assert data.status_code == 200 and data.json()["data"]
+    run = healthz_while_waiting(w, pg_url, app, path, headers, "http://portico.test")
+    assert run.health.status_code == 200
+    assert run.waiting, "the data request finished before the lock was released"
+    assert run.took < 2.0, f"/healthz took {run.took:.1f} s while a data read waited"
+    assert run.answer.status_code == 200 and run.answer.json()["data"]
     # The answer left after its audit event was committed.
-    assert audit_events(w) == before + 1
+    assert run.audited == 1
 
 
 def test_worker_threads_run_each_request_on_their_own_loop_and_know_the_serving_one() -> None:

@@ -6,48 +6,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from pydantic import BaseModel
 
-from connectors import registry
-from gateway.cli import main
-from tests.support.config import raw_config, write_yaml
-from tests.support.world import World, build_world, cheap_hashing
-
-
-class NoOptions(BaseModel):
-    pass
-
-
-def _never_built(name: str, options: object, ctx: object) -> object:
-    raise AssertionError("these commands never build a connector")
-
-
-FAKE_TYPE = registry.ConnectorType("fake", NoOptions, _never_built)  # type: ignore[arg-type]
+from tests.support.cli import cli_world, run
+from tests.support.world import World
 
 
 @pytest.fixture
 def s(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    cheap_hashing(monkeypatch)
-    monkeypatch.setitem(registry._BUILTINS, "fake", f"{__name__}:FAKE_TYPE")
     # "continues": an adult's parents keep access on age alone, so only the request ends it.
     access = {"adult_parent_access": "continues"}
-    served = build_world(tmp_path, sqlite_url, access=access)
-    config = raw_config(
-        tmp_path,
-        f"sqlite:///{tmp_path / 'cache.db'}",
-        connectors=[{"name": "sis", "type": "fake"}],
-        access=access,
-        mail={"backend": "outbox", "outbox_dir": str(tmp_path / "outbox")},
-    )
-    write_yaml(tmp_path / "portico.yaml", config)
+    mail = {"backend": "outbox", "outbox_dir": str(tmp_path / "outbox")}
+    served = cli_world(tmp_path, sqlite_url, monkeypatch, access=access, mail=mail)
     yield served
     served.close()
-
-
-def run(tmp_path: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["--config", str(tmp_path / "portico.yaml"), *args])
-    return result.exit_code, result.output
 
 
 def test_hold_list_and_release_from_the_command_line(s: World, tmp_path: Path) -> None:
@@ -89,7 +60,9 @@ def test_invite_writes_an_activation_mail_and_disable_ends_sessions(s: World, tm
     assert s.get("/v1/me", h).status_code == 401
 
 
-def test_hold_changes_are_recorded_in_the_audit_chain_and_hidden_from_parents(tmp_path: Path, sqlite_url: str) -> None:
+def test_hold_changes_are_recorded_in_the_audit_chain_and_hidden_from_parents(
+    tmp_path: Path, sqlite_url: str
+) -> None:
     from sqlalchemy import text
 
     from cache.store import open_cache
@@ -102,11 +75,21 @@ def test_hold_changes_are_recorded_in_the_audit_chain_and_hidden_from_parents(tm
     cache = open_cache(config, secrets)
     try:
         with cache.engine.begin() as conn:
-            holds.place(conn, cache.keyring, source="sis", subject="student", ref="S" * 22, kind="child-protection",
-                        reason="pending investigation", by="cli:officer")
+            holds.place(
+                conn,
+                cache.keyring,
+                source="sis",
+                subject="student",
+                ref="S" * 22,
+                kind="child-protection",
+                reason="pending investigation",
+                by="cli:officer",
+            )
             holds.release(conn, source="sis", subject="student", ref="S" * 22, kind=None, by="cli:officer")
         with cache.engine.connect() as conn:
-            rows = conn.execute(text("SELECT category, action, actor_kind FROM audit_event ORDER BY id")).all()
+            rows = conn.execute(
+                text("SELECT category, action, actor_kind FROM audit_event ORDER BY id")
+            ).all()
             assert [tuple(r) for r in rows] == [("hold", "hold", "operator"), ("hold", "release", "operator")]
             assert audit.verify(conn).ok
         assert "hold" in HIDDEN_CATEGORIES

@@ -6,42 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from pydantic import BaseModel
 
-from connectors import registry
-from gateway.cli import main
-from tests.support.config import raw_config, write_yaml
-from tests.support.world import World, build_world, cheap_hashing
-
-
-class NoOptions(BaseModel):
-    pass
-
-
-def _never_built(name: str, options: object, ctx: object) -> object:
-    raise AssertionError("this command never builds a connector")
-
-
-FAKE_TYPE = registry.ConnectorType("fake", NoOptions, _never_built)  # type: ignore[arg-type]
+from tests.support.cli import cli_world, run
+from tests.support.world import World
 
 
 @pytest.fixture
 def s(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    cheap_hashing(monkeypatch)
-    monkeypatch.setitem(registry._BUILTINS, "fake", f"{__name__}:FAKE_TYPE")
-    served = build_world(tmp_path, sqlite_url)
-    config = raw_config(
-        tmp_path, f"sqlite:///{tmp_path / 'cache.db'}", connectors=[{"name": "sis", "type": "fake"}]
-    )
-    write_yaml(tmp_path / "portico.yaml", config)
+    served = cli_world(tmp_path, sqlite_url, monkeypatch)
     yield served
     served.close()
-
-
-def run(tmp_path: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["--config", str(tmp_path / "portico.yaml"), *args])
-    return result.exit_code, result.output
 
 
 def test_an_operator_lists_and_revokes_every_feed_and_token_of_an_account(s: World, tmp_path: Path) -> None:
