@@ -5,8 +5,6 @@ correction requests to the school with their status.
 
 from __future__ import annotations
 
-import structlog
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from cache.read import queries
@@ -14,16 +12,14 @@ from gateway.access import throttle
 from gateway.api.envelope import NO_STORE
 from gateway.api.params import is_row_id
 from gateway.api.problems import not_found, too_many_requests
-from gateway.api.routes.privacy import correction_mail
+from gateway.api.routes.privacy import file_correction
 from gateway.api.routes.students import visible_or_404
-from gateway.ops.mail import MailError, Message
 from gateway.privacy import accesslog, corrections, export
 from gateway.web import reads
 from gateway.web.child import opened, show
 from gateway.web.forms import Errors
 from gateway.web.render import N_, Ctx, route
 
-log = structlog.get_logger("portico.web")
 PAGE = 50
 ABOUT = {
     "attendance": N_("Attendance"),
@@ -142,23 +138,8 @@ async def correction_requests(ctx: Ctx) -> Response:
         elif len(message) > 4000:
             errors.add("message", ctx._("Write at most 4,000 characters."))
         if not errors:
-            # Limited like POST /v1/students/{id}/corrections.
-            app, who = view.app, view.principal.account_id
-            wait = throttle.correction_wait(conn, app.config.api.throttles, who, app.clock())
-            conn.commit()
-            if wait is not None:
-                raise too_many_requests(wait, "Too many correction requests.")
-            cid = corrections.create(
-                conn,
-                keyring,
-                source=s.source,
-                student_ref=s.ref,
-                account_id=view.principal.account_id,
-                about=about,
-                message=message,
-            )
-            conn.commit()
-            await _notify(ctx, cid)
+            # Filed, limited and mailed as POST /v1/students/{id}/corrections files them.
+            cid = await file_correction(view, s, about, message)
             await view.settle()
             return ctx.redirect(f"/children/{s.ref}/corrections?sent={cid}")
     mine = corrections.of_student(conn, keyring, s.source, s.ref, view.principal.account_id)
@@ -167,22 +148,3 @@ async def correction_requests(ctx: Ctx) -> Response:
         errors=errors, about=about, message=message, topics=ABOUT,
         requests=[c.public() for c in mine], sent=ctx.request.query_params.get("sent"),
     )  # fmt: skip
-
-
-async def _notify(ctx: Ctx, cid: str) -> None:
-    """Mail the school's data contact, as the API does; a request is stored either way."""
-    view = await ctx.view()
-    conn, keyring = view.reader.conn, view.reader.keyring
-    stored = corrections.get(conn, keyring, cid)
-    assert stored is not None
-    mail = correction_mail(conn, keyring, view.app.config, stored)
-    if mail is None:
-        log.warning("correction.no_data_contact", request=cid)
-        return
-    try:
-        await run_in_threadpool(view.app.mailer.send, Message(*mail, kind="correction"))
-    except MailError as exc:
-        log.warning("correction.mail_failed", request=cid, error=str(exc))
-        return
-    corrections.mark_notified(conn, cid)
-    conn.commit()

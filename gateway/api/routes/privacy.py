@@ -18,11 +18,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from cache.keys.keystore import Keyring
-from cache.read.reader import Reader
+from cache.read.reader import Reader, StudentHandle
 from cache.snapshots.runs import load_state
 from config.settings import PorticoConfig
 from gateway.access import accounts, throttle
-from gateway.api.deps import App, ViewDep
+from gateway.api.deps import App, View, ViewDep
 from gateway.api.envelope import NO_STORE, envelope, json_response, meta
 from gateway.api.params import decode_cursor, encode_cursor, is_row_id, page_limit
 from gateway.api.problems import bad_request, too_many_requests
@@ -59,7 +59,9 @@ async def export_student(
         raise bad_request("format: json or csv", [{"field": "format", "message": "expected json or csv"}])
     found = visible_or_404(view, student_id)
     # An export reads and encodes everything held about the student: limited per account.
-    wait = throttle.export_wait(view.reader.conn, app.config.api.throttles, view.principal.account_id, app.clock())
+    wait = throttle.export_wait(
+        view.reader.conn, app.config.api.throttles, view.principal.account_id, app.clock()
+    )
     view.reader.conn.commit()
     if wait is not None:
         raise too_many_requests(wait, "Too many exports: wait before downloading again.")
@@ -95,10 +97,11 @@ async def list_corrections(student_id: str, view: ViewDep, app: App) -> Response
     return envelope([c.public() for c in mine], meta(app.config, view.state, dt.timedelta(0)))
 
 
-@router.post("/{student_id}/corrections", status_code=201)
-async def request_correction(student_id: str, body: CorrectionIn, view: ViewDep, app: App) -> Response:
-    s = authorised(view, student_id, "corrections")
-    conn, keyring = view.reader.conn, view.reader.keyring
+async def file_correction(view: View, s: StudentHandle, about: str, message: str) -> str:
+    """Store the caller's correction request (limited per account) and mail the school's
+    data contact; the request's id. Stored either way: `portico corrections notify`
+    re-sends the unsent (the API's route and the portal's form both file through here)."""
+    app, conn, keyring = view.app, view.reader.conn, view.reader.keyring
     wait = throttle.correction_wait(conn, app.config.api.throttles, view.principal.account_id, app.clock())
     conn.commit()
     if wait is not None:
@@ -109,8 +112,8 @@ async def request_correction(student_id: str, body: CorrectionIn, view: ViewDep,
         source=s.source,
         student_ref=s.ref,
         account_id=view.principal.account_id,
-        about=body.about,
-        message=body.message,
+        about=about,
+        message=message,
     )
     conn.commit()
     stored = corrections.get(conn, keyring, cid)
@@ -118,15 +121,21 @@ async def request_correction(student_id: str, body: CorrectionIn, view: ViewDep,
     mail = correction_mail(conn, keyring, app.config, stored)
     if mail is None:
         log.warning("correction.no_data_contact", request=cid)
-    else:
-        try:
-            await run_in_threadpool(app.mailer.send, Message(*mail, kind="correction"))
-        except MailError as exc:
-            # Stored either way: `portico corrections notify` re-sends unsent requests.
-            log.warning("correction.mail_failed", request=cid, error=str(exc))
-        else:
-            corrections.mark_notified(conn, cid)
-            conn.commit()
+        return cid
+    try:
+        await run_in_threadpool(app.mailer.send, Message(*mail, kind="correction"))
+    except MailError as exc:
+        log.warning("correction.mail_failed", request=cid, error=str(exc))
+        return cid
+    corrections.mark_notified(conn, cid)
+    conn.commit()
+    return cid
+
+
+@router.post("/{student_id}/corrections", status_code=201)
+async def request_correction(student_id: str, body: CorrectionIn, view: ViewDep) -> Response:
+    s = authorised(view, student_id, "corrections")
+    cid = await file_correction(view, s, body.about, body.message)
     return json_response({"data": {"id": cid, "status": "open"}}, status=201)
 
 
