@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 
@@ -25,6 +27,7 @@ class BadCell(Exception):
 
 _WIDTH = {"d": 2, "m": 2, "Y": 4, "H": 2, "M": 2, "S": 2}
 _CACHE_LIMIT = 200_000
+T = TypeVar("T")
 
 
 def _slicer(fmt: str) -> tuple[int, dict[str, tuple[int, int]], list[tuple[int, str]]] | None:
@@ -60,15 +63,13 @@ def _fast(fmt: str) -> Callable[[str], tuple[int, ...]] | None:
     return parse
 
 
-class DateParser:
-    """``DateParser("%d/%m/%Y")("01/09/2026") == date(2026, 9, 1)``; ISO dates accepted too."""
+class _Memoised(ABC, Generic[T]):
+    """A cell parser that parses each distinct cell once (a column repeats a few hundred
+    dates across millions of rows), keeping at most ``_CACHE_LIMIT`` of them."""
 
-    def __init__(self, fmt: str) -> None:
-        self.fmt = fmt
-        self._fast = _fast(fmt)
-        self._cache: dict[str, dt.date] = {}
+    _cache: dict[str, T]
 
-    def __call__(self, cell: str, field: str) -> dt.date:
+    def __call__(self, cell: str, field: str) -> T:
         hit = self._cache.get(cell)
         if hit is not None:
             return hit
@@ -77,6 +78,18 @@ class DateParser:
             self._cache.clear()
         self._cache[cell] = value
         return value
+
+    @abstractmethod
+    def _parse(self, s: str, field: str) -> T: ...
+
+
+class DateParser(_Memoised[dt.date]):
+    """``DateParser("%d/%m/%Y")("01/09/2026") == date(2026, 9, 1)``; ISO dates accepted too."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self._fast = _fast(fmt)
+        self._cache = {}
 
     def _parse(self, s: str, field: str) -> dt.date:
         if not s:
@@ -96,7 +109,7 @@ class DateParser:
             raise BadCell(field, f"not a date in the format {self.fmt}") from None
 
 
-class DateTimeParser:
+class DateTimeParser(_Memoised[dt.datetime]):
     """School-local date-times (or bare dates, taken as local midnight) to aware UTC."""
 
     def __init__(self, fmt: str, date_fmt: str, tz: str) -> None:
@@ -104,17 +117,7 @@ class DateTimeParser:
         self._fast = _fast(fmt)
         self._date = DateParser(date_fmt)
         self._tz = ZoneInfo(tz)
-        self._cache: dict[str, dt.datetime] = {}
-
-    def __call__(self, cell: str, field: str) -> dt.datetime:
-        hit = self._cache.get(cell)
-        if hit is not None:
-            return hit
-        value = self._parse(cell.strip(), field)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[cell] = value
-        return value
+        self._cache = {}
 
     def local(self, day: dt.date, at: dt.time) -> dt.datetime:
         return dt.datetime.combine(day, at, self._tz).astimezone(dt.UTC)

@@ -218,33 +218,13 @@ def purge_students(
             contacts = sorted(via)
             rows = _delete_rows(conn, source, student_refs, contacts)
             now = utcnow()
-            marks = [
-                dict(
-                    source=source,
-                    subject="student",
-                    ref=r,
-                    via_ref=None,
-                    purged_at=now,
-                    reason_code=reason_code,
-                    blocked=blocked,
-                    certificate_id=cert_id,
-                )
-                for r in student_refs
-            ]
+            common = dict(
+                source=source, purged_at=now, reason_code=reason_code, blocked=blocked, certificate_id=cert_id
+            )
+            marks = [dict(common, subject="student", ref=r, via_ref=None) for r in student_refs]
             # A contact comes back with any of the students it was purged with.
             marks += [
-                dict(
-                    source=source,
-                    subject="contact",
-                    ref=c,
-                    via_ref=s,
-                    purged_at=now,
-                    reason_code=reason_code,
-                    blocked=blocked,
-                    certificate_id=cert_id,
-                )
-                for c in contacts
-                for s in sorted(via[c])
+                dict(common, subject="contact", ref=c, via_ref=s) for c in contacts for s in sorted(via[c])
             ]
             for i in range(0, len(marks), CHUNK):
                 conn.execute(insert(PURGED), marks[i : i + CHUNK])
