@@ -33,6 +33,7 @@ from connectors.cloudschool.export import Export, ExportFile, Gate, unchanged
 from connectors.cloudschool.mapped.problems import mapped_problems
 from connectors.cloudschool.mapped.read import MappedReader, local_today
 from connectors.cloudschool.options import Options
+from connectors.cloudschool.pager import Pager
 from connectors.cloudschool.reader import copy_file, open_csv
 from connectors.cloudschool.streams import CONVERTERS, STREAMS
 from connectors.cloudschool.values import BadCell
@@ -180,7 +181,7 @@ class CloudSchoolConnector:
             yield Page([normalize.school(self.options, today)], full=True, cursor=export.fingerprint)
             return
         ctx = normalize.Ctx.build(self.options, today)
-        pages = _Pager(self.options.page_size, stream, self.options.max_rejected)
+        pages = Pager(self.options.page_size, stream, self.options.max_rejected)
         files = [export.files[e] for e in STREAMS[stream][1] if e in export.files]
         for f in files:
             yield from self._read_file(f, ctx, pages, known)
@@ -193,7 +194,7 @@ class CloudSchoolConnector:
         """Nothing is held open between reads."""
 
     def _read_file(
-        self, f: ExportFile, ctx: normalize.Ctx, pages: _Pager, known: KnownRows | None
+        self, f: ExportFile, ctx: normalize.Ctx, pages: Pager, known: KnownRows | None
     ) -> Iterator[Page]:
         name, width, index = f.info.path.name, f.bound.width, f.bound.index
         stats = self.stats[name] = FileStats()
@@ -309,7 +310,7 @@ class _Keeper:
         self.seen: dict[tuple[str, str], int] = {}
         self.grades: dict[str, rec.Grade] = {}
 
-    def keep(self, out: normalize.Converted, row_no: int, pages: _Pager) -> str:
+    def keep(self, out: normalize.Converted, row_no: int, pages: Pager) -> str:
         """Add the row's records to ``pages``; a reason when the row repeats a key."""
         for record in out if isinstance(out, tuple) else (out,):
             assert record is not None
@@ -327,34 +328,6 @@ class _Keeper:
             elif not isinstance(record, rec.Contact):
                 return f"duplicate {self.key} (first at row {first})"
         return ""
-
-
-class _Pager:
-    """Collects records and set-aside rows into pages; holds the export past max_rejected."""
-
-    def __init__(self, size: int, stream: str, max_rejected: int) -> None:
-        self.size, self.stream, self.max_rejected = size, stream, max_rejected
-        self.records: list[rec.Record] = []
-        self.keys: list[int | None] = []  # row keys, aligned with records when not empty
-        self.rejected: list[RecordError] = []
-        self.known = 0
-        self.total_rejected = 0
-
-    def reject(self, error: RecordError) -> None:
-        self.total_rejected += 1
-        if self.total_rejected > self.max_rejected:
-            raise SourceDataError(
-                f"{self.stream}: more than {self.max_rejected} malformed rows (max_rejected); export held"
-            )
-        self.rejected.append(error)
-
-    def flush(self, cursor: str | None = None) -> Page:
-        keys = self.keys
-        if keys:  # records appended after the keyed ones have no key
-            keys.extend([None] * (len(self.records) - len(keys)))
-        page = Page(self.records, self.rejected, full=True, cursor=cursor, row_keys=keys, known=self.known)
-        self.records, self.rejected, self.keys, self.known = [], [], [], 0
-        return page
 
 
 def build(name: str, options: Any, ctx: BuildContext) -> CloudSchoolConnector:

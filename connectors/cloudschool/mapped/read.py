@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -34,6 +34,7 @@ from connectors.cloudschool.mapped.files import MappedGate, Sources
 from connectors.cloudschool.mapped.options import RecordMapping
 from connectors.cloudschool.mapped.tables import Wide
 from connectors.cloudschool.normalize import Converted
+from connectors.cloudschool.pager import Pager
 from connectors.cloudschool.reader import copy_file
 from connectors.cloudschool.values import BadCell
 from connectors.rules import Tally
@@ -55,29 +56,6 @@ class SourceStats:
     rejected: int = 0
     skipped: int = 0  # rows a where filter left out, blank lists, unmarked registers
     repeated: int = 0  # rows that repeated a record they agreed with
-
-
-@dataclass
-class _Pages:
-    size: int
-    stream: str
-    max_rejected: int
-    records: list[rec.Record] = field(default_factory=list)
-    rejected: list[RecordError] = field(default_factory=list)
-    total_rejected: int = 0
-
-    def reject(self, err: RecordError) -> None:
-        self.total_rejected += 1
-        if self.total_rejected > self.max_rejected:
-            raise SourceDataError(
-                f"{self.stream}: more than {self.max_rejected} malformed rows (max_rejected); export held"
-            )
-        self.rejected.append(err)
-
-    def flush(self, cursor: str | None = None) -> Page:
-        page = Page(self.records, self.rejected, full=True, cursor=cursor)
-        self.records, self.rejected = [], []
-        return page
 
 
 class _Held:
@@ -160,7 +138,7 @@ class MappedReader:
         if stream == "school":
             yield Page([normalize.school(self.options, today)], full=True, cursor=sources.fingerprint)
             return
-        pages = _Pages(self.options.page_size, stream, self.options.max_rejected)
+        pages = Pager(self.options.page_size, stream, self.options.max_rejected)
         indexes: dict[tuple[str, tuple[str, ...]], KeyIndex] = {}
 
         def index(source: str, columns: list[str]) -> KeyIndex:
@@ -204,7 +182,7 @@ class MappedReader:
         sources: Sources,
         index: Callable[[str, list[str]], KeyIndex],
         today: dt.date,
-        pages: _Pages,
+        pages: Pager,
         held: _Held | None,
     ) -> Iterator[Page]:
         columns, _ = columns_of(entity)
