@@ -8,16 +8,17 @@ file built from the binding's column list (``tests/support/oneroster.py``).
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from config.errors import RecordError, SourceDataError
+from config.errors import SourceDataError
 from connectors import records as rec
 from connectors.cloudschool.connector import CloudSchoolConnector, check_config
 from connectors.cloudschool.options import Options
+from tests.support.cloudschool import read_all
 from tests.support.exports import (
     ARBOR_ATTENDANCE,
     ARBOR_SOURCE,
@@ -31,18 +32,6 @@ from tests.support.exports import (
 from tests.support.oneroster import bulk, file_text
 
 SCHOOL = {"school_id": "9994001", "school_name": "Hollybrook Academy", "settle_seconds": 0}
-
-
-def read_all(conn: CloudSchoolConnector) -> tuple[dict[str, list[Any]], list[RecordError]]:
-    found: dict[str, list[Any]] = defaultdict(list)
-    rejected: list[RecordError] = []
-    for stream in conn.streams():
-        for page in conn.read(stream.name, None, full=True):
-            assert page.full
-            for r in page.records:
-                found[r.kind].append(r)
-            rejected += page.rejected
-    return dict(found), rejected
 
 
 def parentmail(folder: Path, **extra: Any) -> CloudSchoolConnector:
@@ -400,17 +389,19 @@ def test_an_export_that_changes_between_two_streams_fails_the_read_so_the_run_is
 def test_a_mapped_source_whose_hash_differs_from_the_manifest_holds_the_run_as_the_preset_does(
     tmp_path: Path,
 ) -> None:
-    import hashlib
-
     folder = uk_folder(tmp_path / "pm", "parentmail-student-import.csv")
     path = folder / "student-import.csv"
     manifest = folder / "export_manifest.csv"
 
     def listed(sha: str) -> None:
-        manifest.write_text(f"file,rows,sha256,exported_at\nstudent-import.csv,9,{sha},2025-12-08T06:00:00Z\n")
+        manifest.write_text(
+            f"file,rows,sha256,exported_at\nstudent-import.csv,9,{sha},2025-12-08T06:00:00Z\n"
+        )
 
     listed(hashlib.sha256(path.read_bytes()).hexdigest())
     assert len(next(parentmail(folder).read("students", None)).records) == 5
     listed("0" * 64)
-    with pytest.raises(SourceDataError, match=r"student-import\.csv: sha256 differs from the manifest.*export held"):
+    with pytest.raises(
+        SourceDataError, match=r"student-import\.csv: sha256 differs from the manifest.*export held"
+    ):
         next(parentmail(folder).read("students", None))
