@@ -42,6 +42,15 @@ def _id(value: Any, field: str, namespace: str) -> str:
         raise Unresolved(field, f"no {namespace} given") from None
 
 
+def _found(by: dict[str, str], key: str, field: str, namespace: str) -> str:
+    """The DCID ``key`` names in ``namespace``, unless it names none or more than one."""
+    found = by.get(key)
+    if not found:
+        many = found is not None
+        raise Unresolved(field, f"{field} matches {'more than one' if many else 'no'} {namespace}")
+    return found
+
+
 @dataclass
 class SchoolIds:
     """SCHOOLS.SCHOOL_NUMBER <-> SCHOOLS.DCID."""
@@ -54,15 +63,9 @@ class SchoolIds:
         self.number_of[dcid] = number
 
     def dcid(self, number: Any, field: str = "schoolid") -> str:
-        key = _id(number, field, "SCHOOLS.SCHOOL_NUMBER")
-        found = self.by_number.get(key)
-        if not found:
-            raise Unresolved(
-                field,
-                f"{field} matches no SCHOOLS.SCHOOL_NUMBER" if found is None
-                else f"{field} matches more than one SCHOOLS.SCHOOL_NUMBER",
-            )  # fmt: skip
-        return found
+        return _found(
+            self.by_number, _id(number, field, "SCHOOLS.SCHOOL_NUMBER"), field, "SCHOOLS.SCHOOL_NUMBER"
+        )
 
 
 @dataclass
@@ -100,16 +103,7 @@ class StudentIds:
 
     def from_id(self, value: Any, field: str = "studentid") -> str:
         """The DCID of the student whose STUDENTS.ID is ``value``."""
-        key = _id(value, field, "STUDENTS.ID")
-        found = self.by_id.get(key)
-        if not found:
-            raise Unresolved(
-                field,
-                f"{field} matches no STUDENTS.ID"
-                if found is None
-                else f"{field} matches more than one STUDENTS.ID",
-            )
-        return found
+        return _found(self.by_id, _id(value, field, "STUDENTS.ID"), field, "STUDENTS.ID")
 
     def from_dcid(self, value: Any, field: str = "studentsdcid") -> str:
         """``value`` itself, once it is known to be a student's DCID."""
@@ -146,16 +140,7 @@ class SectionIds:
     def from_id(self, value: Any, field: str = "sectionid") -> str:
         """The DCID of the section whose SECTIONS.ID is ``abs(value)`` (a dropped enrolment
         negates it)."""
-        key = _id(value, field, "SECTIONS.ID").lstrip("-")
-        found = self.by_id.get(key)
-        if not found:
-            raise Unresolved(
-                field,
-                f"{field} matches no SECTIONS.ID"
-                if found is None
-                else f"{field} matches more than one SECTIONS.ID",
-            )
-        return found
+        return _found(self.by_id, _id(value, field, "SECTIONS.ID").lstrip("-"), field, "SECTIONS.ID")
 
     def from_dcid(self, value: Any, field: str = "sectionsdcid") -> str:
         key = _id(value, field, "SECTIONS.DCID")
