@@ -69,7 +69,8 @@ def database(db: str | None, base: Path) -> Iterator[str]:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
         sep = "&" if "?" in dsn else "?"
-        yield f"{dsn}{sep}options=-csearch_path%3D{schema}"
+        # Named after the schema, so the bench finds its own server backends (backend_cpu).
+        yield f"{dsn}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -239,6 +240,29 @@ def server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def backend_cpu(url: str) -> float:
+    """User + system CPU seconds so far of the PostgreSQL backends serving the cache at
+    ``url`` (those named by its ``application_name``; the server runs on this machine and
+    shares its cores), or 0.0 for SQLite. Backends that ended meanwhile are not counted."""
+    name = re.search(r"application_name=(\w+)", url)
+    if name is None:
+        return 0.0
+    import psycopg
+
+    dsn = re.sub(r"[?&]options=[^&]*|[?&]application_name=\w+", "", url)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (name.group(1),)
+        )]  # fmt: skip
+    total = 0.0
+    for pid in pids:
+        try:
+            total += server_cpu(pid)
+        except FileNotFoundError:  # ended since
+            continue
+    return total
+
+
 def _ms(v: str) -> float:
     num, unit = float(re.match(r"[\d.]+", v).group(0)), re.sub(r"[\d.]+", "", v)  # type: ignore[union-attr]
     return num * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -283,13 +307,16 @@ def measure(
         for tok, path in requests[:8]:  # a correct answer first: a fast 401 would measure nothing
             r = httpx.get(url + path, headers={"Authorization": f"Bearer {tok}"})
             assert r.status_code == 200, (path, r.status_code)
-        cpu_before = tree_cpu(proc.pid)
+        cpu_before, db_before = tree_cpu(proc.pid), backend_cpu(args.url)
         if shutil.which("wrk") and not args.httpx:
             result = run_wrk(url, requests, args.seconds, args.clients, base)
         else:
             result = run_httpx(url, requests, args.seconds, args.clients)
         # The server's own CPU per request (all its processes): steadier than req/s on a shared machine.
-        result["cpu_us"] = (tree_cpu(proc.pid) - cpu_before) / (result["rps"] * args.seconds) * 1e6
+        served = result["rps"] * args.seconds
+        result["cpu_us"] = (tree_cpu(proc.pid) - cpu_before) / served * 1e6
+        # PostgreSQL's own backends, on the same cores (0 on SQLite).
+        result["db_cpu_us"] = (backend_cpu(args.url) - db_before) / served * 1e6
         return result
     finally:
         proc.terminate()
@@ -396,9 +423,10 @@ def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Names
             sent[0] = 0
             if args.under_callgrind:  # counted by callgrind from here to the dump
                 _callgrind("--instr=on")
-            cpu, wall = time.process_time(), time.perf_counter()
+            cpu, wall, db = time.process_time(), time.perf_counter(), backend_cpu(args.url)
             statuses = await load(n)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            db = backend_cpu(args.url) - db
             if args.under_callgrind:
                 _callgrind("--instr=off")
                 _callgrind("--dump=measured")
@@ -415,7 +443,9 @@ def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Names
             stmts, trips = counter.counts()
         print(
             f"{args.engine}: {n} dashboard requests, {args.clients} at a time, in process: "
-            f"{cpu / n * 1e6:,.0f} µs CPU per request; {(stmts - before_stmts) / n:.2f} statements"
+            f"{cpu / n * 1e6:,.0f} µs CPU per request"
+            + (f" (+ {db / n * 1e6:,.0f} µs in the PostgreSQL backends)" if args.db else "")
+            + f"; {(stmts - before_stmts) / n:.2f} statements"
             + (f" and {(trips - before_trips) / n:.2f} round trips" if trips else "")
             + f" per request; {sent[0] / n:,.0f} response bytes per request"
             + f"; {n / wall:,.0f} req/s (wall clock: only meaningful on a quiet machine)"
@@ -502,6 +532,7 @@ def main() -> None:
 
 
 def run(base: Path, url: str, args: argparse.Namespace) -> None:
+    args.url = url
     pairs = build(base, args.students, args.clients, url)
     dash = [(tok, path) for tok, sid in pairs for path in dashboard(sid)]
     if args.in_process:
@@ -519,7 +550,10 @@ def run(base: Path, url: str, args: argparse.Namespace) -> None:
 
 def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
     med = {
-        k: {m: statistics.median(r[m] for r in v) for m in ("rps", "p50", "p99", "errors", "cpu_us")}
+        k: {
+            m: statistics.median(r[m] for r in v)
+            for m in ("rps", "p50", "p99", "errors", "cpu_us", "db_cpu_us")
+        }
         for k, v in results.items()
     }
     # Each round measures the dashboard and the ceiling back to back, so drift on a shared
@@ -531,10 +565,11 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     ok = share >= 0.25 and med["dashboard"]["p99"] < 50 and med["dashboard"]["errors"] == 0
     tool = "wrk" if shutil.which("wrk") and not args.httpx else "httpx (async)"
     lines = [
-        "| endpoint | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/request |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| endpoint | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/request | PostgreSQL backends' CPU µs/request |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
         *(
-            f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['errors']:.0f} | {m['cpu_us']:,.0f} |"
+            f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['errors']:.0f} | {m['cpu_us']:,.0f} | "
+            + (f"{m['db_cpu_us']:,.0f} |" if args.db else "– |")
             for name, m in (
                 ("parent dashboard (4 routes, round robin)", med["dashboard"]),
                 ("FastAPI trivial JSON", med["trivial"]),

@@ -102,12 +102,11 @@ class AuditBatcher:
 
     def _write(self, entries: list[audit.Entry]) -> None:
         if self.shelf is None:
-            with self.engine.begin() as conn:
-                audit.append(conn, entries)
+            with self.engine.connect() as conn:
+                audit.commit(conn, entries)
             return
         conn = self.shelf.take()
         try:
-            with conn.begin():
-                audit.append(conn, entries)
+            audit.commit(conn, entries)
         finally:
             self.shelf.give(conn)

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cache.tables.audit import CHECKPOINTS, DENIED, EVENTS, GENESIS, HEAD
-from cache.types import binder, utcnow
+from cache.types import binder, pg_value, utcnow
 
 _FIELDS = (
     "at",
@@ -68,6 +68,8 @@ def _hash(prev_hash: str, event_id: int, body: dict[str, object]) -> str:
     ).hexdigest()
 
 
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+
 _INSERT = f"INSERT INTO audit_event (id, {', '.join(_FIELDS)}, prev_hash, hash) VALUES ({{}})"
 
 
@@ -95,21 +97,71 @@ def append(conn: Connection, entries: list[Entry]) -> None:
     head = cur.fetchone()
     if head is None:
         conn.execute(insert(HEAD).values(id=1, last_id=0, last_hash=GENESIS))
-        last_id, last_hash = 0, GENESIS
-    else:
-        last_id, last_hash = int(head[0]), str(head[1])
+    rows, last_id, last_hash = _linked(entries, head, binder(conn.dialect.name))
+    cur.executemany(_INSERT.format(", ".join([ph] * (len(_FIELDS) + 3))), rows)
+    cur.execute(f"UPDATE audit_head SET last_id = {ph}, last_hash = {ph} WHERE id = 1", (last_id, last_hash))
+    cur.close()
+
+
+def _linked(entries: list[Entry], head: Any, bind: Any) -> tuple[list[tuple[Any, ...]], int, str]:
+    """The rows that extend the chain from ``head`` (its ``last_id, last_hash``, or None for
+    an empty chain), with the new head's id and hash."""
+    last_id, last_hash = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
     rows = []
     now = utcnow()
-    stored_now, hashed_now = binder(conn.dialect.name)(now), _hashed_time(now)
+    stored_now, hashed_now = bind(now), _hashed_time(now)
     for e in entries:
         last_id += 1
         fields = [getattr(e, k) for k in _FIELDS[1:]]
         h = _hash(last_hash, last_id, {"at": hashed_now, **dict(zip(_FIELDS[1:], fields, strict=True))})
         rows.append((last_id, stored_now, *fields, last_hash, h))
         last_hash = h
-    cur.executemany(_INSERT.format(", ".join([ph] * (len(_FIELDS) + 3))), rows)
-    cur.execute(f"UPDATE audit_head SET last_id = {ph}, last_hash = {ph} WHERE id = 1", (last_id, last_hash))
-    cur.close()
+    return rows, last_id, last_hash
+
+
+def commit(conn: Connection, entries: list[Entry]) -> None:
+    """Append ``entries`` in a transaction of their own and commit it (``conn`` has none open).
+
+    On PostgreSQL the transaction runs in one psycopg pipeline, with its ``BEGIN`` and
+    ``COMMIT`` sent in it: ``BEGIN`` and the chain head's ``FOR UPDATE`` in one round trip
+    (the hashes need the head), then the inserts, the head's update and ``COMMIT`` in a
+    second, where one statement at a time took five. An error in any of them is raised
+    here and the transaction rolled back: nothing of it is committed
+    (docs/PERFORMANCE-api-notes.md).
+    """
+    if not entries:
+        return
+    if conn.dialect.name != "postgresql":
+        with conn.begin():
+            append(conn, entries)
+        return
+    assert not conn.in_transaction()
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    # BEGIN and COMMIT are statements of the pipeline, not psycopg's own (it would wait
+    # for its BEGIN alone, and sync once more after the COMMIT).
+    driver.autocommit = True
+    try:
+        with driver.pipeline(), driver.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE")
+            head = cur.fetchone()  # the first wait: the head, locked
+            if head is None:
+                cur.execute("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, %s)", (GENESIS,))
+            rows, last_id, last_hash = _linked(entries, head, pg_value)
+            cur.executemany(_INSERT.format(", ".join(["%s"] * (len(_FIELDS) + 3))), rows)
+            cur.execute(
+                "UPDATE audit_head SET last_id = %s, last_hash = %s WHERE id = 1", (last_id, last_hash)
+            )
+            cur.execute("COMMIT")
+        # Leaving the pipeline sends it and waits (the second wait): any statement's error is raised there.
+    except BaseException:
+        if not driver.closed and driver.info.transaction_status != _IDLE:
+            driver.execute("ROLLBACK")  # the server skipped the rest of the batch, COMMIT included
+        raise
+    finally:
+        if not driver.closed:
+            driver.autocommit = False
 
 
 def count_denied(conn: Connection, actor_kind: str, actor_id: str, now: dt.datetime | None = None) -> None:
@@ -148,8 +200,8 @@ def denied_by_caller(engine: Engine, since: dt.datetime, top: int) -> list[Any]:
 
 
 def record(engine: Engine, entries: list[Entry]) -> None:
-    with engine.begin() as conn:
-        append(conn, entries)
+    with engine.connect() as conn:
+        commit(conn, entries)
 
 
 @dataclass

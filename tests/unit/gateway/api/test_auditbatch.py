@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -22,13 +23,13 @@ def test_concurrent_events_are_committed_in_one_transaction_and_chain_correctly(
     engine = migrated_engine(sqlite_url)
     batcher = AuditBatcher(engine)
     calls: list[int] = []
-    real = audit.append
+    real = audit.commit
 
     def counting(conn, entries):  # type: ignore[no-untyped-def]
         calls.append(len(entries))
         real(conn, entries)
 
-    monkeypatch.setattr(audit, "append", counting)
+    monkeypatch.setattr(audit, "commit", counting)
 
     async def request(n: int) -> None:
         await batcher.submit([entry(n)])
@@ -54,7 +55,7 @@ def test_a_failed_flush_fails_every_request_it_carried(
     def broken(conn, entries):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(audit, "append", broken)
+    monkeypatch.setattr(audit, "commit", broken)
 
     async def main() -> list[BaseException | None]:
         return await asyncio.gather(*(batcher.submit([entry(n)]) for n in range(3)), return_exceptions=True)
@@ -72,13 +73,13 @@ def test_on_a_writer_thread_every_event_is_committed_once_in_chain_order(
     engine = migrated_engine(db_url)
     batcher = AuditBatcher(engine, writer_thread=True)
     calls: list[int] = []
-    real = audit.append
+    real = audit.commit
 
     def counting(conn, entries):  # type: ignore[no-untyped-def]
         calls.append(len(entries))
         real(conn, entries)
 
-    monkeypatch.setattr(audit, "append", counting)
+    monkeypatch.setattr(audit, "commit", counting)
 
     async def main() -> None:
         await asyncio.gather(*(batcher.submit([entry(n)]) for n in range(40)))
@@ -110,7 +111,7 @@ def test_on_a_writer_thread_a_failed_flush_fails_every_request_it_carried(
     def broken(conn, entries):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(audit, "append", broken)
+    monkeypatch.setattr(audit, "commit", broken)
 
     async def main() -> list[BaseException | None]:
         return await asyncio.gather(*(batcher.submit([entry(n)]) for n in range(3)), return_exceptions=True)
@@ -118,4 +119,62 @@ def test_on_a_writer_thread_a_failed_flush_fails_every_request_it_carried(
     outcomes = asyncio.run(main())
     batcher.close()
     assert all(isinstance(o, RuntimeError) for o in outcomes)
+    engine.dispose()
+
+
+def test_a_flush_the_database_refuses_fails_its_requests_and_commits_none_of_it(db_url: str) -> None:
+    """A failure in the database itself, not in Python: with the chain head set back, the
+    batch's first insert reuses a stored event's id. On PostgreSQL that error comes back
+    only with the pipelined COMMIT: it must still fail every request, commit no event of
+    the batch, and leave the shelf's connection fit for the next flush."""
+    from cache.connections import Shelf
+
+    engine = migrated_engine(db_url)
+    shelf = Shelf(engine)
+    batcher = AuditBatcher(engine, shelf, writer_thread=True)
+
+    async def batch(first: int) -> list[BaseException | None]:
+        return await asyncio.gather(
+            *(batcher.submit([entry(n)]) for n in range(first, first + 3)), return_exceptions=True
+        )
+
+    assert asyncio.run(batch(0)) == [None, None, None]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE audit_head SET last_id = 1 WHERE id = 1")
+    outcomes = asyncio.run(batch(3))
+    assert all(isinstance(o, Exception) for o in outcomes), outcomes
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM audit_event").scalar() == 3
+        conn.exec_driver_sql("UPDATE audit_head SET last_id = 3 WHERE id = 1")
+    assert asyncio.run(batch(6)) == [None, None, None]  # the same connection, from the shelf
+    batcher.close()
+    shelf.close()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM audit_event").scalar() == 6
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_flush_is_two_round_trips(pg_url: str, tmp_path: Path) -> None:
+    """BEGIN and the chain head's lock, then the inserts, the head's update and COMMIT:
+    two waits for the server in libpq's protocol trace, where one statement at a time
+    made five."""
+    import psycopg
+
+    engine = migrated_engine(pg_url)
+    audit.record(engine, [entry(0)])  # the head exists, the statements are known
+    trace = tmp_path / "trace.txt"
+    with engine.connect() as conn, trace.open("w") as out:
+        pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
+        pgconn.trace(out.fileno())
+        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+        audit.commit(conn, [entry(n) for n in range(1, 5)])
+        pgconn.untrace()
+    # A wait for the server: where the trace turns from what was sent (F) to what came back (B).
+    sides = [line[0] for line in trace.read_text().splitlines() if line[:2] in ("F\t", "B\t")]
+    waits = sum(a == "F" and b == "B" for a, b in zip(sides, sides[1:], strict=False))
+    assert waits == 2, trace.read_text()
+    with engine.connect() as conn:
+        result = audit.verify(conn)
+    assert result.ok and result.checked == 5
     engine.dispose()
