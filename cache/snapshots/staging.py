@@ -30,6 +30,11 @@ from config.errors import RecordError
 from connectors.records import Record
 
 COMMIT_EVERY_S = 0.5
+# Records staged together (encoded, sealed and written in one batch): a page larger than
+# this is staged in slices, so staging's memory does not grow with the source's page size
+# (docs/PERFORMANCE-scale.md, peak RSS). Large enough that a batch still takes COPY and
+# its per-statement costs are spread thin.
+WRITE_BATCH = 1_000
 # On PostgreSQL a batch of at least this many rows is staged through COPY (a temporary
 # table, then one INSERT ... SELECT that keeps ON CONFLICT); smaller ones through the
 # driver's executemany, whose single round trip costs less than the extra pass.
@@ -133,7 +138,15 @@ class Staging:
 
     def write(self, records: Sequence[Record], row_keys: Sequence[int | None] = ()) -> None:
         """Stage a page of records: insert new and changed ones, note unchanged ones.
-        ``row_keys``, when given, are aligned with ``records`` (connectors.base.Page)."""
+        ``row_keys``, when given, are aligned with ``records`` (connectors.base.Page).
+
+        A page is staged ``WRITE_BATCH`` records at a time, so what staging holds for it (the
+        encoded and sealed rows, the new owners' keys, the driver's parameters) is bounded
+        by the batch, not by the page a source sends (up to its page cap)."""
+        for i in range(0, len(records), WRITE_BATCH):
+            self._write(records[i : i + WRITE_BATCH], row_keys[i : i + WRITE_BATCH] if row_keys else ())
+
+    def _write(self, records: Sequence[Record], row_keys: Sequence[int | None]) -> None:
         by_kind: dict[str, list[Encoded]] = defaultdict(list)
         encoder, tracking, purged = self.encoder, self._tracking, self.purged
         keyed: Iterable[tuple[Record, int | None]] = (

@@ -167,6 +167,9 @@ class PowerSchoolConnector:
             raise KeyError(stream)
         if spec is specs[0]:
             self._new_run()
+        # The keys kept for a stream that fitted one page serve its confirmation, which comes
+        # before the next stream is read: a later read_keys of it reads the key columns again.
+        self._atomic.clear()
         self._retries_seen = self.client.retries
         return self._read(spec, None if full or not spec.incremental else state)
 
@@ -253,7 +256,7 @@ class PowerSchoolConnector:
                 yield count, rows, last, count <= size
             return
         if source is d.V1_SCHOOLS:
-            rows = self.run.schools()
+            rows = list(self.run.schools())  # a copy: the reader of a page may clear it
             yield len(rows), rows, True, True
             return
         cursor = source.cursor if spec.incremental and source.table not in self._no_cursor else None
@@ -336,6 +339,9 @@ class PowerSchoolConnector:
                         if cursor_col and last and latest is not None:
                             new_cursors[name] = latest
                         emitted = True
+                        # The page's decoded rows are done with: free them while the engine
+                        # stages the records, rather than when the next page replaces them.
+                        rows.clear()
                         yield Page(
                             records,
                             built.rejected,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from config.errors import SourceDataError
@@ -22,7 +22,8 @@ from connectors.powerschool.streams import SCHEMA_CAP_KEY, V1_SCHOOL_CAP
 from connectors.powerschool.values import LocalTimes, clock_time, date, flag, ident, text
 from connectors.records import AttendanceCategory
 
-Rows = list[dict[str, Any]]
+Row = dict[str, Any]
+Rows = list[Row]
 
 
 class Run:
@@ -68,13 +69,16 @@ class Run:
                 self.loaded.add(name)
         return ctx
 
-    def _all_rows(self, read: d.Read, columns: Sequence[str], clauses: Sequence[str]) -> Rows:
+    # A table or query read whole into a map is walked page by page: the rows of the whole
+    # district (a student's e-mail, every staff member) are never held at once, only the map
+    # built from them and the page at hand (docs/PERFORMANCE-scale.md, peak RSS).
+    def _all_rows(self, read: d.Read, columns: Sequence[str], clauses: Sequence[str]) -> Iterator[Row]:
         _, pages = self.reader.table(read, columns, clauses, SCHEMA_CAP_KEY)
-        return [row for _, rows, _ in pages for row in rows if isinstance(row, dict)]
+        return (row for _, rows, _ in pages for row in rows if isinstance(row, dict))
 
-    def _query_rows(self, query: d.Query) -> Rows:
+    def _query_rows(self, query: d.Query) -> Iterator[Row]:
         _, pages = self.reader.query(query, SCHEMA_CAP_KEY)
-        return [row for _, rows, _ in pages for row in rows if isinstance(row, dict)]
+        return (row for _, rows, _ in pages for row in rows if isinstance(row, dict))
 
     def schools(self) -> Rows:
         """The /ws/v1 school list, read once per run."""

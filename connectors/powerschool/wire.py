@@ -66,25 +66,22 @@ def _records(body: Any) -> list[Any]:
 def table_rows(body: Any, table: str) -> list[dict[str, Any]]:
     """Column dicts of a ``/ws/schema/table`` page (a row that is not an object stays as it
     is, to be set aside by the normaliser)."""
-    out: list[Any] = []
-    for row in _records(body):
+    out = _records(body)
+    for i, row in enumerate(out):  # in place: each wrapper is freed as its row is taken out
         tables = row.get("tables") if isinstance(row, dict) else None
         if isinstance(tables, dict):
             cols = tables.get(table)
             if cols is None:  # keyed by another spelling of the table name
                 cols = next((v for k, v in tables.items() if k.lower() == table), None)
-            out.append(cols if isinstance(cols, dict) else {})
-        else:
-            out.append(row)
+            out[i] = cols if isinstance(cols, dict) else {}
     return out
 
 
 def query_rows(body: Any) -> list[dict[str, Any]]:
     """Rows of a PowerQuery page, flattened or not, keyed by plain lower-case labels."""
-    out: list[Any] = []
-    for row in _records(body):
+    out = _records(body)
+    for i, row in enumerate(out):  # in place: a page is never held both as sent and as flattened
         if not isinstance(row, dict):
-            out.append(row)
             continue
         tables = row.get("tables")
         flat: dict[str, Any] = {}
@@ -94,5 +91,5 @@ def query_rows(body: Any) -> list[dict[str, Any]]:
                     flat.update(cols)
         else:
             flat = row
-        out.append({k.rsplit(".", 1)[-1].lower(): v for k, v in flat.items() if not k.startswith("_")})
+        out[i] = {k.rsplit(".", 1)[-1].lower(): v for k, v in flat.items() if not k.startswith("_")}
     return out

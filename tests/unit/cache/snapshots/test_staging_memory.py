@@ -143,3 +143,49 @@ def test_the_encoders_ref_memo_holds_only_referenced_kinds_and_at_most_memo_refs
         index.ref("sis", "student", f"{i:05d}") for _ in range(2) for i in range(150)
     ]
     cache.dispose()
+
+
+def _staging_peak(tmp_path: Path, days: int) -> tuple[int, int]:
+    """Traced peak while staging one page of ``days`` days of 100 students' marks (their
+    owners' keys made beforehand), and the rows written."""
+    from cache.snapshots.runs import create_run
+    from cache.snapshots.staging import Staging
+
+    tmp_path.mkdir()
+    config, secrets = make_config(tmp_path, f"sqlite:///{tmp_path / 'cache.db'}")
+    cache = open_cache(config, secrets)
+    with cache.engine.begin() as conn:
+        run_id = create_run(conn, "sis", True)
+    staging = Staging(
+        cache.engine, cache.keyring, SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).encoder(),
+        run_id, None,
+    )  # fmt: skip
+    marks = _marks(100, days + 1)
+    staging.write(marks[:100])  # the first day: keys made, code paths warm
+    page = marks[100:]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        staging.write(page)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    staging.conn.commit()
+    with cache.engine.connect() as conn:
+        rows = int(
+            conn.execute(text("SELECT count(*) FROM record WHERE valid_from=:r"), {"r": run_id}).scalar() or 0
+        )
+    staging.close()
+    cache.dispose()
+    return peak, rows
+
+
+def test_staging_a_large_page_holds_one_write_batch_not_the_page(tmp_path: Path) -> None:
+    from cache.snapshots.staging import WRITE_BATCH
+
+    small, small_rows = _staging_peak(tmp_path / "small", WRITE_BATCH // 100)
+    large, large_rows = _staging_peak(tmp_path / "large", 4 * WRITE_BATCH // 100)
+    assert (small_rows, large_rows) == (WRITE_BATCH + 100, 4 * WRITE_BATCH + 100)  # every mark staged
+    # A page four times the batch is staged a batch at a time: its encoded and sealed rows and
+    # the driver's parameters never exist for the whole page at once (before: 4.0x the small peak).
+    assert large < 1.5 * small, (small, large)

@@ -543,3 +543,115 @@ def test_the_students_email_map_is_dropped_after_the_students_stream_and_read_ag
     # Read again in the same run, the stream loads the map again and gives the same records.
     assert by_id(records(c.read("students", None))) == want
     assert ctx.student_emails == {}
+
+
+# --- what a run holds (peak RSS flat in district size, docs/PERFORMANCE-scale.md) -----------
+
+
+def test_keys_kept_for_a_one_page_stream_are_dropped_when_the_next_stream_is_read(
+    sim: PowerSchoolSim,
+) -> None:
+    c = connect(sim)
+    list(c.read("schools", None))
+    list(c.read("students", None))  # one page: its keys serve its confirmation
+    assert "students" in c._atomic
+    list(c.read("contacts", None))
+    assert "students" not in c._atomic
+    # Asked for later all the same, they are read again from the key columns: the same keys.
+    c.sent = []
+    assert sorted(k for keys in c.read_keys("students") for k in keys) == sorted(
+        rec.source_id for rec in sim.expected("student")
+    )
+    assert any(s.path == "/ws/schema/table/students" for s in c.sent)
+
+
+def test_a_pages_decoded_rows_are_freed_before_its_records_are_handed_on(
+    sim: PowerSchoolSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.powerschool import wire
+
+    pages: list[list[Any]] = []
+    table_rows = wire.table_rows
+
+    def recorded(body: Any, table: str) -> list[dict[str, Any]]:
+        rows = table_rows(body, table)
+        if table == "attendance":
+            pages.append(rows)
+        return rows
+
+    monkeypatch.setattr(wire, "table_rows", recorded)
+    c = connect(sim)
+    got = 0
+    for n, page in enumerate(c.read("attendance", None), start=1):
+        # The n-th page's rows (dicts of every column sent) are emptied once its records are
+        # built: while the engine stages them, only the page read ahead is held.
+        assert pages[n - 1] == [] and page.records
+        got += len(page.records)
+    assert n > 3 and got == len(sim.expected("attendance"))
+
+
+def test_a_map_read_whole_is_built_page_by_page(
+    district: SyntheticDistrict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import weakref
+
+    from connectors.powerschool import wire
+
+    class Row(dict[str, Any]):
+        pass
+
+    live = [0]
+    most: list[int] = []
+    query_rows = wire.query_rows
+
+    def tracked(body: Any) -> list[Any]:
+        most.append(live[0])  # rows still held when the next page is fetched
+        out = []
+        for row in query_rows(body):
+            kept = Row(row)
+            live[0] += 1
+            weakref.finalize(kept, lambda: live.__setitem__(0, live[0] - 1))
+            out.append(kept)
+        return out
+
+    monkeypatch.setattr(wire, "query_rows", tracked)
+    small = PowerSchoolSim(district, client_id=CID, client_secret=SECRET, v1_page_cap=1, schema_page_cap=5)
+    c = connect(small)
+    ctx = c.run.need("emails")
+    assert len(ctx.student_emails) > 20 and len(most) > 6
+    # The e-mail map of the whole district is read a page at a time: never more than the page
+    # at hand and the one read ahead are held (before: every row of every page, to the end).
+    assert max(most) <= 2 * 5, most
+
+
+def test_a_query_page_is_flattened_in_place_never_held_twice() -> None:
+    import tracemalloc
+
+    from connectors.powerschool import wire
+
+    text = json.dumps(
+        {
+            "record": [
+                {"tables": {"students": {"dcid": str(i), "student_number": f"S{i:06d}"},
+                            "u_email": {"student_email": f"child{i}@example.org"}}}
+                for i in range(2_000)
+            ]
+        }
+    )  # fmt: skip
+    tracemalloc.start()
+    try:
+        body = json.loads(text)
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        rows = wire.query_rows(body)
+        extra = tracemalloc.get_traced_memory()[1] - held
+    finally:
+        tracemalloc.stop()
+    assert rows[1999] == {
+        "dcid": "1999",
+        "student_number": "S001999",
+        "student_email": "child1999@example.org",
+    }
+    # Each row sent is dropped as its flat row is made: the page never exists twice over
+    # (before: the flat rows on top of the body, some 40% of its size).
+    assert extra < 0.25 * held, (held, extra)
