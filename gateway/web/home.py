@@ -43,12 +43,8 @@ def _card(view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
         "grades": reads.grades(view, s, limit=3, vis=vis),
         "missing": missing[:5],
         "missing_count": len(missing),
-        "points": reads.behaviour(view, s, today - dt.timedelta(days=29), today, vis)["totals"],
-        "reports": [
-            r
-            for r in reads.reports(view, s, limit=3, vis=vis)
-            if r["issued_date"] >= (today - NEW_FOR).isoformat()
-        ],
+        "points": reads.points(view, s, today - dt.timedelta(days=29), today, vis),
+        "reports": reads.reports(view, s, limit=3, vis=vis, since=today - NEW_FOR),
     }
 
 
