@@ -202,9 +202,11 @@ def _week_letter(day: dt.date, year_start: dt.date | None) -> str:
 
 
 Entry = tuple[str, dict[str, Any], tuple[dt.date | None, dt.date | None]]  # ref, entry, its own dates
-# Each class's timetable (its entries decrypted, their dates parsed) by (source, section
-# ref, published run): shared by the class's students and no personal data, like sections.
-_CLASS_TIMETABLES: dict[tuple[str, str, int], list[Entry]] = {}
+Week = dict[int, list[Entry]]  # a class's entries by ISO weekday
+# Each class's timetable (its entries decrypted, their dates parsed, grouped by weekday)
+# by (source, section ref, published run): shared by the class's students and no
+# personal data, like sections.
+_CLASS_TIMETABLES: dict[tuple[str, str, int], Week] = {}
 
 _ENTRIES = (
     "SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'timetable' "
@@ -212,20 +214,20 @@ _ENTRIES = (
 )
 
 
-def _entries(reader: Reader, source: str, rows: list[Any]) -> dict[str, list[Entry]]:
-    found: dict[str, list[Entry]] = {}
+def _entries(reader: Reader, source: str, rows: list[Any]) -> dict[str, Week]:
+    found: dict[str, Week] = {}
     for ref, k, p, sec in rows:
         e = reader.open(source, "timetable", ref, k, p)
-        found.setdefault(sec, []).append((ref, e, _bounds(e, "start_date", "end_date")))
+        found.setdefault(sec, {}).setdefault(e["day"], []).append(
+            (ref, e, _bounds(e, "start_date", "end_date"))
+        )
     return found
 
 
-def class_timetables(
-    reader: Reader, student: StudentHandle, sections: Iterable[str]
-) -> dict[str, list[Entry]]:
-    """The class entries of each section (a student's own entries are not among them)."""
+def class_timetables(reader: Reader, student: StudentHandle, sections: Iterable[str]) -> dict[str, Week]:
+    """The class entries of each section by weekday (a student's own entries are not among them)."""
     source, run = student.source, student.published_run
-    out: dict[str, list[Entry]] = {}
+    out: dict[str, Week] = {}
     missing = []
     for sec in sections:
         hit = _CLASS_TIMETABLES.get((source, sec, run))
@@ -244,7 +246,7 @@ def class_timetables(
         if len(_CLASS_TIMETABLES) > 20_000:  # a bound on memory, not a policy
             _CLASS_TIMETABLES.clear()
         for sec in missing:
-            out[sec] = _CLASS_TIMETABLES[(source, sec, run)] = found.get(sec, [])
+            out[sec] = _CLASS_TIMETABLES[(source, sec, run)] = found.get(sec, {})
     return out
 
 
@@ -264,7 +266,8 @@ def timetable_days(
     if not sections:
         return
     entries = class_timetables(reader, student, sections)
-    # The student's own lessons (personal: decrypted every time) in the same classes.
+    # The student's own lessons (personal: decrypted every time) in the same classes,
+    # beside (never into) the class's remembered entries.
     own = _in(
         reader,
         _ENTRIES + " AND r.student_ref = :sref",
@@ -272,27 +275,19 @@ def timetable_days(
         ["secs"],
     )
     for sec, mine in _entries(reader, student.source, own).items():
-        entries[sec] = [*entries[sec], *mine]
-    # Each entry with its own and its enrolment's date bounds, grouped by weekday.
-    by_weekday: dict[int, list[tuple[str, str, dict[str, Any], tuple[dt.date | None, ...]]]] = {}
-    for sec, enrolled in sections.items():
-        for ref, e, dates in entries[sec]:
-            by_weekday.setdefault(e["day"], []).append((ref, sec, e, (*dates, *enrolled)))
+        shared = entries[sec]
+        entries[sec] = {d: [*shared.get(d, ()), *mine.get(d, ())] for d in {*shared, *mine}}
     day = start
     while day <= end:
-        week = _week_letter(day, year_start)
+        week, weekday = _week_letter(day, year_start), day.isoweekday()
         lessons = []
-        for ref, sec, e, (lo, hi, enr_lo, enr_hi) in by_weekday.get(day.isoweekday(), ()):
-            if (
-                (lo and day < lo)
-                or (hi and day > hi)
-                or (enr_lo and day < enr_lo)
-                or (enr_hi and day > enr_hi)
-            ):
+        for sec, (enr_lo, enr_hi) in sections.items():
+            if (enr_lo and day < enr_lo) or (enr_hi and day > enr_hi):
                 continue
-            if e["week_pattern"] not in ("every", week):
-                continue
-            lessons.append(Lesson(day, ref, sec, e))
+            for ref, e, (lo, hi) in entries[sec].get(weekday, ()):
+                if (lo and day < lo) or (hi and day > hi) or e["week_pattern"] not in ("every", week):
+                    continue
+                lessons.append(Lesson(day, ref, sec, e))
         lessons.sort(key=lambda x: (x.entry["start_time"], x.entry_ref))
         yield lessons
         day += dt.timedelta(days=1)
