@@ -156,3 +156,47 @@ def test_two_caches_with_the_same_source_and_run_never_share_what_they_remember(
     finally:
         for cache in opened:
             cache.dispose()
+
+
+def test_enrolments_are_read_from_their_index_columns_and_reports_chosen_by_their_issue_date(
+    tmp_path: Path, db_url: str
+) -> None:
+    data = streams(district(24, schools=1, seed=11))
+    cfg, secrets = make_config(tmp_path, db_url)
+    cache = open_cache(cfg, secrets)
+    try:
+        out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0]).run(
+            ListConnector("sis", data, page_size=500)
+        )
+        assert out.status == "published" and out.run_id is not None
+        run = out.run_id
+        week = (TODAY - dt.timedelta(days=3), TODAY + dt.timedelta(days=10))
+        since = TODAY - dt.timedelta(days=30)
+
+        def read() -> tuple[list[list[queries.Lesson]], list[list[str]], list[list[str]], int]:
+            with cache.engine.connect() as conn:
+                reader = Reader(conn, cache.keyring)
+                handles = [
+                    reader.for_operator("sis", run, cache.keyring.index.ref("sis", "student", st.source_id))
+                    for st in data["student"]
+                ]
+                found = [h for h in handles if h is not None]
+                lessons = [queries.timetable(reader, h, *week, None) for h in found]
+                every = [reader.records(h, "report", limit=100_000) for h in found]
+                recent = [reader.records(h, "report", day_from=since, limit=100_000) for h in found]
+            # A report's day column is its issue date: "since" in SQL keeps exactly those
+            # issued since, in the same order.
+            chosen = [[ref for ref, r in rows if r["issued_date"] >= since.isoformat()] for rows in every]
+            return lessons, chosen, [[ref for ref, _ in rows] for rows in recent], sum(map(len, every))
+
+        lessons, chosen, recent, reports = read()
+        assert recent == chosen
+        assert 0 < sum(map(len, recent)) < reports  # some reports are recent, some older
+        assert sum(map(len, lessons)) > 50
+        # The enrolments' payloads are neither needed nor read: the same lessons without them.
+        with cache.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE record SET payload = digest WHERE kind = 'enrollment'")
+        queries._CLASS_TIMETABLES.clear()
+        assert read()[0] == lessons
+    finally:
+        cache.dispose()
