@@ -12,7 +12,7 @@ import bisect
 import datetime as dt
 import re
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cache.read.predicates import CURRENT
@@ -87,47 +87,48 @@ def one(reader: Reader, student: StudentHandle, kind: str, ref: str) -> dict[str
     return None
 
 
+Dates = tuple[dt.date | None, dt.date | None]  # first and last day; None: open-ended
+
+
 def enrollments(
     reader: Reader, student: StudentHandle, start: dt.date | None = None, end: dt.date | None = None
-) -> dict[str, dict[str, Any]]:
-    """The student's class memberships overlapping ``start..end``: section ref → enrollment."""
+) -> dict[str, Dates]:
+    """The student's class memberships overlapping ``start..end``: section ref → the
+    enrolment's first and last days."""
     out = {}
     s = None if start is None else start.isoformat()
     e = None if end is None else end.isoformat()
-    for section_ref, enrollment, active_from, active_to in _enrolled(reader, student):
+    for section_ref, active_from, active_to, dates in _enrolled(reader, student):
         if (e is None or active_from is None or active_from <= e) and (
             s is None or active_to is None or active_to >= s
         ):
-            out[section_ref] = enrollment
+            out[section_ref] = dates
     return out
 
 
+# An enrolment's section and dates are its index columns (the payload's section and
+# start and end dates, cache.snapshots.encode): nothing a read uses is in its payload,
+# so it is not fetched or decrypted.
 _ENROLLED = (
-    "SELECT parent_ref, key_id, payload, ref, active_from, active_to FROM record r WHERE r.source = :src "
+    "SELECT parent_ref, active_from, active_to FROM record r WHERE r.source = :src "
     f"AND r.kind = 'enrollment' AND r.student_ref = :sref AND {CURRENT.format(t='r')}"
 )
 
 
-def _enrolled(
-    reader: Reader, student: StudentHandle
-) -> list[tuple[str, dict[str, Any], str | None, str | None]]:
-    """Every current enrolment of the student with its dates (ISO text): read and decrypted
+def _enrolled(reader: Reader, student: StudentHandle) -> list[tuple[str, str | None, str | None, Dates]]:
+    """Every current enrolment of the student with its dates (ISO text, and dates): read
     once per request (a page asks for the classes of several days and its notices)."""
     key = ("enrollment", student.source, student.ref, student.published_run)
-    found: list[tuple[str, dict[str, Any], str | None, str | None]] | None = reader.memo.get(key)
+    found: list[tuple[str, str | None, str | None, Dates]] | None = reader.memo.get(key)
     if found is None:
         rows = reader.query(
             _ENROLLED, {"src": student.source, "sref": student.ref, "p": student.published_run}
         )
-        found = reader.memo[key] = [
-            (
-                section_ref,
-                reader.open(student.source, "enrollment", ref, key_id, payload),
-                _iso(active_from),
-                _iso(active_to),
-            )
-            for section_ref, key_id, payload, ref, active_from, active_to in rows
-        ]
+        found = reader.memo[key] = []
+        for section_ref, active_from, active_to in rows:
+            lo, hi = _iso(active_from), _iso(active_to)
+            dates = (dt.date.fromisoformat(lo) if lo else None, dt.date.fromisoformat(hi) if hi else None)
+            found.append((section_ref, lo, hi, dates))
     return found
 
 
@@ -201,9 +202,11 @@ def _week_letter(day: dt.date, year_start: dt.date | None) -> str:
 
 
 Entry = tuple[str, dict[str, Any], tuple[dt.date | None, dt.date | None]]  # ref, entry, its own dates
-# Each class's timetable (its entries decrypted, their dates parsed) by (source, section
-# ref, published run): shared by the class's students and no personal data, like sections.
-_CLASS_TIMETABLES: dict[tuple[str, str, int], list[Entry]] = {}
+Week = dict[int, list[Entry]]  # a class's entries by ISO weekday
+# Each class's timetable (its entries decrypted, their dates parsed, grouped by weekday)
+# by (source, section ref, published run): shared by the class's students and no
+# personal data, like sections.
+_CLASS_TIMETABLES: dict[tuple[str, str, int], Week] = {}
 
 _ENTRIES = (
     "SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'timetable' "
@@ -211,20 +214,20 @@ _ENTRIES = (
 )
 
 
-def _entries(reader: Reader, source: str, rows: list[Any]) -> dict[str, list[Entry]]:
-    found: dict[str, list[Entry]] = {}
+def _entries(reader: Reader, source: str, rows: list[Any]) -> dict[str, Week]:
+    found: dict[str, Week] = {}
     for ref, k, p, sec in rows:
         e = reader.open(source, "timetable", ref, k, p)
-        found.setdefault(sec, []).append((ref, e, _bounds(e, "start_date", "end_date")))
+        found.setdefault(sec, {}).setdefault(e["day"], []).append(
+            (ref, e, _bounds(e, "start_date", "end_date"))
+        )
     return found
 
 
-def class_timetables(
-    reader: Reader, student: StudentHandle, sections: Iterable[str]
-) -> dict[str, list[Entry]]:
-    """The class entries of each section (a student's own entries are not among them)."""
+def class_timetables(reader: Reader, student: StudentHandle, sections: Iterable[str]) -> dict[str, Week]:
+    """The class entries of each section by weekday (a student's own entries are not among them)."""
     source, run = student.source, student.published_run
-    out: dict[str, list[Entry]] = {}
+    out: dict[str, Week] = {}
     missing = []
     for sec in sections:
         hit = _CLASS_TIMETABLES.get((source, sec, run))
@@ -243,7 +246,7 @@ def class_timetables(
         if len(_CLASS_TIMETABLES) > 20_000:  # a bound on memory, not a policy
             _CLASS_TIMETABLES.clear()
         for sec in missing:
-            out[sec] = _CLASS_TIMETABLES[(source, sec, run)] = found.get(sec, [])
+            out[sec] = _CLASS_TIMETABLES[(source, sec, run)] = found.get(sec, {})
     return out
 
 
@@ -251,11 +254,20 @@ def timetable(
     reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, year_start: dt.date | None
 ) -> list[Lesson]:
     """The student's lessons on each date of ``start..end``, in time order."""
+    return [lesson for day in timetable_days(reader, student, start, end, year_start) for lesson in day]
+
+
+def timetable_days(
+    reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, year_start: dt.date | None
+) -> Iterator[list[Lesson]]:
+    """:func:`timetable` one date at a time, from ``start``: each date's lessons in time
+    order (a reader that needs only the next few lessons stops early)."""
     sections = enrollments(reader, student, start, end)
     if not sections:
-        return []
+        return
     entries = class_timetables(reader, student, sections)
-    # The student's own lessons (personal: decrypted every time) in the same classes.
+    # The student's own lessons (personal: decrypted every time) in the same classes,
+    # beside (never into) the class's remembered entries.
     own = _in(
         reader,
         _ENTRIES + " AND r.student_ref = :sref",
@@ -263,31 +275,22 @@ def timetable(
         ["secs"],
     )
     for sec, mine in _entries(reader, student.source, own).items():
-        entries[sec] = [*entries[sec], *mine]
-    # Each entry with its own and its enrolment's date bounds, grouped by weekday.
-    by_weekday: dict[int, list[tuple[str, str, dict[str, Any], tuple[dt.date | None, ...]]]] = {}
-    for sec, enr in sections.items():
-        enrolled = _bounds(enr, "start_date", "end_date")
-        for ref, e, dates in entries[sec]:
-            by_weekday.setdefault(e["day"], []).append((ref, sec, e, (*dates, *enrolled)))
-    lessons = []
+        shared = entries[sec]
+        entries[sec] = {d: [*shared.get(d, ()), *mine.get(d, ())] for d in {*shared, *mine}}
     day = start
     while day <= end:
-        week = _week_letter(day, year_start)
-        for ref, sec, e, (lo, hi, enr_lo, enr_hi) in by_weekday.get(day.isoweekday(), ()):
-            if (
-                (lo and day < lo)
-                or (hi and day > hi)
-                or (enr_lo and day < enr_lo)
-                or (enr_hi and day > enr_hi)
-            ):
+        week, weekday = _week_letter(day, year_start), day.isoweekday()
+        lessons = []
+        for sec, (enr_lo, enr_hi) in sections.items():
+            if (enr_lo and day < enr_lo) or (enr_hi and day > enr_hi):
                 continue
-            if e["week_pattern"] not in ("every", week):
-                continue
-            lessons.append(Lesson(day, ref, sec, e))
+            for ref, e, (lo, hi) in entries[sec].get(weekday, ()):
+                if (lo and day < lo) or (hi and day > hi) or e["week_pattern"] not in ("every", week):
+                    continue
+                lessons.append(Lesson(day, ref, sec, e))
+        lessons.sort(key=lambda x: (x.entry["start_time"], x.entry_ref))
+        yield lessons
         day += dt.timedelta(days=1)
-    lessons.sort(key=lambda x: (x.day, x.entry["start_time"], x.entry_ref))
-    return lessons
 
 
 def _bounds(rec: dict[str, Any], lo: str, hi: str) -> tuple[dt.date | None, dt.date | None]:

@@ -61,6 +61,17 @@ class RecordRow(SQLModel, table=True):
             sqlite_where=Column("parent_ref").isnot(None),
             postgresql_where=Column("parent_ref").isnot(None),
         ),
+        # A student's records of one kind under given parents: a child's results of the
+        # assignments a page shows, their own lessons in their classes (cache.read.queries).
+        # Without it those reads walk every student's rows under each parent.
+        Index(
+            "ix_record_student_parent",
+            "student_ref",
+            "kind",
+            "parent_ref",
+            sqlite_where=and_(Column("student_ref").isnot(None), Column("parent_ref").isnot(None)),
+            postgresql_where=and_(Column("student_ref").isnot(None), Column("parent_ref").isnot(None)),
+        ),
         Index(
             "ix_record_contact",
             "contact_ref",

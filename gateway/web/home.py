@@ -25,29 +25,54 @@ NEW_FOR = dt.timedelta(days=30)
 NEXT_DAYS = 3
 
 
-def _card(view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
+def _card(ctx: Ctx, view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
+    """One child's card, its dates, times and numbers already written in the reader's
+    language (the template only places them: a call from a template costs several times
+    a call from here)."""
     today = view.today
+    fmt, _ = ctx.fmt, ctx._
     vis = visibility(view, s)  # the child's windows now, in their school's zone, for every read below
     hidden = vis.of("attendance").hidden_day == today
     now_local = view.now.astimezone(vis.tz)
     upcoming = reads.next_lessons(view, s, today, NEXT_DAYS, now_local.strftime("%H:%M"), 3)
     missing = reads.missing_assignments(view, s, today - dt.timedelta(days=30), today, vis)
+    points = reads.points(view, s, today - dt.timedelta(days=29), today, vis)
     return {
         "id": s.ref,
         "name": reads.full_name(s),
-        "first_name": reads.first_name(s),
+        "records": _("All of %(name)s's records", name=reads.first_name(s)),
         "school": school,
         "grade_level": s.data["grade_level"],
         "today": None if hidden else reads.attendance(view, s, today, today, vis),
-        "next": upcoming,
-        "grades": reads.grades(view, s, limit=3, vis=vis),
-        "missing": missing[:5],
-        "missing_count": len(missing),
-        "points": reads.behaviour(view, s, today - dt.timedelta(days=29), today, vis)["totals"],
+        "next": [
+            {
+                "when": f"{fmt.date(x['date'], 'short')} {fmt.time(x['start_time'])}",
+                "class": x["class"]["name"],
+                "room": _("room %(room)s", room=x["class"]["room"]) if x["class"]["room"] else None,
+            }
+            for x in upcoming
+        ],
+        "grades": [
+            {"class": g["class"]["name"], "shown": g["mark"] or fmt.percent(g["percent"]), "term": g["term"]}
+            for g in reads.grades(view, s, limit=3, vis=vis)
+        ],
+        "missing": [
+            {
+                "title": a["title"],
+                "class": a["class"]["name"],
+                "due": _("due %(date)s", date=fmt.date(a["due_date"])),
+            }
+            for a in missing[:5]
+        ],
+        "more_missing": _("See all %(n)s missing", n=len(missing)) if len(missing) > 5 else None,
+        "points": _(
+            "Achievement: %(a)s · Behavior: %(b)s",
+            a=fmt.number(points["achievement"]),
+            b=fmt.number(points["behaviour"]),
+        ),
         "reports": [
-            r
-            for r in reads.reports(view, s, limit=3, vis=vis)
-            if r["issued_date"] >= (today - NEW_FOR).isoformat()
+            {"id": r["id"], "title": r["title"], "issued": fmt.date(r["issued_date"])}
+            for r in reads.reports(view, s, limit=3, vis=vis, since=today - NEW_FOR)
         ],
     }
 
@@ -60,8 +85,12 @@ async def home(ctx: Ctx) -> Response:
     visible = view.reader.students(view.principal, view.published, view.today)
     view.audit_later("dashboard", [s.ref for s in visible])
     names = school_names(view.reader, view.app, visible)
-    cards = [_card(view, s, names.get(s.data["school_id"])) for s in visible]
-    notices = [n for n in reads.notices(view, visible, limit=5) if n["current"]]
+    cards = [_card(ctx, view, s, names.get(s.data["school_id"])) for s in visible]
+    notices = [
+        {"title": n["title"], "from": ctx.fmt.date(n["publish_from"]), "body": n["body"]}
+        for n in reads.notices(view, visible, limit=5)
+        if n["current"]
+    ]
     await view.settle()
     return ctx.render(
         "home.html",

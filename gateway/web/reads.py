@@ -76,8 +76,14 @@ def next_lessons(
     view: View, s: StudentHandle, today: dt.date, days: int, now: str, count: int
 ) -> list[dict[str, Any]]:
     """The first ``count`` lessons from ``now`` (``HH:MM`` today, school time) to ``days`` days ahead."""
-    found = queries.timetable(view.reader, s, today, today + dt.timedelta(days=days), year_start(view, s))
-    return _present_lessons(view, s, [x for x in found if x.day > today or x.entry["end_time"] > now][:count])
+    found: list[queries.Lesson] = []
+    for lessons in queries.timetable_days(
+        view.reader, s, today, today + dt.timedelta(days=days), year_start(view, s)
+    ):
+        found += [x for x in lessons if x.day > today or x.entry["end_time"] > now]
+        if len(found) >= count:  # the days after cannot come earlier
+            break
+    return _present_lessons(view, s, found[:count])
 
 
 def _present_lessons(view: View, s: StudentHandle, found: list[queries.Lesson]) -> list[dict[str, Any]]:
@@ -145,21 +151,42 @@ def missing_assignments(
 def behaviour(
     view: View, s: StudentHandle, start: dt.date, end: dt.date, vis: StudentVisibility | None = None
 ) -> dict[str, Any]:
+    rows = _behaviour(view, s, start, end, vis)
+    return {"totals": _points(rows), "events": [present.behaviour_event(ref, b) for ref, b in rows]}
+
+
+def points(
+    view: View, s: StudentHandle, start: dt.date, end: dt.date, vis: StudentVisibility | None = None
+) -> dict[str, int]:
+    """:func:`behaviour`'s totals alone (the family home shows no events)."""
+    return _points(_behaviour(view, s, start, end, vis))
+
+
+def _behaviour(
+    view: View, s: StudentHandle, start: dt.date, end: dt.date, vis: StudentVisibility | None
+) -> list[tuple[str, dict[str, Any]]]:
     window = (vis or visibility(view, s)).of("behaviour")
-    rows = view.reader.records(s, "behaviour", day_from=start, day_to=end, window=window, limit=MANY)
+    return view.reader.records(s, "behaviour", day_from=start, day_to=end, window=window, limit=MANY)
+
+
+def _points(rows: list[tuple[str, dict[str, Any]]]) -> dict[str, int]:
     totals = {"achievement": 0, "behaviour": 0}
     for _, b in rows:
         totals[b["polarity"]] = totals.get(b["polarity"], 0) + int(b["points"])
-    return {
-        "totals": {**totals, "net": totals["achievement"] + totals["behaviour"]},
-        "events": [present.behaviour_event(ref, b) for ref, b in rows],
-    }
+    return {**totals, "net": totals["achievement"] + totals["behaviour"]}
 
 
 def reports(
-    view: View, s: StudentHandle, limit: int = MANY, vis: StudentVisibility | None = None
+    view: View,
+    s: StudentHandle,
+    limit: int = MANY,
+    vis: StudentVisibility | None = None,
+    since: dt.date | None = None,
 ) -> list[dict[str, Any]]:
-    rows = view.reader.records(s, "report", window=(vis or visibility(view, s)).of("report"), limit=limit)
+    """The student's reports, newest first; with ``since``, those issued on or after it."""
+    window = (vis or visibility(view, s)).of("report")
+    # A report's day column is its issue date.
+    rows = view.reader.records(s, "report", day_from=since, window=window, limit=limit)
     return [present.report_summary(ref, r) for ref, r in rows]
 
 

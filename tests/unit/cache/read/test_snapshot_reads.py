@@ -68,6 +68,61 @@ def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path:
         cache.dispose()
 
 
+def test_a_childs_results_and_own_lessons_are_found_through_ix_record_student_parent(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The reads under given parents for one student (the results of the assignments a page
+    shows, the student's own lessons in their classes) seek the student's rows under each
+    parent, not every student's rows under it (ix_record_parent)."""
+    data = streams(district(24, schools=1, seed=11))
+    cfg, secrets = make_config(tmp_path, sqlite_url)
+    cache = open_cache(cfg, secrets)
+    try:
+        out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0]).run(
+            ListConnector("sis", data, page_size=500)
+        )
+        assert out.status == "published" and out.run_id is not None
+        with cache.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            reader = Reader(conn, cache.keyring)
+            ran: list[tuple[str, dict[str, object]]] = []
+            query = reader.query
+
+            def recorded(sql: str, params: dict[str, object]) -> list[object]:
+                ran.append((sql, params))
+                return query(sql, params)
+
+            reader.query = recorded  # type: ignore[method-assign]
+            results = 0
+            for st in data["student"][:6]:
+                s = reader.for_operator(
+                    "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
+                )
+                assert s is not None
+                due = queries.assignments_due(
+                    reader,
+                    s,
+                    TODAY - dt.timedelta(days=60),
+                    TODAY,
+                    window=Window(dt.timedelta(0), NOON, None),
+                )
+                results += sum(result is not None for *_, result in due)
+                queries.timetable(reader, s, TODAY, TODAY + dt.timedelta(days=6), None)
+            assert results > 0  # results were read
+            plans = {
+                kind: [
+                    row[-1]
+                    for sql, params in ran
+                    if f"kind = '{kind}'" in sql and "student_ref = :sref" in sql
+                    for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+                ]
+                for kind in ("result", "timetable")
+            }
+        for kind, plan in plans.items():
+            assert plan and all("INDEX ix_record_student_parent" in step for step in plan), (kind, plan)
+    finally:
+        cache.dispose()
+
 
 def test_two_caches_with_the_same_source_and_run_never_share_what_they_remember(tmp_path: Path) -> None:
     # Two districts in one process, each with a source named "sis" at run 1: the notices
@@ -87,7 +142,9 @@ def test_two_caches_with_the_same_source_and_run_never_share_what_they_remember(
         for cache in opened:
             with cache.engine.connect() as conn:
                 reader = Reader(conn, cache.keyring)
-                rows = reader.query("SELECT DISTINCT audience FROM record WHERE source = 'sis' AND kind = 'notice'", {})
+                rows = reader.query(
+                    "SELECT DISTINCT audience FROM record WHERE source = 'sis' AND kind = 'notice'", {}
+                )
                 audience = [r[0] for r in rows]
                 late = NOON + dt.timedelta(days=400)
                 args = dict(now=late, today=TODAY, since=TODAY - dt.timedelta(days=400), limit=50)
@@ -99,3 +156,47 @@ def test_two_caches_with_the_same_source_and_run_never_share_what_they_remember(
     finally:
         for cache in opened:
             cache.dispose()
+
+
+def test_enrolments_are_read_from_their_index_columns_and_reports_chosen_by_their_issue_date(
+    tmp_path: Path, db_url: str
+) -> None:
+    data = streams(district(24, schools=1, seed=11))
+    cfg, secrets = make_config(tmp_path, db_url)
+    cache = open_cache(cfg, secrets)
+    try:
+        out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0]).run(
+            ListConnector("sis", data, page_size=500)
+        )
+        assert out.status == "published" and out.run_id is not None
+        run = out.run_id
+        week = (TODAY - dt.timedelta(days=3), TODAY + dt.timedelta(days=10))
+        since = TODAY - dt.timedelta(days=30)
+
+        def read() -> tuple[list[list[queries.Lesson]], list[list[str]], list[list[str]], int]:
+            with cache.engine.connect() as conn:
+                reader = Reader(conn, cache.keyring)
+                handles = [
+                    reader.for_operator("sis", run, cache.keyring.index.ref("sis", "student", st.source_id))
+                    for st in data["student"]
+                ]
+                found = [h for h in handles if h is not None]
+                lessons = [queries.timetable(reader, h, *week, None) for h in found]
+                every = [reader.records(h, "report", limit=100_000) for h in found]
+                recent = [reader.records(h, "report", day_from=since, limit=100_000) for h in found]
+            # A report's day column is its issue date: "since" in SQL keeps exactly those
+            # issued since, in the same order.
+            chosen = [[ref for ref, r in rows if r["issued_date"] >= since.isoformat()] for rows in every]
+            return lessons, chosen, [[ref for ref, _ in rows] for rows in recent], sum(map(len, every))
+
+        lessons, chosen, recent, reports = read()
+        assert recent == chosen
+        assert 0 < sum(map(len, recent)) < reports  # some reports are recent, some older
+        assert sum(map(len, lessons)) > 50
+        # The enrolments' payloads are neither needed nor read: the same lessons without them.
+        with cache.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE record SET payload = digest WHERE kind = 'enrollment'")
+        queries._CLASS_TIMETABLES.clear()
+        assert read()[0] == lessons
+    finally:
+        cache.dispose()

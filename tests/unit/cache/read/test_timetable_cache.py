@@ -68,8 +68,8 @@ def test_a_students_own_lesson_is_theirs_alone_and_class_lessons_are_shared(
         shared = {x.entry_ref for x in mine if x.section_ref == sec_ref} - {own_ref}
         assert shared and shared == {x.entry_ref for x in theirs if x.section_ref == sec_ref}
         # The class's entries were read once and are remembered without the student's own.
-        cached = queries._CLASS_TIMETABLES[("sis", sec_ref, run)]
-        assert own_ref not in {r for r, _, _ in cached} and {r for r, _, _ in cached} >= shared
+        cached = {r for day in queries._CLASS_TIMETABLES[("sis", sec_ref, run)].values() for r, _, _ in day}
+        assert own_ref not in cached and cached >= shared
         # A remembered class timetable gives the same week as a fresh read.
         assert lessons(me) == mine
         queries._CLASS_TIMETABLES.clear()
