@@ -126,7 +126,8 @@ def fetch_in(
     conn: Connection, sql: str, params: dict[str, Any], values: Sequence[Any], n: int = 500
 ) -> Iterator[tuple[Any, ...]]:
     """The rows of :func:`fetch` for ``sql`` whose ``{values}`` is a list of ``values``
-    (``x IN ({values})``), read ``n`` values at a time.
+    (``x IN ({values})``), read ``n`` values at a time. ``params`` are bound as by
+    :func:`fetch`; ``values`` (refs, ids) as they are, unconverted.
 
     SQLAlchemy's ``in_()`` processes each value of an expanding list at every execution
     (about 10 µs a value), and sqlite3 binds named parameters by looking each name up in
@@ -135,9 +136,8 @@ def fetch_in(
     driver = conn.connection.driver_connection
     dialect = conn.dialect.name
     fixed = bind_all(dialect, params)
-    conv = binder(dialect)
     for i in range(0, len(values), n):
-        chunk = [conv(v) if isinstance(v, dt.date) else v for v in values[i : i + n]]
+        chunk = values[i : i + n]
         text, order = _positional(sql, len(chunk), dialect)
         bound = [x for name in order for x in (chunk if name is None else (fixed[name],))]
         yield from _fetch_driver(driver, dialect, text, bound, conn.in_transaction())
