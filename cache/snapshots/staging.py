@@ -185,11 +185,14 @@ class Staging:
         had_rows = self._had_rows.get(kind)
         if had_rows is None:
             had_rows = self._had_rows[kind] = self._current_exists(kind)
-        # A kind with no rows before this run has nothing to compare against.
-        existing = self._existing(kind, [e.ref for e in encs]) if had_rows else {}
+        # Watched kinds read the current versions' payloads with them (the retired ones are
+        # opened for the watchers, see _collect). A kind with no rows before this run has
+        # nothing to compare against.
+        watched = any(kind in c.kinds and not c.overflow for c in self.changes)
+        existing = self._existing(kind, [e.ref for e in encs], watched) if had_rows else {}
         to_insert: list[Encoded] = []
         retire: list[int] = []
-        replaced: dict[str, int] = {}  # ref -> the current version's row id this run retires
+        replaced: dict[str, tuple[str, bytes]] = {}  # ref -> (key id, payload) of the version retired
         index = self._tracking.get(kind)
         batch_refs: set[str] = set()
         for e in encs:
@@ -207,7 +210,7 @@ class Staging:
                 to_insert.append(e)
                 counts.added += 1
                 continue
-            row_id, digest, valid_from, old_key = hit
+            row_id, digest, valid_from, old_key, old_sealed = hit
             if valid_from == self.run_id:
                 self.reject(
                     RecordError(
@@ -226,7 +229,8 @@ class Staging:
             else:
                 counts.changed += 1
                 retire.append(row_id)
-                replaced[e.ref] = row_id
+                if old_sealed is not None:
+                    replaced[e.ref] = old_sealed
                 to_insert.append(e)
         if retire:
             self.conn.execute(
@@ -238,9 +242,10 @@ class Staging:
             if self.changes:
                 self._collect(kind, to_insert, replaced)
 
-    def _collect(self, kind: str, encs: list[Encoded], replaced: dict[str, int]) -> None:
+    def _collect(self, kind: str, encs: list[Encoded], replaced: dict[str, tuple[str, bytes]]) -> None:
         """Hand the watchers the new versions of their kinds that may be news, each with the
-        retired version's payload (opened here, one read per batch, only for those kept)."""
+        retired version's payload (read with the current versions, opened here only for
+        those kept)."""
         watchers = [c for c in self.changes if kind in c.kinds and not c.overflow]
         if not watchers:
             return
@@ -254,13 +259,12 @@ class Staging:
         for c in watchers:
             c.seen += len(encs)
         old: dict[str, dict[str, object]] = {}
-        ids = [replaced[e.ref] for e, _, _ in kept if e.ref in replaced]
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            sql = f"SELECT ref, key_id, payload FROM record WHERE id IN ({','.join(str(int(x)) for x in chunk)})"
-            for ref, key_id, payload in self.conn.exec_driver_sql(sql):
-                blob = self.keyring.sealer(key_id).open(bytes(payload), aad(self.source, kind, ref, key_id))
-                old[ref] = orjson.loads(blob)
+        for e, _, _ in kept:
+            sealed = replaced.get(e.ref)
+            if sealed is not None:
+                key_id, payload = sealed
+                blob = self.keyring.sealer(key_id).open(payload, aad(self.source, kind, e.ref, key_id))
+                old[e.ref] = orjson.loads(blob)
         for e, data, want in kept:
             g = e.cols.get
             version = StagedVersion(
@@ -288,19 +292,25 @@ class Staging:
             ).first()
         )
 
-    def _existing(self, kind: str, refs: list[str]) -> dict[str, tuple[int, bytes, int, int | None]]:
-        out: dict[str, tuple[int, bytes, int, int | None]] = {}
+    def _existing(
+        self, kind: str, refs: list[str], sealed: bool = False
+    ) -> dict[str, tuple[int, bytes, int, int | None, tuple[str, bytes] | None]]:
+        """The current versions of ``refs``: id, digest, run, row key, and when ``sealed``
+        their key id and payload (still sealed)."""
+        out: dict[str, tuple[int, bytes, int, int | None, tuple[str, bytes] | None]] = {}
         ph = self._ph
+        extra = "key_id, payload" if sealed else "NULL, NULL"
         for i in range(0, len(refs), 900):
             chunk = refs[i : i + 900]
             sql = (
-                f"SELECT id, ref, digest, valid_from, row_key FROM record WHERE source={ph} AND kind={ph} "
-                f"AND valid_to IS NULL AND ref IN ({','.join([ph] * len(chunk))})"
+                f"SELECT id, ref, digest, valid_from, row_key, {extra} FROM record WHERE source={ph} "
+                f"AND kind={ph} AND valid_to IS NULL AND ref IN ({','.join([ph] * len(chunk))})"
             )
-            for row_id, ref, digest, valid_from, row_key in self.conn.exec_driver_sql(
+            for row_id, ref, digest, valid_from, row_key, key_id, payload in self.conn.exec_driver_sql(
                 sql, (self.source, kind, *chunk)
             ):
-                out[ref] = (row_id, bytes(digest), valid_from, row_key)
+                old = None if key_id is None else (key_id, bytes(payload))
+                out[ref] = (row_id, bytes(digest), valid_from, row_key, old)
         return out
 
     def _insert(self, encs: list[Encoded]) -> None:

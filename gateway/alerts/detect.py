@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -48,7 +48,7 @@ from cache.tables.accounts import AccessHold, Account
 from cache.tables.alerts import AlertOutbox
 from cache.tables.core import core_table
 from cache.tables.records import CURRENT, RecordRow
-from cache.types import binder, utcnow
+from cache.types import binder, fetch_in, typed, utcnow
 from config.settings import AlertSettings, PorticoConfig, Visibility
 from gateway.alerts import prefs as prefs_
 from gateway.alerts.prefs import Prefs
@@ -238,6 +238,12 @@ def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> lis
     return out
 
 
+_ASSIGNMENTS = (
+    "SELECT ref, stamp, day, key_id, payload FROM record "
+    "WHERE source = :s AND kind = 'assignment' AND ref IN ({values}) AND valid_to IS NULL"
+)
+
+
 def classified(
     conn: Connection, keyring: Keyring, source: str, versions: list[StagedVersion]
 ) -> list[Changed]:
@@ -248,18 +254,15 @@ def classified(
     results = [v for v in versions if v.kind == "result" and v.parent_ref]
     assignments: dict[str, tuple[dt.datetime | None, dt.date | None, float | None]] = {}
     scored = {v.parent_ref for v in results if isinstance(v.data.get("score"), int | float)}
-    for chunk in chunks(sorted({v.parent_ref for v in results if v.parent_ref})):
-        q = select(r.ref, r.stamp, r.day, r.key_id, r.payload).where(
-            r.source == source, r.kind == "assignment", r.ref.in_(chunk), r.valid_to.is_(None)
-        )
-        for a in conn.execute(q):
-            points = None
-            if a.ref in scored:
-                raw = open_row(keyring, source, "assignment", a.ref, a.key_id, a.payload).get(
-                    "points_possible"
-                )
-                points = float(raw) if raw else None
-            assignments[a.ref] = (a.stamp, a.day, points)
+    refs = sorted({v.parent_ref for v in results if v.parent_ref})
+    dated = (r.stamp, r.day)
+    for ref, stamp, day, key_id, payload in fetch_in(conn, _ASSIGNMENTS, {"s": source}, refs):
+        points = None
+        if ref in scored:
+            raw = open_row(keyring, source, "assignment", ref, key_id, payload).get("points_possible")
+            points = float(raw) if raw else None
+        stamp, day = typed(conn.dialect, dated, (stamp, day))
+        assignments[ref] = (stamp, day, points)
     out = []
     for v in versions:
         stamp, day, points = v.stamp, v.day, None
@@ -273,9 +276,9 @@ def classified(
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """The account columns alerts need (an ORM object per account costs a millisecond)."""
+class Recipient(NamedTuple):
+    """The account columns alerts need (an ORM object per account costs a millisecond; a
+    frozen dataclass, a few times a tuple's)."""
 
     id: str
     role: str
@@ -293,43 +296,38 @@ RECIPIENT_COLUMNS = (
 )
 
 
+# {source}: the column, or on SQLite ``+record.source`` (see :func:`recipients`); the
+# rest is bound, ``{values}`` by :func:`cache.types.fetch_in`.
+_LINKS = (
+    "SELECT student_ref, contact_ref FROM record WHERE {source} = :o AND kind = 'link' "  # noqa: S608
+    "AND student_ref IN ({{values}}) AND access = :t AND " + CURRENT.format(t="+record")
+)
+_RECIPIENTS = (
+    f"SELECT {', '.join(c.name for c in RECIPIENT_COLUMNS)} FROM account "  # noqa: S608
+    "WHERE source = :o AND status = 'active' AND subject_ref IN ({values})"
+)
+
+
 def recipients(
     conn: Connection, owner: str, owner_run: int, students: list[str]
 ) -> dict[str, list[Recipient]]:
     """Active accounts that could see each student: guardians with a granting link, the student."""
-    r, a = RECORDS.c, ACCOUNTS.c
     contacts: dict[str, set[str]] = defaultdict(set)
     # By student (ix_record_student): on SQLite, +source keeps the planner off the index
     # of every link of the source.
-    of_source: Any = (
-        text("+record.source = :owner").bindparams(owner=owner)
-        if conn.dialect.name == "sqlite"
-        else r.source == owner
-    )
-    for chunk in chunks(students):
-        q = select(r.student_ref, r.contact_ref).where(
-            of_source,
-            r.kind == "link",
-            r.student_ref.in_(chunk),
-            r.access.is_(True),
-            current_in(owner_run),
-        )
-        for s, c in conn.execute(q):
-            contacts[c].add(s)
+    links = _LINKS.format(source="+record.source" if conn.dialect.name == "sqlite" else "record.source")
+    for s, c in fetch_in(conn, links, {"o": owner, "p": owner_run, "t": True}, students):
+        contacts[c].add(s)
     out: dict[str, list[Recipient]] = defaultdict(list)
     subjects = sorted(set(contacts) | set(students))
     wanted = set(students)
-    for chunk in chunks(subjects):
-        q = select(*RECIPIENT_COLUMNS).where(
-            a.source == owner, a.status == "active", a.subject_ref.in_(chunk)
-        )
-        for row in conn.execute(q):
-            account = Recipient(*row)
-            if account.role == "guardian":
-                for s in contacts.get(account.subject_ref, ()):
-                    out[s].append(account)
-            elif account.subject_ref in wanted:
-                out[account.subject_ref].append(account)
+    for row in fetch_in(conn, _RECIPIENTS, {"o": owner}, subjects):
+        account = Recipient(*row)
+        if account.role == "guardian":
+            for s in contacts.get(account.subject_ref, ()):
+                out[s].append(account)
+        elif account.subject_ref in wanted:
+            out[account.subject_ref].append(account)
     return out
 
 
@@ -354,24 +352,31 @@ def students_of(
 ) -> dict[str, dict[str, Any]]:
     """The published students (or records of ``kind``) ``refs`` (every one when None), opened, in batches."""
     r = RECORDS.c
-    out: dict[str, dict[str, Any]] = {}
-    base = select(r.ref, r.key_id, r.payload).where(r.source == owner, r.kind == kind, current_in(owner_run))
-    for q in [base] if refs is None else [base.where(r.ref.in_(c)) for c in chunks(refs)]:
-        for ref, key_id, payload in conn.execute(q):
-            out[ref] = open_row(keyring, owner, kind, ref, key_id, payload)
-    return out
+    params = {"o": owner, "k": kind, "p": owner_run}
+    rows: Iterable[Any]
+    if refs is None:
+        q = select(r.ref, r.key_id, r.payload).where(r.source == owner, r.kind == kind, current_in(owner_run))
+        rows = conn.execute(q)
+    else:
+        rows = fetch_in(conn, _OF_KIND, params, refs)
+    return {ref: open_row(keyring, owner, kind, ref, key_id, payload) for ref, key_id, payload in rows}
+
+
+_OF_KIND = (
+    "SELECT ref, key_id, payload FROM record WHERE source = :o AND kind = :k AND ref IN ({values}) AND "  # noqa: S608
+    + CURRENT.format(t="+record")
+)
 
 
 def published(conn: Connection, owner: str, owner_run: int, refs: list[str]) -> set[str]:
     """Which of the students ``refs`` are in the published snapshot (nothing opened)."""
-    r = RECORDS.c
-    out: set[str] = set()
-    for chunk in chunks(refs):
-        q = select(r.ref).where(
-            r.source == owner, r.kind == "student", r.ref.in_(chunk), current_in(owner_run)
-        )
-        out.update(ref for (ref,) in conn.execute(q))
-    return out
+    return {ref for (ref,) in fetch_in(conn, _PUBLISHED, {"o": owner, "p": owner_run}, refs)}
+
+
+_PUBLISHED = (
+    "SELECT ref FROM record WHERE source = :o AND kind = 'student' AND ref IN ({values}) AND "  # noqa: S608
+    + CURRENT.format(t="+record")
+)
 
 
 def district_zone_only(

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from cache.tables.alerts import AlertOutbox, AlertPreference
 from cache.tables.core import core_table
+from cache.types import fetch_in, typed
 from config.settings import AlertSettings, QuietHours
 
 PREFS = core_table(AlertPreference)
@@ -89,11 +90,9 @@ def load(conn: Connection, account_id: str) -> Prefs:
 
 def load_many(conn: Connection, account_ids: Iterable[str]) -> dict[str, Prefs]:
     ids = sorted(set(account_ids))
-    out: dict[str, Prefs] = {}
-    for i in range(0, len(ids), 500):
-        q = select(PREFS.c.account_id, PREFS.c.prefs).where(PREFS.c.account_id.in_(ids[i : i + 500]))
-        out.update({a: Prefs.from_json(p) for a, p in conn.execute(q)})
-    return out
+    column = (PREFS.c.prefs,)
+    sql = "SELECT account_id, prefs FROM alert_pref WHERE account_id IN ({values})"
+    return {a: Prefs.from_json(typed(conn.dialect, column, (p,))[0]) for a, p in fetch_in(conn, sql, {}, ids)}
 
 
 def save(conn: Connection, account_id: str, prefs: Prefs, now: dt.datetime) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from cache.snapshots.changes import ChangeSet
 from cache.store import open_cache
 from gateway.sync.engine import SyncEngine, decide
 from tests.support.config import forget_migrations, make_config, upgrade_schema
@@ -125,3 +126,48 @@ def test_opening_an_older_cache_changes_nothing_and_upgrading_adds_the_indexes_i
     finally:
         cache.dispose()
         engine.dispose()
+
+
+class _Watcher:
+    """A change hook keeping the students whose new homeroom is 8B (cache.snapshots.changes)."""
+
+    def __init__(self) -> None:
+        self.got: list[ChangeSet | None] = []
+
+    def watch(self) -> ChangeSet:
+        return ChangeSet(frozenset({"student"}), lambda kind, data: data.get("homeroom") == "8B")
+
+    def __call__(self, source: str, run: int, changes: ChangeSet | None = None) -> None:
+        self.got.append(changes)
+
+
+def test_a_change_set_keeps_the_watched_new_versions_with_the_payloads_they_retire(
+    tmp_path: Path, db_url: str
+) -> None:
+    config, secrets = make_config(tmp_path, db_url)
+    cache = open_cache(config, secrets)
+    watcher = _Watcher()
+    engine = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0], on_published=[watcher])
+    data = family(6)
+    engine.run(ListConnector("sis", data))
+    first = watcher.got[0]  # a first snapshot is not a change: nothing kept
+    assert first is not None and first.versions == [] and first.seen == 0
+    students = data["students"]
+    students[1] = dataclasses.replace(students[1], homeroom="8B")  # kept, with its 8A version
+    students[2] = dataclasses.replace(students[2], homeroom="9C")  # changed, not kept
+    students.append(dataclasses.replace(family(7)["students"][6], homeroom="8B"))  # new: no old version
+    engine.run(ListConnector("sis", data))
+    changes = watcher.got[-1]
+    assert changes is not None and not changes.overflow
+    kept = {v.ref: v for v in changes.versions}
+    assert len(kept) == 2 and all(v.kind == "student" and v.data["homeroom"] == "8B" for v in kept.values())
+    index = cache.keyring.index
+    one, new = (
+        index.ref("sis", "student", students[1].source_id),
+        index.ref("sis", "student", students[6].source_id),
+    )
+    assert set(kept) == {one, new}
+    assert kept[one].old is not None and kept[one].old["homeroom"] == "8A"
+    assert kept[one].old["source_id"] == students[1].source_id
+    assert kept[new].old is None
+    cache.dispose()

@@ -1,0 +1,212 @@
+"""Alert detection alone, repeated on one saved run: CPU and instruction counts.
+
+``scripts/bench_alerts`` times one detection per district it builds (minutes of set-up
+for a fraction of a second measured, and on a shared machine its CPU varies by a third
+from run to run). This builds the district and its 1%-changed run once, saves the cache
+and the staged change set, then runs detection on that saved run as often as asked, each
+time from an empty outbox:
+
+  python scripts/bench_detect.py setup DIR --students 4000 --today 2026-09-25
+  python scripts/bench_detect.py run DIR --repeat 5             # CPU: min and median
+  python scripts/bench_detect.py run DIR --repeat 3 --instructions  # under callgrind
+  python scripts/bench_detect.py run DIR --profile              # cProfile (CPU) of the last
+
+``--instructions`` counts only detection (callgrind is switched on around each call,
+each call dumped apart): the figure does not depend on the machine's load. The first
+call reads the cache cold; the later ones are the comparable figure.
+
+The saved run is the code's that built it (the staging's change set is pickled), so
+old and new code are compared on the same saved run: ``BENCH_TREE=<another checkout>``
+runs that tree's detection (this script and bench_alerts.py from here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import pickle
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import bench_alerts as alerts_bench  # noqa: E402  (it puts its own tree first on the path)
+
+sys.path.insert(0, os.environ.get("BENCH_TREE") or str(HERE.parent))
+
+
+def application(workdir: Path, today: dt.date, upgrade: bool = False) -> tuple[Any, Any, dt.datetime]:
+    from cache.db import keystore_url
+    from cache.migrations import runner as migrations
+    from cache.store import open_cache
+    from config.secrets import SecretResolver
+    from config.settings import PorticoConfig
+    from gateway.bootstrap import build_application
+
+    config = PorticoConfig.model_validate(
+        {
+            "district": {"name": "Bench", "timezone": "America/New_York"},
+            "cache": {"url": f"sqlite:///{workdir / 'cache.db'}", "kek": {"file": str(workdir / "kek.key")}},
+            "connectors": [{"name": "sis", "type": "powerschool", "options": {}}],
+        }
+    )
+    if upgrade:
+        migrations.upgrade(config.cache.url, keystore_url(config))
+    now = dt.datetime.combine(today, dt.time(20, 0), dt.UTC)  # 15:00 in New York, as bench_alerts
+    app = build_application(
+        config, cache=open_cache(config, SecretResolver()), mailer=alerts_bench.Discard(), clock=lambda: now
+    )
+    return config, app, now
+
+
+def setup(workdir: Path, students: int, today: dt.date, change: float) -> None:
+    """The district of ``scripts/bench_alerts`` (same seed, same edits), synced, the run's change set saved."""
+    from sqlalchemy import text
+
+    from cache.keys.crypto import new_kek_line
+    from connectors.memory import MemoryConnector
+    from gateway.alerts import detect
+    from gateway.sync.engine import SyncEngine
+    from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    spec = DistrictSpec(seed=5, schools=max(2, students // 1000), students=students, today=today)
+    district = SyntheticDistrict(spec)
+    (workdir / "kek.key").write_text(new_kek_line() + "\n")
+    config, app, now = application(workdir, today, upgrade=True)
+    streams = {kind: list(district.iter(kind)) for kind in district.kinds()}
+    print(f"initial load of {sum(len(v) for v in streams.values()):,} records ...", flush=True)
+    app.sync("sis", connector=MemoryConnector("sis", streams, page_size=2000), full=True)
+    with app.cache.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE account SET status = 'active', aup_version = :v"), {"v": config.access.aup.version}
+        )
+    rng = random.Random(5)
+    changed: dict[str, list[Any]] = {}
+    for kind, records in streams.items():
+        if kind in ("school", "student", "contact", "link", "section", "enrollment"):
+            continue
+        picked = rng.sample(range(len(records)), max(1, round(len(records) * change))) if records else []
+        changed[kind] = [alerts_bench.mutate(records[i], rng) for i in picked]
+    captured = alerts_bench.Captured(detect.after_publish(app.cache, config, lambda: now))
+    hooks = [h for h in app.after_publish() if getattr(h, "__module__", "") != detect.__name__]
+    engine = SyncEngine(
+        app.cache.engine, app.cache.keyring, config, config.connectors[0], on_published=[*hooks, captured]
+    )
+    result = engine.run(alerts_bench.Changes("sis", streams, changed))
+    assert result.status == "published" and captured.changes is not None, result
+    with (workdir / "run.pickle").open("wb") as f:
+        pickle.dump((int(result.run_id or 0), captured.changes.versions, today), f)
+    app.dispose()
+    print(f"saved in {workdir}: run {result.run_id}, {len(captured.changes.versions):,} staged versions")
+
+
+def callgrind(command: str) -> None:
+    """Send callgrind (running this process) ``command``, and wait until it is done."""
+    proc = subprocess.Popen(["callgrind_control", command, str(os.getpid())], stdout=subprocess.DEVNULL)  # noqa: S603, S607
+    while proc.poll() is None:
+        time.sleep(0.002)
+
+
+def run(saved: Path, repeat: int, counted: bool, profile: bool) -> None:
+    """Detection on a copy of the saved cache, ``repeat`` times from an empty outbox."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import text
+
+    from gateway.alerts import detect
+
+    with (saved / "run.pickle").open("rb") as f:
+        run_id, versions, today = pickle.load(f)  # noqa: S301 - our own file, just written by setup
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for name in ("cache.db", "cache-keys.db", "kek.key"):
+            shutil.copy(saved / name, work / name)
+        config, app, now = application(work, today)
+        changes = detect.after_publish(app.cache, config).watch()
+        changes.versions = versions
+        cpu: list[float] = []
+        found: Any = None
+        prof = cProfile.Profile(time.process_time) if profile else None
+        for i in range(repeat):
+            with app.cache.engine.begin() as conn:
+                conn.execute(text("DELETE FROM alert_outbox"))
+            if prof is not None and i == repeat - 1:
+                prof.enable()
+            if counted:
+                callgrind("--instr=on")
+            began = time.process_time()
+            found = detect.detect(app.cache, config, "sis", run_id, now, changes)
+            cpu.append(time.process_time() - began)
+            if counted:
+                callgrind("--instr=off")
+                callgrind(f"--dump=detect{i}")
+            if prof is not None and i == repeat - 1:
+                prof.disable()
+        app.dispose()
+    if counted:  # CPU under valgrind means nothing: the caller prints the instructions
+        print(f"{found.changed:,} changed records, {found.queued:,} queued", flush=True)
+        return
+    print(
+        f"{found.changed:,} changed records, {found.queued:,} queued; detection CPU s: "
+        f"min {min(cpu):.4f}, median {sorted(cpu)[len(cpu) // 2]:.4f} ({repeat} runs); "
+        f"outbox insert of the last {found.write_cpu:.4f}",
+        flush=True,
+    )
+    if prof is not None:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+
+
+def instructions(args: argparse.Namespace) -> None:
+    """This script's ``run`` under callgrind: the instructions of each detection."""
+    if not shutil.which("valgrind"):
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(  # noqa: S603 - valgrind and our own interpreter and script
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",  # noqa: S607
+             sys.executable, __file__, "run", str(args.dir), "--repeat", str(args.repeat), "--counted"],
+            check=True, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for i in range(args.repeat):
+            dump = next(p for p in Path(tmp).glob("callgrind.out.*") if f"dump detect{i}\n" in p.read_text())
+            total = int(re.search(r"^totals: (\d+)", dump.read_text(), re.M).group(1))  # type: ignore[union-attr]
+            print(
+                f"detection {i + 1}: {total / 1e6:,.1f} million instructions" + (" (cold)" if i == 0 else "")
+            )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("setup", help="build the district and its changed run into DIR")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--students", type=int, default=4000)
+    s.add_argument("--change", type=float, default=0.01)
+    s.add_argument("--today", type=dt.date.fromisoformat, default=dt.date(2026, 9, 25))
+    r = sub.add_parser("run", help="detect on the saved run, repeatedly")
+    r.add_argument("dir", type=Path)
+    r.add_argument("--repeat", type=int, default=5)
+    r.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
+    r.add_argument("--profile", action="store_true", help="cProfile (CPU) of the last run")
+    r.add_argument("--counted", action="store_true", help=argparse.SUPPRESS)  # --instructions' own run
+    args = ap.parse_args()
+    if args.command == "setup":
+        setup(args.dir, args.students, args.today, args.change)
+    elif args.instructions:
+        instructions(args)
+    else:
+        run(args.dir, args.repeat, args.counted, args.profile)
+
+
+if __name__ == "__main__":
+    main()
