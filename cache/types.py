@@ -71,7 +71,7 @@ def driver_sql(sql: str, dialect: str) -> str:
     return sql if dialect == "sqlite" else _pyformat(sql)
 
 
-_PG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the connection
+PG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the connection
 
 
 @functools.lru_cache(maxsize=512)
@@ -110,7 +110,7 @@ def _fetch_driver(
     if dialect_name == "sqlite":
         # sqlite3 begins no transaction for a SELECT: the read joins one only if there is one.
         return driver.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
-    if in_transaction or driver.info.transaction_status != _PG_IDLE:
+    if in_transaction or driver.info.transaction_status != PG_IDLE:
         return driver.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
     # psycopg would send BEGIN first (a round trip), and the connection would need a
     # ROLLBACK (another) before its next user: a read alone needs neither. Switching

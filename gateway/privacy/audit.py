@@ -11,6 +11,7 @@ never in clear.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cache.tables.audit import CHECKPOINTS, DENIED, EVENTS, GENESIS, HEAD
-from cache.types import binder, pg_value, utcnow
+from cache.types import PG_IDLE, binder, pg_value, utcnow
 
 _FIELDS = (
     "at",
@@ -67,8 +68,6 @@ def _hash(prev_hash: str, event_id: int, body: dict[str, object]) -> str:
         prev_hash.encode() + str(event_id).encode() + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     ).hexdigest()
 
-
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 
 _INSERT = f"INSERT INTO audit_event (id, {', '.join(_FIELDS)}, prev_hash, hash) VALUES ({{}})"
 
@@ -131,7 +130,7 @@ def commit(conn: Connection, entries: list[Entry]) -> None:
     """
     if not entries:
         return
-    if conn.dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql" or not _pipelines():
         with conn.begin():
             append(conn, entries)
         return
@@ -156,12 +155,29 @@ def commit(conn: Connection, entries: list[Entry]) -> None:
             cur.execute("COMMIT")
         # Leaving the pipeline sends it and waits (the second wait): any statement's error is raised there.
     except BaseException:
-        if not driver.closed and driver.info.transaction_status != _IDLE:
-            driver.execute("ROLLBACK")  # the server skipped the rest of the batch, COMMIT included
+        try:
+            if not driver.closed and driver.info.transaction_status != PG_IDLE:
+                driver.execute("ROLLBACK")  # the server skipped the rest of the batch, COMMIT included
+        except Exception:
+            conn.invalidate()  # its state is unknown: closed by the shelf, never served again
         raise
     finally:
-        if not driver.closed:
-            driver.autocommit = False
+        # Back to psycopg's own transactions, or out of service: a connection left in
+        # autocommit, or inside a transaction, must not reach the next request.
+        if not driver.closed and not conn.invalidated:
+            if driver.info.transaction_status == PG_IDLE:
+                driver.autocommit = False
+            else:
+                conn.invalidate()
+
+
+@functools.cache
+def _pipelines() -> bool:
+    """Whether psycopg's libpq has pipeline mode (libpq 14 and later; the binary wheel
+    bundles one). Without it the audit takes the transaction one statement at a time."""
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
 
 
 def count_denied(conn: Connection, actor_kind: str, actor_id: str, now: dt.datetime | None = None) -> None:

@@ -178,3 +178,61 @@ def test_on_postgresql_a_flush_is_two_round_trips(pg_url: str, tmp_path: Path) -
         result = audit.verify(conn)
     assert result.ok and result.checked == 5
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_whose_rollback_fails_after_a_refused_flush_is_taken_out_of_service(pg_url: str) -> None:
+    """A refused batch whose ROLLBACK then fails leaves the connection in an unknown
+    state (inside a failed transaction, in autocommit): it is invalidated, so the shelf
+    closes it instead of serving the next request on it, and nothing of the batch is
+    committed. The driver's ROLLBACK is made to fail: nothing real fails on demand there."""
+    engine = migrated_engine(pg_url)
+    audit.record(engine, [entry(0), entry(1)])
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE audit_head SET last_id = 0 WHERE id = 1")  # the next id is taken
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        real = driver.execute
+
+        def execute(query: object, *args: object, **kwargs: object) -> object:
+            if query == "ROLLBACK":
+                raise OSError("the connection failed during ROLLBACK")
+            return real(query, *args, **kwargs)  # type: ignore[arg-type]
+
+        driver.execute = execute  # type: ignore[method-assign]
+        with pytest.raises(Exception) as raised:
+            audit.commit(conn, [entry(2)])
+        assert not isinstance(raised.value, OSError)  # the refusal is what the requests see
+        assert conn.invalidated
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM audit_event").scalar() == 2
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_without_pipeline_mode_the_audit_commits_one_statement_at_a_time(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A libpq older than 14 has no pipeline mode (psycopg's binary wheel bundles a newer
+    one, a system libpq may not): the audit then takes its transaction statement by
+    statement instead of failing every request. The check is replaced: no older libpq is
+    installed here."""
+    monkeypatch.setattr(audit, "_pipelines", lambda: False)
+    engine = migrated_engine(pg_url)
+    audit.record(engine, [entry(n) for n in range(3)])
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        pipeline = driver.pipeline
+
+        def refused() -> object:
+            raise AssertionError("pipeline mode used without libpq support")
+
+        driver.pipeline = refused  # type: ignore[method-assign]
+        audit.commit(conn, [entry(3)])
+        driver.pipeline = pipeline  # type: ignore[method-assign]
+    with engine.connect() as conn:
+        result = audit.verify(conn)
+    assert result.ok and result.checked == 4
+    engine.dispose()
