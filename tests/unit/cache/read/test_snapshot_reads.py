@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -198,5 +199,47 @@ def test_enrolments_are_read_from_their_index_columns_and_reports_chosen_by_thei
             conn.exec_driver_sql("UPDATE record SET payload = digest WHERE kind = 'enrollment'")
         queries._CLASS_TIMETABLES.clear()
         assert read()[0] == lessons
+    finally:
+        cache.dispose()
+
+
+def test_a_class_joined_or_left_mid_week_shows_its_lessons_only_between_those_days(
+    tmp_path: Path, db_url: str
+) -> None:
+    """An enrolment's first and last day come from its index columns (its payload is not
+    read): one class joined on one day and another left on a later one show their lessons
+    only while the child is enrolled, the rest of the timetable unchanged."""
+    data = streams(district(24, schools=1, seed=11))
+    joined, left = TODAY + dt.timedelta(days=2), TODAY + dt.timedelta(days=5)
+    st = data["student"][0]
+    mine = [e for e in data["enrollment"] if e.student_id == st.source_id]
+    assert len(mine) >= 3
+    late, early = mine[0], mine[1]
+    data["enrollment"] = [
+        dataclasses.replace(e, start_date=joined) if e is late
+        else dataclasses.replace(e, end_date=left) if e is early
+        else e
+        for e in data["enrollment"]
+    ]
+    cfg, secrets = make_config(tmp_path, db_url)
+    cache = open_cache(cfg, secrets)
+    try:
+        out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0]).run(
+            ListConnector("sis", data, page_size=500)
+        )
+        assert out.status == "published" and out.run_id is not None
+        with cache.engine.connect() as conn:
+            reader = Reader(conn, cache.keyring)
+            handle = reader.for_operator("sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id))
+            assert handle is not None
+            lessons = queries.timetable(reader, handle, TODAY, TODAY + dt.timedelta(days=13), None)
+        by_section: dict[str, set[dt.date]] = {}
+        for lesson in lessons:
+            by_section.setdefault(lesson.section_ref, set()).add(lesson.day)
+        late_ref, early_ref = (cache.keyring.index.ref("sis", "section", e.section_id) for e in (late, early))
+        assert by_section.get(late_ref) and min(by_section[late_ref]) >= joined
+        assert by_section.get(early_ref) and max(by_section[early_ref]) <= left
+        others = [d for ref, d in by_section.items() if ref not in (late_ref, early_ref)]
+        assert any(min(d) < joined and max(d) > left for d in others)
     finally:
         cache.dispose()
