@@ -177,6 +177,19 @@ class Discard:
         self.bytes += len(message.body) + len(message.html or "")
 
 
+
+def pick_changes(streams: dict[str, list[Any]], change: float) -> dict[str, list[Any]]:
+    """The benchmark's edits: ``change`` of each kind's records (at least one), edited by
+    :func:`mutate`, the same ones for the same district (seeded)."""
+    rng = random.Random(5)
+    changed: dict[str, list[Any]] = {}
+    for kind, records in streams.items():
+        if kind in ("school", "student", "contact", "link", "section", "enrollment"):
+            continue
+        picked = rng.sample(range(len(records)), max(1, round(len(records) * change))) if records else []
+        changed[kind] = [mutate(records[i], rng) for i in picked]
+    return changed
+
 def run(workdir: Path, students: int, change: float, until: dt.date | None = None) -> dict[str, Any]:
     from sqlalchemy import text
 
@@ -227,13 +240,7 @@ def run(workdir: Path, students: int, change: float, until: dt.date | None = Non
         )
         out["accounts"] = int(conn.execute(text("SELECT count(*) FROM account")).scalar() or 0)
 
-    rng = random.Random(5)
-    changed: dict[str, list[Any]] = {}
-    for kind, records in streams.items():
-        if kind in ("school", "student", "contact", "link", "section", "enrollment"):
-            continue
-        picked = rng.sample(range(len(records)), max(1, round(len(records) * change))) if records else []
-        changed[kind] = [mutate(records[i], rng) for i in picked]
+    changed = pick_changes(streams, change)
     edited = sum(len(v) for v in changed.values())
     print(
         f"[2] {edited:,} records edited ({change:.0%}); incremental sync, the alert hook kept apart ...",

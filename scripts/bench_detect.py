@@ -26,7 +26,6 @@ import argparse
 import datetime as dt
 import os
 import pickle
-import random
 import re
 import shutil
 import subprocess
@@ -89,13 +88,7 @@ def setup(workdir: Path, students: int, today: dt.date, change: float) -> None:
         conn.execute(
             text("UPDATE account SET status = 'active', aup_version = :v"), {"v": config.access.aup.version}
         )
-    rng = random.Random(5)
-    changed: dict[str, list[Any]] = {}
-    for kind, records in streams.items():
-        if kind in ("school", "student", "contact", "link", "section", "enrollment"):
-            continue
-        picked = rng.sample(range(len(records)), max(1, round(len(records) * change))) if records else []
-        changed[kind] = [alerts_bench.mutate(records[i], rng) for i in picked]
+    changed = alerts_bench.pick_changes(streams, change)
     captured = alerts_bench.Captured(detect.after_publish(app.cache, config, lambda: now))
     hooks = [h for h in app.after_publish() if getattr(h, "__module__", "") != detect.__name__]
     engine = SyncEngine(
