@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from cache.read import queries
 from cache.read.reader import Reader
 from cache.read.visibility import Window
-from cache.store import open_cache
-from gateway.sync.engine import SyncEngine
+from cache.store import Cache, open_cache
+from gateway.sync.engine import SyncEngine, SyncOutcome
 from tests.support.clock import TODAY
 from tests.support.config import make_config
 from tests.support.connectors import ListConnector, streams
@@ -19,9 +22,9 @@ from tests.support.district import district
 NOON = dt.datetime.combine(TODAY, dt.time(12), dt.UTC)
 
 
-def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path: Path, db_url: str) -> None:
-    sim = district(24, schools=2, seed=11)
-    data = streams(sim)
+@contextlib.contextmanager
+def synced(tmp_path: Path, db_url: str, data: dict[str, list[Any]]) -> Iterator[tuple[Cache, SyncOutcome]]:
+    """A cache with ``data`` synced and published as source ``sis``; disposed afterwards."""
     cfg, secrets = make_config(tmp_path, db_url)
     cache = open_cache(cfg, secrets)
     try:
@@ -29,6 +32,15 @@ def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path:
             ListConnector("sis", data, page_size=500)
         )
         assert out.status == "published" and out.run_id is not None
+        yield cache, out
+    finally:
+        cache.dispose()
+
+
+def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path: Path, db_url: str) -> None:
+    sim = district(24, schools=2, seed=11)
+    data = streams(sim)
+    with synced(tmp_path, db_url, data) as (cache, out):
         windows = [
             Window(dt.timedelta(0), NOON, None),
             Window(dt.timedelta(days=2), NOON - dt.timedelta(days=2), TODAY),  # a lag, and today hidden
@@ -65,8 +77,6 @@ def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path:
                     assert sorted(in_memory_n, key=lambda n: n[0]) == sorted(by_query_n, key=lambda n: n[0])
                     compared += len(by_query_n)
         assert compared > 500  # the district has work due and notices to compare
-    finally:
-        cache.dispose()
 
 
 def test_a_childs_results_and_own_lessons_are_found_through_ix_record_student_parent(
@@ -76,13 +86,7 @@ def test_a_childs_results_and_own_lessons_are_found_through_ix_record_student_pa
     shows, the student's own lessons in their classes) seek the student's rows under each
     parent, not every student's rows under it (ix_record_parent)."""
     data = streams(district(24, schools=1, seed=11))
-    cfg, secrets = make_config(tmp_path, sqlite_url)
-    cache = open_cache(cfg, secrets)
-    try:
-        out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0]).run(
-            ListConnector("sis", data, page_size=500)
-        )
-        assert out.status == "published" and out.run_id is not None
+    with synced(tmp_path, sqlite_url, data) as (cache, out):
         with cache.engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
             reader = Reader(conn, cache.keyring)
@@ -121,8 +125,6 @@ def test_a_childs_results_and_own_lessons_are_found_through_ix_record_student_pa
             }
         for kind, plan in plans.items():
             assert plan and all("INDEX ix_record_student_parent" in step for step in plan), (kind, plan)
-    finally:
-        cache.dispose()
 
 
 def test_two_caches_with_the_same_source_and_run_never_share_what_they_remember(tmp_path: Path) -> None:
@@ -163,13 +165,7 @@ def test_enrolments_are_read_from_their_index_columns_and_reports_chosen_by_thei
     tmp_path: Path, db_url: str
 ) -> None:
     data = streams(district(24, schools=1, seed=11))
-    cfg, secrets = make_config(tmp_path, db_url)
-    cache = open_cache(cfg, secrets)
-    try:
-        out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0]).run(
-            ListConnector("sis", data, page_size=500)
-        )
-        assert out.status == "published" and out.run_id is not None
+    with synced(tmp_path, db_url, data) as (cache, out):
         run = out.run_id
         week = (TODAY - dt.timedelta(days=3), TODAY + dt.timedelta(days=10))
         since = TODAY - dt.timedelta(days=30)
@@ -199,8 +195,6 @@ def test_enrolments_are_read_from_their_index_columns_and_reports_chosen_by_thei
             conn.exec_driver_sql("UPDATE record SET payload = digest WHERE kind = 'enrollment'")
         queries._CLASS_TIMETABLES.clear()
         assert read()[0] == lessons
-    finally:
-        cache.dispose()
 
 
 def test_a_class_joined_or_left_mid_week_shows_its_lessons_only_between_those_days(
@@ -221,13 +215,7 @@ def test_a_class_joined_or_left_mid_week_shows_its_lessons_only_between_those_da
         else e
         for e in data["enrollment"]
     ]
-    cfg, secrets = make_config(tmp_path, db_url)
-    cache = open_cache(cfg, secrets)
-    try:
-        out = SyncEngine(cache.engine, cache.keyring, cfg, cfg.connectors[0]).run(
-            ListConnector("sis", data, page_size=500)
-        )
-        assert out.status == "published" and out.run_id is not None
+    with synced(tmp_path, db_url, data) as (cache, out):
         with cache.engine.connect() as conn:
             reader = Reader(conn, cache.keyring)
             handle = reader.for_operator("sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id))
@@ -241,5 +229,3 @@ def test_a_class_joined_or_left_mid_week_shows_its_lessons_only_between_those_da
         assert by_section.get(early_ref) and max(by_section[early_ref]) <= left
         others = [d for ref, d in by_section.items() if ref not in (late_ref, early_ref)]
         assert any(min(d) < joined and max(d) > left for d in others)
-    finally:
-        cache.dispose()
