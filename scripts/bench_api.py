@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -375,6 +376,34 @@ class StatementCounter:
         return statements, trips
 
 
+
+async def asgi_get(app: Any, target: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+    """One GET of ``target`` (path and query) through the ASGI app in this process, as
+    uvicorn would hand it over: its status and body. The in-process measurements of this
+    script and of scripts/bench_web call the app this way."""
+    path, _, query = target.partition("?")
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+        "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        "headers": [(b"host", b"127.0.0.1:8000"), *headers],
+    }  # fmt: skip
+    status = 0
+    body: list[bytes] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])  # type: ignore[call-overload]
+        elif message["type"] == "http.response.body":
+            body.append(bytes(message.get("body", b"")))  # type: ignore[arg-type]
+
+    await app(scope, receive, send)
+    return status, b"".join(body)
+
 def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Namespace) -> None:
     """CPU time and statements per dashboard request with the app called in this process:
     no server, no load generator, so the figure holds on a loaded machine."""
@@ -385,26 +414,8 @@ def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Names
     engine = app.state.portico.cache.engine
 
     async def call(token: str, path: str) -> int:
-        raw_path, _, query = path.partition("?")
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-            "scheme": "http", "path": raw_path, "raw_path": raw_path.encode(), "root_path": "",
-            "query_string": query.encode(), "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
-            "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())],
-        }  # fmt: skip
-        status = 0
-
-        async def receive() -> dict[str, object]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict[str, object]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])  # type: ignore[call-overload]
-            elif message["type"] == "http.response.body":
-                sent[0] += len(message.get("body", b""))  # type: ignore[arg-type]
-
-        await app(scope, receive, send)
+        status, body = await asgi_get(app, path, [(b"authorization", f"Bearer {token}".encode())])
+        sent[0] += len(body)
         return status
 
     async def load(n: int) -> list[int]:

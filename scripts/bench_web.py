@@ -28,7 +28,16 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_api import add_processes, build, dashboard, run_httpx, run_wrk, serve, tree_cpu  # noqa: E402
+from scripts.bench_api import (  # noqa: E402
+    add_processes,
+    asgi_get,
+    build,
+    dashboard,
+    run_httpx,
+    run_wrk,
+    serve,
+    tree_cpu,
+)
 
 COOKIE = ("Cookie", "portico_session=")
 # Hand-written notes appended to the generated page (where the time goes).
@@ -178,29 +187,13 @@ def in_process(base: Path, n: int, clients: int, *, counted: bool) -> None:
     }
 
     async def call(tok: str, target: str, cookie: bool) -> None:
-        path, _, query = target.partition("?")
         auth = (
             (b"cookie", f"portico_session={tok}".encode())
             if cookie
             else (b"authorization", f"Bearer {tok}".encode())
         )
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-            "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-            "headers": [(b"host", b"127.0.0.1:8000"), (b"accept-language", b"en-US"), auth],
-        }  # fmt: skip
-        status: list[int] = []
-
-        async def receive() -> dict[str, object]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict[str, object]) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))  # type: ignore[call-overload]
-
-        await app(scope, receive, send)
-        assert status == [200], (target, status)
+        status, _ = await asgi_get(app, target, [(b"accept-language", b"en-US"), auth])
+        assert status == 200, (target, status)
 
     async def run(requests: list[tuple[str, str, bool]], count: int) -> None:
         queue = iter(range(count))
@@ -267,28 +260,9 @@ def digest(args: argparse.Namespace) -> None:
     out: dict[str, str] = {}
 
     async def call(n: int, tok: str, target: str, language: str) -> None:
-        path, _, query = target.partition("?")
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-            "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-            "headers": [(b"host", b"127.0.0.1:8000"), (b"accept-language", language.encode()),
-                        (b"cookie", f"portico_session={tok}; portico_form={'f' * 43}".encode())],
-        }  # fmt: skip
-        status: list[int] = []
-        body: list[bytes] = []
-
-        async def receive() -> dict[str, object]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict[str, object]) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))  # type: ignore[call-overload]
-            else:
-                body.append(bytes(message.get("body", b"")))  # type: ignore[arg-type]
-
-        await app(scope, receive, send)
-        out[f"{n:03} {language} {target}"] = f"{status[0]} {hashlib.sha256(b''.join(body)).hexdigest()}"
+        cookie = f"portico_session={tok}; portico_form={'f' * 43}".encode()
+        status, body = await asgi_get(app, target, [(b"accept-language", language.encode()), (b"cookie", cookie)])
+        out[f"{n:03} {language} {target}"] = f"{status} {hashlib.sha256(body).hexdigest()}"
 
     async def run() -> None:
         for n, (tok, target) in enumerate(targets):

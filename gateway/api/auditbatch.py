@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import Engine
 
 from cache.connections import Shelf
-from gateway.api.offload import home_loop
+from gateway.api.offload import deliver, home_loop
 from gateway.privacy import audit
 
 Waiting = list[tuple[list[audit.Entry], asyncio.Future[None]]]
@@ -32,12 +32,7 @@ Waiting = list[tuple[list[audit.Entry], asyncio.Future[None]]]
 
 def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
     for fut in futures:
-        if fut.done():
-            continue
-        if error is None:
-            fut.set_result(None)
-        else:
-            fut.set_exception(error)
+        deliver(fut, None, error)
 
 
 class AuditBatcher:

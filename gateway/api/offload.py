@@ -95,14 +95,14 @@ def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
         except BaseException as exc:  # noqa: BLE001 - the caller's to raise, on its loop
             error = exc
         try:
-            loop.call_soon_threadsafe(_deliver, fut, result, error)
+            loop.call_soon_threadsafe(deliver, fut, result, error)
         except RuntimeError:  # that loop is closed: nobody is waiting any more
             continue
         finally:
             del job, context, work, result, error
 
 
-def _deliver(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+def deliver(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     """On the serving loop: the worker's outcome, unless the caller stopped waiting."""
     if fut.done():
         return
