@@ -70,6 +70,16 @@ def _hash(prev_hash: str, event_id: int, body: dict[str, object]) -> str:
 
 
 _INSERT = f"INSERT INTO audit_event (id, {', '.join(_FIELDS)}, prev_hash, hash) VALUES ({{}})"
+_HEAD = "SELECT last_id, last_hash FROM audit_head WHERE id = 1"
+
+
+@functools.cache
+def _writes(ph: str) -> tuple[str, str]:
+    """The events' insert and the chain head's update, in the driver's placeholder style."""
+    return (
+        _INSERT.format(", ".join([ph] * (len(_FIELDS) + 3))),
+        f"UPDATE audit_head SET last_id = {ph}, last_hash = {ph} WHERE id = 1",
+    )
 
 
 def append(conn: Connection, entries: list[Entry]) -> None:
@@ -92,13 +102,14 @@ def append(conn: Connection, entries: list[Entry]) -> None:
         # Take the write lock before reading the head: the head read and the inserts must
         # be one transaction, or two processes could both extend the same last event.
         cur.execute("UPDATE audit_head SET last_id = last_id WHERE id = 1")
-    cur.execute("SELECT last_id, last_hash FROM audit_head WHERE id = 1" + ("" if sqlite else " FOR UPDATE"))
+    cur.execute(_HEAD + ("" if sqlite else " FOR UPDATE"))
     head = cur.fetchone()
     if head is None:
         conn.execute(insert(HEAD).values(id=1, last_id=0, last_hash=GENESIS))
     rows, last_id, last_hash = _linked(entries, head, binder(conn.dialect.name))
-    cur.executemany(_INSERT.format(", ".join([ph] * (len(_FIELDS) + 3))), rows)
-    cur.execute(f"UPDATE audit_head SET last_id = {ph}, last_hash = {ph} WHERE id = 1", (last_id, last_hash))
+    insert_events, update_head = _writes(ph)
+    cur.executemany(insert_events, rows)
+    cur.execute(update_head, (last_id, last_hash))
     cur.close()
 
 
@@ -143,15 +154,14 @@ def commit(conn: Connection, entries: list[Entry]) -> None:
     try:
         with driver.pipeline(), driver.cursor() as cur:
             cur.execute("BEGIN")
-            cur.execute("SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE")
+            cur.execute(_HEAD + " FOR UPDATE")
             head = cur.fetchone()  # the first wait: the head, locked
             if head is None:
                 cur.execute("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, %s)", (GENESIS,))
             rows, last_id, last_hash = _linked(entries, head, pg_value)
-            cur.executemany(_INSERT.format(", ".join(["%s"] * (len(_FIELDS) + 3))), rows)
-            cur.execute(
-                "UPDATE audit_head SET last_id = %s, last_hash = %s WHERE id = 1", (last_id, last_hash)
-            )
+            insert_events, update_head = _writes("%s")
+            cur.executemany(insert_events, rows)
+            cur.execute(update_head, (last_id, last_hash))
             cur.execute("COMMIT")
         # Leaving the pipeline sends it and waits (the second wait): any statement's error is raised there.
     except BaseException:
