@@ -41,8 +41,11 @@ def sqlite_value(v: object) -> object:
     if isinstance(v, dt.datetime):
         if v.tzinfo is not dt.UTC:
             v = v.astimezone(dt.UTC)
-        # "YYYY-MM-DD HH:MM:SS.ffffff" without the "+00:00" (cheaper than replace(tzinfo=None))
-        return v.isoformat(" ", "microseconds")[:26]
+        # "YYYY-MM-DD HH:MM:SS.ffffff", naive UTC: what isoformat(" ", "microseconds") gives
+        # without its offset, at half its cost (a data request binds four of these).
+        return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - cheaper than an f-string here
+            v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond
+        )  # fmt: skip
     if isinstance(v, dt.date):
         return v.isoformat()
     return v

@@ -126,18 +126,29 @@ class BlindIndex:
     from Python, which matters at millions of records per sync.
     """
 
-    __slots__ = ("_key", "_ref_person")
+    __slots__ = ("_key", "_ref_person", "_shared_refs")
 
     def __init__(self, key: bytes) -> None:
         self._key = key
         # Separate derived keys for ids and for digests (domain separation).
         self._ref_person = b"portico-ref"
+        self._shared_refs: dict[tuple[str, ...], str] = {}
 
     def ref(self, *parts: str) -> str:
         h = hashlib.blake2b(
             "\x1f".join(parts).encode(), key=self._key, digest_size=16, person=self._ref_person
         )
         return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+
+    def shared_ref(self, *parts: str) -> str:
+        """:meth:`ref`, remembered: for the ids of shared records that every request asks
+        for again (a student's school, a grade's class), not for a sync's millions of rows."""
+        found = self._shared_refs.get(parts)
+        if found is None:
+            if len(self._shared_refs) > 10_000:  # a bound on memory, not a policy
+                self._shared_refs.clear()
+            found = self._shared_refs[parts] = self.ref(*parts)
+        return found
 
     def digest(self, data: bytes) -> bytes:
         return hashlib.blake2b(data, key=self._key, digest_size=16, person=b"portico-digest").digest()

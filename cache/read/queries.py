@@ -425,7 +425,7 @@ def audiences(reader: Reader, students: list[StudentHandle], today: dt.date) -> 
     index = reader.keyring.index
     out = {"district"}
     for s in students:
-        school = index.ref(s.source, "school", s.data["school_id"])
+        school = index.shared_ref(s.source, "school", s.data["school_id"])
         out.add(f"school:{school}")
         out.add(f"year:{school}:{s.data['grade_level']}")
         out.update(f"section:{sec}" for sec in enrollments(reader, s, today, today))

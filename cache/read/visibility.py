@@ -9,10 +9,12 @@ the school's, in its time zone, which may differ from the district's.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cache.keys.keystore import Keyring
 from cache.read import queries
 from cache.read.reader import Reader, StudentHandle
 from config.settings import Visibility, VisibilityRule
@@ -85,11 +87,29 @@ def visible_from(
     return at
 
 
+# Each school's zone by (source, school id, published run, district zone), per cache (its
+# keyring): a school record never changes within a published snapshot, and every data
+# request asks for its student's school's zone.
+_ZONES: weakref.WeakKeyDictionary[Keyring, dict[tuple[str, str, int, ZoneInfo], ZoneInfo]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def school_zone(reader: Reader, student: StudentHandle, district_tz: ZoneInfo) -> ZoneInfo:
     """The student's school's time zone; the district's when the school names none (or a bad one)."""
-    ref = reader.keyring.index.ref(student.source, "school", str(student.data["school_id"]))
-    school = queries.shared_many(reader, student.source, "school", [ref], student.published_run).get(ref)
-    return zone_of(school, district_tz)
+    school_id = str(student.data["school_id"])
+    zones = _ZONES.get(reader.keyring)
+    if zones is None:
+        zones = _ZONES[reader.keyring] = {}
+    key = (student.source, school_id, student.published_run, district_tz)
+    found = zones.get(key)
+    if found is None:
+        ref = reader.keyring.index.shared_ref(student.source, "school", school_id)
+        school = queries.shared_many(reader, student.source, "school", [ref], student.published_run).get(ref)
+        if len(zones) > 10_000:  # a bound on memory, not a policy
+            zones.clear()
+        found = zones[key] = zone_of(school, district_tz)
+    return found
 
 
 def zone_of(school: dict[str, Any] | None, district_tz: ZoneInfo) -> ZoneInfo:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import operator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, Engine, func, insert, select
@@ -37,8 +38,10 @@ _FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One event to chain (immutable). A named tuple, not a frozen dataclass: every data
+    request makes one, and a frozen dataclass sets each field through ``object.__setattr__``."""
+
     actor_kind: str
     actor_id: str
     category: str
@@ -48,6 +51,10 @@ class Entry:
     action: str = "read"
     request_id: str | None = None
     address_index: str | None = None
+
+
+# An entry's values in the order of _FIELDS after "at" (its columns and its hashed body).
+_STORED_ORDER = operator.itemgetter(*(Entry._fields.index(k) for k in _FIELDS[1:]))
 
 
 def chain_hash(prev_hash: str, event_id: int, values: dict[str, object]) -> str:
@@ -122,8 +129,8 @@ def _linked(entries: list[Entry], head: Any, bind: Any) -> tuple[list[tuple[Any,
     stored_now, hashed_now = bind(now), _hashed_time(now)
     for e in entries:
         last_id += 1
-        fields = [getattr(e, k) for k in _FIELDS[1:]]
-        h = _hash(last_hash, last_id, {"at": hashed_now, **dict(zip(_FIELDS[1:], fields, strict=True))})
+        fields = _STORED_ORDER(e)  # the entry's values in _FIELDS order, after "at"
+        h = _hash(last_hash, last_id, dict(zip(_FIELDS, (hashed_now, *fields), strict=True)))
         rows.append((last_id, stored_now, *fields, last_hash, h))
         last_hash = h
     return rows, last_id, last_hash

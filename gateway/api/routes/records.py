@@ -45,7 +45,7 @@ def sections(view: View, source: str, refs: list[str | None]) -> dict[str, dict[
 
 
 def section_ref(app: Portico, s: StudentHandle, section_id: str) -> str:
-    return app.cache.keyring.index.ref(s.source, "section", section_id)
+    return app.cache.keyring.index.shared_ref(s.source, "section", section_id)
 
 
 def local_day(app: Portico, stamp: str) -> str:
@@ -102,7 +102,7 @@ async def timetable(
     rng = date_range(from_, to, view.today, app.config.api, default_days=7, ahead=True)
     n = page_limit(limit, app.config.api)
     after = decode_cursor(cursor, is_day, is_time, is_ref)
-    school_ref = app.cache.keyring.index.ref(s.source, "school", s.data["school_id"])
+    school_ref = app.cache.keyring.index.shared_ref(s.source, "school", s.data["school_id"])
     school = queries.shared_many(view.reader, s.source, "school", [school_ref], s.published_run)
     year_start = next((dt.date.fromisoformat(v["year_start_date"]) for v in school.values()), None)
     lessons = queries.timetable(view.reader, s, rng.start, rng.end, year_start)

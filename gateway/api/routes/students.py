@@ -31,7 +31,7 @@ def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) ->
         school_id = s.data["school_id"]
         if school_id in names:
             continue
-        ref = app.cache.keyring.index.ref(s.source, "school", school_id)
+        ref = app.cache.keyring.index.shared_ref(s.source, "school", school_id)
         # Schools are shared records: decrypted once per snapshot (queries.shared_many).
         found = queries.shared_many(reader, s.source, "school", [ref], s.published_run).get(ref)
         if found is not None:

@@ -126,3 +126,32 @@ def test_a_childs_page_shows_times_in_the_schools_zone_not_the_districts(
     district_time = formatter("en_US", ZoneInfo("America/New_York")).datetime(OCCURRED)
     assert school != district_time
     assert school in page.text and district_time not in page.text
+
+
+def test_a_school_that_changes_its_time_zone_is_followed_from_the_next_snapshot(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The school's zone is remembered per published snapshot, never across them."""
+    config, secrets = make_config(tmp_path, sqlite_url)
+    cache = open_cache(config, secrets)
+    engine = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0])
+    assert engine.run(ListConnector("sis", district())).status == "published"
+    account_id = add_guardian(cache, "c1", "ada@example.org")
+    with cache.engine.begin() as conn:
+        token, _ = sessions.create(conn, account_id, config.access)
+    ref = cache.keyring.index.ref("sis", "student", "00000")
+    h = {"Authorization": f"Bearer {token}"}
+    app = create_app(config, cache, clock=lambda: NOW)
+    url = f"/v1/students/{ref}/attendance?from={TODAY - dt.timedelta(days=3)}"
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        # 08:00 at the school in Los Angeles: today's mark is hidden.
+        assert [m["date"] for m in c.get(url, headers=h).json()["data"]] == [str(TODAY - dt.timedelta(days=1))]
+        moved = district()
+        moved["schools"] = [school("100", "Bay Elementary", "America/New_York")]
+        assert SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).run(
+            ListConnector("sis", moved)
+        ).status == "published"
+        # 11:00 at the school now (New York, past 10:30): today's mark is shown.
+        days = sorted(m["date"] for m in c.get(url, headers=h).json()["data"])
+        assert days == [str(TODAY - dt.timedelta(days=1)), str(TODAY)]
+    cache.dispose()
