@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from config.settings import PorticoConfig
 
@@ -80,31 +79,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
-
-
-# Connections a serving process keeps open to a database server for its requests (the
-# API's and the portal's reads, sessions, throttles): a request holds one from its session
-# check to its last read. Up to as many again are opened under a burst, and closed once
-# it has passed; beyond that a request waits for one, without stopping the event loop
-# (docs/scale.md, connection budget).
-SERVING_CONNECTIONS = 16
-
-
-def make_serving_engine(url: str) -> Engine:
-    """The engine requests are served from on a database server: psycopg's async connection
-    under SQLAlchemy's asyncio adaptation, used through the ordinary (synchronous)
-    ``Engine`` API inside the request's greenlet (``gateway.api.offload``), so each round
-    trip is awaited on the event loop. Its pool is SQLAlchemy's (``AsyncAdaptedQueuePool``):
-    a checkout that has to wait, waits on the loop."""
-    if is_sqlite(url):
-        raise ValueError("SQLite is served on its own engine: its statements are library calls")
-    return create_async_engine(
-        _normalise(url),
-        hide_parameters=True,
-        pool_pre_ping=True,
-        pool_size=SERVING_CONNECTIONS,
-        max_overflow=SERVING_CONNECTIONS,
-    ).sync_engine
 
 
 def keystore_url(config: PorticoConfig) -> str:

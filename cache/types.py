@@ -8,11 +8,9 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from psycopg import AsyncConnection
 from sqlalchemy import Column, Connection, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import await_
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -90,10 +88,6 @@ def fetch(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any,
     :func:`typed` for columns that need SQLAlchemy's conversions. The read joins the
     connection's transaction, if any; outside one it is a statement of its own (on
     PostgreSQL no BEGIN before it and no ROLLBACK after: two round trips fewer).
-
-    On psycopg's async connection (a request served on the event loop,
-    ``cache.db.make_serving_engine``) the read is awaited on the loop, inside the
-    request's greenlet: one hand-over to the loop per read.
     """
     driver = conn.connection.driver_connection
     assert driver is not None
@@ -116,8 +110,6 @@ def _fetch_driver(
     if dialect_name == "sqlite":
         # sqlite3 begins no transaction for a SELECT: the read joins one only if there is one.
         return driver.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
-    if isinstance(driver, AsyncConnection):
-        return await_(_fetch_async(driver, sql, bound, in_transaction))
     if in_transaction or driver.info.transaction_status != PG_IDLE:
         return driver.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
     # psycopg would send BEGIN first (a round trip), and the connection would need a
@@ -128,19 +120,6 @@ def _fetch_driver(
         return driver.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
     finally:
         driver.autocommit = False
-
-
-async def _fetch_async(
-    driver: AsyncConnection[Any], sql: str, bound: Any, in_transaction: bool
-) -> list[tuple[Any, ...]]:
-    """:func:`_fetch_driver` on psycopg's async connection: the same statements, awaited."""
-    if in_transaction or driver.info.transaction_status != PG_IDLE:
-        return await (await driver.execute(sql, bound)).fetchall()
-    await driver.set_autocommit(True)  # no round trip on an idle connection (see above)
-    try:
-        return await (await driver.execute(sql, bound)).fetchall()
-    finally:
-        await driver.set_autocommit(False)
 
 
 def fetch_in(

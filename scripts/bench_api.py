@@ -332,14 +332,13 @@ class StatementCounter:
     messages libpq sends, read back from a file: an ``Execute`` or a simple ``Query`` is a
     statement, a ``Sync`` or a simple ``Query`` one wait for the server."""
 
-    def __init__(self, engines: list[object], base: Path) -> None:
+    def __init__(self, engine: object, base: Path) -> None:
         from sqlalchemy import event
 
         self.sqlite = 0
         self.files: list[Path] = []
         self.base = base
-        for engine in engines:
-            event.listen(engine, "connect", self._install)
+        event.listen(engine, "connect", self._install)
 
     def _install(self, dbapi_conn: object, _record: object) -> None:
         import sqlite3
@@ -349,9 +348,7 @@ class StatementCounter:
             return
         import psycopg
 
-        # psycopg's own connection (SQLAlchemy's adapter of an async one holds it).
-        driver: Any = getattr(dbapi_conn, "driver_connection", dbapi_conn)
-        pgconn = driver.pgconn
+        pgconn = dbapi_conn.pgconn  # type: ignore[attr-defined]
         path = self.base / f"trace-{len(self.files)}.txt"
         self.files.append(path)
         handle = path.open("w")
@@ -414,7 +411,7 @@ def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Names
     from scripts.bench_api_app import portico
 
     app = portico()
-    cache = app.state.portico.cache
+    engine = app.state.portico.cache.engine
 
     async def call(token: str, path: str) -> int:
         status, body = await asgi_get(app, path, [(b"authorization", f"Bearer {token}".encode())])
@@ -448,11 +445,9 @@ def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Names
                 return
             assert set(statuses) == {200}, sorted(set(statuses))
             # Counted in a second pass: tracing has a cost of its own.
-            # The requests' engine (psycopg's async connections on PostgreSQL) and the
-            # cache's own (the audit writer's there, everything on SQLite).
-            counter = StatementCounter(list({cache.engine, cache.serving_engine}), base)
-            cache.close_serving()
-            cache.engine.dispose()  # every connection from here on is counted
+            counter = StatementCounter(engine, base)
+            app.state.portico.cache.connections.close()
+            engine.dispose()  # every connection from here on is counted
             await load(len(requests) * 2)
             before_stmts, before_trips = counter.counts()
             await load(n)

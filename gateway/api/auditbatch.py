@@ -9,10 +9,10 @@ committed, and a failed flush fails the requests it carried.
 - **On the event loop** (SQLite, where a commit is a library call): the flush runs on
   the loop's next turn and carries every request that submitted in this turn.
 - **On a writer thread** (a database server, where a commit is a round trip that must
-  not stop the loop): one thread writes whatever is queued, on a synchronous connection
-  of its own, and what requests submit while it commits goes in its next transaction.
-  Each request's future belongs to the loop that serves it, which is woken once per
-  transaction; a waiting request holds no connection.
+  not stop the loop): one thread writes whatever is queued, and what requests submit
+  while it commits goes in its next transaction. The futures belong to the loop that
+  serves each request (:func:`gateway.api.offload.home_loop`), so a request run on a
+  worker thread holds neither the thread nor a connection while it waits.
 """
 
 from __future__ import annotations
@@ -24,19 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import Engine
 
 from cache.connections import Shelf
+from gateway.api.offload import deliver, home_loop
 from gateway.privacy import audit
 
 Waiting = list[tuple[list[audit.Entry], asyncio.Future[None]]]
-
-
-def deliver(fut: asyncio.Future[None], result: None, error: BaseException | None) -> None:
-    """On the serving loop: the commit's outcome, unless the request stopped waiting."""
-    if fut.done():
-        return
-    if error is None:
-        fut.set_result(result)
-    else:
-        fut.set_exception(error)
 
 
 def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
@@ -54,10 +45,9 @@ class AuditBatcher:
         self._lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, "portico-audit") if writer_thread else None
         self._writing = False
-        self._kicked: set[asyncio.AbstractEventLoop] = set()
 
     def submit(self, entries: list[audit.Entry]) -> asyncio.Future[None]:
-        loop = asyncio.get_running_loop()
+        loop = home_loop()
         fut: asyncio.Future[None] = loop.create_future()
         if self._writer is None:
             queue = self.pending.get(loop)
@@ -68,22 +58,10 @@ class AuditBatcher:
             return fut
         with self._lock:
             self.pending.setdefault(loop, []).append((entries, fut))
-            kick = not self._writing and loop not in self._kicked
-            if kick:
-                self._kicked.add(loop)
-        if kick:
-            # At the end of this turn of the loop: every request that submits in it shares
-            # the transaction (what requests submit while it commits goes in the next).
-            loop.call_soon(self._start, loop)
-        return fut
-
-    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        assert self._writer is not None
-        with self._lock:
-            self._kicked.discard(loop)
             start, self._writing = not self._writing, True
         if start:
             self._writer.submit(self._drain)
+        return fut
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self.pending.pop(loop, [])

@@ -28,6 +28,7 @@ from config.errors import SnapshotUnavailableError
 from config.settings import MailSettings, PorticoConfig
 from gateway.access import family, passwords, sessions, throttle
 from gateway.api.auditbatch import AuditBatcher
+from gateway.api.offload import Workers
 from gateway.api.params import is_ref
 from gateway.api.problems import Problem
 from gateway.ops.mail import Mailer, OutboxMailer
@@ -55,20 +56,17 @@ class Portico:
     @property
     def audit_batcher(self) -> AuditBatcher:
         if self._batcher is None:
-            if self.bridged:
-                # On a database server the commit runs on a thread of its own (see the
-                # module), with a synchronous connection of its own.
-                self._batcher = AuditBatcher(self.cache.engine, self.cache.writer_connections, writer_thread=True)
-            else:
-                self._batcher = AuditBatcher(self.cache.engine, self.cache.connections)
+            # On a database server the commit runs on a thread of its own (see the module).
+            self._batcher = AuditBatcher(
+                self.cache.engine, self.cache.connections, writer_thread=self.workers is not None
+            )
         return self._batcher
 
     @functools.cached_property
-    def bridged(self) -> bool:
-        """Whether requests run inside the bridge to the event loop (:mod:`gateway.api.offload`):
-        on a database server, whose serving engine is psycopg's async connection; not on
-        SQLite, whose statements are library calls."""
-        return self.cache.serving_engine.dialect.is_async
+    def workers(self) -> Workers | None:
+        """Where data requests run their database work (:mod:`gateway.api.offload`): worker
+        threads on a database server, None on SQLite (the event loop itself)."""
+        return None if self.cache.engine.dialect.name == "sqlite" else Workers()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -95,14 +93,9 @@ async def portico(request: Request) -> Portico:
 async def connection(request: Request) -> AsyncIterator[Connection]:
     # Handlers are async with short synchronous queries: on two cores, plain ``def``
     # handlers in the default thread pool collapse under concurrency (GIL contention),
-    # where these do not (scripts/bench_api measures the served path). On a database
-    # server the route runs inside the bridge (gateway.api.routing.DatabaseRoute).
-    shelf = portico_of(request).cache.connections
-    conn = shelf.take()
-    try:
+    # where these do not (scripts/bench_api measures the served path).
+    with portico_of(request).cache.engine.connect() as conn:
         yield conn
-    finally:
-        shelf.give(conn)
 
 
 Conn = Annotated[Connection, Depends(connection)]
@@ -229,6 +222,9 @@ class View:
     # The student the request's path names, found with the session (one statement):
     # (ref, the handle if the caller may see it now, else None).
     prefetched: tuple[str, StudentHandle | None] | None = None
+    # Audit commits the loop serving the request awaits before answering, when the
+    # request runs on a worker thread (UNSETTLED in the request's scope).
+    unsettled: list[asyncio.Future[None]] = field(default_factory=list)
     # A family token's reach: the audit categories it may read (None: a session's, all).
     # Its students are in ``principal.only``, inside the relationship query.
     categories: frozenset[str] | None = None
@@ -266,7 +262,13 @@ class View:
             audit.append(self.reader.conn, entries)
             self.reader.conn.commit()
             return
-        self.pending.append(self.batcher.submit(entries))
+        fut = self.batcher.submit(entries)
+        if fut.get_loop() is asyncio.get_running_loop():
+            self.pending.append(fut)
+        else:
+            # On a worker thread: the loop serving the request awaits the commit before
+            # any answer leaves, this one's or an error's (gateway.api.routing.offloaded).
+            self.unsettled.append(fut)
 
     def denied(self) -> None:
         """A read of a student the caller may not see: counted for the caller and the hour.
@@ -288,7 +290,10 @@ class View:
             self.shelf.give(conn)
 
     async def settle(self) -> None:
-        """Give the connection back, then wait until this request's audit events are committed."""
+        """Give the connection back, then wait until this request's audit events are committed.
+
+        On a worker thread (:mod:`gateway.api.offload`) there is nothing to wait for here:
+        see :meth:`audit_later`."""
         self.close()
         for fut in self.pending:
             await fut
@@ -310,6 +315,10 @@ class View:
             )
             for ref in student_refs
         ]
+
+
+# Where a request's scope keeps the audit commits its serving loop must await (View.settle).
+UNSETTLED = "portico.unsettled"
 
 
 def request_id(request: Request) -> str:
@@ -434,6 +443,7 @@ def make_view(
         app.audit_batcher,
         portico=app,
         prefetched=prefetched,
+        unsettled=request.scope.setdefault(UNSETTLED, []),
         categories=categories,
     )
 

@@ -20,6 +20,7 @@ Errors raised by a handler reach the app's problem handlers like any other route
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
@@ -34,8 +35,8 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from gateway.api.deps import View, open_view, portico_of
-from gateway.api.offload import bridged
+from gateway.api.deps import UNSETTLED, View, open_view, portico_of
+from gateway.api.offload import Workers
 from gateway.api.problems import bad_request
 
 Endpoint = Callable[..., Awaitable[Response]]
@@ -131,31 +132,47 @@ def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Res
             kwargs[plan.view] = view
             return await endpoint(**kwargs)
         finally:
-            # The connection back, then the audit commits of the request awaited: no
-            # answer leaves before them, and an error's answer, which carries no data,
-            # waits the same (after ``respond``, nothing is left to wait for).
-            await view.settle()
+            view.close()
 
     async def serve(request: Request) -> Response:
-        if not portico_of(request).bridged:
+        workers = portico_of(request).workers
+        if workers is None:
             return await handle(request)
-        # On a database server: each round trip of the handler awaited on this loop.
-        return await bridged(lambda: handle(request))
+        # A data route's handler waits for nothing on the worker: stepped by hand there.
+        return await offloaded(workers, request, lambda: handle(request), direct=True)
 
     return serve
 
 
+async def offloaded(
+    workers: Workers, request: Request, work: Callable[[], Coroutine[Any, Any, Response]], *, direct: bool = False
+) -> Response:
+    """``work`` (the whole request) on a worker thread, so no round trip to the database
+    stops the event loop (:mod:`gateway.api.offload`); then, on this loop, the wait for
+    the audit commits it left here (``View.settle``): no answer leaves before them, and
+    an error's answer, which carries no data, waits the same."""
+    unsettled: list[asyncio.Future[None]] = request.scope.setdefault(UNSETTLED, [])
+    try:
+        response = await (workers.run_direct(work) if direct else workers.run(work))
+    finally:
+        done = await asyncio.gather(*unsettled, return_exceptions=True)
+    for outcome in done:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return response
+
+
 class DatabaseRoute(APIRoute):
     """A FastAPI route whose handler uses the database (``Conn``, ``ViewDep``): on a
-    database server its dependencies and handler run inside the bridge like a data
-    route's (:mod:`gateway.api.offload`), their round trips awaited on the event loop."""
+    database server, its dependencies and handler run on a worker thread like a data
+    route's, after the body is read here (the worker cannot await this loop's receive)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
-        async def within(request: Request) -> Response:
-            # FastAPI closes the dependencies' exits (the connection's return to the pool)
-            # from stacks in the scope: these close here, inside the bridge.
+        async def on_worker(request: Request) -> Response:
+            # FastAPI closes the dependencies' exits (the connection's return to the pool,
+            # a round trip) from stacks in the scope: these close here, on the worker.
             async with AsyncExitStack() as inner:
                 request.scope["fastapi_inner_astack"] = inner
                 async with AsyncExitStack() as function:
@@ -163,9 +180,11 @@ class DatabaseRoute(APIRoute):
                     return await handler(request)
 
         async def run(request: Request) -> Response:
-            if not portico_of(request).bridged:
+            workers = portico_of(request).workers
+            if workers is None:
                 return await handler(request)
-            return await bridged(lambda: within(request))
+            await request.body()  # kept on the request: the handler reads it from there
+            return await offloaded(workers, request, lambda: on_worker(request))
 
         return run
 

@@ -95,10 +95,9 @@ def append(conn: Connection, entries: list[Entry]) -> None:
         conn.begin()  # as SQLAlchemy's own execute would: the caller's commit() commits it
     sqlite = conn.dialect.name == "sqlite"
     ph = "?" if sqlite else "%s"
-    # The DB-API connection: the driver's own, or SQLAlchemy's adapter of an async one
-    # (a request served on the event loop), whose cursor awaits each statement there.
-    dbapi: Any = conn.connection.dbapi_connection
-    cur = dbapi.cursor()
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cur = driver.cursor()
     if sqlite:
         # Take the write lock before reading the head: the head read and the inserts must
         # be one transaction, or two processes could both extend the same last event.

@@ -32,8 +32,8 @@ from cache.tables.accounts import Account
 from config.errors import SnapshotUnavailableError
 from gateway.access import sessions
 from gateway.api.deps import Portico, View, open_view, portico_of
-from gateway.api.offload import bridged
 from gateway.api.problems import Problem
+from gateway.api.routing import offloaded
 from gateway.web import browser, forms, i18n
 
 log = structlog.get_logger("portico.web")
@@ -294,15 +294,16 @@ def route(
         async def serve(request: Request) -> Response:
             ctx = Ctx(request)
             if request.method == "POST":
-                try:
+                try:  # read here, on the serving loop (a worker thread cannot await its receive)
                     ctx.form = await forms.read(request, max_fields)
                 except Problem as p:
                     return _problem_page(ctx, p)
-            # The page's database work waits where the API's does (gateway.api.offload): on
-            # a database server, inside the bridge, each round trip awaited on this loop.
-            if not ctx.portico.bridged:
+            # The page's database work where the API's runs (gateway.api.offload): on a
+            # database server, on a worker thread, its audit commits awaited here.
+            workers = ctx.portico.workers
+            if workers is None:
                 return await answer(ctx)
-            return await bridged(lambda: answer(ctx))
+            return await offloaded(workers, request, lambda: answer(ctx))
 
         ROUTES.append(Route(path, serve, methods=list(methods), name="web:" + handler.__name__))
         if not csrf:

@@ -1,18 +1,14 @@
-"""Database waits on the event loop: on PostgreSQL a request waiting for the server stops no other."""
+"""Database work off the event loop: on PostgreSQL a request waiting for the server stops no other."""
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import threading
 
 import pytest
-from sqlalchemy import text
 
-from cache.db import make_serving_engine
-from cache.types import fetch
 from gateway.api.app import create_app
-from gateway.api.offload import bridged
+from gateway.api.offload import Workers, home_loop
 from tests.support.offload import healthz_while_waiting
 from tests.support.offload import pg_world as offload_world
 from tests.support.world import World
@@ -37,27 +33,53 @@ def test_healthz_answers_while_a_data_read_waits_for_postgresql(pg_world: World,
     assert run.audited == 1
 
 
-def test_a_coroutine_in_the_bridge_runs_as_it_would_on_the_loop() -> None:
-    """``bridged``: a coroutine that never waits finishes at once; one that waits (a sleep,
-    a future of the loop) finishes on the same loop and thread; its exceptions, raised
-    before or after a wait, reach the caller; a cancellation inside it is its own to catch;
-    its context variables are the caller's."""
-    var: contextvars.ContextVar[str] = contextvars.ContextVar("var")
+def test_worker_threads_run_each_request_on_their_own_loop_and_know_the_serving_one() -> None:
+    workers = Workers(threads=2)
+    seen: list[tuple[int, bool]] = []
+
+    async def work() -> None:
+        await asyncio.sleep(0)  # a real await, on the worker's loop
+        seen.append((threading.get_ident(), home_loop() is serving))
+
+    async def main() -> None:
+        await asyncio.gather(*(workers.run(work) for _ in range(8)))
+
+    serving_loop = asyncio.new_event_loop()
+    serving = serving_loop
+    try:
+        serving_loop.run_until_complete(main())
+    finally:
+        serving_loop.close()
+        workers.close()
+    assert len(seen) == 8
+    assert threading.get_ident() not in {ident for ident, _ in seen}
+    assert len({ident for ident, _ in seen}) <= 2
+    assert all(knows for _, knows in seen)
+
+
+def test_a_coroutine_stepped_by_hand_on_a_worker_runs_as_it_would_on_a_loop() -> None:
+    """``run_direct``: a coroutine that never waits finishes in one step, with a running
+    loop it may ask for; one that does wait (a sleep, a future of the worker's loop)
+    finishes there; its exceptions, raised before or after a wait, reach the caller."""
+    workers = Workers(threads=2)
+    serving_loop = asyncio.new_event_loop()
     ran_on: list[int] = []
 
     async def no_wait() -> str:
         ran_on.append(threading.get_ident())
-        return var.get()
+        loop = asyncio.get_running_loop()  # as View.audit_later asks
+        assert loop is not serving_loop and home_loop() is serving_loop
+        return "done"
 
     async def waits() -> int:
         await asyncio.sleep(0)
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().call_later(0.01, fut.set_result, 41)
+        asyncio.get_running_loop().call_soon(fut.set_result, 41)
         return await fut + 1
 
     async def fails(after_wait: bool) -> None:
         if after_wait:
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)
         raise LookupError("from the handler")
 
     async def cancelled_inside() -> str:
@@ -70,87 +92,20 @@ def test_a_coroutine_in_the_bridge_runs_as_it_would_on_the_loop() -> None:
         return "not cancelled"
 
     async def main() -> None:
-        var.set("the request's")
-        assert await bridged(no_wait) == "the request's"
-        assert await bridged(waits) == 42
+        assert await workers.run_direct(no_wait) == "done"
+        assert await workers.run_direct(waits) == 42
         with pytest.raises(LookupError, match="from the handler"):
-            await bridged(lambda: fails(after_wait=False))
+            await workers.run_direct(lambda: fails(after_wait=False))
         with pytest.raises(LookupError, match="from the handler"):
-            await bridged(lambda: fails(after_wait=True))
-        assert await bridged(cancelled_inside) == "caught"
-        # Several at once, interleaved on the one loop.
-        assert await asyncio.gather(*(bridged(waits) for _ in range(8))) == [42] * 8
+            await workers.run_direct(lambda: fails(after_wait=True))
+        assert await workers.run_direct(cancelled_inside) == "caught"
+        # After all that the workers still serve, with no loop left running on them.
+        assert await workers.run_direct(no_wait) == "done"
+        assert await workers.run(waits) == 42
 
-    asyncio.run(main())
-    assert set(ran_on) == {threading.get_ident()}
-
-
-def test_a_request_cancelled_while_its_read_waits_is_cancelled_inside_the_bridge(pg_url: str) -> None:
-    """A client gone while the server is still answering: the task is cancelled, the
-    cancellation reaches the read inside the bridge, and the loop goes on."""
-    engine = make_serving_engine(pg_url)
-
-    async def slow() -> None:
-        conn = engine.connect()
-        try:
-            fetch(conn, "SELECT pg_sleep(5)", {})
-        finally:
-            conn.invalidate()  # the server is still in the statement: not fit for reuse
-            conn.close()
-
-    async def main() -> float:
-        task = asyncio.create_task(bridged(slow))
-        await asyncio.sleep(0.3)
-        task.cancel()
-        started = asyncio.get_running_loop().time()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return asyncio.get_running_loop().time() - started
-
-    took = asyncio.run(main())
-    assert took < 2.0, f"the cancelled read held the loop for {took:.1f} s"
-
-
-def test_round_trips_inside_the_bridge_wait_on_the_loop(pg_url: str) -> None:
-    """Two requests each waiting 0.3 s for the server, at once: together they take about
-    0.3 s, not 0.6 s (a read that held the loop would serialise them), and a ticker on the
-    loop keeps ticking meanwhile. SQLAlchemy statements and the hot reads alike."""
-    engine = make_serving_engine(pg_url)
-
-    async def request(hot: bool) -> None:
-        conn = engine.connect()
-        try:
-            if hot:
-                fetch(conn, "SELECT pg_sleep(0.3)", {})
-            else:
-                conn.execute(text("SELECT pg_sleep(0.3)"))
-            conn.commit()
-        finally:
-            conn.close()
-
-    async def main() -> tuple[float, int]:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        await bridged(lambda: request(True))  # connections open before the clock starts
-        await asyncio.gather(bridged(lambda: request(True)), bridged(lambda: request(False)))
-        beat = asyncio.create_task(ticker())
-        started = asyncio.get_running_loop().time()
-        await asyncio.gather(bridged(lambda: request(True)), bridged(lambda: request(False)))
-        took = asyncio.get_running_loop().time() - started
-        beat.cancel()
-        await bridged(lambda: _dispose(engine))
-        return took, ticks
-
-    took, ticks = asyncio.run(main())
-    assert took < 0.55, f"two 0.3 s reads at once took {took:.2f} s"
-    assert ticks >= 10, f"the loop ticked {ticks} times in {took:.2f} s"
-
-
-async def _dispose(engine) -> None:  # type: ignore[no-untyped-def]
-    engine.dispose()
+    try:
+        serving_loop.run_until_complete(main())
+    finally:
+        serving_loop.close()
+        workers.close()
+    assert threading.get_ident() not in ran_on
