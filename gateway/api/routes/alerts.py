@@ -18,9 +18,10 @@ from gateway.alerts import prefs as prefs_
 from gateway.api.deps import App, Conn, CurrentAccount, data_principal
 from gateway.api.envelope import json_response
 from gateway.api.problems import bad_request
+from gateway.api.routing import DatabaseRoute
 from gateway.api.schemas import AlertPreferencesIn
 
-router = APIRouter(prefix="/v1", tags=["account"])
+router = APIRouter(prefix="/v1", tags=["account"], route_class=DatabaseRoute)
 
 
 def first_name(s: StudentHandle) -> str:

@@ -28,9 +28,10 @@ from gateway.api.envelope import NO_STORE, json_response
 from gateway.api.params import is_ref
 from gateway.api.problems import Problem, bad_request, not_found, too_many_requests
 from gateway.api.routes.students import visibility, visible_or_404
+from gateway.api.routing import DatabaseRoute
 
-router = APIRouter(prefix="/v1/account", tags=["account"])
-feed_router = APIRouter(tags=["calendar"])
+router = APIRouter(prefix="/v1/account", tags=["account"], route_class=DatabaseRoute)
+feed_router = APIRouter(tags=["calendar"], route_class=DatabaseRoute)
 CALENDAR = "text/calendar; charset=utf-8"
 # A feed's address: the secret is the last segment (``secrets.token_urlsafe``: URL-safe).
 FEED_PATH = "/v1/calendar/{secret}.ics"

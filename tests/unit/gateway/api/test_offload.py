@@ -33,6 +33,22 @@ def test_healthz_answers_while_a_data_read_waits_for_postgresql(pg_world: World,
     assert run.audited == 1
 
 
+def test_healthz_answers_while_an_account_route_reads_from_postgresql(pg_world: World, pg_url: str) -> None:
+    """The account routes that read the snapshot (alert preferences list the children the
+    caller may see) wait for PostgreSQL on a worker thread like the data routes: with the
+    record table locked, ``/v1/account/alerts`` waits and the process keeps answering."""
+    w = pg_world
+    sid = w.district.cases.student_login
+    headers = w.headers(w.ensure_account("student", sid).id)
+    app = create_app(w.config, w.cache, clock=w.clock)
+    run = healthz_while_waiting(w, pg_url, app, "/v1/account/alerts", headers, "http://portico.test")
+    assert run.health.status_code == 200
+    assert run.waiting, "the account request finished before the lock was released"
+    assert run.took < 2.0, f"/healthz took {run.took:.1f} s while an account route's read waited"
+    assert run.answer.status_code == 200, run.answer.text
+    assert run.answer.json()["data"]["children"], run.answer.text
+
+
 def test_worker_threads_run_each_request_on_their_own_loop_and_know_the_serving_one() -> None:
     workers = Workers(threads=2)
     seen: list[tuple[int, bool]] = []
