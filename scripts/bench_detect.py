@@ -114,7 +114,7 @@ def run(saved: Path, repeat: int, counted: bool, profile: bool) -> None:
     import cProfile
     import pstats
 
-    from sqlalchemy import text
+    from sqlalchemy import inspect, text
 
     from gateway.alerts import detect
 
@@ -124,7 +124,7 @@ def run(saved: Path, repeat: int, counted: bool, profile: bool) -> None:
         work = Path(tmp)
         for name in ("cache.db", "cache-keys.db", "kek.key"):
             shutil.copy(saved / name, work / name)
-        config, app, now = application(work, today)
+        config, app, now = application(work, today, upgrade=True)  # a setup by older code: migrated
         changes = detect.after_publish(app.cache, config).watch()
         changes.versions = versions
         cpu: list[float] = []
@@ -133,6 +133,8 @@ def run(saved: Path, repeat: int, counted: bool, profile: bool) -> None:
         for i in range(repeat):
             with app.cache.engine.begin() as conn:
                 conn.execute(text("DELETE FROM alert_outbox"))
+                if inspect(conn).has_table("alert_news"):  # the news table (c0008; not in older code)
+                    conn.execute(text("DELETE FROM alert_news"))
             if prof is not None and i == repeat - 1:
                 prof.enable()
             if counted:
