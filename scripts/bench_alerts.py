@@ -267,6 +267,13 @@ def run(workdir: Path, students: int, change: float, until: dt.date | None = Non
         found = detect.detect(app.cache, config, "sis", run_id, now[0], captured.changes)
     out["detect"] = t
     out["found"] = found
+    publish_cpu = out["publish_total"].cpu - out["collect"]
+    print(
+        f"    publish {publish_cpu:.3f} s CPU, keeping the change set {out['collect']:.3f} s, detection "
+        f"{t.cpu:.3f} s ({found.queued:,} news rows): "
+        f"{(out['collect'] + t.cpu) / max(publish_cpu, 1e-9):.1%} of the publish",
+        flush=True,
+    )
     print("    the sender's expansion of that news into the outbox ...", flush=True)
     with Timed() as t, profiled("expand"):
         out["expanded"] = detect.expand(app.cache, config, now[0])
