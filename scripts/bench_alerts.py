@@ -8,11 +8,13 @@ but Portico is measured):
   2. 1% of the records of every kind edited (absences, missing work, low scores, incidents
      among them) and synced as an incremental run would read them (the changes only);
      the publish is timed with the alert hook kept apart (the staging still keeps the
-     change set for it, and reports the CPU that took), then the hook's work (detection
-     and queueing from that change set) on its own, then the same detection reading the
-     run back from the cache (``portico alerts detect``): the shares they add
-  3. one late mark for every student (daily digests by default), then the sender builds
-     and hands over the daily digest of every family at the digest time (to a mailer that
+     change set for it, and reports the CPU that took), then the hook's work (detection:
+     the news, one row per record and alert kind, from that change set) on its own, then
+     the sender's expansion of that news into one outbox row per recipient (not part of
+     the publish: reported beside it), then the same detection reading the run back from
+     the cache (``portico alerts detect``): the shares they add
+  3. one late mark for every student (daily digests by default), its news expanded (timed
+     on its own), then the sender builds and hands over the daily digest of every family at the digest time (to a mailer that
      discards it: what is measured is building, not an SMTP server)
 
 Wall time is meaningless on a loaded machine: process CPU time is reported beside it.
@@ -177,7 +179,6 @@ class Discard:
         self.bytes += len(message.body) + len(message.html or "")
 
 
-
 def pick_changes(streams: dict[str, list[Any]], change: float) -> dict[str, list[Any]]:
     """The benchmark's edits: ``change`` of each kind's records (at least one), edited by
     :func:`mutate`, the same ones for the same district (seeded)."""
@@ -189,6 +190,7 @@ def pick_changes(streams: dict[str, list[Any]], change: float) -> dict[str, list
         picked = rng.sample(range(len(records)), max(1, round(len(records) * change))) if records else []
         changed[kind] = [mutate(records[i], rng) for i in picked]
     return changed
+
 
 def run(workdir: Path, students: int, change: float, until: dt.date | None = None) -> dict[str, Any]:
     from sqlalchemy import text
@@ -265,13 +267,26 @@ def run(workdir: Path, students: int, change: float, until: dt.date | None = Non
         found = detect.detect(app.cache, config, "sis", run_id, now[0], captured.changes)
     out["detect"] = t
     out["found"] = found
+    publish_cpu = out["publish_total"].cpu - out["collect"]
+    print(
+        f"    publish {publish_cpu:.3f} s CPU, keeping the change set {out['collect']:.3f} s, detection "
+        f"{t.cpu:.3f} s ({found.queued:,} news rows): "
+        f"{(out['collect'] + t.cpu) / max(publish_cpu, 1e-9):.1%} of the publish",
+        flush=True,
+    )
+    print("    the sender's expansion of that news into the outbox ...", flush=True)
+    with Timed() as t, profiled("expand"):
+        out["expanded"] = detect.expand(app.cache, config, now[0])
+    out["expand"] = t
     with app.cache.engine.begin() as conn:
         conn.execute(text("DELETE FROM alert_outbox"))
+        conn.execute(text("DELETE FROM alert_news"))
     print("    the same, reading the run back from the cache (portico alerts detect) ...", flush=True)
     with Timed() as t, profiled("detect-read-again"):
         again = detect.detect(app.cache, config, "sis", run_id, now[0])
     assert (again.changed, again.queued) == (found.changed, found.queued), (again, found)
     out["read_again"] = t
+    assert detect.expand(app.cache, config, now[0]).queued == out["expanded"].queued
 
     print("[3] a late mark for every student, then every family's daily digest ...", flush=True)
     late: dict[str, Any] = {}
@@ -279,6 +294,9 @@ def run(workdir: Path, students: int, change: float, until: dt.date | None = Non
         if rec.student_id not in late and rec.date < today - dt.timedelta(days=1):
             late[rec.student_id] = dataclasses.replace(rec, category=AttendanceCategory.LATE, minutes_late=7)
     app.sync("sis", connector=Changes("sis", streams, {"attendance": list(late.values())}))
+    with Timed() as t:
+        out["late_expanded"] = detect.expand(app.cache, config, now[0])
+    out["late_expand"] = t
     with app.cache.engine.connect() as conn:
         out["digest_rows"] = int(
             conn.execute(
@@ -303,7 +321,8 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
     collect = r["collect"]
     publish_cpu = tot.cpu - collect  # the publish itself, without keeping the change set
     detect_cpu = collect + det.cpu  # what alerts cost: keeping the change set, then the hook
-    found = r["found"]
+    found, exp, expanded = r["found"], r["expand"], r["expanded"]
+    late, late_expanded = r["late_expand"], r["late_expanded"]
     command = COMMAND.format(students=args.students, change=args.change) + (
         f" --today {args.today.isoformat()}" if args.today else ""
     )
@@ -323,14 +342,17 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"| keeping the change set | inside the staging of that publish (new versions that may be news, "
         f"their retired versions opened) | | {collect:.3f} |",
         f"| detection and queueing | from the staged change set: {found.changed:,} changed records of "
-        f"watched kinds, {found.candidates:,} candidate alerts, {found.queued:,} queued | {det.wall:.3f} | "
-        f"{det.cpu:.3f} |",
+        f"watched kinds, {found.queued:,} news rows | {det.wall:.3f} | {det.cpu:.3f} |",
+        f"| expansion (the sender's) | that news to {expanded.candidates:,} candidate alerts, "
+        f"{expanded.queued:,} outbox rows | {exp.wall:.3f} | {exp.cpu:.3f} |",
         f"| the same, read back | the run's versions read and decrypted again from the cache "
         f"(`portico alerts detect`) | {again.wall:.3f} | {again.cpu:.3f} |",
+        f"| expansion of the late marks (the sender's) | {late_expanded.news:,} news rows to "
+        f"{late_expanded.queued:,} outbox rows | {late.wall:.1f} | {late.cpu:.1f} |",
         f"| daily digests | {r['digest_messages']:,} digests built and handed to the mailer "
         f"({r['sent'].alerts:,} alerts) | {dig.wall:.1f} | {dig.cpu:.1f} |",
         "",
-        f"Of the hook, inserting the {found.queued:,} outbox rows took {found.write_cpu:.3f} s of CPU "
+        f"Of the hook, inserting the {found.queued:,} news rows took {found.write_cpu:.3f} s of CPU "
         f"({found.write_cpu / max(publish_cpu, 1e-9):.1%} of the publish).",
         "",
         f"Detection and queueing (keeping the change set + the hook) / that run's publish: "

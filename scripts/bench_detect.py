@@ -114,7 +114,7 @@ def run(saved: Path, repeat: int, counted: bool, profile: bool) -> None:
     import cProfile
     import pstats
 
-    from sqlalchemy import text
+    from sqlalchemy import inspect, text
 
     from gateway.alerts import detect
 
@@ -124,15 +124,19 @@ def run(saved: Path, repeat: int, counted: bool, profile: bool) -> None:
         work = Path(tmp)
         for name in ("cache.db", "cache-keys.db", "kek.key"):
             shutil.copy(saved / name, work / name)
-        config, app, now = application(work, today)
+        config, app, now = application(work, today, upgrade=True)  # a setup by older code: migrated
         changes = detect.after_publish(app.cache, config).watch()
         changes.versions = versions
         cpu: list[float] = []
+        expand_cpu: list[float] = []
         found: Any = None
+        expanded: Any = None
         prof = cProfile.Profile(time.process_time) if profile else None
         for i in range(repeat):
             with app.cache.engine.begin() as conn:
                 conn.execute(text("DELETE FROM alert_outbox"))
+                if inspect(conn).has_table("alert_news"):  # the news table (c0008; not in older code)
+                    conn.execute(text("DELETE FROM alert_news"))
             if prof is not None and i == repeat - 1:
                 prof.enable()
             if counted:
@@ -143,6 +147,15 @@ def run(saved: Path, repeat: int, counted: bool, profile: bool) -> None:
             if counted:
                 callgrind("--instr=off")
                 callgrind(f"--dump=detect{i}")
+            if hasattr(detect, "expand"):  # the news expanded into the outbox (the sender's step)
+                if counted:
+                    callgrind("--instr=on")
+                began = time.process_time()
+                expanded = detect.expand(app.cache, config, now)
+                expand_cpu.append(time.process_time() - began)
+                if counted:
+                    callgrind("--instr=off")
+                    callgrind(f"--dump=expand{i}")
             if prof is not None and i == repeat - 1:
                 prof.disable()
         app.dispose()
@@ -152,9 +165,15 @@ def run(saved: Path, repeat: int, counted: bool, profile: bool) -> None:
     print(
         f"{found.changed:,} changed records, {found.queued:,} queued; detection CPU s: "
         f"min {min(cpu):.4f}, median {sorted(cpu)[len(cpu) // 2]:.4f} ({repeat} runs); "
-        f"outbox insert of the last {found.write_cpu:.4f}",
+        f"insert of the last {found.write_cpu:.4f}",
         flush=True,
     )
+    if expanded is not None:
+        print(
+            f"expanded into {expanded.queued:,} outbox rows; expansion CPU s (the sender's): "
+            f"min {min(expand_cpu):.4f}, median {sorted(expand_cpu)[len(expand_cpu) // 2]:.4f}",
+            flush=True,
+        )
     if prof is not None:
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
 
@@ -171,11 +190,14 @@ def instructions(args: argparse.Namespace) -> None:
             check=True, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         for i in range(args.repeat):
-            dump = next(p for p in Path(tmp).glob("callgrind.out.*") if f"dump detect{i}\n" in p.read_text())
-            total = int(re.search(r"^totals: (\d+)", dump.read_text(), re.M).group(1))  # type: ignore[union-attr]
-            print(
-                f"detection {i + 1}: {total / 1e6:,.1f} million instructions" + (" (cold)" if i == 0 else "")
-            )
+            for step, name in (("detect", "detection"), ("expand", "expansion (the sender's)")):
+                dumps = [p for p in Path(tmp).glob("callgrind.out.*") if f"dump {step}{i}\n" in p.read_text()]
+                if not dumps:  # older code: no expansion step
+                    continue
+                total = int(re.search(r"^totals: (\d+)", dumps[0].read_text(), re.M).group(1))  # type: ignore[union-attr]
+                print(
+                    f"{name} {i + 1}: {total / 1e6:,.1f} million instructions" + (" (cold)" if i == 0 else "")
+                )
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Column, Index, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
 from cache.types import UtcDateTime
@@ -30,6 +30,32 @@ class AlertPreference(SQLModel, table=True):
     updated_at: dt.datetime = Field(sa_type=UtcDateTime)
 
 
+class AlertNews(SQLModel, table=True):
+    """One piece of news from a publish: a record version that gained an alert kind.
+
+    Detection writes one row per (record, alert kind) and nothing per recipient: who hears
+    of it (granting links, active accounts, each account's choices, holds) is decided when
+    the sender expands the row into :class:`AlertOutbox` rows, one per recipient, in the
+    transaction that deletes it. ``visible_at`` is when the portal first shows the record
+    (None for a notice: per child, from the notice's audience, when expanded). A score
+    (``low_score``: the new percentage and the retired version's) is sealed under the
+    record's data key (``key_id``), never kept in clear; no other field is personal."""
+
+    __tablename__ = "alert_news"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(sa_type=String(40))  # the record's source
+    record_kind: str = Field(sa_type=String(16))
+    record_ref: str = Field(sa_type=String(24))
+    student_ref: str | None = Field(default=None, sa_type=String(24))  # None for a notice
+    kind: str = Field(sa_type=String(24))  # the alert kind (config.settings.ALERT_KINDS)
+    record_run: int  # the run that wrote the version announced
+    visible_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    key_id: str | None = Field(default=None, sa_type=String(40))  # the score's data key
+    score: bytes | None = Field(default=None, sa_type=LargeBinary)  # sealed [new, old]
+    created_at: dt.datetime = Field(sa_type=UtcDateTime)  # when detected (first held)
+
+
 class AlertOutbox(SQLModel, table=True):
     """One alert for one account about one record: sent at most once by its ``key``.
 
@@ -42,7 +68,13 @@ class AlertOutbox(SQLModel, table=True):
     __table_args__ = (
         Index("ix_alert_outbox_due", "status", "due_at"),
         Index("ix_alert_outbox_account", "account_id", "status"),
-        Index("ix_alert_outbox_claim", "claim"),
+        # Only claimed rows are looked up by claim: a queued row (claim NULL) costs no entry.
+        Index(
+            "ix_alert_outbox_claim",
+            "claim",
+            sqlite_where=Column("claim").isnot(None),
+            postgresql_where=Column("claim").isnot(None),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -37,6 +37,7 @@ import orjson
 import structlog
 from sqlalchemy import Connection, select, text
 
+from cache.keys.crypto import DecryptionError
 from cache.keys.keystore import Keyring
 from cache.read.reader import Principal, Reader, StudentHandle
 from cache.read.visibility import rule_for, school_zone, visible_from, zone_of
@@ -45,7 +46,7 @@ from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
 from cache.store import Cache
 from cache.tables.accounts import AccessHold, Account
-from cache.tables.alerts import AlertOutbox
+from cache.tables.alerts import AlertNews, AlertOutbox
 from cache.tables.core import core_table
 from cache.tables.records import CURRENT, RecordRow
 from cache.types import binder, fetch_in, typed, utcnow
@@ -160,10 +161,9 @@ class Changed:
 @dataclass
 class Detected:
     changed: int = 0  # versions in the change set of the watched kinds
-    candidates: int = 0  # (account, record, kind) alerts considered
-    queued: int = 0  # new outbox rows (repeats are already there)
+    queued: int = 0  # news rows written: one per (record, alert kind), none per recipient
     read_again: bool = False  # the change set was read from the cache (no staged one)
-    write_cpu: float = 0.0  # process CPU seconds of the outbox insert alone (benchmarks report it)
+    write_cpu: float = 0.0  # process CPU seconds of the news insert alone (benchmarks report it)
 
 
 def open_row(
@@ -462,12 +462,14 @@ def detect(
     now: dt.datetime,
     changes: ChangeSet | None = None,
 ) -> Detected:
-    """Queue the alerts run ``run`` of ``source`` gives rise to (idempotent: run it again freely).
+    """Write the news run ``run`` of ``source`` gives rise to: one ``alert_news`` row per
+    (record, alert kind), nothing per recipient (run it again freely: the sender's keys
+    make a repeat harmless).
 
     ``changes`` is the run's change set as the staging collected it; without it (an
-    operator detecting again) the run's versions are read from the cache. Recipients here
-    are those a granting link names, less anyone held; whether each may see the child is
-    decided again, by the API's own query, when the alert is sent."""
+    operator detecting again) the run's versions are read from the cache. Who hears of
+    each piece of news is decided when the sender expands it (:func:`expand`), and again,
+    by the API's own query, when the alert is sent."""
     settings = config.alerts
     out = Detected()
     if not settings.enabled:
@@ -495,128 +497,58 @@ def detect(
         out.changed = len(changed)
         if not changed:
             return out
-        holds = held(conn, owner)
-        by_student: dict[str, list[Changed]] = defaultdict(list)
-        # A notice is news when it is new: an edited one is not announced again.
-        notices = [
-            c
-            for c in changed
-            if c.kind == "notice" and "notice" in settings.kinds and not (c.old and "notice" in c.old)
-        ]
-        for c in changed:
-            if c.student_ref is not None and ("student", c.student_ref) not in holds:
-                by_student[c.student_ref].append(c)
-        reader = Reader(conn, cache.keyring, config.attached())
-        audience: dict[str, list[str]] = {}
-        data: dict[str, dict[str, Any]] = {}
-        if notices:
-            today = now.astimezone(district_tz).date()
-            audience, data = audience_of(conn, reader, owner, owner_run, notices, today)
-            audience = {n: [s for s in refs if ("student", s) not in holds] for n, refs in audience.items()}
-        students = sorted(set(by_student) | {s for refs in audience.values() for s in refs})
-        missing = sorted(set(students) - set(data))
-        tz_of: dict[str, ZoneInfo]
-        if district_zone_only(conn, cache.keyring, owner, owner_run, district_tz):
-            present = published(conn, owner, owner_run, missing) | (set(data) & set(students))
-            tz_of = {s: district_tz for s in students if s in present}
-        else:
-            data.update(students_of(conn, cache.keyring, owner, owner_run, missing))
-            tz_of = zones(reader, owner, owner_run, {s: data[s] for s in students if s in data}, district_tz)
-        who = recipients(conn, owner, owner_run, students)
-        choices = prefs_.load_many(conn, [acc.id for accs in who.values() for acc in accs])
-        rows: list[tuple[Any, ...]] = []
+        # The visible instant needs each child's school's zone: the district's for all
+        # when every school keeps it (the usual case: nothing read per student).
+        tz_of: dict[str, ZoneInfo] | None = None
+        if not district_zone_only(conn, cache.keyring, owner, owner_run, district_tz):
+            refs = sorted({c.student_ref for c in changed if c.student_ref is not None})
+            reader = Reader(conn, cache.keyring, config.attached())
+            tz_of = zones(
+                reader,
+                owner,
+                owner_run,
+                students_of(conn, cache.keyring, owner, owner_run, refs),
+                district_tz,
+            )
         conv = binder(conn.dialect.name)
         created = conv(now)
-        # A run's rows share a few instants and modes: each (mode, visible instant) is
-        # planned and bound once, each kind's district default looked up once.
-        dues: dict[tuple[str, dt.datetime], tuple[object, object]] = {}
-        defaults: dict[str, str] = {}
-
-        def queue(
-            account: Recipient, student_ref: str, c: Changed, kind: str, mode: str, visible_at: dt.datetime
-        ) -> None:
-            planned = dues.get((mode, visible_at))
-            if planned is None:
-                planned = dues[(mode, visible_at)] = (
-                    conv(visible_at),
-                    conv(due_at(mode, visible_at, settings, district_tz)),
-                )
-            rows.append(
-                (
-                    idempotency_key(account.id, source, c.ref, kind),
-                    account.id,
-                    source,
-                    student_ref,
-                    kind,
-                    c.kind,
-                    c.ref,
-                    mode,
-                    planned[0],
-                    planned[1],
-                    created,
-                    run,
-                )
-            )
-
-        def mode_of(chosen: Prefs | None, student_ref: str, kind: str) -> str:
-            if chosen is not None:
-                return chosen.mode(settings, student_ref, kind)
-            # No choices stored: the district's default (Prefs().mode), the same for everyone.
-            got = defaults.get(kind)
-            if got is None:
-                got = defaults[kind] = NO_CHOICES.mode(settings, student_ref, kind)
-            return got
-
-        default_threshold = NO_CHOICES.score_threshold(settings)
-        for student_ref, records in by_student.items():
-            tz = tz_of.get(student_ref)
+        offered = set(settings.kinds)
+        keyring = cache.keyring
+        rows: list[tuple[Any, ...]] = []
+        visible: dict[tuple[str, Any, Any, ZoneInfo], object] = {}
+        for c in changed:
+            if c.kind == "notice":
+                # A notice is news when it is new: an edited one is not announced again.
+                if "notice" in offered and not (c.old and "notice" in c.old):
+                    rows.append((source, "notice", c.ref, None, "notice", run, None, None, None, created))
+                continue
+            if c.student_ref is None:
+                continue
+            tz = district_tz if tz_of is None else tz_of.get(c.student_ref)
             if tz is None:  # not in the published snapshot: nobody can see them
                 continue
-            # Per record: its visible instant, and its news under each threshold met so far.
-            timed: list[tuple[Changed, dt.datetime, dict[float, list[str]]]] = [
-                (c, _visible_at(config.visibility, c, tz, now), {}) for c in records
-            ]
-            for account in who.get(student_ref, ()):
-                if account.role == "guardian" and ("contact", account.subject_ref) in holds:
-                    continue
-                chosen = choices.get(account.id)
-                threshold = default_threshold if chosen is None else chosen.score_threshold(settings)
-                for c, visible_at, by_threshold in timed:
-                    kinds = by_threshold.get(threshold)
-                    if kinds is None:
-                        kinds = by_threshold[threshold] = news(c.found, c.old, threshold)
-                    for kind in kinds:
-                        out.candidates += 1
-                        mode = mode_of(chosen, student_ref, kind)
-                        if mode != "off":
-                            queue(account, student_ref, c, kind, mode, visible_at)
-        for n in notices:
-            # One alert per account: through the child whose choice is the most immediate.
-            best: dict[str, tuple[int, str, Recipient, str]] = {}
-            for student_ref in audience.get(n.ref, ()):
-                if student_ref not in tz_of:
-                    continue
-                for account in who.get(student_ref, ()):
-                    if account.role == "guardian" and ("contact", account.subject_ref) in holds:
-                        continue
-                    mode = mode_of(choices.get(account.id), student_ref, "notice")
-                    if mode == "off":
-                        continue
-                    pick = (_URGENCY[mode], student_ref, account, mode)
-                    if account.id not in best or pick[:2] < best[account.id][:2]:
-                        best[account.id] = pick
-            for _, student_ref, account, mode in best.values():
-                out.candidates += 1
-                queue(
-                    account,
-                    student_ref,
-                    n,
-                    "notice",
-                    mode,
-                    _visible_at(config.visibility, n, tz_of[student_ref], now),
-                )
+            old = c.old or {}
+            kinds = [k for k in c.found if k != "low_score" and k in offered and k not in old]
+            sealed: tuple[str, bytes] | None = None
+            score = c.found.get("low_score")
+            if score is not None and "low_score" in offered:
+                was = old.get("low_score")
+                # News for some threshold only when it fell (or is new): below t, and the
+                # retired version was not already below t, for a t in (score, was].
+                if was is None or score < was:
+                    sealed = seal_score(keyring, source, c.ref, c.student_ref, (score, was))
+            if not kinds and sealed is None:
+                continue
+            vkey = (c.kind, c.stamp, c.day, tz)
+            at = visible.get(vkey)
+            if at is None:
+                at = visible[vkey] = conv(_visible_at(config.visibility, c, tz, now))
+            for k in kinds:
+                rows.append((source, c.kind, c.ref, c.student_ref, k, run, at, None, None, created))
+            if sealed is not None:
+                rows.append((source, c.kind, c.ref, c.student_ref, "low_score", run, at, *sealed, created))
         began = time.process_time()
-        out.queued = _queue(conn, rows)
+        out.queued = _write_news(conn, rows)
         out.write_cpu = time.process_time() - began
     return out
 
@@ -629,6 +561,286 @@ CHANGE_LIMIT = LIMIT
 def _visible_at(visibility: Visibility, c: Changed, tz: ZoneInfo, now: dt.datetime) -> dt.datetime:
     rule = rule_for(visibility, "assignment" if c.kind == "result" else c.kind)
     return visible_from(rule, c.stamp, c.day, tz, now)
+
+
+def _score_aad(source: str, record_ref: str, key_id: str) -> bytes:
+    return f"alert_news\x1f{source}\x1f{record_ref}\x1flow_score\x1f{key_id}".encode()
+
+
+def seal_score(
+    keyring: Keyring, source: str, record_ref: str, student_ref: str, scores: tuple[float, float | None]
+) -> tuple[str, bytes]:
+    """A result's percentage and its retired version's, sealed under the child's data key
+    (purging the child makes it unreadable): the news row keeps no score in clear."""
+    key_id = keyring.key_for(f"student:{student_ref}")
+    return key_id, keyring.sealer(key_id).seal(orjson.dumps(scores), _score_aad(source, record_ref, key_id))
+
+
+def open_score(
+    keyring: Keyring, source: str, record_ref: str, key_id: str, blob: bytes
+) -> tuple[float, float | None]:
+    new, was = orjson.loads(keyring.sealer(key_id).open(bytes(blob), _score_aad(source, record_ref, key_id)))
+    return float(new), None if was is None else float(was)
+
+
+_NEWS_COLUMNS = (
+    "source, record_kind, record_ref, student_ref, kind, record_run, visible_at, key_id, score, created_at"
+)
+
+
+def _write_news(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+    """Insert the news rows: one driver-level executemany into a table with no index but
+    its row id (each row is one append)."""
+    if not rows:
+        return 0
+    ph = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = f"INSERT INTO alert_news ({_NEWS_COLUMNS}) VALUES ({', '.join([ph] * 10)})"  # noqa: S608
+    conn.exec_driver_sql(sql, rows)
+    return len(rows)
+
+
+# --- expansion: news to per-recipient outbox rows (the sender's first step) ---------------
+
+NEWS = core_table(AlertNews)
+NEWS_BATCH = 2_000  # news rows taken (and deleted) per transaction
+
+
+@dataclass
+class Expanded:
+    news: int = 0  # news rows taken
+    candidates: int = 0  # (account, record, kind) alerts considered
+    queued: int = 0  # new outbox rows (repeats are already there)
+
+
+class _News(NamedTuple):
+    id: int
+    source: str
+    record_kind: str
+    record_ref: str
+    student_ref: str | None
+    kind: str
+    record_run: int
+    visible_at: dt.datetime | None
+    key_id: str | None
+    score: bytes | None
+    created_at: dt.datetime
+
+
+_TAKE = (
+    f"DELETE FROM alert_news WHERE id IN (SELECT id FROM alert_news ORDER BY id LIMIT {{n}}{{lock}}) "  # noqa: S608
+    f"RETURNING id, {_NEWS_COLUMNS}"
+)
+
+
+def expand(cache: Cache, config: PorticoConfig, now: dt.datetime, batch: int = NEWS_BATCH) -> Expanded:
+    """Turn the news into outbox rows, one per recipient, record and kind (the key's unique
+    index: a piece of news expanded twice queues nothing twice). Each batch is taken and
+    deleted in the transaction that inserts its outbox rows: a process killed while
+    expanding leaves the news where it was, and several senders never take the same row
+    (PostgreSQL's ``SKIP LOCKED``, SQLite's single writer: the delete comes first)."""
+    out = Expanded()
+    lock = " FOR UPDATE SKIP LOCKED" if cache.engine.dialect.name == "postgresql" else ""
+    sql = _TAKE.format(n=int(batch), lock=lock)
+    columns = [getattr(NEWS.c, f) for f in _News._fields]
+    while True:
+        with cache.engine.begin() as conn:
+            taken = [_News(*typed(conn.dialect, columns, r)) for r in conn.exec_driver_sql(sql).all()]
+            if not taken:
+                break
+            out.news += len(taken)
+            by_source: dict[str, list[_News]] = defaultdict(list)
+            for n in taken:
+                by_source[n.source].append(n)
+            rows: list[tuple[Any, ...]] = []
+            for source, news_ in by_source.items():
+                rows += _recipients_of(conn, cache, config, source, news_, now, out)
+            out.queued += _queue(conn, rows)
+        if len(taken) < batch:
+            break
+    return out
+
+
+_NOTICES = (
+    "SELECT ref, stamp, day, audience FROM record WHERE source = :o AND kind = 'notice' AND ref IN ({values}) AND "  # noqa: S608
+    + CURRENT.format(t="+record")
+)
+
+
+def _recipients_of(
+    conn: Connection,
+    cache: Cache,
+    config: PorticoConfig,
+    source: str,
+    taken: list[_News],
+    now: dt.datetime,
+    out: Expanded,
+) -> list[tuple[Any, ...]]:
+    """The outbox rows of one source's news: each account that may see the child (a
+    granting link, active, not held; for a notice, each account of a child in its
+    audience, once), with the mode its choices give."""
+    settings = config.alerts
+    if not settings.enabled:
+        return []
+    try:
+        owner = config.connector(source).students_of or source
+    except KeyError:  # a source no longer configured: nothing of it can be shown
+        return []
+    state = load_state(conn, source)
+    owner_state = state if owner == source else load_state(conn, owner)
+    if (
+        state is None
+        or state.published_run is None
+        or owner_state is None
+        or owner_state.published_run is None
+    ):
+        return []
+    owner_run = owner_state.published_run
+    district_tz = ZoneInfo(config.district.timezone)
+    keyring = cache.keyring
+    holds = held(conn, owner)
+    by_student: dict[str, list[_News]] = defaultdict(list)
+    notice_news: dict[str, _News] = {}
+    for n in taken:
+        if n.record_kind == "notice":
+            notice_news.setdefault(n.record_ref, n)
+        elif n.student_ref is not None and ("student", n.student_ref) not in holds:
+            by_student[n.student_ref].append(n)
+    reader = Reader(conn, keyring, config.attached())
+    notices: list[Changed] = []
+    if notice_news:
+        cols = (RECORDS.c.stamp, RECORDS.c.day)
+        for ref, stamp, day, aud in fetch_in(
+            conn, _NOTICES, {"o": source, "p": state.published_run}, sorted(notice_news)
+        ):
+            stamp, day = typed(conn.dialect, cols, (stamp, day))
+            notices.append(Changed("notice", ref, None, _utc(stamp), day, {"notice": None}, None, aud))
+    audience: dict[str, list[str]] = {}
+    data: dict[str, dict[str, Any]] = {}
+    if notices:
+        today = now.astimezone(district_tz).date()
+        audience, data = audience_of(conn, reader, owner, owner_run, notices, today)
+        audience = {n: [s for s in refs if ("student", s) not in holds] for n, refs in audience.items()}
+    noticed = sorted({s for refs in audience.values() for s in refs})
+    students = sorted(set(by_student) | set(noticed))
+    present = published(conn, owner, owner_run, sorted(set(students) - set(data))) | (
+        set(data) & set(students)
+    )
+    tz_of: dict[str, ZoneInfo] = {}
+    if noticed:
+        if district_zone_only(conn, keyring, owner, owner_run, district_tz):
+            tz_of = {s: district_tz for s in noticed if s in present}
+        else:
+            data.update(students_of(conn, keyring, owner, owner_run, sorted(set(noticed) - set(data))))
+            tz_of = zones(reader, owner, owner_run, {s: data[s] for s in noticed if s in data}, district_tz)
+    who = recipients(conn, owner, owner_run, [s for s in students if s in present])
+    choices = prefs_.load_many(conn, [acc.id for accs in who.values() for acc in accs])
+    rows: list[tuple[Any, ...]] = []
+    conv = binder(conn.dialect.name)
+    created = conv(now)
+    # A batch's rows share a few instants and modes: each (mode, visible instant) is
+    # planned and bound once, each kind's district default looked up once.
+    dues: dict[tuple[str, dt.datetime], tuple[object, object]] = {}
+    defaults: dict[str, str] = {}
+
+    def queue(
+        account: Recipient,
+        student_ref: str,
+        n: _News,
+        mode: str,
+        visible_at: dt.datetime,
+    ) -> None:
+        planned = dues.get((mode, visible_at))
+        if planned is None:
+            planned = dues[(mode, visible_at)] = (
+                conv(visible_at),
+                conv(due_at(mode, visible_at, settings, district_tz)),
+            )
+        rows.append(
+            (
+                idempotency_key(account.id, source, n.record_ref, n.kind),
+                account.id,
+                source,
+                student_ref,
+                n.kind,
+                n.record_kind,
+                n.record_ref,
+                mode,
+                planned[0],
+                planned[1],
+                created,
+                n.record_run,
+            )
+        )
+
+    def mode_of(chosen: Prefs | None, student_ref: str, kind: str) -> str:
+        if chosen is not None:
+            return chosen.mode(settings, student_ref, kind)
+        # No choices stored: the district's default (Prefs().mode), the same for everyone.
+        got = defaults.get(kind)
+        if got is None:
+            got = defaults[kind] = NO_CHOICES.mode(settings, student_ref, kind)
+        return got
+
+    default_threshold = NO_CHOICES.score_threshold(settings)
+    for student_ref, items in by_student.items():
+        if student_ref not in present:  # not in the published snapshot: nobody can see them
+            continue
+        scored: list[tuple[_News, dt.datetime, tuple[float, float | None] | None]] = []
+        for n in items:
+            if n.visible_at is None:
+                continue
+            scores = None
+            if n.kind == "low_score":
+                if n.key_id is None or n.score is None:
+                    continue
+                try:
+                    scores = open_score(keyring, source, n.record_ref, n.key_id, n.score)
+                except (LookupError, DecryptionError):  # the child was purged since
+                    continue
+            scored.append((n, n.visible_at, scores))
+        for account in who.get(student_ref, ()):
+            if account.role == "guardian" and ("contact", account.subject_ref) in holds:
+                continue
+            chosen = choices.get(account.id)
+            threshold = default_threshold if chosen is None else chosen.score_threshold(settings)
+            for n, visible_at, scores in scored:
+                # A score is news to a family whose threshold it is now under and the
+                # retired version's was not (news() for one kind).
+                if scores is not None and not (
+                    scores[0] < threshold and (scores[1] is None or scores[1] >= threshold)
+                ):
+                    continue
+                out.candidates += 1
+                mode = mode_of(chosen, student_ref, n.kind)
+                if mode != "off":
+                    queue(account, student_ref, n, mode, visible_at)
+    for c in notices:
+        # One alert per account: through the child whose choice is the most immediate.
+        best: dict[str, tuple[int, str, Recipient, str]] = {}
+        for student_ref in audience.get(c.ref, ()):
+            if student_ref not in tz_of:
+                continue
+            for account in who.get(student_ref, ()):
+                if account.role == "guardian" and ("contact", account.subject_ref) in holds:
+                    continue
+                mode = mode_of(choices.get(account.id), student_ref, "notice")
+                if mode == "off":
+                    continue
+                pick = (_URGENCY[mode], student_ref, account, mode)
+                if account.id not in best or pick[:2] < best[account.id][:2]:
+                    best[account.id] = pick
+        n = notice_news[c.ref]
+        for _, student_ref, account, mode in best.values():
+            out.candidates += 1
+            # Visible from when Portico first held it (the news' detection), in the child's zone.
+            queue(
+                account,
+                student_ref,
+                n,
+                mode,
+                _visible_at(config.visibility, c, tz_of[student_ref], n.created_at),
+            )
+    return rows
 
 
 _QUEUE_COLUMNS = (

@@ -37,6 +37,11 @@ class AlertCollector(Collector):
             "Alerts waiting to be sent again after an SMTP failure",
             value=found.retrying,
         )
+        yield GaugeMetricFamily(
+            "portico_alerts_news",
+            "News of publishes not yet expanded into the outbox (one per record and alert kind)",
+            value=found.news,
+        )
         lag = 0.0 if found.oldest_due is None else max(0.0, (now - found.oldest_due).total_seconds())
         yield GaugeMetricFamily(
             "portico_alerts_oldest_due_seconds",

@@ -1,7 +1,11 @@
 """Send what the outbox holds when it is due: claim, check again, render, send, mark sent.
 
+A publish writes news, one row per (record, alert kind) (:func:`gateway.alerts.detect.detect`);
+each run here first expands it into the outbox, one row per recipient, record and kind
+(:func:`gateway.alerts.detect.expand`: the news rows are deleted in the transaction that
+inserts their outbox rows, so a kill loses nothing and a repeat queues nothing twice).
 Exactly once per (recipient, record, kind) comes from the outbox's unique key (one row,
-however often detected) and from this loop: a sender claims a row (or, for a digest,
+however often detected or expanded) and from this loop: a sender claims a row (or, for a digest,
 every due row of one account and mode) for ``alerts.claim_lease``, sends, then marks the
 rows sent in one statement. Several senders (workers, replicas) never take the same
 row: PostgreSQL's ``FOR UPDATE SKIP LOCKED``, SQLite's single writer. A sender killed
@@ -50,6 +54,7 @@ from gateway.alerts.detect import (
     classify,
     current_in,
     due_at,
+    expand,
     news,
     open_row,
     principal,
@@ -96,6 +101,7 @@ class Sent:
     deferred: int = 0
     retried: int = 0
     failed: int = 0
+    queued: int = 0  # outbox rows made from the news (one per recipient, record and kind)
 
 
 def _due(now: dt.datetime) -> Any:
@@ -180,8 +186,10 @@ class Sender:
     def run(
         self, limit: int | None = None, on_message: Callable[[], None] | None = None, batch: int = CLAIM_BATCH
     ) -> Sent:
-        """Send everything due now (at most ``limit`` messages); safe to run in several processes."""
+        """Expand the news into the outbox, then send everything due now (at most ``limit``
+        messages); safe to run in several processes."""
         out = Sent()
+        out.queued = expand(self.cache, self.config, self.clock()).queued
         while limit is None or out.messages < limit:
             now = self.clock()
             size = batch if limit is None else max(1, min(batch, limit - out.messages))
@@ -498,6 +506,7 @@ class Stats:
     by_status: dict[str, int]
     retrying: int
     oldest_due: dt.datetime | None
+    news: int = 0  # news rows of publishes not yet expanded into the outbox
 
 
 def stats(conn: Connection, now: dt.datetime) -> Stats:
@@ -509,4 +518,5 @@ def stats(conn: Connection, now: dt.datetime) -> Stats:
     oldest = conn.execute(
         select(o.due_at).where(o.status == "pending", o.due_at <= now).order_by(o.due_at).limit(1)
     ).scalar()
-    return Stats({str(s): int(n) for s, n in rows}, int(retrying or 0), oldest)
+    news = conn.execute(text("SELECT count(*) FROM alert_news")).scalar()
+    return Stats({str(s): int(n) for s, n in rows}, int(retrying or 0), oldest, int(news or 0))

@@ -48,8 +48,8 @@ def send_cmd(ctx: click.Context, limit: int | None) -> None:
 @click.option("--connector", "source", default=None, help="Connector (default: the first).")
 @click.pass_context
 def detect_cmd(ctx: click.Context, source: str | None) -> None:
-    """Queue the alerts of the published snapshot's own changes again (idempotent: nothing
-    already queued or sent is queued twice)."""
+    """Detect the published snapshot's own changes again and queue their alerts (idempotent:
+    nothing already queued or sent is queued twice)."""
     app = app_of(ctx)
     name = source or app.config.connectors[0].name
     with app.cache.engine.connect() as conn:
@@ -57,8 +57,11 @@ def detect_cmd(ctx: click.Context, source: str | None) -> None:
     if state is None or state.published_run is None:
         fail(f"{name}: nothing published yet")
     found = detect.detect(app.cache, app.config, name, state.published_run, app.clock())
+    # What the sender's next run would do first: the news to one row per recipient.
+    expanded = detect.expand(app.cache, app.config, app.clock())
     click.echo(
-        f"{name} run {state.published_run}: {found.changed} changed records, {found.queued} alerts queued"
+        f"{name} run {state.published_run}: {found.changed} changed records, {found.queued} news, "
+        f"{expanded.queued} alerts queued"
     )
 
 
@@ -97,4 +100,5 @@ def print_status(console: Console, cache: Cache) -> None:
         else f"; oldest due {int((now - found.oldest_due).total_seconds())} s ago"
     )
     warn = " [red]FAILURES[/red]" if found.by_status.get("failed") else ""
-    console.print(f"[bold]alerts[/bold]: {counts}; retrying {found.retrying}{late}{warn}")
+    news = f"; news to expand {found.news}" if found.news else ""
+    console.print(f"[bold]alerts[/bold]: {counts}; retrying {found.retrying}{late}{news}{warn}")

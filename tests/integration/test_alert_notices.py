@@ -62,6 +62,7 @@ def test_a_new_notice_reaches_each_family_in_its_audience_once_and_only_when_pub
                 notice("n3", Audience.SCHOOL, "200", ny(7)),  # Cy's school only
             ]
         )
+        fam.expand()  # what the sender does first: the news to one row per recipient
         with app.cache.engine.connect() as conn:
             queued = conn.execute(select(OUTBOX.c.account_id, OUTBOX.c.record_kind, OUTBOX.c.mode)).all()
         assert sorted((a == fam.mum, a == cy) for a, _, _ in queued) == [

@@ -45,6 +45,7 @@ def test_a_synced_absence_is_announced_once_after_the_lag_and_the_digest_collect
             ],
             behaviour=[incident("00000", 1, ny(6))],
         )
+        fam.expand()  # what the sender does first: the news to one row per recipient
         with app.cache.engine.connect() as conn:
             queued = conn.execute(select(OUTBOX.c.account_id, OUTBOX.c.kind, OUTBOX.c.mode)).all()
         assert sorted((k, m) for a, k, m in queued) == [

@@ -83,6 +83,13 @@ class Family:
         assert out.status == "published", out
         return out
 
+    def expand(self) -> int:
+        """What a sender's run does first: the publishes' news expanded into the outbox
+        (one row per recipient, record and kind); the outbox rows queued."""
+        from gateway.alerts import detect
+
+        return detect.expand(self.app.cache, self.app.config, self.clock()).queued
+
     def activate(self, contact_id: str) -> str:
         """The contact's provisioned account made active, the policy accepted: its id."""
         app = self.app

@@ -6,19 +6,23 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from cache.tables.alerts import AlertOutbox
+from cache.keys.crypto import DecryptionError
+from cache.tables.alerts import AlertNews, AlertOutbox
 from cache.tables.core import core_table
-from connectors.records import AttendanceCategory
-from gateway.alerts import detect
+from connectors.records import Assignment, AssignmentResult, AttendanceCategory, ResultStatus
+from gateway.alerts import detect, prefs
 from gateway.alerts.detect import change_set_sql
 from tests.support.alerts import TODAY, family, mark, ny
 from tests.support.records import school
 
 OUTBOX = core_table(AlertOutbox)
+NEWS = core_table(AlertNews)
 YESTERDAY = TODAY - dt.timedelta(days=1)
 
 
@@ -34,6 +38,7 @@ def test_the_change_set_is_read_through_ix_record_change(tmp_path: Path, sqlite_
 
 
 def _queued(fam) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    fam.expand()
     with fam.app.cache.engine.connect() as conn:
         rows = conn.execute(select(OUTBOX.c.key, OUTBOX.c.account_id, OUTBOX.c.kind)).all()
     return sorted((k, a, kind) for k, a, kind in rows)
@@ -78,6 +83,7 @@ def test_the_hook_takes_the_staged_change_set_and_reads_nothing_back(
 
 def _rows(fam) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
     o = OUTBOX.c
+    fam.expand()
     with fam.app.cache.engine.connect() as conn:
         got = conn.execute(
             select(o.key, o.account_id, o.kind, o.mode, o.student_ref, o.record_ref, o.visible_at, o.due_at)
@@ -145,4 +151,83 @@ def test_a_same_day_mark_is_announced_from_its_schools_morning(
     if visible_at.tzinfo is None:  # SQLite hands back naive UTC
         visible_at = visible_at.replace(tzinfo=dt.UTC)
     assert visible_at == opens
+    fam.app.dispose()
+
+
+def _scored(score: float) -> dict[str, list[Any]]:
+    """A 20-point assignment set yesterday, and child 00000's result of ``score`` points."""
+    work = Assignment(
+        source_id="a1",
+        section_id="s1",
+        title="Fractions",
+        category=None,
+        set_date=YESTERDAY,
+        due_date=TODAY,
+        points_possible=20.0,
+    )
+    result = AssignmentResult(
+        source_id="r1",
+        assignment_id="a1",
+        student_id="00000",
+        score=score,
+        status=ResultStatus.GRADED,
+        comment=None,
+    )
+    return {"assignments": [work], "results": [result]}
+
+
+def test_a_low_score_is_news_to_each_family_by_its_own_threshold_and_kept_sealed(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Mum's threshold is 70, dad's the district's 50. 60% is news to mum only; corrected
+    to 40%, it is news to dad (now under his) and not again to mum (already under hers).
+    The news row keeps the scores sealed under the child's key, never in clear."""
+    fam = family(tmp_path, db_url, defaults={"low_score": "instant"})
+    with fam.app.cache.engine.begin() as conn:
+        prefs.save(conn, fam.mum, prefs.Prefs(threshold=70.0), fam.clock())
+    fam.clock.at = ny(8)
+    fam.records.update(_scored(12.0))
+    fam.sync()
+    with fam.app.cache.engine.connect() as conn:
+        news = conn.execute(select(NEWS.c.kind, NEWS.c.record_ref, NEWS.c.key_id, NEWS.c.score)).all()
+    assert [n[0] for n in news] == ["low_score"]
+    kind, ref, key_id, blob = news[0]
+    assert isinstance(blob, bytes) and orjson.dumps([60.0, None]) not in blob
+    assert detect.open_score(fam.app.cache.keyring, "sis", ref, key_id, blob) == (60.0, None)
+    with pytest.raises(DecryptionError):  # bound to its record: another's ref does not open it
+        detect.open_score(fam.app.cache.keyring, "sis", "other", key_id, blob)
+    assert [(a == fam.mum, k) for _, a, k in _queued(fam)] == [(True, "low_score")]
+
+    fam.records.update(_scored(8.0))
+    fam.sync()
+    assert sorted((a == fam.mum, k) for _, a, k in _queued(fam)) == [
+        (False, "low_score"),
+        (True, "low_score"),
+    ]
+    fam.app.dispose()
+
+
+def test_news_taken_by_an_expansion_that_fails_is_left_for_the_next(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The news rows are deleted in the transaction that queues their outbox rows: a sender
+    that dies between the two (here, an error in the insert) loses nothing."""
+    fam = family(tmp_path, db_url)
+    fam.clock.at = ny(8)
+    fam.sync(attendance=[_absence(AttendanceCategory.UNAUTHORISED_ABSENCE)])
+
+    def dies(*args: object) -> int:
+        raise RuntimeError("killed while queueing")
+
+    with monkeypatch.context() as m:
+        m.setattr(detect, "_queue", dies)
+        with pytest.raises(RuntimeError):
+            fam.expand()
+    with fam.app.cache.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(NEWS)).scalar() == 1
+        assert conn.execute(select(func.count()).select_from(OUTBOX)).scalar() == 0
+    assert fam.expand() == 2  # mum and dad
+    assert fam.expand() == 0
+    with fam.app.cache.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(NEWS)).scalar() == 0
     fam.app.dispose()

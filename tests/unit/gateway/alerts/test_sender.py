@@ -32,6 +32,7 @@ def absence(fam: Family, sid: str = "00001") -> None:  # 00001: mum's alone
 
 
 def rows(fam: Family) -> list[tuple[str, str, int, dt.datetime]]:
+    fam.expand()
     with fam.app.cache.engine.connect() as conn:
         o = OUTBOX.c
         return [tuple(r) for r in conn.execute(select(o.account_id, o.status, o.attempts, o.due_at))]  # type: ignore[misc]

@@ -31,12 +31,21 @@ def test_send_status_and_detect_from_the_command_line(tmp_path: Path, sqlite_url
             r = runner.invoke(main, ["--config", config, *args])
             return r.exit_code, r.output
 
+        # The publish wrote news (one row per record and alert kind), not yet a recipient's row.
+        code, out = run("alerts", "status")
+        assert code == 0 and out == (
+            "alerts: pending 0, sent 0, failed 0, dropped 0; retrying 0; news to expand 1\n"
+        ), out
+        # Detected again: the news twice, expanded to the one recipient's alert once.
+        code, out = run("alerts", "detect")
+        assert code == 0 and "1 changed records, 1 news, 1 alerts queued" in out, out
+        code, out = run("alerts", "detect")
+        assert code == 0 and "0 alerts queued" in out  # already queued: nothing twice
         code, out = run("alerts", "status")
         assert code == 0 and out.startswith(
             "alerts: pending 1, sent 0, failed 0, dropped 0; retrying 0; oldest due "
-        )
-        code, out = run("alerts", "detect")
-        assert code == 0 and "0 alerts queued" in out  # already queued: nothing twice
+        ), out
+        assert "news" not in out
         code, out = run("alerts", "send")
         assert code == 0 and out.startswith("sent 1 messages (1 alerts)"), out
         assert len(inbox.messages) == 1
