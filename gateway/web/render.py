@@ -98,6 +98,7 @@ def environment(locale: str) -> Environment:
     env.extend(message_locale=locale)  # for ConstantMessages, when a template is compiled
     env.globals["locales"] = [(loc, loc.replace("_", "-"), i18n.NATIVE[loc]) for loc in i18n.LOCALES]
     env.globals["static"] = static_url
+    env.globals["stylesheet"] = static_url("portico.css")  # a constant: no call on each page
     return env
 
 
@@ -126,6 +127,17 @@ def static_url(name: str) -> str:
     """A static file's URL, versioned by its content (cached by browsers until it changes)."""
     digest = hashlib.sha256((Path(__file__).parent / "static" / name).read_bytes()).hexdigest()[:12]
     return f"/static/{name}?v={digest}"
+
+
+def here(request: Request) -> str:
+    """``request.url.path`` without building the URL (a parse of the whole address, each
+    page): Starlette writes the scope's path into it with ``?``, ``#`` and ``\\`` escaped,
+    and reading it back drops tabs and line breaks (``urlsplit``); for a path that has
+    those, Starlette's own answer."""
+    path: str = request.scope["path"]
+    if "\t" in path or "\r" in path or "\n" in path:
+        return request.url.path
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
 class Ctx:
@@ -196,6 +208,7 @@ class Ctx:
                 csrf=self.csrf.token,
                 lang=self.locale.replace("_", "-"),
                 district=self.portico.config.district.name,
+                here=here(self.request),
                 **values,
             )
         )

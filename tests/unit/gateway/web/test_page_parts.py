@@ -1,0 +1,77 @@
+"""The parts of a page made without Starlette's general machinery write what it writes:
+the form's return path (``request.url.path``) and the Set-Cookie headers."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.web import browser
+from gateway.web.render import here
+
+
+def _request(path: str, host: bytes = b"portal.example.org") -> Request:
+    return Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "scheme": "https",
+            "path": path,
+            "raw_path": path.encode("utf-8", "surrogateescape"),
+            "query_string": b"a=1&b=%3F",
+            "root_path": "",
+            "headers": [(b"host", host)],
+            "server": ("10.0.0.1", 8443),
+            "client": ("10.0.0.2", 50000),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/children/AbC-_12/attendance",
+        "/children/x/reports/y",
+        "/a?b#c\\d",  # decoded from %3F, %23, %5C
+        "//double/slash",
+        "/tab\there",
+        "/line\nbreak\r",
+        "/ünïcode/路径",
+        "/%41/sp ace/;param",
+        "/[bracket]/@at/:colon",
+    ],
+)
+def test_the_return_path_is_starlettes_url_path(path: str) -> None:
+    for host in (b"portal.example.org", b"127.0.0.1:8000", b"bad host/x"):
+        assert here(_request(path, host)) == _request(path, host).url.path
+
+
+def _starlette(name: str, value: str, max_age: int | None, secure: bool, samesite: str) -> bytes:
+    r = Response()
+    r.set_cookie(name, value, max_age=max_age, path="/", secure=secure, httponly=True, samesite=samesite)  # type: ignore[arg-type]
+    return r.raw_headers[-1][1]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["en_US", "Ab-_09" * 7, "x", 'needs "quotes"; and=semicolons', "sp ace", "ünï", ""],
+)
+def test_a_cookie_is_set_as_starlettes_set_cookie_sets_it(value: str) -> None:
+    for base, host, max_age in itertools.product(
+        (browser.SESSION, browser.FORM, browser.LANGUAGE),
+        (b"127.0.0.1:8000", b"portal.example.org"),
+        (None, 3600),
+    ):
+        request = _request("/", host)
+        response = Response()
+        browser._set(response, request, base, value, max_age=max_age)
+        name = browser._name(request, base)
+        samesite = "lax" if base == browser.LANGUAGE else "strict"
+        assert response.raw_headers[-1] == (
+            b"set-cookie",
+            _starlette(name, value, max_age, browser.secure(request), samesite),
+        )
