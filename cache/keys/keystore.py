@@ -40,11 +40,12 @@ data_key = Table(
 
 INDEX_OWNER = "system:index"
 SEALERS = 4096
-# Owners whose key id and unwrapped data key are kept (about 275 B each with the owner's
-# name, so at most some 18 MB): a district of up to about 30,000 students (2.2 owners
-# each) in full, so a sync reads each key once; past that, the least recently used are dropped and read again
-# from the keystore, a batch's at once (:meth:`Keyring.ensure`), at about 10 µs of CPU
-# an owner (docs/PERFORMANCE-scale.md). A long-running API process stays bounded too.
+# Owners whose key id and unwrapped data key are kept (about 282 B each with the owner's
+# name, so at most some 18 MB besides the two dicts' tables): a district of up to about
+# 30,000 students (2.2 owners each) in full, so a sync reads each key once; past that,
+# the least recently used are dropped and read again from the keystore, a batch's at
+# once (:meth:`Keyring.ensure`), at about 8 µs of CPU an owner more than a kept key
+# (docs/PERFORMANCE-scale.md). A long-running API process stays bounded too.
 OWNER_KEYS = 65_536
 
 
