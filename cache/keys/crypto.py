@@ -48,6 +48,9 @@ class KekRing:
             raise KeyError_("the key file holds no key-encryption key")
         self._by_id = {k.kek_id: k for k in keks}
         self.active = keks[-1]
+        # One cipher per KEK, made on first use: a sync unwraps thousands of data keys
+        # (a new cipher each cost more than the unwrap itself).
+        self._aead: dict[str, AESGCM] = {}
 
     @classmethod
     def parse(cls, text: str, where: str) -> KekRing:
@@ -78,15 +81,21 @@ class KekRing:
         except KeyError:
             raise KeyError_(f"key-encryption key {kek_id!r} is not in the key file") from None
 
+    def _cipher(self, kek: Kek) -> AESGCM:
+        aead = self._aead.get(kek.kek_id)
+        if aead is None:
+            aead = self._aead[kek.kek_id] = AESGCM(kek.key)
+        return aead
+
     def wrap(self, data_key: bytes, key_id: str) -> tuple[str, bytes]:
         nonce = os.urandom(NONCE_BYTES)
-        ct = AESGCM(self.active.key).encrypt(nonce, data_key, f"dk|{key_id}".encode())
+        ct = self._cipher(self.active).encrypt(nonce, data_key, f"dk|{key_id}".encode())
         return self.active.kek_id, nonce + ct
 
     def unwrap(self, kek_id: str, wrapped: bytes, key_id: str) -> bytes:
         kek = self.get(kek_id)
         try:
-            return AESGCM(kek.key).decrypt(
+            return self._cipher(kek).decrypt(
                 wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], f"dk|{key_id}".encode()
             )
         except InvalidTag:

@@ -12,8 +12,8 @@ import contextlib
 import os
 import secrets
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Engine, LargeBinary, MetaData, String, Table, event, select, text
@@ -40,26 +40,39 @@ data_key = Table(
 
 INDEX_OWNER = "system:index"
 SEALERS = 4096
-# Owners whose key id and unwrapped data key are kept (about 310 B each, so at most some
-# 20 MB): a district of up to about 30,000 students (2.2 owners each) in full, so a sync
-# reads each key once; past that, the least recently used are dropped and read again
-# from the keystore, a batch's at once (:meth:`Keyring.ensure`), at about 10 µs of CPU
-# an owner (docs/PERFORMANCE-scale.md). A long-running API process stays bounded too.
+# Owners whose key id and unwrapped data key are kept (about 282 B each with the owner's
+# name, so at most some 18 MB besides the two dicts' tables): a district of up to about
+# 30,000 students (2.2 owners each) in full, so a sync reads each key once; past that,
+# the least recently used are dropped and read again from the keystore, a batch's at
+# once (:meth:`Keyring.ensure`), at about 8 µs of CPU an owner more than a kept key
+# (docs/PERFORMANCE-scale.md). A long-running API process stays bounded too.
 OWNER_KEYS = 65_536
 
 
-def _keep(cache: OrderedDict[str, Any], key: str, value: Any, cap: int) -> None:
-    """Put ``key`` last in a least-recently-used ``cache`` of at most ``cap`` entries."""
+def _keep(cache: dict[str, Any], key: str, value: Any, cap: int) -> None:
+    """Put ``key`` last in a least-recently-used ``cache`` of at most ``cap`` entries.
+
+    A plain dict in use order (a use moves the key to the end) rather than an
+    OrderedDict: the OrderedDict's linked list costs some 45 B an entry on top of the
+    dict's, 90 B an owner for the two maps (measured with tracemalloc), and nothing
+    here needs more than "oldest first". Past ``cap`` the oldest sixteenth is dropped
+    at once, so dropping is not paid key by key."""
+    cache.pop(key, None)
     cache[key] = value
-    _touch(cache, key)
-    while len(cache) > cap:
-        with contextlib.suppress(KeyError):  # emptied by another thread meanwhile
-            cache.popitem(last=False)
+    if len(cache) > cap:
+        try:  # list(islice(...)) runs in C: no other thread changes the dict meanwhile
+            oldest = list(islice(cache, len(cache) - cap + cap // 16))
+        except RuntimeError:  # changed by another thread all the same: drop next time
+            return
+        for k in oldest:
+            cache.pop(k, None)
 
 
-def _touch(cache: OrderedDict[str, Any], key: str) -> None:
-    with contextlib.suppress(KeyError):  # dropped by another thread meanwhile: read again on use
-        cache.move_to_end(key)
+def _touch(cache: dict[str, Any], key: str) -> None:
+    """Mark ``key`` used now (a key dropped meanwhile by another thread is read again on use)."""
+    value = cache.pop(key, None)
+    if value is not None:
+        cache[key] = value
 
 
 def _secure_delete(dbapi_conn: Any, _record: Any) -> None:
@@ -86,8 +99,8 @@ class Keyring:
         # owner -> key id and key id -> unwrapped key (32 bytes), the OWNER_KEYS most recently
         # used of each; a cipher object is ~2.7 KB, so only the most recent SEALERS of those
         # are kept. Memory stays flat as districts grow; the keystore holds every key.
-        self._owner_key: OrderedDict[str, str] = OrderedDict()
-        self._raw: OrderedDict[str, bytes] = OrderedDict()
+        self._owner_key: dict[str, str] = {}
+        self._raw: dict[str, bytes] = {}
         self._sealers: dict[str, Sealer] = {}
         if is_sqlite(str(engine.url)):
             # secure_delete is per connection: set it on every one, so a destroyed key's

@@ -33,6 +33,7 @@ from config.errors import (
 from config.settings import ConnectorSettings, Guards, PorticoConfig
 from connectors.base import Connector, Page
 from gateway.sync import breaker
+from gateway.sync.allocator import fix_mmap_threshold
 from gateway.sync.fullread import IdSet, confirm_full_read
 
 log = structlog.get_logger("portico.sync")
@@ -182,6 +183,7 @@ class SyncEngine:
         self, connector: Connector, *, full: bool = False, progress: Progress | None = None
     ) -> SyncOutcome:
         started = time.monotonic()
+        fix_mmap_threshold()  # pages of megabytes come and go: keep them off the heap
         with source_lock(self.engine, self.source) as got:
             if not got:
                 return SyncOutcome(
