@@ -138,9 +138,10 @@ class Application:
         """Send every alert and digest due now. Several processes may run it at once: each
         message is claimed by one (gateway.alerts.sender)."""
         sent = self.alert_sender().run(limit)
-        if sent.messages or sent.retried or sent.failed:
+        if sent.messages or sent.retried or sent.failed or sent.queued:
             log.info(
                 "alerts.sent",
+                queued=sent.queued,
                 messages=sent.messages,
                 alerts=sent.alerts,
                 dropped=sent.dropped,

@@ -48,7 +48,7 @@ from cache.store import Cache
 from cache.tables.accounts import AccessHold, Account
 from cache.tables.alerts import AlertNews, AlertOutbox
 from cache.tables.core import core_table
-from cache.tables.records import CURRENT, RecordRow
+from cache.tables.records import CURRENT, RecordRow, SourceState
 from cache.types import binder, fetch_in, typed, utcnow
 from config.settings import AlertSettings, PorticoConfig, Visibility
 from gateway.alerts import prefs as prefs_
@@ -474,20 +474,13 @@ def detect(
     out = Detected()
     if not settings.enabled:
         return out
-    owner = config.connector(source).students_of or source
     district_tz = ZoneInfo(config.district.timezone)
     with cache.engine.begin() as conn:
-        state = load_state(conn, source)
-        owner_state = state if owner == source else load_state(conn, owner)
+        found = _published_owner(conn, config, source)
         # A first snapshot is the district as it stands, not news.
-        if (
-            state is None
-            or state.previous_run is None
-            or owner_state is None
-            or owner_state.published_run is None
-        ):
+        if found is None or found.state.previous_run is None:
             return out
-        owner_run = owner_state.published_run
+        owner, owner_run = found.owner, found.owner_run
         if changes is None:
             out.read_again = True
             versions = change_set(conn, cache.keyring, source, run)
@@ -514,6 +507,12 @@ def detect(
         created = conv(now)
         offered = set(settings.kinds)
         keyring = cache.keyring
+        # The children's existing data keys (none is made here: a child purged since the
+        # publish has none, and their score is left out, as expansion would leave it).
+        key_ids: dict[str, str] = {}
+        if "low_score" in offered:
+            scored = {f"student:{c.student_ref}" for c in changed if c.student_ref and "low_score" in c.found}
+            key_ids = keyring.key_ids_of(sorted(scored))
         rows: list[tuple[Any, ...]] = []
         visible: dict[tuple[str, Any, Any, ZoneInfo], object] = {}
         for c in changed:
@@ -535,8 +534,9 @@ def detect(
                 was = old.get("low_score")
                 # News for some threshold only when it fell (or is new): below t, and the
                 # retired version was not already below t, for a t in (score, was].
-                if was is None or score < was:
-                    sealed = seal_score(keyring, source, c.ref, c.student_ref, (score, was))
+                key_id = key_ids.get(f"student:{c.student_ref}")
+                if key_id is not None and (was is None or score < was):
+                    sealed = seal_score(keyring, key_id, source, c.ref, c.student_ref, (score, was))
             if not kinds and sealed is None:
                 continue
             vkey = (c.kind, c.stamp, c.day, tz)
@@ -563,23 +563,30 @@ def _visible_at(visibility: Visibility, c: Changed, tz: ZoneInfo, now: dt.dateti
     return visible_from(rule, c.stamp, c.day, tz, now)
 
 
-def _score_aad(source: str, record_ref: str, key_id: str) -> bytes:
-    return f"alert_news\x1f{source}\x1f{record_ref}\x1flow_score\x1f{key_id}".encode()
+def _score_aad(source: str, record_ref: str, student_ref: str, key_id: str) -> bytes:
+    return f"alert_news\x1f{source}\x1f{record_ref}\x1f{student_ref}\x1flow_score\x1f{key_id}".encode()
 
 
 def seal_score(
-    keyring: Keyring, source: str, record_ref: str, student_ref: str, scores: tuple[float, float | None]
+    keyring: Keyring,
+    key_id: str,
+    source: str,
+    record_ref: str,
+    student_ref: str,
+    scores: tuple[float, float | None],
 ) -> tuple[str, bytes]:
-    """A result's percentage and its retired version's, sealed under the child's data key
-    (purging the child makes it unreadable): the news row keeps no score in clear."""
-    key_id = keyring.key_for(f"student:{student_ref}")
-    return key_id, keyring.sealer(key_id).seal(orjson.dumps(scores), _score_aad(source, record_ref, key_id))
+    """A result's percentage and its retired version's, sealed under the child's existing
+    data key ``key_id`` (purging the child makes it unreadable) and bound to the child and
+    the record: the news row keeps no score in clear."""
+    aad_ = _score_aad(source, record_ref, student_ref, key_id)
+    return key_id, keyring.sealer(key_id).seal(orjson.dumps(scores), aad_)
 
 
 def open_score(
-    keyring: Keyring, source: str, record_ref: str, key_id: str, blob: bytes
+    keyring: Keyring, source: str, record_ref: str, student_ref: str, key_id: str, blob: bytes
 ) -> tuple[float, float | None]:
-    new, was = orjson.loads(keyring.sealer(key_id).open(bytes(blob), _score_aad(source, record_ref, key_id)))
+    aad_ = _score_aad(source, record_ref, student_ref, key_id)
+    new, was = orjson.loads(keyring.sealer(key_id).open(bytes(blob), aad_))
     return float(new), None if was is None else float(was)
 
 
@@ -599,6 +606,31 @@ def _write_news(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
     return len(rows)
 
 
+class _Owner(NamedTuple):
+    owner: str  # the source whose students ``source``'s records are about
+    state: SourceState  # ``source``'s
+    owner_run: int  # the owner's published run
+
+
+def _published_owner(conn: Connection, config: PorticoConfig, source: str) -> _Owner | None:
+    """``source``'s students' owner and its published run, with ``source``'s state: None
+    when ``source`` is no longer configured, or it or its owner has published nothing."""
+    try:
+        owner = config.connector(source).students_of or source
+    except KeyError:
+        return None
+    state = load_state(conn, source)
+    owner_state = state if owner == source else load_state(conn, owner)
+    if (
+        state is None
+        or state.published_run is None
+        or owner_state is None
+        or owner_state.published_run is None
+    ):
+        return None
+    return _Owner(owner, state, owner_state.published_run)
+
+
 # --- expansion: news to per-recipient outbox rows (the sender's first step) ---------------
 
 NEWS = core_table(AlertNews)
@@ -610,6 +642,7 @@ class Expanded:
     news: int = 0  # news rows taken
     candidates: int = 0  # (account, record, kind) alerts considered
     queued: int = 0  # new outbox rows (repeats are already there)
+    discarded: int = 0  # news rows taken and dropped: source not configured, nothing published
 
 
 class _News(NamedTuple):
@@ -639,6 +672,8 @@ def expand(cache: Cache, config: PorticoConfig, now: dt.datetime, batch: int = N
     expanding leaves the news where it was, and several senders never take the same row
     (PostgreSQL's ``SKIP LOCKED``, SQLite's single writer: the delete comes first)."""
     out = Expanded()
+    if not config.alerts.enabled:  # alerts off: the news waits, should they be turned on again
+        return out
     lock = " FOR UPDATE SKIP LOCKED" if cache.engine.dialect.name == "postgresql" else ""
     sql = _TAKE.format(n=int(batch), lock=lock)
     columns = [getattr(NEWS.c, f) for f in _News._fields]
@@ -657,6 +692,8 @@ def expand(cache: Cache, config: PorticoConfig, now: dt.datetime, batch: int = N
             out.queued += _queue(conn, rows)
         if len(taken) < batch:
             break
+    if out.discarded:
+        log.info("alerts.news_discarded", news=out.discarded)
     return out
 
 
@@ -677,24 +714,14 @@ def _recipients_of(
 ) -> list[tuple[Any, ...]]:
     """The outbox rows of one source's news: each account that may see the child (a
     granting link, active, not held; for a notice, each account of a child in its
-    audience, once), with the mode its choices give."""
+    audience, once), with the mode its choices give. A source no longer configured, or
+    with nothing published, can show nothing: its news is counted as discarded."""
     settings = config.alerts
-    if not settings.enabled:
+    found = _published_owner(conn, config, source)
+    if found is None:
+        out.discarded += len(taken)
         return []
-    try:
-        owner = config.connector(source).students_of or source
-    except KeyError:  # a source no longer configured: nothing of it can be shown
-        return []
-    state = load_state(conn, source)
-    owner_state = state if owner == source else load_state(conn, owner)
-    if (
-        state is None
-        or state.published_run is None
-        or owner_state is None
-        or owner_state.published_run is None
-    ):
-        return []
-    owner_run = owner_state.published_run
+    owner, state, owner_run = found
     district_tz = ZoneInfo(config.district.timezone)
     keyring = cache.keyring
     holds = held(conn, owner)
@@ -794,7 +821,7 @@ def _recipients_of(
                 if n.key_id is None or n.score is None:
                     continue
                 try:
-                    scores = open_score(keyring, source, n.record_ref, n.key_id, n.score)
+                    scores = open_score(keyring, source, n.record_ref, student_ref, n.key_id, n.score)
                 except (LookupError, DecryptionError):  # the child was purged since
                     continue
             scored.append((n, n.visible_at, scores))
@@ -884,7 +911,7 @@ class AfterPublish:
             source=source,
             run=run,
             changed=found.changed,
-            queued=found.queued,
+            news=found.queued,
             read_again=found.read_again,
         )
 

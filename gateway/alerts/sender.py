@@ -189,7 +189,12 @@ class Sender:
         """Expand the news into the outbox, then send everything due now (at most ``limit``
         messages); safe to run in several processes."""
         out = Sent()
-        out.queued = expand(self.cache, self.config, self.clock()).queued
+        try:
+            out.queued = expand(self.cache, self.config, self.clock()).queued
+        except Exception as exc:  # noqa: BLE001 - a batch that always fails must not stop delivery
+            # Its transaction rolled back: the news stays for the next pass. The class only:
+            # a message could quote a row.
+            log.warning("alerts.expand_failed", error_class=type(exc).__name__)
         while limit is None or out.messages < limit:
             now = self.clock()
             size = batch if limit is None else max(1, min(batch, limit - out.messages))

@@ -2,11 +2,12 @@
 
 Destroying a student's data key erases the student everywhere, old copies of the cache
 database included, because data keys live only in the separate keystore. Rows are
-deleted too (every version), with the student's account, sessions and correction
-requests, the contacts linked to no other student, and the reasons of holds on them
-(the holds themselves stay, in case the student is allowed back). A
-:class:`~cache.tables.privacy.PurgedSubject` row keeps the student out of later syncs
-(:mod:`cache.snapshots.purge_filter`). Every purge runs under the source's sync lock.
+deleted too (every version), with the student's account, sessions, correction
+requests and alerts (news and outbox rows), the contacts linked to no other student,
+and the reasons of holds on them (the holds themselves stay, in case the student is
+allowed back). A :class:`~cache.tables.privacy.PurgedSubject` row keeps the student out
+of later syncs (:mod:`cache.snapshots.purge_filter`). Every purge runs under the source's
+sync lock.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from cache.keys.keystore import Keyring
 from cache.locks import source_lock
 from cache.tables.accounts import AccessHold, Account, Session
+from cache.tables.alerts import AlertNews, AlertOutbox
 from cache.tables.core import core_table
 from cache.tables.privacy import CERTIFICATES, CORRECTIONS, PURGED
 from cache.tables.records import RecordRow
@@ -37,6 +39,8 @@ RECORDS = core_table(RecordRow)
 ACCOUNTS = core_table(Account)
 SESSIONS = core_table(Session)
 HOLDS = core_table(AccessHold)
+NEWS = core_table(AlertNews)
+OUTBOX = core_table(AlertOutbox)
 REASON = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 CHUNK = 500
 
@@ -151,6 +155,11 @@ def _delete_rows(conn: Connection, source: str, refs: list[str], contacts: list[
                 ).rowcount
                 or 0
             )
+    # Alerts about them, not yet expanded or sent (or kept after sending), from every source
+    # that puts their ref on its rows, as for the records above.
+    for chunk in chunks(refs):
+        for name, table in (("alert_news", NEWS), ("alert_outbox", OUTBOX)):
+            counts[name] += conn.execute(delete(table).where(table.c.student_ref.in_(chunk))).rowcount or 0
     for chunk in chunks(refs):
         counts["correction"] += (
             conn.execute(

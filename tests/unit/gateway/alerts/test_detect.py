@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from sqlalchemy import func, select
+from structlog.testing import capture_logs
 
 from cache.keys.crypto import DecryptionError
 from cache.tables.alerts import AlertNews, AlertOutbox
@@ -19,7 +21,7 @@ from connectors.records import Assignment, AssignmentResult, AttendanceCategory,
 from gateway.alerts import detect, prefs
 from gateway.alerts.detect import change_set_sql
 from tests.support.alerts import TODAY, family, mark, ny
-from tests.support.records import school
+from tests.support.records import link, school
 
 OUTBOX = core_table(AlertOutbox)
 NEWS = core_table(AlertNews)
@@ -192,10 +194,13 @@ def test_a_low_score_is_news_to_each_family_by_its_own_threshold_and_kept_sealed
         news = conn.execute(select(NEWS.c.kind, NEWS.c.record_ref, NEWS.c.key_id, NEWS.c.score)).all()
     assert [n[0] for n in news] == ["low_score"]
     kind, ref, key_id, blob = news[0]
+    sid = fam.app.cache.keyring.index.ref("sis", "student", "00000")
     assert isinstance(blob, bytes) and orjson.dumps([60.0, None]) not in blob
-    assert detect.open_score(fam.app.cache.keyring, "sis", ref, key_id, blob) == (60.0, None)
+    assert detect.open_score(fam.app.cache.keyring, "sis", ref, sid, key_id, blob) == (60.0, None)
     with pytest.raises(DecryptionError):  # bound to its record: another's ref does not open it
-        detect.open_score(fam.app.cache.keyring, "sis", "other", key_id, blob)
+        detect.open_score(fam.app.cache.keyring, "sis", "other", sid, key_id, blob)
+    with pytest.raises(DecryptionError):  # and to its child
+        detect.open_score(fam.app.cache.keyring, "sis", ref, "other", key_id, blob)
     assert [(a == fam.mum, k) for _, a, k in _queued(fam)] == [(True, "low_score")]
 
     fam.records.update(_scored(8.0))
@@ -230,4 +235,130 @@ def test_news_taken_by_an_expansion_that_fails_is_left_for_the_next(
     assert fam.expand() == 0
     with fam.app.cache.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(NEWS)).scalar() == 0
+    fam.app.dispose()
+
+
+def _news_count(fam) -> int:  # type: ignore[no-untyped-def]
+    with fam.app.cache.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(NEWS)).scalar() or 0)
+
+
+def test_a_score_of_a_child_with_no_data_key_is_not_sealed_under_a_new_one(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A child purged between the publish and detection has no data key: detection makes
+    none for them (it would outlive the purge) and writes no score news, as expansion
+    skips a score it cannot open."""
+    fam = family(tmp_path, db_url, defaults={"low_score": "instant"})
+    fam.clock.at = ny(8)
+    fam.records.update(_scored(12.0))
+    out = fam.sync()
+    keyring, cache = fam.app.cache.keyring, fam.app.cache
+    with cache.engine.begin() as conn:
+        versions = detect.change_set(conn, keyring, "sis", out.run_id)
+        conn.execute(NEWS.delete())
+    assert [v.kind for v in versions] == ["result"]
+    owner = f"student:{keyring.index.ref('sis', 'student', '00000')}"
+    keyring.destroy(owner)
+    staged = detect.after_publish(cache, fam.app.config).watch()
+    staged.versions = versions
+    found = detect.detect(cache, fam.app.config, "sis", out.run_id, fam.clock(), staged)
+    assert (found.changed, found.queued) == (1, 0)
+    assert keyring.key_ids_of([owner]) == {}
+    assert _news_count(fam) == 0
+    fam.app.dispose()
+
+
+def test_news_waits_while_alerts_are_off_and_is_counted_when_nothing_can_show_it(
+    tmp_path: Path, db_url: str
+) -> None:
+    fam = family(tmp_path, db_url)
+    fam.clock.at = ny(8)
+    fam.sync(attendance=[_absence(AttendanceCategory.UNAUTHORISED_ABSENCE)])
+    config = fam.app.config
+    off = config.model_copy(update={"alerts": config.alerts.model_copy(update={"enabled": False})})
+    assert detect.expand(fam.app.cache, off, fam.clock()) == detect.Expanded()
+    assert _news_count(fam) == 1
+    gone = config.model_copy(update={"connectors": []})  # the source no longer configured
+    with capture_logs() as logs:
+        got = detect.expand(fam.app.cache, gone, fam.clock())
+    assert (got.news, got.discarded, got.queued) == (1, 1, 0)
+    assert _news_count(fam) == 0
+    assert [e for e in logs if e["event"] == "alerts.news_discarded"] == [
+        {"event": "alerts.news_discarded", "news": 1, "log_level": "info"}
+    ]
+    fam.app.dispose()
+
+
+def _outbox(fam) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    with fam.app.cache.engine.connect() as conn:
+        return sorted((a, s) for a, s in conn.execute(select(OUTBOX.c.account_id, OUTBOX.c.student_ref)))
+
+
+@pytest.mark.parametrize("change", ["hold", "revoked_link"])
+def test_a_hold_or_a_revoked_link_between_detection_and_expansion_queues_nothing_for_them(
+    tmp_path: Path, db_url: str, change: str
+) -> None:
+    """Who hears of the news is decided when it is expanded: a hold on the child placed
+    after the publish queues nothing for them; a link revoked by a later publish queues
+    nothing for that parent (the other still hears)."""
+    fam = family(tmp_path, db_url)
+    fam.clock.at = ny(8)
+    fam.sync(attendance=[_absence(AttendanceCategory.UNAUTHORISED_ABSENCE)])
+    assert _news_count(fam) == 1
+    sid = fam.app.cache.keyring.index.ref("sis", "student", "00000")
+    if change == "hold":
+        fam.hold("student", "00000", "child-protection")
+        expected = []
+    else:
+        kept = [c for c in fam.records["contacts"] if getattr(c, "source_id", "") != "00000-c2"]
+        fam.records["contacts"] = [*kept, link("00000", "c2", relationship="Father", portal_access=False)]
+        fam.sync()  # the revocation's publish: the absence is not news again
+        assert _news_count(fam) == 1
+        expected = [(fam.mum, sid)]
+    assert fam.expand() == len(expected)
+    assert _news_count(fam) == 0
+    assert _outbox(fam) == expected
+    fam.app.dispose()
+
+
+def test_two_expanders_at_once_take_each_piece_of_news_exactly_once(tmp_path: Path, db_url: str) -> None:
+    fam = family(tmp_path, db_url)
+    fam.clock.at = ny(8)
+    days = [TODAY - dt.timedelta(days=d) for d in range(1, 11)]
+    fam.sync(
+        attendance=[
+            mark(sid, day, AttendanceCategory.UNAUTHORISED_ABSENCE, ny(15, day=day))
+            for day in days
+            for sid in ("00000", "00001")
+        ]
+    )
+    news = _news_count(fam)
+    assert news == 20
+    start = threading.Barrier(2)
+    results: list[detect.Expanded] = []
+    errors: list[BaseException] = []
+
+    def expander() -> None:
+        start.wait()
+        try:
+            results.append(detect.expand(fam.app.cache, fam.app.config, fam.clock(), batch=2))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=expander) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(results) == 2
+    # Each row taken by one of them: the news taken adds up, and nothing is left.
+    assert sum(r.news for r in results) == news
+    assert _news_count(fam) == 0
+    rows = _outbox(fam)
+    with fam.app.cache.engine.connect() as conn:
+        keys = conn.execute(select(OUTBOX.c.key)).scalars().all()
+    assert len(keys) == len(set(keys)) == len(rows) == sum(r.queued for r in results)
+    # Mum and dad for each of 00000's absences, mum for 00001's.
+    assert len(rows) == 10 * 2 + 10
     fam.app.dispose()

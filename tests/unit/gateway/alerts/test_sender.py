@@ -7,20 +7,23 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
+from structlog.testing import capture_logs
 
-from cache.tables.alerts import AlertOutbox
+from cache.tables.alerts import AlertNews, AlertOutbox
 from cache.tables.core import core_table
 from config.settings import MailSettings
 from connectors.records import AttendanceCategory
-from gateway.alerts import prefs
+from gateway.alerts import detect, prefs
 from gateway.ops.mail import SmtpMailer
 from tests.support.alerts import TODAY, Family, family, mark, ny
 from tests.support.mail import smtp_server
 from tests.support.net import free_port
 
 OUTBOX = core_table(AlertOutbox)
+NEWS = core_table(AlertNews)
 YESTERDAY = TODAY - dt.timedelta(days=1)
 
 
@@ -156,4 +159,38 @@ def test_a_queued_alert_follows_the_choice_the_family_makes_after_it_was_queued(
         assert fam.app.send_alerts().messages == 1
         assert inbox.messages[1].message["To"] == "dad@example.org"
         assert str(inbox.messages[1].message["Subject"]) == "Your weekly summary from the parent portal"
+        fam.app.dispose()
+
+
+def test_an_expansion_that_fails_leaves_its_news_and_what_is_queued_is_still_sent(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of news that always fails to expand must not stop delivery: the pass logs
+    the error's class (never its message), sends what was already queued, and leaves the
+    news for the next pass."""
+    with smtp_server() as (inbox, port):
+        fam = family(tmp_path, sqlite_url, port)
+        absence(fam, "00001")
+        assert fam.expand() == 1  # queued for mum
+        fam.sync(attendance=[mark("00000", TODAY, AttendanceCategory.UNAUTHORISED_ABSENCE, ny(7, 30))])
+        with fam.app.cache.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(NEWS)).scalar() == 1
+
+        def fails(*args: object) -> None:
+            raise RuntimeError("Ada Parent's row")
+
+        monkeypatch.setattr(detect, "recipients", fails)
+        with capture_logs() as logs:
+            sent = fam.app.send_alerts()
+        assert (sent.messages, sent.alerts, sent.queued) == (1, 1, 0)
+        assert len(inbox.messages) == 1
+        failed = [e for e in logs if e["event"] == "alerts.expand_failed"]
+        assert failed == [
+            {"event": "alerts.expand_failed", "error_class": "RuntimeError", "log_level": "warning"}
+        ]
+        assert "Ada" not in repr(logs)
+        with fam.app.cache.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(NEWS)).scalar() == 1
+        monkeypatch.undo()
+        assert fam.app.send_alerts().queued == 2  # the next pass: mum and dad
         fam.app.dispose()

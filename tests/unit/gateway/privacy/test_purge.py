@@ -16,6 +16,7 @@ from cache.keys.keystore import Keyring, data_key
 from cache.snapshots.encode import aad
 from cache.store import load_keks
 from cache.tables.accounts import Account
+from cache.tables.alerts import AlertNews, AlertOutbox
 from cache.tables.core import core_table
 from cache.tables.privacy import PURGED
 from cache.tables.records import RecordRow
@@ -27,6 +28,42 @@ from tests.support.config import migrated_engine
 from tests.support.world import World, privacy_world
 
 RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
+NEWS = core_table(AlertNews)
+OUTBOX = core_table(AlertOutbox)
+
+
+def add_alerts(engine, student_refs: list[str]) -> None:
+    """A piece of news not yet expanded and a queued alert about each student."""
+    now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        for i, ref in enumerate(student_refs):
+            common = {"source": "sis", "student_ref": ref, "kind": "absence", "record_kind": "attendance"}
+            conn.execute(
+                NEWS.insert().values(
+                    **common, record_ref=f"att{i}", record_run=1, visible_at=now, created_at=now
+                )
+            )
+            conn.execute(
+                OUTBOX.insert().values(
+                    **common,
+                    key=f"{i:064d}",
+                    account_id=f"acc{i}",
+                    record_ref=f"att{i}",
+                    record_run=1,
+                    mode="instant",
+                    visible_at=now,
+                    due_at=now,
+                    created_at=now,
+                )
+            )
+
+
+def alerts_about(engine, student_ref: str) -> tuple[int, int]:
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(select(func.count()).where(t.c.student_ref == student_ref)).scalar()
+            for t in (NEWS, OUTBOX)
+        )
 
 
 @pytest.fixture
@@ -73,6 +110,7 @@ def test_a_purged_student_cannot_be_decrypted_from_a_database_copy_taken_before_
         ).scalar()
         key_id = conn.execute(select(data_key.c.key_id).where(data_key.c.owner == f"student:{sid}")).scalar()
     n_before = len(rows_of(world.cache.engine, sid))
+    add_alerts(world.cache.engine, [sid, other])
 
     cert = purge_students(
         world.cache.engine,
@@ -108,12 +146,20 @@ def test_a_purged_student_cannot_be_decrypted_from_a_database_copy_taken_before_
             )
         ).scalar()
     assert accounts == 0 and contacts == 0
+    # No news or queued alert about the purged child is left; the other child's stay.
+    assert alerts_about(world.cache.engine, sid) == (0, 0)
+    assert alerts_about(world.cache.engine, other) == (1, 1)
+    assert cert["rows_deleted"]["alert_news"] == cert["rows_deleted"]["alert_outbox"] == 1
     # The certificate names the destroyed key and the counts, and no personal data.
     student = world.district.get("student", kid)
     assert student is not None
     assert {"owner": f"student:{sid}", "key_id_destroyed": key_id} in cert["subjects"]
     assert (
-        sum(v for k, v in cert["rows_deleted"].items() if k not in ("contact", "account", "session"))
+        sum(
+            v
+            for k, v in cert["rows_deleted"].items()
+            if k not in ("contact", "account", "session", "alert_news", "alert_outbox")
+        )
         == n_before
     )
     text_ = json.dumps(cert)
