@@ -20,6 +20,8 @@ from cache.read.reader import Reader, StudentHandle, newest_first
 from cache.types import binder
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from cache.keys.keystore import Keyring
     from cache.read.visibility import Window
 
@@ -44,6 +46,9 @@ class _Remembered:
         # personal data) by (source, published run): their plaintext columns, as the
         # driver returns them.
         self.notices: dict[tuple[str, int], dict[str, list[tuple[str, Any, Any, str, bytes]]]] = {}
+        # Each school's time zone by (source, school id, published run, district zone):
+        # every data request asks for its student's school's zone (cache.read.visibility).
+        self.zones: dict[tuple[str, str, int, ZoneInfo], ZoneInfo] = {}
 
 
 _BY_CACHE: weakref.WeakKeyDictionary[Keyring, _Remembered] = weakref.WeakKeyDictionary()
@@ -54,6 +59,11 @@ def _remembered(reader: Reader) -> _Remembered:
     if found is None:
         found = _BY_CACHE[reader.keyring] = _Remembered()
     return found
+
+
+def school_zones(reader: Reader) -> dict[tuple[str, str, int, ZoneInfo], ZoneInfo]:
+    """The schools' time zones remembered per snapshot for this reader's cache."""
+    return _remembered(reader).zones
 
 
 def _in(reader: Reader, sql: str, params: dict[str, Any], lists: Iterable[str]) -> list[Any]:

@@ -9,12 +9,10 @@ the school's, in its time zone, which may differ from the district's.
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cache.keys.keystore import Keyring
 from cache.read import queries
 from cache.read.reader import Reader, StudentHandle
 from config.settings import Visibility, VisibilityRule
@@ -87,20 +85,10 @@ def visible_from(
     return at
 
 
-# Each school's zone by (source, school id, published run, district zone), per cache (its
-# keyring): a school record never changes within a published snapshot, and every data
-# request asks for its student's school's zone.
-_ZONES: weakref.WeakKeyDictionary[Keyring, dict[tuple[str, str, int, ZoneInfo], ZoneInfo]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def school_zone(reader: Reader, student: StudentHandle, district_tz: ZoneInfo) -> ZoneInfo:
     """The student's school's time zone; the district's when the school names none (or a bad one)."""
     school_id = str(student.data["school_id"])
-    zones = _ZONES.get(reader.keyring)
-    if zones is None:
-        zones = _ZONES[reader.keyring] = {}
+    zones = queries.school_zones(reader)  # a school record never changes within a snapshot
     key = (student.source, school_id, student.published_run, district_tz)
     found = zones.get(key)
     if found is None:
