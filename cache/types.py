@@ -106,21 +106,39 @@ def fetch_on(
     return _fetch_driver(driver, dialect_name, driver_sql(sql, dialect_name), bound, in_transaction)
 
 
+# One cursor per psycopg connection, kept on it and reused by every read on it (a
+# connection serves one thread at a time, and each read fetches all its rows before the
+# next). A new psycopg cursor per statement builds its adapters and finds each column's
+# loader again: about 15 µs of CPU a statement, measured alone, a quarter of a short
+# read's (docs/PERFORMANCE-api-notes.md). It goes with its connection.
+_CURSOR = "_portico_cursor"
+
+
+def _cursor(driver: Any) -> Any:
+    cur = getattr(driver, _CURSOR, None)
+    if cur is None or cur.closed:
+        cur = driver.cursor()
+        setattr(driver, _CURSOR, cur)
+    return cur
+
+
 def _fetch_driver(
     driver: Any, dialect_name: str, sql: str, bound: Any, in_transaction: bool
 ) -> list[tuple[Any, ...]]:
     """Run ``sql``, already in the driver's placeholder style, with ``bound`` values."""
     if dialect_name == "sqlite":
         # sqlite3 begins no transaction for a SELECT: the read joins one only if there is one.
+        # (Its cursors are cheap C objects, and its connections cannot be weakly referenced.)
         return driver.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
+    cur = _cursor(driver)
     if in_transaction or driver.info.transaction_status != PG_IDLE:
-        return driver.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
+        return cur.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
     # psycopg would send BEGIN first (a round trip), and the connection would need a
     # ROLLBACK (another) before its next user: a read alone needs neither. Switching
     # autocommit on an idle connection costs no round trip.
     driver.autocommit = True
     try:
-        return driver.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
+        return cur.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
     finally:
         driver.autocommit = False
 
