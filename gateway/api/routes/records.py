@@ -182,13 +182,15 @@ async def behaviour(
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     window = visibility(view, s).of("behaviour")
-    rows = dated_records(view, s, "behaviour", window, rng, after=decode_pair(cursor), limit=n + 1)
-    # Totals cover the whole range, not just this page: read it all only when paging.
-    every = (
-        rows
-        if cursor is None and len(rows) <= n
-        else dated_records(view, s, "behaviour", window, rng, limit=1_000_000)
-    )
+    # Totals cover the whole range, not just this page. The first page is the range's
+    # newest events: one read of the range gives both (one statement, not two, when the
+    # range holds more than a page). A later page reads its page and the range.
+    if cursor is None:
+        every = dated_records(view, s, "behaviour", window, rng, limit=1_000_000)
+        rows = every[: n + 1]
+    else:
+        rows = dated_records(view, s, "behaviour", window, rng, after=decode_pair(cursor), limit=n + 1)
+        every = dated_records(view, s, "behaviour", window, rng, limit=1_000_000)
     totals = {"achievement": 0, "behaviour": 0}
     for _, b in every:
         totals[b["polarity"]] = totals.get(b["polarity"], 0) + int(b["points"])

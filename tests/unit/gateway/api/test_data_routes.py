@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cache.read.reader import Reader
 from gateway.api.deps import ViewDep
 from gateway.api.routing import DataRouter
 from tests.support.world import STUDENT_ROUTES, World, build_world, cheap_hashing
@@ -186,6 +187,32 @@ def test_behaviour_totals_add_up_the_points_of_the_range(s: World) -> None:
         "behaviour": beh,
         "net": ach + beh,
     }
+
+
+def test_behaviour_first_page_reads_the_range_once_and_the_next_page_carries_the_same_totals(
+    s: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h, ref, _ = me(s)
+    reads: list[int] = []
+    real = Reader.records
+
+    def counted(self: Reader, student: Any, kind: str, **kwargs: Any) -> Any:
+        reads.append(kwargs["limit"])
+        return real(self, student, kind, **kwargs)
+
+    monkeypatch.setattr(Reader, "records", counted)
+    rng = {"from": "2026-08-01", "to": "2026-11-23"}
+    whole = s.client.get(f"/v1/students/{ref}/behaviour", params={**rng, "limit": 500}, headers=h).json()
+    first = s.client.get(f"/v1/students/{ref}/behaviour", params={**rng, "limit": 2}, headers=h).json()
+    assert len(whole["data"]["events"]) > 3 and reads == [1_000_000, 1_000_000]  # one statement each
+    assert first["data"]["events"] == whole["data"]["events"][:2] and first["meta"]["next_cursor"]
+    second = s.client.get(
+        f"/v1/students/{ref}/behaviour",
+        params={**rng, "limit": 2, "cursor": first["meta"]["next_cursor"]},
+        headers=h,
+    ).json()
+    assert second["data"]["events"] == whole["data"]["events"][2:4]
+    assert first["data"]["totals"] == second["data"]["totals"] == whole["data"]["totals"]
 
 
 def test_a_report_of_another_student_is_the_uniform_404_even_under_your_own_id(s: World) -> None:
