@@ -131,14 +131,17 @@ def _fetch_driver(
         # (Its cursors are cheap C objects, and its connections cannot be weakly referenced.)
         return driver.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
     cur = _cursor(driver)
+    # Binary results: a bytea payload comes as its bytes, not as hex text the server
+    # writes and psycopg parses; every other column type Portico reads gives the same
+    # Python value either way (callgrind: about 2% of a dashboard request's instructions).
     if in_transaction or driver.info.transaction_status != PG_IDLE:
-        return cur.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
+        return cur.execute(sql, bound, binary=True).fetchall()  # type: ignore[no-any-return]
     # psycopg would send BEGIN first (a round trip), and the connection would need a
     # ROLLBACK (another) before its next user: a read alone needs neither. Switching
     # autocommit on an idle connection costs no round trip.
     driver.autocommit = True
     try:
-        return cur.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
+        return cur.execute(sql, bound, binary=True).fetchall()  # type: ignore[no-any-return]
     finally:
         driver.autocommit = False
 

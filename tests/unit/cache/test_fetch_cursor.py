@@ -1,4 +1,5 @@
-"""cache.types.fetch: the hot reads on PostgreSQL share one driver cursor per connection."""
+"""cache.types.fetch: the hot reads on PostgreSQL share one driver cursor per connection, and
+ask for binary results."""
 
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ def test_reads_on_one_connection_share_one_cursor_in_and_out_of_a_transaction(
             assert fetch(conn, "SELECT n FROM fetch_cur_t WHERE ref = :r", {"r": "b"}) == [(2,)]
             conn.rollback()
             assert len(made) == 1
+            # Results come in binary (bytea as bytes, not hex text for the server to write
+            # and the driver to parse), with the same Python values as above.
+            assert made[0].pgresult.fformat(0) == psycopg.pq.Format.BINARY
             # A cursor closed by someone else is replaced, not used.
             made[0].close()
             assert fetch(conn, "SELECT ref FROM fetch_cur_t WHERE n = :n", {"n": 1}) == [("a",)]
