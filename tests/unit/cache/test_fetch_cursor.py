@@ -36,7 +36,8 @@ def test_reads_on_one_connection_share_one_cursor_in_and_out_of_a_transaction(
             # different shapes: each read's own rows, as a new cursor would give them.
             assert fetch(conn, "SELECT ref, n FROM fetch_cur_t ORDER BY ref", {}) == [("a", 1), ("b", 2)]
             assert fetch(conn, "SELECT blob FROM fetch_cur_t WHERE ref = :r", {"r": "a"}) == [(b"\x01",)]
-            assert list(fetch_in(conn, "SELECT n FROM fetch_cur_t WHERE ref IN ({values})", {}, ["b"])) == [(2,)]
+            listed = fetch_in(conn, "SELECT n FROM fetch_cur_t WHERE ref IN ({values})", {}, ["b"])
+            assert list(listed) == [(2,)]
             with pytest.raises(psycopg.errors.UndefinedColumn):
                 fetch(conn, "SELECT nothing FROM fetch_cur_t", {})
             assert fetch(conn, "SELECT count(*) FROM fetch_cur_t", {}) == [(2,)]
@@ -51,7 +52,8 @@ def test_reads_on_one_connection_share_one_cursor_in_and_out_of_a_transaction(
             made[0].close()
             assert fetch(conn, "SELECT ref FROM fetch_cur_t WHERE n = :n", {"n": 1}) == [("a",)]
             assert len(made) == 2
-            assert conn.connection.driver_connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            driver = conn.connection.driver_connection
+            assert driver is not None and driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     finally:
         monkeypatch.undo()
         with engine.begin() as conn:
