@@ -14,7 +14,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 
 import orjson
 from sqlalchemy import Connection, Engine, text
@@ -259,24 +258,13 @@ class Staging:
                 kept.append((e, data, want))
         for c in watchers:
             c.seen += len(encs)
-        # The retired versions, opened an owner at a time with one cipher each, not through
-        # the keyring's cache: that is the readers' (as _sealed leaves it), and past its
-        # 4,096 ciphers (a district of more than some 4,000 children) every open here
-        # would make a cipher and evict another.
-        retired = sorted(
-            (
-                (sealed[0], e.ref, sealed[1])
-                for e, _, _ in kept
-                if (sealed := replaced.get(e.ref)) is not None
-            ),
-            key=itemgetter(0),
-        )
         old: dict[str, dict[str, object]] = {}
-        current, sealer = "", None
-        for key_id, ref, payload in retired:
-            if key_id != current or sealer is None:
-                current, sealer = key_id, self.keyring.sealer_uncached(key_id)
-            old[ref] = orjson.loads(sealer.open(payload, aad(self.source, kind, ref, key_id)))
+        for e, _, _ in kept:
+            sealed = replaced.get(e.ref)
+            if sealed is not None:
+                key_id, payload = sealed
+                blob = self.keyring.sealer(key_id).open(payload, aad(self.source, kind, e.ref, key_id))
+                old[e.ref] = orjson.loads(blob)
         for e, data, want in kept:
             g = e.cols.get
             version = StagedVersion(
