@@ -10,6 +10,7 @@ time from an empty outbox:
   python scripts/bench_detect.py run DIR --repeat 5             # CPU: min and median
   python scripts/bench_detect.py run DIR --repeat 3 --instructions  # under callgrind
   python scripts/bench_detect.py run DIR --profile              # cProfile (CPU) of the last
+  python scripts/bench_detect.py run DIR --detect-only ...      # without the sender's expansion
 
 ``--instructions`` counts only detection (callgrind is switched on around each call,
 each call dumped apart): the figure does not depend on the machine's load. The first
@@ -109,7 +110,7 @@ def callgrind(command: str) -> None:
         time.sleep(0.002)
 
 
-def run(saved: Path, repeat: int, counted: bool, profile: bool) -> None:
+def run(saved: Path, repeat: int, counted: bool, profile: bool, expand: bool = True) -> None:
     """Detection on a copy of the saved cache, ``repeat`` times from an empty outbox."""
     import cProfile
     import pstats
@@ -147,7 +148,7 @@ def run(saved: Path, repeat: int, counted: bool, profile: bool) -> None:
             if counted:
                 callgrind("--instr=off")
                 callgrind(f"--dump=detect{i}")
-            if hasattr(detect, "expand"):  # the news expanded into the outbox (the sender's step)
+            if expand and hasattr(detect, "expand"):  # the news expanded into the outbox (the sender's step)
                 if counted:
                     callgrind("--instr=on")
                 began = time.process_time()
@@ -186,7 +187,8 @@ def instructions(args: argparse.Namespace) -> None:
         out = Path(tmp) / "callgrind.out"
         subprocess.run(  # noqa: S603 - valgrind and our own interpreter and script
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",  # noqa: S607
-             sys.executable, __file__, "run", str(args.dir), "--repeat", str(args.repeat), "--counted"],
+             sys.executable, __file__, "run", str(args.dir), "--repeat", str(args.repeat), "--counted",
+             *(["--detect-only"] if args.detect_only else [])],
             check=True, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         for i in range(args.repeat):
@@ -213,6 +215,9 @@ def main() -> None:
     r.add_argument("--repeat", type=int, default=5)
     r.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
     r.add_argument("--profile", action="store_true", help="cProfile (CPU) of the last run")
+    r.add_argument(
+        "--detect-only", action="store_true", help="detection alone, without the sender's expansion"
+    )
     r.add_argument("--counted", action="store_true", help=argparse.SUPPRESS)  # --instructions' own run
     args = ap.parse_args()
     if args.command == "setup":
@@ -220,7 +225,7 @@ def main() -> None:
     elif args.instructions:
         instructions(args)
     else:
-        run(args.dir, args.repeat, args.counted, args.profile)
+        run(args.dir, args.repeat, args.counted, args.profile, expand=not args.detect_only)
 
 
 if __name__ == "__main__":

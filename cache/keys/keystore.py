@@ -320,12 +320,14 @@ class Keyring:
         """owner -> key id for the owners that have a data key (no unwrapping)."""
         owner_list = list(dict.fromkeys(owners))
         out: dict[str, str] = {}
+        # Driver-level, bound by position: SQLAlchemy's in_() would process each owner at
+        # every execution (alert detection asks for thousands of children's keys at once).
+        ph = "?" if self.engine.dialect.name == "sqlite" else "%s"
         with self.engine.connect() as conn:
             for i in range(0, len(owner_list), 500):
                 chunk = owner_list[i : i + 500]
-                for key_id, owner in conn.execute(
-                    select(data_key.c.key_id, data_key.c.owner).where(data_key.c.owner.in_(chunk))
-                ):
+                sql = f"SELECT key_id, owner FROM data_key WHERE owner IN ({', '.join([ph] * len(chunk))})"  # noqa: S608
+                for key_id, owner in conn.exec_driver_sql(sql, tuple(chunk)):
                     out[str(owner)] = str(key_id)
         return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,38 @@ def test_a_low_score_is_news_to_each_family_by_its_own_threshold_and_kept_sealed
         (False, "low_score"),
         (True, "low_score"),
     ]
+    fam.app.dispose()
+
+
+def test_the_scores_are_sealed_without_filling_the_keyrings_cache(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Detection seals the scores a child's key at a time and keeps no cipher it made:
+    past the keyring's 4,096 cached ciphers (a district of more than some 4,000 children)
+    each score would otherwise make one and evict another."""
+    fam = family(tmp_path, db_url, defaults={"low_score": "instant"})
+    fam.clock.at = ny(8)
+    fam.records.update(_scored(12.0))
+    fam.sync()
+    fam.expand()
+    keyring = fam.app.cache.keyring
+    child = f"student:{keyring.index.ref('sis', 'student', '00000')}"
+    key_id = keyring.key_ids_of([child])[child]
+    cached = keyring.sealer
+    asked: list[str] = []
+
+    def sealer(key: str) -> Any:
+        if key == key_id:
+            asked.append(sys._getframe(1).f_globals["__name__"])
+        return cached(key)
+
+    monkeypatch.setattr(keyring, "sealer", sealer)
+    fam.records.update(_scored(8.0))  # the score corrected: news again, sealed
+    fam.sync()
+    with fam.app.cache.engine.connect() as conn:
+        news = conn.execute(select(NEWS.c.kind, NEWS.c.key_id)).all()
+    assert news == [("low_score", key_id)]  # sealed under the child's key
+    assert "gateway.alerts.detect" not in asked
     fam.app.dispose()
 
 
