@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import re
 import weakref
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -67,16 +66,10 @@ def school_zones(reader: Reader) -> dict[tuple[str, str, int, ZoneInfo], ZoneInf
 
 
 def _in(reader: Reader, sql: str, params: dict[str, Any], lists: Iterable[str]) -> list[Any]:
-    """``IN :name`` for each list in ``params``, expanded to one bound value per item."""
+    """``IN :name`` for each list in ``params``, one bound value per item (an empty list
+    matches nothing)."""
     params = dict(params)
-    for name in lists:
-        values = params.pop(name)
-        keys = [f"{name}_{i}" for i in range(len(values))]
-        params.update(zip(keys, values, strict=True))
-        # An empty list matches nothing (``IN ()`` is not SQL everywhere).
-        listed = ", ".join(f":{k}" for k in keys) or "NULL"
-        sql = re.sub(rf":{name}\b", f"({listed})", sql)
-    return reader.query(sql, params)
+    return reader.query_in(sql, params, {name: params.pop(name) for name in lists})
 
 
 def _open_all(reader: Reader, source: str, kind: str, rows: list[Any]) -> list[Row]:

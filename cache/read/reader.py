@@ -23,7 +23,7 @@ from cache.read.predicates import CURRENT, ON_ROLL, current_as
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
 from cache.tables.records import SourceState
-from cache.types import fetch_on
+from cache.types import fetch_bound, fetch_on
 
 if TYPE_CHECKING:
     from cache.read.visibility import Window
@@ -143,6 +143,14 @@ class Reader:
         return fetch_on(self._driver, conn.dialect.name, sql, params, conn.in_transaction())
 
     query = _exec  # for the other authorised readers in cache.read.queries
+
+    def query_in(self, sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
+        """:meth:`query` for ``sql`` whose ``:name`` of each of ``lists`` is a list of values
+        (``x IN :name``), bound by position (:func:`cache.types.fetch_bound`)."""
+        if self._driver is None:
+            self._driver = self.conn.connection.driver_connection
+        conn = self.conn
+        return fetch_bound(self._driver, conn.dialect.name, sql, params, lists, conn.in_transaction())
 
     def open(self, source: str, kind: str, ref: str, key_id: str, payload: bytes) -> dict[str, Any]:
         blob = self.keyring.sealer(key_id).open(bytes(payload), aad(source, kind, ref, key_id))
