@@ -217,6 +217,13 @@ _ENTRIES = (
 )
 
 
+_OWN_ENTRIES = (
+    "SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.student_ref = :sref "
+    "AND r.kind = 'timetable' AND r.parent_ref IS NOT NULL AND r.source = :src "
+    f"AND {CURRENT.format(t='r')}"
+)
+
+
 def _entries(reader: Reader, source: str, rows: list[Any]) -> dict[str, Week]:
     found: dict[str, Week] = {}
     for ref, k, p, sec in rows:
@@ -270,13 +277,14 @@ def timetable_days(
         return
     entries = class_timetables(reader, student, sections)
     # The student's own lessons (personal: decrypted every time) in the same classes,
-    # beside (never into) the class's remembered entries.
-    own = _in(
-        reader,
-        _ENTRIES + " AND r.student_ref = :sref",
-        {"src": student.source, "secs": sorted(sections), "sref": student.ref, "p": student.published_run},
-        ["secs"],
-    )
+    # beside (never into) the class's remembered entries. Found by the student (one seek
+    # in ix_record_student_parent; most students have none) and kept for these classes
+    # before any is decrypted: the rows of ``_ENTRIES`` for them, without a list to bind.
+    own = [
+        row
+        for row in reader.query(_OWN_ENTRIES, {"src": student.source, "sref": student.ref, "p": student.published_run})
+        if row[3] in sections
+    ]
     for sec, mine in _entries(reader, student.source, own).items():
         shared = entries[sec]
         entries[sec] = {d: [*shared.get(d, ()), *mine.get(d, ())] for d in {*shared, *mine}}

@@ -59,7 +59,7 @@ MANY = 100_000
 
 
 def year_start(view: View, s: StudentHandle) -> dt.date | None:
-    ref = view.app.cache.keyring.index.ref(s.source, "school", s.data["school_id"])
+    ref = view.app.cache.keyring.index.shared_ref(s.source, "school", s.data["school_id"])
     school = queries.shared_many(view.reader, s.source, "school", [ref], s.published_run)
     return next(
         (dt.date.fromisoformat(v["year_start_date"]) for v in school.values() if v.get("year_start_date")),
