@@ -9,6 +9,7 @@ is "not found", the same for a stranger's child as for a child that does not exi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -77,17 +78,55 @@ def newest_first(
 ) -> str:
     """Append the visibility window (:mod:`cache.read.visibility`), the cursor and the
     newest-first order to a query over ``record r`` (filling ``params``)."""
-    if window is not None:
+    _newest_params(params, window, after, limit)
+    return sql + _newest_sql(window is not None, window is not None and window.hidden_day is not None, after is not None)
+
+
+@functools.lru_cache(maxsize=16)
+def _newest_sql(window: bool, hidden: bool, after: bool) -> str:
+    sql = ""
+    if window:
         sql += " AND (r.stamp IS NULL OR r.stamp <= :vb)"
+        if hidden:
+            sql += " AND (r.day IS NULL OR r.day <> :hd)"
+    if after:
+        sql += " AND (r.day < :ad OR (r.day = :ad AND r.ref > :ar))"
+    return sql + " ORDER BY r.day DESC, r.ref LIMIT :lim"
+
+
+def _newest_params(
+    params: dict[str, Any], window: Window | None, after: tuple[str, str] | None, limit: int
+) -> None:
+    if window is not None:
         params["vb"] = window.visible_before
         if window.hidden_day is not None:
-            sql += " AND (r.day IS NULL OR r.day <> :hd)"
             params["hd"] = window.hidden_day
     if after is not None:
-        sql += " AND (r.day < :ad OR (r.day = :ad AND r.ref > :ar))"
         params["ad"], params["ar"] = dt.date.fromisoformat(after[0]), after[1]
     params["lim"] = limit
-    return sql + " ORDER BY r.day DESC, r.ref LIMIT :lim"
+
+
+@functools.lru_cache(maxsize=64)
+def _records_sql(feeds: int, day_from: bool, day_to: bool, window: bool, hidden: bool, after: bool) -> str:
+    """The statement of :meth:`Reader.records`, made once for each shape of the read."""
+    if feeds:
+        # One query over every feed, each source with its own published run.
+        terms = [f"(r.source = :src AND {CURRENT.format(t='r')})"]
+        terms += [f"(r.source = :src{i} AND {current_as('r', f'p{i}')})" for i in range(feeds)]
+        sql = (
+            "SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
+            f"AND r.kind = :k AND ({' OR '.join(terms)})"
+        )
+    else:
+        sql = (
+            f"SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
+            f"AND r.kind = :k AND r.source = :src AND {CURRENT.format(t='r')}"
+        )
+    if day_from:
+        sql += " AND r.day >= :df"
+    if day_to:
+        sql += " AND r.day <= :dt"
+    return sql + _newest_sql(window, hidden, after)
 
 
 @dataclass(frozen=True)
@@ -258,29 +297,22 @@ class Reader:
             "src": student.source,
             "p": student.published_run,
         }
-        if student.feeds:
-            # One query over every feed, each source with its own published run.
-            terms = [f"(r.source = :src AND {CURRENT.format(t='r')})"]
-            for i, (src, run) in enumerate(student.feeds):
-                params[f"src{i}"], params[f"p{i}"] = src, run
-                terms.append(f"(r.source = :src{i} AND {current_as('r', f'p{i}')})")
-            sql = (
-                "SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
-                f"AND r.kind = :k AND ({' OR '.join(terms)})"
-            )
-        else:
-            sql = (
-                f"SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
-                f"AND r.kind = :k AND r.source = :src AND {CURRENT.format(t='r')}"
-            )
+        for i, (src, run) in enumerate(student.feeds):
+            params[f"src{i}"], params[f"p{i}"] = src, run
         if day_from is not None:
-            sql += " AND r.day >= :df"
             params["df"] = day_from
         if day_to is not None:
-            sql += " AND r.day <= :dt"
             params["dt"] = day_to
-        sql = newest_first(sql, params, window=window, after=after, limit=limit)
-        rows = self._exec(sql, params)
+        _newest_params(params, window, after, limit)
+        sql = _records_sql(
+            len(student.feeds),
+            day_from is not None,
+            day_to is not None,
+            window is not None,
+            window is not None and window.hidden_day is not None,
+            after is not None,
+        )
+        rows = self.query_in(sql, params, {})
         opened = self.open_rows(kind, [(src, ref, key_id, payload) for ref, key_id, payload, _, src in rows])
         return [(row[0], record) for row, record in zip(rows, opened, strict=True)]
 
