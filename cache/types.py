@@ -36,6 +36,20 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+_ISO_DAYS: dict[dt.date, str] = {}
+
+
+def iso_day(day: dt.date) -> str:
+    """``day.isoformat()``, remembered: a request binds and compares the same few days
+    (today, a month ago) a few dozen times, and each ``isoformat`` formats anew."""
+    found = _ISO_DAYS.get(day)
+    if found is None:
+        if len(_ISO_DAYS) > 4096:  # a bound on memory, not a policy
+            _ISO_DAYS.clear()
+        found = _ISO_DAYS[day] = day.isoformat()
+    return found
+
+
 def sqlite_value(v: object) -> object:
     """Dates as the text SQLAlchemy's SQLite dialect stores (sqlite3's own adapters are deprecated)."""
     if isinstance(v, dt.datetime):
@@ -47,7 +61,7 @@ def sqlite_value(v: object) -> object:
             v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond
         )  # fmt: skip
     if isinstance(v, dt.date):
-        return v.isoformat()
+        return iso_day(v)
     return v
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cache.read.predicates import CURRENT
 from cache.read.reader import Reader, StudentHandle, newest_first
-from cache.types import binder
+from cache.types import binder, iso_day
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -99,8 +99,8 @@ def enrollments(
     """The student's class memberships overlapping ``start..end``: section ref → the
     enrolment's first and last days."""
     out = {}
-    s = None if start is None else start.isoformat()
-    e = None if end is None else end.isoformat()
+    s = None if start is None else iso_day(start)
+    e = None if end is None else iso_day(end)
     for section_ref, active_from, active_to, dates in _enrolled(reader, student):
         if (e is None or active_from is None or active_from <= e) and (
             s is None or active_to is None or active_to >= s

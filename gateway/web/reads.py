@@ -14,6 +14,7 @@ from typing import Any
 from cache.read import queries
 from cache.read.reader import StudentHandle
 from cache.read.visibility import StudentVisibility, rule_for, window
+from cache.types import iso_day
 from gateway.api import present
 from gateway.api.deps import View
 from gateway.api.routes.records import section_ref, sections
@@ -88,7 +89,7 @@ def next_lessons(
 
 def _present_lessons(view: View, s: StudentHandle, found: list[queries.Lesson]) -> list[dict[str, Any]]:
     secs = sections(view, s.source, [x.section_ref for x in found])
-    return [present.lesson(x.day.isoformat(), x.entry_ref, x.entry, secs[x.section_ref]) for x in found]
+    return [present.lesson(iso_day(x.day), x.entry_ref, x.entry, secs[x.section_ref]) for x in found]
 
 
 def attendance(
