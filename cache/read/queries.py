@@ -14,6 +14,8 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import orjson
+
 from cache.read.predicates import CURRENT
 from cache.read.reader import Reader, StudentHandle, newest_first
 from cache.types import binder, iso_day
@@ -348,13 +350,22 @@ def assignments(
     return [(ref, sec, a, results.get(ref)) for ref, sec, a in found]
 
 
-def _results(reader: Reader, student: StudentHandle, assignment_refs: list[str]) -> dict[str, dict[str, Any]]:
+def _results(
+    reader: Reader, student: StudentHandle, assignment_refs: list[str], status: str | None = None
+) -> dict[str, dict[str, Any]]:
     """The student's results (personal: decrypted every time) of these assignments, by assignment.
 
     The ``IN`` list (never empty here) lets SQLite and PostgreSQL use the partial index
     ``ix_record_student_parent`` (its ``parent_ref IS NOT NULL`` follows from ``parent_ref
     IN``) and seek each assignment; a redundant ``r.parent_ref IS NOT NULL`` made SQLite
-    read the child's every result as a range instead."""
+    read the child's every result as a range instead.
+
+    With ``status``, only the results of that status: every result is still read and
+    authenticated, but only a payload that holds the status's JSON text (``"missing"``:
+    the writer, orjson, writes a status as that string, never escaped) is parsed, and then
+    kept only if its status is that one. The answer is the unfiltered one's entries of
+    that status.
+    """
     results: dict[str, dict[str, Any]] = {}
     if assignment_refs:
         res_rows = _in(
@@ -370,9 +381,17 @@ def _results(reader: Reader, student: StudentHandle, assignment_refs: list[str])
             ["arefs"],
         )
         src = student.source
-        opened = reader.open_rows("result", [(src, ref, k, p) for ref, k, p, _ in res_rows])
-        for row, result in zip(res_rows, opened, strict=True):
-            results[row[3]] = result
+        rows = [(src, ref, k, p) for ref, k, p, _ in res_rows]
+        if status is None:
+            for row, result in zip(res_rows, reader.open_rows("result", rows), strict=True):
+                results[row[3]] = result
+            return results
+        marker = orjson.dumps(status)
+        other: dict[str, Any] = {}  # an assignment's later result replaces an earlier one, as above
+        for row, blob in zip(res_rows, reader.open_blobs("result", rows), strict=True):
+            result = orjson.loads(blob) if marker in blob else None
+            results[row[3]] = result if result is not None and result.get("status") == status else other
+        return {k: v for k, v in results.items() if v is not other}
     return results
 
 
@@ -381,7 +400,13 @@ def _due(assignment: tuple[str, Any, Any, dict[str, Any]]) -> Any:
 
 
 def assignments_due(
-    reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, *, window: Window
+    reader: Reader,
+    student: StudentHandle,
+    start: dt.date,
+    end: dt.date,
+    *,
+    window: Window,
+    status: str | None = None,
 ) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
     """:func:`assignments` (all of them, latest first), from each class's assignments held in memory.
 
@@ -389,6 +414,9 @@ def assignments_due(
     value bound as the driver binds it (text on SQLite, dates on PostgreSQL), as the
     query does. The same order, with assignments due the same day by ref in code-point
     order (SQLite's). Only the student's results are read per request.
+
+    With ``status``, only the assignments whose result has that status, each with it
+    (the same rows, filtered; see :func:`_results`).
     """
     sections = enrollments(reader, student)
     if not sections:
@@ -432,7 +460,9 @@ def assignments_due(
     # ORDER BY r.day DESC, r.ref: sorts are stable, the last key first.
     found.sort(key=lambda f: f[0])
     found.sort(key=lambda f: f[2], reverse=True)
-    results = _results(reader, student, [f[0] for f in found])
+    results = _results(reader, student, [f[0] for f in found], status)
+    if status is not None:
+        return [(ref, sec, a, results[ref]) for ref, sec, _, a in found if ref in results]
     return [(ref, sec, a, results.get(ref)) for ref, sec, _, a in found]
 
 

@@ -140,11 +140,7 @@ def missing_assignments(
 ) -> list[dict[str, Any]]:
     """:func:`assignments` whose result is "missing" (the same rows, in the same order)."""
     window = (vis or visibility(view, s)).of("assignment")
-    found = [
-        row
-        for row in queries.assignments_due(view.reader, s, start, end, window=window)
-        if row[3] and row[3]["status"] == "missing"
-    ]
+    found = queries.assignments_due(view.reader, s, start, end, window=window, status="missing")
     secs = sections(view, s.source, [sec for _, sec, _, _ in found])
     return [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
 

@@ -80,6 +80,36 @@ def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path:
         assert compared > 500  # the district has work due and notices to compare
 
 
+def test_a_childs_missing_assignments_are_the_unfiltered_reads_missing_ones(tmp_path: Path, db_url: str) -> None:
+    """``assignments_due(status="missing")`` parses only the results whose payload can hold
+    that status: it answers exactly the unfiltered read's assignments with a missing result,
+    in the same order, also where another field says "missing" (parsed, then left out)."""
+    data = streams(district(24, schools=2, seed=11))
+    results = data["result"]
+    # "missing" in a comment and as the source's own word on results that are not missing.
+    decoys = [i for i, r in enumerate(results) if r.status != "missing"][::7]
+    for i in decoys:
+        results[i] = dataclasses.replace(results[i], comment="missing", source_status="missing")
+    with synced(tmp_path, db_url, data) as (cache, out):
+        window = Window(dt.timedelta(0), NOON, None)
+        with cache.engine.connect() as conn:
+            reader = Reader(conn, cache.keyring)
+            found = 0
+            for st in data["student"]:
+                s = reader.for_operator(
+                    "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
+                )
+                assert s is not None
+                for start in (TODAY - dt.timedelta(days=30), TODAY - dt.timedelta(days=365)):
+                    every = queries.assignments_due(reader, s, start, TODAY, window=window)
+                    missing = queries.assignments_due(reader, s, start, TODAY, window=window, status="missing")
+                    assert missing == [a for a in every if a[3] and a[3]["status"] == "missing"]
+                    found += len(missing)
+                    decoyed = [a for a in every if a[3] and a[3]["comment"] == "missing"]
+                    assert all(a[3]["status"] != "missing" for a in decoyed)
+    assert found > 20 and decoys  # the district has missing work, and results that only say it
+
+
 def test_a_childs_results_and_own_lessons_are_found_through_ix_record_student_parent(
     tmp_path: Path, sqlite_url: str
 ) -> None:
