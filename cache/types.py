@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Connection, DateTime
@@ -206,7 +206,11 @@ def expanded(sql: str, lists: tuple[tuple[str, int], ...], dialect: str) -> tupl
 
 
 def fetch_bound(
-    driver: Any, dialect_name: str, sql: str, params: dict[str, Any], lists: dict[str, Sequence[Any]],
+    driver: Any,
+    dialect_name: str,
+    sql: str,
+    params: dict[str, Any],
+    lists: Mapping[str, Sequence[Any]],
     in_transaction: bool = True,
 ) -> list[tuple[Any, ...]]:
     """:func:`fetch_on` for ``sql`` whose ``:name`` of each of ``lists`` stands for a list

@@ -284,7 +284,9 @@ def timetable_days(
     # before any is decrypted: the rows of ``_ENTRIES`` for them, without a list to bind.
     own = [
         row
-        for row in reader.query(_OWN_ENTRIES, {"src": student.source, "sref": student.ref, "p": student.published_run})
+        for row in reader.query(
+            _OWN_ENTRIES, {"src": student.source, "sref": student.ref, "p": student.published_run}
+        )
         if row[3] in sections
     ]
     for sec, mine in _entries(reader, student.source, own).items():
@@ -389,8 +391,8 @@ def _results(
         marker = orjson.dumps(status)
         other: dict[str, Any] = {}  # an assignment's later result replaces an earlier one, as above
         for row, blob in zip(res_rows, reader.open_blobs("result", rows), strict=True):
-            result = orjson.loads(blob) if marker in blob else None
-            results[row[3]] = result if result is not None and result.get("status") == status else other
+            parsed: dict[str, Any] | None = orjson.loads(blob) if marker in blob else None
+            results[row[3]] = parsed if parsed is not None and parsed.get("status") == status else other
         return {k: v for k, v in results.items() if v is not other}
     return results
 

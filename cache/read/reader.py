@@ -79,7 +79,9 @@ def newest_first(
     """Append the visibility window (:mod:`cache.read.visibility`), the cursor and the
     newest-first order to a query over ``record r`` (filling ``params``)."""
     _newest_params(params, window, after, limit)
-    return sql + _newest_sql(window is not None, window is not None and window.hidden_day is not None, after is not None)
+    return sql + _newest_sql(
+        window is not None, window is not None and window.hidden_day is not None, after is not None
+    )
 
 
 @functools.lru_cache(maxsize=16)
