@@ -85,7 +85,7 @@ def test_a_childs_missing_assignments_are_the_unfiltered_reads_missing_ones(tmp_
     that status: it answers exactly the unfiltered read's assignments with a missing result,
     in the same order, also where another field says "missing" (parsed, then left out)."""
     data = streams(district(24, schools=2, seed=11))
-    results = data["result"]
+    results: list[Any] = data["result"]
     # "missing" in a comment and as the source's own word on results that are not missing.
     decoys = [i for i, r in enumerate(results) if r.status != "missing"][::7]
     for i in decoys:
