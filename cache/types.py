@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Connection, DateTime
@@ -36,6 +36,20 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+_ISO_DAYS: dict[dt.date, str] = {}
+
+
+def iso_day(day: dt.date) -> str:
+    """``day.isoformat()``, remembered: a request binds and compares the same few days
+    (today, a month ago) a few dozen times, and each ``isoformat`` formats anew."""
+    found = _ISO_DAYS.get(day)
+    if found is None:
+        if len(_ISO_DAYS) > 4096:  # a bound on memory, not a policy
+            _ISO_DAYS.clear()
+        found = _ISO_DAYS[day] = day.isoformat()
+    return found
+
+
 def sqlite_value(v: object) -> object:
     """Dates as the text SQLAlchemy's SQLite dialect stores (sqlite3's own adapters are deprecated)."""
     if isinstance(v, dt.datetime):
@@ -47,7 +61,7 @@ def sqlite_value(v: object) -> object:
             v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond
         )  # fmt: skip
     if isinstance(v, dt.date):
-        return v.isoformat()
+        return iso_day(v)
     return v
 
 
@@ -185,6 +199,55 @@ def _positional(sql: str, n: int, dialect: str) -> tuple[str, tuple[str | None, 
     if order.count(None) != 1:
         raise ValueError("fetch_in needs exactly one {values} in its statement")
     return text, tuple(order)
+
+
+_NAMED_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@functools.lru_cache(maxsize=512)
+def expanded(sql: str, lists: tuple[tuple[str, int], ...], dialect: str) -> tuple[str, tuple[str, ...]]:
+    """``sql`` with each ``:name`` made positional in the driver's style, each ``:name`` of
+    ``lists`` (name, length) as a parenthesised list of that many (``(NULL)`` for none:
+    ``IN ()`` is not SQL everywhere); and the names in the order to bind them.
+
+    Bound by position (:func:`fetch_bound`), a statement skips what named binding costs
+    per value: bind_all's pass, and sqlite3 looking each name up (twenty refs a list)."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    sizes = dict(lists)
+    order: list[str] = []
+
+    def place(m: re.Match[str]) -> str:
+        name = m.group(1)
+        order.append(name)
+        n = sizes.get(name)
+        return mark if n is None else "(" + (", ".join([mark] * n) or "NULL") + ")"
+
+    text = _NAMED_PARAM.sub(place, sql if dialect == "sqlite" else sql.replace("%", "%%"))
+    return text, tuple(order)
+
+
+def fetch_bound(
+    driver: Any,
+    dialect_name: str,
+    sql: str,
+    params: dict[str, Any],
+    lists: Mapping[str, Sequence[Any]],
+    in_transaction: bool = True,
+) -> list[tuple[Any, ...]]:
+    """:func:`fetch_on` for ``sql`` whose ``:name`` of each of ``lists`` stands for a list
+    (``x IN :name``): ``params`` are bound as by :func:`fetch`; the lists' values (refs,
+    audiences) as they are, unconverted."""
+    text, order = expanded(sql, tuple((k, len(v)) for k, v in lists.items()), dialect_name)
+    conv = binder(dialect_name)
+    bound: list[Any] = []
+    for name in order:
+        values = lists.get(name)
+        if values is not None:
+            bound += values
+        else:
+            v = params[name]
+            bound.append(conv(v) if isinstance(v, dt.date) else v)
+    return _fetch_driver(driver, dialect_name, text, bound, in_transaction)
 
 
 @functools.lru_cache(maxsize=64)

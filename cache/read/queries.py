@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import re
 import weakref
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import orjson
+
 from cache.read.predicates import CURRENT
 from cache.read.reader import Reader, StudentHandle, newest_first
-from cache.types import binder
+from cache.types import binder, iso_day
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -67,16 +68,10 @@ def school_zones(reader: Reader) -> dict[tuple[str, str, int, ZoneInfo], ZoneInf
 
 
 def _in(reader: Reader, sql: str, params: dict[str, Any], lists: Iterable[str]) -> list[Any]:
-    """``IN :name`` for each list in ``params``, expanded to one bound value per item."""
+    """``IN :name`` for each list in ``params``, one bound value per item (an empty list
+    matches nothing)."""
     params = dict(params)
-    for name in lists:
-        values = params.pop(name)
-        keys = [f"{name}_{i}" for i in range(len(values))]
-        params.update(zip(keys, values, strict=True))
-        # An empty list matches nothing (``IN ()`` is not SQL everywhere).
-        listed = ", ".join(f":{k}" for k in keys) or "NULL"
-        sql = re.sub(rf":{name}\b", f"({listed})", sql)
-    return reader.query(sql, params)
+    return reader.query_in(sql, params, {name: params.pop(name) for name in lists})
 
 
 def _open_all(reader: Reader, source: str, kind: str, rows: list[Any]) -> list[Row]:
@@ -106,8 +101,8 @@ def enrollments(
     """The student's class memberships overlapping ``start..end``: section ref → the
     enrolment's first and last days."""
     out = {}
-    s = None if start is None else start.isoformat()
-    e = None if end is None else end.isoformat()
+    s = None if start is None else iso_day(start)
+    e = None if end is None else iso_day(end)
     for section_ref, active_from, active_to, dates in _enrolled(reader, student):
         if (e is None or active_from is None or active_from <= e) and (
             s is None or active_to is None or active_to >= s
@@ -224,6 +219,13 @@ _ENTRIES = (
 )
 
 
+_OWN_ENTRIES = (
+    "SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.student_ref = :sref "
+    "AND r.kind = 'timetable' AND r.parent_ref IS NOT NULL AND r.source = :src "
+    f"AND {CURRENT.format(t='r')}"
+)
+
+
 def _entries(reader: Reader, source: str, rows: list[Any]) -> dict[str, Week]:
     found: dict[str, Week] = {}
     for ref, k, p, sec in rows:
@@ -277,13 +279,16 @@ def timetable_days(
         return
     entries = class_timetables(reader, student, sections)
     # The student's own lessons (personal: decrypted every time) in the same classes,
-    # beside (never into) the class's remembered entries.
-    own = _in(
-        reader,
-        _ENTRIES + " AND r.student_ref = :sref",
-        {"src": student.source, "secs": sorted(sections), "sref": student.ref, "p": student.published_run},
-        ["secs"],
-    )
+    # beside (never into) the class's remembered entries. Found by the student (one seek
+    # in ix_record_student_parent; most students have none) and kept for these classes
+    # before any is decrypted: the rows of ``_ENTRIES`` for them, without a list to bind.
+    own = [
+        row
+        for row in reader.query(
+            _OWN_ENTRIES, {"src": student.source, "sref": student.ref, "p": student.published_run}
+        )
+        if row[3] in sections
+    ]
     for sec, mine in _entries(reader, student.source, own).items():
         shared = entries[sec]
         entries[sec] = {d: [*shared.get(d, ()), *mine.get(d, ())] for d in {*shared, *mine}}
@@ -347,14 +352,28 @@ def assignments(
     return [(ref, sec, a, results.get(ref)) for ref, sec, a in found]
 
 
-def _results(reader: Reader, student: StudentHandle, assignment_refs: list[str]) -> dict[str, dict[str, Any]]:
-    """The student's results (personal: decrypted every time) of these assignments, by assignment."""
+def _results(
+    reader: Reader, student: StudentHandle, assignment_refs: list[str], status: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """The student's results (personal: decrypted every time) of these assignments, by assignment.
+
+    The ``IN`` list (never empty here) lets SQLite and PostgreSQL use the partial index
+    ``ix_record_student_parent`` (its ``parent_ref IS NOT NULL`` follows from ``parent_ref
+    IN``) and seek each assignment; a redundant ``r.parent_ref IS NOT NULL`` made SQLite
+    read the child's every result as a range instead.
+
+    With ``status``, only the results of that status: every result is still read and
+    authenticated, but only a payload that holds the status's JSON text (``"missing"``:
+    the writer, orjson, writes a status as that string, never escaped) is parsed, and then
+    kept only if its status is that one. The answer is the unfiltered one's entries of
+    that status.
+    """
     results: dict[str, dict[str, Any]] = {}
     if assignment_refs:
         res_rows = _in(
             reader,
             f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'result' "
-            f"AND r.student_ref = :sref AND r.parent_ref IN :arefs AND r.parent_ref IS NOT NULL AND {CURRENT.format(t='r')}",
+            f"AND r.student_ref = :sref AND r.parent_ref IN :arefs AND {CURRENT.format(t='r')}",
             {
                 "src": student.source,
                 "sref": student.ref,
@@ -364,9 +383,17 @@ def _results(reader: Reader, student: StudentHandle, assignment_refs: list[str])
             ["arefs"],
         )
         src = student.source
-        opened = reader.open_rows("result", [(src, ref, k, p) for ref, k, p, _ in res_rows])
-        for row, result in zip(res_rows, opened, strict=True):
-            results[row[3]] = result
+        rows = [(src, ref, k, p) for ref, k, p, _ in res_rows]
+        if status is None:
+            for row, result in zip(res_rows, reader.open_rows("result", rows), strict=True):
+                results[row[3]] = result
+            return results
+        marker = orjson.dumps(status)
+        other: dict[str, Any] = {}  # an assignment's later result replaces an earlier one, as above
+        for row, blob in zip(res_rows, reader.open_blobs("result", rows), strict=True):
+            parsed: dict[str, Any] | None = orjson.loads(blob) if marker in blob else None
+            results[row[3]] = parsed if parsed is not None and parsed.get("status") == status else other
+        return {k: v for k, v in results.items() if v is not other}
     return results
 
 
@@ -375,7 +402,13 @@ def _due(assignment: tuple[str, Any, Any, dict[str, Any]]) -> Any:
 
 
 def assignments_due(
-    reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, *, window: Window
+    reader: Reader,
+    student: StudentHandle,
+    start: dt.date,
+    end: dt.date,
+    *,
+    window: Window,
+    status: str | None = None,
 ) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
     """:func:`assignments` (all of them, latest first), from each class's assignments held in memory.
 
@@ -383,6 +416,9 @@ def assignments_due(
     value bound as the driver binds it (text on SQLite, dates on PostgreSQL), as the
     query does. The same order, with assignments due the same day by ref in code-point
     order (SQLite's). Only the student's results are read per request.
+
+    With ``status``, only the assignments whose result has that status, each with it
+    (the same rows, filtered; see :func:`_results`).
     """
     sections = enrollments(reader, student)
     if not sections:
@@ -426,7 +462,9 @@ def assignments_due(
     # ORDER BY r.day DESC, r.ref: sorts are stable, the last key first.
     found.sort(key=lambda f: f[0])
     found.sort(key=lambda f: f[2], reverse=True)
-    results = _results(reader, student, [f[0] for f in found])
+    results = _results(reader, student, [f[0] for f in found], status)
+    if status is not None:
+        return [(ref, sec, a, results[ref]) for ref, sec, _, a in found if ref in results]
     return [(ref, sec, a, results.get(ref)) for ref, sec, _, a in found]
 
 

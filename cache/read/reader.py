@@ -9,6 +9,7 @@ is "not found", the same for a stranger's child as for a child that does not exi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from cache.read.predicates import CURRENT, ON_ROLL, current_as
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
 from cache.tables.records import SourceState
-from cache.types import fetch_on
+from cache.types import fetch_bound, fetch_on
 
 if TYPE_CHECKING:
     from cache.read.visibility import Window
@@ -77,17 +78,57 @@ def newest_first(
 ) -> str:
     """Append the visibility window (:mod:`cache.read.visibility`), the cursor and the
     newest-first order to a query over ``record r`` (filling ``params``)."""
-    if window is not None:
+    _newest_params(params, window, after, limit)
+    return sql + _newest_sql(
+        window is not None, window is not None and window.hidden_day is not None, after is not None
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _newest_sql(window: bool, hidden: bool, after: bool) -> str:
+    sql = ""
+    if window:
         sql += " AND (r.stamp IS NULL OR r.stamp <= :vb)"
+        if hidden:
+            sql += " AND (r.day IS NULL OR r.day <> :hd)"
+    if after:
+        sql += " AND (r.day < :ad OR (r.day = :ad AND r.ref > :ar))"
+    return sql + " ORDER BY r.day DESC, r.ref LIMIT :lim"
+
+
+def _newest_params(
+    params: dict[str, Any], window: Window | None, after: tuple[str, str] | None, limit: int
+) -> None:
+    if window is not None:
         params["vb"] = window.visible_before
         if window.hidden_day is not None:
-            sql += " AND (r.day IS NULL OR r.day <> :hd)"
             params["hd"] = window.hidden_day
     if after is not None:
-        sql += " AND (r.day < :ad OR (r.day = :ad AND r.ref > :ar))"
         params["ad"], params["ar"] = dt.date.fromisoformat(after[0]), after[1]
     params["lim"] = limit
-    return sql + " ORDER BY r.day DESC, r.ref LIMIT :lim"
+
+
+@functools.lru_cache(maxsize=64)
+def _records_sql(feeds: int, day_from: bool, day_to: bool, window: bool, hidden: bool, after: bool) -> str:
+    """The statement of :meth:`Reader.records`, made once for each shape of the read."""
+    if feeds:
+        # One query over every feed, each source with its own published run.
+        terms = [f"(r.source = :src AND {CURRENT.format(t='r')})"]
+        terms += [f"(r.source = :src{i} AND {current_as('r', f'p{i}')})" for i in range(feeds)]
+        sql = (
+            "SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
+            f"AND r.kind = :k AND ({' OR '.join(terms)})"
+        )
+    else:
+        sql = (
+            f"SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
+            f"AND r.kind = :k AND r.source = :src AND {CURRENT.format(t='r')}"
+        )
+    if day_from:
+        sql += " AND r.day >= :df"
+    if day_to:
+        sql += " AND r.day <= :dt"
+    return sql + _newest_sql(window, hidden, after)
 
 
 @dataclass(frozen=True)
@@ -144,6 +185,14 @@ class Reader:
 
     query = _exec  # for the other authorised readers in cache.read.queries
 
+    def query_in(self, sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
+        """:meth:`query` for ``sql`` whose ``:name`` of each of ``lists`` is a list of values
+        (``x IN :name``), bound by position (:func:`cache.types.fetch_bound`)."""
+        if self._driver is None:
+            self._driver = self.conn.connection.driver_connection
+        conn = self.conn
+        return fetch_bound(self._driver, conn.dialect.name, sql, params, lists, conn.in_transaction())
+
     def open(self, source: str, kind: str, ref: str, key_id: str, payload: bytes) -> dict[str, Any]:
         blob = self.keyring.sealer(key_id).open(bytes(payload), aad(source, kind, ref, key_id))
         return orjson.loads(blob)  # type: ignore[no-any-return]
@@ -158,6 +207,18 @@ class Reader:
             if sealer is None:
                 sealer = sealers[key_id] = self.keyring.sealer(key_id)
             out.append(orjson.loads(sealer.open(bytes(payload), aad(source, kind, ref, key_id))))
+        return out
+
+    def open_blobs(self, kind: str, rows: Iterable[tuple[str, str, str, bytes]]) -> list[bytes]:
+        """:meth:`open_rows` without parsing: each record authenticated and decrypted, its
+        JSON left as bytes (for a reader that parses only the records it needs)."""
+        sealers: dict[str, Sealer] = {}
+        out = []
+        for source, ref, key_id, payload in rows:
+            sealer = sealers.get(key_id)
+            if sealer is None:
+                sealer = sealers[key_id] = self.keyring.sealer(key_id)
+            out.append(sealer.open(bytes(payload), aad(source, kind, ref, key_id)))
         return out
 
     def _students(
@@ -250,29 +311,22 @@ class Reader:
             "src": student.source,
             "p": student.published_run,
         }
-        if student.feeds:
-            # One query over every feed, each source with its own published run.
-            terms = [f"(r.source = :src AND {CURRENT.format(t='r')})"]
-            for i, (src, run) in enumerate(student.feeds):
-                params[f"src{i}"], params[f"p{i}"] = src, run
-                terms.append(f"(r.source = :src{i} AND {current_as('r', f'p{i}')})")
-            sql = (
-                "SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
-                f"AND r.kind = :k AND ({' OR '.join(terms)})"
-            )
-        else:
-            sql = (
-                f"SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
-                f"AND r.kind = :k AND r.source = :src AND {CURRENT.format(t='r')}"
-            )
+        for i, (src, run) in enumerate(student.feeds):
+            params[f"src{i}"], params[f"p{i}"] = src, run
         if day_from is not None:
-            sql += " AND r.day >= :df"
             params["df"] = day_from
         if day_to is not None:
-            sql += " AND r.day <= :dt"
             params["dt"] = day_to
-        sql = newest_first(sql, params, window=window, after=after, limit=limit)
-        rows = self._exec(sql, params)
+        _newest_params(params, window, after, limit)
+        sql = _records_sql(
+            len(student.feeds),
+            day_from is not None,
+            day_to is not None,
+            window is not None,
+            window is not None and window.hidden_day is not None,
+            after is not None,
+        )
+        rows = self.query_in(sql, params, {})
         opened = self.open_rows(kind, [(src, ref, key_id, payload) for ref, key_id, payload, _, src in rows])
         return [(row[0], record) for row, record in zip(rows, opened, strict=True)]
 

@@ -37,31 +37,27 @@ def _card(ctx: Ctx, view: View, s: StudentHandle, school: str | None) -> dict[st
     upcoming = reads.next_lessons(view, s, today, NEXT_DAYS, now_local.strftime("%H:%M"), 3)
     missing = reads.missing_assignments(view, s, today - dt.timedelta(days=30), today, vis)
     points = reads.points(view, s, today - dt.timedelta(days=29), today, vis)
+    grade_level = _("Grade level")
     return {
         "id": s.ref,
         "name": reads.full_name(s),
         "records": _("All of %(name)s's records", name=reads.first_name(s)),
-        "school": school,
-        "grade_level": s.data["grade_level"],
+        # Text the template places whole (escaped once): "school · Grade level 7".
+        "school": f"{school or ''} · {grade_level} {s.data['grade_level']}",
         "today": None if hidden else reads.attendance(view, s, today, today, vis),
+        # "date time – class, room": one text a lesson.
         "next": [
-            {
-                "when": f"{fmt.date(x['date'], 'short')} {fmt.time(x['start_time'])}",
-                "class": x["class"]["name"],
-                "room": _("room %(room)s", room=x["class"]["room"]) if x["class"]["room"] else None,
-            }
+            f"{fmt.date(x['date'], 'short')} {fmt.time(x['start_time'])} – {x['class']['name']}"
+            + (", " + _("room %(room)s", room=x["class"]["room"]) if x["class"]["room"] else "")
             for x in upcoming
         ],
         "grades": [
             {"class": g["class"]["name"], "shown": g["mark"] or fmt.percent(g["percent"]), "term": g["term"]}
             for g in reads.grades(view, s, limit=3, vis=vis)
         ],
+        # "title (class, due date)": one text an assignment.
         "missing": [
-            {
-                "title": a["title"],
-                "class": a["class"]["name"],
-                "due": _("due %(date)s", date=fmt.date(a["due_date"])),
-            }
+            f"{a['title']} ({a['class']['name']}, " + _("due %(date)s", date=fmt.date(a["due_date"])) + ")"
             for a in missing[:5]
         ],
         "more_missing": _("See all %(n)s missing", n=len(missing)) if len(missing) > 5 else None,

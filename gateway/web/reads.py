@@ -14,6 +14,7 @@ from typing import Any
 from cache.read import queries
 from cache.read.reader import StudentHandle
 from cache.read.visibility import StudentVisibility, rule_for, window
+from cache.types import iso_day
 from gateway.api import present
 from gateway.api.deps import View
 from gateway.api.routes.records import section_ref, sections
@@ -59,7 +60,7 @@ MANY = 100_000
 
 
 def year_start(view: View, s: StudentHandle) -> dt.date | None:
-    ref = view.app.cache.keyring.index.ref(s.source, "school", s.data["school_id"])
+    ref = view.app.cache.keyring.index.shared_ref(s.source, "school", s.data["school_id"])
     school = queries.shared_many(view.reader, s.source, "school", [ref], s.published_run)
     return next(
         (dt.date.fromisoformat(v["year_start_date"]) for v in school.values() if v.get("year_start_date")),
@@ -88,7 +89,7 @@ def next_lessons(
 
 def _present_lessons(view: View, s: StudentHandle, found: list[queries.Lesson]) -> list[dict[str, Any]]:
     secs = sections(view, s.source, [x.section_ref for x in found])
-    return [present.lesson(x.day.isoformat(), x.entry_ref, x.entry, secs[x.section_ref]) for x in found]
+    return [present.lesson(iso_day(x.day), x.entry_ref, x.entry, secs[x.section_ref]) for x in found]
 
 
 def attendance(
@@ -139,11 +140,7 @@ def missing_assignments(
 ) -> list[dict[str, Any]]:
     """:func:`assignments` whose result is "missing" (the same rows, in the same order)."""
     window = (vis or visibility(view, s)).of("assignment")
-    found = [
-        row
-        for row in queries.assignments_due(view.reader, s, start, end, window=window)
-        if row[3] and row[3]["status"] == "missing"
-    ]
+    found = queries.assignments_due(view.reader, s, start, end, window=window, status="missing")
     secs = sections(view, s.source, [sec for _, sec, _, _ in found])
     return [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
 

@@ -220,10 +220,24 @@ class Ctx:
     def age(self, view: View) -> dict[str, Any]:
         """How old the data on a page is, and whether it is stale (every data page shows it)."""
         state = view.state
+        fmt = self.fmt
+        stale = is_stale(state, self.portico.config.cache.stale_after)
+        # The page's lines written here, not by calls from the template (each costs several
+        # times a call from here); the template escapes them whole, as it escaped the
+        # message and each value before (escaping is per character: the same bytes).
         return {
-            "as_of": state.as_of,
-            "synced_at": state.synced_at,
-            "stale": is_stale(state, self.portico.config.cache.stale_after),
+            "stale": stale,
+            "stale_line": self._(
+                "The school's system has not been read since %(when)s; what you see may have changed since.",
+                when=fmt.datetime(state.synced_at),
+            )
+            if stale
+            else None,
+            "line": self._(
+                "Records as of %(as_of)s (last updated %(synced)s).",
+                as_of=fmt.datetime(state.as_of),
+                synced=fmt.datetime(state.synced_at),
+            ),
         }
 
     def redirect(self, path: str) -> Response:

@@ -13,6 +13,7 @@ from cache.read import queries
 from cache.read.reader import Reader
 from cache.read.visibility import Window
 from cache.store import Cache, open_cache
+from cache.types import expanded
 from gateway.sync.engine import SyncEngine, SyncOutcome
 from tests.support.clock import TODAY
 from tests.support.config import make_config
@@ -79,6 +80,36 @@ def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path:
         assert compared > 500  # the district has work due and notices to compare
 
 
+def test_a_childs_missing_assignments_are_the_unfiltered_reads_missing_ones(tmp_path: Path, db_url: str) -> None:
+    """``assignments_due(status="missing")`` parses only the results whose payload can hold
+    that status: it answers exactly the unfiltered read's assignments with a missing result,
+    in the same order, also where another field says "missing" (parsed, then left out)."""
+    data = streams(district(24, schools=2, seed=11))
+    results: list[Any] = data["result"]
+    # "missing" in a comment and as the source's own word on results that are not missing.
+    decoys = [i for i, r in enumerate(results) if r.status != "missing"][::7]
+    for i in decoys:
+        results[i] = dataclasses.replace(results[i], comment="missing", source_status="missing")
+    with synced(tmp_path, db_url, data) as (cache, out):
+        window = Window(dt.timedelta(0), NOON, None)
+        with cache.engine.connect() as conn:
+            reader = Reader(conn, cache.keyring)
+            found = 0
+            for st in data["student"]:
+                s = reader.for_operator(
+                    "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
+                )
+                assert s is not None
+                for start in (TODAY - dt.timedelta(days=30), TODAY - dt.timedelta(days=365)):
+                    every = queries.assignments_due(reader, s, start, TODAY, window=window)
+                    missing = queries.assignments_due(reader, s, start, TODAY, window=window, status="missing")
+                    assert missing == [a for a in every if a[3] and a[3]["status"] == "missing"]
+                    found += len(missing)
+                    decoyed = [a for a in every if a[3] and a[3]["comment"] == "missing"]
+                    assert all(a[3]["status"] != "missing" for a in decoyed)
+    assert found > 20 and decoys  # the district has missing work, and results that only say it
+
+
 def test_a_childs_results_and_own_lessons_are_found_through_ix_record_student_parent(
     tmp_path: Path, sqlite_url: str
 ) -> None:
@@ -90,14 +121,21 @@ def test_a_childs_results_and_own_lessons_are_found_through_ix_record_student_pa
         with cache.engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
             reader = Reader(conn, cache.keyring)
-            ran: list[tuple[str, dict[str, object]]] = []
-            query = reader.query
+            ran: list[tuple[str, Any]] = []
+            query, query_in = reader.query, reader.query_in
 
-            def recorded(sql: str, params: dict[str, object]) -> list[object]:
+            def recorded(sql: str, params: dict[str, Any]) -> list[Any]:
                 ran.append((sql, params))
                 return query(sql, params)
 
+            def recorded_in(sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
+                # The statement as the driver runs it: each list's values bound by position.
+                text, order = expanded(sql, tuple((k, len(v)) for k, v in lists.items()), "sqlite")
+                ran.append((text, tuple(x for n in order for x in lists.get(n, [params.get(n)]))))
+                return query_in(sql, params, lists)
+
             reader.query = recorded  # type: ignore[method-assign]
+            reader.query_in = recorded_in  # type: ignore[method-assign]
             results = 0
             for st in data["student"][:6]:
                 s = reader.for_operator(
@@ -118,7 +156,7 @@ def test_a_childs_results_and_own_lessons_are_found_through_ix_record_student_pa
                 kind: [
                     row[-1]
                     for sql, params in ran
-                    if f"kind = '{kind}'" in sql and "student_ref = :sref" in sql
+                    if f"kind = '{kind}'" in sql and "student_ref = " in sql
                     for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
                 ]
                 for kind in ("result", "timetable")
