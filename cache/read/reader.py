@@ -177,21 +177,22 @@ class Reader:
     def state(self, source: str) -> SourceState | None:
         return load_state(self.conn, source)
 
-    def _exec(self, sql: str, params: dict[str, Any]) -> list[Any]:
+    def _driver_of(self) -> Any:
         if self._driver is None:  # looked up once: a request runs several reads
             self._driver = self.conn.connection.driver_connection
+        return self._driver
+
+    def _exec(self, sql: str, params: dict[str, Any]) -> list[Any]:
         conn = self.conn
-        return fetch_on(self._driver, conn.dialect.name, sql, params, conn.in_transaction())
+        return fetch_on(self._driver_of(), conn.dialect.name, sql, params, conn.in_transaction())
 
     query = _exec  # for the other authorised readers in cache.read.queries
 
     def query_in(self, sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
         """:meth:`query` for ``sql`` whose ``:name`` of each of ``lists`` is a list of values
         (``x IN :name``), bound by position (:func:`cache.types.fetch_bound`)."""
-        if self._driver is None:
-            self._driver = self.conn.connection.driver_connection
         conn = self.conn
-        return fetch_bound(self._driver, conn.dialect.name, sql, params, lists, conn.in_transaction())
+        return fetch_bound(self._driver_of(), conn.dialect.name, sql, params, lists, conn.in_transaction())
 
     def open(self, source: str, kind: str, ref: str, key_id: str, payload: bytes) -> dict[str, Any]:
         blob = self.keyring.sealer(key_id).open(bytes(payload), aad(source, kind, ref, key_id))
@@ -200,14 +201,7 @@ class Reader:
     def open_rows(self, kind: str, rows: Iterable[tuple[str, str, str, bytes]]) -> list[dict[str, Any]]:
         """:meth:`open` for many rows of ``kind``, each (source, ref, key_id, payload): a
         page decrypts a hundred records, each key's cipher looked up once."""
-        sealers: dict[str, Sealer] = {}
-        out = []
-        for source, ref, key_id, payload in rows:
-            sealer = sealers.get(key_id)
-            if sealer is None:
-                sealer = sealers[key_id] = self.keyring.sealer(key_id)
-            out.append(orjson.loads(sealer.open(bytes(payload), aad(source, kind, ref, key_id))))
-        return out
+        return [orjson.loads(blob) for blob in self.open_blobs(kind, rows)]
 
     def open_blobs(self, kind: str, rows: Iterable[tuple[str, str, str, bytes]]) -> list[bytes]:
         """:meth:`open_rows` without parsing: each record authenticated and decrypted, its
