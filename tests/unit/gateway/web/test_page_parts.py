@@ -4,13 +4,21 @@ the form's return path (``request.url.path``) and the Set-Cookie headers."""
 from __future__ import annotations
 
 import itertools
+import re
+from typing import Any
 
 import pytest
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from gateway.web import browser
-from gateway.web.render import here
+from gateway.web.mount import Pages
+from gateway.web.render import ROUTES, here
+
+
+async def _nothing(request: Request) -> Response:
+    return Response()
 
 
 def _request(path: str, host: bytes = b"portal.example.org") -> Request:
@@ -75,3 +83,41 @@ def test_a_cookie_is_set_as_starlettes_set_cookie_sets_it(value: str) -> None:
             b"set-cookie",
             _starlette(name, value, max_age, browser.secure(request), samesite),
         )
+
+
+def _walk(routes: list[Route], scope: dict[str, Any]) -> tuple[Match, Route | None]:
+    """What a walk of every route in order finds (Starlette's router): the first full
+    match, else the first partial one."""
+    partial: tuple[Match, Route | None] | None = None
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return match, route
+        if match is Match.PARTIAL and partial is None:
+            partial = (match, route)
+    return partial or (Match.NONE, None)
+
+
+def test_pages_find_the_route_a_walk_of_every_route_finds() -> None:
+    routes = [
+        *ROUTES,
+        # Shapes the portal has none of yet: a parameter first, one that holds "/", one
+        # sharing another's first and last segments, a literal route after a parameter.
+        Route("/{lang}/about", _nothing),
+        Route("/files/{rest:path}", _nothing),
+        Route("/children/{student_id}/{tab}", _nothing),
+        Route("/children/{student_id}/attendance", _nothing, methods=["POST"]),
+        Route("/n/{n:int}/x", _nothing),
+        Route("/t/{x}/last", _nothing, methods=["POST"]),  # a GET passes it for the next
+        Route("/t/{x}/{y}", _nothing),
+    ]
+    pages = Pages(routes)
+    filled = [route.path.replace("{rest:path}", "a/b/c").replace("{n:int}", "12") for route in routes]
+    filled = [re.sub(r"\{[^}]+\}", "abc", p) for p in filled]
+    weird = ["", "/", "//", "/children", "/children/", "/children//attendance", "/children/a/b/attendance",
+             "/n/x/x", "/files/", "/files", "/es/about", "/account/feeds/x/revoke/", "/unknown"]  # fmt: skip
+    for path, method, root in itertools.product(filled + weird, ("GET", "POST", "HEAD"), ("", "/portal")):
+        scope = {"type": "http", "method": method, "path": root + path, "root_path": root}
+        expected, route = _walk(routes, scope)
+        match, found = pages.matches(scope)
+        assert (match, found.get("route")) == (expected, route), (path, method, root)
