@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from gateway.web import browser
+from gateway.web import browser, i18n, reads
+from gateway.web.home import card_html, card_text
 from gateway.web.mount import Pages
-from gateway.web.render import ROUTES, here
+from gateway.web.render import ROUTES, environment, here
 
 
 async def _nothing(request: Request) -> Response:
@@ -121,3 +122,72 @@ def test_pages_find_the_route_a_walk_of_every_route_finds() -> None:
         expected, route = _walk(routes, scope)
         match, found = pages.matches(scope)
         assert (match, found.get("route")) == (expected, route), (path, method, root)
+
+
+# The family home's card as the template wrote it (before gateway.web.home.card_html).
+_CARD_TEMPLATE = """\
+{% for c in cards %}
+<section class="card" aria-labelledby="child-{{ c["id"] }}">
+  <h2 id="child-{{ c["id"] }}"><a href="/children/{{ c["id"] }}/attendance">{{ c["name"] }}</a></h2>
+  <p class="muted">{{ c["school"] }}</p>
+  <h3>{{ _("Today's attendance") }}</h3>
+  {% if c["today"] is none %}
+  <p>{{ _("Not shown yet: today's marks appear later in the day.") }}</p>
+  {% elif not c["today"] %}
+  <p>{{ _("No marks recorded today.") }}</p>
+  {% else %}
+  <ul>{% for m in c["today"] %}<li>{% if m["session"] != "day" %}{{ m["session"] }}: {% endif %}<span class="tag {{ m["category"] }}">{{ categories[m["category"]] }}</span></li>{% endfor %}</ul>
+  {% endif %}
+  <h3>{{ _("Next lessons") }}</h3>
+  {% if c["next"] %}
+  <ul>{% for l in c["next"] %}<li>{{ l }}</li>{% endfor %}</ul>
+  {% else %}<p>{{ _("No lessons in the next few days.") }}</p>{% endif %}
+  <h3>{{ _("Recent grades") }}</h3>
+  {% if c["grades"] %}
+  <ul>{% for g in c["grades"] %}<li>{{ g["class"] }}: <strong>{{ g["shown"] }}</strong> ({{ g["term"] }})</li>{% endfor %}</ul>
+  {% else %}<p>{{ _("None yet.") }}</p>{% endif %}
+  <h3>{{ _("Missing assignments") }}</h3>
+  {% if c["missing"] %}
+  <ul>{% for a in c["missing"] %}<li><span class="tag missing">{{ _("Missing") }}</span> {{ a }}</li>{% endfor %}</ul>
+  {% if c["more_missing"] %}<p><a href="/children/{{ c["id"] }}/assignments">{{ c["more_missing"] }}</a></p>{% endif %}
+  {% else %}<p>{{ _("None in the last 30 days.") }}</p>{% endif %}
+  <h3>{{ _("Points in the last 30 days") }}</h3>
+  <p>{{ c["points"] }}</p>
+  {% if c["reports"] %}
+  <h3>{{ _("New reports") }}</h3>
+  <ul>{% for r in c["reports"] %}<li><a href="/children/{{ c["id"] }}/reports/{{ r["id"] }}">{{ r["title"] }}</a> ({{ r["issued"] }})</li>{% endfor %}</ul>
+  {% endif %}
+  <p><a href="/children/{{ c["id"] }}/attendance">{{ c["records"] }}</a></p>
+</section>
+{% endfor %}
+"""
+_CARD = {
+    "id": "S1",
+    "name": "Ana <b>&amp;</b> O'Brien",
+    "school": 'North "High" · Grade level 7',
+    "today": [{"session": "am", "category": "late"}, {"session": "day", "category": "present"}],
+    "next": ["Dec 4 9:00 AM – Maths <1>, room 2&3"],
+    "grades": [
+        {"class": "Art & Design", "shown": "92.5%", "term": None},
+        {"class": "M", "shown": "A", "term": "T1"},
+    ],
+    "missing": ["Essay <draft> (English, due Dec 1)"],
+    "more_missing": "See all 7 missing",
+    "points": "Achievement: 3 · Behavior: -1",
+    "reports": [{"id": "R<1>", "title": "Term 1 & more", "issued": "Dec 1"}],
+    "records": "All of Ana's records",
+}
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_the_card_is_written_as_the_template_wrote_it(locale: str) -> None:
+    template = environment(locale).from_string(_CARD_TEMPLATE)
+    categories = {k: i18n.translations(locale).ugettext(m) for k, m in reads.CATEGORY.items()}
+    cards = [_CARD]
+    for key, empty in [("today", None), ("today", []), ("next", []), ("grades", []), ("missing", []),
+                       ("more_missing", None), ("reports", [])]:  # fmt: skip
+        cards.append({**_CARD, key: empty})
+    cards.append({**_CARD, "today": [{"session": "day", "category": k} for k in reads.CATEGORY]})
+    text = card_text(locale)
+    for card in cards:
+        assert card_html(text, card) == template.render(cards=[card], categories=categories)
