@@ -18,9 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
+from jinja2.runtime import new_context
 from markupsafe import Markup, escape
 from sqlalchemy import Connection
 from starlette.requests import Request
@@ -123,6 +124,14 @@ def _translator(locale: str) -> Callable[..., Markup]:
 
 
 @functools.cache
+def _page(locale: str, name: str) -> tuple[Template, dict[str, Any]]:
+    """A page's template in ``locale`` and its globals as one dict, made once (the
+    environment never reloads a template)."""
+    page = environment(locale).get_template(name)
+    return page, dict(page.globals)
+
+
+@functools.cache
 def static_url(name: str) -> str:
     """A static file's URL, versioned by its content (cached by browsers until it changes)."""
     digest = hashlib.sha256((Path(__file__).parent / "static" / name).read_bytes()).hexdigest()[:12]
@@ -199,21 +208,34 @@ class Ctx:
     def render(self, template: str, status: int = 200, **values: Any) -> Response:
         values.setdefault("age", None)
         values.setdefault("signed_in", self.token is not None)
-        body = (
-            environment(self.locale)
-            .get_template(template)
-            .render(
-                ctx=self,
-                fmt=self.fmt,
-                csrf=self.csrf.token,
-                lang=self.locale.replace("_", "-"),
-                district=self.portico.config.district.name,
-                here=here(self.request),
+        page, constants = _page(self.locale, template)
+        lang = self.locale.replace("_", "-")
+        env = page.environment
+        # Template.render's context, made from one dict: it copies the template's globals
+        # (a ChainMap, read key by key in Python: about 30 µs) into every page's context.
+        context = new_context(
+            env,
+            page.name,
+            page.blocks,
+            {
+                **constants,
+                "lang": lang,
+                "ctx": self,
+                "fmt": self.fmt,
+                "csrf": self.csrf.token,
+                "district": self.portico.config.district.name,
+                "here": here(self.request),
                 **values,
-            )
+            },
+            shared=True,
+            globals=constants,
         )
+        try:
+            body = env.concat(page.root_render_func(context))
+        except Exception:
+            env.handle_exception()  # as Template.render: the template's lines in the traceback
         response = HTMLResponse(body, status_code=status, headers=browser.PAGE_HEADERS)
-        response.headers["Content-Language"] = self.locale.replace("_", "-")
+        response.headers["Content-Language"] = lang
         self.csrf.remember(response)
         return response
 
