@@ -9,7 +9,6 @@ held) reads only that access is unavailable: never why.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -18,28 +17,31 @@ from starlette.responses import Response
 from cache.read.reader import StudentHandle
 from gateway.api.deps import View
 from gateway.api.routes.students import school_names, visibility
-from gateway.web import i18n, reads
-from gateway.web.render import N_, Ctx, route
+from gateway.web import reads
+from gateway.web.render import N_, Ctx, Texts, route
 from gateway.web.texts import district_text
 
 NEW_FOR = dt.timedelta(days=30)
 # "Next lessons" looks this far ahead: far enough to reach Monday from a Friday.
 NEXT_DAYS = 3
-# The card's own words: written once per language, escaped (see card_html).
-CARD_TEXT = {
-    "today": N_("Today's attendance"),
-    "not_shown": N_("Not shown yet: today's marks appear later in the day."),
-    "no_marks": N_("No marks recorded today."),
-    "next": N_("Next lessons"),
-    "no_lessons": N_("No lessons in the next few days."),
-    "grades": N_("Recent grades"),
-    "no_grades": N_("None yet."),
-    "missing_head": N_("Missing assignments"),
-    "missing": N_("Missing"),
-    "no_missing": N_("None in the last 30 days."),
-    "points": N_("Points in the last 30 days"),
-    "reports": N_("New reports"),
-}
+# The card's own words, and the attendance kinds (see card_html).
+CARD_TEXT = Texts(
+    {
+        "today": N_("Today's attendance"),
+        "not_shown": N_("Not shown yet: today's marks appear later in the day."),
+        "no_marks": N_("No marks recorded today."),
+        "next": N_("Next lessons"),
+        "no_lessons": N_("No lessons in the next few days."),
+        "grades": N_("Recent grades"),
+        "no_grades": N_("None yet."),
+        "missing_head": N_("Missing assignments"),
+        "missing": N_("Missing"),
+        "no_missing": N_("None in the last 30 days."),
+        "points": N_("Points in the last 30 days"),
+        "reports": N_("New reports"),
+        **{"kind:" + k: m for k, m in reads.CATEGORY.items()},
+    }
+)
 
 
 def _card(ctx: Ctx, view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
@@ -90,18 +92,10 @@ def _card(ctx: Ctx, view: View, s: StudentHandle, school: str | None) -> dict[st
     }
 
 
-@functools.cache
-def card_text(locale: str) -> dict[str, str]:
-    """:data:`CARD_TEXT` and the attendance kinds in ``locale``, each escaped."""
-    lookup = i18n.translations(locale).ugettext
-    table = {**CARD_TEXT, **{"kind:" + k: m for k, m in reads.CATEGORY.items()}}
-    return {key: str(escape(lookup(message))) for key, message in table.items()}
-
-
 def card_html(text: dict[str, str], c: dict[str, Any]) -> Markup:
     """One child's card (:func:`_card`) as HTML, every value escaped: written here, not by
     a loop in the template (each value placed there is a lookup, a call and a yield).
-    ``text`` is :func:`card_text` of the page's language."""
+    ``text`` is :data:`CARD_TEXT` in the page's language."""
     e = escape
     ref = e(c["id"])
     out = [
@@ -167,7 +161,7 @@ async def home(ctx: Ctx) -> Response:
     visible = view.reader.students(view.principal, view.published, view.today)
     view.audit_later("dashboard", [s.ref for s in visible])
     names = school_names(view.reader, view.app, visible)
-    text = card_text(ctx.locale)
+    text = CARD_TEXT(ctx.locale)
     cards = [card_html(text, _card(ctx, view, s, names.get(s.data["school_id"]))) for s in visible]
     notices = [
         {"title": n["title"], "from": ctx.fmt.date(n["publish_from"]), "body": n["body"]}

@@ -50,6 +50,22 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention: marks a mes
     return message
 
 
+class Texts:
+    """Marked messages (``N_``) by key, each translated and escaped once per language: the
+    words of markup written in Python (a family home's card, a month's calendar)."""
+
+    def __init__(self, messages: dict[str, str]) -> None:
+        self.messages = messages
+        self._by_locale: dict[str, dict[str, str]] = {}
+
+    def __call__(self, locale: str) -> dict[str, str]:
+        found = self._by_locale.get(locale)
+        if found is None:
+            lookup = i18n.translations(locale).ugettext
+            found = self._by_locale[locale] = {k: str(escape(lookup(m))) for k, m in self.messages.items()}
+        return found
+
+
 class ConstantMessages(Extension):
     """``_("literal")`` compiled as its translation: each environment serves one locale, so a
     message without values is the same text on every page (a page has dozens).

@@ -3,6 +3,7 @@ the form's return path (``request.url.path``) and the Set-Cookie headers."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 from typing import Any
@@ -13,7 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from gateway.web import browser, i18n, reads
-from gateway.web.home import card_html, card_text
+from gateway.web.child import CALENDAR_TEXT, calendar_html
+from gateway.web.home import CARD_TEXT, card_html
 from gateway.web.mount import Pages
 from gateway.web.render import ROUTES, environment, here
 
@@ -188,6 +190,54 @@ def test_the_card_is_written_as_the_template_wrote_it(locale: str) -> None:
                        ("more_missing", None), ("reports", [])]:  # fmt: skip
         cards.append({**_CARD, key: empty})
     cards.append({**_CARD, "today": [{"session": "day", "category": k} for k in reads.CATEGORY]})
-    text = card_text(locale)
+    text = CARD_TEXT(locale)
     for card in cards:
         assert card_html(text, card) == template.render(cards=[card], categories=categories)
+
+
+# A month's calendar rows as attendance.html wrote them (before gateway.web.child.calendar_html).
+_CALENDAR_TEMPLATE = """\
+  {% for week in weeks %}
+  <tr>
+    {% for d in week %}
+    <td class="{% if not d["in_month"] %}out{% endif %}{% if d["date"] == today %} today{% endif %}">
+      <span class="day">{{ d["date"].day }}</span>
+      {% if d["in_month"] and d["marks"] %}
+      <ul>{% for m in d["marks"] %}<li>{% if m["session"] != "day" %}{{ m["session"] }} {% endif %}<span class="tag {{ m["category"] }}"><span class="long">{{ categories[m["category"]] }}</span><span class="short">{{ short[m["category"]] }}</span></span>{% if m["minutes_late"] %} {{ _("%(n)s min", n=m["minutes_late"]) }}{% endif %}</li>{% endfor %}</ul>
+      {% endif %}
+    </td>
+    {% endfor %}
+  </tr>
+  {% endfor %}
+"""
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_the_calendar_is_written_as_the_template_wrote_it(locale: str) -> None:
+    template = environment(locale).from_string(_CALENDAR_TEMPLATE)
+    lookup = i18n.translations(locale).ugettext
+    first = dt.date(2026, 11, 30)
+    marks = [
+        {"session": "am", "category": "late", "minutes_late": 12},
+        {"session": "day", "category": "present", "minutes_late": None},
+        {"session": "<pm>", "category": "unauthorised_absence", "minutes_late": 0},
+        *({"session": "day", "category": k, "minutes_late": None} for k in reads.CATEGORY),
+    ]
+    weeks = [
+        [
+            {
+                "date": first + dt.timedelta(days=7 * w + i),
+                "in_month": (w, i) != (0, 0),
+                "marks": marks[: (i + w) % 4],
+            }
+            for i in range(7)
+        ]
+        for w in range(5)
+    ]
+    for today in (first, first + dt.timedelta(days=9), dt.date(2027, 1, 1)):
+        assert calendar_html(CALENDAR_TEXT(locale), weeks, today) == template.render(
+            weeks=weeks,
+            today=today,
+            categories={k: lookup(m) for k, m in reads.CATEGORY.items()},
+            short={k: lookup(m) for k, m in reads.SHORT.items()},
+        )
