@@ -113,7 +113,15 @@ def environment(locale: str) -> Environment:
     env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["_"] = _translator(locale)
     env.extend(message_locale=locale)  # for ConstantMessages, when a template is compiled
-    env.globals["locales"] = [(loc, loc.replace("_", "-"), i18n.NATIVE[loc]) for loc in i18n.LOCALES]
+    # The language switcher's options, this language's selected: the same on every page.
+    tag = locale.replace("_", "-")
+    env.globals["language_options"] = Markup(  # noqa: S704 - each value escaped
+        "".join(
+            f'<option value="{escape(loc)}" lang="{escape(loc.replace("_", "-"))}"'
+            f'{" selected" if loc.replace("_", "-") == tag else ""}>{escape(i18n.NATIVE[loc])}</option>'
+            for loc in i18n.LOCALES
+        )
+    )
     env.globals["static"] = static_url
     env.globals["stylesheet"] = static_url("portico.css")  # a constant: no call on each page
     return env
