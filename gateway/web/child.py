@@ -66,6 +66,35 @@ def calendar_html(text: dict[str, str], weeks: list[list[dict[str, Any]]], today
     return Markup("".join(out))  # noqa: S704 - each value above escaped; the rest is markup written here
 
 
+# The tabs of every child page, in order.
+TABS = Texts(
+    {
+        "attendance": N_("Attendance"),
+        "timetable": N_("Schedule"),
+        "grades": N_("Grades"),
+        "assignments": N_("Assignments"),
+        "behaviour": N_("Behavior"),
+        "notices": N_("Notices"),
+        "reports": N_("Reports"),
+        "access-log": N_("Access log"),
+        "export": N_("Download"),
+        "corrections": N_("Corrections"),
+    }
+)
+
+
+def tabs_html(labels: dict[str, str], ref: str, tab: str) -> Markup:
+    """The child's tabs, ``tab`` the current one (``labels``: :data:`TABS` in the page's language)."""
+    ref = escape(ref)
+    current = ' aria-current="page"'
+    return Markup(  # noqa: S704 - the ref escaped, the labels escaped by Texts
+        "".join(
+            f'    <li><a href="/children/{ref}/{key}"{current if key == tab else ""}>{label}</a></li>\n'
+            for key, label in labels.items()
+        )
+    )
+
+
 async def opened(ctx: Ctx, category: str) -> tuple[View, StudentHandle]:
     view = await ctx.view()
     # Every child the person may see, read first: the check below is then answered from
@@ -96,6 +125,7 @@ async def show(ctx: Ctx, view: View, s: StudentHandle, template: str, tab: str, 
         },
         children=[(c.ref, reads.first_name(c)) for c in children],
         tab=tab,
+        tabs=tabs_html(TABS(ctx.locale), s.ref, tab),
         **values,
     )
 

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from gateway.web import browser, i18n, reads
-from gateway.web.child import CALENDAR_TEXT, calendar_html
+from gateway.web.child import CALENDAR_TEXT, TABS, calendar_html, tabs_html
 from gateway.web.home import CARD_TEXT, card_html
 from gateway.web.mount import Pages
 from gateway.web.render import ROUTES, environment, here
@@ -241,3 +241,19 @@ def test_the_calendar_is_written_as_the_template_wrote_it(locale: str) -> None:
             categories={k: lookup(m) for k, m in reads.CATEGORY.items()},
             short={k: lookup(m) for k, m in reads.SHORT.items()},
         )
+
+
+# A child page's tabs as _child.html wrote them (before gateway.web.child.tabs_html).
+_TABS_TEMPLATE = """\
+    {% for key, label in [("attendance", _("Attendance")), ("timetable", _("Schedule")), ("grades", _("Grades")), ("assignments", _("Assignments")), ("behaviour", _("Behavior")), ("notices", _("Notices")), ("reports", _("Reports")), ("access-log", _("Access log")), ("export", _("Download")), ("corrections", _("Corrections"))] %}
+    <li><a href="/children/{{ child["id"] }}/{{ key }}"{% if key == tab %} aria-current="page"{% endif %}>{{ label }}</a></li>
+    {% endfor %}
+"""  # noqa: E501
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_the_tabs_are_written_as_the_template_wrote_them(locale: str) -> None:
+    template = environment(locale).from_string(_TABS_TEMPLATE)
+    for tab in [*TABS.messages, "none"]:
+        for ref in ("AbC-_12", "<&>"):
+            assert tabs_html(TABS(locale), ref, tab) == template.render(child={"id": ref}, tab=tab)
