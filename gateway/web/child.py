@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from cache.read.reader import StudentHandle
 from cache.read.visibility import school_zone
+from cache.types import iso_day
 from gateway.api.deps import View
 from gateway.api.problems import Problem
 from gateway.api.routes.students import checked, school_names
@@ -170,8 +171,8 @@ async def attendance(ctx: Ctx) -> Response:
         ctx, view, s, "attendance.html", "attendance",
         month=first, calendar=calendar_html(CALENDAR_TEXT(ctx.locale), weeks, view.today),
         summary=reads.summary(marks),
-        prev_month=prev_month.strftime("%Y-%m"),
-        next_month=next_month.strftime("%Y-%m") if next_month <= view.today else None,
+        prev_month=iso_day(prev_month)[:7],  # YYYY-MM (strftime asks the C library: dearer)
+        next_month=iso_day(next_month)[:7] if next_month <= view.today else None,
         categories=ctx.translated(reads.CATEGORY),
         short=ctx.translated(reads.SHORT),
         attendance_notice=district_text(ctx, "attendance_notice"),

@@ -53,7 +53,8 @@ def _card(ctx: Ctx, view: View, s: StudentHandle, school: str | None) -> dict[st
     vis = visibility(view, s)  # the child's windows now, in their school's zone, for every read below
     hidden = vis.of("attendance").hidden_day == today
     now_local = view.now.astimezone(vis.tz)
-    upcoming = reads.next_lessons(view, s, today, NEXT_DAYS, now_local.strftime("%H:%M"), 3)
+    hhmm = f"{now_local.hour:02}:{now_local.minute:02}"  # strftime("%H:%M") without the C library's
+    upcoming = reads.next_lessons(view, s, today, NEXT_DAYS, hhmm, 3)
     missing = reads.missing_assignments(view, s, today - dt.timedelta(days=30), today, vis)
     points = reads.points(view, s, today - dt.timedelta(days=29), today, vis)
     grade_level = _("Grade level")
