@@ -22,6 +22,7 @@ from gateway.api.deps import View
 from gateway.api.problems import Problem
 from gateway.api.routes.students import checked, school_names
 from gateway.web import i18n, reads
+from gateway.web.family import KIND_LABELS
 from gateway.web.render import N_, Ctx, Texts, route
 from gateway.web.texts import district_text
 
@@ -67,16 +68,11 @@ def calendar_html(text: dict[str, str], weeks: list[list[dict[str, Any]]], today
     return Markup("".join(out))  # noqa: S704 - each value above escaped; the rest is markup written here
 
 
-# The tabs of every child page, in order.
+# The tabs of every child page, in order: each kind of record (named as the family
+# tokens' kinds are), then the access log, the download and corrections.
 TABS = Texts(
     {
-        "attendance": N_("Attendance"),
-        "timetable": N_("Schedule"),
-        "grades": N_("Grades"),
-        "assignments": N_("Assignments"),
-        "behaviour": N_("Behavior"),
-        "notices": N_("Notices"),
-        "reports": N_("Reports"),
+        **KIND_LABELS,
         "access-log": N_("Access log"),
         "export": N_("Download"),
         "corrections": N_("Corrections"),
