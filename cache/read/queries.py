@@ -391,7 +391,9 @@ def _results(
         marker = orjson.dumps(status)
         other: dict[str, Any] = {}  # an assignment's later result replaces an earlier one, as above
         for row, blob in zip(res_rows, reader.open_blobs("result", rows), strict=True):
-            parsed: dict[str, Any] | None = orjson.loads(blob) if marker in blob else None
+            # find, not ``in``: bytes' ``in`` first tries the marker as an integer (a raised
+            # and cleared TypeError each time, dearer than the search itself).
+            parsed: dict[str, Any] | None = orjson.loads(blob) if blob.find(marker) >= 0 else None
             results[row[3]] = parsed if parsed is not None and parsed.get("status") == status else other
         return {k: v for k, v in results.items() if v is not other}
     return results

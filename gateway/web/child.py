@@ -12,16 +12,84 @@ import calendar
 import datetime as dt
 from typing import Any
 
+from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from cache.read.reader import StudentHandle
 from cache.read.visibility import school_zone
+from cache.types import iso_day
 from gateway.api.deps import View
 from gateway.api.problems import Problem
 from gateway.api.routes.students import checked, school_names
 from gateway.web import i18n, reads
-from gateway.web.render import Ctx, route
+from gateway.web.family import KIND_LABELS
+from gateway.web.render import N_, Ctx, Texts, route
 from gateway.web.texts import district_text
+
+# The calendar's words: each attendance kind in full and as its letter, and minutes late.
+CALENDAR_TEXT = Texts(
+    {
+        **{"long:" + k: m for k, m in reads.CATEGORY.items()},
+        **{"short:" + k: m for k, m in reads.SHORT.items()},
+        "minutes": N_("%(n)s min"),
+    }
+)
+
+
+def calendar_html(text: dict[str, str], weeks: list[list[dict[str, Any]]], today: dt.date) -> Markup:
+    """The month's rows of days and their marks, every value escaped: written here, not by
+    the template's loops (each value placed there is a lookup, a call and a yield; a month
+    has 35 to 42 days). ``text`` is :data:`CALENDAR_TEXT` in the page's language."""
+    e = escape
+    out = []
+    for week in weeks:
+        out.append("  <tr>\n")
+        for d in week:
+            day = d["date"]
+            out.append(
+                f'    <td class="{"" if d["in_month"] else "out"}{" today" if day == today else ""}">\n'
+                f'      <span class="day">{e(day.day)}</span>\n'
+            )
+            if d["in_month"] and d["marks"]:
+                out.append("      <ul>")
+                for m in d["marks"]:
+                    session = "" if m["session"] == "day" else f"{e(m['session'])} "
+                    kind = m["category"]
+                    late = m["minutes_late"]
+                    out.append(
+                        f'<li>{session}<span class="tag {e(kind)}"><span class="long">{text["long:" + kind]}</span>'
+                        f'<span class="short">{text["short:" + kind]}</span></span>'
+                        + (f" {Markup(text['minutes']) % {'n': late}}" if late else "")  # noqa: S704 - escaped text
+                        + "</li>"
+                    )
+                out.append("</ul>\n")
+            out.append("    </td>\n")
+        out.append("  </tr>\n")
+    return Markup("".join(out))  # noqa: S704 - each value above escaped; the rest is markup written here
+
+
+# The tabs of every child page, in order: each kind of record (named as the family
+# tokens' kinds are), then the access log, the download and corrections.
+TABS = Texts(
+    {
+        **KIND_LABELS,
+        "access-log": N_("Access log"),
+        "export": N_("Download"),
+        "corrections": N_("Corrections"),
+    }
+)
+
+
+def tabs_html(labels: dict[str, str], ref: str, tab: str) -> Markup:
+    """The child's tabs, ``tab`` the current one (``labels``: :data:`TABS` in the page's language)."""
+    ref = escape(ref)
+    current = ' aria-current="page"'
+    return Markup(  # noqa: S704 - the ref escaped, the labels escaped by Texts
+        "".join(
+            f'    <li><a href="/children/{ref}/{key}"{current if key == tab else ""}>{label}</a></li>\n'
+            for key, label in labels.items()
+        )
+    )
 
 
 async def opened(ctx: Ctx, category: str) -> tuple[View, StudentHandle]:
@@ -54,6 +122,7 @@ async def show(ctx: Ctx, view: View, s: StudentHandle, template: str, tab: str, 
         },
         children=[(c.ref, reads.first_name(c)) for c in children],
         tab=tab,
+        tabs=tabs_html(TABS(ctx.locale), s.ref, tab),
         **values,
     )
 
@@ -96,9 +165,10 @@ async def attendance(ctx: Ctx) -> Response:
     next_month = last + dt.timedelta(days=1)
     return await show(
         ctx, view, s, "attendance.html", "attendance",
-        month=first, weeks=weeks, summary=reads.summary(marks), today=view.today,
-        prev_month=prev_month.strftime("%Y-%m"),
-        next_month=next_month.strftime("%Y-%m") if next_month <= view.today else None,
+        month=first, calendar=calendar_html(CALENDAR_TEXT(ctx.locale), weeks, view.today),
+        summary=reads.summary(marks),
+        prev_month=iso_day(prev_month)[:7],  # YYYY-MM (strftime asks the C library: dearer)
+        next_month=iso_day(next_month)[:7] if next_month <= view.today else None,
         categories=ctx.translated(reads.CATEGORY),
         short=ctx.translated(reads.SHORT),
         attendance_notice=district_text(ctx, "attendance_notice"),

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette._utils import get_route_path
+from starlette.convertors import CONVERTOR_TYPES
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -52,19 +53,62 @@ def is_api(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in API_PREFIXES)
 
 
+# Convertors whose values never hold a "/" (``path``'s may, and another's is not known).
+_IN_SEGMENT = tuple(type(CONVERTOR_TYPES[name]) for name in ("str", "int", "float", "uuid"))
+
+
 class Pages(BaseRoute):
     """The portal's page routes as one route, first in the app's list: a page is found
     without trying every API route before it (FastAPI's included routers cost tens of
-    microseconds each), and an API address costs one prefix check here."""
+    microseconds each), and an API address costs one prefix check here.
+
+    Among the pages, only those that could match are tried: a route's address has as
+    many segments as the paths it matches (no parameter of a page matches ``/``), and
+    its literal first and last segments are those of the path, so each route is indexed
+    by them (its count of segments and first segment; and its last, where that is
+    literal). The candidates are tried in the routes' own order, as a list walk would.
+    """
 
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
+        anywhere: list[int] = []  # routes that cannot be indexed: tried for every path
+        by_first: dict[tuple[int, str], list[int]] = {}  # their last segment a parameter
+        by_last: dict[tuple[int, str, str], list[int]] = {}
+        for i, route in enumerate(routes):
+            segments = route.path.split("/")
+            if "{" in segments[1] or any(type(c) not in _IN_SEGMENT for c in route.param_convertors.values()):
+                anywhere.append(i)
+            elif "{" in segments[-1]:
+                by_first.setdefault((len(segments), segments[1]), []).append(i)
+            else:
+                by_last.setdefault((len(segments), segments[1], segments[-1]), []).append(i)
+
+        def tried(*groups: list[int]) -> list[Route]:
+            return [routes[i] for i in sorted({i for g in groups for i in g})]
+
+        self._anywhere = tried(anywhere)
+        self._by_first = {k: tried(v, anywhere) for k, v in by_first.items()}
+        self._by_last = {k: tried(v, by_first.get(k[:2], []), anywhere) for k, v in by_last.items()}
+
+    def candidates(self, path: str) -> list[Route]:
+        """The routes that could match ``path`` (a route path), in the routes' order."""
+        segments = path.split("/")
+        if len(segments) < 2:
+            return self._anywhere
+        n, first = len(segments), segments[1]
+        found = self._by_last.get((n, first, segments[-1]))
+        if found is None:
+            found = self._by_first.get((n, first), self._anywhere)
+        return found
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http" or is_api(get_route_path(scope)):
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        path = get_route_path(scope)
+        if is_api(path):
             return Match.NONE, {}
         partial: tuple[Match, Scope] | None = None
-        for route in self.routes:
+        for route in self.candidates(path):
             match, found = route.matches(scope)
             if match is Match.NONE:
                 continue

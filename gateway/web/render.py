@@ -18,9 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
+from jinja2.runtime import new_context
 from markupsafe import Markup, escape
 from sqlalchemy import Connection
 from starlette.requests import Request
@@ -47,6 +48,22 @@ GATES = {"aup-not-accepted": "/aup", "password-expired": "/account/password", "m
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention: marks a message for extraction
     return message
+
+
+class Texts:
+    """Marked messages (``N_``) by key, each translated and escaped once per language: the
+    words of markup written in Python (a family home's card, a month's calendar)."""
+
+    def __init__(self, messages: dict[str, str]) -> None:
+        self.messages = messages
+        self._by_locale: dict[str, dict[str, str]] = {}
+
+    def __call__(self, locale: str) -> dict[str, str]:
+        found = self._by_locale.get(locale)
+        if found is None:
+            lookup = i18n.translations(locale).ugettext
+            found = self._by_locale[locale] = {k: str(escape(lookup(m))) for k, m in self.messages.items()}
+        return found
 
 
 class ConstantMessages(Extension):
@@ -96,7 +113,15 @@ def environment(locale: str) -> Environment:
     env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["_"] = _translator(locale)
     env.extend(message_locale=locale)  # for ConstantMessages, when a template is compiled
-    env.globals["locales"] = [(loc, loc.replace("_", "-"), i18n.NATIVE[loc]) for loc in i18n.LOCALES]
+    # The language switcher's options, this language's selected: the same on every page.
+    tag = locale.replace("_", "-")
+    env.globals["language_options"] = Markup(  # noqa: S704 - each value escaped
+        "".join(
+            f'<option value="{escape(loc)}" lang="{escape(loc.replace("_", "-"))}"'
+            f'{" selected" if loc.replace("_", "-") == tag else ""}>{escape(i18n.NATIVE[loc])}</option>'
+            for loc in i18n.LOCALES
+        )
+    )
     env.globals["static"] = static_url
     env.globals["stylesheet"] = static_url("portico.css")  # a constant: no call on each page
     return env
@@ -120,6 +145,14 @@ def _translator(locale: str) -> Callable[..., Markup]:
         return text % values if values else text  # each value escaped by Markup's %
 
     return translate
+
+
+@functools.cache
+def _page(locale: str, name: str) -> tuple[Template, dict[str, Any]]:
+    """A page's template in ``locale`` and its globals as one dict, made once (the
+    environment never reloads a template)."""
+    page = environment(locale).get_template(name)
+    return page, dict(page.globals)
 
 
 @functools.cache
@@ -199,21 +232,34 @@ class Ctx:
     def render(self, template: str, status: int = 200, **values: Any) -> Response:
         values.setdefault("age", None)
         values.setdefault("signed_in", self.token is not None)
-        body = (
-            environment(self.locale)
-            .get_template(template)
-            .render(
-                ctx=self,
-                fmt=self.fmt,
-                csrf=self.csrf.token,
-                lang=self.locale.replace("_", "-"),
-                district=self.portico.config.district.name,
-                here=here(self.request),
+        page, constants = _page(self.locale, template)
+        lang = self.locale.replace("_", "-")
+        env = page.environment
+        # Template.render's context, made from one dict: it copies the template's globals
+        # (a ChainMap, read key by key in Python) into every page's context.
+        context = new_context(
+            env,
+            page.name,
+            page.blocks,
+            {
+                **constants,
+                "lang": lang,
+                "ctx": self,
+                "fmt": self.fmt,
+                "csrf": self.csrf.token,
+                "district": self.portico.config.district.name,
+                "here": here(self.request),
                 **values,
-            )
+            },
+            shared=True,
+            globals=constants,
         )
+        try:
+            body = env.concat(page.root_render_func(context))
+        except Exception:
+            env.handle_exception()  # as Template.render: the template's lines in the traceback
         response = HTMLResponse(body, status_code=status, headers=browser.PAGE_HEADERS)
-        response.headers["Content-Language"] = self.locale.replace("_", "-")
+        response.headers["Content-Language"] = lang
         self.csrf.remember(response)
         return response
 
