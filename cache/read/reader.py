@@ -84,8 +84,29 @@ def newest_first(
     )
 
 
-@functools.lru_cache(maxsize=16)
-def _newest_sql(window: bool, hidden: bool, after: bool) -> str:
+# A range of at most this many days is sorted in one pass on SQLite (see _newest_sql).
+ONE_PASS_DAYS = 31
+
+
+def sorts_in_one_pass(dialect_name: str, day_from: dt.date | None, day_to: dt.date | None) -> bool:
+    """Whether a dated read from ``day_from`` to ``day_to`` sorts its rows in one pass."""
+    return (
+        dialect_name == "sqlite"
+        and day_from is not None
+        and day_to is not None
+        and (day_to - day_from).days < ONE_PASS_DAYS
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _newest_sql(window: bool, hidden: bool, after: bool, one_pass: bool = False) -> str:
+    """The visibility window, the cursor and the newest-first order of a read of ``record r``.
+
+    ``one_pass`` (SQLite, a range of at most :data:`ONE_PASS_DAYS` days: a month's
+    attendance is a few dozen rows): the rows are sorted together in one temporary
+    B-tree (``+r.day`` keeps SQLite from ordering by the index), which costs less than
+    the index's day order with a sort of each day's rows by ref. A longer range keeps
+    the index's order, which stops at the page's last row instead of sorting the range."""
     sql = ""
     if window:
         sql += " AND (r.stamp IS NULL OR r.stamp <= :vb)"
@@ -93,7 +114,9 @@ def _newest_sql(window: bool, hidden: bool, after: bool) -> str:
             sql += " AND (r.day IS NULL OR r.day <> :hd)"
     if after:
         sql += " AND (r.day < :ad OR (r.day = :ad AND r.ref > :ar))"
-    return sql + " ORDER BY r.day DESC, r.ref LIMIT :lim"
+    return sql + (
+        " ORDER BY +r.day DESC, r.ref LIMIT :lim" if one_pass else " ORDER BY r.day DESC, r.ref LIMIT :lim"
+    )
 
 
 def _newest_params(
@@ -109,7 +132,9 @@ def _newest_params(
 
 
 @functools.lru_cache(maxsize=64)
-def _records_sql(feeds: int, day_from: bool, day_to: bool, window: bool, hidden: bool, after: bool) -> str:
+def _records_sql(
+    feeds: int, day_from: bool, day_to: bool, window: bool, hidden: bool, after: bool, one_pass: bool
+) -> str:
     """The statement of :meth:`Reader.records`, made once for each shape of the read."""
     if feeds:
         # One query over every feed, each source with its own published run.
@@ -128,7 +153,7 @@ def _records_sql(feeds: int, day_from: bool, day_to: bool, window: bool, hidden:
         sql += " AND r.day >= :df"
     if day_to:
         sql += " AND r.day <= :dt"
-    return sql + _newest_sql(window, hidden, after)
+    return sql + _newest_sql(window, hidden, after, one_pass)
 
 
 @dataclass(frozen=True)
@@ -319,6 +344,7 @@ class Reader:
             window is not None,
             window is not None and window.hidden_day is not None,
             after is not None,
+            sorts_in_one_pass(self.conn.dialect.name, day_from, day_to),
         )
         rows = self.query_in(sql, params, {})
         opened = self.open_rows(kind, [(src, ref, key_id, payload) for ref, key_id, payload, _, src in rows])
