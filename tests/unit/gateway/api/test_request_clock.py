@@ -24,6 +24,7 @@ from tests.support.world import World, build_world, cheap_hashing
 @pytest.fixture
 def s(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     cheap_hashing(monkeypatch)
+    monkeypatch.setattr(deps, "_PRINCIPALS", {})  # only this test's accounts in it
     served = build_world(tmp_path, db_url)
     yield served
     served.close()
