@@ -4,8 +4,6 @@ as the stack answers them: status, every header in order, body; errors and 500s 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,18 +15,12 @@ from gateway.api.app import create_app
 from gateway.api.edge import Edge
 from gateway.api.routes import records
 from gateway.api.routing import DataFirst, DataRoute
-from tests.support.world import STUDENT_ROUTES, World, build_world, cheap_hashing
+from tests.support.world import STUDENT_ROUTES, World
+from tests.unit.gateway.api import test_data_routes
 
+# The district on both engines (on PostgreSQL every data request runs on a worker thread).
+s = test_data_routes.s
 Sent = list[dict[str, Any]]
-
-
-@pytest.fixture
-def s(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    # Both engines: on PostgreSQL every data request runs on a worker thread.
-    cheap_hashing(monkeypatch)
-    served = build_world(tmp_path, db_url)
-    yield served
-    served.close()
 
 
 class Both:
@@ -179,20 +171,14 @@ def test_an_unexpected_error_and_an_unpublished_snapshot_answer_as_through_the_s
 def test_a_middleware_the_data_first_layer_does_not_know_turns_it_off(s: World) -> None:
     """A layer added to the stack is never skipped: every request goes through the stack."""
 
-    class Tag:
-        def __init__(self, app: Any) -> None:
-            self.app = app
-
-        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            async def tagged(message: Any) -> None:
-                if message["type"] == "http.response.start":
-                    message = {**message, "headers": [*message["headers"], (b"x-tag", b"1")]}
-                await send(message)
-
-            await self.app(scope, receive, tagged)
-
     app = create_app(s.config, s.cache, clock=s.clock)
-    app.add_middleware(Tag)
+
+    @app.middleware("http")
+    async def tag(request: Any, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers["x-tag"] = "1"
+        return response
+
     account = s.ensure_account("student", s.district.cases.student_login)
     target = f"/v1/students/{s.ref('student', s.district.cases.student_login)}/grades"
     with TestClient(app) as client:
