@@ -94,11 +94,14 @@ def resolve_with_state(
     access: AccessSettings,
     student: str | None = None,
     today: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> Resolved | None:
     """:func:`resolve`, with the published state of the account's source, and with
-    ``student`` (a ref) the row of that student if the caller may see it on ``today``."""
+    ``student`` (a ref) the row of that student if the caller may see it on ``today``.
+    ``now``: the real time, if the caller has read it already."""
     hashed = token_hash(token)
-    now = utcnow()
+    if now is None:
+        now = utcnow()
     params: dict[str, Any] = {
         "h": hashed,
         "now": now,

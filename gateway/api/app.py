@@ -35,6 +35,7 @@ from gateway.api.routes import (
     recovery,
     students,
 )
+from gateway.api.routing import DataFirst
 from gateway.ops.mail import Mailer, mailer_from
 from gateway.ops.metrics import GuardCounters
 
@@ -97,7 +98,9 @@ class PorticoAPI(FastAPI):
         # portal's included): a body limit named for a route that does not exist stops it.
         portico: Portico = self.state.portico
         _check_body_routes(portico.config, self.routes)
-        self.edge = Edge(super().build_middleware_stack(), portico.config.api, portico.guards)
+        # The data routes' GETs skip FastAPI's middleware stack (gateway.api.routing.DataFirst).
+        served = DataFirst(super().build_middleware_stack(), self.router, passes=(HeadAsGet,))
+        self.edge = Edge(served, portico.config.api, portico.guards)
         return self.edge
 
 
@@ -174,5 +177,9 @@ def _check_body_routes(config: PorticoConfig, routes: list[Any]) -> None:
     unknown = sorted(set(config.api.limits.route_body_bytes) - paths - set(ROUTE_BODY_BYTES))
     if unknown:
         raise ConfigError(
-            [ConfigProblem("config", "api.limits.route_body_bytes", None, f"no such route: {', '.join(unknown)}")]
+            [
+                ConfigProblem(
+                    "config", "api.limits.route_body_bytes", None, f"no such route: {', '.join(unknown)}"
+                )
+            ]
         )

@@ -139,8 +139,24 @@ async def current_account(request: Request, conn: Conn, app: App) -> Account:
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
+# Principals by account object: an account's object is reused while its row is unchanged
+# (gateway.access.sessions), so its principal is too; a changed row is a new object and a
+# new principal. A principal holds who is asking, nothing of what they may see: the
+# links, holds, sessions and the account's status are checked in SQL on every request.
+_PRINCIPALS: dict[int, tuple[Account, Principal]] = {}
+
+
 def principal_of(account: Account, only: frozenset[str] | None = None) -> Principal:
-    return Principal(account.id, account.role, account.source, account.subject_ref, only)
+    if only is not None:  # a family token's: its students, never remembered
+        return Principal(account.id, account.role, account.source, account.subject_ref, only)
+    found = _PRINCIPALS.get(id(account))
+    if found is not None and found[0] is account:  # the object itself, kept alive here
+        return found[1]
+    if len(_PRINCIPALS) > 4096:  # a bound on memory, not a policy
+        _PRINCIPALS.clear()
+    principal = Principal(account.id, account.role, account.source, account.subject_ref)
+    _PRINCIPALS[id(account)] = (account, principal)
+    return principal
 
 
 # What a family token's kinds let it read, by the audit categories the routes check
@@ -163,7 +179,12 @@ def categories_of(kinds: frozenset[str]) -> frozenset[str]:
 
 async def data_principal(account: CurrentAccount, app: App) -> Principal:
     """A principal allowed to read data now: AUP accepted, password not expired, MFA as required."""
-    if passwords.preset(app.config.access.password_policy).expired(account.password_changed_at, app.clock()):
+    return data_principal_at(account, app, app.clock())
+
+
+def data_principal_at(account: Account, app: Portico, now: dt.datetime) -> Principal:
+    """:func:`data_principal` at ``now`` (the request's one reading of the clock)."""
+    if passwords.preset(app.config.access.password_policy).expired(account.password_changed_at, now):
         # Expiry never locks out: sign-in works, then only a password change is allowed.
         raise Problem(
             403,
@@ -371,7 +392,10 @@ async def view_for(request: Request, conn: Connection, token: str, *, family_ok:
     # A request about one student (``{student_id}`` in its path) has that student checked
     # in the same statement: the relationship check of Reader.student, not a second one.
     app = portico_of(request)
+    # The request's one reading of the clock. Sessions expire by the real clock, which is
+    # the app's too but where tests move the app's (then the session reads its own).
     now = app.clock()
+    real_now = now if app.clock is utcnow else None
     today = now.astimezone(app.tz).date()
     reader = Reader(conn, app.cache.keyring, app.attached)
     categories = None
@@ -396,7 +420,7 @@ async def view_for(request: Request, conn: Connection, token: str, *, family_ok:
                 "This family token made too many requests: wait before trying again.",
                 headers={"Retry-After": str(wait)},
             )
-        await data_principal(used.account, app)  # the same gates as a session's
+        data_principal_at(used.account, app, now)  # the same gates as a session's
         principal = principal_of(used.account, used.students)
         categories = categories_of(used.kinds)
         found_state = used.state
@@ -404,15 +428,18 @@ async def view_for(request: Request, conn: Connection, token: str, *, family_ok:
         asked = request.path_params.get("student_id")
         if not (isinstance(asked, str) and is_ref(asked)):
             asked = None
-        found = sessions.resolve_with_state(conn, token, app.config.access, asked, today)
+        found = sessions.resolve_with_state(conn, token, app.config.access, asked, today, real_now)
         if found is None:
             raise unauthorized()
-        principal = await data_principal(found.account, app)
+        principal = data_principal_at(found.account, app, now)
         found_state = found.state
         if asked is not None and found_state[0] is not None:
             row = found.student
-            prefetched = (asked, None if row is None else reader.found_student(principal, found_state[0], row))
-    return make_view(request, conn, app, principal, found_state, categories, prefetched, reader)
+            prefetched = (
+                asked,
+                None if row is None else reader.found_student(principal, found_state[0], row),
+            )
+    return make_view(request, conn, app, principal, found_state, categories, prefetched, reader, (now, today))
 
 
 def make_view(
@@ -424,20 +451,24 @@ def make_view(
     categories: frozenset[str] | None = None,
     prefetched: tuple[str, StudentHandle | None] | None = None,
     reader: Reader | None = None,
+    at: tuple[dt.datetime, dt.date] | None = None,
 ) -> View:
     """The view of an authenticated principal over its source's published state (as
-    ``sessions.resolve_with_state`` returns it): also a calendar feed's."""
+    ``sessions.resolve_with_state`` returns it): also a calendar feed's. ``at``: the
+    request's reading of the clock and its day in the district, if already taken."""
     run, as_of, synced_at = state
     if run is None:
         raise SnapshotUnavailableError("nothing published yet")
     published = _published_state(conn.dialect, principal.source, run, as_of, synced_at)
-    now = app.clock()
+    if at is None:
+        now = app.clock()
+        at = (now, now.astimezone(app.tz).date())
     return View(
         reader or Reader(conn, app.cache.keyring, app.attached),
         principal,
         published,
-        now.astimezone(app.tz).date(),
-        now,
+        at[1],
+        at[0],
         request_id(request),
         address_index(request, app),
         app.audit_batcher,

@@ -21,19 +21,23 @@ Errors raised by a handler reach the app's problem handlers like any other route
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 
+from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from pydantic.fields import FieldInfo
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.routing import Match, Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.deps import UNSETTLED, View, open_view, portico_of
 from gateway.api.offload import Workers
@@ -145,7 +149,11 @@ def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Res
 
 
 async def offloaded(
-    workers: Workers, request: Request, work: Callable[[], Coroutine[Any, Any, Response]], *, direct: bool = False
+    workers: Workers,
+    request: Request,
+    work: Callable[[], Coroutine[Any, Any, Response]],
+    *,
+    direct: bool = False,
 ) -> Response:
     """``work`` (the whole request) on a worker thread, so no round trip to the database
     stops the event loop (:mod:`gateway.api.offload`); then, on this loop, the wait for
@@ -221,3 +229,126 @@ class DataRouter:
     def doc_routes(self) -> list[APIRoute]:
         """The same routes as FastAPI would declare them, for the OpenAPI document only."""
         return [APIRoute(path, fn, methods=["GET"], tags=list(self.tags)) for path, fn in self._docs]
+
+
+class _Absent:
+    """A layer this version of the framework does not have: nothing is an instance of it."""
+
+
+def framework_layer(module: str, name: str) -> type:
+    """A middleware class the framework keeps in a private module, or :class:`_Absent` when
+    an upgrade has moved or removed it. :class:`DataFirst` then finds an unknown layer in
+    the stack and turns itself off: never an import error, never a layer skipped."""
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return _Absent
+    return found if isinstance(found, type) else _Absent
+
+
+_BODY_LIMIT = framework_layer("fastapi._body_limit", "AppBodyLimitMiddleware")
+_TELEMETRY = framework_layer("fastapi.telemetry._asgi", "ExceptionTelemetryMiddleware")
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the router matches: the request's path without the app's root path, as
+    Starlette's router computes it (a path outside the root path is matched whole)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
+        return path[len(root) :]
+    return path
+
+
+class DataFirst:
+    """The data routes' GETs served without FastAPI's middleware stack, every other request
+    through it (``stack``): for a data route's GET, each layer of that stack either does
+    nothing or is done here the same way, so the answers are the same, byte for byte.
+
+    The layers, outermost first, and what becomes of each for such a request:
+
+    - **the 500 answer** (Starlette's ``ServerErrorMiddleware``): the same middleware with
+      the same handler, around the route alone: an unexpected error is answered with the
+      problem body and logged (``api.unhandled``), then raised on for the server's log;
+    - FastAPI's **exception telemetry**: observes exceptions only when telemetry is on, and
+      then the request goes through the stack;
+    - FastAPI's **body limit**: only with ``max_body_size`` set (Portico sets none: the edge
+      bounds every body); with one set, nothing is served here;
+    - the app's own middleware listed in ``passes`` (:class:`~gateway.api.app.HeadAsGet`):
+      each leaves a GET untouched;
+    - **the problem handlers** (Starlette's ``ExceptionMiddleware``): its own handler tables
+      are put in the scope, where the route's ``request_response`` finds them, as there;
+    - FastAPI's **exit stack**: closes the files of uploaded forms; a data route reads none;
+    - **the router**: its routes tried in its own order, and the first that matches the
+      whole request is served here only if it is a data route.
+
+    Any other layer found in the stack turns this off (everything goes through the stack):
+    a middleware added later is never skipped. The edge (:mod:`gateway.api.edge`) stays
+    outside both: limits, trusted proxies, default headers, metrics and the access line."""
+
+    def __init__(self, stack: ASGIApp, router: Router, passes: tuple[type, ...] = ()) -> None:
+        self.stack = stack
+        self.router = router
+        self.errors: ServerErrorMiddleware | None = None
+        self.handlers: tuple[Any, Any] = ({}, {})
+        self.prefixes: tuple[str, ...] = ()
+        layer = stack
+        if not isinstance(layer, ServerErrorMiddleware):
+            return
+        errors = layer
+        layer = layer.app
+        if isinstance(layer, _TELEMETRY):
+            layer = layer.app  # type: ignore[attr-defined]
+        if isinstance(layer, _BODY_LIMIT):
+            layer = layer.app  # type: ignore[attr-defined]
+        while isinstance(layer, passes):
+            layer = layer.app  # type: ignore[attr-defined]
+        if not isinstance(layer, ExceptionMiddleware):
+            return
+        handlers = getattr(layer, "_exception_handlers", None), getattr(layer, "_status_handlers", None)
+        if not all(isinstance(table, dict) for table in handlers):
+            return  # an ExceptionMiddleware that keeps its tables elsewhere: not known here
+        self.handlers = handlers
+        layer = layer.app
+        if isinstance(layer, AsyncExitStackMiddleware):
+            layer = layer.app
+        if layer is not router:
+            return
+        self.errors = ServerErrorMiddleware(_handle_route, handler=errors.handler, debug=errors.debug)
+        self.prefixes = tuple(
+            {route.path.split("{", 1)[0] for route in router.routes if isinstance(route, DataRoute)}
+        )
+
+    @property
+    def active(self) -> bool:
+        """Whether data routes are served here (see the class)."""
+        return self.errors is not None and bool(self.prefixes)
+
+    def _route(self, scope: Scope) -> DataRoute | None:
+        """The route the router would serve ``scope`` with, if it is a data route (set in
+        the scope as the router sets it)."""
+        if scope["method"] != "GET" or "fastapi.telemetry" in scope:
+            return None
+        if not _route_path(scope).startswith(self.prefixes):
+            return None  # no data route's template starts otherwise
+        for route in self.router.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                if not isinstance(route, DataRoute):
+                    return None
+                scope["route"] = route
+                scope.update(child)
+                return route
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.errors is not None and scope["type"] == "http" and self._route(scope) is not None:
+            scope.setdefault("router", self.router)
+            scope["starlette.exception_handlers"] = self.handlers
+            await self.errors(scope, receive, send)
+            return
+        await self.stack(scope, receive, send)
+
+
+async def _handle_route(scope: Scope, receive: Receive, send: Send) -> None:
+    await scope["route"].handle(scope, receive, send)

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.access import holds, provision
+from cache.read.reader import Reader
+from cache.snapshots.runs import load_state
+from gateway.access import accounts, holds, provision, sessions
+from gateway.api.deps import principal_of
 from gateway.api.routes.me import UNAVAILABLE
 from tests.support.world import World, build_world, cheap_hashing
 
@@ -213,3 +216,45 @@ def test_a_link_without_responsibility_or_portal_access_or_under_a_court_order_s
 
 def guardians_of_contact(s: World, contact_id: str) -> list[str]:
     return [ln.student_id for ln in s.district.iter("link") if ln.contact_id == contact_id]  # type: ignore[union-attr]
+
+
+def test_the_one_child_check_answers_as_the_list_of_children_for_every_guardian_and_child(s: World) -> None:
+    """The check for one child (a live link found by ``EXISTS``: the session's statement,
+    a page about one child) admits exactly the children the guardian's list shows, under
+    holds, court orders, the coming-of-age rule and leavers alike."""
+    c = s.district.cases
+    s.hold("student", c.turning_18, "student-request", "letter")
+    s.hold("contact", c.split_household[2], "court-order", "order")
+    students = [s.ref("student", st.source_id) for st in s.district.iter("student")]  # type: ignore[union-attr]
+    today = s.clock().date()
+    access = s.cache.config.access
+    compared = seen = 0
+    with s.cache.engine.begin() as conn:
+        ids = [
+            r[0] for r in conn.exec_driver_sql("SELECT id FROM account WHERE role = 'guardian' ORDER BY id")
+        ]
+        tokens = []
+        for account_id in ids:
+            accounts.set_fields(conn, account_id, status="active")
+            tokens.append(sessions.create(conn, account_id, access)[0])
+    with s.cache.engine.connect() as conn:
+        state = load_state(conn, "sis")
+        assert state is not None and state.published_run is not None
+        run = state.published_run
+        for token in tokens:
+            me = sessions.resolve_with_state(conn, token, access)
+            assert me is not None
+            principal = principal_of(me.account)
+            listed = {h.ref for h in Reader(conn, s.cache.keyring).students(principal, run, today)}
+            for ref in students:
+                one = Reader(conn, s.cache.keyring).student(principal, run, today, ref)
+                found = sessions.resolve_with_state(conn, token, access, ref, today)
+                assert found is not None
+                assert (one is not None) == (found.student is not None) == (ref in listed), (
+                    me.account.id,
+                    ref,
+                )
+                compared += 1
+                seen += one is not None
+    # Every guardian against every child; most see one child or two, the held ones none.
+    assert compared == len(ids) * len(students) > 100 and seen >= len(ids)
