@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, text
@@ -243,43 +244,45 @@ class Staging:
                 self._collect(kind, to_insert, replaced)
 
     def _collect(self, kind: str, encs: list[Encoded], replaced: dict[str, tuple[str, bytes]]) -> None:
-        """Hand the watchers the new versions of their kinds that may be news, each with the
-        retired version's payload (read with the current versions, opened here only for
-        those kept)."""
+        """Hand each watcher the summaries of the new versions of its kinds it keeps (made
+        from the records in place), each with the summary of the retired version (read
+        with the current versions, opened here only for those kept)."""
         watchers = [c for c in self.changes if kind in c.kinds and not c.overflow]
         if not watchers:
             return
         began = time.process_time()
-        kept: list[tuple[Encoded, dict[str, object], list[ChangeSet]]] = []
+        kept: list[tuple[Encoded, list[tuple[ChangeSet, dict[str, Any]]]]] = []
         for e in encs:
-            data = orjson.loads(e.payload)
-            want = [c for c in watchers if c.keep(kind, data)]
+            fields = e.record.__getattribute__
+            want = [(c, summary) for c in watchers if (summary := c.summarise(kind, fields))]
             if want:
-                kept.append((e, data, want))
+                kept.append((e, want))
         for c in watchers:
             c.seen += len(encs)
-        old: dict[str, dict[str, object]] = {}
-        for e, _, _ in kept:
+        old: dict[str, dict[str, Any]] = {}
+        for e, _ in kept:
             sealed = replaced.get(e.ref)
             if sealed is not None:
                 key_id, payload = sealed
                 blob = self.keyring.sealer(key_id).open(payload, aad(self.source, kind, e.ref, key_id))
                 old[e.ref] = orjson.loads(blob)
-        for e, data, want in kept:
+        for e, want in kept:
             g = e.cols.get
-            version = StagedVersion(
-                kind,
-                e.ref,
-                g("student_ref"),  # type: ignore[arg-type]
-                g("parent_ref"),  # type: ignore[arg-type]
-                g("stamp"),
-                g("day"),
-                g("audience"),  # type: ignore[arg-type]
-                data,
-                old.get(e.ref),
-            )
-            for c in want:
-                c.add(version)
+            retired = old.get(e.ref)
+            for c, summary in want:
+                c.add(
+                    StagedVersion(
+                        kind,
+                        e.ref,
+                        g("student_ref"),  # type: ignore[arg-type]
+                        g("parent_ref"),  # type: ignore[arg-type]
+                        g("stamp"),
+                        g("day"),
+                        g("audience"),  # type: ignore[arg-type]
+                        summary,
+                        None if retired is None else c.summarise(kind, retired.get),
+                    )
+                )
         spent = time.process_time() - began
         for c in watchers:
             c.cpu += spent

@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from math import isfinite
 from operator import itemgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -41,7 +42,7 @@ from cache.keys.crypto import DecryptionError
 from cache.keys.keystore import Keyring
 from cache.read.reader import Principal, Reader, StudentHandle
 from cache.read.visibility import rule_for, school_zone, visible_from, zone_of
-from cache.snapshots.changes import LIMIT, ChangeSet, StagedVersion
+from cache.snapshots.changes import LIMIT, ChangeSet, Fields, StagedVersion
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
 from cache.store import Cache
@@ -80,37 +81,48 @@ def current_in(run: int) -> Any:
     return text(CURRENT.format(t="+record")).bindparams(p=run)
 
 
-def classify(kind: str, data: dict[str, Any], points: float | None = None) -> dict[str, float | None]:
-    """The alert kinds one version of a record carries (``low_score`` with its percentage)."""
-    out: dict[str, float | None] = {}
+def summarise(kind: str, fields: Fields) -> dict[str, float | None]:
+    """What detection needs of one version of a record, read field by field (a staged
+    record's attributes, or a stored payload's keys): the alert kinds it carries, with in
+    ``low_score`` a grade's percentage or a result's raw score (:func:`scored` makes that a
+    percentage of its assignment's points, read later). Empty: the version is no news."""
     if kind == "attendance":
-        found = _ATTENDANCE.get(str(data.get("category")))
+        found = _ATTENDANCE.get(str(fields("category")))
+        return {found: None} if found else {}
+    if kind == "result":
+        out: dict[str, float | None] = {}
+        found = _RESULT.get(str(fields("status")))
         if found:
             out[found] = None
-    elif kind == "result":
-        found = _RESULT.get(str(data.get("status")))
-        if found:
-            out[found] = None
-        score = data.get("score")
-        if isinstance(score, _NUMBER) and points:
-            out["low_score"] = 100.0 * float(score) / points
-    elif kind == "grade":
-        pct = data.get("percent")
-        if isinstance(pct, _NUMBER):
-            out["low_score"] = float(pct)
-    elif kind == "behaviour":
-        out["achievement" if data.get("polarity") == "achievement" else "behaviour"] = None
-    elif kind == "report":
-        out["report"] = None
-    elif kind == "notice":
-        out["notice"] = None
+        score = fields("score")
+        if isinstance(score, _NUMBER) and isfinite(score):
+            out["low_score"] = float(score)
+        return out
+    if kind == "grade":
+        pct = fields("percent")
+        return {"low_score": float(pct)} if isinstance(pct, _NUMBER) and isfinite(pct) else {}
+    if kind == "behaviour":
+        return {"achievement" if fields("polarity") == "achievement" else "behaviour": None}
+    if kind in ("report", "notice"):
+        return {kind: None}
+    return {}
+
+
+def scored(kind: str, found: dict[str, float | None], points: float | None) -> dict[str, float | None]:
+    """A version's alert kinds from its :func:`summarise`, a result's score made a percentage
+    of ``points`` (its assignment's), and left out when the assignment has none."""
+    if kind != "result" or "low_score" not in found:
+        return found
+    out = {k: v for k, v in found.items() if k != "low_score"}
+    score = found["low_score"]
+    if points and score is not None:
+        out["low_score"] = 100.0 * score / points
     return out
 
 
-def may_be_news(kind: str, data: Any) -> bool:
-    """Whether a new version may carry an alert kind (the staging keeps only these): a
-    result's score counts whatever its assignment's points, which are read later."""
-    return kind in WATCHED and bool(classify(kind, data, 100.0))
+def classify(kind: str, data: dict[str, Any], points: float | None = None) -> dict[str, float | None]:
+    """The alert kinds one stored version of a record carries (``low_score`` with its percentage)."""
+    return scored(kind, summarise(kind, data.get), points)
 
 
 def news(new: dict[str, float | None], old: dict[str, float | None] | None, threshold: float) -> list[str]:
@@ -208,8 +220,10 @@ def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> lis
     for row in conn.execute(query, {"s": source, "r": run}):
         if row.kind not in WATCHED or (row.student_ref is None and row.kind != "notice"):
             continue
-        data = open_row(keyring, source, row.kind, row.ref, row.key_id, row.payload)
-        if may_be_news(row.kind, data):
+        summary = summarise(
+            row.kind, open_row(keyring, source, row.kind, row.ref, row.key_id, row.payload).get
+        )
+        if summary:
             out.append(
                 StagedVersion(
                     row.kind,
@@ -219,12 +233,12 @@ def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> lis
                     row.stamp,
                     row.day,
                     row.audience,
-                    data,
+                    summary,
                     None,
                 )
             )
     refs = sorted({v.ref for v in out})
-    old: dict[tuple[str, str], dict[str, Any]] = {}
+    old: dict[tuple[str, str], dict[str, float | None]] = {}
     for chunk in chunks(refs):
         q = select(r.kind, r.ref, r.key_id, r.payload).where(
             r.source == source,
@@ -234,7 +248,9 @@ def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> lis
             r.ref.in_(chunk),
         )
         for o in conn.execute(q):
-            old[(o.kind, o.ref)] = open_row(keyring, source, o.kind, o.ref, o.key_id, o.payload)
+            old[(o.kind, o.ref)] = summarise(
+                o.kind, open_row(keyring, source, o.kind, o.ref, o.key_id, o.payload).get
+            )
     for v in out:
         v.old = old.get((v.kind, v.ref))
     return out
@@ -255,7 +271,7 @@ def classified(
     r = RECORDS.c
     results = [v for v in versions if v.kind == "result" and v.parent_ref]
     assignments: dict[str, tuple[dt.datetime | None, dt.date | None, float | None]] = {}
-    scored = {v.parent_ref for v in results if isinstance(v.data.get("score"), _NUMBER)}
+    with_score = {v.parent_ref for v in results if "low_score" in v.summary}
     refs = sorted({v.parent_ref for v in results if v.parent_ref})
     dated = (r.stamp, r.day)
     # Assignments share their dates (a class's set and due days): each stored pair is
@@ -263,7 +279,7 @@ def classified(
     dates: dict[tuple[Any, Any], tuple[dt.datetime | None, dt.date | None]] = {}
     for ref, stamp, day, key_id, payload in fetch_in(conn, _ASSIGNMENTS, {"s": source}, refs):
         points = None
-        if ref in scored:
+        if ref in with_score:
             raw = open_row(keyring, source, "assignment", ref, key_id, payload).get("points_possible")
             points = float(raw) if raw else None
         got = dates.get((stamp, day))
@@ -277,10 +293,10 @@ def classified(
             stamp, day, points = assignments.get(v.parent_ref or "", (None, None, None))
         else:
             stamp, day, points = _utc(v.stamp), v.day, None
-        found = classify(v.kind, v.data, points)
+        found = scored(v.kind, v.summary, points)
         if not found:
             continue
-        was = None if v.old is None else classify(v.kind, v.old, points)
+        was = None if v.old is None else scored(v.kind, v.old, points)
         out.append(Changed(v.kind, v.ref, v.student_ref, stamp, day, found, was, v.audience))
     return out
 
@@ -927,7 +943,7 @@ class AfterPublish:
         self.cache, self.config, self.clock = cache, config, clock
 
     def watch(self) -> ChangeSet:
-        return ChangeSet(frozenset(WATCHED), may_be_news, CHANGE_LIMIT)
+        return ChangeSet(frozenset(WATCHED), summarise, CHANGE_LIMIT)
 
     def __call__(self, source: str, run: int, changes: ChangeSet | None = None) -> None:
         found = detect(self.cache, self.config, source, run, self.clock(), changes)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from cache.snapshots.changes import ChangeSet
+from cache.snapshots.changes import ChangeSet, Fields
 from cache.store import open_cache
 from gateway.sync.engine import SyncEngine, decide
 from tests.support.config import forget_migrations, make_config, upgrade_schema
@@ -129,19 +130,25 @@ def test_opening_an_older_cache_changes_nothing_and_upgrading_adds_the_indexes_i
 
 
 class _Watcher:
-    """A change hook keeping the students whose new homeroom is 8B (cache.snapshots.changes)."""
+    """A change hook keeping the students whose homeroom is in year 8, each summarised as
+    its homeroom and source id (cache.snapshots.changes)."""
 
     def __init__(self) -> None:
         self.got: list[ChangeSet | None] = []
 
     def watch(self) -> ChangeSet:
-        return ChangeSet(frozenset({"student"}), lambda kind, data: data.get("homeroom") == "8B")
+        return ChangeSet(frozenset({"student"}), self.summarise)
+
+    @staticmethod
+    def summarise(kind: str, fields: Fields) -> dict[str, Any]:
+        homeroom = fields("homeroom")
+        return {"homeroom": homeroom, "id": fields("source_id")} if str(homeroom).startswith("8") else {}
 
     def __call__(self, source: str, run: int, changes: ChangeSet | None = None) -> None:
         self.got.append(changes)
 
 
-def test_a_change_set_keeps_the_watched_new_versions_with_the_payloads_they_retire(
+def test_a_change_set_keeps_the_summaries_of_watched_new_versions_and_of_those_they_retire(
     tmp_path: Path, db_url: str
 ) -> None:
     config, secrets = make_config(tmp_path, db_url)
@@ -160,14 +167,16 @@ def test_a_change_set_keeps_the_watched_new_versions_with_the_payloads_they_reti
     changes = watcher.got[-1]
     assert changes is not None and not changes.overflow
     kept = {v.ref: v for v in changes.versions}
-    assert len(kept) == 2 and all(v.kind == "student" and v.data["homeroom"] == "8B" for v in kept.values())
+    assert len(kept) == 2 and all(
+        v.kind == "student" and v.summary["homeroom"] == "8B" for v in kept.values()
+    )
     index = cache.keyring.index
     one, new = (
         index.ref("sis", "student", students[1].source_id),
         index.ref("sis", "student", students[6].source_id),
     )
     assert set(kept) == {one, new}
-    assert kept[one].old is not None and kept[one].old["homeroom"] == "8A"
-    assert kept[one].old["source_id"] == students[1].source_id
+    assert kept[one].summary["id"] == students[1].source_id
+    assert kept[one].old == {"homeroom": "8A", "id": students[1].source_id}  # opened, summarised alike
     assert kept[new].old is None
     cache.dispose()
