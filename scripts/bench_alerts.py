@@ -76,8 +76,8 @@ def profiled(name: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def profiled_collect() -> Iterator[None]:
-    """cProfile of the staging's keep step alone (``Staging._collect``, every call of the
-    block), top functions to stderr, when BENCH_PROFILE is set."""
+    """cProfile of the staging's keep steps alone (``Staging._kept`` and ``Staging._collect``,
+    every call of the block), top functions to stderr, when BENCH_PROFILE is set."""
     if not os.environ.get("BENCH_PROFILE"):
         yield
         return
@@ -87,21 +87,26 @@ def profiled_collect() -> Iterator[None]:
     from cache.snapshots.staging import Staging
 
     prof = cProfile.Profile()
-    collect = Staging._collect
+    steps = {name: getattr(Staging, name) for name in ("_kept", "_collect")}
 
-    def wrapped(self: Staging, *args: Any) -> None:
-        prof.enable()
-        try:
-            collect(self, *args)
-        finally:
-            prof.disable()
+    def profiling(step: Any) -> Any:
+        def wrapped(self: Staging, *args: Any) -> Any:
+            prof.enable()
+            try:
+                return step(self, *args)
+            finally:
+                prof.disable()
 
-    Staging._collect = wrapped  # type: ignore[method-assign,assignment]
+        return wrapped
+
+    for name, step in steps.items():
+        setattr(Staging, name, profiling(step))
     try:
         yield
     finally:
-        Staging._collect = collect  # type: ignore[method-assign]
-        print("--- profile: keeping the change set (Staging._collect)", file=sys.stderr)
+        for name, step in steps.items():
+            setattr(Staging, name, step)
+        print("--- profile: keeping the change set (Staging._kept, Staging._collect)", file=sys.stderr)
         pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
 
 
@@ -339,8 +344,8 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"| initial load | {r['records']:,} records, full | {load.wall:.1f} | {load.cpu:.1f} |",
         f"| publish | {r['edited']:,} edited records ({args.change:.0%}), incremental, without the alert hook "
         f"and without keeping the change set | | {publish_cpu:.3f} |",
-        f"| keeping the change set | inside the staging of that publish (new versions that may be news, "
-        f"their retired versions opened) | | {collect:.3f} |",
+        f"| keeping the change set | inside the staging of that publish (the summaries of the new versions "
+        f"that may be news, their retired versions opened and summarised) | | {collect:.3f} |",
         f"| detection and queueing | from the staged change set: {found.changed:,} changed records of "
         f"watched kinds, {found.queued:,} news rows | {det.wall:.3f} | {det.cpu:.3f} |",
         f"| expansion (the sender's) | that news to {expanded.candidates:,} candidate alerts, "

@@ -5,11 +5,12 @@ The staging holds every new version's record while it encodes and encrypts it, a
 which current version (if any) the new one replaces. A :class:`ChangeSet` asks the
 watcher to summarise each new version of its kinds (``summarise``, given the kind and the
 version's fields: the record's attributes, read in place); a version with an empty
-summary is not kept. For those kept only, the retired version is opened and summarised
-alike (one read with the current versions, the payload decoded): after the publish,
-the watcher needs neither to read nor to decrypt the run's versions again. Nothing here
-is written anywhere: it lives in the syncing process for one run and is handed to the
-after-publish hooks.
+summary is not kept. For those kept only, the retired version (read with the current
+versions) is opened with the cipher the staging seals its owner's new version with, decoded
+and summarised alike: after the publish, the watcher needs neither to read nor to decrypt
+the run's versions again. Nothing here is written anywhere: it lives in the syncing
+process for one run and is handed to the after-publish hooks. The staging counts the CPU
+all this takes (``cpu``), so benchmarks can tell it from the publish's own.
 
 A change set that grows past ``limit`` versions (a first snapshot, a mass correction) stops
 collecting and says so (``overflow``): the watcher then reads the run from the cache

@@ -14,11 +14,12 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, Engine, text
 
+from cache.keys.crypto import Sealer
 from cache.keys.keystore import Keyring
 from cache.snapshots.changes import ChangeSet, StagedVersion
 from cache.snapshots.encode import CONFIG_SHAPED_KINDS, Encoded, Encoder, aad
@@ -187,8 +188,8 @@ class Staging:
         if had_rows is None:
             had_rows = self._had_rows[kind] = self._current_exists(kind)
         # Watched kinds read the current versions' payloads with them (the retired ones are
-        # opened for the watchers, see _collect). A kind with no rows before this run has
-        # nothing to compare against.
+        # opened for the watchers, see _kept and _collect). A kind with no rows before this
+        # run has nothing to compare against.
         watched = any(kind in c.kinds and not c.overflow for c in self.changes)
         existing = self._existing(kind, [e.ref for e in encs], watched) if had_rows else {}
         to_insert: list[Encoded] = []
@@ -239,36 +240,42 @@ class Staging:
                 {"r": self.run_id},
             )
         if to_insert:
-            self._insert(to_insert)
-            if self.changes:
-                self._collect(kind, to_insert, replaced)
+            kept = self._kept(kind, to_insert, replaced) if self.changes else None
+            opening = self._insert(to_insert, kept.retired if kept is not None else None)
+            if kept is not None:
+                self._collect(kind, kept, opening)
 
-    def _collect(self, kind: str, encs: list[Encoded], replaced: dict[str, tuple[str, bytes]]) -> None:
-        """Hand each watcher the summaries of the new versions of its kinds it keeps (made
-        from the records in place), each with the summary of the retired version (read
-        with the current versions, opened here only for those kept)."""
+    def _kept(self, kind: str, encs: list[Encoded], replaced: dict[str, tuple[str, bytes]]) -> _Kept | None:
+        """What the watchers of ``kind`` keep of a batch's new versions: each one's summaries
+        (made from the records in place; an empty one is not kept), and the retired
+        versions (still sealed) to open for those kept. None when nobody watches ``kind``."""
         watchers = [c for c in self.changes if kind in c.kinds and not c.overflow]
         if not watchers:
-            return
+            return None
         began = time.process_time()
-        kept: list[tuple[Encoded, list[tuple[ChangeSet, dict[str, Any]]]]] = []
+        versions: list[tuple[Encoded, list[tuple[ChangeSet, dict[str, Any]]]]] = []
         for e in encs:
             fields = e.record.__getattribute__
             want = [(c, summary) for c in watchers if (summary := c.summarise(kind, fields))]
             if want:
-                kept.append((e, want))
+                versions.append((e, want))
+        retired = {e.ref: replaced[e.ref] for e, _ in versions if e.ref in replaced}
         for c in watchers:
             c.seen += len(encs)
-        old: dict[str, dict[str, Any]] = {}
-        for e, _ in kept:
-            sealed = replaced.get(e.ref)
-            if sealed is not None:
-                key_id, payload = sealed
-                blob = self.keyring.sealer(key_id).open(payload, aad(self.source, kind, e.ref, key_id))
-                old[e.ref] = orjson.loads(blob)
-        for e, want in kept:
+        kept = _Kept(watchers, versions, retired)
+        kept.cpu = time.process_time() - began
+        return kept
+
+    def _collect(self, kind: str, kept: _Kept, opening: list[_Retired]) -> None:
+        """Hand the watchers the versions they keep, each with the summary of the version it
+        retires: opened here (``opening``, from the sealing of the batch), decoded and
+        summarised alike."""
+        began = time.process_time()
+        opened = _open_retired(self.keyring, self.source, kind, opening)
+        for e, want in kept.versions:
             g = e.cols.get
-            retired = old.get(e.ref)
+            blob = opened.get(e.ref)
+            retired = None if blob is None else orjson.loads(blob)
             for c, summary in want:
                 c.add(
                     StagedVersion(
@@ -283,8 +290,8 @@ class Staging:
                         None if retired is None else c.summarise(kind, retired.get),
                     )
                 )
-        spent = time.process_time() - began
-        for c in watchers:
+        spent = kept.cpu + time.process_time() - began
+        for c in kept.watchers:
             c.cpu += spent
 
     def _current_exists(self, kind: str) -> bool:
@@ -316,11 +323,16 @@ class Staging:
                 out[ref] = (row_id, bytes(digest), valid_from, row_key, old)
         return out
 
-    def _insert(self, encs: list[Encoded]) -> None:
+    def _insert(
+        self, encs: list[Encoded], retired: dict[str, tuple[str, bytes]] | None = None
+    ) -> list[_Retired]:
+        """Seal and write ``encs``; the ``retired`` versions (ref -> key id and sealed
+        payload) are returned to be opened, each with its owner's cipher (:func:`_sealed`)."""
         keyring, source, run, d, t = self.keyring, self.source, self.run_id, self._date, self._stamp
         keyring.ensure({e.owner for e in encs})
         key_ids = [keyring.key_for(e.owner) for e in encs]
-        blobs = _sealed(keyring, source, encs, key_ids)
+        opening: list[_Retired] = []
+        blobs = _sealed(keyring, source, encs, key_ids, retired, opening)
         rows = []
         for e, key_id, blob in zip(encs, key_ids, blobs, strict=True):
             g = e.cols.get
@@ -360,6 +372,7 @@ class Staging:
                     kind,
                 )
             self.result.counts[kind].rejected += max(0, dups - 5)
+        return opening
 
     def _write_rows(self, rows: Sequence[tuple[object, ...]]) -> int | None:
         """Insert staged rows (duplicates of (source, kind, ref, run) skipped): the count inserted."""
@@ -415,12 +428,43 @@ class Staging:
         self.conn.close()
 
 
-def _sealed(keyring: Keyring, source: str, encs: Sequence[Encoded], key_ids: Sequence[str]) -> list[bytes]:
+class _Retired(NamedTuple):
+    """A retired version to open for the watchers: its ref, key id and sealed payload, and
+    the cipher its owner's new versions were sealed with (None when the key ids differ:
+    the record moved to another owner)."""
+
+    ref: str
+    key_id: str
+    payload: bytes
+    sealer: Sealer | None
+
+
+@dataclass(slots=True)
+class _Kept:
+    """A batch's new versions its watchers keep (:meth:`Staging._kept`)."""
+
+    watchers: list[ChangeSet]
+    versions: list[tuple[Encoded, list[tuple[ChangeSet, dict[str, Any]]]]]
+    retired: dict[str, tuple[str, bytes]]  # ref -> key id and sealed payload, for those kept
+    cpu: float = 0.0
+
+
+def _sealed(
+    keyring: Keyring,
+    source: str,
+    encs: Sequence[Encoded],
+    key_ids: Sequence[str],
+    retired: dict[str, tuple[str, bytes]] | None = None,
+    opening: list[_Retired] | None = None,
+) -> list[bytes]:
     """Each record's payload sealed under its owner's key, in ``encs`` order.
 
     An owner's records are sealed together with one cipher object (about 2.5 KB each,
     outside Python's heap) that is dropped afterwards: the keyring's cache is left to the
-    readers, so a sync holds one cipher at a time however many people the district has."""
+    readers, so a sync holds one cipher at a time however many people the district has.
+    The ``retired`` versions of the records (by ref) are put in ``opening`` with that
+    cipher, to be opened after the batch: the watchers' openings make no cipher of their
+    own, and those of a batch are held until then (at most one an owner in the batch)."""
     blobs: list[bytes] = [b""] * len(encs)
     current, sealer = "", None
     for i in sorted(range(len(encs)), key=key_ids.__getitem__):
@@ -428,7 +472,22 @@ def _sealed(keyring: Keyring, source: str, encs: Sequence[Encoded], key_ids: Seq
         if key_id != current or sealer is None:
             current, sealer = key_id, keyring.sealer_uncached(key_id)
         blobs[i] = sealer.seal(e.payload, aad(source, e.kind, e.ref, key_id))
+        if retired and opening is not None:
+            old = retired.get(e.ref)
+            if old is not None:
+                opening.append(_Retired(e.ref, old[0], old[1], sealer if old[0] == key_id else None))
     return blobs
+
+
+def _open_retired(keyring: Keyring, source: str, kind: str, opening: list[_Retired]) -> dict[str, bytes]:
+    """ref -> the plaintext of each retired version in ``opening``: with the cipher that
+    sealed its owner's new version, or (the record moved to another owner) one made for
+    its own key and dropped."""
+    out: dict[str, bytes] = {}
+    for ref, key_id, payload, sealer in opening:
+        cipher = keyring.sealer_uncached(key_id) if sealer is None else sealer
+        out[ref] = cipher.open(payload, aad(source, kind, ref, key_id))
+    return out
 
 
 class _KnownRows:
