@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import orjson
 from sqlalchemy import Connection, Engine, text
@@ -59,6 +59,11 @@ def _date_sqlite(v: object) -> object:
 
 def _date_pg(v: object) -> object:
     return v
+
+
+# A current version as the staging finds it (Staging._existing): id, digest, run, row key,
+# and for a watched kind its key id and sealed payload.
+_Current: TypeAlias = tuple[int, bytes, int, int | None, tuple[str, bytes] | None]
 
 
 @dataclass
@@ -194,7 +199,6 @@ class Staging:
         existing = self._existing(kind, [e.ref for e in encs], watched) if had_rows else {}
         to_insert: list[Encoded] = []
         retire: list[int] = []
-        replaced: dict[str, tuple[str, bytes]] = {}  # ref -> (key id, payload) of the version retired
         index = self._tracking.get(kind)
         batch_refs: set[str] = set()
         for e in encs:
@@ -212,7 +216,7 @@ class Staging:
                 to_insert.append(e)
                 counts.added += 1
                 continue
-            row_id, digest, valid_from, old_key, old_sealed = hit
+            row_id, digest, valid_from, old_key, _ = hit
             if valid_from == self.run_id:
                 self.reject(
                     RecordError(
@@ -231,8 +235,6 @@ class Staging:
             else:
                 counts.changed += 1
                 retire.append(row_id)
-                if old_sealed is not None:
-                    replaced[e.ref] = old_sealed
                 to_insert.append(e)
         if retire:
             self.conn.execute(
@@ -240,15 +242,16 @@ class Staging:
                 {"r": self.run_id},
             )
         if to_insert:
-            kept = self._kept(kind, to_insert, replaced) if self.changes else None
+            kept = self._kept(kind, to_insert, existing) if self.changes else None
             opening = self._insert(to_insert, kept.retired if kept is not None else None)
             if kept is not None:
                 self._collect(kind, kept, opening)
 
-    def _kept(self, kind: str, encs: list[Encoded], replaced: dict[str, tuple[str, bytes]]) -> _Kept | None:
+    def _kept(self, kind: str, encs: list[Encoded], existing: dict[str, _Current]) -> _Kept | None:
         """What the watchers of ``kind`` keep of a batch's new versions: each one's summaries
         (made from the records in place; an empty one is not kept), and the retired
-        versions (still sealed) to open for those kept. None when nobody watches ``kind``."""
+        versions (still sealed, read with the current ones: ``existing``) to open for those
+        kept. None when nobody watches ``kind``."""
         watchers = [c for c in self.changes if kind in c.kinds and not c.overflow]
         if not watchers:
             return None
@@ -259,7 +262,11 @@ class Staging:
             want = [(c, summary) for c in watchers if (summary := c.summarise(kind, fields))]
             if want:
                 versions.append((e, want))
-        retired = {e.ref: replaced[e.ref] for e, _ in versions if e.ref in replaced}
+        retired = {
+            e.ref: sealed
+            for e, _ in versions
+            if (hit := existing.get(e.ref)) is not None and (sealed := hit[4]) is not None
+        }
         for c in watchers:
             c.seen += len(encs)
         kept = _Kept(watchers, versions, retired)
@@ -302,12 +309,10 @@ class Staging:
             ).first()
         )
 
-    def _existing(
-        self, kind: str, refs: list[str], sealed: bool = False
-    ) -> dict[str, tuple[int, bytes, int, int | None, tuple[str, bytes] | None]]:
+    def _existing(self, kind: str, refs: list[str], sealed: bool = False) -> dict[str, _Current]:
         """The current versions of ``refs``: id, digest, run, row key, and when ``sealed``
         their key id and payload (still sealed)."""
-        out: dict[str, tuple[int, bytes, int, int | None, tuple[str, bytes] | None]] = {}
+        out: dict[str, _Current] = {}
         ph = self._ph
         extra = "key_id, payload" if sealed else "NULL, NULL"
         for i in range(0, len(refs), 900):
