@@ -43,6 +43,7 @@ class StagedVersion:
     stamp: Any
     day: Any
     audience: str | None  # a notice's audience (cache.snapshots.encode.Encoder.audience)
+    key_id: str  # the data key the new version is sealed under (its owner's)
     summary: dict[str, Any]
     old: dict[str, Any] | None  # the summary of the version this one retires; None for a new record
 

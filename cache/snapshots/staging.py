@@ -279,8 +279,10 @@ class Staging:
         summarised alike."""
         began = time.process_time()
         opened = _open_retired(self.keyring, self.source, kind, opening)
+        key_for = self.keyring.key_for  # each owner's key was made ready for the batch's sealing
         for e, want in kept.versions:
             g = e.cols.get
+            key_id = key_for(e.owner)
             blob = opened.get(e.ref)
             retired = None if blob is None else orjson.loads(blob)
             for c, summary in want:
@@ -293,6 +295,7 @@ class Staging:
                         g("stamp"),
                         g("day"),
                         g("audience"),  # type: ignore[arg-type]
+                        key_id,
                         summary,
                         None if retired is None else c.summarise(kind, retired.get),
                     )

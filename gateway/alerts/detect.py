@@ -170,6 +170,7 @@ class Changed:
     found: dict[str, float | None]
     old: dict[str, float | None] | None
     audience: str | None = None  # a notice's
+    key_id: str | None = None  # the data key its new version is sealed under (a child's: a score's)
 
 
 @dataclass
@@ -233,6 +234,7 @@ def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> lis
                     row.stamp,
                     row.day,
                     row.audience,
+                    row.key_id,
                     summary,
                     None,
                 )
@@ -297,7 +299,7 @@ def classified(
         if not found:
             continue
         was = None if v.old is None else scored(v.kind, v.old, points)
-        out.append(Changed(v.kind, v.ref, v.student_ref, stamp, day, found, was, v.audience))
+        out.append(Changed(v.kind, v.ref, v.student_ref, stamp, day, found, was, v.audience, v.key_id))
     return out
 
 
@@ -532,12 +534,6 @@ def detect(
         created = conv(now)
         offered = set(settings.kinds)
         keyring = cache.keyring
-        # The children's existing data keys (none is made here: a child purged since the
-        # publish has none, and their score is left out, as expansion would leave it).
-        key_ids: dict[str, str] = {}
-        if "low_score" in offered:
-            scored = {f"student:{c.student_ref}" for c in changed if c.student_ref and "low_score" in c.found}
-            key_ids = keyring.key_ids_of(sorted(scored))
         rows: list[tuple[Any, ...]] = []
         # The news rows without a score (no key id, no sealed score), and each score to seal:
         # (key id, the change, its visible instant, (score, retired score)).
@@ -564,7 +560,7 @@ def detect(
                 # News for some threshold only when it fell (or is new): below t, and the
                 # retired version was not already below t, for a t in (score, was].
                 if was is None or score < was:
-                    key_id = key_ids.get(f"student:{c.student_ref}")
+                    key_id = c.key_id  # the child's, which its new version is sealed under
             if not kinds and key_id is None:
                 continue
             vkey = (c.kind, c.stamp, c.day, tz)
@@ -606,17 +602,24 @@ def seal_scores(
 ) -> Iterable[tuple[str, Changed, object, bytes]]:
     """(key id, change, instant, sealed scores) for each (key id, change, instant, scores): a
     result's percentage and its retired version's, sealed under the child's existing data
-    key (purging the child makes it unreadable) and bound to the child and the record, so
-    the news row keeps no score in clear. A key's scores are sealed together, with the
-    keyring's cached cipher if it has one, else one made for them and dropped: past the
-    cache's 4,096 ciphers (a district of more than some 4,000 children) each score would
-    otherwise make a cipher and evict another."""
-    current, sealer = "", None
+    key, the one the record's new version is sealed under (purging the child makes it
+    unreadable), and bound to the child and the record, so the news row keeps no score in
+    clear. A key destroyed since the publish (the child purged) seals nothing: no key is
+    made for a score, and those scores are left out, as expansion would leave them. A key's
+    scores are sealed together, with the keyring's cached cipher if it has one, else one
+    made for them and dropped: past the cache's 4,096 ciphers (a district of more than some
+    4,000 children) each score would otherwise make a cipher and evict another."""
+    current, sealer = None, None
     for key_id, c, at, pair in sorted(scores, key=itemgetter(0)):
-        if key_id != current or sealer is None:
-            current, sealer = key_id, keyring.sealer_uncached(key_id)
-        aad_ = _score_aad(source, c.ref, c.student_ref or "", key_id)
-        yield key_id, c, at, sealer.seal(orjson.dumps(pair), aad_)
+        if key_id != current:
+            current = key_id
+            try:
+                sealer = keyring.sealer_uncached(key_id)
+            except LookupError:  # destroyed: the child was purged since the publish
+                sealer = None
+        if sealer is not None:
+            aad_ = _score_aad(source, c.ref, c.student_ref or "", key_id)
+            yield key_id, c, at, sealer.seal(orjson.dumps(pair), aad_)
 
 
 def open_score(
