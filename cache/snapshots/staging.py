@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, TypeAlias
 
 import orjson
 from sqlalchemy import Connection, Engine, text
@@ -256,37 +256,36 @@ class Staging:
         if not watchers:
             return None
         began = time.process_time()
-        versions: list[tuple[Encoded, list[tuple[ChangeSet, dict[str, Any]]]]] = []
-        for e in encs:
-            fields = e.record.__getattribute__
-            want = [(c, summary) for c in watchers if (summary := c.summarise(kind, fields))]
-            if want:
-                versions.append((e, want))
+        versions: list[tuple[ChangeSet, list[tuple[Encoded, dict[str, Any]]]]] = []
+        for c in watchers:
+            summarise = c.summarise
+            versions.append((c, [(e, s) for e in encs if (s := summarise(kind, e.record.__getattribute__))]))
+            c.seen += len(encs)
         retired = {
             e.ref: sealed
-            for e, _ in versions
+            for _, mine in versions
+            for e, _ in mine
             if (hit := existing.get(e.ref)) is not None and (sealed := hit[4]) is not None
         }
-        for c in watchers:
-            c.seen += len(encs)
         kept = _Kept(watchers, versions, retired)
         kept.cpu = time.process_time() - began
         return kept
 
     def _collect(self, kind: str, kept: _Kept, opening: list[_Retired]) -> None:
         """Hand the watchers the versions they keep, each with the summary of the version it
-        retires: opened here (``opening``, from the sealing of the batch), decoded and
-        summarised alike."""
+        retires: opened here (``opening``, from the sealing of the batch), decoded (once,
+        whoever keeps it) and summarised alike."""
         began = time.process_time()
-        opened = _open_retired(self.keyring, self.source, kind, opening)
+        decoded = {
+            ref: orjson.loads(blob) for ref, blob in _open_retired(self.keyring, self.source, kind, opening)
+        }
         key_for = self.keyring.key_for  # each owner's key was made ready for the batch's sealing
-        for e, want in kept.versions:
-            g = e.cols.get
-            key_id = key_for(e.owner)
-            blob = opened.get(e.ref)
-            retired = None if blob is None else orjson.loads(blob)
-            for c, summary in want:
-                c.add(
+        for c, mine in kept.versions:
+            summarise, add = c.summarise, c.add
+            for e, summary in mine:
+                g = e.cols.get
+                old = decoded.get(e.ref)
+                add(
                     StagedVersion(
                         kind,
                         e.ref,
@@ -295,9 +294,9 @@ class Staging:
                         g("stamp"),
                         g("day"),
                         g("audience"),  # type: ignore[arg-type]
-                        key_id,
+                        key_for(e.owner),
                         summary,
-                        None if retired is None else c.summarise(kind, retired.get),
+                        None if old is None else summarise(kind, old.get),
                     )
                 )
         spent = kept.cpu + time.process_time() - began
@@ -436,15 +435,11 @@ class Staging:
         self.conn.close()
 
 
-class _Retired(NamedTuple):
-    """A retired version to open for the watchers: its ref, key id and sealed payload, and
-    the cipher its owner's new versions were sealed with (None when the key ids differ:
-    the record moved to another owner)."""
-
-    ref: str
-    key_id: str
-    payload: bytes
-    sealer: Sealer | None
+# A retired version to open for the watchers: its ref, key id and sealed payload, and the
+# cipher its owner's new versions were sealed with (None when the key ids differ: the
+# record moved to another owner). A plain tuple: one is made per kept change, in the
+# sealing loop.
+_Retired: TypeAlias = tuple[str, str, bytes, Sealer | None]
 
 
 @dataclass(slots=True)
@@ -452,7 +447,7 @@ class _Kept:
     """A batch's new versions its watchers keep (:meth:`Staging._kept`)."""
 
     watchers: list[ChangeSet]
-    versions: list[tuple[Encoded, list[tuple[ChangeSet, dict[str, Any]]]]]
+    versions: list[tuple[ChangeSet, list[tuple[Encoded, dict[str, Any]]]]]  # each watcher's, summarised
     retired: dict[str, tuple[str, bytes]]  # ref -> key id and sealed payload, for those kept
     cpu: float = 0.0
 
@@ -483,19 +478,19 @@ def _sealed(
         if retired and opening is not None:
             old = retired.get(e.ref)
             if old is not None:
-                opening.append(_Retired(e.ref, old[0], old[1], sealer if old[0] == key_id else None))
+                opening.append((e.ref, old[0], old[1], sealer if old[0] == key_id else None))
     return blobs
 
 
-def _open_retired(keyring: Keyring, source: str, kind: str, opening: list[_Retired]) -> dict[str, bytes]:
-    """ref -> the plaintext of each retired version in ``opening``: with the cipher that
-    sealed its owner's new version, or (the record moved to another owner) one made for
-    its own key and dropped."""
-    out: dict[str, bytes] = {}
+def _open_retired(
+    keyring: Keyring, source: str, kind: str, opening: list[_Retired]
+) -> Iterator[tuple[str, bytes]]:
+    """(ref, plaintext) of each retired version in ``opening``: opened with the cipher that
+    sealed its owner's new version, or (the record moved to another owner) one made for its
+    own key and dropped."""
     for ref, key_id, payload, sealer in opening:
         cipher = keyring.sealer_uncached(key_id) if sealer is None else sealer
-        out[ref] = cipher.open(payload, aad(source, kind, ref, key_id))
-    return out
+        yield ref, cipher.open(payload, aad(source, kind, ref, key_id))
 
 
 class _KnownRows:
