@@ -26,9 +26,7 @@ import argparse
 import datetime as dt
 import os
 import pickle
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -148,48 +146,28 @@ def _count_calls(staging: Any) -> Callable[[], int]:
 
 def instructions(args: argparse.Namespace) -> None:
     """This script's ``run`` under callgrind: the keep steps' instructions, switching taken off."""
-    if not shutil.which("valgrind"):
-        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
-        subprocess.run(  # noqa: S603 - valgrind and our own interpreter and script
-            ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",  # noqa: S607
-             sys.executable, __file__, "run", str(args.dir), "--repeat", str(args.repeat), "--counted"],
-            check=True, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        totals = {}
-        for path in Path(tmp).glob("callgrind.out.*"):
-            text = path.read_text()
-            for step in ("keep", "switching"):
-                if f"dump {step}\n" in text:
-                    totals[step] = int(re.search(r"^totals: (\d+)", text, re.M).group(1))  # type: ignore[union-attr]
-        keep = totals["keep"] - totals["switching"]
-        print(
-            f"keep steps: {keep / 1e6:,.1f} million instructions over {args.repeat} publish(es) "
-            f"({totals['keep'] / 1e6:,.1f} counted, {totals['switching'] / 1e6:,.1f} of it switching)"
-        )
+    totals = bench_detect.dumped(
+        __file__, [str(args.dir), "--repeat", str(args.repeat)], ["keep", "switching"]
+    )
+    keep = totals["keep"] - totals["switching"]
+    print(
+        f"keep steps: {keep / 1e6:,.1f} million instructions over {args.repeat} publish(es) "
+        f"({totals['keep'] / 1e6:,.1f} counted, {totals['switching'] / 1e6:,.1f} of it switching)"
+    )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("setup", help="load the district into DIR and save its edits")
-    s.add_argument("dir", type=Path)
-    s.add_argument("--students", type=int, default=10_000)
-    s.add_argument("--change", type=float, default=0.01)
-    s.add_argument("--today", type=dt.date.fromisoformat, default=dt.date(2026, 9, 25))
-    r = sub.add_parser("run", help="publish the saved edits, repeatedly")
-    r.add_argument("dir", type=Path)
-    r.add_argument("--repeat", type=int, default=3)
-    r.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
-    r.add_argument("--counted", action="store_true", help=argparse.SUPPRESS)  # --instructions' own run
+    ap, _ = bench_detect.saved_run_parser(
+        __doc__,
+        10_000,
+        3,
+        "load the district into DIR and save its edits",
+        "publish the saved edits, repeatedly",
+    )
     args = ap.parse_args()
     if args.command == "setup":
-        setup(args.dir, args.students, args.today, args.change)
-    elif args.instructions:
-        instructions(args)
-    else:
-        run(args.dir, args.repeat, args.counted)
+        return setup(args.dir, args.students, args.today, args.change)
+    return instructions(args) if args.instructions else run(args.dir, args.repeat, args.counted)
 
 
 if __name__ == "__main__":
