@@ -8,11 +8,12 @@ but Portico is measured):
   2. 1% of the records of every kind edited (absences, missing work, low scores, incidents
      among them) and synced as an incremental run would read them (the changes only);
      the publish is timed with the alert hook kept apart (the staging still keeps the
-     change set for it, and reports the CPU that took), then the hook's work (detection:
-     the news, one row per record and alert kind, from that change set) on its own, then
-     the sender's expansion of that news into one outbox row per recipient (not part of
-     the publish: reported beside it), then the same detection reading the run back from
-     the cache (``portico alerts detect``): the shares they add
+     change set for it, and reports the CPU that took; the retired payloads its existing-row
+     query reads for it, which it cannot time apart, are measured apart after), then the
+     hook's work (detection: the news, one row per record and alert kind, from that change
+     set) on its own, then the sender's expansion of that news into one outbox row per
+     recipient (not part of the publish: reported beside it), then the same detection
+     reading the run back from the cache (``portico alerts detect``): the shares they add
   3. one late mark for every student (daily digests by default), its news expanded (timed
      on its own), then the sender builds and hands over the daily digest of every family at the digest time (to a mailer that
      discards it: what is measured is building, not an SMTP server)
@@ -76,8 +77,8 @@ def profiled(name: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def profiled_collect() -> Iterator[None]:
-    """cProfile of the staging's keep step alone (``Staging._collect``, every call of the
-    block), top functions to stderr, when BENCH_PROFILE is set."""
+    """cProfile of the staging's keep steps alone (``Staging._kept`` and ``Staging._collect``,
+    every call of the block), top functions to stderr, when BENCH_PROFILE is set."""
     if not os.environ.get("BENCH_PROFILE"):
         yield
         return
@@ -87,21 +88,26 @@ def profiled_collect() -> Iterator[None]:
     from cache.snapshots.staging import Staging
 
     prof = cProfile.Profile()
-    collect = Staging._collect
+    steps = {name: getattr(Staging, name) for name in ("_kept", "_collect")}
 
-    def wrapped(self: Staging, *args: Any) -> None:
-        prof.enable()
-        try:
-            collect(self, *args)
-        finally:
-            prof.disable()
+    def profiling(step: Any) -> Any:
+        def wrapped(self: Staging, *args: Any) -> Any:
+            prof.enable()
+            try:
+                return step(self, *args)
+            finally:
+                prof.disable()
 
-    Staging._collect = wrapped  # type: ignore[method-assign,assignment]
+        return wrapped
+
+    for name, step in steps.items():
+        setattr(Staging, name, profiling(step))
     try:
         yield
     finally:
-        Staging._collect = collect  # type: ignore[method-assign]
-        print("--- profile: keeping the change set (Staging._collect)", file=sys.stderr)
+        for name, step in steps.items():
+            setattr(Staging, name, step)
+        print("--- profile: keeping the change set (Staging._kept, Staging._collect)", file=sys.stderr)
         pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
 
 
@@ -192,6 +198,34 @@ def pick_changes(streams: dict[str, list[Any]], change: float) -> dict[str, list
     return changed
 
 
+def payload_reads(cache: Any, changed: Mapping[str, list[Any]], repeat: int = 5) -> float:
+    """CPU the staging's existing-row query spent reading the current versions' key ids and
+    payloads with them (watched kinds only: the retired versions the change set opens), the
+    one part of keeping the change set the staging cannot time apart: the same query on the
+    same refs after the publish, batch by batch, with and without those columns, ``repeat``
+    times each; the difference of the medians."""
+    from types import SimpleNamespace
+
+    from cache.snapshots.staging import WRITE_BATCH, Staging
+    from gateway.alerts.detect import WATCHED
+
+    index = cache.keyring.index
+    refs = {
+        k: [index.ref("sis", k, r.source_id) for r in recs] for k, recs in changed.items() if k in WATCHED
+    }
+    times: dict[bool, list[float]] = {False: [], True: []}
+    with cache.engine.connect() as conn:
+        staging = SimpleNamespace(conn=conn, _ph="?", source="sis")
+        for _ in range(repeat + 1):  # the first round warms the page cache, uncounted
+            for sealed in (False, True):
+                began = time.process_time()
+                for kind, some in refs.items():
+                    for i in range(0, len(some), WRITE_BATCH):
+                        Staging._existing(staging, kind, some[i : i + WRITE_BATCH], sealed)  # type: ignore[arg-type]
+                times[sealed].append(time.process_time() - began)
+    return max(0.0, sorted(times[True][1:])[repeat // 2] - sorted(times[False][1:])[repeat // 2])
+
+
 def run(workdir: Path, students: int, change: float, until: dt.date | None = None) -> dict[str, Any]:
     from sqlalchemy import text
 
@@ -259,7 +293,6 @@ def run(workdir: Path, students: int, change: float, until: dt.date | None = Non
     assert result.status == "published", result
     assert captured.changes is not None, "the change set overflowed"
     out["publish_total"] = t
-    out["collect"] = captured.changes.cpu  # the staging's share spent keeping the change set
     out["edited"] = edited
     run_id = int(result.run_id or 0)
     print("    detection and queueing from the staged change set ...", flush=True)
@@ -267,9 +300,16 @@ def run(workdir: Path, students: int, change: float, until: dt.date | None = Non
         found = detect.detect(app.cache, config, "sis", run_id, now[0], captured.changes)
     out["detect"] = t
     out["found"] = found
+    print(
+        "    the retired payloads' share of the staging's existing-row query, measured apart ...", flush=True
+    )
+    out["payload_reads"] = payload_reads(app.cache, changed)
+    # The staging's share spent keeping the change set: what it timed, and the reads it could not.
+    out["collect"] = captured.changes.cpu + out["payload_reads"]
     publish_cpu = out["publish_total"].cpu - out["collect"]
     print(
-        f"    publish {publish_cpu:.3f} s CPU, keeping the change set {out['collect']:.3f} s, detection "
+        f"    publish {publish_cpu:.3f} s CPU, keeping the change set {out['collect']:.3f} s "
+        f"({out['payload_reads']:.3f} s of it reading the retired payloads), detection "
         f"{t.cpu:.3f} s ({found.queued:,} news rows): "
         f"{(out['collect'] + t.cpu) / max(publish_cpu, 1e-9):.1%} of the publish",
         flush=True,
@@ -339,8 +379,9 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"| initial load | {r['records']:,} records, full | {load.wall:.1f} | {load.cpu:.1f} |",
         f"| publish | {r['edited']:,} edited records ({args.change:.0%}), incremental, without the alert hook "
         f"and without keeping the change set | | {publish_cpu:.3f} |",
-        f"| keeping the change set | inside the staging of that publish (new versions that may be news, "
-        f"their retired versions opened) | | {collect:.3f} |",
+        f"| keeping the change set | inside the staging of that publish (the summaries of the new versions "
+        f"that may be news, their retired versions read, opened and summarised; the reads, "
+        f"{r['payload_reads']:.3f} s, measured apart) | | {collect:.3f} |",
         f"| detection and queueing | from the staged change set: {found.changed:,} changed records of "
         f"watched kinds, {found.queued:,} news rows | {det.wall:.3f} | {det.cpu:.3f} |",
         f"| expansion (the sender's) | that news to {expanded.candidates:,} candidate alerts, "

@@ -179,46 +179,74 @@ def run(saved: Path, repeat: int, counted: bool, profile: bool, expand: bool = T
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
 
 
-def instructions(args: argparse.Namespace) -> None:
-    """This script's ``run`` under callgrind: the instructions of each detection."""
+def dumped(script: str, argv: list[str], names: list[str]) -> dict[str, int]:
+    """``script``'s ``run`` (``argv`` after ``run``, with ``--counted``) under callgrind,
+    counting only where it switches callgrind on: the instructions of each dump ``names``
+    it made (by callgrind_control's ``--dump=NAME``)."""
     if not shutil.which("valgrind"):
         raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    out: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
         subprocess.run(  # noqa: S603 - valgrind and our own interpreter and script
-            ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",  # noqa: S607
-             sys.executable, __file__, "run", str(args.dir), "--repeat", str(args.repeat), "--counted",
-             *(["--detect-only"] if args.detect_only else [])],
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no",  # noqa: S607
+             f"--callgrind-out-file={Path(tmp) / 'callgrind.out'}", sys.executable, script, "run", *argv, "--counted"],
             check=True, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        for i in range(args.repeat):
-            for step, name in (("detect", "detection"), ("expand", "expansion (the sender's)")):
-                dumps = [p for p in Path(tmp).glob("callgrind.out.*") if f"dump {step}{i}\n" in p.read_text()]
-                if not dumps:  # older code: no expansion step
-                    continue
-                total = int(re.search(r"^totals: (\d+)", dumps[0].read_text(), re.M).group(1))  # type: ignore[union-attr]
-                print(
-                    f"{name} {i + 1}: {total / 1e6:,.1f} million instructions" + (" (cold)" if i == 0 else "")
-                )
+        for path in Path(tmp).glob("callgrind.out.*"):
+            text = path.read_text()
+            for name in names:
+                if f"dump {name}\n" in text:
+                    out[name] = int(re.search(r"^totals: (\d+)", text, re.M).group(1))  # type: ignore[union-attr]
+    return out
+
+
+def instructions(args: argparse.Namespace) -> None:
+    """This script's ``run`` under callgrind: the instructions of each detection."""
+    argv = [str(args.dir), "--repeat", str(args.repeat), *(["--detect-only"] if args.detect_only else [])]
+    totals = dumped(
+        __file__, argv, [f"{step}{i}" for i in range(args.repeat) for step in ("detect", "expand")]
+    )
+    for i in range(args.repeat):
+        for step, name in (("detect", "detection"), ("expand", "expansion (the sender's)")):
+            total = totals.get(f"{step}{i}")
+            if total is None:  # older code: no expansion step
+                continue
+            print(f"{name} {i + 1}: {total / 1e6:,.1f} million instructions" + (" (cold)" if i == 0 else ""))
+
+
+def saved_run_parser(
+    doc: str, students: int, repeat: int, setup_help: str, run_help: str
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """A benchmark of two commands: ``setup DIR`` (a district of ``--students``, ``--change``
+    of it edited, up to ``--today``) and ``run DIR`` (``--repeat``, ``--instructions`` and
+    the hidden ``--counted`` of its own run under callgrind): the parser, and ``run``'s."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("setup", help=setup_help)
+    s.add_argument("dir", type=Path)
+    s.add_argument("--students", type=int, default=students)
+    s.add_argument("--change", type=float, default=0.01)
+    s.add_argument("--today", type=dt.date.fromisoformat, default=dt.date(2026, 9, 25))
+    r = sub.add_parser("run", help=run_help)
+    r.add_argument("dir", type=Path)
+    r.add_argument("--repeat", type=int, default=repeat)
+    r.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
+    r.add_argument("--counted", action="store_true", help=argparse.SUPPRESS)  # --instructions' own run
+    return ap, r
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("setup", help="build the district and its changed run into DIR")
-    s.add_argument("dir", type=Path)
-    s.add_argument("--students", type=int, default=4000)
-    s.add_argument("--change", type=float, default=0.01)
-    s.add_argument("--today", type=dt.date.fromisoformat, default=dt.date(2026, 9, 25))
-    r = sub.add_parser("run", help="detect on the saved run, repeatedly")
-    r.add_argument("dir", type=Path)
-    r.add_argument("--repeat", type=int, default=5)
-    r.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
+    ap, r = saved_run_parser(
+        __doc__,
+        4000,
+        5,
+        "build the district and its changed run into DIR",
+        "detect on the saved run, repeatedly",
+    )
     r.add_argument("--profile", action="store_true", help="cProfile (CPU) of the last run")
     r.add_argument(
         "--detect-only", action="store_true", help="detection alone, without the sender's expansion"
     )
-    r.add_argument("--counted", action="store_true", help=argparse.SUPPRESS)  # --instructions' own run
     args = ap.parse_args()
     if args.command == "setup":
         setup(args.dir, args.students, args.today, args.change)

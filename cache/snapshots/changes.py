@@ -1,12 +1,16 @@
-"""A run's change set, collected while it is staged: the new versions of the kinds someone
-watches (alerts), in plaintext, with the versions they retire.
+"""A run's change set, collected while it is staged: what a watcher (alerts) needs of the
+new versions of the kinds it watches, and of the versions they retire.
 
-The staging holds every new version's canonical payload in clear while it encrypts it, and
-knows which current version (if any) the new one replaces. A :class:`ChangeSet` keeps the
-new versions a watcher may care about (``keep``), and for those only opens the retired
-version (one read per batch, by row id): after the publish, the watcher needs neither to
-read nor to decrypt the run's versions again. Nothing here is written anywhere: it lives
-in the syncing process for one run and is handed to the after-publish hooks.
+The staging holds every new version's record while it encodes and encrypts it, and knows
+which current version (if any) the new one replaces. A :class:`ChangeSet` asks the
+watcher to summarise each new version of its kinds (``summarise``, given the kind and the
+version's fields: the record's attributes, read in place); a version with an empty
+summary is not kept. For those kept only, the retired version (read with the current
+versions) is opened with the cipher the staging seals its owner's new version with, decoded
+and summarised alike: after the publish, the watcher needs neither to read nor to decrypt
+the run's versions again. Nothing here is written anywhere: it lives in the syncing
+process for one run and is handed to the after-publish hooks. The staging counts the CPU
+all this takes (``cpu``), so benchmarks can tell it from the publish's own.
 
 A change set that grows past ``limit`` versions (a first snapshot, a mass correction) stops
 collecting and says so (``overflow``): the watcher then reads the run from the cache
@@ -15,18 +19,23 @@ instead, so memory stays bounded whatever the run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# Versions kept before a change set gives up (see ``overflow``): about 1.7 KB each in
-# memory with their retired versions (an attendance mark), so at most about 170 MB.
+# Versions kept before a change set gives up (see ``overflow``): about 450 B each in memory
+# with the retired version's summary, and some 180 B more for its two refs (an attendance
+# mark, measured with tracemalloc), so at most about 65 MB (1.7 KB each with payloads).
 LIMIT = 100_000
+
+# A version's field by name: a staged record's attribute (``record.__getattribute__``), or
+# a stored payload's key (``dict.get``). A summariser asks only for its kind's fields.
+Fields = Callable[[str], Any]
 
 
 @dataclass(slots=True)
 class StagedVersion:
-    """One new version of a watched kind: its columns, its payload, the retired one's payload."""
+    """One new version of a watched kind: its columns, its summary, the retired one's summary."""
 
     kind: str
     ref: str
@@ -35,17 +44,19 @@ class StagedVersion:
     stamp: Any
     day: Any
     audience: str | None  # a notice's audience (cache.snapshots.encode.Encoder.audience)
-    data: dict[str, Any]
-    old: dict[str, Any] | None  # the version this one retires; None for a new record
+    key_id: str  # the data key the new version is sealed under (its owner's)
+    summary: dict[str, Any]
+    old: dict[str, Any] | None  # the summary of the version this one retires; None for a new record
 
 
 @dataclass
 class ChangeSet:
-    """What a watcher asks the staging to keep: ``kinds``, and of those the versions ``keep``
-    says may be news (given the kind and the decoded payload)."""
+    """What a watcher asks the staging to keep: of the new versions of ``kinds``, the summary
+    ``summarise`` makes of each (given the kind and the version's fields); an empty one is
+    not kept."""
 
     kinds: frozenset[str]
-    keep: Callable[[str, Mapping[str, Any]], bool]
+    summarise: Callable[[str, Fields], dict[str, Any]]
     limit: int = LIMIT
     versions: list[StagedVersion] = field(default_factory=list)
     overflow: bool = False

@@ -42,6 +42,7 @@ class Encoded:
     payload: bytes
     digest: bytes
     cols: dict[str, object]
+    record: Record  # what was encoded (a change set's watcher summarises it in place)
     row_key: int | None = None
 
 
@@ -150,7 +151,7 @@ class Encoder:
             owner = f"contact:{ref}"
         else:
             owner = self.shared
-        return Encoded(kind, ref, owner, payload, digest, cols)
+        return Encoded(kind, ref, owner, payload, digest, cols, rec)
 
     # --- per-kind plaintext columns: blind indexes, dates and flags only -------------------
 

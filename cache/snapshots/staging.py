@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import orjson
 from sqlalchemy import Connection, Engine, text
 
+from cache.keys.crypto import Sealer
 from cache.keys.keystore import Keyring
 from cache.snapshots.changes import ChangeSet, StagedVersion
 from cache.snapshots.encode import CONFIG_SHAPED_KINDS, Encoded, Encoder, aad
@@ -57,6 +59,11 @@ def _date_sqlite(v: object) -> object:
 
 def _date_pg(v: object) -> object:
     return v
+
+
+# A current version as the staging finds it (Staging._existing): id, digest, run, row key,
+# and for a watched kind its key id and sealed payload.
+_Current: TypeAlias = tuple[int, bytes, int, int | None, tuple[str, bytes] | None]
 
 
 @dataclass
@@ -186,13 +193,12 @@ class Staging:
         if had_rows is None:
             had_rows = self._had_rows[kind] = self._current_exists(kind)
         # Watched kinds read the current versions' payloads with them (the retired ones are
-        # opened for the watchers, see _collect). A kind with no rows before this run has
-        # nothing to compare against.
+        # opened for the watchers, see _kept and _collect). A kind with no rows before this
+        # run has nothing to compare against.
         watched = any(kind in c.kinds and not c.overflow for c in self.changes)
         existing = self._existing(kind, [e.ref for e in encs], watched) if had_rows else {}
         to_insert: list[Encoded] = []
         retire: list[int] = []
-        replaced: dict[str, tuple[str, bytes]] = {}  # ref -> (key id, payload) of the version retired
         index = self._tracking.get(kind)
         batch_refs: set[str] = set()
         for e in encs:
@@ -210,7 +216,7 @@ class Staging:
                 to_insert.append(e)
                 counts.added += 1
                 continue
-            row_id, digest, valid_from, old_key, old_sealed = hit
+            row_id, digest, valid_from, old_key, _ = hit
             if valid_from == self.run_id:
                 self.reject(
                     RecordError(
@@ -229,8 +235,6 @@ class Staging:
             else:
                 counts.changed += 1
                 retire.append(row_id)
-                if old_sealed is not None:
-                    replaced[e.ref] = old_sealed
                 to_insert.append(e)
         if retire:
             self.conn.execute(
@@ -238,50 +242,65 @@ class Staging:
                 {"r": self.run_id},
             )
         if to_insert:
-            self._insert(to_insert)
-            if self.changes:
-                self._collect(kind, to_insert, replaced)
+            kept = self._kept(kind, to_insert, existing) if self.changes else None
+            opening = self._insert(to_insert, kept.retired if kept is not None else None)
+            if kept is not None:
+                self._collect(kind, kept, opening)
 
-    def _collect(self, kind: str, encs: list[Encoded], replaced: dict[str, tuple[str, bytes]]) -> None:
-        """Hand the watchers the new versions of their kinds that may be news, each with the
-        retired version's payload (read with the current versions, opened here only for
-        those kept)."""
+    def _kept(self, kind: str, encs: list[Encoded], existing: dict[str, _Current]) -> _Kept | None:
+        """What the watchers of ``kind`` keep of a batch's new versions: each one's summaries
+        (made from the records in place; an empty one is not kept), and the retired
+        versions (still sealed, read with the current ones: ``existing``) to open for those
+        kept. None when nobody watches ``kind``."""
         watchers = [c for c in self.changes if kind in c.kinds and not c.overflow]
         if not watchers:
-            return
+            return None
         began = time.process_time()
-        kept: list[tuple[Encoded, dict[str, object], list[ChangeSet]]] = []
-        for e in encs:
-            data = orjson.loads(e.payload)
-            want = [c for c in watchers if c.keep(kind, data)]
-            if want:
-                kept.append((e, data, want))
+        versions: list[tuple[ChangeSet, list[tuple[Encoded, dict[str, Any]]]]] = []
         for c in watchers:
+            summarise = c.summarise
+            versions.append((c, [(e, s) for e in encs if (s := summarise(kind, e.record.__getattribute__))]))
             c.seen += len(encs)
-        old: dict[str, dict[str, object]] = {}
-        for e, _, _ in kept:
-            sealed = replaced.get(e.ref)
-            if sealed is not None:
-                key_id, payload = sealed
-                blob = self.keyring.sealer(key_id).open(payload, aad(self.source, kind, e.ref, key_id))
-                old[e.ref] = orjson.loads(blob)
-        for e, data, want in kept:
-            g = e.cols.get
-            version = StagedVersion(
-                kind,
-                e.ref,
-                g("student_ref"),  # type: ignore[arg-type]
-                g("parent_ref"),  # type: ignore[arg-type]
-                g("stamp"),
-                g("day"),
-                g("audience"),  # type: ignore[arg-type]
-                data,
-                old.get(e.ref),
-            )
-            for c in want:
-                c.add(version)
-        spent = time.process_time() - began
-        for c in watchers:
+        retired = {
+            e.ref: sealed
+            for _, mine in versions
+            for e, _ in mine
+            if (hit := existing.get(e.ref)) is not None and (sealed := hit[4]) is not None
+        }
+        kept = _Kept(watchers, versions, retired)
+        kept.cpu = time.process_time() - began
+        return kept
+
+    def _collect(self, kind: str, kept: _Kept, opening: list[_Retired]) -> None:
+        """Hand the watchers the versions they keep, each with the summary of the version it
+        retires: opened here (``opening``, from the sealing of the batch), decoded (once,
+        whoever keeps it) and summarised alike."""
+        began = time.process_time()
+        decoded = {
+            ref: orjson.loads(blob) for ref, blob in _open_retired(self.keyring, self.source, kind, opening)
+        }
+        key_for = self.keyring.key_for  # each owner's key was made ready for the batch's sealing
+        for c, mine in kept.versions:
+            summarise, add = c.summarise, c.add
+            for e, summary in mine:
+                g = e.cols.get
+                old = decoded.get(e.ref)
+                add(
+                    StagedVersion(
+                        kind,
+                        e.ref,
+                        g("student_ref"),  # type: ignore[arg-type]
+                        g("parent_ref"),  # type: ignore[arg-type]
+                        g("stamp"),
+                        g("day"),
+                        g("audience"),  # type: ignore[arg-type]
+                        key_for(e.owner),
+                        summary,
+                        None if old is None else summarise(kind, old.get),
+                    )
+                )
+        spent = kept.cpu + time.process_time() - began
+        for c in kept.watchers:
             c.cpu += spent
 
     def _current_exists(self, kind: str) -> bool:
@@ -292,12 +311,10 @@ class Staging:
             ).first()
         )
 
-    def _existing(
-        self, kind: str, refs: list[str], sealed: bool = False
-    ) -> dict[str, tuple[int, bytes, int, int | None, tuple[str, bytes] | None]]:
+    def _existing(self, kind: str, refs: list[str], sealed: bool = False) -> dict[str, _Current]:
         """The current versions of ``refs``: id, digest, run, row key, and when ``sealed``
         their key id and payload (still sealed)."""
-        out: dict[str, tuple[int, bytes, int, int | None, tuple[str, bytes] | None]] = {}
+        out: dict[str, _Current] = {}
         ph = self._ph
         extra = "key_id, payload" if sealed else "NULL, NULL"
         for i in range(0, len(refs), 900):
@@ -313,11 +330,16 @@ class Staging:
                 out[ref] = (row_id, bytes(digest), valid_from, row_key, old)
         return out
 
-    def _insert(self, encs: list[Encoded]) -> None:
+    def _insert(
+        self, encs: list[Encoded], retired: dict[str, tuple[str, bytes]] | None = None
+    ) -> list[_Retired]:
+        """Seal and write ``encs``; the ``retired`` versions (ref -> key id and sealed
+        payload) are returned to be opened, each with its owner's cipher (:func:`_sealed`)."""
         keyring, source, run, d, t = self.keyring, self.source, self.run_id, self._date, self._stamp
         keyring.ensure({e.owner for e in encs})
         key_ids = [keyring.key_for(e.owner) for e in encs]
-        blobs = _sealed(keyring, source, encs, key_ids)
+        opening: list[_Retired] = []
+        blobs = _sealed(keyring, source, encs, key_ids, retired, opening)
         rows = []
         for e, key_id, blob in zip(encs, key_ids, blobs, strict=True):
             g = e.cols.get
@@ -357,6 +379,7 @@ class Staging:
                     kind,
                 )
             self.result.counts[kind].rejected += max(0, dups - 5)
+        return opening
 
     def _write_rows(self, rows: Sequence[tuple[object, ...]]) -> int | None:
         """Insert staged rows (duplicates of (source, kind, ref, run) skipped): the count inserted."""
@@ -412,12 +435,39 @@ class Staging:
         self.conn.close()
 
 
-def _sealed(keyring: Keyring, source: str, encs: Sequence[Encoded], key_ids: Sequence[str]) -> list[bytes]:
+# A retired version to open for the watchers: its ref, key id and sealed payload, and the
+# cipher its owner's new versions were sealed with (None when the key ids differ: the
+# record moved to another owner). A plain tuple: one is made per kept change, in the
+# sealing loop.
+_Retired: TypeAlias = tuple[str, str, bytes, Sealer | None]
+
+
+@dataclass(slots=True)
+class _Kept:
+    """A batch's new versions its watchers keep (:meth:`Staging._kept`)."""
+
+    watchers: list[ChangeSet]
+    versions: list[tuple[ChangeSet, list[tuple[Encoded, dict[str, Any]]]]]  # each watcher's, summarised
+    retired: dict[str, tuple[str, bytes]]  # ref -> key id and sealed payload, for those kept
+    cpu: float = 0.0
+
+
+def _sealed(
+    keyring: Keyring,
+    source: str,
+    encs: Sequence[Encoded],
+    key_ids: Sequence[str],
+    retired: dict[str, tuple[str, bytes]] | None = None,
+    opening: list[_Retired] | None = None,
+) -> list[bytes]:
     """Each record's payload sealed under its owner's key, in ``encs`` order.
 
     An owner's records are sealed together with one cipher object (about 2.5 KB each,
     outside Python's heap) that is dropped afterwards: the keyring's cache is left to the
-    readers, so a sync holds one cipher at a time however many people the district has."""
+    readers, so a sync holds one cipher at a time however many people the district has.
+    The ``retired`` versions of the records (by ref) are put in ``opening`` with that
+    cipher, to be opened after the batch: the watchers' openings make no cipher of their
+    own, and those of a batch are held until then (at most one an owner in the batch)."""
     blobs: list[bytes] = [b""] * len(encs)
     current, sealer = "", None
     for i in sorted(range(len(encs)), key=key_ids.__getitem__):
@@ -425,7 +475,22 @@ def _sealed(keyring: Keyring, source: str, encs: Sequence[Encoded], key_ids: Seq
         if key_id != current or sealer is None:
             current, sealer = key_id, keyring.sealer_uncached(key_id)
         blobs[i] = sealer.seal(e.payload, aad(source, e.kind, e.ref, key_id))
+        if retired and opening is not None:
+            old = retired.get(e.ref)
+            if old is not None:
+                opening.append((e.ref, old[0], old[1], sealer if old[0] == key_id else None))
     return blobs
+
+
+def _open_retired(
+    keyring: Keyring, source: str, kind: str, opening: list[_Retired]
+) -> Iterator[tuple[str, bytes]]:
+    """(ref, plaintext) of each retired version in ``opening``: opened with the cipher that
+    sealed its owner's new version, or (the record moved to another owner) one made for its
+    own key and dropped."""
+    for ref, key_id, payload, sealer in opening:
+        cipher = keyring.sealer_uncached(key_id) if sealer is None else sealer
+        yield ref, cipher.open(payload, aad(source, kind, ref, key_id))
 
 
 class _KnownRows:

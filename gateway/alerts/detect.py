@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from math import isfinite
 from operator import itemgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -41,7 +42,7 @@ from cache.keys.crypto import DecryptionError
 from cache.keys.keystore import Keyring
 from cache.read.reader import Principal, Reader, StudentHandle
 from cache.read.visibility import rule_for, school_zone, visible_from, zone_of
-from cache.snapshots.changes import LIMIT, ChangeSet, StagedVersion
+from cache.snapshots.changes import LIMIT, ChangeSet, Fields, StagedVersion
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
 from cache.store import Cache
@@ -80,37 +81,48 @@ def current_in(run: int) -> Any:
     return text(CURRENT.format(t="+record")).bindparams(p=run)
 
 
-def classify(kind: str, data: dict[str, Any], points: float | None = None) -> dict[str, float | None]:
-    """The alert kinds one version of a record carries (``low_score`` with its percentage)."""
-    out: dict[str, float | None] = {}
+def summarise(kind: str, fields: Fields) -> dict[str, float | None]:
+    """What detection needs of one version of a record, read field by field (a staged
+    record's attributes, or a stored payload's keys): the alert kinds it carries, with in
+    ``low_score`` a grade's percentage or a result's raw score (:func:`scored` makes that a
+    percentage of its assignment's points, read later). Empty: the version is no news."""
     if kind == "attendance":
-        found = _ATTENDANCE.get(str(data.get("category")))
+        found = _ATTENDANCE.get(str(fields("category")))
+        return {found: None} if found else {}
+    if kind == "result":
+        out: dict[str, float | None] = {}
+        found = _RESULT.get(str(fields("status")))
         if found:
             out[found] = None
-    elif kind == "result":
-        found = _RESULT.get(str(data.get("status")))
-        if found:
-            out[found] = None
-        score = data.get("score")
-        if isinstance(score, _NUMBER) and points:
-            out["low_score"] = 100.0 * float(score) / points
-    elif kind == "grade":
-        pct = data.get("percent")
-        if isinstance(pct, _NUMBER):
-            out["low_score"] = float(pct)
-    elif kind == "behaviour":
-        out["achievement" if data.get("polarity") == "achievement" else "behaviour"] = None
-    elif kind == "report":
-        out["report"] = None
-    elif kind == "notice":
-        out["notice"] = None
+        score = fields("score")
+        if isinstance(score, _NUMBER) and isfinite(score):
+            out["low_score"] = float(score)
+        return out
+    if kind == "grade":
+        pct = fields("percent")
+        return {"low_score": float(pct)} if isinstance(pct, _NUMBER) and isfinite(pct) else {}
+    if kind == "behaviour":
+        return {"achievement" if fields("polarity") == "achievement" else "behaviour": None}
+    if kind in ("report", "notice"):
+        return {kind: None}
+    return {}
+
+
+def scored(kind: str, found: dict[str, float | None], points: float | None) -> dict[str, float | None]:
+    """A version's alert kinds from its :func:`summarise`, a result's score made a percentage
+    of ``points`` (its assignment's), and left out when the assignment has none."""
+    if kind != "result" or "low_score" not in found:
+        return found
+    out = {k: v for k, v in found.items() if k != "low_score"}
+    score = found["low_score"]
+    if points and score is not None:
+        out["low_score"] = 100.0 * score / points
     return out
 
 
-def may_be_news(kind: str, data: Any) -> bool:
-    """Whether a new version may carry an alert kind (the staging keeps only these): a
-    result's score counts whatever its assignment's points, which are read later."""
-    return kind in WATCHED and bool(classify(kind, data, 100.0))
+def classify(kind: str, data: dict[str, Any], points: float | None = None) -> dict[str, float | None]:
+    """The alert kinds one stored version of a record carries (``low_score`` with its percentage)."""
+    return scored(kind, summarise(kind, data.get), points)
 
 
 def news(new: dict[str, float | None], old: dict[str, float | None] | None, threshold: float) -> list[str]:
@@ -158,6 +170,7 @@ class Changed:
     found: dict[str, float | None]
     old: dict[str, float | None] | None
     audience: str | None = None  # a notice's
+    key_id: str | None = None  # the data key its new version is sealed under (a child's: a score's)
 
 
 @dataclass
@@ -208,8 +221,10 @@ def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> lis
     for row in conn.execute(query, {"s": source, "r": run}):
         if row.kind not in WATCHED or (row.student_ref is None and row.kind != "notice"):
             continue
-        data = open_row(keyring, source, row.kind, row.ref, row.key_id, row.payload)
-        if may_be_news(row.kind, data):
+        summary = summarise(
+            row.kind, open_row(keyring, source, row.kind, row.ref, row.key_id, row.payload).get
+        )
+        if summary:
             out.append(
                 StagedVersion(
                     row.kind,
@@ -219,12 +234,13 @@ def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> lis
                     row.stamp,
                     row.day,
                     row.audience,
-                    data,
+                    row.key_id,
+                    summary,
                     None,
                 )
             )
     refs = sorted({v.ref for v in out})
-    old: dict[tuple[str, str], dict[str, Any]] = {}
+    old: dict[tuple[str, str], dict[str, float | None]] = {}
     for chunk in chunks(refs):
         q = select(r.kind, r.ref, r.key_id, r.payload).where(
             r.source == source,
@@ -234,7 +250,9 @@ def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> lis
             r.ref.in_(chunk),
         )
         for o in conn.execute(q):
-            old[(o.kind, o.ref)] = open_row(keyring, source, o.kind, o.ref, o.key_id, o.payload)
+            old[(o.kind, o.ref)] = summarise(
+                o.kind, open_row(keyring, source, o.kind, o.ref, o.key_id, o.payload).get
+            )
     for v in out:
         v.old = old.get((v.kind, v.ref))
     return out
@@ -255,7 +273,7 @@ def classified(
     r = RECORDS.c
     results = [v for v in versions if v.kind == "result" and v.parent_ref]
     assignments: dict[str, tuple[dt.datetime | None, dt.date | None, float | None]] = {}
-    scored = {v.parent_ref for v in results if isinstance(v.data.get("score"), _NUMBER)}
+    with_score = {v.parent_ref for v in results if "low_score" in v.summary}
     refs = sorted({v.parent_ref for v in results if v.parent_ref})
     dated = (r.stamp, r.day)
     # Assignments share their dates (a class's set and due days): each stored pair is
@@ -263,7 +281,7 @@ def classified(
     dates: dict[tuple[Any, Any], tuple[dt.datetime | None, dt.date | None]] = {}
     for ref, stamp, day, key_id, payload in fetch_in(conn, _ASSIGNMENTS, {"s": source}, refs):
         points = None
-        if ref in scored:
+        if ref in with_score:
             raw = open_row(keyring, source, "assignment", ref, key_id, payload).get("points_possible")
             points = float(raw) if raw else None
         got = dates.get((stamp, day))
@@ -277,11 +295,11 @@ def classified(
             stamp, day, points = assignments.get(v.parent_ref or "", (None, None, None))
         else:
             stamp, day, points = _utc(v.stamp), v.day, None
-        found = classify(v.kind, v.data, points)
+        found = scored(v.kind, v.summary, points)
         if not found:
             continue
-        was = None if v.old is None else classify(v.kind, v.old, points)
-        out.append(Changed(v.kind, v.ref, v.student_ref, stamp, day, found, was, v.audience))
+        was = None if v.old is None else scored(v.kind, v.old, points)
+        out.append(Changed(v.kind, v.ref, v.student_ref, stamp, day, found, was, v.audience, v.key_id))
     return out
 
 
@@ -516,12 +534,6 @@ def detect(
         created = conv(now)
         offered = set(settings.kinds)
         keyring = cache.keyring
-        # The children's existing data keys (none is made here: a child purged since the
-        # publish has none, and their score is left out, as expansion would leave it).
-        key_ids: dict[str, str] = {}
-        if "low_score" in offered:
-            scored = {f"student:{c.student_ref}" for c in changed if c.student_ref and "low_score" in c.found}
-            key_ids = keyring.key_ids_of(sorted(scored))
         rows: list[tuple[Any, ...]] = []
         # The news rows without a score (no key id, no sealed score), and each score to seal:
         # (key id, the change, its visible instant, (score, retired score)).
@@ -548,7 +560,7 @@ def detect(
                 # News for some threshold only when it fell (or is new): below t, and the
                 # retired version was not already below t, for a t in (score, was].
                 if was is None or score < was:
-                    key_id = key_ids.get(f"student:{c.student_ref}")
+                    key_id = c.key_id  # the child's, which its new version is sealed under
             if not kinds and key_id is None:
                 continue
             vkey = (c.kind, c.stamp, c.day, tz)
@@ -590,17 +602,24 @@ def seal_scores(
 ) -> Iterable[tuple[str, Changed, object, bytes]]:
     """(key id, change, instant, sealed scores) for each (key id, change, instant, scores): a
     result's percentage and its retired version's, sealed under the child's existing data
-    key (purging the child makes it unreadable) and bound to the child and the record, so
-    the news row keeps no score in clear. A key's scores are sealed together, with the
-    keyring's cached cipher if it has one, else one made for them and dropped: past the
-    cache's 4,096 ciphers (a district of more than some 4,000 children) each score would
-    otherwise make a cipher and evict another."""
-    current, sealer = "", None
+    key, the one the record's new version is sealed under (purging the child makes it
+    unreadable), and bound to the child and the record, so the news row keeps no score in
+    clear. A key destroyed since the publish (the child purged) seals nothing: no key is
+    made for a score, and those scores are left out, as expansion would leave them. A key's
+    scores are sealed together, with the keyring's cached cipher if it has one, else one
+    made for them and dropped: past the cache's 4,096 ciphers (a district of more than some
+    4,000 children) each score would otherwise make a cipher and evict another."""
+    current, sealer = None, None
     for key_id, c, at, pair in sorted(scores, key=itemgetter(0)):
-        if key_id != current or sealer is None:
-            current, sealer = key_id, keyring.sealer_uncached(key_id)
-        aad_ = _score_aad(source, c.ref, c.student_ref or "", key_id)
-        yield key_id, c, at, sealer.seal(orjson.dumps(pair), aad_)
+        if key_id != current:
+            current = key_id
+            try:
+                sealer = keyring.sealer_uncached(key_id)
+            except LookupError:  # destroyed: the child was purged since the publish
+                sealer = None
+        if sealer is not None:
+            aad_ = _score_aad(source, c.ref, c.student_ref or "", key_id)
+            yield key_id, c, at, sealer.seal(orjson.dumps(pair), aad_)
 
 
 def open_score(
@@ -927,7 +946,7 @@ class AfterPublish:
         self.cache, self.config, self.clock = cache, config, clock
 
     def watch(self) -> ChangeSet:
-        return ChangeSet(frozenset(WATCHED), may_be_news, CHANGE_LIMIT)
+        return ChangeSet(frozenset(WATCHED), summarise, CHANGE_LIMIT)
 
     def __call__(self, source: str, run: int, changes: ChangeSet | None = None) -> None:
         found = detect(self.cache, self.config, source, run, self.clock(), changes)

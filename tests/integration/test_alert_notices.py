@@ -6,33 +6,18 @@ notice is published, never if held, and never about a school its children are no
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from pathlib import Path
 
 from sqlalchemy import select
 
 from cache.tables.alerts import AlertOutbox
 from cache.tables.core import core_table
-from connectors.records import Audience, Notice
-from tests.support.alerts import family, ny
+from connectors.records import Audience
+from tests.support.alerts import family, notice, ny
 from tests.support.mail import smtp_server
 from tests.support.records import contact, link, school, student
 
 OUTBOX = core_table(AlertOutbox)
-
-
-def notice(sid: str, audience: Audience, school_id: str, at: dt.datetime, year: str | None = None) -> Notice:
-    return Notice(
-        source_id=sid,
-        audience=audience,
-        school_id=school_id,
-        year_group=year,
-        section_id=None,
-        title=f"Notice {sid}",
-        body="The school is closed on Friday.",
-        publish_from=at,
-        publish_to=None,
-    )
 
 
 def _subjects(inbox_messages: list, to: str) -> list[str]:  # type: ignore[type-arg]

@@ -13,7 +13,9 @@ from cache.store import open_cache
 from connectors.records import (
     AttendanceCategory,
     AttendanceMark,
+    Audience,
     BehaviourEvent,
+    Notice,
     Polarity,
     Record,
 )
@@ -63,6 +65,22 @@ def incident(sid: str, n: int, at: dt.datetime, polarity: Polarity = Polarity.BE
         category="Disruption",
         description="Talking in class",
         staff_name="Mr Teacher",
+    )
+
+
+def notice(
+    sid: str, audience: Audience, school_id: str | None, at: dt.datetime, year: str | None = None
+) -> Notice:
+    return Notice(
+        source_id=sid,
+        audience=audience,
+        school_id=school_id,
+        year_group=year,
+        section_id=None,
+        title=f"Notice {sid}",
+        body="The school is closed on Friday.",
+        publish_from=at,
+        publish_to=None,
     )
 
 

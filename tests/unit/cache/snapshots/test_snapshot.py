@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from cache.snapshots.changes import ChangeSet
+from cache.snapshots.changes import ChangeSet, Fields
 from cache.store import open_cache
+from connectors.records import AttendanceCategory
 from gateway.sync.engine import SyncEngine, decide
+from tests.support.alerts import TODAY, mark, ny
 from tests.support.config import forget_migrations, make_config, upgrade_schema
 from tests.support.connectors import ListConnector
 from tests.support.records import family
@@ -128,20 +132,30 @@ def test_opening_an_older_cache_changes_nothing_and_upgrading_adds_the_indexes_i
         engine.dispose()
 
 
-class _Watcher:
-    """A change hook keeping the students whose new homeroom is 8B (cache.snapshots.changes)."""
+def _year_8(kind: str, fields: Fields) -> dict[str, Any]:
+    """A student whose homeroom is in year 8, as its homeroom and source id."""
+    homeroom = fields("homeroom")
+    return {"homeroom": homeroom, "id": fields("source_id")} if str(homeroom).startswith("8") else {}
 
-    def __init__(self) -> None:
+
+class _Watcher:
+    """A change hook keeping the versions of ``kind`` that ``summarise`` summarises
+    (cache.snapshots.changes)."""
+
+    def __init__(
+        self, kind: str = "student", summarise: Callable[[str, Fields], dict[str, Any]] = _year_8
+    ) -> None:
         self.got: list[ChangeSet | None] = []
+        self.kind, self.summarise = kind, summarise
 
     def watch(self) -> ChangeSet:
-        return ChangeSet(frozenset({"student"}), lambda kind, data: data.get("homeroom") == "8B")
+        return ChangeSet(frozenset({self.kind}), self.summarise)
 
     def __call__(self, source: str, run: int, changes: ChangeSet | None = None) -> None:
         self.got.append(changes)
 
 
-def test_a_change_set_keeps_the_watched_new_versions_with_the_payloads_they_retire(
+def test_a_change_set_keeps_the_summaries_of_watched_new_versions_and_of_those_they_retire(
     tmp_path: Path, db_url: str
 ) -> None:
     config, secrets = make_config(tmp_path, db_url)
@@ -156,18 +170,51 @@ def test_a_change_set_keeps_the_watched_new_versions_with_the_payloads_they_reti
     students[1] = dataclasses.replace(students[1], homeroom="8B")  # kept, with its 8A version
     students[2] = dataclasses.replace(students[2], homeroom="9C")  # changed, not kept
     students.append(dataclasses.replace(family(7)["students"][6], homeroom="8B"))  # new: no old version
+    ciphers = dict(cache.keyring._sealers)
     engine.run(ListConnector("sis", data))
     changes = watcher.got[-1]
     assert changes is not None and not changes.overflow
     kept = {v.ref: v for v in changes.versions}
-    assert len(kept) == 2 and all(v.kind == "student" and v.data["homeroom"] == "8B" for v in kept.values())
+    assert len(kept) == 2 and all(
+        v.kind == "student" and v.summary["homeroom"] == "8B" for v in kept.values()
+    )
     index = cache.keyring.index
     one, new = (
         index.ref("sis", "student", students[1].source_id),
         index.ref("sis", "student", students[6].source_id),
     )
     assert set(kept) == {one, new}
-    assert kept[one].old is not None and kept[one].old["homeroom"] == "8A"
-    assert kept[one].old["source_id"] == students[1].source_id
+    assert kept[one].summary["id"] == students[1].source_id
+    assert kept[one].old == {"homeroom": "8A", "id": students[1].source_id}  # opened, summarised alike
     assert kept[new].old is None
+    # The retired version was opened with the cipher its owner's new version was sealed
+    # with: the keyring's cache of ciphers (the readers') is left as it was.
+    assert cache.keyring._sealers == ciphers
+    cache.dispose()
+
+
+def test_a_retired_version_under_another_key_is_opened_with_that_key(tmp_path: Path, db_url: str) -> None:
+    """A mark moved to another child: the new version is sealed under that child's key, the
+    one it retires was sealed under the first child's, and is opened with that key."""
+    config, secrets = make_config(tmp_path, db_url)
+    cache = open_cache(config, secrets)
+    watcher = _Watcher("attendance", lambda kind, f: {"student": f("student_id"), "code": f("source_code")})
+    engine = SyncEngine(cache.engine, cache.keyring, config, config.connectors[0], on_published=[watcher])
+    data = family(2)
+    data["attendance"] = [mark("00000", TODAY, AttendanceCategory.AUTHORISED_ABSENCE, ny(9))]
+    engine.run(ListConnector("sis", data))
+    data["attendance"] = [dataclasses.replace(data["attendance"][0], student_id="00001", source_code="Y")]
+    out = engine.run(ListConnector("sis", data))
+    assert out.counts["attendance"]["changed"] == 1, out
+    changes = watcher.got[-1]
+    assert changes is not None
+    assert [(v.summary, v.old) for v in changes.versions] == [
+        ({"student": "00001", "code": "Y"}, {"student": "00000", "code": "X"})
+    ]
+    keyring = cache.keyring
+    first, second = (f"student:{keyring.index.ref('sis', 'student', s)}" for s in ("00000", "00001"))
+    key_ids = keyring.key_ids_of([first, second])
+    assert key_ids[first] != key_ids[second]
+    assert changes.versions[0].key_id == key_ids[second]  # the new version's key: the second child's
+    assert keyring._sealers == {}  # that key's cipher made for the opening, and dropped
     cache.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import sys
 import threading
 from pathlib import Path
@@ -18,10 +19,20 @@ from structlog.testing import capture_logs
 from cache.keys.crypto import DecryptionError
 from cache.tables.alerts import AlertNews, AlertOutbox
 from cache.tables.core import core_table
-from connectors.records import Assignment, AssignmentResult, AttendanceCategory, ResultStatus
+from connectors.records import (
+    Assignment,
+    AssignmentResult,
+    AttendanceCategory,
+    Audience,
+    Grade,
+    Polarity,
+    ProgressReport,
+    Record,
+    ResultStatus,
+)
 from gateway.alerts import detect, prefs
 from gateway.alerts.detect import change_set_sql
-from tests.support.alerts import TODAY, family, mark, ny
+from tests.support.alerts import TODAY, family, incident, mark, notice, ny
 from tests.support.records import link, school
 
 OUTBOX = core_table(AlertOutbox)
@@ -395,3 +406,96 @@ def test_two_expanders_at_once_take_each_piece_of_news_exactly_once(tmp_path: Pa
     # Mum and dad for each of 00000's absences, mum for 00001's.
     assert len(rows) == 10 * 2 + 10
     fam.app.dispose()
+
+
+def _versions() -> list[Record]:
+    """A version of every watched kind in every category, status and polarity, with and
+    without a score (whole, fractional, not a number) where the kind has one."""
+    at = ny(9)
+    out: list[Record] = [mark("00000", TODAY, c, at) for c in AttendanceCategory]
+    out += [
+        AssignmentResult(
+            source_id=f"r-{status}-{score}",
+            assignment_id="a1",
+            student_id="00000",
+            score=score,
+            status=status,
+            comment=None,
+        )
+        for status in ResultStatus
+        for score in (None, 4, 7.5, math.nan)
+    ]
+    out += [
+        Grade(
+            source_id=f"g-{pct}",
+            student_id="00000",
+            section_id="s1",
+            term="T1",
+            mark="C",
+            percent=pct,
+            updated_at=at,
+        )
+        for pct in (None, 55, 61.5, math.inf)
+    ]
+    out += [incident("00000", 1, at, p) for p in Polarity]
+    out.append(
+        ProgressReport(
+            source_id="p1", student_id="00000", title="Autumn", period="T1", issued_date=TODAY, comments=None
+        )
+    )
+    out.append(notice("n1", Audience.DISTRICT, None, at))
+    return out
+
+
+@pytest.mark.parametrize("version", _versions(), ids=lambda v: v.source_id)
+def test_a_staged_record_is_summarised_as_its_stored_payload_is(version: Record) -> None:
+    """The staging summarises the record in place, the read back its decoded payload: the
+    same summary, so both paths queue the same news."""
+    payload = orjson.loads(orjson.dumps(version))
+    from_record = detect.summarise(version.kind, version.__getattribute__)
+    assert from_record == detect.summarise(version.kind, payload.get)
+    for points in (None, 0.0, 20.0):
+        assert detect.scored(version.kind, from_record, points) == detect.classify(
+            version.kind, payload, points
+        )
+
+
+def test_what_a_version_is_summarised_as() -> None:
+    def summary(rec: Any) -> dict[str, float | None]:
+        return detect.summarise(rec.kind, rec.__getattribute__)
+
+    at = ny(9)
+    assert [summary(mark("00000", TODAY, c, at)) for c in AttendanceCategory] == [
+        {},  # present
+        {"late": None},
+        {},  # approved educational activity
+        {"absence": None},
+        {"unauthorised_absence": None},
+        {},  # not required
+    ]
+    results = {v.source_id: summary(v) for v in _versions() if v.kind == "result"}
+    assert results["r-missing-None"] == {"assignment_missing": None}
+    assert results["r-not_submitted-4"] == {"assignment_missing": None, "low_score": 4.0}
+    assert results["r-late-7.5"] == {"assignment_late": None, "low_score": 7.5}
+    assert results["r-submitted-nan"] == results["r-submitted-None"] == {}  # not a number: no score
+    grades = {v.source_id: summary(v) for v in _versions() if v.kind == "grade"}
+    assert grades == {"g-None": {}, "g-55": {"low_score": 55.0}, "g-61.5": {"low_score": 61.5}, "g-inf": {}}
+    assert [summary(incident("00000", 1, at, p)) for p in Polarity] == [
+        {"achievement": None},
+        {"behaviour": None},
+    ]
+
+
+def test_a_results_raw_score_is_scored_against_its_assignments_points() -> None:
+    summary: dict[str, float | None] = {"assignment_late": None, "low_score": 6.0}
+    assert detect.scored("result", summary, 8.0) == {"assignment_late": None, "low_score": 75.0}
+    # An assignment without points (none, or 0): the score cannot be a percentage.
+    assert (
+        detect.scored("result", summary, None)
+        == detect.scored("result", summary, 0.0)
+        == {"assignment_late": None}
+    )
+    assert summary == {"assignment_late": None, "low_score": 6.0}  # left as it was
+    # A grade's is a percentage already; other kinds carry no score.
+    assert detect.scored("grade", {"low_score": 42.0}, 8.0) == {"low_score": 42.0}
+    assert detect.scored("attendance", {"late": None}, 8.0) == {"late": None}
