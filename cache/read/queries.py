@@ -427,7 +427,16 @@ def assignments_due(
         return []
     source, run = student.source, student.published_run
     held = _remembered(reader).class_assignments
-    missing = sorted(sec for sec in sections if (source, sec, run) not in held)
+    # Each class's list taken from memory once: making room for the classes missing
+    # (or another request doing so) clears what is held, the lists taken included.
+    by_class: dict[str, list[tuple[str, Any, Any, dict[str, Any]]]] = {}
+    missing = []
+    for sec in sorted(sections):
+        hit = held.get((source, sec, run))
+        if hit is None:
+            missing.append(sec)
+        else:
+            by_class[sec] = hit
     if missing:
         rows = _in(
             reader,
@@ -445,15 +454,14 @@ def assignments_due(
         if len(held) > 20_000:  # a bound on memory, not a policy
             held.clear()
         for sec in missing:  # in due-date order, for the range's bisection below
-            held[(source, sec, run)] = sorted(by_section.get(sec, []), key=_due)
+            by_class[sec] = held[(source, sec, run)] = sorted(by_section.get(sec, []), key=_due)
     bind = binder(reader.conn.dialect.name)
     lo: Any = bind(start)
     hi: Any = bind(end)
     shown = bind(window.visible_before)
     hidden = None if window.hidden_day is None else bind(window.hidden_day)
     found = []
-    for sec in sorted(sections):
-        due = held[(source, sec, run)]
+    for sec, due in sorted(by_class.items()):
         first = bisect.bisect_left(due, lo, key=_due)
         last = bisect.bisect_right(due, hi, key=_due)
         found += [
