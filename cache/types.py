@@ -12,6 +12,8 @@ from sqlalchemy import Column, Connection, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from cache.memo import remember
+
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
     """Stores naive UTC, returns aware UTC; refuses naive datetimes on the way in."""
@@ -44,9 +46,7 @@ def iso_day(day: dt.date) -> str:
     (today, a month ago) a few dozen times, and each ``isoformat`` formats anew."""
     found = _ISO_DAYS.get(day)
     if found is None:
-        if len(_ISO_DAYS) > 4096:  # a bound on memory, not a policy
-            _ISO_DAYS.clear()
-        found = _ISO_DAYS[day] = day.isoformat()
+        found = remember(_ISO_DAYS, day, day.isoformat(), 4096)
     return found
 
 

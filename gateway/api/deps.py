@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect
 
 from cache.connections import Shelf
 from cache.keys.crypto import BlindIndex
+from cache.memo import remember
 from cache.read.reader import Principal, Reader, StudentHandle
 from cache.snapshots.runs import STATE
 from cache.store import Cache
@@ -363,9 +364,7 @@ def address_index(request: Request, app: Portico) -> str | None:
     key = (index, host)  # the index itself, not its id: a new key never meets an old ref
     ref = _ADDRESSES.get(key)
     if ref is None:
-        if len(_ADDRESSES) > 10_000:  # a bound on memory, not a policy
-            _ADDRESSES.clear()
-        ref = _ADDRESSES[key] = index.ref("address", host)
+        ref = remember(_ADDRESSES, key, index.ref("address", host), 10_000)
     return ref
 
 
