@@ -99,7 +99,9 @@ def nul_problem(scope: Scope) -> Problem | None:
     if NUL in scope["path"]:
         return not_found()
     query: bytes = scope.get("query_string", b"")
-    if b"%00" in query or b"\x00" in query:
+    # find, not ``in``: bytes' ``in`` first tries its operand as an integer (a TypeError
+    # raised and cleared), on every request.
+    if query and (query.find(b"%00") >= 0 or query.find(b"\x00") >= 0):
         # Decoded as Starlette decodes it for the routes (QueryParams).
         field = nul_pair(parse_qsl(query.decode("latin-1"), keep_blank_values=True), "query")
         if field is not None:
