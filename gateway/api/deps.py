@@ -153,10 +153,8 @@ def principal_of(account: Account, only: frozenset[str] | None = None) -> Princi
     found = _PRINCIPALS.get(id(account))
     if found is not None and found[0] is account:  # the object itself, kept alive here
         return found[1]
-    if len(_PRINCIPALS) > 4096:  # a bound on memory, not a policy
-        _PRINCIPALS.clear()
     principal = Principal(account.id, account.role, account.source, account.subject_ref)
-    _PRINCIPALS[id(account)] = (account, principal)
+    remember(_PRINCIPALS, id(account), (account, principal), 4096)
     return principal
 
 
