@@ -12,6 +12,8 @@ from sqlalchemy import Column, Connection, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from cache.memo import remember
+
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
     """Stores naive UTC, returns aware UTC; refuses naive datetimes on the way in."""
@@ -44,9 +46,7 @@ def iso_day(day: dt.date) -> str:
     (today, a month ago) a few dozen times, and each ``isoformat`` formats anew."""
     found = _ISO_DAYS.get(day)
     if found is None:
-        if len(_ISO_DAYS) > 4096:  # a bound on memory, not a policy
-            _ISO_DAYS.clear()
-        found = _ISO_DAYS[day] = day.isoformat()
+        found = remember(_ISO_DAYS, day, day.isoformat(), 4096)
     return found
 
 
@@ -163,42 +163,19 @@ def _fetch_driver(
 def fetch_in(
     conn: Connection, sql: str, params: dict[str, Any], values: Sequence[Any], n: int = 500
 ) -> Iterator[tuple[Any, ...]]:
-    """The rows of :func:`fetch` for ``sql`` whose ``{values}`` is a list of ``values``
-    (``x IN ({values})``), read ``n`` values at a time. ``params`` are bound as by
-    :func:`fetch`; ``values`` (refs, ids) as they are, unconverted.
+    """The rows of :func:`fetch` for ``sql`` whose ``:values`` is a list of ``values``
+    (``x IN :values``), read ``n`` values at a time: each chunk a :func:`fetch_bound`.
+    ``params`` are bound as by :func:`fetch`; ``values`` (refs, ids) as they are, unconverted.
 
     SQLAlchemy's ``in_()`` processes each value of an expanding list at every execution
     (about 10 µs a value), and sqlite3 binds named parameters by looking each name up in
     the statement's list of names (quadratic in a list of 500): so the statement is
-    bound by position here, its ``:name`` placeholders and the list alike."""
+    bound by position, its ``:name`` placeholders and the list alike."""
     driver = conn.connection.driver_connection
     dialect = conn.dialect.name
-    fixed = bind_all(dialect, params)
     for i in range(0, len(values), n):
         chunk = values[i : i + n]
-        text, order = _positional(sql, len(chunk), dialect)
-        bound = [x for name in order for x in (chunk if name is None else (fixed[name],))]
-        yield from _fetch_driver(driver, dialect, text, bound, conn.in_transaction())
-
-
-_NAMED = re.compile(r"(?<![:\w]):(\w+)|\{values\}")
-
-
-@functools.lru_cache(maxsize=256)
-def _positional(sql: str, n: int, dialect: str) -> tuple[str, tuple[str | None, ...]]:
-    """``sql`` with its ``:name`` placeholders and ``{values}`` (``n`` of them) made
-    positional in the driver's style, and the order to bind them in (None: the list)."""
-    mark = "?" if dialect == "sqlite" else "%s"
-    order: list[str | None] = []
-
-    def place(m: re.Match[str]) -> str:
-        order.append(m.group(1))
-        return mark if m.group(1) else ", ".join([mark] * n)
-
-    text = _NAMED.sub(place, sql if dialect == "sqlite" else sql.replace("%", "%%"))
-    if order.count(None) != 1:
-        raise ValueError("fetch_in needs exactly one {values} in its statement")
-    return text, tuple(order)
+        yield from fetch_bound(driver, dialect, sql, params, {"values": chunk}, conn.in_transaction())
 
 
 _NAMED_PARAM = re.compile(r"(?<![:\w]):(\w+)")
@@ -208,7 +185,8 @@ _NAMED_PARAM = re.compile(r"(?<![:\w]):(\w+)")
 def expanded(sql: str, lists: tuple[tuple[str, int], ...], dialect: str) -> tuple[str, tuple[str, ...]]:
     """``sql`` with each ``:name`` made positional in the driver's style, each ``:name`` of
     ``lists`` (name, length) as a parenthesised list of that many (``(NULL)`` for none:
-    ``IN ()`` is not SQL everywhere); and the names in the order to bind them.
+    ``IN ()`` is not SQL everywhere); and the names in the order to bind them. A list
+    the statement does not name is refused: its values would silently filter nothing.
 
     Bound by position (:func:`fetch_bound`), a statement skips what named binding costs
     per value: bind_all's pass, and sqlite3 looking each name up (twenty refs a list)."""
@@ -223,6 +201,9 @@ def expanded(sql: str, lists: tuple[tuple[str, int], ...], dialect: str) -> tupl
         return mark if n is None else "(" + (", ".join([mark] * n) or "NULL") + ")"
 
     text = _NAMED_PARAM.sub(place, sql if dialect == "sqlite" else sql.replace("%", "%%"))
+    missing = sizes.keys() - set(order)
+    if missing:
+        raise ValueError(f"no :{', :'.join(sorted(missing))} in the statement for its list")
     return text, tuple(order)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from cache.memo import remember
 from config.errors import PorticoError
 
 NONCE_BYTES = 12
@@ -154,9 +155,7 @@ class BlindIndex:
         for again (a student's school, a grade's class), not for a sync's millions of rows."""
         found = self._shared_refs.get(parts)
         if found is None:
-            if len(self._shared_refs) > 10_000:  # a bound on memory, not a policy
-                self._shared_refs.clear()
-            found = self._shared_refs[parts] = self.ref(*parts)
+            found = remember(self._shared_refs, parts, self.ref(*parts), 10_000)
         return found
 
     def digest(self, data: bytes) -> bytes:

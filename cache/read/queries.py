@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
+from cache.memo import remember
 from cache.read.predicates import CURRENT
 from cache.read.reader import Reader, StudentHandle, newest_first
 from cache.types import binder, iso_day
@@ -152,8 +153,7 @@ def open_shared(
     key = (source, kind, ref, run)
     hit = _remembered(reader).shared.get(key)
     if hit is None:
-        hit = reader.open(source, kind, ref, key_id, payload)
-        _remember(reader, key, hit)
+        hit = _remember(reader, key, reader.open(source, kind, ref, key_id, payload))
     return hit
 
 
@@ -180,16 +180,13 @@ def shared_many(
         ["refs"],
     )
     for ref, rec in _open_all(reader, source, kind, rows):
-        _remember(reader, (source, kind, ref, published), rec)
-        found[ref] = rec
+        found[ref] = _remember(reader, (source, kind, ref, published), rec)
     return found
 
 
-def _remember(reader: Reader, key: tuple[str, str, str, int], record: dict[str, Any]) -> None:
-    shared = _remembered(reader).shared
-    if len(shared) > 50_000:  # a bound, not a policy: shared records are few per snapshot
-        shared.clear()
-    shared[key] = record
+def _remember(reader: Reader, key: tuple[str, str, str, int], record: dict[str, Any]) -> dict[str, Any]:
+    # Shared records are few per snapshot: the bound is far above them.
+    return remember(_remembered(reader).shared, key, record, 50_000)
 
 
 class Lesson(NamedTuple):
@@ -255,10 +252,8 @@ def class_timetables(reader: Reader, student: StudentHandle, sections: Iterable[
             ["secs"],
         )
         found = _entries(reader, source, rows)
-        if len(_CLASS_TIMETABLES) > 20_000:  # a bound on memory, not a policy
-            _CLASS_TIMETABLES.clear()
         for sec in missing:
-            out[sec] = _CLASS_TIMETABLES[(source, sec, run)] = found.get(sec, {})
+            out[sec] = remember(_CLASS_TIMETABLES, (source, sec, run), found.get(sec, {}), 20_000)
     return out
 
 
@@ -427,7 +422,16 @@ def assignments_due(
         return []
     source, run = student.source, student.published_run
     held = _remembered(reader).class_assignments
-    missing = sorted(sec for sec in sections if (source, sec, run) not in held)
+    # Each class's list taken from memory once: making room for the classes missing
+    # (or another request doing so) clears what is held, the lists taken included.
+    by_class: dict[str, list[tuple[str, Any, Any, dict[str, Any]]]] = {}
+    missing = []
+    for sec in sorted(sections):
+        hit = held.get((source, sec, run))
+        if hit is None:
+            missing.append(sec)
+        else:
+            by_class[sec] = hit
     if missing:
         rows = _in(
             reader,
@@ -442,18 +446,16 @@ def assignments_due(
             if day is not None:  # no due date: never in a range
                 a = open_shared(reader, source, "assignment", ref, k, p, run)
                 by_section.setdefault(sec, []).append((ref, day, stamp, a))
-        if len(held) > 20_000:  # a bound on memory, not a policy
-            held.clear()
         for sec in missing:  # in due-date order, for the range's bisection below
-            held[(source, sec, run)] = sorted(by_section.get(sec, []), key=_due)
+            listed = sorted(by_section.get(sec, []), key=_due)
+            by_class[sec] = remember(held, (source, sec, run), listed, 20_000)
     bind = binder(reader.conn.dialect.name)
     lo: Any = bind(start)
     hi: Any = bind(end)
     shown = bind(window.visible_before)
     hidden = None if window.hidden_day is None else bind(window.hidden_day)
     found = []
-    for sec in sorted(sections):
-        due = held[(source, sec, run)]
+    for sec, due in sorted(by_class.items()):
         first = bisect.bisect_left(due, lo, key=_due)
         last = bisect.bisect_right(due, hi, key=_due)
         found += [
@@ -554,9 +556,7 @@ def notices_now(
             {"src": source, "p": published},
         ):
             by_audience.setdefault(aud, []).append((ref, stamp, active_to, key_id, payload))
-        if len(held) > 16:  # a bound on memory: one entry per published snapshot
-            held.clear()
-        held[key] = by_audience
+        remember(held, key, by_audience, 16)  # one entry per published snapshot
     bind = binder(reader.conn.dialect.name)
     b_now, b_today, b_since = bind(now), bind(today), bind(since)
     found = [

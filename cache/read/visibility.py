@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cache.memo import remember
 from cache.read import queries
 from cache.read.reader import Reader, StudentHandle
 from config.settings import Visibility, VisibilityRule
@@ -94,9 +95,7 @@ def school_zone(reader: Reader, student: StudentHandle, district_tz: ZoneInfo) -
     if found is None:
         ref = reader.keyring.index.shared_ref(student.source, "school", school_id)
         school = queries.shared_many(reader, student.source, "school", [ref], student.published_run).get(ref)
-        if len(zones) > 10_000:  # a bound on memory, not a policy
-            zones.clear()
-        found = zones[key] = zone_of(school, district_tz)
+        found = remember(zones, key, zone_of(school, district_tz), 10_000)
     return found
 
 

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import JSON, Connection, delete, insert, update
 
+from cache.memo import remember
 from cache.read.reader import sees_student
 from cache.tables.accounts import Account, Session
 from cache.tables.core import core_table
@@ -141,10 +142,8 @@ def _account(conn: Connection, raw: tuple[Any, ...]) -> Account:
                 key = (*key[:i], orjson.dumps(raw[i]), *key[i + 1 :])
     account = _ACCOUNTS.get(key)
     if account is None:
-        if len(_ACCOUNTS) > 4096:  # a bound on memory, not a policy
-            _ACCOUNTS.clear()
         values = typed(conn.dialect, _ACCOUNT_COLUMNS, raw)
-        account = _ACCOUNTS[key] = Account(**dict(zip(_FIELDS, values, strict=True)))
+        account = remember(_ACCOUNTS, key, Account(**dict(zip(_FIELDS, values, strict=True))), 4096)
     return account
 
 

@@ -260,7 +260,7 @@ def change_set(conn: Connection, keyring: Keyring, source: str, run: int) -> lis
 
 _ASSIGNMENTS = (
     "SELECT ref, stamp, day, key_id, payload FROM record "
-    "WHERE source = :s AND kind = 'assignment' AND ref IN ({values}) AND valid_to IS NULL"
+    "WHERE source = :s AND kind = 'assignment' AND ref IN :values AND valid_to IS NULL"
 )
 
 
@@ -324,14 +324,14 @@ RECIPIENT_COLUMNS = (
 
 
 # {source}: the column, or on SQLite ``+record.source`` (see :func:`recipients`); the
-# rest is bound, ``{values}`` by :func:`cache.types.fetch_in`.
+# rest is bound, ``:values`` by :func:`cache.types.fetch_in`.
 _LINKS = (
     "SELECT student_ref, contact_ref FROM record WHERE {source} = :o AND kind = 'link' "  # noqa: S608
-    "AND student_ref IN ({{values}}) AND access = :t AND " + CURRENT.format(t="+record")
+    "AND student_ref IN :values AND access = :t AND " + CURRENT.format(t="+record")
 )
 _RECIPIENTS = (
     f"SELECT {', '.join(c.name for c in RECIPIENT_COLUMNS)} FROM account "  # noqa: S608
-    "WHERE source = :o AND status = 'active' AND subject_ref IN ({values})"
+    "WHERE source = :o AND status = 'active' AND subject_ref IN :values"
 )
 
 
@@ -390,7 +390,7 @@ def students_of(
 
 
 _OF_KIND = (
-    "SELECT ref, key_id, payload FROM record WHERE source = :o AND kind = :k AND ref IN ({values}) AND "  # noqa: S608
+    "SELECT ref, key_id, payload FROM record WHERE source = :o AND kind = :k AND ref IN :values AND "  # noqa: S608
     + CURRENT.format(t="+record")
 )
 
@@ -401,7 +401,7 @@ def published(conn: Connection, owner: str, owner_run: int, refs: list[str]) -> 
 
 
 _PUBLISHED = (
-    "SELECT ref FROM record WHERE source = :o AND kind = 'student' AND ref IN ({values}) AND "  # noqa: S608
+    "SELECT ref FROM record WHERE source = :o AND kind = 'student' AND ref IN :values AND "  # noqa: S608
     + CURRENT.format(t="+record")
 )
 
@@ -742,7 +742,7 @@ def expand(cache: Cache, config: PorticoConfig, now: dt.datetime, batch: int = N
 
 
 _NOTICES = (
-    "SELECT ref, stamp, day, audience FROM record WHERE source = :o AND kind = 'notice' AND ref IN ({values}) AND "  # noqa: S608
+    "SELECT ref, stamp, day, audience FROM record WHERE source = :o AND kind = 'notice' AND ref IN :values AND "  # noqa: S608
     + CURRENT.format(t="+record")
 )
 

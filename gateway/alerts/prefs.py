@@ -91,7 +91,7 @@ def load(conn: Connection, account_id: str) -> Prefs:
 def load_many(conn: Connection, account_ids: Iterable[str]) -> dict[str, Prefs]:
     ids = sorted(set(account_ids))
     column = (PREFS.c.prefs,)
-    sql = "SELECT account_id, prefs FROM alert_pref WHERE account_id IN ({values})"
+    sql = "SELECT account_id, prefs FROM alert_pref WHERE account_id IN :values"
     return {a: Prefs.from_json(typed(conn.dialect, column, (p,))[0]) for a, p in fetch_in(conn, sql, {}, ids)}
 
 

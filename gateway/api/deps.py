@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect
 
 from cache.connections import Shelf
 from cache.keys.crypto import BlindIndex
+from cache.memo import remember
 from cache.read.reader import Principal, Reader, StudentHandle
 from cache.snapshots.runs import STATE
 from cache.store import Cache
@@ -152,10 +153,8 @@ def principal_of(account: Account, only: frozenset[str] | None = None) -> Princi
     found = _PRINCIPALS.get(id(account))
     if found is not None and found[0] is account:  # the object itself, kept alive here
         return found[1]
-    if len(_PRINCIPALS) > 4096:  # a bound on memory, not a policy
-        _PRINCIPALS.clear()
     principal = Principal(account.id, account.role, account.source, account.subject_ref)
-    _PRINCIPALS[id(account)] = (account, principal)
+    remember(_PRINCIPALS, id(account), (account, principal), 4096)
     return principal
 
 
@@ -363,9 +362,7 @@ def address_index(request: Request, app: Portico) -> str | None:
     key = (index, host)  # the index itself, not its id: a new key never meets an old ref
     ref = _ADDRESSES.get(key)
     if ref is None:
-        if len(_ADDRESSES) > 10_000:  # a bound on memory, not a policy
-            _ADDRESSES.clear()
-        ref = _ADDRESSES[key] = index.ref("address", host)
+        ref = remember(_ADDRESSES, key, index.ref("address", host), 10_000)
     return ref
 
 

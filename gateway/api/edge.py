@@ -11,6 +11,9 @@ errors, so whatever answers (a route, a problem handler, the 500 handler) passes
   refusal is ``application/problem+json`` and closes the connection, so the rest of an
   oversize body is never read. The server itself (:mod:`gateway.api.server`) refuses
   header fields that outgrow these limits before they are even parsed.
+- **NUL**: a path holding a NUL character (``%00``) gets the uniform 404 (no id holds
+  one), a query the 400 naming its parameter, before any route reads them
+  (:data:`gateway.api.params.NUL`).
 - **Proxies** (``api.trusted_proxies``): only a peer in that list may say who the client
   is (``X-Forwarded-For``) and whether it came over HTTPS (``X-Forwarded-Proto``);
   everyone else's forwarding headers are ignored.
@@ -32,7 +35,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import structlog
@@ -40,6 +43,8 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.settings import ApiSettings, RequestLimits
+from gateway.api.params import NUL, holds_nul, nul_pair
+from gateway.api.problems import Problem, not_found, problem_response
 from gateway.ops.metrics import GuardCounters
 
 log = structlog.get_logger("portico.http")
@@ -87,6 +92,21 @@ def refusal(reason: str, limit: int) -> tuple[int, Headers, bytes]:
         (b"connection", b"close"),
     ]
     return status, headers, body
+
+
+def nul_problem(scope: Scope) -> Problem | None:
+    """The answer to a request whose path or query holds a NUL character, or None."""
+    if NUL in scope["path"]:
+        return not_found()
+    query: bytes = scope.get("query_string", b"")
+    # find, not ``in``: bytes' ``in`` first tries its operand as an integer (a TypeError
+    # raised and cleared), on every request.
+    if query and (query.find(b"%00") >= 0 or query.find(b"\x00") >= 0):
+        # Decoded as Starlette decodes it for the routes (QueryParams).
+        field = nul_pair(parse_qsl(query.decode("latin-1"), keep_blank_values=True), "query")
+        if field is not None:
+            return holds_nul(field)
+    return None
 
 
 def security_headers(headers: Headers, *, https: bool, hsts: bytes) -> Headers:
@@ -272,6 +292,10 @@ class Edge:
             if reason is not None:
                 self.counters.refuse(reason)
                 await exchange.refuse(reason, limit)
+                return
+            nul = nul_problem(scope)
+            if nul is not None:
+                await problem_response(nul)(scope, receive, exchange)
                 return
             try:
                 await self.app(scope, receive, exchange)

@@ -12,7 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -31,6 +31,50 @@ MAX_CURSOR = 256
 
 def invalid(field: str, message: str) -> Problem:
     return bad_request(f"{field}: {message}", [{"field": field, "message": message}])
+
+
+# NUL is no character of any id, date, name or text Portico takes, and PostgreSQL's text
+# cannot hold one: a request string holding one is refused where the request is read (the
+# edge for the path and the query, the API's JSON bodies, the portal's forms), so no
+# engine ever sees one and both answer alike. Never echoed: only the field is named.
+NUL = "\x00"
+
+
+def holds_nul(field: str) -> Problem:
+    return invalid(field, "must not contain a NUL character")
+
+
+def nul_pair(pairs: Iterable[tuple[str, str]], whole: str) -> str | None:
+    """The name of the first field of a query string or form (name, value pairs) whose
+    value holds a NUL (``whole`` when a name does), or None."""
+    for name, value in pairs:
+        if NUL in name:
+            return whole
+        if NUL in value:
+            return name
+    return None
+
+
+def nul_field(value: object, at: str = "") -> str | None:
+    """Where a parsed JSON body holds a NUL: the dotted name of the first field whose
+    string (in it at any depth) does (its object's for a key; ``body`` for the body
+    itself), or None."""
+    if isinstance(value, str):
+        return (at or "body") if NUL in value else None
+    items: Iterable[tuple[object, object]]
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and NUL in key:
+            return at or "body"
+        found = nul_field(item, f"{at}.{key}" if at else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def is_ref(raw: str) -> bool:

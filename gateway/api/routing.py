@@ -28,6 +28,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 
+import orjson
 from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
@@ -41,6 +42,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.deps import UNSETTLED, View, open_view, portico_of
 from gateway.api.offload import Workers
+from gateway.api.params import holds_nul, nul_field
 from gateway.api.problems import bad_request
 
 Endpoint = Callable[..., Awaitable[Response]]
@@ -170,13 +172,30 @@ async def offloaded(
     return response
 
 
+async def refuse_nul_body(request: Request) -> None:
+    """A 400 naming the field when the JSON body holds a NUL character anywhere
+    (:data:`gateway.api.params.NUL`); a body that is not JSON is left to the route."""
+    body = await request.body()  # kept on the request: the handler reads it from there
+    if b"\\u0000" not in body:  # JSON writes NUL only so: most bodies are never parsed here
+        return
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return
+    field = nul_field(parsed)
+    if field is not None:
+        raise holds_nul(field)
+
+
 class DatabaseRoute(APIRoute):
     """A FastAPI route whose handler uses the database (``Conn``, ``ViewDep``): on a
     database server, its dependencies and handler run on a worker thread like a data
-    route's, after the body is read here (the worker cannot await this loop's receive)."""
+    route's, after the body is read here (the worker cannot await this loop's receive).
+    Every API route with a body is one: its JSON is refused here if it holds a NUL."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        has_body = self.body_field is not None
 
         async def on_worker(request: Request) -> Response:
             # FastAPI closes the dependencies' exits (the connection's return to the pool,
@@ -188,6 +207,8 @@ class DatabaseRoute(APIRoute):
                     return await handler(request)
 
         async def run(request: Request) -> Response:
+            if has_body:
+                await refuse_nul_body(request)
             workers = portico_of(request).workers
             if workers is None:
                 return await handler(request)

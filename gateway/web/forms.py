@@ -2,7 +2,8 @@
 
 A form body larger than :data:`MAX_BODY` is refused (413) without being read further;
 a field longer than its limit, or missing, is named in the page's error summary,
-never echoed back when it is a password.
+never echoed back when it is a password. A field holding a NUL character is a 400
+(:data:`gateway.api.params.NUL`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from gateway.api.params import holds_nul, nul_pair
 from gateway.api.problems import Problem
 
 MAX_BODY = 16 * 1024
@@ -44,6 +46,9 @@ async def read(request: Request, max_fields: int = MAX_FIELDS) -> dict[str, str]
         )
     except (UnicodeDecodeError, ValueError):
         raise Problem(400, "invalid-request", "Invalid request", "The form could not be read.") from None
+    nul = nul_pair(pairs, "form")
+    if nul is not None:
+        raise holds_nul(nul)
     fields: dict[str, str] = {}
     for key, value in pairs:
         fields.setdefault(key, value)

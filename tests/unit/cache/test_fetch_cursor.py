@@ -36,7 +36,7 @@ def test_reads_on_one_connection_share_one_cursor_in_and_out_of_a_transaction(
             # different shapes: each read's own rows, as a new cursor would give them.
             assert fetch(conn, "SELECT ref, n FROM fetch_cur_t ORDER BY ref", {}) == [("a", 1), ("b", 2)]
             assert fetch(conn, "SELECT blob FROM fetch_cur_t WHERE ref = :r", {"r": "a"}) == [(b"\x01",)]
-            listed = fetch_in(conn, "SELECT n FROM fetch_cur_t WHERE ref IN ({values})", {}, ["b"])
+            listed = fetch_in(conn, "SELECT n FROM fetch_cur_t WHERE ref IN :values", {}, ["b"])
             assert list(listed) == [(2,)]
             with pytest.raises(psycopg.errors.UndefinedColumn):
                 fetch(conn, "SELECT nothing FROM fetch_cur_t", {})

@@ -34,7 +34,7 @@ def test_the_list_is_read_in_chunks_with_the_named_parameters_around_it_bound_by
                 text("INSERT INTO fetch_in_t (ref, kind, day, note) VALUES (:ref, :kind, :day, :note)"), rows
             )
             sql = (
-                "SELECT ref FROM fetch_in_t WHERE kind = :k AND ref IN ({values}) "
+                "SELECT ref FROM fetch_in_t WHERE kind = :k AND ref IN :values "
                 "AND day >= :d AND note LIKE '%\\%' ESCAPE '\\' AND day >= :d ORDER BY ref"
             )
             wanted = [f"r{i}" for i in range(0, 20, 1)] + ["nobody"]

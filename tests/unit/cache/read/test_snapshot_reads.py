@@ -267,3 +267,27 @@ def test_a_class_joined_or_left_mid_week_shows_its_lessons_only_between_those_da
         assert by_section.get(early_ref) and max(by_section[early_ref]) <= left
         others = [d for ref, d in by_section.items() if ref not in (late_ref, early_ref)]
         assert any(min(d) < joined and max(d) > left for d in others)
+
+
+def test_a_childs_assignments_are_read_when_the_classes_held_are_cleared_for_room(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The classes' assignments held in memory are cleared when they reach their bound: a
+    read that finds some of a child's classes held and the others not, and clears the held
+    ones to make room for the others, still answers every class's assignments."""
+    data = streams(district(24, schools=1, seed=11))
+    with synced(tmp_path, db_url, data) as (cache, out):
+        window = Window(dt.timedelta(0), NOON, None)
+        span = (TODAY - dt.timedelta(days=365), TODAY + dt.timedelta(days=365))
+        with cache.engine.connect() as conn:
+            reader = Reader(conn, cache.keyring)
+            st = data["student"][0]
+            s = reader.for_operator("sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id))
+            assert s is not None
+            first = queries.assignments_due(reader, s, *span, window=window)
+            held = queries._remembered(reader).class_assignments
+            mine = sorted(key for key in held if key[0] == s.source and key[2] == s.published_run)
+            assert len(mine) >= 2 and {a[1] for a in first} == {key[1] for key in mine}
+            del held[mine[0]]  # one class not held, the others held ...
+            held.update({("elsewhere", f"s{i}", 0): [] for i in range(20_001)})  # ... in a full memory
+            assert queries.assignments_due(reader, s, *span, window=window) == first

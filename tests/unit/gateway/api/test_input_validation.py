@@ -1,5 +1,6 @@
 """No input reaches a 500: every date, cursor, id and number a caller sends is a 400 naming
-the parameter (or, for an id, the uniform 404), on SQLite and PostgreSQL."""
+the parameter (or, for an id, the uniform 404), on SQLite and PostgreSQL; so is a NUL
+character anywhere in a request (PostgreSQL's text cannot hold one)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
 
+from gateway.api.params import nul_field
+from gateway.api.routing import DatabaseRoute
 from tests.support.world import World, build_world, cheap_hashing
 
 
@@ -88,3 +92,68 @@ def test_ids_in_the_path_that_no_record_could_have_get_the_uniform_404(s: World)
             assert (r.status_code, r.content) == (404, missing.content), (bad, tail, r.status_code)
         r = s.get(f"/v1/students/{ref}/reports/{bad}", h)
         assert (r.status_code, r.content) == (404, missing.content), (bad, r.text)
+
+
+def test_a_nul_in_a_path_is_the_uniform_404_and_anywhere_else_a_400_naming_the_field(s: World) -> None:
+    contact = s.district.cases.two_child_contact
+    h = s.headers(s.ensure_account("guardian", contact).id)
+    kid = sorted(
+        {s.ref("student", ln.student_id) for ln in s.district.iter("link") if ln.contact_id == contact}
+    )[0]
+    feed = s.client.post("/v1/account/feeds", json={"student_id": kid}, headers=h)
+    token = s.client.post(
+        "/v1/account/tokens",
+        json={"students": [kid], "kinds": ["attendance"], "expires_in_days": 5},
+        headers=h,
+    )
+    assert feed.status_code == token.status_code == 201
+    feed_id, token_id = feed.json()["data"]["id"], token.json()["data"]["id"]
+    missing = s.get("/v1/students/AAAAAAAAAAAAAAAAAAAAAA", h)
+    # Ids in the path: the account's feeds and tokens (once a 500 on PostgreSQL), students,
+    # reports, calendar feeds; with a NUL alone, inside a real id, or after one.
+    for bad in ("%00", f"{token_id[:4]}%00{token_id[4:]}", f"{feed_id}%00"):
+        for method, path in (
+            ("DELETE", f"/v1/account/tokens/{bad}"),
+            ("DELETE", f"/v1/account/feeds/{bad}"),
+            ("GET", f"/v1/students/{bad}/attendance"),
+            ("GET", f"/v1/students/{kid}/reports/{bad}"),
+            ("GET", f"/v1/calendar/{bad}.ics"),
+        ):
+            r = s.client.request(method, path, headers=h)
+            assert (r.status_code, r.content) == (404, missing.content), (method, path, r.text)
+    listed = s.client.get("/v1/account/tokens", headers=h).json()["data"]
+    assert [t["id"] for t in listed] == [token_id]  # nothing revoked
+    assert [f["id"] for f in s.client.get("/v1/account/feeds", headers=h).json()["data"]] == [feed_id]
+    # The query, signed in or not.
+    names(s, f"/v1/students/{kid}/attendance?from=%00", h, "from")
+    names(s, f"/v1/students/{kid}/assignments?limit=20&class=AAAA%00", h, "class")
+    names(s, "/v1/notices?cursor=%00", {}, "cursor")
+    # JSON bodies, each field named where it is.
+    for method, path, body, field in (
+        ("POST", "/v1/account/feeds", {"student_id": "a\x00"}, "student_id"),
+        ("POST", "/v1/account/tokens", {"students": [kid, "\x00"], "kinds": ["attendance"], "expires_in_days": 5},
+         "students.1"),
+        ("PUT", "/v1/account/alerts", {"children": [{"id": kid, "kinds": {}}, {"id": "x\x00"}]}, "children.1.id"),
+        ("POST", f"/v1/students/{kid}/corrections", {"about": "name", "message": "spelt\x00wrong"}, "message"),
+        ("POST", "/v1/auth/login", {"username": "someone\x00", "password": "p"}, "username"),
+    ):  # fmt: skip
+        r = s.client.request(method, path, json=body, headers=h)
+        assert (r.status_code, r.headers["content-type"]) == (400, "application/problem+json"), path
+        assert [e["field"] for e in r.json()["errors"]] == [field], (path, r.json())
+    # The six characters "\u0000" written out are text like any other.
+    written = {"about": "name", "message": "C:\\u0000 is not a folder"}
+    assert s.client.post(f"/v1/students/{kid}/corrections", json=written, headers=h).status_code == 201
+
+
+def test_every_route_with_a_body_is_a_database_route_which_refuses_a_nul_in_it(s: World) -> None:
+    routes = [c for c in iter_route_contexts(s.client.app.routes) if isinstance(c.original_route, APIRoute)]
+    with_bodies = [c for c in routes if c.body_field is not None]
+    assert len(with_bodies) > 10
+    assert [c.path for c in with_bodies if not isinstance(c.original_route, DatabaseRoute)] == []
+
+
+def test_a_nul_in_a_json_body_is_named_by_its_field() -> None:
+    assert nul_field({"a": "x", "b": [{"c": "ok"}, {"c": "n\x00"}]}) == "b.1.c"
+    assert nul_field({"a": {"k\x00": 1}}) == "a"  # a key: its object (never the key itself)
+    assert nul_field("\x00") == nul_field({"k\x00": 1}) == "body"
+    assert nul_field({"a": ["x", 1, None, 2.5, True], "b": "\\u0000"}) is None
