@@ -19,7 +19,7 @@ but Portico is measured):
      discards it: what is measured is building, not an SMTP server)
 
 Wall time is meaningless on a loaded machine: process CPU time is reported beside it.
-Usage: scripts/bench_alerts [--students 10000] [--change 0.01] [--out docs/PERFORMANCE-alerts.md]
+Usage: scripts/bench_alerts [--students 10000] [--change 0.01] [--out FILE]
 """
 
 from __future__ import annotations
@@ -414,7 +414,13 @@ def main() -> None:
         type=dt.date.fromisoformat,
         help="the district's school year up to this date (YYYY-MM-DD) instead of the full year",
     )
-    ap.add_argument("--out", default="", help="write the results page here (docs/PERFORMANCE-alerts.md)")
+    ap.add_argument(
+        "--out",
+        default="",
+        metavar="FILE",
+        help="also write the results as a Markdown page to FILE (not docs/PERFORMANCE-alerts.md, "
+        "whose dated sections are written by hand from these results)",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         results = run(Path(tmp), args.students, args.change, args.today)
