@@ -33,6 +33,7 @@ from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from pydantic.fields import FieldInfo
+from starlette._utils import get_route_path
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
@@ -271,16 +272,6 @@ _BODY_LIMIT = framework_layer("fastapi._body_limit", "AppBodyLimitMiddleware")
 _TELEMETRY = framework_layer("fastapi.telemetry._asgi", "ExceptionTelemetryMiddleware")
 
 
-def _route_path(scope: Scope) -> str:
-    """The path the router matches: the request's path without the app's root path, as
-    Starlette's router computes it (a path outside the root path is matched whole)."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
-        return path[len(root) :]
-    return path
-
-
 class DataFirst:
     """The data routes' GETs served without FastAPI's middleware stack, every other request
     through it (``stack``): for a data route's GET, each layer of that stack either does
@@ -350,7 +341,7 @@ class DataFirst:
         the scope as the router sets it)."""
         if scope["method"] != "GET" or "fastapi.telemetry" in scope:
             return None
-        if not _route_path(scope).startswith(self.prefixes):
+        if not get_route_path(scope).startswith(self.prefixes):
             return None  # no data route's template starts otherwise
         for route in self.router.routes:
             match, child = route.matches(scope)

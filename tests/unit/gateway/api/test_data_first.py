@@ -196,23 +196,3 @@ def test_a_framework_layer_an_upgrade_removed_is_one_no_layer_is_an_instance_of(
     not_a_class = framework_layer("fastapi.routing", "__name__")
     assert gone is renamed is not_a_class
     assert not isinstance(object(), gone)
-
-
-@pytest.mark.parametrize(
-    ("path", "root_path"),
-    [
-        ("/v1/students", ""),
-        ("/portal/v1/students", "/portal"),
-        ("/portal", "/portal"),
-        ("/portalx/v1/students", "/portal"),
-        ("/v1/students", "/portal"),
-        ("/", "/"),
-    ],
-)
-def test_the_route_path_is_the_routers(path: str, root_path: str) -> None:
-    from starlette.routing import get_route_path
-
-    from gateway.api.routing import _route_path
-
-    scope = {"type": "http", "path": path, "root_path": root_path}
-    assert _route_path(scope) == get_route_path(scope)
