@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-from cache.cooperative import cooperative
 from config.settings import PorticoConfig
 
 
@@ -79,11 +78,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    engine = create_engine(url, **kwargs)
-    # Inside a request's greenlet on the event loop, a wait for the server parks on the
-    # loop instead of blocking it (gateway.api.offload); elsewhere it waits as psycopg does.
-    event.listen(engine, "connect", cooperative)
-    return engine
+    return create_engine(url, **kwargs)
 
 
 def keystore_url(config: PorticoConfig) -> str:

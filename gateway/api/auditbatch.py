@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import Engine
 
 from cache.connections import Shelf
-from cache.cooperative import Strand
 from gateway.api.offload import deliver, home_loop
 from gateway.privacy import audit
 
@@ -36,14 +35,8 @@ def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> Non
         deliver(fut, None, error)
 
 
-class _Flush(Strand):
-    """The group commit's own strand: nothing waits for what it hands over."""
-
-
 class AuditBatcher:
-    def __init__(
-        self, engine: Engine, shelf: Shelf | None = None, *, writer_thread: bool = False, strand: bool = False
-    ) -> None:
+    def __init__(self, engine: Engine, shelf: Shelf | None = None, *, writer_thread: bool = False) -> None:
         # The flush takes a connection from the API's shelf when given one (no pool checkout).
         self.engine = engine
         self.shelf = shelf
@@ -52,23 +45,10 @@ class AuditBatcher:
         self._lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, "portico-audit") if writer_thread else None
         self._writing = False
-        # On a database server without the writer thread: each loop's commits run in a
-        # strand of that loop (cache.cooperative), one transaction at a time.
-        self._strand = strand and not writer_thread
-        self._flushing: set[asyncio.AbstractEventLoop] = set()
 
     def submit(self, entries: list[audit.Entry]) -> asyncio.Future[None]:
         loop = home_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        if self._strand:
-            queue = self.pending.get(loop)
-            if queue is None:
-                queue = self.pending[loop] = []
-            queue.append((entries, fut))
-            if loop not in self._flushing:
-                self._flushing.add(loop)
-                loop.call_soon(self._start, loop)
-            return fut
         if self._writer is None:
             queue = self.pending.get(loop)
             if queue is None:
@@ -91,26 +71,6 @@ class AuditBatcher:
             _settle([fut for _, fut in batch], exc)
             return
         _settle([fut for _, fut in batch], None)
-
-    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        _Flush(self._drain_on, loop).switch(loop)
-
-    def _drain_on(self, loop: asyncio.AbstractEventLoop) -> None:
-        """A loop's strand: commit what its requests queued, again until nothing is. What
-        requests submit while a transaction is in flight goes in the next one."""
-        try:
-            while True:
-                batch = self.pending.pop(loop, None)
-                if not batch:
-                    return
-                try:
-                    self._write([e for entries, _ in batch for e in entries])
-                except Exception as exc:  # noqa: BLE001 - handed to every waiting request, which fails
-                    _settle([fut for _, fut in batch], exc)
-                else:
-                    _settle([fut for _, fut in batch], None)
-        finally:
-            self._flushing.discard(loop)
 
     def _drain(self) -> None:
         """The writer thread: commit what is queued, again until nothing is."""

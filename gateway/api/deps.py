@@ -29,7 +29,7 @@ from config.errors import SnapshotUnavailableError
 from config.settings import MailSettings, PorticoConfig
 from gateway.access import family, passwords, sessions, throttle
 from gateway.api.auditbatch import AuditBatcher
-from gateway.api.offload import Offload, OnLoop, settled_outside
+from gateway.api.offload import Workers
 from gateway.api.params import is_ref
 from gateway.api.problems import Problem
 from gateway.ops.mail import Mailer, OutboxMailer
@@ -59,16 +59,15 @@ class Portico:
         if self._batcher is None:
             # On a database server the commit runs on a thread of its own (see the module).
             self._batcher = AuditBatcher(
-                self.cache.engine, self.cache.connections, strand=self.workers is not None
+                self.cache.engine, self.cache.connections, writer_thread=self.workers is not None
             )
         return self._batcher
 
     @functools.cached_property
-    def workers(self) -> Offload | None:
-        """Where data requests run their database work (:mod:`gateway.api.offload`): on a
-        database server, each in a greenlet on the serving loop; None on SQLite (on the
-        event loop itself, as plain calls)."""
-        return None if self.cache.engine.dialect.name == "sqlite" else OnLoop()
+    def workers(self) -> Workers | None:
+        """Where data requests run their database work (:mod:`gateway.api.offload`): worker
+        threads on a database server, None on SQLite (the event loop itself)."""
+        return None if self.cache.engine.dialect.name == "sqlite" else Workers()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -284,7 +283,7 @@ class View:
             self.reader.conn.commit()
             return
         fut = self.batcher.submit(entries)
-        if not settled_outside():
+        if fut.get_loop() is asyncio.get_running_loop():
             self.pending.append(fut)
         else:
             # On a worker thread: the loop serving the request awaits the commit before

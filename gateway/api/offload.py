@@ -30,8 +30,6 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar, cast
 
-from cache.cooperative import Strand
-
 T = TypeVar("T")
 
 # The loop serving the current request, when its work runs on a worker thread's loop.
@@ -42,12 +40,6 @@ def home_loop() -> asyncio.AbstractEventLoop:
     """The event loop that serves the current request and sends its answer."""
     loop = _HOME.get(None)
     return loop if loop is not None else asyncio.get_running_loop()
-
-
-def settled_outside() -> bool:
-    """Whether the current request's audit commits are awaited by the code that handed it
-    off (``gateway.api.routing.offloaded``), not by the request's own coroutine."""
-    return _HOME.get(None) is not None
 
 
 # Worker threads per process on a database server. Each holds at most one connection at
@@ -198,122 +190,3 @@ class Workers:
 
     def close(self) -> None:
         self._finalizer()
-
-
-# Requests whose database work is under way at once on one event loop (OnLoop): each
-# holds a connection from the shelf until its handler returns.
-IN_FLIGHT = 4
-
-
-class _Request(Strand):
-    """A request's handler, stepped inside a greenlet on the serving loop (:class:`OnLoop`)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, direct: bool, gate: asyncio.Semaphore) -> None:
-        super().__init__(self._body, loop)
-        self.direct = direct
-        self.gate = gate
-        self.outcome: asyncio.Future[Any] | None = None
-
-    def _body(self, coro: Coroutine[Any, Any, Any]) -> tuple[str, Any]:
-        """The coroutine stepped by hand: what it awaits is handed to the request's task."""
-        try:
-            sent: Any = None
-            thrown: BaseException | None = None
-            while True:
-                try:
-                    yielded = coro.send(sent) if thrown is None else coro.throw(thrown)
-                except StopIteration as done:
-                    return ("done", done.value)
-                except BaseException as exc:  # noqa: BLE001 - raised on by the request's task
-                    return ("failed", exc)
-                sent, thrown = self.parent.switch(("await", yielded))  # type: ignore[union-attr]
-        finally:
-            self.gate.release()
-
-    def resume(self, ready: int) -> None:
-        if self.direct or not self._parked:
-            super().resume(ready)
-            return
-        # A route that needs its task (FastAPI's dependencies): the task resumes it.
-        self._parked = False
-        self.handed(("ready", ready))
-
-    def handed(self, out: Any) -> None:
-        fut = self.outcome
-        if fut is not None and not fut.done():
-            fut.set_result(out)
-
-
-@types.coroutine
-def _follow(strand: _Request, out: tuple[str, Any]) -> Generator[Any, Any, Any]:
-    """In the request's task: the strand followed to its end (see :class:`OnLoop`)."""
-    while True:
-        kind, value = out
-        if kind == "parked":
-            fut = strand.outcome = strand.loop.create_future()
-            try:
-                out = yield from fut
-            except asyncio.CancelledError:
-                strand.direct = True  # nobody resumes it from here: the loop will, to its end
-                raise
-            if out[0] == "ready":
-                out = strand.switch(out[1])
-        elif kind == "await":
-            try:
-                sent = yield value
-            except BaseException as exc:  # noqa: BLE001 - thrown into the coroutine, as await would
-                out = strand.switch((None, exc))
-            else:
-                out = strand.switch((sent, None))
-        elif kind == "done":
-            return value
-        else:
-            raise value
-
-
-class OnLoop:
-    """Each request's database work on the serving event loop, in a greenlet of its own.
-
-    The handler is stepped by hand inside a :class:`~cache.cooperative.Strand`; each time
-    psycopg would wait for the server, the strand parks its socket with the loop and the
-    loop serves other requests meanwhile (:mod:`cache.cooperative`). A data route's strand
-    is resumed straight from the loop's readiness callback (``direct``); a FastAPI route's
-    by its task, whose machinery its dependencies use. At most :data:`IN_FLIGHT` requests
-    per loop hold a connection at once; the others wait their turn on the loop."""
-
-    def __init__(self, limit: int = IN_FLIGHT) -> None:
-        self.limit = limit
-        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    async def run(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        return await self._step(work, direct=False)
-
-    async def run_direct(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        return await self._step(work, direct=True)
-
-    async def _step(self, work: Callable[[], Coroutine[Any, Any, T]], direct: bool) -> T:
-        loop = asyncio.get_running_loop()
-        gate = self._gates.get(loop)
-        if gate is None:
-            gate = self._gates[loop] = asyncio.Semaphore(self.limit)
-        await gate.acquire()
-        try:
-            coro = work()
-            strand = _Request(loop, direct, gate)
-        except BaseException:
-            gate.release()
-            raise
-        context = contextvars.copy_context()
-        context.run(_HOME.set, loop)
-        strand.gr_context = context
-        out = strand.switch(coro)
-        return cast(T, await _follow(strand, out))
-
-    def close(self) -> None:
-        """Nothing to stop: the strands live and end on their loops."""
-
-
-# Where a database server's requests run: worker threads, or greenlets on the serving loop.
-Offload = Workers | OnLoop

@@ -42,7 +42,7 @@ from starlette.routing import Match, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.deps import UNSETTLED, View, open_view, portico_of
-from gateway.api.offload import Offload
+from gateway.api.offload import Workers
 from gateway.api.params import holds_nul, nul_field
 from gateway.api.problems import bad_request
 
@@ -152,7 +152,7 @@ def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Res
 
 
 async def offloaded(
-    workers: Offload,
+    workers: Workers,
     request: Request,
     work: Callable[[], Coroutine[Any, Any, Response]],
     *,
