@@ -7,7 +7,7 @@ on the next poll for the next one. A turn of a busy Portico process runs every r
 that arrived during the last turn (tens of milliseconds with 32 clients on a page), so
 connections opened together waited one turn each: 32 connections opened at once were
 accepted over 200 to 680 ms, and their first requests waited as long
-(docs/PERFORMANCE-web-notes.md, "The first request of a connection"). asyncio's own
+(docs/PERFORMANCE-web-notes.md, "The first request of each connection"). asyncio's own
 listener accepts up to its backlog per turn instead, but then, with several processes on
 one socket, the first process to wake takes every waiting connection (32 of 32, 27 of 32
 measured), and one process serves most clients while the other idles.
