@@ -177,3 +177,83 @@ def test_a_lost_connection_is_taken_off_its_process_count() -> None:
     assert list(share.counts) == [0, 0, 4]
     assert lost == [proto]  # the protocol's own connection_lost ran too
     assert counted(Recorder, share).__name__ == "CountedRecorder"
+
+
+SERVER = """
+import os, sys
+from fastapi import FastAPI
+from config.settings import ApiSettings
+from gateway.api.server import serve, serve_processes
+
+def build():
+    app = FastAPI()
+
+    @app.get("/pid")
+    async def pid() -> int:
+        return os.getpid()
+
+    return app
+
+port, processes = int(sys.argv[1]), int(sys.argv[2])
+api = ApiSettings(host="127.0.0.1")
+if processes == 1:
+    serve(build(), api, port=port)
+else:
+    raise SystemExit(serve_processes(build, lambda: None, api, processes, port=port))
+"""
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_served_connections_opened_together_are_shared_evenly_and_the_server_stops(processes: int) -> None:
+    """``portico serve`` and ``portico api --processes 2`` as they listen: 32 connections
+    opened one after another, each asking which process serves it, end 32 in one or 16 and
+    16 (uvloop's own listener gave all 32 to one of two idle processes)."""
+    import http.client
+    import signal
+    import subprocess
+    import sys
+    from collections import Counter
+
+    from tests.support import REPO
+    from tests.support.clock import wait_until
+    from tests.support.net import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(processes)], cwd=REPO)  # noqa: S603
+    try:
+
+        def up() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                return False
+            return True
+
+        wait_until(up, timeout=30)
+        wait_until(lambda: len(children(proc.pid)) == (processes if processes > 1 else 0), timeout=30)
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(32)]
+        for c in conns:
+            c.connect()
+        pids = []
+        for c in conns:
+            c.request("GET", "/pid")
+            answer = c.getresponse()
+            assert answer.status == 200
+            pids.append(int(answer.read()))
+        split = sorted(Counter(pids).values())
+        if processes == 1:
+            assert split == [32]
+        else:  # 16 and 16, give or take what a process starved of CPU for 50 ms leaves to the other
+            assert len(split) == 2 and split[1] - split[0] <= 2, split
+        for c in conns:
+            c.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        # A clean stop: uvicorn raises the signal it caught again once it has shut down.
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+
+
+def children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
