@@ -147,12 +147,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(factory: str, base: Path, processes: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+def serve(
+    factory: str, base: Path, processes: int = 1, *, as_portico: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
     """The server: one uvicorn process, or ``processes`` processes on one socket as
-    ``portico api --processes`` runs them (gateway.api.server.serve_processes)."""
+    ``portico api --processes`` runs them (gateway.api.server.serve_processes). With
+    ``as_portico``, one process is served as ``portico serve`` serves it too
+    (gateway.api.server.serve: Portico's uvicorn options and listener)."""
     port = free_port()
     env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
-    if processes == 1:
+    if processes == 1 and not as_portico:
         cmd = [sys.executable, "-m", "uvicorn", "--factory", f"scripts.bench_api_app:{factory}", "--host", "127.0.0.1",
                "--port", str(port), "--no-access-log", "--log-level", "warning"]  # fmt: skip
     else:

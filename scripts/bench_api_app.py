@@ -70,11 +70,12 @@ def portico_unaudited() -> FastAPI:
 def serve_processes() -> None:
     """``python -m scripts.bench_api_app FACTORY PORT PROCESSES``: one of the factories above
     served from PROCESSES processes on one socket, as ``portico api --processes`` serves
-    Portico (:func:`gateway.api.server.serve_processes`; each process builds its own app)."""
+    Portico (:func:`gateway.api.server.serve_processes`; each process builds its own app),
+    or, with one, as ``portico serve`` does (:func:`gateway.api.server.serve`)."""
     import sys
 
     from config.settings import ApiSettings
-    from gateway.api.server import serve_processes as serve
+    from gateway.api.server import serve, serve_processes
 
     factory, port, processes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     build = {
@@ -83,7 +84,11 @@ def serve_processes() -> None:
         "portico_unaudited": portico_unaudited,
         "trivial": trivial,
     }[factory]
-    raise SystemExit(serve(build, lambda: None, ApiSettings(host="127.0.0.1"), processes, port=port))
+    api = ApiSettings(host="127.0.0.1")
+    if processes == 1:  # as `portico serve` runs: no fork
+        serve(build(), api, port=port)
+        return
+    raise SystemExit(serve_processes(build, lambda: None, api, processes, port=port))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """scripts/bench_web: the portal's pages vs the JSON dashboard and the trivial endpoint.
 
 The district, the signed-in parents and the servers are scripts/bench_api's (its
-harness, reused): one uvicorn process serves Portico with the portal mounted, another
-the trivial app; each measurement is 32 concurrent clients for a few seconds, and the
-rounds alternate so drift on a shared machine hits every endpoint alike. A parent's
+harness, reused): one process serves Portico with the portal mounted, as `portico serve`
+serves it (or --processes N, as `portico api --processes N`), another the trivial app,
+served the same way; each measurement is 32 concurrent clients for a few seconds, after
+one request of every client (a warm server), and the rounds alternate so drift on a
+shared machine hits every endpoint alike. A parent's
 session token is their portal cookie and their API bearer token: the same session.
 """
 
@@ -22,6 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -59,9 +62,13 @@ def measure(
     factory: str, base: Path, requests: list[tuple[str, str]], args: argparse.Namespace, *, cookie: bool
 ) -> dict[str, float]:
     header = COOKIE if cookie else ("Authorization", "Bearer ")
-    proc, url = serve(factory, base, args.processes)
+    proc, url = serve(factory, base, args.processes, as_portico=True)
     try:
-        for tok, path in requests[:8]:  # a right answer first: a fast redirect would measure nothing
+        # Every distinct request once, and a right answer to each (a fast redirect would measure
+        # nothing): the measurement is of a warm server, whose memos of the published snapshot
+        # (decrypted shared records, class timetables) hold every client's family already. The
+        # first page of each family after a start or a publish costs more, once.
+        for tok, path in dict.fromkeys(requests):
             r = httpx.get(url + path, headers={header[0]: header[1] + tok})
             assert r.status_code == 200, (path, r.status_code)
         before = tree_cpu(proc.pid)
@@ -110,13 +117,34 @@ def main() -> None:
         "(with --bench-dir DIR: the district built there, or built there first, so the pages of two "
         "trees of the code can be compared byte for byte)",
     )
-    p.add_argument("--bench-dir", type=Path, help=argparse.SUPPRESS)  # --instructions' own run
+    p.add_argument(
+        "--bench-dir",
+        type=Path,
+        metavar="DIR",
+        help="with --digest or --cpu: the bench district in DIR (built there first if DIR holds none), "
+        "with one instant of its own (DIR/clock.txt), so that two trees of the code render and count "
+        "the same district at the same time. --cpu then runs on a fresh copy of DIR, with the "
+        "pages' clock and the sessions' clock fixed at that instant (no session's last-seen write "
+        "falls in a run), and its instruction counts repeat from run to run and compare between trees; "
+        "without --bench-dir, --cpu builds a district of its own at the real clock",
+    )
+    p.add_argument("--counted", type=Path, help=argparse.SUPPRESS)  # --instructions' own run, under callgrind
     args = p.parse_args()
     if args.digest:
         digest(args)
         return
+    if args.counted:
+        in_process(args.counted, args.cpu, args.clients, counted=True)
+        return
     if args.cpu and args.bench_dir:
-        in_process(args.bench_dir, args.cpu, args.clients, counted=True)
+        district(args.bench_dir, args)
+        with tempfile.TemporaryDirectory(prefix="portico-bench-web-") as tmp:
+            copy = Path(tmp) / "district"
+            shutil.copytree(args.bench_dir, copy, ignore=shutil.ignore_patterns("*.lock", "callgrind.out*"))
+            if args.instructions:
+                instructions(copy, args)
+            else:
+                in_process(copy, args.cpu, args.clients, counted=False)
         return
     base = Path(tempfile.mkdtemp(prefix="portico-bench-web-"))
     try:
@@ -142,7 +170,7 @@ def main() -> None:
             ),
             "FastAPI trivial JSON": ("trivial", [(tok, "/trivial") for tok, _ in pairs], False),
         }
-        proc, url = serve("portal", base, args.processes)
+        proc, url = serve("portal", base, args.processes, as_portico=True)
         try:
             weights = {
                 "family home (/)": page_weight(url, pairs[0][0], "/"),
@@ -179,6 +207,8 @@ def in_process(base: Path, n: int, clients: int, *, counted: bool) -> None:
     from scripts.bench_api_app import portal
 
     app = portal()
+    if (base / "clock.txt").exists():  # a district of --bench-dir: its own instant, for pages and sessions
+        fix_clocks(app, dt.datetime.fromisoformat((base / "clock.txt").read_text()))
     pairs = [tuple(p) for p in json.loads((base / "pairs.json").read_text())]
     loads = {
         PAGES[0]: [(tok, "/", True) for tok, _ in pairs],
@@ -230,6 +260,26 @@ DIGEST_PAGES = ("attendance", "attendance?month={last}", "timetable", "timetable
 DIGEST_LANGUAGES = ("en-US", "en-GB", "es")
 
 
+def district(base: Path, args: argparse.Namespace) -> None:
+    """The bench district in ``base`` (``--bench-dir``), built there first if it holds none."""
+    if not (base / "pairs.json").exists():
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "pairs.json").write_text(json.dumps(build(base, args.students, args.clients)))
+        # One instant for every tree compared: the pages show "now" (next lessons, the data's age).
+        # Written after the sessions were made, within their last-seen minute: at this instant no
+        # request writes a session's last-seen time.
+        (base / "clock.txt").write_text(dt.datetime.now(dt.UTC).isoformat())
+
+
+def fix_clocks(app: Any, at: dt.datetime) -> None:
+    """The app's clock (the pages' "now") and the sessions' (idle time, the last-seen write)
+    fixed at ``at``, for this process."""
+    from gateway.access import sessions
+
+    app.state.portico.clock = lambda: at
+    sessions.utcnow = lambda: at
+
+
 def digest(args: argparse.Namespace) -> None:
     """Each page's SHA-256 (see ``--digest``): the check that a change to how pages are made
     leaves every page byte-identical."""
@@ -237,17 +287,13 @@ def digest(args: argparse.Namespace) -> None:
     import hashlib
 
     base = args.bench_dir or Path(tempfile.mkdtemp(prefix="portico-bench-web-"))
-    if not (base / "pairs.json").exists():
-        base.mkdir(parents=True, exist_ok=True)
-        (base / "pairs.json").write_text(json.dumps(build(base, args.students, args.clients)))
-        # One instant for every tree compared: the pages show "now" (next lessons, the data's age).
-        (base / "clock.txt").write_text(dt.datetime.now(dt.UTC).isoformat())
+    district(base, args)
     os.environ["PORTICO_BENCH_DIR"] = str(base)
     from scripts.bench_api_app import portal
 
     app = portal()
     at = dt.datetime.fromisoformat((base / "clock.txt").read_text())
-    app.state.portico.clock = lambda: at
+    fix_clocks(app, at)
     today = at.date()
     last = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     week = (today - dt.timedelta(days=7)).isoformat()
@@ -291,13 +337,13 @@ def instructions(base: Path, args: argparse.Namespace) -> None:
     out = base / "callgrind.out"
     subprocess.run(  # noqa: S603 - valgrind and our own interpreter and script
         ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",  # noqa: S607
-         sys.executable, __file__, "--cpu", str(args.cpu), "--clients", str(args.clients), "--bench-dir", str(base)],
+         sys.executable, __file__, "--cpu", str(args.cpu), "--clients", str(args.clients), "--counted", str(base)],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     for i, name in enumerate(PAGES):
         dump = next(p for p in base.glob("callgrind.out.*") if f"dump page{i}\n" in p.read_text())
         total = int(re.search(r"^totals: (\d+)", dump.read_text(), re.M).group(1))  # type: ignore[union-attr]
-        print(f"{name}: {total / args.cpu / 1e6:.2f} million instructions per request ({args.cpu} requests)")
+        print(f"{name}: {total / args.cpu / 1e6:.3f} million instructions per request ({args.cpu} requests)")
 
 
 def report(
@@ -331,7 +377,7 @@ def report(
         f"{args.clients} concurrent signed-in clients, {args.seconds} s per measurement, median of {args.rounds} "
         f"alternating rounds, load by {tool}; {args.students} students; "
         + (
-            "uvicorn, one process"
+            "one process, served as `portico serve` serves it"
             if args.processes == 1
             else f"{args.processes} server processes on one socket (`portico api --processes {args.processes}`: "
             "portal and trivial alike)"

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -29,9 +30,11 @@ from typing import Any
 import httptools
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from config.settings import ApiSettings, RequestLimits
+from gateway.api.acceptor import Acceptor, Share, counted
 from gateway.api.edge import refusal, security_headers
 from gateway.ops.metrics import GuardCounters
 
@@ -172,9 +175,43 @@ def uvicorn_config(
     )
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, listening through :class:`gateway.api.acceptor.Acceptor` on the
+    sockets it is given: every waiting connection accepted each turn and, with a
+    ``share``, by the process serving the fewest (see that module's description)."""
+
+    def __init__(self, config: uvicorn.Config, share: Share | None = None) -> None:
+        super().__init__(config)
+        self.share = share
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        if not sockets or self.config.ssl is not None:  # not how Portico runs it: uvicorn's own listener
+            await super().startup(sockets)
+            return
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(STARTUP_FAILURE)
+        config = self.config
+        loop = asyncio.get_running_loop()
+        protocol = config.http_protocol_class
+        if self.share is not None:
+            protocol = counted(protocol, self.share)
+
+        def create_protocol() -> asyncio.Protocol:
+            return protocol(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state, _loop=loop
+            )
+
+        for sock in sockets:  # bound, not yet listening (as loop.create_server would, with uvicorn's backlog)
+            sock.listen(config.backlog)
+        self.servers = [Acceptor(loop, sock, create_protocol, self.share) for sock in sockets]  # type: ignore[misc]
+        self.started = True
+
+
 def serve(app: FastAPI, api: ApiSettings, host: str | None = None, port: int | None = None) -> None:
     """Serve ``app`` until SIGINT or SIGTERM (uvicorn handles both)."""
-    uvicorn.Server(uvicorn_config(app, api, host, port)).run()
+    config = uvicorn_config(app, api, host, port)
+    Server(config).run(sockets=[config.bind_socket()])
 
 
 def serve_processes(
@@ -201,17 +238,19 @@ def serve_processes(
         build, host=host or api.host, port=port if port is not None else api.port, log_config=None
     )
     sock = listening.bind_socket()
+    share = Share(processes)
     before_fork()
     children: list[int] = []
-    for _ in range(processes):
+    for index in range(processes):
         pid = os.fork()
         if pid == 0:  # a server: its own app, built after the fork
             status = 1
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                share.index = index
                 app = build()
-                uvicorn.Server(uvicorn_config(app, api, host, port)).run(sockets=[sock])
+                Server(uvicorn_config(app, api, host, port), share).run(sockets=[sock])
                 status = 0
             finally:
                 for stream in (sys.stdout, sys.stderr):  # os._exit flushes nothing: the last log lines

@@ -1,0 +1,259 @@
+"""The listener Portico serves through (gateway.api.acceptor): every waiting connection
+accepted in one turn, on asyncio's loop and on uvloop's, and across processes on one
+socket by the process serving the fewest."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from gateway.api import acceptor
+from gateway.api.acceptor import Acceptor, Share, counted
+
+
+def loops() -> list[Callable[[], asyncio.AbstractEventLoop]]:
+    found: list[Callable[[], asyncio.AbstractEventLoop]] = [asyncio.new_event_loop]
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is installed with uvicorn[standard]
+        return found
+    return [*found, uvloop.new_event_loop]
+
+
+@contextmanager
+def listening() -> Iterator[socket.socket]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(256)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+class Recorder(asyncio.Protocol):
+    def __init__(self, made: list[Recorder], lost: list[Recorder]) -> None:
+        self.made, self.lost = made, lost
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.made.append(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost.append(self)
+
+
+async def close_all(*made: list[Recorder]) -> None:
+    for recorders in made:
+        for r in recorders:
+            r.transport.close()
+    await asyncio.sleep(0.01)
+
+
+def connect(sock: socket.socket, n: int) -> list[socket.socket]:
+    """``n`` client connections, each completed by the kernel (waiting to be accepted)."""
+    return [socket.create_connection(sock.getsockname()) for _ in range(n)]
+
+
+@pytest.mark.parametrize("new_loop", loops(), ids=lambda f: f.__module__)
+def test_every_waiting_connection_is_accepted_in_one_turn(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    loop = new_loop()
+    made: list[Recorder] = []
+    lost: list[Recorder] = []
+    try:
+        with listening() as sock:
+            clients = connect(sock, 40)
+            calls = 0
+
+            async def main() -> None:
+                nonlocal calls
+                acc = Acceptor(loop, sock, lambda: Recorder(made, lost))
+                real = acc.accept
+
+                def counting() -> None:
+                    nonlocal calls
+                    calls += 1
+                    real()
+
+                acc.accept = counting  # type: ignore[method-assign]
+                acc._unwatch()
+                acc._watch()  # the reader now calls the counting wrapper
+                for _ in range(200):
+                    if len(made) == 40:
+                        break
+                    await asyncio.sleep(0.005)
+                acc.close()
+                await acc.wait_closed()
+                await close_all(made)
+
+            loop.run_until_complete(main())
+            assert len(made) == 40
+            assert calls == 1  # one readiness of the listening socket took all forty
+            for c in clients:
+                c.close()
+    finally:
+        loop.close()
+
+
+def test_a_process_with_more_connections_leaves_the_next_to_another() -> None:
+    share = Share(2)
+    now = [100.0]
+    loop = asyncio.new_event_loop()
+    try:
+        with listening() as sock:
+            acc = Acceptor(loop, sock, asyncio.Protocol, share, clock=lambda: now[0])
+            share.counts[0], share.counts[1] = 3, 1
+            assert not acc.my_turn()
+            now[0] += acceptor.PATIENCE_SECONDS / 2
+            assert not acc.my_turn()
+            now[0] += acceptor.PATIENCE_SECONDS / 2  # the others took nothing meanwhile: accept anyway
+            assert acc.my_turn()
+            share.counts[0] = 1  # as few as any other: its turn, and patience starts afresh
+            assert acc.my_turn()
+            assert acc.left_since is None
+            share.counts[0] = 2
+            assert not acc.my_turn()
+            acc.close()
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("new_loop", loops(), ids=lambda f: f.__module__)
+def test_connections_opened_together_are_shared_evenly(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    """Two listeners on one socket, as two processes have it, each with its slot of one
+    share: 32 connections opened at once end 16 and 16."""
+    loop = new_loop()
+    share_a, share_b = Share(2), Share(2)
+    share_b.counts = share_a.counts  # one memory, as after the fork
+    share_b.index = 1
+    made_a: list[Recorder] = []
+    made_b: list[Recorder] = []
+    lost: list[Recorder] = []
+    try:
+        with listening() as sock, sock.dup() as other:
+            clients = connect(sock, 32)
+
+            async def main() -> None:
+                a = Acceptor(loop, sock, lambda: Recorder(made_a, lost), share_a)
+                b = Acceptor(loop, other, lambda: Recorder(made_b, lost), share_b)
+                for _ in range(400):
+                    if len(made_a) + len(made_b) == 32:
+                        break
+                    await asyncio.sleep(0.005)
+                a.close()
+                b.close()
+                await close_all(made_a, made_b)
+
+            loop.run_until_complete(main())
+            assert (len(made_a), len(made_b)) == (16, 16)
+            assert len(lost) == 32  # closed: Recorder is not counted, so the counts stay as accepted
+            assert list(share_a.counts) == [16, 16]
+            for c in clients:
+                c.close()
+    finally:
+        loop.close()
+
+
+def test_a_lost_connection_is_taken_off_its_process_count() -> None:
+    share = Share(3)
+    share.index = 2
+    share.counts[2] = 5
+    made: list[Recorder] = []
+    lost: list[Recorder] = []
+
+    class Counted(counted(Recorder, share)):  # type: ignore[misc]
+        pass
+
+    proto = Counted(made, lost)
+    proto.connection_lost(None)
+    assert list(share.counts) == [0, 0, 4]
+    assert lost == [proto]  # the protocol's own connection_lost ran too
+    assert counted(Recorder, share).__name__ == "CountedRecorder"
+
+
+SERVER = """
+import os, sys
+from fastapi import FastAPI
+from config.settings import ApiSettings
+from gateway.api.server import serve, serve_processes
+
+def build():
+    app = FastAPI()
+
+    @app.get("/pid")
+    async def pid() -> int:
+        return os.getpid()
+
+    return app
+
+port, processes = int(sys.argv[1]), int(sys.argv[2])
+api = ApiSettings(host="127.0.0.1")
+if processes == 1:
+    serve(build(), api, port=port)
+else:
+    raise SystemExit(serve_processes(build, lambda: None, api, processes, port=port))
+"""
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_served_connections_opened_together_are_shared_evenly_and_the_server_stops(processes: int) -> None:
+    """``portico serve`` and ``portico api --processes 2`` as they listen: 32 connections
+    opened one after another, each asking which process serves it, end 32 in one or 16 and
+    16 (uvloop's own listener gave all 32 to one of two idle processes)."""
+    import http.client
+    import signal
+    import subprocess
+    import sys
+    from collections import Counter
+
+    from tests.support import REPO
+    from tests.support.clock import wait_until
+    from tests.support.net import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(processes)], cwd=REPO)  # noqa: S603
+    try:
+
+        def up() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                return False
+            return True
+
+        wait_until(up, timeout=30)
+        wait_until(lambda: len(children(proc.pid)) == (processes if processes > 1 else 0), timeout=30)
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(32)]
+        for c in conns:
+            c.connect()
+        pids = []
+        for c in conns:
+            c.request("GET", "/pid")
+            answer = c.getresponse()
+            assert answer.status == 200
+            pids.append(int(answer.read()))
+        split = sorted(Counter(pids).values())
+        if processes == 1:
+            assert split == [32]
+        else:  # 16 and 16, give or take what a process starved of CPU for 50 ms leaves to the other
+            assert len(split) == 2 and split[1] - split[0] <= 2, split
+        for c in conns:
+            c.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        # A clean stop: uvicorn raises the signal it caught again once it has shut down.
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+
+
+def children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
