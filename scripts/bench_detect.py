@@ -95,7 +95,7 @@ def setup(workdir: Path, students: int, today: dt.date, change: float) -> None:
     engine = SyncEngine(
         app.cache.engine, app.cache.keyring, config, config.connectors[0], on_published=[*hooks, captured]
     )
-    result = engine.run(alerts_bench.Changes("sis", streams, changed))
+    result = engine.run(alerts_bench.Changes("sis", {k: [] for k in streams}, changed))
     assert result.status == "published" and captured.changes is not None, result
     with (workdir / "run.pickle").open("wb") as f:
         pickle.dump((int(result.run_id or 0), captured.changes.versions, today), f)

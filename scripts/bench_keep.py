@@ -10,6 +10,7 @@ often as asked (``run``), with the change set's watcher and no hook:
   python scripts/bench_keep.py setup DIR --students 10000 --today 2026-09-25
   python scripts/bench_keep.py run DIR --repeat 5                  # CPU of each keep step
   python scripts/bench_keep.py run DIR --instructions              # under callgrind
+  BENCH_PROFILE=1 python scripts/bench_keep.py run DIR --repeat 1  # cProfile of the keep steps
 
 ``BENCH_TREE=<another checkout>`` runs that tree's staging and detection on the same saved
 district (the cache's schema must be the same); run the trees in turn, so they see the
@@ -101,7 +102,8 @@ def run(saved: Path, repeat: int, counted: bool) -> None:
             )
             counting = _count_calls(Staging) if counted else None
             began = time.process_time()
-            result = engine.run(alerts_bench.Changes("sis", {k: [] for k in kinds}, changed))
+            with alerts_bench.profiled_collect():  # BENCH_PROFILE=1: a cProfile of the keep steps
+                result = engine.run(alerts_bench.Changes("sis", {k: [] for k in kinds}, changed))
             publish = time.process_time() - began
             assert result.status == "published" and captured.changes is not None, result
             if counting is not None:

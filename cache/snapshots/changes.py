@@ -71,3 +71,13 @@ class ChangeSet:
             self.versions = []
             return
         self.versions.append(version)
+
+    def extend(self, versions: list[StagedVersion]) -> None:
+        """:meth:`add` each of ``versions`` (a batch's, checked against the bound once)."""
+        if self.overflow:
+            return
+        if len(self.versions) + len(versions) > self.limit:
+            self.overflow = True
+            self.versions = []
+            return
+        self.versions.extend(versions)

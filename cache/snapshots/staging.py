@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -276,16 +276,21 @@ class Staging:
         retires: opened here (``opening``, from the sealing of the batch), decoded (once,
         whoever keeps it) and summarised alike."""
         began = time.process_time()
-        decoded = {
-            ref: orjson.loads(blob) for ref, blob in _open_retired(self.keyring, self.source, kind, opening)
-        }
-        key_for = self.keyring.key_for  # each owner's key was made ready for the batch's sealing
+        keyring, source, loads = self.keyring, self.source, orjson.loads
+        decoded: dict[str, dict[str, Any]] = {}
+        for ref, key_id, payload, sealer in opening:
+            # Opened with the cipher that sealed its owner's new version, or (the record
+            # moved to another owner) one made for its own key and dropped.
+            cipher = keyring.sealer_uncached(key_id) if sealer is None else sealer
+            decoded[ref] = loads(cipher.open(payload, aad(source, kind, ref, key_id)))
+        key_for = keyring.key_for  # each owner's key was made ready for the batch's sealing
         for c, mine in kept.versions:
-            summarise, add = c.summarise, c.add
+            summarise = c.summarise
+            staged = []
             for e, summary in mine:
                 g = e.cols.get
                 old = decoded.get(e.ref)
-                add(
+                staged.append(
                     StagedVersion(
                         kind,
                         e.ref,
@@ -299,6 +304,7 @@ class Staging:
                         None if old is None else summarise(kind, old.get),
                     )
                 )
+            c.extend(staged)
         spent = kept.cpu + time.process_time() - began
         for c in kept.watchers:
             c.cpu += spent
@@ -480,17 +486,6 @@ def _sealed(
             if old is not None:
                 opening.append((e.ref, old[0], old[1], sealer if old[0] == key_id else None))
     return blobs
-
-
-def _open_retired(
-    keyring: Keyring, source: str, kind: str, opening: list[_Retired]
-) -> Iterator[tuple[str, bytes]]:
-    """(ref, plaintext) of each retired version in ``opening``: opened with the cipher that
-    sealed its owner's new version, or (the record moved to another owner) one made for its
-    own key and dropped."""
-    for ref, key_id, payload, sealer in opening:
-        cipher = keyring.sealer_uncached(key_id) if sealer is None else sealer
-        yield ref, cipher.open(payload, aad(source, kind, ref, key_id))
 
 
 class _KnownRows:

@@ -264,22 +264,26 @@ _ASSIGNMENTS = (
 )
 
 
-def classified(
+def assignments_of(
     conn: Connection, keyring: Keyring, source: str, versions: list[StagedVersion]
-) -> list[Changed]:
-    """The alert kinds of each new version and of the version it retired. A result is
-    dated, shown and scored by its assignment (its set date, due date and points), the one
-    thing read here: its columns, and its payload only when a result has a score."""
+) -> dict[str, tuple[dt.datetime | None, dt.date | None, float | None]]:
+    """Each changed result's assignment: its set date (UTC), due date and points. A result
+    is dated, shown and scored by its assignment, the one thing detection reads: its
+    columns, and its payload only when one of its results has a score."""
     r = RECORDS.c
-    results = [v for v in versions if v.kind == "result" and v.parent_ref]
     assignments: dict[str, tuple[dt.datetime | None, dt.date | None, float | None]] = {}
-    with_score = {v.parent_ref for v in results if "low_score" in v.summary}
-    refs = sorted({v.parent_ref for v in results if v.parent_ref})
+    with_score: set[str] = set()
+    refs: set[str] = set()
+    for v in versions:
+        if v.kind == "result" and v.parent_ref:
+            refs.add(v.parent_ref)
+            if "low_score" in v.summary:
+                with_score.add(v.parent_ref)
     dated = (r.stamp, r.day)
     # Assignments share their dates (a class's set and due days): each stored pair is
     # converted once.
     dates: dict[tuple[Any, Any], tuple[dt.datetime | None, dt.date | None]] = {}
-    for ref, stamp, day, key_id, payload in fetch_in(conn, _ASSIGNMENTS, {"s": source}, refs):
+    for ref, stamp, day, key_id, payload in fetch_in(conn, _ASSIGNMENTS, {"s": source}, sorted(refs)):
         points = None
         if ref in with_score:
             raw = open_row(keyring, source, "assignment", ref, key_id, payload).get("points_possible")
@@ -289,10 +293,26 @@ def classified(
             at, on = typed(conn.dialect, dated, (stamp, day))
             got = dates[(stamp, day)] = (_utc(at), on)
         assignments[ref] = (got[0], got[1], points)
+    return assignments
+
+
+def classified(
+    conn: Connection, keyring: Keyring, source: str, versions: list[StagedVersion]
+) -> list[Changed]:
+    """The alert kinds of each new version and of the version it retired, a result's score
+    made a percentage of its assignment's points (:func:`assignments_of`). Detection does
+    the same version by version, without building these (:func:`detect`)."""
+    return _classified(versions, assignments_of(conn, keyring, source, versions))
+
+
+def _classified(
+    versions: list[StagedVersion],
+    assignments: dict[str, tuple[dt.datetime | None, dt.date | None, float | None]],
+) -> list[Changed]:
     out = []
     for v in versions:
         if v.kind == "result":
-            stamp, day, points = assignments.get(v.parent_ref or "", (None, None, None))
+            stamp, day, points = assignments.get(v.parent_ref or "", _NO_ASSIGNMENT)
         else:
             stamp, day, points = _utc(v.stamp), v.day, None
         found = scored(v.kind, v.summary, points)
@@ -301,6 +321,9 @@ def classified(
         was = None if v.old is None else scored(v.kind, v.old, points)
         out.append(Changed(v.kind, v.ref, v.student_ref, stamp, day, found, was, v.audience, v.key_id))
     return out
+
+
+_NO_ASSIGNMENT: tuple[None, None, None] = (None, None, None)
 
 
 class Recipient(NamedTuple):
@@ -513,67 +536,91 @@ def detect(
             versions = change_set(conn, cache.keyring, source, run)
         else:
             versions = changes.versions
-        changed = classified(conn, cache.keyring, source, versions)
-        out.changed = len(changed)
-        if not changed:
-            return out
+        keyring = cache.keyring
+        assignments = assignments_of(conn, keyring, source, versions)
         # The visible instant needs each child's school's zone: the district's for all
         # when every school keeps it (the usual case: nothing read per student).
         tz_of: dict[str, ZoneInfo] | None = None
-        if not district_zone_only(conn, cache.keyring, owner, owner_run, district_tz):
+        if versions and not district_zone_only(conn, keyring, owner, owner_run, district_tz):
+            changed = _classified(versions, assignments)
             refs = sorted({c.student_ref for c in changed if c.student_ref is not None})
-            reader = Reader(conn, cache.keyring, config.attached())
+            reader = Reader(conn, keyring, config.attached())
             tz_of = zones(
-                reader,
-                owner,
-                owner_run,
-                students_of(conn, cache.keyring, owner, owner_run, refs),
-                district_tz,
+                reader, owner, owner_run, students_of(conn, keyring, owner, owner_run, refs), district_tz
             )
         conv = binder(conn.dialect.name)
         created = conv(now)
         offered = set(settings.kinds)
-        keyring = cache.keyring
+        notices_offered = "notice" in offered
+        scores_offered = "low_score" in offered
+        visibility = config.visibility
         rows: list[tuple[Any, ...]] = []
-        # The news rows without a score (no key id, no sealed score), and each score to seal:
-        # (key id, the change, its visible instant, (score, retired score)).
-        unsealed: list[tuple[str, Changed, object, tuple[float | None, float | None]]] = []
+        # Each score to seal: (key id, kind, ref, student, its visible instant, (score, retired score)).
+        unsealed: list[tuple[str, str, str, str, object, tuple[float, float | None]]] = []
+        # The visible instant of each (kind, stamp as stored, day, zone), bound.
         visible: dict[tuple[str, Any, Any, ZoneInfo], object] = {}
-        for c in changed:
-            if c.kind == "notice":
+        # One pass over the versions, as :func:`classified` then the news test would take
+        # them, without building a Changed and its scored copies per version: a result's
+        # score (and its retired version's) made a percentage of its assignment's points
+        # here; a version with no alert kind left (a result's score without points) is
+        # not a change.
+        changed_count = 0
+        for v in versions:
+            kind, summary, old = v.kind, v.summary, v.old
+            if kind == "result":
+                stamp, day, points = assignments.get(v.parent_ref or "", _NO_ASSIGNMENT)
+                if "low_score" in summary:
+                    raw = summary["low_score"]
+                    score = 100.0 * raw / points if points and raw is not None else None
+                    if score is None and len(summary) == 1:
+                        continue
+                else:
+                    score = None
+                    if not summary:
+                        continue
+                was_raw = None if old is None else old.get("low_score")
+                was = 100.0 * was_raw / points if points and was_raw is not None else None
+            else:
+                if not summary:
+                    continue
+                stamp, day = v.stamp, v.day  # made UTC below, once per visible instant
+                score = summary.get("low_score")
+                was = None if old is None else old.get("low_score")
+            changed_count += 1
+            if kind == "notice":
                 # A notice is news when it is new: an edited one is not announced again.
-                if "notice" in offered and not (c.old and "notice" in c.old):
-                    rows.append((source, "notice", c.ref, None, "notice", run, None, created))
+                if notices_offered and not (old and "notice" in old):
+                    rows.append((source, "notice", v.ref, None, "notice", run, None, created))
                 continue
-            if c.student_ref is None:
+            student_ref = v.student_ref
+            if student_ref is None:
                 continue
-            tz = district_tz if tz_of is None else tz_of.get(c.student_ref)
+            tz = district_tz if tz_of is None else tz_of.get(student_ref)
             if tz is None:  # not in the published snapshot: nobody can see them
                 continue
-            old = c.old or {}
-            kinds = [k for k in c.found if k != "low_score" and k in offered and k not in old]
-            key_id: str | None = None
-            was: float | None = None
-            score = c.found.get("low_score")
-            if score is not None and "low_score" in offered:
-                was = old.get("low_score")
-                # News for some threshold only when it fell (or is new): below t, and the
-                # retired version was not already below t, for a t in (score, was].
-                if was is None or score < was:
-                    key_id = c.key_id  # the child's, which its new version is sealed under
-            if not kinds and key_id is None:
+            kinds = [
+                k for k in summary if k != "low_score" and k in offered and (old is None or k not in old)
+            ]
+            # News for some threshold only when the score fell (or is new): below t, and the
+            # retired version was not already below t, for a t in (score, was].
+            sealed = (
+                score is not None and scores_offered and (was is None or score < was) and v.key_id is not None
+            )
+            if not kinds and not sealed:
                 continue
-            vkey = (c.kind, c.stamp, c.day, tz)
+            vkey = (kind, stamp, day, tz)
             at = visible.get(vkey)
             if at is None:
-                at = visible[vkey] = conv(_visible_at(config.visibility, c, tz, now))
+                utc = stamp if kind == "result" else _utc(stamp)
+                at = visible[vkey] = conv(_visible(visibility, kind, utc, day, tz, now))
             for k in kinds:
-                rows.append((source, c.kind, c.ref, c.student_ref, k, run, at, created))
-            if key_id is not None:  # sealed below, a child's scores together
-                unsealed.append((key_id, c, at, (score, was)))
+                rows.append((source, kind, v.ref, student_ref, k, run, at, created))
+            if sealed:  # sealed below, a child's scores together, under the child's key
+                unsealed.append((v.key_id, kind, v.ref, student_ref, at, (score, was)))  # type: ignore[arg-type]
+        out.changed = changed_count
         scores = [
-            (source, c.kind, c.ref, c.student_ref, "low_score", run, at, key_id, blob, created)
-            for key_id, c, at, blob in seal_scores(keyring, source, unsealed)
+            (source, kind, ref, student_ref, "low_score", run, at, key_id, blob, created)
+            for key_id, kind, ref, student_ref, at, blob in seal_scores(keyring, source, unsealed)
         ]
         began = time.process_time()
         out.queued = _write_news(conn, rows, scores)
@@ -587,8 +634,20 @@ CHANGE_LIMIT = LIMIT
 
 
 def _visible_at(visibility: Visibility, c: Changed, tz: ZoneInfo, now: dt.datetime) -> dt.datetime:
-    rule = rule_for(visibility, "assignment" if c.kind == "result" else c.kind)
-    return visible_from(rule, c.stamp, c.day, tz, now)
+    return _visible(visibility, c.kind, c.stamp, c.day, tz, now)
+
+
+def _visible(
+    visibility: Visibility,
+    kind: str,
+    stamp: dt.datetime | None,
+    day: dt.date | None,
+    tz: ZoneInfo,
+    now: dt.datetime,
+) -> dt.datetime:
+    """When the portal first shows a record of ``kind`` (a result: by its assignment's rule)."""
+    rule = rule_for(visibility, "assignment" if kind == "result" else kind)
+    return visible_from(rule, stamp, day, tz, now)
 
 
 def _score_aad(source: str, record_ref: str, student_ref: str, key_id: str) -> bytes:
@@ -598,9 +657,10 @@ def _score_aad(source: str, record_ref: str, student_ref: str, key_id: str) -> b
 def seal_scores(
     keyring: Keyring,
     source: str,
-    scores: list[tuple[str, Changed, object, tuple[float | None, float | None]]],
-) -> Iterable[tuple[str, Changed, object, bytes]]:
-    """(key id, change, instant, sealed scores) for each (key id, change, instant, scores): a
+    scores: list[tuple[str, str, str, str, object, tuple[float, float | None]]],
+) -> Iterable[tuple[str, str, str, str, object, bytes]]:
+    """(key id, kind, ref, student, instant, sealed scores) for each (key id, kind, record
+    ref, student ref, instant, scores) of a changed record: a
     result's percentage and its retired version's, sealed under the child's existing data
     key, the one the record's new version is sealed under (purging the child makes it
     unreadable), and bound to the child and the record, so the news row keeps no score in
@@ -610,7 +670,7 @@ def seal_scores(
     made for them and dropped: past the cache's 4,096 ciphers (a district of more than some
     4,000 children) each score would otherwise make a cipher and evict another."""
     current, sealer = None, None
-    for key_id, c, at, pair in sorted(scores, key=itemgetter(0)):
+    for key_id, kind, ref, student_ref, at, pair in sorted(scores, key=itemgetter(0)):
         if key_id != current:
             current = key_id
             try:
@@ -618,8 +678,8 @@ def seal_scores(
             except LookupError:  # destroyed: the child was purged since the publish
                 sealer = None
         if sealer is not None:
-            aad_ = _score_aad(source, c.ref, c.student_ref or "", key_id)
-            yield key_id, c, at, sealer.seal(orjson.dumps(pair), aad_)
+            aad_ = _score_aad(source, ref, student_ref, key_id)
+            yield key_id, kind, ref, student_ref, at, sealer.seal(orjson.dumps(pair), aad_)
 
 
 def open_score(

@@ -218,3 +218,27 @@ def test_a_retired_version_under_another_key_is_opened_with_that_key(tmp_path: P
     assert changes.versions[0].key_id == key_ids[second]  # the new version's key: the second child's
     assert keyring._sealers == {}  # that key's cipher made for the opening, and dropped
     cache.dispose()
+
+
+def test_a_change_set_takes_a_batch_as_it_would_take_its_versions_one_by_one() -> None:
+    """The staging hands a batch's versions over at once (``extend``): the change set keeps
+    them, or overflows and drops everything, exactly when adding them one by one would."""
+    from cache.snapshots.changes import StagedVersion
+
+    def version(n: int) -> StagedVersion:
+        return StagedVersion("attendance", f"r{n}", "s", None, None, None, None, "dk", {"late": None}, None)
+
+    for batches in ([2, 1], [3], [2, 2], [1, 1, 1, 1], [4], [0, 3, 1]):
+        one_by_one, batched = (
+            ChangeSet(frozenset({"attendance"}), _year_8, limit=3),
+            ChangeSet(frozenset({"attendance"}), _year_8, limit=3),
+        )
+        n = 0
+        for size in batches:
+            batch = [version(n + i) for i in range(size)]
+            n += size
+            for v in batch:
+                one_by_one.add(v)
+            batched.extend(batch)
+            assert (batched.overflow, batched.versions) == (one_by_one.overflow, one_by_one.versions)
+        assert batched.overflow is (n > 3)

@@ -499,3 +499,150 @@ def test_a_results_raw_score_is_scored_against_its_assignments_points() -> None:
     # A grade's is a percentage already; other kinds carry no score.
     assert detect.scored("grade", {"low_score": 42.0}, 8.0) == {"low_score": 42.0}
     assert detect.scored("attendance", {"late": None}, 8.0) == {"late": None}
+
+
+def _work(sid: str, points: float | None) -> Assignment:
+    return Assignment(
+        source_id=sid,
+        section_id="s1",
+        title=f"Work {sid}",
+        category=None,
+        set_date=YESTERDAY,
+        due_date=TODAY,
+        points_possible=points,
+    )
+
+
+def _result(sid: str, work: str, status: ResultStatus, score: float | None) -> AssignmentResult:
+    return AssignmentResult(
+        source_id=sid, assignment_id=work, student_id="00000", score=score, status=status, comment=None
+    )
+
+
+def _grade(percent: float | None) -> Grade:
+    return Grade(
+        source_id="g1",
+        student_id="00000",
+        section_id="s1",
+        term="T1",
+        mark="C",
+        percent=percent,
+        updated_at=ny(7, day=YESTERDAY),
+    )
+
+
+def _expected_news(fam, run: int) -> tuple[int, list[tuple[object, ...]]]:  # type: ignore[no-untyped-def]
+    """What the run's versions give by :func:`detect.classified` and the news test, each
+    record's kinds its new version has and its retired one had not, a score news when it
+    fell (or is new): (changed versions, news rows as detection writes them, scores opened)."""
+    app = fam.app
+    config, keyring = app.config, app.cache.keyring
+    tz = detect.ZoneInfo(config.district.timezone)
+    offered = set(config.alerts.kinds)
+    rows: list[tuple[object, ...]] = []
+    with app.cache.engine.connect() as conn:
+        changed = detect.classified(conn, keyring, "sis", detect.change_set(conn, keyring, "sis", run))
+    for c in changed:
+        if c.kind == "notice":
+            if not (c.old and "notice" in c.old):
+                rows.append(("notice", c.ref, None, "notice", None, None))
+            continue
+        at = detect._visible_at(config.visibility, c, tz, fam.clock()).replace(tzinfo=None)
+        old = c.old or {}
+        for k in c.found:
+            if k != "low_score" and k in offered and k not in old:
+                rows.append((c.kind, c.ref, c.student_ref, k, at, None))
+        score, was = c.found.get("low_score"), old.get("low_score")
+        if score is not None and (was is None or score < was):
+            rows.append((c.kind, c.ref, c.student_ref, "low_score", at, (score, was)))
+    return len(changed), sorted(rows, key=repr)
+
+
+def _news(fam, run: int) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
+    n = NEWS.c
+    keyring = fam.app.cache.keyring
+    with fam.app.cache.engine.connect() as conn:
+        got = conn.execute(
+            select(n.record_kind, n.record_ref, n.student_ref, n.kind, n.visible_at, n.key_id, n.score).where(
+                n.record_run == run
+            )
+        ).all()
+    out = []
+    for kind, ref, student, alert, at, key_id, blob in got:
+        score = None if blob is None else detect.open_score(keyring, "sis", ref, student, key_id, blob)
+        at = None if at is None else at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo else at
+        out.append((kind, ref, student, alert, at, score))
+    return sorted(out, key=repr)
+
+
+def test_detection_writes_the_news_the_classified_versions_and_the_news_test_give(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Detection classifies and tests each version in one pass: its news rows are those that
+    :func:`detect.classified` and the news test give, a result scored by its assignment's
+    points (none, or 0: no score news; a result with nothing else is no change), a score
+    news only when it fell, an edited notice not news again."""
+    fam = family(tmp_path, db_url, defaults={"low_score": "instant"})
+    fam.clock.at = ny(8)
+    counted: list[int] = []
+    real = detect.detect
+
+    def spy(*args: Any, **kwargs: Any) -> detect.Detected:
+        found = real(*args, **kwargs)
+        counted.append(found.changed)
+        return found
+
+    monkeypatch.setattr(detect, "detect", spy)
+    ref = fam.app.cache.keyring.index.ref
+    works = [_work("a20", 20.0), _work("a0", None), _work("az", 0.0)]
+
+    def synced(results: list[AssignmentResult], grade: float | None, body: str) -> int:
+        fam.records.update(
+            assignments=works,
+            results=results,
+            grades=[_grade(grade)],
+            notices=[dataclasses.replace(notice("n1", Audience.DISTRICT, None, ny(7)), body=body)],
+        )
+        run = int(fam.sync().run_id or 0)
+        assert counted[-1] == _expected_news(fam, run)[0]
+        assert _news(fam, run) == _expected_news(fam, run)[1]
+        return run
+
+    run = synced(
+        [
+            _result("r1", "a20", ResultStatus.GRADED, 12.0),  # 60%
+            _result("r2", "a0", ResultStatus.LATE, 5.0),  # late; no points: no score
+            _result("r3", "a0", ResultStatus.GRADED, 3.0),  # a score without points: no change
+            _result("r4", "az", ResultStatus.MISSING, 4.0),
+        ],
+        45.0,
+        "Closed on Friday.",
+    )
+    assert counted[-1] == 5  # r1, r2, r4, the grade, the notice
+    assert sorted((r[1], r[3]) for r in _news(fam, run)) == sorted(
+        [
+            (ref("sis", "result", "r1"), "low_score"),
+            (ref("sis", "result", "r2"), "assignment_late"),
+            (ref("sis", "result", "r4"), "assignment_missing"),
+            (ref("sis", "grade", "g1"), "low_score"),
+            (ref("sis", "notice", "n1"), "notice"),
+        ]
+    )
+    run = synced(
+        [
+            _result("r1", "a20", ResultStatus.LATE, 16.0),  # 80%: up, not news; late is
+            _result("r2", "a0", ResultStatus.GRADED, 1.0),  # no kind left
+            _result("r3", "a0", ResultStatus.MISSING, 3.0),
+            _result("r4", "az", ResultStatus.MISSING, 1.0),  # missing already
+        ],
+        30.0,  # down: news
+        "Closed on Friday and Monday.",  # edited: not news again
+    )
+    assert sorted((r[1], r[3], r[5]) for r in _news(fam, run)) == sorted(
+        [
+            (ref("sis", "result", "r1"), "assignment_late", None),
+            (ref("sis", "result", "r3"), "assignment_missing", None),
+            (ref("sis", "grade", "g1"), "low_score", (30.0, 45.0)),
+        ]
+    )
+    fam.app.dispose()
