@@ -48,11 +48,6 @@ def home_loop() -> asyncio.AbstractEventLoop:
 # FastAPI's forty (docs/PERFORMANCE-api-notes.md).
 THREADS = 4
 
-import os as _os, sys as _sys  # EXPERIMENT knobs
-if _os.environ.get("PORTICO_EXP_THREADS"):
-    THREADS = int(_os.environ["PORTICO_EXP_THREADS"])
-_BATCH = _os.environ.get("PORTICO_EXP_BATCH") == "1"
-
 
 @types.coroutine
 def _resume(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
@@ -100,39 +95,11 @@ def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
         except BaseException as exc:  # noqa: BLE001 - the caller's to raise, on its loop
             error = exc
         try:
-            if _BATCH:
-                _send(loop, fut, result, error)
-            else:
-                loop.call_soon_threadsafe(deliver, fut, result, error)
+            loop.call_soon_threadsafe(deliver, fut, result, error)
         except RuntimeError:  # that loop is closed: nobody is waiting any more
             continue
         finally:
             del job, context, work, result, error
-
-
-_OUT: dict[Any, Any] = {}
-_OUT_LOCK = threading.Lock()
-
-
-def _send(loop: Any, fut: Any, result: Any, error: Any) -> None:
-    with _OUT_LOCK:
-        box = _OUT.get(loop)
-        if box is None:
-            box = _OUT[loop] = []
-        box.append((fut, result, error))
-        wake = len(box) == 1
-    if wake:
-        loop.call_soon_threadsafe(_drain, loop)
-
-
-def _drain(loop: Any) -> None:
-    with _OUT_LOCK:
-        box = _OUT.get(loop)
-        if not box:
-            return
-        _OUT[loop] = []
-    for item in box:
-        deliver(*item)
 
 
 def deliver(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -157,10 +124,7 @@ class Workers:
     ``call_soon_threadsafe``: half the CPU of ``run_in_executor``'s two chained futures
     per request (docs/PERFORMANCE-api-notes.md)."""
 
-    def __init__(self, threads: int | None = None) -> None:
-        threads = THREADS if threads is None else threads
-        if _os.environ.get("PORTICO_EXP_SWITCH"):
-            _sys.setswitchinterval(float(_os.environ["PORTICO_EXP_SWITCH"]))
+    def __init__(self, threads: int = THREADS) -> None:
         self._local = threading.local()
         self._loops: list[asyncio.AbstractEventLoop] = []
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
