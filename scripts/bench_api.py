@@ -239,6 +239,20 @@ def run_wrk(
     }
 
 
+def ctx_switches(pid: int) -> float:
+    """Voluntary + involuntary context switches so far of every thread of a process and
+    of its children (the servers it forked); threads that ended meanwhile are not counted."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "status").read_text()
+        except FileNotFoundError:  # that thread ended
+            continue
+        total += sum(int(v) for v in re.findall(r"ctxt_switches:\s+(\d+)", text))
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return float(total) + sum(ctx_switches(int(c)) for c in children)
+
+
 def server_cpu(pid: int) -> float:
     """User + system CPU seconds of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -312,7 +326,7 @@ def measure(
         for tok, path in requests[:8]:  # a correct answer first: a fast 401 would measure nothing
             r = httpx.get(url + path, headers={"Authorization": f"Bearer {tok}"})
             assert r.status_code == 200, (path, r.status_code)
-        cpu_before, db_before = tree_cpu(proc.pid), backend_cpu(args.url)
+        cpu_before, db_before, ctx_before = tree_cpu(proc.pid), backend_cpu(args.url), ctx_switches(proc.pid)
         if shutil.which("wrk") and not args.httpx:
             result = run_wrk(url, requests, args.seconds, args.clients, base)
         else:
@@ -320,6 +334,9 @@ def measure(
         # The server's own CPU per request (all its processes): steadier than req/s on a shared machine.
         served = result["rps"] * args.seconds
         result["cpu_us"] = (tree_cpu(proc.pid) - cpu_before) / served * 1e6
+        # Its threads' context switches per request: the hand-offs between the serving loop,
+        # the worker threads and the audit writer, and the GIL passed between them.
+        result["ctx"] = (ctx_switches(proc.pid) - ctx_before) / served
         # PostgreSQL's own backends, on the same cores (0 on SQLite).
         result["db_cpu_us"] = (backend_cpu(args.url) - db_before) / served * 1e6
         return result
@@ -567,7 +584,7 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     med = {
         k: {
             m: statistics.median(r[m] for r in v)
-            for m in ("rps", "p50", "p99", "errors", "cpu_us", "db_cpu_us")
+            for m in ("rps", "p50", "p99", "errors", "cpu_us", "ctx", "db_cpu_us")
         }
         for k, v in results.items()
     }
@@ -580,10 +597,10 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
     ok = share >= 0.25 and med["dashboard"]["p99"] < 50 and med["dashboard"]["errors"] == 0
     tool = "wrk" if shutil.which("wrk") and not args.httpx else "httpx (async)"
     lines = [
-        "| endpoint | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/request | PostgreSQL backends' CPU µs/request |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| endpoint | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/request | server context switches/request | PostgreSQL backends' CPU µs/request |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
         *(
-            f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['errors']:.0f} | {m['cpu_us']:,.0f} | "
+            f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['errors']:.0f} | {m['cpu_us']:,.0f} | {m['ctx']:.1f} | "
             + (f"{m['db_cpu_us']:,.0f} |" if args.db else "– |")
             for name, m in (
                 ("parent dashboard (4 routes, round robin)", med["dashboard"]),
