@@ -393,7 +393,14 @@ def report(
         notes = NOTES.read_text() if NOTES.exists() else ""
         args.write.write_text(
             PAGE.format(
-                when=dt.date.today().isoformat(), setup=setup, table=table, verdict=verdict, notes=notes
+                when=dt.date.today().isoformat(),
+                command="scripts/bench_web"
+                + (f" --processes {args.processes}" if args.processes != 1 else "")
+                + f" --write {args.write}",
+                setup=setup,
+                table=table,
+                verdict=verdict,
+                notes=notes,
             )
         )
     if not ok:
@@ -402,7 +409,7 @@ def report(
 
 PAGE = """# Web portal performance (scripts/bench_web)
 
-Measured {when}: `scripts/bench_web --write docs/PERFORMANCE-web.md`.
+Measured {when}: `{command}`.
 
 Each of 32 signed-in parents opens the portal's family home (every child: today's
 attendance, the next lessons, recent grades, missing assignments, points, new reports,
