@@ -108,15 +108,20 @@ def summarise(kind: str, fields: Fields) -> dict[str, float | None]:
     return {}
 
 
+def percent(score: float | None, points: float | None) -> float | None:
+    """A result's score as a percentage of its assignment's ``points``; None without either."""
+    return 100.0 * score / points if points and score is not None else None
+
+
 def scored(kind: str, found: dict[str, float | None], points: float | None) -> dict[str, float | None]:
     """A version's alert kinds from its :func:`summarise`, a result's score made a percentage
-    of ``points`` (its assignment's), and left out when the assignment has none."""
+    of ``points`` (its assignment's, :func:`percent`), and left out when the assignment has none."""
     if kind != "result" or "low_score" not in found:
         return found
     out = {k: v for k, v in found.items() if k != "low_score"}
-    score = found["low_score"]
-    if points and score is not None:
-        out["low_score"] = 100.0 * score / points
+    score = percent(found["low_score"], points)
+    if score is not None:
+        out["low_score"] = score
     return out
 
 
@@ -570,16 +575,14 @@ def detect(
             if kind == "result":
                 stamp, day, points = assignments.get(v.parent_ref or "", _NO_ASSIGNMENT)
                 if "low_score" in summary:
-                    raw = summary["low_score"]
-                    score = 100.0 * raw / points if points and raw is not None else None
+                    score = percent(summary["low_score"], points)
                     if score is None and len(summary) == 1:
                         continue
                 else:
                     score = None
                     if not summary:
                         continue
-                was_raw = None if old is None else old.get("low_score")
-                was = 100.0 * was_raw / points if points and was_raw is not None else None
+                was = None if old is None else percent(old.get("low_score"), points)
             else:
                 if not summary:
                     continue
