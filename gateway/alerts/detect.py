@@ -307,13 +307,7 @@ def classified(
     """The alert kinds of each new version and of the version it retired, a result's score
     made a percentage of its assignment's points (:func:`assignments_of`). Detection does
     the same version by version, without building these (:func:`detect`)."""
-    return _classified(versions, assignments_of(conn, keyring, source, versions))
-
-
-def _classified(
-    versions: list[StagedVersion],
-    assignments: dict[str, tuple[dt.datetime | None, dt.date | None, float | None]],
-) -> list[Changed]:
+    assignments = assignments_of(conn, keyring, source, versions)
     out = []
     for v in versions:
         if v.kind == "result":
@@ -547,8 +541,7 @@ def detect(
         # when every school keeps it (the usual case: nothing read per student).
         tz_of: dict[str, ZoneInfo] | None = None
         if versions and not district_zone_only(conn, keyring, owner, owner_run, district_tz):
-            changed = _classified(versions, assignments)
-            refs = sorted({c.student_ref for c in changed if c.student_ref is not None})
+            refs = sorted({v.student_ref for v in versions if v.student_ref is not None})
             reader = Reader(conn, keyring, config.attached())
             tz_of = zones(
                 reader, owner, owner_run, students_of(conn, keyring, owner, owner_run, refs), district_tz
