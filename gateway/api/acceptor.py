@@ -51,9 +51,6 @@ class Share:
         self.counts = multiprocessing.RawArray("l", processes)
         self.index = 0
 
-    def mine(self) -> int:
-        return int(self.counts[self.index])
-
     def fewest(self) -> bool:
         """Whether this process serves no more open connections than any other."""
         mine = self.counts[self.index]
