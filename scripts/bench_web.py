@@ -130,6 +130,16 @@ def main() -> None:
     )
     p.add_argument("--counted", type=Path, help=argparse.SUPPRESS)  # --instructions' own run, under callgrind
     args = p.parse_args()
+    # The command that reproduces this run, as its results page names it.
+    args.command = " ".join(
+        ["scripts/bench_web"]
+        + [
+            f"--{name} {getattr(args, name)}"
+            for name in ("students", "clients", "seconds", "rounds", "processes")
+            if getattr(args, name) != p.get_default(name)
+        ]
+        + ([f"--write {args.write}"] if args.write else [])
+    )
     if args.digest:
         digest(args)
         return
@@ -141,20 +151,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="portico-bench-web-") as tmp:
             copy = Path(tmp) / "district"
             shutil.copytree(args.bench_dir, copy, ignore=shutil.ignore_patterns("*.lock", "callgrind.out*"))
-            if args.instructions:
-                instructions(copy, args)
-            else:
-                in_process(copy, args.cpu, args.clients, counted=False)
+            cpu(copy, args)
         return
     base = Path(tempfile.mkdtemp(prefix="portico-bench-web-"))
     try:
         pairs = build(base, args.students, args.clients)
         if args.cpu:
             (base / "pairs.json").write_text(json.dumps(pairs))
-            if args.instructions:
-                instructions(base, args)
-            else:
-                in_process(base, args.cpu, args.clients, counted=False)
+            cpu(base, args)
             return
         loads = {
             "family home (/)": ("portal", [(tok, "/") for tok, _ in pairs], True),
@@ -197,6 +201,15 @@ def main() -> None:
 
 
 PAGES = ("family home (/)", "attendance page (this month)", "JSON dashboard (4 API routes)")
+
+
+def cpu(base: Path, args: argparse.Namespace) -> None:
+    """``--cpu N``: each page's requests through the app in this process, on the district in
+    ``base``; instructions under callgrind with ``--instructions``, else CPU time."""
+    if args.instructions:
+        instructions(base, args)
+    else:
+        in_process(base, args.cpu, args.clients, counted=False)
 
 
 def in_process(base: Path, n: int, clients: int, *, counted: bool) -> None:
@@ -394,9 +407,7 @@ def report(
         args.write.write_text(
             PAGE.format(
                 when=dt.date.today().isoformat(),
-                command="scripts/bench_web"
-                + (f" --processes {args.processes}" if args.processes != 1 else "")
-                + f" --write {args.write}",
+                command=args.command,
                 setup=setup,
                 table=table,
                 verdict=verdict,

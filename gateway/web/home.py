@@ -46,8 +46,8 @@ CARD_TEXT = Texts(
 
 def _card(ctx: Ctx, view: View, s: StudentHandle, school: str | None) -> dict[str, Any]:
     """One child's card, its dates, times and numbers already written in the reader's
-    language (the template only places them: a call from a template costs several times
-    a call from here)."""
+    language (:func:`card_html` only places them: a call from a template costs several
+    times a call from here)."""
     today = view.today
     fmt, _ = ctx.fmt, ctx._
     vis = visibility(view, s)  # the child's windows now, in their school's zone, for every read below
@@ -62,7 +62,7 @@ def _card(ctx: Ctx, view: View, s: StudentHandle, school: str | None) -> dict[st
         "id": s.ref,
         "name": reads.full_name(s),
         "records": _("All of %(name)s's records", name=reads.first_name(s)),
-        # Text the template places whole (escaped once): "school · Grade level 7".
+        # Text card_html places whole (escaped once): "school · Grade level 7".
         "school": f"{school or ''} · {grade_level} {s.data['grade_level']}",
         "today": None if hidden else reads.attendance(view, s, today, today, vis),
         # "date time – class, room": one text a lesson.
