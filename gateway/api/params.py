@@ -58,22 +58,28 @@ def nul_pair(pairs: Iterable[tuple[str, str]], whole: str) -> str | None:
 def nul_field(value: object, at: str = "") -> str | None:
     """Where a parsed JSON body holds a NUL: the dotted name of the first field whose
     string (in it at any depth) does (its object's for a key; ``body`` for the body
-    itself), or None."""
-    if isinstance(value, str):
-        return (at or "body") if NUL in value else None
-    items: Iterable[tuple[object, object]]
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        if isinstance(key, str) and NUL in key:
-            return at or "body"
-        found = nul_field(item, f"{at}.{key}" if at else str(key))
-        if found is not None:
-            return found
+    itself), or None. Walked with a stack of its own, not by recursion: JSON may nest
+    deeper than Python's recursion limit (orjson reads 1,024 levels)."""
+    # Each entry: a value and its dotted name, or (a key's entry) the key and its object's.
+    stack: list[tuple[bool, object, str]] = [(False, value, at)]
+    while stack:
+        is_key, item, where = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return where or "body"
+            continue
+        if is_key:
+            continue
+        entries: list[tuple[object, object]]
+        if isinstance(item, dict):
+            entries = list(item.items())
+        elif isinstance(item, list):
+            entries = list(enumerate(item))
+        else:
+            continue
+        for key, inner in reversed(entries):  # popped in order: each key, then what it holds
+            stack.append((False, inner, f"{where}.{key}" if where else str(key)))
+            stack.append((True, key, where))
     return None
 
 

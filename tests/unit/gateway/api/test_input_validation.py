@@ -140,6 +140,10 @@ def test_a_nul_in_a_path_is_the_uniform_404_and_anywhere_else_a_400_naming_the_f
         r = s.client.request(method, path, json=body, headers=h)
         assert (r.status_code, r.headers["content-type"]) == (400, "application/problem+json"), path
         assert [e["field"] for e in r.json()["errors"]] == [field], (path, r.json())
+    # Nested deeper than Python's recursion limit (orjson reads 1,024 levels): still the 400.
+    deep = b'{"username": ' + b"[" * 1020 + b'"\\u0000"' + b"]" * 1020 + b', "password": "p"}'
+    r = s.client.post("/v1/auth/login", content=deep, headers={"content-type": "application/json"})
+    assert (r.status_code, r.json()["errors"][0]["field"]) == (400, "username" + ".0" * 1020)
     # The six characters "\u0000" written out are text like any other.
     written = {"about": "name", "message": "C:\\u0000 is not a folder"}
     assert s.client.post(f"/v1/students/{kid}/corrections", json=written, headers=h).status_code == 201
@@ -157,3 +161,4 @@ def test_a_nul_in_a_json_body_is_named_by_its_field() -> None:
     assert nul_field({"a": {"k\x00": 1}}) == "a"  # a key: its object (never the key itself)
     assert nul_field("\x00") == nul_field({"k\x00": 1}) == "body"
     assert nul_field({"a": ["x", 1, None, 2.5, True], "b": "\\u0000"}) is None
+    assert nul_field({"a": "ok", "b\x00": {"c": "\x00"}}) == "body"  # in order: the key comes before its value
