@@ -63,17 +63,9 @@ class ChangeSet:
     seen: int = 0  # new versions of watched kinds looked at (kept or not)
     cpu: float = 0.0  # process CPU seconds the staging spent collecting (benchmarks report it)
 
-    def add(self, version: StagedVersion) -> None:
-        if self.overflow:
-            return
-        if len(self.versions) >= self.limit:
-            self.overflow = True
-            self.versions = []
-            return
-        self.versions.append(version)
-
     def extend(self, versions: list[StagedVersion]) -> None:
-        """:meth:`add` each of ``versions`` (a batch's, checked against the bound once)."""
+        """Keep a batch's ``versions``; past ``limit`` versions in all, keep none (the set
+        overflows, and detection reads the run back instead)."""
         if self.overflow:
             return
         if len(self.versions) + len(versions) > self.limit:

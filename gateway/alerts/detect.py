@@ -660,8 +660,10 @@ def seal_scores(
     result's percentage and its retired version's, sealed under the child's existing data
     key, the one the record's new version is sealed under (purging the child makes it
     unreadable), and bound to the child and the record, so the news row keeps no score in
-    clear. A key destroyed since the publish (the child purged) seals nothing: no key is
-    made for a score, and those scores are left out, as expansion would leave them. A key's
+    clear. No key is made for a score: a key the keyring cannot find (the child purged)
+    seals nothing, and those scores are left out. A key this process still holds from the
+    publish but another process destroyed since is not asked about again here: its score no
+    longer opens when the news is expanded, which leaves it out then. A key's
     scores are sealed together, with the keyring's cached cipher if it has one, else one
     made for them and dropped: past the cache's 4,096 ciphers (a district of more than some
     4,000 children) each score would otherwise make a cipher and evict another."""
