@@ -41,6 +41,8 @@ BATCH = 128
 YIELD_SECONDS = 0.002
 # ...and accepts anyway once it has left it this long without the others taking them.
 PATIENCE_SECONDS = 0.05
+# A process's slot in a Share before it listens.
+NOT_LISTENING = -1
 
 
 class Share:
@@ -48,13 +50,20 @@ class Share:
     the fork and shared by them; each process writes its own slot only."""
 
     def __init__(self, processes: int) -> None:
-        self.counts = multiprocessing.RawArray("l", processes)
+        # NOT_LISTENING until a process's Acceptor starts: one still building its app after
+        # the fork takes no connection, so it is left none to take.
+        self.counts = multiprocessing.RawArray("l", [NOT_LISTENING] * processes)
         self.index = 0
 
+    def listening(self) -> None:
+        """This process accepts from now on (its count starts at none)."""
+        if self.counts[self.index] == NOT_LISTENING:
+            self.counts[self.index] = 0
+
     def fewest(self) -> bool:
-        """Whether this process serves no more open connections than any other."""
+        """Whether this process serves no more open connections than any other listening."""
         mine = self.counts[self.index]
-        return all(mine <= other for other in self.counts)
+        return all(mine <= other for other in self.counts if other != NOT_LISTENING)
 
     def opened(self) -> None:
         self.counts[self.index] += 1
@@ -99,6 +108,8 @@ class Acceptor:
         self.reading = False
         self.closed = False
         sock.setblocking(False)
+        if share is not None:
+            share.listening()
         self._watch()
 
     def _watch(self) -> None:
@@ -139,7 +150,9 @@ class Acceptor:
                 self._unwatch()
                 self.loop.call_later(1.0, self._watch)
                 return
-            self.left_since = None
+            # Not `left_since = None` here: once the others have left the socket past the
+            # patience, this process takes what waits without waiting again for each one;
+            # my_turn starts the patience afresh when this process has the fewest again.
             if self.share is not None:  # counted now: the next one may be another process's
                 self.share.opened()
             conn.setblocking(False)

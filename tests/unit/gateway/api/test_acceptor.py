@@ -174,7 +174,7 @@ def test_a_lost_connection_is_taken_off_its_process_count() -> None:
 
     proto = Counted(made, lost)
     proto.connection_lost(None)
-    assert list(share.counts) == [0, 0, 4]
+    assert list(share.counts) == [acceptor.NOT_LISTENING, acceptor.NOT_LISTENING, 4]  # the others' untouched
     assert lost == [proto]  # the protocol's own connection_lost ran too
     assert counted(Recorder, share).__name__ == "CountedRecorder"
 
@@ -257,3 +257,60 @@ def children(pid: int) -> list[int]:
     from pathlib import Path
 
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_a_process_not_yet_listening_is_left_no_connections() -> None:
+    """After the fork a process builds its app before it listens: the one already listening
+    takes what comes, without waiting on it."""
+    share = Share(2)
+    assert list(share.counts) == [acceptor.NOT_LISTENING] * 2
+    loop = asyncio.new_event_loop()
+    try:
+        with listening() as sock:
+            acc = Acceptor(loop, sock, asyncio.Protocol, share, clock=lambda: 100.0)
+            assert list(share.counts) == [0, acceptor.NOT_LISTENING]
+            share.counts[0] = 5
+            assert acc.my_turn()  # the other is not listening: nothing to leave to it
+            share.index = 1
+            share.listening()
+            share.index = 0
+            assert not acc.my_turn()  # now it is, with none: its turn
+            acc.close()
+    finally:
+        loop.close()
+
+
+def test_the_patience_is_paid_once_not_for_every_connection() -> None:
+    """Once the others have left the socket past the patience, every waiting connection is
+    taken in that turn, not one each patience."""
+    share = Share(2)
+    now = [100.0]
+    made: list[Recorder] = []
+    lost: list[Recorder] = []
+    loop = asyncio.new_event_loop()
+    try:
+        with listening() as sock:
+            clients = connect(sock, 10)
+
+            async def main() -> None:
+                acc = Acceptor(loop, sock, lambda: Recorder(made, lost), share, clock=lambda: now[0])
+                share.counts[1] = 0  # the other listens, and takes nothing
+                acc._unwatch()
+                share.counts[0] = 1
+                assert not acc.my_turn()  # more than the other: the patience starts
+                now[0] += 2 * acceptor.PATIENCE_SECONDS
+                acc.accept()  # one call, the clock standing still
+                for _ in range(200):
+                    if len(made) == 10:
+                        break
+                    await asyncio.sleep(0.005)
+                acc.close()
+                await acc.wait_closed()
+                await close_all(made)
+
+            loop.run_until_complete(main())
+            assert len(made) == 10
+            for c in clients:
+                c.close()
+    finally:
+        loop.close()
