@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -147,20 +148,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(
-    factory: str, base: Path, processes: int = 1, *, as_portico: bool = False
-) -> tuple[subprocess.Popen[bytes], str]:
-    """The server: one uvicorn process, or ``processes`` processes on one socket as
-    ``portico api --processes`` runs them (gateway.api.server.serve_processes). With
-    ``as_portico``, one process is served as ``portico serve`` serves it too
-    (gateway.api.server.serve: Portico's uvicorn options and listener)."""
+def serve(factory: str, base: Path, processes: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """The server, as Portico serves: one process as ``portico serve`` runs it
+    (gateway.api.server.serve: Portico's uvicorn options and listener), or ``processes``
+    processes on one socket as ``portico api --processes`` runs them
+    (gateway.api.server.serve_processes)."""
     port = free_port()
     env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
-    if processes == 1 and not as_portico:
-        cmd = [sys.executable, "-m", "uvicorn", "--factory", f"scripts.bench_api_app:{factory}", "--host", "127.0.0.1",
-               "--port", str(port), "--no-access-log", "--log-level", "warning"]  # fmt: skip
-    else:
-        cmd = [sys.executable, "-m", "scripts.bench_api_app", factory, str(port), str(processes)]
+    cmd = [sys.executable, "-m", "scripts.bench_api_app", factory, str(port), str(processes)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603 - our own interpreter and arguments
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -174,10 +169,18 @@ def serve(
     raise SystemExit(f"{factory} server did not start")
 
 
+def tree_pids(pid: int) -> list[int]:
+    """A process and its descendants (the servers it forked), from /proc."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:  # ended since its parent listed it
+        return []
+    return [pid, *(p for c in children for p in tree_pids(int(c)))]
+
+
 def tree_cpu(pid: int) -> float:
     """User + system CPU seconds of a process and its children (the servers it forked)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return server_cpu(pid) + sum(tree_cpu(int(c)) for c in children)
+    return sum(server_cpu(p) for p in tree_pids(pid))
 
 
 def add_processes(p: argparse.ArgumentParser, served: str) -> None:
@@ -188,13 +191,13 @@ def add_processes(p: argparse.ArgumentParser, served: str) -> None:
         default=1,
         metavar="N",
         help=f"serve from N processes on one socket, as `portico api --processes N` does (the "
-        f"{served} and the trivial endpoint alike); the default is one uvicorn process",
+        f"{served} and the trivial endpoint alike); the default is one process, as `portico serve`",
     )
 
 
 def serving(processes: int) -> str:
     if processes == 1:
-        return "uvicorn, one process"
+        return "one process, served as `portico serve` serves it"
     return (
         f"{processes} server processes on one socket (`portico api --processes {processes}`, trivial alike)"
     )
@@ -243,14 +246,15 @@ def ctx_switches(pid: int) -> float:
     """Voluntary + involuntary context switches so far of every thread of a process and
     of its children (the servers it forked); threads that ended meanwhile are not counted."""
     total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            text = (task / "status").read_text()
-        except FileNotFoundError:  # that thread ended
-            continue
-        total += sum(int(v) for v in re.findall(r"ctxt_switches:\s+(\d+)", text))
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return float(total) + sum(ctx_switches(int(c)) for c in children)
+    for p in tree_pids(pid):
+        with contextlib.suppress(FileNotFoundError):  # the process ended since it was listed
+            for task in Path(f"/proc/{p}/task").iterdir():
+                try:
+                    text = (task / "status").read_text()
+                except FileNotFoundError:  # that thread ended
+                    continue
+                total += sum(int(v) for v in re.findall(r"ctxt_switches:\s+(\d+)", text))
+    return float(total)
 
 
 def server_cpu(pid: int) -> float:

@@ -62,7 +62,7 @@ def measure(
     factory: str, base: Path, requests: list[tuple[str, str]], args: argparse.Namespace, *, cookie: bool
 ) -> dict[str, float]:
     header = COOKIE if cookie else ("Authorization", "Bearer ")
-    proc, url = serve(factory, base, args.processes, as_portico=True)
+    proc, url = serve(factory, base, args.processes)
     try:
         # Every distinct request once, and a right answer to each (a fast redirect would measure
         # nothing): the measurement is of a warm server, whose memos of the published snapshot
@@ -174,7 +174,7 @@ def main() -> None:
             ),
             "FastAPI trivial JSON": ("trivial", [(tok, "/trivial") for tok, _ in pairs], False),
         }
-        proc, url = serve("portal", base, args.processes, as_portico=True)
+        proc, url = serve("portal", base, args.processes)
         try:
             weights = {
                 "family home (/)": page_weight(url, pairs[0][0], "/"),
