@@ -408,7 +408,9 @@ def _with_aup_text(loaded: LoadedConfig) -> PorticoConfig:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError([loaded.problem(at, f"cannot read the policy file {path}: {exc.strerror}")]) from None
+        raise ConfigError(
+            [loaded.problem(at, f"cannot read the policy file {path}: {exc.strerror}")]
+        ) from None
     if len(data) > AUP_FILE_BYTES:
         raise ConfigError([loaded.problem(at, f"the policy file is larger than {AUP_FILE_BYTES:,} bytes")])
     try:

@@ -401,7 +401,6 @@ class StatementCounter:
         return statements, trips
 
 
-
 async def asgi_get(app: Any, target: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
     """One GET of ``target`` (path and query) through the ASGI app in this process, as
     uvicorn would hand it over: its status and body. The in-process measurements of this
@@ -428,6 +427,7 @@ async def asgi_get(app: Any, target: str, headers: list[tuple[bytes, bytes]]) ->
 
     await app(scope, receive, send)
     return status, b"".join(body)
+
 
 def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Namespace) -> None:
     """CPU time and statements per dashboard request with the app called in this process:

@@ -81,7 +81,11 @@ def main() -> None:
                 r = c.post("/v1/account/feeds", json={"student_id": sid}, headers=h)
                 assert r.status_code == 201, r.text
                 feeds.append((r.json()["data"]["url"].split("/v1/", 1)[1], sid, token))
-                r = c.post("/v1/account/tokens", json={"students": [sid], "kinds": ["attendance"], "expires_in_days": 30}, headers=h)
+                r = c.post(
+                    "/v1/account/tokens",
+                    json={"students": [sid], "kinds": ["attendance"], "expires_in_days": 30},
+                    headers=h,
+                )
                 assert r.status_code == 201, r.text
                 tokens.append((r.json()["data"]["token"], sid, token))
             portico = app.state.portico
@@ -112,7 +116,10 @@ def main() -> None:
                     assert c.get("/v1/" + path).status_code == 200
 
             def attendance(header: str, sid: str) -> None:
-                assert c.get(f"/v1/students/{sid}/attendance", headers={"Authorization": header}).status_code == 200
+                assert (
+                    c.get(f"/v1/students/{sid}/attendance", headers={"Authorization": header}).status_code
+                    == 200
+                )
 
             pft, sid, session = tokens[0]
             build_all(), fetch_all()  # warm up

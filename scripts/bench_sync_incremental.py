@@ -114,7 +114,12 @@ def run_three(workdir: Path, url: str, change: Any) -> dict[str, dict[str, Any]]
     ctx = registry.BuildContext(secrets=SecretResolver(env={"ID": CID, "SECRET": SECRET}))
     from simulators.powerschool.model import CONNECTOR_OPTIONS
 
-    options = {"base_url": url, "client_id": {"env": "ID"}, "client_secret": {"env": "SECRET"}, **CONNECTOR_OPTIONS}
+    options = {
+        "base_url": url,
+        "client_id": {"env": "ID"},
+        "client_secret": {"env": "SECRET"},
+        **CONNECTOR_OPTIONS,
+    }
     results: dict[str, dict[str, Any]] = {}
     for label, full, edit in (("load", True, False), ("full", True, True), ("incremental", False, True)):
         edited = change() if edit else {}

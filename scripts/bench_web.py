@@ -320,7 +320,9 @@ def digest(args: argparse.Namespace) -> None:
 
     async def call(n: int, tok: str, target: str, language: str) -> None:
         cookie = f"portico_session={tok}; portico_form={'f' * 43}".encode()
-        status, body = await asgi_get(app, target, [(b"accept-language", language.encode()), (b"cookie", cookie)])
+        status, body = await asgi_get(
+            app, target, [(b"accept-language", language.encode()), (b"cookie", cookie)]
+        )
         out[f"{n:03} {language} {target}"] = f"{status} {hashlib.sha256(body).hexdigest()}"
 
     async def run() -> None:

@@ -52,9 +52,7 @@ def retry_after(conn: Connection, keys: list[str], now: dt.datetime) -> int | No
     return max(1, math.ceil(max(waits))) if waits else None
 
 
-def failed(
-    conn: Connection, keys: list[str], now: dt.datetime, free: Mapping[str, int] = FREE
-) -> None:
+def failed(conn: Connection, keys: list[str], now: dt.datetime, free: Mapping[str, int] = FREE) -> None:
     for key in keys:
         row = conn.execute(select(THROTTLE).where(THROTTLE.c.key == key)).first()
         failures = 1 if row is None or now - row.last_failure_at > FORGET_AFTER else row.failures + 1
@@ -154,7 +152,9 @@ class Guesses:
     :meth:`wait` before checking, then :meth:`failed` or :meth:`succeeded`; the caller commits.
     """
 
-    def __init__(self, conn: Connection, throttles: Throttles, kind: str, account_id: str, now: dt.datetime) -> None:
+    def __init__(
+        self, conn: Connection, throttles: Throttles, kind: str, account_id: str, now: dt.datetime
+    ) -> None:
         assert kind in ("c", "t")
         self.conn, self.now, self.free = conn, now, free_failures(throttles)
         self.key = f"{kind}:{account_id}"

@@ -70,7 +70,9 @@ def _resume(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
 
 
 def _shut(
-    jobs: queue.SimpleQueue[_Job | None], threads: list[threading.Thread], loops: list[asyncio.AbstractEventLoop]
+    jobs: queue.SimpleQueue[_Job | None],
+    threads: list[threading.Thread],
+    loops: list[asyncio.AbstractEventLoop],
 ) -> None:
     for _ in threads:
         jobs.put(None)

@@ -88,7 +88,10 @@ def verify_cmd(ctx: click.Context) -> None:
     if result.broken_anchor is not None:
         fail(f"audit chain REWRITTEN: event {result.broken_anchor} no longer matches its anchor", 1)
     if result.unsealed_checkpoint is not None:
-        fail(f"audit checkpoint FORGED: the prune through event {result.unsealed_checkpoint} has no matching seal", 1)
+        fail(
+            f"audit checkpoint FORGED: the prune through event {result.unsealed_checkpoint} has no matching seal",
+            1,
+        )
     anchored = f"; anchored at event {result.new_anchor}" if result.new_anchor else ""
     click.echo(
         f"audit chain intact: {chain.checked} events, {result.anchors_checked} anchors match{anchored}"
@@ -118,7 +121,12 @@ def prune_cmd(ctx: click.Context, dry_run: bool) -> None:
             fail("another `portico audit prune` is running")
         try:
             result = prune(
-                cache.engine, cache.keyring.engine, loaded.config.privacy, utcnow(), dry_run=dry_run, progress=progress
+                cache.engine,
+                cache.keyring.engine,
+                loaded.config.privacy,
+                utcnow(),
+                dry_run=dry_run,
+                progress=progress,
             )
         except AuditBroken as exc:
             fail(str(exc), 1)
@@ -134,7 +142,9 @@ def prune_cmd(ctx: click.Context, dry_run: bool) -> None:
 
 
 @audit_group.command("denied")
-@click.option("--hours", default=24, show_default=True, type=click.IntRange(1, 24 * 366), help="How far back.")
+@click.option(
+    "--hours", default=24, show_default=True, type=click.IntRange(1, 24 * 366), help="How far back."
+)
 @click.option("--top", default=20, show_default=True, type=click.IntRange(1, 1000), help="How many callers.")
 @click.pass_context
 def denied_cmd(ctx: click.Context, hours: int, top: int) -> None:
@@ -149,7 +159,9 @@ def denied_cmd(ctx: click.Context, hours: int, top: int) -> None:
         return
     click.echo(f"{'caller':<24} {'role':<10} {'denied':>8}  {'first hour':<17} last hour")
     for r in rows:
-        click.echo(f"{r.actor_id:<24} {r.actor_kind:<10} {r.total:>8}  {r.first:%Y-%m-%d %H:00}  {r.last:%Y-%m-%d %H:00}")
+        click.echo(
+            f"{r.actor_id:<24} {r.actor_kind:<10} {r.total:>8}  {r.first:%Y-%m-%d %H:00}  {r.last:%Y-%m-%d %H:00}"
+        )
 
 
 # --- purge ---------------------------------------------------------------------------------

@@ -289,7 +289,10 @@ def verify(conn: Connection, batch: int = 5000) -> VerifyResult:
             kept.add(row["id"], row["hash"])
         if kept.count != cp.kept_count or kept.hexdigest() != cp.kept_digest:
             return VerifyResult(
-                False, 0, cp.through_id, f"events kept at the checkpoint through {cp.through_id} were removed or changed"
+                False,
+                0,
+                cp.through_id,
+                f"events kept at the checkpoint through {cp.through_id} were removed or changed",
             )
         checked = kept.count
         expected_id, prev, last_seen = cp.through_id + 1, cp.through_hash, cp.through_id

@@ -55,8 +55,12 @@ class AnchoredResult:
         return self.chain.ok and self.broken_anchor is None and self.unsealed_checkpoint is None
 
 
-def checkpoint_seal(through_id: int, through_hash: str, kept_count: int, kept_digest: str, pruned: int) -> str:
-    return hashlib.sha256(f"{through_id}:{through_hash}:{kept_count}:{kept_digest}:{pruned}".encode()).hexdigest()
+def checkpoint_seal(
+    through_id: int, through_hash: str, kept_count: int, kept_digest: str, pruned: int
+) -> str:
+    return hashlib.sha256(
+        f"{through_id}:{through_hash}:{kept_count}:{kept_digest}:{pruned}".encode()
+    ).hexdigest()
 
 
 def seal_of(cp: Any) -> str:

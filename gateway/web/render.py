@@ -118,7 +118,7 @@ def environment(locale: str) -> Environment:
     env.globals["language_options"] = Markup(  # noqa: S704 - each value escaped
         "".join(
             f'<option value="{escape(loc)}" lang="{escape(loc.replace("_", "-"))}"'
-            f'{" selected" if loc.replace("_", "-") == tag else ""}>{escape(i18n.NATIVE[loc])}</option>'
+            f"{' selected' if loc.replace('_', '-') == tag else ''}>{escape(i18n.NATIVE[loc])}</option>"
             for loc in i18n.LOCALES
         )
     )

@@ -50,9 +50,7 @@ FILES: dict[str, ExportFile] = {
             "IncidentID,StudentID,DateTime,Type,Polarity,Points,Reason,Narrative,LoggedBy",
         ),
         _file("achievements", "achievements.csv", "AwardID,StudentID,Date,Type,Points,Comment,AwardedBy"),
-        _file(
-            "notices", "notices.csv", "NoticeID,AudienceType,AudienceID,Title,Body,PublishFrom,PublishTo"
-        ),
+        _file("notices", "notices.csv", "NoticeID,AudienceType,AudienceID,Title,Body,PublishFrom,PublishTo"),
         _file(
             "progress_reports",
             "progress_reports.csv",

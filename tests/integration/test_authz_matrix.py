@@ -256,5 +256,7 @@ def test_a_family_token_naming_every_student_and_kind_sees_only_what_its_account
         h = {"Authorization": f"Bearer {token}"}
         matrix.run(f"token of guardian {cid}", account.id, oracle.guardian_sees(cid, day), day, h)
         principals += 1
-    print(f"\nfamily-token matrix: {principals} tokens; {matrix.requests} requests; {len(matrix.leaks)} leaks")
+    print(
+        f"\nfamily-token matrix: {principals} tokens; {matrix.requests} requests; {len(matrix.leaks)} leaks"
+    )
     assert principals >= 10 and matrix.leaks == []

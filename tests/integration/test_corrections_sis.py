@@ -41,8 +41,12 @@ def test_a_correction_is_mailed_to_the_school_and_the_sis_sees_no_request_and_no
     connector = registry.build(
         "powerschool",
         "sis",
-        {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"},
-         **CONNECTOR_OPTIONS},
+        {
+            "base_url": base_url,
+            "client_id": {"env": "PS_ID"},
+            "client_secret": {"env": "PS_SECRET"},
+            **CONNECTOR_OPTIONS,
+        },
         registry.BuildContext(secrets=SecretResolver(env={"PS_ID": CID, "PS_SECRET": SECRET})),
     )
     try:

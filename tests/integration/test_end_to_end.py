@@ -45,8 +45,12 @@ def _synced(tmp_path: Path, db_url: str, district: SyntheticDistrict) -> Iterato
     connector = registry.build(
         "powerschool",
         "sis",
-        {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"},
-         **CONNECTOR_OPTIONS},
+        {
+            "base_url": base_url,
+            "client_id": {"env": "PS_ID"},
+            "client_secret": {"env": "PS_SECRET"},
+            **CONNECTOR_OPTIONS,
+        },
         ctx,
     )
     try:

@@ -70,7 +70,13 @@ def connector(
 ) -> PowerSchoolConnector:
     """The PowerSchool connector as ``build`` wires it, with the clock injected too."""
     options = Options.model_validate(
-        {"base_url": base_url, "client_id": {"env": "X"}, "client_secret": {"env": "Y"}, **CONNECTOR_OPTIONS, **opts}
+        {
+            "base_url": base_url,
+            "client_id": {"env": "X"},
+            "client_secret": {"env": "Y"},
+            **CONNECTOR_OPTIONS,
+            **opts,
+        }
     )
     clock = clock or Clock()
     client = ReadOnlyClient(
@@ -241,7 +247,9 @@ def test_records_inserted_and_deleted_during_a_full_pull_never_go_silently_missi
             if pages[0] == 3 and not done[0]:
                 done[0] = True
                 first = list(sim.model.iter(kind, 0, inserts))
-                sim.state.insert([dataclasses.replace(r, source_id=str(900_000_000 + n)) for n, r in enumerate(first)])
+                sim.state.insert(
+                    [dataclasses.replace(r, source_id=str(900_000_000 + n)) for n, r in enumerate(first)]
+                )
                 sim.state.delete(kind, ids=[r.source_id for r in sim.model.iter(kind, 10, 10 + deletes)])
 
     out = engine.run(connector(transport=handler(sim, before)))

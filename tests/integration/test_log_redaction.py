@@ -74,8 +74,12 @@ def sync_over_http(w: World) -> None:
     connector = registry.build(
         "powerschool",
         "sis",
-        {"base_url": base_url, "client_id": {"env": "PS_ID"}, "client_secret": {"env": "PS_SECRET"},
-         **CONNECTOR_OPTIONS},
+        {
+            "base_url": base_url,
+            "client_id": {"env": "PS_ID"},
+            "client_secret": {"env": "PS_SECRET"},
+            **CONNECTOR_OPTIONS,
+        },
         registry.BuildContext(
             secrets=SecretResolver(env={"PS_ID": "log-client", "PS_SECRET": "log-secret-value"})
         ),

@@ -17,7 +17,9 @@ ZONES = [dt.UTC, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata"), dt.time
     st.datetimes(min_value=dt.datetime(2, 1, 1), max_value=dt.datetime(9998, 12, 31)),
     st.sampled_from(ZONES),
 )
-def test_a_datetime_is_bound_as_its_utc_isoformat_without_the_offset(naive: dt.datetime, zone: dt.tzinfo) -> None:
+def test_a_datetime_is_bound_as_its_utc_isoformat_without_the_offset(
+    naive: dt.datetime, zone: dt.tzinfo
+) -> None:
     at = naive.replace(tzinfo=zone)
     utc = at.astimezone(dt.UTC)
     assert sqlite_value(at) == utc.replace(tzinfo=None).isoformat(" ", "microseconds")

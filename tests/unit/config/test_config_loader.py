@@ -101,7 +101,11 @@ def test_a_policy_file_that_cannot_be_used_is_named_with_its_key_and_line(
     with pytest.raises(ConfigError) as exc:
         load(write(tmp_path, GOOD + AUP + "    file: policy.txt\n"))
     (problem,) = exc.value.problems
-    assert problem.key == "access.aup.file" and problem.line == GOOD.count("\n") + 4 and message in problem.message
+    assert (
+        problem.key == "access.aup.file"
+        and problem.line == GOOD.count("\n") + 4
+        and message in problem.message
+    )
 
 
 def test_the_policy_is_given_as_text_or_as_a_file_not_both(tmp_path: Path) -> None:

@@ -80,7 +80,9 @@ def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path:
         assert compared > 500  # the district has work due and notices to compare
 
 
-def test_a_childs_missing_assignments_are_the_unfiltered_reads_missing_ones(tmp_path: Path, db_url: str) -> None:
+def test_a_childs_missing_assignments_are_the_unfiltered_reads_missing_ones(
+    tmp_path: Path, db_url: str
+) -> None:
     """``assignments_due(status="missing")`` parses only the results whose payload can hold
     that status: it answers exactly the unfiltered read's assignments with a missing result,
     in the same order, also where another field says "missing" (parsed, then left out)."""
@@ -102,7 +104,9 @@ def test_a_childs_missing_assignments_are_the_unfiltered_reads_missing_ones(tmp_
                 assert s is not None
                 for start in (TODAY - dt.timedelta(days=30), TODAY - dt.timedelta(days=365)):
                     every = queries.assignments_due(reader, s, start, TODAY, window=window)
-                    missing = queries.assignments_due(reader, s, start, TODAY, window=window, status="missing")
+                    missing = queries.assignments_due(
+                        reader, s, start, TODAY, window=window, status="missing"
+                    )
                     assert missing == [a for a in every if a[3] and a[3]["status"] == "missing"]
                     found += len(missing)
                     decoyed = [a for a in every if a[3] and a[3]["comment"] == "missing"]
@@ -248,15 +252,19 @@ def test_a_class_joined_or_left_mid_week_shows_its_lessons_only_between_those_da
     assert len(mine) >= 3
     late, early = mine[0], mine[1]
     data["enrollment"] = [
-        dataclasses.replace(e, start_date=joined) if e is late
-        else dataclasses.replace(e, end_date=left) if e is early
+        dataclasses.replace(e, start_date=joined)
+        if e is late
+        else dataclasses.replace(e, end_date=left)
+        if e is early
         else e
         for e in data["enrollment"]
     ]
     with synced(tmp_path, db_url, data) as (cache, out):
         with cache.engine.connect() as conn:
             reader = Reader(conn, cache.keyring)
-            handle = reader.for_operator("sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id))
+            handle = reader.for_operator(
+                "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
+            )
             assert handle is not None
             lessons = queries.timetable(reader, handle, TODAY, TODAY + dt.timedelta(days=13), None)
         by_section: dict[str, set[dt.date]] = {}
@@ -282,7 +290,9 @@ def test_a_childs_assignments_are_read_when_the_classes_held_are_cleared_for_roo
         with cache.engine.connect() as conn:
             reader = Reader(conn, cache.keyring)
             st = data["student"][0]
-            s = reader.for_operator("sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id))
+            s = reader.for_operator(
+                "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
+            )
             assert s is not None
             first = queries.assignments_due(reader, s, *span, window=window)
             held = queries._remembered(reader).class_assignments

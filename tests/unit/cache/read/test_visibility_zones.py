@@ -145,12 +145,17 @@ def test_a_school_that_changes_its_time_zone_is_followed_from_the_next_snapshot(
     url = f"/v1/students/{ref}/attendance?from={TODAY - dt.timedelta(days=3)}"
     with TestClient(app, base_url="http://127.0.0.1") as c:
         # 08:00 at the school in Los Angeles: today's mark is hidden.
-        assert [m["date"] for m in c.get(url, headers=h).json()["data"]] == [str(TODAY - dt.timedelta(days=1))]
+        assert [m["date"] for m in c.get(url, headers=h).json()["data"]] == [
+            str(TODAY - dt.timedelta(days=1))
+        ]
         moved = district()
         moved["schools"] = [school("100", "Bay Elementary", "America/New_York")]
-        assert SyncEngine(cache.engine, cache.keyring, config, config.connectors[0]).run(
-            ListConnector("sis", moved)
-        ).status == "published"
+        assert (
+            SyncEngine(cache.engine, cache.keyring, config, config.connectors[0])
+            .run(ListConnector("sis", moved))
+            .status
+            == "published"
+        )
         # 11:00 at the school now (New York, past 10:30): today's mark is shown.
         days = sorted(m["date"] for m in c.get(url, headers=h).json()["data"])
         assert days == [str(TODAY - dt.timedelta(days=1)), str(TODAY)]

@@ -121,7 +121,10 @@ def test_a_limit_for_a_route_that_does_not_exist_stops_start_up(tmp_path: Path, 
     )
     c = open_cache(config, secrets)
     try:
-        with pytest.raises(ConfigError, match="route_body_bytes.*/v1/nope"), TestClient(create_app(config, c)):
+        with (
+            pytest.raises(ConfigError, match="route_body_bytes.*/v1/nope"),
+            TestClient(create_app(config, c)),
+        ):
             pass  # the app starts: every route is in place, the limits are checked
     finally:
         c.dispose()

@@ -161,4 +161,6 @@ def test_a_nul_in_a_json_body_is_named_by_its_field() -> None:
     assert nul_field({"a": {"k\x00": 1}}) == "a"  # a key: its object (never the key itself)
     assert nul_field("\x00") == nul_field({"k\x00": 1}) == "body"
     assert nul_field({"a": ["x", 1, None, 2.5, True], "b": "\\u0000"}) is None
-    assert nul_field({"a": "ok", "b\x00": {"c": "\x00"}}) == "body"  # in order: the key comes before its value
+    assert (
+        nul_field({"a": "ok", "b\x00": {"c": "\x00"}}) == "body"
+    )  # in order: the key comes before its value

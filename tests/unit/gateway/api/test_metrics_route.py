@@ -50,9 +50,13 @@ def test_without_a_token_only_loopback_may_scrape(tmp_path: Path, sqlite_url: st
     config, secrets = make_config(tmp_path, sqlite_url)
     cache = open_cache(config, secrets)
     try:
-        with TestClient(build_application(config, cache=cache, secrets=secrets).api()) as remote:  # the test client is not loopback
+        with TestClient(
+            build_application(config, cache=cache, secrets=secrets).api()
+        ) as remote:  # the test client is not loopback
             assert remote.get("/metrics").status_code == 404
-        with TestClient(build_application(config, cache=cache, secrets=secrets).api(), client=("127.0.0.1", 50000)) as local:
+        with TestClient(
+            build_application(config, cache=cache, secrets=secrets).api(), client=("127.0.0.1", 50000)
+        ) as local:
             assert local.get("/metrics").status_code == 200
     finally:
         cache.dispose()

@@ -149,7 +149,9 @@ def test_a_prune_keeps_disclosures_of_held_students_and_the_chain_still_verifies
         assert verify_anchored(conn, ks).ok
 
 
-def test_without_the_disclosure_rule_everything_past_retention_goes_but_the_access_rules(world: World) -> None:
+def test_without_the_disclosure_rule_everything_past_retention_goes_but_the_access_rules(
+    world: World,
+) -> None:
     reads(world)
     privacy = PrivacySettings(audit_retention=dt.timedelta(days=30), keep_disclosures_while_record_held=False)
     ks = world.cache.keyring.engine

@@ -195,7 +195,8 @@ def test_a_student_export_has_no_contacts_and_a_strangers_export_is_the_uniform_
     assert denied.status_code == missing.status_code == 404 and denied.content == missing.content
     with world.cache.engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT count(*) FROM audit_event WHERE action = 'export' AND student_ref = :s"), {"s": other}
+            text("SELECT count(*) FROM audit_event WHERE action = 'export' AND student_ref = :s"),
+            {"s": other},
         ).scalar()
         denied = conn.execute(text("SELECT sum(count) FROM audit_denied")).scalar()
     # Nothing was disclosed: no audit event names the stranger; both denials are counted.

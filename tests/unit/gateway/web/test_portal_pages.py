@@ -99,7 +99,12 @@ def test_an_address_no_page_has_is_a_404_page_in_the_readers_language_and_the_ap
     check(Browser(s))  # signed out
     b, _ = parent(s)
     check(b)  # signed in (one client: the same cookie jar, now with the session)
-    for path in ("/v1/no-such-route", "/v1/students/AAAAAAAAAAAAAAAAAAAAAA/nothing", "/docs/no-such.js", "/v1"):
+    for path in (
+        "/v1/no-such-route",
+        "/v1/students/AAAAAAAAAAAAAAAAAAAAAA/nothing",
+        "/docs/no-such.js",
+        "/v1",
+    ):
         r = b.client.get(path)
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", path
         assert r.json()["type"] == "not-found"
