@@ -35,6 +35,10 @@ CALENDAR_TEXT = Texts(
     }
 )
 
+# The summary's rows and the key below the calendar: each kind in full, and its letter.
+KINDS = Texts(reads.CATEGORY)
+LETTERS = Texts(reads.SHORT)
+
 
 def calendar_html(text: dict[str, str], weeks: list[list[dict[str, Any]]], today: dt.date) -> Markup:
     """The month's rows of days and their marks, every value escaped: written here, not by
@@ -169,8 +173,8 @@ async def attendance(ctx: Ctx) -> Response:
         summary=reads.summary(marks),
         prev_month=iso_day(prev_month)[:7],  # YYYY-MM (strftime asks the C library: dearer)
         next_month=iso_day(next_month)[:7] if next_month <= view.today else None,
-        categories=ctx.translated(reads.CATEGORY),
-        short=ctx.translated(reads.SHORT),
+        categories=KINDS.plain(ctx.locale),
+        short=LETTERS.plain(ctx.locale),
         attendance_notice=district_text(ctx, "attendance_notice"),
     )  # fmt: skip
 

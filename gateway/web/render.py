@@ -51,19 +51,24 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention: marks a mes
 
 
 class Texts:
-    """Marked messages (``N_``) by key, each translated and escaped once per language: the
-    words of markup written in Python (a family home's card, a month's calendar)."""
+    """Marked messages (``N_``) by key: the words of markup written in Python (a family
+    home's card, a month's calendar) and of a template's tables (the attendance key).
+    Each language's tables are made once, and kept, by that language's
+    :class:`Translator`."""
 
     def __init__(self, messages: dict[str, str]) -> None:
         self.messages = messages
-        self._by_locale: dict[str, dict[str, str]] = {}
 
     def __call__(self, locale: str) -> dict[str, str]:
-        found = self._by_locale.get(locale)
-        if found is None:
-            lookup = i18n.translations(locale).ugettext
-            found = self._by_locale[locale] = {k: str(escape(lookup(m))) for k, m in self.messages.items()}
-        return found
+        """Each message translated and escaped (from the translator's memo), as plain
+        text: for markup written in f-strings, which format a :class:`Markup` by a call."""
+        return translator(locale).escaped_table(self)
+
+    def plain(self, locale: str) -> dict[str, str]:
+        """Each message translated, not escaped: for a template, whose autoescape escapes
+        each where it places it (C code; a :class:`Markup` it would ask for its HTML, a
+        call in Python)."""
+        return translator(locale).plain_table(self)
 
 
 class ConstantMessages(Extension):
@@ -111,7 +116,7 @@ def environment(locale: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
-    env.globals["_"] = _translator(locale)
+    env.globals["_"] = translator(locale).translate
     env.extend(message_locale=locale)  # for ConstantMessages, when a template is compiled
     # The language switcher's options, this language's selected: the same on every page.
     tag = locale.replace("_", "-")
@@ -127,24 +132,58 @@ def environment(locale: str) -> Environment:
     return env
 
 
-def _translator(locale: str) -> Callable[..., Markup]:
-    """``_()`` in templates: the catalog's text with its ``%(name)s`` values filled in, escaped.
+class Translator:
+    """One language's translations, each made once and kept here only (the catalog is
+    fixed): each message escaped, for ``_()`` in that language's templates
+    (:attr:`translate`) and for the escaped tables of :class:`Texts`; and the plain tables
+    of :class:`Texts`, which a template escapes where it places them."""
 
-    The same contract as Jinja2's "newstyle" gettext, without its per-call context
-    machinery (a page calls it some thirty times).
-    """
-    lookup = i18n.translations(locale).ugettext
-    known: dict[str, Markup] = {}  # message -> its escaped translation (the catalog is fixed)
+    def __init__(self, locale: str) -> None:
+        lookup = i18n.translations(locale).ugettext
+        known: dict[str, Markup] = {}  # message -> its escaped translation
 
-    def translate(message: str, **values: Any) -> Markup:
-        text = known.get(message)
-        if text is None:
-            text = escape(lookup(message))  # the catalog's text is text, never markup
-            if len(known) < 10_000:  # a bound on memory: messages are the code's own strings
-                known[message] = text
-        return text % values if values else text  # each value escaped by Markup's %
+        def escaped(message: str) -> Markup:
+            text = known.get(message)
+            if text is None:
+                text = escape(lookup(message))  # the catalog's text is text, never markup
+                if len(known) < 10_000:  # a bound on memory: messages are the code's own strings
+                    known[message] = text
+            return text
 
-    return translate
+        def translate(message: str, **values: Any) -> Markup:
+            """``_()`` in templates: the catalog's text with its ``%(name)s`` values filled
+            in, escaped. The same contract as Jinja2's "newstyle" gettext, without its
+            per-call context machinery (a page calls it some thirty times)."""
+            text = known.get(message)
+            if text is None:
+                text = escaped(message)
+            return text % values if values else text  # each value escaped by Markup's %
+
+        self.lookup = lookup
+        self.escaped = escaped
+        self.translate = translate
+        self._escaped: dict[Texts, dict[str, str]] = {}
+        self._plain: dict[Texts, dict[str, str]] = {}
+
+    def escaped_table(self, texts: Texts) -> dict[str, str]:
+        found = self._escaped.get(texts)
+        if found is None:
+            escaped = self.escaped
+            found = self._escaped[texts] = {key: str(escaped(m)) for key, m in texts.messages.items()}
+        return found
+
+    def plain_table(self, texts: Texts) -> dict[str, str]:
+        found = self._plain.get(texts)
+        if found is None:
+            lookup = self.lookup
+            found = self._plain[texts] = {key: lookup(m) for key, m in texts.messages.items()}
+        return found
+
+
+@functools.cache
+def translator(locale: str) -> Translator:
+    """The language's :class:`Translator`: one a process."""
+    return Translator(locale)
 
 
 @functools.cache
@@ -187,11 +226,6 @@ class Ctx:
         self.token = browser.session_token(request)
         self._view: View | None = None
         self._conn: Connection | None = None
-
-    def translated(self, messages: dict[str, str]) -> dict[str, str]:
-        """A table of marked messages (``N_``), each in the reader's language."""
-        lookup = self.translations.ugettext
-        return {key: lookup(message) for key, message in messages.items()}
 
     def _(self, message: str, **values: Any) -> str:
         text = self.translations.ugettext(message)

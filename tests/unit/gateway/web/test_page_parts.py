@@ -9,15 +9,16 @@ import re
 from typing import Any
 
 import pytest
+from markupsafe import escape
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from gateway.web import browser, i18n, reads
-from gateway.web.child import CALENDAR_TEXT, TABS, calendar_html, tabs_html
+from gateway.web.child import CALENDAR_TEXT, KINDS, LETTERS, TABS, calendar_html, tabs_html
 from gateway.web.home import CARD_TEXT, card_html
 from gateway.web.mount import Pages
-from gateway.web.render import ROUTES, environment, here
+from gateway.web.render import ROUTES, environment, here, translator
 
 
 async def _nothing(request: Request) -> Response:
@@ -257,3 +258,19 @@ def test_the_tabs_are_written_as_the_template_wrote_them(locale: str) -> None:
     for tab in [*TABS.messages, "none"]:
         for ref in ("AbC-_12", "<&>"):
             assert tabs_html(TABS(locale), ref, tab) == template.render(child={"id": ref}, tab=tab)
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_a_languages_words_are_translated_once_and_kept_in_one_place(locale: str) -> None:
+    """Each table of words is the catalog's (escaped for markup written in Python, plain
+    for a template to escape), made once a language; the templates' ``_()`` and the
+    escaped tables read the same memo (render.Translator)."""
+    lookup = i18n.translations(locale).ugettext
+    _ = environment(locale).globals["_"]
+    for texts in (CARD_TEXT, CALENDAR_TEXT, TABS, KINDS, LETTERS):
+        assert texts(locale) == {k: str(escape(lookup(m))) for k, m in texts.messages.items()}
+        assert texts.plain(locale) == {k: lookup(m) for k, m in texts.messages.items()}
+        assert texts(locale) is texts(locale) and texts.plain(locale) is texts.plain(locale)
+        for message in texts.messages.values():
+            assert _(message) is translator(locale).escaped(message)
+    assert any("&#39;" in text for text in CARD_TEXT("en_US").values())  # escaping is exercised
