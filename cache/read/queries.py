@@ -12,7 +12,7 @@ import bisect
 import datetime as dt
 import weakref
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import orjson
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from cache.read.visibility import Window
 
 Row = tuple[str, dict[str, Any]]
+_T = TypeVar("_T")
 
 
 class _Remembered:
@@ -223,6 +224,24 @@ _OWN_ENTRIES = (
 )
 
 
+def _held(
+    memo: dict[tuple[str, str, int], _T], source: str, sections: Iterable[str], run: int
+) -> tuple[dict[str, _T], list[str]]:
+    """The values ``memo`` holds for these classes in this snapshot, by section, and the
+    sections it holds none for, in the order of ``sections``. Each value is read from
+    ``memo`` once, here: making room for the missing classes (or another request doing
+    so) clears ``memo``, the values already taken included."""
+    held: dict[str, _T] = {}
+    missing = []
+    for sec in sections:
+        hit = memo.get((source, sec, run))
+        if hit is None:
+            missing.append(sec)
+        else:
+            held[sec] = hit
+    return held, missing
+
+
 def _entries(reader: Reader, source: str, rows: list[Any]) -> dict[str, Week]:
     found: dict[str, Week] = {}
     for ref, k, p, sec in rows:
@@ -236,14 +255,7 @@ def _entries(reader: Reader, source: str, rows: list[Any]) -> dict[str, Week]:
 def class_timetables(reader: Reader, student: StudentHandle, sections: Iterable[str]) -> dict[str, Week]:
     """The class entries of each section by weekday (a student's own entries are not among them)."""
     source, run = student.source, student.published_run
-    out: dict[str, Week] = {}
-    missing = []
-    for sec in sections:
-        hit = _CLASS_TIMETABLES.get((source, sec, run))
-        if hit is None:
-            missing.append(sec)
-        else:
-            out[sec] = hit
+    out, missing = _held(_CLASS_TIMETABLES, source, sections, run)
     if missing:
         rows = _in(
             reader,
@@ -422,16 +434,7 @@ def assignments_due(
         return []
     source, run = student.source, student.published_run
     held = _remembered(reader).class_assignments
-    # Each class's list taken from memory once: making room for the classes missing
-    # (or another request doing so) clears what is held, the lists taken included.
-    by_class: dict[str, list[tuple[str, Any, Any, dict[str, Any]]]] = {}
-    missing = []
-    for sec in sorted(sections):
-        hit = held.get((source, sec, run))
-        if hit is None:
-            missing.append(sec)
-        else:
-            by_class[sec] = hit
+    by_class, missing = _held(held, source, sorted(sections), run)
     if missing:
         rows = _in(
             reader,

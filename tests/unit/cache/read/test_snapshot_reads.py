@@ -301,3 +301,31 @@ def test_a_childs_assignments_are_read_when_the_classes_held_are_cleared_for_roo
             del held[mine[0]]  # one class not held, the others held ...
             held.update({("elsewhere", f"s{i}", 0): [] for i in range(20_001)})  # ... in a full memory
             assert queries.assignments_due(reader, s, *span, window=window) == first
+
+
+def test_a_childs_timetable_is_read_when_the_classes_held_are_cleared_for_room(
+    tmp_path: Path, db_url: str
+) -> None:
+    """As the assignments above, for the classes' timetables: a week read with some of the
+    child's classes held and the others not, the held ones cleared to make room for the
+    others, is the week read with none held."""
+    data = streams(district(24, schools=1, seed=11))
+    with synced(tmp_path, db_url, data) as (cache, out):
+        week = (TODAY - dt.timedelta(days=TODAY.weekday()), TODAY - dt.timedelta(days=TODAY.weekday() - 6))
+        with cache.engine.connect() as conn:
+            reader = Reader(conn, cache.keyring)
+            st = data["student"][0]
+            s = reader.for_operator(
+                "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
+            )
+            assert s is not None
+            queries._CLASS_TIMETABLES.clear()
+            first = queries.timetable(reader, s, *week, None)
+            held = queries._CLASS_TIMETABLES
+            mine = sorted(key for key in held if key[0] == s.source and key[2] == s.published_run)
+            assert len(mine) >= 2 and {x.section_ref for x in first} == {key[1] for key in mine}
+            del held[mine[0]]  # one class not held, the others held ...
+            held.update({("elsewhere", f"s{i}", 0): {} for i in range(20_001)})  # ... in a full memory
+            assert queries.timetable(reader, s, *week, None) == first
+            assert held.keys() == {mine[0]}  # the memory emptied, then the missing class held
+            queries._CLASS_TIMETABLES.clear()
