@@ -199,13 +199,18 @@ class Server(uvicorn.Server):
     ``share``, by the process serving the fewest (see that module's description)."""
 
     def __init__(self, config: uvicorn.Config, share: Share | None = None) -> None:
+        # TLS ends at the reverse proxy (docs/deploy.md): no Portico process gives uvicorn a
+        # certificate, and the Acceptor's connections would be served in plain text anyway.
+        if config.is_ssl:
+            raise ValueError(
+                "Portico's server speaks plain HTTP behind a TLS proxy: uvicorn's ssl options are not supported"
+            )
         super().__init__(config)
         self.share = share
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        if not sockets or self.config.ssl is not None:  # not how Portico runs it: uvicorn's own listener
-            await super().startup(sockets)
-            return
+        if not sockets:  # Portico binds its sockets itself (serve, serve_processes)
+            raise ValueError("Portico's server listens on the bound sockets it is given: run(sockets=[...])")
         await self.lifespan.startup()
         if self.lifespan.should_exit:
             sys.exit(STARTUP_FAILURE)
