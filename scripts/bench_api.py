@@ -490,9 +490,10 @@ def in_process(base: Path, requests: list[tuple[str, str]], args: argparse.Names
     asyncio.run(main())
 
 
-def _callgrind(command: str) -> None:
-    """Send callgrind (running this process) ``command``, and wait until it is done."""
-    proc = subprocess.Popen(["callgrind_control", command, str(os.getpid())], stdout=subprocess.DEVNULL)  # noqa: S603, S607
+def _callgrind(command: str, pid: int | None = None) -> None:
+    """Send callgrind (running this process, or ``pid``) ``command``, and wait until it is done."""
+    target = str(pid if pid is not None else os.getpid())
+    proc = subprocess.Popen(["callgrind_control", command, target], stdout=subprocess.DEVNULL)  # noqa: S603, S607
     while proc.poll() is None:  # valgrind takes commands while this process runs, so sleep in small steps
         time.sleep(0.002)
 
@@ -523,6 +524,114 @@ def instructions(args: argparse.Namespace) -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
+class KeepAlive:
+    """``clients`` keep-alive connections to the server on ``port``, each sending GETs one
+    after another as wrk sends them (``Host`` and the bearer header), for a fixed number
+    of requests: the client of ``--served-instructions``, which wrk (timed runs) is not."""
+
+    def __init__(self, port: int, clients: int) -> None:
+        self.port, self.clients = port, clients
+        self.conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def open(self) -> None:
+        self.conns = [await asyncio.open_connection("127.0.0.1", self.port) for _ in range(self.clients)]
+
+    async def send(self, requests: list[tuple[str, str]], n: int) -> list[int]:
+        """``n`` requests of ``requests`` in turn, spread over the connections; their statuses."""
+
+        async def one(k: int) -> list[int]:
+            reader, writer = self.conns[k]
+            statuses = []
+            for i in range(k, n, self.clients):
+                token, path = requests[i % len(requests)]
+                writer.write(
+                    f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                    f"Authorization: Bearer {token}\r\n\r\n".encode()
+                )
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                statuses.append(int(head.split(b" ", 2)[1]))
+            return statuses
+
+        return [s for part in await asyncio.gather(*(one(k) for k in range(self.clients))) for s in part]
+
+    async def close(self) -> None:
+        for _, writer in self.conns:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+async def _counted_requests(
+    port: int, pid: int, requests: list[tuple[str, str]], args: argparse.Namespace
+) -> list[int]:
+    """Warm the server under callgrind (``pid``) over keep-alive connections, then count
+    its instructions over ``args.requests`` requests on the same connections."""
+    client = KeepAlive(port, args.clients)
+    await client.open()
+    try:
+        warm = await client.send(requests, 4 * args.clients)
+        assert set(warm) == {200}, sorted(set(warm))
+        _callgrind("--instr=on", pid)
+        statuses = await client.send(requests, args.requests)
+        _callgrind("--instr=off", pid)
+        _callgrind("--dump=measured", pid)
+        return statuses
+    finally:
+        await client.close()
+
+
+def served_instructions(
+    base: Path, endpoints: dict[str, list[tuple[str, str]]], args: argparse.Namespace
+) -> None:
+    """Instructions per request of the server itself, served as ``portico serve`` serves
+    (``scripts.bench_api_app``: Portico's listener, HTTP protocol and options) and run
+    under callgrind: ``args.clients`` keep-alive connections, 4 warm-up requests each,
+    then ``args.requests`` requests counted, the dashboard and the trivial endpoint alike.
+    A figure the machine's load does not move, for the whole serving path (the in-process
+    ``--instructions`` calls the app without a server)."""
+    if not shutil.which("valgrind"):
+        raise SystemExit("--served-instructions needs valgrind (Debian: apt-get install valgrind)")
+    counts: dict[str, float] = {}
+    for factory, requests in endpoints.items():
+        out = base / f"callgrind.{factory}"
+        port = free_port()
+        env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
+        server = subprocess.Popen(  # noqa: S603 - valgrind and our own interpreter and module
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",  # noqa: S607
+             sys.executable, "-m", "scripts.bench_api_app", factory, str(port), "1"],
+            cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            probe = "/trivial" if factory == "trivial" else "/healthz"
+            for _ in range(1200):  # start-up under callgrind takes a minute or more
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=30).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+            else:
+                raise SystemExit(f"{factory} server did not start under callgrind")
+            statuses = asyncio.run(_counted_requests(port, server.pid, requests, args))
+            assert set(statuses) == {200}, sorted(set(statuses))
+        finally:
+            server.terminate()
+            server.wait()
+        dump = next(p for p in base.glob(f"{out.name}*") if "dump measured\n" in p.read_text())
+        total = int(re.search(r"^totals: (\d+)", dump.read_text(), re.M).group(1))  # type: ignore[union-attr]
+        counts[factory] = total / args.requests
+        print(
+            f"{args.engine}, {factory}: {counts[factory]:,.0f} instructions per request served "
+            f"({args.requests} requests over {args.clients} keep-alive connections; the server process)"
+        )
+    if len(counts) == 2:
+        print(
+            f"trivial / dashboard by instructions: {counts['trivial'] / counts['portico']:.1%} "
+            "(the throughput ratio the target is written in, were the server alone on its core)"
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--students", type=int, default=200)
@@ -551,6 +660,12 @@ def main() -> None:
         help="instructions per dashboard request under valgrind's callgrind (use with --requests 300)",
     )
     p.add_argument(
+        "--served-instructions",
+        action="store_true",
+        help="instructions per request of the server process, the dashboard and the trivial endpoint "
+        "served as `portico serve` serves them, under valgrind's callgrind (use with --requests 1280)",
+    )
+    p.add_argument(
         "--under-callgrind", action="store_true", help=argparse.SUPPRESS
     )  # --instructions' own run
     p.add_argument("--write", type=Path, default=None, help="write the results as Markdown to this file")
@@ -575,6 +690,9 @@ def run(base: Path, url: str, args: argparse.Namespace) -> None:
         in_process(base, dash, args)
         return
     triv = [(tok, "/trivial") for tok, _ in pairs]
+    if args.served_instructions:
+        served_instructions(base, {"portico": dash, "trivial": triv}, args)
+        return
     results: dict[str, list[dict[str, float]]] = {"dashboard": [], "trivial": [], "unaudited": []}
     for n in range(args.rounds):  # alternate, so drift on a shared machine hits both alike
         results["dashboard"].append(measure("portico", base, dash, args))

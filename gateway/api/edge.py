@@ -43,7 +43,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.settings import ApiSettings, RequestLimits
-from gateway.api.params import NUL, holds_nul, nul_pair
+from gateway.api.params import NUL, NUL_IN_QUERY, holds_nul, may_hold_nul, nul_pair
 from gateway.api.problems import Problem, not_found, problem_response
 from gateway.ops.metrics import GuardCounters
 
@@ -99,9 +99,7 @@ def nul_problem(scope: Scope) -> Problem | None:
     if NUL in scope["path"]:
         return not_found()
     query: bytes = scope.get("query_string", b"")
-    # find, not ``in``: bytes' ``in`` first tries its operand as an integer (a TypeError
-    # raised and cleared), on every request.
-    if query and (query.find(b"%00") >= 0 or query.find(b"\x00") >= 0):
+    if query and may_hold_nul(query, NUL_IN_QUERY):
         # Decoded as Starlette decodes it for the routes (QueryParams).
         field = nul_pair(parse_qsl(query.decode("latin-1"), keep_blank_values=True), "query")
         if field is not None:

@@ -38,6 +38,21 @@ def invalid(field: str, message: str) -> Problem:
 # edge for the path and the query, the API's JSON bodies, the portal's forms), so no
 # engine ever sees one and both answer alike. Never echoed: only the field is named.
 NUL = "\x00"
+# How a NUL is written in the raw bytes of a request, before they are decoded: a query
+# string (percent-encoded, or sent raw) and a JSON body (JSON writes NUL only so).
+NUL_IN_QUERY = (b"%00", b"\x00")
+NUL_IN_JSON = (b"\\u0000",)
+
+
+def may_hold_nul(raw: bytes, written: tuple[bytes, ...]) -> bool:
+    """Whether ``raw`` request bytes hold a NUL written any of the ways in ``written``: the
+    one scan before a query string or a JSON body is decoded to be searched (most requests
+    hold none, and are never decoded for it). ``find``, not ``in``: bytes' ``in`` first
+    tries its operand as an integer (a TypeError raised and cleared), on every call."""
+    for way in written:  # noqa: SIM110 - no generator for any(): most requests run this
+        if raw.find(way) >= 0:
+            return True
+    return False
 
 
 def holds_nul(field: str) -> Problem:

@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.deps import UNSETTLED, View, open_view, portico_of
 from gateway.api.offload import Workers
-from gateway.api.params import holds_nul, nul_field
+from gateway.api.params import NUL_IN_JSON, holds_nul, may_hold_nul, nul_field
 from gateway.api.problems import bad_request
 
 Endpoint = Callable[..., Awaitable[Response]]
@@ -177,7 +177,7 @@ async def refuse_nul_body(request: Request) -> None:
     """A 400 naming the field when the JSON body holds a NUL character anywhere
     (:data:`gateway.api.params.NUL`); a body that is not JSON is left to the route."""
     body = await request.body()  # kept on the request: the handler reads it from there
-    if b"\\u0000" not in body:  # JSON writes NUL only so: most bodies are never parsed here
+    if not may_hold_nul(body, NUL_IN_JSON):  # most bodies are never parsed here
         return
     try:
         parsed = orjson.loads(body)

@@ -49,7 +49,16 @@ class _Refused(Exception):
 
 
 class BoundedHttpTools(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the request head bounded by ``api.limits``."""
+    """uvicorn's httptools protocol with the request head bounded by ``api.limits``.
+
+    Every part of every head passes through here, so the parser's callbacks cost as little
+    as they can (measured in docs/PERFORMANCE-api-notes.md, "The serving path, measured"):
+    uvicorn's ``on_url`` and ``on_header`` are written out with the counts in them, not
+    called through ``super()``; a head's counts start at its first header, not in an
+    ``on_message_begin`` of our own; whether the parser is in a head is read from uvicorn's
+    scope in ``data_received`` (the method is set once the head is complete), not kept by
+    an ``on_headers_complete`` of our own.
+    """
 
     limits: RequestLimits = RequestLimits()
     counters: GuardCounters | None = None
@@ -57,42 +66,50 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head_bytes = 0
-        self._awaiting_head = True
-        self._header_count = 0
-        self._header_bytes = 0
+        limits = self.limits
+        self._url_limit, self._count_limit = limits.url_bytes, limits.header_count
+        self._bytes_limit = limits.header_bytes
+        self._head_limit = limits.url_bytes + limits.header_bytes + _SLACK
+        self._head_bytes = 0  # of the chunks that were all this head (see data_received)
+        self._header_bytes = 0  # names and values of this head's headers so far
+        self._ended: object = None  # the scope of the last request whose message ended
 
     # Parser callbacks: exact counts as each part of the head is parsed.
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._header_count = self._header_bytes = 0
-
     def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        if len(self.url) > self.limits.url_bytes:
-            raise _Refused("url", self.limits.url_bytes)
+        self.url += url  # uvicorn's own
+        if len(self.url) > self._url_limit:
+            raise _Refused("url", self._url_limit)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        self._header_bytes += len(name) + len(value)
-        if self._header_count > self.limits.header_count:
-            raise _Refused("header-count", self.limits.header_count)
-        if self._header_bytes > self.limits.header_bytes:
-            raise _Refused("header-bytes", self.limits.header_bytes)
-        super().on_header(name, value)
-
-    def on_headers_complete(self) -> None:
-        self._awaiting_head = False
-        super().on_headers_complete()
+        headers = self.headers  # a new list for each head (uvicorn's on_message_begin)
+        if headers:
+            self._header_bytes += len(name) + len(value)
+        else:
+            self._header_bytes = len(name) + len(value)
+        if len(headers) >= self._count_limit:
+            raise _Refused("header-count", self._count_limit)
+        if self._header_bytes > self._bytes_limit:
+            raise _Refused("header-bytes", self._bytes_limit)
+        # uvicorn's own (uvicorn.protocols.http.httptools_impl), kept in step with it by
+        # tests/unit/gateway/api/test_bounded_protocol.py
+        name = name.lower()
+        # llhttp keeps trailing OWS, which RFC 9110 section 5.5 excludes from the value.
+        value = value.rstrip(b" \t")
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        headers.append((name, value))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._awaiting_head, self._head_bytes = True, 0
+        self._ended = self.scope  # the next bytes begin a head
 
     def data_received(self, data: bytes) -> None:
         # uvicorn's own, with a refusal told apart from a malformed request.
         self._unset_keepalive_if_required()
-        awaiting = self._awaiting_head
+        # Whether this chunk starts in a head: between requests (none yet, or the last one
+        # ended), or inside one (begun: on_headers_complete has not set its method yet).
+        scope = self.scope
+        awaiting = scope is self._ended or "method" not in scope
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -113,12 +130,14 @@ class BoundedHttpTools(HttpToolsProtocol):
             else:
                 self._unsupported_upgrade_warning()
             return
-        if awaiting and self._awaiting_head:
+        now = self.scope  # (None while only the blank lines a parser skips have come)
+        if awaiting and (now is None or "method" not in now):
             # The whole chunk was head, and one header value may still be growing inside
-            # the parser, unseen by on_header: bound what it may hold.
-            self._head_bytes += len(data)
-            if self._head_bytes > self.limits.url_bytes + self.limits.header_bytes + _SLACK:
-                self._refuse("header-bytes", self.limits.header_bytes)
+            # the parser, unseen by on_header: bound what it may hold (counted afresh when
+            # this chunk began the head).
+            self._head_bytes = (self._head_bytes if now is scope else 0) + len(data)
+            if self._head_bytes > self._head_limit:
+                self._refuse("header-bytes", self._bytes_limit)
 
     def _refuse(self, reason: str, limit: int) -> None:
         status, headers, body = refusal(reason, limit)
@@ -130,7 +149,6 @@ class BoundedHttpTools(HttpToolsProtocol):
         self.logger.info("Request refused at the edge (%s).", reason)
         self.transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
         self.transport.close()
-        self._awaiting_head = False
 
 
 _REASONS = {
@@ -181,13 +199,18 @@ class Server(uvicorn.Server):
     ``share``, by the process serving the fewest (see that module's description)."""
 
     def __init__(self, config: uvicorn.Config, share: Share | None = None) -> None:
+        # TLS ends at the reverse proxy (docs/deploy.md): no Portico process gives uvicorn a
+        # certificate, and the Acceptor's connections would be served in plain text anyway.
+        if config.is_ssl:
+            raise ValueError(
+                "Portico's server speaks plain HTTP behind a TLS proxy: uvicorn's ssl options are not supported"
+            )
         super().__init__(config)
         self.share = share
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        if not sockets or self.config.ssl is not None:  # not how Portico runs it: uvicorn's own listener
-            await super().startup(sockets)
-            return
+        if not sockets:  # Portico binds its sockets itself (serve, serve_processes)
+            raise ValueError("Portico's server listens on the bound sockets it is given: run(sockets=[...])")
         await self.lifespan.startup()
         if self.lifespan.should_exit:
             sys.exit(STARTUP_FAILURE)

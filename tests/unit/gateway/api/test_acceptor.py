@@ -8,6 +8,7 @@ import asyncio
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -319,3 +320,23 @@ def test_the_patience_is_paid_once_not_for_every_connection() -> None:
                 c.close()
     finally:
         loop.close()
+
+
+def test_the_server_refuses_tls_options_and_a_start_without_sockets(tmp_path: Path) -> None:
+    """Portico binds its sockets itself and leaves TLS to the reverse proxy: a certificate
+    given to uvicorn, or a start without sockets, is refused, not served on uvicorn's own
+    listener (which the server no longer falls back to)."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from gateway.api.server import Server
+
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not read: refused before")
+    with pytest.raises(ValueError, match="ssl options are not supported"):
+        Server(uvicorn.Config(FastAPI(), ssl_certfile=str(cert), ssl_keyfile=str(cert)))
+    server = Server(uvicorn.Config(FastAPI(), host="127.0.0.1", port=0, log_config=None))
+    server.config.load()
+    with pytest.raises(ValueError, match="bound sockets it is given"):
+        asyncio.run(server.startup())
+    assert not server.started

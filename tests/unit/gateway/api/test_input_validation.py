@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from gateway.api.params import nul_field
+from gateway.api.params import NUL_IN_JSON, NUL_IN_QUERY, may_hold_nul, nul_field
 from gateway.api.routing import DatabaseRoute
 from tests.support.world import World, build_world, cheap_hashing
 
@@ -161,6 +161,15 @@ def test_a_nul_in_a_json_body_is_named_by_its_field() -> None:
     assert nul_field({"a": {"k\x00": 1}}) == "a"  # a key: its object (never the key itself)
     assert nul_field("\x00") == nul_field({"k\x00": 1}) == "body"
     assert nul_field({"a": ["x", 1, None, 2.5, True], "b": "\\u0000"}) is None
-    assert (
-        nul_field({"a": "ok", "b\x00": {"c": "\x00"}}) == "body"
-    )  # in order: the key comes before its value
+    # in order: the key comes before its value
+    assert nul_field({"a": "ok", "b\x00": {"c": "\x00"}}) == "body"
+
+
+def test_one_scan_finds_a_nul_in_a_raw_query_or_json_body_however_it_is_written() -> None:
+    """The edge (query strings) and the JSON bodies' check share one rule before decoding."""
+    for query in (b"from=%00", b"a=1&class=AAAA%00", b"q=\x00", b"%00=x"):
+        assert may_hold_nul(query, NUL_IN_QUERY), query
+    for query in (b"limit=10", b"q=%2500", b"q=%0", b""):
+        assert not may_hold_nul(query, NUL_IN_QUERY), query
+    assert may_hold_nul(b'{"u": "a\\u0000"}', NUL_IN_JSON)
+    assert not may_hold_nul(b'{"u": "a%00", "v": "\\u0001"}', NUL_IN_JSON)  # %00 is text in JSON
