@@ -242,10 +242,11 @@ class Staging:
                 {"r": self.run_id},
             )
         if to_insert:
+            key_ids = self._key_ids(to_insert)
             kept = self._kept(kind, to_insert, existing) if self.changes else None
-            opening = self._insert(to_insert, kept.retired if kept is not None else None)
+            opening = self._insert(to_insert, key_ids, kept.retired if kept is not None else {})
             if kept is not None:
-                self._collect(kind, kept, opening)
+                self._collect(kind, kept, key_ids, opening)
 
     def _kept(self, kind: str, encs: list[Encoded], existing: dict[str, _Current]) -> _Kept | None:
         """What the watchers of ``kind`` keep of a batch's new versions: each one's summaries
@@ -256,40 +257,55 @@ class Staging:
         if not watchers:
             return None
         began = time.process_time()
-        versions: list[tuple[ChangeSet, list[tuple[Encoded, dict[str, Any]]]]] = []
+        versions: list[tuple[ChangeSet, list[int], list[dict[str, Any]]]] = []
         for c in watchers:
             summarise = c.summarise
-            versions.append((c, [(e, s) for e in encs if (s := summarise(kind, e.record.__getattribute__))]))
+            # Two lists, not a pair per version: nothing the collector counts is made for
+            # a version here (its summary may be one shared by many: detect.summarise).
+            at: list[int] = []
+            summaries: list[dict[str, Any]] = []
+            for i, e in enumerate(encs):
+                if summary := summarise(kind, e.record.__getattribute__):
+                    at.append(i)
+                    summaries.append(summary)
+            versions.append((c, at, summaries))
             c.seen += len(encs)
         retired = {
-            e.ref: sealed
-            for _, mine in versions
-            for e, _ in mine
-            if (hit := existing.get(e.ref)) is not None and (sealed := hit[4]) is not None
+            ref: sealed
+            for _, at, _ in versions
+            for i in at
+            if (hit := existing.get(ref := encs[i].ref)) is not None and (sealed := hit[4]) is not None
         }
-        kept = _Kept(watchers, versions, retired)
+        kept = _Kept(watchers, encs, versions, retired)
         kept.cpu = time.process_time() - began
         return kept
 
-    def _collect(self, kind: str, kept: _Kept, opening: list[_Retired]) -> None:
+    def _collect(self, kind: str, kept: _Kept, key_ids: list[str], opening: list[_Retired]) -> None:
         """Hand the watchers the versions they keep, each with the summary of the version it
-        retires: opened here (``opening``, from the sealing of the batch), decoded (once,
-        whoever keeps it) and summarised alike."""
+        retires: opened here (``opening``, from the sealing of the batch), then decoded and
+        summarised alike as each watcher's version is staged. ``key_ids``: the batch's, as
+        it was sealed.
+
+        A retired version is decoded where it is summarised, and its dict dropped at once:
+        decoded all first, a batch's dicts were alive together, and the collector's passes
+        they brought on walked the batch's objects (a sixth of these steps' instructions).
+        A version kept by two watchers is decoded twice (alerts is the one watcher)."""
         began = time.process_time()
         keyring, source, loads = self.keyring, self.source, orjson.loads
-        decoded: dict[str, dict[str, Any]] = {}
+        opened: dict[str, bytes] = {}
         for ref, key_id, payload, sealer in opening:
             # Opened with the cipher that sealed its owner's new version, or (the record
             # moved to another owner) one made for its own key and dropped.
             cipher = keyring.sealer_uncached(key_id) if sealer is None else sealer
-            decoded[ref] = loads(cipher.open(payload, aad(source, kind, ref, key_id)))
-        key_for = keyring.key_for  # each owner's key was made ready for the batch's sealing
-        for c, mine in kept.versions:
+            opened[ref] = cipher.open(payload, aad(source, kind, ref, key_id))
+        encs = kept.encs
+        for c, at, summaries in kept.versions:
             summarise = c.summarise
             staged = []
-            for e, summary in mine:
+            for i, summary in zip(at, summaries, strict=True):
+                e = encs[i]
                 g = e.cols.get
-                old = decoded.get(e.ref)
+                old = opened.get(e.ref)
                 staged.append(
                     StagedVersion(
                         kind,
@@ -299,9 +315,9 @@ class Staging:
                         g("stamp"),
                         g("day"),
                         g("audience"),  # type: ignore[arg-type]
-                        key_for(e.owner),
+                        key_ids[i],
                         summary,
-                        None if old is None else summarise(kind, old.get),
+                        None if old is None else summarise(kind, loads(old).get),
                     )
                 )
             c.extend(staged)
@@ -318,34 +334,25 @@ class Staging:
         )
 
     def _existing(self, kind: str, refs: list[str], sealed: bool = False) -> dict[str, _Current]:
-        """The current versions of ``refs``: id, digest, run, row key, and when ``sealed``
-        their key id and payload (still sealed)."""
-        out: dict[str, _Current] = {}
-        ph = self._ph
-        extra = "key_id, payload" if sealed else "NULL, NULL"
-        for i in range(0, len(refs), 900):
-            chunk = refs[i : i + 900]
-            sql = (
-                f"SELECT id, ref, digest, valid_from, row_key, {extra} FROM record WHERE source={ph} "
-                f"AND kind={ph} AND valid_to IS NULL AND ref IN ({','.join([ph] * len(chunk))})"
-            )
-            for row_id, ref, digest, valid_from, row_key, key_id, payload in self.conn.exec_driver_sql(
-                sql, (self.source, kind, *chunk)
-            ):
-                old = None if key_id is None else (key_id, bytes(payload))
-                out[ref] = (row_id, bytes(digest), valid_from, row_key, old)
-        return out
+        return current_versions(self.conn, self.source, kind, refs, sealed)
+
+    def _key_ids(self, encs: list[Encoded]) -> list[str]:
+        """Each record's data key id (its owner's), in ``encs`` order, the owners' keys made
+        ready (created where missing) in one go."""
+        keyring = self.keyring
+        keyring.ensure({e.owner for e in encs})
+        key_for = keyring.key_for
+        return [key_for(e.owner) for e in encs]
 
     def _insert(
-        self, encs: list[Encoded], retired: dict[str, tuple[str, bytes]] | None = None
+        self, encs: list[Encoded], key_ids: list[str], retired: dict[str, tuple[str, bytes]]
     ) -> list[_Retired]:
-        """Seal and write ``encs``; the ``retired`` versions (ref -> key id and sealed
-        payload) are returned to be opened, each with its owner's cipher (:func:`_sealed`)."""
-        keyring, source, run, d, t = self.keyring, self.source, self.run_id, self._date, self._stamp
-        keyring.ensure({e.owner for e in encs})
-        key_ids = [keyring.key_for(e.owner) for e in encs]
+        """Seal ``encs`` under ``key_ids`` and write them; the ``retired`` versions (ref -> key
+        id and sealed payload) are returned to be opened, each with its owner's cipher
+        (:func:`_sealed`)."""
+        source, run, d, t = self.source, self.run_id, self._date, self._stamp
         opening: list[_Retired] = []
-        blobs = _sealed(keyring, source, encs, key_ids, retired, opening)
+        blobs = _sealed(self.keyring, source, encs, key_ids, retired, opening)
         rows = []
         for e, key_id, blob in zip(encs, key_ids, blobs, strict=True):
             g = e.cols.get
@@ -441,6 +448,28 @@ class Staging:
         self.conn.close()
 
 
+def current_versions(
+    conn: Connection, source: str, kind: str, refs: list[str], sealed: bool = False
+) -> dict[str, _Current]:
+    """The current versions of ``refs`` (by ref) as the staging finds them: id, digest, run,
+    row key, and when ``sealed`` (a watched kind) their key id and payload, still sealed."""
+    out: dict[str, _Current] = {}
+    ph = "?" if conn.dialect.name == "sqlite" else "%s"
+    extra = "key_id, payload" if sealed else "NULL, NULL"
+    for i in range(0, len(refs), 900):
+        chunk = refs[i : i + 900]
+        sql = (
+            f"SELECT id, ref, digest, valid_from, row_key, {extra} FROM record WHERE source={ph} "
+            f"AND kind={ph} AND valid_to IS NULL AND ref IN ({','.join([ph] * len(chunk))})"
+        )
+        for row_id, ref, digest, valid_from, row_key, key_id, payload in conn.exec_driver_sql(
+            sql, (source, kind, *chunk)
+        ):
+            old = None if key_id is None else (key_id, bytes(payload))
+            out[ref] = (row_id, bytes(digest), valid_from, row_key, old)
+    return out
+
+
 # A retired version to open for the watchers: its ref, key id and sealed payload, and the
 # cipher its owner's new versions were sealed with (None when the key ids differ: the
 # record moved to another owner). A plain tuple: one is made per kept change, in the
@@ -453,7 +482,9 @@ class _Kept:
     """A batch's new versions its watchers keep (:meth:`Staging._kept`)."""
 
     watchers: list[ChangeSet]
-    versions: list[tuple[ChangeSet, list[tuple[Encoded, dict[str, Any]]]]]  # each watcher's, summarised
+    encs: list[Encoded]  # the batch's new versions, in the order they are sealed and written
+    # Each watcher's versions it keeps: their indexes in ``encs``, and their summaries.
+    versions: list[tuple[ChangeSet, list[int], list[dict[str, Any]]]]
     retired: dict[str, tuple[str, bytes]]  # ref -> key id and sealed payload, for those kept
     cpu: float = 0.0
 
@@ -463,8 +494,8 @@ def _sealed(
     source: str,
     encs: Sequence[Encoded],
     key_ids: Sequence[str],
-    retired: dict[str, tuple[str, bytes]] | None = None,
-    opening: list[_Retired] | None = None,
+    retired: dict[str, tuple[str, bytes]],
+    opening: list[_Retired],
 ) -> list[bytes]:
     """Each record's payload sealed under its owner's key, in ``encs`` order.
 
@@ -481,7 +512,7 @@ def _sealed(
         if key_id != current or sealer is None:
             current, sealer = key_id, keyring.sealer_uncached(key_id)
         blobs[i] = sealer.seal(e.payload, aad(source, e.kind, e.ref, key_id))
-        if retired and opening is not None:
+        if retired:
             old = retired.get(e.ref)
             if old is not None:
                 opening.append((e.ref, old[0], old[1], sealer if old[0] == key_id else None))

@@ -24,6 +24,7 @@ family could read it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import time
 from collections import defaultdict
@@ -72,6 +73,14 @@ _ATTENDANCE = {
 _RESULT = {"missing": "assignment_missing", "not_submitted": "assignment_missing", "late": "assignment_late"}
 # isinstance's tuple, made once: ``int | float`` in a test builds a new union at each call.
 _NUMBER = (int, float)
+# The summaries without a score, one of each, shared by every version that has it (nothing
+# modifies a summary): a change set's version of most kinds, and the one it retires, then
+# allocate none (two fewer objects a kept version for the collector to count and walk).
+_ONE_KIND: dict[str, dict[str, float | None]] = {
+    k: {k: None}
+    for k in (*_ATTENDANCE.values(), *_RESULT.values(), "achievement", "behaviour", "report", "notice")
+}
+_NO_KIND: dict[str, float | None] = {}
 
 
 def current_in(run: int) -> Any:
@@ -85,27 +94,25 @@ def summarise(kind: str, fields: Fields) -> dict[str, float | None]:
     """What detection needs of one version of a record, read field by field (a staged
     record's attributes, or a stored payload's keys): the alert kinds it carries, with in
     ``low_score`` a grade's percentage or a result's raw score (:func:`scored` makes that a
-    percentage of its assignment's points, read later). Empty: the version is no news."""
+    percentage of its assignment's points, read later). Empty: the version is no news.
+    Not to be modified: a summary without a score is shared (:data:`_ONE_KIND`)."""
     if kind == "attendance":
         found = _ATTENDANCE.get(str(fields("category")))
-        return {found: None} if found else {}
+        return _ONE_KIND[found] if found else _NO_KIND
     if kind == "result":
-        out: dict[str, float | None] = {}
         found = _RESULT.get(str(fields("status")))
-        if found:
-            out[found] = None
         score = fields("score")
-        if isinstance(score, _NUMBER) and isfinite(score):
-            out["low_score"] = float(score)
-        return out
+        if not (isinstance(score, _NUMBER) and isfinite(score)):
+            return _ONE_KIND[found] if found else _NO_KIND
+        return {found: None, "low_score": float(score)} if found else {"low_score": float(score)}
     if kind == "grade":
         pct = fields("percent")
-        return {"low_score": float(pct)} if isinstance(pct, _NUMBER) and isfinite(pct) else {}
+        return {"low_score": float(pct)} if isinstance(pct, _NUMBER) and isfinite(pct) else _NO_KIND
     if kind == "behaviour":
-        return {"achievement" if fields("polarity") == "achievement" else "behaviour": None}
+        return _ONE_KIND["achievement" if fields("polarity") == "achievement" else "behaviour"]
     if kind in ("report", "notice"):
-        return {kind: None}
-    return {}
+        return _ONE_KIND[kind]
+    return _NO_KIND
 
 
 def percent(score: float | None, points: float | None) -> float | None:
@@ -167,6 +174,9 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 
 @dataclass(slots=True)
 class Changed:
+    """A changed record with its alert kinds and its retired version's (the expansion's
+    notices; the tests' model of detection)."""
+
     kind: str
     ref: str
     student_ref: str | None  # None for a notice
@@ -175,7 +185,6 @@ class Changed:
     found: dict[str, float | None]
     old: dict[str, float | None] | None
     audience: str | None = None  # a notice's
-    key_id: str | None = None  # the data key its new version is sealed under (a child's: a score's)
 
 
 @dataclass
@@ -299,27 +308,6 @@ def assignments_of(
             got = dates[(stamp, day)] = (_utc(at), on)
         assignments[ref] = (got[0], got[1], points)
     return assignments
-
-
-def classified(
-    conn: Connection, keyring: Keyring, source: str, versions: list[StagedVersion]
-) -> list[Changed]:
-    """The alert kinds of each new version and of the version it retired, a result's score
-    made a percentage of its assignment's points (:func:`assignments_of`). Detection does
-    the same version by version, without building these (:func:`detect`)."""
-    assignments = assignments_of(conn, keyring, source, versions)
-    out = []
-    for v in versions:
-        if v.kind == "result":
-            stamp, day, points = assignments.get(v.parent_ref or "", _NO_ASSIGNMENT)
-        else:
-            stamp, day, points = _utc(v.stamp), v.day, None
-        found = scored(v.kind, v.summary, points)
-        if not found:
-            continue
-        was = None if v.old is None else scored(v.kind, v.old, points)
-        out.append(Changed(v.kind, v.ref, v.student_ref, stamp, day, found, was, v.audience, v.key_id))
-    return out
 
 
 _NO_ASSIGNMENT: tuple[None, None, None] = (None, None, None)
@@ -557,8 +545,9 @@ def detect(
         unsealed: list[tuple[str, str, str, str, object, tuple[float, float | None]]] = []
         # The visible instant of each (kind, stamp as stored, day, zone), bound.
         visible: dict[tuple[str, Any, Any, ZoneInfo], object] = {}
-        # One pass over the versions, as :func:`classified` then the news test would take
-        # them, without building a Changed and its scored copies per version: a result's
+        # One pass over the versions, each classified (its alert kinds and its retired
+        # version's, as :func:`classify` gives them) and put to the news test
+        # (:func:`news`) in place, without a scored copy per version: a result's
         # score (and its retired version's) made a percentage of its assignment's points
         # here; a version with no alert kind left (a result's score without points) is
         # not a change.
@@ -586,7 +575,7 @@ def detect(
             if kind == "notice":
                 # A notice is news when it is new: an edited one is not announced again.
                 if notices_offered and not (old and "notice" in old):
-                    rows.append((source, "notice", v.ref, None, "notice", run, None, created))
+                    rows.append(("notice", v.ref, None, "notice", None))
                 continue
             student_ref = v.student_ref
             if student_ref is None:
@@ -599,9 +588,7 @@ def detect(
             ]
             # News for some threshold only when the score fell (or is new): below t, and the
             # retired version was not already below t, for a t in (score, was].
-            sealed = (
-                score is not None and scores_offered and (was is None or score < was) and v.key_id is not None
-            )
+            sealed = score is not None and scores_offered and (was is None or score < was)
             if not kinds and not sealed:
                 continue
             vkey = (kind, stamp, day, tz)
@@ -610,16 +597,16 @@ def detect(
                 utc = stamp if kind == "result" else _utc(stamp)
                 at = visible[vkey] = conv(_visible(visibility, kind, utc, day, tz, now))
             for k in kinds:
-                rows.append((source, kind, v.ref, student_ref, k, run, at, created))
+                rows.append((kind, v.ref, student_ref, k, at))
             if sealed:  # sealed below, a child's scores together, under the child's key
                 unsealed.append((v.key_id, kind, v.ref, student_ref, at, (score, was)))  # type: ignore[arg-type]
         out.changed = changed_count
         scores = [
-            (source, kind, ref, student_ref, "low_score", run, at, key_id, blob, created)
+            (kind, ref, student_ref, at, key_id, blob)
             for key_id, kind, ref, student_ref, at, blob in seal_scores(keyring, source, unsealed)
         ]
         began = time.process_time()
-        out.queued = _write_news(conn, rows, scores)
+        out.queued = _write_news(conn, (source, run, created), rows, scores)
         out.write_cpu = time.process_time() - began
     return out
 
@@ -693,19 +680,74 @@ _NEWS_COLUMNS = (
 )
 
 
-def _write_news(conn: Connection, rows: list[tuple[Any, ...]], scores: list[tuple[Any, ...]]) -> int:
-    """Insert the news rows: driver-level executemanys into a table with no index but its
-    row id (each row is one append). The rows without a score name their key id and score
-    as NULL in the statement: sqlite3 binds each None through its adapters' look-up, two
-    failed attribute searches (5.5% of detection's instructions at 10,000 students)."""
-    ph = "?" if conn.dialect.name == "sqlite" else "%s"
-    if rows:
-        sql = f"INSERT INTO alert_news ({_NEWS_COLUMNS}) VALUES ({', '.join([ph] * 7)}, NULL, NULL, {ph})"  # noqa: S608
-        conn.exec_driver_sql(sql, rows)
-    if scores:
-        sql = f"INSERT INTO alert_news ({_NEWS_COLUMNS}) VALUES ({', '.join([ph] * 10)})"  # noqa: S608
-        conn.exec_driver_sql(sql, scores)
+# Rows a statement of _write_news inserts on SQLite: each row binds its own values (5 or 6),
+# the run's three once.
+NEWS_ROWS_PER_STATEMENT = 500
+
+
+def _write_news(
+    conn: Connection,
+    run_values: tuple[str, int, object],
+    rows: list[tuple[Any, ...]],
+    scores: list[tuple[Any, ...]],
+) -> int:
+    """Insert the news rows into a table with no index but its row id (each row is one
+    append). ``run_values``: the source, the run and the instant detected, the same for
+    every row; ``rows``: (record kind, ref, student, alert kind, visible instant);
+    ``scores``: (record kind, ref, student, visible instant, key id, sealed scores), the
+    alert kind ``low_score``.
+
+    On SQLite, up to :data:`NEWS_ROWS_PER_STATEMENT` rows a statement, the run's values
+    bound once as numbered parameters: sqlite3 binds each value of each row and steps each
+    row of an executemany, and the run's values repeated in every row were a third of the
+    insert's binds. On PostgreSQL, one executemany of whole rows (psycopg sends them in a
+    pipeline)."""
+    if conn.dialect.name != "sqlite":
+        source, run, created = run_values
+        if rows:
+            sql = f"INSERT INTO alert_news ({_NEWS_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s)"  # noqa: S608
+            conn.exec_driver_sql(sql, [(source, k, r, st, a, run, at, created) for k, r, st, a, at in rows])
+        if scores:
+            sql = f"INSERT INTO alert_news ({_NEWS_COLUMNS}) VALUES ({', '.join(['%s'] * 10)})"  # noqa: S608
+            conn.exec_driver_sql(
+                sql,
+                [
+                    (source, k, r, st, "low_score", run, at, key, blob, created)
+                    for k, r, st, at, key, blob in scores
+                ],
+            )
+        return len(rows) + len(scores)
+    # A row's own values follow the run's three (?1 source, ?2 run, ?3 created). A sealed
+    # score is bound as a bytearray: sqlite3 takes one as it is, where bytes go through its
+    # adapters' look-up (two failed attribute searches a value).
+    _insert_rows(conn, run_values, rows, 5, "(?1, ?{}, ?{}, ?{}, ?{}, ?2, ?{}, NULL, NULL, ?3)")
+    scored = [(k, r, st, at, key, bytearray(blob)) for k, r, st, at, key, blob in scores]
+    _insert_rows(conn, run_values, scored, 6, "(?1, ?{}, ?{}, ?{}, 'low_score', ?2, ?{}, ?{}, ?{}, ?3)")
     return len(rows) + len(scores)
+
+
+def _insert_rows(
+    conn: Connection, run_values: tuple[Any, ...], rows: list[tuple[Any, ...]], width: int, shape: str
+) -> None:
+    """SQLite: ``rows`` (each ``width`` values) into alert_news, as many a statement as
+    :data:`NEWS_ROWS_PER_STATEMENT`; ``shape``: one row's VALUES, its own values' numbers
+    left as ``{}`` (they follow the run's values)."""
+    for start in range(0, len(rows), NEWS_ROWS_PER_STATEMENT):
+        chunk = rows[start : start + NEWS_ROWS_PER_STATEMENT]
+        params = list(run_values)
+        for row in chunk:
+            params += row
+        conn.exec_driver_sql(_news_insert(shape, len(run_values), width, len(chunk)), tuple(params))
+
+
+@functools.lru_cache(maxsize=8)
+def _news_insert(shape: str, first: int, width: int, count: int) -> str:
+    """The statement inserting ``count`` rows of ``shape`` (:func:`_insert_rows`), made once
+    for each count (a detection's statements are all full but its last)."""
+    values = ", ".join(
+        shape.format(*range(first + 1 + i * width, first + 1 + (i + 1) * width)) for i in range(count)
+    )
+    return f"INSERT INTO alert_news ({_NEWS_COLUMNS}) VALUES {values}"  # noqa: S608
 
 
 class _Owner(NamedTuple):

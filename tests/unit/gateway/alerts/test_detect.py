@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
 from cache.keys.crypto import DecryptionError
+from cache.snapshots.changes import StagedVersion
 from cache.tables.alerts import AlertNews, AlertOutbox
 from cache.tables.core import core_table
 from connectors.records import (
@@ -531,8 +532,27 @@ def _grade(percent: float | None) -> Grade:
     )
 
 
+def _classified(conn: Any, keyring: Any, source: str, versions: list[StagedVersion]) -> list[detect.Changed]:
+    """The alert kinds of each new version and of the version it retired, a result's score
+    made a percentage of its assignment's points (:func:`detect.assignments_of`): what
+    detection does version by version, kept here as the model it is held to."""
+    assignments = detect.assignments_of(conn, keyring, source, versions)
+    out = []
+    for v in versions:
+        if v.kind == "result":
+            stamp, day, points = assignments.get(v.parent_ref or "", (None, None, None))
+        else:
+            stamp, day, points = detect._utc(v.stamp), v.day, None
+        found = detect.scored(v.kind, v.summary, points)
+        if not found:
+            continue
+        was = None if v.old is None else detect.scored(v.kind, v.old, points)
+        out.append(detect.Changed(v.kind, v.ref, v.student_ref, stamp, day, found, was, v.audience))
+    return out
+
+
 def _expected_news(fam, run: int) -> tuple[int, list[tuple[object, ...]]]:  # type: ignore[no-untyped-def]
-    """What the run's versions give by :func:`detect.classified` and the news test, each
+    """What the run's versions give by :func:`_classified` and the news test, each
     record's kinds its new version has and its retired one had not, a score news when it
     fell (or is new): (changed versions, news rows as detection writes them, scores opened)."""
     app = fam.app
@@ -541,7 +561,7 @@ def _expected_news(fam, run: int) -> tuple[int, list[tuple[object, ...]]]:  # ty
     offered = set(config.alerts.kinds)
     rows: list[tuple[object, ...]] = []
     with app.cache.engine.connect() as conn:
-        changed = detect.classified(conn, keyring, "sis", detect.change_set(conn, keyring, "sis", run))
+        changed = _classified(conn, keyring, "sis", detect.change_set(conn, keyring, "sis", run))
     for c in changed:
         if c.kind == "notice":
             if not (c.old and "notice" in c.old):
@@ -575,13 +595,16 @@ def _news(fam, run: int) -> list[tuple[object, ...]]:  # type: ignore[no-untyped
     return sorted(out, key=repr)
 
 
+@pytest.mark.parametrize("per_statement", [detect.NEWS_ROWS_PER_STATEMENT, 2])
 def test_detection_writes_the_news_the_classified_versions_and_the_news_test_give(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, per_statement: int
 ) -> None:
     """Detection classifies and tests each version in one pass: its news rows are those that
-    :func:`detect.classified` and the news test give, a result scored by its assignment's
+    :func:`_classified` and the news test give, a result scored by its assignment's
     points (none, or 0: no score news; a result with nothing else is no change), a score
-    news only when it fell, an edited notice not news again."""
+    news only when it fell, an edited notice not news again. With two rows a statement
+    (SQLite), the rows and the scores each span statements, the last of them part-full."""
+    monkeypatch.setattr(detect, "NEWS_ROWS_PER_STATEMENT", per_statement)
     fam = family(tmp_path, db_url, defaults={"low_score": "instant"})
     fam.clock.at = ny(8)
     counted: list[int] = []
