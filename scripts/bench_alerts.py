@@ -34,7 +34,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -125,24 +125,41 @@ def profiled(name: str) -> Iterator[None]:
         pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
 
 
+# The staging's keep steps: what it spends keeping the change set (an older tree, for A/B
+# runs, may lack one of them).
+KEEP_STEPS = ("_kept", "_collect")
+
+
+@contextlib.contextmanager
+def keep_steps(wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Iterator[None]:
+    """The staging's keep steps (those of :data:`KEEP_STEPS` this tree's ``Staging`` has)
+    replaced by ``wrap`` of each for the block, and restored after, even on an error."""
+    from cache.snapshots.staging import Staging
+
+    steps = {name: getattr(Staging, name) for name in KEEP_STEPS if hasattr(Staging, name)}
+    for name, step in steps.items():
+        setattr(Staging, name, wrap(step))
+    try:
+        yield
+    finally:
+        for name, step in steps.items():
+            setattr(Staging, name, step)
+
+
 @contextlib.contextmanager
 def profiled_collect() -> Iterator[None]:
-    """cProfile of the staging's keep steps alone (``Staging._kept`` and ``Staging._collect``,
-    every call of the block), top functions to stderr, when BENCH_PROFILE is set."""
+    """cProfile of the staging's keep steps alone (:func:`keep_steps`, every call of the
+    block), top functions to stderr, when BENCH_PROFILE is set."""
     if not os.environ.get("BENCH_PROFILE"):
         yield
         return
     import cProfile
     import pstats
 
-    from cache.snapshots.staging import Staging
-
     prof = cProfile.Profile()
-    # The keep step's methods this tree has (an older one, for A/B runs, may lack _kept).
-    steps = {name: getattr(Staging, name) for name in ("_kept", "_collect") if hasattr(Staging, name)}
 
-    def profiling(step: Any) -> Any:
-        def wrapped(self: Staging, *args: Any) -> Any:
+    def profiling(step: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(self: Any, *args: Any) -> Any:
             prof.enable()
             try:
                 return step(self, *args)
@@ -151,13 +168,10 @@ def profiled_collect() -> Iterator[None]:
 
         return wrapped
 
-    for name, step in steps.items():
-        setattr(Staging, name, profiling(step))
     try:
-        yield
+        with keep_steps(profiling):
+            yield
     finally:
-        for name, step in steps.items():
-            setattr(Staging, name, step)
         print("--- profile: keeping the change set (Staging._kept, Staging._collect)", file=sys.stderr)
         pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
 
@@ -183,13 +197,12 @@ def mutate(rec: Any, rng: random.Random) -> Any:
 class Changes:
     """A connector serving only edited records, as an incremental read returns them."""
 
-    def __init__(
-        self, name: str, kinds: Mapping[str, Sequence[Any]], changed: Mapping[str, list[Any]]
-    ) -> None:
+    def __init__(self, name: str, kinds: Iterable[str], changed: Mapping[str, list[Any]]) -> None:
+        """``kinds``: the streams the source has (each read as ``changed`` has it, or empty)."""
         from connectors.memory import MemoryConnector
 
         self.name = name
-        self._all = MemoryConnector(name, kinds)
+        self._all = MemoryConnector(name, {kind: [] for kind in kinds})
         self.changed = changed
 
     def streams(self) -> Any:
@@ -255,9 +268,7 @@ def payload_reads(cache: Any, changed: Mapping[str, list[Any]], repeat: int = 5)
     one part of keeping the change set the staging cannot time apart: the same query on the
     same refs after the publish, batch by batch, with and without those columns, ``repeat``
     times each; the difference of the medians."""
-    from types import SimpleNamespace
-
-    from cache.snapshots.staging import WRITE_BATCH, Staging
+    from cache.snapshots.staging import WRITE_BATCH, current_versions
     from gateway.alerts.detect import WATCHED
 
     index = cache.keyring.index
@@ -266,13 +277,12 @@ def payload_reads(cache: Any, changed: Mapping[str, list[Any]], repeat: int = 5)
     }
     times: dict[bool, list[float]] = {False: [], True: []}
     with cache.engine.connect() as conn:
-        staging = SimpleNamespace(conn=conn, _ph="?", source="sis")
         for _ in range(repeat + 1):  # the first round warms the page cache, uncounted
             for sealed in (False, True):
                 began = time.process_time()
                 for kind, some in refs.items():
                     for i in range(0, len(some), WRITE_BATCH):
-                        Staging._existing(staging, kind, some[i : i + WRITE_BATCH], sealed)  # type: ignore[arg-type]
+                        current_versions(conn, "sis", kind, some[i : i + WRITE_BATCH], sealed)
                 times[sealed].append(time.process_time() - began)
     return max(0.0, sorted(times[True][1:])[repeat // 2] - sorted(times[False][1:])[repeat // 2])
 
@@ -352,7 +362,7 @@ def run(workdir: Path, students: int, change: float, until: dt.date | None = Non
         app.cache.engine, app.cache.keyring, config, config.connectors[0], on_published=[*hooks, captured]
     )
     with Timed() as t, profiled_collect():
-        result = engine.run(Changes("sis", {k: [] for k in stream_names}, changed))
+        result = engine.run(Changes("sis", stream_names, changed))
     assert result.status == "published", result
     assert captured.changes is not None, "the change set overflowed"
     out["publish_total"] = t
@@ -394,9 +404,7 @@ def run(workdir: Path, students: int, change: float, until: dt.date | None = Non
     assert detect.expand(app.cache, config, now[0]).queued == out["expanded"].queued
 
     print("[3] a late mark for every student, then every family's daily digest ...", flush=True)
-    app.sync(
-        "sis", connector=Changes("sis", {k: [] for k in stream_names}, {"attendance": list(late.values())})
-    )
+    app.sync("sis", connector=Changes("sis", stream_names, {"attendance": list(late.values())}))
     with Timed() as t:
         out["late_expanded"] = detect.expand(app.cache, config, now[0])
     out["late_expand"] = t

@@ -67,14 +67,14 @@ def application(workdir: Path, today: dt.date, upgrade: bool = False) -> tuple[A
     return config, app, now
 
 
-def setup(workdir: Path, students: int, today: dt.date, change: float) -> None:
-    """The district of ``scripts/bench_alerts`` (same seed, same edits), synced, the run's change set saved."""
-    from sqlalchemy import text
-
+def loaded(
+    workdir: Path, students: int, today: dt.date, change: float
+) -> tuple[Any, Any, dt.datetime, list[str], dict[str, list[Any]]]:
+    """The district of ``scripts/bench_alerts`` (same seed), loaded into a new cache in
+    ``workdir`` (a first, full sync), and its edits picked as that benchmark picks them:
+    the config, the application, its clock's instant, the stream names and the edits."""
     from cache.keys.crypto import new_kek_line
     from connectors.memory import MemoryConnector
-    from gateway.alerts import detect
-    from gateway.sync.engine import SyncEngine
     from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -85,17 +85,27 @@ def setup(workdir: Path, students: int, today: dt.date, change: float) -> None:
     streams = {kind: list(district.iter(kind)) for kind in district.kinds()}
     print(f"initial load of {sum(len(v) for v in streams.values()):,} records ...", flush=True)
     app.sync("sis", connector=MemoryConnector("sis", streams, page_size=2000), full=True)
+    return config, app, now, list(streams), alerts_bench.pick_changes(streams, change)
+
+
+def setup(workdir: Path, students: int, today: dt.date, change: float) -> None:
+    """The district of ``scripts/bench_alerts`` (same seed, same edits), synced, the run's change set saved."""
+    from sqlalchemy import text
+
+    from gateway.alerts import detect
+    from gateway.sync.engine import SyncEngine
+
+    config, app, now, kinds, changed = loaded(workdir, students, today, change)
     with app.cache.engine.begin() as conn:
         conn.execute(
             text("UPDATE account SET status = 'active', aup_version = :v"), {"v": config.access.aup.version}
         )
-    changed = alerts_bench.pick_changes(streams, change)
     captured = alerts_bench.Captured(detect.after_publish(app.cache, config, lambda: now))
     hooks = [h for h in app.after_publish() if getattr(h, "__module__", "") != detect.__name__]
     engine = SyncEngine(
         app.cache.engine, app.cache.keyring, config, config.connectors[0], on_published=[*hooks, captured]
     )
-    result = engine.run(alerts_bench.Changes("sis", {k: [] for k in streams}, changed))
+    result = engine.run(alerts_bench.Changes("sis", kinds, changed))
     assert result.status == "published" and captured.changes is not None, result
     with (workdir / "run.pickle").open("wb") as f:
         pickle.dump((int(result.run_id or 0), captured.changes.versions, today), f)

@@ -24,6 +24,7 @@ is not in the count.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import pickle
@@ -42,108 +43,67 @@ import bench_detect  # noqa: E402
 
 sys.path.insert(0, os.environ.get("BENCH_TREE") or str(HERE.parent))
 
-STEPS = ("_kept", "_collect")
-
 
 def setup(workdir: Path, students: int, today: dt.date, change: float) -> None:
     """The district of ``scripts/bench_alerts`` (same seed, same edits) loaded, the edits saved."""
-    from cache.keys.crypto import new_kek_line
-    from connectors.memory import MemoryConnector
-    from simulators.district.synthetic import DistrictSpec, SyntheticDistrict
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    spec = DistrictSpec(seed=5, schools=max(2, students // 1000), students=students, today=today)
-    district = SyntheticDistrict(spec)
-    (workdir / "kek.key").write_text(new_kek_line() + "\n")
-    _, app, _ = bench_detect.application(workdir, today, upgrade=True)
-    streams = {kind: list(district.iter(kind)) for kind in district.kinds()}
-    print(f"initial load of {sum(len(v) for v in streams.values()):,} records ...", flush=True)
-    app.sync("sis", connector=MemoryConnector("sis", streams, page_size=2000), full=True)
+    _, app, _, kinds, changed = bench_detect.loaded(workdir, students, today, change)
     app.dispose()
-    changed = alerts_bench.pick_changes(streams, change)
     with (workdir / "edits.pickle").open("wb") as f:
-        pickle.dump((today, list(streams), changed), f)
+        pickle.dump((today, kinds, changed), f)
     print(f"saved in {workdir}: {sum(len(v) for v in changed.values()):,} edited records")
-
-
-def _switched(step: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapped(self: Any, *args: Any) -> Any:
-        bench_detect.callgrind("--instr=on")
-        try:
-            return step(self, *args)
-        finally:
-            bench_detect.callgrind("--instr=off")
-
-    return wrapped
 
 
 def run(saved: Path, repeat: int, counted: bool) -> None:
     """The saved edits published ``repeat`` times, each from a fresh copy of the saved cache."""
-    from cache.snapshots.staging import Staging
     from gateway.alerts import detect
     from gateway.sync.engine import SyncEngine
 
     with (saved / "edits.pickle").open("rb") as f:
         today, kinds, changed = pickle.load(f)  # noqa: S301 - our own file, written by setup
-    calls = 0
-    if counted:
-        for name in STEPS:
-            if hasattr(Staging, name):
-                setattr(Staging, name, _switched(getattr(Staging, name)))
-    for _ in range(repeat):
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            for name in ("cache.db", "cache-keys.db", "kek.key"):
-                shutil.copy(saved / name, work / name)
-            config, app, now = bench_detect.application(work, today)
-            captured = alerts_bench.Captured(detect.after_publish(app.cache, config, lambda at=now: at))
-            engine = SyncEngine(
-                app.cache.engine, app.cache.keyring, config, config.connectors[0], on_published=[captured]
-            )
-            counting = _count_calls(Staging) if counted else None
-            began = time.process_time()
-            with alerts_bench.profiled_collect():  # BENCH_PROFILE=1: a cProfile of the keep steps
-                result = engine.run(alerts_bench.Changes("sis", {k: [] for k in kinds}, changed))
-            publish = time.process_time() - began
-            assert result.status == "published" and captured.changes is not None, result
-            if counting is not None:
-                calls += counting()
-            changes = captured.changes
-            print(
-                f"keep {changes.cpu:.4f} s CPU of a publish of {publish:.3f} s; {len(changes.versions):,} "
-                f"versions kept (load average {os.getloadavg()[0]:.1f})",
-                flush=True,
-            )
-            app.dispose()
-    if counted:
-        bench_detect.callgrind("--dump=keep")
-        for _ in range(calls):  # what switching costs, as many times, with nothing between
-            bench_detect.callgrind("--instr=on")
-            bench_detect.callgrind("--instr=off")
-        bench_detect.callgrind("--dump=switching")
+    calls = [0]
 
+    def switched(step: Callable[..., Any]) -> Callable[..., Any]:
+        """A keep step counted by callgrind (switched on around it), its calls counted."""
 
-def _count_calls(staging: Any) -> Callable[[], int]:
-    """Count the calls of the keep steps (each is switched on and off once) until asked."""
-    seen = [0]
-    originals = {name: getattr(staging, name) for name in STEPS if hasattr(staging, name)}
-
-    def counted(step: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(self: Any, *args: Any) -> Any:
-            seen[0] += 1
-            return step(self, *args)
+            calls[0] += 1
+            bench_detect.callgrind("--instr=on")
+            try:
+                return step(self, *args)
+            finally:
+                bench_detect.callgrind("--instr=off")
 
         return wrapped
 
-    for name, step in originals.items():
-        setattr(staging, name, counted(step))
-
-    def done() -> int:
-        for name, step in originals.items():
-            setattr(staging, name, step)
-        return seen[0]
-
-    return done
+    with alerts_bench.keep_steps(switched) if counted else contextlib.nullcontext():
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                work = Path(tmp)
+                for name in ("cache.db", "cache-keys.db", "kek.key"):
+                    shutil.copy(saved / name, work / name)
+                config, app, now = bench_detect.application(work, today)
+                captured = alerts_bench.Captured(detect.after_publish(app.cache, config, lambda at=now: at))
+                engine = SyncEngine(
+                    app.cache.engine, app.cache.keyring, config, config.connectors[0], on_published=[captured]
+                )
+                began = time.process_time()
+                with alerts_bench.profiled_collect():  # BENCH_PROFILE=1: a cProfile of the keep steps
+                    result = engine.run(alerts_bench.Changes("sis", kinds, changed))
+                publish = time.process_time() - began
+                assert result.status == "published" and captured.changes is not None, result
+                changes = captured.changes
+                print(
+                    f"keep {changes.cpu:.4f} s CPU of a publish of {publish:.3f} s; {len(changes.versions):,} "
+                    f"versions kept (load average {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
+                app.dispose()
+    if counted:
+        bench_detect.callgrind("--dump=keep")
+        for _ in range(calls[0]):  # what switching costs, as many times, with nothing between
+            bench_detect.callgrind("--instr=on")
+            bench_detect.callgrind("--instr=off")
+        bench_detect.callgrind("--dump=switching")
 
 
 def instructions(args: argparse.Namespace) -> None:
