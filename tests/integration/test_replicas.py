@@ -22,7 +22,8 @@ def test_two_replicas_behind_haproxy_share_state_serve_whole_snapshots_and_survi
         if IN_CI:
             pytest.fail(reason + "; CI must run the replica test")
         pytest.skip(reason)
-    report = run(tmp_path, pg_url, students=40, readers=4, seconds=16.0, kill_at=6.0)
+    readers = 4
+    report = run(tmp_path, pg_url, students=40, readers=readers, seconds=16.0, kill_at=6.0)
     with capsys.disabled():
         print(f"\n  [figure] {summary(report)}")
 
@@ -49,9 +50,12 @@ def test_two_replicas_behind_haproxy_share_state_serve_whole_snapshots_and_survi
     seen = {v for versions in report.versions_by_snapshot.values() for v in versions}
     assert seen == {"8a", "8b"}, report.versions_by_snapshot  # both versions of the source were served
 
-    # SIGKILL of one replica under load: HAProxy retried what it could on the other.
+    # SIGKILL of one replica under load: HAProxy retried what it could on the other. What
+    # fails is only an answer the kill cut after its head had reached the client (no balancer
+    # can send that again): at most the one request each reader had in flight.
     assert report.after_kill > 0 and report.before_kill > 0
-    assert report.failed == 0, (report.by_status, report.failures)
+    assert report.logged == report.requests  # HAProxy's log names each GET's end, failed or not
+    assert report.failed == report.cut_in_flight <= readers, (report.by_status, report.failures)
 
     # The scheduler lock: two workers, one sync of the connector at a time.
     assert report.worker_exit == [0, 0]
