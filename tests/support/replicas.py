@@ -480,8 +480,15 @@ def load(
     bad = [(t, s, rid) for t, s, _, _, rid in results if s != "200"]
     report.failed = len(bad)
     cut = killed_at[0] if killed_at else float("inf")
-    # HAProxy writes a request's line when the request ends: every reader has stopped.
-    logged = haproxy_requests(cluster.log("haproxy"))
+    # HAProxy writes a request's line once the request has ended, after its answer has left:
+    # the last answers' lines may follow the readers' stop by a moment.
+    sent = {rid for *_, rid in results}
+    deadline = time.monotonic() + 10
+    while True:
+        logged = haproxy_requests(cluster.log("haproxy"))
+        if sent <= logged.keys() or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     report.logged = sum(1 for *_, rid in results if rid in logged)
     states = {rid: logged.get(rid, {}).get("state", "unlogged") for _, _, rid in bad}
     report.cut_in_flight = sum(1 for state in states.values() if state == CUT_IN_FLIGHT)
