@@ -54,7 +54,10 @@ def test_two_replicas_behind_haproxy_share_state_serve_whole_snapshots_and_survi
     # fails is only an answer the kill cut after its head had reached the client (no balancer
     # can send that again): at most the one request each reader had in flight.
     assert report.after_kill > 0 and report.before_kill > 0
-    assert report.logged == report.requests  # HAProxy's log names each GET's end, failed or not
+    # HAProxy's log names each GET's end, failed or not, but for the lines it says it dropped
+    # (its stdout log is written without blocking; about one in 8,000 under this load). A
+    # failed GET whose line is missing counts as one the balancer could have retried.
+    assert report.logged + report.haproxy_dropped_logs >= report.requests, report.unlogged
     assert report.failed == report.cut_in_flight <= readers, (report.by_status, report.failures)
 
     # The scheduler lock: two workers, one sync of the connector at a time.
