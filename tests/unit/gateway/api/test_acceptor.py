@@ -55,9 +55,31 @@ async def close_all(*made: list[Recorder]) -> None:
     await asyncio.sleep(0.01)
 
 
-def connect(sock: socket.socket, n: int) -> list[socket.socket]:
-    """``n`` client connections, each completed by the kernel (waiting to be accepted)."""
-    return [socket.create_connection(sock.getsockname()) for _ in range(n)]
+@contextmanager
+def connected(sock: socket.socket, n: int) -> Iterator[list[socket.socket]]:
+    """``n`` client connections, each completed by the kernel (waiting to be accepted),
+    closed whatever the test found (an open one would fail a later test)."""
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            clients.append(socket.create_connection(sock.getsockname()))
+        yield clients
+    finally:
+        for c in clients:
+            c.close()
+
+
+async def settle(n: int, made: list[list[Recorder]], *acceptors: Acceptor) -> None:
+    """Wait (two seconds at most) until the ``acceptors`` have made ``n`` connections in
+    all, then stop them and close what they made."""
+    for _ in range(400):
+        if sum(len(m) for m in made) == n:
+            break
+        await asyncio.sleep(0.005)
+    for acc in acceptors:
+        acc.close()
+        await acc.wait_closed()
+    await close_all(*made)
 
 
 @pytest.mark.parametrize("new_loop", loops(), ids=lambda f: f.__module__)
@@ -68,8 +90,7 @@ def test_every_waiting_connection_is_accepted_in_one_turn(
     made: list[Recorder] = []
     lost: list[Recorder] = []
     try:
-        with listening() as sock:
-            clients = connect(sock, 40)
+        with listening() as sock, connected(sock, 40):
             calls = 0
 
             async def main() -> None:
@@ -85,19 +106,11 @@ def test_every_waiting_connection_is_accepted_in_one_turn(
                 acc.accept = counting  # type: ignore[method-assign]
                 acc._unwatch()
                 acc._watch()  # the reader now calls the counting wrapper
-                for _ in range(200):
-                    if len(made) == 40:
-                        break
-                    await asyncio.sleep(0.005)
-                acc.close()
-                await acc.wait_closed()
-                await close_all(made)
+                await settle(40, [made], acc)
 
             loop.run_until_complete(main())
             assert len(made) == 40
             assert calls == 1  # one readiness of the listening socket took all forty
-            for c in clients:
-                c.close()
     finally:
         loop.close()
 
@@ -139,26 +152,17 @@ def test_connections_opened_together_are_shared_evenly(
     made_b: list[Recorder] = []
     lost: list[Recorder] = []
     try:
-        with listening() as sock, sock.dup() as other:
-            clients = connect(sock, 32)
+        with listening() as sock, sock.dup() as other, connected(sock, 32):
 
             async def main() -> None:
                 a = Acceptor(loop, sock, lambda: Recorder(made_a, lost), share_a)
                 b = Acceptor(loop, other, lambda: Recorder(made_b, lost), share_b)
-                for _ in range(400):
-                    if len(made_a) + len(made_b) == 32:
-                        break
-                    await asyncio.sleep(0.005)
-                a.close()
-                b.close()
-                await close_all(made_a, made_b)
+                await settle(32, [made_a, made_b], a, b)
 
             loop.run_until_complete(main())
             assert (len(made_a), len(made_b)) == (16, 16)
             assert len(lost) == 32  # closed: Recorder is not counted, so the counts stay as accepted
             assert list(share_a.counts) == [16, 16]
-            for c in clients:
-                c.close()
     finally:
         loop.close()
 
@@ -295,8 +299,7 @@ def test_the_patience_is_paid_once_not_for_every_connection() -> None:
     lost: list[Recorder] = []
     loop = asyncio.new_event_loop()
     try:
-        with listening() as sock:
-            clients = connect(sock, 10)
+        with listening() as sock, connected(sock, 10):
 
             async def main() -> None:
                 acc = Acceptor(loop, sock, lambda: Recorder(made, lost), share, clock=lambda: now[0])
@@ -306,18 +309,10 @@ def test_the_patience_is_paid_once_not_for_every_connection() -> None:
                 assert not acc.my_turn()  # more than the other: the patience starts
                 now[0] += 2 * acceptor.PATIENCE_SECONDS
                 acc.accept()  # one call, the clock standing still
-                for _ in range(200):
-                    if len(made) == 10:
-                        break
-                    await asyncio.sleep(0.005)
-                acc.close()
-                await acc.wait_closed()
-                await close_all(made)
+                await settle(10, [made], acc)
 
             loop.run_until_complete(main())
             assert len(made) == 10
-            for c in clients:
-                c.close()
     finally:
         loop.close()
 
