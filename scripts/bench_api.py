@@ -148,15 +148,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_command(factory: str, port: int, processes: int) -> list[str]:
+    """The server's command line (``scripts.bench_api_app``: Portico's serving path)."""
+    return [sys.executable, "-m", "scripts.bench_api_app", factory, str(port), str(processes)]
+
+
+def server_env(base: Path) -> dict[str, str]:
+    """The server's environment: the bench's district in ``base``."""
+    return {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
+
+
 def serve(factory: str, base: Path, processes: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     """The server, as Portico serves: one process as ``portico serve`` runs it
     (gateway.api.server.serve: Portico's uvicorn options and listener), or ``processes``
     processes on one socket as ``portico api --processes`` runs them
     (gateway.api.server.serve_processes)."""
     port = free_port()
-    env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "scripts.bench_api_app", factory, str(port), str(processes)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603 - our own interpreter and arguments
+    proc = subprocess.Popen(server_command(factory, port, processes), cwd=ROOT, env=server_env(base))  # noqa: S603 - our own interpreter and arguments
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -597,11 +605,10 @@ def served_instructions(
     for factory, requests in endpoints.items():
         out = base / f"callgrind.{factory}"
         port = free_port()
-        env = {**os.environ, "PORTICO_BENCH_DIR": str(base), "PYTHONPATH": str(ROOT)}
         server = subprocess.Popen(  # noqa: S603 - valgrind and our own interpreter and module
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",  # noqa: S607
-             sys.executable, "-m", "scripts.bench_api_app", factory, str(port), "1"],
-            cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
+             *server_command(factory, port, 1)],
+            cwd=ROOT, env=server_env(base), stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
             probe = "/trivial" if factory == "trivial" else "/healthz"
