@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cache.read import queries
-from cache.read.reader import Reader
+from cache.read.reader import Reader, StudentHandle
 from cache.read.visibility import Window
 from cache.store import Cache, open_cache
 from cache.types import expanded
@@ -38,6 +38,13 @@ def synced(tmp_path: Path, db_url: str, data: dict[str, list[Any]]) -> Iterator[
         cache.dispose()
 
 
+def student(reader: Reader, cache: Cache, run: int, st: Any) -> StudentHandle:
+    """The handle of the district's student ``st`` in snapshot ``run``, as an operator reads it."""
+    handle = reader.for_operator("sis", run, cache.keyring.index.ref("sis", "student", st.source_id))
+    assert handle is not None
+    return handle
+
+
 def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path: Path, db_url: str) -> None:
     sim = district(24, schools=2, seed=11)
     data = streams(sim)
@@ -51,10 +58,7 @@ def test_class_assignments_and_notices_from_memory_are_the_querys_rows(tmp_path:
             reader = Reader(conn, cache.keyring)
             sqlite = conn.dialect.name == "sqlite"
             for st in data["student"]:
-                s = reader.for_operator(
-                    "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
-                )
-                assert s is not None
+                s = student(reader, cache, out.run_id, st)
                 for w in windows:
                     for start, end in (
                         (TODAY - dt.timedelta(days=30), TODAY),
@@ -98,10 +102,7 @@ def test_a_childs_missing_assignments_are_the_unfiltered_reads_missing_ones(
             reader = Reader(conn, cache.keyring)
             found = 0
             for st in data["student"]:
-                s = reader.for_operator(
-                    "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
-                )
-                assert s is not None
+                s = student(reader, cache, out.run_id, st)
                 for start in (TODAY - dt.timedelta(days=30), TODAY - dt.timedelta(days=365)):
                     every = queries.assignments_due(reader, s, start, TODAY, window=window)
                     missing = queries.assignments_due(
@@ -142,10 +143,7 @@ def test_a_childs_results_and_own_lessons_are_found_through_ix_record_student_pa
             reader.query_in = recorded_in  # type: ignore[method-assign]
             results = 0
             for st in data["student"][:6]:
-                s = reader.for_operator(
-                    "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
-                )
-                assert s is not None
+                s = student(reader, cache, out.run_id, st)
                 due = queries.assignments_due(
                     reader,
                     s,
@@ -262,10 +260,7 @@ def test_a_class_joined_or_left_mid_week_shows_its_lessons_only_between_those_da
     with synced(tmp_path, db_url, data) as (cache, out):
         with cache.engine.connect() as conn:
             reader = Reader(conn, cache.keyring)
-            handle = reader.for_operator(
-                "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
-            )
-            assert handle is not None
+            handle = student(reader, cache, out.run_id, st)
             lessons = queries.timetable(reader, handle, TODAY, TODAY + dt.timedelta(days=13), None)
         by_section: dict[str, set[dt.date]] = {}
         for lesson in lessons:
@@ -290,10 +285,7 @@ def test_a_childs_assignments_are_read_when_the_classes_held_are_cleared_for_roo
         with cache.engine.connect() as conn:
             reader = Reader(conn, cache.keyring)
             st = data["student"][0]
-            s = reader.for_operator(
-                "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
-            )
-            assert s is not None
+            s = student(reader, cache, out.run_id, st)
             first = queries.assignments_due(reader, s, *span, window=window)
             held = queries._remembered(reader).class_assignments
             mine = sorted(key for key in held if key[0] == s.source and key[2] == s.published_run)
@@ -315,10 +307,7 @@ def test_a_childs_timetable_is_read_when_the_classes_held_are_cleared_for_room(
         with cache.engine.connect() as conn:
             reader = Reader(conn, cache.keyring)
             st = data["student"][0]
-            s = reader.for_operator(
-                "sis", out.run_id, cache.keyring.index.ref("sis", "student", st.source_id)
-            )
-            assert s is not None
+            s = student(reader, cache, out.run_id, st)
             queries._CLASS_TIMETABLES.clear()
             first = queries.timetable(reader, s, *week, None)
             held = queries._CLASS_TIMETABLES
