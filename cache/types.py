@@ -72,6 +72,11 @@ def pg_value(v: object) -> object:
     return v
 
 
+def placeholder(dialect_name: str) -> str:
+    """The driver's positional parameter mark for raw SQL: sqlite3's ``?``, psycopg's ``%s``."""
+    return "?" if dialect_name == "sqlite" else "%s"
+
+
 def binder(dialect_name: str) -> Callable[[object], object]:
     return sqlite_value if dialect_name == "sqlite" else pg_value
 
@@ -190,7 +195,7 @@ def expanded(sql: str, lists: tuple[tuple[str, int], ...], dialect: str) -> tupl
 
     Bound by position (:func:`fetch_bound`), a statement skips what named binding costs
     per value: bind_all's pass, and sqlite3 looking each name up (twenty refs a list)."""
-    mark = "?" if dialect == "sqlite" else "%s"
+    mark = placeholder(dialect)
     sizes = dict(lists)
     order: list[str] = []
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cache.db import is_sqlite
 from cache.keys.crypto import KEY_BYTES, BlindIndex, KekRing, Sealer
-from cache.types import utcnow
+from cache.types import placeholder, utcnow
 from config.errors import PorticoError
 
 # The keystore's tables as the code uses them; created and changed only by the keystore
@@ -322,7 +322,7 @@ class Keyring:
         out: dict[str, str] = {}
         # Driver-level, bound by position: SQLAlchemy's in_() would process each owner at
         # every execution (alert detection asks for thousands of children's keys at once).
-        ph = "?" if self.engine.dialect.name == "sqlite" else "%s"
+        ph = placeholder(self.engine.dialect.name)
         with self.engine.connect() as conn:
             for i in range(0, len(owner_list), 500):
                 chunk = owner_list[i : i + 500]

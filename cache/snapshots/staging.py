@@ -27,7 +27,7 @@ from cache.snapshots.purge_filter import PurgeFilter
 from cache.snapshots.runs import save_state, update_run
 from cache.snapshots.versions import VersionIndex
 from cache.tables.records import CURRENT
-from cache.types import binder, utcnow
+from cache.types import binder, placeholder, utcnow
 from config.errors import RecordError
 from connectors.records import Record
 
@@ -110,7 +110,7 @@ class Staging:
         self.sqlite = engine.dialect.name == "sqlite"
         self._stamp = binder(engine.dialect.name)
         self._date = _date_sqlite if self.sqlite else _date_pg
-        self._ph = ph = "?" if self.sqlite else "%s"
+        self._ph = ph = placeholder(engine.dialect.name)
         self._copy_ready = False
         self._tracking: dict[str, VersionIndex] = {}
         self._rekey_sql = f"UPDATE record SET row_key={ph} WHERE id={ph}"
@@ -454,7 +454,7 @@ def current_versions(
     """The current versions of ``refs`` (by ref) as the staging finds them: id, digest, run,
     row key, and when ``sealed`` (a watched kind) their key id and payload, still sealed."""
     out: dict[str, _Current] = {}
-    ph = "?" if conn.dialect.name == "sqlite" else "%s"
+    ph = placeholder(conn.dialect.name)
     extra = "key_id, payload" if sealed else "NULL, NULL"
     for i in range(0, len(refs), 900):
         chunk = refs[i : i + 900]
@@ -572,7 +572,7 @@ def insert_rows(conn: Connection, rows: Sequence[tuple[object, ...]]) -> int | N
     """Stage ``rows`` (in ``_INSERT_COLS`` order) with the driver's executemany: the count
     inserted, when the driver reports it. ON CONFLICT: a record repeated within one run is
     kept once (the unique index)."""
-    ph = "?" if conn.dialect.name == "sqlite" else "%s"
+    ph = placeholder(conn.dialect.name)
     sql = (
         f"INSERT INTO record ({_INSERT_COLS}) VALUES ({', '.join([ph] * 18)}) "
         "ON CONFLICT (source, kind, ref, valid_from) DO NOTHING"

@@ -51,7 +51,7 @@ from cache.tables.accounts import AccessHold, Account
 from cache.tables.alerts import AlertNews, AlertOutbox
 from cache.tables.core import core_table
 from cache.tables.records import CURRENT, RecordRow, SourceState
-from cache.types import binder, fetch_in, typed, utcnow
+from cache.types import binder, fetch_in, placeholder, typed, utcnow
 from config.settings import AlertSettings, PorticoConfig, Visibility
 from gateway.alerts import prefs as prefs_
 from gateway.alerts.prefs import Prefs
@@ -1029,7 +1029,7 @@ def _queue(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
     if not rows:
         return 0
     rows.sort(key=itemgetter(0))
-    ph = "?" if conn.dialect.name == "sqlite" else "%s"
+    ph = placeholder(conn.dialect.name)
     sql = (
         f"INSERT INTO alert_outbox ({_QUEUE_COLUMNS}) VALUES ({', '.join([ph] * 12)}, 'pending', 0) "  # noqa: S608
         "ON CONFLICT (key) DO NOTHING"

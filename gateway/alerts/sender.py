@@ -40,7 +40,7 @@ from cache.read.reader import Reader, StudentHandle
 from cache.read.visibility import rule_for, school_zone, visible_from, window
 from cache.snapshots.runs import load_state
 from cache.store import Cache
-from cache.types import binder, utcnow
+from cache.types import binder, placeholder, utcnow
 from config.settings import PorticoConfig
 from gateway.alerts import prefs as prefs_
 from gateway.alerts.detect import (
@@ -447,7 +447,7 @@ class Sender:
 
     def _finish(self, conn: Connection, token: str, ids: list[int], status: str, now: dt.datetime) -> None:
         bind = binder(conn.dialect.name)
-        ph = "?" if conn.dialect.name == "sqlite" else "%s"
+        ph = placeholder(conn.dialect.name)
         conn.exec_driver_sql(
             f"UPDATE alert_outbox SET status = {ph}, sent_at = {ph}, claim = NULL, claimed_until = NULL "  # noqa: S608
             f"WHERE claim = {ph} AND id IN ({_ids(ids)})",
@@ -458,7 +458,7 @@ class Sender:
     def _release(
         self, conn: Connection, token: str, ids: list[int], at: dt.datetime, mode: str | None = None
     ) -> None:
-        ph = "?" if conn.dialect.name == "sqlite" else "%s"
+        ph = placeholder(conn.dialect.name)
         at_ = binder(conn.dialect.name)(at)
         sets, params = (
             (f"due_at = {ph}", [at_]) if mode is None else (f"due_at = {ph}, mode = {ph}", [at_, mode])

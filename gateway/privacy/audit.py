@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cache.tables.audit import CHECKPOINTS, DENIED, EVENTS, GENESIS, HEAD
-from cache.types import PG_IDLE, binder, pg_value, utcnow
+from cache.types import PG_IDLE, binder, pg_value, placeholder, utcnow
 
 _FIELDS = (
     "at",
@@ -101,7 +101,7 @@ def append(conn: Connection, entries: list[Entry]) -> None:
     if not conn.in_transaction():
         conn.begin()  # as SQLAlchemy's own execute would: the caller's commit() commits it
     sqlite = conn.dialect.name == "sqlite"
-    ph = "?" if sqlite else "%s"
+    ph = placeholder(conn.dialect.name)
     driver = conn.connection.driver_connection
     assert driver is not None
     cur = driver.cursor()
