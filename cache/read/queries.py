@@ -122,15 +122,13 @@ _ENROLLED = (
 )
 
 
-def _enrolled(
-    reader: Reader, student: StudentHandle, given: list[Any] | None = None
-) -> list[tuple[str, str | None, str | None, Dates]]:
+def _enrolled(reader: Reader, student: StudentHandle) -> list[tuple[str, str | None, str | None, Dates]]:
     """Every current enrolment of the student with its dates (ISO text, and dates): read
     once per request (a page asks for the classes of several days and its notices)."""
     key = ("enrollment", student.source, student.ref, student.published_run)
     found: list[tuple[str, str | None, str | None, Dates]] | None = reader.memo.get(key)
     if found is None:
-        rows = given if given is not None else reader.query(
+        rows = reader.query(
             _ENROLLED, {"src": student.source, "sref": student.ref, "p": student.published_run}
         )
         found = reader.memo[key] = []
@@ -278,27 +276,8 @@ def timetable(
     return [lesson for day in timetable_days(reader, student, start, end, year_start) for lesson in day]
 
 
-async def atimetable(
-    reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, year_start: dt.date | None
-) -> list[Lesson]:
-    """EXPERIMENT: :func:`timetable` with its per-student reads awaited."""
-    key = ("enrollment", student.source, student.ref, student.published_run)
-    if key not in reader.memo:
-        rows = await reader.aquery(
-            _ENROLLED, {"src": student.source, "sref": student.ref, "p": student.published_run}
-        )
-        _enrolled(reader, student, rows)
-    own = await reader.aquery(_OWN_ENTRIES, {"src": student.source, "sref": student.ref, "p": student.published_run})
-    return [lesson for day in timetable_days(reader, student, start, end, year_start, own) for lesson in day]
-
-
 def timetable_days(
-    reader: Reader,
-    student: StudentHandle,
-    start: dt.date,
-    end: dt.date,
-    year_start: dt.date | None,
-    own_rows: list[Any] | None = None,
+    reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, year_start: dt.date | None
 ) -> Iterator[list[Lesson]]:
     """:func:`timetable` one date at a time, from ``start``: each date's lessons in time
     order (a reader that needs only the next few lessons stops early)."""
@@ -310,11 +289,13 @@ def timetable_days(
     # beside (never into) the class's remembered entries. Found by the student (one seek
     # in ix_record_student_parent; most students have none) and kept for these classes
     # before any is decrypted: the rows of ``_ENTRIES`` for them, without a list to bind.
-    if own_rows is None:
-        own_rows = reader.query(
+    own = [
+        row
+        for row in reader.query(
             _OWN_ENTRIES, {"src": student.source, "sref": student.ref, "p": student.published_run}
         )
-    own = [row for row in own_rows if row[3] in sections]
+        if row[3] in sections
+    ]
     for sec, mine in _entries(reader, student.source, own).items():
         shared = entries[sec]
         entries[sec] = {d: [*shared.get(d, ()), *mine.get(d, ())] for d in {*shared, *mine}}

@@ -214,8 +214,6 @@ class Reader:
         # What one request has already read, by the read's own key (a student's
         # enrolments, say): a reader lives for one request, so nothing here outlives it.
         self.memo: dict[tuple[Any, ...], Any] = {}
-        # EXPERIMENT: an async connection of the serving loop for the hot reads.
-        self.aconn: Any = None
 
     def state(self, source: str) -> SourceState | None:
         return load_state(self.conn, source)
@@ -230,34 +228,6 @@ class Reader:
         return fetch_on(self._driver_of(), conn.dialect.name, sql, params, conn.in_transaction())
 
     query = _exec  # for the other authorised readers in cache.read.queries
-
-    async def aquery(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        if self.aconn is None:
-            return self._exec(sql, params)
-        from cache.aio import afetch
-        from cache.types import bind_all, driver_sql
-
-        name = self.conn.dialect.name
-        return await afetch(self.aconn, driver_sql(sql, name), bind_all(name, params))
-
-    async def aquery_in(self, sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
-        if self.aconn is None:
-            return self.query_in(sql, params, lists)
-        from cache.aio import afetch
-        from cache.types import binder, expanded
-
-        name = self.conn.dialect.name
-        text, order = expanded(sql, tuple((k, len(v)) for k, v in lists.items()), name)
-        conv = binder(name)
-        bound: list[Any] = []
-        for n in order:
-            values = lists.get(n)
-            if values is not None:
-                bound += values
-            else:
-                v = params[n]
-                bound.append(conv(v) if isinstance(v, dt.date) else v)
-        return await afetch(self.aconn, text, bound)
 
     def query_in(self, sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
         """:meth:`query` for ``sql`` whose ``:name`` of each of ``lists`` is a list of values
@@ -396,45 +366,6 @@ class Reader:
             sorts_in_one_pass(self.conn.dialect.name, day_from, day_to),
         )
         rows = self.query_in(sql, params, {})
-        opened = self.open_rows(kind, [(src, ref, key_id, payload) for ref, key_id, payload, _, src in rows])
-        return [(row[0], record) for row, record in zip(rows, opened, strict=True)]
-
-    async def arecords(
-        self,
-        student: StudentHandle,
-        kind: str,
-        *,
-        day_from: dt.date | None = None,
-        day_to: dt.date | None = None,
-        window: Window | None = None,
-        after: tuple[str, str] | None = None,
-        limit: int = 1000,
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """A student's records of ``kind`` (newest day first), already authorised by ``student``:
-        from the student's own source and from every source attached to its students."""
-        params: dict[str, Any] = {
-            "sref": student.ref,
-            "k": kind,
-            "src": student.source,
-            "p": student.published_run,
-        }
-        for i, (src, run) in enumerate(student.feeds):
-            params[f"src{i}"], params[f"p{i}"] = src, run
-        if day_from is not None:
-            params["df"] = day_from
-        if day_to is not None:
-            params["dt"] = day_to
-        _newest_params(params, window, after, limit)
-        sql = _records_sql(
-            len(student.feeds),
-            day_from is not None,
-            day_to is not None,
-            window is not None,
-            window is not None and window.hidden_day is not None,
-            after is not None,
-            sorts_in_one_pass(self.conn.dialect.name, day_from, day_to),
-        )
-        rows = await self.aquery_in(sql, params, {})
         opened = self.open_rows(kind, [(src, ref, key_id, payload) for ref, key_id, payload, _, src in rows])
         return [(row[0], record) for row, record in zip(rows, opened, strict=True)]
 

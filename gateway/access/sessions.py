@@ -131,49 +131,6 @@ def resolve_with_state(
     return Resolved(account, (row[2], row[3], row[4]), seen)
 
 
-async def aresolve_with_state(
-    reader: Any,
-    conn: Connection,
-    token: str,
-    access: AccessSettings,
-    student: str | None = None,
-    today: dt.date | None = None,
-    now: dt.datetime | None = None,
-) -> Resolved | None:
-    """:func:`resolve`, with the published state of the account's source, and with
-    ``student`` (a ref) the row of that student if the caller may see it on ``today``.
-    ``now``: the real time, if the caller has read it already."""
-    hashed = token_hash(token)
-    if now is None:
-        now = utcnow()
-    params: dict[str, Any] = {
-        "h": hashed,
-        "now": now,
-        "idle_since": now - access.session_idle_timeout,
-        "touch_since": now - TOUCH_EVERY,
-    }
-    sql = _RESOLVE
-    if student is not None:
-        assert today is not None
-        sql = _RESOLVE_WITH_STUDENT
-        params.update(only=student, today=today, yes=True)
-    rows = await reader.aquery(sql, params)
-    if not rows:
-        return None
-    row = rows[0]
-    live, touched = row[0], row[1]
-    account = _account(conn, row[5 : 5 + _N])
-    if not live or account.status != "active":
-        conn.execute(delete(SESSIONS).where(SESSIONS.c.token_hash == hashed))
-        conn.commit()
-        return None
-    if not touched:
-        conn.execute(update(SESSIONS).where(SESSIONS.c.token_hash == hashed).values(last_seen_at=now))
-        conn.commit()
-    seen = row[5 + _N :] if student is not None and row[5 + _N] is not None else None
-    return Resolved(account, (row[2], row[3], row[4]), seen)
-
-
 def _account(conn: Connection, raw: tuple[Any, ...]) -> Account:
     """The account for a row's stored values, built once for as long as they do not change."""
     if conn.dialect.name == "sqlite":

@@ -82,23 +82,6 @@ class Portico:
         return self.clock().astimezone(self.tz).date()
 
 
-_POOLS: dict[Any, Any] = {}
-
-
-def loop_pool(app: Portico) -> Any:
-    """EXPERIMENT: the serving loop's async pool on PostgreSQL (PORTICO_EXP_ASYNC=1)."""
-    if app.cache.engine.dialect.name == "sqlite" or not os.environ.get("PORTICO_EXP_ASYNC"):
-        return None
-    loop = asyncio.get_running_loop()
-    pool = _POOLS.get(loop)
-    if pool is None:
-        from cache.aio import LoopPool
-
-        url = app.cache.engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
-        pool = _POOLS[loop] = LoopPool(url, int(os.environ.get("PORTICO_EXP_POOL", "4")))
-    return pool
-
-
 def portico_of(request: Request) -> Portico:
     return request.app.state.portico  # type: ignore[no-any-return]
 
@@ -265,8 +248,6 @@ class View:
     # A family token's reach: the audit categories it may read (None: a session's, all).
     # Its students are in ``principal.only``, inside the relationship query.
     categories: frozenset[str] | None = None
-    aconn: Any = None
-    apool: Any = None
 
     def allows(self, category: str | None) -> bool:
         """Whether this caller may read ``category`` at all (deny by default for a token)."""
@@ -323,9 +304,6 @@ class View:
         if conn is _GIVEN_BACK:
             return
         self.reader.conn = _GIVEN_BACK
-        if self.aconn is not None:
-            self.apool.give(self.aconn)
-            self.aconn = self.reader.aconn = None
         if self.shelf is None:
             conn.close()
         else:
@@ -417,7 +395,6 @@ async def view_for(request: Request, conn: Connection, token: str, *, family_ok:
     real_now = now if app.clock is utcnow else None
     today = now.astimezone(app.tz).date()
     reader = Reader(conn, app.cache.keyring, app.attached)
-    reader.aconn = request.scope.get("portico.aconn")
     categories = None
     prefetched = None
     if family_ok and family.is_family_token(token):
@@ -448,7 +425,7 @@ async def view_for(request: Request, conn: Connection, token: str, *, family_ok:
         asked = request.path_params.get("student_id")
         if not (isinstance(asked, str) and is_ref(asked)):
             asked = None
-        found = await sessions.aresolve_with_state(reader, conn, token, app.config.access, asked, today, real_now)
+        found = sessions.resolve_with_state(conn, token, app.config.access, asked, today, real_now)
         if found is None:
             raise unauthorized()
         principal = data_principal_at(found.account, app, now)
@@ -502,24 +479,17 @@ def make_view(
 async def open_view(request: Request, token: str | None = None) -> View:
     """:func:`view` for routes served without FastAPI's dependencies (``gateway.api.routing``,
     the web portal with its cookie's ``token``): the caller closes the view when done."""
-    app = portico_of(request)
-    shelf = app.cache.connections
-    pool = loop_pool(app)
-    aconn = None if pool is None else await pool.take()
+    shelf = portico_of(request).cache.connections
     conn = shelf.take()
-    request.scope["portico.aconn"] = aconn
     try:
         if token is None:
             opened = await view_for(request, conn, bearer(request), family_ok=True)
         else:  # the portal's cookie: a session only, never a family token
             opened = await view_for(request, conn, token)
         opened.shelf = shelf
-        opened.aconn, opened.apool = aconn, pool
         return opened
     except BaseException:
         shelf.give(conn)
-        if aconn is not None:
-            pool.give(aconn)  # type: ignore[union-attr]
         raise
 
 

@@ -43,7 +43,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.deps import UNSETTLED, View, open_view, portico_of
 from gateway.api.offload import Workers
-from gateway.api.deps import loop_pool
 from gateway.api.params import NUL_IN_JSON, holds_nul, may_hold_nul, nul_field
 from gateway.api.problems import bad_request
 
@@ -143,9 +142,8 @@ def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Res
             view.close()
 
     async def serve(request: Request) -> Response:
-        app = portico_of(request)
-        workers = app.workers
-        if workers is None or loop_pool(app) is not None:
+        workers = portico_of(request).workers
+        if workers is None:
             return await handle(request)
         # A data route's handler waits for nothing on the worker: stepped by hand there.
         return await offloaded(workers, request, lambda: handle(request), direct=True)

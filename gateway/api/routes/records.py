@@ -32,7 +32,7 @@ from gateway.api.params import (
     parse_ref,
 )
 from gateway.api.problems import not_found
-from gateway.api.routes.students import adated_records, checked, dated_records, respond, visibility
+from gateway.api.routes.students import checked, dated_records, respond, visibility
 from gateway.api.routing import DataRouter
 
 router = DataRouter(prefix="/v1/students", tags=["students"])
@@ -105,7 +105,7 @@ async def timetable(
     school_ref = app.cache.keyring.index.shared_ref(s.source, "school", s.data["school_id"])
     school = queries.shared_many(view.reader, s.source, "school", [school_ref], s.published_run)
     year_start = next((dt.date.fromisoformat(v["year_start_date"]) for v in school.values()), None)
-    lessons = await queries.atimetable(view.reader, s, rng.start, rng.end, year_start)
+    lessons = queries.timetable(view.reader, s, rng.start, rng.end, year_start)
     if after is not None:
         lessons = [x for x in lessons if (x.day.isoformat(), x.entry["start_time"], x.entry_ref) > after]
     page, next_cursor = lessons[:n], None
@@ -128,7 +128,7 @@ async def grades(
     s = await checked(view, student_id, "grades")
     n = page_limit(limit, app.config.api)
     window = visibility(view, s).of("grade")
-    rows = await view.reader.arecords(s, "grade", window=window, after=decode_pair(cursor), limit=n + 1)
+    rows = view.reader.records(s, "grade", window=window, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (local_day(app, row[1]["updated_at"]), row[0]))
     refs = {g["section_id"]: section_ref(app, s, g["section_id"]) for _, g in rows}
     secs = sections(view, s.source, list(refs.values()))
@@ -186,7 +186,7 @@ async def behaviour(
     # newest events: one read of the range gives both (one statement, not two, when the
     # range holds more than a page). A later page reads its page and the range.
     if cursor is None:
-        every = await adated_records(view, s, "behaviour", window, rng, limit=1_000_000)
+        every = dated_records(view, s, "behaviour", window, rng, limit=1_000_000)
         rows = every[: n + 1]
     else:
         rows = dated_records(view, s, "behaviour", window, rng, after=decode_pair(cursor), limit=n + 1)

@@ -102,24 +102,6 @@ def dated_records(
     )
 
 
-async def adated_records(
-    view: View,
-    student: StudentHandle,
-    kind: str,
-    window: Window,
-    rng: DateRange,
-    *,
-    after: tuple[str, str] | None = None,
-    limit: int,
-) -> list[tuple[str, dict[str, Any]]]:
-    """The student's ``kind`` records dated within ``rng``, newest first, inside ``window``."""
-    return await view.reader.arecords(
-        student, kind, day_from=rng.start, day_to=rng.end, window=window, after=after, limit=limit
-    )
-
-
-
-
 @router.get("")
 async def list_students(view: ViewDep) -> Response:
     app = view.app
@@ -156,7 +138,7 @@ async def attendance(
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     window = visibility(view, s).of("attendance")
-    rows = await adated_records(view, s, "attendance", window, rng, after=decode_pair(cursor), limit=n + 1)
+    rows = dated_records(view, s, "attendance", window, rng, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (str(row[1]["date"]), row[0]))
     data = [attendance_mark(ref, a) for ref, a in rows]
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
