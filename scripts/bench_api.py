@@ -363,15 +363,40 @@ class StatementCounter:
     SQLAlchemy's ``before_cursor_execute`` never sees them. SQLite reports each statement
     to a trace callback (BEGIN and COMMIT included); psycopg traces the protocol
     messages libpq sends, read back from a file: an ``Execute`` or a simple ``Query`` is a
-    statement, a ``Sync`` or a simple ``Query`` one wait for the server."""
+    statement, a ``Sync`` or a simple ``Query`` one wait for the server. The reads and the
+    audit commits awaited on the event loop (asyncpg, ``cache.loopreads``) are counted
+    where they are sent: a read is a statement and a wait; an audit transaction is BEGIN,
+    the head, one insert per event, the head's update and COMMIT, five waits (asyncpg
+    sends the inserts together)."""
 
     def __init__(self, engine: object, base: Path) -> None:
         from sqlalchemy import event
 
         self.sqlite = 0
+        self.on_loop = [0, 0]  # statements, waits
         self.files: list[Path] = []
         self.base = base
         event.listen(engine, "connect", self._install)
+        self._count_on_loop()
+
+    def _count_on_loop(self) -> None:
+        from cache import loopreads
+        from gateway.privacy import audit
+
+        fetch, commit, counted = loopreads.fetch, audit.commit_on_loop, self.on_loop
+
+        async def counted_fetch(*args: Any, **kwargs: Any) -> Any:
+            counted[0] += 1
+            counted[1] += 1
+            return await fetch(*args, **kwargs)
+
+        async def counted_commit(conn: Any, entries: list[Any]) -> None:
+            counted[0] += 4 + len(entries)
+            counted[1] += 5
+            await commit(conn, entries)
+
+        loopreads.fetch = counted_fetch  # type: ignore[assignment]
+        audit.commit_on_loop = counted_commit  # type: ignore[assignment]
 
     def _install(self, dbapi_conn: object, _record: object) -> None:
         import sqlite3
@@ -395,7 +420,7 @@ class StatementCounter:
     def counts(self) -> tuple[int, int]:
         """(statements, round trips) so far."""
         if not self.files:
-            return self.sqlite, 0
+            return self.sqlite + self.on_loop[0], self.on_loop[1]
         for h in self._handles:
             h.flush()
         statements = trips = 0
@@ -406,7 +431,7 @@ class StatementCounter:
                 what = line.split("\t")[2].split(" ")[0]
                 statements += what in ("Execute", "Query")
                 trips += what in ("Sync", "Query")
-        return statements, trips
+        return statements + self.on_loop[0], trips + self.on_loop[1]
 
 
 async def asgi_get(app: Any, target: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:

@@ -122,15 +122,25 @@ _ENROLLED = (
 )
 
 
-def _enrolled(reader: Reader, student: StudentHandle) -> list[tuple[str, str | None, str | None, Dates]]:
+def _student_params(student: StudentHandle) -> dict[str, Any]:
+    return {"src": student.source, "sref": student.ref, "p": student.published_run}
+
+
+def _enrolled_key(student: StudentHandle) -> tuple[str, str, str, int]:
+    return ("enrollment", student.source, student.ref, student.published_run)
+
+
+def _enrolled(
+    reader: Reader, student: StudentHandle, rows: list[Any] | None = None
+) -> list[tuple[str, str | None, str | None, Dates]]:
     """Every current enrolment of the student with its dates (ISO text, and dates): read
-    once per request (a page asks for the classes of several days and its notices)."""
-    key = ("enrollment", student.source, student.ref, student.published_run)
+    once per request (a page asks for the classes of several days and its notices);
+    ``rows``: the read's rows, if already read (:func:`atimetable`)."""
+    key = _enrolled_key(student)
     found: list[tuple[str, str | None, str | None, Dates]] | None = reader.memo.get(key)
     if found is None:
-        rows = reader.query(
-            _ENROLLED, {"src": student.source, "sref": student.ref, "p": student.published_run}
-        )
+        if rows is None:
+            rows = reader.query(_ENROLLED, _student_params(student))
         found = reader.memo[key] = []
         for section_ref, active_from, active_to in rows:
             lo, hi = _iso(active_from), _iso(active_to)
@@ -276,11 +286,27 @@ def timetable(
     return [lesson for day in timetable_days(reader, student, start, end, year_start) for lesson in day]
 
 
-def timetable_days(
+async def atimetable(
     reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, year_start: dt.date | None
+) -> list[Lesson]:
+    """:func:`timetable`, its two reads of the student's own rows awaited (``Reader.aquery``)."""
+    if _enrolled_key(student) not in reader.memo:
+        _enrolled(reader, student, await reader.aquery(_ENROLLED, _student_params(student)))
+    own = await reader.aquery(_OWN_ENTRIES, _student_params(student))
+    return [lesson for day in timetable_days(reader, student, start, end, year_start, own) for lesson in day]
+
+
+def timetable_days(
+    reader: Reader,
+    student: StudentHandle,
+    start: dt.date,
+    end: dt.date,
+    year_start: dt.date | None,
+    own_rows: list[Any] | None = None,
 ) -> Iterator[list[Lesson]]:
     """:func:`timetable` one date at a time, from ``start``: each date's lessons in time
-    order (a reader that needs only the next few lessons stops early)."""
+    order (a reader that needs only the next few lessons stops early). ``own_rows``: the
+    student's own entries (``_OWN_ENTRIES``), if already read."""
     sections = enrollments(reader, student, start, end)
     if not sections:
         return
@@ -289,13 +315,9 @@ def timetable_days(
     # beside (never into) the class's remembered entries. Found by the student (one seek
     # in ix_record_student_parent; most students have none) and kept for these classes
     # before any is decrypted: the rows of ``_ENTRIES`` for them, without a list to bind.
-    own = [
-        row
-        for row in reader.query(
-            _OWN_ENTRIES, {"src": student.source, "sref": student.ref, "p": student.published_run}
-        )
-        if row[3] in sections
-    ]
+    if own_rows is None:
+        own_rows = reader.query(_OWN_ENTRIES, _student_params(student))
+    own = [row for row in own_rows if row[3] in sections]
     for sec, mine in _entries(reader, student.source, own).items():
         shared = entries[sec]
         entries[sec] = {d: [*shared.get(d, ()), *mine.get(d, ())] for d in {*shared, *mine}}

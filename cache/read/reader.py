@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Connection
 
+from cache import loopreads
 from cache.keys.crypto import Sealer
 from cache.keys.keystore import Keyring
 from cache.read.predicates import CURRENT, ON_ROLL, current_as
@@ -214,6 +215,9 @@ class Reader:
         # What one request has already read, by the read's own key (a student's
         # enrolments, say): a reader lives for one request, so nothing here outlives it.
         self.memo: dict[tuple[Any, ...], Any] = {}
+        # On PostgreSQL, a connection of the serving loop (cache.loopreads) for the reads a
+        # route awaits (aquery, aquery_in, arecords); None: they run as query does.
+        self.loop_conn: Any = None
 
     def state(self, source: str) -> SourceState | None:
         return load_state(self.conn, source)
@@ -228,6 +232,18 @@ class Reader:
         return fetch_on(self._driver_of(), conn.dialect.name, sql, params, conn.in_transaction())
 
     query = _exec  # for the other authorised readers in cache.read.queries
+
+    async def aquery(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        """:meth:`query`, awaited on the serving loop's connection when the request has one."""
+        if self.loop_conn is None:
+            return self._exec(sql, params)
+        return await loopreads.fetch(self.loop_conn, sql, params)
+
+    async def aquery_in(self, sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
+        """:meth:`query_in`, awaited as :meth:`aquery` is."""
+        if self.loop_conn is None:
+            return self.query_in(sql, params, lists)
+        return await loopreads.fetch(self.loop_conn, sql, params, lists)
 
     def query_in(self, sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
         """:meth:`query` for ``sql`` whose ``:name`` of each of ``lists`` is a list of values
@@ -343,6 +359,34 @@ class Reader:
     ) -> list[tuple[str, dict[str, Any]]]:
         """A student's records of ``kind`` (newest day first), already authorised by ``student``:
         from the student's own source and from every source attached to its students."""
+        sql, params = self._records_read(student, kind, day_from, day_to, window, after, limit)
+        return self._opened_records(kind, self.query_in(sql, params, {}))
+
+    async def arecords(
+        self,
+        student: StudentHandle,
+        kind: str,
+        *,
+        day_from: dt.date | None = None,
+        day_to: dt.date | None = None,
+        window: Window | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """:meth:`records`, the read awaited as :meth:`aquery` is."""
+        sql, params = self._records_read(student, kind, day_from, day_to, window, after, limit)
+        return self._opened_records(kind, await self.aquery_in(sql, params, {}))
+
+    def _records_read(
+        self,
+        student: StudentHandle,
+        kind: str,
+        day_from: dt.date | None,
+        day_to: dt.date | None,
+        window: Window | None,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {
             "sref": student.ref,
             "k": kind,
@@ -365,7 +409,9 @@ class Reader:
             after is not None,
             sorts_in_one_pass(self.conn.dialect.name, day_from, day_to),
         )
-        rows = self.query_in(sql, params, {})
+        return sql, params
+
+    def _opened_records(self, kind: str, rows: list[Any]) -> list[tuple[str, dict[str, Any]]]:
         opened = self.open_rows(kind, [(src, ref, key_id, payload) for ref, key_id, payload, _, src in rows])
         return [(row[0], record) for row, record in zip(rows, opened, strict=True)]
 

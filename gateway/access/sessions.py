@@ -7,7 +7,7 @@ disable or revocation. There is no "remember me": every session has an absolute 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import JSON, Connection, delete, insert, update
@@ -19,6 +19,9 @@ from cache.tables.core import core_table
 from cache.types import fetch, typed, utcnow
 from config.settings import AccessSettings
 from gateway.access.security import new_token, token_hash
+
+if TYPE_CHECKING:
+    from cache.read.reader import Reader
 
 SESSIONS = core_table(Session)
 ACCOUNTS = core_table(Account)
@@ -100,23 +103,49 @@ def resolve_with_state(
     """:func:`resolve`, with the published state of the account's source, and with
     ``student`` (a ref) the row of that student if the caller may see it on ``today``.
     ``now``: the real time, if the caller has read it already."""
-    hashed = token_hash(token)
+    sql, params = _resolve_read(token, access, student, today, now)
+    return _resolved(conn, fetch(conn, sql, params), params, student)
+
+
+async def aresolve_with_state(
+    reader: Reader,
+    token: str,
+    access: AccessSettings,
+    student: str | None = None,
+    today: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> Resolved | None:
+    """:func:`resolve_with_state` through ``reader``: the statement awaited on its
+    connection of the serving loop when it has one (``Reader.aquery``); a session to end
+    or to touch is written on its own connection."""
+    sql, params = _resolve_read(token, access, student, today, now)
+    return _resolved(reader.conn, await reader.aquery(sql, params), params, student)
+
+
+def _resolve_read(
+    token: str, access: AccessSettings, student: str | None, today: dt.date | None, now: dt.datetime | None
+) -> tuple[str, dict[str, Any]]:
     if now is None:
         now = utcnow()
     params: dict[str, Any] = {
-        "h": hashed,
+        "h": token_hash(token),
         "now": now,
         "idle_since": now - access.session_idle_timeout,
         "touch_since": now - TOUCH_EVERY,
     }
-    sql = _RESOLVE
-    if student is not None:
-        assert today is not None
-        sql = _RESOLVE_WITH_STUDENT
-        params.update(only=student, today=today, yes=True)
-    rows = fetch(conn, sql, params)
+    if student is None:
+        return _RESOLVE, params
+    assert today is not None
+    params.update(only=student, today=today, yes=True)
+    return _RESOLVE_WITH_STUDENT, params
+
+
+def _resolved(
+    conn: Connection, rows: list[Any], params: dict[str, Any], student: str | None
+) -> Resolved | None:
     if not rows:
         return None
+    hashed, now = params["h"], params["now"]
     row = rows[0]
     live, touched = row[0], row[1]
     account = _account(conn, row[5 : 5 + _N])

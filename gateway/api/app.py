@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cache.loopreads import LoopReads
 from cache.store import Cache
 from cache.types import utcnow
 from config.errors import ConfigError, ConfigProblem
@@ -104,6 +106,25 @@ class PorticoAPI(FastAPI):
         return self.edge
 
 
+@contextlib.asynccontextmanager
+async def _serving(app: FastAPI) -> AsyncIterator[None]:
+    """On PostgreSQL, the dashboard routes' connections on the loop that serves the app
+    (``cache.loopreads``), from its start to its end; nothing on SQLite."""
+    portico: Portico = app.state.portico
+    engine = portico.cache.engine
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    reads = LoopReads(engine.url.render_as_string(hide_password=False))
+    await reads.start()
+    portico.loop_reads = reads
+    try:
+        yield
+    finally:
+        portico.loop_reads = None
+        await reads.close()
+
+
 def create_app(
     config: PorticoConfig,
     cache: Cache,
@@ -126,6 +147,7 @@ def create_app(
         # OpenTelemetry provider: FastAPI's own telemetry would only ask, on every
         # request, whether one was configured since (docs/PERFORMANCE-api-notes.md).
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        lifespan=_serving,
     )
     app.state.portico = Portico(
         config=config,

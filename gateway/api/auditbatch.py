@@ -8,6 +8,9 @@ committed, and a failed flush fails the requests it carried.
 
 - **On the event loop** (SQLite, where a commit is a library call): the flush runs on
   the loop's next turn and carries every request that submitted in this turn.
+- **On the serving loop, through asyncpg** (PostgreSQL, a request served on the loop:
+  ``cache.loopreads``): one flush at a time per loop, awaited there; what requests submit
+  while it commits goes in its next transaction.
 - **On a writer thread** (a database server, where a commit is a round trip that must
   not stop the loop): one thread writes whatever is queued, and what requests submit
   while it commits goes in its next transaction. The futures belong to the loop that
@@ -24,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import Engine
 
 from cache.connections import Shelf
+from cache.loopreads import LoopReads
 from gateway.api.offload import deliver, home_loop
 from gateway.privacy import audit
 
@@ -45,10 +49,41 @@ class AuditBatcher:
         self._lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, "portico-audit") if writer_thread else None
         self._writing = False
+        # Served on the loop (asyncpg): each loop's waiting events, and the loops whose
+        # flush is under way. Only that loop touches its entry: no lock.
+        self._loop_pending: dict[asyncio.AbstractEventLoop, Waiting] = {}
+        self._on_loop: set[asyncio.AbstractEventLoop] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, entries: list[audit.Entry]) -> asyncio.Future[None]:
+    async def _flush_on_loop(self, loop: asyncio.AbstractEventLoop, reads: LoopReads) -> None:
+        try:
+            while batch := self._loop_pending.pop(loop, []):
+                error: Exception | None = None
+                try:
+                    conn = await reads.take()
+                    try:
+                        await audit.commit_on_loop(conn, [e for entries, _ in batch for e in entries])
+                    finally:
+                        reads.give(conn)
+                except Exception as exc:  # noqa: BLE001 - handed to every waiting request, which fails
+                    error = exc
+                _settle([fut for _, fut in batch], error)
+        finally:
+            self._on_loop.discard(loop)
+
+    def submit(self, entries: list[audit.Entry], reads: LoopReads | None = None) -> asyncio.Future[None]:
+        """A future of the request's loop, done once ``entries`` are committed; ``reads``:
+        the loop's own connections (a request served on the loop, on PostgreSQL)."""
         loop = home_loop()
         fut: asyncio.Future[None] = loop.create_future()
+        if reads is not None:
+            self._loop_pending.setdefault(loop, []).append((entries, fut))
+            if loop not in self._on_loop:
+                self._on_loop.add(loop)
+                task = loop.create_task(self._flush_on_loop(loop, reads))
+                self._tasks.add(task)  # the loop keeps only a weak reference to its tasks
+                task.add_done_callback(self._tasks.discard)
+            return fut
         if self._writer is None:
             queue = self.pending.get(loop)
             if queue is None:

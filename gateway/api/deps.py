@@ -8,7 +8,7 @@ import functools
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect
 
 from cache.connections import Shelf
 from cache.keys.crypto import BlindIndex
+from cache.loopreads import LoopReads
 from cache.memo import remember
 from cache.read.reader import Principal, Reader, StudentHandle
 from cache.snapshots.runs import STATE
@@ -52,6 +53,9 @@ class Portico:
     metrics_token: str | None = None
     # Refusals at the edge and throttled answers (registered in ``metrics`` by the bootstrap).
     guards: GuardCounters = field(default_factory=GuardCounters)
+    # On PostgreSQL, the serving loop's connections for the dashboard's routes (started
+    # and closed by the app's lifespan: gateway.api.app); None elsewhere.
+    loop_reads: LoopReads | None = None
     _batcher: AuditBatcher | None = None
 
     @property
@@ -222,6 +226,25 @@ class _GivenBack:
 _GIVEN_BACK: Any = _GivenBack()
 
 
+class WouldBlock(BaseException):
+    """A request begun on the serving loop (:func:`open_loop_view`) reached work that needs
+    a synchronous connection: a round trip that would stop the loop. Nothing has left and
+    nothing was written (its audit events wait for :meth:`View.settle`), so the request is
+    served again from the start on a worker thread (``gateway.api.routing``). A
+    ``BaseException``, so that no ``except Exception`` on the way can take it for an error."""
+
+
+class _NoConnection:
+    """The synchronous connection of a request served on the loop: there is none. Its
+    dialect answers (statements are written for it); anything else raises :class:`WouldBlock`."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    def __getattr__(self, name: str) -> Any:
+        raise WouldBlock(name)
+
+
 @dataclass
 class View:
     """A principal's view of its source: the published run and when it was synced."""
@@ -248,6 +271,10 @@ class View:
     # A family token's reach: the audit categories it may read (None: a session's, all).
     # Its students are in ``principal.only``, inside the relationship query.
     categories: frozenset[str] | None = None
+    # A request served on the loop (open_loop_view): its connection of the loop's pool,
+    # given back before the audit wait, and its audit events, submitted by settle().
+    loop_reads: LoopReads | None = None
+    held: list[AuditEntry] = field(default_factory=list)
 
     def allows(self, category: str | None) -> bool:
         """Whether this caller may read ``category`` at all (deny by default for a token)."""
@@ -278,6 +305,9 @@ class View:
     def audit_later(self, category: str, student_refs: list[str]) -> None:
         """Queue the disclosure for the next group commit; :meth:`settle` before returning data."""
         entries = self._entries(category, student_refs, "allowed", "read")
+        if self.loop_reads is not None:
+            self.held += entries  # submitted by settle(): a request handed over submits none
+            return
         if self.batcher is None:
             audit.append(self.reader.conn, entries)
             self.reader.conn.commit()
@@ -304,16 +334,28 @@ class View:
         if conn is _GIVEN_BACK:
             return
         self.reader.conn = _GIVEN_BACK
-        if self.shelf is None:
+        if isinstance(conn, _NoConnection):
+            self._give_loop_conn()
+        elif self.shelf is None:
             conn.close()
         else:
             self.shelf.give(conn)
+
+    def _give_loop_conn(self) -> None:
+        loop_conn, self.reader.loop_conn = self.reader.loop_conn, None
+        if loop_conn is not None:
+            assert self.loop_reads is not None and self.loop_reads.pool is not None
+            self.loop_reads.give(loop_conn)
 
     async def settle(self) -> None:
         """Give the connection back, then wait until this request's audit events are committed.
 
         On a worker thread (:mod:`gateway.api.offload`) there is nothing to wait for here:
         see :meth:`audit_later`."""
+        if self.held:
+            assert self.batcher is not None and self.loop_reads is not None
+            self.pending.append(self.batcher.submit(self.held, self.loop_reads))
+            self.held = []
         self.close()
         for fut in self.pending:
             await fut
@@ -379,7 +421,9 @@ async def view(request: Request, conn: Conn) -> View:
     return await view_for(request, conn, bearer(request), family_ok=True)
 
 
-async def view_for(request: Request, conn: Connection, token: str, *, family_ok: bool = False) -> View:
+async def view_for(
+    request: Request, conn: Connection, token: str, *, family_ok: bool = False, loop_conn: Any = None
+) -> View:
     """The view of the session ``token`` (a bearer token, or the web portal's cookie), or,
     with ``family_ok`` (a bearer token), of a family token: read-only, its students inside
     the relationship query and its kinds checked by every route."""
@@ -395,6 +439,7 @@ async def view_for(request: Request, conn: Connection, token: str, *, family_ok:
     real_now = now if app.clock is utcnow else None
     today = now.astimezone(app.tz).date()
     reader = Reader(conn, app.cache.keyring, app.attached)
+    reader.loop_conn = loop_conn
     categories = None
     prefetched = None
     if family_ok and family.is_family_token(token):
@@ -425,7 +470,8 @@ async def view_for(request: Request, conn: Connection, token: str, *, family_ok:
         asked = request.path_params.get("student_id")
         if not (isinstance(asked, str) and is_ref(asked)):
             asked = None
-        found = sessions.resolve_with_state(conn, token, app.config.access, asked, today, real_now)
+        # On the serving loop's connection when the request has one (open_loop_view).
+        found = await sessions.aresolve_with_state(reader, token, app.config.access, asked, today, real_now)
         if found is None:
             raise unauthorized()
         principal = data_principal_at(found.account, app, now)
@@ -491,6 +537,22 @@ async def open_view(request: Request, token: str | None = None) -> View:
     except BaseException:
         shelf.give(conn)
         raise
+
+
+async def open_loop_view(request: Request, reads: LoopReads) -> View:
+    """:func:`open_view` for a data route served on the loop (PostgreSQL): its reads awaited on
+    a connection of ``reads``, and no synchronous connection at all (:class:`WouldBlock`)."""
+    app = portico_of(request)
+    loop_conn = await reads.take()
+    try:
+        # No synchronous connection: anything that would use one raises WouldBlock.
+        none = cast(Connection, _NoConnection(app.cache.engine.dialect))
+        opened = await view_for(request, none, bearer(request), family_ok=True, loop_conn=loop_conn)
+    except BaseException:
+        reads.give(loop_conn)
+        raise
+    opened.loop_reads = reads
+    return opened
 
 
 ViewDep = Annotated[View, Depends(view)]

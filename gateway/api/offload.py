@@ -10,6 +10,12 @@ and the wait for its audit commit) runs on one of :data:`THREADS` worker threads
 with its own connection from the shelf, while the event loop goes on parsing and
 answering other requests.
 
+The dashboard's routes (``DataRouter.get(..., on_loop=True)``) are the exception: on
+PostgreSQL they await their reads on the serving loop itself, through asyncpg
+(``cache.loopreads``), with no thread at all; one that reaches work needing a synchronous
+connection is handed over to a worker thread before it has answered or written anything
+(``gateway.api.deps.WouldBlock``), and is served there from the start.
+
 The handler is the same ``async`` function on both engines. A worker thread steps a data
 route's coroutine by hand (:meth:`Workers.run_direct`: it never waits on the worker, so
 no event loop has to run for it), and runs a FastAPI route's to completion on an event

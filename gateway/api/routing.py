@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 
 import orjson
+import structlog
 from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
@@ -41,10 +42,13 @@ from starlette.responses import Response
 from starlette.routing import Match, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.api.deps import UNSETTLED, View, open_view, portico_of
+from cache.loopreads import LOST
+from gateway.api.deps import UNSETTLED, View, WouldBlock, open_loop_view, open_view, portico_of
 from gateway.api.offload import Workers
 from gateway.api.params import NUL_IN_JSON, holds_nul, may_hold_nul, nul_field
 from gateway.api.problems import bad_request
+
+log = structlog.get_logger("portico.api")
 
 Endpoint = Callable[..., Awaitable[Response]]
 _NO_QUERY: Mapping[str, str] = {}
@@ -131,9 +135,9 @@ def _arguments(plan: _Plan, request: Request) -> dict[str, Any]:
     return kwargs
 
 
-def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    async def handle(request: Request) -> Response:
-        view = await open_view(request)  # sign-in and policy gates before anything is parsed
+def _serve(plan: _Plan, endpoint: Endpoint, on_loop: bool) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request, opened: Awaitable[View]) -> Response:
+        view = await opened  # sign-in and policy gates before anything is parsed
         try:
             kwargs = _arguments(plan, request)
             kwargs[plan.view] = view
@@ -141,10 +145,27 @@ def _serve(plan: _Plan, endpoint: Endpoint) -> Callable[[Request], Awaitable[Res
         finally:
             view.close()
 
+    def handle(request: Request) -> Coroutine[Any, Any, Response]:
+        return run(request, open_view(request))
+
     async def serve(request: Request) -> Response:
-        workers = portico_of(request).workers
+        app = portico_of(request)
+        workers = app.workers
         if workers is None:
             return await handle(request)
+        reads = app.loop_reads
+        if on_loop and reads is not None and reads.here():
+            # PostgreSQL, a dashboard route: its reads awaited on this loop (cache.loopreads).
+            # Work that would need a round trip of its own (a shared record's first read in
+            # a snapshot, a session to touch) hands the request over to a worker thread,
+            # before any answer or audit event: it is served there from the start.
+            try:
+                return await run(request, open_loop_view(request, reads))
+            except WouldBlock:
+                reads.handed_over += 1
+            except LOST as exc:
+                reads.handed_over += 1
+                log.warning("api.loop_connection_lost", error_class=type(exc).__name__)
         # A data route's handler waits for nothing on the worker: stepped by hand there.
         return await offloaded(workers, request, lambda: handle(request), direct=True)
 
@@ -238,10 +259,13 @@ class DataRouter:
         self.routes: list[DataRoute] = []
         self._docs: list[tuple[str, Endpoint]] = []
 
-    def get(self, path: str) -> Callable[[Endpoint], Endpoint]:
+    def get(self, path: str, *, on_loop: bool = False) -> Callable[[Endpoint], Endpoint]:
+        """Register a data route; ``on_loop``: on PostgreSQL its reads are awaited on the
+        serving loop (``Reader.aquery`` and its kin) instead of run on a worker thread."""
+
         def register(endpoint: Endpoint) -> Endpoint:
             full = self.prefix + path
-            handler = _serve(_plan(full, endpoint), endpoint)
+            handler = _serve(_plan(full, endpoint), endpoint, on_loop)
             self.routes.append(DataRoute(full, handler, methods=["GET"], name=endpoint.__name__))
             self._docs.append((full, endpoint))
             return endpoint

@@ -82,10 +82,14 @@ _HEAD = "SELECT last_id, last_hash FROM audit_head WHERE id = 1"
 
 @functools.cache
 def _writes(ph: str) -> tuple[str, str]:
-    """The events' insert and the chain head's update, in the driver's placeholder style."""
+    """The events' insert and the chain head's update, in the driver's placeholder style
+    (``$``: asyncpg's numbered ``$1``, ``$2``, ...)."""
+    n = len(_FIELDS) + 3
+    marks = [f"${i}" for i in range(1, n + 1)] if ph == "$" else [ph] * n
+    head = ("$1", "$2") if ph == "$" else (ph, ph)
     return (
-        _INSERT.format(", ".join([ph] * (len(_FIELDS) + 3))),
-        f"UPDATE audit_head SET last_id = {ph}, last_hash = {ph} WHERE id = 1",
+        _INSERT.format(", ".join(marks)),
+        f"UPDATE audit_head SET last_id = {head[0]}, last_hash = {head[1]} WHERE id = 1",
     )
 
 
@@ -186,6 +190,22 @@ def commit(conn: Connection, entries: list[Entry]) -> None:
                 driver.autocommit = False
             else:
                 conn.invalidate()
+
+
+async def commit_on_loop(conn: Any, entries: list[Entry]) -> None:
+    """:func:`commit` on a connection of the serving loop (``cache.loopreads``, asyncpg):
+    the head locked, the events inserted, the head moved and committed in one transaction;
+    an error rolls it back and is raised here."""
+    if not entries:
+        return
+    async with conn.transaction():
+        head = await conn.fetchrow(_HEAD + " FOR UPDATE")
+        if head is None:
+            await conn.execute("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, $1)", GENESIS)
+        rows, last_id, last_hash = _linked(entries, head, pg_value)
+        insert_events, update_head = _writes("$")
+        await conn.executemany(insert_events, rows)
+        await conn.execute(update_head, last_id, last_hash)
 
 
 @functools.cache

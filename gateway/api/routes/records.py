@@ -52,7 +52,7 @@ def local_day(app: Portico, stamp: str) -> str:
     return dt.datetime.fromisoformat(stamp).astimezone(app.tz).date().isoformat()
 
 
-@router.get("/{student_id}/attendance/summary")
+@router.get("/{student_id}/attendance/summary", on_loop=True)
 async def attendance_summary(
     student_id: str, view: ViewDep, from_: str | None = FROM, to: str | None = None
 ) -> Response:
@@ -60,7 +60,7 @@ async def attendance_summary(
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     window = visibility(view, s).of("attendance")
-    rows = dated_records(view, s, "attendance", window, rng, limit=1_000_000)
+    rows = await dated_records(view, s, "attendance", window, rng, limit=1_000_000)
     counts = Counter(a["category"] for _, a in rows)
     total = len(rows)
     by_category = {
@@ -87,7 +87,7 @@ async def attendance_summary(
     return await respond(view, data, meta(app.config, view.state, window.lag))
 
 
-@router.get("/{student_id}/timetable")
+@router.get("/{student_id}/timetable", on_loop=True)
 async def timetable(
     student_id: str,
     view: ViewDep,
@@ -105,7 +105,7 @@ async def timetable(
     school_ref = app.cache.keyring.index.shared_ref(s.source, "school", s.data["school_id"])
     school = queries.shared_many(view.reader, s.source, "school", [school_ref], s.published_run)
     year_start = next((dt.date.fromisoformat(v["year_start_date"]) for v in school.values()), None)
-    lessons = queries.timetable(view.reader, s, rng.start, rng.end, year_start)
+    lessons = await queries.atimetable(view.reader, s, rng.start, rng.end, year_start)
     if after is not None:
         lessons = [x for x in lessons if (x.day.isoformat(), x.entry["start_time"], x.entry_ref) > after]
     page, next_cursor = lessons[:n], None
@@ -120,7 +120,7 @@ async def timetable(
     )
 
 
-@router.get("/{student_id}/grades")
+@router.get("/{student_id}/grades", on_loop=True)
 async def grades(
     student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
 ) -> Response:
@@ -128,7 +128,7 @@ async def grades(
     s = await checked(view, student_id, "grades")
     n = page_limit(limit, app.config.api)
     window = visibility(view, s).of("grade")
-    rows = view.reader.records(s, "grade", window=window, after=decode_pair(cursor), limit=n + 1)
+    rows = await view.reader.arecords(s, "grade", window=window, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (local_day(app, row[1]["updated_at"]), row[0]))
     refs = {g["section_id"]: section_ref(app, s, g["section_id"]) for _, g in rows}
     secs = sections(view, s.source, list(refs.values()))
@@ -168,7 +168,7 @@ async def assignments(
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
 
-@router.get("/{student_id}/behaviour")
+@router.get("/{student_id}/behaviour", on_loop=True)
 async def behaviour(
     student_id: str,
     view: ViewDep,
@@ -186,11 +186,11 @@ async def behaviour(
     # newest events: one read of the range gives both (one statement, not two, when the
     # range holds more than a page). A later page reads its page and the range.
     if cursor is None:
-        every = dated_records(view, s, "behaviour", window, rng, limit=1_000_000)
+        every = await dated_records(view, s, "behaviour", window, rng, limit=1_000_000)
         rows = every[: n + 1]
     else:
-        rows = dated_records(view, s, "behaviour", window, rng, after=decode_pair(cursor), limit=n + 1)
-        every = dated_records(view, s, "behaviour", window, rng, limit=1_000_000)
+        rows = await dated_records(view, s, "behaviour", window, rng, after=decode_pair(cursor), limit=n + 1)
+        every = await dated_records(view, s, "behaviour", window, rng, limit=1_000_000)
     totals = {"achievement": 0, "behaviour": 0}
     for _, b in every:
         totals[b["polarity"]] = totals.get(b["polarity"], 0) + int(b["points"])

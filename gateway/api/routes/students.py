@@ -86,7 +86,7 @@ def visibility(view: View, student: StudentHandle) -> StudentVisibility:
     return StudentVisibility(view.app.config.visibility, view.now, view.reader, student, view.app.tz)
 
 
-def dated_records(
+async def dated_records(
     view: View,
     student: StudentHandle,
     kind: str,
@@ -96,8 +96,9 @@ def dated_records(
     after: tuple[str, str] | None = None,
     limit: int,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The student's ``kind`` records dated within ``rng``, newest first, inside ``window``."""
-    return view.reader.records(
+    """The student's ``kind`` records dated within ``rng``, newest first, inside ``window``
+    (awaited: on the serving loop for a route served there, ``Reader.arecords``)."""
+    return await view.reader.arecords(
         student, kind, day_from=rng.start, day_to=rng.end, window=window, after=after, limit=limit
     )
 
@@ -124,7 +125,7 @@ async def get_student(student_id: str, view: ViewDep) -> Response:
     )
 
 
-@router.get("/{student_id}/attendance")
+@router.get("/{student_id}/attendance", on_loop=True)
 async def attendance(
     student_id: str,
     view: ViewDep,
@@ -138,7 +139,7 @@ async def attendance(
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     window = visibility(view, s).of("attendance")
-    rows = dated_records(view, s, "attendance", window, rng, after=decode_pair(cursor), limit=n + 1)
+    rows = await dated_records(view, s, "attendance", window, rng, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (str(row[1]["date"]), row[0]))
     data = [attendance_mark(ref, a) for ref, a in rows]
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))

@@ -236,3 +236,48 @@ def test_without_pipeline_mode_the_audit_commits_one_statement_at_a_time(
         result = audit.verify(conn)
     assert result.ok and result.checked == 4
     engine.dispose()
+
+
+def test_on_the_serving_loop_a_flush_chains_concurrent_events_and_a_refused_one_fails_them_all(
+    pg_url: str,
+) -> None:
+    """The group commit of requests served on the loop (asyncpg, ``cache.loopreads``): the
+    events submitted together share a transaction and extend the chain, interleaved with
+    the writer thread's; a flush the database refuses fails every request it carried,
+    commits none of it, and the next flush commits."""
+    from cache.loopreads import LoopReads
+
+    engine = migrated_engine(pg_url)
+    batcher = AuditBatcher(engine, writer_thread=True)
+
+    async def main() -> list[list[BaseException | None]]:
+        reads = LoopReads(pg_url)
+        await reads.start()
+
+        async def batch(first: int, on_loop: bool = True) -> list[BaseException | None]:
+            return await asyncio.gather(
+                *(batcher.submit([entry(n)], reads if on_loop else None) for n in range(first, first + 3)),
+                return_exceptions=True,
+            )
+
+        try:
+            outcomes = [await batch(0), await batch(3, on_loop=False)]
+            with engine.begin() as conn:
+                conn.exec_driver_sql("UPDATE audit_head SET last_id = 4 WHERE id = 1")
+            outcomes.append(await batch(6))
+            with engine.begin() as conn:
+                assert conn.exec_driver_sql("SELECT count(*) FROM audit_event").scalar() == 6
+                conn.exec_driver_sql("UPDATE audit_head SET last_id = 6 WHERE id = 1")
+            outcomes.append(await batch(9))
+            return outcomes
+        finally:
+            await reads.close()
+
+    first, threaded, refused, after = asyncio.run(main())
+    batcher.close()
+    assert first == threaded == after == [None, None, None]
+    assert all(isinstance(o, Exception) for o in refused), refused
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM audit_event").scalar() == 9
+        assert audit.verify(conn).ok
+    engine.dispose()

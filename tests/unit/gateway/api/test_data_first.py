@@ -155,14 +155,14 @@ def test_an_unexpected_error_and_an_unpublished_snapshot_answer_as_through_the_s
     def unpublished(*_: Any, **__: Any) -> Any:
         raise SnapshotUnavailableError("nothing published yet")
 
-    monkeypatch.setattr(records.queries, "timetable", broken)
+    monkeypatch.setattr(records.queries, "atimetable", broken)
     with capture_logs() as logs:
         sent = both.compare("GET", target, auth)
     assert status(sent) == 500 and b"Something went wrong" in sent[1]["body"]
     # Logged once each way, with the route's template and never the path.
     crashes = [e for e in logs if e["event"] == "api.unhandled"]
     assert [e["path_template"] for e in crashes] == ["/v1/students/{student_id}/timetable"] * 2
-    monkeypatch.setattr(records.queries, "timetable", unpublished)
+    monkeypatch.setattr(records.queries, "atimetable", unpublished)
     sent = both.compare("GET", target, auth)
     assert status(sent) == 503 and (b"retry-after", b"60") in sent[0]["headers"]
     both.close()

@@ -1,0 +1,226 @@
+"""PostgreSQL reads awaited on the serving event loop (asyncpg), for the hottest routes.
+
+On PostgreSQL the API's data requests run on worker threads (``gateway.api.offload``) so
+that no round trip stops the event loop. The hand-offs cost more than the work: a served
+dashboard request took 16–24 context switches and about twice SQLite's CPU. The
+dashboard's routes instead await their few statements here, on the loop that serves them,
+through asyncpg (its protocol is compiled, and a connection's socket stays registered with
+the loop, where psycopg's async connection adds a lock, a future and a reader registration
+per wait: 25% more instructions per request, measured). See docs/PERFORMANCE-api-notes.md.
+
+One :class:`LoopReads` per process serves the loop that started it (the app's lifespan):
+asyncpg's own pool, a few autocommit connections that only read and append to the audit
+chain. Requests on any other loop (a worker thread's, a test client's without its
+lifespan) never see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import asyncpg
+import orjson
+
+from cache.types import expanded, pg_value
+
+# Connections per serving loop: as many as the worker threads hold (gateway.api.offload),
+# and the audit's group commit takes one of them while it writes.
+CONNECTIONS = 4
+
+# A connection lost (the server restarted, a backend was terminated, the network broke):
+# the request that met it has written nothing, and is served again on a worker thread,
+# whose psycopg pool checks its connections before use (``pool_pre_ping``); this loop's
+# broken connection goes back to asyncpg's pool, which replaces it.
+LOST: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def connect_arguments(url: str) -> tuple[str, dict[str, str]]:
+    """asyncpg's DSN and server settings for a SQLAlchemy PostgreSQL URL: the same server,
+    database and role, and the same session settings (``options=-c name=value``, the
+    ``application_name``), which asyncpg takes as ``server_settings``, not in its DSN."""
+    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://", 1))
+    query = parse_qs(parts.query)
+    settings: dict[str, str] = {}
+    for options in query.pop("options", []):
+        for item in options.split():
+            if item.startswith("-c"):
+                name, _, value = item[2:].partition("=")
+                settings[name] = value
+    for name in ("application_name",):
+        if name in query:
+            settings[name] = query.pop(name)[0]
+    kept = "&".join(f"{k}={v}" for k, values in query.items() for v in values)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, kept, "")), settings
+
+
+async def _json_codecs(conn: asyncpg.Connection) -> None:
+    # As psycopg gives them: JSON columns as Python lists and dicts.
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def _keep(conn: asyncpg.Connection) -> None:
+    """No reset on release (asyncpg's default is a round trip): these connections change no
+    session state; a transaction left open by an error is rolled back by the pool itself."""
+
+
+class LoopReads:
+    """asyncpg's pool for the loop that called :meth:`start`, and a shelf in front of it.
+
+    asyncpg's pool makes, checks and replaces the connections; a request takes one from
+    the shelf and gives it back without a round trip or a task (as ``cache.connections``
+    keeps SQLAlchemy's between requests): at most :attr:`connections` are out at once, and
+    a request that finds none waits for the next one given back."""
+
+    def __init__(self, url: str, connections: int = CONNECTIONS) -> None:
+        self.url = url
+        self.connections = connections
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pool: asyncpg.Pool | None = None
+        self._idle: list[asyncpg.Connection] = []
+        self._waiting: collections.deque[asyncio.Future[asyncpg.Connection | None]] = collections.deque()
+        self._out = 0  # acquired from the pool: idle here or in a request's hands
+        self._releasing: set[asyncio.Task[None]] = set()
+        # Requests begun here that needed a worker thread's connection (a snapshot's first
+        # read of a shared record, a session to touch, a family token): served there instead.
+        self.handed_over = 0
+
+    async def start(self) -> None:
+        dsn, settings = connect_arguments(self.url)
+        self.pool = await asyncpg.create_pool(
+            dsn,
+            min_size=0,  # nothing opened before the first request: starting needs no server
+            max_size=self.connections,
+            init=_json_codecs,
+            reset=_keep,
+            server_settings=settings,
+        )
+        self.loop = asyncio.get_running_loop()
+
+    def here(self) -> bool:
+        """Whether the current request runs on the loop these connections belong to."""
+        return self.pool is not None and self.loop is asyncio.get_running_loop()
+
+    async def take(self) -> asyncpg.Connection:
+        assert self.pool is not None and self.loop is not None
+        while True:
+            if self._idle:
+                return self._idle.pop()
+            if self._out < self.connections:
+                self._out += 1
+                try:
+                    return await self.pool.acquire()
+                except BaseException:
+                    self._out -= 1
+                    self._wake_one()  # the room is free again: the next taker tries
+                    raise
+            fut: asyncio.Future[asyncpg.Connection | None] = self.loop.create_future()
+            self._waiting.append(fut)
+            try:
+                conn = await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():
+                    given = fut.result()
+                    if given is not None:
+                        self.give(given)  # handed over just as the request was cancelled
+                    else:
+                        self._wake_one()
+                raise
+            if conn is not None:
+                return conn
+            # None: a connection was lost, and there is room to acquire another
+
+    def give(self, conn: asyncpg.Connection) -> None:
+        if self._lost(conn):  # asyncpg's pool replaces it; the others lost with it go too
+            self._idle = [c for c in self._idle if not self._lost(c)]
+            self._wake_one()
+            return
+        while self._waiting:
+            fut = self._waiting.popleft()
+            if not fut.done():
+                fut.set_result(conn)
+                return
+        self._idle.append(conn)
+
+    def _wake_one(self) -> None:
+        """A waiting taker, if any, told to acquire a connection of its own."""
+        while self._waiting:
+            fut = self._waiting.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+
+    def _lost(self, conn: asyncpg.Connection) -> bool:
+        """Whether ``conn`` is closed; if so it is given back to asyncpg's pool, which
+        replaces it (a connection whose server went away is given back by asyncpg itself)."""
+        try:
+            if not conn.is_closed():
+                return False
+        except asyncpg.InterfaceError:  # already back in the pool: released on its close
+            self._out -= 1
+            return True
+        self._out -= 1
+        assert self.loop is not None and self.pool is not None
+        task = self.loop.create_task(self.pool.release(conn))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+        return True
+
+    async def close(self) -> None:
+        pool, self.pool, self.loop = self.pool, None, None
+        if pool is None:
+            return
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await pool.release(conn)
+        self._out -= len(idle)
+        try:
+            await asyncio.wait_for(pool.close(), 5)
+        except TimeoutError:
+            pool.terminate()
+
+
+@functools.lru_cache(maxsize=1024)
+def _numbered(sql: str, lists: tuple[tuple[str, int], ...]) -> tuple[str, tuple[str, ...]]:
+    """``sql`` (``:name`` placeholders) as asyncpg wants it (``$1``, ``$2``, ...), with the
+    names in their order: :func:`cache.types.expanded`'s positional form, numbered."""
+    text, order = expanded(sql, lists, "sqlite")  # one "?" per value, in order
+    count = itertools.count(1)
+    return re.sub(r"\?", lambda _: f"${next(count)}", text), order
+
+
+async def fetch(
+    conn: asyncpg.Connection,
+    sql: str,
+    params: Mapping[str, Any],
+    lists: Mapping[str, Sequence[Any]] | None = None,
+) -> list[Any]:
+    """The rows of ``sql`` (``:name`` placeholders; each of ``lists`` a list of values, as
+    :func:`cache.types.fetch_bound` takes them) on ``conn``, outside any transaction."""
+    shape = () if not lists else tuple((k, len(v)) for k, v in lists.items())
+    text, order = _numbered(sql, shape)
+    args: list[Any] = []
+    for name in order:
+        values = lists.get(name) if lists else None
+        if values is not None:
+            args += values
+        else:
+            args.append(pg_value(params[name]))
+    return await conn.fetch(text, *args)  # type: ignore[no-any-return]

@@ -1,0 +1,291 @@
+"""The dashboard's routes on PostgreSQL, their reads awaited on the serving loop (cache.loopreads).
+
+The app's lifespan starts the loop's connections; a request that reaches work needing a
+synchronous connection (a shared record's first read in a snapshot, a session to touch,
+a denied read to count) is handed over to a worker thread and served there from the
+start, having written nothing. Each test compares with the same app without its lifespan,
+where every data request runs on a worker thread as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+
+from cache.loopreads import LoopReads, _numbered, connect_arguments
+from gateway.api.app import create_app
+from tests.support.offload import audit_events, healthz_while_waiting
+from tests.support.offload import pg_world as offload_world
+from tests.support.world import World
+
+pg_world = pytest.fixture(offload_world)
+
+BASE = "http://portico.test"
+
+
+def dashboard(ref: str) -> list[str]:
+    return [
+        f"/v1/students/{ref}/attendance",
+        f"/v1/students/{ref}/attendance?from=2026-09-01&to=2026-11-30&limit=5",
+        f"/v1/students/{ref}/attendance/summary",
+        f"/v1/students/{ref}/timetable",
+        f"/v1/students/{ref}/timetable?from=2026-11-02&to=2026-11-20&limit=7",
+        f"/v1/students/{ref}/grades",
+        f"/v1/students/{ref}/grades?limit=2",
+        f"/v1/students/{ref}/behaviour?limit=10",
+        f"/v1/students/{ref}/behaviour?from=2026-08-01&to=2026-11-23&limit=2",
+    ]
+
+
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+async def _get_all(app: FastAPI, paths: list[str], headers: dict[str, str]) -> list[Answer]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+        out = []
+        for path in paths:
+            r = await c.get(path, headers=headers)
+            out.append((r.status_code, list(r.headers.items()), r.content))
+        return out
+
+
+def served(app: FastAPI, on_loop: bool, work: Callable[[], Awaitable[Any]]) -> Any:
+    """``work`` with the app's lifespan (its loop's connections) or without (worker threads)."""
+
+    async def main() -> Any:
+        if not on_loop:
+            return await work()
+        async with app.router.lifespan_context(app):
+            return await work()
+
+    return asyncio.run(main())
+
+
+def reads_of(app: FastAPI) -> LoopReads:
+    reads = app.state.portico.loop_reads
+    assert reads is not None and reads.here()
+    return reads  # type: ignore[no-any-return]
+
+
+def _me(w: World) -> tuple[dict[str, str], str]:
+    sid = w.district.cases.student_login
+    return w.headers(w.ensure_account("student", sid).id), w.ref("student", sid)
+
+
+def test_dashboard_answers_on_the_loop_are_the_worker_threads_answers_and_need_no_other_connection(
+    pg_world: World,
+) -> None:
+    """Every dashboard route, with and without parameters: the same status, headers and
+    bytes as on a worker thread. Once the snapshot's shared records are known, no request
+    is handed over: none touched a synchronous connection (any use raises), and each
+    disclosure was audited once, before its answer."""
+    w = pg_world
+    headers, ref = _me(w)
+    paths = dashboard(ref)
+    app = create_app(w.config, w.cache, clock=w.clock)
+    on_workers = served(app, False, lambda: _get_all(app, paths, headers))
+    assert app.state.portico.loop_reads is None
+    seen: dict[str, Any] = {}
+
+    async def twice() -> list[Answer]:
+        reads = reads_of(app)
+        await _get_all(app, paths, headers)  # the first reads of the snapshot's shared records
+        seen["warm"] = reads.handed_over
+        before = audit_events(w)
+        answers = await _get_all(app, paths, headers)
+        seen["audited"] = audit_events(w) - before
+        seen["after"] = reads.handed_over
+        return answers
+
+    on_loop = served(app, True, twice)
+    assert [a[0] for a in on_loop] == [200] * len(paths)
+    assert on_loop == on_workers
+    assert seen["after"] == seen["warm"], "a warm dashboard request was handed to a worker thread"
+    assert seen["audited"] == len(paths)
+    assert app.state.portico.loop_reads is None  # closed with the lifespan
+
+
+def test_healthz_answers_while_a_read_on_the_loop_waits_for_postgresql(pg_world: World, pg_url: str) -> None:
+    """The record table locked by another connection: a dashboard read awaited on the loop
+    waits for it, and the loop goes on answering; the answer follows its audit commit."""
+    w = pg_world
+    headers, ref = _me(w)
+    path = f"/v1/students/{ref}/attendance"
+    app = create_app(w.config, w.cache, clock=w.clock)
+    run = healthz_while_waiting(w, pg_url, app, path, headers, BASE, lifespan=True)
+    assert run.health.status_code == 200
+    assert run.waiting, "the data request finished before the lock was released"
+    assert run.took < 2.0, f"/healthz took {run.took:.1f} s while a data read waited"
+    assert run.answer.status_code == 200 and run.answer.json()["data"]
+    assert run.audited == 1
+    assert run.handed_over == 0, "the read was not awaited on the loop"
+
+
+def test_a_session_to_touch_is_handed_over_touched_and_audited_once(pg_world: World) -> None:
+    w = pg_world
+    headers, ref = _me(w)
+    path = f"/v1/students/{ref}/grades"
+    app = create_app(w.config, w.cache, clock=w.clock)
+    seen: dict[str, Any] = {}
+
+    async def run() -> Answer:
+        reads = reads_of(app)
+        await _get_all(app, dashboard(ref), headers)  # warm, and the session just touched
+        with w.cache.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE session SET last_seen_at = last_seen_at - interval '5 minutes'")
+            before = conn.exec_driver_sql("SELECT max(last_seen_at) FROM session").scalar()
+        handed, audited = reads.handed_over, audit_events(w)
+        (answer,) = await _get_all(app, [path], headers)
+        seen["handed"] = reads.handed_over - handed
+        seen["audited"] = audit_events(w) - audited
+        with w.cache.engine.connect() as conn:
+            seen["touched"] = conn.exec_driver_sql("SELECT max(last_seen_at) FROM session").scalar() > before
+        return answer
+
+    answer = served(app, True, run)
+    assert answer[0] == 200
+    assert seen == {"handed": 1, "audited": 1, "touched": True}
+
+
+def test_a_denied_read_begun_on_the_loop_is_the_uniform_404_counted_once(pg_world: World) -> None:
+    w = pg_world
+    headers, _ = _me(w)
+    sid = w.district.cases.student_login
+    stranger = next(s for s in w.district.iter("student") if s.source_id != sid)
+    path = f"/v1/students/{w.ref('student', stranger.source_id)}/attendance"
+    app = create_app(w.config, w.cache, clock=w.clock)
+
+    def denied() -> int:
+        with w.cache.engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT coalesce(sum(count), 0) FROM audit_denied").scalar())
+
+    on_workers = served(app, False, lambda: _get_all(app, [path], headers))
+    before = denied()
+    on_loop = served(app, True, lambda: _get_all(app, [path], headers))
+    assert on_loop == on_workers and on_loop[0][0] == 404
+    assert denied() == before + 1
+
+
+def test_a_loop_connection_the_server_ended_hands_the_request_over_and_is_replaced(pg_world: World) -> None:
+    """The loop's connections terminated by the server (a restart, an operator): the next
+    request is answered, by a worker thread, and the one after it on the loop again."""
+    w = pg_world
+    headers, ref = _me(w)
+    paths = [f"/v1/students/{ref}/attendance"]
+    app = create_app(w.config, w.cache, clock=w.clock)
+    seen: dict[str, Any] = {}
+
+    async def run() -> list[Answer]:
+        reads = reads_of(app)
+        first = await _get_all(app, paths, headers)
+        pids = [c.get_server_pid() for c in reads._idle]
+        with w.cache.engine.begin() as conn:
+            for pid in pids:
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        handed = reads.handed_over
+        second = await _get_all(app, paths, headers)
+        seen["second"] = reads.handed_over - handed
+        third = await _get_all(app, paths, headers)
+        seen["third"] = reads.handed_over - handed - seen["second"]
+        return [*first, *second, *third]
+
+    first, second, third = served(app, True, run)
+    assert first == second == third and first[0] == 200
+    assert seen == {"second": 1, "third": 0}
+
+
+def test_loop_connections_are_shared_by_at_most_their_number_and_handed_on(pg_url: str) -> None:
+    """Five takers of three connections: three at once, the others each get one given back
+    (a cancelled taker passes its connection on); closing gives every one back."""
+
+    async def main() -> list[int]:
+        reads = LoopReads(pg_url, connections=3)
+        await reads.start()
+        taken = [await reads.take() for _ in range(3)]
+        waiting = [asyncio.ensure_future(reads.take()) for _ in range(2)]
+        cancelled = asyncio.ensure_future(reads.take())
+        await asyncio.sleep(0.05)
+        assert not any(t.done() for t in [*waiting, cancelled])
+        cancelled.cancel()
+        reads.give(taken[0])
+        reads.give(taken[1])
+        got = [await t for t in waiting]
+        assert {id(c) for c in got} == {id(taken[0]), id(taken[1])}
+        values = [int(await c.fetchval("SELECT 1")) for c in got]
+        for c in [*got, taken[2]]:
+            reads.give(c)
+        assert await reads.take() in [*got, taken[2]]  # from the shelf, no new connection
+        await reads.close()
+        assert reads.pool is None and not reads.here()
+        return values
+
+    assert asyncio.run(main()) == [1, 1]
+
+
+def test_a_lost_connection_given_back_lets_a_waiting_taker_open_another(pg_url: str) -> None:
+    async def main() -> tuple[int, bool]:
+        reads = LoopReads(pg_url, connections=1)
+        await reads.start()
+        conn = await reads.take()
+        waiter = asyncio.ensure_future(reads.take())
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        pid = conn.get_server_pid()
+        with psycopg.connect(
+            pg_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+        ) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with contextlib.suppress(Exception):
+            await conn.fetchval("SELECT 1")  # where a request learns the server is gone
+        reads.give(conn)
+        fresh = await asyncio.wait_for(waiter, 5)
+        try:
+            return int(await fresh.fetchval("SELECT 1")), fresh.get_server_pid() != pid
+        finally:
+            reads.give(fresh)
+            await reads.close()
+
+    assert asyncio.run(main()) == (1, True)
+
+
+def test_statements_are_numbered_for_asyncpg_and_the_url_keeps_its_settings() -> None:
+    text, order = _numbered("SELECT :a, :b WHERE x IN :refs AND y = :a AND z LIKE '%k'", (("refs", 3),))
+    assert text == "SELECT $1, $2 WHERE x IN ($3, $4, $5) AND y = $6 AND z LIKE '%k'"
+    assert order == ("a", "b", "refs", "a")
+    assert _numbered("SELECT 1 WHERE x IN :none", (("none", 0),))[0] == "SELECT 1 WHERE x IN (NULL)"
+    dsn, settings = connect_arguments(
+        "postgresql+psycopg://u@127.0.0.1:5432/db?options=-csearch_path%3Dbench&application_name=b1&sslmode=disable"
+    )
+    assert dsn == "postgresql://u@127.0.0.1:5432/db?sslmode=disable"
+    assert settings == {"search_path": "bench", "application_name": "b1"}
+
+
+def test_datetimes_are_bound_as_psycopg_binds_them(pg_world: World) -> None:
+    """For ``timestamp without time zone`` columns: an aware datetime as naive UTC; a date as it is."""
+    w = pg_world
+
+    async def main() -> list[Any]:
+        reads = LoopReads(w.config.cache.url)
+        await reads.start()
+        conn = await reads.take()
+        try:
+            from cache.loopreads import fetch
+
+            at = dt.datetime(2026, 11, 5, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+            return list(
+                await fetch(conn, "SELECT :at::timestamp, :d::date", {"at": at, "d": dt.date(2026, 1, 2)})
+            )
+        finally:
+            reads.give(conn)
+            await reads.close()
+
+    (row,) = asyncio.run(main())
+    assert tuple(row) == (dt.datetime(2026, 11, 5, 7, 30), dt.date(2026, 1, 2))
