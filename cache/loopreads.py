@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
-import itertools
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -34,16 +31,27 @@ from cache.types import expanded, pg_value
 # and the audit's group commit takes one of them while it writes.
 CONNECTIONS = 4
 
-# A connection lost (the server restarted, a backend was terminated, the network broke):
-# the request that met it has written nothing, and is served again on a worker thread,
-# whose psycopg pool checks its connections before use (``pool_pre_ping``); this loop's
-# broken connection goes back to asyncpg's pool, which replaces it.
+
+class WouldBlock(BaseException):
+    """A request begun on the serving loop reached work that needs a synchronous connection
+    (a round trip that would stop the loop) or a data key not yet in memory. Nothing has
+    left and nothing was written (its audit events wait for the request's settle), so it
+    is served again from the start on a worker thread (``gateway.api.routing``). A
+    ``BaseException``, so that no ``except Exception`` on the way can take it for an error."""
+
+
+# A connection lost or refused (the server restarted, a backend was terminated, the
+# network broke, the server is full): the request that met it before submitting its audit
+# events has written nothing, and is served again on a worker thread, whose psycopg pool
+# checks its connections before use (``pool_pre_ping``); this loop's broken connection
+# goes back to asyncpg's pool, which replaces it. (Not OSError: TimeoutError is one.)
 LOST: tuple[type[BaseException], ...] = (
-    OSError,
+    ConnectionError,
     asyncpg.PostgresConnectionError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
 )
 
 
@@ -119,10 +127,13 @@ class LoopReads:
         return self.pool is not None and self.loop is asyncio.get_running_loop()
 
     async def take(self) -> asyncpg.Connection:
-        assert self.pool is not None and self.loop is not None
         while True:
-            if self._idle:
-                return self._idle.pop()
+            if self.pool is None or self.loop is None:
+                raise ConnectionError("the loop's connections are closed")
+            while self._idle:
+                conn = self._idle.pop()
+                if not self._lost(conn):  # one the server ended while it was idle: replaced
+                    return conn
             if self._out < self.connections:
                 self._out += 1
                 try:
@@ -148,6 +159,8 @@ class LoopReads:
             # None: a connection was lost, and there is room to acquire another
 
     def give(self, conn: asyncpg.Connection) -> None:
+        if self.pool is None:  # closed meanwhile: its pool terminates what is still out
+            return
         if self._lost(conn):  # asyncpg's pool replaces it; the others lost with it go too
             self._idle = [c for c in self._idle if not self._lost(c)]
             self._wake_one()
@@ -158,6 +171,13 @@ class LoopReads:
                 fut.set_result(conn)
                 return
         self._idle.append(conn)
+
+    def _wake_all(self) -> None:
+        """Every waiting taker told to look again (after a close: to find it closed)."""
+        while self._waiting:
+            fut = self._waiting.popleft()
+            if not fut.done():
+                fut.set_result(None)
 
     def _wake_one(self) -> None:
         """A waiting taker, if any, told to acquire a connection of its own."""
@@ -187,6 +207,7 @@ class LoopReads:
         pool, self.pool, self.loop = self.pool, None, None
         if pool is None:
             return
+        self._wake_all()
         idle, self._idle = self._idle, []
         for conn in idle:
             await pool.release(conn)
@@ -195,15 +216,6 @@ class LoopReads:
             await asyncio.wait_for(pool.close(), 5)
         except TimeoutError:
             pool.terminate()
-
-
-@functools.lru_cache(maxsize=1024)
-def _numbered(sql: str, lists: tuple[tuple[str, int], ...]) -> tuple[str, tuple[str, ...]]:
-    """``sql`` (``:name`` placeholders) as asyncpg wants it (``$1``, ``$2``, ...), with the
-    names in their order: :func:`cache.types.expanded`'s positional form, numbered."""
-    text, order = expanded(sql, lists, "sqlite")  # one "?" per value, in order
-    count = itertools.count(1)
-    return re.sub(r"\?", lambda _: f"${next(count)}", text), order
 
 
 async def fetch(
@@ -215,7 +227,7 @@ async def fetch(
     """The rows of ``sql`` (``:name`` placeholders; each of ``lists`` a list of values, as
     :func:`cache.types.fetch_bound` takes them) on ``conn``, outside any transaction."""
     shape = () if not lists else tuple((k, len(v)) for k, v in lists.items())
-    text, order = _numbered(sql, shape)
+    text, order = expanded(sql, shape, "asyncpg")
     args: list[Any] = []
     for name in order:
         values = lists.get(name) if lists else None

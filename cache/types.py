@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -194,18 +195,29 @@ def expanded(sql: str, lists: tuple[tuple[str, int], ...], dialect: str) -> tupl
     the statement does not name is refused: its values would silently filter nothing.
 
     Bound by position (:func:`fetch_bound`), a statement skips what named binding costs
-    per value: bind_all's pass, and sqlite3 looking each name up (twenty refs a list)."""
-    mark = placeholder(dialect)
+    per value: bind_all's pass, and sqlite3 looking each name up (twenty refs a list).
+    ``dialect`` "asyncpg": numbered marks (``$1``, ``$2``, ...), as asyncpg takes them."""
     sizes = dict(lists)
     order: list[str] = []
+    if dialect == "asyncpg":
+        numbers = itertools.count(1)
+
+        def mark() -> str:
+            return f"${next(numbers)}"
+    else:
+        fixed = placeholder(dialect)
+
+        def mark() -> str:
+            return fixed
 
     def place(m: re.Match[str]) -> str:
         name = m.group(1)
         order.append(name)
         n = sizes.get(name)
-        return mark if n is None else "(" + (", ".join([mark] * n) or "NULL") + ")"
+        return mark() if n is None else "(" + (", ".join(mark() for _ in range(n)) or "NULL") + ")"
 
-    text = _NAMED_PARAM.sub(place, sql if dialect == "sqlite" else sql.replace("%", "%%"))
+    # psycopg's marks are %-formats: a literal % is written %%.
+    text = _NAMED_PARAM.sub(place, sql if dialect in ("sqlite", "asyncpg") else sql.replace("%", "%%"))
     missing = sizes.keys() - set(order)
     if missing:
         raise ValueError(f"no :{', :'.join(sorted(missing))} in the statement for its list")

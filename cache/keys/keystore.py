@@ -237,6 +237,17 @@ class Keyring:
             self._sealers[key_id] = s
         return s
 
+    def sealer_held(self, key_id: str) -> Sealer | None:
+        """:meth:`sealer` if the key is in memory already, else None: no database read (for
+        a request on the serving loop, which must not wait for one: ``cache.loopreads``)."""
+        s = self._sealers.get(key_id)
+        if s is None:
+            raw = self._raw.get(key_id)
+            if raw is None:
+                return None
+            s = self.sealer(key_id)
+        return s
+
     def sealer_uncached(self, key_id: str) -> Sealer:
         """:meth:`sealer` without keeping the cipher: for a bulk writer (a sync) that seals
         each owner's records of a batch together, so the cache stays the readers' and a

@@ -292,6 +292,8 @@ async def atimetable(
     """:func:`timetable`, its two reads of the student's own rows awaited (``Reader.aquery``)."""
     if _enrolled_key(student) not in reader.memo:
         _enrolled(reader, student, await reader.aquery(_ENROLLED, _student_params(student)))
+    if not enrollments(reader, student, start, end):
+        return []  # as timetable_days: no classes, nothing more to read
     own = await reader.aquery(_OWN_ENTRIES, _student_params(student))
     return [lesson for day in timetable_days(reader, student, start, end, year_start, own) for lesson in day]
 

@@ -218,6 +218,9 @@ class Reader:
         # On PostgreSQL, a connection of the serving loop (cache.loopreads) for the reads a
         # route awaits (aquery, aquery_in, arecords); None: they run as query does.
         self.loop_conn: Any = None
+        # Set with loop_conn, and kept after it is given back: a request on the serving
+        # loop never reads a data key from the database there (WouldBlock instead).
+        self.on_loop = False
 
     def state(self, source: str) -> SourceState | None:
         return load_state(self.conn, source)
@@ -252,7 +255,7 @@ class Reader:
         return fetch_bound(self._driver_of(), conn.dialect.name, sql, params, lists, conn.in_transaction())
 
     def open(self, source: str, kind: str, ref: str, key_id: str, payload: bytes) -> dict[str, Any]:
-        blob = self.keyring.sealer(key_id).open(bytes(payload), aad(source, kind, ref, key_id))
+        blob = self._sealer(key_id).open(bytes(payload), aad(source, kind, ref, key_id))
         return orjson.loads(blob)  # type: ignore[no-any-return]
 
     def open_rows(self, kind: str, rows: Iterable[tuple[str, str, str, bytes]]) -> list[dict[str, Any]]:
@@ -268,9 +271,17 @@ class Reader:
         for source, ref, key_id, payload in rows:
             sealer = sealers.get(key_id)
             if sealer is None:
-                sealer = sealers[key_id] = self.keyring.sealer(key_id)
+                sealer = sealers[key_id] = self._sealer(key_id)
             out.append(sealer.open(bytes(payload), aad(source, kind, ref, key_id)))
         return out
+
+    def _sealer(self, key_id: str) -> Sealer:
+        if not self.on_loop:
+            return self.keyring.sealer(key_id)
+        held = self.keyring.sealer_held(key_id)
+        if held is None:  # reading it is a round trip: the request goes to a worker thread
+            raise loopreads.WouldBlock(f"data key {key_id} not in memory")
+        return held
 
     def _students(
         self, principal: Principal, published: int, today: dt.date, only: str | None

@@ -39,6 +39,11 @@ def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> Non
         deliver(fut, None, error)
 
 
+class AuditNotCommitted(Exception):
+    """A request's audit events were not committed (or not known to be): it fails, and its
+    data does not leave."""
+
+
 class AuditBatcher:
     def __init__(self, engine: Engine, shelf: Shelf | None = None, *, writer_thread: bool = False) -> None:
         # The flush takes a connection from the API's shelf when given one (no pool checkout).
@@ -65,8 +70,15 @@ class AuditBatcher:
                         await audit.commit_on_loop(conn, [e for entries, _ in batch for e in entries])
                     finally:
                         reads.give(conn)
-                except Exception as exc:  # noqa: BLE001 - handed to every waiting request, which fails
-                    error = exc
+                except BaseException as exc:
+                    # Every waiting request fails, and is not served again elsewhere (its
+                    # events may have been committed before a connection was lost).
+                    error = AuditNotCommitted(f"the audit group commit failed: {type(exc).__name__}")
+                    error.__cause__ = exc
+                    _settle([fut for _, fut in batch], error)
+                    if not isinstance(exc, Exception):
+                        raise  # cancelled (the loop is ending): its requests were told first
+                    continue
                 _settle([fut for _, fut in batch], error)
         finally:
             self._on_loop.discard(loop)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Dialect
 
 from cache.connections import Shelf
 from cache.keys.crypto import BlindIndex
-from cache.loopreads import LoopReads
+from cache.loopreads import LoopReads, WouldBlock
 from cache.memo import remember
 from cache.read.reader import Principal, Reader, StudentHandle
 from cache.snapshots.runs import STATE
@@ -226,14 +226,6 @@ class _GivenBack:
 _GIVEN_BACK: Any = _GivenBack()
 
 
-class WouldBlock(BaseException):
-    """A request begun on the serving loop (:func:`open_loop_view`) reached work that needs
-    a synchronous connection: a round trip that would stop the loop. Nothing has left and
-    nothing was written (its audit events wait for :meth:`View.settle`), so the request is
-    served again from the start on a worker thread (``gateway.api.routing``). A
-    ``BaseException``, so that no ``except Exception`` on the way can take it for an error."""
-
-
 class _NoConnection:
     """The synchronous connection of a request served on the loop: there is none. Its
     dialect answers (statements are written for it); anything else raises :class:`WouldBlock`."""
@@ -344,7 +336,7 @@ class View:
     def _give_loop_conn(self) -> None:
         loop_conn, self.reader.loop_conn = self.reader.loop_conn, None
         if loop_conn is not None:
-            assert self.loop_reads is not None and self.loop_reads.pool is not None
+            assert self.loop_reads is not None
             self.loop_reads.give(loop_conn)
 
     async def settle(self) -> None:
@@ -439,7 +431,7 @@ async def view_for(
     real_now = now if app.clock is utcnow else None
     today = now.astimezone(app.tz).date()
     reader = Reader(conn, app.cache.keyring, app.attached)
-    reader.loop_conn = loop_conn
+    reader.loop_conn, reader.on_loop = loop_conn, loop_conn is not None
     categories = None
     prefetched = None
     if family_ok and family.is_family_token(token):

@@ -14,7 +14,7 @@ The dashboard's routes (``DataRouter.get(..., on_loop=True)``) are the exception
 PostgreSQL they await their reads on the serving loop itself, through asyncpg
 (``cache.loopreads``), with no thread at all; one that reaches work needing a synchronous
 connection is handed over to a worker thread before it has answered or written anything
-(``gateway.api.deps.WouldBlock``), and is served there from the start.
+(``cache.loopreads.WouldBlock``), and is served there from the start.
 
 The handler is the same ``async`` function on both engines. A worker thread steps a data
 route's coroutine by hand (:meth:`Workers.run_direct`: it never waits on the worker, so

@@ -42,8 +42,8 @@ from starlette.responses import Response
 from starlette.routing import Match, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cache.loopreads import LOST
-from gateway.api.deps import UNSETTLED, View, WouldBlock, open_loop_view, open_view, portico_of
+from cache.loopreads import LOST, WouldBlock
+from gateway.api.deps import UNSETTLED, View, open_loop_view, open_view, portico_of
 from gateway.api.offload import Workers
 from gateway.api.params import NUL_IN_JSON, holds_nul, may_hold_nul, nul_field
 from gateway.api.problems import bad_request
@@ -142,6 +142,13 @@ def _serve(plan: _Plan, endpoint: Endpoint, on_loop: bool) -> Callable[[Request]
             kwargs = _arguments(plan, request)
             kwargs[plan.view] = view
             return await endpoint(**kwargs)
+        except Exception as exc:
+            # A request on the loop holds its audit events until settle: an error after the
+            # relationship check (a bad cursor, say) records them as a worker thread's does,
+            # before its answer; one that hands the request over records nothing here.
+            if view.held and not isinstance(exc, LOST):
+                await view.settle()
+            raise
         finally:
             view.close()
 

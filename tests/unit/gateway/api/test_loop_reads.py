@@ -12,16 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
 
-from cache.loopreads import LoopReads, _numbered, connect_arguments
+from cache.loopreads import LoopReads, connect_arguments
+from cache.types import expanded
 from gateway.api.app import create_app
+from gateway.privacy import audit
 from tests.support.offload import audit_events, healthz_while_waiting
 from tests.support.offload import pg_world as offload_world
 from tests.support.world import World
@@ -49,7 +53,9 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
 async def _get_all(app: FastAPI, paths: list[str], headers: dict[str, str]) -> list[Answer]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+    # A 500 is an answer here, as a server sends it (Starlette re-raises for the server's log).
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as c:
         out = []
         for path in paths:
             r = await c.get(path, headers=headers)
@@ -174,32 +180,114 @@ def test_a_denied_read_begun_on_the_loop_is_the_uniform_404_counted_once(pg_worl
     assert denied() == before + 1
 
 
-def test_a_loop_connection_the_server_ended_hands_the_request_over_and_is_replaced(pg_world: World) -> None:
-    """The loop's connections terminated by the server (a restart, an operator): the next
-    request is answered, by a worker thread, and the one after it on the loop again."""
+def test_a_loop_connection_the_server_ended_is_replaced_and_its_request_handed_over(pg_world: World) -> None:
+    """The loop's connections terminated by the server (a restart, an operator). Noticed
+    while idle, a connection is replaced when next taken, the request served on the loop;
+    met by a request's read, that request is answered by a worker thread, and the next one
+    is on the loop again."""
     w = pg_world
     headers, ref = _me(w)
     paths = [f"/v1/students/{ref}/attendance"]
     app = create_app(w.config, w.cache, clock=w.clock)
-    seen: dict[str, Any] = {}
+    handed: list[int] = []
+
+    def terminate(reads: LoopReads) -> None:
+        with w.cache.engine.begin() as conn:
+            for c in reads._idle:
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(c.get_server_pid())})")
 
     async def run() -> list[Answer]:
         reads = reads_of(app)
-        first = await _get_all(app, paths, headers)
-        pids = [c.get_server_pid() for c in reads._idle]
-        with w.cache.engine.begin() as conn:
-            for pid in pids:
-                conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
-        handed = reads.handed_over
-        second = await _get_all(app, paths, headers)
-        seen["second"] = reads.handed_over - handed
-        third = await _get_all(app, paths, headers)
-        seen["third"] = reads.handed_over - handed - seen["second"]
-        return [*first, *second, *third]
+        answers = await _get_all(app, paths, headers)
+        for noticed in (True, False, None):  # None: nothing ended
+            if noticed is not None:
+                terminate(reads)
+            if noticed:
+                await asyncio.sleep(0.3)  # the loop reads the server's goodbye meanwhile
+            before = reads.handed_over
+            answers += await _get_all(app, paths, headers)
+            handed.append(reads.handed_over - before)
+        return answers
 
-    first, second, third = served(app, True, run)
-    assert first == second == third and first[0] == 200
-    assert seen == {"second": 1, "third": 0}
+    answers = served(app, True, run)
+    assert all(a == answers[0] for a in answers) and answers[0][0] == 200
+    assert handed == [0, 1, 0]
+
+
+def test_a_data_key_not_in_memory_is_read_on_a_worker_thread(
+    pg_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decrypting needs the owner's data key: one not in memory is read from the keystore
+    (a round trip), so the request is handed over, never read on the loop."""
+    w = pg_world
+    headers, ref = _me(w)
+    paths = [f"/v1/students/{ref}/grades"]
+    app = create_app(w.config, w.cache, clock=w.clock)
+    keyring = w.cache.keyring
+    threads: list[bool] = []
+    real = type(keyring)._raw_key
+
+    def raw_key(self: Any, key_id: str) -> bytes:
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(self, key_id)
+
+    monkeypatch.setattr(type(keyring), "_raw_key", raw_key)
+
+    async def run() -> list[Any]:
+        reads = reads_of(app)
+        first = await _get_all(app, paths, headers)
+        keyring.forget()
+        threads.clear()
+        before = reads.handed_over
+        second = await _get_all(app, paths, headers)
+        return [first, second, reads.handed_over - before]
+
+    first, second, handed = served(app, True, run)
+    assert first == second and first[0][0] == 200
+    assert handed == 1 and threads and not any(threads), threads
+
+
+def test_an_error_after_the_check_is_audited_as_on_a_worker_thread(pg_world: World) -> None:
+    """A bad cursor is refused after the relationship check: the same 400, and the same
+    audit event recorded, on the loop as on a worker thread."""
+    w = pg_world
+    headers, ref = _me(w)
+    paths = [f"/v1/students/{ref}/attendance?cursor=not-a-cursor"]
+    app = create_app(w.config, w.cache, clock=w.clock)
+    before = audit_events(w)
+    on_workers = served(app, False, lambda: _get_all(app, paths, headers))
+    between = audit_events(w)
+    on_loop = served(app, True, lambda: _get_all(app, paths, headers))
+    assert on_loop == on_workers and on_loop[0][0] == 400
+    assert between - before == audit_events(w) - between == 1
+
+
+def test_a_connection_lost_after_the_audit_commit_fails_the_request_and_audits_it_once(
+    pg_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit's COMMIT reached the server, then the connection was lost: the request is
+    not served again on a worker thread (it would be audited twice); it fails, no data."""
+    w = pg_world
+    headers, ref = _me(w)
+    paths = [f"/v1/students/{ref}/attendance"]
+    app = create_app(w.config, w.cache, clock=w.clock)
+    real = audit.commit_on_loop
+
+    async def committed_then_lost(conn: Any, entries: list[Any]) -> None:
+        await real(conn, entries)
+        raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    async def run() -> list[Any]:
+        reads = reads_of(app)
+        await _get_all(app, paths, headers)
+        monkeypatch.setattr(audit, "commit_on_loop", committed_then_lost)
+        before, handed = audit_events(w), reads.handed_over
+        (answer,) = await _get_all(app, paths, headers)
+        return [answer, audit_events(w) - before, reads.handed_over - handed]
+
+    answer, audited, handed = served(app, True, run)
+    assert answer[0] == 500 and b'"data"' not in answer[2]
+    assert (audited, handed) == (1, 0)
 
 
 def test_loop_connections_are_shared_by_at_most_their_number_and_handed_on(pg_url: str) -> None:
@@ -222,8 +310,17 @@ def test_loop_connections_are_shared_by_at_most_their_number_and_handed_on(pg_ur
         values = [int(await c.fetchval("SELECT 1")) for c in got]
         for c in [*got, taken[2]]:
             reads.give(c)
-        assert await reads.take() in [*got, taken[2]]  # from the shelf, no new connection
-        await reads.close()
+        first = await reads.take()
+        assert first in [*got, taken[2]]  # from the shelf, no new connection
+        held = [first]
+        held += [await reads.take() for _ in range(2)]  # all three out again
+        late = asyncio.ensure_future(reads.take())
+        await asyncio.sleep(0.01)
+        await reads.close()  # a taker still waiting is told the connections are closed
+        with pytest.raises(ConnectionError):
+            await late
+        for c in held:
+            reads.give(c)  # given back after the close: nothing to do
         assert reads.pool is None and not reads.here()
         return values
 
@@ -257,10 +354,11 @@ def test_a_lost_connection_given_back_lets_a_waiting_taker_open_another(pg_url: 
 
 
 def test_statements_are_numbered_for_asyncpg_and_the_url_keeps_its_settings() -> None:
-    text, order = _numbered("SELECT :a, :b WHERE x IN :refs AND y = :a AND z LIKE '%k'", (("refs", 3),))
-    assert text == "SELECT $1, $2 WHERE x IN ($3, $4, $5) AND y = $6 AND z LIKE '%k'"
+    sql = "SELECT :a, :b::text WHERE x IN :refs AND y = :a AND z LIKE '%k?' AND j ? 'key'"
+    text, order = expanded(sql, (("refs", 3),), "asyncpg")
+    assert text == "SELECT $1, $2::text WHERE x IN ($3, $4, $5) AND y = $6 AND z LIKE '%k?' AND j ? 'key'"
     assert order == ("a", "b", "refs", "a")
-    assert _numbered("SELECT 1 WHERE x IN :none", (("none", 0),))[0] == "SELECT 1 WHERE x IN (NULL)"
+    assert expanded("SELECT 1 WHERE x IN :none", (("none", 0),), "asyncpg")[0] == "SELECT 1 WHERE x IN (NULL)"
     dsn, settings = connect_arguments(
         "postgresql+psycopg://u@127.0.0.1:5432/db?options=-csearch_path%3Dbench&application_name=b1&sslmode=disable"
     )
