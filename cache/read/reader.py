@@ -173,6 +173,10 @@ def _records_sql(
     return sql + _newest_sql(window, hidden, after, one_pass)
 
 
+# The published runs of the sources attached to a source's students (Reader.afeeds).
+_FEED_RUNS = "SELECT source, published_run FROM source_state WHERE source IN :sources"
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is asking: an account, its role and the SIS person it stands for."""
@@ -327,12 +331,24 @@ class Reader:
 
     def _feeds(self, source: str) -> tuple[tuple[str, int], ...]:
         """The attached sources that have published, with their runs."""
+        known: tuple[tuple[str, int], ...] | None = self.memo.get(("feeds", source))
+        if known is not None:  # read by afeeds for this request
+            return known
         found = []
         for other in self.attached.get(source, ()):
             state = load_state(self.conn, other)
             if state is not None and state.published_run is not None:
                 found.append((other, state.published_run))
         return tuple(found)
+
+    async def afeeds(self, source: str) -> None:
+        """:meth:`_feeds` for ``source``, read now (awaited as :meth:`aquery` is) and kept
+        for this request: a request on the serving loop reads it before any handle is made."""
+        others = self.attached.get(source, ())
+        if not others or ("feeds", source) in self.memo:
+            return
+        runs = dict(await self.aquery_in(_FEED_RUNS, {}, {"sources": list(others)}))
+        self.memo[("feeds", source)] = tuple((o, runs[o]) for o in others if runs.get(o) is not None)
 
     def students(self, principal: Principal, published: int, today: dt.date) -> list[StudentHandle]:
         """Every student the principal may see now (read once per request: a page shows

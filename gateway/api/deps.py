@@ -468,6 +468,8 @@ async def view_for(
             raise unauthorized()
         principal = data_principal_at(found.account, app, now)
         found_state = found.state
+        if reader.on_loop:  # the attached sources' runs, awaited here (Reader.afeeds)
+            await reader.afeeds(principal.source)
         if asked is not None and found_state[0] is not None:
             row = found.student
             prefetched = (

@@ -4,14 +4,18 @@ even when rosters and attendance come from two exports."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
 from cache.snapshots.runs import load_state
+from gateway.api.app import create_app
 from gateway.privacy.purge import purge_students
 from tests.support.exports import (
     ARBOR_ATTENDANCE,
@@ -176,3 +180,42 @@ def test_purging_a_child_removes_their_records_from_every_source_and_keeps_them_
         assert conn.execute(text(count), {"r": amira}).scalar() == 0
         state = load_state(conn, "arbor")
     assert state is not None and state.published_run is not None
+
+
+def test_with_an_attached_source_the_dashboard_is_served_on_the_loop_as_on_a_worker_thread(
+    two_exports: Env,
+) -> None:
+    """On PostgreSQL a dashboard request awaits its reads on the serving loop, the attached
+    source's published run among them (``Reader.afeeds``): the same answers as a worker
+    thread's, and once the snapshot's shared records are known none is handed over."""
+    env = two_exports
+    if not env.config.cache.url.startswith("postgresql"):
+        pytest.skip("the serving loop's reads are PostgreSQL's (on SQLite every read is on the loop)")
+    assert env.sync("roster").status == "published" and env.sync("arbor").status == "published"
+    amira = env.ref("roster", "student", "1201")
+    ngozi = env.guardian("roster", "p-2001") or {}
+    paths = [
+        f"/v1/students/{amira}/attendance?from={WIDE['from']}&to={WIDE['to']}&limit=500",
+        f"/v1/students/{amira}/attendance/summary?from={WIDE['from']}&to={WIDE['to']}",
+        f"/v1/students/{amira}/grades",
+    ]
+    app = create_app(env.config, env.app.cache)
+
+    async def get_all() -> list[tuple[int, bytes]]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://portico.test") as c:
+            return [((r := await c.get(p, headers=ngozi)).status_code, r.content) for p in paths]
+
+    async def on_loop() -> tuple[list[tuple[int, bytes]], int]:
+        async with app.router.lifespan_context(app):
+            reads = app.state.portico.loop_reads
+            await get_all()
+            before = reads.handed_over
+            answers = await get_all()
+            return answers, reads.handed_over - before
+
+    on_workers = asyncio.run(get_all())
+    answers, handed = asyncio.run(on_loop())
+    assert answers == on_workers and {s for s, _ in answers} == {200}
+    assert len(json.loads(answers[0][1])["data"]) > 10  # the attached source's marks
+    assert handed == 0
