@@ -52,8 +52,7 @@ def one_export(tmp_path: Path, db_url: str) -> Iterator[Env]:
     env.close()
 
 
-@pytest.fixture
-def two_exports(tmp_path: Path, db_url: str) -> Iterator[Env]:
+def _two_exports(tmp_path: Path, url: str) -> Env:
     """Rosters from a OneRoster bundle; attendance from Arbor's export, attached to the same children."""
     write_bundle(tmp_path / "oneroster" / "2025-12-01-bulk", bulk(), as_zip=True)
     uk_folder(tmp_path / "arbor", "arbor-attendance.csv")
@@ -65,14 +64,27 @@ def two_exports(tmp_path: Path, db_url: str) -> Iterator[Env]:
         "sources": {"arbor": ARBOR_SOURCE},
         "records": {"attendance": ARBOR_ATTENDANCE},
     }
-    env = environment(
+    return environment(
         tmp_path,
-        db_url,
+        url,
         [
             {"name": "roster", "type": "oneroster", "options": roster},
             {"name": "arbor", "type": "cloudschool", "students_of": "roster", "options": arbor},
         ],
     )
+
+
+@pytest.fixture
+def two_exports(tmp_path: Path, db_url: str) -> Iterator[Env]:
+    env = _two_exports(tmp_path, db_url)
+    yield env
+    env.close()
+
+
+@pytest.fixture
+def two_exports_pg(tmp_path: Path, pg_url: str) -> Iterator[Env]:
+    """:func:`two_exports` on PostgreSQL only (the serving loop's reads are PostgreSQL's)."""
+    env = _two_exports(tmp_path, pg_url)
     yield env
     env.close()
 
@@ -183,14 +195,12 @@ def test_purging_a_child_removes_their_records_from_every_source_and_keeps_them_
 
 
 def test_with_an_attached_source_the_dashboard_is_served_on_the_loop_as_on_a_worker_thread(
-    two_exports: Env,
+    two_exports_pg: Env,
 ) -> None:
     """On PostgreSQL a dashboard request awaits its reads on the serving loop, the attached
     source's published run among them (``Reader.afeeds``): the same answers as a worker
     thread's, and once the snapshot's shared records are known none is handed over."""
-    env = two_exports
-    if not env.config.cache.url.startswith("postgresql"):
-        pytest.skip("the serving loop's reads are PostgreSQL's (on SQLite every read is on the loop)")
+    env = two_exports_pg
     assert env.sync("roster").status == "published" and env.sync("arbor").status == "published"
     amira = env.ref("roster", "student", "1201")
     ngozi = env.guardian("roster", "p-2001") or {}
