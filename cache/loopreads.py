@@ -67,9 +67,8 @@ def connect_arguments(url: str) -> tuple[str, dict[str, str]]:
             if item.startswith("-c"):
                 name, _, value = item[2:].partition("=")
                 settings[name] = value
-    for name in ("application_name",):
-        if name in query:
-            settings[name] = query.pop(name)[0]
+    if "application_name" in query:
+        settings["application_name"] = query.pop("application_name")[0]
     kept = "&".join(f"{k}={v}" for k, values in query.items() for v in values)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, kept, "")), settings
 
@@ -175,9 +174,7 @@ class LoopReads:
     def _wake_all(self) -> None:
         """Every waiting taker told to look again (after a close: to find it closed)."""
         while self._waiting:
-            fut = self._waiting.popleft()
-            if not fut.done():
-                fut.set_result(None)
+            self._wake_one()
 
     def _wake_one(self) -> None:
         """A waiting taker, if any, told to acquire a connection of its own."""

@@ -75,10 +75,9 @@ class AuditBatcher:
                     # events may have been committed before a connection was lost).
                     error = AuditNotCommitted(f"the audit group commit failed: {type(exc).__name__}")
                     error.__cause__ = exc
-                    _settle([fut for _, fut in batch], error)
-                    if not isinstance(exc, Exception):
-                        raise  # cancelled (the loop is ending): its requests were told first
-                    continue
+                    if not isinstance(exc, Exception):  # cancelled: the loop is ending
+                        _settle([fut for _, fut in batch], error)  # its requests told first
+                        raise
                 _settle([fut for _, fut in batch], error)
         finally:
             self._on_loop.discard(loop)
