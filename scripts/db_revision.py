@@ -48,6 +48,9 @@ def next_id(line: runner.Line) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
     if len(argv) != 2 or argv[0] not in {"cache", "keystore"}:
         print(__doc__, file=sys.stderr)
         return 2

@@ -1,0 +1,47 @@
+"""Every command in scripts/ answers ``--help`` with what it does and how to call it, and
+does nothing else: no set-up, no install, no run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tests.support import REPO
+
+SCRIPTS = sorted(
+    p for p in (REPO / "scripts").iterdir() if p.is_file() and not p.suffix and os.access(p, os.X_OK)
+)
+
+
+def _help(script: Path, venv: str = sys.prefix) -> tuple[str, int, str]:
+    # By default the venv this suite runs in: the scripts' set-up finds it installed.
+    env = {**os.environ, "VENV": venv}
+    done = subprocess.run(  # noqa: S603 - the repo's own scripts
+        [str(script), "--help"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    return script.name, done.returncode, done.stdout + done.stderr
+
+
+def test_every_script_answers_help_with_its_usage() -> None:
+    assert len(SCRIPTS) > 10, "scripts/ not found"
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(_help, SCRIPTS))
+    bad = [
+        f"scripts/{name} --help: exit {code}, {'no usage line' if code == 0 else out[-300:]}"
+        for name, code, out in answers
+        if code != 0 or "usage" not in out.lower()
+    ]
+    assert bad == []
+
+
+def test_a_script_with_positional_arguments_prints_its_header_and_stops_before_set_up(tmp_path: Path) -> None:
+    """``--help`` is answered before the set-up: no virtual environment is made."""
+    venv = tmp_path / "venv"
+    name, code, out = _help(REPO / "scripts" / "bench_district", str(venv))
+    assert not venv.exists()
+    assert (code, out.splitlines()[-1]) == (0, "Usage: scripts/bench_district [students]")
+    assert "Generation speed of the synthetic district" in out
+    assert "Traceback" not in out
