@@ -162,7 +162,7 @@ def _serve(plan: _Plan, endpoint: Endpoint, on_loop: bool) -> Callable[[Request]
             return await handle(request)
         reads = app.loop_reads
         if on_loop and reads is not None and reads.here():
-            # PostgreSQL, a dashboard route: its reads awaited on this loop (cache.loopreads).
+            # PostgreSQL, a parent data route: its reads awaited on this loop (cache.loopreads).
             # Work that would need a round trip of its own (a shared record's first read in
             # a snapshot, a session to touch) hands the request over to a worker thread,
             # before any answer or audit event: it is served there from the start.
