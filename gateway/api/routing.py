@@ -170,8 +170,10 @@ def _serve(plan: _Plan, endpoint: Endpoint, on_loop: bool) -> Callable[[Request]
                 return await run(request, open_loop_view(request, reads))
             except WouldBlock:
                 reads.handed_over += 1
+                app.guards.hand_over("would_block")
             except LOST as exc:
                 reads.handed_over += 1
+                app.guards.hand_over("connection_lost")
                 log.warning("api.loop_connection_lost", error_class=type(exc).__name__)
         # A data route's handler waits for nothing on the worker: stepped by hand there.
         return await offloaded(workers, request, lambda: handle(request), direct=True)

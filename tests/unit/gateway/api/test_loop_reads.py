@@ -24,10 +24,12 @@ import orjson
 import psycopg
 import pytest
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
 from cache.loopreads import LoopReads, connect_arguments
 from cache.types import expanded
 from gateway.api.app import create_app
+from gateway.ops.metrics import GuardCounters, make_registry
 from gateway.privacy import audit
 from tests.support.offload import audit_events, healthz_while_waiting
 from tests.support.offload import pg_world as offload_world
@@ -252,6 +254,67 @@ def test_the_other_data_routes_answer_on_the_loop_as_on_worker_threads(pg_world:
         assert pages[10] and pages[11] and pages[10] != pages[11]  # the assignments'
         assert pages[15] and pages[16] and pages[15] != pages[16]  # the notices'
         assert pages[13] == []  # a class the student is not in
+
+
+def _handovers(app: FastAPI) -> dict[str, float]:
+    """``portico_api_loop_handovers_total`` by reason, as ``/metrics`` serves it."""
+
+    async def scrape() -> bytes:
+        ((status, _, body),) = await _get_all(app, ["/metrics"], {})
+        assert status == 200
+        return body
+
+    found = {}
+    for family in text_string_to_metric_families(asyncio.run(scrape()).decode()):
+        for sample in family.samples:
+            if sample.name == "portico_api_loop_handovers_total":
+                found[sample.labels["reason"]] = sample.value
+    return found
+
+
+def test_handovers_are_counted_on_metrics_by_reason(pg_world: World) -> None:
+    """A request handed over for a session to touch (``would_block``) and one whose loop
+    connection the server ended (``connection_lost``), each counted once on /metrics."""
+    w = pg_world
+    headers, ref = _me(w)
+    paths = [f"/v1/students/{ref}/reports"]
+    guards = GuardCounters()
+    app = create_app(w.config, w.cache, clock=w.clock, metrics_registry=make_registry(guards), guards=guards)
+    assert _handovers(app) == {"would_block": 0, "connection_lost": 0}
+    counted: list[dict[str, int]] = []  # the counts since the warm request, after each step
+    handed: list[int] = []
+
+    async def run() -> list[Answer]:
+        reads = reads_of(app)
+        answers = await _get_all(app, paths, headers)  # warm (itself handed over: a cold snapshot)
+        start, warm = reads.handed_over, dict(guards.handed_over)
+
+        def since() -> dict[str, int]:
+            return {reason: n - warm[reason] for reason, n in guards.handed_over.items()}
+
+        with w.cache.engine.begin() as conn:  # the session due a touch: a worker thread's write
+            conn.exec_driver_sql("UPDATE session SET last_seen_at = last_seen_at - interval '5 minutes'")
+        answers += await _get_all(app, paths, headers)
+        counted.append(since())
+        with w.cache.engine.begin() as conn:  # the loop's connections ended by the server
+            for c in reads._idle:
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(c.get_server_pid())})")
+        answers += await _get_all(app, paths, headers)
+        counted.append(since())
+        answers += await _get_all(app, paths, headers)  # on the loop again
+        handed.append(reads.handed_over - start)
+        return answers
+
+    answers = served(app, True, run)
+    assert all(a == answers[0] for a in answers) and answers[0][0] == 200
+    assert counted == [
+        {"would_block": 1, "connection_lost": 0},
+        {"would_block": 1, "connection_lost": 1},
+    ]
+    assert handed == [2]  # LoopReads.handed_over counts them too
+    scraped = _handovers(app)
+    assert scraped == {reason: float(n) for reason, n in guards.handed_over.items()}
+    assert scraped["connection_lost"] == 1 and scraped["would_block"] >= 1
 
 
 def test_healthz_answers_while_a_read_on_the_loop_waits_for_postgresql(pg_world: World, pg_url: str) -> None:
