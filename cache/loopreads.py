@@ -1,9 +1,10 @@
-"""PostgreSQL reads awaited on the serving event loop (asyncpg), for the hottest routes.
+"""PostgreSQL reads awaited on the serving event loop (asyncpg), for the parent data routes.
 
 On PostgreSQL the API's data requests run on worker threads (``gateway.api.offload``) so
 that no round trip stops the event loop. The hand-offs cost more than the work: a served
 dashboard request took 16–24 context switches and about twice SQLite's CPU. The
-dashboard's routes instead await their few statements here, on the loop that serves them,
+dashboard's routes, and since the other parent data routes (``DataRouter.get(...,
+on_loop=True)``), instead await their few statements here, on the loop that serves them,
 through asyncpg (its protocol is compiled, and a connection's socket stays registered with
 the loop, where psycopg's async connection adds a lock, a future and a reader registration
 per wait: 25% more instructions per request, measured). See docs/PERFORMANCE-api-notes.md.
@@ -106,7 +107,8 @@ class LoopReads:
         self._out = 0  # acquired from the pool: idle here or in a request's hands
         self._releasing: set[asyncio.Task[None]] = set()
         # Requests begun here that needed a worker thread's connection (a snapshot's first
-        # read of a shared record, a session to touch, a family token): served there instead.
+        # read of a shared record, a session to touch, a family token) or lost this loop's:
+        # served there instead (on /metrics by reason: GuardCounters.hand_over).
         self.handed_over = 0
 
     async def start(self) -> None:

@@ -69,26 +69,49 @@ def school_zones(reader: Reader) -> dict[tuple[str, str, int, ZoneInfo], ZoneInf
     return _remembered(reader).zones
 
 
-def _in(reader: Reader, sql: str, params: dict[str, Any], lists: Iterable[str]) -> list[Any]:
+In = tuple[str, dict[str, Any], dict[str, list[Any]]]  # a read's statement, values and lists
+
+
+def _lists(sql: str, params: dict[str, Any], lists: Iterable[str]) -> In:
     """``IN :name`` for each list in ``params``, one bound value per item (an empty list
-    matches nothing)."""
+    matches nothing): the arguments of ``Reader.query_in`` and ``Reader.aquery_in``."""
     params = dict(params)
-    return reader.query_in(sql, params, {name: params.pop(name) for name in lists})
+    return sql, params, {name: params.pop(name) for name in lists}
+
+
+def _in(reader: Reader, sql: str, params: dict[str, Any], lists: Iterable[str]) -> list[Any]:
+    """The rows of ``sql`` with its lists (:func:`_lists`)."""
+    return reader.query_in(*_lists(sql, params, lists))
 
 
 def _open_all(reader: Reader, source: str, kind: str, rows: list[Any]) -> list[Row]:
     return [(ref, reader.open(source, kind, ref, key_id, payload)) for ref, key_id, payload, *_ in rows]
 
 
+_ONE = (
+    "SELECT ref, key_id, payload FROM record r WHERE r.source = :src AND r.kind = :k AND r.ref = :ref "
+    f"AND r.student_ref = :sref AND {CURRENT.format(t='r')}"
+)
+
+
+def _one_params(student: StudentHandle, source: str, run: int, kind: str, ref: str) -> dict[str, Any]:
+    return {"src": source, "k": kind, "ref": ref, "sref": student.ref, "p": run}
+
+
 def one(reader: Reader, student: StudentHandle, kind: str, ref: str) -> dict[str, Any] | None:
     """One of the student's records by its public id, or None (not theirs, or not there);
     looked for in the student's own source and in the sources attached to its students."""
     for source, run in student.sources():
-        rows = reader.query(
-            f"SELECT ref, key_id, payload FROM record r WHERE r.source = :src AND r.kind = :k AND r.ref = :ref "
-            f"AND r.student_ref = :sref AND {CURRENT.format(t='r')}",
-            {"src": source, "k": kind, "ref": ref, "sref": student.ref, "p": run},
-        )
+        rows = reader.query(_ONE, _one_params(student, source, run, kind, ref))
+        if rows:
+            return _open_all(reader, source, kind, rows)[0][1]
+    return None
+
+
+async def aone(reader: Reader, student: StudentHandle, kind: str, ref: str) -> dict[str, Any] | None:
+    """:func:`one`, each source's read awaited (``Reader.aquery``)."""
+    for source, run in student.sources():
+        rows = await reader.aquery(_ONE, _one_params(student, source, run, kind, ref))
         if rows:
             return _open_all(reader, source, kind, rows)[0][1]
     return None
@@ -128,6 +151,13 @@ def _student_params(student: StudentHandle) -> dict[str, Any]:
 
 def _enrolled_key(student: StudentHandle) -> tuple[str, str, str, int]:
     return ("enrollment", student.source, student.ref, student.published_run)
+
+
+async def aenrolled(reader: Reader, student: StudentHandle) -> None:
+    """The student's enrolments read now, awaited (``Reader.aquery``), and kept for this
+    request: :func:`enrollments` then reads nothing (a request on the serving loop)."""
+    if _enrolled_key(student) not in reader.memo:
+        _enrolled(reader, student, await reader.aquery(_ENROLLED, _student_params(student)))
 
 
 def _enrolled(
@@ -290,8 +320,7 @@ async def atimetable(
     reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, year_start: dt.date | None
 ) -> list[Lesson]:
     """:func:`timetable`, its two reads of the student's own rows awaited (``Reader.aquery``)."""
-    if _enrolled_key(student) not in reader.memo:
-        _enrolled(reader, student, await reader.aquery(_ENROLLED, _student_params(student)))
+    await aenrolled(reader, student)
     if not enrollments(reader, student, start, end):
         return []  # as timetable_days: no classes, nothing more to read
     own = await reader.aquery(_OWN_ENTRIES, _student_params(student))
@@ -356,11 +385,50 @@ def assignments(
     limit: int = 1000,
 ) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
     """Assignments of the student's classes due in ``start..end`` (latest first) with their result."""
+    read = _assignments_read(reader, student, start, end, section_ref, window, after, limit)
+    if read is None:
+        return []
+    found = _assignments_found(reader, student, reader.query_in(*read))
+    return _with_results(found, _results(reader, student, [f[0] for f in found]))
+
+
+async def aassignments(
+    reader: Reader,
+    student: StudentHandle,
+    start: dt.date,
+    end: dt.date,
+    *,
+    section_ref: str | None = None,
+    window: Window | None = None,
+    after: tuple[str, str] | None = None,
+    limit: int = 1000,
+) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
+    """:func:`assignments`, its three reads awaited (``Reader.aquery``): the student's
+    enrolments, the classes' assignments, the student's results."""
+    await aenrolled(reader, student)
+    read = _assignments_read(reader, student, start, end, section_ref, window, after, limit)
+    if read is None:
+        return []
+    found = _assignments_found(reader, student, await reader.aquery_in(*read))
+    return _with_results(found, await _aresults(reader, student, [f[0] for f in found]))
+
+
+def _assignments_read(
+    reader: Reader,
+    student: StudentHandle,
+    start: dt.date,
+    end: dt.date,
+    section_ref: str | None,
+    window: Window | None,
+    after: tuple[str, str] | None,
+    limit: int,
+) -> In | None:
+    """The read of :func:`assignments` (None: the student is in none of the classes asked for)."""
     sections = enrollments(reader, student)
     if section_ref is not None:
         sections = {k: v for k, v in sections.items() if k == section_ref}
     if not sections:
-        return []
+        return None
     sql = (
         f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'assignment' "
         f"AND r.parent_ref IN :secs AND r.parent_ref IS NOT NULL AND r.day >= :s AND r.day <= :e AND {CURRENT.format(t='r')}"
@@ -373,13 +441,22 @@ def assignments(
         "p": student.published_run,
     }
     sql = newest_first(sql, params, window=window, after=after, limit=limit)
-    rows = _in(reader, sql, params, ["secs"])
+    return _lists(sql, params, ["secs"])
+
+
+def _assignments_found(
+    reader: Reader, student: StudentHandle, rows: list[Any]
+) -> list[tuple[str, str, dict[str, Any]]]:
     run = student.published_run
-    found = [
+    return [
         (ref, sec, open_shared(reader, student.source, "assignment", ref, k, p, run))
         for ref, k, p, sec in rows
     ]
-    results = _results(reader, student, [f[0] for f in found])
+
+
+def _with_results(
+    found: list[tuple[str, str, dict[str, Any]]], results: dict[str, dict[str, Any]]
+) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
     return [(ref, sec, a, results.get(ref)) for ref, sec, a in found]
 
 
@@ -399,35 +476,54 @@ def _results(
     kept only if its status is that one. The answer is the unfiltered one's entries of
     that status.
     """
+    if not assignment_refs:
+        return {}
+    return _results_opened(reader, student, reader.query_in(*_results_read(student, assignment_refs)), status)
+
+
+async def _aresults(
+    reader: Reader, student: StudentHandle, assignment_refs: list[str]
+) -> dict[str, dict[str, Any]]:
+    """:func:`_results` (every status), the read awaited (``Reader.aquery_in``)."""
+    if not assignment_refs:
+        return {}
+    rows = await reader.aquery_in(*_results_read(student, assignment_refs))
+    return _results_opened(reader, student, rows, None)
+
+
+def _results_read(student: StudentHandle, assignment_refs: list[str]) -> In:
+    return _lists(
+        f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'result' "
+        f"AND r.student_ref = :sref AND r.parent_ref IN :arefs AND {CURRENT.format(t='r')}",
+        {
+            "src": student.source,
+            "sref": student.ref,
+            "arefs": assignment_refs,
+            "p": student.published_run,
+        },
+        ["arefs"],
+    )
+
+
+def _results_opened(
+    reader: Reader, student: StudentHandle, res_rows: list[Any], status: str | None
+) -> dict[str, dict[str, Any]]:
+    """The rows of :func:`_results_read` decrypted, by assignment (see :func:`_results`)."""
     results: dict[str, dict[str, Any]] = {}
-    if assignment_refs:
-        res_rows = _in(
-            reader,
-            f"SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.source = :src AND r.kind = 'result' "
-            f"AND r.student_ref = :sref AND r.parent_ref IN :arefs AND {CURRENT.format(t='r')}",
-            {
-                "src": student.source,
-                "sref": student.ref,
-                "arefs": assignment_refs,
-                "p": student.published_run,
-            },
-            ["arefs"],
-        )
-        src = student.source
-        rows = [(src, ref, k, p) for ref, k, p, _ in res_rows]
-        if status is None:
-            for row, result in zip(res_rows, reader.open_rows("result", rows), strict=True):
-                results[row[3]] = result
-            return results
-        marker = orjson.dumps(status)
-        other: dict[str, Any] = {}  # an assignment's later result replaces an earlier one, as above
-        for row, blob in zip(res_rows, reader.open_blobs("result", rows), strict=True):
-            # find, not ``in``: bytes' ``in`` first tries the marker as an integer (a raised
-            # and cleared TypeError each time, dearer than the search itself).
-            parsed: dict[str, Any] | None = orjson.loads(blob) if blob.find(marker) >= 0 else None
-            results[row[3]] = parsed if parsed is not None and parsed.get("status") == status else other
-        return {k: v for k, v in results.items() if v is not other}
-    return results
+    src = student.source
+    rows = [(src, ref, k, p) for ref, k, p, _ in res_rows]
+    if status is None:
+        for row, result in zip(res_rows, reader.open_rows("result", rows), strict=True):
+            results[row[3]] = result
+        return results
+    marker = orjson.dumps(status)
+    other: dict[str, Any] = {}  # an assignment's later result replaces an earlier one, as above
+    for row, blob in zip(res_rows, reader.open_blobs("result", rows), strict=True):
+        # find, not ``in``: bytes' ``in`` first tries the marker as an integer (a raised
+        # and cleared TypeError each time, dearer than the search itself).
+        parsed: dict[str, Any] | None = orjson.loads(blob) if blob.find(marker) >= 0 else None
+        results[row[3]] = parsed if parsed is not None and parsed.get("status") == status else other
+    return {k: v for k, v in results.items() if v is not other}
 
 
 def _due(assignment: tuple[str, Any, Any, dict[str, Any]]) -> Any:
@@ -511,6 +607,13 @@ def audiences(reader: Reader, students: list[StudentHandle], today: dt.date) -> 
     return sorted(out)
 
 
+async def aaudiences(reader: Reader, students: list[StudentHandle], today: dt.date) -> list[str]:
+    """:func:`audiences`, each student's enrolments read awaited first (:func:`aenrolled`)."""
+    for s in students:
+        await aenrolled(reader, s)
+    return audiences(reader, students, today)
+
+
 def notices(
     reader: Reader,
     source: str,
@@ -524,6 +627,37 @@ def notices(
     limit: int = 100,
 ) -> list[tuple[str, bool, dict[str, Any]]]:
     """Published notices for ``audience``: current ones first, then those ended since ``since``."""
+    read = _notices_read(source, published, audience, now, today, since, after, limit)
+    return _notices_found(reader, source, published, reader.query_in(*read))
+
+
+async def anotices(
+    reader: Reader,
+    source: str,
+    published: int,
+    audience: list[str],
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    since: dt.date,
+    after: tuple[str, str, str] | None = None,
+    limit: int = 100,
+) -> list[tuple[str, bool, dict[str, Any]]]:
+    """:func:`notices`, the read awaited (``Reader.aquery_in``)."""
+    read = _notices_read(source, published, audience, now, today, since, after, limit)
+    return _notices_found(reader, source, published, await reader.aquery_in(*read))
+
+
+def _notices_read(
+    source: str,
+    published: int,
+    audience: list[str],
+    now: dt.datetime,
+    today: dt.date,
+    since: dt.date,
+    after: tuple[str, str, str] | None,
+    limit: int,
+) -> In:
     current = "(CASE WHEN r.active_to IS NULL OR r.active_to >= :today THEN 1 ELSE 0 END)"
     sql = (
         f"SELECT ref, key_id, payload, {current} AS cur, stamp FROM record r WHERE r.source = :src "
@@ -547,7 +681,12 @@ def notices(
         params.update(ac=cur, ast=stamp, ar=after[2])
     sql += " ORDER BY cur DESC, r.stamp DESC, r.ref LIMIT :lim"
     params["lim"] = limit
-    rows = _in(reader, sql, params, ["aud"])
+    return _lists(sql, params, ["aud"])
+
+
+def _notices_found(
+    reader: Reader, source: str, published: int, rows: list[Any]
+) -> list[tuple[str, bool, dict[str, Any]]]:
     return [
         (ref, bool(cur), open_shared(reader, source, "notice", ref, k, p, published))
         for ref, k, p, cur, _ in rows

@@ -207,6 +207,11 @@ class StudentHandle:
         return ((self.source, self.published_run), *self.feeds)
 
 
+def _every_student(principal: Principal, published: int, today: dt.date) -> tuple[Any, ...]:
+    """Where a request keeps :meth:`Reader.students`'s answer (``Reader.memo``)."""
+    return ("students", principal, published, today)
+
+
 class Reader:
     def __init__(
         self, conn: Connection, keyring: Keyring, attached: dict[str, tuple[str, ...]] | None = None
@@ -290,6 +295,13 @@ class Reader:
     def _students(
         self, principal: Principal, published: int, today: dt.date, only: str | None
     ) -> list[StudentHandle]:
+        sql, params = self._students_read(principal, published, today, only)
+        return self._students_found(principal, published, self._exec(sql, params))
+
+    def _students_read(
+        self, principal: Principal, published: int, today: dt.date, only: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        """The statement of :meth:`_students` and its parameters (awaited by :meth:`astudents`)."""
         if principal.role != "guardian":
             sql = STUDENT_SELF
         else:
@@ -308,7 +320,11 @@ class Reader:
             names = [f"o{i}" for i in range(len(principal.only))]
             params.update(zip(names, sorted(principal.only), strict=True))
             sql += f" AND st.ref IN ({', '.join(':' + n for n in names) or 'NULL'})"
-        rows = self._exec(sql + " ORDER BY st.ref", params)
+        return sql + " ORDER BY st.ref", params
+
+    def _students_found(self, principal: Principal, published: int, rows: list[Any]) -> list[StudentHandle]:
+        """The handles for the rows of :meth:`_students_read` (decrypted; with the attached
+        sources' runs, which a request on the serving loop read first: :meth:`afeeds`)."""
         feeds = self._feeds(principal.source) if rows else ()
         return [self._handle(principal, published, row, feeds) for row in rows]
 
@@ -353,15 +369,26 @@ class Reader:
     def students(self, principal: Principal, published: int, today: dt.date) -> list[StudentHandle]:
         """Every student the principal may see now (read once per request: a page shows
         the child asked for and the switcher to the others)."""
-        key = ("students", principal, published, today)
+        key = _every_student(principal, published, today)
         found: list[StudentHandle] | None = self.memo.get(key)
         if found is None:
             found = self.memo[key] = self._students(principal, published, today, None)
         return list(found)
 
+    async def astudents(self, principal: Principal, published: int, today: dt.date) -> list[StudentHandle]:
+        """:meth:`students`, the read awaited as :meth:`aquery` is (and kept for the request
+        as :meth:`students` keeps it)."""
+        key = _every_student(principal, published, today)
+        found: list[StudentHandle] | None = self.memo.get(key)
+        if found is None:
+            sql, params = self._students_read(principal, published, today, None)
+            rows = await self.aquery(sql, params)
+            found = self.memo[key] = self._students_found(principal, published, rows)
+        return list(found)
+
     def student(self, principal: Principal, published: int, today: dt.date, ref: str) -> StudentHandle | None:
         """The one student ``ref`` if, and only if, the principal may see it now."""
-        every: list[StudentHandle] | None = self.memo.get(("students", principal, published, today))
+        every: list[StudentHandle] | None = self.memo.get(_every_student(principal, published, today))
         if every is not None:  # this request's answer to the same check, for every student
             return next((s for s in every if s.ref == ref), None)
         found = self._students(principal, published, today, ref)

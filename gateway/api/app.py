@@ -108,7 +108,7 @@ class PorticoAPI(FastAPI):
 
 @contextlib.asynccontextmanager
 async def _serving(app: FastAPI) -> AsyncIterator[None]:
-    """On PostgreSQL, the dashboard routes' connections on the loop that serves the app
+    """On PostgreSQL, the data routes' connections on the loop that serves the app
     (``cache.loopreads``), from its start to its end; nothing on SQLite."""
     portico: Portico = app.state.portico
     engine = portico.cache.engine

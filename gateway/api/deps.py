@@ -53,7 +53,7 @@ class Portico:
     metrics_token: str | None = None
     # Refusals at the edge and throttled answers (registered in ``metrics`` by the bootstrap).
     guards: GuardCounters = field(default_factory=GuardCounters)
-    # On PostgreSQL, the serving loop's connections for the dashboard's routes (started
+    # On PostgreSQL, the serving loop's connections for the parent data routes (started
     # and closed by the app's lifespan: gateway.api.app); None elsewhere.
     loop_reads: LoopReads | None = None
     _batcher: AuditBatcher | None = None

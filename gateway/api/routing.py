@@ -162,7 +162,7 @@ def _serve(plan: _Plan, endpoint: Endpoint, on_loop: bool) -> Callable[[Request]
             return await handle(request)
         reads = app.loop_reads
         if on_loop and reads is not None and reads.here():
-            # PostgreSQL, a dashboard route: its reads awaited on this loop (cache.loopreads).
+            # PostgreSQL, a parent data route: its reads awaited on this loop (cache.loopreads).
             # Work that would need a round trip of its own (a shared record's first read in
             # a snapshot, a session to touch) hands the request over to a worker thread,
             # before any answer or audit event: it is served there from the start.
@@ -170,8 +170,10 @@ def _serve(plan: _Plan, endpoint: Endpoint, on_loop: bool) -> Callable[[Request]
                 return await run(request, open_loop_view(request, reads))
             except WouldBlock:
                 reads.handed_over += 1
+                app.guards.hand_over("would_block")
             except LOST as exc:
                 reads.handed_over += 1
+                app.guards.hand_over("connection_lost")
                 log.warning("api.loop_connection_lost", error_class=type(exc).__name__)
         # A data route's handler waits for nothing on the worker: stepped by hand there.
         return await offloaded(workers, request, lambda: handle(request), direct=True)

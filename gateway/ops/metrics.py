@@ -28,6 +28,11 @@ REFUSAL_REASONS = ("url", "header-count", "header-bytes", "body", "content-lengt
 SIGN_IN_FAILURES = ("unknown-user", "wrong-password", "inactive", "wrong-code")
 SIGN_IN_THROTTLES = ("too-many-failures", "too-many-codes")
 SIGN_IN_CHANNELS = ("api", "web")
+# Why a data request begun on the event loop was served again on a worker thread (on
+# PostgreSQL, gateway.api.routing): it needed a synchronous connection (a shared record's
+# first read in a snapshot, a session to touch, a denied read to count, a family token, a
+# data key not in memory), or the loop's connection to the database was lost.
+HANDOVER_REASONS = ("would_block", "connection_lost")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # The ``le`` labels as prometheus_client writes them (floatToGoString: "0.005", "1.0").
 _BUCKET_NAMES = (*(str(b) for b in LATENCY_BUCKETS), "+Inf")
@@ -85,7 +90,8 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OP
 class GuardCounters(Collector):
     """What the API process saw: requests and their latency by route template, requests
     refused at the edge (by reason), answers of 429 (by route template), and sign-in
-    failures and throttles (by channel and reason; never a username).
+    failures and throttles (by channel and reason; never a username), and data requests
+    begun on the event loop and handed over to a worker thread (by reason).
 
     Counted in the process that answered (a refusal never reaches the database): each
     API replica exports its own, and Prometheus sums them.
@@ -99,6 +105,7 @@ class GuardCounters(Collector):
         self.sign_in_failed: Counter[tuple[str, str]] = Counter(zero)
         zero = {(c, r): 0 for c in SIGN_IN_CHANNELS for r in SIGN_IN_THROTTLES}
         self.sign_in_throttled: Counter[tuple[str, str]] = Counter(zero)
+        self.handed_over: Counter[str] = Counter({reason: 0 for reason in HANDOVER_REASONS})
         # By (route template, method): the route template ("-" when no route matched),
         # never the path itself. Counted here, under one lock, and exposed on scrape as
         # prometheus_client's Counter and Histogram would expose them: a labelled
@@ -134,6 +141,10 @@ class GuardCounters(Collector):
         with self._lock:
             self.sign_in_throttled[(channel, reason)] += 1
 
+    def hand_over(self, reason: str) -> None:
+        with self._lock:
+            self.handed_over[reason] += 1
+
     def refuse(self, reason: str) -> None:
         with self._lock:
             self.refused[reason] += 1
@@ -146,6 +157,7 @@ class GuardCounters(Collector):
         with self._lock:
             refused, throttled = dict(self.refused), dict(self.throttled)
             failed, turned_away = dict(self.sign_in_failed), dict(self.sign_in_throttled)
+            handed = dict(self.handed_over)
             routes = [
                 (key, list(st.buckets), st.total, dict(st.statuses), dict(st.status_created), st.created)
                 for key, st in self._routes.items()
@@ -180,6 +192,14 @@ class GuardCounters(Collector):
         for (channel, reason), n in sorted(turned_away.items()):
             th.add_metric([channel, reason], n)
         yield th
+        h = CounterMetricFamily(
+            "portico_api_loop_handovers",
+            "Data requests begun on the event loop and served again on a worker thread, by reason",
+            labels=["reason"],
+        )
+        for reason, n in sorted(handed.items()):
+            h.add_metric([reason], n)
+        yield h
         answered = CounterMetricFamily(
             "portico_http_requests",
             "Requests answered, by route template, method and status",

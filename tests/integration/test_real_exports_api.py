@@ -194,10 +194,10 @@ def test_purging_a_child_removes_their_records_from_every_source_and_keeps_them_
     assert state is not None and state.published_run is not None
 
 
-def test_with_an_attached_source_the_dashboard_is_served_on_the_loop_as_on_a_worker_thread(
+def test_with_an_attached_source_the_data_routes_are_served_on_the_loop_as_on_a_worker_thread(
     two_exports_pg: Env,
 ) -> None:
-    """On PostgreSQL a dashboard request awaits its reads on the serving loop, the attached
+    """On PostgreSQL a parent data request awaits its reads on the serving loop, the attached
     source's published run among them (``Reader.afeeds``): the same answers as a worker
     thread's, and once the snapshot's shared records are known none is handed over."""
     env = two_exports_pg
@@ -208,6 +208,13 @@ def test_with_an_attached_source_the_dashboard_is_served_on_the_loop_as_on_a_wor
         f"/v1/students/{amira}/attendance?from={WIDE['from']}&to={WIDE['to']}&limit=500",
         f"/v1/students/{amira}/attendance/summary?from={WIDE['from']}&to={WIDE['to']}",
         f"/v1/students/{amira}/grades",
+        # The other parent data routes on the loop: the student list and profile (their
+        # handles carry the attached source's run), reports, assignments, notices.
+        "/v1/students",
+        f"/v1/students/{amira}",
+        f"/v1/students/{amira}/reports",
+        f"/v1/students/{amira}/assignments",
+        "/v1/notices",
     ]
     app = create_app(env.config, env.app.cache)
 

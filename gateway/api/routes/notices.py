@@ -34,7 +34,7 @@ def _triple(parts: tuple[str, ...] | None) -> tuple[str, str, str] | None:
     return None if parts is None else (parts[0], parts[1], parts[2])
 
 
-@router.get("/notices")
+@router.get("/notices", on_loop=True)
 async def list_notices(
     view: ViewDep,
     from_: str | None = Query(default=None, alias="from"),
@@ -54,14 +54,14 @@ async def list_notices(
     after = _triple(decode_cursor(cursor, is_flag, is_stamp, is_ref))
     # Notices reach whole schools and the district: the window is the district's.
     shown = window(rule_for(app.config.visibility, "notice"), view.now, app.tz)
-    students = view.reader.students(view.principal, view.published, view.today)
+    students = await view.reader.astudents(view.principal, view.published, view.today)
     rows: list[tuple[str, bool, dict[str, Any]]] = []
     if students:
-        rows = queries.notices(
+        rows = await queries.anotices(
             view.reader,
             view.principal.source,
             view.published,
-            queries.audiences(view.reader, students, view.today),
+            await queries.aaudiences(view.reader, students, view.today),
             now=shown.visible_before,
             today=view.today,
             since=since,

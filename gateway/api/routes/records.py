@@ -136,7 +136,7 @@ async def grades(
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
 
-@router.get("/{student_id}/assignments")
+@router.get("/{student_id}/assignments", on_loop=True)
 async def assignments(
     student_id: str,
     view: ViewDep,
@@ -152,7 +152,7 @@ async def assignments(
     n = page_limit(limit, app.config.api)
     section = parse_ref(class_id, "class")
     window = visibility(view, s).of("assignment")
-    found = queries.assignments(
+    found = await queries.aassignments(
         view.reader,
         s,
         rng.start,
@@ -205,7 +205,7 @@ async def behaviour(
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
 
-@router.get("/{student_id}/reports")
+@router.get("/{student_id}/reports", on_loop=True)
 async def reports(
     student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
 ) -> Response:
@@ -213,17 +213,17 @@ async def reports(
     s = await checked(view, student_id, "reports")
     n = page_limit(limit, app.config.api)
     window = visibility(view, s).of("report")
-    rows = view.reader.records(s, "report", window=window, after=decode_pair(cursor), limit=n + 1)
+    rows = await view.reader.arecords(s, "report", window=window, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (row[1]["issued_date"], row[0]))
     data = [present.report_summary(ref, r) for ref, r in rows]
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
 
-@router.get("/{student_id}/reports/{report_id}")
+@router.get("/{student_id}/reports/{report_id}", on_loop=True)
 async def report(student_id: str, report_id: str, view: ViewDep) -> Response:
     app = view.app
     s = await checked(view, student_id, "reports")
-    found = queries.one(view.reader, s, "report", report_id) if is_ref(report_id) else None
+    found = await queries.aone(view.reader, s, "report", report_id) if is_ref(report_id) else None
     if found is None:
         await view.settle()
         raise not_found()

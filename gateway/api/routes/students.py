@@ -103,17 +103,17 @@ async def dated_records(
     )
 
 
-@router.get("")
+@router.get("", on_loop=True)
 async def list_students(view: ViewDep) -> Response:
     app = view.app
-    visible = view.reader.students(view.principal, view.published, view.today)
+    visible = await view.reader.astudents(view.principal, view.published, view.today)
     view.audit_later("directory", [s.ref for s in visible])
     names = school_names(view.reader, app, visible)
     data = [student_summary(s.ref, s.data, names.get(s.data["school_id"])) for s in visible]
     return await respond(view, data, meta(app.config, view.state, dt.timedelta(0)))
 
 
-@router.get("/{student_id}")
+@router.get("/{student_id}", on_loop=True)
 async def get_student(student_id: str, view: ViewDep) -> Response:
     app = view.app
     s = await checked(view, student_id, "profile")

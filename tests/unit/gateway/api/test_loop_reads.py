@@ -1,4 +1,4 @@
-"""The dashboard's routes on PostgreSQL, their reads awaited on the serving loop (cache.loopreads).
+"""The parent data routes on PostgreSQL, their reads awaited on the serving loop (cache.loopreads).
 
 The app's lifespan starts the loop's connections; a request that reaches work needing a
 synchronous connection (a shared record's first read in a snapshot, a session to touch,
@@ -14,17 +14,22 @@ import contextlib
 import datetime as dt
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
+import orjson
 import psycopg
 import pytest
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
 from cache.loopreads import LoopReads, connect_arguments
 from cache.types import expanded
 from gateway.api.app import create_app
+from gateway.ops.metrics import GuardCounters, make_registry
 from gateway.privacy import audit
 from tests.support.offload import audit_events, healthz_while_waiting
 from tests.support.offload import pg_world as offload_world
@@ -86,6 +91,116 @@ def _me(w: World) -> tuple[dict[str, str], str]:
     return w.headers(w.ensure_account("student", sid).id), w.ref("student", sid)
 
 
+NOBODY = "AAAAAAAAAAAAAAAAAAAAAA"  # a ref no record has
+
+
+def _next_cursor(app: FastAPI, path: str, headers: dict[str, str]) -> str:
+    """The cursor of the page after ``path``'s (read on a worker thread)."""
+    ((status, _, body),) = served(app, False, lambda: _get_all(app, [path], headers))
+    cursor = orjson.loads(body)["meta"]["next_cursor"]
+    assert status == 200 and cursor, (path, body)
+    return quote(cursor)
+
+
+def student_routes(w: World, app: FastAPI, headers: dict[str, str]) -> list[tuple[str, int, int]]:
+    """The student's own profile, list, reports, assignments and notices, with and without
+    parameters, each with the audit events it records: a report that is the student's, one
+    of another student's and one that is nobody's (the uniform 404, after the check)."""
+    sid = w.district.cases.student_login
+    ref = w.ref("student", sid)
+    mine = next(r for r in w.district.iter("report") if r.student_id == sid)
+    theirs = next(r for r in w.district.iter("report") if r.student_id != sid)
+    section = next(e.section_id for e in w.district.iter("enrollment") if e.student_id == sid)
+    base = f"/v1/students/{ref}"
+    term = "from=2026-09-01&to=2026-11-20"
+    reports = f"{base}/reports?limit=1"
+    assignments = f"{base}/assignments?{term}&limit=3"
+    notices = "/v1/notices?limit=2"
+    return [
+        ("/v1/students", 200, 1),
+        (base, 200, 1),
+        (f"{base}/reports", 200, 1),
+        (reports, 200, 1),
+        (f"{reports}&cursor={_next_cursor(app, reports, headers)}", 200, 1),
+        (f"{base}/reports/{w.ref('report', mine.source_id)}", 200, 1),
+        (f"{base}/reports/{w.ref('report', theirs.source_id)}", 404, 1),
+        (f"{base}/reports/{NOBODY}", 404, 1),
+        (f"{base}/reports/not-a-ref", 404, 1),
+        (f"{base}/assignments", 200, 1),
+        (assignments, 200, 1),
+        (f"{assignments}&cursor={_next_cursor(app, assignments, headers)}", 200, 1),
+        (f"{base}/assignments?{term}&class={w.ref('section', section)}", 200, 1),
+        (f"{base}/assignments?class={NOBODY}", 200, 1),
+        ("/v1/notices", 200, 0),  # notices are the schools', not the student's: nothing disclosed
+        (notices, 200, 0),
+        (f"{notices}&cursor={_next_cursor(app, notices, headers)}", 200, 0),
+        ("/v1/notices?from=2026-09-01&limit=500", 200, 0),
+    ]
+
+
+def guardian_routes(w: World) -> tuple[dict[str, str], list[tuple[str, int, int]]]:
+    """A parent of two children: the list, each child's profile and reports, and the
+    notices of both children's schools, year groups and classes."""
+    contact = w.district.cases.two_child_contact
+    headers = w.headers(w.ensure_account("guardian", contact).id)
+    kids = sorted(
+        {w.ref("student", ln.student_id) for ln in w.district.iter("link") if ln.contact_id == contact}
+    )
+    assert len(kids) == 2
+    paths = [("/v1/students", 200, 2), ("/v1/notices", 200, 0), ("/v1/notices?limit=3", 200, 0)]
+    for kid in kids:
+        paths += [(f"/v1/students/{kid}", 200, 1), (f"/v1/students/{kid}/reports", 200, 1)]
+        paths += [(f"/v1/students/{kid}/assignments?limit=5", 200, 1)]
+    return headers, paths
+
+
+@dataclass
+class Compared:
+    on_workers: list[Answer]
+    on_loop: list[Answer]  # a warm loop's: every path read once on it before
+    audited_on_workers: int
+    audited_on_loop: int
+    handed_over_warm: int  # requests of the warm pass handed over to a worker thread
+    served_on_workers_warm: int  # requests of the warm pass served on a worker thread at all
+
+
+def compare(w: World, app: FastAPI, paths: list[str], headers: dict[str, str]) -> Compared:
+    """``paths`` on worker threads (the app without its lifespan), then twice on the loop:
+    the first reads the snapshot's shared records (those requests may be handed over),
+    the second is compared."""
+    before = audit_events(w)
+    on_workers = served(app, False, lambda: _get_all(app, paths, headers))
+    audited_on_workers = audit_events(w) - before
+    assert app.state.portico.loop_reads is None
+    seen: dict[str, int] = {}
+
+    workers = app.state.portico.workers
+    on_worker = workers.run_direct  # where a data route's request goes to a worker thread
+
+    async def counted(work: Callable[[], Any]) -> Any:
+        seen["workers"] = seen.get("workers", 0) + 1
+        return await on_worker(work)
+
+    async def twice() -> list[Answer]:
+        reads = reads_of(app)
+        await _get_all(app, paths, headers)
+        warm, before = reads.handed_over, audit_events(w)
+        workers.run_direct = counted
+        try:
+            answers = await _get_all(app, paths, headers)
+        finally:
+            del workers.run_direct
+        seen["audited"] = audit_events(w) - before
+        seen["handed"] = reads.handed_over - warm
+        return answers
+
+    on_loop = served(app, True, twice)
+    assert app.state.portico.loop_reads is None  # closed with the lifespan
+    return Compared(
+        on_workers, on_loop, audited_on_workers, seen["audited"], seen["handed"], seen.get("workers", 0)
+    )
+
+
 def test_dashboard_answers_on_the_loop_are_the_worker_threads_answers_and_need_no_other_connection(
     pg_world: World,
 ) -> None:
@@ -97,26 +212,109 @@ def test_dashboard_answers_on_the_loop_are_the_worker_threads_answers_and_need_n
     headers, ref = _me(w)
     paths = dashboard(ref)
     app = create_app(w.config, w.cache, clock=w.clock)
-    on_workers = served(app, False, lambda: _get_all(app, paths, headers))
-    assert app.state.portico.loop_reads is None
-    seen: dict[str, Any] = {}
+    got = compare(w, app, paths, headers)
+    assert [a[0] for a in got.on_loop] == [200] * len(paths)
+    assert got.on_loop == got.on_workers
+    assert got.handed_over_warm == 0, "a warm dashboard request was handed to a worker thread"
+    assert got.served_on_workers_warm == 0
+    assert got.audited_on_loop == got.audited_on_workers == len(paths)
 
-    async def twice() -> list[Answer]:
+
+@pytest.mark.parametrize("who", ["student", "guardian"])
+def test_the_other_data_routes_answer_on_the_loop_as_on_worker_threads(pg_world: World, who: str) -> None:
+    """The profile, the list, reports (the list, one, another student's, nobody's), assignments
+    and notices, with and without parameters (paging, a class, a range): the same status,
+    headers and bytes on the loop as on a worker thread; warm, none is handed over, and
+    each disclosure is audited once, before its answer."""
+    w = pg_world
+    app = create_app(w.config, w.cache, clock=w.clock)
+    if who == "student":
+        headers, _ = _me(w)
+        expected = student_routes(w, app, headers)
+    else:
+        headers, expected = guardian_routes(w)
+    paths = [p for p, _, _ in expected]
+    got = compare(w, app, paths, headers)
+    assert [a[0] for a in got.on_loop] == [status for _, status, _ in expected]
+    assert got.on_loop == got.on_workers
+    assert got.handed_over_warm == 0, "a warm request was handed to a worker thread"
+    assert got.served_on_workers_warm == 0, "a warm request was served on a worker thread"
+    audited = sum(n for _, _, n in expected)
+    assert got.audited_on_loop == got.audited_on_workers == audited
+    if who == "student":
+        # A report not the student's, nobody's, or no ref at all: the one uniform 404,
+        # the same bytes as a student that does not exist.
+        missing = served(app, False, lambda: _get_all(app, [f"/v1/students/{NOBODY}"], headers))[0][2]
+        found = [a for p, a in zip(paths, got.on_loop, strict=True) if "/reports/" in p]
+        assert [a[0] for a in found] == [200, 404, 404, 404]
+        assert all(a[2] == missing for a in found[1:])
+        assert orjson.loads(found[0][2])["data"]["id"] in paths[5]
+        pages = [orjson.loads(a[2]).get("data") for a in got.on_loop]
+        assert pages[3] and pages[4] and pages[3] != pages[4]  # the reports' second page
+        assert pages[10] and pages[11] and pages[10] != pages[11]  # the assignments'
+        assert pages[15] and pages[16] and pages[15] != pages[16]  # the notices'
+        assert pages[13] == []  # a class the student is not in
+
+
+def _handovers(app: FastAPI) -> dict[str, float]:
+    """``portico_api_loop_handovers_total`` by reason, as ``/metrics`` serves it."""
+
+    async def scrape() -> bytes:
+        ((status, _, body),) = await _get_all(app, ["/metrics"], {})
+        assert status == 200
+        return body
+
+    found = {}
+    for family in text_string_to_metric_families(asyncio.run(scrape()).decode()):
+        for sample in family.samples:
+            if sample.name == "portico_api_loop_handovers_total":
+                found[sample.labels["reason"]] = sample.value
+    return found
+
+
+def test_handovers_are_counted_on_metrics_by_reason(pg_world: World) -> None:
+    """A request handed over for a session to touch (``would_block``) and one whose loop
+    connection the server ended (``connection_lost``), each counted once on /metrics."""
+    w = pg_world
+    headers, ref = _me(w)
+    paths = [f"/v1/students/{ref}/reports"]
+    guards = GuardCounters()
+    app = create_app(w.config, w.cache, clock=w.clock, metrics_registry=make_registry(guards), guards=guards)
+    assert _handovers(app) == {"would_block": 0, "connection_lost": 0}
+    counted: list[dict[str, int]] = []  # the counts since the warm request, after each step
+    handed: list[int] = []
+
+    async def run() -> list[Answer]:
         reads = reads_of(app)
-        await _get_all(app, paths, headers)  # the first reads of the snapshot's shared records
-        seen["warm"] = reads.handed_over
-        before = audit_events(w)
-        answers = await _get_all(app, paths, headers)
-        seen["audited"] = audit_events(w) - before
-        seen["after"] = reads.handed_over
+        answers = await _get_all(app, paths, headers)  # warm (itself handed over: a cold snapshot)
+        start, warm = reads.handed_over, dict(guards.handed_over)
+
+        def since() -> dict[str, int]:
+            return {reason: n - warm[reason] for reason, n in guards.handed_over.items()}
+
+        with w.cache.engine.begin() as conn:  # the session due a touch: a worker thread's write
+            conn.exec_driver_sql("UPDATE session SET last_seen_at = last_seen_at - interval '5 minutes'")
+        answers += await _get_all(app, paths, headers)
+        counted.append(since())
+        with w.cache.engine.begin() as conn:  # the loop's connections ended by the server
+            for c in reads._idle:
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(c.get_server_pid())})")
+        answers += await _get_all(app, paths, headers)
+        counted.append(since())
+        answers += await _get_all(app, paths, headers)  # on the loop again
+        handed.append(reads.handed_over - start)
         return answers
 
-    on_loop = served(app, True, twice)
-    assert [a[0] for a in on_loop] == [200] * len(paths)
-    assert on_loop == on_workers
-    assert seen["after"] == seen["warm"], "a warm dashboard request was handed to a worker thread"
-    assert seen["audited"] == len(paths)
-    assert app.state.portico.loop_reads is None  # closed with the lifespan
+    answers = served(app, True, run)
+    assert all(a == answers[0] for a in answers) and answers[0][0] == 200
+    assert counted == [
+        {"would_block": 1, "connection_lost": 0},
+        {"would_block": 1, "connection_lost": 1},
+    ]
+    assert handed == [2]  # LoopReads.handed_over counts them too
+    scraped = _handovers(app)
+    assert scraped == {reason: float(n) for reason, n in guards.handed_over.items()}
+    assert scraped["connection_lost"] == 1 and scraped["would_block"] >= 1
 
 
 def test_healthz_answers_while_a_read_on_the_loop_waits_for_postgresql(pg_world: World, pg_url: str) -> None:
