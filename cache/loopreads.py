@@ -234,4 +234,18 @@ async def fetch(
             args += values
         else:
             args.append(pg_value(params[name]))
-    return await conn.fetch(text, *args)  # type: ignore[no-any-return]
+    try:
+        return await conn.fetch(text, *args)  # type: ignore[no-any-return]
+    except asyncpg.InterfaceError as exc:
+        # Ended by the server and seen to go before this read was sent: asyncpg refuses it
+        # as an interface error (the connection closed, or already back in its pool).
+        if _gone(conn):
+            raise ConnectionResetError("the server closed this connection") from exc
+        raise
+
+
+def _gone(conn: asyncpg.Connection) -> bool:
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:  # given back to asyncpg's pool on its close
+        return True

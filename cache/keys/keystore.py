@@ -231,10 +231,7 @@ class Keyring:
         """The cipher for ``key_id``; LookupError once the key has been destroyed."""
         s = self._sealers.get(key_id)
         if s is None:
-            s = Sealer(self._raw_of(key_id))
-            if len(self._sealers) >= SEALERS:
-                self._sealers.pop(next(iter(self._sealers)))  # oldest first
-            self._sealers[key_id] = s
+            s = self._kept_sealer(key_id, self._raw_of(key_id))
         return s
 
     def sealer_held(self, key_id: str) -> Sealer | None:
@@ -242,10 +239,19 @@ class Keyring:
         a request on the serving loop, which must not wait for one: ``cache.loopreads``)."""
         s = self._sealers.get(key_id)
         if s is None:
+            # The bytes found here, not a second lookup: a worker thread may drop the key
+            # from memory in between, and sealer() would then read it from the keystore.
             raw = self._raw.get(key_id)
             if raw is None:
                 return None
-            s = self.sealer(key_id)
+            s = self._kept_sealer(key_id, raw)
+        return s
+
+    def _kept_sealer(self, key_id: str, raw: bytes) -> Sealer:
+        s = Sealer(raw)
+        if len(self._sealers) >= SEALERS:
+            self._sealers.pop(next(iter(self._sealers)))  # oldest first
+        self._sealers[key_id] = s
         return s
 
     def sealer_uncached(self, key_id: str) -> Sealer:

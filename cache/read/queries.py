@@ -31,6 +31,10 @@ Row = tuple[str, dict[str, Any]]
 _T = TypeVar("_T")
 
 
+# Entries of each memo of decrypted non-personal records below (then emptied: cache.memo).
+MEMO_BOUND = 50_000
+
+
 class _Remembered:
     """What is read once per published snapshot, for one cache: the same source name and
     run number in another cache (another district in the same process, a test's next
@@ -41,6 +45,10 @@ class _Remembered:
         # (source, kind, ref, published run). A snapshot never changes once published, so
         # an entry never goes stale. Never mutated by callers.
         self.shared: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+        # Decrypted assignments and notices, the same way (open_shared). Kept apart from the
+        # schools and sections: a big district's snapshot has more of them than the bound,
+        # and emptying their memo must not empty the few records every request reads.
+        self.opened: dict[tuple[str, str, str, int], dict[str, Any]] = {}
         # Each class's assignments (the class's, not a student's: no personal data) by
         # (source, section ref, published run): ref, day and stamp as the driver returns
         # them, decrypted.
@@ -192,9 +200,10 @@ def open_shared(
     """A non-personal record (a class's assignment, a notice) decrypted once per snapshot:
     ``ref`` is the version current in ``run``, and a snapshot never changes once published."""
     key = (source, kind, ref, run)
-    hit = _remembered(reader).shared.get(key)
+    opened = _remembered(reader).opened
+    hit = opened.get(key)
     if hit is None:
-        hit = _remember(reader, key, reader.open(source, kind, ref, key_id, payload))
+        hit = remember(opened, key, reader.open(source, kind, ref, key_id, payload), MEMO_BOUND)
     return hit
 
 
@@ -226,8 +235,9 @@ def shared_many(
 
 
 def _remember(reader: Reader, key: tuple[str, str, str, int], record: dict[str, Any]) -> dict[str, Any]:
-    # Shared records are few per snapshot: the bound is far above them.
-    return remember(_remembered(reader).shared, key, record, 50_000)
+    # Schools and sections are few per snapshot (a few thousand classes in a district of
+    # 50,000 students): the bound is far above them.
+    return remember(_remembered(reader).shared, key, record, MEMO_BOUND)
 
 
 class Lesson(NamedTuple):

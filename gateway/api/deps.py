@@ -537,11 +537,14 @@ async def open_loop_view(request: Request, reads: LoopReads) -> View:
     """:func:`open_view` for a data route served on the loop (PostgreSQL): its reads awaited on
     a connection of ``reads``, and no synchronous connection at all (:class:`WouldBlock`)."""
     app = portico_of(request)
+    token = bearer(request)
+    if family.is_family_token(token):  # resolved and throttled on a synchronous connection
+        raise WouldBlock("a family token")  # before waiting for a connection it would not use
     loop_conn = await reads.take()
     try:
         # No synchronous connection: anything that would use one raises WouldBlock.
         none = cast(Connection, _NoConnection(app.cache.engine.dialect))
-        opened = await view_for(request, none, bearer(request), family_ok=True, loop_conn=loop_conn)
+        opened = await view_for(request, none, token, family_ok=True, loop_conn=loop_conn)
     except BaseException:
         reads.give(loop_conn)
         raise

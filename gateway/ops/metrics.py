@@ -193,7 +193,7 @@ class GuardCounters(Collector):
             th.add_metric([channel, reason], n)
         yield th
         h = CounterMetricFamily(
-            "portico_api_loop_handovers",
+            "portico_loop_handovers",
             "Data requests begun on the event loop and served again on a worker thread, by reason",
             labels=["reason"],
         )

@@ -26,6 +26,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from cache import loopreads
 from cache.loopreads import LoopReads, connect_arguments
 from cache.types import expanded
 from gateway.api.app import create_app
@@ -257,7 +258,7 @@ def test_the_other_data_routes_answer_on_the_loop_as_on_worker_threads(pg_world:
 
 
 def _handovers(app: FastAPI) -> dict[str, float]:
-    """``portico_api_loop_handovers_total`` by reason, as ``/metrics`` serves it."""
+    """``portico_loop_handovers_total`` by reason, as ``/metrics`` serves it."""
 
     async def scrape() -> bytes:
         ((status, _, body),) = await _get_all(app, ["/metrics"], {})
@@ -267,7 +268,7 @@ def _handovers(app: FastAPI) -> dict[str, float]:
     found = {}
     for family in text_string_to_metric_families(asyncio.run(scrape()).decode()):
         for sample in family.samples:
-            if sample.name == "portico_api_loop_handovers_total":
+            if sample.name == "portico_loop_handovers_total":
                 found[sample.labels["reason"]] = sample.value
     return found
 
@@ -410,6 +411,93 @@ def test_a_loop_connection_the_server_ended_is_replaced_and_its_request_handed_o
     answers = served(app, True, run)
     assert all(a == answers[0] for a in answers) and answers[0][0] == 200
     assert handed == [0, 1, 0]
+
+
+def test_a_connection_the_server_ends_between_two_reads_of_a_request_hands_it_over(
+    pg_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ends the request's connection after its first read, and the loop sees it
+    go before the second: asyncpg then refuses the read as an interface error, not as a
+    lost connection. The request is still handed over (not a 500), audited once."""
+    w = pg_world
+    headers, ref = _me(w)
+    paths = [f"/v1/students/{ref}/attendance"]  # the session's read, then the records'
+    app = create_app(w.config, w.cache, clock=w.clock)
+    on_workers = served(app, False, lambda: _get_all(app, paths, headers))
+    real_fetch = loopreads.fetch
+    reads_seen: list[int] = []
+
+    async def ended_after_the_first(conn: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(reads_seen) == 1:  # the request's second read
+            with w.cache.engine.begin() as admin:
+                admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(conn.get_server_pid())})")
+            for _ in range(100):  # until the loop has read the server's goodbye
+                if loopreads._gone(conn):  # closed, and given back to asyncpg's pool
+                    break
+                await asyncio.sleep(0.02)
+            assert loopreads._gone(conn)
+        reads_seen.append(1)
+        return await real_fetch(conn, *args, **kwargs)
+
+    seen: dict[str, int] = {}
+
+    async def run() -> list[Answer]:
+        reads = reads_of(app)
+        await _get_all(app, paths, headers)  # warm: nothing left to hand over
+        reads_seen.clear()
+        monkeypatch.setattr(loopreads, "fetch", ended_after_the_first)
+        before, audited = reads.handed_over, audit_events(w)
+        answers = await _get_all(app, paths, headers)
+        seen["handed"], seen["audited"] = reads.handed_over - before, audit_events(w) - audited
+        return answers
+
+    assert served(app, True, run) == on_workers
+    assert seen == {"handed": 1, "audited": 1}
+
+
+def test_a_family_token_is_handed_over_before_it_waits_for_a_loop_connection(pg_world: World) -> None:
+    """A family token is resolved and throttled on a synchronous connection: its requests
+    go to a worker thread at once, without taking one of the loop's few connections, and
+    answer as there."""
+    w = pg_world
+    contact = w.district.cases.two_child_contact
+    kid = min(w.ref("student", ln.student_id) for ln in w.district.iter("link") if ln.contact_id == contact)
+    app = create_app(w.config, w.cache, clock=w.clock)
+
+    async def made() -> str:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as c:
+            r = await c.post(
+                "/v1/account/tokens",
+                json={"students": [kid], "kinds": ["attendance"], "expires_in_days": 1},
+                headers=w.headers(w.ensure_account("guardian", contact).id),
+            )
+            assert r.status_code == 201, r.text
+            return str(r.json()["data"]["token"])
+
+    pft = {"Authorization": f"Bearer {served(app, False, made)}"}
+    paths = [f"/v1/students/{kid}/attendance", f"/v1/students/{kid}/grades"]  # a kind not chosen: 404
+    on_workers = served(app, False, lambda: _get_all(app, paths, pft))
+    taken: list[int] = []
+
+    async def run() -> list[Answer]:
+        reads = reads_of(app)
+        take = reads.take
+
+        async def counted_take() -> Any:
+            taken.append(1)
+            return await take()
+
+        reads.take = counted_take  # type: ignore[method-assign]
+        before = reads.handed_over
+        answers = await _get_all(app, paths, pft)
+        taken.append(reads.handed_over - before)
+        return answers
+
+    on_loop = served(app, True, run)
+    assert [a[0] for a in on_loop] == [200, 404]
+    assert on_loop == on_workers
+    assert taken == [len(paths)], "a family token's request took a loop connection"
 
 
 def test_a_data_key_not_in_memory_is_read_on_a_worker_thread(
