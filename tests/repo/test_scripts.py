@@ -45,3 +45,14 @@ def test_a_script_with_positional_arguments_prints_its_header_and_stops_before_s
     assert (code, out.splitlines()[-1]) == (0, "Usage: scripts/bench_district [students]")
     assert "Generation speed of the synthetic district" in out
     assert "Traceback" not in out
+
+
+def test_the_replica_run_refuses_a_kill_outside_its_run_before_starting_anything() -> None:
+    """`scripts/replicas --seconds 15` (the kill at its default 20 s) would have run the load
+    and then waited for a replica that was never killed: a traceback after a minute."""
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "tests.support.replicas", "--seconds", "15"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--kill-at 20 must fall inside the run: 0 to --seconds 15" in done.stderr

@@ -619,8 +619,15 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=200)
     ap.add_argument("--readers", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--kill-at", type=float, default=20.0)
+    ap.add_argument(
+        "--kill-at", type=float, default=20.0, help="seconds into the load: replica a is SIGKILLed"
+    )
     args = ap.parse_args()
+    for name in ("students", "readers", "seconds"):
+        if getattr(args, name) <= 0:
+            ap.error(f"--{name} must be more than 0 (got {getattr(args, name)})")
+    if not 0 <= args.kill_at < args.seconds:
+        ap.error(f"--kill-at {args.kill_at:g} must fall inside the run: 0 to --seconds {args.seconds:g}")
     import tempfile
 
     import psycopg
