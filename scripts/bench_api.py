@@ -365,9 +365,8 @@ class StatementCounter:
     messages libpq sends, read back from a file: an ``Execute`` or a simple ``Query`` is a
     statement, a ``Sync`` or a simple ``Query`` one wait for the server. The reads and the
     audit commits awaited on the event loop (asyncpg, ``cache.loopreads``) are counted
-    where they are sent: a read is a statement and a wait; an audit transaction is BEGIN,
-    the head, one insert per event, the head's update and COMMIT, five waits (asyncpg
-    sends the inserts together)."""
+    where they are sent, each a statement and a wait: a read; an audit append (one
+    statement), and the head's read before it when the head is not known."""
 
     def __init__(self, engine: object, base: Path) -> None:
         from sqlalchemy import event
@@ -390,10 +389,18 @@ class StatementCounter:
             counted[1] += 1
             return await fetch(*args, **kwargs)
 
-        async def counted_commit(conn: Any, entries: list[Any]) -> None:
-            counted[0] += 4 + len(entries)
-            counted[1] += 5
-            await commit(conn, entries)
+        class Counted:  # the loop connection, its statements counted (each is one wait)
+            def __init__(self, conn: Any) -> None:
+                self.conn = conn
+
+            def __getattr__(self, name: str) -> Any:
+                if name in ("execute", "fetch", "fetchrow", "fetchval"):
+                    counted[0] += 1
+                    counted[1] += 1
+                return getattr(self.conn, name)
+
+        async def counted_commit(conn: Any, entries: list[Any], head: Any = None) -> Any:
+            return await commit(Counted(conn), entries, head)
 
         loopreads.fetch = counted_fetch  # type: ignore[assignment]
         audit.commit_on_loop = counted_commit  # type: ignore[assignment]

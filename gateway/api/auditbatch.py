@@ -53,6 +53,10 @@ class AuditBatcher:
         self.pending: dict[asyncio.AbstractEventLoop, Waiting] = {}
         self._lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, "portico-audit") if writer_thread else None
+        # Where this process last saw the chain end (PostgreSQL: audit.commit appends there
+        # in one statement, and reads the head only when another process has moved it). The
+        # loop's flushes and the writer thread's share it: a stale one costs a read, no more.
+        self.head: audit.Head | None = None
         self._writing = False
         # Served on the loop (asyncpg): each loop's waiting events, and the loops whose
         # flush is under way. Only that loop touches its entry: no lock.
@@ -67,10 +71,12 @@ class AuditBatcher:
                 try:
                     conn = await reads.take()
                     try:
-                        await audit.commit_on_loop(conn, [e for entries, _ in batch for e in entries])
+                        events = [e for entries, _ in batch for e in entries]
+                        self.head = await audit.commit_on_loop(conn, events, self.head)
                     finally:
                         reads.give(conn)
                 except BaseException as exc:
+                    self.head = None  # read again by the next flush
                     # Every waiting request fails, and is not served again elsewhere (its
                     # events may have been committed before a connection was lost).
                     error = AuditNotCommitted(f"the audit group commit failed: {type(exc).__name__}")
@@ -142,12 +148,13 @@ class AuditBatcher:
             self._writer.shutdown(wait=True)
 
     def _write(self, entries: list[audit.Entry]) -> None:
+        head, self.head = self.head, None  # until this commit says where the chain ends
         if self.shelf is None:
             with self.engine.connect() as conn:
-                audit.commit(conn, entries)
+                self.head = audit.commit(conn, entries, head)
             return
         conn = self.shelf.take()
         try:
-            audit.commit(conn, entries)
+            self.head = audit.commit(conn, entries, head)
         finally:
             self.shelf.give(conn)

@@ -2,8 +2,10 @@
 
 Each event's hash covers its fields and the previous event's hash, so changing,
 removing, reordering or inserting a row breaks the chain at that point
-(:func:`verify`). Appends are serialised by a one-row ``audit_head`` table locked for
-update, so several API processes extend one chain. Events carry ids and blind
+(:func:`verify`). Appends are serialised by a one-row ``audit_head`` table, so several
+API processes extend one chain: an append inside a caller's transaction locks it first
+(:func:`append`); the API's group commit on PostgreSQL moves it in the same statement as
+its inserts, only from the head its events were chained to (:func:`commit`). Events carry ids and blind
 indexes only: the caller's address is stored as a keyed index (for breach reports),
 never in clear.
 """
@@ -22,7 +24,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cache.tables.audit import CHECKPOINTS, DENIED, EVENTS, GENESIS, HEAD
-from cache.types import PG_IDLE, binder, pg_value, placeholder, utcnow
+from cache.types import PG_IDLE, binder, expanded, pg_value, placeholder, utcnow
 
 _FIELDS = (
     "at",
@@ -82,14 +84,11 @@ _HEAD = "SELECT last_id, last_hash FROM audit_head WHERE id = 1"
 
 @functools.cache
 def _writes(ph: str) -> tuple[str, str]:
-    """The events' insert and the chain head's update, in the driver's placeholder style
-    (``$``: asyncpg's numbered ``$1``, ``$2``, ...)."""
-    n = len(_FIELDS) + 3
-    marks = [f"${i}" for i in range(1, n + 1)] if ph == "$" else [ph] * n
-    head = ("$1", "$2") if ph == "$" else (ph, ph)
+    """The events' insert and the chain head's update, in the driver's placeholder style."""
+    marks = ", ".join([ph] * (len(_FIELDS) + 3))
     return (
-        _INSERT.format(", ".join(marks)),
-        f"UPDATE audit_head SET last_id = {head[0]}, last_hash = {head[1]} WHERE id = 1",
+        _INSERT.format(marks),
+        f"UPDATE audit_head SET last_id = {ph}, last_hash = {ph} WHERE id = 1",
     )
 
 
@@ -140,48 +139,83 @@ def _linked(entries: list[Entry], head: Any, bind: Any) -> tuple[list[tuple[Any,
     return rows, last_id, last_hash
 
 
-def commit(conn: Connection, entries: list[Entry]) -> None:
-    """Append ``entries`` in a transaction of their own and commit it (``conn`` has none open).
+Head = tuple[int, str]  # the chain's last event: its id and hash
 
-    On PostgreSQL the transaction runs in one psycopg pipeline, with its ``BEGIN`` and
-    ``COMMIT`` sent in it: ``BEGIN`` and the chain head's ``FOR UPDATE`` in one round trip
-    (the hashes need the head), then the inserts, the head's update and ``COMMIT`` in a
-    second, where one statement at a time took five. An error in any of them is raised
-    here and the transaction rolled back: nothing of it is committed
-    (docs/PERFORMANCE-api-notes.md).
+# The group commit on PostgreSQL, in one statement and so one transaction of its own: the
+# head moved on from ``head_id``/``head_hash``, the one the events were chained to, and
+# the events inserted, both only if the head is still that one. If another process moved
+# it meanwhile, the head's row lock makes this statement wait for that commit, then find
+# no row to update: nothing is inserted, and the events are chained again to the head as
+# it is now. Every text column is sent as one array per column (``unnest``): one statement
+# however many events.
+_COLUMNS = ("id", *_FIELDS, "prev_hash", "hash")
+_APPEND = (
+    "WITH moved AS (UPDATE audit_head SET last_id = :last_id, last_hash = :last_hash "
+    "WHERE id = 1 AND last_id = :head_id AND last_hash = :head_hash RETURNING 1) "
+    f"INSERT INTO audit_event ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(
+        f"CAST(:{c} AS {'bigint' if c == 'id' else 'timestamp' if c == 'at' else 'text'}[])" for c in _COLUMNS
+    )
+    + ") WHERE EXISTS (SELECT 1 FROM moved)"
+)
+_GENESIS_HEAD = (
+    "INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, :genesis) ON CONFLICT (id) DO NOTHING"
+)
+# Chained again this many times, each to a head another process had just moved, before the
+# flush gives up (and fails its requests: nothing of it was committed).
+ATTEMPTS = 50
+
+
+class HeadKeptMoving(RuntimeError):
+    """Other processes moved the chain's head before every one of :data:`ATTEMPTS` appends."""
+
+
+def _append_values(entries: list[Entry], head: Any, dialect: str) -> tuple[list[Any], Head]:
+    """The values of :data:`_APPEND` in ``dialect``'s order (``expanded``), chained to ``head``,
+    and the head they move it to."""
+    rows, last_id, last_hash = _linked(entries, head, pg_value)
+    named: dict[str, Any] = dict(zip(_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
+    named.update(last_id=last_id, last_hash=last_hash, head_id=int(head[0]), head_hash=str(head[1]))
+    return [named[name] for name in expanded(_APPEND, (), dialect)[1]], (last_id, last_hash)
+
+
+def _statement(sql: str, dialect: str) -> str:
+    return expanded(sql, (), dialect)[0]
+
+
+def commit(conn: Connection, entries: list[Entry], head: Head | None = None) -> Head | None:
+    """Append ``entries`` in a transaction of their own and commit it (``conn`` has none
+    open); the chain's head after them (None on SQLite, where no hint is needed).
+
+    On PostgreSQL ``head`` is where this process last saw the chain end (the group
+    commit's own last commit): one statement, one round trip, appends there
+    (:data:`_APPEND`), and the head is read only when it is unknown or another process has
+    moved it. An error is raised here and nothing of the batch is committed.
     """
     if not entries:
-        return
-    if conn.dialect.name != "postgresql" or not _pipelines():
+        return head
+    if conn.dialect.name != "postgresql":
         with conn.begin():
             append(conn, entries)
-        return
+        return None
     assert not conn.in_transaction()
     driver = conn.connection.driver_connection
     assert driver is not None
-    # BEGIN and COMMIT are statements of the pipeline, not psycopg's own (it would wait
-    # for its BEGIN alone, and sync once more after the COMMIT).
+    # Each statement its own transaction: the append is one, a failed one is rolled back
+    # by the server and leaves the connection idle.
     driver.autocommit = True
     try:
-        with driver.pipeline(), driver.cursor() as cur:
-            cur.execute("BEGIN")
-            cur.execute(_HEAD + " FOR UPDATE")
-            head = cur.fetchone()  # the first wait: the head, locked
-            if head is None:
-                cur.execute("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, %s)", (GENESIS,))
-            rows, last_id, last_hash = _linked(entries, head, pg_value)
-            insert_events, update_head = _writes("%s")
-            cur.executemany(insert_events, rows)
-            cur.execute(update_head, (last_id, last_hash))
-            cur.execute("COMMIT")
-        # Leaving the pipeline sends it and waits (the second wait): any statement's error is raised there.
-    except BaseException:
-        try:
-            if not driver.closed and driver.info.transaction_status != PG_IDLE:
-                driver.execute("ROLLBACK")  # the server skipped the rest of the batch, COMMIT included
-        except Exception:
-            conn.invalidate()  # its state is unknown: closed by the shelf, never served again
-        raise
+        with driver.cursor() as cur:
+            for _ in range(ATTEMPTS):
+                if head is None:
+                    head = cur.execute(_HEAD).fetchone()
+                    if head is None:  # an empty chain: its head made (once, whoever is first)
+                        cur.execute(_statement(_GENESIS_HEAD, "postgresql"), (GENESIS,))
+                        continue
+                values, moved = _append_values(entries, head, "postgresql")
+                if cur.execute(_statement(_APPEND, "postgresql"), values).rowcount == len(entries):
+                    return moved
+                head = None  # moved by another process: chained again to where it is now
     finally:
         # Back to psycopg's own transactions, or out of service: a connection left in
         # autocommit, or inside a transaction, must not reach the next request.
@@ -190,31 +224,25 @@ def commit(conn: Connection, entries: list[Entry]) -> None:
                 driver.autocommit = False
             else:
                 conn.invalidate()
+    raise HeadKeptMoving(f"the audit chain's head moved before each of {ATTEMPTS} appends")
 
 
-async def commit_on_loop(conn: Any, entries: list[Entry]) -> None:
-    """:func:`commit` on a connection of the serving loop (``cache.loopreads``, asyncpg):
-    the head locked, the events inserted, the head moved and committed in one transaction;
-    an error rolls it back and is raised here."""
+async def commit_on_loop(conn: Any, entries: list[Entry], head: Head | None = None) -> Head | None:
+    """:func:`commit` on a connection of the serving loop (``cache.loopreads``, asyncpg),
+    outside any transaction: the same statement, the same head, the same answer."""
     if not entries:
-        return
-    async with conn.transaction():
-        head = await conn.fetchrow(_HEAD + " FOR UPDATE")
+        return head
+    for _ in range(ATTEMPTS):
         if head is None:
-            await conn.execute("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, $1)", GENESIS)
-        rows, last_id, last_hash = _linked(entries, head, pg_value)
-        insert_events, update_head = _writes("$")
-        await conn.executemany(insert_events, rows)
-        await conn.execute(update_head, last_id, last_hash)
-
-
-@functools.cache
-def _pipelines() -> bool:
-    """Whether psycopg's libpq has pipeline mode (libpq 14 and later; the binary wheel
-    bundles one). Without it the audit takes the transaction one statement at a time."""
-    import psycopg
-
-    return bool(psycopg.Pipeline.is_supported())
+            head = await conn.fetchrow(_HEAD)
+            if head is None:
+                await conn.execute(_statement(_GENESIS_HEAD, "asyncpg"), GENESIS)
+                continue
+        values, moved = _append_values(entries, head, "asyncpg")
+        if await conn.execute(_statement(_APPEND, "asyncpg"), *values) == f"INSERT 0 {len(entries)}":
+            return moved
+        head = None
+    raise HeadKeptMoving(f"the audit chain's head moved before each of {ATTEMPTS} appends")
 
 
 def count_denied(conn: Connection, actor_kind: str, actor_id: str, now: dt.datetime | None = None) -> None:
@@ -252,9 +280,10 @@ def denied_by_caller(engine: Engine, since: dt.datetime, top: int) -> list[Any]:
         return list(conn.execute(q))
 
 
-def record(engine: Engine, entries: list[Entry]) -> None:
+def record(engine: Engine, entries: list[Entry]) -> Head | None:
+    """:func:`commit` on a connection of its own; the chain's head after it (PostgreSQL)."""
     with engine.connect() as conn:
-        commit(conn, entries)
+        return commit(conn, entries)
 
 
 @dataclass

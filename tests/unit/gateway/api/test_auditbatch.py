@@ -25,9 +25,9 @@ def test_concurrent_events_are_committed_in_one_transaction_and_chain_correctly(
     calls: list[int] = []
     real = audit.commit
 
-    def counting(conn, entries):  # type: ignore[no-untyped-def]
+    def counting(conn, entries, head=None):  # type: ignore[no-untyped-def]
         calls.append(len(entries))
-        real(conn, entries)
+        return real(conn, entries, head)
 
     monkeypatch.setattr(audit, "commit", counting)
 
@@ -52,7 +52,7 @@ def test_a_failed_flush_fails_every_request_it_carried(
     engine = migrated_engine(sqlite_url)
     batcher = AuditBatcher(engine)
 
-    def broken(conn, entries):  # type: ignore[no-untyped-def]
+    def broken(conn, entries, head=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(audit, "commit", broken)
@@ -75,9 +75,9 @@ def test_on_a_writer_thread_every_event_is_committed_once_in_chain_order(
     calls: list[int] = []
     real = audit.commit
 
-    def counting(conn, entries):  # type: ignore[no-untyped-def]
+    def counting(conn, entries, head=None):  # type: ignore[no-untyped-def]
         calls.append(len(entries))
-        real(conn, entries)
+        return real(conn, entries, head)
 
     monkeypatch.setattr(audit, "commit", counting)
 
@@ -108,7 +108,7 @@ def test_on_a_writer_thread_a_failed_flush_fails_every_request_it_carried(
     engine = migrated_engine(sqlite_url)
     batcher = AuditBatcher(engine, writer_thread=True)
 
-    def broken(conn, entries):  # type: ignore[no-untyped-def]
+    def broken(conn, entries, head=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(audit, "commit", broken)
@@ -154,87 +154,102 @@ def test_a_flush_the_database_refuses_fails_its_requests_and_commits_none_of_it(
     engine.dispose()
 
 
+def _waits(trace: Path) -> int:
+    """Waits for the server in a libpq protocol trace: where it turns from what was sent (F)
+    to what came back (B)."""
+    sides = [line[0] for line in trace.read_text().splitlines() if line[:2] in ("F\t", "B\t")]
+    return sum(a == "F" and b == "B" for a, b in zip(sides, sides[1:], strict=False))
+
+
 @pytest.mark.postgres
-def test_on_postgresql_a_flush_is_two_round_trips(pg_url: str, tmp_path: Path) -> None:
-    """BEGIN and the chain head's lock, then the inserts, the head's update and COMMIT:
-    two waits for the server in libpq's protocol trace, where one statement at a time
-    made five."""
+def test_on_postgresql_a_flush_is_one_statement_and_one_round_trip_where_the_head_is_known(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The events chained to the head the last commit left, appended by one statement in a
+    transaction of its own: one wait for the server in libpq's protocol trace (the
+    transaction with the head locked took two in a pipeline, five one at a time). Where
+    the head is not known, it is read first: two."""
     import psycopg
 
     engine = migrated_engine(pg_url)
-    audit.record(engine, [entry(0)])  # the head exists, the statements are known
-    trace = tmp_path / "trace.txt"
-    with engine.connect() as conn, trace.open("w") as out:
-        pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
-        pgconn.trace(out.fileno())
-        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
-        audit.commit(conn, [entry(n) for n in range(1, 5)])
-        pgconn.untrace()
-    # A wait for the server: where the trace turns from what was sent (F) to what came back (B).
-    sides = [line[0] for line in trace.read_text().splitlines() if line[:2] in ("F\t", "B\t")]
-    waits = sum(a == "F" and b == "B" for a, b in zip(sides, sides[1:], strict=False))
-    assert waits == 2, trace.read_text()
+    head = audit.record(engine, [entry(0)])  # the chain begun, the statements known
+    waits = []
+    for n, known in ((1, head), (5, None)):
+        trace = tmp_path / f"trace-{n}.txt"
+        with engine.connect() as conn, trace.open("w") as out:
+            pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
+            pgconn.trace(out.fileno())
+            pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+            head = audit.commit(conn, [entry(n + k) for k in range(4)], known)
+            pgconn.untrace()
+            assert not conn.in_transaction() and not conn.connection.driver_connection.autocommit  # type: ignore[union-attr]
+        waits.append(_waits(trace))
+    assert waits == [1, 2]
     with engine.connect() as conn:
         result = audit.verify(conn)
-    assert result.ok and result.checked == 5
+    assert result.ok and result.checked == 9 and (result.last_id, result.last_hash) == head
     engine.dispose()
 
 
 @pytest.mark.postgres
-def test_a_connection_whose_rollback_fails_after_a_refused_flush_is_taken_out_of_service(pg_url: str) -> None:
-    """A refused batch whose ROLLBACK then fails leaves the connection in an unknown
-    state (inside a failed transaction, in autocommit): it is invalidated, so the shelf
-    closes it instead of serving the next request on it, and nothing of the batch is
-    committed. The driver's ROLLBACK is made to fail: nothing real fails on demand there."""
+def test_a_head_another_process_moved_is_read_again_and_the_events_chained_to_it(pg_url: str) -> None:
+    """Two processes that each last saw the chain end at the same event: the first to
+    append moves the head; the second's statement then finds the head moved, inserts
+    nothing, and chains its events again to where the head is now. Both the writer
+    thread's statement (psycopg) and the serving loop's (asyncpg)."""
+    from cache.loopreads import LoopReads
+
+    engine = migrated_engine(pg_url)
+    seen = audit.record(engine, [entry(0)])
+    assert seen is not None
+    with engine.connect() as conn:
+        first = audit.commit(conn, [entry(1), entry(2)], seen)  # another process, say
+        again = audit.commit(conn, [entry(3)], seen)  # this one, with what it last saw
+    assert first is not None and again is not None and again[0] == first[0] + 1
+
+    async def on_loop() -> audit.Head | None:
+        reads = LoopReads(pg_url)
+        await reads.start()
+        try:
+            conn = await reads.take()
+            try:
+                return await audit.commit_on_loop(conn, [entry(4), entry(5)], seen)
+            finally:
+                reads.give(conn)
+        finally:
+            await reads.close()
+
+    last = asyncio.run(on_loop())
+    with engine.connect() as conn:
+        result = audit.verify(conn)
+        actors = conn.exec_driver_sql("SELECT actor_id FROM audit_event ORDER BY id").scalars().all()
+    assert result.ok and (result.last_id, result.last_hash) == last
+    assert actors == [f"acc_{n}" for n in range(6)]  # each event once, in commit order
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_refused_flush_commits_nothing_and_leaves_its_connection_in_service(pg_url: str) -> None:
+    """An append the database refuses (the next id already taken) is raised to the requests
+    it carried and commits none of its events; its connection is idle, back in psycopg's
+    own transactions, and serves the next flush."""
     engine = migrated_engine(pg_url)
     audit.record(engine, [entry(0), entry(1)])
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE audit_head SET last_id = 0 WHERE id = 1")  # the next id is taken
     with engine.connect() as conn:
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        real = driver.execute
-
-        def execute(query: object, *args: object, **kwargs: object) -> object:
-            if query == "ROLLBACK":
-                raise OSError("the connection failed during ROLLBACK")
-            return real(query, *args, **kwargs)  # type: ignore[arg-type]
-
-        driver.execute = execute  # type: ignore[method-assign]
-        with pytest.raises(Exception) as raised:
-            audit.commit(conn, [entry(2)])
-        assert not isinstance(raised.value, OSError)  # the refusal is what the requests see
-        assert conn.invalidated
-    with engine.connect() as conn:
+        with pytest.raises(Exception, match="audit_event"):
+            audit.commit(conn, [entry(2), entry(3)])
+        assert not conn.invalidated and not conn.in_transaction()
+        assert not conn.connection.driver_connection.autocommit  # type: ignore[union-attr]
         assert conn.exec_driver_sql("SELECT count(*) FROM audit_event").scalar() == 2
-    engine.dispose()
-
-
-@pytest.mark.postgres
-def test_without_pipeline_mode_the_audit_commits_one_statement_at_a_time(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A libpq older than 14 has no pipeline mode (psycopg's binary wheel bundles a newer
-    one, a system libpq may not): the audit then takes its transaction statement by
-    statement instead of failing every request. The check is replaced: no older libpq is
-    installed here."""
-    monkeypatch.setattr(audit, "_pipelines", lambda: False)
-    engine = migrated_engine(pg_url)
-    audit.record(engine, [entry(n) for n in range(3)])
-    with engine.connect() as conn:
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        pipeline = driver.pipeline
-
-        def refused() -> object:
-            raise AssertionError("pipeline mode used without libpq support")
-
-        driver.pipeline = refused  # type: ignore[method-assign]
-        audit.commit(conn, [entry(3)])
-        driver.pipeline = pipeline  # type: ignore[method-assign]
+        conn.rollback()
+        with conn.begin():
+            conn.exec_driver_sql("UPDATE audit_head SET last_id = 2 WHERE id = 1")
+        audit.commit(conn, [entry(2)])
     with engine.connect() as conn:
         result = audit.verify(conn)
-    assert result.ok and result.checked == 4
+    assert result.ok and result.checked == 3
     engine.dispose()
 
 

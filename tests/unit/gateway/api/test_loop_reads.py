@@ -551,7 +551,7 @@ def test_an_error_after_the_check_is_audited_as_on_a_worker_thread(pg_world: Wor
 def test_a_connection_lost_after_the_audit_commit_fails_the_request_and_audits_it_once(
     pg_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The audit's COMMIT reached the server, then the connection was lost: the request is
+    """The audit's append committed on the server, then the connection was lost: the request is
     not served again on a worker thread (it would be audited twice); it fails, no data."""
     w = pg_world
     headers, ref = _me(w)
@@ -559,8 +559,8 @@ def test_a_connection_lost_after_the_audit_commit_fails_the_request_and_audits_i
     app = create_app(w.config, w.cache, clock=w.clock)
     real = audit.commit_on_loop
 
-    async def committed_then_lost(conn: Any, entries: list[Any]) -> None:
-        await real(conn, entries)
+    async def committed_then_lost(conn: Any, entries: list[Any], head: Any = None) -> None:
+        await real(conn, entries, head)
         raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
 
     async def run() -> list[Any]:
