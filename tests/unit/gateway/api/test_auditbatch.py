@@ -124,9 +124,9 @@ def test_on_a_writer_thread_a_failed_flush_fails_every_request_it_carried(
 
 def test_a_flush_the_database_refuses_fails_its_requests_and_commits_none_of_it(db_url: str) -> None:
     """A failure in the database itself, not in Python: with the chain head set back, the
-    batch's first insert reuses a stored event's id. On PostgreSQL that error comes back
-    only with the pipelined COMMIT: it must still fail every request, commit no event of
-    the batch, and leave the shelf's connection fit for the next flush."""
+    batch's first insert reuses a stored event's id (on PostgreSQL, inside the one statement
+    that also moves the head). It must fail every request, commit no event of the batch,
+    and leave the shelf's connection fit for the next flush."""
     from cache.connections import Shelf
 
     engine = migrated_engine(db_url)
@@ -167,7 +167,7 @@ def test_on_postgresql_a_flush_is_one_statement_and_one_round_trip_where_the_hea
 ) -> None:
     """The events chained to the head the last commit left, appended by one statement in a
     transaction of its own: one wait for the server in libpq's protocol trace (the
-    transaction with the head locked took two in a pipeline, five one at a time). Where
+    transaction with the head locked took two in psycopg's pipeline, five on asyncpg). Where
     the head is not known, it is read first: two."""
     import psycopg
 
