@@ -9,57 +9,40 @@ from pathlib import Path
 
 import pytest
 
-from cache import maintenance
 from cache.read import queries
 from cache.read.reader import Reader, StudentHandle
-from cache.store import open_cache
-from gateway.sync.engine import SyncEngine
+from cache.snapshots.runs import load_state
 from tests.support.clock import TODAY
-from tests.support.config import make_config
-from tests.support.connectors import ListConnector, streams
-from tests.support.district import district
+from tests.support.world import build_world
 
 
 def test_assignments_past_the_bound_leave_the_schools_and_classes_remembered(
     tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sim = district(14, schools=1, seed=7)
-    data = streams(sim)
-    cfg, secrets = make_config(tmp_path, db_url)
-    cache = open_cache(cfg, secrets)
-    out = SyncEngine(
-        cache.engine,
-        cache.keyring,
-        cfg,
-        cfg.connectors[0],
-        on_published=[maintenance.after_publish(cache.engine)],
-    ).run(ListConnector("sis", data, page_size=500))
-    assert out.status == "published" and out.run_id is not None
-    run = out.run_id
-    ref = lambda kind, sid: cache.keyring.index.ref("sis", kind, sid)  # noqa: E731
-    school, sections = (
-        ref("school", data["school"][0].source_id),
-        [ref("section", s.source_id) for s in data["section"]],
-    )
-    students = sorted({e.student_id for e in data["enrollment"]})
+    w = build_world(tmp_path, db_url)
+    cache = w.cache
+    school = w.ref("school", next(iter(w.district.iter("school"))).source_id)
+    sections = sorted(w.ref("section", s.source_id) for s in w.district.iter("section"))[:5]
+    students = sorted({e.student_id for e in w.district.iter("enrollment")})
     monkeypatch.setattr(queries, "MEMO_BOUND", 10)  # fewer than one student's assignments
     with cache.engine.connect() as conn:
+        state = load_state(conn, "sis")
+        assert state is not None and state.published_run is not None
+        run = state.published_run
         reader = Reader(conn, cache.keyring)
         memo = queries._remembered(reader)
         memo.shared.clear()
         memo.opened.clear()
         queries.shared_many(reader, "sis", "school", [school], run)
-        queries.shared_many(reader, "sis", "section", sections[:5], run)
+        queries.shared_many(reader, "sis", "section", sections, run)
         kept = dict(memo.shared)
-        assert len(kept) == 6
+        assert len(kept) == 1 + len(sections)
         seen = 0
         for sid in students:
-            student = StudentHandle(ref("student", sid), "sis", run, {})
-            found = queries.assignments(
-                reader, student, TODAY - dt.timedelta(days=365), TODAY + dt.timedelta(days=365)
-            )
-            seen += len(found)
+            student = StudentHandle(w.ref("student", sid), "sis", run, {})
+            year = dt.timedelta(days=365)
+            seen += len(queries.assignments(reader, student, TODAY - year, TODAY + year))
             assert memo.shared == kept  # the school and the classes still remembered
             assert len(memo.opened) <= 10  # the assignments' own memo holds to its bound
         assert seen > 10 * 3, "too few assignments to pass the bound"
-    cache.dispose()
+    w.close()
