@@ -54,8 +54,9 @@ class AuditBatcher:
         self._lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, "portico-audit") if writer_thread else None
         # Where this process last saw the chain end (PostgreSQL: audit.commit appends there
-        # in one statement, and reads the head only when another process has moved it). The
-        # loop's flushes and the writer thread's share it: a stale one costs a read, no more.
+        # in one statement; where another process has moved the head since, it appends again
+        # under the head's lock). The loop's flushes and the writer thread's share it: a
+        # stale one costs that second append (a transaction of three or four round trips).
         self.head: audit.Head | None = None
         self._writing = False
         # Served on the loop (asyncpg): each loop's waiting events, and the loops whose

@@ -145,9 +145,8 @@ Head = tuple[int, str]  # the chain's last event: its id and hash
 # head moved on from ``head_id``/``head_hash``, the one the events were chained to, and
 # the events inserted, both only if the head is still that one. If another process moved
 # it meanwhile, the head's row lock makes this statement wait for that commit, then find
-# no row to update: nothing is inserted, and the events are chained again to the head as
-# it is now. Every text column is sent as one array per column (``unnest``): one statement
-# however many events.
+# no row to update: nothing is inserted, and the append is made again under the head's lock
+# (commit). Every column is sent as one array (``unnest``): one statement however many events.
 _COLUMNS = ("id", *_FIELDS, "prev_hash", "hash")
 _APPEND = (
     "WITH moved AS (UPDATE audit_head SET last_id = :last_id, last_hash = :last_hash "
@@ -161,13 +160,11 @@ _APPEND = (
 _GENESIS_HEAD = (
     "INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, :genesis) ON CONFLICT (id) DO NOTHING"
 )
-# Chained again this many times, each to a head another process had just moved, before the
-# flush gives up (and fails its requests: nothing of it was committed).
-ATTEMPTS = 50
+_LOCKED_HEAD = _HEAD + " FOR UPDATE"
 
 
-class HeadKeptMoving(RuntimeError):
-    """Other processes moved the chain's head before every one of :data:`ATTEMPTS` appends."""
+class HeadMovedWhileLocked(RuntimeError):
+    """The append found the head moved while this transaction held its lock: never expected."""
 
 
 def _append_values(entries: list[Entry], head: Any, dialect: str) -> tuple[list[Any], Head]:
@@ -189,8 +186,10 @@ def commit(conn: Connection, entries: list[Entry], head: Head | None = None) -> 
 
     On PostgreSQL ``head`` is where this process last saw the chain end (the group
     commit's own last commit): one statement, one round trip, appends there
-    (:data:`_APPEND`), and the head is read only when it is unknown or another process has
-    moved it. An error is raised here and nothing of the batch is committed.
+    (:data:`_APPEND`). Where it is not known, or another process has moved the head since,
+    the append takes the head's lock first, in a transaction (:func:`_lock_and_append`):
+    it waits for other processes, and never loses to them. An error is raised here and
+    nothing of the batch is committed.
     """
     if not entries:
         return head
@@ -201,21 +200,33 @@ def commit(conn: Connection, entries: list[Entry], head: Head | None = None) -> 
     assert not conn.in_transaction()
     driver = conn.connection.driver_connection
     assert driver is not None
-    # Each statement its own transaction: the append is one, a failed one is rolled back
-    # by the server and leaves the connection idle.
+    # Each statement its own transaction unless BEGIN says otherwise: the optimistic append
+    # is one statement, and a failed one is rolled back by the server, leaving it idle.
     driver.autocommit = True
     try:
         with driver.cursor() as cur:
-            for _ in range(ATTEMPTS):
-                if head is None:
-                    head = cur.execute(_HEAD).fetchone()
-                    if head is None:  # an empty chain: its head made (once, whoever is first)
-                        cur.execute(_statement(_GENESIS_HEAD, "postgresql"), (GENESIS,))
-                        continue
+
+            def run(sql: str, *values: Any) -> Any:
+                return cur.execute(_statement(sql, "postgresql"), values or None)
+
+            if head is not None:
                 values, moved = _append_values(entries, head, "postgresql")
-                if cur.execute(_statement(_APPEND, "postgresql"), values).rowcount == len(entries):
+                if run(_APPEND, *values).rowcount == len(entries):
                     return moved
-                head = None  # moved by another process: chained again to where it is now
+            run("BEGIN")
+            try:
+                found = run(_LOCKED_HEAD).fetchone()
+                if found is None:  # an empty chain: its head made (once, whoever is first)
+                    run(_GENESIS_HEAD, GENESIS)
+                    found = run(_LOCKED_HEAD).fetchone()
+                values, moved = _append_values(entries, found, "postgresql")
+                _check_locked(run(_APPEND, *values).rowcount, entries)
+                run("COMMIT")
+            except BaseException:
+                if not driver.closed and driver.info.transaction_status != PG_IDLE:
+                    driver.execute("ROLLBACK")
+                raise
+            return moved
     finally:
         # Back to psycopg's own transactions, or out of service: a connection left in
         # autocommit, or inside a transaction, must not reach the next request.
@@ -224,25 +235,33 @@ def commit(conn: Connection, entries: list[Entry], head: Head | None = None) -> 
                 driver.autocommit = False
             else:
                 conn.invalidate()
-    raise HeadKeptMoving(f"the audit chain's head moved before each of {ATTEMPTS} appends")
+
+
+def _check_locked(inserted: int, entries: list[Entry]) -> None:
+    if inserted != len(entries):
+        raise HeadMovedWhileLocked(
+            f"{inserted} of {len(entries)} audit events inserted under the head's lock"
+        )
 
 
 async def commit_on_loop(conn: Any, entries: list[Entry], head: Head | None = None) -> Head | None:
     """:func:`commit` on a connection of the serving loop (``cache.loopreads``, asyncpg),
-    outside any transaction: the same statement, the same head, the same answer."""
+    outside any transaction: the same statements, the same head, the same answer."""
     if not entries:
         return head
-    for _ in range(ATTEMPTS):
-        if head is None:
-            head = await conn.fetchrow(_HEAD)
-            if head is None:
-                await conn.execute(_statement(_GENESIS_HEAD, "asyncpg"), GENESIS)
-                continue
+    if head is not None:
         values, moved = _append_values(entries, head, "asyncpg")
         if await conn.execute(_statement(_APPEND, "asyncpg"), *values) == f"INSERT 0 {len(entries)}":
             return moved
-        head = None
-    raise HeadKeptMoving(f"the audit chain's head moved before each of {ATTEMPTS} appends")
+    async with conn.transaction():
+        found = await conn.fetchrow(_LOCKED_HEAD)
+        if found is None:
+            await conn.execute(_statement(_GENESIS_HEAD, "asyncpg"), GENESIS)
+            found = await conn.fetchrow(_LOCKED_HEAD)
+        values, moved = _append_values(entries, found, "asyncpg")
+        status = await conn.execute(_statement(_APPEND, "asyncpg"), *values)
+        _check_locked(int(status.rsplit(" ", 1)[1]), entries)
+    return moved
 
 
 def count_denied(conn: Connection, actor_kind: str, actor_id: str, now: dt.datetime | None = None) -> None:

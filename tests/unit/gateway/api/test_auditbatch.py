@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cache.types import PG_IDLE
 from gateway.api.auditbatch import AuditBatcher
 from gateway.privacy import audit
 from tests.support.config import migrated_engine
@@ -167,8 +169,9 @@ def test_on_postgresql_a_flush_is_one_statement_and_one_round_trip_where_the_hea
 ) -> None:
     """The events chained to the head the last commit left, appended by one statement in a
     transaction of its own: one wait for the server in libpq's protocol trace (the
-    transaction with the head locked took two in psycopg's pipeline, five on asyncpg). Where
-    the head is not known, it is read first: two."""
+    transaction with the head locked took two in psycopg's pipeline, five on asyncpg).
+    Where the head is not known, the append takes the head's lock in a transaction first:
+    BEGIN, the head, the append, COMMIT."""
     import psycopg
 
     engine = migrated_engine(pg_url)
@@ -184,7 +187,7 @@ def test_on_postgresql_a_flush_is_one_statement_and_one_round_trip_where_the_hea
             pgconn.untrace()
             assert not conn.in_transaction() and not conn.connection.driver_connection.autocommit  # type: ignore[union-attr]
         waits.append(_waits(trace))
-    assert waits == [1, 2]
+    assert waits == [1, 4]
     with engine.connect() as conn:
         result = audit.verify(conn)
     assert result.ok and result.checked == 9 and (result.last_id, result.last_hash) == head
@@ -225,6 +228,48 @@ def test_a_head_another_process_moved_is_read_again_and_the_events_chained_to_it
         actors = conn.exec_driver_sql("SELECT actor_id FROM audit_event ORDER BY id").scalars().all()
     assert result.ok and (result.last_id, result.last_hash) == last
     assert actors == [f"acc_{n}" for n in range(6)]  # each event once, in commit order
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_process_that_loses_every_race_for_the_head_waits_for_its_lock_and_never_fails(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process appends just before each of this one's appends from what it last saw
+    (two busy replicas flushing back to back): this one's statement then finds the head
+    moved every time. It takes the head's lock and appends under it, waiting instead of
+    losing again, so no flush fails however the two interleave."""
+    engine = migrated_engine(pg_url)
+    other = engine.connect()
+    heads = {"other": audit.record(engine, [entry(0)])}
+    real = audit._append_values
+    raced: list[int] = []  # the flushes raced
+
+    racing: list[bool] = []
+    mine_conn: list[Any] = []
+
+    def raced_first(entries: list[audit.Entry], head: object, dialect: str) -> object:
+        # Every try of this process's not under the head's lock: the other process wins it.
+        idle = mine_conn[0].connection.driver_connection.info.transaction_status == PG_IDLE
+        if idle and not racing:
+            racing.append(True)
+            raced.append(len(entries))
+            heads["other"] = audit.commit(other, [entry(100 + len(raced))], heads["other"])
+            racing.clear()
+        return real(entries, head, dialect)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit, "_append_values", raced_first)
+    mine = heads["other"]
+    with engine.connect() as conn:
+        mine_conn.append(conn)
+        for n in range(1, 6):
+            mine = audit.commit(conn, [entry(n), entry(n + 10)], mine)
+    other.close()
+    assert len(raced) == 5
+    with engine.connect() as conn:
+        result = audit.verify(conn)
+        count = conn.exec_driver_sql("SELECT count(*) FROM audit_event").scalar()
+    assert result.ok and count == 1 + 5 * 2 + 5 and (result.last_id, result.last_hash) == mine
     engine.dispose()
 
 
