@@ -226,6 +226,11 @@ class _GivenBack:
 _GIVEN_BACK: Any = _GivenBack()
 
 
+class FamilyTokenOnWorker(WouldBlock):
+    """A request with a family token, begun on the serving loop: always served on a worker
+    thread (counted apart from other handovers, being expected for every one)."""
+
+
 class _NoConnection:
     """The synchronous connection of a request served on the loop: there is none. Its
     dialect answers (statements are written for it); anything else raises :class:`WouldBlock`."""
@@ -539,7 +544,7 @@ async def open_loop_view(request: Request, reads: LoopReads) -> View:
     app = portico_of(request)
     token = bearer(request)
     if family.is_family_token(token):  # resolved and throttled on a synchronous connection
-        raise WouldBlock("a family token")  # before waiting for a connection it would not use
+        raise FamilyTokenOnWorker("a family token")  # before waiting for a connection it would not use
     loop_conn = await reads.take()
     try:
         # No synchronous connection: anything that would use one raises WouldBlock.

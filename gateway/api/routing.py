@@ -43,7 +43,7 @@ from starlette.routing import Match, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cache.loopreads import LOST, WouldBlock
-from gateway.api.deps import UNSETTLED, View, open_loop_view, open_view, portico_of
+from gateway.api.deps import UNSETTLED, FamilyTokenOnWorker, View, open_loop_view, open_view, portico_of
 from gateway.api.offload import Workers
 from gateway.api.params import NUL_IN_JSON, holds_nul, may_hold_nul, nul_field
 from gateway.api.problems import bad_request
@@ -168,9 +168,11 @@ def _serve(plan: _Plan, endpoint: Endpoint, on_loop: bool) -> Callable[[Request]
             # before any answer or audit event: it is served there from the start.
             try:
                 return await run(request, open_loop_view(request, reads))
-            except WouldBlock:
+            except WouldBlock as exc:
                 reads.handed_over += 1
-                app.guards.hand_over("would_block")
+                app.guards.hand_over(
+                    "family_token" if isinstance(exc, FamilyTokenOnWorker) else "would_block"
+                )
             except LOST as exc:
                 reads.handed_over += 1
                 app.guards.hand_over("connection_lost")

@@ -30,9 +30,10 @@ SIGN_IN_THROTTLES = ("too-many-failures", "too-many-codes")
 SIGN_IN_CHANNELS = ("api", "web")
 # Why a data request begun on the event loop was served again on a worker thread (on
 # PostgreSQL, gateway.api.routing): it needed a synchronous connection (a shared record's
-# first read in a snapshot, a session to touch, a denied read to count, a family token, a
-# data key not in memory), or the loop's connection to the database was lost.
-HANDOVER_REASONS = ("would_block", "connection_lost")
+# first read in a snapshot, a session to touch, a denied read to count, a data key not in
+# memory), it came with a family token (resolved and throttled on a worker thread, every
+# one), or the loop's connection to the database was lost.
+HANDOVER_REASONS = ("would_block", "family_token", "connection_lost")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # The ``le`` labels as prometheus_client writes them (floatToGoString: "0.005", "1.0").
 _BUCKET_NAMES = (*(str(b) for b in LATENCY_BUCKETS), "+Inf")

@@ -281,7 +281,7 @@ def test_handovers_are_counted_on_metrics_by_reason(pg_world: World) -> None:
     paths = [f"/v1/students/{ref}/reports"]
     guards = GuardCounters()
     app = create_app(w.config, w.cache, clock=w.clock, metrics_registry=make_registry(guards), guards=guards)
-    assert _handovers(app) == {"would_block": 0, "connection_lost": 0}
+    assert _handovers(app) == {"would_block": 0, "family_token": 0, "connection_lost": 0}
     counted: list[dict[str, int]] = []  # the counts since the warm request, after each step
     handed: list[int] = []
 
@@ -309,8 +309,8 @@ def test_handovers_are_counted_on_metrics_by_reason(pg_world: World) -> None:
     answers = served(app, True, run)
     assert all(a == answers[0] for a in answers) and answers[0][0] == 200
     assert counted == [
-        {"would_block": 1, "connection_lost": 0},
-        {"would_block": 1, "connection_lost": 1},
+        {"would_block": 1, "family_token": 0, "connection_lost": 0},
+        {"would_block": 1, "family_token": 0, "connection_lost": 1},
     ]
     assert handed == [2]  # LoopReads.handed_over counts them too
     scraped = _handovers(app)
@@ -458,11 +458,12 @@ def test_a_connection_the_server_ends_between_two_reads_of_a_request_hands_it_ov
 def test_a_family_token_is_handed_over_before_it_waits_for_a_loop_connection(pg_world: World) -> None:
     """A family token is resolved and throttled on a synchronous connection: its requests
     go to a worker thread at once, without taking one of the loop's few connections, and
-    answer as there."""
+    answer as there. They are counted on /metrics apart from other handovers."""
     w = pg_world
     contact = w.district.cases.two_child_contact
     kid = min(w.ref("student", ln.student_id) for ln in w.district.iter("link") if ln.contact_id == contact)
-    app = create_app(w.config, w.cache, clock=w.clock)
+    guards = GuardCounters()
+    app = create_app(w.config, w.cache, clock=w.clock, metrics_registry=make_registry(guards), guards=guards)
 
     async def made() -> str:
         transport = httpx.ASGITransport(app=app)
@@ -498,6 +499,7 @@ def test_a_family_token_is_handed_over_before_it_waits_for_a_loop_connection(pg_
     assert [a[0] for a in on_loop] == [200, 404]
     assert on_loop == on_workers
     assert taken == [len(paths)], "a family token's request took a loop connection"
+    assert _handovers(app) == {"would_block": 0, "family_token": len(paths), "connection_lost": 0}
 
 
 def test_a_data_key_not_in_memory_is_read_on_a_worker_thread(
