@@ -17,6 +17,7 @@ is used by one thread at a time, the one that took it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import weakref
@@ -59,7 +60,10 @@ class Shelf:
         return self.engine.connect()
 
     def give(self, conn: Connection) -> None:
-        """Back on the shelf after a request (again is harmless); a broken or surplus one is closed."""
+        """Back on the shelf after a request (again is harmless); a broken or surplus one is
+        closed. Never raises: it is called on the way out of requests and flushes, where an
+        error of its own would hide theirs (a connection the server ended fails its rollback
+        here, after the request has met the real error)."""
         if conn.closed or any(shelved is conn for shelved, _ in list(self._idle)):
             return
         if conn.invalidated or len(self._idle) >= self.keep:
@@ -73,9 +77,10 @@ class Shelf:
             driver = conn.connection.driver_connection
             assert driver is not None
             driver.rollback()
-        except Exception:
-            conn.close()
-            raise
+        except Exception:  # noqa: BLE001 - out of service: closed, never shelved
+            with contextlib.suppress(Exception):
+                conn.close()
+            return
         with self._lock:
             if len(self._idle) < self.keep:
                 self._idle.append((conn, time.monotonic()))

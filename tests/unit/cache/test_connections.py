@@ -138,3 +138,24 @@ def test_a_view_gives_its_connection_back_where_it_came_from(sqlite_url: str) ->
     view_on(owned, None).close()
     assert owned.closed and shelf.take() is not owned
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_ended_is_closed_when_given_back_without_raising(pg_url: str) -> None:
+    """Given back after its request met the error, a connection whose backend was ended
+    fails its rollback: the shelf closes it and keeps it off the shelf, and raises nothing,
+    so the request's own error is the one reported."""
+    engine = migrated_engine(pg_url)
+    shelf = Shelf(engine)
+    conn = shelf.take()
+    conn.execute(text("SELECT count(*) FROM audit_event"))  # a transaction begun, left open
+    with engine.connect() as admin:
+        pid = conn.connection.driver_connection.info.backend_pid  # type: ignore[union-attr]
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    shelf.give(conn)
+    assert conn.closed and shelf._idle == []
+    fresh = shelf.take()
+    assert fetch(fresh, "SELECT 1", {}) == [(1,)]
+    shelf.give(fresh)
+    shelf.close()
+    engine.dispose()
