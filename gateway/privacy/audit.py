@@ -92,15 +92,16 @@ def _writes(ph: str) -> tuple[str, str]:
     )
 
 
-def append(conn: Connection, entries: list[Entry]) -> None:
-    """Append events to the chain inside the caller's transaction (commit to make them durable).
+def append(conn: Connection, entries: list[Entry]) -> Head | None:
+    """Append events to the chain inside the caller's transaction (commit to make them
+    durable), the chain's head locked first; the head after them (None: no events).
 
     On the driver's own cursor: this runs for every API read, and SQLAlchemy's statement
     machinery cost more than the work itself (see scripts/bench_audit). The statements
     join the connection's transaction as SQLAlchemy's would.
     """
     if not entries:
-        return
+        return None
     if not conn.in_transaction():
         conn.begin()  # as SQLAlchemy's own execute would: the caller's commit() commits it
     sqlite = conn.dialect.name == "sqlite"
@@ -121,6 +122,7 @@ def append(conn: Connection, entries: list[Entry]) -> None:
     cur.executemany(insert_events, rows)
     cur.execute(update_head, (last_id, last_hash))
     cur.close()
+    return last_id, last_hash
 
 
 def _linked(entries: list[Entry], head: Any, bind: Any) -> tuple[list[tuple[Any, ...]], int, str]:
@@ -187,46 +189,34 @@ def commit(conn: Connection, entries: list[Entry], head: Head | None = None) -> 
     On PostgreSQL ``head`` is where this process last saw the chain end (the group
     commit's own last commit): one statement, one round trip, appends there
     (:data:`_APPEND`). Where it is not known, or another process has moved the head since,
-    the append takes the head's lock first, in a transaction (:func:`_lock_and_append`):
-    it waits for other processes, and never loses to them. An error is raised here and
-    nothing of the batch is committed.
+    the events are appended under the head's lock (:func:`append`, in a transaction): the
+    append waits for other processes, and never loses to them. An error is raised here
+    and nothing of the batch is committed.
     """
     if not entries:
         return head
-    if conn.dialect.name != "postgresql":
-        with conn.begin():
-            append(conn, entries)
-        return None
+    if conn.dialect.name == "postgresql" and head is not None:
+        moved = _append_from(conn, entries, head)
+        if moved is not None:
+            return moved
+    with conn.begin():
+        moved = append(conn, entries)
+    return moved if conn.dialect.name == "postgresql" else None
+
+
+def _append_from(conn: Connection, entries: list[Entry], head: Head) -> Head | None:
+    """:data:`_APPEND` from ``head`` in a transaction of its own: the head after the events,
+    or None if another process had moved it (nothing appended)."""
     assert not conn.in_transaction()
     driver = conn.connection.driver_connection
     assert driver is not None
-    # Each statement its own transaction unless BEGIN says otherwise: the optimistic append
-    # is one statement, and a failed one is rolled back by the server, leaving it idle.
+    # The statement its own transaction: a failed one is rolled back by the server.
     driver.autocommit = True
     try:
+        values, moved = _append_values(entries, head, "postgresql")
         with driver.cursor() as cur:
-
-            def run(sql: str, *values: Any) -> Any:
-                return cur.execute(_statement(sql, "postgresql"), values or None)
-
-            if head is not None:
-                values, moved = _append_values(entries, head, "postgresql")
-                if run(_APPEND, *values).rowcount == len(entries):
-                    return moved
-            run("BEGIN")
-            try:
-                found = run(_LOCKED_HEAD).fetchone()
-                if found is None:  # an empty chain: its head made (once, whoever is first)
-                    run(_GENESIS_HEAD, GENESIS)
-                    found = run(_LOCKED_HEAD).fetchone()
-                values, moved = _append_values(entries, found, "postgresql")
-                _check_locked(run(_APPEND, *values).rowcount, entries)
-                run("COMMIT")
-            except BaseException:
-                if not driver.closed and driver.info.transaction_status != PG_IDLE:
-                    driver.execute("ROLLBACK")
-                raise
-            return moved
+            done = cur.execute(_statement(_APPEND, "postgresql"), values).rowcount == len(entries)
+        return moved if done else None
     finally:
         # Back to psycopg's own transactions, or out of service: a connection left in
         # autocommit, or inside a transaction, must not reach the next request.
@@ -237,21 +227,20 @@ def commit(conn: Connection, entries: list[Entry], head: Head | None = None) -> 
                 conn.invalidate()
 
 
-def _check_locked(inserted: int, entries: list[Entry]) -> None:
-    if inserted != len(entries):
-        raise HeadMovedWhileLocked(
-            f"{inserted} of {len(entries)} audit events inserted under the head's lock"
-        )
+def _inserted(status: str) -> int:
+    """The rows an asyncpg ``INSERT`` status (``INSERT 0 n``) counts."""
+    return int(status.rsplit(" ", 1)[1])
 
 
 async def commit_on_loop(conn: Any, entries: list[Entry], head: Head | None = None) -> Head | None:
     """:func:`commit` on a connection of the serving loop (``cache.loopreads``, asyncpg),
-    outside any transaction: the same statements, the same head, the same answer."""
+    outside any transaction: the same statement, the same head, the same answer. (asyncpg
+    has no SQLAlchemy connection for :func:`append`: its locked append is written here.)"""
     if not entries:
         return head
     if head is not None:
         values, moved = _append_values(entries, head, "asyncpg")
-        if await conn.execute(_statement(_APPEND, "asyncpg"), *values) == f"INSERT 0 {len(entries)}":
+        if _inserted(await conn.execute(_statement(_APPEND, "asyncpg"), *values)) == len(entries):
             return moved
     async with conn.transaction():
         found = await conn.fetchrow(_LOCKED_HEAD)
@@ -259,8 +248,11 @@ async def commit_on_loop(conn: Any, entries: list[Entry], head: Head | None = No
             await conn.execute(_statement(_GENESIS_HEAD, "asyncpg"), GENESIS)
             found = await conn.fetchrow(_LOCKED_HEAD)
         values, moved = _append_values(entries, found, "asyncpg")
-        status = await conn.execute(_statement(_APPEND, "asyncpg"), *values)
-        _check_locked(int(status.rsplit(" ", 1)[1]), entries)
+        inserted = _inserted(await conn.execute(_statement(_APPEND, "asyncpg"), *values))
+        if inserted != len(entries):
+            raise HeadMovedWhileLocked(
+                f"{inserted} of {len(entries)} audit events inserted under the head's lock"
+            )
     return moved
 
 

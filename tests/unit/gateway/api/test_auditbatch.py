@@ -170,8 +170,9 @@ def test_on_postgresql_a_flush_is_one_statement_and_one_round_trip_where_the_hea
     """The events chained to the head the last commit left, appended by one statement in a
     transaction of its own: one wait for the server in libpq's protocol trace (the
     transaction with the head locked took two in psycopg's pipeline, five on asyncpg).
-    Where the head is not known, the append takes the head's lock in a transaction first:
-    BEGIN, the head, the append, COMMIT."""
+    Where the head is not known, the events are appended under the head's lock
+    (``audit.append`` in a transaction), one statement at a time: BEGIN, the head, the
+    inserts, the head's update and COMMIT, five."""
     import psycopg
 
     engine = migrated_engine(pg_url)
@@ -187,7 +188,7 @@ def test_on_postgresql_a_flush_is_one_statement_and_one_round_trip_where_the_hea
             pgconn.untrace()
             assert not conn.in_transaction() and not conn.connection.driver_connection.autocommit  # type: ignore[union-attr]
         waits.append(_waits(trace))
-    assert waits == [1, 4]
+    assert waits == [1, 5]
     with engine.connect() as conn:
         result = audit.verify(conn)
     assert result.ok and result.checked == 9 and (result.last_id, result.last_hash) == head
