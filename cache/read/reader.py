@@ -207,6 +207,13 @@ class StudentHandle:
         return ((self.source, self.published_run), *self.feeds)
 
 
+def _feed_runs(others: tuple[str, ...], rows: list[Any]) -> tuple[tuple[str, int], ...]:
+    """The attached sources that have published, in their configured order, with their runs
+    (the rows of ``_FEED_RUNS``)."""
+    runs = dict(rows)
+    return tuple((o, int(runs[o])) for o in others if runs.get(o) is not None)
+
+
 def _every_student(principal: Principal, published: int, today: dt.date) -> tuple[Any, ...]:
     """Where a request keeps :meth:`Reader.students`'s answer (``Reader.memo``)."""
     return ("students", principal, published, today)
@@ -350,12 +357,8 @@ class Reader:
         known: tuple[tuple[str, int], ...] | None = self.memo.get(("feeds", source))
         if known is not None:  # read by afeeds for this request
             return known
-        found = []
-        for other in self.attached.get(source, ()):
-            state = load_state(self.conn, other)
-            if state is not None and state.published_run is not None:
-                found.append((other, state.published_run))
-        return tuple(found)
+        others = self.attached.get(source, ())
+        return _feed_runs(others, self.query_in(_FEED_RUNS, {}, {"sources": list(others)}) if others else [])
 
     async def afeeds(self, source: str) -> None:
         """:meth:`_feeds` for ``source``, read now (awaited as :meth:`aquery` is) and kept
@@ -363,8 +366,8 @@ class Reader:
         others = self.attached.get(source, ())
         if not others or ("feeds", source) in self.memo:
             return
-        runs = dict(await self.aquery_in(_FEED_RUNS, {}, {"sources": list(others)}))
-        self.memo[("feeds", source)] = tuple((o, runs[o]) for o in others if runs.get(o) is not None)
+        rows = await self.aquery_in(_FEED_RUNS, {}, {"sources": list(others)})
+        self.memo[("feeds", source)] = _feed_runs(others, rows)
 
     def students(self, principal: Principal, published: int, today: dt.date) -> list[StudentHandle]:
         """Every student the principal may see now (read once per request: a page shows
