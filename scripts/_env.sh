@@ -1,6 +1,13 @@
 # Sourced by scripts/*: create (once) and activate the project's virtual environment.
 # VENV overrides where it lives (helpers share one across work trees).
 set -euo pipefail
+# Asked for `--help` or `-h`: the script answers it and installs nothing else (no load
+# generator, no HAProxy, no browser); the virtual environment is still made, since its
+# Python prints the usage. (Scripts with positional arguments source scripts/_help.sh.)
+PORTICO_HELP=""
+for arg in "$@"; do
+  case "$arg" in -h | --help) PORTICO_HELP=1 ;; esac
+done
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"

@@ -16,25 +16,58 @@ SCRIPTS = sorted(
 )
 
 
-def _help(script: Path, venv: str = sys.prefix) -> tuple[str, int, str]:
+# What the scripts install when it is missing, and the package tools they install it with.
+INSTALLED = ("wrk", "haproxy", "nginx", "chromium", "chromedriver")
+INSTALLERS = ("apt-get", "apt", "dpkg", "sudo")
+
+
+def _help(script: Path, venv: str = sys.prefix, path: str | None = None) -> tuple[str, int, str]:
     # By default the venv this suite runs in: the scripts' set-up finds it installed.
-    env = {**os.environ, "VENV": venv}
+    env = {**os.environ, "VENV": venv, **({"PATH": path} if path else {})}
     done = subprocess.run(  # noqa: S603 - the repo's own scripts
         [str(script), "--help"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     return script.name, done.returncode, done.stdout + done.stderr
 
 
-def test_every_script_answers_help_with_its_usage() -> None:
+def _bare_machine(tmp: Path) -> tuple[str, Path]:
+    """A PATH with every command of this machine except what the scripts install, and
+    package tools that only write down that they were called: a fresh machine on which
+    an install would be attempted (two at once fight over Debian's lock, as once seen)."""
+    bin_dir, called = tmp / "bin", tmp / "installs"
+    bin_dir.mkdir()
+    for d in os.environ["PATH"].split(os.pathsep):
+        if not Path(d).is_dir() or Path(d).resolve() == Path(sys.prefix, "bin").resolve():
+            continue
+        for tool in Path(d).iterdir():
+            target = bin_dir / tool.name
+            if (
+                tool.name in INSTALLED
+                or tool.name in INSTALLERS
+                or target.exists()
+                or not os.access(tool, os.X_OK)
+            ):
+                continue
+            target.symlink_to(tool)
+    for tool in INSTALLERS:
+        fake = bin_dir / tool
+        fake.write_text(f'#!/bin/sh\necho "{tool} $*" >> {called}\nexit 97\n')
+        fake.chmod(0o755)
+    return f"{sys.prefix}/bin{os.pathsep}{bin_dir}", called
+
+
+def test_every_script_answers_help_with_its_usage_and_installs_nothing(tmp_path: Path) -> None:
     assert len(SCRIPTS) > 10, "scripts/ not found"
+    path, called = _bare_machine(tmp_path)
     with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(_help, SCRIPTS))
+        answers = list(pool.map(lambda s: _help(s, path=path), SCRIPTS))
     bad = [
         f"scripts/{name} --help: exit {code}, {'no usage line' if code == 0 else out[-300:]}"
         for name, code, out in answers
         if code != 0 or "usage" not in out.lower()
     ]
     assert bad == []
+    assert not called.exists(), called.read_text()
 
 
 def test_a_script_with_positional_arguments_prints_its_header_and_stops_before_set_up(tmp_path: Path) -> None:
