@@ -31,6 +31,9 @@ from cache.types import expanded, pg_value
 # Connections per serving loop: as many as the worker threads hold (gateway.api.offload),
 # and the audit's group commit takes one of them while it writes.
 CONNECTIONS = 4
+# Connections per serving loop to a keystore in a database of its own: read only for a
+# student's first request in the process (its data key not yet in memory).
+KEY_CONNECTIONS = 2
 
 
 class WouldBlock(BaseException):
@@ -97,9 +100,16 @@ class LoopReads:
     keeps SQLAlchemy's between requests): at most :attr:`connections` are out at once, and
     a request that finds none waits for the next one given back."""
 
-    def __init__(self, url: str, connections: int = CONNECTIONS) -> None:
+    def __init__(self, url: str, connections: int = CONNECTIONS, *, keys: str | None = None) -> None:
         self.url = url
         self.connections = connections
+        # Where a request here reads a data key not yet in memory (``key_rows``): ``keys``
+        # is the keystore's URL when it is PostgreSQL (None: a keystore this loop cannot
+        # read, whose keys are read on a worker thread). The cache's own database is read
+        # on the request's connection; another database (as docs/scale.md advises) on a
+        # pool of its own.
+        self.reads_keys = keys is not None
+        self.keys = LoopReads(keys, KEY_CONNECTIONS) if keys is not None and keys != url else None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.pool: asyncpg.Pool | None = None
         self._idle: list[asyncpg.Connection] = []
@@ -122,6 +132,8 @@ class LoopReads:
             server_settings=settings,
         )
         self.loop = asyncio.get_running_loop()
+        if self.keys is not None:
+            await self.keys.start()
 
     def here(self) -> bool:
         """Whether the current request runs on the loop these connections belong to."""
@@ -202,7 +214,21 @@ class LoopReads:
         task.add_done_callback(self._releasing.discard)
         return True
 
+    async def key_rows(self, conn: asyncpg.Connection, sql: str, key_ids: list[str]) -> list[Any]:
+        """The keystore's rows of ``key_ids`` (``sql`` binds them as ``:ids``), awaited: on
+        ``conn``, the request's, when the keys sit in the cache's database, else on a
+        connection of the keystore's pool (only when :attr:`reads_keys`)."""
+        if self.keys is None:
+            return await fetch(conn, sql, {}, {"ids": key_ids})
+        own = await self.keys.take()
+        try:
+            return await fetch(own, sql, {}, {"ids": key_ids})
+        finally:
+            self.keys.give(own)
+
     async def close(self) -> None:
+        if self.keys is not None:
+            await self.keys.close()
         pool, self.pool, self.loop = self.pool, None, None
         if pool is None:
             return

@@ -39,6 +39,8 @@ data_key = Table(
 )
 
 INDEX_OWNER = "system:index"
+# Data keys by id, as :meth:`Keyring.hold` takes them (``:ids`` a list: ``cache.types.expanded``).
+KEY_ROWS = "SELECT key_id, kek_id, wrapped FROM data_key WHERE key_id IN :ids"
 SEALERS = 4096
 # Owners whose key id and unwrapped data key are kept (about 282 B each with the owner's
 # name, so at most some 18 MB besides the two dicts' tables): a district of up to about
@@ -233,6 +235,17 @@ class Keyring:
         if s is None:
             s = self._kept_sealer(key_id, self._raw_of(key_id))
         return s
+
+    def hold(self, key_id: str, kek_id: str, wrapped: bytes) -> bool:
+        """Keep ``key_id``'s data key, unwrapped from its keystore row (:data:`KEY_ROWS`)
+        read elsewhere: awaited on the serving loop (``cache.loopreads``), which must not
+        wait for this keystore's engine. False, and nothing kept, when the row names a KEK
+        this process has not loaded (a rotation not yet picked up): :meth:`sealer` reads
+        the key file again, on a worker thread."""
+        if kek_id not in self.keks.ids:
+            return False
+        _keep(self._raw, key_id, self.keks.unwrap(kek_id, wrapped, key_id), OWNER_KEYS)
+        return True
 
     def sealer_held(self, key_id: str) -> Sealer | None:
         """:meth:`sealer` if the key is in memory already, else None: no database read (for

@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from cache import loopreads
 from cache.keys.crypto import Sealer
-from cache.keys.keystore import Keyring
+from cache.keys.keystore import KEY_ROWS, Keyring
 from cache.read.predicates import CURRENT, ON_ROLL, current_as
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
@@ -235,8 +235,10 @@ class Reader:
         # route awaits (aquery, aquery_in, arecords); None: they run as query does.
         self.loop_conn: Any = None
         # Set with loop_conn, and kept after it is given back: a request on the serving
-        # loop never reads a data key from the database there (WouldBlock instead).
+        # loop never reads a data key from the database there (WouldBlock instead), but
+        # for the keys awaited first (:meth:`ahold`, through these loop reads).
         self.on_loop = False
+        self.loop_reads: loopreads.LoopReads | None = None
 
     def state(self, source: str) -> SourceState | None:
         return load_state(self.conn, source)
@@ -290,6 +292,20 @@ class Reader:
                 sealer = sealers[key_id] = self._sealer(key_id)
             out.append(sealer.open(bytes(payload), aad(source, kind, ref, key_id)))
         return out
+
+    async def ahold(self, key_ids: Iterable[str]) -> None:
+        """The data keys of ``key_ids`` not yet in memory read from the keystore, awaited on
+        the serving loop, and kept (a student's first request in this process): opening
+        their records then needs no worker thread. Where the keystore is not read on the
+        loop, or a key's KEK is not loaded here, nothing is kept and :meth:`_sealer` hands
+        the request over, as for any key not in memory."""
+        reads, conn = self.loop_reads, self.loop_conn
+        if reads is None or conn is None or not reads.reads_keys:
+            return
+        missing = [k for k in dict.fromkeys(key_ids) if self.keyring.sealer_held(k) is None]
+        if missing:
+            for key_id, kek_id, wrapped in await reads.key_rows(conn, KEY_ROWS, missing):
+                self.keyring.hold(key_id, kek_id, bytes(wrapped))
 
     def _sealer(self, key_id: str) -> Sealer:
         if not self.on_loop:
@@ -386,6 +402,7 @@ class Reader:
         if found is None:
             sql, params = self._students_read(principal, published, today, None)
             rows = await self.aquery(sql, params)
+            await self.ahold(row[1] for row in rows)  # each row: ref, key_id, payload
             found = self.memo[key] = self._students_found(principal, published, rows)
         return list(found)
 

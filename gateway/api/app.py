@@ -115,7 +115,11 @@ async def _serving(app: FastAPI) -> AsyncIterator[None]:
     if engine.dialect.name != "postgresql":
         yield
         return
-    reads = LoopReads(engine.url.render_as_string(hide_password=False))
+    keys = portico.cache.keyring.engine.url  # the keystore: read on the loop too if PostgreSQL
+    reads = LoopReads(
+        engine.url.render_as_string(hide_password=False),
+        keys=keys.render_as_string(hide_password=False) if keys.get_backend_name() == "postgresql" else None,
+    )
     await reads.start()
     portico.loop_reads = reads
     try:

@@ -419,7 +419,13 @@ async def view(request: Request, conn: Conn) -> View:
 
 
 async def view_for(
-    request: Request, conn: Connection, token: str, *, family_ok: bool = False, loop_conn: Any = None
+    request: Request,
+    conn: Connection,
+    token: str,
+    *,
+    family_ok: bool = False,
+    loop_conn: Any = None,
+    loop_reads: LoopReads | None = None,
 ) -> View:
     """The view of the session ``token`` (a bearer token, or the web portal's cookie), or,
     with ``family_ok`` (a bearer token), of a family token: read-only, its students inside
@@ -436,7 +442,7 @@ async def view_for(
     real_now = now if app.clock is utcnow else None
     today = now.astimezone(app.tz).date()
     reader = Reader(conn, app.cache.keyring, app.attached)
-    reader.loop_conn, reader.on_loop = loop_conn, loop_conn is not None
+    reader.loop_conn, reader.on_loop, reader.loop_reads = loop_conn, loop_conn is not None, loop_reads
     categories = None
     prefetched = None
     if family_ok and family.is_family_token(token):
@@ -477,6 +483,8 @@ async def view_for(
             await reader.afeeds(principal.source)
         if asked is not None and found_state[0] is not None:
             row = found.student
+            if row is not None and reader.on_loop:  # its data key, if not in memory yet
+                await reader.ahold([row[1]])
             prefetched = (
                 asked,
                 None if row is None else reader.found_student(principal, found_state[0], row),
@@ -549,7 +557,7 @@ async def open_loop_view(request: Request, reads: LoopReads) -> View:
     try:
         # No synchronous connection: anything that would use one raises WouldBlock.
         none = cast(Connection, _NoConnection(app.cache.engine.dialect))
-        opened = await view_for(request, none, token, family_ok=True, loop_conn=loop_conn)
+        opened = await view_for(request, none, token, family_ok=True, loop_conn=loop_conn, loop_reads=reads)
     except BaseException:
         reads.give(loop_conn)
         raise

@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -27,14 +29,16 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from cache import loopreads
+from cache.keys.crypto import KekRing, new_kek_line
 from cache.loopreads import LoopReads, connect_arguments
 from cache.types import expanded
 from gateway.api.app import create_app
 from gateway.ops.metrics import GuardCounters, make_registry
 from gateway.privacy import audit
+from tests.support.config import key_file
 from tests.support.offload import audit_events, healthz_while_waiting
 from tests.support.offload import pg_world as offload_world
-from tests.support.world import World
+from tests.support.world import World, build_world, cheap_hashing
 
 pg_world = pytest.fixture(offload_world)
 
@@ -502,11 +506,12 @@ def test_a_family_token_is_handed_over_before_it_waits_for_a_loop_connection(pg_
     assert _handovers(app) == {"would_block": 0, "family_token": len(paths), "connection_lost": 0}
 
 
-def test_a_data_key_not_in_memory_is_read_on_a_worker_thread(
+def test_a_data_key_not_in_memory_is_read_on_a_worker_thread_from_a_sqlite_keystore(
     pg_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Decrypting needs the owner's data key: one not in memory is read from the keystore
-    (a round trip), so the request is handed over, never read on the loop."""
+    """Decrypting needs the owner's data key: one not in memory, in a keystore the loop
+    does not read (SQLite beside a PostgreSQL cache), is read on a worker thread: the
+    request is handed over, never read on the loop."""
     w = pg_world
     headers, ref = _me(w)
     paths = [f"/v1/students/{ref}/grades"]
@@ -533,6 +538,118 @@ def test_a_data_key_not_in_memory_is_read_on_a_worker_thread(
     first, second, handed = served(app, True, run)
     assert first == second and first[0][0] == 200
     assert handed == 1 and threads and not any(threads), threads
+
+
+@pytest.fixture
+def pg_keys_url(pg_url: str) -> Iterator[str]:
+    """Another PostgreSQL URL for the keystore (a schema of its own: to Portico, another
+    database, as docs/scale.md advises), dropped afterwards."""
+    schema = "k_" + uuid.uuid4().hex[:12]
+    dsn = pg_url.split("?", 1)[0].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'create schema "{schema}"')
+    yield f"{pg_url.split('?', 1)[0]}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'drop schema "{schema}" cascade')
+
+
+def _keys_world(tmp_path: Path, pg_url: str, keys_url: str | None, monkeypatch: pytest.MonkeyPatch) -> World:
+    """The served world with its keystore on PostgreSQL: in the cache's database
+    (``keys_url`` None, the default) or in another."""
+    cheap_hashing(monkeypatch)
+    cache = {"url": pg_url, "kek": {"file": str(key_file(tmp_path))}}
+    if keys_url is not None:
+        cache["keystore_url"] = keys_url
+    return build_world(tmp_path, pg_url, cache=cache)
+
+
+def _cold_keys(
+    app: FastAPI, w: World, paths: list[str], headers: dict[str, str], read_sync: list[str]
+) -> tuple[list[Any], int]:
+    """``paths`` served on the loop once warm, then again with no data key in memory:
+    both passes' answers, and how many of the second were handed over (``read_sync``:
+    the keys read through the keystore's engine, from the second pass on)."""
+    keyring = w.cache.keyring
+
+    async def run() -> tuple[list[Any], int]:
+        reads = reads_of(app)
+        warm = await _get_all(app, paths, headers)  # the snapshot's shared records read once
+        keyring.forget()
+        read_sync.clear()
+        before = reads.handed_over
+        cold = await _get_all(app, paths, headers)
+        return [warm, cold], reads.handed_over - before
+
+    return served(app, True, run)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("keystore", ["in the cache's database", "in a database of its own"])
+def test_a_data_key_not_in_memory_is_read_on_the_loop_from_a_postgresql_keystore(
+    tmp_path: Path, pg_url: str, pg_keys_url: str, monkeypatch: pytest.MonkeyPatch, keystore: str
+) -> None:
+    """A student's first request in a process (its data key not in memory: after a start,
+    or dropped as least recently used) awaits the key's read on the loop, from the cache's
+    database or the keystore's own: nobody is handed over to a worker thread, the
+    keystore's synchronous engine is never used, and the answers are the warm ones. A
+    guardian's list of two children holds both keys."""
+    keys_url = None if keystore == "in the cache's database" else pg_keys_url
+    w = _keys_world(tmp_path, pg_url, keys_url, monkeypatch)
+    try:
+        headers, ref = _me(w)
+        guardian, _ = guardian_routes(w)
+        app = create_app(w.config, w.cache, clock=w.clock)
+        keyring = w.cache.keyring
+        assert (keyring.engine.url.render_as_string(hide_password=False) == pg_url) == (keys_url is None)
+        read_sync: list[str] = []
+        real = type(keyring)._raw_key
+
+        def raw_key(self: Any, key_id: str) -> bytes:
+            read_sync.append(key_id)
+            return real(self, key_id)
+
+        monkeypatch.setattr(type(keyring), "_raw_key", raw_key)
+        (warm, cold), handed = _cold_keys(app, w, dashboard(ref), headers, read_sync)
+        assert cold == warm and [a[0] for a in cold] == [200] * len(cold)
+        assert handed == 0 and read_sync == []
+        (warm, cold), handed = _cold_keys(app, w, ["/v1/students"], guardian, read_sync)
+        assert cold == warm and len(orjson.loads(cold[0][2])["data"]) == 2
+        assert handed == 0 and read_sync == []
+        if keys_url is not None:  # its pool closed with the loop's
+            assert app.state.portico.loop_reads is None
+    finally:
+        w.close()
+
+
+def test_a_data_key_whose_kek_is_not_loaded_yet_is_read_on_a_worker_thread(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key's row names a KEK this process has not loaded (a rotation not yet picked
+    up): picking it up reads the key file, so the request is handed over, and the worker
+    thread's read loads the rotated ring."""
+    w = _keys_world(tmp_path, pg_url, None, monkeypatch)
+    try:
+        headers, ref = _me(w)
+        app = create_app(w.config, w.cache, clock=w.clock)
+        keyring = w.cache.keyring
+        loaded = keyring.keks
+        stale = KekRing.parse(new_kek_line("kek-other"), "a ring without this district's KEK")
+        paths = [f"/v1/students/{ref}/grades"]
+
+        async def run() -> tuple[list[Any], int]:
+            reads = reads_of(app)
+            warm = await _get_all(app, paths, headers)
+            keyring.forget()
+            keyring.keks = stale
+            before = reads.handed_over
+            cold = await _get_all(app, paths, headers)
+            return [warm, cold], reads.handed_over - before
+
+        (warm, cold), handed = served(app, True, run)
+        assert cold == warm and cold[0][0] == 200
+        assert handed == 1
+        assert keyring.keks.ids == loaded.ids  # picked up again from the key file
+    finally:
+        w.close()
 
 
 def test_an_error_after_the_check_is_audited_as_on_a_worker_thread(pg_world: World) -> None:
