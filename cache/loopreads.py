@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Mapping, Sequence
-from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import orjson
@@ -59,22 +59,92 @@ LOST: tuple[type[BaseException], ...] = (
 )
 
 
-def connect_arguments(url: str) -> tuple[str, dict[str, str]]:
-    """asyncpg's DSN and server settings for a SQLAlchemy PostgreSQL URL: the same server,
-    database and role, and the same session settings (``options=-c name=value``, the
-    ``application_name``), which asyncpg takes as ``server_settings``, not in its DSN."""
+# Query parameters of a libpq URL that asyncpg's DSN takes as libpq does.
+_DSN_PARAMETERS = frozenset(
+    {
+        "host", "port", "dbname", "database", "user", "password", "passfile", "service",
+        "sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslpassword", "sslnegotiation",
+        "ssl_min_protocol_version", "ssl_max_protocol_version", "target_session_attrs",
+        "krbsrvname", "gsslib",
+    }
+)  # fmt: skip
+# Those that are the server's session settings (asyncpg's ``server_settings``).
+_SESSION_PARAMETERS = frozenset({"application_name", "client_encoding"})
+
+
+class ConnectArguments(NamedTuple):
+    dsn: str
+    server_settings: dict[str, str]
+    timeout: float | None  # libpq's connect_timeout
+    # Client-side options libpq knows and asyncpg has no equivalent for (TCP keepalives,
+    # say): the loop's connections are made without them (named in the log at start).
+    ignored: tuple[str, ...]
+
+
+def connect_arguments(url: str) -> ConnectArguments:
+    """asyncpg's arguments for a SQLAlchemy PostgreSQL URL (libpq's parameters, as psycopg
+    reads them): the same server, database and role, the same session settings (``options``
+    as libpq splits it: ``-c name=value``, ``-cname=value``, ``--name=value``; the
+    ``application_name``), which asyncpg takes as ``server_settings``, not in its DSN, and
+    ``connect_timeout`` as its timeout. asyncpg would send any other parameter to the server
+    as a setting, which the server refuses: those are left out and named in ``ignored``."""
     parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://", 1))
-    query = parse_qs(parts.query)
+    kept: list[tuple[str, str]] = []
     settings: dict[str, str] = {}
-    for options in query.pop("options", []):
-        for item in options.split():
-            if item.startswith("-c"):
-                name, _, value = item[2:].partition("=")
-                settings[name] = value
-    if "application_name" in query:
-        settings["application_name"] = query.pop("application_name")[0]
-    kept = "&".join(f"{k}={v}" for k, values in query.items() for v in values)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, kept, "")), settings
+    timeout: float | None = None
+    ignored: list[str] = []
+    fallback_name = None
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "options":
+            settings.update(_options(value))
+        elif name in _SESSION_PARAMETERS:
+            settings[name] = value
+        elif name == "fallback_application_name":
+            fallback_name = value
+        elif name == "connect_timeout":
+            timeout = float(value) if value and float(value) > 0 else None
+        elif name in _DSN_PARAMETERS:
+            kept.append((name, value))
+        else:
+            ignored.append(name)
+    if fallback_name is not None:
+        settings.setdefault("application_name", fallback_name)
+    dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
+    return ConnectArguments(dsn, settings, timeout, tuple(ignored))
+
+
+def _options(value: str) -> dict[str, str]:
+    """libpq's ``options``: command-line switches for the server, split on spaces (a
+    backslash keeps the next character), of which the session settings are ``-c name=value``
+    (or ``-cname=value``) and ``--name=value`` (dashes in the name read as underscores)."""
+    words, word, escaped, started = [], [], False, False
+    for ch in value:
+        if escaped:
+            word.append(ch)
+            escaped, started = False, True
+        elif ch == "\\":
+            escaped = True
+        elif ch.isspace():
+            if started:
+                words.append("".join(word))
+            word, started = [], False
+        else:
+            word.append(ch)
+            started = True
+    if started:
+        words.append("".join(word))
+    found: dict[str, str] = {}
+    it = iter(words)
+    for w in it:
+        if w == "-c":
+            w = "-c" + next(it, "")
+        if w.startswith("-c") or w.startswith("--"):
+            name, eq, setting = w[2:].partition("=")
+            if name and eq:
+                found[name.replace("-", "_") if w.startswith("--") else name] = setting
+                continue
+        raise ValueError(f"the database URL's options: {w!r} is not a setting (-c name=value)")
+    return found
 
 
 async def _json_codecs(conn: asyncpg.Connection) -> None:
@@ -116,15 +186,17 @@ class LoopReads:
         self._waiting: collections.deque[asyncio.Future[asyncpg.Connection | None]] = collections.deque()
         self._out = 0  # acquired from the pool: idle here or in a request's hands
         self._releasing: set[asyncio.Task[None]] = set()
+        self.ignored: tuple[str, ...] = ()  # the URL's parameters asyncpg has no use for
         # Requests begun here that needed a worker thread's connection (a snapshot's first
-        # read of a shared record, a session to touch, a family token) or lost this loop's:
+        # read of a class's assignments, a session to touch, a family token) or lost this loop's:
         # served there instead (on /metrics by reason: GuardCounters.hand_over).
         self.handed_over = 0
 
     async def start(self) -> None:
-        dsn, settings = connect_arguments(self.url)
+        dsn, settings, timeout, self.ignored = connect_arguments(self.url)
         self.pool = await asyncpg.create_pool(
             dsn,
+            **({} if timeout is None else {"timeout": timeout}),
             min_size=0,  # nothing opened before the first request: starting needs no server
             max_size=self.connections,
             init=_json_codecs,
@@ -218,17 +290,29 @@ class LoopReads:
         """The keystore's rows of ``key_ids`` (``sql`` binds them as ``:ids``), awaited: on
         ``conn``, the request's, when the keys sit in the cache's database, else on a
         connection of the keystore's pool (only when :attr:`reads_keys`)."""
-        if self.keys is None:
-            return await fetch(conn, sql, {}, {"ids": key_ids})
-        own = await self.keys.take()
         try:
-            return await fetch(own, sql, {}, {"ids": key_ids})
-        finally:
-            self.keys.give(own)
+            if self.keys is None:
+                return await fetch(conn, sql, {}, {"ids": key_ids})
+            own = await self.keys.take()
+            try:
+                return await fetch(own, sql, {}, {"ids": key_ids})
+            finally:
+                self.keys.give(own)
+        except LOST:
+            raise
+        except asyncpg.PostgresError as exc:
+            # The keystore refused the read here (a schema or a setting asyncpg's
+            # connection does not have, say): a worker thread reads it as it always did.
+            raise WouldBlock(f"data keys not read on the loop: {type(exc).__name__}") from exc
 
     async def close(self) -> None:
-        if self.keys is not None:
-            await self.keys.close()
+        try:
+            if self.keys is not None:
+                await self.keys.close()
+        finally:
+            await self._close()
+
+    async def _close(self) -> None:
         pool, self.pool, self.loop = self.pool, None, None
         if pool is None:
             return

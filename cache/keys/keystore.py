@@ -242,9 +242,10 @@ class Keyring:
         wait for this keystore's engine. False, and nothing kept, when the row names a KEK
         this process has not loaded (a rotation not yet picked up): :meth:`sealer` reads
         the key file again, on a worker thread."""
-        if kek_id not in self.keks.ids:
+        keks = self.keks  # once: a worker thread may load a rotated ring meanwhile
+        if kek_id not in keks.ids:
             return False
-        _keep(self._raw, key_id, self.keks.unwrap(kek_id, wrapped, key_id), OWNER_KEYS)
+        _keep(self._raw, key_id, keks.unwrap(kek_id, wrapped, key_id), OWNER_KEYS)
         return True
 
     def sealer_held(self, key_id: str) -> Sealer | None:

@@ -207,10 +207,39 @@ def open_shared(
     return hit
 
 
+_SHARED = (
+    "SELECT ref, key_id, payload FROM record r WHERE r.source = :src AND r.kind = :k "  # noqa: S608
+    f"AND r.ref IN :refs AND {CURRENT.format(t='r')}"
+)
+
+
 def shared_many(
     reader: Reader, source: str, kind: str, refs: Iterable[str], published: int
 ) -> dict[str, Any]:
     """Non-personal records (sections, schools) by ref, in one query, remembered per snapshot."""
+    found, read = _shared_wanted(reader, source, kind, refs, published)
+    if read is None:
+        return found
+    return _shared_opened(reader, source, kind, published, found, reader.query_in(*read))
+
+
+async def ashared_many(
+    reader: Reader, source: str, kind: str, refs: Iterable[str], published: int
+) -> dict[str, Any]:
+    """:func:`shared_many`, a snapshot's first read of the records awaited (``Reader.aquery_in``)
+    with their data key (``Reader.ahold``): on the serving loop, no worker thread needed."""
+    found, read = _shared_wanted(reader, source, kind, refs, published)
+    if read is None:
+        return found
+    rows = await reader.aquery_in(*read)
+    await reader.ahold(row[1] for row in rows)
+    return _shared_opened(reader, source, kind, published, found, rows)
+
+
+def _shared_wanted(
+    reader: Reader, source: str, kind: str, refs: Iterable[str], published: int
+) -> tuple[dict[str, Any], In | None]:
+    """The records remembered already, and the read of the others (None: none)."""
     found: dict[str, Any] = {}
     wanted = []
     shared = _remembered(reader).shared
@@ -221,14 +250,13 @@ def shared_many(
         else:
             found[ref] = hit
     if not wanted:
-        return found
-    rows = _in(
-        reader,
-        f"SELECT ref, key_id, payload FROM record r WHERE r.source = :src AND r.kind = :k "
-        f"AND r.ref IN :refs AND {CURRENT.format(t='r')}",
-        {"src": source, "k": kind, "refs": wanted, "p": published},
-        ["refs"],
-    )
+        return found, None
+    return found, _lists(_SHARED, {"src": source, "k": kind, "refs": wanted, "p": published}, ["refs"])
+
+
+def _shared_opened(
+    reader: Reader, source: str, kind: str, published: int, found: dict[str, Any], rows: list[Any]
+) -> dict[str, Any]:
     for ref, rec in _open_all(reader, source, kind, rows):
         found[ref] = _remember(reader, (source, kind, ref, published), rec)
     return found
@@ -304,19 +332,37 @@ def _entries(reader: Reader, source: str, rows: list[Any]) -> dict[str, Week]:
 
 def class_timetables(reader: Reader, student: StudentHandle, sections: Iterable[str]) -> dict[str, Week]:
     """The class entries of each section by weekday (a student's own entries are not among them)."""
-    source, run = student.source, student.published_run
-    out, missing = _held(_CLASS_TIMETABLES, source, sections, run)
+    out, missing = _held(_CLASS_TIMETABLES, student.source, sections, student.published_run)
     if missing:
-        rows = _in(
-            reader,
-            _ENTRIES + " AND r.student_ref IS NULL",
-            {"src": source, "secs": sorted(missing), "p": run},
-            ["secs"],
-        )
-        found = _entries(reader, source, rows)
-        for sec in missing:
-            out[sec] = remember(_CLASS_TIMETABLES, (source, sec, run), found.get(sec, {}), 20_000)
+        rows = reader.query_in(*_class_entries(student, missing))
+        _classes_found(reader, student, missing, rows, out)
     return out
+
+
+async def aclass_timetables(reader: Reader, student: StudentHandle, sections: Iterable[str]) -> None:
+    """The timetables of the classes not remembered yet in this snapshot read now, awaited
+    with their data key (``Reader.aquery_in``, ``Reader.ahold``), and remembered: on the
+    serving loop, :func:`class_timetables` then reads nothing."""
+    _, missing = _held(_CLASS_TIMETABLES, student.source, sections, student.published_run)
+    if missing:
+        rows = await reader.aquery_in(*_class_entries(student, missing))
+        await reader.ahold(row[1] for row in rows)
+        _classes_found(reader, student, missing, rows, {})
+
+
+def _class_entries(student: StudentHandle, sections: list[str]) -> In:
+    params = {"src": student.source, "secs": sorted(sections), "p": student.published_run}
+    return _lists(_ENTRIES + " AND r.student_ref IS NULL", params, ["secs"])
+
+
+def _classes_found(
+    reader: Reader, student: StudentHandle, sections: list[str], rows: list[Any], out: dict[str, Week]
+) -> None:
+    """The classes' entries (their rows of :func:`_class_entries`) remembered, and put in ``out``."""
+    source, run = student.source, student.published_run
+    found = _entries(reader, source, rows)
+    for sec in sections:
+        out[sec] = remember(_CLASS_TIMETABLES, (source, sec, run), found.get(sec, {}), 20_000)
 
 
 def timetable(
@@ -329,10 +375,13 @@ def timetable(
 async def atimetable(
     reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, year_start: dt.date | None
 ) -> list[Lesson]:
-    """:func:`timetable`, its two reads of the student's own rows awaited (``Reader.aquery``)."""
+    """:func:`timetable`, its reads awaited: the student's own rows (``Reader.aquery``) and
+    the timetables of classes this snapshot has not read yet (:func:`aclass_timetables`)."""
     await aenrolled(reader, student)
-    if not enrollments(reader, student, start, end):
+    sections = enrollments(reader, student, start, end)
+    if not sections:
         return []  # as timetable_days: no classes, nothing more to read
+    await aclass_timetables(reader, student, sections)
     own = await reader.aquery(_OWN_ENTRIES, _student_params(student))
     return [lesson for day in timetable_days(reader, student, start, end, year_start, own) for lesson in day]
 

@@ -88,15 +88,31 @@ def visible_from(
 
 def school_zone(reader: Reader, student: StudentHandle, district_tz: ZoneInfo) -> ZoneInfo:
     """The student's school's time zone; the district's when the school names none (or a bad one)."""
-    school_id = str(student.data["school_id"])
     zones = queries.school_zones(reader)  # a school record never changes within a snapshot
-    key = (student.source, school_id, student.published_run, district_tz)
+    key = _zone_key(student, district_tz)
     found = zones.get(key)
     if found is None:
-        ref = reader.keyring.index.shared_ref(student.source, "school", school_id)
+        ref = _school_ref(reader, student)
         school = queries.shared_many(reader, student.source, "school", [ref], student.published_run).get(ref)
         found = remember(zones, key, zone_of(school, district_tz), 10_000)
     return found
+
+
+async def aschool_zone(reader: Reader, student: StudentHandle, district_tz: ZoneInfo) -> None:
+    """The school's first read in this snapshot awaited (``queries.ashared_many``) where
+    :func:`school_zone` would read it: on the serving loop, it then reads nothing."""
+    if _zone_key(student, district_tz) not in queries.school_zones(reader):
+        await queries.ashared_many(
+            reader, student.source, "school", [_school_ref(reader, student)], student.published_run
+        )
+
+
+def _zone_key(student: StudentHandle, district_tz: ZoneInfo) -> tuple[str, str, int, ZoneInfo]:
+    return (student.source, str(student.data["school_id"]), student.published_run, district_tz)
+
+
+def _school_ref(reader: Reader, student: StudentHandle) -> str:
+    return reader.keyring.index.shared_ref(student.source, "school", str(student.data["school_id"]))
 
 
 def zone_of(school: dict[str, Any] | None, district_tz: ZoneInfo) -> ZoneInfo:

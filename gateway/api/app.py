@@ -8,6 +8,7 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import iter_route_contexts
@@ -40,6 +41,8 @@ from gateway.api.routes import (
 from gateway.api.routing import DataFirst
 from gateway.ops.mail import Mailer, mailer_from
 from gateway.ops.metrics import GuardCounters
+
+log = structlog.get_logger("portico.api")
 
 # What a parent's app opens first (scripts/bench_api measures this dashboard).
 DASHBOARD = ("attendance", "timetable", "grades", "behaviour")
@@ -121,6 +124,9 @@ async def _serving(app: FastAPI) -> AsyncIterator[None]:
         keys=keys.render_as_string(hide_password=False) if keys.get_backend_name() == "postgresql" else None,
     )
     await reads.start()
+    for part, named in (("cache", reads.ignored), ("keystore", reads.keys.ignored if reads.keys else ())):
+        if named:  # client-side options asyncpg has no equivalent for (TCP keepalives, say)
+            log.warning("api.loop_connection_options_ignored", database=part, options=sorted(set(named)))
     portico.loop_reads = reads
     try:
         yield

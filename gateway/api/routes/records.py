@@ -32,7 +32,7 @@ from gateway.api.params import (
     parse_ref,
 )
 from gateway.api.problems import not_found
-from gateway.api.routes.students import checked, dated_records, respond, visibility
+from gateway.api.routes.students import avisibility, checked, dated_records, respond
 from gateway.api.routing import DataRouter
 
 router = DataRouter(prefix="/v1/students", tags=["students"])
@@ -42,6 +42,13 @@ FROM = Query(default=None, alias="from")
 def sections(view: View, source: str, refs: list[str | None]) -> dict[str, dict[str, Any]]:
     found = queries.shared_many(view.reader, source, "section", [r for r in refs if r], view.published)
     return {ref: present.section_brief(ref, found.get(ref)) for ref in {r for r in refs if r}}
+
+
+async def asections(view: View, source: str, refs: list[str | None]) -> dict[str, dict[str, Any]]:
+    """:func:`sections`, the classes this snapshot has not read yet read first, awaited
+    (``queries.ashared_many``): on the serving loop, no worker thread needed."""
+    await queries.ashared_many(view.reader, source, "section", [r for r in refs if r], view.published)
+    return sections(view, source, refs)
 
 
 def section_ref(app: Portico, s: StudentHandle, section_id: str) -> str:
@@ -59,7 +66,7 @@ async def attendance_summary(
     app = view.app
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
-    window = visibility(view, s).of("attendance")
+    window = (await avisibility(view, s)).of("attendance")
     rows = await dated_records(view, s, "attendance", window, rng, limit=1_000_000)
     counts = Counter(a["category"] for _, a in rows)
     total = len(rows)
@@ -103,7 +110,7 @@ async def timetable(
     n = page_limit(limit, app.config.api)
     after = decode_cursor(cursor, is_day, is_time, is_ref)
     school_ref = app.cache.keyring.index.shared_ref(s.source, "school", s.data["school_id"])
-    school = queries.shared_many(view.reader, s.source, "school", [school_ref], s.published_run)
+    school = await queries.ashared_many(view.reader, s.source, "school", [school_ref], s.published_run)
     year_start = next((dt.date.fromisoformat(v["year_start_date"]) for v in school.values()), None)
     lessons = await queries.atimetable(view.reader, s, rng.start, rng.end, year_start)
     if after is not None:
@@ -112,7 +119,7 @@ async def timetable(
     if len(lessons) > n:
         last = page[-1]
         next_cursor = encode_cursor(last.day.isoformat(), last.entry["start_time"], last.entry_ref)
-    secs = sections(view, s.source, [x.section_ref for x in page])
+    secs = await asections(view, s.source, [x.section_ref for x in page])
     days = {day: day.isoformat() for day in {x.day for x in page}}
     data = [present.lesson(days[x.day], x.entry_ref, x.entry, secs[x.section_ref]) for x in page]
     return await respond(
@@ -127,11 +134,11 @@ async def grades(
     app = view.app
     s = await checked(view, student_id, "grades")
     n = page_limit(limit, app.config.api)
-    window = visibility(view, s).of("grade")
+    window = (await avisibility(view, s)).of("grade")
     rows = await view.reader.arecords(s, "grade", window=window, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (local_day(app, row[1]["updated_at"]), row[0]))
     refs = {g["section_id"]: section_ref(app, s, g["section_id"]) for _, g in rows}
-    secs = sections(view, s.source, list(refs.values()))
+    secs = await asections(view, s.source, list(refs.values()))
     data = [present.grade(ref, g, secs[refs[g["section_id"]]]) for ref, g in rows]
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
@@ -151,7 +158,7 @@ async def assignments(
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
     section = parse_ref(class_id, "class")
-    window = visibility(view, s).of("assignment")
+    window = (await avisibility(view, s)).of("assignment")
     found = await queries.aassignments(
         view.reader,
         s,
@@ -163,7 +170,7 @@ async def assignments(
         limit=n + 1,
     )
     found, next_cursor = one_page(found, n, lambda row: (row[2]["due_date"], row[0]))
-    secs = sections(view, s.source, [sec for _, sec, _, _ in found])
+    secs = await asections(view, s.source, [sec for _, sec, _, _ in found])
     data = [present.assignment(ref, a, secs[sec], res) for ref, sec, a, res in found]
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
@@ -181,7 +188,7 @@ async def behaviour(
     s = await checked(view, student_id, "behaviour")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
-    window = visibility(view, s).of("behaviour")
+    window = (await avisibility(view, s)).of("behaviour")
     # Totals cover the whole range, not just this page. The first page is the range's
     # newest events: one read of the range gives both (one statement, not two, when the
     # range holds more than a page). A later page reads its page and the range.
@@ -212,7 +219,7 @@ async def reports(
     app = view.app
     s = await checked(view, student_id, "reports")
     n = page_limit(limit, app.config.api)
-    window = visibility(view, s).of("report")
+    window = (await avisibility(view, s)).of("report")
     rows = await view.reader.arecords(s, "report", window=window, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (row[1]["issued_date"], row[0]))
     data = [present.report_summary(ref, r) for ref, r in rows]

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from cache.read import queries
 from cache.read.reader import Reader, StudentHandle
-from cache.read.visibility import StudentVisibility, Window
+from cache.read.visibility import StudentVisibility, Window, aschool_zone
 from gateway.api.deps import Portico, View, ViewDep
 from gateway.api.envelope import envelope, meta
 from gateway.api.params import DateRange, date_range, decode_pair, is_ref, one_page, page_limit
@@ -37,6 +37,15 @@ def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) ->
         if found is not None:
             names[school_id] = found["name"]
     return names
+
+
+async def aschool_names(reader: Reader, app: Portico, students: list[StudentHandle]) -> dict[str, str]:
+    """:func:`school_names`, the schools this snapshot has not read yet read first, awaited
+    (``queries.ashared_many``): on the serving loop, no worker thread needed."""
+    for s in students:
+        ref = app.cache.keyring.index.shared_ref(s.source, "school", s.data["school_id"])
+        await queries.ashared_many(reader, s.source, "school", [ref], s.published_run)
+    return school_names(reader, app, students)
 
 
 def _visible(view: View, student_id: str, category: str | None = None) -> StudentHandle | None:
@@ -86,6 +95,12 @@ def visibility(view: View, student: StudentHandle) -> StudentVisibility:
     return StudentVisibility(view.app.config.visibility, view.now, view.reader, student, view.app.tz)
 
 
+async def avisibility(view: View, student: StudentHandle) -> StudentVisibility:
+    """:func:`visibility`, the school's first read in a snapshot awaited (``aschool_zone``)."""
+    await aschool_zone(view.reader, student, view.app.tz)
+    return visibility(view, student)
+
+
 async def dated_records(
     view: View,
     student: StudentHandle,
@@ -108,7 +123,7 @@ async def list_students(view: ViewDep) -> Response:
     app = view.app
     visible = await view.reader.astudents(view.principal, view.published, view.today)
     view.audit_later("directory", [s.ref for s in visible])
-    names = school_names(view.reader, app, visible)
+    names = await aschool_names(view.reader, app, visible)
     data = [student_summary(s.ref, s.data, names.get(s.data["school_id"])) for s in visible]
     return await respond(view, data, meta(app.config, view.state, dt.timedelta(0)))
 
@@ -117,7 +132,7 @@ async def list_students(view: ViewDep) -> Response:
 async def get_student(student_id: str, view: ViewDep) -> Response:
     app = view.app
     s = await checked(view, student_id, "profile")
-    names = school_names(view.reader, app, [s])
+    names = await aschool_names(view.reader, app, [s])
     return await respond(
         view,
         student_profile(s.ref, s.data, names.get(s.data["school_id"])),
@@ -138,7 +153,7 @@ async def attendance(
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     n = page_limit(limit, app.config.api)
-    window = visibility(view, s).of("attendance")
+    window = (await avisibility(view, s)).of("attendance")
     rows = await dated_records(view, s, "attendance", window, rng, after=decode_pair(cursor), limit=n + 1)
     rows, next_cursor = one_page(rows, n, lambda row: (str(row[1]["date"]), row[0]))
     data = [attendance_mark(ref, a) for ref, a in rows]

@@ -1,7 +1,7 @@
 """The parent data routes on PostgreSQL, their reads awaited on the serving loop (cache.loopreads).
 
 The app's lifespan starts the loop's connections; a request that reaches work needing a
-synchronous connection (a shared record's first read in a snapshot, a session to touch,
+synchronous connection (a class's assignments first read in a snapshot, a session to touch,
 a denied read to count) is handed over to a worker thread and served there from the
 start, having written nothing. Each test compares with the same app without its lifespan,
 where every data request runs on a worker thread as before.
@@ -620,6 +620,36 @@ def test_a_data_key_not_in_memory_is_read_on_the_loop_from_a_postgresql_keystore
         w.close()
 
 
+def test_a_cold_snapshot_is_read_wholly_on_the_loop(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process's first requests in a snapshot (after a start, after each publish) read its
+    schools, classes and classes' timetables once, and the data keys not in memory, all
+    awaited on the loop: the dashboard, the profile and a guardian's list hand nothing over
+    to a worker thread, and answer as worker threads do."""
+    w = _keys_world(tmp_path, pg_url, None, monkeypatch)
+    try:
+        headers, ref = _me(w)
+        guardian, _ = guardian_routes(w)
+        app = create_app(w.config, w.cache, clock=w.clock)
+        asks = [(p, headers) for p in [*dashboard(ref), f"/v1/students/{ref}"]] + [("/v1/students", guardian)]
+
+        async def every() -> list[Answer]:
+            return [a for p, h in asks for a in await _get_all(app, [p], h)]
+
+        async def cold() -> tuple[list[Answer], int]:
+            reads = reads_of(app)
+            w.cache.keyring.forget()  # and no key in memory: a process just started
+            return await every(), reads.handed_over
+
+        on_loop, handed = served(app, True, cold)
+        assert handed == 0, "a cold request was handed over to a worker thread"
+        assert on_loop == served(app, False, every)
+        assert {a[0] for a in on_loop} == {200}
+    finally:
+        w.close()
+
+
 def test_a_data_key_whose_kek_is_not_loaded_yet_is_read_on_a_worker_thread(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -764,11 +794,98 @@ def test_statements_are_numbered_for_asyncpg_and_the_url_keeps_its_settings() ->
     assert text == "SELECT $1, $2::text WHERE x IN ($3, $4, $5) AND y = $6 AND z LIKE '%k?' AND j ? 'key'"
     assert order == ("a", "b", "refs", "a")
     assert expanded("SELECT 1 WHERE x IN :none", (("none", 0),), "asyncpg")[0] == "SELECT 1 WHERE x IN (NULL)"
-    dsn, settings = connect_arguments(
+    got = connect_arguments(
         "postgresql+psycopg://u@127.0.0.1:5432/db?options=-csearch_path%3Dbench&application_name=b1&sslmode=disable"
     )
-    assert dsn == "postgresql://u@127.0.0.1:5432/db?sslmode=disable"
-    assert settings == {"search_path": "bench", "application_name": "b1"}
+    assert got.dsn == "postgresql://u@127.0.0.1:5432/db?sslmode=disable"
+    assert got.server_settings == {"search_path": "bench", "application_name": "b1"}
+    assert (got.timeout, got.ignored) == (None, ())
+
+
+@pytest.mark.parametrize(
+    ("options", "settings"),
+    [
+        ("-c%20search_path%3Dks", {"search_path": "ks"}),  # as PostgreSQL's documentation spells it
+        ("-c+search_path%3Dks+-c+statement_timeout%3D5s", {"search_path": "ks", "statement_timeout": "5s"}),
+        ("--search_path%3Dks%20--lock-timeout%3D2s", {"search_path": "ks", "lock_timeout": "2s"}),
+        ("-csearch_path%3Dmy%5C%20schema", {"search_path": "my schema"}),  # a backslash keeps the space
+    ],
+)
+def test_the_loops_connections_read_a_libpq_url_as_psycopg_does(
+    options: str, settings: dict[str, str]
+) -> None:
+    """Every spelling of ``options`` libpq takes, ``connect_timeout`` as asyncpg's timeout,
+    and libpq's client-side options asyncpg has no equivalent for left out and named (asyncpg
+    would send them to the server as settings, which it refuses: every read a 500)."""
+    got = connect_arguments(
+        f"postgresql+psycopg://u:p%26w@db:5432/c?options={options}&connect_timeout=5"
+        "&keepalives=1&fallback_application_name=portico&sslrootcert=%2Fetc%2Fca%20x.pem"
+    )
+    assert got.server_settings == {**settings, "application_name": "portico"}
+    assert got.timeout == 5.0
+    assert got.ignored == ("keepalives",)
+    assert got.dsn == "postgresql://u:p%26w@db:5432/c?sslrootcert=%2Fetc%2Fca+x.pem"
+    with pytest.raises(ValueError, match="'-B' is not a setting"):
+        connect_arguments("postgresql://u@db/c?options=-B%208MB")
+
+
+@pytest.fixture(
+    params=[
+        "-c%20search_path%3D{schema}",
+        "--search_path%3D{schema}",
+        "-csearch_path%3D{schema}&connect_timeout=5",
+    ]
+)
+def libpq_keys_url(pg_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A keystore URL in one of libpq's spellings psycopg takes (a schema of its own)."""
+    schema = "k_" + uuid.uuid4().hex[:12]
+    dsn = pg_url.split("?", 1)[0].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'create schema "{schema}"')
+    yield f"{pg_url.split('?', 1)[0]}?options={request.param.format(schema=schema)}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'drop schema "{schema}" cascade')
+
+
+def test_a_keystore_url_in_any_libpq_spelling_is_read_on_the_loop(
+    tmp_path: Path, pg_url: str, libpq_keys_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review: ``-c search_path=...`` with a space became a setting with no name
+    (every cold request handed over as a lost connection), ``--search_path=...`` was dropped
+    (the keystore's table not found: 500), ``connect_timeout`` was sent as a setting (500)."""
+    w = _keys_world(tmp_path, pg_url, libpq_keys_url, monkeypatch)
+    try:
+        headers, ref = _me(w)
+        app = create_app(w.config, w.cache, clock=w.clock)
+        (warm, cold), handed = _cold_keys(app, w, dashboard(ref)[:1], headers, [])
+        assert warm[0][0] == 200 and cold == warm
+        assert handed == 0
+    finally:
+        w.close()
+
+
+def test_a_keystore_the_loop_cannot_read_hands_the_request_over(
+    tmp_path: Path, pg_url: str, pg_keys_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keystore's read refused on the loop's connection (here: its table gone from the
+    schema the loop reads, while the worker threads' engine still finds it): the request is
+    handed over and answered by a worker thread, not a 500."""
+    w = _keys_world(tmp_path, pg_url, pg_keys_url, monkeypatch)
+    try:
+        headers, ref = _me(w)
+        app = create_app(w.config, w.cache, clock=w.clock)
+        keys_url = pg_keys_url.replace("k_", "gone_k_")  # a schema that does not exist
+        real = loopreads.LoopReads.__init__
+
+        def init(self: LoopReads, url: str, connections: int = 4, *, keys: str | None = None) -> None:
+            real(self, url, connections, keys=None if keys is None else keys_url)
+
+        monkeypatch.setattr(loopreads.LoopReads, "__init__", init)
+        (warm, cold), handed = _cold_keys(app, w, dashboard(ref)[:1], headers, [])
+        assert warm[0][0] == 200 and cold == warm
+        assert handed == 1
+    finally:
+        w.close()
 
 
 def test_datetimes_are_bound_as_psycopg_binds_them(pg_world: World) -> None:
