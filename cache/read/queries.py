@@ -375,15 +375,30 @@ def timetable(
 async def atimetable(
     reader: Reader, student: StudentHandle, start: dt.date, end: dt.date, year_start: dt.date | None
 ) -> list[Lesson]:
-    """:func:`timetable`, its reads awaited: the student's own rows (``Reader.aquery``) and
-    the timetables of classes this snapshot has not read yet (:func:`aclass_timetables`)."""
-    await aenrolled(reader, student)
+    """:func:`timetable`, its reads awaited: the student's own rows, enrolments and entries
+    in one statement (``Reader.aquery``), and the timetables of classes this snapshot has
+    not read yet (:func:`aclass_timetables`)."""
+    rows = await reader.aquery(_ENROLLED_AND_OWN, _student_params(student))
+    own = [(ref, k, p, sec) for kind, ref, k, p, sec, _, _ in rows if kind == "timetable"]
+    if _enrolled_key(student) not in reader.memo:  # else read already for this request
+        _enrolled(
+            reader, student, [(sec, lo, hi) for kind, _, _, _, sec, lo, hi in rows if kind == "enrollment"]
+        )
     sections = enrollments(reader, student, start, end)
     if not sections:
         return []  # as timetable_days: no classes, nothing more to read
     await aclass_timetables(reader, student, sections)
-    own = await reader.aquery(_OWN_ENTRIES, _student_params(student))
     return [lesson for day in timetable_days(reader, student, start, end, year_start, own) for lesson in day]
+
+
+# The timetable's two reads of the student's own rows in one statement: the enrolments
+# (as _ENROLLED reads them) and the student's own entries (as _OWN_ENTRIES), by kind,
+# each kind one seek in ix_record_student.
+_ENROLLED_AND_OWN = (
+    "SELECT kind, ref, key_id, payload, parent_ref, active_from, active_to FROM record r "
+    "WHERE r.student_ref = :sref AND r.kind IN ('enrollment', 'timetable') AND r.source = :src "
+    f"AND (r.kind = 'enrollment' OR r.parent_ref IS NOT NULL) AND {CURRENT.format(t='r')}"
+)
 
 
 def timetable_days(
