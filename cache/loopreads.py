@@ -188,7 +188,7 @@ class LoopReads:
         self._releasing: set[asyncio.Task[None]] = set()
         self.ignored: tuple[str, ...] = ()  # the URL's parameters asyncpg has no use for
         # Requests begun here that needed a worker thread's connection (a snapshot's first
-        # read of a class's assignments, a session to touch, a family token) or lost this loop's:
+        # read of a class's assignments, a session that ended, a family token) or lost this loop's:
         # served there instead (on /metrics by reason: GuardCounters.hand_over).
         self.handed_over = 0
 

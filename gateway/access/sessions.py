@@ -119,7 +119,18 @@ async def aresolve_with_state(
     connection of the serving loop when it has one (``Reader.aquery``); a session to end
     or to touch is written on its own connection."""
     sql, params = _resolve_read(token, access, student, today, now)
-    return _resolved(reader.conn, await reader.aquery(sql, params), params, student)
+    rows = await reader.aquery(sql, params)
+    if reader.on_loop and rows and rows[0][0] and not rows[0][1]:
+        # A live session due its touch (once a minute): written here, awaited, one
+        # statement on the loop's autocommit connection, as _resolved writes it on a
+        # worker thread's (an ended or disabled one is deleted there: the request is
+        # handed over).
+        await reader.aquery(_TOUCH, {"now": params["now"], "h": params["h"]})
+        rows = [(rows[0][0], True, *rows[0][2:])]
+    return _resolved(reader.conn, rows, params, student)
+
+
+_TOUCH = "UPDATE session SET last_seen_at = :now WHERE token_hash = :h"
 
 
 def _resolve_read(
