@@ -187,8 +187,8 @@ class LoopReads:
         self._out = 0  # acquired from the pool: idle here or in a request's hands
         self._releasing: set[asyncio.Task[None]] = set()
         self.ignored: tuple[str, ...] = ()  # the URL's parameters asyncpg has no use for
-        # Requests begun here that needed a worker thread's connection (a snapshot's first
-        # read of a class's assignments, a session that ended, a family token) or lost this loop's:
+        # Requests begun here that needed a worker thread's connection (a session that ended,
+        # a denied read, a family token) or lost this loop's:
         # served there instead (on /metrics by reason: GuardCounters.hand_over).
         self.handed_over = 0
 

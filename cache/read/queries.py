@@ -478,12 +478,15 @@ async def aassignments(
     limit: int = 1000,
 ) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
     """:func:`assignments`, its three reads awaited (``Reader.aquery``): the student's
-    enrolments, the classes' assignments, the student's results."""
+    enrolments, the classes' assignments (with their data key: ``Reader.ahold``), the
+    student's results."""
     await aenrolled(reader, student)
     read = _assignments_read(reader, student, start, end, section_ref, window, after, limit)
     if read is None:
         return []
-    found = _assignments_found(reader, student, await reader.aquery_in(*read))
+    rows = await reader.aquery_in(*read)
+    await reader.ahold(row[1] for row in rows)  # the classes' key, if not in memory yet
+    found = _assignments_found(reader, student, rows)
     return _with_results(found, await _aresults(reader, student, [f[0] for f in found]))
 
 
@@ -717,9 +720,12 @@ async def anotices(
     after: tuple[str, str, str] | None = None,
     limit: int = 100,
 ) -> list[tuple[str, bool, dict[str, Any]]]:
-    """:func:`notices`, the read awaited (``Reader.aquery_in``)."""
+    """:func:`notices`, the read awaited (``Reader.aquery_in``) with the notices' data key
+    (``Reader.ahold``)."""
     read = _notices_read(source, published, audience, now, today, since, after, limit)
-    return _notices_found(reader, source, published, await reader.aquery_in(*read))
+    rows = await reader.aquery_in(*read)
+    await reader.ahold(row[1] for row in rows)  # the notices' key, if not in memory yet
+    return _notices_found(reader, source, published, rows)
 
 
 def _notices_read(

@@ -163,8 +163,8 @@ def _serve(plan: _Plan, endpoint: Endpoint, on_loop: bool) -> Callable[[Request]
         reads = app.loop_reads
         if on_loop and reads is not None and reads.here():
             # PostgreSQL, a parent data route: its reads awaited on this loop (cache.loopreads).
-            # Work that would need a round trip of its own (a class's assignments first read
-            # in a snapshot, a session that ended) hands the request over to a worker thread,
+            # Work that would need a round trip of its own (a session that ended to delete,
+            # a denied read to count) hands the request over to a worker thread,
             # before any answer or audit event: it is served there from the start.
             try:
                 return await run(request, open_loop_view(request, reads))

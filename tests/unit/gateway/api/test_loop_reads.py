@@ -1,8 +1,8 @@
 """The parent data routes on PostgreSQL, their reads awaited on the serving loop (cache.loopreads).
 
 The app's lifespan starts the loop's connections; a request that reaches work needing a
-synchronous connection (a class's assignments first read in a snapshot, a session that ended,
-a denied read to count) is handed over to a worker thread and served there from the
+synchronous connection (a session that ended, a denied read to count, a data key from a
+keystore the loop does not read) is handed over to a worker thread and served there from the
 start, having written nothing. Each test compares with the same app without its lifespan,
 where every data request runs on a worker thread as before.
 """
@@ -626,15 +626,18 @@ def test_a_cold_snapshot_is_read_wholly_on_the_loop(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A process's first requests in a snapshot (after a start, after each publish) read its
-    schools, classes and classes' timetables once, and the data keys not in memory, all
-    awaited on the loop: the dashboard, the profile and a guardian's list hand nothing over
-    to a worker thread, and answer as worker threads do."""
+    schools, classes and classes' timetables once, and the data keys not in memory (the
+    student's, the shared records', the classes' assignments' and the notices'), all awaited
+    on the loop: the dashboard, the profile, assignments, notices and a guardian's list hand
+    nothing over to a worker thread, and answer as worker threads do."""
     w = _keys_world(tmp_path, pg_url, None, monkeypatch)
     try:
         headers, ref = _me(w)
         guardian, _ = guardian_routes(w)
         app = create_app(w.config, w.cache, clock=w.clock)
-        asks = [(p, headers) for p in [*dashboard(ref), f"/v1/students/{ref}"]] + [("/v1/students", guardian)]
+        # The notices first: no school or class read before them holds the shared key.
+        mine = ["/v1/notices", *dashboard(ref), f"/v1/students/{ref}", f"/v1/students/{ref}/assignments"]
+        asks = [(p, headers) for p in mine] + [("/v1/students", guardian)]
 
         async def every() -> list[Answer]:
             return [a for p, h in asks for a in await _get_all(app, [p], h)]
