@@ -27,6 +27,7 @@ import asyncpg
 import orjson
 
 from cache.types import expanded, pg_value
+from config.pgurl import check_loop_url, session_options
 
 # Connections per serving loop: as many as the worker threads hold (gateway.api.offload),
 # and the audit's group commit takes one of them while it writes.
@@ -83,22 +84,26 @@ class ConnectArguments(NamedTuple):
 
 def connect_arguments(url: str) -> ConnectArguments:
     """asyncpg's arguments for a SQLAlchemy PostgreSQL URL (libpq's parameters, as psycopg
-    reads them): the same server, database and role, the same session settings (``options``
-    as libpq splits it: ``-c name=value``, ``-cname=value``, ``--name=value``; the
-    ``application_name``), which asyncpg takes as ``server_settings``, not in its DSN, and
-    ``connect_timeout`` as its timeout. asyncpg would send any other parameter to the server
-    as a setting, which the server refuses: those are left out and named in ``ignored``."""
+    reads them): the same server, database and role, the same session settings (``options``,
+    ``config.pgurl.session_options``; the ``application_name`` parameter, or libpq's
+    fallback name, over one set there, as the server applies them), which asyncpg takes as
+    ``server_settings``, not in its DSN, and ``connect_timeout`` as its timeout. asyncpg
+    would send any other parameter to the server as a setting, which the server refuses:
+    client-side ones are left out and named in ``ignored``; those that change where or how
+    securely it connects are refused (``config.pgurl.LOOP_REFUSED``, checked with the config)."""
+    check_loop_url(url)
     parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://", 1))
     kept: list[tuple[str, str]] = []
-    settings: dict[str, str] = {}
+    options: dict[str, str] = {}
+    params: dict[str, str] = {}
     timeout: float | None = None
     ignored: list[str] = []
     fallback_name = None
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name == "options":
-            settings.update(_options(value))
+            options.update(session_options(value))
         elif name in _SESSION_PARAMETERS:
-            settings[name] = value
+            params[name] = value
         elif name == "fallback_application_name":
             fallback_name = value
         elif name == "connect_timeout":
@@ -107,44 +112,10 @@ def connect_arguments(url: str) -> ConnectArguments:
             kept.append((name, value))
         else:
             ignored.append(name)
-    if fallback_name is not None:
-        settings.setdefault("application_name", fallback_name)
+    if fallback_name is not None and "application_name" not in params:
+        params["application_name"] = fallback_name
     dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
-    return ConnectArguments(dsn, settings, timeout, tuple(ignored))
-
-
-def _options(value: str) -> dict[str, str]:
-    """libpq's ``options``: command-line switches for the server, split on spaces (a
-    backslash keeps the next character), of which the session settings are ``-c name=value``
-    (or ``-cname=value``) and ``--name=value`` (dashes in the name read as underscores)."""
-    words, word, escaped, started = [], [], False, False
-    for ch in value:
-        if escaped:
-            word.append(ch)
-            escaped, started = False, True
-        elif ch == "\\":
-            escaped = True
-        elif ch.isspace():
-            if started:
-                words.append("".join(word))
-            word, started = [], False
-        else:
-            word.append(ch)
-            started = True
-    if started:
-        words.append("".join(word))
-    found: dict[str, str] = {}
-    it = iter(words)
-    for w in it:
-        if w == "-c":
-            w = "-c" + next(it, "")
-        if w.startswith("-c") or w.startswith("--"):
-            name, eq, setting = w[2:].partition("=")
-            if name and eq:
-                found[name.replace("-", "_") if w.startswith("--") else name] = setting
-                continue
-        raise ValueError(f"the database URL's options: {w!r} is not a setting (-c name=value)")
-    return found
+    return ConnectArguments(dsn, {**options, **params}, timeout, tuple(ignored))
 
 
 async def _json_codecs(conn: asyncpg.Connection) -> None:

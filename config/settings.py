@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.cron import cron_problem
+from config.pgurl import check_loop_url
 from config.secrets import SecretRef
 
 
@@ -55,6 +56,8 @@ class CacheSettings(Strict):
     def _db_url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
             raise ValueError("expected a sqlite:///path or postgresql://host/db URL")
+        if value is not None:
+            check_loop_url(value)
         return value
 
 

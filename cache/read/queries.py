@@ -217,10 +217,11 @@ def shared_many(
     reader: Reader, source: str, kind: str, refs: Iterable[str], published: int
 ) -> dict[str, Any]:
     """Non-personal records (sections, schools) by ref, in one query, remembered per snapshot."""
-    found, read = _shared_wanted(reader, source, kind, refs, published)
-    if read is None:
+    found, wanted = _shared_wanted(reader, source, kind, refs, published)
+    if not wanted:
         return found
-    return _shared_opened(reader, source, kind, published, found, reader.query_in(*read))
+    rows = reader.query_in(*_shared_read(source, kind, wanted, published))
+    return _shared_opened(reader, source, kind, published, found, wanted, rows)
 
 
 async def ashared_many(
@@ -228,18 +229,23 @@ async def ashared_many(
 ) -> dict[str, Any]:
     """:func:`shared_many`, a snapshot's first read of the records awaited (``Reader.aquery_in``)
     with their data key (``Reader.ahold``): on the serving loop, no worker thread needed."""
-    found, read = _shared_wanted(reader, source, kind, refs, published)
-    if read is None:
+    found, wanted = _shared_wanted(reader, source, kind, refs, published)
+    if not wanted:
         return found
-    rows = await reader.aquery_in(*read)
+    rows = await reader.aquery_in(*_shared_read(source, kind, wanted, published))
     await reader.ahold(row[1] for row in rows)
-    return _shared_opened(reader, source, kind, published, found, rows)
+    return _shared_opened(reader, source, kind, published, found, wanted, rows)
+
+
+# A shared record asked for and not in the snapshot (a grade's class deleted in the SIS,
+# say), remembered as such: not read again for every request that names it.
+_ABSENT: dict[str, Any] = {}
 
 
 def _shared_wanted(
     reader: Reader, source: str, kind: str, refs: Iterable[str], published: int
-) -> tuple[dict[str, Any], In | None]:
-    """The records remembered already, and the read of the others (None: none)."""
+) -> tuple[dict[str, Any], list[str]]:
+    """The records remembered already, and the refs still to read."""
     found: dict[str, Any] = {}
     wanted = []
     shared = _remembered(reader).shared
@@ -247,18 +253,31 @@ def _shared_wanted(
         hit = shared.get((source, kind, ref, published))
         if hit is None:
             wanted.append(ref)
-        else:
+        elif hit is not _ABSENT:
             found[ref] = hit
-    if not wanted:
-        return found, None
-    return found, _lists(_SHARED, {"src": source, "k": kind, "refs": wanted, "p": published}, ["refs"])
+    return found, wanted
+
+
+def _shared_read(source: str, kind: str, wanted: list[str], published: int) -> In:
+    return _lists(_SHARED, {"src": source, "k": kind, "refs": wanted, "p": published}, ["refs"])
 
 
 def _shared_opened(
-    reader: Reader, source: str, kind: str, published: int, found: dict[str, Any], rows: list[Any]
+    reader: Reader,
+    source: str,
+    kind: str,
+    published: int,
+    found: dict[str, Any],
+    wanted: list[str],
+    rows: list[Any],
 ) -> dict[str, Any]:
+    """``found`` with the records read, each remembered; those of ``wanted`` not in the
+    snapshot remembered as absent (:data:`_ABSENT`)."""
     for ref, rec in _open_all(reader, source, kind, rows):
         found[ref] = _remember(reader, (source, kind, ref, published), rec)
+    for ref in wanted:
+        if ref not in found:
+            _remember(reader, (source, kind, ref, published), _ABSENT)
     return found
 
 
@@ -339,15 +358,17 @@ def class_timetables(reader: Reader, student: StudentHandle, sections: Iterable[
     return out
 
 
-async def aclass_timetables(reader: Reader, student: StudentHandle, sections: Iterable[str]) -> None:
-    """The timetables of the classes not remembered yet in this snapshot read now, awaited
-    with their data key (``Reader.aquery_in``, ``Reader.ahold``), and remembered: on the
-    serving loop, :func:`class_timetables` then reads nothing."""
-    _, missing = _held(_CLASS_TIMETABLES, student.source, sections, student.published_run)
+async def aclass_timetables(
+    reader: Reader, student: StudentHandle, sections: Iterable[str]
+) -> dict[str, Week]:
+    """:func:`class_timetables`, the classes not remembered yet in this snapshot read
+    awaited with their data key (``Reader.aquery_in``, ``Reader.ahold``)."""
+    out, missing = _held(_CLASS_TIMETABLES, student.source, sections, student.published_run)
     if missing:
         rows = await reader.aquery_in(*_class_entries(student, missing))
         await reader.ahold(row[1] for row in rows)
-        _classes_found(reader, student, missing, rows, {})
+        _classes_found(reader, student, missing, rows, out)
+    return out
 
 
 def _class_entries(student: StudentHandle, sections: list[str]) -> In:
@@ -387,8 +408,9 @@ async def atimetable(
     sections = enrollments(reader, student, start, end)
     if not sections:
         return []  # as timetable_days: no classes, nothing more to read
-    await aclass_timetables(reader, student, sections)
-    return [lesson for day in timetable_days(reader, student, start, end, year_start, own) for lesson in day]
+    entries = await aclass_timetables(reader, student, sections)
+    days = timetable_days(reader, student, start, end, year_start, own, entries)
+    return [lesson for day in days for lesson in day]
 
 
 # The timetable's two reads of the student's own rows in one statement: the enrolments
@@ -408,14 +430,18 @@ def timetable_days(
     end: dt.date,
     year_start: dt.date | None,
     own_rows: list[Any] | None = None,
+    class_entries: dict[str, Week] | None = None,
 ) -> Iterator[list[Lesson]]:
     """:func:`timetable` one date at a time, from ``start``: each date's lessons in time
     order (a reader that needs only the next few lessons stops early). ``own_rows``: the
-    student's own entries (``_OWN_ENTRIES``), if already read."""
+    student's own entries (``_OWN_ENTRIES``), and ``class_entries`` the classes' timetables
+    (:func:`class_timetables`), if already read."""
     sections = enrollments(reader, student, start, end)
     if not sections:
         return
-    entries = class_timetables(reader, student, sections)
+    entries = (
+        dict(class_entries) if class_entries is not None else class_timetables(reader, student, sections)
+    )
     # The student's own lessons (personal: decrypted every time) in the same classes,
     # beside (never into) the class's remembered entries. Found by the student (one seek
     # in ix_record_student_parent; most students have none) and kept for these classes

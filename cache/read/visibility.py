@@ -98,13 +98,18 @@ def school_zone(reader: Reader, student: StudentHandle, district_tz: ZoneInfo) -
     return found
 
 
-async def aschool_zone(reader: Reader, student: StudentHandle, district_tz: ZoneInfo) -> None:
-    """The school's first read in this snapshot awaited (``queries.ashared_many``) where
-    :func:`school_zone` would read it: on the serving loop, it then reads nothing."""
-    if _zone_key(student, district_tz) not in queries.school_zones(reader):
-        await queries.ashared_many(
-            reader, student.source, "school", [_school_ref(reader, student)], student.published_run
-        )
+async def aschool_zone(reader: Reader, student: StudentHandle, district_tz: ZoneInfo) -> ZoneInfo:
+    """:func:`school_zone`, the school's first read in this snapshot awaited (``queries.ashared_many``)."""
+    zones = queries.school_zones(reader)
+    key = _zone_key(student, district_tz)
+    found = zones.get(key)
+    if found is None:
+        ref = _school_ref(reader, student)
+        school = (
+            await queries.ashared_many(reader, student.source, "school", [ref], student.published_run)
+        ).get(ref)
+        found = remember(zones, key, zone_of(school, district_tz), 10_000)
+    return found
 
 
 def _zone_key(student: StudentHandle, district_tz: ZoneInfo) -> tuple[str, str, int, ZoneInfo]:
@@ -133,9 +138,11 @@ class StudentVisibility:
         reader: Reader,
         student: StudentHandle,
         district_tz: ZoneInfo,
+        tz: ZoneInfo | None = None,
     ) -> None:
+        # tz: the school's zone, if already known (aschool_zone).
         self.visibility, self.now = visibility, now
-        self.tz = school_zone(reader, student, district_tz)
+        self.tz = tz or school_zone(reader, student, district_tz)
         self._windows: dict[str, Window] = {}
 
     def of(self, kind: str) -> Window:

@@ -120,8 +120,14 @@ async def aresolve_with_state(
     or to touch is written on its own connection."""
     sql, params = _resolve_read(token, access, student, today, now)
     rows = await reader.aquery(sql, params)
-    if reader.on_loop and rows and rows[0][0] and not rows[0][1]:
-        # A live session due its touch (once a minute): written here, awaited, one
+    if (
+        reader.on_loop
+        and rows
+        and rows[0][0]
+        and not rows[0][1]
+        and _account(reader.conn, rows[0][5 : 5 + _N]).status == "active"
+    ):
+        # A live session of an active account due its touch (once a minute): written here, awaited, one
         # statement on the loop's autocommit connection, as _resolved writes it on a
         # worker thread's (an ended or disabled one is deleted there: the request is
         # handed over).

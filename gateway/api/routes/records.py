@@ -41,14 +41,18 @@ FROM = Query(default=None, alias="from")
 
 def sections(view: View, source: str, refs: list[str | None]) -> dict[str, dict[str, Any]]:
     found = queries.shared_many(view.reader, source, "section", [r for r in refs if r], view.published)
-    return {ref: present.section_brief(ref, found.get(ref)) for ref in {r for r in refs if r}}
+    return _briefs(refs, found)
 
 
 async def asections(view: View, source: str, refs: list[str | None]) -> dict[str, dict[str, Any]]:
-    """:func:`sections`, the classes this snapshot has not read yet read first, awaited
+    """:func:`sections`, the classes this snapshot has not read yet read awaited
     (``queries.ashared_many``): on the serving loop, no worker thread needed."""
-    await queries.ashared_many(view.reader, source, "section", [r for r in refs if r], view.published)
-    return sections(view, source, refs)
+    found = await queries.ashared_many(view.reader, source, "section", [r for r in refs if r], view.published)
+    return _briefs(refs, found)
+
+
+def _briefs(refs: list[str | None], found: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {ref: present.section_brief(ref, found.get(ref)) for ref in {r for r in refs if r}}
 
 
 def section_ref(app: Portico, s: StudentHandle, section_id: str) -> str:

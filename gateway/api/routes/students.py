@@ -29,23 +29,33 @@ def school_names(reader: Reader, app: Portico, students: list[StudentHandle]) ->
     names: dict[str, str] = {}
     for s in students:
         school_id = s.data["school_id"]
-        if school_id in names:
-            continue
-        ref = app.cache.keyring.index.shared_ref(s.source, "school", school_id)
-        # Schools are shared records: decrypted once per snapshot (queries.shared_many).
-        found = queries.shared_many(reader, s.source, "school", [ref], s.published_run).get(ref)
-        if found is not None:
-            names[school_id] = found["name"]
+        if school_id not in names:
+            # Schools are shared records: decrypted once per snapshot (queries.shared_many).
+            ref = app.cache.keyring.index.shared_ref(s.source, "school", school_id)
+            _named(
+                names,
+                school_id,
+                queries.shared_many(reader, s.source, "school", [ref], s.published_run).get(ref),
+            )
     return names
 
 
 async def aschool_names(reader: Reader, app: Portico, students: list[StudentHandle]) -> dict[str, str]:
-    """:func:`school_names`, the schools this snapshot has not read yet read first, awaited
+    """:func:`school_names`, the schools this snapshot has not read yet read awaited
     (``queries.ashared_many``): on the serving loop, no worker thread needed."""
+    names: dict[str, str] = {}
     for s in students:
-        ref = app.cache.keyring.index.shared_ref(s.source, "school", s.data["school_id"])
-        await queries.ashared_many(reader, s.source, "school", [ref], s.published_run)
-    return school_names(reader, app, students)
+        school_id = s.data["school_id"]
+        if school_id not in names:
+            ref = app.cache.keyring.index.shared_ref(s.source, "school", school_id)
+            found = await queries.ashared_many(reader, s.source, "school", [ref], s.published_run)
+            _named(names, school_id, found.get(ref))
+    return names
+
+
+def _named(names: dict[str, str], school_id: str, school: dict[str, Any] | None) -> None:
+    if school is not None:
+        names[school_id] = school["name"]
 
 
 def _visible(view: View, student_id: str, category: str | None = None) -> StudentHandle | None:
@@ -97,8 +107,8 @@ def visibility(view: View, student: StudentHandle) -> StudentVisibility:
 
 async def avisibility(view: View, student: StudentHandle) -> StudentVisibility:
     """:func:`visibility`, the school's first read in a snapshot awaited (``aschool_zone``)."""
-    await aschool_zone(view.reader, student, view.app.tz)
-    return visibility(view, student)
+    tz = await aschool_zone(view.reader, student, view.app.tz)
+    return StudentVisibility(view.app.config.visibility, view.now, view.reader, student, view.app.tz, tz)
 
 
 async def dated_records(

@@ -27,15 +27,18 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
 from cache import loopreads
 from cache.keys.crypto import KekRing, new_kek_line
 from cache.loopreads import LoopReads, connect_arguments
+from cache.read import queries
 from cache.types import expanded
+from config.settings import PorticoConfig
 from gateway.api.app import create_app
 from gateway.ops.metrics import GuardCounters, make_registry
 from gateway.privacy import audit
-from tests.support.config import key_file
+from tests.support.config import key_file, raw_config
 from tests.support.offload import audit_events, healthz_while_waiting
 from tests.support.offload import pg_world as offload_world
 from tests.support.world import World, build_world, cheap_hashing
@@ -830,8 +833,42 @@ def test_the_loops_connections_read_a_libpq_url_as_psycopg_does(
     assert got.timeout == 5.0
     assert got.ignored == ("keepalives",)
     assert got.dsn == "postgresql://u:p%26w@db:5432/c?sslrootcert=%2Fetc%2Fca+x.pem"
-    with pytest.raises(ValueError, match="'-B' is not a setting"):
+    with pytest.raises(ValueError, match="'-B' is not a session setting"):
         connect_arguments("postgresql://u@db/c?options=-B%208MB")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("options=-c%20lock-timeout%3D2s", {"lock_timeout": "2s"}),  # dashes read as underscores
+        # The application_name parameter (or libpq's fallback, sent in its place) is applied
+        # by the server after the options, whatever the order in the URL.
+        ("application_name=p&options=-capplication_name%3Do", {"application_name": "p"}),
+        ("options=-capplication_name%3Do&application_name=p", {"application_name": "p"}),
+        ("options=-capplication_name%3Do&fallback_application_name=f", {"application_name": "f"}),
+        ("fallback_application_name=f&application_name=p", {"application_name": "p"}),
+    ],
+)
+def test_settings_take_effect_as_postgresql_applies_them(query: str, expected: dict[str, str]) -> None:
+    """Found by a review: PostgreSQL's own reading of ``options`` and of the startup's
+    ``application_name``."""
+    assert connect_arguments(f"postgresql+psycopg://u@db/c?{query}").server_settings == expected
+
+
+@pytest.mark.parametrize("name", ["hostaddr", "channel_binding", "require_auth", "gssencmode", "sslsni"])
+def test_a_url_the_loop_cannot_honour_is_refused_with_the_config(tmp_path: Path, name: str) -> None:
+    """Found by a review: ``hostaddr`` was dropped (the loop's connections looked the host up,
+    or went to the default one), and security parameters asyncpg has no equivalent for were
+    dropped with a log line. Such a URL is refused when the config is validated, naming the
+    key and the parameter, and by the loop's connections themselves."""
+    url = f"postgresql://u@db.internal/c?{name}=x"
+    with pytest.raises(ValueError, match=f"the parameter {name} is not supported"):
+        connect_arguments(url)
+    raw = raw_config(tmp_path, url)
+    with pytest.raises(ValidationError) as err:
+        PorticoConfig.model_validate(raw)
+    assert err.value.errors()[0]["loc"] == ("cache", "url")
+    assert f"the parameter {name} is not supported" in str(err.value)
 
 
 @pytest.fixture(
@@ -914,3 +951,93 @@ def test_datetimes_are_bound_as_psycopg_binds_them(pg_world: World) -> None:
 
     (row,) = asyncio.run(main())
     assert tuple(row) == (dt.datetime(2026, 11, 5, 7, 30), dt.date(2026, 1, 2))
+
+
+def test_a_disabled_accounts_session_is_not_touched_on_the_loop(
+    pg_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review: a session due its touch whose account was disabled was touched on
+    the loop, then handed over to be deleted: a handed-over request had written. Now only
+    an active account's session is touched there; this one is deleted on a worker thread."""
+    w = pg_world
+    headers, ref = _me(w)
+    app = create_app(w.config, w.cache, clock=w.clock)
+    sent: list[str] = []
+    real = loopreads.fetch
+
+    async def fetch(conn: Any, sql: str, *a: Any, **k: Any) -> Any:
+        sent.append(sql)
+        return await real(conn, sql, *a, **k)
+
+    async def run() -> tuple[int, int]:
+        reads = reads_of(app)
+        await _get_all(app, dashboard(ref)[:1], headers)  # warm
+        with w.cache.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE session SET last_seen_at = last_seen_at - interval '5 minutes'")
+            conn.exec_driver_sql("UPDATE account SET status = 'disabled'")
+        monkeypatch.setattr(loopreads, "fetch", fetch)
+        before = reads.handed_over
+        ((status, _, _),) = await _get_all(app, dashboard(ref)[:1], headers)
+        return status, reads.handed_over - before
+
+    assert served(app, True, run) == (401, 1)
+    assert not [q for q in sent if q.startswith("UPDATE session")], "touched on the loop, then handed over"
+    with w.cache.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM session").scalar() == 0
+
+
+def test_class_timetables_emptied_after_their_read_on_the_loop_hand_nothing_over(pg_world: World) -> None:
+    """Found by a review: the classes' timetables read on the loop were looked up in their
+    memo again, and an emptied memo (its bound reached by this very read) sent the request
+    to a worker thread. They are now passed along."""
+    w = pg_world
+    headers, ref = _me(w)
+    app = create_app(w.config, w.cache, clock=w.clock)
+    path = f"/v1/students/{ref}/timetable"
+    memo = queries._CLASS_TIMETABLES
+
+    async def run() -> tuple[list[Answer], int]:
+        reads = reads_of(app)
+        warm = await _get_all(app, [path], headers)  # schools, sections, keys
+        memo.clear()
+        for i in range(20_000 - 1):  # one short of the bound: this read's classes empty it
+            memo[("other", str(i), 0)] = {}
+        before = reads.handed_over
+        again = await _get_all(app, [path], headers)
+        return [warm[0], again[0]], reads.handed_over - before
+
+    try:
+        (warm, again), handed = served(app, True, run)
+    finally:
+        memo.clear()
+    assert warm == again and warm[0] == 200
+    assert handed == 0
+
+
+def test_a_class_not_in_the_snapshot_is_read_once_not_for_every_request(pg_world: World) -> None:
+    """Found by a review: a grade's class with no record in the snapshot (allowed: its brief
+    says so) was read again by every request, and on the loop handed each one over. It is
+    remembered as absent for the snapshot; the answers do not change."""
+    w = pg_world
+    headers, ref = _me(w)
+    app = create_app(w.config, w.cache, clock=w.clock)
+    path = f"/v1/students/{ref}/grades"
+    sid = w.district.cases.student_login
+    grade = next(g for g in w.district.iter("grade") if g.student_id == sid)
+    gone = w.ref("section", grade.section_id)
+    with w.cache.engine.begin() as conn:
+        conn.exec_driver_sql(f"DELETE FROM record WHERE kind = 'section' AND ref = '{gone}'")  # noqa: S608
+
+    async def run() -> tuple[list[Answer], list[int]]:
+        reads = reads_of(app)
+        answers, handed = [], []
+        for _ in range(3):
+            before = reads.handed_over
+            answers += await _get_all(app, [path], headers)
+            handed.append(reads.handed_over - before)
+        return answers, handed
+
+    answers, handed = served(app, True, run)
+    assert handed == [0, 0, 0]
+    assert all(a == answers[0] for a in answers) and answers[0][0] == 200
+    assert answers == served(app, False, lambda: _get_all(app, [path] * 3, headers))
