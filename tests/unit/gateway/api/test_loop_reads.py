@@ -545,17 +545,23 @@ def test_a_data_key_not_in_memory_is_read_on_a_worker_thread_from_a_sqlite_keyst
     assert handed == 1 and threads and not any(threads), threads
 
 
-@pytest.fixture
-def pg_keys_url(pg_url: str) -> Iterator[str]:
-    """Another PostgreSQL URL for the keystore (a schema of its own: to Portico, another
-    database, as docs/scale.md advises), dropped afterwards."""
+def _schema_url(pg_url: str, options: str) -> Iterator[str]:
+    """A URL of the test server whose ``options`` (``{schema}`` filled in) put it in a
+    schema of its own, made first and dropped afterwards."""
     schema = "k_" + uuid.uuid4().hex[:12]
     dsn = pg_url.split("?", 1)[0].replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'create schema "{schema}"')
-    yield f"{pg_url.split('?', 1)[0]}?options=-csearch_path%3D{schema}"
+    yield f"{pg_url.split('?', 1)[0]}?options={options.format(schema=schema)}"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'drop schema "{schema}" cascade')
+
+
+@pytest.fixture
+def pg_keys_url(pg_url: str) -> Iterator[str]:
+    """Another PostgreSQL URL for the keystore (a schema of its own: to Portico, another
+    database, as docs/scale.md advises), dropped afterwards."""
+    yield from _schema_url(pg_url, "-csearch_path%3D{schema}")
 
 
 def _keys_world(tmp_path: Path, pg_url: str, keys_url: str | None, monkeypatch: pytest.MonkeyPatch) -> World:
@@ -880,13 +886,7 @@ def test_a_url_the_loop_cannot_honour_is_refused_with_the_config(tmp_path: Path,
 )
 def libpq_keys_url(pg_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """A keystore URL in one of libpq's spellings psycopg takes (a schema of its own)."""
-    schema = "k_" + uuid.uuid4().hex[:12]
-    dsn = pg_url.split("?", 1)[0].replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'create schema "{schema}"')
-    yield f"{pg_url.split('?', 1)[0]}?options={request.param.format(schema=schema)}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'drop schema "{schema}" cascade')
+    yield from _schema_url(pg_url, request.param)
 
 
 def test_a_keystore_url_in_any_libpq_spelling_is_read_on_the_loop(
