@@ -116,8 +116,9 @@ async def aresolve_with_state(
     now: dt.datetime | None = None,
 ) -> Resolved | None:
     """:func:`resolve_with_state` through ``reader``: the statement awaited on its
-    connection of the serving loop when it has one (``Reader.aquery``); a session to end
-    or to touch is written on its own connection."""
+    connection of the serving loop when it has one (``Reader.aquery``), where a session
+    due its touch is touched too; a session to end is deleted on the synchronous connection
+    (on the loop: the request is handed over)."""
     sql, params = _resolve_read(token, access, student, today, now)
     rows = await reader.aquery(sql, params)
     if (
@@ -127,10 +128,10 @@ async def aresolve_with_state(
         and not rows[0][1]
         and _account(reader.conn, rows[0][5 : 5 + _N]).status == "active"
     ):
-        # A live session of an active account due its touch (once a minute): written here, awaited, one
-        # statement on the loop's autocommit connection, as _resolved writes it on a
-        # worker thread's (an ended or disabled one is deleted there: the request is
-        # handed over).
+        # A live session of an active account due its touch (once a minute): written
+        # here, awaited, one statement on the loop's autocommit connection, as _resolved
+        # writes it on a worker thread's (one that ended, or whose account is not active,
+        # is deleted there: the request is handed over).
         await reader.aquery(_TOUCH, {"now": params["now"], "h": params["h"]})
         rows = [(rows[0][0], True, *rows[0][2:])]
     return _resolved(reader.conn, rows, params, student)
