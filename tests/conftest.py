@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,15 +86,10 @@ def pg_url() -> Iterator[str]:
         if IN_CI:
             pytest.fail(f"{reason}; CI must run the PostgreSQL tests")
         pytest.skip(reason)
-    import psycopg
+    from tests.support.pg import own_schema
 
-    schema = "t_" + uuid.uuid4().hex[:12]
-    dsn = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'create schema "{schema}"')
-    yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'drop schema "{schema}" cascade')
+    with own_schema(PG_ADMIN_URL) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
-import psycopg
 import pytest
 
 from cache.db import make_engine
 from cache.locks import source_lock
 from tests.conftest import PG_ADMIN_URL
+from tests.support.pg import own_schema
 
 
 def test_a_second_holder_of_one_source_is_refused_until_the_first_lets_go(db_url: str) -> None:
@@ -24,16 +22,9 @@ def test_a_second_holder_of_one_source_is_refused_until_the_first_lets_go(db_url
 
 @pytest.mark.postgres
 def test_caches_in_two_schemas_of_one_database_do_not_block_each_other(pg_url: str) -> None:
-    dsn = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    schema = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'create schema "{schema}"')
-    try:
-        mine, theirs = make_engine(pg_url), make_engine(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
+    with own_schema(PG_ADMIN_URL) as other:
+        mine, theirs = make_engine(pg_url), make_engine(other)
         with source_lock(mine, "sis") as first, source_lock(theirs, "sis") as second:
             assert first and second
         mine.dispose()
         theirs.dispose()
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'drop schema "{schema}" cascade')

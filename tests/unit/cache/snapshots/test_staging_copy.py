@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -19,6 +17,7 @@ from gateway.sync.engine import SyncEngine
 from tests.conftest import PG_ADMIN_URL
 from tests.support.config import make_config
 from tests.support.connectors import ListConnector
+from tests.support.pg import own_schema
 from tests.support.records import family, student
 
 COLUMNS = (
@@ -30,13 +29,8 @@ COLUMNS = (
 @pytest.fixture
 def second_pg_url(pg_url: str) -> Iterator[str]:
     """Another fresh schema beside ``pg_url``'s (the insert path's cache)."""
-    schema = "t_" + uuid.uuid4().hex[:12]
-    dsn = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'create schema "{schema}"')
-    yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'drop schema "{schema}" cascade')
+    with own_schema(PG_ADMIN_URL) as url:
+        yield url
 
 
 def synced(tmp_path: Path, url: str, streams: dict[str, list[Record]]) -> tuple[Cache, Any]:

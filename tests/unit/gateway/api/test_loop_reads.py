@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import threading
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from gateway.privacy import audit
 from tests.support.config import key_file, raw_config
 from tests.support.offload import audit_events, healthz_while_waiting
 from tests.support.offload import pg_world as offload_world
+from tests.support.pg import own_schema
 from tests.support.world import World, build_world, cheap_hashing
 
 pg_world = pytest.fixture(offload_world)
@@ -545,23 +545,12 @@ def test_a_data_key_not_in_memory_is_read_on_a_worker_thread_from_a_sqlite_keyst
     assert handed == 1 and threads and not any(threads), threads
 
 
-def _schema_url(pg_url: str, options: str) -> Iterator[str]:
-    """A URL of the test server whose ``options`` (``{schema}`` filled in) put it in a
-    schema of its own, made first and dropped afterwards."""
-    schema = "k_" + uuid.uuid4().hex[:12]
-    dsn = pg_url.split("?", 1)[0].replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'create schema "{schema}"')
-    yield f"{pg_url.split('?', 1)[0]}?options={options.format(schema=schema)}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'drop schema "{schema}" cascade')
-
-
 @pytest.fixture
 def pg_keys_url(pg_url: str) -> Iterator[str]:
     """Another PostgreSQL URL for the keystore (a schema of its own: to Portico, another
     database, as docs/scale.md advises), dropped afterwards."""
-    yield from _schema_url(pg_url, "-csearch_path%3D{schema}")
+    with own_schema(pg_url, prefix="k_") as url:
+        yield url
 
 
 def _keys_world(tmp_path: Path, pg_url: str, keys_url: str | None, monkeypatch: pytest.MonkeyPatch) -> World:
@@ -886,7 +875,8 @@ def test_a_url_the_loop_cannot_honour_is_refused_with_the_config(tmp_path: Path,
 )
 def libpq_keys_url(pg_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """A keystore URL in one of libpq's spellings psycopg takes (a schema of its own)."""
-    yield from _schema_url(pg_url, request.param)
+    with own_schema(pg_url, request.param, prefix="k_") as url:
+        yield url
 
 
 def test_a_keystore_url_in_any_libpq_spelling_is_read_on_the_loop(
