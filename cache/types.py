@@ -187,6 +187,12 @@ def fetch_in(
 _NAMED_PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
+def renamed_params(sql: str, rename: Callable[[str], str]) -> str:
+    """``sql`` with each ``:name`` placeholder replaced by ``rename(name)`` (another
+    placeholder, or a column's expression), as :func:`expanded` finds them."""
+    return _NAMED_PARAM.sub(lambda m: rename(m.group(1)), sql)
+
+
 @functools.lru_cache(maxsize=512)
 def expanded(sql: str, lists: tuple[tuple[str, int], ...], dialect: str) -> tuple[str, tuple[str, ...]]:
     """``sql`` with each ``:name`` made positional in the driver's style, each ``:name`` of

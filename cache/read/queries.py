@@ -18,7 +18,7 @@ import orjson
 
 from cache.memo import remember
 from cache.read.predicates import CURRENT
-from cache.read.reader import Reader, StudentHandle, newest_first
+from cache.read.reader import FirstRead, Reader, StudentHandle, newest_first
 from cache.types import binder, iso_day
 
 if TYPE_CHECKING:
@@ -421,6 +421,9 @@ _ENROLLED_AND_OWN = (
     "WHERE r.student_ref = :sref AND r.kind IN ('enrollment', 'timetable') AND r.source = :src "
     f"AND (r.kind = 'enrollment' OR r.parent_ref IS NOT NULL) AND {CURRENT.format(t='r')}"
 )
+# That read as a route's first (read with the session: ``FirstRead``): it binds only the
+# student's own values, so it is the same whatever the range asked for.
+TIMETABLE_FIRST = FirstRead(_ENROLLED_AND_OWN, {})
 
 
 def timetable_days(

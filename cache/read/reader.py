@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection
@@ -173,6 +173,60 @@ def _records_sql(
     return sql + _newest_sql(window, hidden, after, one_pass)
 
 
+class RecordsRead(NamedTuple):
+    """A read of one student's records of ``kind`` (:meth:`Reader.aread`), newest day first."""
+
+    kind: str
+    day_from: dt.date | None = None
+    day_to: dt.date | None = None
+    window: Window | None = None
+    after: tuple[str, str] | None = None
+    limit: int = 1000
+
+
+class FirstRead(NamedTuple):
+    """A route's first read of the one student its path names, planned before the student is
+    known and sent in the session's own statement (``gateway.access.sessions``): ``sql``
+    binds the student's ref as ``:sref``, its source as ``:src`` and its published run as
+    ``:p``, and ``params`` the rest; ``order``: its rows' order over alias ``x`` (None: any).
+    The route's own read is answered from those rows only if it is the very same statement
+    with the very same values (:meth:`Reader.read_first`): a plan that guessed wrong (a
+    school in another time zone, say) costs the read it would have saved, nothing else."""
+
+    sql: str
+    params: dict[str, Any]
+    order: str | None = None
+
+
+def records_first(read: RecordsRead, dialect_name: str) -> FirstRead:
+    """``read`` as a :class:`FirstRead`, for a student of no attached sources (``feeds``): a
+    student with some reads another statement, and the first read is not used."""
+    sql, params = _records_shape(dialect_name, 0, read)
+    return FirstRead(sql, params, "x.day DESC, x.ref")
+
+
+def _records_shape(dialect_name: str, feeds: int, read: RecordsRead) -> tuple[str, dict[str, Any]]:
+    """The statement of :meth:`Reader.aread` for a student with ``feeds`` attached sources, and
+    its parameters but the student's (``sref``, ``src``, ``p`` and each feed's)."""
+    kind, day_from, day_to, window, after, limit = read
+    params: dict[str, Any] = {"k": kind}
+    if day_from is not None:
+        params["df"] = day_from
+    if day_to is not None:
+        params["dt"] = day_to
+    _newest_params(params, window, after, limit)
+    sql = _records_sql(
+        feeds,
+        day_from is not None,
+        day_to is not None,
+        window is not None,
+        window is not None and window.hidden_day is not None,
+        after is not None,
+        sorts_in_one_pass(dialect_name, day_from, day_to),
+    )
+    return sql, params
+
+
 # The published runs of the sources attached to a source's students (Reader.afeeds).
 _FEED_RUNS = "SELECT source, published_run FROM source_state WHERE source IN :sources"
 
@@ -239,6 +293,9 @@ class Reader:
         # for the keys awaited first (:meth:`ahold`, through these loop reads).
         self.on_loop = False
         self.loop_reads: loopreads.LoopReads | None = None
+        # A route's first read, read with the session (:class:`FirstRead`): its statement,
+        # its values with the student's, and its rows (:meth:`read_first`).
+        self.first: tuple[str, dict[str, Any], list[Any]] | None = None
 
     def state(self, source: str) -> SourceState | None:
         return load_state(self.conn, source)
@@ -255,16 +312,38 @@ class Reader:
     query = _exec  # for the other authorised readers in cache.read.queries
 
     async def aquery(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        """:meth:`query`, awaited on the serving loop's connection when the request has one."""
+        """:meth:`query`, awaited on the serving loop's connection when the request has one
+        (answered from the first read when it is that read: :meth:`read_first`)."""
+        if self.first is not None and self._first(sql, params):
+            return self._first_rows()
         if self.loop_conn is None:
             return self._exec(sql, params)
         return await loopreads.fetch(self.loop_conn, sql, params)
 
     async def aquery_in(self, sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
         """:meth:`query_in`, awaited as :meth:`aquery` is."""
+        if self.first is not None and not lists and self._first(sql, params):
+            return self._first_rows()
         if self.loop_conn is None:
             return self.query_in(sql, params, lists)
         return await loopreads.fetch(self.loop_conn, sql, params, lists)
+
+    def read_first(
+        self, first: FirstRead, student: str, source: str, published: int, rows: list[Any]
+    ) -> None:
+        """Keep ``rows``, what ``first`` read with the session for ``student`` (a ref the caller
+        may see now, of ``source`` and its ``published`` run): the request's next read that
+        is the same statement with the same values is answered from them, once."""
+        self.first = (first.sql, {**first.params, "sref": student, "src": source, "p": published}, rows)
+
+    def _first(self, sql: str, params: dict[str, Any]) -> bool:
+        first = self.first
+        return first is not None and first[0] == sql and first[1] == params
+
+    def _first_rows(self) -> list[Any]:
+        assert self.first is not None
+        rows, self.first = self.first[2], None
+        return rows
 
     def query_in(self, sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
         """:meth:`query` for ``sql`` whose ``:name`` of each of ``lists`` is a list of values
@@ -433,7 +512,7 @@ class Reader:
     ) -> list[tuple[str, dict[str, Any]]]:
         """A student's records of ``kind`` (newest day first), already authorised by ``student``:
         from the student's own source and from every source attached to its students."""
-        sql, params = self._records_read(student, kind, day_from, day_to, window, after, limit)
+        sql, params = self._records_read(student, RecordsRead(kind, day_from, day_to, window, after, limit))
         return self._opened_records(kind, self.query_in(sql, params, {}))
 
     async def arecords(
@@ -448,41 +527,19 @@ class Reader:
         limit: int = 1000,
     ) -> list[tuple[str, dict[str, Any]]]:
         """:meth:`records`, the read awaited as :meth:`aquery` is."""
-        sql, params = self._records_read(student, kind, day_from, day_to, window, after, limit)
-        return self._opened_records(kind, await self.aquery_in(sql, params, {}))
+        return await self.aread(student, RecordsRead(kind, day_from, day_to, window, after, limit))
 
-    def _records_read(
-        self,
-        student: StudentHandle,
-        kind: str,
-        day_from: dt.date | None,
-        day_to: dt.date | None,
-        window: Window | None,
-        after: tuple[str, str] | None,
-        limit: int,
-    ) -> tuple[str, dict[str, Any]]:
-        params: dict[str, Any] = {
-            "sref": student.ref,
-            "k": kind,
-            "src": student.source,
-            "p": student.published_run,
-        }
+    async def aread(self, student: StudentHandle, read: RecordsRead) -> list[tuple[str, dict[str, Any]]]:
+        """:meth:`arecords` for ``read``: a route that plans its first read
+        (:class:`FirstRead`, :func:`records_first`) reads the same plan here."""
+        sql, params = self._records_read(student, read)
+        return self._opened_records(read.kind, await self.aquery_in(sql, params, {}))
+
+    def _records_read(self, student: StudentHandle, read: RecordsRead) -> tuple[str, dict[str, Any]]:
+        sql, params = _records_shape(self.conn.dialect.name, len(student.feeds), read)
+        params["sref"], params["src"], params["p"] = student.ref, student.source, student.published_run
         for i, (src, run) in enumerate(student.feeds):
             params[f"src{i}"], params[f"p{i}"] = src, run
-        if day_from is not None:
-            params["df"] = day_from
-        if day_to is not None:
-            params["dt"] = day_to
-        _newest_params(params, window, after, limit)
-        sql = _records_sql(
-            len(student.feeds),
-            day_from is not None,
-            day_to is not None,
-            window is not None,
-            window is not None and window.hidden_day is not None,
-            after is not None,
-            sorts_in_one_pass(self.conn.dialect.name, day_from, day_to),
-        )
         return sql, params
 
     def _opened_records(self, kind: str, rows: list[Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -7,16 +7,17 @@ disable or revocation. There is no "remember me": every session has an absolute 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import JSON, Connection, delete, insert, update
 
 from cache.memo import remember
-from cache.read.reader import sees_student
+from cache.read.reader import FirstRead, sees_student
 from cache.tables.accounts import Account, Session
 from cache.tables.core import core_table
-from cache.types import fetch, typed, utcnow
+from cache.types import fetch, renamed_params, typed, utcnow
 from config.settings import AccessSettings
 from gateway.access.security import new_token, token_hash
 
@@ -72,6 +73,28 @@ _RESOLVE_WITH_STUDENT = _RESOLVE.replace(
     + " WHERE s.token_hash = :h",
 )
 _N = len(_FIELDS)
+# A route's first read, in the session's statement: the student's values as the columns
+# that hold them; the read's own parameters renamed apart from the session's.
+_FIRST_SPLICED = {"sref": "st.ref", "src": "a.source", "p": "ss.published_run"}
+_FIRST_PREFIX = "f_"
+
+
+@functools.lru_cache(maxsize=32)
+def _with_first(sql: str, order: str | None) -> str:
+    """:data:`_RESOLVE_WITH_STUDENT` with a route's first read of the student it finds
+    (:class:`~cache.read.reader.FirstRead`): its rows in one more column, an array of rows
+    (NULL for none), read laterally from ``st``, the row the relationship check let through
+    (none: the read finds nothing). PostgreSQL only: the serving loop's statement."""
+    first = renamed_params(sql, lambda name: _FIRST_SPLICED.get(name) or ":" + _FIRST_PREFIX + name)
+    rows = f"array_agg(ROW(x.*) ORDER BY {order})" if order else "array_agg(ROW(x.*))"
+    return _RESOLVE_WITH_STUDENT.replace(
+        ", st.ref, st.key_id, st.payload FROM", ", st.ref, st.key_id, st.payload, fr.rows FROM"
+    ).replace(
+        " WHERE s.token_hash = :h",
+        f" LEFT JOIN LATERAL (SELECT {rows} AS rows FROM ({first}) x) fr ON true WHERE s.token_hash = :h",  # noqa: S608
+    )
+
+
 # Where the JSON columns are in the account's values (lists and dicts on PostgreSQL).
 _JSON_AT = tuple(i for i, c in enumerate(_ACCOUNT_COLUMNS) if isinstance(c.type, JSON))
 
@@ -84,6 +107,8 @@ class Resolved(NamedTuple):
     # With ``student=`` given: that student's row (ref, key_id, payload) if the caller may
     # see it now (cache.read.reader.sees_student), else None.
     student: tuple[Any, Any, Any] | None = None
+    # With ``first=`` given and the student found: the rows of that read.
+    first: list[Any] | None = None
 
 
 def resolve(conn: Connection, token: str, access: AccessSettings) -> Account | None:
@@ -114,12 +139,19 @@ async def aresolve_with_state(
     student: str | None = None,
     today: dt.date | None = None,
     now: dt.datetime | None = None,
+    first: FirstRead | None = None,
 ) -> Resolved | None:
     """:func:`resolve_with_state` through ``reader``: the statement awaited on its
     connection of the serving loop when it has one (``Reader.aquery``), where a session
     due its touch is touched too; a session to end is deleted on the synchronous connection
-    (on the loop: the request is handed over)."""
+    (on the loop: the request is handed over). ``first``: the route's first read of
+    ``student``, read in the same statement (on the loop only: PostgreSQL's)."""
     sql, params = _resolve_read(token, access, student, today, now)
+    if first is not None and student is not None and reader.on_loop:
+        sql = _with_first(first.sql, first.order)
+        params.update({_FIRST_PREFIX + k: v for k, v in first.params.items()})
+    else:
+        first = None
     rows = await reader.aquery(sql, params)
     if (
         reader.on_loop
@@ -134,7 +166,10 @@ async def aresolve_with_state(
         # is deleted there: the request is handed over).
         await reader.aquery(_TOUCH, {"now": params["now"], "h": params["h"]})
         rows = [(rows[0][0], True, *rows[0][2:])]
-    return _resolved(reader.conn, rows, params, student)
+    found = _resolved(reader.conn, rows, params, student)
+    if first is not None and found is not None and found.student is not None:
+        return found._replace(first=rows[0][5 + _N + 3] or [])
+    return found
 
 
 _TOUCH = "UPDATE session SET last_seen_at = :now WHERE token_hash = :h"
@@ -174,7 +209,7 @@ def _resolved(
     if not touched:
         conn.execute(update(SESSIONS).where(SESSIONS.c.token_hash == hashed).values(last_seen_at=now))
         conn.commit()
-    seen = row[5 + _N :] if student is not None and row[5 + _N] is not None else None
+    seen = row[5 + _N : 5 + _N + 3] if student is not None and row[5 + _N] is not None else None
     return Resolved(account, (row[2], row[3], row[4]), seen)
 
 

@@ -20,7 +20,7 @@ from cache.connections import Shelf
 from cache.keys.crypto import BlindIndex
 from cache.loopreads import LoopReads, WouldBlock
 from cache.memo import remember
-from cache.read.reader import Principal, Reader, StudentHandle
+from cache.read.reader import FirstRead, Principal, Reader, StudentHandle
 from cache.snapshots.runs import STATE
 from cache.store import Cache
 from cache.tables.accounts import Account
@@ -418,6 +418,12 @@ async def view(request: Request, conn: Conn) -> View:
     return await view_for(request, conn, bearer(request), family_ok=True)
 
 
+# A data route's first read of the student its path names, planned from the request's
+# reading of the clock and its day in the district, before the session is read
+# (``DataRouter.get(first=...)``): read in the session's statement on the serving loop.
+Planned = Callable[[dt.datetime, dt.date], FirstRead | None]
+
+
 async def view_for(
     request: Request,
     conn: Connection,
@@ -426,10 +432,12 @@ async def view_for(
     family_ok: bool = False,
     loop_conn: Any = None,
     loop_reads: LoopReads | None = None,
+    first: Planned | None = None,
 ) -> View:
     """The view of the session ``token`` (a bearer token, or the web portal's cookie), or,
     with ``family_ok`` (a bearer token), of a family token: read-only, its students inside
-    the relationship query and its kinds checked by every route."""
+    the relationship query and its kinds checked by every route. ``first``: the route's
+    first read, planned (on the serving loop: read with the session, :class:`FirstRead`)."""
     # The session, the account and the source's published state come from one query
     # (sessions.resolve_with_state); the principal checks are called, not declared as
     # sub-dependencies: each declared dependency costs FastAPI work on every request.
@@ -473,8 +481,12 @@ async def view_for(
         asked = request.path_params.get("student_id")
         if not (isinstance(asked, str) and is_ref(asked)):
             asked = None
-        # On the serving loop's connection when the request has one (open_loop_view).
-        found = await sessions.aresolve_with_state(reader, token, app.config.access, asked, today, real_now)
+        # On the serving loop's connection when the request has one (open_loop_view), with
+        # the route's first read of the student asked for.
+        planned = first(now, today) if first is not None and asked is not None and reader.on_loop else None
+        found = await sessions.aresolve_with_state(
+            reader, token, app.config.access, asked, today, real_now, planned
+        )
         if found is None:
             raise unauthorized()
         principal = data_principal_at(found.account, app, now)
@@ -485,6 +497,8 @@ async def view_for(
             row = found.student
             if row is not None and reader.on_loop:  # its data key, if not in memory yet
                 await reader.ahold([row[1]])
+            if row is not None and planned is not None and found.first is not None:
+                reader.read_first(planned, asked, principal.source, found_state[0], found.first)
             prefetched = (
                 asked,
                 None if row is None else reader.found_student(principal, found_state[0], row),
@@ -546,9 +560,10 @@ async def open_view(request: Request, token: str | None = None) -> View:
         raise
 
 
-async def open_loop_view(request: Request, reads: LoopReads) -> View:
+async def open_loop_view(request: Request, reads: LoopReads, first: Planned | None = None) -> View:
     """:func:`open_view` for a data route served on the loop (PostgreSQL): its reads awaited on
-    a connection of ``reads``, and no synchronous connection at all (:class:`WouldBlock`)."""
+    a connection of ``reads``, and no synchronous connection at all (:class:`WouldBlock`);
+    ``first``: the route's first read, read with the session (:func:`view_for`)."""
     app = portico_of(request)
     token = bearer(request)
     if family.is_family_token(token):  # resolved and throttled on a synchronous connection
@@ -557,7 +572,9 @@ async def open_loop_view(request: Request, reads: LoopReads) -> View:
     try:
         # No synchronous connection: anything that would use one raises WouldBlock.
         none = cast(Connection, _NoConnection(app.cache.engine.dialect))
-        opened = await view_for(request, none, token, family_ok=True, loop_conn=loop_conn, loop_reads=reads)
+        opened = await view_for(
+            request, none, token, family_ok=True, loop_conn=loop_conn, loop_reads=reads, first=first
+        )
     except BaseException:
         reads.give(loop_conn)
         raise

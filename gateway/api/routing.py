@@ -21,6 +21,7 @@ Errors raised by a handler reach the app's problem handlers like any other route
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -43,14 +44,28 @@ from starlette.routing import Match, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cache.loopreads import LOST, WouldBlock
-from gateway.api.deps import UNSETTLED, FamilyTokenOnWorker, View, open_loop_view, open_view, portico_of
+from cache.read.reader import FirstRead
+from gateway.api.deps import (
+    UNSETTLED,
+    FamilyTokenOnWorker,
+    Planned,
+    Portico,
+    View,
+    open_loop_view,
+    open_view,
+    portico_of,
+)
 from gateway.api.offload import Workers
 from gateway.api.params import NUL_IN_JSON, holds_nul, may_hold_nul, nul_field
-from gateway.api.problems import bad_request
+from gateway.api.problems import Problem, bad_request
 
 log = structlog.get_logger("portico.api")
 
 Endpoint = Callable[..., Awaitable[Response]]
+# A route's first read of the student its path names (``DataRouter.get(first=...)``),
+# planned from the app, the request's reading of the clock, its day in the district and
+# the route's arguments as the handler gets them (but the view).
+FirstOf = Callable[[Portico, dt.datetime, dt.date, dict[str, Any]], FirstRead | None]
 _NO_QUERY: Mapping[str, str] = {}
 
 
@@ -135,11 +150,31 @@ def _arguments(plan: _Plan, request: Request) -> dict[str, Any]:
     return kwargs
 
 
-def _serve(plan: _Plan, endpoint: Endpoint, on_loop: bool) -> Callable[[Request], Awaitable[Response]]:
-    async def run(request: Request, opened: Awaitable[View]) -> Response:
-        view = await opened  # sign-in and policy gates before anything is parsed
+def _serve(
+    plan: _Plan, endpoint: Endpoint, on_loop: bool, first: FirstOf | None
+) -> Callable[[Request], Awaitable[Response]]:
+    def planned(request: Request, kwargs: dict[str, Any] | None) -> Planned | None:
+        """The route's first read, planned from its arguments. A plan never changes an
+        answer: arguments it cannot plan from (bad ones, say) give none, and the handler
+        judges them as it always does, after the sign-in gates."""
+        if first is None or kwargs is None:
+            return None
+        app = portico_of(request)
+
+        def plan_first(now: dt.datetime, today: dt.date) -> FirstRead | None:
+            try:
+                return first(app, now, today, kwargs)
+            except Exception:  # noqa: BLE001 - see above: no plan, the handler answers
+                return None
+
+        return plan_first
+
+    async def run(
+        request: Request, opened: Awaitable[View], parsed: dict[str, Any] | None = None
+    ) -> Response:
+        view = await opened  # sign-in and policy gates before anything is parsed (or judged)
         try:
-            kwargs = _arguments(plan, request)
+            kwargs = parsed if parsed is not None else _arguments(plan, request)
             kwargs[plan.view] = view
             return await endpoint(**kwargs)
         except Exception as exc:
@@ -162,12 +197,18 @@ def _serve(plan: _Plan, endpoint: Endpoint, on_loop: bool) -> Callable[[Request]
             return await handle(request)
         reads = app.loop_reads
         if on_loop and reads is not None and reads.here():
-            # PostgreSQL, a parent data route: its reads awaited on this loop (cache.loopreads).
+            # PostgreSQL, a parent data route: its reads awaited on this loop (cache.loopreads),
+            # its first read in the session's statement (its arguments parsed for that first:
+            # bad ones are answered by the handler, after the sign-in gates, as elsewhere).
             # Work that would need a round trip of its own (a session that ended to delete,
             # a denied read to count) hands the request over to a worker thread,
             # before any answer or audit event: it is served there from the start.
             try:
-                return await run(request, open_loop_view(request, reads))
+                parsed = _arguments(plan, request) if first is not None else None
+            except Problem:
+                parsed = None
+            try:
+                return await run(request, open_loop_view(request, reads, planned(request, parsed)), parsed)
             except WouldBlock as exc:
                 reads.handed_over += 1
                 app.guards.hand_over(
@@ -270,13 +311,17 @@ class DataRouter:
         self.routes: list[DataRoute] = []
         self._docs: list[tuple[str, Endpoint]] = []
 
-    def get(self, path: str, *, on_loop: bool = False) -> Callable[[Endpoint], Endpoint]:
+    def get(
+        self, path: str, *, on_loop: bool = False, first: FirstOf | None = None
+    ) -> Callable[[Endpoint], Endpoint]:
         """Register a data route; ``on_loop``: on PostgreSQL its reads are awaited on the
-        serving loop (``Reader.aquery`` and its kin) instead of run on a worker thread."""
+        serving loop (``Reader.aquery`` and its kin) instead of run on a worker thread;
+        ``first``: there, its first read of the student its path names is planned before
+        the session is read, and read in the session's statement (``FirstRead``)."""
 
         def register(endpoint: Endpoint) -> Endpoint:
             full = self.prefix + path
-            handler = _serve(_plan(full, endpoint), endpoint, on_loop)
+            handler = _serve(_plan(full, endpoint), endpoint, on_loop, first)
             self.routes.append(DataRoute(full, handler, methods=["GET"], name=endpoint.__name__))
             self._docs.append((full, endpoint))
             return endpoint

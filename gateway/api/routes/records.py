@@ -15,11 +15,13 @@ from fastapi import Query
 from starlette.responses import Response
 
 from cache.read import queries
-from cache.read.reader import StudentHandle
+from cache.read.reader import FirstRead, RecordsRead, StudentHandle
+from cache.read.visibility import Window
 from gateway.api import present
 from gateway.api.deps import Portico, View, ViewDep
 from gateway.api.envelope import meta
 from gateway.api.params import (
+    DateRange,
     date_range,
     decode_cursor,
     decode_pair,
@@ -32,7 +34,15 @@ from gateway.api.params import (
     parse_ref,
 )
 from gateway.api.problems import not_found
-from gateway.api.routes.students import avisibility, checked, dated_records, respond
+from gateway.api.routes.students import (
+    Dated,
+    avisibility,
+    checked,
+    dated,
+    dated_read,
+    first_records,
+    respond,
+)
 from gateway.api.routing import DataRouter
 
 router = DataRouter(prefix="/v1/students", tags=["students"])
@@ -63,7 +73,20 @@ def local_day(app: Portico, stamp: str) -> str:
     return dt.datetime.fromisoformat(stamp).astimezone(app.tz).date().isoformat()
 
 
-@router.get("/{student_id}/attendance/summary", on_loop=True)
+# Every record of a range, for totals: no page.
+EVERY = 1_000_000
+
+
+def _summary(rng: DateRange, window: Window) -> RecordsRead:
+    return RecordsRead("attendance", rng.start, rng.end, window, None, EVERY)
+
+
+def _summary_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead:
+    rng = date_range(a["from_"], a["to"], today, app.config.api)
+    return first_records(app, now, "attendance", lambda w: _summary(rng, w))
+
+
+@router.get("/{student_id}/attendance/summary", on_loop=True, first=_summary_first)
 async def attendance_summary(
     student_id: str, view: ViewDep, from_: str | None = FROM, to: str | None = None
 ) -> Response:
@@ -71,7 +94,7 @@ async def attendance_summary(
     s = await checked(view, student_id, "attendance")
     rng = date_range(from_, to, view.today, app.config.api)
     window = (await avisibility(view, s)).of("attendance")
-    rows = await dated_records(view, s, "attendance", window, rng, limit=1_000_000)
+    rows = await view.reader.aread(s, _summary(rng, window))
     counts = Counter(a["category"] for _, a in rows)
     total = len(rows)
     by_category = {
@@ -98,7 +121,11 @@ async def attendance_summary(
     return await respond(view, data, meta(app.config, view.state, window.lag))
 
 
-@router.get("/{student_id}/timetable", on_loop=True)
+def _timetable_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead:
+    return queries.TIMETABLE_FIRST  # the student's enrolments and own entries: whatever the range
+
+
+@router.get("/{student_id}/timetable", on_loop=True, first=_timetable_first)
 async def timetable(
     student_id: str,
     view: ViewDep,
@@ -131,7 +158,16 @@ async def timetable(
     )
 
 
-@router.get("/{student_id}/grades", on_loop=True)
+def _grades(n: int, after: tuple[str, str] | None, window: Window) -> RecordsRead:
+    return RecordsRead("grade", None, None, window, after, n + 1)
+
+
+def _grades_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead:
+    n, after = page_limit(a["limit"], app.config.api), decode_pair(a["cursor"])
+    return first_records(app, now, "grade", lambda w: _grades(n, after, w))
+
+
+@router.get("/{student_id}/grades", on_loop=True, first=_grades_first)
 async def grades(
     student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
 ) -> Response:
@@ -139,7 +175,7 @@ async def grades(
     s = await checked(view, student_id, "grades")
     n = page_limit(limit, app.config.api)
     window = (await avisibility(view, s)).of("grade")
-    rows = await view.reader.arecords(s, "grade", window=window, after=decode_pair(cursor), limit=n + 1)
+    rows = await view.reader.aread(s, _grades(n, decode_pair(cursor), window))
     rows, next_cursor = one_page(rows, n, lambda row: (local_day(app, row[1]["updated_at"]), row[0]))
     refs = {g["section_id"]: section_ref(app, s, g["section_id"]) for _, g in rows}
     secs = await asections(view, s.source, list(refs.values()))
@@ -179,7 +215,18 @@ async def assignments(
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
 
-@router.get("/{student_id}/behaviour", on_loop=True)
+def _behaviour(q: Dated, window: Window) -> RecordsRead:
+    """The first page's read is the range's (its newest events and the totals at once);
+    a later page reads its page, then the range (``q`` without its cursor)."""
+    return dated_read("behaviour", q, window, None if q.after is not None else EVERY)
+
+
+def _behaviour_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead:
+    q = dated(app, today, a["from_"], a["to"], a["limit"], a["cursor"])
+    return first_records(app, now, "behaviour", lambda w: _behaviour(q, w))
+
+
+@router.get("/{student_id}/behaviour", on_loop=True, first=_behaviour_first)
 async def behaviour(
     student_id: str,
     view: ViewDep,
@@ -190,18 +237,17 @@ async def behaviour(
 ) -> Response:
     app = view.app
     s = await checked(view, student_id, "behaviour")
-    rng = date_range(from_, to, view.today, app.config.api)
-    n = page_limit(limit, app.config.api)
+    q = dated(app, view.today, from_, to, limit, cursor)
+    rng, n = q.rng, q.n
     window = (await avisibility(view, s)).of("behaviour")
     # Totals cover the whole range, not just this page. The first page is the range's
     # newest events: one read of the range gives both (one statement, not two, when the
     # range holds more than a page). A later page reads its page and the range.
-    if cursor is None:
-        every = await dated_records(view, s, "behaviour", window, rng, limit=1_000_000)
-        rows = every[: n + 1]
+    rows = await view.reader.aread(s, _behaviour(q, window))
+    if q.after is None:
+        every, rows = rows, rows[: n + 1]
     else:
-        rows = await dated_records(view, s, "behaviour", window, rng, after=decode_pair(cursor), limit=n + 1)
-        every = await dated_records(view, s, "behaviour", window, rng, limit=1_000_000)
+        every = await view.reader.aread(s, _behaviour(q._replace(after=None), window))
     totals = {"achievement": 0, "behaviour": 0}
     for _, b in every:
         totals[b["polarity"]] = totals.get(b["polarity"], 0) + int(b["points"])
@@ -216,7 +262,16 @@ async def behaviour(
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
 
-@router.get("/{student_id}/reports", on_loop=True)
+def _reports(n: int, after: tuple[str, str] | None, window: Window) -> RecordsRead:
+    return RecordsRead("report", None, None, window, after, n + 1)
+
+
+def _reports_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead:
+    n, after = page_limit(a["limit"], app.config.api), decode_pair(a["cursor"])
+    return first_records(app, now, "report", lambda w: _reports(n, after, w))
+
+
+@router.get("/{student_id}/reports", on_loop=True, first=_reports_first)
 async def reports(
     student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
 ) -> Response:
@@ -224,7 +279,7 @@ async def reports(
     s = await checked(view, student_id, "reports")
     n = page_limit(limit, app.config.api)
     window = (await avisibility(view, s)).of("report")
-    rows = await view.reader.arecords(s, "report", window=window, after=decode_pair(cursor), limit=n + 1)
+    rows = await view.reader.aread(s, _reports(n, decode_pair(cursor), window))
     rows, next_cursor = one_page(rows, n, lambda row: (row[1]["issued_date"], row[0]))
     data = [present.report_summary(ref, r) for ref, r in rows]
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from fastapi import Query
 from starlette.responses import Response
 
 from cache.read import queries
-from cache.read.reader import Reader, StudentHandle
-from cache.read.visibility import StudentVisibility, Window, aschool_zone
+from cache.read.reader import FirstRead, Reader, RecordsRead, StudentHandle, records_first
+from cache.read.visibility import StudentVisibility, Window, aschool_zone, rule_for, window
 from gateway.api.deps import Portico, View, ViewDep
 from gateway.api.envelope import envelope, meta
 from gateway.api.params import DateRange, date_range, decode_pair, is_ref, one_page, page_limit
@@ -111,21 +112,35 @@ async def avisibility(view: View, student: StudentHandle) -> StudentVisibility:
     return StudentVisibility(view.app.config.visibility, view.now, view.reader, student, view.app.tz, tz)
 
 
-async def dated_records(
-    view: View,
-    student: StudentHandle,
-    kind: str,
-    window: Window,
-    rng: DateRange,
-    *,
-    after: tuple[str, str] | None = None,
-    limit: int,
-) -> list[tuple[str, dict[str, Any]]]:
-    """The student's ``kind`` records dated within ``rng``, newest first, inside ``window``
-    (awaited: on the serving loop for a route served there, ``Reader.arecords``)."""
-    return await view.reader.arecords(
-        student, kind, day_from=rng.start, day_to=rng.end, window=window, after=after, limit=limit
-    )
+class Dated(NamedTuple):
+    """A dated list's query: its range of days, its page size and the cursor it goes on from."""
+
+    rng: DateRange
+    n: int
+    after: tuple[str, str] | None
+
+
+def dated(
+    app: Portico, today: dt.date, from_: str | None, to: str | None, limit: int | None, cursor: str | None
+) -> Dated:
+    """The query of a list of the last 30 days by default (its bad values: 400, each named)."""
+    api = app.config.api
+    return Dated(date_range(from_, to, today, api), page_limit(limit, api), decode_pair(cursor))
+
+
+def dated_read(kind: str, q: Dated, window: Window, limit: int | None = None) -> RecordsRead:
+    """The read of ``kind`` records within ``q``'s range, from its cursor, newest first, inside
+    ``window``: ``limit`` rows (default: a page and one more, to know there is a next)."""
+    return RecordsRead(kind, q.rng.start, q.rng.end, window, q.after, q.n + 1 if limit is None else limit)
+
+
+def first_records(
+    app: Portico, now: dt.datetime, kind: str, plan: Callable[[Window], RecordsRead]
+) -> FirstRead:
+    """A route's first read (``DataRouter.get(first=...)``): ``plan`` for ``kind``'s window
+    in the district's time zone. A school in another zone whose window differs reads it again."""
+    district = window(rule_for(app.config.visibility, kind), now, app.tz)
+    return records_first(plan(district), app.cache.engine.dialect.name)
 
 
 @router.get("", on_loop=True)
@@ -150,7 +165,16 @@ async def get_student(student_id: str, view: ViewDep) -> Response:
     )
 
 
-@router.get("/{student_id}/attendance", on_loop=True)
+def _attendance(q: Dated, window: Window) -> RecordsRead:
+    return dated_read("attendance", q, window)
+
+
+def _attendance_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead:
+    q = dated(app, today, a["from_"], a["to"], a["limit"], a["cursor"])
+    return first_records(app, now, "attendance", lambda w: _attendance(q, w))
+
+
+@router.get("/{student_id}/attendance", on_loop=True, first=_attendance_first)
 async def attendance(
     student_id: str,
     view: ViewDep,
@@ -161,10 +185,9 @@ async def attendance(
 ) -> Response:
     app = view.app
     s = await checked(view, student_id, "attendance")
-    rng = date_range(from_, to, view.today, app.config.api)
-    n = page_limit(limit, app.config.api)
+    q = dated(app, view.today, from_, to, limit, cursor)
     window = (await avisibility(view, s)).of("attendance")
-    rows = await dated_records(view, s, "attendance", window, rng, after=decode_pair(cursor), limit=n + 1)
-    rows, next_cursor = one_page(rows, n, lambda row: (str(row[1]["date"]), row[0]))
+    rows = await view.reader.aread(s, _attendance(q, window))
+    rows, next_cursor = one_page(rows, q.n, lambda row: (str(row[1]["date"]), row[0]))
     data = [attendance_mark(ref, a) for ref, a in rows]
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))

@@ -197,7 +197,7 @@ def test_behaviour_first_page_reads_the_range_once_and_the_next_page_carries_the
     real = Reader._records_read  # every records read, awaited or not, builds its statement here
 
     def counted(self: Reader, *args: Any) -> Any:
-        reads.append(args[-1])  # the limit
+        reads.append(args[-1].limit)  # the read: RecordsRead
         return real(self, *args)
 
     monkeypatch.setattr(Reader, "_records_read", counted)

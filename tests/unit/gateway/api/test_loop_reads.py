@@ -430,7 +430,8 @@ def test_a_connection_the_server_ends_between_two_reads_of_a_request_hands_it_ov
     lost connection. The request is still handed over (not a 500), audited once."""
     w = pg_world
     headers, ref = _me(w)
-    paths = [f"/v1/students/{ref}/attendance"]  # the session's read, then the records'
+    # The session's read, then the assignments' (a route whose first read is not the session's).
+    paths = [f"/v1/students/{ref}/assignments"]
     app = create_app(w.config, w.cache, clock=w.clock)
     on_workers = served(app, False, lambda: _get_all(app, paths, headers))
     real_fetch = loopreads.fetch
@@ -1031,3 +1032,85 @@ def test_a_class_not_in_the_snapshot_is_read_once_not_for_every_request(pg_world
     assert handed == [0, 0, 0]
     assert all(a == answers[0] for a in answers) and answers[0][0] == 200
     assert answers == served(app, False, lambda: _get_all(app, [path] * 3, headers))
+
+
+def _reads_of_each(
+    w: World, app: FastAPI, paths: list[str], headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[Answer], list[int]]:
+    """Each path's answer on a warm loop, and the reads it awaited there (``loopreads.fetch``:
+    the session's statement is one; the audit's commit is not a read)."""
+    real_fetch = loopreads.fetch
+    reads: list[int] = []
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        reads[-1] += 1
+        return await real_fetch(*args, **kwargs)
+
+    async def run() -> list[Answer]:
+        await _get_all(app, paths, headers)  # warm: the snapshot's shared records and keys read
+        monkeypatch.setattr(loopreads, "fetch", counted)
+        answers = []
+        for path in paths:
+            reads.append(0)
+            answers += await _get_all(app, [path], headers)
+        return answers
+
+    return served(app, True, run), reads
+
+
+def test_a_routes_first_read_comes_in_the_sessions_statement(
+    pg_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each dashboard route plans its first read of the student before the session is read,
+    and it comes back in the session's own statement: one read a request, the same answers
+    as on a worker thread. A later page of behaviour reads its page with the session and the
+    range after it; a bad range is the same 400, after the sign-in gates."""
+    w = pg_world
+    headers, ref = _me(w)
+    base = f"/v1/students/{ref}"
+    app = create_app(w.config, w.cache, clock=w.clock)
+    later = f"{base}/behaviour?from=2026-08-01&to=2026-11-23&limit=2"
+    paths = [
+        *dashboard(ref),
+        f"{base}/reports",
+        f"{base}/reports?limit=1",
+        f"{later}&cursor={_next_cursor(app, later, headers)}",
+        f"{base}/attendance?from=2026-13-01",
+        f"{base}/grades?cursor=not-a-cursor",
+    ]
+    on_workers = served(app, False, lambda: _get_all(app, paths, headers))
+    answers, reads = _reads_of_each(w, app, paths, headers, monkeypatch)
+    assert answers == on_workers
+    assert [a[0] for a in answers] == [200] * (len(paths) - 2) + [400, 400]
+    assert reads == [1] * (len(paths) - 3) + [2, 1, 1], list(zip(paths, reads, strict=True))
+
+
+def test_a_first_read_planned_in_the_districts_zone_is_read_again_for_a_school_in_another(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first read is planned before the student, so before the school's time zone, is
+    known: in the district's. The student's school is in New York, the district in UTC. At
+    15:20 UTC (10:20 at school, before the 10:30 same-day time there, past it in UTC) the plan
+    shows today's marks and the school hides them: the route reads again, and today's marks
+    stay hidden. At 15:31 UTC the two agree, and the planned read is the route's."""
+    cheap_hashing(monkeypatch)
+    w = build_world(tmp_path, pg_url, district={"name": "Test District", "timezone": "UTC"})
+    try:
+        headers, ref = _me(w)
+        sid = w.district.cases.student_login
+        today = w.clock().date()
+        assert any(m.date == today for m in w.district.iter("attendance") if m.student_id == sid)
+        app = create_app(w.config, w.cache, clock=w.clock)
+        paths = [f"/v1/students/{ref}/attendance"]
+        days = {}
+        for at, reads_expected in ((dt.time(15, 20), 2), (dt.time(15, 31), 1)):
+            w.clock.at = dt.datetime.combine(today, at, dt.UTC)
+            on_workers = served(app, False, lambda: _get_all(app, paths, headers))
+            answers, reads = _reads_of_each(w, app, paths, headers, monkeypatch)
+            monkeypatch.undo()
+            cheap_hashing(monkeypatch)
+            assert answers == on_workers and reads == [reads_expected], at
+            days[at] = {m["date"] for m in orjson.loads(answers[0][2])["data"]}
+        assert today.isoformat() not in days[dt.time(15, 20)] and today.isoformat() in days[dt.time(15, 31)]
+    finally:
+        w.close()
