@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from cache.snapshots.runs import load_state
+from gateway.access import sessions
 from gateway.api.app import create_app
 from gateway.privacy.purge import purge_students
 from tests.support.exports import (
@@ -195,11 +196,13 @@ def test_purging_a_child_removes_their_records_from_every_source_and_keeps_them_
 
 
 def test_with_an_attached_source_the_data_routes_are_served_on_the_loop_as_on_a_worker_thread(
-    two_exports_pg: Env,
+    two_exports_pg: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On PostgreSQL a parent data request awaits its reads on the serving loop, the attached
     source's published run among them (``Reader.afeeds``): the same answers as a worker
-    thread's, and once the snapshot's shared records are known none is handed over."""
+    thread's, and once the snapshot's shared records are known none is handed over. No
+    route plans a first read of records here (``FirstRead``): it would not know the
+    attached source's run, and would be read for nothing."""
     env = two_exports_pg
     assert env.sync("roster").status == "published" and env.sync("arbor").status == "published"
     amira = env.ref("roster", "student", "1201")
@@ -231,8 +234,16 @@ def test_with_an_attached_source_the_data_routes_are_served_on_the_loop_as_on_a_
             answers = await get_all()
             return answers, reads.handed_over - before
 
+    real, planned = sessions._with_first, []
+
+    def spied(sql: str, order: str | None) -> str:
+        planned.append(sql)
+        return real(sql, order)
+
+    monkeypatch.setattr(sessions, "_with_first", spied)
     on_workers = asyncio.run(get_all())
     answers, handed = asyncio.run(on_loop())
     assert answers == on_workers and {s for s, _ in answers} == {200}
     assert len(json.loads(answers[0][1])["data"]) > 10  # the attached source's marks
     assert handed == 0
+    assert planned == []

@@ -81,7 +81,7 @@ def _summary(rng: DateRange, window: Window) -> RecordsRead:
     return RecordsRead("attendance", rng.start, rng.end, window, None, EVERY)
 
 
-def _summary_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead:
+def _summary_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead | None:
     rng = date_range(a["from_"], a["to"], today, app.config.api)
     return first_records(app, now, "attendance", lambda w: _summary(rng, w))
 
@@ -162,7 +162,7 @@ def _grades(n: int, after: tuple[str, str] | None, window: Window) -> RecordsRea
     return RecordsRead("grade", None, None, window, after, n + 1)
 
 
-def _grades_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead:
+def _grades_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead | None:
     n, after = page_limit(a["limit"], app.config.api), decode_pair(a["cursor"])
     return first_records(app, now, "grade", lambda w: _grades(n, after, w))
 
@@ -221,7 +221,7 @@ def _behaviour(q: Dated, window: Window) -> RecordsRead:
     return dated_read("behaviour", q, window, None if q.after is not None else EVERY)
 
 
-def _behaviour_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead:
+def _behaviour_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead | None:
     q = dated(app, today, a["from_"], a["to"], a["limit"], a["cursor"])
     return first_records(app, now, "behaviour", lambda w: _behaviour(q, w))
 
@@ -266,7 +266,7 @@ def _reports(n: int, after: tuple[str, str] | None, window: Window) -> RecordsRe
     return RecordsRead("report", None, None, window, after, n + 1)
 
 
-def _reports_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead:
+def _reports_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead | None:
     n, after = page_limit(a["limit"], app.config.api), decode_pair(a["cursor"])
     return first_records(app, now, "report", lambda w: _reports(n, after, w))
 

@@ -136,9 +136,13 @@ def dated_read(kind: str, q: Dated, window: Window, limit: int | None = None) ->
 
 def first_records(
     app: Portico, now: dt.datetime, kind: str, plan: Callable[[Window], RecordsRead]
-) -> FirstRead:
+) -> FirstRead | None:
     """A route's first read (``DataRouter.get(first=...)``): ``plan`` for ``kind``'s window
-    in the district's time zone. A school in another zone whose window differs reads it again."""
+    in the district's time zone. A school in another zone whose window differs reads it again.
+    None where sources attach to students (``students_of``): their records are read from
+    every feed, with runs the plan does not know, so the plan would be read for nothing."""
+    if app.attached:
+        return None
     district = window(rule_for(app.config.visibility, kind), now, app.tz)
     return records_first(plan(district), app.cache.engine.dialect.name)
 
@@ -169,7 +173,7 @@ def _attendance(q: Dated, window: Window) -> RecordsRead:
     return dated_read("attendance", q, window)
 
 
-def _attendance_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead:
+def _attendance_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead | None:
     q = dated(app, today, a["from_"], a["to"], a["limit"], a["cursor"])
     return first_records(app, now, "attendance", lambda w: _attendance(q, w))
 

@@ -27,11 +27,13 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
+from sqlalchemy import text
 
 from cache import loopreads
 from cache.keys.crypto import KekRing, new_kek_line
 from cache.loopreads import LoopReads, connect_arguments
 from cache.read import queries
+from cache.read.reader import Reader
 from cache.types import expanded
 from config.settings import PorticoConfig
 from gateway.api.app import create_app
@@ -1114,3 +1116,92 @@ def test_a_first_read_planned_in_the_districts_zone_is_read_again_for_a_school_i
         assert today.isoformat() not in days[dt.time(15, 20)] and today.isoformat() in days[dt.time(15, 31)]
     finally:
         w.close()
+
+
+def _kept(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The students whose first read a request kept (``Reader.read_first``), in order."""
+    kept: list[str] = []
+    real = Reader.read_first
+
+    def spied(self: Reader, first: Any, student: str, *args: Any) -> None:
+        kept.append(student)
+        real(self, first, student, *args)
+
+    monkeypatch.setattr(Reader, "read_first", spied)
+    return kept
+
+
+def test_a_first_read_keeps_nothing_of_a_child_the_parent_may_not_see(
+    pg_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parent of two opens both children's dashboards and a stranger's child's: the same
+    answers as on worker threads, one read for each of their own children's requests, and
+    nothing of the stranger's child read or kept (the uniform 404). Once one child is held,
+    nothing of that child is kept either."""
+    w = pg_world
+    contact = w.district.cases.two_child_contact
+    headers = w.headers(w.ensure_account("guardian", contact).id)
+    kids = sorted({ln.student_id for ln in w.district.iter("link") if ln.contact_id == contact})
+    stranger = next(s.source_id for s in w.district.iter("student") if s.source_id not in kids)
+    refs = [w.ref("student", sid) for sid in [*kids, stranger]]
+    paths = [path for ref in refs for path in dashboard(ref)]
+    per = len(dashboard(refs[0]))
+    app = create_app(w.config, w.cache, clock=w.clock)
+    for held in (False, True):
+        if held:
+            w.hold("student", kids[0], "child-protection")
+        on_workers = served(app, False, lambda: _get_all(app, paths, headers))
+        kept = _kept(monkeypatch)
+        answers, reads = _reads_of_each(w, app, paths, headers, monkeypatch)
+        monkeypatch.undo()
+        cheap_hashing(monkeypatch)
+        seen = refs[1:2] if held else refs[:2]
+        assert answers == on_workers
+        assert [a[0] for a in answers] == [200 if ref in seen else 404 for ref in refs for _ in range(per)]
+        assert set(kept) == set(seen), "a first read kept for a child the parent may not see"
+        assert [
+            n for ref, n in zip([r for r in refs for _ in range(per)], reads, strict=True) if ref in seen
+        ] == [1] * per * len(seen)
+
+
+def test_the_sign_in_gates_come_before_a_plans_arguments_and_a_touch_answers_the_same(
+    pg_world: World,
+) -> None:
+    """Bad arguments with a bad token are the 401, with the acceptable-use policy not accepted
+    the 403, as on worker threads; and a session due its touch reads its route's first read
+    in the same statement and answers as a worker thread does."""
+    w = pg_world
+    headers, ref = _me(w)
+    base = f"/v1/students/{ref}"
+    bad = [
+        f"{base}/attendance?from=2026-13-01",
+        f"{base}/grades?limit=abc",
+        f"{base}/behaviour?cursor=zz&limit=0",
+    ]
+    good = [f"{base}/grades", f"{base}/timetable", f"{base}/behaviour?limit=3"]
+    app = create_app(w.config, w.cache, clock=w.clock)
+
+    def both(paths: list[str], with_headers: dict[str, str]) -> list[Answer]:
+        on_workers = served(app, False, lambda: _get_all(app, paths, with_headers))
+        on_loop = served(app, True, lambda: _get_all(app, paths, with_headers))
+        assert on_loop == on_workers
+        return on_loop
+
+    assert {a[0] for a in both(bad, {"Authorization": "Bearer not-a-token"})} == {401}
+    with w.cache.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE account SET aup_version = 'an older one'")
+    assert {a[0] for a in both(bad + good, headers)} == {403}
+    with w.cache.engine.begin() as conn:
+        conn.execute(text("UPDATE account SET aup_version = :v"), {"v": w.config.access.aup.version})
+
+    async def each_due_its_touch() -> list[Answer]:
+        out = []
+        for path in good:
+            with w.cache.engine.begin() as conn:
+                conn.exec_driver_sql("UPDATE session SET last_seen_at = last_seen_at - interval '5 minutes'")
+            out += await _get_all(app, [path], headers)
+        return out
+
+    on_workers = served(app, False, lambda: _get_all(app, good, headers))
+    assert served(app, True, each_due_its_touch) == on_workers
+    assert [a[0] for a in on_workers] == [200] * len(good)
