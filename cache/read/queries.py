@@ -130,18 +130,28 @@ Dates = tuple[dt.date | None, dt.date | None]  # first and last day; None: open-
 
 def enrollments(
     reader: Reader, student: StudentHandle, start: dt.date | None = None, end: dt.date | None = None
-) -> dict[str, Dates]:
-    """The student's class memberships overlapping ``start..end``: section ref → the
-    enrolment's first and last days."""
-    out = {}
+) -> dict[str, tuple[Dates, ...]]:
+    """The student's class memberships overlapping ``start..end``: section ref → each
+    enrolment's first and last days (a student who left a class and joined it again has
+    two), in the order of their first days."""
+    out: dict[str, list[Dates]] = {}
     s = None if start is None else iso_day(start)
     e = None if end is None else iso_day(end)
     for section_ref, active_from, active_to, dates in _enrolled(reader, student):
         if (e is None or active_from is None or active_from <= e) and (
             s is None or active_to is None or active_to >= s
         ):
-            out[section_ref] = dates
-    return out
+            out.setdefault(section_ref, []).append(dates)
+    return {sec: tuple(sorted(periods, key=_first_day)) for sec, periods in out.items()}
+
+
+def _first_day(dates: Dates) -> dt.date:
+    return dates[0] or dt.date.min
+
+
+def _within(day: dt.date, periods: tuple[Dates, ...]) -> bool:
+    """Whether ``day`` falls in one of a class's enrolment ``periods``."""
+    return any((lo is None or day >= lo) and (hi is None or day <= hi) for lo, hi in periods)
 
 
 # An enrolment's section and dates are its index columns (the payload's section and
@@ -314,13 +324,6 @@ _ENTRIES = (
 )
 
 
-_OWN_ENTRIES = (
-    "SELECT ref, key_id, payload, parent_ref FROM record r WHERE r.student_ref = :sref "
-    "AND r.kind = 'timetable' AND r.parent_ref IS NOT NULL AND r.source = :src "
-    f"AND {CURRENT.format(t='r')}"
-)
-
-
 def _held(
     memo: dict[tuple[str, str, int], _T], source: str, sections: Iterable[str], run: int
 ) -> tuple[dict[str, _T], list[str]]:
@@ -399,12 +402,7 @@ async def atimetable(
     """:func:`timetable`, its reads awaited: the student's own rows, enrolments and entries
     in one statement (``Reader.aquery``), and the timetables of classes this snapshot has
     not read yet (:func:`aclass_timetables`)."""
-    rows = await reader.aquery(_ENROLLED_AND_OWN, _student_params(student))
-    own = [(ref, k, p, sec) for kind, ref, k, p, sec, _, _ in rows if kind == "timetable"]
-    if _enrolled_key(student) not in reader.memo:  # else read already for this request
-        _enrolled(
-            reader, student, [(sec, lo, hi) for kind, _, _, _, sec, lo, hi in rows if kind == "enrollment"]
-        )
+    own = _own_entries(reader, student, await reader.aquery(_ENROLLED_AND_OWN, _student_params(student)))
     sections = enrollments(reader, student, start, end)
     if not sections:
         return []  # as timetable_days: no classes, nothing more to read
@@ -413,14 +411,26 @@ async def atimetable(
     return [lesson for day in days for lesson in day]
 
 
-# The timetable's two reads of the student's own rows in one statement: the enrolments
-# (as _ENROLLED reads them) and the student's own entries (as _OWN_ENTRIES), by kind,
-# each kind one seek in ix_record_student.
+# The timetable's read of the student's own rows, in one statement: the enrolments (as
+# _ENROLLED reads them) and the student's own lessons in its classes (most students have
+# none), by kind, each kind one seek in ix_record_student.
 _ENROLLED_AND_OWN = (
     "SELECT kind, ref, key_id, payload, parent_ref, active_from, active_to FROM record r "
     "WHERE r.student_ref = :sref AND r.kind IN ('enrollment', 'timetable') AND r.source = :src "
     f"AND (r.kind = 'enrollment' OR r.parent_ref IS NOT NULL) AND {CURRENT.format(t='r')}"
 )
+
+
+def _own_entries(reader: Reader, student: StudentHandle, rows: list[Any]) -> list[Any]:
+    """The student's own timetable entries among the rows of ``_ENROLLED_AND_OWN`` (each
+    ref, key_id, payload, section), its enrolments kept for this request (:func:`_enrolled`)."""
+    if _enrolled_key(student) not in reader.memo:  # else read already for this request
+        _enrolled(
+            reader, student, [(sec, lo, hi) for kind, _, _, _, sec, lo, hi in rows if kind == "enrollment"]
+        )
+    return [(ref, k, p, sec) for kind, ref, k, p, sec, _, _ in rows if kind == "timetable"]
+
+
 # That read as a route's first (read with the session: ``FirstRead``): it binds only the
 # student's own values, so it is the same whatever the range asked for.
 TIMETABLE_FIRST = FirstRead(_ENROLLED_AND_OWN, {})
@@ -437,8 +447,10 @@ def timetable_days(
 ) -> Iterator[list[Lesson]]:
     """:func:`timetable` one date at a time, from ``start``: each date's lessons in time
     order (a reader that needs only the next few lessons stops early). ``own_rows``: the
-    student's own entries (``_OWN_ENTRIES``), and ``class_entries`` the classes' timetables
-    (:func:`class_timetables`), if already read."""
+    student's own entries (:func:`_own_entries`), and ``class_entries`` the classes'
+    timetables (:func:`class_timetables`), if already read."""
+    if own_rows is None:  # read with the enrolments, in one statement
+        own_rows = _own_entries(reader, student, reader.query(_ENROLLED_AND_OWN, _student_params(student)))
     sections = enrollments(reader, student, start, end)
     if not sections:
         return
@@ -446,11 +458,8 @@ def timetable_days(
         dict(class_entries) if class_entries is not None else class_timetables(reader, student, sections)
     )
     # The student's own lessons (personal: decrypted every time) in the same classes,
-    # beside (never into) the class's remembered entries. Found by the student (one seek
-    # in ix_record_student_parent; most students have none) and kept for these classes
-    # before any is decrypted: the rows of ``_ENTRIES`` for them, without a list to bind.
-    if own_rows is None:
-        own_rows = reader.query(_OWN_ENTRIES, _student_params(student))
+    # beside (never into) the class's remembered entries: kept for these classes before
+    # any is decrypted.
     own = [row for row in own_rows if row[3] in sections]
     for sec, mine in _entries(reader, student.source, own).items():
         shared = entries[sec]
@@ -459,8 +468,9 @@ def timetable_days(
     while day <= end:
         week, weekday = _week_letter(day, year_start), day.isoweekday()
         lessons = []
-        for sec, (enr_lo, enr_hi) in sections.items():
-            if (enr_lo and day < enr_lo) or (enr_hi and day > enr_hi):
+        for sec, periods in sections.items():
+            joined, left = periods[0]  # most classes have one enrolment: its check inline
+            if ((joined and day < joined) or (left and day > left)) and not _within(day, periods[1:]):
                 continue
             for ref, e, (lo, hi) in entries[sec].get(weekday, ()):
                 if (lo and day < lo) or (hi and day > hi) or e["week_pattern"] not in ("every", week):

@@ -118,9 +118,10 @@ def test_a_childs_missing_assignments_are_the_unfiltered_reads_missing_ones(
 def test_a_childs_results_and_own_lessons_are_found_through_ix_record_student_parent(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    """The reads under given parents for one student (the results of the assignments a page
-    shows, the student's own lessons in their classes) seek the student's rows under each
-    parent, not every student's rows under it (ix_record_parent)."""
+    """The read under given parents for one student (the results of the assignments a page
+    shows) seeks the student's rows under each parent, not every student's rows under it
+    (ix_record_parent); the student's own lessons come with its enrolments, one seek of each
+    kind in the student's rows (ix_record_student), not a scan of the classes' lessons."""
     data = streams(district(24, schools=1, seed=11))
     with synced(tmp_path, sqlite_url, data) as (cache, out):
         with cache.engine.connect() as conn:
@@ -155,16 +156,22 @@ def test_a_childs_results_and_own_lessons_are_found_through_ix_record_student_pa
                 queries.timetable(reader, s, TODAY, TODAY + dt.timedelta(days=6), None)
             assert results > 0  # results were read
             plans = {
-                kind: [
+                (kind, index): [
                     row[-1]
                     for sql, params in ran
-                    if f"kind = '{kind}'" in sql and "student_ref = " in sql
+                    if kind in sql and "student_ref = " in sql
                     for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
                 ]
-                for kind in ("result", "timetable")
+                for kind, index in (
+                    ("kind = 'result'", "INDEX ix_record_student_parent"),
+                    (
+                        "kind IN ('enrollment', 'timetable')",
+                        "INDEX ix_record_student (student_ref=? AND kind=?)",
+                    ),
+                )
             }
-        for kind, plan in plans.items():
-            assert plan and all("INDEX ix_record_student_parent" in step for step in plan), (kind, plan)
+        for (kind, index), plan in plans.items():
+            assert plan and all(index in step for step in plan), (kind, plan)
 
 
 def test_two_caches_with_the_same_source_and_run_never_share_what_they_remember(tmp_path: Path) -> None:
@@ -270,6 +277,37 @@ def test_a_class_joined_or_left_mid_week_shows_its_lessons_only_between_those_da
         assert by_section.get(early_ref) and max(by_section[early_ref]) <= left
         others = [d for ref, d in by_section.items() if ref not in (late_ref, early_ref)]
         assert any(min(d) < joined and max(d) > left for d in others)
+
+
+def test_a_class_left_and_joined_again_shows_its_lessons_in_both_enrolments_and_not_between(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A child who left a class and joined it again has two enrolments in it (PowerSchool
+    keeps one CC row for each): the class's lessons show in both, and not in the days
+    between. Two classes, their two enrolments synced in opposite orders, so that each
+    order of the rows is read."""
+    data = streams(district(24, schools=1, seed=11))
+    st = data["student"][0]
+    mine = [e for e in data["enrollment"] if e.student_id == st.source_id][:2]
+    left, back = TODAY + dt.timedelta(days=3), TODAY + dt.timedelta(days=10)
+    twice = []
+    for n, e in enumerate(mine):
+        pair = [
+            dataclasses.replace(e, end_date=left),
+            dataclasses.replace(e, source_id=e.source_id + "-again", start_date=back, end_date=None),
+        ]
+        twice += pair if n == 0 else pair[::-1]
+    data["enrollment"] = [e for e in data["enrollment"] if e not in mine] + twice
+    with synced(tmp_path, db_url, data) as (cache, out):
+        with cache.engine.connect() as conn:
+            reader = Reader(conn, cache.keyring)
+            handle = student(reader, cache, out.run_id, st)
+            lessons = queries.timetable(reader, handle, TODAY, TODAY + dt.timedelta(days=20), None)
+        for e in mine:
+            ref = cache.keyring.index.ref("sis", "section", e.section_id)
+            days = {lesson.day for lesson in lessons if lesson.section_ref == ref}
+            assert any(d <= left for d in days) and any(d >= back for d in days), e.section_id
+            assert not any(left < d < back for d in days), e.section_id
 
 
 def test_a_childs_assignments_are_read_when_the_classes_held_are_cleared_for_room(

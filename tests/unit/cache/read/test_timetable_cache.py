@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from cache import maintenance
 from cache.read import queries
@@ -23,7 +26,7 @@ WEEK = (
 
 
 def test_a_students_own_lesson_is_theirs_alone_and_class_lessons_are_shared(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim = district(14, schools=1, seed=7)  # the seed the class chosen below was picked from
     data = streams(sim)
@@ -70,8 +73,20 @@ def test_a_students_own_lesson_is_theirs_alone_and_class_lessons_are_shared(
         # The class's entries were read once and are remembered without the student's own.
         cached = {r for day in queries._CLASS_TIMETABLES[("sis", sec_ref, run)].values() for r, _, _ in day}
         assert own_ref not in cached and cached >= shared
-        # A remembered class timetable gives the same week as a fresh read.
+        # A remembered class timetable gives the same week as a fresh read, and the week
+        # then costs one statement: the student's enrolments and own lessons together.
+        statements: list[str] = []
+        real_query = reader.query
+
+        def counted(sql: str, params: dict[str, Any]) -> list[Any]:
+            statements.append(sql)
+            return real_query(sql, params)
+
+        monkeypatch.setattr(reader, "query", counted)
+        reader.memo.clear()  # a new request's reader: nothing of this student read yet
         assert lessons(me) == mine
+        assert len(statements) == 1, statements
+        monkeypatch.undo()
         queries._CLASS_TIMETABLES.clear()
         assert lessons(classmate) == theirs
     cache.dispose()
