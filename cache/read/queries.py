@@ -133,20 +133,16 @@ def enrollments(
 ) -> dict[str, tuple[Dates, ...]]:
     """The student's class memberships overlapping ``start..end``: section ref → each
     enrolment's first and last days (a student who left a class and joined it again has
-    two), in the order of their first days."""
-    out: dict[str, list[Dates]] = {}
+    two)."""
+    out: dict[str, tuple[Dates, ...]] = {}
     s = None if start is None else iso_day(start)
     e = None if end is None else iso_day(end)
     for section_ref, active_from, active_to, dates in _enrolled(reader, student):
         if (e is None or active_from is None or active_from <= e) and (
             s is None or active_to is None or active_to >= s
         ):
-            out.setdefault(section_ref, []).append(dates)
-    return {sec: tuple(sorted(periods, key=_first_day)) for sec, periods in out.items()}
-
-
-def _first_day(dates: Dates) -> dt.date:
-    return dates[0] or dt.date.min
+            out[section_ref] = (*out.get(section_ref, ()), dates)
+    return out
 
 
 def _within(day: dt.date, periods: tuple[Dates, ...]) -> bool:
