@@ -410,8 +410,9 @@ async def atimetable(
 # The timetable's read of the student's own rows, in one statement: the enrolments (as
 # _ENROLLED reads them) and the student's own lessons in its classes (most students have
 # none), by kind, each kind one seek in ix_record_student.
+_ENROLLED_AND_OWN_COLUMNS = ("kind", "ref", "key_id", "payload", "parent_ref", "active_from", "active_to")
 _ENROLLED_AND_OWN = (
-    "SELECT kind, ref, key_id, payload, parent_ref, active_from, active_to FROM record r "
+    f"SELECT {', '.join(_ENROLLED_AND_OWN_COLUMNS)} FROM record r "
     "WHERE r.student_ref = :sref AND r.kind IN ('enrollment', 'timetable') AND r.source = :src "
     f"AND (r.kind = 'enrollment' OR r.parent_ref IS NOT NULL) AND {CURRENT.format(t='r')}"
 )
@@ -429,7 +430,7 @@ def _own_entries(reader: Reader, student: StudentHandle, rows: list[Any]) -> lis
 
 # That read as a route's first (read with the session: ``FirstRead``): it binds only the
 # student's own values, so it is the same whatever the range asked for.
-TIMETABLE_FIRST = FirstRead(_ENROLLED_AND_OWN, {})
+TIMETABLE_FIRST = FirstRead(_ENROLLED_AND_OWN, {}, _ENROLLED_AND_OWN_COLUMNS)
 
 
 def timetable_days(

@@ -148,6 +148,11 @@ def _newest_params(
     params["lim"] = limit
 
 
+# What a read of records returns, each row (Reader._opened_records).
+RECORD_COLUMNS = ("ref", "key_id", "payload", "day", "source")
+_RECORD_COLUMNS = ", ".join(RECORD_COLUMNS)
+
+
 @functools.lru_cache(maxsize=64)
 def _records_sql(
     feeds: int, day_from: bool, day_to: bool, window: bool, hidden: bool, after: bool, one_pass: bool
@@ -158,12 +163,12 @@ def _records_sql(
         terms = [f"(r.source = :src AND {CURRENT.format(t='r')})"]
         terms += [f"(r.source = :src{i} AND {current_as('r', f'p{i}')})" for i in range(feeds)]
         sql = (
-            "SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
+            f"SELECT {_RECORD_COLUMNS} FROM record r WHERE r.student_ref = :sref "
             f"AND r.kind = :k AND ({' OR '.join(terms)})"
         )
     else:
         sql = (
-            f"SELECT ref, key_id, payload, day, source FROM record r WHERE r.student_ref = :sref "
+            f"SELECT {_RECORD_COLUMNS} FROM record r WHERE r.student_ref = :sref "
             f"AND r.kind = :k AND r.source = :src AND {CURRENT.format(t='r')}"
         )
     if day_from:
@@ -188,13 +193,15 @@ class FirstRead(NamedTuple):
     """A route's first read of the one student its path names, planned before the student is
     known and sent in the session's own statement (``gateway.access.sessions``): ``sql``
     binds the student's ref as ``:sref``, its source as ``:src`` and its published run as
-    ``:p``, and ``params`` the rest; ``order``: its rows' order over alias ``x`` (None: any).
+    ``:p``, and ``params`` the rest; ``columns``: what it selects, in order; ``order``: its
+    rows' order over those columns as ``x.<column>`` (None: any).
     The route's own read is answered from those rows only if it is the very same statement
     with the very same values (:meth:`Reader.read_first`): a plan that guessed wrong (a
     school in another time zone, say) costs the read it would have saved, nothing else."""
 
     sql: str
     params: dict[str, Any]
+    columns: tuple[str, ...]
     order: str | None = None
 
 
@@ -202,7 +209,7 @@ def records_first(read: RecordsRead, dialect_name: str) -> FirstRead:
     """``read`` as a :class:`FirstRead`, for a student of no attached sources (``feeds``): a
     student with some reads another statement, and the first read is not used."""
     sql, params = _records_shape(dialect_name, 0, read)
-    return FirstRead(sql, params, "x.day DESC, x.ref")
+    return FirstRead(sql, params, RECORD_COLUMNS, "x.day DESC, x.ref")
 
 
 def _records_shape(dialect_name: str, feeds: int, read: RecordsRead) -> tuple[str, dict[str, Any]]:

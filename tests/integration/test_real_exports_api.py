@@ -236,9 +236,9 @@ def test_with_an_attached_source_the_data_routes_are_served_on_the_loop_as_on_a_
 
     real, planned = sessions._with_first, []
 
-    def spied(sql: str, order: str | None) -> str:
+    def spied(sql: str, columns: tuple[str, ...], order: str | None) -> str:
         planned.append(sql)
-        return real(sql, order)
+        return real(sql, columns, order)
 
     monkeypatch.setattr(sessions, "_with_first", spied)
     on_workers = asyncio.run(get_all())
