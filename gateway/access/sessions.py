@@ -84,7 +84,7 @@ def _with_first(sql: str, columns: tuple[str, ...], order: str | None) -> str:
     """:data:`_RESOLVE_WITH_STUDENT` with a route's first read of the student it finds
     (:class:`~cache.read.reader.FirstRead`): its rows as one more column for each of its
     columns, an array of that column's values in the rows' order (NULL for no rows; arrays of
-    one type decode faster than an array of rows: 12 against 30 µs for 22 records), read
+    one type decode faster than one array of rows: docs/PERFORMANCE-api-notes.md), read
     laterally from ``st``, the row the relationship check let through (none: the read finds
     nothing). PostgreSQL only: the serving loop's statement."""
     first = renamed_params(sql, lambda name: _FIRST_SPLICED.get(name) or ":" + _FIRST_PREFIX + name)
