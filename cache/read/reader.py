@@ -293,7 +293,7 @@ class Reader:
         # enrolments, say): a reader lives for one request, so nothing here outlives it.
         self.memo: dict[tuple[Any, ...], Any] = {}
         # On PostgreSQL, a connection of the serving loop (cache.loopreads) for the reads a
-        # route awaits (aquery, aquery_in, arecords); None: they run as query does.
+        # route awaits (aquery, aquery_in, aread); None: they run as query does.
         self.loop_conn: Any = None
         # Set with loop_conn, and kept after it is given back: a request on the serving
         # loop never reads a data key from the database there (WouldBlock instead), but
@@ -522,23 +522,9 @@ class Reader:
         sql, params = self._records_read(student, RecordsRead(kind, day_from, day_to, window, after, limit))
         return self._opened_records(kind, self.query_in(sql, params, {}))
 
-    async def arecords(
-        self,
-        student: StudentHandle,
-        kind: str,
-        *,
-        day_from: dt.date | None = None,
-        day_to: dt.date | None = None,
-        window: Window | None = None,
-        after: tuple[str, str] | None = None,
-        limit: int = 1000,
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """:meth:`records`, the read awaited as :meth:`aquery` is."""
-        return await self.aread(student, RecordsRead(kind, day_from, day_to, window, after, limit))
-
     async def aread(self, student: StudentHandle, read: RecordsRead) -> list[tuple[str, dict[str, Any]]]:
-        """:meth:`arecords` for ``read``: a route that plans its first read
-        (:class:`FirstRead`, :func:`records_first`) reads the same plan here."""
+        """:meth:`records` for ``read``, the read awaited as :meth:`aquery` is: a route that
+        plans its first read (:class:`FirstRead`, :func:`records_first`) reads the same plan here."""
         sql, params = self._records_read(student, read)
         return self._opened_records(read.kind, await self.aquery_in(sql, params, {}))
 
