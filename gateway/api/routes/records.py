@@ -43,7 +43,7 @@ from gateway.api.routes.students import (
     first_records,
     respond,
 )
-from gateway.api.routing import DataRouter
+from gateway.api.routing import DataRouter, FirstOf
 
 router = DataRouter(prefix="/v1/students", tags=["students"])
 FROM = Query(default=None, alias="from")
@@ -158,16 +158,23 @@ async def timetable(
     )
 
 
-def _grades(n: int, after: tuple[str, str] | None, window: Window) -> RecordsRead:
-    return RecordsRead("grade", None, None, window, after, n + 1)
+def _paged(kind: str, n: int, after: tuple[str, str] | None, window: Window) -> RecordsRead:
+    """The read of a page of ``kind`` records (and one more, to know there is a next) from
+    the cursor ``after``, newest first, inside ``window``: grades' and reports'."""
+    return RecordsRead(kind, None, None, window, after, n + 1)
 
 
-def _grades_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead | None:
-    n, after = page_limit(a["limit"], app.config.api), decode_pair(a["cursor"])
-    return first_records(app, now, "grade", lambda w: _grades(n, after, w))
+def _paged_first(kind: str) -> FirstOf:
+    """The first read of a route that reads :func:`_paged` (``limit`` and ``cursor``)."""
+
+    def first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead | None:
+        n, after = page_limit(a["limit"], app.config.api), decode_pair(a["cursor"])
+        return first_records(app, now, kind, lambda w: _paged(kind, n, after, w))
+
+    return first
 
 
-@router.get("/{student_id}/grades", on_loop=True, first=_grades_first)
+@router.get("/{student_id}/grades", on_loop=True, first=_paged_first("grade"))
 async def grades(
     student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
 ) -> Response:
@@ -175,7 +182,7 @@ async def grades(
     s = await checked(view, student_id, "grades")
     n = page_limit(limit, app.config.api)
     window = (await avisibility(view, s)).of("grade")
-    rows = await view.reader.aread(s, _grades(n, decode_pair(cursor), window))
+    rows = await view.reader.aread(s, _paged("grade", n, decode_pair(cursor), window))
     rows, next_cursor = one_page(rows, n, lambda row: (local_day(app, row[1]["updated_at"]), row[0]))
     refs = {g["section_id"]: section_ref(app, s, g["section_id"]) for _, g in rows}
     secs = await asections(view, s.source, list(refs.values()))
@@ -262,16 +269,7 @@ async def behaviour(
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
 
 
-def _reports(n: int, after: tuple[str, str] | None, window: Window) -> RecordsRead:
-    return RecordsRead("report", None, None, window, after, n + 1)
-
-
-def _reports_first(app: Portico, now: dt.datetime, today: dt.date, a: dict[str, Any]) -> FirstRead | None:
-    n, after = page_limit(a["limit"], app.config.api), decode_pair(a["cursor"])
-    return first_records(app, now, "report", lambda w: _reports(n, after, w))
-
-
-@router.get("/{student_id}/reports", on_loop=True, first=_reports_first)
+@router.get("/{student_id}/reports", on_loop=True, first=_paged_first("report"))
 async def reports(
     student_id: str, view: ViewDep, limit: int | None = None, cursor: str | None = None
 ) -> Response:
@@ -279,7 +277,7 @@ async def reports(
     s = await checked(view, student_id, "reports")
     n = page_limit(limit, app.config.api)
     window = (await avisibility(view, s)).of("report")
-    rows = await view.reader.aread(s, _reports(n, decode_pair(cursor), window))
+    rows = await view.reader.aread(s, _paged("report", n, decode_pair(cursor), window))
     rows, next_cursor = one_page(rows, n, lambda row: (row[1]["issued_date"], row[0]))
     data = [present.report_summary(ref, r) for ref, r in rows]
     return await respond(view, data, meta(app.config, view.state, window.lag, next_cursor))
