@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -25,7 +24,7 @@ from cache.read.predicates import CURRENT, ON_ROLL, current_as
 from cache.snapshots.encode import aad
 from cache.snapshots.runs import load_state
 from cache.tables.records import SourceState
-from cache.types import fetch_bound, fetch_on
+from cache.types import fetch_bound, fetch_on, renamed_params
 
 if TYPE_CHECKING:
     from cache.read.visibility import Window
@@ -77,7 +76,7 @@ def sees_student(role: str, source: str, me: str, run: str) -> str:
     names = {"src": source, "me": me, "p": run}
 
     def spliced(sql: str) -> str:
-        return re.sub(r":(src|me|p)\b", lambda m: names[m.group(1)], sql)
+        return renamed_params(sql, lambda name: names.get(name, ":" + name))
 
     return (
         f"(({role} = 'guardian' AND {spliced(_GUARDIAN_SEES_ONE)}) "
@@ -321,16 +320,16 @@ class Reader:
     async def aquery(self, sql: str, params: dict[str, Any]) -> list[Any]:
         """:meth:`query`, awaited on the serving loop's connection when the request has one
         (answered from the first read when it is that read: :meth:`read_first`)."""
-        if self.first is not None and self._first(sql, params):
-            return self._first_rows()
+        if self.first is not None and (kept := self._kept_first(sql, params)) is not None:
+            return kept
         if self.loop_conn is None:
             return self._exec(sql, params)
         return await loopreads.fetch(self.loop_conn, sql, params)
 
     async def aquery_in(self, sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
         """:meth:`query_in`, awaited as :meth:`aquery` is."""
-        if self.first is not None and not lists and self._first(sql, params):
-            return self._first_rows()
+        if self.first is not None and not lists and (kept := self._kept_first(sql, params)) is not None:
+            return kept
         if self.loop_conn is None:
             return self.query_in(sql, params, lists)
         return await loopreads.fetch(self.loop_conn, sql, params, lists)
@@ -343,14 +342,13 @@ class Reader:
         is the same statement with the same values is answered from them, once."""
         self.first = (first.sql, {**first.params, "sref": student, "src": source, "p": published}, rows)
 
-    def _first(self, sql: str, params: dict[str, Any]) -> bool:
+    def _kept_first(self, sql: str, params: dict[str, Any]) -> list[Any] | None:
+        """The first read's rows if ``sql`` with ``params`` is that very read (then given once)."""
         first = self.first
-        return first is not None and first[0] == sql and first[1] == params
-
-    def _first_rows(self) -> list[Any]:
-        assert self.first is not None
-        rows, self.first = self.first[2], None
-        return rows
+        if first is None or first[0] != sql or first[1] != params:
+            return None
+        self.first = None
+        return first[2]
 
     def query_in(self, sql: str, params: dict[str, Any], lists: dict[str, list[Any]]) -> list[Any]:
         """:meth:`query` for ``sql`` whose ``:name`` of each of ``lists`` is a list of values
